@@ -1,0 +1,7 @@
+/* Subcommands of the keel executable. */
+#ifndef KEEL_CLI_CLI_H
+#define KEEL_CLI_CLI_H
+
+int cmd_run(int argc, char **argv);
+
+#endif

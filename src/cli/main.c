@@ -1,0 +1,40 @@
+/* keel: a virtual machine monitor for RV64GC guests.  Dispatches to the
+ * subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: keel <command> [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  run      boot a guest (see 'keel run --help')\n"
+	      "\n"
+	      "options:\n"
+	      "  -h, --help     show this help\n"
+	      "  --version      print the version\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		puts("keel 0.1.0");
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);
+	return 2;
+}

@@ -1,0 +1,27 @@
+/* The exact software floating-point core behind fpu.c, exposed so that the
+ * unit tests can compare the host-FPU fast path against it.  Nothing outside
+ * fpu.c and its tests should need this header.
+ *
+ * Values are raw IEEE 754 encodings: a single occupies the low 32 bits with
+ * the upper 32 bits zero (no NaN-boxing here).  Results follow the RISC-V
+ * rules (canonical NaN, tininess after rounding, NV for inf*0+qNaN); flags
+ * are ORed into *flags using the FFLAG_* bits of hart.h.
+ */
+#ifndef KEEL_CPU_FPU_INTERNAL_H
+#define KEEL_CPU_FPU_INTERNAL_H
+
+#include <stdint.h>
+
+enum fpu_fmt { FPU_S = 0, FPU_D = 1 };
+
+enum fpu_arith { FPU_ADD, FPU_SUB, FPU_MUL, FPU_DIV, FPU_SQRT, FPU_FMA };
+
+/* a op b (FPU_SQRT ignores b; FPU_FMA computes a*b+c with one rounding).
+ * rm is a resolved rounding mode, RM_RNE..RM_RMM. */
+uint64_t fpu_soft_arith(enum fpu_fmt fmt, enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c,
+			int rm, uint8_t *flags);
+
+/* Convert a value of the other format to `to` (FCVT.S.D / FCVT.D.S). */
+uint64_t fpu_soft_convert(enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags);
+
+#endif

@@ -1,0 +1,124 @@
+/* Hart reset, trap entry and interrupt selection. */
+#include "cpu/hart.h"
+
+#include <string.h>
+
+#include "cpu/mmu.h"
+
+#define MISA_RV64 (2ULL << 62)
+#define MISA_EXT(c) (1ULL << ((c) - 'A'))
+
+void hart_flush_tlb(struct hart *h)
+{
+	/* TLB_INVALID is all ones, so a byte fill sets every tag invalid; the
+	 * addend of an invalid entry is never used. */
+	memset(h->tlbs, 0xff, sizeof(h->tlbs));
+}
+
+void hart_update_mode(struct hart *h)
+{
+	h->data_tlb = &h->tlbs[mmu_data_priv(h)];
+	h->fetch_tlb = &h->tlbs[h->priv];
+}
+
+void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
+	       uint64_t reset_pc)
+{
+	memset(h, 0, sizeof(*h));
+	h->bus = bus;
+	h->clock = clock;
+	h->mhartid = hartid;
+	h->pc = reset_pc;
+	h->priv = PRIV_M;
+	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') |
+		  MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U');
+	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64-bit */
+	h->reservation = UINT64_MAX;
+	hart_flush_tlb(h);
+	hart_update_mode(h);
+}
+
+void hart_set_pending(struct hart *h, uint64_t mask, bool level)
+{
+	if (level)
+		h->mip_hw |= mask;
+	else
+		h->mip_hw &= ~mask;
+	h->slice_end = true;
+}
+
+/* Priority order from the privileged spec: MEI, MSI, MTI, SEI, SSI, STI. */
+static const int irq_priority[] = {IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI};
+
+static int highest(uint64_t bits)
+{
+	for (unsigned i = 0; i < sizeof(irq_priority) / sizeof(irq_priority[0]); i++)
+		if (bits & (1ULL << irq_priority[i]))
+			return irq_priority[i];
+	return -1;
+}
+
+int hart_pending_interrupt(const struct hart *h)
+{
+	uint64_t pending = (h->mip | h->mip_hw) & h->mie;
+	if (!pending)
+		return -1;
+	uint64_t to_m = pending & ~h->mideleg;
+	bool m_enabled = h->priv < PRIV_M || (h->mstatus & MSTATUS_MIE);
+	if (to_m && m_enabled)
+		return highest(to_m);
+	uint64_t to_s = pending & h->mideleg;
+	bool s_enabled = h->priv < PRIV_S || (h->priv == PRIV_S && (h->mstatus & MSTATUS_SIE));
+	if (to_s && s_enabled)
+		return highest(to_s);
+	return -1;
+}
+
+bool hart_take_interrupt(struct hart *h)
+{
+	int irq = hart_pending_interrupt(h);
+	if (irq < 0)
+		return false;
+	h->wfi = false;
+	hart_trap(h, (uint64_t)irq, 0, true);
+	return true;
+}
+
+static uint64_t vector_target(uint64_t tvec, uint64_t cause, bool interrupt)
+{
+	uint64_t base = tvec & ~3ULL;
+	if ((tvec & 3) == 1 && interrupt)
+		return base + 4 * cause;
+	return base;
+}
+
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
+{
+	uint64_t deleg = interrupt ? h->mideleg : h->medeleg;
+	uint64_t mcause = cause | (interrupt ? 1ULL << 63 : 0);
+	h->reservation = UINT64_MAX;
+	if (h->priv <= PRIV_S && cause < 64 && (deleg >> cause) & 1) {
+		h->sepc = h->pc;
+		h->scause = mcause;
+		h->stval = tval;
+		uint64_t s = h->mstatus;
+		s = (s & ~MSTATUS_SPIE) | ((s & MSTATUS_SIE) ? MSTATUS_SPIE : 0);
+		s = (s & ~MSTATUS_SPP) | (h->priv == PRIV_S ? MSTATUS_SPP : 0);
+		s &= ~MSTATUS_SIE;
+		h->mstatus = s;
+		h->priv = PRIV_S;
+		h->pc = vector_target(h->stvec, cause, interrupt);
+	} else {
+		h->mepc = h->pc;
+		h->mcause = mcause;
+		h->mtval = tval;
+		uint64_t s = h->mstatus;
+		s = (s & ~MSTATUS_MPIE) | ((s & MSTATUS_MIE) ? MSTATUS_MPIE : 0);
+		s = (s & ~MSTATUS_MPP) | ((uint64_t)h->priv << MSTATUS_MPP_SHIFT);
+		s &= ~MSTATUS_MIE;
+		h->mstatus = s;
+		h->priv = PRIV_M;
+		h->pc = vector_target(h->mtvec, cause, interrupt);
+	}
+	hart_update_mode(h);
+}

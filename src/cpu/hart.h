@@ -1,0 +1,223 @@
+/* One RV64GC hart: architectural state, its soft-TLB, and the entry points
+ * the machine uses to run it.
+ *
+ * The hart never touches the host clock or any host state.  Everything it
+ * needs from outside comes through `struct bus` (physical memory and MMIO)
+ * and `struct vclock` (virtual time as a function of the instruction count).
+ */
+#ifndef KEEL_CPU_HART_H
+#define KEEL_CPU_HART_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bus;
+struct vclock;
+
+enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
+
+/* Exception causes (mcause with the interrupt bit clear). */
+enum exc_cause {
+	EXC_INSN_MISALIGNED = 0,
+	EXC_INSN_ACCESS = 1,
+	EXC_ILLEGAL_INSN = 2,
+	EXC_BREAKPOINT = 3,
+	EXC_LOAD_MISALIGNED = 4,
+	EXC_LOAD_ACCESS = 5,
+	EXC_STORE_MISALIGNED = 6,
+	EXC_STORE_ACCESS = 7,
+	EXC_ECALL_U = 8,
+	EXC_ECALL_S = 9,
+	EXC_ECALL_M = 11,
+	EXC_INSN_PAGE_FAULT = 12,
+	EXC_LOAD_PAGE_FAULT = 13,
+	EXC_STORE_PAGE_FAULT = 15,
+};
+
+/* Interrupt numbers (bit positions in mip/mie). */
+enum irq {
+	IRQ_SSI = 1,
+	IRQ_MSI = 3,
+	IRQ_STI = 5,
+	IRQ_MTI = 7,
+	IRQ_SEI = 9,
+	IRQ_MEI = 11,
+};
+
+enum access_type { ACCESS_READ = 0, ACCESS_WRITE = 1, ACCESS_EXEC = 2 };
+
+/* A soft-TLB entry.  `tag` is the virtual page address (low 12 bits zero) or
+ * TLB_INVALID.  A hit yields host = vaddr + addend, so the fast path is one
+ * compare and one add (the TinyEMU scheme).  Only RAM pages whose whole 4 KiB
+ * has uniform PMP permission are ever entered; everything else (MMIO, ROM
+ * writes, watched pages, fine-grained PMP) stays on the slow path. */
+#define TLB_ENTRIES 256
+#define TLB_INVALID UINT64_MAX
+struct tlb_entry {
+	uint64_t tag;
+	uintptr_t addend;
+};
+
+/* One TLB per access type.  A hart keeps one `struct tlb` per effective
+ * privilege level so that U<->S transitions (every syscall) switch a pointer
+ * instead of flushing. */
+struct tlb {
+	struct tlb_entry read[TLB_ENTRIES];
+	struct tlb_entry write[TLB_ENTRIES];
+	struct tlb_entry exec[TLB_ENTRIES];
+};
+
+#define PMP_ENTRIES 16
+
+struct hart {
+	/* --- hot state, touched by the interpreter loop --- */
+	uint64_t x[32];
+	uint64_t pc;
+	uint64_t f[32]; /* NaN-boxed: a single is held in the low 32 bits with the upper 32 all ones */
+	struct tlb *data_tlb; /* TLB for the effective data privilege (MPRV-aware) */
+	struct tlb *fetch_tlb; /* TLB for the current privilege */
+	uint8_t priv;
+	uint8_t fflags; /* accrued exception flags NV DZ OF UF NX (bits 4..0) */
+	uint8_t frm; /* dynamic rounding mode */
+
+	/* Retired-instruction count.  Only updated when the interpreter leaves
+	 * its inner loop, so read it through hart_icount() from inside a
+	 * callback that runs mid-slice (MMIO, CSR reads). */
+	uint64_t icount;
+	/* Set by anything (MMIO side effects, a device) that needs the current
+	 * slice to end after the instruction in progress. */
+	bool slice_end;
+	bool wfi; /* the hart is stalled in WFI waiting for an interrupt */
+
+	/* --- machine-level CSRs --- */
+	uint64_t mstatus; /* sstatus is a view of this */
+	uint64_t misa;
+	uint64_t medeleg, mideleg;
+	uint64_t mie;
+	uint64_t mip; /* the bits software writes: SSIP, STIP, SEIP */
+	uint64_t mip_hw; /* lines driven by devices: MSIP, MTIP, MEIP, SEIP */
+	uint64_t mtvec, mepc, mcause, mtval, mscratch;
+	uint64_t stvec, sepc, scause, stval, sscratch;
+	uint64_t satp;
+	uint32_t mcounteren, scounteren, mcountinhibit;
+	uint64_t menvcfg, senvcfg;
+	uint64_t mhartid;
+	uint64_t stimecmp; /* Sstc */
+	int64_t mcycle_offset, minstret_offset; /* written value minus icount */
+
+	uint8_t pmpcfg[PMP_ENTRIES];
+	uint64_t pmpaddr[PMP_ENTRIES];
+	bool pmp_active; /* any pmp entry has A != OFF; lets the fast path skip PMP */
+
+	/* LR/SC: one reservation, set by LR on an aligned address and cleared by
+	 * SC (success or failure), by any trap entry and by xRET.  A store by the
+	 * same hart to the reservation does NOT clear it (the spec allows either;
+	 * we pick the cheap, deterministic one). */
+	uint64_t reservation; /* physical address, or UINT64_MAX */
+
+	/* Exception being raised by a memory helper, filled before it returns
+	 * non-zero. */
+	uint64_t exc_cause, exc_tval;
+
+	struct bus *bus;
+	const struct vclock *clock;
+
+	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
+};
+
+/* mstatus fields */
+#define MSTATUS_SIE (1ULL << 1)
+#define MSTATUS_MIE (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_UBE (1ULL << 6)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP (1ULL << 8)
+#define MSTATUS_VS_SHIFT 9
+#define MSTATUS_MPP_SHIFT 11
+#define MSTATUS_MPP (3ULL << 11)
+#define MSTATUS_FS_SHIFT 13
+#define MSTATUS_FS (3ULL << 13)
+#define MSTATUS_XS (3ULL << 15)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM (1ULL << 18)
+#define MSTATUS_MXR (1ULL << 19)
+#define MSTATUS_TVM (1ULL << 20)
+#define MSTATUS_TW (1ULL << 21)
+#define MSTATUS_TSR (1ULL << 22)
+#define MSTATUS_UXL (3ULL << 32)
+#define MSTATUS_SXL (3ULL << 34)
+#define MSTATUS_SD (1ULL << 63)
+
+#define FS_OFF 0
+#define FS_INITIAL 1
+#define FS_CLEAN 2
+#define FS_DIRTY 3
+
+/* fflags bits */
+#define FFLAG_NX 0x01
+#define FFLAG_UF 0x02
+#define FFLAG_OF 0x04
+#define FFLAG_DZ 0x08
+#define FFLAG_NV 0x10
+
+/* rounding modes */
+enum rounding_mode { RM_RNE = 0, RM_RTZ = 1, RM_RDN = 2, RM_RUP = 3, RM_RMM = 4, RM_DYN = 7 };
+
+/* Reset the hart to the state the privileged spec defines at reset:
+ * M-mode, pc = reset_pc, mstatus with MIE/MPRV clear, PMP off, TLBs empty. */
+void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
+	       uint64_t reset_pc);
+
+/* Run at most `budget` instructions.  Returns the number retired.  Returns
+ * early when the hart executes WFI with nothing pending (h->wfi set), or when
+ * something sets h->slice_end.  Pending, enabled interrupts are taken on
+ * entry. */
+uint64_t hart_run(struct hart *h, uint64_t budget);
+
+/* Set or clear interrupt-pending bits driven by devices (MEIP, SEIP, MTIP,
+ * MSIP).  Ends the current slice so the change is seen promptly. */
+void hart_set_pending(struct hart *h, uint64_t mask, bool level);
+
+/* The TLBs cache translations and permissions; drop them after anything
+ * that changes either (satp, SFENCE.VMA, PMP, MXR/SUM). */
+void hart_flush_tlb(struct hart *h);
+
+/* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
+void hart_update_mode(struct hart *h);
+
+/* Take a trap (exception or interrupt) now: update xepc/xcause/xtval/status,
+ * switch privilege and set pc to the vector. */
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt);
+
+/* If an interrupt is pending and enabled, take it and return true. */
+bool hart_take_interrupt(struct hart *h);
+
+/* The interrupt that would be taken now, or -1. */
+int hart_pending_interrupt(const struct hart *h);
+
+/* CSR access with full privilege checks.  Return 0, or -1 for an illegal
+ * instruction.  `csr_write` has the side effects of a CSR instruction
+ * (TLB flush, slice end, ...).  Debuggers use csr_read/csr_write_debug,
+ * which skip privilege checks. */
+int csr_read(struct hart *h, uint32_t csr, uint64_t *val);
+int csr_write(struct hart *h, uint32_t csr, uint64_t val);
+int csr_read_debug(struct hart *h, uint32_t csr, uint64_t *val);
+int csr_write_debug(struct hart *h, uint32_t csr, uint64_t val);
+
+/* Address translation for debuggers and introspection: virtual to physical
+ * using the current satp, without side effects (no A/D updates, no TLB
+ * fill).  Returns 0 or -1 if unmapped. */
+int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr);
+
+/* Execute one OP-FP / FMADD / FMSUB / FNMSUB / FNMADD instruction (not the
+ * FP loads and stores).  The caller has checked mstatus.FS != Off and marks
+ * FS dirty afterwards.  Returns 0, or -1 for an illegal instruction (bad
+ * rounding mode, unknown encoding).  Lives in fpu.c. */
+int fpu_execute(struct hart *h, uint32_t insn);
+
+/* Expand a 16-bit compressed instruction to its 32-bit equivalent, or
+ * return 0 if the encoding is illegal/reserved.  Lives in rvc.c. */
+uint32_t rvc_expand(uint16_t insn);
+
+#endif

@@ -1,0 +1,372 @@
+/* Sv39/Sv48 translation, PMP, and the memory slow paths.
+ *
+ * Decisions worth knowing (see docs/cpu.md):
+ *  - A and D are set by hardware during the walk (no page fault for them).
+ *  - Misaligned loads and stores are emulated, byte by byte after both
+ *    pages are translated, so a fault on the second page reports that
+ *    page's first address in xtval and nothing is written.
+ *  - The TLB only holds 4 KiB RAM pages whose PMP permission is uniform;
+ *    superpages are entered 4 KiB at a time.
+ */
+#include "cpu/mmu.h"
+
+#include <string.h>
+
+#include "machine/bus.h"
+
+#define PAGE_SIZE 4096ULL
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+#define PTE_V (1ULL << 0)
+#define PTE_R (1ULL << 1)
+#define PTE_W (1ULL << 2)
+#define PTE_X (1ULL << 3)
+#define PTE_U (1ULL << 4)
+#define PTE_A (1ULL << 6)
+#define PTE_D (1ULL << 7)
+#define PTE_PPN_SHIFT 10
+#define PTE_PPN_MASK ((1ULL << 44) - 1)
+#define PTE_RESERVED (~0ULL << 54) /* N, PBMT and reserved bits: none supported */
+
+#define SATP_MODE_BARE 0
+#define SATP_MODE_SV39 8
+#define SATP_MODE_SV48 9
+
+#define PMP_R 0x01
+#define PMP_W 0x02
+#define PMP_X 0x04
+#define PMP_A 0x18
+#define PMP_L 0x80
+#define PMP_A_OFF 0
+#define PMP_A_TOR 1
+#define PMP_A_NA4 2
+#define PMP_A_NAPOT 3
+
+static const uint8_t page_fault_cause[3] = {EXC_LOAD_PAGE_FAULT, EXC_STORE_PAGE_FAULT,
+					    EXC_INSN_PAGE_FAULT};
+static const uint8_t access_fault_cause[3] = {EXC_LOAD_ACCESS, EXC_STORE_ACCESS,
+					      EXC_INSN_ACCESS};
+
+static int raise(struct hart *h, uint64_t cause, uint64_t tval)
+{
+	h->exc_cause = cause;
+	h->exc_tval = tval;
+	return -1;
+}
+
+int mmu_data_priv(const struct hart *h)
+{
+	if (h->priv == PRIV_M && (h->mstatus & MSTATUS_MPRV))
+		return (int)((h->mstatus >> MSTATUS_MPP_SHIFT) & 3);
+	return h->priv;
+}
+
+/* ---- PMP ---- */
+
+/* The address range [*lo, *hi) that entry i matches; false if it is off. */
+static bool pmp_range(const struct hart *h, int i, uint64_t *lo, uint64_t *hi)
+{
+	uint8_t a = (h->pmpcfg[i] & PMP_A) >> 3;
+	uint64_t addr = h->pmpaddr[i];
+	switch (a) {
+	case PMP_A_TOR:
+		*lo = i ? h->pmpaddr[i - 1] << 2 : 0;
+		*hi = addr << 2;
+		return true;
+	case PMP_A_NA4:
+		*lo = addr << 2;
+		*hi = *lo + 4;
+		return true;
+	case PMP_A_NAPOT: {
+		uint64_t ones = addr ^ (addr + 1); /* trailing ones plus the first zero */
+		*lo = (addr & ~ones) << 2;
+		*hi = *lo + ((ones + 1) << 2);
+		if (*hi == 0) /* the all-ones case covers the whole space */
+			*hi = UINT64_MAX;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv)
+{
+	if (!h->pmp_active)
+		return true;
+	static const uint8_t need[3] = {PMP_R, PMP_W, PMP_X};
+	uint64_t end = pa + size;
+	for (int i = 0; i < PMP_ENTRIES; i++) {
+		uint64_t lo, hi;
+		if (!pmp_range(h, i, &lo, &hi))
+			continue;
+		if (end <= lo || pa >= hi)
+			continue; /* no byte matches */
+		if (pa < lo || end > hi)
+			return false; /* a partial match fails the access */
+		uint8_t cfg = h->pmpcfg[i];
+		if (priv == PRIV_M && !(cfg & PMP_L))
+			return true;
+		return (cfg & need[type]) != 0;
+	}
+	return priv == PRIV_M;
+}
+
+/* ---- page-table walk ---- */
+
+static bool leaf_permits(const struct hart *h, uint64_t pte, enum access_type type, int priv)
+{
+	if (pte & PTE_U) {
+		if (priv == PRIV_S && (type == ACCESS_EXEC || !(h->mstatus & MSTATUS_SUM)))
+			return false;
+	} else if (priv == PRIV_U) {
+		return false;
+	}
+	switch (type) {
+	case ACCESS_READ:
+		return (pte & PTE_R) || ((h->mstatus & MSTATUS_MXR) && (pte & PTE_X));
+	case ACCESS_WRITE:
+		return (pte & PTE_W) != 0;
+	default:
+		return (pte & PTE_X) != 0;
+	}
+}
+
+/* Walk the page table.  `update` = false makes it side-effect free (for
+ * debuggers) and skips permission checks. */
+static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bool update,
+		uint64_t *pa)
+{
+	unsigned mode = (unsigned)(h->satp >> 60);
+	int levels = mode == SATP_MODE_SV48 ? 4 : 3;
+	unsigned va_bits = 12 + 9 * (unsigned)levels;
+	int64_t sext = (int64_t)(va << (64 - va_bits)) >> (64 - va_bits);
+	if ((uint64_t)sext != va)
+		return raise(h, page_fault_cause[type], va);
+
+	uint64_t table = (h->satp & PTE_PPN_MASK) << 12;
+	for (int level = levels - 1; level >= 0; level--) {
+		uint64_t vpn = (va >> (12 + 9 * level)) & 0x1ff;
+		uint64_t pte_addr = table + vpn * 8;
+		uint64_t pte;
+		if ((update && !pmp_allows(h, pte_addr, 8, ACCESS_READ, PRIV_S)) ||
+		    bus_read(h->bus, pte_addr, 8, &pte))
+			return raise(h, access_fault_cause[type], va);
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+			return raise(h, page_fault_cause[type], va);
+		uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
+		if (!(pte & (PTE_R | PTE_X))) { /* pointer to the next level */
+			if (pte & (PTE_A | PTE_D | PTE_U))
+				return raise(h, page_fault_cause[type], va);
+			table = ppn << 12;
+			continue;
+		}
+		uint64_t super_mask = (1ULL << (9 * level)) - 1; /* in pages */
+		if (ppn & super_mask)
+			return raise(h, page_fault_cause[type], va); /* misaligned superpage */
+		if (update) {
+			if (!leaf_permits(h, pte, type, priv))
+				return raise(h, page_fault_cause[type], va);
+			uint64_t want = PTE_A | (type == ACCESS_WRITE ? PTE_D : 0);
+			if ((pte & want) != want) {
+				if (!pmp_allows(h, pte_addr, 8, ACCESS_WRITE, PRIV_S) ||
+				    bus_write(h->bus, pte_addr, 8, pte | want))
+					return raise(h, access_fault_cause[type], va);
+			}
+		}
+		uint64_t offset_mask = (PAGE_SIZE << (9 * level)) - 1;
+		*pa = ((ppn << 12) & ~offset_mask) | (va & offset_mask);
+		return 0;
+	}
+	return raise(h, page_fault_cause[type], va); /* no leaf at level 0 */
+}
+
+static bool translation_on(const struct hart *h, int priv)
+{
+	unsigned mode = (unsigned)(h->satp >> 60);
+	return priv != PRIV_M && mode != SATP_MODE_BARE;
+}
+
+int mmu_translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
+		  uint64_t *pa)
+{
+	if (translation_on(h, priv)) {
+		if (walk(h, va, type, priv, true, pa))
+			return -1;
+	} else {
+		*pa = va;
+	}
+	if (!pmp_allows(h, *pa, size, type, priv))
+		return raise(h, access_fault_cause[type], va);
+	return 0;
+}
+
+int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr)
+{
+	uint64_t saved_cause = h->exc_cause, saved_tval = h->exc_tval;
+	int rc = 0;
+	if (translation_on(h, h->priv))
+		rc = walk(h, vaddr, ACCESS_READ, h->priv, false, paddr);
+	else
+		*paddr = vaddr;
+	h->exc_cause = saved_cause;
+	h->exc_tval = saved_tval;
+	return rc;
+}
+
+/* ---- TLB fill ---- */
+
+static struct tlb_entry *tlb_slot(struct tlb *t, enum access_type type, uint64_t va)
+{
+	struct tlb_entry *table = type == ACCESS_READ ? t->read : type == ACCESS_WRITE ? t->write : t->exec;
+	return &table[(va >> 12) % TLB_ENTRIES];
+}
+
+/* Enter va's page if it is plain RAM with uniform permission; returns the
+ * host pointer for `pa`, or NULL when the access must stay on the slow
+ * path (MMIO, ROM writes, the watched page, fine-grained PMP). */
+static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_type type, int priv)
+{
+	uint64_t page_pa = pa & PAGE_MASK;
+	bool write = type == ACCESS_WRITE;
+	uint8_t *host = bus_ram_ptr(h->bus, page_pa, PAGE_SIZE, write);
+	if (!host)
+		return NULL;
+	if (write && page_pa == h->bus->watch_page)
+		return NULL;
+	if (!pmp_allows(h, page_pa, PAGE_SIZE, type, priv))
+		return NULL;
+	struct tlb_entry *e = tlb_slot(&h->tlbs[priv], type, va);
+	e->tag = va & PAGE_MASK;
+	e->addend = (uintptr_t)host - (uintptr_t)(va & PAGE_MASK);
+	return host + (pa - page_pa);
+}
+
+/* ---- loads and stores ---- */
+
+static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
+			  uint64_t *val)
+{
+	int priv = mmu_data_priv(h);
+	uint64_t pa;
+	if (mmu_translate(h, va, size, type, priv, &pa))
+		return -1;
+	uint8_t *host = tlb_fill(h, va, pa, type, priv);
+	if (host) {
+		if (type == ACCESS_WRITE)
+			memcpy(host, val, size);
+		else {
+			*val = 0;
+			memcpy(val, host, size);
+		}
+		return 0;
+	}
+	int rc = type == ACCESS_WRITE ? bus_write(h->bus, pa, size, *val)
+				      : bus_read(h->bus, pa, size, val);
+	if (rc)
+		return raise(h, access_fault_cause[type], va);
+	return 0;
+}
+
+/* Misaligned: translate the first and last byte (both pages when it
+ * crosses), then move bytes.  Nothing is written unless every byte can be. */
+static int access_misaligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
+			     uint64_t *val)
+{
+	int priv = mmu_data_priv(h);
+	uint64_t last = va + size - 1;
+	uint64_t pa_first, pa_last;
+	if (mmu_translate(h, va, 1, type, priv, &pa_first))
+		return -1;
+	uint64_t second_page = last & PAGE_MASK;
+	if ((va & PAGE_MASK) == second_page)
+		pa_last = pa_first + (size - 1);
+	else if (mmu_translate(h, second_page, 1, type, priv, &pa_last))
+		return -1;
+	else
+		pa_last += last - second_page;
+	uint8_t bytes[8];
+	if (type == ACCESS_WRITE)
+		memcpy(bytes, val, size);
+	for (unsigned i = 0; i < size; i++) {
+		uint64_t b_va = va + i;
+		uint64_t pa = (b_va & PAGE_MASK) == (va & PAGE_MASK) ? pa_first + i
+								       : pa_last - (last - b_va);
+		if (!pmp_allows(h, pa, 1, type, priv))
+			return raise(h, access_fault_cause[type], b_va);
+		uint64_t byte = bytes[i];
+		int rc = type == ACCESS_WRITE ? 0 : bus_read(h->bus, pa, 1, &byte);
+		if (rc)
+			return raise(h, access_fault_cause[type], b_va);
+		bytes[i] = (uint8_t)byte;
+	}
+	if (type == ACCESS_WRITE) {
+		for (unsigned i = 0; i < size; i++) {
+			uint64_t b_va = va + i;
+			uint64_t pa = (b_va & PAGE_MASK) == (va & PAGE_MASK) ? pa_first + i
+									       : pa_last - (last - b_va);
+			if (bus_write(h->bus, pa, 1, bytes[i]))
+				return raise(h, access_fault_cause[type], b_va);
+		}
+	} else {
+		*val = 0;
+		memcpy(val, bytes, size);
+	}
+	return 0;
+}
+
+int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
+{
+	if (va & (size - 1))
+		return access_misaligned(h, va, size, ACCESS_READ, val);
+	return access_aligned(h, va, size, ACCESS_READ, val);
+}
+
+int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	if (va & (size - 1))
+		return access_misaligned(h, va, size, ACCESS_WRITE, &val);
+	return access_aligned(h, va, size, ACCESS_WRITE, &val);
+}
+
+/* ---- instruction fetch ---- */
+
+static int fetch_half(struct hart *h, uint64_t va, uint64_t *half, uint64_t *page_va,
+		      uintptr_t *addend)
+{
+	uint64_t pa;
+	if (mmu_translate(h, va, 2, ACCESS_EXEC, h->priv, &pa))
+		return -1;
+	uint8_t *host = tlb_fill(h, va, pa, ACCESS_EXEC, h->priv);
+	if (host) {
+		uint16_t v;
+		memcpy(&v, host, 2);
+		*half = v;
+		if (page_va) {
+			*page_va = va & PAGE_MASK;
+			*addend = (uintptr_t)host - (uintptr_t)va;
+		}
+		return 0;
+	}
+	if (bus_read(h->bus, pa, 2, half))
+		return raise(h, EXC_INSN_ACCESS, va);
+	return 0;
+}
+
+int mmu_fetch_slow(struct hart *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
+		   uintptr_t *addend)
+{
+	uint64_t lo, hi;
+	if (fetch_half(h, pc, &lo, page_va, addend))
+		return -1;
+	if ((lo & 3) != 3) {
+		*insn = (uint32_t)lo;
+		return 0;
+	}
+	/* Only the second half's own page is entered for a crossing fetch. */
+	bool crosses = ((pc + 2) & PAGE_MASK) != (pc & PAGE_MASK);
+	if (fetch_half(h, pc + 2, &hi, crosses ? NULL : page_va, addend))
+		return -1;
+	*insn = (uint32_t)(lo | (hi << 16));
+	return 0;
+}

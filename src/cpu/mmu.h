@@ -1,0 +1,35 @@
+/* Address translation, PMP and the slow paths of memory access.  The fast
+ * paths (TLB hits) are inlined in exec.c; everything here runs on a miss. */
+#ifndef KEEL_CPU_MMU_H
+#define KEEL_CPU_MMU_H
+
+#include <stdint.h>
+
+#include "cpu/hart.h"
+
+/* Privilege that data accesses use: MPP when MPRV is set in M-mode. */
+int mmu_data_priv(const struct hart *h);
+
+/* Translate `va` for `type` at privilege `priv`, updating A/D bits and
+ * checking PMP on the final physical address for `size` bytes.  Returns 0,
+ * or -1 with h->exc_cause/exc_tval set. */
+int mmu_translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
+		  uint64_t *pa);
+
+/* Slow paths for loads and stores of 1, 2, 4 or 8 bytes, misaligned included
+ * (emulated, not trapped).  Fill the TLB where the page allows it.  Loads
+ * return the zero-extended value.  Return 0, or -1 with the exception set. */
+int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
+int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
+
+/* Instruction fetch slow path: fetch the (possibly compressed, possibly
+ * page-crossing) instruction at `pc`.  When the page is cacheable RAM, sets
+ * page_va and addend so the interpreter can fetch from it directly; otherwise
+ * leaves them untouched.  Returns 0, or -1 with the exception set. */
+int mmu_fetch_slow(struct hart *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
+		   uintptr_t *addend);
+
+/* PMP check for [pa, pa+size) at privilege `priv`.  Returns true if allowed. */
+bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv);
+
+#endif

@@ -1,0 +1,33 @@
+/* Virtual time.  Guest time is a pure function of the retired-instruction
+ * count plus adjustments that the machine makes (and, once recording
+ * exists, logs):
+ *
+ *     mtime = base + icount / insns_per_tick
+ *
+ * Nothing here reads the host clock; pacing against wall time happens
+ * outside, in the run loop, and can only change `base` through an
+ * adjustment. */
+#ifndef KEEL_VM_VCLOCK_H
+#define KEEL_VM_VCLOCK_H
+
+#include <stdint.h>
+
+#define VCLOCK_TIMEBASE_HZ 10000000ULL /* as QEMU virt: 10 MHz */
+
+struct vclock {
+	uint64_t base;
+	uint64_t insns_per_tick;
+};
+
+static inline void vclock_init(struct vclock *c, uint64_t insns_per_tick)
+{
+	c->base = 0;
+	c->insns_per_tick = insns_per_tick ? insns_per_tick : 1;
+}
+
+static inline uint64_t vclock_mtime(const struct vclock *c, uint64_t icount)
+{
+	return c->base + icount / c->insns_per_tick;
+}
+
+#endif
