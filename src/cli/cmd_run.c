@@ -8,44 +8,74 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/default_guest.h"
+#include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/trace/trace.h"
+#include "vm/host_loop.h"
 #include "vm/machine.h"
 
-#define DEFAULT_RAM_MIB 128
+#define DEFAULT_RAM_MIB 256
+#define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#define DEFAULT_APPEND "console=ttyS0"
 
 struct run_options {
 	const char *bios;
 	const char *kernel;
+	const char *initrd;
+	const char *append;
 	const char *trace;
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
 	bool stats;
+	bool idle_sleep;
+	bool entropy_seeded;
+	uint64_t entropy_seed;
+	uint64_t rtc_epoch_ns;
+	struct default_guest guest; /* filled when no kernel is given */
 };
 
 static void run_usage(FILE *out)
 {
 	fputs("usage: keel run [options]\n"
 	      "\n"
-	      "Boot a guest.  Flags follow QEMU's where the concept is the same.\n"
+	      "Boot a guest.  With no --kernel, boots the default guest built by\n"
+	      "guest/build (Linux + busybox initramfs + ext4 root disk).  Flags follow\n"
+	      "QEMU's where the concept is the same.\n"
 	      "\n"
-	      "  --bios none          no firmware: start at the kernel ELF's entry in M-mode\n"
-	      "                       (bare-metal programs such as the RISC-V ISA tests)\n"
-	      "  --kernel FILE        RV64 ELF executable, loaded at its physical addresses;\n"
-	      "                       its tohost/fromhost symbols enable HTIF (exit, console)\n"
-	      "  -m SIZE              guest RAM, in MiB or with a K/M/G suffix (default 128M)\n"
+	      "guest:\n"
+	      "  --bios FILE|none     firmware (default: Debian's OpenSBI fw_dynamic.bin);\n"
+	      "                       'none' runs --kernel as a bare-metal ELF in M-mode\n"
+	      "                       (e.g. the RISC-V ISA tests), with HTIF via tohost\n"
+	      "  --kernel FILE        Linux Image (or ELF) to boot; with --bios none, an ELF\n"
+	      "  --initrd FILE        initial ramdisk\n"
+	      "  --append ARGS        kernel command line (default '" DEFAULT_APPEND "')\n"
+	      "  -m SIZE              guest RAM, MiB or with a K/M/G suffix (default 256M;\n"
+	      "                       128M with --bios none)\n"
+	      "\n"
+	      "time and entropy (both cross the event boundary):\n"
+	      "  --idle-sleep on|off  while the guest idles, sleep so guest time keeps pace\n"
+	      "                       with wall time (on, default) or skip idle time (off)\n"
+	      "  --entropy-seed N     feed the guest's RNG from a reproducible stream seeded\n"
+	      "                       with N instead of the host's getrandom()\n"
+	      "  --rtc-epoch SECONDS  the RTC's time at boot (default: the host's clock)\n"
+	      "\n"
+	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
-	      "  --trace FILE         write one line per instruction: icount, privilege, pc,\n"
-	      "                       instruction, registers written (see docs/trace.md)\n"
+	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
 	      "  --gdb PORT           wait for gdb (gdb-multiarch) on 127.0.0.1:PORT\n"
 	      "  --stats              print instruction count, seconds and MIPS at exit\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
-	      "Exit status: the guest's HTIF exit code (0 = pass; a non-zero code whose\n"
-	      "low 8 bits are zero exits 255), 124 when --max-insns is reached, 125 when\n"
-	      "the hart waits forever in WFI, 1 for a usage or load error.\n",
+	      "console: the UART is on the terminal in raw mode; Ctrl-a x quits and\n"
+	      "Ctrl-a Ctrl-a sends Ctrl-a.  When stdin is not a terminal it is read as is.\n"
+	      "\n"
+	      "Exit status: the guest's exit code (poweroff: 0; HTIF: the code written to\n"
+	      "tohost, a non-zero code whose low 8 bits are zero exits 255), 124 when\n"
+	      "--max-insns is reached, 125 when the hart waits forever in WFI, 1 for a\n"
+	      "usage or load error.\n",
 	      out);
 }
 
@@ -74,72 +104,113 @@ static int parse_u64(const char *s, uint64_t *out)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end)
+	if (errno || end == s || *end || *s == '-')
 		return -1;
 	*out = v;
 	return 0;
 }
 
-enum { OPT_BIOS = 256, OPT_KERNEL, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB, OPT_STATS };
+enum {
+	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
+	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH,
+};
+
+static int bad(const char *what, const char *value)
+{
+	fprintf(stderr, "keel run: bad %s '%s'\n", what, value);
+	return -1;
+}
+
+static int parse_one(int c, const char *arg, struct run_options *o)
+{
+	uint64_t v;
+	switch (c) {
+	case 'm': return parse_size(arg, &o->ram_bytes) ? bad("memory size", arg) : 0;
+	case OPT_BIOS: o->bios = arg; return 0;
+	case OPT_KERNEL: o->kernel = arg; return 0;
+	case OPT_INITRD: o->initrd = arg; return 0;
+	case OPT_APPEND: o->append = arg; return 0;
+	case OPT_TRACE: o->trace = arg; return 0;
+	case OPT_STATS: o->stats = true; return 0;
+	case OPT_MAX_INSNS:
+		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
+	case OPT_GDB:
+		if (parse_u64(arg, &v) || v == 0 || v > 65535)
+			return bad("--gdb port", arg);
+		o->gdb_port = (int)v;
+		return 0;
+	case OPT_IDLE_SLEEP:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return bad("--idle-sleep (on or off)", arg);
+		o->idle_sleep = !strcmp(arg, "on");
+		return 0;
+	case OPT_ENTROPY_SEED:
+		o->entropy_seeded = true;
+		return parse_u64(arg, &o->entropy_seed) ? bad("--entropy-seed", arg) : 0;
+	case OPT_RTC_EPOCH:
+		if (parse_u64(arg, &v) || v == 0 || v > UINT64_MAX / 1000000000ULL)
+			return bad("--rtc-epoch", arg);
+		o->rtc_epoch_ns = v * 1000000000ULL;
+		return 0;
+	default: run_usage(stderr); return -1;
+	}
+}
+
+static bool bare_metal(const struct run_options *o)
+{
+	return o->bios && !strcmp(o->bios, "none");
+}
 
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
 	static const struct option longopts[] = {
 		{"bios", required_argument, NULL, OPT_BIOS},
 		{"kernel", required_argument, NULL, OPT_KERNEL},
+		{"initrd", required_argument, NULL, OPT_INITRD},
+		{"append", required_argument, NULL, OPT_APPEND},
 		{"max-insns", required_argument, NULL, OPT_MAX_INSNS},
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
+		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
+		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
-	o->ram_bytes = (uint64_t)DEFAULT_RAM_MIB << 20;
+	o->idle_sleep = true;
 	optind = 1;
 	int c;
-	uint64_t port;
 	while ((c = getopt_long(argc, argv, "hm:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h': run_usage(stdout); return 1;
-		case 'm':
-			if (parse_size(optarg, &o->ram_bytes)) {
-				fprintf(stderr, "keel run: bad memory size '%s'\n", optarg);
-				return -1;
-			}
-			break;
-		case OPT_BIOS: o->bios = optarg; break;
-		case OPT_KERNEL: o->kernel = optarg; break;
-		case OPT_TRACE: o->trace = optarg; break;
-		case OPT_STATS: o->stats = true; break;
-		case OPT_MAX_INSNS:
-			if (parse_u64(optarg, &o->max_insns) || o->max_insns == 0) {
-				fprintf(stderr, "keel run: bad --max-insns '%s'\n", optarg);
-				return -1;
-			}
-			break;
-		case OPT_GDB:
-			if (parse_u64(optarg, &port) || port == 0 || port > 65535) {
-				fprintf(stderr, "keel run: bad --gdb port '%s'\n", optarg);
-				return -1;
-			}
-			o->gdb_port = (int)port;
-			break;
-		default: run_usage(stderr); return -1;
+		if (c == 'h') {
+			run_usage(stdout);
+			return 1;
 		}
+		if (parse_one(c, optarg, o))
+			return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "keel run: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->bios || strcmp(o->bios, "none") != 0) {
-		fprintf(stderr, "keel run: only '--bios none' with '--kernel ELF' is supported so far\n");
-		return -1;
-	}
-	if (!o->kernel) {
+	if (!o->ram_bytes)
+		o->ram_bytes = (uint64_t)(bare_metal(o) ? 128 : DEFAULT_RAM_MIB) << 20;
+	if (bare_metal(o) && !o->kernel) {
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
 	}
+	if (!o->kernel) {
+		if (default_guest_find(&o->guest))
+			return -1;
+		o->kernel = o->guest.kernel;
+		if (!o->initrd)
+			o->initrd = o->guest.initrd;
+	}
+	if (!o->bios)
+		o->bios = DEFAULT_FIRMWARE;
+	if (!o->append)
+		o->append = DEFAULT_APPEND;
 	return 0;
 }
 
@@ -171,17 +242,57 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void stdout_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	fwrite(buf, 1, len, stdout);
+	fflush(stdout);
+}
+
+static int load_guest(struct machine *m, const struct run_options *o)
+{
+	char err[512];
+	if (m->cfg.board == BOARD_BARE) {
+		struct elf_image img;
+		if (elf_load(&m->bus, o->kernel, &img, err, sizeof(err)))
+			goto fail;
+		machine_set_htif(m, img.tohost, img.fromhost);
+		m->hart.pc = img.entry;
+		return 0;
+	}
+	struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
+	if (boot_load(m, &bc, err, sizeof(err)))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "keel run: %s\n", err);
+	return -1;
+}
+
+static int reload_on_reset(struct machine *m, void *opaque)
+{
+	return load_guest(m, opaque);
+}
+
 static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
 {
-	if (!o->trace)
-		return machine_run(m, 0);
-	FILE *out = fopen(o->trace, "w");
-	if (!out) {
-		fprintf(stderr, "keel run: %s: %s\n", o->trace, strerror(errno));
-		return STOP_NONE;
+	if (o->trace) {
+		FILE *out = fopen(o->trace, "w");
+		if (!out) {
+			fprintf(stderr, "keel run: %s: %s\n", o->trace, strerror(errno));
+			return STOP_NONE;
+		}
+		enum stop_reason why = trace_run(m, out);
+		fclose(out);
+		return why;
 	}
-	enum stop_reason why = trace_run(m, out);
-	fclose(out);
+	if (m->cfg.board == BOARD_BARE)
+		return machine_run(m, 0);
+	struct host_loop loop;
+	host_loop_init(&loop, m, o->idle_sleep);
+	m->cfg.console_write = host_loop_console_write;
+	m->cfg.console_opaque = &loop;
+	enum stop_reason why = host_loop_run(&loop);
+	host_loop_close(&loop);
 	return why;
 }
 
@@ -191,37 +302,38 @@ int cmd_run(int argc, char **argv)
 	int rc = parse_options(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+	struct machine_config cfg = {
+		.board = bare_metal(&o) ? BOARD_BARE : BOARD_VIRT,
+		.ram_size = o.ram_bytes,
+		.entropy_seeded = o.entropy_seeded,
+		.entropy_seed = o.entropy_seed,
+		.rtc_epoch_ns = o.rtc_epoch_ns,
+		/* Debugging runs step the machine; they cannot pace it. */
+		.idle_skip = !o.idle_sleep || o.trace || o.gdb_port,
+		.console_write = stdout_write,
+	};
 	struct machine *m = calloc(1, sizeof(*m));
-	if (!m || machine_init(m, o.ram_bytes)) {
+	if (!m || machine_init(m, &cfg)) {
 		fprintf(stderr, "keel run: cannot allocate %" PRIu64 " MiB of guest RAM\n",
 			o.ram_bytes >> 20);
 		free(m);
 		return 1;
 	}
-	struct elf_image img;
-	char err[512];
-	if (elf_load(&m->bus, o.kernel, &img, err, sizeof(err))) {
-		fprintf(stderr, "keel run: %s\n", err);
-		machine_free(m);
-		free(m);
-		return 1;
-	}
-	machine_set_htif(m, img.tohost, img.fromhost);
-	m->hart.pc = img.entry;
 	m->max_insns = o.max_insns;
-
-	double t0 = now_seconds();
-	int status;
-	if (o.gdb_port) {
-		status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
-	} else {
-		enum stop_reason why = run_guest(m, &o);
-		status = exit_status(m, why);
-	}
-	if (o.stats) {
-		double secs = now_seconds() - t0;
-		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
-			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
+	m->on_reset = reload_on_reset;
+	m->on_reset_opaque = &o;
+	int status = 1;
+	if (load_guest(m, &o) == 0) {
+		double t0 = now_seconds();
+		if (o.gdb_port)
+			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
+		else
+			status = exit_status(m, run_guest(m, &o));
+		if (o.stats) {
+			double secs = now_seconds() - t0;
+			fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
+				m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
+		}
 	}
 	machine_free(m);
 	free(m);

@@ -12,7 +12,7 @@ enum {
 	CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,
 	CSR_SSTATUS = 0x100, CSR_SIE = 0x104, CSR_STVEC = 0x105, CSR_SCOUNTEREN = 0x106,
 	CSR_SENVCFG = 0x10a, CSR_SSCRATCH = 0x140, CSR_SEPC = 0x141, CSR_SCAUSE = 0x142,
-	CSR_STVAL = 0x143, CSR_SIP = 0x144, CSR_SATP = 0x180,
+	CSR_STVAL = 0x143, CSR_SIP = 0x144, CSR_STIMECMP = 0x14d, CSR_SATP = 0x180,
 	CSR_MSTATUS = 0x300, CSR_MISA = 0x301, CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303,
 	CSR_MIE = 0x304, CSR_MTVEC = 0x305, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a,
 	CSR_MCOUNTINHIBIT = 0x320, CSR_MHPMEVENT3 = 0x323, CSR_MHPMEVENT31 = 0x33f,
@@ -42,6 +42,7 @@ enum {
 /* Exceptions S-mode may handle; ecall from M (11) cannot be delegated. */
 #define DELEGABLE_EXCEPTIONS 0xb3ffULL
 #define ENVCFG_FIOM 1ULL
+#define ENVCFG_STCE (1ULL << 63) /* Sstc: stimecmp enabled */
 #define PMPADDR_MASK ((1ULL << 54) - 1)
 #define SATP_PPN_MASK ((1ULL << 44) - 1)
 
@@ -98,6 +99,7 @@ static int csr_get(const struct hart *h, uint32_t csr, uint64_t *val)
 	case CSR_STVAL: *val = h->stval; return 0;
 	case CSR_SIP: *val = (h->mip | h->mip_hw) & h->mideleg; return 0;
 	case CSR_SATP: *val = h->satp; return 0;
+	case CSR_STIMECMP: *val = h->stimecmp; return 0;
 	case CSR_MSTATUS: *val = read_mstatus(h); return 0;
 	case CSR_MISA: *val = h->misa; return 0;
 	case CSR_MEDELEG: *val = h->medeleg; return 0;
@@ -248,7 +250,14 @@ static int csr_set(struct hart *h, uint32_t csr, uint64_t val)
 	case CSR_MIE: h->mie = val & ALL_INTERRUPTS; return 0;
 	case CSR_MTVEC: h->mtvec = legal_tvec(h->mtvec, val); return 0;
 	case CSR_MCOUNTEREN: h->mcounteren = (uint32_t)val; return 0;
-	case CSR_MENVCFG: h->menvcfg = val & ENVCFG_FIOM; return 0;
+	case CSR_MENVCFG:
+		h->menvcfg = val & (ENVCFG_FIOM | ENVCFG_STCE);
+		h->slice_end = true; /* the timer comparison may have changed */
+		return 0;
+	case CSR_STIMECMP:
+		h->stimecmp = val;
+		h->slice_end = true; /* the machine re-evaluates STIP and the next deadline */
+		return 0;
 	case CSR_MSCRATCH: h->mscratch = val; return 0;
 	case CSR_MEPC: h->mepc = val & ~1ULL; return 0;
 	case CSR_MCAUSE: h->mcause = val; return 0;
@@ -279,6 +288,9 @@ static bool accessible(const struct hart *h, uint32_t csr)
 	if (csr >= CSR_FFLAGS && csr <= CSR_FCSR)
 		return (h->mstatus & MSTATUS_FS) != 0;
 	if (csr == CSR_SATP && h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
+		return false;
+	if (csr == CSR_STIMECMP && h->priv < PRIV_M &&
+	    (!(h->menvcfg & ENVCFG_STCE) || !(h->mcounteren & 2)))
 		return false;
 	if (csr >= CSR_CYCLE && csr <= CSR_HPMCOUNTER31) {
 		uint32_t bit = 1u << (csr - CSR_CYCLE);

@@ -14,6 +14,7 @@
 
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "machine/bus.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -298,7 +299,16 @@ static bool amo_compute(unsigned op, unsigned size, uint64_t old, uint64_t src, 
 	return true;
 }
 
+static int raise_exc(struct hart *h, uint64_t cause, uint64_t tval)
+{
+	h->exc_cause = cause;
+	h->exc_tval = tval;
+	return -1;
+}
+
 /* Returns 1 for an illegal encoding, -1 for a raised exception, 0 done.
+ * Atomics work on the translated physical address, so any fault during the
+ * read-modify-write is reported as a store/AMO fault, as the spec says.
  * LR/SC reservation rule (deterministic, single hart): LR records the
  * physical address; SC succeeds iff the reservation is for the same
  * physical address; SC and every trap entry clear it. */
@@ -314,39 +324,35 @@ static int exec_amo(struct hart *h, uint32_t insn)
 	if (op == AMO_LR) {
 		if (rs2_of(insn) != 0)
 			return 1;
-		if (va & (size - 1)) {
-			h->exc_cause = EXC_LOAD_MISALIGNED, h->exc_tval = va;
-			return -1;
-		}
+		if (va & (size - 1))
+			return raise_exc(h, EXC_LOAD_MISALIGNED, va);
 		if (mmu_translate(h, va, size, ACCESS_READ, priv, &pa))
 			return -1;
-		if (load(h, va, size, &old))
-			return -1;
+		if (bus_read(h->bus, pa, size, &old))
+			return raise_exc(h, EXC_LOAD_ACCESS, va);
 		h->reservation = pa;
 		h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
 		return 0;
 	}
 	if (op != AMO_SC && !amo_compute(op, size, 0, 0, &result))
 		return 1;
-	if (va & (size - 1)) {
-		h->exc_cause = EXC_STORE_MISALIGNED, h->exc_tval = va;
-		return -1;
-	}
+	if (va & (size - 1))
+		return raise_exc(h, EXC_STORE_MISALIGNED, va);
 	if (mmu_translate(h, va, size, ACCESS_WRITE, priv, &pa))
 		return -1;
 	if (op == AMO_SC) {
 		bool ok = h->reservation == pa;
 		h->reservation = UINT64_MAX;
-		if (ok && store(h, va, size, src))
-			return -1;
+		if (ok && bus_write(h->bus, pa, size, src))
+			return raise_exc(h, EXC_STORE_ACCESS, va);
 		h->x[rd_of(insn)] = !ok;
 		return 0;
 	}
-	if (load(h, va, size, &old))
-		return -1;
+	if (!pmp_allows(h, pa, size, ACCESS_READ, priv) || bus_read(h->bus, pa, size, &old))
+		return raise_exc(h, EXC_STORE_ACCESS, va);
 	amo_compute(op, size, old, src, &result);
-	if (store(h, va, size, result))
-		return -1;
+	if (bus_write(h->bus, pa, size, result))
+		return raise_exc(h, EXC_STORE_ACCESS, va);
 	h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
 	return 0;
 }

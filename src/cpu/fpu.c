@@ -689,8 +689,8 @@ static double host_cvt_d_s(float a, struct mxcsr_io *io)
 	return r;
 }
 
-/* MXCSR status bits IE DE ZE OE UE PE (5..0 reversed) to fflags; the
- * denormal-operand flag DE has no RISC-V counterpart. */
+/* MXCSR status bits 0..5 are IE DE ZE OE UE PE; the denormal-operand flag
+ * DE has no RISC-V counterpart. */
 static uint8_t fflags_from_mxcsr(uint32_t m)
 {
 	return (m & 0x01 ? FFLAG_NV : 0) | (m & 0x04 ? FFLAG_DZ : 0) | (m & 0x08 ? FFLAG_OF : 0) |

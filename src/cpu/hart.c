@@ -34,6 +34,7 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 		  MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U');
 	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64-bit */
 	h->reservation = UINT64_MAX;
+	h->stimecmp = UINT64_MAX; /* so enabling Sstc does not fire a stale timer */
 	hart_flush_tlb(h);
 	hart_update_mode(h);
 }

@@ -16,6 +16,16 @@ void htif_init(struct htif *h, struct bus *bus, uint64_t tohost, uint64_t fromho
 	h->console = console;
 }
 
+static void htif_output(struct htif *h, const uint8_t *buf, size_t len)
+{
+	if (h->write) {
+		h->write(h->write_opaque, buf, len);
+	} else if (h->console) {
+		fwrite(buf, 1, len, h->console);
+		fflush(h->console);
+	}
+}
+
 static void reply(struct htif *h, uint64_t value)
 {
 	bus_write(h->bus, h->tohost, 8, 0);
@@ -36,10 +46,7 @@ static int64_t serve_syscall(struct htif *h, uint64_t block)
 	const uint8_t *buf = bus_ram_ptr(h->bus, args[2], args[3], false);
 	if (!buf)
 		return -14;
-	if (h->console) {
-		fwrite(buf, 1, args[3], h->console);
-		fflush(h->console);
-	}
+	htif_output(h, buf, args[3]);
 	return (int64_t)args[3];
 }
 
@@ -60,9 +67,9 @@ void htif_poll(struct htif *h)
 		reply(h, 1);
 		return;
 	}
-	if (device == 1 && code == 1 && h->console) {
-		fputc((int)(payload & 0xff), h->console);
-		fflush(h->console);
+	if (device == 1 && code == 1) {
+		uint8_t c = (uint8_t)payload;
+		htif_output(h, &c, 1);
 	}
 	reply(h, (device << 56) | (code << 48));
 }

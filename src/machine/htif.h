@@ -14,13 +14,16 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct bus;
 
 struct htif {
 	uint64_t tohost, fromhost; /* physical addresses, or 0 when absent */
-	FILE *console; /* where guest output goes */
+	FILE *console; /* where guest output goes, unless `write` is set */
+	void (*write)(void *opaque, const uint8_t *buf, size_t len);
+	void *write_opaque;
 	bool exited;
 	int exit_code;
 	struct bus *bus;

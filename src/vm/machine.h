@@ -1,6 +1,10 @@
 /* A virtual machine: everything one VM owns.  There is no global mutable
  * state outside this struct, so two machines can live in one process
- * (clones need that). */
+ * (clones need that).
+ *
+ * machine_run() is the deterministic core: it runs the hart in slices that
+ * end exactly at timer deadlines and never looks at the host.  Host input
+ * and pacing against wall time live in src/vm/host_loop.c. */
 #ifndef KEEL_VM_MACHINE_H
 #define KEEL_VM_MACHINE_H
 
@@ -9,42 +13,92 @@
 #include <stdio.h>
 
 #include "cpu/hart.h"
+#include "dev/rtc_goldfish.h"
+#include "dev/uart16550.h"
 #include "machine/bus.h"
+#include "machine/clint.h"
 #include "machine/htif.h"
+#include "machine/plic.h"
+#include "machine/syscon.h"
+#include "machine/virt.h"
+#include "vm/events.h"
 #include "vm/vclock.h"
 
-#define DRAM_BASE 0x80000000ULL
+#define DRAM_BASE VIRT_DRAM_BASE
 
 enum stop_reason {
 	STOP_NONE = 0,
-	STOP_BUDGET, /* the slice's instruction budget ran out */
-	STOP_EXIT, /* the guest asked to exit (HTIF tohost, syscon poweroff) */
+	STOP_BUDGET, /* the instruction budget ran out */
+	STOP_EXIT, /* the guest powered off (HTIF exit, syscon) */
 	STOP_MAX_INSNS, /* --max-insns reached */
-	STOP_WFI_IDLE, /* WFI with no possible wake-up source */
+	STOP_IDLE, /* WFI with nothing pending; a timer deadline exists */
+	STOP_WFI_IDLE, /* WFI and nothing on this machine can ever wake it */
+};
+
+enum board_kind {
+	BOARD_BARE, /* RAM, CLINT and HTIF: for bare-metal test programs */
+	BOARD_VIRT, /* the QEMU-virt-compatible board */
+};
+
+struct machine_config {
+	enum board_kind board;
+	uint64_t ram_size;
+	/* Entropy and RTC epoch: see events_init(). */
+	bool entropy_seeded;
+	uint64_t entropy_seed;
+	uint64_t rtc_epoch_ns; /* 0: the host's clock, once at start */
+	/* Skip idle time inside machine_run (no host pacing): tests, traces,
+	 * the gdb stub and replay want this. */
+	bool idle_skip;
+	/* Where console output goes (UART, HTIF, virtio-console). */
+	void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
+	void *console_opaque;
 };
 
 struct machine {
+	struct machine_config cfg;
 	struct hart hart;
 	struct bus bus;
 	struct vclock clock;
+	struct event_boundary events;
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
+	uint8_t rom[VIRT_MROM_SIZE];
 	struct htif htif;
+	struct clint clint;
+	struct plic plic;
+	struct uart16550 uart;
+	struct syscon syscon;
+	struct rtc_goldfish rtc;
 	uint64_t max_insns; /* 0 = unbounded */
+	uint64_t reset_pc;
 	bool exited;
 	int exit_code;
+	unsigned resets; /* guest-requested resets so far */
+	/* Called after a guest-requested reset, to reload boot images. */
+	int (*on_reset)(struct machine *m, void *opaque);
+	void *on_reset_opaque;
 };
 
 /* Allocate RAM and wire the board.  Returns 0 or -1 (errno set). */
-int machine_init(struct machine *m, uint64_t ram_size);
+int machine_init(struct machine *m, const struct machine_config *cfg);
 void machine_free(struct machine *m);
 
 /* Point HTIF at the guest's tohost/fromhost (from the ELF's symbols). */
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);
 
-/* Run up to `budget` instructions (the whole run when budget is 0),
- * honouring max_insns.  Returns why it stopped. */
+/* Run up to `budget` steps (0: until something stops it).  Returns why it
+ * stopped. */
 enum stop_reason machine_run(struct machine *m, uint64_t budget);
+
+/* The hart is idle in WFI: jump virtual time to the next timer deadline.
+ * Deterministic, so it needs no log entry.  Returns false if no timer is
+ * armed. */
+bool machine_skip_to_deadline(struct machine *m);
+
+/* Advance virtual time by `ticks` (an adjustment made because of the host,
+ * e.g. input arrived while idle).  Crosses the event boundary. */
+void machine_adjust_time(struct machine *m, uint64_t ticks);
 
 /* Read/write guest memory by virtual address through the current
  * translation (no side effects), for debuggers.  Return bytes done. */

@@ -1,0 +1,29 @@
+/* The goldfish RTC ("google,goldfish-rtc", as on QEMU virt).  Its time is
+ * the boot epoch (taken once, through the event boundary) plus virtual
+ * time; the host clock is never read here. */
+#ifndef KEEL_DEV_RTC_GOLDFISH_H
+#define KEEL_DEV_RTC_GOLDFISH_H
+
+#include <stdint.h>
+
+#include "machine/bus.h"
+
+#define RTC_SIZE 0x1000
+
+struct hart;
+struct vclock;
+
+struct rtc_goldfish {
+	int64_t offset_ns; /* epoch plus any time the guest set */
+	uint32_t time_high_latch; /* high half latched by reading TIME_LOW */
+	uint32_t irq_enabled;
+	uint64_t alarm_ns;
+	const struct hart *hart;
+	const struct vclock *clock;
+};
+
+void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart,
+	      const struct vclock *clock);
+extern const struct mmio_ops rtc_mmio_ops;
+
+#endif

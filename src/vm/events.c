@@ -1,0 +1,66 @@
+/* The event boundary.  See events.h. */
+#include "vm/events.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+void events_init(struct event_boundary *eb, const uint64_t *icount, bool seeded, uint64_t seed,
+		 uint64_t fixed_epoch_ns)
+{
+	memset(eb, 0, sizeof(*eb));
+	eb->icount = icount;
+	eb->seeded = seeded;
+	eb->seed = seed;
+	if (fixed_epoch_ns) {
+		eb->rtc_epoch_ns = fixed_epoch_ns;
+	} else {
+		/* The one place the host's wall clock enters the machine. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		eb->rtc_epoch_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	}
+	events_deliver(eb, EV_RTC_EPOCH, &eb->rtc_epoch_ns, sizeof(eb->rtc_epoch_ns));
+}
+
+/* splitmix64 of (seed, position): a reproducible stream for tests that
+ * need two runs to see the same "entropy".  Not for secrets. */
+static uint64_t seeded_word(uint64_t seed, uint64_t index)
+{
+	uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void seeded_fill(struct event_boundary *eb, uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++, eb->stream_pos++) {
+		uint64_t w = seeded_word(eb->seed, eb->stream_pos / 8);
+		buf[i] = (uint8_t)(w >> (8 * (eb->stream_pos % 8)));
+	}
+}
+
+int events_entropy(struct event_boundary *eb, void *buf, size_t len)
+{
+	if (eb->seeded) {
+		seeded_fill(eb, buf, len);
+	} else {
+		size_t done = 0;
+		while (done < len) {
+			ssize_t n = getrandom((uint8_t *)buf + done, len - done, 0);
+			if (n <= 0)
+				return -1;
+			done += (size_t)n;
+		}
+	}
+	events_deliver(eb, EV_ENTROPY, buf, len);
+	return 0;
+}
+
+void events_deliver(struct event_boundary *eb, enum event_kind kind, const void *payload,
+		    size_t len)
+{
+	if (eb->record)
+		eb->record(eb->record_opaque, eb->icount ? *eb->icount : 0, kind, payload, len);
+}

@@ -1,0 +1,225 @@
+/* See host_loop.h.
+ *
+ * Console input crosses the event boundary here: bytes read from the host
+ * wait in l->in until a slice boundary, then enter the UART in one
+ * events_deliver() call.  While the hart idles in WFI we sleep until the
+ * wall-clock time that matches the next timer deadline; input that arrives
+ * earlier advances virtual time to "now" with a logged adjustment. */
+#include "vm/host_loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTRL_A 0x01
+#define SLICE_STEPS (1u << 16)
+
+static double wall_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t mtime_now(const struct host_loop *l)
+{
+	return vclock_mtime(&l->m->clock, l->m->hart.icount);
+}
+
+void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle)
+{
+	memset(l, 0, sizeof(*l));
+	l->m = m;
+	l->in_fd = STDIN_FILENO;
+	l->out_fd = STDOUT_FILENO;
+	l->in_open = true;
+	l->sleep_when_idle = sleep_when_idle;
+	l->tty = isatty(l->in_fd) && tcgetattr(l->in_fd, &l->saved_termios) == 0;
+	if (l->tty) {
+		struct termios raw = l->saved_termios;
+		cfmakeraw(&raw);
+		raw.c_oflag |= OPOST | ONLCR; /* keep our own messages readable */
+		tcsetattr(l->in_fd, TCSANOW, &raw);
+	}
+	l->wall_origin = wall_seconds();
+	l->mtime_origin = mtime_now(l);
+}
+
+static void flush_out(struct host_loop *l)
+{
+	size_t done = 0;
+	while (done < l->out_len) {
+		ssize_t n = write(l->out_fd, l->out + done, l->out_len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* output gone: drop it rather than stall the guest */
+		done += (size_t)n;
+	}
+	l->out_len = 0;
+}
+
+void host_loop_console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct host_loop *l = opaque;
+	while (len) {
+		size_t n = HOST_OUT_BUF - l->out_len < len ? HOST_OUT_BUF - l->out_len : len;
+		memcpy(l->out + l->out_len, buf, n);
+		l->out_len += n;
+		buf += n;
+		len -= n;
+		if (l->out_len == HOST_OUT_BUF)
+			flush_out(l);
+	}
+}
+
+/* Ctrl-a x quits, Ctrl-a Ctrl-a sends one Ctrl-a (QEMU's keys).  Only on
+ * a terminal: piped input passes through untouched. */
+static void take_byte(struct host_loop *l, uint8_t c)
+{
+	if (l->tty) {
+		if (l->escape) {
+			l->escape = false;
+			if (c == 'x') {
+				l->quit = true;
+				return;
+			}
+			if (c != CTRL_A)
+				return;
+		} else if (c == CTRL_A) {
+			l->escape = true;
+			return;
+		}
+	}
+	if (l->in_len < HOST_IN_BUF)
+		l->in[l->in_len++] = c;
+}
+
+static void read_input(struct host_loop *l)
+{
+	uint8_t buf[512];
+	size_t room = HOST_IN_BUF - l->in_len;
+	if (!l->in_open || room == 0)
+		return;
+	ssize_t n = read(l->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		l->in_open = false;
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++)
+		take_byte(l, buf[i]);
+}
+
+/* Wait up to timeout_ms (-1: forever) for host input; true if some came. */
+static bool wait_input(struct host_loop *l, int timeout_ms)
+{
+	if (!l->in_open) {
+		if (timeout_ms > 0)
+			poll(NULL, 0, timeout_ms);
+		return false;
+	}
+	struct pollfd pfd = {.fd = l->in_fd, .events = POLLIN};
+	int rc = poll(&pfd, 1, timeout_ms);
+	if (rc > 0) {
+		read_input(l);
+		return true;
+	}
+	return false;
+}
+
+/* Hand waiting input to the guest's console at this slice boundary. */
+static void deliver_input(struct host_loop *l)
+{
+	if (!l->in_len || l->m->cfg.board != BOARD_VIRT)
+		return;
+	size_t n = uart_rx_space(&l->m->uart);
+	if (n > l->in_len)
+		n = l->in_len;
+	if (!n)
+		return;
+	events_deliver(&l->m->events, EV_CONSOLE_INPUT, l->in, n);
+	uart_receive(&l->m->uart, l->in, n);
+	memmove(l->in, l->in + n, l->in_len - n);
+	l->in_len -= n;
+}
+
+static int ms_until(double wall_target)
+{
+	double ms = (wall_target - wall_seconds()) * 1000.0;
+	if (ms <= 0)
+		return 0;
+	return ms > 1e6 ? 1000000 : (int)ms + 1;
+}
+
+/* The hart waits for an interrupt: sleep until the wall time that matches
+ * the next deadline, or until input arrives. */
+static enum stop_reason idle(struct host_loop *l)
+{
+	struct machine *m = l->m;
+	flush_out(l);
+	uint64_t deadline = timers_next_mtime(&m->clint);
+	if (!l->sleep_when_idle && deadline != UINT64_MAX && !l->in_len) {
+		machine_skip_to_deadline(m);
+		return STOP_NONE;
+	}
+	int timeout = -1;
+	if (deadline != UINT64_MAX && l->sleep_when_idle) {
+		double target = l->wall_origin +
+				(double)(deadline - l->mtime_origin) / VIRT_TIMEBASE_HZ;
+		timeout = ms_until(target);
+	} else if (deadline != UINT64_MAX) {
+		timeout = 0;
+	}
+	if (timeout == -1 && !l->in_open && !l->in_len)
+		return STOP_WFI_IDLE;
+	if (l->in_len || wait_input(l, timeout)) {
+		/* Input woke us before the deadline: move time to "now". */
+		double elapsed = wall_seconds() - l->wall_origin;
+		uint64_t now = l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
+		uint64_t cur = mtime_now(l);
+		if (deadline != UINT64_MAX && now > deadline)
+			now = deadline;
+		if (l->sleep_when_idle && now > cur)
+			machine_adjust_time(m, now - cur);
+		deliver_input(l);
+		return STOP_NONE;
+	}
+	if (deadline != UINT64_MAX)
+		machine_skip_to_deadline(m);
+	return STOP_NONE;
+}
+
+enum stop_reason host_loop_run(struct host_loop *l)
+{
+	struct machine *m = l->m;
+	for (;;) {
+		enum stop_reason why = machine_run(m, SLICE_STEPS);
+		flush_out(l);
+		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE) {
+			flush_out(l);
+			return why;
+		}
+		if (wait_input(l, 0) || l->in_len)
+			deliver_input(l);
+		if (l->quit) {
+			flush_out(l);
+			m->exited = true;
+			m->exit_code = 0;
+			return STOP_EXIT;
+		}
+		if (why == STOP_IDLE) {
+			why = idle(l);
+			if (why == STOP_WFI_IDLE)
+				return why;
+		}
+	}
+}
+
+void host_loop_close(struct host_loop *l)
+{
+	flush_out(l);
+	if (l->tty)
+		tcsetattr(l->in_fd, TCSANOW, &l->saved_termios);
+}
