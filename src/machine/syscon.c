@@ -1,8 +1,8 @@
-/* sifive,test0: a 32-bit write to offset 0 whose low 16 bits are
+/* sifive,test0: a 16- or 32-bit write to offset 0 whose low 16 bits are
  *   0x5555 FINISHER_PASS  -> power off, exit status 0
- *   0x3333 FINISHER_FAIL  -> power off, exit status = value >> 16
+ *   0x3333 FINISHER_FAIL  -> power off, exit status = value >> 16 (1 if 0)
  *   0x7777 FINISHER_RESET -> reset the machine
- * Anything else is ignored. */
+ * Anything else is ignored.  OpenSBI writes 16 bits, Linux 32. */
 #include "machine/syscon.h"
 
 #include <string.h>
@@ -24,7 +24,7 @@ static int syscon_read(void *opaque, uint64_t off, unsigned size, uint64_t *val)
 static int syscon_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 {
 	struct syscon *s = opaque;
-	if (off != 0 || size < 4)
+	if (off != 0 || size < 2)
 		return 0;
 	switch (val & 0xffff) {
 	case 0x5555:
