@@ -42,7 +42,7 @@ test-asan: build-asan
 # Until the Linux guest lands, `make run` runs the bare-metal CPU benchmark
 # program, which prints its results through HTIF.
 run: build
-	bench/cpu-bench --keel-only --runs 1
+	bench/cpu-bench --no-qemu -n 1 all
 
 bench: build
 	KEEL_BOOTSTRAP_BENCH=1 scripts/bootstrap
