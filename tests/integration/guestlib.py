@@ -1,0 +1,128 @@
+"""Driving a keel guest over its console, for the integration tests.
+
+A Guest starts `keel run` with the console on pipes, collects everything
+the guest prints, and lets a test wait for text and type commands.  Every
+wait has a timeout so a hung guest fails the test instead of the suite.
+"""
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+READY_MARKER = "keel-guest: ready"
+PROMPT = "# "
+
+
+def keel_path():
+    return os.environ.get("KEEL", os.path.join(os.path.dirname(__file__), "../../build/keel"))
+
+
+def guest_dir():
+    d = os.environ.get("KEEL_GUEST_DIR")
+    if not d:
+        sys.exit("KEEL_GUEST_DIR is not set (make test sets it from guest/build)")
+    return d
+
+
+class GuestError(Exception):
+    pass
+
+
+class Guest:
+    def __init__(self, args, timeout=300):
+        self.cmd = [keel_path(), "run"] + list(args)
+        self.output = b""
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.default_timeout = timeout
+
+    def text(self):
+        return self.output.decode("utf-8", "replace")
+
+    def _read_some(self, wait):
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            return False
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return None  # EOF
+        self.output += chunk
+        return True
+
+    def expect(self, pattern, timeout=None, start=0):
+        """Wait until `pattern` (a regex) appears in the output after
+        offset `start`; return the match."""
+        deadline = time.monotonic() + (timeout or self.default_timeout)
+        regex = re.compile(pattern)
+        while True:
+            m = regex.search(self.text(), start)
+            if m:
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestError(f"timed out waiting for {pattern!r}\n--- output tail ---\n"
+                                 + self.text()[-3000:])
+            got = self._read_some(min(left, 1.0))
+            if got is None:
+                m = regex.search(self.text(), start)
+                if m:
+                    return m
+                raise GuestError(f"keel exited (status {self.proc.wait()}) before {pattern!r}\n"
+                                 f"--- stderr ---\n{self.proc.stderr.read().decode()}\n"
+                                 f"--- output tail ---\n{self.text()[-3000:]}")
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def run(self, command, timeout=None):
+        """Type a shell command and return what it printed.  The command's
+        output is delimited by a marker echoed after it."""
+        marker = f"__done_{time.monotonic_ns()}__"
+        start = len(self.text())
+        self.send(f"{command}; echo {marker[:6]}''{marker[6:]} $?\n")
+        m = self.expect(re.escape(marker) + r" (\d+)", timeout, start)
+        out = self.text()[start:m.start()]
+        # drop the echoed command line
+        out = out.split("\n", 1)[1] if "\n" in out else ""
+        return out.replace("\r", ""), int(m.group(1))
+
+    def wait_ready(self, timeout=None):
+        self.expect(re.escape(READY_MARKER), timeout)
+
+    def wait_exit(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        try:
+            while self._read_some(1.0) is not None and time.monotonic() < deadline:
+                pass
+            return self.proc.wait(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise GuestError("keel did not exit")
+
+    def stderr(self):
+        return self.proc.stderr.read().decode("utf-8", "replace")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def check(cond, message):
+    if not cond:
+        raise GuestError(message)
+
+
+def main(test):
+    """Run `test()` and print one closing line; exit non-zero on failure."""
+    try:
+        test()
+    except GuestError as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+    print("PASS")
