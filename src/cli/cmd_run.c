@@ -25,6 +25,8 @@ struct run_options {
 	const char *kernel;
 	const char *initrd;
 	const char *append;
+	const char *disk;
+	const char *net;
 	const char *trace;
 	uint64_t ram_bytes;
 	uint64_t max_insns;
@@ -54,6 +56,13 @@ static void run_usage(FILE *out)
 	      "  --append ARGS        kernel command line (default '" DEFAULT_APPEND "')\n"
 	      "  -m SIZE              guest RAM, MiB or with a K/M/G suffix (default 256M;\n"
 	      "                       128M with --bios none)\n"
+	      "\n"
+	      "devices (virtio-mmio; virtio-rng and virtio-console are always present):\n"
+	      "  --disk PATH[,readonly]  a raw disk image as virtio-blk (/dev/vda); the\n"
+	      "                       default guest uses its root disk unless --disk none\n"
+	      "  --net user[,hostfwd=tcp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...[,ipv6=off]\n"
+	      "                       user-mode networking (libslirp): DHCP, DNS, NAT to the\n"
+	      "                       host, and forwards from host ports into the guest\n"
 	      "\n"
 	      "time and entropy (both cross the event boundary):\n"
 	      "  --idle-sleep on|off  while the guest idles, sleep so guest time keeps pace\n"
@@ -112,7 +121,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
-	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH,
+	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 };
 
 static int bad(const char *what, const char *value)
@@ -130,6 +139,8 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_KERNEL: o->kernel = arg; return 0;
 	case OPT_INITRD: o->initrd = arg; return 0;
 	case OPT_APPEND: o->append = arg; return 0;
+	case OPT_DISK: o->disk = arg; return 0;
+	case OPT_NET: o->net = arg; return 0;
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_MAX_INSNS:
@@ -168,6 +179,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{"kernel", required_argument, NULL, OPT_KERNEL},
 		{"initrd", required_argument, NULL, OPT_INITRD},
 		{"append", required_argument, NULL, OPT_APPEND},
+		{"disk", required_argument, NULL, OPT_DISK},
+		{"net", required_argument, NULL, OPT_NET},
 		{"max-insns", required_argument, NULL, OPT_MAX_INSNS},
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"gdb", required_argument, NULL, OPT_GDB},
@@ -207,6 +220,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		if (!o->initrd)
 			o->initrd = o->guest.initrd;
 	}
+	if (o->disk && !strcmp(o->disk, "none"))
+		o->disk = NULL;
+	else if (!o->disk && o->guest.dir[0])
+		o->disk = o->guest.disk;
 	if (!o->bios)
 		o->bios = DEFAULT_FIRMWARE;
 	if (!o->append)
@@ -311,11 +328,14 @@ int cmd_run(int argc, char **argv)
 		/* Debugging runs step the machine; they cannot pace it. */
 		.idle_skip = !o.idle_sleep || o.trace || o.gdb_port,
 		.console_write = stdout_write,
+		.disk = o.disk,
+		.net = o.net,
+		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
+	char err[512] = "out of memory";
 	struct machine *m = calloc(1, sizeof(*m));
-	if (!m || machine_init(m, &cfg)) {
-		fprintf(stderr, "keel run: cannot allocate %" PRIu64 " MiB of guest RAM\n",
-			o.ram_bytes >> 20);
+	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "keel run: %s\n", err);
 		free(m);
 		return 1;
 	}

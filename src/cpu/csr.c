@@ -262,7 +262,14 @@ static int csr_set(struct hart *h, uint32_t csr, uint64_t val)
 	case CSR_MEPC: h->mepc = val & ~1ULL; return 0;
 	case CSR_MCAUSE: h->mcause = val; return 0;
 	case CSR_MTVAL: h->mtval = val; return 0;
-	case CSR_MIP: h->mip = (h->mip & ~S_INTERRUPTS) | (val & S_INTERRUPTS); return 0;
+	case CSR_MIP: {
+		/* With Sstc on, STIP is the stimecmp comparison, not a latch. */
+		uint64_t writable = S_INTERRUPTS;
+		if (h->menvcfg & ENVCFG_STCE)
+			writable &= ~(1ULL << IRQ_STI);
+		h->mip = (h->mip & ~writable) | (val & writable);
+		return 0;
+	}
 	case CSR_MCYCLE: set_counter_offset(h, &h->mcycle_offset, val); return 0;
 	case CSR_MINSTRET: set_counter_offset(h, &h->minstret_offset, val); return 0;
 	}
@@ -300,6 +307,18 @@ static bool accessible(const struct hart *h, uint32_t csr)
 			return false;
 	}
 	return true;
+}
+
+/* The value a CSRRS/CSRRC modifies.  For mip and sip that is the
+ * software-written bits alone: the device-driven lines (e.g. SEIP from the
+ * PLIC) must not be latched into the software bit by a read-modify-write. */
+uint64_t csr_rmw_base(const struct hart *h, uint32_t csr, uint64_t read_value)
+{
+	if (csr == CSR_MIP)
+		return h->mip;
+	if (csr == CSR_SIP)
+		return h->mip & h->mideleg;
+	return read_value;
 }
 
 int csr_read(struct hart *h, uint32_t csr, uint64_t *val)

@@ -381,7 +381,8 @@ static enum sys_result exec_csr(struct hart *h, uint32_t insn)
 	if (do_read && csr_read(h, csr, &old))
 		return illegal(h, insn);
 	if (do_write) {
-		uint64_t val = op == 1 ? operand : op == 2 ? old | operand : old & ~operand;
+		uint64_t base = csr_rmw_base(h, csr, old);
+		uint64_t val = op == 1 ? operand : op == 2 ? base | operand : base & ~operand;
 		if (csr_write(h, csr, val))
 			return illegal(h, insn);
 	}

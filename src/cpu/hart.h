@@ -203,6 +203,8 @@ int hart_pending_interrupt(const struct hart *h);
 int csr_read(struct hart *h, uint32_t csr, uint64_t *val);
 int csr_write(struct hart *h, uint32_t csr, uint64_t val);
 int csr_read_debug(struct hart *h, uint32_t csr, uint64_t *val);
+/* The value CSRRS/CSRRC modify (differs from the read value for mip/sip). */
+uint64_t csr_rmw_base(const struct hart *h, uint32_t csr, uint64_t read_value);
 int csr_write_debug(struct hart *h, uint32_t csr, uint64_t val);
 
 /* Address translation for debuggers and introspection: virtual to physical

@@ -98,8 +98,8 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_ty
 	uint64_t end = pa + size;
 	for (int i = 0; i < PMP_ENTRIES; i++) {
 		uint64_t lo, hi;
-		if (!pmp_range(h, i, &lo, &hi))
-			continue;
+		if (!pmp_range(h, i, &lo, &hi) || lo >= hi)
+			continue; /* off, or an empty TOR range: matches nothing */
 		if (end <= lo || pa >= hi)
 			continue; /* no byte matches */
 		if (pa < lo || end > hi)

@@ -112,35 +112,55 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
-/* Wait up to timeout_ms (-1: forever) for host input; true if some came. */
+/* Wait up to timeout_ms (-1: forever) for host input on the console or
+ * the network backend's sockets; true if something came. */
 static bool wait_input(struct host_loop *l, int timeout_ms)
 {
-	if (!l->in_open) {
-		if (timeout_ms > 0)
-			poll(NULL, 0, timeout_ms);
-		return false;
-	}
-	struct pollfd pfd = {.fd = l->in_fd, .events = POLLIN};
-	int rc = poll(&pfd, 1, timeout_ms);
-	if (rc > 0) {
+	struct pollfd pfd = {.fd = l->in_open ? l->in_fd : -1, .events = POLLIN};
+	int rc;
+	if (l->m->has_net)
+		rc = net_slirp_poll_with(&l->m->slirp, &pfd, 1, timeout_ms);
+	else
+		rc = poll(&pfd, 1, timeout_ms);
+	if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
 		read_input(l);
-		return true;
-	}
-	return false;
+	return rc > 0;
 }
 
-/* Hand waiting input to the guest's console at this slice boundary. */
+/* The next moment (mtime) something inside the machine is due: a timer
+ * interrupt or a network backend timer. */
+static uint64_t next_deadline(const struct host_loop *l)
+{
+	const struct machine *m = l->m;
+	uint64_t when = timers_next_mtime(&m->clint);
+	if (m->has_net) {
+		uint64_t ns = net_slirp_next_deadline(&m->slirp);
+		uint64_t ticks = ns / (1000000000ULL / VIRT_TIMEBASE_HZ);
+		if (ns != UINT64_MAX && ticks < when)
+			when = ticks;
+	}
+	return when;
+}
+
+/* Hand waiting input to the guest's console at this slice boundary.  Only
+ * the bytes the device takes cross the event boundary. */
 static void deliver_input(struct host_loop *l)
 {
-	if (!l->in_len || l->m->cfg.board != BOARD_VIRT)
+	struct machine *m = l->m;
+	if (!l->in_len || m->cfg.board != BOARD_VIRT)
 		return;
-	size_t n = uart_rx_space(&l->m->uart);
-	if (n > l->in_len)
-		n = l->in_len;
+	size_t n;
+	if (m->cfg.console_input_virtio) {
+		n = virtio_console_input(&m->vcon, l->in, l->in_len);
+	} else {
+		n = uart_rx_space(&m->uart);
+		if (n > l->in_len)
+			n = l->in_len;
+		uart_receive(&m->uart, l->in, n);
+	}
 	if (!n)
 		return;
-	events_deliver(&l->m->events, EV_CONSOLE_INPUT, l->in, n);
-	uart_receive(&l->m->uart, l->in, n);
+	events_deliver(&m->events, EV_CONSOLE_INPUT, l->in, n);
 	memmove(l->in, l->in + n, l->in_len - n);
 	l->in_len -= n;
 }
@@ -153,15 +173,28 @@ static int ms_until(double wall_target)
 	return ms > 1e6 ? 1000000 : (int)ms + 1;
 }
 
+/* Jump virtual time to `deadline` (an mtime): the machine's own timers
+ * are deterministic; a backend timer earlier than them is an adjustment
+ * caused by the host and crosses the event boundary. */
+static void skip_to(struct machine *m, uint64_t deadline)
+{
+	uint64_t cur = vclock_mtime(&m->clock, m->hart.icount);
+	if (deadline == timers_next_mtime(&m->clint))
+		machine_skip_to_deadline(m);
+	else if (deadline > cur)
+		machine_adjust_time(m, deadline - cur);
+	machine_deliver_net(m);
+}
+
 /* The hart waits for an interrupt: sleep until the wall time that matches
  * the next deadline, or until input arrives. */
 static enum stop_reason idle(struct host_loop *l)
 {
 	struct machine *m = l->m;
 	flush_out(l);
-	uint64_t deadline = timers_next_mtime(&m->clint);
+	uint64_t deadline = next_deadline(l);
 	if (!l->sleep_when_idle && deadline != UINT64_MAX && !l->in_len) {
-		machine_skip_to_deadline(m);
+		skip_to(m, deadline);
 		return STOP_NONE;
 	}
 	int timeout = -1;
@@ -172,9 +205,10 @@ static enum stop_reason idle(struct host_loop *l)
 	} else if (deadline != UINT64_MAX) {
 		timeout = 0;
 	}
-	if (timeout == -1 && !l->in_open && !l->in_len)
+	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_net)
 		return STOP_WFI_IDLE;
-	if (l->in_len || wait_input(l, timeout)) {
+	size_t had = l->in_len;
+	if (wait_input(l, timeout) || had) {
 		/* Input woke us before the deadline: move time to "now". */
 		double elapsed = wall_seconds() - l->wall_origin;
 		uint64_t now = l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
@@ -184,10 +218,11 @@ static enum stop_reason idle(struct host_loop *l)
 		if (l->sleep_when_idle && now > cur)
 			machine_adjust_time(m, now - cur);
 		deliver_input(l);
+		machine_deliver_net(m);
 		return STOP_NONE;
 	}
 	if (deadline != UINT64_MAX)
-		machine_skip_to_deadline(m);
+		skip_to(m, deadline);
 	return STOP_NONE;
 }
 
@@ -203,6 +238,7 @@ enum stop_reason host_loop_run(struct host_loop *l)
 		}
 		if (wait_input(l, 0) || l->in_len)
 			deliver_input(l);
+		machine_deliver_net(m);
 		if (l->quit) {
 			flush_out(l);
 			m->exited = true;

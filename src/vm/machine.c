@@ -2,6 +2,7 @@
 #include "vm/machine.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -31,7 +32,88 @@ static void on_tohost_store(void *opaque, uint64_t paddr)
 	}
 }
 
-static int add_virt_devices(struct machine *m)
+uint64_t machine_now_ns(const struct machine *m)
+{
+	return vclock_mtime(&m->clock, m->hart.icount) * (1000000000ULL / VIRT_TIMEBASE_HZ);
+}
+
+static uint64_t slirp_now_ns(void *opaque)
+{
+	return machine_now_ns(opaque);
+}
+
+static uint64_t slot_base(unsigned n)
+{
+	return VIRT_VIRTIO_BASE + n * VIRT_VIRTIO_STRIDE;
+}
+
+/* Build the devices the configuration asks for; empty slots answer
+ * DeviceID 0. */
+static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], char *err,
+				 size_t errlen)
+{
+	for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++) {
+		virtio_mmio_init(&m->empty_slots[n], NULL);
+		slot[n] = &m->empty_slots[n];
+	}
+	if (m->cfg.disk) {
+		if (virtio_blk_init_spec(&m->blk, m->cfg.disk, err, errlen))
+			return -1;
+		m->has_blk = true;
+		slot[0] = &m->blk.vmio;
+	}
+	if (m->cfg.net) {
+		struct net_user_opts opts;
+		if (net_user_parse(m->cfg.net, &opts, err, errlen) ||
+		    net_slirp_init(&m->slirp, &opts, slirp_now_ns, m, err, errlen))
+			return -1;
+		virtio_net_init(&m->net, opts.have_mac ? opts.mac : NULL, net_slirp_backend(&m->slirp));
+		m->has_net = true;
+		slot[1] = &m->net.vmio;
+	}
+	virtio_rng_init(&m->rng, &m->events);
+	slot[2] = &m->rng.vmio;
+	virtio_console_init(&m->vcon, uart_output, m);
+	slot[3] = &m->vcon.vmio;
+	return 0;
+}
+
+static int add_virtio_slots(struct machine *m, char *err, size_t errlen)
+{
+	struct virtio_mmio *slot[VIRT_VIRTIO_SLOTS];
+	if (create_virtio_devices(m, slot, err, errlen))
+		return -1;
+	for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++) {
+		struct irq_line irq = {plic_set_line, &m->plic, VIRT_IRQ_VIRTIO_FIRST + n};
+		if (virtio_mmio_register(slot[n], &m->bus, slot_base(n), irq)) {
+			snprintf(err, errlen, "virtio slot %u: cannot map", n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void reset_virtio_slots(struct machine *m)
+{
+	for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++) {
+		const struct bus_region *r = bus_find(&m->bus, slot_base(n));
+		if (r && r->opaque)
+			virtio_mmio_reset(r->opaque);
+	}
+}
+
+void machine_deliver_net(struct machine *m)
+{
+	if (!m->has_net)
+		return;
+	net_slirp_poll(&m->slirp, 0);
+	uint64_t now = machine_now_ns(m);
+	if (now >= net_slirp_next_deadline(&m->slirp))
+		net_slirp_timers_run(&m->slirp, now);
+	net_slirp_deliver(&m->slirp, &m->net, &m->events);
+}
+
+static int add_virt_devices(struct machine *m, char *err, size_t errlen)
 {
 	struct bus *b = &m->bus;
 	struct irq_line uart_irq = {plic_set_line, &m->plic, VIRT_IRQ_UART};
@@ -45,10 +127,14 @@ static int add_virt_devices(struct machine *m)
 	rc |= bus_add_mmio(b, "rtc", VIRT_RTC_BASE, RTC_SIZE, &rtc_mmio_ops, &m->rtc);
 	rc |= bus_add_mmio(b, "plic", VIRT_PLIC_BASE, PLIC_SIZE, &plic_mmio_ops, &m->plic);
 	rc |= bus_add_mmio(b, "uart", VIRT_UART_BASE, UART_SIZE, &uart_mmio_ops, &m->uart);
-	return rc;
+	if (rc) {
+		snprintf(err, errlen, "board: overlapping devices");
+		return -1;
+	}
+	return add_virtio_slots(m, err, errlen);
 }
 
-int machine_init(struct machine *m, const struct machine_config *cfg)
+int machine_init(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
@@ -58,8 +144,11 @@ int machine_init(struct machine *m, const struct machine_config *cfg)
 	 * deterministic, and is only committed as the guest touches it. */
 	void *ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (ram == MAP_FAILED)
+	if (ram == MAP_FAILED) {
+		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
+			 (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
 		return -1;
+	}
 	m->ram = ram;
 	m->reset_pc = cfg->board == BOARD_VIRT ? VIRT_MROM_BASE : DRAM_BASE;
 	vclock_init(&m->clock, INSNS_PER_TICK);
@@ -71,11 +160,12 @@ int machine_init(struct machine *m, const struct machine_config *cfg)
 	clint_init(&m->clint, &m->hart, &m->clock);
 	int rc = bus_add_ram(&m->bus, "dram", DRAM_BASE, cfg->ram_size, m->ram, true);
 	rc |= bus_add_mmio(&m->bus, "clint", VIRT_CLINT_BASE, CLINT_SIZE, &clint_mmio_ops, &m->clint);
-	if (cfg->board == BOARD_VIRT)
-		rc |= add_virt_devices(m);
+	if (rc)
+		snprintf(err, errlen, "board: RAM overlaps a device");
+	else if (cfg->board == BOARD_VIRT)
+		rc = add_virt_devices(m, err, errlen);
 	if (rc) {
 		machine_free(m);
-		errno = EINVAL;
 		return -1;
 	}
 	return 0;
@@ -99,6 +189,11 @@ void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost)
 
 void machine_free(struct machine *m)
 {
+	if (m->has_blk)
+		virtio_blk_free(&m->blk);
+	if (m->has_net)
+		net_slirp_free(&m->slirp);
+	m->has_blk = m->has_net = false;
 	if (m->ram)
 		munmap(m->ram, m->ram_size);
 	m->ram = NULL;
@@ -121,6 +216,7 @@ static int machine_reset(struct machine *m)
 		syscon_init(&m->syscon, &m->hart);
 		rtc_init(&m->rtc, 0, &m->hart, &m->clock);
 		m->rtc.offset_ns = rtc_offset;
+		reset_virtio_slots(m);
 	}
 	m->resets++;
 	return m->on_reset ? m->on_reset(m, m->on_reset_opaque) : 0;

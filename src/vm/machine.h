@@ -13,8 +13,13 @@
 #include <stdio.h>
 
 #include "cpu/hart.h"
+#include "dev/net_slirp.h"
 #include "dev/rtc_goldfish.h"
 #include "dev/uart16550.h"
+#include "dev/virtio_blk.h"
+#include "dev/virtio_console.h"
+#include "dev/virtio_net.h"
+#include "dev/virtio_rng.h"
 #include "machine/bus.h"
 #include "machine/clint.h"
 #include "machine/htif.h"
@@ -50,6 +55,12 @@ struct machine_config {
 	/* Skip idle time inside machine_run (no host pacing): tests, traces,
 	 * the gdb stub and replay want this. */
 	bool idle_skip;
+	/* virt board devices: a --disk argument "PATH[,readonly]" and a --net
+	 * argument "user[,hostfwd=...]" (NULL: no such device). */
+	const char *disk;
+	const char *net;
+	/* Console input goes to virtio-console (hvc0) instead of the UART. */
+	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */
 	void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
 	void *console_opaque;
@@ -70,6 +81,14 @@ struct machine {
 	struct uart16550 uart;
 	struct syscon syscon;
 	struct rtc_goldfish rtc;
+	/* virtio slots: 0 blk, 1 net, 2 rng, 3 console, the rest empty */
+	struct virtio_blk blk;
+	struct virtio_net net;
+	struct net_slirp slirp;
+	struct virtio_rng rng;
+	struct virtio_console vcon;
+	struct virtio_mmio empty_slots[VIRT_VIRTIO_SLOTS];
+	bool has_blk, has_net;
 	uint64_t max_insns; /* 0 = unbounded */
 	uint64_t reset_pc;
 	bool exited;
@@ -80,12 +99,19 @@ struct machine {
 	void *on_reset_opaque;
 };
 
-/* Allocate RAM and wire the board.  Returns 0 or -1 (errno set). */
-int machine_init(struct machine *m, const struct machine_config *cfg);
+/* Allocate RAM and wire the board.  Returns 0, or -1 with a one-line
+ * reason ("FILE: why") in err. */
+int machine_init(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen);
 void machine_free(struct machine *m);
 
 /* Point HTIF at the guest's tohost/fromhost (from the ELF's symbols). */
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);
+
+/* Virtual time in nanoseconds (what slirp's clock reads). */
+uint64_t machine_now_ns(const struct machine *m);
+
+/* Hand waiting network frames to the guest (a slice boundary). */
+void machine_deliver_net(struct machine *m);
 
 /* Run up to `budget` steps (0: until something stops it).  Returns why it
  * stopped. */
