@@ -482,8 +482,12 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	uint32_t insn = 0, raw = 0;
 
 	h->slice_end = false;
-	if (hart_take_interrupt(h))
+	/* WFI ends when an interrupt is pending in mie, whatever the global
+	 * enables and mideleg say (privileged spec, WFI); it is taken only if
+	 * enabled.  Linux idles with SIE clear and relies on this. */
+	if ((h->mip | h->mip_hw) & h->mie)
 		h->wfi = false;
+	hart_take_interrupt(h);
 	if (h->wfi)
 		return 0;
 
@@ -673,6 +677,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		continue;
 	}
 out:
+	h->x[0] = 0; /* the last instruction may have written it */
 	h->icount = start + (budget - left) - traps;
 	return budget - left;
 }

@@ -169,8 +169,10 @@ enum rounding_mode { RM_RNE = 0, RM_RTZ = 1, RM_RDN = 2, RM_RUP = 3, RM_RMM = 4,
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
 	       uint64_t reset_pc);
 
-/* Run at most `budget` instructions.  Returns the number retired.  Returns
- * early when the hart executes WFI with nothing pending (h->wfi set), or when
+/* Run at most `budget` steps; a step is a retired instruction or a trap
+ * taken by an instruction (which does not retire).  Returns the steps
+ * taken; h->icount counts only retired instructions.  Returns early when
+ * the hart executes WFI with nothing pending (h->wfi set), or when
  * something sets h->slice_end.  Pending, enabled interrupts are taken on
  * entry. */
 uint64_t hart_run(struct hart *h, uint64_t budget);
