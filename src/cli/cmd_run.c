@@ -83,8 +83,9 @@ static void run_usage(FILE *out)
 	      "\n"
 	      "Exit status: the guest's exit code (poweroff: 0; HTIF: the code written to\n"
 	      "tohost, a non-zero code whose low 8 bits are zero exits 255), 124 when\n"
-	      "--max-insns is reached, 125 when the hart waits forever in WFI, 1 for a\n"
-	      "usage or load error.\n",
+	      "--max-insns is reached, 125 when the hart waits forever in WFI, 126 when\n"
+	      "it is stuck taking traps without executing anything, 1 for a usage or\n"
+	      "load error.\n",
 	      out);
 }
 
@@ -242,6 +243,11 @@ static int exit_status(const struct machine *m, enum stop_reason why)
 		fprintf(stderr, "keel: stopped after --max-insns %" PRIu64 " instructions (pc=0x%" PRIx64 ")\n",
 			m->max_insns, m->hart.pc);
 		return 124;
+	case STOP_TRAP_LOOP:
+		fprintf(stderr, "keel: the guest is stuck in a trap loop (pc=0x%" PRIx64
+				", mcause=0x%" PRIx64 ", mtval=0x%" PRIx64 "): bad firmware or kernel?\n",
+			m->hart.pc, m->hart.mcause, m->hart.mtval);
+		return 126;
 	case STOP_WFI_IDLE:
 		fprintf(stderr, "keel: hart waits in WFI and nothing can wake it (pc=0x%" PRIx64 ")\n",
 			m->hart.pc);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu/hart.h"
+#include "cpu/mmu.h"
 #include "vm/vclock.h"
 
 enum {
@@ -143,14 +144,6 @@ static int csr_get(const struct hart *h, uint32_t csr, uint64_t *val)
 	return -1;
 }
 
-static void update_pmp_active(struct hart *h)
-{
-	h->pmp_active = false;
-	for (int i = 0; i < PMP_ENTRIES; i++)
-		if (h->pmpcfg[i] & PMP_A)
-			h->pmp_active = true;
-}
-
 static void set_pmpcfg(struct hart *h, uint32_t csr, uint64_t val)
 {
 	unsigned n = csr - CSR_PMPCFG0;
@@ -164,7 +157,7 @@ static void set_pmpcfg(struct hart *h, uint32_t csr, uint64_t val)
 			cfg &= (uint8_t)~0x2; /* R=0 W=1 is reserved: drop W */
 		h->pmpcfg[e] = cfg;
 	}
-	update_pmp_active(h);
+	pmp_update(h);
 	hart_flush_tlb(h);
 }
 
@@ -176,6 +169,7 @@ static void set_pmpaddr(struct hart *h, unsigned i, uint64_t val)
 	    (h->pmpcfg[i + 1] & PMP_A) == PMP_A_TOR)
 		return; /* it is the base of a locked TOR region */
 	h->pmpaddr[i] = val & PMPADDR_MASK;
+	pmp_update(h);
 	hart_flush_tlb(h);
 }
 

@@ -359,8 +359,9 @@ static int exec_amo(struct hart *h, uint32_t insn)
 
 /* ---- SYSTEM ---- */
 
-/* What the loop must do after a SYSTEM instruction. */
-enum sys_result { SYS_NEXT, SYS_JUMPED, SYS_EXCEPTION, SYS_WFI };
+/* What the loop must do after a SYSTEM instruction.  SYS_READ is a CSR
+ * read with no write: nothing the fetch pointer depends on changed. */
+enum sys_result { SYS_NEXT, SYS_READ, SYS_JUMPED, SYS_EXCEPTION, SYS_WFI };
 
 static enum sys_result illegal(struct hart *h, uint32_t insn)
 {
@@ -387,7 +388,7 @@ static enum sys_result exec_csr(struct hart *h, uint32_t insn)
 			return illegal(h, insn);
 	}
 	h->x[rd] = old;
-	return SYS_NEXT;
+	return do_write ? SYS_NEXT : SYS_READ;
 }
 
 static enum sys_result exec_mret(struct hart *h, uint32_t insn)
@@ -507,7 +508,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		raw = insn;
 		if ((insn & 3) != 3) {
 			raw = insn & 0xffff;
-			insn = rvc_expand((uint16_t)raw);
+			insn = rvc_table[raw];
 			if (!insn)
 				goto illegal_insn;
 			next_pc = pc + 2;
@@ -611,6 +612,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			enum sys_result r = exec_system(h, insn);
 			if (r == SYS_EXCEPTION)
 				goto exception;
+			if (r == SYS_READ) { /* e.g. rdtime in a delay loop: stay on the fast path */
+				h->pc = next_pc;
+				continue;
+			}
 			fetch_page = TLB_INVALID; /* priv, satp or mappings may have changed */
 			if (r == SYS_JUMPED)
 				goto check_interrupts;

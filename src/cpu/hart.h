@@ -109,6 +109,9 @@ struct hart {
 	uint8_t pmpcfg[PMP_ENTRIES];
 	uint64_t pmpaddr[PMP_ENTRIES];
 	bool pmp_active; /* any pmp entry has A != OFF; lets the fast path skip PMP */
+	/* Entry i matches [pmp_lo[i], pmp_hi[i]); lo >= hi matches nothing.
+	 * Derived from pmpcfg/pmpaddr by pmp_update(), never saved. */
+	uint64_t pmp_lo[PMP_ENTRIES], pmp_hi[PMP_ENTRIES];
 
 	/* LR/SC: one reservation, set by LR on an aligned address and cleared by
 	 * SC (success or failure), by any trap entry and by xRET.  A store by the
@@ -223,5 +226,9 @@ int fpu_execute(struct hart *h, uint32_t insn);
 /* Expand a 16-bit compressed instruction to its 32-bit equivalent, or
  * return 0 if the encoding is illegal/reserved.  Lives in rvc.c. */
 uint32_t rvc_expand(uint16_t insn);
+
+/* rvc_expand() of every 16-bit value (0 where the low bits are 11),
+ * generated at build time (tools/gen_rvc_table.c). */
+extern const uint32_t rvc_table[1 << 16];
 
 #endif

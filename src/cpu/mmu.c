@@ -90,6 +90,17 @@ static bool pmp_range(const struct hart *h, int i, uint64_t *lo, uint64_t *hi)
 	}
 }
 
+void pmp_update(struct hart *h)
+{
+	h->pmp_active = false;
+	for (int i = 0; i < PMP_ENTRIES; i++) {
+		h->pmp_lo[i] = 1;
+		h->pmp_hi[i] = 0;
+		if (pmp_range(h, i, &h->pmp_lo[i], &h->pmp_hi[i]))
+			h->pmp_active = true;
+	}
+}
+
 bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv)
 {
 	if (!h->pmp_active)
@@ -97,11 +108,9 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_ty
 	static const uint8_t need[3] = {PMP_R, PMP_W, PMP_X};
 	uint64_t end = pa + size;
 	for (int i = 0; i < PMP_ENTRIES; i++) {
-		uint64_t lo, hi;
-		if (!pmp_range(h, i, &lo, &hi) || lo >= hi)
-			continue; /* off, or an empty TOR range: matches nothing */
-		if (end <= lo || pa >= hi)
-			continue; /* no byte matches */
+		uint64_t lo = h->pmp_lo[i], hi = h->pmp_hi[i];
+		if (lo >= hi || end <= lo || pa >= hi)
+			continue; /* off, empty, or no byte matches */
 		if (pa < lo || end > hi)
 			return false; /* a partial match fails the access */
 		uint8_t cfg = h->pmpcfg[i];
@@ -334,6 +343,19 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 static int fetch_half(struct hart *h, uint64_t va, uint64_t *half, uint64_t *page_va,
 		      uintptr_t *addend)
 {
+	/* The interpreter's fetch pointer was dropped (a new page, a trap, an
+	 * xRET); the exec TLB usually still knows the page. */
+	const struct tlb_entry *e = tlb_slot(h->fetch_tlb, ACCESS_EXEC, va);
+	if (e->tag == (va & PAGE_MASK)) {
+		uint16_t v;
+		memcpy(&v, (const void *)(uintptr_t)(va + e->addend), 2);
+		*half = v;
+		if (page_va) {
+			*page_va = va & PAGE_MASK;
+			*addend = e->addend;
+		}
+		return 0;
+	}
 	uint64_t pa;
 	if (mmu_translate(h, va, 2, ACCESS_EXEC, h->priv, &pa))
 		return -1;

@@ -29,6 +29,10 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
 int mmu_fetch_slow(struct hart *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
 		   uintptr_t *addend);
 
+/* Re-derive pmp_active and the decoded ranges after pmpcfg/pmpaddr
+ * change (or a restore). */
+void pmp_update(struct hart *h);
+
 /* PMP check for [pa, pa+size) at privilege `priv`.  Returns true if allowed. */
 bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv);
 

@@ -232,7 +232,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 	for (;;) {
 		enum stop_reason why = machine_run(m, SLICE_STEPS);
 		flush_out(l);
-		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE) {
+		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE ||
+		    why == STOP_TRAP_LOOP) {
 			flush_out(l);
 			return why;
 		}

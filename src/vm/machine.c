@@ -284,7 +284,14 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		if (m->max_insns && h->icount >= m->max_insns)
 			return STOP_MAX_INSNS;
 		timers_update(&m->clint);
-		done += hart_run(h, slice_length(m, budget, done));
+		uint64_t before = h->icount, len = slice_length(m, budget, done);
+		uint64_t steps = hart_run(h, len);
+		done += steps;
+		/* Every step trapped and none retired: the hart is stuck (e.g.
+		 * garbage firmware, a trap vector that faults).  Say so rather
+		 * than spin forever. */
+		if (steps == SLICE && h->icount == before)
+			return STOP_TRAP_LOOP;
 		timers_update(&m->clint);
 		if (!h->wfi || hart_pending_interrupt(h) >= 0 || ((h->mip | h->mip_hw) & h->mie))
 			continue;

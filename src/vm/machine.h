@@ -38,6 +38,7 @@ enum stop_reason {
 	STOP_MAX_INSNS, /* --max-insns reached */
 	STOP_IDLE, /* WFI with nothing pending; a timer deadline exists */
 	STOP_WFI_IDLE, /* WFI and nothing on this machine can ever wake it */
+	STOP_TRAP_LOOP, /* a whole slice of traps and no retired instruction */
 };
 
 enum board_kind {

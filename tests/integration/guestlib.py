@@ -19,11 +19,41 @@ def keel_path():
     return os.environ.get("KEEL", os.path.join(os.path.dirname(__file__), "../../build/keel"))
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+
+
 def guest_dir():
+    """The default guest's build directory: $KEEL_GUEST_DIR, else what
+    guest/build prints (building it first if needed, with progress)."""
     d = os.environ.get("KEEL_GUEST_DIR")
     if not d:
-        sys.exit("KEEL_GUEST_DIR is not set (make test sets it from guest/build)")
+        d = subprocess.run([os.path.join(REPO, "guest/build")], check=True,
+                           stdout=subprocess.PIPE, text=True).stdout.strip()
     return d
+
+
+def guest_files():
+    d = guest_dir()
+    return {"kernel": os.path.join(d, "Image"), "initrd": os.path.join(d, "initramfs.cpio.gz"),
+            "rootfs": os.path.join(d, "rootfs.ext4")}
+
+
+def boot_args(disk=None, net=None, append="console=ttyS0", extra=()):
+    """keel run arguments for the default guest, with the idle time skipped
+    so tests do not wait on wall-clock timers."""
+    f = guest_files()
+    args = ["--kernel", f["kernel"], "--initrd", f["initrd"], "--append", append,
+            "--disk", disk or "none", "--idle-sleep", "off"]
+    if net:
+        args += ["--net", net]
+    return args + list(extra)
 
 
 class GuestError(Exception):
