@@ -5,7 +5,7 @@ BUILD      := build
 ASAN_BUILD := build-asan
 MESON_TEST := meson test --print-errorlogs --num-processes 2
 
-.PHONY: all bootstrap build build-asan test test-unit test-asan run bench clean
+.PHONY: all bootstrap build build-asan guest test test-unit test-asan run bench clean
 
 all: build
 
@@ -25,10 +25,15 @@ build: bootstrap $(BUILD)/build.ninja
 build-asan: bootstrap $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+# The default guest (Linux, busybox, ext4 root), cached outside the tree
+# by guest/build; the first build takes minutes and prints progress.
+guest: bootstrap
+	@guest/build >/dev/null
+
 # Every suite in the normal build, then the unit suite under ASan+UBSan.
-test: build build-asan
+test: build build-asan guest
 	@status=0; \
-	$(MESON_TEST) -C $(BUILD) || status=1; \
+	KEEL_GUEST_DIR=$$(guest/build) $(MESON_TEST) -C $(BUILD) || status=1; \
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit || status=1; \
 	scripts/test-summary $(BUILD) $(ASAN_BUILD); \
 	exit $$status
@@ -39,10 +44,11 @@ test-unit: build
 test-asan: build-asan
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit
 
-# Until the Linux guest lands, `make run` runs the bare-metal CPU benchmark
-# program, which prints its results through HTIF.
-run: build
-	bench/cpu-bench --no-qemu -n 1 all
+# Boot the default guest: console on this terminal (Ctrl-a x quits), the
+# root disk a writable copy of the guest's ext4 image, user networking with
+# the guest's web server on http://127.0.0.1:8080/.
+run: build guest
+	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80
 
 bench: build
 	KEEL_BOOTSTRAP_BENCH=1 scripts/bootstrap
