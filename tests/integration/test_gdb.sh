@@ -1,25 +1,31 @@
 #!/bin/bash
 # End-to-end test of keel's gdb stub (src/svc/gdb/gdbstub.c).
 #
-# usage: test_gdb.sh KEEL [ELF]
+# usage: test_gdb.sh KEEL [ELF]     (or KEEL=path test_gdb.sh)
 #
 # Builds its own tiny bare-metal guest (so the assertions know exactly what
-# the program does) and runs three sessions against `keel run --gdb PORT`:
+# the program does) and runs these sessions against `keel run --gdb PORT`:
 #   1. gdb-multiarch: breakpoints, continue, stepi, registers (x, f, CSR,
 #      priv), memory read/write, register write that changes the guest's
 #      result, and continuing to the guest's exit (checks keel's status).
 #   2. a raw protocol client (python3): malformed and hostile packets must
 #      get error replies without killing keel; ^C interrupts a spinning
-#      guest; Z0 breakpoints report swbreak; no-ack mode; 'k' ends keel.
+#      guest; Z0 breakpoints report swbreak; a trap loop stops as SIGSEGV;
+#      no-ack mode; 'k' ends keel.
 #   3. gdb detaches at once: the guest must run on, unmodified, to its own
 #      exit (status 26).
-#   4. only if ELF is given: gdb connects to that ELF, pc must be its entry
+#   4. --max-insns: running into the limit is reported as SIGXCPU.
+#   5. only if ELF is given: gdb connects to that ELF, pc must be its entry
 #      point, one stepi must move pc, then kill.
 # Exit 0 on success, 77 (skip) if a needed tool is missing, 1 on failure.
 
 set -u
 
-KEEL=${1:?usage: test_gdb.sh KEEL [ELF]}
+KEEL=${1:-${KEEL:-}} # like the python integration tests, $KEEL works too
+if [ -z "$KEEL" ]; then
+	echo "usage: test_gdb.sh KEEL [ELF]" >&2
+	exit 2
+fi
 EXTRA_ELF=${2:-}
 GDB=${GDB:-gdb-multiarch}
 CC=${RISCV_CC:-riscv64-linux-gnu-gcc}
@@ -147,9 +153,10 @@ free_port() {
 
 start_keel() {
 	local elf=$1 attempt
+	shift
 	for attempt in 1 2 3 4 5; do
 		PORT=$(free_port)
-		timeout "$TIMEOUT" "$KEEL" run --bios none --kernel "$elf" --gdb "$PORT" \
+		timeout "$TIMEOUT" "$KEEL" run --bios none --kernel "$elf" --gdb "$PORT" "$@" \
 			>"$WORK/keel.out" 2>"$WORK/keel.err" &
 		KEEL_PID=$!
 		local i
@@ -169,11 +176,16 @@ start_keel() {
 	return 1
 }
 
-# Wait for keel to finish; sets KEEL_STATUS.
+# Wait for keel to finish; sets KEEL_STATUS.  A crash or a sanitizer
+# report (when keel is built with -fsanitize) is a failure in any session.
 wait_keel() {
 	wait "$KEEL_PID"
 	KEEL_STATUS=$?
 	KEEL_PID=
+	if [ "$KEEL_STATUS" -gt 128 ] && [ "$KEEL_STATUS" -ne 255 ] ||
+		grep -Eq "Sanitizer|runtime error:|core dumped" "$WORK/keel.err"; then
+		fail "keel crashed (status $KEEL_STATUS): $(head -c 2000 "$WORK/keel.err")"
+	fi
 }
 
 expect_in() {
@@ -282,6 +294,7 @@ port, entry, spin, spin_back = int(sys.argv[1]), *(int(a, 16) for a in sys.argv[
 failures = []
 
 sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 buf = b""
 no_ack = False
 
@@ -338,7 +351,7 @@ def le_hex(v):
 sock.sendall(b"$g#00")
 check(recv_byte() == b"-", "bad checksum not NAKed")
 
-r = ask("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386")
+r = ask("qSupported:swbreak+;multiprocess+;hwbreak+;xmlRegisters=i386")
 check("PacketSize=" in r and "qXfer:features:read+" in r and "swbreak+" in r, "qSupported: %r" % r)
 r = ask("?")
 check(r.startswith("T05"), "'?' -> %r" % r)
@@ -430,6 +443,15 @@ check(r.startswith("T05"), "second continue -> %r" % r)
 check(int.from_bytes(bytes.fromhex(ask("p12")), "little") == s2a + 1, "one loop iteration")
 check(ask("z0,%x,4" % spin_back) == "OK", "z0")
 
+# A hart that only takes traps (pc and mtvec at unmapped 0) stops with
+# SIGSEGV, both when running in chunks and one step at a time.
+for bp in (False, True):
+    if bp:
+        check(ask("Z1,%x,4" % spin) == "OK", "Z1")
+    check(ask("P20=" + le_hex(0)) == "OK", "set pc 0")
+    r = ask("c")
+    check(r.startswith("T0b"), "trap loop (breakpoint set: %s) -> %r, want T0b" % (bp, r))
+
 sock.sendall(frame(b"k"))
 sock.close()
 for f in failures:
@@ -449,9 +471,6 @@ session_raw() {
 	wait_keel
 	[ "$status" -eq 0 ] || fail "raw protocol client (status $status)"
 	[ "$KEEL_STATUS" -ne 124 ] || fail "keel did not exit after 'k'"
-	if grep -Eq "Segmentation|Abort|core dumped|AddressSanitizer" "$WORK/keel.err"; then
-		fail "keel crashed: $(cat "$WORK/keel.err")"
-	fi
 }
 
 # ------------------------------------------------------------ 3. detach
@@ -470,9 +489,26 @@ session_detach() {
 	fi
 }
 
-# ------------------------------------------------------- 4. a given ELF
+# ------------------------------------------------------- 4. --max-insns
+session_max_insns() {
+	echo "== session 4: --max-insns"
+	if ! start_keel "$GUEST" --max-insns 1000; then
+		fail "keel never listened for gdb"
+		return
+	fi
+	timeout "$TIMEOUT" "$GDB" -batch -nx -ex "target remote 127.0.0.1:$PORT" \
+		-ex 'set $pc = spin' -ex "continue" -ex 'p $s2 > 100' -ex "kill" \
+		"$GUEST" >"$WORK/gdb4.out" 2>&1
+	wait_keel
+	expect_in "$WORK/gdb4.out" "received signal SIGXCPU" "--max-insns shows up as SIGXCPU"
+	expect_in "$WORK/gdb4.out" "^\\\$1 = 1\$" "the guest ran until the limit"
+	[ "$KEEL_STATUS" -ne 124 ] || fail "keel did not exit after kill"
+	[ "$FAILURES" -eq 0 ] || cat "$WORK/gdb4.out"
+}
+
+# ------------------------------------------------------- 5. a given ELF
 session_extra_elf() {
-	echo "== session 4: $EXTRA_ELF"
+	echo "== session 5: $EXTRA_ELF"
 	local entry
 	entry=$("$READELF" -h "$EXTRA_ELF" | awk '/Entry point/ { print $4 }')
 	if ! start_keel "$EXTRA_ELF"; then
@@ -481,20 +517,21 @@ session_extra_elf() {
 	fi
 	timeout "$TIMEOUT" "$GDB" -batch -nx -ex "set architecture riscv:rv64" \
 		-ex "target remote 127.0.0.1:$PORT" -ex "p/x \$pc" -ex "stepi" -ex "p/x \$pc" \
-		-ex "kill" "$EXTRA_ELF" >"$WORK/gdb4.out" 2>&1
+		-ex "kill" "$EXTRA_ELF" >"$WORK/gdb5.out" 2>&1
 	wait_keel
 	local first second
-	first=$(grep -E '^\$1 = ' "$WORK/gdb4.out" | awk '{ print $3 }')
-	second=$(grep -E '^\$2 = ' "$WORK/gdb4.out" | awk '{ print $3 }')
+	first=$(grep -E '^\$1 = ' "$WORK/gdb5.out" | awk '{ print $3 }')
+	second=$(grep -E '^\$2 = ' "$WORK/gdb5.out" | awk '{ print $3 }')
 	[ -n "$first" ] && [ $((first)) -eq $((entry)) ] || fail "pc $first is not the entry $entry"
 	[ -n "$second" ] && [ "$second" != "$first" ] || fail "stepi did not move pc ($second)"
 	[ "$KEEL_STATUS" -ne 124 ] || fail "keel did not exit after kill"
-	[ "$FAILURES" -eq 0 ] || cat "$WORK/gdb4.out"
+	[ "$FAILURES" -eq 0 ] || cat "$WORK/gdb5.out"
 }
 
 session_gdb
 session_raw
 session_detach
+session_max_insns
 [ -z "$EXTRA_ELF" ] || session_extra_elf
 
 if [ "$FAILURES" -ne 0 ]; then

@@ -38,12 +38,14 @@
 #define GDB_MAX_BREAKPOINTS 64
 #define GDB_RUN_CHUNK 100000 /* instructions per machine_run when no breakpoint is set */
 #define GDB_POLL_INTERVAL 4096 /* single steps between checks for ^C */
+#define GDB_TRAP_LOOP_STEPS 65536 /* steps without a retired instruction: stuck */
 #define GDB_RESEND_LIMIT 16 /* NAKs tolerated for one reply before moving on */
 
 /* gdb's own signal numbers (not the host's), as used in stop replies. */
 enum gdb_signal {
 	GDB_SIGINT = 2,
 	GDB_SIGTRAP = 5,
+	GDB_SIGSEGV = 11,
 	GDB_SIGXCPU = 24,
 };
 
@@ -812,29 +814,51 @@ static void reply_stop(struct gdb_session *s)
 }
 
 /* Does this machine_run result end the run?  Records why in the session.
- * --max-insns shows up as SIGXCPU (the guest used up its instruction
- * budget) so the state can still be inspected; a WFI that nothing can wake
- * as a plain SIGTRAP stop. */
+ * The guest's end is an exit (W).  The rest are stops, so the state can
+ * still be inspected: --max-insns as SIGXCPU (the guest used up its
+ * instruction budget), a hart stuck taking traps as SIGSEGV, a WFI that
+ * nothing can wake as a plain SIGTRAP. */
 static bool run_result_stops(struct gdb_session *s, enum stop_reason r)
 {
 	if (r == STOP_EXIT || s->m->exited) {
 		s->end = END_EXITED;
 		return true;
 	}
-	if (r == STOP_MAX_INSNS) {
+	switch (r) {
+	case STOP_BUDGET:
+	case STOP_IDLE: /* a timer deadline will wake the hart */
+		return false;
+	case STOP_MAX_INSNS:
 		s->stop_signal = GDB_SIGXCPU;
 		return true;
+	case STOP_TRAP_LOOP:
+		s->stop_signal = GDB_SIGSEGV;
+		return true;
+	default: /* STOP_WFI_IDLE */
+		return true;
 	}
-	return r == STOP_WFI_IDLE;
+}
+
+/* machine_run spots a hart that only takes traps over a whole slice; one
+ * step at a time it cannot, so count steps that retired nothing. */
+static bool trap_loop(struct gdb_session *s, uint64_t icount_before, unsigned long *stuck)
+{
+	*stuck = s->m->hart.icount == icount_before ? *stuck + 1 : 0;
+	if (*stuck < GDB_TRAP_LOOP_STEPS)
+		return false;
+	s->stop_signal = GDB_SIGSEGV;
+	return true;
 }
 
 static void run_until_stop(struct gdb_session *s)
 {
+	unsigned long stuck = 0;
 	for (unsigned long n = 1;; n++) {
 		bool per_insn = s->nbps > 0;
+		uint64_t icount = s->m->hart.icount;
 		if (run_result_stops(s, machine_run(s->m, per_insn ? 1 : GDB_RUN_CHUNK)))
 			return;
-		if (per_insn && breakpoint_hit(s))
+		if (per_insn && (breakpoint_hit(s) || trap_loop(s, icount, &stuck)))
 			return;
 		if ((!per_insn || n % GDB_POLL_INTERVAL == 0) && conn_interrupted(&s->conn)) {
 			s->stop_signal = GDB_SIGINT;
@@ -895,8 +919,11 @@ static void cmd_vcont(struct gdb_session *s, const char *actions)
 
 /* -------------------------------------------------------------- queries */
 
+/* qSupported[:feature;feature...] */
 static void cmd_supported(struct gdb_session *s, const char *features)
 {
+	if (*features == ':')
+		features++;
 	s->client_swbreak = list_has(features, "swbreak+");
 	s->client_hwbreak = list_has(features, "hwbreak+");
 	text_printf(&s->reply, "PacketSize=%x;qXfer:features:read+;QStartNoAckMode+",
