@@ -61,8 +61,10 @@ class GuestError(Exception):
 
 
 class Guest:
-    def __init__(self, args, timeout=300):
-        self.cmd = [keel_path(), "run"] + list(args)
+    def __init__(self, args, timeout=300, command=None):
+        """Start `keel run ARGS`, or `command` (a full argv, e.g. QEMU for
+        the benchmarks) when given."""
+        self.cmd = list(command) if command else [keel_path(), "run"] + list(args)
         self.output = b""
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
