@@ -277,6 +277,17 @@ static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum acces
 	return 0;
 }
 
+/* Physical address of byte `b_va` of a misaligned access whose first byte
+ * maps to pa_first and last byte to pa_last (the two may be on different
+ * pages). */
+static uint64_t byte_pa(uint64_t va, uint64_t last, uint64_t pa_first, uint64_t pa_last,
+			uint64_t b_va)
+{
+	if ((b_va & PAGE_MASK) == (va & PAGE_MASK))
+		return pa_first + (b_va - va);
+	return pa_last - (last - b_va);
+}
+
 /* Misaligned: translate the first and last byte (both pages when it
  * crosses), then move bytes.  Nothing is written unless every byte can be. */
 static int access_misaligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
@@ -297,30 +308,22 @@ static int access_misaligned(struct hart *h, uint64_t va, unsigned size, enum ac
 	uint8_t bytes[8];
 	if (type == ACCESS_WRITE)
 		memcpy(bytes, val, size);
-	for (unsigned i = 0; i < size; i++) {
-		uint64_t b_va = va + i;
-		uint64_t pa = (b_va & PAGE_MASK) == (va & PAGE_MASK) ? pa_first + i
-								       : pa_last - (last - b_va);
-		if (!pmp_allows(h, pa, 1, type, priv))
-			return raise(h, access_fault_cause[type], b_va);
+	for (unsigned i = 0; i < size; i++) { /* check (and read) every byte first */
+		uint64_t pa = byte_pa(va, last, pa_first, pa_last, va + i);
 		uint64_t byte = bytes[i];
-		int rc = type == ACCESS_WRITE ? 0 : bus_read(h->bus, pa, 1, &byte);
-		if (rc)
-			return raise(h, access_fault_cause[type], b_va);
+		if (!pmp_allows(h, pa, 1, type, priv) ||
+		    (type != ACCESS_WRITE && bus_read(h->bus, pa, 1, &byte)))
+			return raise(h, access_fault_cause[type], va + i);
 		bytes[i] = (uint8_t)byte;
 	}
-	if (type == ACCESS_WRITE) {
-		for (unsigned i = 0; i < size; i++) {
-			uint64_t b_va = va + i;
-			uint64_t pa = (b_va & PAGE_MASK) == (va & PAGE_MASK) ? pa_first + i
-									       : pa_last - (last - b_va);
-			if (bus_write(h->bus, pa, 1, bytes[i]))
-				return raise(h, access_fault_cause[type], b_va);
-		}
-	} else {
+	if (type != ACCESS_WRITE) {
 		*val = 0;
 		memcpy(val, bytes, size);
+		return 0;
 	}
+	for (unsigned i = 0; i < size; i++)
+		if (bus_write(h->bus, byte_pa(va, last, pa_first, pa_last, va + i), 1, bytes[i]))
+			return raise(h, access_fault_cause[type], va + i);
 	return 0;
 }
 

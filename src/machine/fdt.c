@@ -94,22 +94,23 @@ static int add_device(void *fdt, const char *prefix, uint64_t base, uint64_t siz
 	return rc;
 }
 
-static int add_syscon_actions(void *fdt)
+/* A syscon-poweroff/syscon-reboot node: Linux writes `value` to the test
+ * device to act. */
+static int add_syscon_action(void *fdt, const char *name, const char *compat, uint32_t value)
 {
-	int rc = 0;
-	rc |= fdt_begin_node(fdt, "poweroff");
-	rc |= fdt_property_string(fdt, "compatible", "syscon-poweroff");
+	int rc = fdt_begin_node(fdt, name);
+	rc |= fdt_property_string(fdt, "compatible", compat);
 	rc |= fdt_property_u32(fdt, "regmap", PHANDLE_TEST);
 	rc |= fdt_property_u32(fdt, "offset", 0);
-	rc |= fdt_property_u32(fdt, "value", 0x5555);
-	rc |= fdt_end_node(fdt);
-	rc |= fdt_begin_node(fdt, "reboot");
-	rc |= fdt_property_string(fdt, "compatible", "syscon-reboot");
-	rc |= fdt_property_u32(fdt, "regmap", PHANDLE_TEST);
-	rc |= fdt_property_u32(fdt, "offset", 0);
-	rc |= fdt_property_u32(fdt, "value", 0x7777);
+	rc |= fdt_property_u32(fdt, "value", value);
 	rc |= fdt_end_node(fdt);
 	return rc;
+}
+
+static int add_syscon_actions(void *fdt)
+{
+	return add_syscon_action(fdt, "poweroff", "syscon-poweroff", 0x5555) |
+	       add_syscon_action(fdt, "reboot", "syscon-reboot", 0x7777);
 }
 
 static int add_soc(void *fdt, const struct fdt_config *cfg)
