@@ -1,0 +1,35 @@
+/* Save and restore a whole machine (docs/snapshot-format.md).
+ *
+ * snapshot_load() expects a machine freshly made by machine_init() with the
+ * same configuration (board, RAM size, disk and network present) and
+ * refuses anything else with a clear message.  The input is untrusted: a
+ * truncated, corrupt or foreign file is an error, never a crash.  If load
+ * fails after the header and CONF checks passed, the machine may be half
+ * restored: discard it (machine_free). */
+#ifndef KEEL_VM_SNAPSHOT_H
+#define KEEL_VM_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vm/state_io.h"
+
+struct machine;
+
+#define SNAPSHOT_FORMAT_VERSION 1u
+/* Refuse snapshots larger than RAM plus this much (compressed RAM never
+ * grows by more than zstd's bound, and the device state is small). */
+#define SNAPSHOT_MAX_OVERHEAD (64u << 20)
+
+int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen);
+int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
+
+/* The same, over a buffer already in memory. */
+int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
+			 size_t errlen);
+
+/* Append every section except RAM, in file order, to `w` (no file
+ * header).  The state digest hashes exactly these bytes. */
+void snapshot_encode_state(struct machine *m, struct state_writer *w);
+
+#endif
