@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
@@ -15,6 +16,8 @@
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
+#include "vm/snapshot.h"
+#include "vm/state_digest.h"
 
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -28,6 +31,10 @@ struct run_options {
 	const char *disk;
 	const char *net;
 	const char *trace;
+	const char *restore; /* snapshot to resume instead of booting */
+	const char *snapshot_path; /* --snapshot-at N:FILE */
+	uint64_t snapshot_at;
+	bool digest;
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -70,6 +77,13 @@ static void run_usage(FILE *out)
 	      "  --entropy-seed N     feed the guest's RNG from a reproducible stream seeded\n"
 	      "                       with N instead of the host's getrandom()\n"
 	      "  --rtc-epoch SECONDS  the RTC's time at boot (default: the host's clock)\n"
+	      "\n"
+	      "state (docs/snapshot-format.md):\n"
+	      "  --restore FILE       resume the snapshot FILE instead of booting; give the\n"
+	      "                       same -m, --bios none, --disk and --net as the saved VM\n"
+	      "  --snapshot-at N:FILE save a snapshot when the instruction count reaches N,\n"
+	      "                       then keep running\n"
+	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
@@ -123,7 +137,21 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST,
 };
+
+/* "N:FILE" */
+static int parse_snapshot_at(const char *arg, struct run_options *o)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end != ':' || !end[1] || *arg == '-')
+		return -1;
+	o->snapshot_at = n;
+	o->snapshot_path = end + 1;
+	return 0;
+}
 
 static int bad(const char *what, const char *value)
 {
@@ -141,6 +169,10 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_INITRD: o->initrd = arg; return 0;
 	case OPT_APPEND: o->append = arg; return 0;
 	case OPT_DISK: o->disk = arg; return 0;
+	case OPT_RESTORE: o->restore = arg; return 0;
+	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_SNAPSHOT_AT:
+		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
@@ -189,6 +221,9 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
+		{"restore", required_argument, NULL, OPT_RESTORE},
+		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
+		{"digest", no_argument, NULL, OPT_DIGEST},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -210,11 +245,15 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	}
 	if (!o->ram_bytes)
 		o->ram_bytes = (uint64_t)(bare_metal(o) ? 128 : DEFAULT_RAM_MIB) << 20;
-	if (bare_metal(o) && !o->kernel) {
+	if (o->restore && o->kernel) {
+		fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no --kernel\n");
+		return -1;
+	}
+	if (bare_metal(o) && !o->kernel && !o->restore) {
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
 	}
-	if (!o->kernel) {
+	if (!o->kernel && !o->restore) {
 		if (default_guest_find(&o->guest))
 			return -1;
 		o->kernel = o->guest.kernel;
@@ -296,6 +335,55 @@ static int reload_on_reset(struct machine *m, void *opaque)
 	return load_guest(m, opaque);
 }
 
+static int save_snapshot(struct machine *m, const char *path)
+{
+	char tmp[4096], err[512];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "wb");
+	int rc = f ? snapshot_save(m, f, err, sizeof(err)) : -1;
+	if (!f)
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+	if (f && fclose(f) && rc == 0) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, path)) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		rc = -1;
+	}
+	if (rc) {
+		unlink(tmp);
+		fprintf(stderr, "keel run: snapshot %s: %s\n", path, err);
+	}
+	return rc;
+}
+
+/* Run with the plain loop (bare board) or the host loop (virt board). */
+static enum stop_reason run_slices(struct machine *m, struct host_loop *loop)
+{
+	return loop ? host_loop_run(loop) : machine_run(m, 0);
+}
+
+/* Run to the end, stopping once at exactly --snapshot-at N to save. */
+static enum stop_reason run_with_snapshot(struct machine *m, const struct run_options *o,
+					  struct host_loop *loop)
+{
+	uint64_t limit = m->max_insns;
+	bool pending = o->snapshot_path && m->hart.icount <= o->snapshot_at &&
+		       (!limit || o->snapshot_at < limit);
+	if (pending)
+		m->max_insns = o->snapshot_at;
+	enum stop_reason why = STOP_MAX_INSNS;
+	if (!pending || m->hart.icount < o->snapshot_at)
+		why = run_slices(m, loop);
+	if (!pending || why != STOP_MAX_INSNS)
+		return why;
+	m->max_insns = limit;
+	if (save_snapshot(m, o->snapshot_path))
+		return STOP_NONE;
+	return run_slices(m, loop);
+}
+
 static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
 {
 	if (o->trace) {
@@ -309,14 +397,29 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 		return why;
 	}
 	if (m->cfg.board == BOARD_BARE)
-		return machine_run(m, 0);
+		return run_with_snapshot(m, o, NULL);
 	struct host_loop loop;
 	host_loop_init(&loop, m, o->idle_sleep);
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
-	enum stop_reason why = host_loop_run(&loop);
+	enum stop_reason why = run_with_snapshot(m, o, &loop);
 	host_loop_close(&loop);
 	return why;
+}
+
+static int restore_guest(struct machine *m, const char *path)
+{
+	char err[512];
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "keel run: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	int rc = snapshot_load(m, f, err, sizeof(err));
+	fclose(f);
+	if (rc)
+		fprintf(stderr, "keel run: %s: %s\n", path, err);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -349,12 +452,17 @@ int cmd_run(int argc, char **argv)
 	m->on_reset = reload_on_reset;
 	m->on_reset_opaque = &o;
 	int status = 1;
-	if (load_guest(m, &o) == 0) {
+	if ((o.restore ? restore_guest(m, o.restore) : load_guest(m, &o)) == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
 			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
 		else
 			status = exit_status(m, run_guest(m, &o));
+		if (o.digest) {
+			char hex[65];
+			state_digest_hex(m, hex);
+			fprintf(stderr, "keel: digest=%s icount=%" PRIu64 "\n", hex, m->hart.icount);
+		}
 		if (o.stats) {
 			double secs = now_seconds() - t0;
 			fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",

@@ -22,6 +22,7 @@
 #define TAG_PLIC STATE_TAG('P', 'L', 'I', 'C')
 #define TAG_UART STATE_TAG('U', 'A', 'R', 'T')
 #define TAG_SYSCON STATE_TAG('S', 'Y', 'S', 'C')
+#define TAG_MROM STATE_TAG('M', 'R', 'O', 'M')
 #define TAG_RTC STATE_TAG('R', 'T', 'C', ' ')
 #define TAG_HTIF STATE_TAG('H', 'T', 'I', 'F')
 #define TAG_EVENTS STATE_TAG('E', 'V', 'N', 'T')
@@ -660,6 +661,9 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 		SECTION(TAG_UART, put_uart(w, &m->uart));
 		SECTION(TAG_SYSCON, put_syscon(w, &m->syscon));
 		SECTION(TAG_RTC, put_rtc(w, &m->rtc));
+		/* The reset ROM holds the boot addresses; a guest that reboots
+		 * after a restore runs it again. */
+		SECTION(TAG_MROM, sw_put_bytes(w, m->rom, sizeof(m->rom)));
 		for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++)
 			SECTION(TAG_VIRTIO(n), put_virtio(w, m, n));
 	}
@@ -691,7 +695,7 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 /* What the loader knows: which sections, and whether this board needs
  * them. */
 enum { SEC_CONF, SEC_MACH, SEC_CPU, SEC_CLOCK, SEC_CLINT, SEC_HTIF, SEC_EVENTS, SEC_PLIC,
-       SEC_UART, SEC_SYSCON, SEC_RTC, SEC_VIRTIO0, SEC_RAM = SEC_VIRTIO0 + VIRT_VIRTIO_SLOTS,
+       SEC_UART, SEC_SYSCON, SEC_RTC, SEC_MROM, SEC_VIRTIO0, SEC_RAM = SEC_VIRTIO0 + VIRT_VIRTIO_SLOTS,
        SEC_COUNT };
 
 static uint32_t section_tag(int i)
@@ -700,7 +704,8 @@ static uint32_t section_tag(int i)
 		[SEC_CONF] = TAG_CONF, [SEC_MACH] = TAG_MACH, [SEC_CPU] = TAG_CPU,
 		[SEC_CLOCK] = TAG_CLOCK, [SEC_CLINT] = TAG_CLINT, [SEC_HTIF] = TAG_HTIF,
 		[SEC_EVENTS] = TAG_EVENTS, [SEC_PLIC] = TAG_PLIC, [SEC_UART] = TAG_UART,
-		[SEC_SYSCON] = TAG_SYSCON, [SEC_RTC] = TAG_RTC, [SEC_RAM] = TAG_RAM,
+		[SEC_SYSCON] = TAG_SYSCON, [SEC_RTC] = TAG_RTC, [SEC_MROM] = TAG_MROM,
+		[SEC_RAM] = TAG_RAM,
 	};
 	return (i >= SEC_VIRTIO0 && i < SEC_RAM) ? TAG_VIRTIO(i - SEC_VIRTIO0) : tags[i];
 }
@@ -731,6 +736,7 @@ static int decode_section(struct machine *m, int i, struct state_reader *r)
 	case SEC_UART: return get_uart(r, &m->uart);
 	case SEC_SYSCON: return get_syscon(r, &m->syscon);
 	case SEC_RTC: return get_rtc(r, &m->rtc);
+	case SEC_MROM: return sr_bytes(r, m->rom, sizeof(m->rom));
 	case SEC_RAM: return get_ram(r, m);
 	default: return get_virtio(r, m, (unsigned)(i - SEC_VIRTIO0));
 	}
