@@ -3,5 +3,6 @@
 #define KEEL_CLI_CLI_H
 
 int cmd_run(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 #endif

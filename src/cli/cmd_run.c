@@ -12,6 +12,7 @@
 #include "cli/default_guest.h"
 #include "machine/boot.h"
 #include "machine/elf_load.h"
+#include "svc/api/api.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
@@ -31,6 +32,7 @@ struct run_options {
 	const char *disk;
 	const char *net;
 	const char *trace;
+	const char *api_sock; /* --api-sock PATH */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
@@ -90,6 +92,8 @@ static void run_usage(FILE *out)
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
 	      "  --gdb PORT           wait for gdb (gdb-multiarch) on 127.0.0.1:PORT\n"
 	      "  --stats              print instruction count, seconds and MIPS at exit\n"
+	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
+	      "                       (see 'keel ctl --help' and docs/api.md)\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
 	      "console: the UART is on the terminal in raw mode; Ctrl-a x quits and\n"
@@ -137,7 +141,7 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK,
 };
 
 /* "N:FILE" */
@@ -176,6 +180,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_NET: o->net = arg; return 0;
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
+	case OPT_API_SOCK: o->api_sock = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -218,6 +223,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
@@ -259,6 +265,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		o->kernel = o->guest.kernel;
 		if (!o->initrd)
 			o->initrd = o->guest.initrd;
+	}
+	if (o->api_sock && (bare_metal(o) || o->trace || o->gdb_port)) {
+		fprintf(stderr, "keel run: --api-sock needs the virt board, without --trace or --gdb\n");
+		return -1;
 	}
 	if (o->disk && !strcmp(o->disk, "none"))
 		o->disk = NULL;
@@ -398,12 +408,23 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	}
 	if (m->cfg.board == BOARD_BARE)
 		return run_with_snapshot(m, o, NULL);
+	struct api_server api;
+	if (o->api_sock) {
+		char err[512];
+		if (api_server_open(&api, o->api_sock, err, sizeof(err))) {
+			fprintf(stderr, "keel run: --api-sock %s\n", err);
+			return STOP_NONE;
+		}
+	}
 	struct host_loop loop;
 	host_loop_init(&loop, m, o->idle_sleep);
+	loop.api = o->api_sock ? &api : NULL;
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
 	enum stop_reason why = run_with_snapshot(m, o, &loop);
 	host_loop_close(&loop);
+	if (o->api_sock)
+		api_server_close(&api);
 	return why;
 }
 

@@ -11,6 +11,7 @@ static void usage(FILE *out)
 	      "\n"
 	      "commands:\n"
 	      "  run      boot a guest (see 'keel run --help')\n"
+	      "  ctl      talk to a running keel's control socket ('keel ctl --help')\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);
 	return 2;
 }

@@ -116,15 +116,35 @@ static void read_input(struct host_loop *l)
  * the network backend's sockets; true if something came. */
 static bool wait_input(struct host_loop *l, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = l->in_open ? l->in_fd : -1, .events = POLLIN};
+	struct pollfd pfd[1 + 1 + API_MAX_CLIENTS];
+	pfd[0] = (struct pollfd){.fd = l->in_open ? l->in_fd : -1, .events = POLLIN};
+	unsigned n = 1;
+	if (l->api)
+		n += (unsigned)api_server_fds(l->api, pfd + 1, 1 + API_MAX_CLIENTS);
 	int rc;
 	if (l->m->has_net)
-		rc = net_slirp_poll_with(&l->m->slirp, &pfd, 1, timeout_ms);
+		rc = net_slirp_poll_with(&l->m->slirp, pfd, n, timeout_ms);
 	else
-		rc = poll(&pfd, 1, timeout_ms);
-	if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+		rc = poll(pfd, n, timeout_ms);
+	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 		read_input(l);
 	return rc > 0;
+}
+
+/* Paused by the control socket: the machine stands still; wait for API
+ * requests and console keys (Ctrl-a x still quits).  Wall-time pacing
+ * restarts from here on resume, so the pause is not "caught up". */
+static void wait_paused(struct host_loop *l)
+{
+	flush_out(l);
+	struct pollfd pfd[1 + 1 + API_MAX_CLIENTS];
+	bool room = l->in_open && l->in_len < HOST_IN_BUF;
+	pfd[0] = (struct pollfd){.fd = room ? l->in_fd : -1, .events = POLLIN};
+	int n = 1 + api_server_fds(l->api, pfd + 1, 1 + API_MAX_CLIENTS);
+	if (poll(pfd, (nfds_t)n, -1) > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		read_input(l);
+	l->wall_origin = wall_seconds();
+	l->mtime_origin = mtime_now(l);
 }
 
 /* The next moment (mtime) something inside the machine is due: a timer
@@ -230,6 +250,20 @@ enum stop_reason host_loop_run(struct host_loop *l)
 {
 	struct machine *m = l->m;
 	for (;;) {
+		if (l->api) {
+			api_server_poll(l->api, m, &l->actions);
+			l->quit |= l->actions.quit_requested;
+			if (l->actions.paused && !l->quit) {
+				wait_paused(l);
+				continue;
+			}
+		}
+		if (l->quit) {
+			flush_out(l);
+			m->exited = true;
+			m->exit_code = 0;
+			return STOP_EXIT;
+		}
 		enum stop_reason why = machine_run(m, SLICE_STEPS);
 		flush_out(l);
 		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE ||

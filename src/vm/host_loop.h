@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <termios.h>
 
+#include "svc/api/api.h"
 #include "vm/machine.h"
 
 #define HOST_OUT_BUF 4096
@@ -29,6 +30,9 @@ struct host_loop {
 	size_t in_len;
 	double wall_origin; /* host seconds when virtual time was mtime_origin */
 	uint64_t mtime_origin;
+	/* The control socket (NULL: none), served between slices. */
+	struct api_server *api;
+	struct api_actions actions;
 };
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be

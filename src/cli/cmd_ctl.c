@@ -1,0 +1,251 @@
+/* keel ctl: send one request to a running keel's control socket (started
+ * with `keel run --api-sock PATH`) and print the reply.  docs/api.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+/* A snapshot of a large guest takes a while; anything slower is a hang. */
+#define CTL_TIMEOUT_MS 120000
+#define CTL_MAX_REPLY (1u << 20)
+
+enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_NO_CONNECTION = 2 };
+
+static void ctl_usage(FILE *out)
+{
+	fputs("usage: keel ctl --sock PATH [--compact] COMMAND [ARG]\n"
+	      "\n"
+	      "Send one request to the control socket of a keel started with\n"
+	      "'keel run --api-sock PATH' and print the JSON reply (docs/api.md).\n"
+	      "\n"
+	      "commands:\n"
+	      "  status           state (running/paused), icount, mtime, state digest\n"
+	      "  pause            stop running the guest (the socket keeps answering)\n"
+	      "  resume           run it again\n"
+	      "  snapshot FILE    save a snapshot to FILE (relative to this directory)\n"
+	      "  quit             stop keel (it exits 0)\n"
+	      "  raw JSON         send JSON as the request line, as is\n"
+	      "\n"
+	      "options:\n"
+	      "  --sock PATH      the control socket (required)\n"
+	      "  --compact        print the reply on one line\n"
+	      "  -h, --help       show this help\n"
+	      "\n"
+	      "Exit status: 0 when the reply says ok, 1 when it reports an error, 2 when\n"
+	      "there is no usable reply (no server, connection lost, timeout) or on a\n"
+	      "usage error.\n",
+	      out);
+}
+
+/* Snapshot paths are opened by the server, whose working directory may
+ * differ: make a relative one absolute here. */
+static char *absolute_path(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	size_t len = strlen(cwd) + strlen(path) + 2;
+	char *abs = malloc(len);
+	if (abs)
+		snprintf(abs, len, "%s/%s", cwd, path);
+	return abs;
+}
+
+/* The request line for COMMAND [ARG] (malloc'd, no newline), or NULL with
+ * a message printed. */
+static char *build_request(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	bool needs_arg = !strcmp(cmd, "snapshot") || !strcmp(cmd, "raw");
+	bool known = needs_arg || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
+		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
+	if (!known) {
+		fprintf(stderr, "keel ctl: unknown command '%s' (try 'keel ctl --help')\n", cmd);
+		return NULL;
+	}
+	if (argc != (needs_arg ? 2 : 1)) {
+		fprintf(stderr, "keel ctl: '%s' takes %s\n", cmd,
+			needs_arg ? "exactly one argument" : "no arguments");
+		return NULL;
+	}
+	if (!strcmp(cmd, "raw"))
+		return strdup(argv[1]);
+	json_t *req = json_pack("{s:i,s:s}", "id", 1, "cmd", cmd);
+	if (req && !strcmp(cmd, "snapshot")) {
+		char *abs = absolute_path(argv[1]);
+		if (!abs || json_object_set_new(req, "path", json_string(abs))) {
+			fprintf(stderr, "keel ctl: %s: cannot make the path absolute\n", argv[1]);
+			free(abs);
+			json_decref(req);
+			return NULL;
+		}
+		free(abs);
+	}
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	return text;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "keel ctl: %s: socket path too long\n", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		return fd;
+	fprintf(stderr, "keel ctl: cannot connect to %s: %s (is 'keel run --api-sock %s' running?)\n",
+		path, strerror(errno), path);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one reply line into buf (NUL-terminated, newline dropped).
+ * Returns its length, or -1 with a message printed. */
+static long read_reply(int fd, const char *path, char *buf, size_t cap)
+{
+	size_t len = 0;
+	long long deadline = now_ms() + CTL_TIMEOUT_MS;
+	for (;;) {
+		char *nl = memchr(buf, '\n', len);
+		if (nl) {
+			*nl = '\0';
+			return nl - buf;
+		}
+		long long left = deadline - now_ms();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || len + 1 >= cap) {
+			fprintf(stderr, "keel ctl: %s: %s\n", path,
+				left <= 0 ? "no reply (timed out)" : "reply too long");
+			return -1;
+		}
+		int rc = poll(&pfd, 1, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			continue; /* the deadline check above reports it */
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "keel ctl: %s: connection closed before a reply%s%s\n", path,
+				n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+			return -1;
+		}
+		len += (size_t)n;
+	}
+}
+
+static int print_reply(const char *line, size_t len, bool compact, const char *path)
+{
+	json_error_t jerr;
+	json_t *reply = json_loadb(line, len, 0, &jerr);
+	if (!json_is_object(reply)) {
+		fprintf(stderr, "keel ctl: %s: the reply is not a JSON object: %s\n", path, line);
+		json_decref(reply);
+		return CTL_NO_CONNECTION;
+	}
+	char *text = json_dumps(reply, compact ? JSON_COMPACT : JSON_INDENT(2));
+	if (text)
+		puts(text);
+	free(text);
+	int status = json_is_true(json_object_get(reply, "ok")) ? CTL_OK : CTL_REFUSED;
+	json_decref(reply);
+	return status;
+}
+
+static int exchange(const char *path, const char *request, bool compact)
+{
+	int fd = connect_to(path);
+	if (fd < 0)
+		return CTL_NO_CONNECTION;
+	char *buf = malloc(CTL_MAX_REPLY);
+	int status = CTL_NO_CONNECTION;
+	long len = -1;
+	if (!buf)
+		fprintf(stderr, "keel ctl: out of memory\n");
+	else if (send_all(fd, request, strlen(request)) || send_all(fd, "\n", 1))
+		fprintf(stderr, "keel ctl: %s: sending the request: %s\n", path, strerror(errno));
+	else
+		len = read_reply(fd, path, buf, CTL_MAX_REPLY);
+	if (len >= 0)
+		status = print_reply(buf, (size_t)len, compact, path);
+	free(buf);
+	close(fd);
+	return status;
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"sock", required_argument, NULL, 's'},
+		{"compact", no_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sock = NULL;
+	bool compact = false;
+	int c;
+	optind = 1;
+	/* "+": stop at the command, so raw JSON starting with '-' is no option. */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			ctl_usage(stdout);
+			return 0;
+		}
+		if (c == 's')
+			sock = optarg;
+		else if (c == 'c')
+			compact = true;
+		else
+			return CTL_NO_CONNECTION; /* getopt printed why */
+	}
+	if (!sock || optind >= argc) {
+		fprintf(stderr, "keel ctl: %s (try 'keel ctl --help')\n",
+			!sock ? "--sock PATH is required" : "no command given");
+		return CTL_NO_CONNECTION;
+	}
+	char *request = build_request(argc - optind, argv + optind);
+	if (!request)
+		return CTL_NO_CONNECTION;
+	int status = exchange(sock, request, compact);
+	free(request);
+	return status;
+}

@@ -1,0 +1,428 @@
+/* See api.h and docs/api.md.
+ *
+ * Every socket is non-blocking.  A client's bytes collect in its input
+ * buffer until a newline completes a request; replies that the socket does
+ * not take at once wait in its output buffer and go out on later polls.
+ * Nothing a client sends (or fails to send) can stall the VM or crash it:
+ * the worst outcome is an error reply and a closed connection. */
+#include "svc/api/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vm/machine.h"
+#include "vm/snapshot.h"
+#include "vm/state_digest.h"
+
+static void client_reset(struct api_client *c)
+{
+	c->fd = -1;
+	c->in = NULL;
+	c->in_len = 0;
+	c->out = NULL;
+	c->out_len = 0;
+}
+
+static void client_drop(struct api_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	client_reset(c);
+}
+
+static int fill_addr(struct sockaddr_un *addr, const char *path, char *err, size_t errlen)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	if (!*path || strlen(path) >= sizeof(addr->sun_path)) {
+		snprintf(err, errlen, "%s: socket path empty or longer than %zu bytes", path,
+			 sizeof(addr->sun_path) - 1);
+		return -1;
+	}
+	strcpy(addr->sun_path, path);
+	return 0;
+}
+
+/* An existing file at `path`: remove it if it is a socket nobody accepts
+ * on (left by a keel that died); refuse anything else. */
+static int clear_stale(const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(addr->sun_path, &st) != 0)
+		return 0; /* nothing there */
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket", addr->sun_path);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: socket: %s", addr->sun_path, strerror(errno));
+		return -1;
+	}
+	int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	int why = errno;
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s: another server is listening there", addr->sun_path);
+		return -1;
+	}
+	if (why != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: cannot tell whether it is in use: %s", addr->sun_path,
+			 strerror(why));
+		return -1;
+	}
+	if (unlink(addr->sun_path) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: removing the stale socket: %s", addr->sun_path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int api_server_open(struct api_server *s, const char *path, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		client_reset(&s->clients[i]);
+	struct sockaddr_un addr;
+	if (fill_addr(&addr, path, err, errlen) || clear_stale(&addr, err, errlen))
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	s->listen_fd = fd;
+	strcpy(s->path, path);
+	return 0;
+}
+
+/* Write what the socket takes now.  Returns -1 if the client is gone. */
+static int client_flush(struct api_client *c)
+{
+	size_t done = 0;
+	while (done < c->out_len) {
+		ssize_t n = send(c->fd, c->out + done, c->out_len - done,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	memmove(c->out, c->out + done, c->out_len - done);
+	c->out_len -= done;
+	return 0;
+}
+
+void api_server_close(struct api_server *s)
+{
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		struct api_client *c = &s->clients[i];
+		if (c->fd >= 0)
+			client_flush(c); /* e.g. the reply to "quit" */
+		client_drop(c);
+	}
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->path);
+	}
+	s->listen_fd = -1;
+}
+
+int api_server_fds(struct api_server *s, struct pollfd *out, int max)
+{
+	int n = 0;
+	if (s->listen_fd < 0 || max < 1)
+		return 0;
+	out[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+	for (int i = 0; i < API_MAX_CLIENTS && n < max; i++) {
+		const struct api_client *c = &s->clients[i];
+		if (c->fd < 0)
+			continue;
+		short ev = POLLIN;
+		if (c->out_len)
+			ev |= POLLOUT;
+		out[n++] = (struct pollfd){.fd = c->fd, .events = ev};
+	}
+	return n;
+}
+
+/* Queue `reply` (consumed) as one line.  Returns -1 if the client must be
+ * dropped (out of memory, or it lets replies pile up). */
+static int client_queue(struct api_client *c, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (!text)
+		return -1;
+	size_t len = strlen(text);
+	if (c->out_len + len + 1 > API_MAX_PENDING_OUT) {
+		free(text);
+		return -1;
+	}
+	char *grown = realloc(c->out, c->out_len + len + 1);
+	if (!grown) {
+		free(text);
+		return -1;
+	}
+	memcpy(grown + c->out_len, text, len);
+	grown[c->out_len + len] = '\n';
+	c->out = grown;
+	c->out_len += len + 1;
+	free(text);
+	return client_flush(c);
+}
+
+static json_t *reply_error(json_t *id, const char *message)
+{
+	return json_pack("{s:O?,s:b,s:s}", "id", id, "ok", 0, "error", message);
+}
+
+static json_t *reply_ok(json_t *id)
+{
+	return json_pack("{s:O?,s:b}", "id", id, "ok", 1);
+}
+
+/* A request arguments other than id and cmd: only the ones `cmd` takes. */
+static const char *check_args(json_t *req, const char *const *allowed, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(req, key, value) {
+		if (!strcmp(key, "id") || !strcmp(key, "cmd"))
+			continue;
+		bool known = false;
+		for (const char *const *a = allowed; *a; a++)
+			known |= !strcmp(key, *a);
+		if (!known) {
+			snprintf(err, errlen, "unknown argument '%s'", key);
+			return err;
+		}
+	}
+	return NULL;
+}
+
+static json_t *do_status(json_t *id, struct machine *m, const struct api_actions *a)
+{
+	char hex[STATE_DIGEST_HEX];
+	if (state_digest_hex(m, hex))
+		return reply_error(id, "state digest: out of memory");
+	uint64_t mtime = vclock_mtime(&m->clock, m->hart.icount);
+	return json_pack("{s:O?,s:b,s:s,s:I,s:I,s:s}", "id", id, "ok", 1, "state",
+			 a->paused ? "paused" : "running", "icount", (json_int_t)m->hart.icount,
+			 "mtime", (json_int_t)mtime, "digest", hex);
+}
+
+/* Write the snapshot beside its destination and rename it into place, so
+ * PATH is either absent, the old file or a complete snapshot. */
+static json_t *do_snapshot(json_t *id, struct machine *m, const char *path)
+{
+	char tmp[4096], err[4096 + 512] = "";
+	if (!*path)
+		return reply_error(id, "\"path\" is empty");
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return reply_error(id, "\"path\" is too long");
+	FILE *out = fopen(tmp, "wb");
+	if (!out) {
+		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+		return reply_error(id, err);
+	}
+	int rc = snapshot_save(m, out, err, sizeof(err));
+	if (fclose(out) != 0 && rc == 0) {
+		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, path) != 0) {
+		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (rc != 0) {
+		unlink(tmp);
+		return reply_error(id, err);
+	}
+	return json_pack("{s:O?,s:b,s:s}", "id", id, "ok", 1, "path", path);
+}
+
+static json_t *dispatch(json_t *req, json_t *id, struct machine *m, struct api_actions *a)
+{
+	static const char *const no_args[] = {NULL};
+	static const char *const path_arg[] = {"path", NULL};
+	char err[256];
+	json_t *cmdv = json_object_get(req, "cmd");
+	if (!cmdv)
+		return reply_error(id, "missing \"cmd\"");
+	if (!json_is_string(cmdv))
+		return reply_error(id, "\"cmd\" must be a string");
+	const char *cmd = json_string_value(cmdv);
+	bool snapshot = !strcmp(cmd, "snapshot");
+	bool known = snapshot || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
+		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
+	if (!known) {
+		snprintf(err, sizeof(err), "unknown cmd '%.64s'", cmd);
+		return reply_error(id, err);
+	}
+	if (check_args(req, snapshot ? path_arg : no_args, err, sizeof(err)))
+		return reply_error(id, err);
+	if (snapshot) {
+		json_t *path = json_object_get(req, "path");
+		if (!path)
+			return reply_error(id, "snapshot needs \"path\"");
+		if (!json_is_string(path))
+			return reply_error(id, "\"path\" must be a string");
+		return do_snapshot(id, m, json_string_value(path));
+	}
+	if (!strcmp(cmd, "status"))
+		return do_status(id, m, a);
+	if (!strcmp(cmd, "pause"))
+		a->paused = true;
+	else if (!strcmp(cmd, "resume"))
+		a->paused = false;
+	else
+		a->quit_requested = true;
+	return reply_ok(id);
+}
+
+/* One request line (no newline) to its reply. */
+static json_t *serve_line(const char *line, size_t len, struct machine *m,
+			  struct api_actions *a)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "invalid JSON: %s (column %d)", jerr.text, jerr.column);
+		return reply_error(NULL, msg);
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return reply_error(NULL, "a request must be a JSON object");
+	}
+	json_t *reply = dispatch(req, json_object_get(req, "id"), m, a);
+	json_decref(req);
+	return reply ? reply : reply_error(NULL, "out of memory");
+}
+
+static bool blank(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+/* Serve the complete lines in c->in.  Returns -1 to drop the client. */
+static int serve_lines(struct api_client *c, struct machine *m, struct api_actions *a)
+{
+	size_t start = 0;
+	for (;;) {
+		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+		if (!nl)
+			break;
+		size_t len = (size_t)(nl - (c->in + start));
+		if (!blank(c->in + start, len) &&
+		    client_queue(c, serve_line(c->in + start, len, m, a)))
+			return -1;
+		start += len + 1;
+		if (a->quit_requested)
+			break; /* the rest would be served by a VM that is gone */
+	}
+	memmove(c->in, c->in + start, c->in_len - start);
+	c->in_len -= start;
+	if (c->in_len > API_MAX_LINE) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", API_MAX_LINE);
+		client_queue(c, reply_error(NULL, msg));
+		client_flush(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read what has arrived.  Returns -1 to drop the client (it hung up, maybe
+ * in the middle of a request, which is then simply forgotten). */
+static int client_read(struct api_client *c, struct machine *m, struct api_actions *a)
+{
+	for (;;) {
+		/* One byte beyond the limit is how an oversized line shows. */
+		size_t room = API_MAX_LINE + 1 - c->in_len;
+		ssize_t n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		c->in_len += (size_t)n;
+		if (serve_lines(c, m, a))
+			return -1;
+		if (a->quit_requested)
+			return 0;
+	}
+}
+
+static void refuse(int fd)
+{
+	static const char msg[] =
+		"{\"id\":null,\"ok\":false,\"error\":\"too many clients; try again later\"}\n";
+	ssize_t ignored = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)ignored;
+	close(fd);
+}
+
+/* Each new client is served at once, before the next accept: one that
+ * connected, sent and hung up frees its slot before a later connection
+ * is counted against the limit. */
+static void accept_clients(struct api_server *s, struct machine *m, struct api_actions *a)
+{
+	while (!a->quit_requested) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, or a transient error: try on the next poll */
+		struct api_client *slot = NULL;
+		for (int i = 0; i < API_MAX_CLIENTS && !slot; i++)
+			if (s->clients[i].fd < 0)
+				slot = &s->clients[i];
+		char *in = slot ? malloc(API_MAX_LINE + 1) : NULL;
+		if (!in) {
+			refuse(fd);
+			continue;
+		}
+		slot->fd = fd;
+		slot->in = in;
+		if (client_read(slot, m, a))
+			client_drop(slot);
+	}
+}
+
+void api_server_poll(struct api_server *s, struct machine *m, struct api_actions *a)
+{
+	if (s->listen_fd < 0)
+		return;
+	for (int i = 0; i < API_MAX_CLIENTS && !a->quit_requested; i++) {
+		struct api_client *c = &s->clients[i];
+		if (c->fd < 0)
+			continue;
+		if (client_flush(c) || client_read(c, m, a))
+			client_drop(c);
+	}
+	accept_clients(s, m, a);
+}

@@ -1,0 +1,64 @@
+/* The control socket: a JSON API over a Unix stream socket (docs/api.md).
+ *
+ * Newline-delimited JSON requests ({"id":..., "cmd":..., args}) get one
+ * reply line each.  The server never blocks: the host loop hands it the
+ * listening and client sockets for its poll() and calls api_server_poll()
+ * only between machine_run() slices, so a request never sees (or changes)
+ * a machine in the middle of a slice.  What a request asks of the host loop
+ * itself (pause, quit) comes back as flags in struct api_actions. */
+#ifndef KEEL_SVC_API_API_H
+#define KEEL_SVC_API_API_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/un.h>
+
+struct machine;
+
+#define API_MAX_CLIENTS 8
+/* The longest request line, newline excluded.  Longer: an error reply and
+ * the connection is closed (its framing can no longer be trusted). */
+#define API_MAX_LINE (64u * 1024u)
+/* Replies a client does not read pile up to this much, then it is dropped. */
+#define API_MAX_PENDING_OUT (1u << 20)
+
+struct api_client {
+	int fd; /* -1: slot free */
+	char *in; /* API_MAX_LINE + 1 bytes while connected */
+	size_t in_len;
+	char *out; /* reply bytes not yet written */
+	size_t out_len;
+};
+
+struct api_server {
+	int listen_fd; /* -1: not open */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct api_client clients[API_MAX_CLIENTS];
+};
+
+/* The host loop's side of the requests: it reads and obeys these. */
+struct api_actions {
+	bool paused; /* do not run the machine; keep polling the API */
+	bool quit_requested; /* stop the VM (exit status 0) */
+};
+
+/* Listen on `path`.  A stale socket file (nothing accepts on it) is
+ * replaced; a live server or a file that is not a socket is an error.
+ * Returns 0, or -1 with "PATH: why" in err. */
+int api_server_open(struct api_server *s, const char *path, char *err, size_t errlen);
+
+/* Flush what replies it can (never blocks), close every socket and remove
+ * the socket file. */
+void api_server_close(struct api_server *s);
+
+/* Fill `out` with up to `max` pollfds (the listening socket first, then
+ * the clients); returns how many. */
+int api_server_fds(struct api_server *s, struct pollfd *out, int max);
+
+/* Accept connections, read what has arrived and serve every complete
+ * request, writing what replies the sockets take.  Call only at a slice
+ * boundary. */
+void api_server_poll(struct api_server *s, struct machine *m, struct api_actions *a);
+
+#endif
