@@ -1,9 +1,11 @@
 /* keel ctl: send one request to a running keel's control socket (started
  * with `keel run --api-sock PATH`) and print the reply.  docs/api.md. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "vm/sealed_snapshot.h"
 
 /* A snapshot of a large guest takes a while; anything slower is a hang. */
 #define CTL_TIMEOUT_MS 120000
@@ -23,7 +26,7 @@ enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_NO_CONNECTION = 2 };
 
 static void ctl_usage(FILE *out)
 {
-	fputs("usage: keel ctl --sock PATH [--compact] COMMAND [ARG]\n"
+	fputs("usage: keel ctl --sock PATH [--compact] COMMAND [ARG...]\n"
 	      "\n"
 	      "Send one request to the control socket of a keel started with\n"
 	      "'keel run --api-sock PATH' and print the JSON reply (docs/api.md).\n"
@@ -33,6 +36,11 @@ static void ctl_usage(FILE *out)
 	      "  pause            stop running the guest (the socket keeps answering)\n"
 	      "  resume           run it again\n"
 	      "  snapshot FILE    save a snapshot to FILE (relative to this directory)\n"
+	      "  suspend --encrypt FILE [--passphrase-fd N]\n"
+	      "                   save an encrypted snapshot to FILE, then stop keel (it\n"
+	      "                   exits 0); the passphrase is read from fd N (one line)\n"
+	      "                   or asked for on the terminal, never taken from argv.\n"
+	      "                   Resume with 'keel run --restore FILE'\n"
 	      "  quit             stop keel (it exits 0)\n"
 	      "  raw JSON         send JSON as the request line, as is\n"
 	      "\n"
@@ -63,11 +71,60 @@ static char *absolute_path(const char *path)
 	return abs;
 }
 
+/* suspend --encrypt FILE [--passphrase-fd N]: the request line, whose
+ * passphrase the caller wipes; or NULL with a message printed. */
+static char *build_suspend(int argc, char **argv)
+{
+	const char *file = NULL;
+	int fd = -1;
+	bool ok = argc % 2 == 1 && argc <= 5; /* option-value pairs */
+	for (int i = 1; ok && i < argc; i += 2) {
+		char *end;
+		if (!strcmp(argv[i], "--encrypt")) {
+			file = argv[i + 1];
+			continue;
+		}
+		long v = strtol(argv[i + 1], &end, 10);
+		if (strcmp(argv[i], "--passphrase-fd") || *end || end == argv[i + 1] || v < 0 ||
+		    v > INT_MAX)
+			ok = false;
+		fd = (int)v;
+	}
+	if (!ok || !file) {
+		fprintf(stderr, "keel ctl: usage: suspend --encrypt FILE [--passphrase-fd N]\n");
+		return NULL;
+	}
+	char pass[SEALED_MAX_PASSPHRASE + 1], err[512], prompt[4096 + 32];
+	size_t passlen;
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", file);
+	if (sealed_read_passphrase(fd, prompt, pass, sizeof(pass), &passlen, err, sizeof(err))) {
+		fprintf(stderr, "keel ctl: %s\n", err);
+		return NULL;
+	}
+	char *abs = absolute_path(file);
+	json_t *req = abs ? json_pack("{s:i,s:s,s:s,s:s#}", "id", 1, "cmd", "suspend", "path", abs,
+				      "passphrase", pass, passlen)
+			  : NULL;
+	sodium_memzero(pass, sizeof(pass));
+	free(abs);
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	if (req) {
+		json_t *p = json_object_get(req, "passphrase");
+		sodium_memzero((char *)json_string_value(p), json_string_length(p));
+		json_decref(req);
+	}
+	if (!text)
+		fprintf(stderr, "keel ctl: %s: cannot build the request\n", file);
+	return text;
+}
+
 /* The request line for COMMAND [ARG] (malloc'd, no newline), or NULL with
  * a message printed. */
 static char *build_request(int argc, char **argv)
 {
 	const char *cmd = argv[0];
+	if (!strcmp(cmd, "suspend"))
+		return build_suspend(argc, argv);
 	bool needs_arg = !strcmp(cmd, "snapshot") || !strcmp(cmd, "raw");
 	bool known = needs_arg || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
 		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
@@ -246,6 +303,7 @@ int cmd_ctl(int argc, char **argv)
 	if (!request)
 		return CTL_NO_CONNECTION;
 	int status = exchange(sock, request, compact);
+	sodium_memzero(request, strlen(request)); /* suspend's holds a passphrase */
 	free(request);
 	return status;
 }

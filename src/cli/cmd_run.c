@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
+#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -34,6 +37,7 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	const char *restore; /* snapshot to resume instead of booting */
+	int passphrase_fd; /* --passphrase-fd N; -1: ask on /dev/tty */
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
 	bool digest;
@@ -83,6 +87,8 @@ static void run_usage(FILE *out)
 	      "state (docs/snapshot-format.md):\n"
 	      "  --restore FILE       resume the snapshot FILE instead of booting; give the\n"
 	      "                       same -m, --bios none, --disk and --net as the saved VM\n"
+	      "  --passphrase-fd N    read an encrypted snapshot's passphrase from fd N (one\n"
+	      "                       line) instead of asking on the terminal\n"
 	      "  --snapshot-at N:FILE save a snapshot when the instruction count reaches N,\n"
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
@@ -141,7 +147,7 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD,
 };
 
 /* "N:FILE" */
@@ -174,6 +180,11 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_APPEND: o->append = arg; return 0;
 	case OPT_DISK: o->disk = arg; return 0;
 	case OPT_RESTORE: o->restore = arg; return 0;
+	case OPT_PASSPHRASE_FD:
+		if (parse_u64(arg, &v) || v > INT_MAX)
+			return bad("--passphrase-fd", arg);
+		o->passphrase_fd = (int)v;
+		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
@@ -228,6 +239,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"restore", required_argument, NULL, OPT_RESTORE},
+		{"passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
 		{"help", no_argument, NULL, 'h'},
@@ -235,6 +247,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	};
 	memset(o, 0, sizeof(*o));
 	o->idle_sleep = true;
+	o->passphrase_fd = -1;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "hm:", longopts, NULL)) != -1) {
@@ -428,8 +441,27 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	return why;
 }
 
-static int restore_guest(struct machine *m, const char *path)
+/* An encrypted snapshot: every byte is authenticated before anything is
+ * loaded, so a wrong passphrase leaves the machine untouched. */
+static int restore_sealed(struct machine *m, const char *path, int passphrase_fd)
 {
+	char err[512], prompt[4096 + 32], pass[SEALED_MAX_PASSPHRASE + 1];
+	size_t passlen;
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
+	int rc = sealed_read_passphrase(passphrase_fd, prompt, pass, sizeof(pass), &passlen, err,
+					sizeof(err));
+	if (rc == 0)
+		rc = sealed_snapshot_load(m, path, pass, passlen, err, sizeof(err));
+	sodium_memzero(pass, sizeof(pass));
+	if (rc)
+		fprintf(stderr, "keel run: %s: %s\n", path, err);
+	return rc;
+}
+
+static int restore_guest(struct machine *m, const char *path, int passphrase_fd)
+{
+	if (sealed_snapshot_is_sealed(path))
+		return restore_sealed(m, path, passphrase_fd);
 	char err[512];
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -473,7 +505,7 @@ int cmd_run(int argc, char **argv)
 	m->on_reset = reload_on_reset;
 	m->on_reset_opaque = &o;
 	int status = 1;
-	if ((o.restore ? restore_guest(m, o.restore) : load_guest(m, &o)) == 0) {
+	if ((o.restore ? restore_guest(m, o.restore, o.passphrase_fd) : load_guest(m, &o)) == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
 			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);

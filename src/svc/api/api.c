@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "vm/machine.h"
+#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -262,10 +264,36 @@ static json_t *do_snapshot(json_t *id, struct machine *m, const char *path)
 	return json_pack("{s:O?,s:b,s:s}", "id", id, "ok", 1, "path", path);
 }
 
+/* Save an encrypted snapshot, then stop keel (exit 0).  The passphrase
+ * is wiped from the request once used; if the save fails keel runs on. */
+static json_t *do_suspend(json_t *id, struct machine *m, struct api_actions *a, json_t *req)
+{
+	char err[4096 + 512] = "";
+	json_t *path = json_object_get(req, "path");
+	json_t *pass = json_object_get(req, "passphrase");
+	if (!path || !pass)
+		return reply_error(id, "suspend needs \"path\" and \"passphrase\"");
+	if (!json_is_string(path) || !json_is_string(pass))
+		return reply_error(id, "\"path\" and \"passphrase\" must be strings");
+	if (!*json_string_value(path))
+		return reply_error(id, "\"path\" is empty");
+	char *pw = (char *)json_string_value(pass);
+	size_t pwlen = json_string_length(pass);
+	int rc = pwlen ? sealed_snapshot_save(m, json_string_value(path), pw, pwlen, err,
+					      sizeof(err))
+		       : (snprintf(err, sizeof(err), "\"passphrase\" is empty"), -1);
+	sodium_memzero(pw, pwlen);
+	if (rc)
+		return reply_error(id, err);
+	a->quit_requested = true;
+	return json_pack("{s:O?,s:b,s:s}", "id", id, "ok", 1, "path", json_string_value(path));
+}
+
 static json_t *dispatch(json_t *req, json_t *id, struct machine *m, struct api_actions *a)
 {
 	static const char *const no_args[] = {NULL};
 	static const char *const path_arg[] = {"path", NULL};
+	static const char *const suspend_args[] = {"path", "passphrase", NULL};
 	char err[256];
 	json_t *cmdv = json_object_get(req, "cmd");
 	if (!cmdv)
@@ -274,14 +302,18 @@ static json_t *dispatch(json_t *req, json_t *id, struct machine *m, struct api_a
 		return reply_error(id, "\"cmd\" must be a string");
 	const char *cmd = json_string_value(cmdv);
 	bool snapshot = !strcmp(cmd, "snapshot");
-	bool known = snapshot || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
+	bool suspend = !strcmp(cmd, "suspend");
+	bool known = snapshot || suspend || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
 		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
 	if (!known) {
 		snprintf(err, sizeof(err), "unknown cmd '%.64s'", cmd);
 		return reply_error(id, err);
 	}
-	if (check_args(req, snapshot ? path_arg : no_args, err, sizeof(err)))
+	if (check_args(req, suspend ? suspend_args : snapshot ? path_arg : no_args, err,
+		       sizeof(err)))
 		return reply_error(id, err);
+	if (suspend)
+		return do_suspend(id, m, a, req);
 	if (snapshot) {
 		json_t *path = json_object_get(req, "path");
 		if (!path)
@@ -347,6 +379,8 @@ static int serve_lines(struct api_client *c, struct machine *m, struct api_actio
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
+	/* Served lines may have held a passphrase (suspend): leave no copy. */
+	sodium_memzero(c->in + c->in_len, start);
 	if (c->in_len > API_MAX_LINE) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", API_MAX_LINE);
