@@ -364,6 +364,33 @@ static inline int vm_teardown(void **state)
 #define VM_TEST(f) cmocka_unit_test_setup_teardown(f, vm_setup, vm_teardown)
 
 /* Switch privilege directly (tests set up state; xRET is tested on its own). */
+/* A machine of its own (not the harness's fixed layout), with the
+ * deterministic inputs pinned, for tests that compare two machines. */
+static inline struct machine *new_machine(enum board_kind board, uint64_t ram_size)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	const struct machine_config cfg = {
+		.board = board,
+		.ram_size = ram_size,
+		.entropy_seeded = true,
+		.rtc_epoch_ns = 1,
+		.idle_skip = true,
+	};
+	char err[256] = "";
+	assert_non_null(m);
+	if (machine_init(m, &cfg, err, sizeof(err))) {
+		print_error("machine_init: %s\n", err);
+		fail();
+	}
+	return m;
+}
+
+static inline void free_machine(struct machine *m)
+{
+	machine_free(m);
+	free(m);
+}
+
 static inline void set_priv(struct machine *m, int priv)
 {
 	m->hart.priv = (uint8_t)priv;

@@ -30,35 +30,10 @@ struct fixture {
 	size_t file_len;
 };
 
-static struct machine *new_machine(void)
-{
-	struct machine *m = calloc(1, sizeof(*m));
-	const struct machine_config cfg = {
-		.board = BOARD_BARE,
-		.ram_size = RAM_SIZE,
-		.entropy_seeded = true,
-		.rtc_epoch_ns = 1,
-		.idle_skip = true,
-	};
-	char err[256] = "";
-	assert_non_null(m);
-	if (machine_init(m, &cfg, err, sizeof(err))) {
-		print_error("machine_init: %s\n", err);
-		fail();
-	}
-	return m;
-}
-
-static void free_machine(struct machine *m)
-{
-	machine_free(m);
-	free(m);
-}
-
 /* A machine with a few registers, a loop that ran, and incompressible RAM. */
 static struct machine *busy_machine(void)
 {
-	struct machine *m = new_machine();
+	struct machine *m = new_machine(BOARD_BARE, RAM_SIZE);
 	struct code c = code_at(m, CODE_BASE);
 	emit_li(&c, S0, DATA_BASE);
 	uint64_t loop = c.pc;
@@ -133,7 +108,7 @@ static int teardown(void **state)
  * be refused and that state left as it was.  Returns the error. */
 static void assert_refused(const char *path, const char *pass, const char *what)
 {
-	struct machine *m = new_machine();
+	struct machine *m = new_machine(BOARD_BARE, RAM_SIZE);
 	m->hart.x[A5] = 0x5eed;
 	m->ram[123] = 0x42;
 	uint8_t before[STATE_DIGEST_BYTES], after[STATE_DIGEST_BYTES];
@@ -161,7 +136,7 @@ static void test_right_passphrase_restores_state(void **state)
 	/* More than two chunks, so "first" and "last" below differ. */
 	assert_true(fx->file_len > HEADER_END + 2 * CHUNK_ON_DISK);
 
-	struct machine *m = new_machine();
+	struct machine *m = new_machine(BOARD_BARE, RAM_SIZE);
 	char err[512] = "";
 	if (sealed_snapshot_load(m, fx->path, PASS, strlen(PASS), err, sizeof(err))) {
 		print_error("sealed_snapshot_load: %s\n", err);

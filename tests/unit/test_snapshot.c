@@ -15,31 +15,6 @@
 #define TIMER_HANDLER (DRAM_BASE + 0x9000)
 #define TIMER_STEP 37 /* mtime ticks between timer interrupts */
 
-static struct machine *new_machine(enum board_kind board, uint64_t ram_size)
-{
-	struct machine *m = calloc(1, sizeof(*m));
-	const struct machine_config cfg = {
-		.board = board,
-		.ram_size = ram_size,
-		.entropy_seeded = true,
-		.rtc_epoch_ns = 1,
-		.idle_skip = true,
-	};
-	char err[256] = "";
-	assert_non_null(m);
-	if (machine_init(m, &cfg, err, sizeof(err))) {
-		print_error("machine_init: %s\n", err);
-		fail();
-	}
-	return m;
-}
-
-static void free_machine(struct machine *m)
-{
-	machine_free(m);
-	free(m);
-}
-
 /* A program that keeps changing registers, memory, CSRs, the LR/SC
  * reservation, and takes a timer interrupt every TIMER_STEP ticks, so
  * that any state the snapshot forgets shows up as a diverging digest. */
