@@ -264,6 +264,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	}
 	if (!o->ram_bytes)
 		o->ram_bytes = (uint64_t)(bare_metal(o) ? 128 : DEFAULT_RAM_MIB) << 20;
+	if (o->passphrase_fd >= 0 && !o->restore) {
+		fprintf(stderr, "keel run: --passphrase-fd only applies to --restore\n");
+		return -1;
+	}
 	if (o->restore && o->kernel) {
 		fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no --kernel\n");
 		return -1;

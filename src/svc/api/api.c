@@ -37,6 +37,8 @@ static void client_drop(struct api_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->in) /* a half-sent request may hold a suspend passphrase */
+		sodium_memzero(c->in, c->in_len);
 	free(c->in);
 	free(c->out);
 	client_reset(c);
