@@ -20,34 +20,20 @@ static const char blk_id[] = "keel-disk";
 struct io_ctx {
 	int fd;
 	uint64_t disk_off;
+	bool write; /* guest buffers to the image, else the image to them */
 };
 
-static int pread_piece(void *opaque, uint8_t *p, size_t n, uint64_t pos)
+/* One guest buffer piece to or from the image, retrying short transfers. */
+static int transfer_piece(void *opaque, uint8_t *p, size_t n, uint64_t pos)
 {
 	const struct io_ctx *c = opaque;
 	uint64_t off = c->disk_off + pos;
 	while (n > 0) {
-		ssize_t r = pread(c->fd, p, n, (off_t)off);
+		ssize_t r = c->write ? pwrite(c->fd, p, n, (off_t)off)
+				     : pread(c->fd, p, n, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) /* error, or the image shrank under us */
-			return -1;
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
-static int pwrite_piece(void *opaque, uint8_t *p, size_t n, uint64_t pos)
-{
-	const struct io_ctx *c = opaque;
-	uint64_t off = c->disk_off + pos;
-	while (n > 0) {
-		ssize_t r = pwrite(c->fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
 			return -1;
 		p += r;
 		n -= (size_t)r;
@@ -68,8 +54,8 @@ static uint8_t do_read(struct virtio_blk *b, const struct virtq_req *r, uint64_t
 {
 	if (!in_range(b, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	struct io_ctx c = { b->fd, sector * VIRTIO_BLK_SECTOR };
-	if (virtq_req_foreach(r, true, 0, len, pread_piece, &c) != 0)
+	struct io_ctx c = { b->fd, sector * VIRTIO_BLK_SECTOR, false };
+	if (virtq_req_foreach(r, true, 0, len, transfer_piece, &c) != 0)
 		return VIRTIO_BLK_S_IOERR;
 	*written = len;
 	return VIRTIO_BLK_S_OK;
@@ -80,8 +66,8 @@ static uint8_t do_write(struct virtio_blk *b, const struct virtq_req *r, uint64_
 {
 	if (b->readonly || !in_range(b, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	struct io_ctx c = { b->fd, sector * VIRTIO_BLK_SECTOR };
-	if (virtq_req_foreach(r, false, HEADER_LEN, len, pwrite_piece, &c) != 0)
+	struct io_ctx c = { b->fd, sector * VIRTIO_BLK_SECTOR, true };
+	if (virtq_req_foreach(r, false, HEADER_LEN, len, transfer_piece, &c) != 0)
 		return VIRTIO_BLK_S_IOERR;
 	return VIRTIO_BLK_S_OK;
 }

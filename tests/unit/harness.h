@@ -32,6 +32,7 @@
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "vm/machine.h"
+#include "vm/snapshot.h"
 
 #define RAM_SIZE (8ULL << 20)
 #define CODE_BASE DRAM_BASE
@@ -389,6 +390,21 @@ static inline void free_machine(struct machine *m)
 {
 	machine_free(m);
 	free(m);
+}
+
+/* Save `m` into a malloc'ed buffer. */
+static inline uint8_t *save_snap(struct machine *m, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	char err[256] = "";
+	assert_non_null(f);
+	if (snapshot_save(m, f, err, sizeof(err))) {
+		print_error("snapshot_save: %s\n", err);
+		fail();
+	}
+	fclose(f);
+	return (uint8_t *)buf;
 }
 
 static inline void set_priv(struct machine *m, int priv)

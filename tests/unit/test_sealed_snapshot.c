@@ -157,13 +157,8 @@ static void test_no_plaintext_on_disk(void **state)
 {
 	struct fixture *fx = *state;
 	const uint8_t *marker = fx->src->ram + (NOISE_BASE - DRAM_BASE) + 4096;
-	char *plain = NULL;
 	size_t plain_len = 0;
-	FILE *f = open_memstream(&plain, &plain_len);
-	char err[512] = "";
-	assert_non_null(f);
-	assert_int_equal(snapshot_save(fx->src, f, err, sizeof(err)), 0);
-	fclose(f);
+	uint8_t *plain = save_snap(fx->src, &plain_len);
 	assert_non_null(memmem(plain, plain_len, marker, 64));
 	assert_null(memmem(fx->file, fx->file_len, marker, 64));
 	free(plain);
@@ -244,14 +239,9 @@ static void test_truncation_refused(void **state)
 static void test_plain_snapshot_is_not_sealed(void **state)
 {
 	struct fixture *fx = *state;
-	char *plain = NULL;
 	size_t plain_len = 0;
-	FILE *f = open_memstream(&plain, &plain_len);
-	char err[512] = "";
-	assert_non_null(f);
-	assert_int_equal(snapshot_save(fx->src, f, err, sizeof(err)), 0);
-	fclose(f);
-	write_all(fx->bad, (uint8_t *)plain, plain_len);
+	uint8_t *plain = save_snap(fx->src, &plain_len);
+	write_all(fx->bad, plain, plain_len);
 	free(plain);
 	assert_false(sealed_snapshot_is_sealed(fx->bad));
 	assert_false(sealed_snapshot_is_sealed("/nonexistent/keel-sealed"));

@@ -66,21 +66,6 @@ static void assert_same_digest(struct machine *a, struct machine *b)
 	assert_string_equal(ha, hb);
 }
 
-/* Save `m` into a malloc'ed buffer. */
-static uint8_t *save_snap(struct machine *m, size_t *len)
-{
-	char *buf = NULL;
-	FILE *f = open_memstream(&buf, len);
-	char err[256] = "";
-	assert_non_null(f);
-	if (snapshot_save(m, f, err, sizeof(err))) {
-		print_error("snapshot_save: %s\n", err);
-		fail();
-	}
-	fclose(f);
-	return (uint8_t *)buf;
-}
-
 /* Load through a FILE, as the CLI will.  Returns 0 or -1 with err. */
 static int load_snap(struct machine *m, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
