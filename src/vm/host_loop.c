@@ -112,15 +112,25 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
+#define HOST_POLLFDS (1 + 1 + API_MAX_CLIENTS)
+
+/* The console (pfd[0], skipped with fd -1 unless `console`) and the
+ * control socket's listener and clients.  Returns how many entries. */
+static unsigned host_pollfds(const struct host_loop *l, struct pollfd *pfd, bool console)
+{
+	pfd[0] = (struct pollfd){.fd = console ? l->in_fd : -1, .events = POLLIN};
+	unsigned n = 1;
+	if (l->api)
+		n += (unsigned)api_server_fds(l->api, pfd + 1, HOST_POLLFDS - 1);
+	return n;
+}
+
 /* Wait up to timeout_ms (-1: forever) for host input on the console or
  * the network backend's sockets; true if something came. */
 static bool wait_input(struct host_loop *l, int timeout_ms)
 {
-	struct pollfd pfd[1 + 1 + API_MAX_CLIENTS];
-	pfd[0] = (struct pollfd){.fd = l->in_open ? l->in_fd : -1, .events = POLLIN};
-	unsigned n = 1;
-	if (l->api)
-		n += (unsigned)api_server_fds(l->api, pfd + 1, 1 + API_MAX_CLIENTS);
+	struct pollfd pfd[HOST_POLLFDS];
+	unsigned n = host_pollfds(l, pfd, l->in_open);
 	int rc;
 	if (l->m->has_net)
 		rc = net_slirp_poll_with(&l->m->slirp, pfd, n, timeout_ms);
@@ -137,11 +147,9 @@ static bool wait_input(struct host_loop *l, int timeout_ms)
 static void wait_paused(struct host_loop *l)
 {
 	flush_out(l);
-	struct pollfd pfd[1 + 1 + API_MAX_CLIENTS];
-	bool room = l->in_open && l->in_len < HOST_IN_BUF;
-	pfd[0] = (struct pollfd){.fd = room ? l->in_fd : -1, .events = POLLIN};
-	int n = 1 + api_server_fds(l->api, pfd + 1, 1 + API_MAX_CLIENTS);
-	if (poll(pfd, (nfds_t)n, -1) > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+	struct pollfd pfd[HOST_POLLFDS];
+	unsigned n = host_pollfds(l, pfd, l->in_open && l->in_len < HOST_IN_BUF);
+	if (poll(pfd, n, -1) > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 		read_input(l);
 	l->wall_origin = wall_seconds();
 	l->mtime_origin = mtime_now(l);
