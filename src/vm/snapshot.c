@@ -10,8 +10,9 @@
 
 #include "cpu/mmu.h"
 #include "vm/machine.h"
+#include "vm/ram_page.h"
 
-#define PAGE_SIZE 4096u
+#define PAGE_SIZE RAM_PAGE_SIZE
 #define ZSTD_LEVEL 1 /* speed over ratio: snapshots are taken on the hot path of clone/migrate */
 
 #define TAG_CONF STATE_TAG('C', 'O', 'N', 'F')
@@ -489,15 +490,6 @@ static int get_virtio(struct state_reader *r, struct machine *m, unsigned n)
 
 /* --- RAM: a bitmap of non-zero pages, then those pages as one zstd frame  */
 
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *q = (const uint64_t *)(const void *)p; /* RAM is page-aligned */
-	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
 static int put_ram(struct state_writer *w, const struct machine *m, char *err, size_t errlen)
 {
 	uint64_t npages = m->ram_size / PAGE_SIZE;
@@ -510,7 +502,7 @@ static int put_ram(struct state_writer *w, const struct machine *m, char *err, s
 	memset(bitmap, 0, bitmap_len);
 	uint64_t nonzero = 0;
 	for (uint64_t i = 0; i < npages; i++) {
-		if (!page_is_zero(m->ram + i * PAGE_SIZE)) {
+		if (!ram_page_is_zero(m->ram + i * PAGE_SIZE)) {
 			bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
 			nonzero++;
 		}
@@ -603,7 +595,7 @@ static int get_ram(struct state_reader *r, struct machine *m)
 		uint8_t *dst = m->ram + i * PAGE_SIZE;
 		if (!((bitmap[i / 8] >> (i % 8)) & 1)) {
 			/* Zero it, but leave untouched (still zero) memory uncommitted. */
-			if (!page_is_zero(dst))
+			if (!ram_page_is_zero(dst))
 				memset(dst, 0, PAGE_SIZE);
 			continue;
 		}
