@@ -349,17 +349,13 @@ static int load_guest(struct machine *m, const struct run_options *o)
 		return 0;
 	}
 	struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
-	if (boot_load(m, &bc, err, sizeof(err)))
+	if (boot_load(m, &bc, err, sizeof(err)) ||
+	    snapshot_capture_boot_image(m, err, sizeof(err)))
 		goto fail;
 	return 0;
 fail:
 	fprintf(stderr, "keel run: %s\n", err);
 	return -1;
-}
-
-static int reload_on_reset(struct machine *m, void *opaque)
-{
-	return load_guest(m, opaque);
 }
 
 static int save_snapshot(struct machine *m, const char *path)
@@ -506,8 +502,6 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	m->max_insns = o.max_insns;
-	m->on_reset = reload_on_reset;
-	m->on_reset_opaque = &o;
 	int status = 1;
 	if ((o.restore ? restore_guest(m, o.restore, o.passphrase_fd) : load_guest(m, &o)) == 0) {
 		double t0 = now_seconds();

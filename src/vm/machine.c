@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "vm/snapshot.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
 #define INSNS_PER_TICK 10 /* 10 MHz timebase at a nominal 100 MIPS */
@@ -197,6 +200,8 @@ void machine_free(struct machine *m)
 	if (m->ram)
 		munmap(m->ram, m->ram_size);
 	m->ram = NULL;
+	free(m->boot_image);
+	m->boot_image = NULL;
 }
 
 /* A guest-requested reset: RAM back to zero, hart and devices to reset
@@ -219,7 +224,13 @@ static int machine_reset(struct machine *m)
 		reset_virtio_slots(m);
 	}
 	m->resets++;
-	return m->on_reset ? m->on_reset(m, m->on_reset_opaque) : 0;
+	if (!m->boot_image)
+		return 0; /* nothing was loaded, so RAM stays zero */
+	char err[256];
+	if (snapshot_restore_boot_image(m, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "keel: reset: %s\n", err);
+	return -1;
 }
 
 /* Devices asked for something between slices. */

@@ -95,9 +95,10 @@ struct machine {
 	bool exited;
 	int exit_code;
 	unsigned resets; /* guest-requested resets so far */
-	/* Called after a guest-requested reset, to reload boot images. */
-	int (*on_reset)(struct machine *m, void *opaque);
-	void *on_reset_opaque;
+	/* RAM right after boot, encoded as a snapshot RAM section (see
+	 * snapshot_capture_boot_image); NULL if none was captured. */
+	uint8_t *boot_image;
+	size_t boot_image_len;
 };
 
 /* Allocate RAM and wire the board.  Returns 0, or -1 with a one-line

@@ -28,6 +28,7 @@
 #define TAG_HTIF STATE_TAG('H', 'T', 'I', 'F')
 #define TAG_EVENTS STATE_TAG('E', 'V', 'N', 'T')
 #define TAG_RAM STATE_TAG('R', 'A', 'M', ' ')
+#define TAG_BOOT STATE_TAG('B', 'O', 'O', 'T')
 #define TAG_VIRTIO(n) STATE_TAG('V', 'I', 'O', '0' + (n))
 
 /* --- CONF: the configuration the snapshot needs ------------------------- */
@@ -628,6 +629,64 @@ static int get_ram(struct state_reader *r, struct machine *m)
 	return rc;
 }
 
+/* --- BOOT: the RAM image a reboot starts from -------------------------- */
+
+/* The image is the RAM section's encoding of RAM as it was right after the
+ * boot files were loaded: compressed once, kept in memory, copied into
+ * every snapshot as it is. */
+int snapshot_capture_boot_image(struct machine *m, char *err, size_t errlen)
+{
+	struct state_writer w;
+	sw_init(&w);
+	if (put_ram(&w, m, err, errlen) || w.oom) {
+		if (w.oom)
+			snprintf(err, errlen, "boot image: out of memory");
+		sw_free(&w);
+		return -1;
+	}
+	free(m->boot_image);
+	m->boot_image = w.buf;
+	m->boot_image_len = w.len;
+	return 0;
+}
+
+int snapshot_restore_boot_image(struct machine *m, char *err, size_t errlen)
+{
+	struct state_reader r;
+	sr_init(&r, m->boot_image, m->boot_image_len);
+	if (get_ram(&r, m) == 0 && sr_remaining(&r) == 0)
+		return 0;
+	snprintf(err, errlen, "boot image: %s", sr_failed(&r) ? r.err : "trailing bytes");
+	return -1;
+}
+
+static void put_boot(struct state_writer *w, const struct machine *m)
+{
+	sw_put_u64(w, m->boot_image_len);
+	sw_put_bytes(w, m->boot_image, m->boot_image_len);
+}
+
+/* Checked in full now (a dry decode into a scratch machine would cost a
+ * RAM-sized buffer); a bad image is reported when the guest reboots. */
+static int get_boot(struct state_reader *r, struct machine *m)
+{
+	uint64_t len = sr_u64(r);
+	if (sr_failed(r))
+		return -1;
+	if (len > sr_remaining(r))
+		return sr_fail(r, "BOOT: image of %llu bytes, section has %zu",
+			       (unsigned long long)len, sr_remaining(r));
+	uint8_t *copy = len ? malloc((size_t)len) : NULL;
+	if (len && !copy)
+		return sr_fail(r, "BOOT: out of memory");
+	if (len)
+		sr_bytes(r, copy, (size_t)len);
+	free(m->boot_image);
+	m->boot_image = copy;
+	m->boot_image_len = (size_t)len;
+	return 0;
+}
+
 /* --- The whole machine -------------------------------------------------- */
 
 #define SECTION_VERSION 1u /* every section is at version 1 so far */
@@ -656,6 +715,9 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 		/* The reset ROM holds the boot addresses; a guest that reboots
 		 * after a restore runs it again. */
 		SECTION(TAG_MROM, sw_put_bytes(w, m->rom, sizeof(m->rom)));
+		/* What a reboot loads into RAM: part of the machine, so a
+		 * restored or replayed VM reboots without the original files. */
+		SECTION(TAG_BOOT, put_boot(w, m));
 		for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++)
 			SECTION(TAG_VIRTIO(n), put_virtio(w, m, n));
 	}
@@ -687,7 +749,7 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 /* What the loader knows: which sections, and whether this board needs
  * them. */
 enum { SEC_CONF, SEC_MACH, SEC_CPU, SEC_CLOCK, SEC_CLINT, SEC_HTIF, SEC_EVENTS, SEC_PLIC,
-       SEC_UART, SEC_SYSCON, SEC_RTC, SEC_MROM, SEC_VIRTIO0, SEC_RAM = SEC_VIRTIO0 + VIRT_VIRTIO_SLOTS,
+       SEC_UART, SEC_SYSCON, SEC_RTC, SEC_MROM, SEC_BOOT, SEC_VIRTIO0, SEC_RAM = SEC_VIRTIO0 + VIRT_VIRTIO_SLOTS,
        SEC_COUNT };
 
 static uint32_t section_tag(int i)
@@ -696,7 +758,7 @@ static uint32_t section_tag(int i)
 		[SEC_CONF] = TAG_CONF, [SEC_MACH] = TAG_MACH, [SEC_CPU] = TAG_CPU,
 		[SEC_CLOCK] = TAG_CLOCK, [SEC_CLINT] = TAG_CLINT, [SEC_HTIF] = TAG_HTIF,
 		[SEC_EVENTS] = TAG_EVENTS, [SEC_PLIC] = TAG_PLIC, [SEC_UART] = TAG_UART,
-		[SEC_SYSCON] = TAG_SYSCON, [SEC_RTC] = TAG_RTC, [SEC_MROM] = TAG_MROM,
+		[SEC_SYSCON] = TAG_SYSCON, [SEC_RTC] = TAG_RTC, [SEC_MROM] = TAG_MROM, [SEC_BOOT] = TAG_BOOT,
 		[SEC_RAM] = TAG_RAM,
 	};
 	return (i >= SEC_VIRTIO0 && i < SEC_RAM) ? TAG_VIRTIO(i - SEC_VIRTIO0) : tags[i];
@@ -729,6 +791,7 @@ static int decode_section(struct machine *m, int i, struct state_reader *r)
 	case SEC_SYSCON: return get_syscon(r, &m->syscon);
 	case SEC_RTC: return get_rtc(r, &m->rtc);
 	case SEC_MROM: return sr_bytes(r, m->rom, sizeof(m->rom));
+	case SEC_BOOT: return get_boot(r, m);
 	case SEC_RAM: return get_ram(r, m);
 	default: return get_virtio(r, m, (unsigned)(i - SEC_VIRTIO0));
 	}
