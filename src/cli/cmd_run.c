@@ -76,6 +76,8 @@ static void run_usage(FILE *out)
 	      "  --net user[,hostfwd=tcp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...[,ipv6=off]\n"
 	      "                       user-mode networking (libslirp): DHCP, DNS, NAT to the\n"
 	      "                       host, and forwards from host ports into the guest\n"
+	      "  --net none           a network card with nothing behind it (frames sent\n"
+	      "                       are dropped, none arrive)\n"
 	      "\n"
 	      "time and entropy (both cross the event boundary):\n"
 	      "  --idle-sleep on|off  while the guest idles, sleep so guest time keeps pace\n"

@@ -43,7 +43,10 @@ static void seeded_fill(struct event_boundary *eb, uint8_t *buf, size_t len)
 
 int events_entropy(struct event_boundary *eb, void *buf, size_t len)
 {
-	if (eb->seeded) {
+	if (eb->replay_entropy) {
+		if (eb->replay_entropy(eb->replay_opaque, buf, len))
+			return -1;
+	} else if (eb->seeded) {
 		seeded_fill(eb, buf, len);
 	} else {
 		size_t done = 0;

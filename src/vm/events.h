@@ -20,6 +20,11 @@ enum event_kind {
 	EV_ENTROPY = 3, /* bytes handed to the guest's RNG device */
 	EV_RTC_EPOCH = 4, /* the wall-clock epoch at boot (ns since 1970) */
 	EV_TIME_ADJUST = 5, /* a jump of virtual time */
+	/* The idle hart's virtual time jumped to the next timer deadline.
+	 * The jump itself is a pure function of state, but *when* it happens
+	 * relative to input that arrives at the same icount is the host's
+	 * choice, so it is a marker in the event stream (no payload). */
+	EV_IDLE_SKIP = 6,
 };
 
 struct event_boundary {
@@ -36,6 +41,11 @@ struct event_boundary {
 	void (*record)(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
 		       size_t len);
 	void *record_opaque;
+	/* Replay: entropy the guest asks for comes from here (the logged
+	 * bytes) instead of being drawn; returns 0, or -1 if the log has no
+	 * such request at this point (a divergence).  NULL when live. */
+	int (*replay_entropy)(void *opaque, void *buf, size_t len);
+	void *replay_opaque;
 };
 
 /* `fixed_epoch_ns` = 0 takes the host's real-time clock (once, here). */

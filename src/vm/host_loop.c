@@ -132,7 +132,7 @@ static bool wait_input(struct host_loop *l, int timeout_ms)
 	struct pollfd pfd[HOST_POLLFDS];
 	unsigned n = host_pollfds(l, pfd, l->in_open);
 	int rc;
-	if (l->m->has_net)
+	if (l->m->has_slirp)
 		rc = net_slirp_poll_with(&l->m->slirp, pfd, n, timeout_ms);
 	else
 		rc = poll(pfd, n, timeout_ms);
@@ -161,7 +161,7 @@ static uint64_t next_deadline(const struct host_loop *l)
 {
 	const struct machine *m = l->m;
 	uint64_t when = timers_next_mtime(&m->clint);
-	if (m->has_net) {
+	if (m->has_slirp) {
 		uint64_t ns = net_slirp_next_deadline(&m->slirp);
 		uint64_t ticks = ns / (1000000000ULL / VIRT_TIMEBASE_HZ);
 		if (ns != UINT64_MAX && ticks < when)
@@ -177,18 +177,9 @@ static void deliver_input(struct host_loop *l)
 	struct machine *m = l->m;
 	if (!l->in_len || m->cfg.board != BOARD_VIRT)
 		return;
-	size_t n;
-	if (m->cfg.console_input_virtio) {
-		n = virtio_console_input(&m->vcon, l->in, l->in_len);
-	} else {
-		n = uart_rx_space(&m->uart);
-		if (n > l->in_len)
-			n = l->in_len;
-		uart_receive(&m->uart, l->in, n);
-	}
+	size_t n = machine_console_input(m, l->in, l->in_len);
 	if (!n)
 		return;
-	events_deliver(&m->events, EV_CONSOLE_INPUT, l->in, n);
 	memmove(l->in, l->in + n, l->in_len - n);
 	l->in_len -= n;
 }
@@ -233,7 +224,7 @@ static enum stop_reason idle(struct host_loop *l)
 	} else if (deadline != UINT64_MAX) {
 		timeout = 0;
 	}
-	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_net)
+	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_slirp)
 		return STOP_WFI_IDLE;
 	size_t had = l->in_len;
 	if (wait_input(l, timeout) || had) {
@@ -274,6 +265,11 @@ enum stop_reason host_loop_run(struct host_loop *l)
 		}
 		enum stop_reason why = machine_run(m, SLICE_STEPS);
 		flush_out(l);
+		if (why == STOP_AT && (!l->at_stop || l->at_stop(l->at_stop_opaque, m))) {
+			m->exited = true;
+			m->exit_code = 1;
+			return STOP_EXIT;
+		}
 		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE ||
 		    why == STOP_TRAP_LOOP) {
 			flush_out(l);

@@ -33,6 +33,10 @@ struct host_loop {
 	/* The control socket (NULL: none), served between slices. */
 	struct api_server *api;
 	struct api_actions actions;
+	/* Called when machine_run stops at m->stop_at; it must move or clear
+	 * stop_at.  A nonzero return ends the run (STOP_EXIT, exit code 1). */
+	int (*at_stop)(void *opaque, struct machine *m);
+	void *at_stop_opaque;
 };
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be

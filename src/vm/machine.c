@@ -50,6 +50,13 @@ static uint64_t slot_base(unsigned n)
 	return VIRT_VIRTIO_BASE + n * VIRT_VIRTIO_STRIDE;
 }
 
+/* The backend of --net none: what the guest sends goes nowhere. */
+static int drop_frame(void *opaque, const uint8_t *frame, size_t len)
+{
+	(void)opaque, (void)frame, (void)len;
+	return 0;
+}
+
 /* Build the devices the configuration asks for; empty slots answer
  * DeviceID 0. */
 static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], char *err,
@@ -65,13 +72,17 @@ static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], 
 		m->has_blk = true;
 		slot[0] = &m->blk.vmio;
 	}
-	if (m->cfg.net) {
+	if (m->cfg.net && !strcmp(m->cfg.net, "none")) {
+		virtio_net_init(&m->net, NULL, (struct net_backend){drop_frame, NULL});
+		m->has_net = true;
+		slot[1] = &m->net.vmio;
+	} else if (m->cfg.net) {
 		struct net_user_opts opts;
 		if (net_user_parse(m->cfg.net, &opts, err, errlen) ||
 		    net_slirp_init(&m->slirp, &opts, slirp_now_ns, m, err, errlen))
 			return -1;
 		virtio_net_init(&m->net, opts.have_mac ? opts.mac : NULL, net_slirp_backend(&m->slirp));
-		m->has_net = true;
+		m->has_net = m->has_slirp = true;
 		slot[1] = &m->net.vmio;
 	}
 	virtio_rng_init(&m->rng, &m->events);
@@ -107,13 +118,40 @@ static void reset_virtio_slots(struct machine *m)
 
 void machine_deliver_net(struct machine *m)
 {
-	if (!m->has_net)
+	if (!m->has_slirp)
 		return;
 	net_slirp_poll(&m->slirp, 0);
 	uint64_t now = machine_now_ns(m);
 	if (now >= net_slirp_next_deadline(&m->slirp))
 		net_slirp_timers_run(&m->slirp, now);
 	net_slirp_deliver(&m->slirp, &m->net, &m->events);
+}
+
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
+{
+	if (m->cfg.board != BOARD_VIRT || !len)
+		return 0;
+	size_t n;
+	if (m->cfg.console_input_virtio) {
+		n = virtio_console_input(&m->vcon, buf, len);
+	} else {
+		n = uart_rx_space(&m->uart);
+		if (n > len)
+			n = len;
+		uart_receive(&m->uart, buf, n);
+	}
+	if (n)
+		events_deliver(&m->events, EV_CONSOLE_INPUT, buf, n);
+	return n;
+}
+
+int machine_net_input(struct machine *m, const uint8_t *frame, size_t len)
+{
+	if (!m->has_net || !virtio_net_can_receive(&m->net) ||
+	    virtio_net_receive(&m->net, frame, len) < 0)
+		return -1;
+	events_deliver(&m->events, EV_NET_FRAME, frame, len);
+	return 0;
 }
 
 static int add_virt_devices(struct machine *m, char *err, size_t errlen)
@@ -194,9 +232,9 @@ void machine_free(struct machine *m)
 {
 	if (m->has_blk)
 		virtio_blk_free(&m->blk);
-	if (m->has_net)
+	if (m->has_slirp)
 		net_slirp_free(&m->slirp);
-	m->has_blk = m->has_net = false;
+	m->has_blk = m->has_net = m->has_slirp = false;
 	if (m->ram)
 		munmap(m->ram, m->ram_size);
 	m->ram = NULL;
@@ -259,6 +297,7 @@ bool machine_skip_to_deadline(struct machine *m)
 	if (deadline > now)
 		m->clock.base += deadline - now;
 	timers_update(&m->clint);
+	events_deliver(&m->events, EV_IDLE_SKIP, NULL, 0);
 	return true;
 }
 
@@ -280,6 +319,8 @@ static uint64_t slice_length(const struct machine *m, uint64_t budget, uint64_t 
 		chunk = deadline - icount;
 	if (m->max_insns && m->max_insns - icount < chunk)
 		chunk = m->max_insns - icount;
+	if (m->stop_at > icount && m->stop_at - icount < chunk)
+		chunk = m->stop_at - icount;
 	return chunk;
 }
 
@@ -294,6 +335,8 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 			return STOP_BUDGET;
 		if (m->max_insns && h->icount >= m->max_insns)
 			return STOP_MAX_INSNS;
+		if (m->stop_at && h->icount >= m->stop_at)
+			return STOP_AT;
 		timers_update(&m->clint);
 		uint64_t before = h->icount, len = slice_length(m, budget, done);
 		uint64_t steps = hart_run(h, len);

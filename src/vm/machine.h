@@ -39,6 +39,7 @@ enum stop_reason {
 	STOP_IDLE, /* WFI with nothing pending; a timer deadline exists */
 	STOP_WFI_IDLE, /* WFI and nothing on this machine can ever wake it */
 	STOP_TRAP_LOOP, /* a whole slice of traps and no retired instruction */
+	STOP_AT, /* icount reached m->stop_at (a checkpoint, a replay event) */
 };
 
 enum board_kind {
@@ -57,7 +58,9 @@ struct machine_config {
 	 * the gdb stub and replay want this. */
 	bool idle_skip;
 	/* virt board devices: a --disk argument "PATH[,readonly]" and a --net
-	 * argument "user[,hostfwd=...]" (NULL: no such device). */
+	 * argument "user[,hostfwd=...]" or "none" (NULL: no such device).
+	 * "none" is a virtio-net with nothing behind it: what it sends is
+	 * dropped and frames arrive only through machine_net_input (replay). */
 	const char *disk;
 	const char *net;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
@@ -90,7 +93,12 @@ struct machine {
 	struct virtio_console vcon;
 	struct virtio_mmio empty_slots[VIRT_VIRTIO_SLOTS];
 	bool has_blk, has_net;
+	bool has_slirp; /* has_net with a live user-mode network behind it */
 	uint64_t max_insns; /* 0 = unbounded */
+	/* machine_run returns STOP_AT when icount reaches this (0 = never).
+	 * Unlike max_insns it is a pause, not an end: services that act at
+	 * exact instruction counts (recording checkpoints, replay) set it. */
+	uint64_t stop_at;
 	uint64_t reset_pc;
 	bool exited;
 	int exit_code;
@@ -114,6 +122,15 @@ uint64_t machine_now_ns(const struct machine *m);
 
 /* Hand waiting network frames to the guest (a slice boundary). */
 void machine_deliver_net(struct machine *m);
+
+/* Offer console bytes to the guest's console device (UART or
+ * virtio-console).  Returns how many it took; only those cross the event
+ * boundary. */
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
+
+/* Hand one Ethernet frame to virtio-net now (replay).  Returns 0, or -1
+ * if the device has no receive buffer posted or no such device exists. */
+int machine_net_input(struct machine *m, const uint8_t *frame, size_t len);
 
 /* Run up to `budget` steps (0: until something stops it).  Returns why it
  * stopped. */

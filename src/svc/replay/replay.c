@@ -1,0 +1,303 @@
+/* Replay.  See replay.h. */
+#include "svc/replay/replay.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc/log/log_record.h"
+#include "vm/machine.h"
+
+static bool is_pulled(uint16_t type)
+{
+	return type == LOG_REC_ENTROPY;
+}
+
+static void diverge(struct replayer *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void diverge(struct replayer *r, const char *fmt, ...)
+{
+	if (r->diverged)
+		return; /* keep the first reason */
+	r->diverged = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static int copy_payload(uint8_t **buf, size_t *cap, const struct replay_record *rec)
+{
+	if (rec->len > *cap) {
+		uint8_t *p = realloc(*buf, rec->len);
+		if (!p)
+			return -1;
+		*buf = p;
+		*cap = rec->len;
+	}
+	if (rec->len)
+		memcpy(*buf, rec->payload, rec->len);
+	return 0;
+}
+
+/* The device asked for entropy: hand it the oldest logged request. */
+static int pull_entropy(void *opaque, void *buf, size_t len)
+{
+	struct replayer *r = opaque;
+	uint64_t icount = r->m->hart.icount;
+	if (!r->pull_count) {
+		diverge(r, "the guest asked for %zu bytes of entropy at icount %" PRIu64
+			   ", the log has no such request there", len, icount);
+		return -1;
+	}
+	struct replay_record *p = &r->pulls[r->pull_head];
+	if (p->icount != icount || p->len != len) {
+		diverge(r, "the guest asked for %zu bytes of entropy at icount %" PRIu64
+			   "; the log has %u bytes at icount %" PRIu64, len, icount, p->len,
+			p->icount);
+		return -1;
+	}
+	memcpy(buf, p->payload, len);
+	free((void *)p->payload);
+	r->pull_head = (r->pull_head + 1) % REPLAY_PULL_QUEUE;
+	r->pull_count--;
+	return 0;
+}
+
+void replayer_init(struct replayer *r, struct machine *m, struct replay_source src)
+{
+	memset(r, 0, sizeof(*r));
+	r->m = m;
+	r->src = src;
+	m->events.record = NULL;
+	m->events.replay_entropy = pull_entropy;
+	m->events.replay_opaque = r;
+}
+
+static void drop_pulls(struct replayer *r);
+
+void replayer_free(struct replayer *r)
+{
+	drop_pulls(r);
+	free(r->next_buf);
+	r->next_buf = NULL;
+	r->m->events.replay_entropy = NULL;
+}
+
+/* Queue a pulled record (its payload copied). */
+static int queue_pull(struct replayer *r, const struct replay_record *rec, char *err,
+		      size_t errlen)
+{
+	if (r->pull_count == REPLAY_PULL_QUEUE) {
+		/* The guest would have to ask for entropy this many times with
+		 * no other event between: the log cannot come from keel. */
+		snprintf(err, errlen, "record %" PRIu64 ": more than %d entropy records in a row",
+			 r->records, REPLAY_PULL_QUEUE);
+		return -1;
+	}
+	uint8_t *copy = malloc(rec->len ? rec->len : 1);
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(copy, rec->payload, rec->len);
+	struct replay_record *q = &r->pulls[(r->pull_head + r->pull_count) % REPLAY_PULL_QUEUE];
+	*q = *rec;
+	q->payload = copy;
+	r->pull_count++;
+	return 0;
+}
+
+/* Read up to the next pushed record, queueing pulled ones on the way.
+ * Returns 1, 0 at the end, -1 on a source error. */
+static int read_next(struct replayer *r, char *err, size_t errlen)
+{
+	while (!r->have_next && !r->source_done) {
+		struct replay_record rec;
+		int rc = r->src.next(r->src.opaque, &rec, err, errlen);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			r->source_done = true;
+			break;
+		}
+		r->records++;
+		if (is_pulled(rec.type)) {
+			if (queue_pull(r, &rec, err, errlen))
+				return -1;
+			continue;
+		}
+		if (copy_payload(&r->next_buf, &r->next_cap, &rec)) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		r->next = rec;
+		r->next.payload = r->next_buf;
+		r->have_next = true;
+	}
+	return r->have_next;
+}
+
+static void drop_pulls(struct replayer *r)
+{
+	while (r->pull_count) {
+		free((void *)r->pulls[r->pull_head].payload);
+		r->pull_head = (r->pull_head + 1) % REPLAY_PULL_QUEUE;
+		r->pull_count--;
+	}
+}
+
+/* Checkpoints are digest records, which are pushed, so reading stops
+ * exactly at record `index`; the entropy before it was used before it. */
+int replayer_skip_to(struct replayer *r, uint64_t index, char *err, size_t errlen)
+{
+	while (r->records <= index) {
+		r->have_next = false;
+		int rc = read_next(r, err, errlen);
+		drop_pulls(r);
+		if (rc <= 0) {
+			if (rc == 0)
+				snprintf(err, errlen, "the log ends before record %" PRIu64, index);
+			return -1;
+		}
+	}
+	r->have_next = false;
+	return 0;
+}
+
+static const char *stop_name(enum stop_reason why)
+{
+	switch (why) {
+	case STOP_EXIT: return "the guest powered off";
+	case STOP_IDLE: return "the guest went idle";
+	case STOP_WFI_IDLE: return "the guest waits for an interrupt that cannot come";
+	case STOP_TRAP_LOOP: return "the hart is stuck in a trap loop";
+	case STOP_MAX_INSNS: return "the instruction limit was reached";
+	default: return "the machine stopped";
+	}
+}
+
+/* Run the machine to exactly `target`.  Returns false on a divergence. */
+static bool run_to(struct replayer *r, uint64_t target)
+{
+	struct machine *m = r->m;
+	while (m->hart.icount < target && !r->diverged) {
+		m->stop_at = target;
+		enum stop_reason why = machine_run(m, 0);
+		m->stop_at = 0;
+		if (why == STOP_AT || r->diverged)
+			continue;
+		diverge(r, "%s at icount %" PRIu64 ", but the log's next event is at icount %" PRIu64,
+			stop_name(why), m->hart.icount, target);
+	}
+	return !r->diverged;
+}
+
+static void check_digest(struct replayer *r, const struct replay_record *rec)
+{
+	uint8_t d[STATE_DIGEST_BYTES];
+	if (rec->len != STATE_DIGEST_BYTES) {
+		diverge(r, "digest record at icount %" PRIu64 " has %u bytes", rec->icount, rec->len);
+		return;
+	}
+	state_digest(r->m, d);
+	if (memcmp(d, rec->payload, sizeof(d))) {
+		r->bad_icount = rec->icount;
+		diverge(r, "state digest differs at the checkpoint at icount %" PRIu64
+			   " (last match: icount %" PRIu64 ")", rec->icount, r->last_good_icount);
+		return;
+	}
+	r->digests_checked++;
+	r->last_good_icount = rec->icount;
+	r->last_good_index = r->records - 1;
+	if (r->on_good_digest)
+		r->on_good_digest(r->on_good_opaque, r->m, r->last_good_index);
+}
+
+static uint64_t payload_u64(const struct replay_record *rec)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8 && i < rec->len; i++)
+		v |= (uint64_t)rec->payload[i] << (8 * i);
+	return v;
+}
+
+/* Apply a pushed record at its icount, as the host loop did live. */
+static void apply(struct replayer *r, const struct replay_record *rec)
+{
+	struct machine *m = r->m;
+	switch (rec->type) {
+	case LOG_REC_CONSOLE_INPUT:
+		if (machine_console_input(m, rec->payload, rec->len) != rec->len)
+			diverge(r, "the console could not take %u logged bytes at icount %" PRIu64,
+				rec->len, rec->icount);
+		break;
+	case LOG_REC_NET_FRAME:
+		if (machine_net_input(m, rec->payload, rec->len))
+			diverge(r, "the network card could not take a logged frame at icount %" PRIu64,
+				rec->icount);
+		break;
+	case LOG_REC_TIME_ADJUST:
+		if (rec->len != 8)
+			diverge(r, "time adjustment at icount %" PRIu64 " has %u bytes", rec->icount,
+				rec->len);
+		else
+			machine_adjust_time(m, payload_u64(rec));
+		break;
+	case LOG_REC_IDLE_SKIP:
+		if (!machine_skip_to_deadline(m))
+			diverge(r, "the log skips idle time at icount %" PRIu64
+				   " but no timer is armed", rec->icount);
+		break;
+	case LOG_REC_DIGEST:
+		check_digest(r, rec);
+		break;
+	default:
+		/* Session markers, snapshot references, API commands that
+		 * changed nothing the guest sees, the RTC epoch (restored with
+		 * the checkpoint): nothing to do. */
+		break;
+	}
+}
+
+enum replay_result replayer_run(struct replayer *r, char *err, size_t errlen)
+{
+	struct machine *m = r->m;
+	for (;;) {
+		int rc = read_next(r, err, errlen);
+		if (rc < 0)
+			return REPLAY_ERROR;
+		uint64_t target = rc ? r->next.icount : m->hart.icount;
+		if (target < m->hart.icount) {
+			diverge(r, "the log's next event is at icount %" PRIu64
+				   ", the machine is already at %" PRIu64, target, m->hart.icount);
+			return REPLAY_DIVERGED;
+		}
+		if (r->perturb_reg && r->perturb_at >= m->hart.icount && r->perturb_at <= target) {
+			if (!run_to(r, r->perturb_at))
+				return REPLAY_DIVERGED;
+			m->hart.x[r->perturb_reg] ^= 1;
+			r->perturb_reg = 0;
+		}
+		if (r->until && r->until <= target) {
+			return run_to(r, r->until) ? REPLAY_UNTIL : REPLAY_DIVERGED;
+		}
+		if (!run_to(r, target))
+			return REPLAY_DIVERGED;
+		/* (At the end of a log cut short, e.g. by a crash, entropy may
+		 * be logged that the machine was about to use.) */
+		if (rc && r->pull_count) {
+			diverge(r, "the log has %u bytes of entropy at icount %" PRIu64
+				   " that the guest never asked for", r->pulls[r->pull_head].len,
+				r->pulls[r->pull_head].icount);
+			return REPLAY_DIVERGED;
+		}
+		if (!rc)
+			return REPLAY_END;
+		apply(r, &r->next);
+		r->have_next = false;
+		if (r->diverged)
+			return REPLAY_DIVERGED;
+	}
+}
