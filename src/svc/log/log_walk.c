@@ -201,8 +201,9 @@ static int check_header(struct log_walk *w)
 	if (w->h.seq != w->next_seq)
 		return stop(w, LOG_WALK_BAD, "entry %llu found where entry %llu belongs (%s)",
 			    (unsigned long long)w->h.seq, (unsigned long long)w->next_seq,
-			    w->h.seq > w->next_seq ? "entries deleted" : "entries reordered or "
-			    "repeated, or a new chain spliced in");
+			    w->h.seq > w->next_seq
+				    ? "entries deleted or reordered"
+				    : "entries reordered or repeated, or a new chain spliced in");
 	if (memcmp(w->h.prev, w->prev, LOG_HASH_BYTES) != 0) {
 		w->chain_break = true;
 		return stop(w, LOG_WALK_BAD, "the hash chain breaks: entry %llu does not match "
