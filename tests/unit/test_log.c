@@ -31,6 +31,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "test_files.h"
+
 #include "svc/log/log_format.h"
 #include "svc/log/log_keys.h"
 #include "svc/log/log_reader.h"
@@ -83,35 +85,9 @@ static void path_in(char *out, size_t cap, const char *dir, const char *name)
 	snprintf(out, cap, "%s/%s", dir, name);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	rewind(f);
-	uint8_t *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void write_file(const char *path, const void *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
 static void append_file(const char *path, const void *buf, size_t len)
 {
-	FILE *f = fopen(path, "ab");
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
+	write_mode(path, "ab", buf, len);
 }
 
 static struct entry_map map_entries(const uint8_t *seg, size_t len)
@@ -134,7 +110,7 @@ static struct entry_map map_entries(const uint8_t *seg, size_t len)
 static struct entry_map map_segment(const struct fixture *fx)
 {
 	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
+	uint8_t *seg = read_all(fx->seg, &len);
 	struct entry_map m = map_entries(seg, len);
 	free(seg);
 	return m;
@@ -215,7 +191,7 @@ static struct log_writer *write_sealed_part(const struct fixture *fx, uint64_t s
 	struct log_writer *w = open_writer(fx, segment_bytes);
 	char cp[160];
 	path_in(cp, sizeof(cp), fx->log, CHECKPOINT);
-	write_file(cp, "checkpoint bytes", 16);
+	write_all(cp, "checkpoint bytes", 16);
 	append_block(w, 0, 4);
 	append_block(w, 4, 8);
 	assert_int_equal(log_writer_seal(w), 0);
@@ -287,6 +263,32 @@ static void assert_verified(const struct log_verify_report *rep, uint64_t seals,
 	assert_int_equal(rep->verified.icount, records ? icount_of((unsigned)records - 1) : 0);
 }
 
+/* The reader hands out records 0..RECORDS-1 of the layout, in order. */
+static void assert_reads_all(const struct fixture *fx)
+{
+	struct log_reader *r;
+	struct log_record rec;
+	char err[512] = "";
+	unsigned n = 0;
+	assert_int_equal(log_reader_open(&r, fx->log, err, sizeof(err)), 0);
+	while (log_reader_next(r, &rec) == 1) {
+		assert_int_equal(rec.pos.record, n);
+		assert_int_equal(rec.icount, icount_of(n++));
+	}
+	log_reader_close(r);
+	assert_int_equal(n, RECORDS);
+}
+
+static void flip_byte(const struct fixture *fx, size_t offset)
+{
+	size_t len;
+	uint8_t *seg = read_all(fx->seg, &len);
+	assert_true(offset < len);
+	seg[offset] ^= 0x20;
+	write_all(fx->seg, seg, len);
+	free(seg);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void test_round_trip(void **state)
@@ -344,7 +346,7 @@ static void test_ratchet(void **state)
 		log_key_at_epoch(fx->key0, seal, want);
 		assert_memory_equal(key, want, LOG_KEY_BYTES);
 		size_t len;
-		char *text = (char *)read_file(fx->seal_key, &len);
+		char *text = (char *)read_all(fx->seal_key, &len);
 		text[len] = '\0';
 		assert_null(strstr(text, hex0));
 		free(text);
@@ -389,11 +391,7 @@ static void test_tamper_edited_record(void **state)
 	struct fixture *fx = *state;
 	write_log(fx, 0);
 	struct entry_map m = map_segment(fx);
-	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
-	seg[m.off[4] + LOG_ENTRY_HEADER_BYTES + (m.len[4] - LOG_ENTRY_HEADER_BYTES) / 2] ^= 0x20;
-	write_file(fx->seg, seg, len);
-	free(seg);
+	flip_byte(fx, m.off[4] + LOG_ENTRY_HEADER_BYTES + (m.len[4] - LOG_ENTRY_HEADER_BYTES) / 2);
 	struct log_verify_report rep = verify(fx);
 	assert_bad(&rep, LOG_STATUS_TAMPERED, m.off[4], 4, 12, "");
 	assert_verified(&rep, 1, 8);
@@ -408,7 +406,7 @@ static void rewrite_block(const struct fixture *fx, size_t entry, unsigned drop_
 {
 	struct entry_map m = map_segment(fx);
 	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
+	uint8_t *seg = read_all(fx->seg, &len);
 	struct log_entry_header h;
 	char why[256];
 	assert_int_equal(log_entry_header_decode(seg + m.off[entry], &h, why, sizeof(why)), 0);
@@ -471,10 +469,10 @@ static void cut_entries(const struct fixture *fx, size_t from, size_t to)
 {
 	struct entry_map m = map_segment(fx);
 	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
+	uint8_t *seg = read_all(fx->seg, &len);
 	size_t a = m.off[from], b = to < m.n ? m.off[to] : len;
 	memmove(seg + a, seg + b, len - b);
-	write_file(fx->seg, seg, len - (b - a));
+	write_all(fx->seg, seg, len - (b - a));
 	free(seg);
 }
 
@@ -494,12 +492,12 @@ static void test_tamper_reordered_blocks(void **state)
 	write_log(fx, 0);
 	struct entry_map m = map_segment(fx);
 	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len), *copy = malloc(len);
+	uint8_t *seg = read_all(fx->seg, &len), *copy = malloc(len);
 	memcpy(copy, seg, len);
 	/* Entries 3 and 4 swap places. */
 	memcpy(seg + m.off[3], copy + m.off[4], m.len[4]);
 	memcpy(seg + m.off[3] + m.len[4], copy + m.off[3], m.len[3]);
-	write_file(fx->seg, seg, len);
+	write_all(fx->seg, seg, len);
 	free(seg);
 	free(copy);
 	struct log_verify_report rep = verify(fx);
@@ -549,7 +547,7 @@ static struct forger forger_at_end(const struct fixture *fx)
 {
 	struct forger f = {.seg = fx->seg};
 	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
+	uint8_t *seg = read_all(fx->seg, &len);
 	struct entry_map m = map_entries(seg, len);
 	for (size_t i = 0; i < m.n; i++) {
 		const uint8_t *e = seg + m.off[i];
@@ -614,20 +612,30 @@ static size_t forge_seal(struct forger *f, const struct fixture *fx, uint64_t ep
 	return at;
 }
 
-/* Cut after seal 1, keep appending, seal with the key of a later epoch
- * (the attacker holds key_5 after compromising the host at epoch 5). */
-static void test_tamper_truncate_and_continue_later_key(void **state)
+/* Cut the log after seal 1 (entry 5), then add what an attacker would:
+ * maybe a block of his own, and a close seal claiming `epoch`, MACed with
+ * key_{key_epoch} (he holds key_5 after taking the host at epoch 5), with
+ * correct totals.  Verify must reject that seal, for `reason`. */
+static void reseal_after_seal1(const struct fixture *fx, bool add_block, uint64_t epoch,
+			       uint64_t key_epoch, const char *reason)
 {
-	struct fixture *fx = *state;
 	write_log(fx, 0);
 	struct entry_map m = map_segment(fx);
 	truncate_to(fx, m.off[6]);
 	struct forger f = forger_at_end(fx);
-	forge_block(&f, 99999, "rm -rf /evidence\n");
-	size_t seal_at = forge_seal(&f, fx, 2, 5, LOG_SEAL_CLOSE);
+	if (add_block)
+		forge_block(&f, 99999, "rm -rf /evidence\n");
+	size_t seal_at = forge_seal(&f, fx, epoch, key_epoch, LOG_SEAL_CLOSE);
 	struct log_verify_report rep = verify_with(fx, false);
-	assert_bad(&rep, LOG_STATUS_TAMPERED, seal_at, 7, 17, "MAC does not verify");
+	assert_bad(&rep, LOG_STATUS_TAMPERED, seal_at, add_block ? 7 : 6, add_block ? 17 : 16,
+		   reason);
 	assert_verified(&rep, 2, 16);
+}
+
+/* Truncate, keep appending, seal with the key of a later epoch. */
+static void test_tamper_truncate_and_continue_later_key(void **state)
+{
+	reseal_after_seal1(*state, true, 2, 5, "MAC does not verify");
 }
 
 /* Cut after seal 1 and splice in a whole new log made by a fresh writer
@@ -649,7 +657,7 @@ static void test_tamper_truncate_and_continue_fresh_chain(void **state)
 	assert_int_equal(log_writer_close(w, err, sizeof(err)), 0);
 	path_in(seg, sizeof(seg), other, SEG0);
 	size_t len;
-	uint8_t *fresh = read_file(seg, &len);
+	uint8_t *fresh = read_all(seg, &len);
 	append_file(fx->seg, fresh + LOG_SEG_HEADER_BYTES, len - LOG_SEG_HEADER_BYTES);
 	free(fresh);
 	struct log_verify_report rep = verify(fx);
@@ -661,28 +669,13 @@ static void test_tamper_truncate_and_continue_fresh_chain(void **state)
  * honestly (the MAC is right for epoch 5): epochs must be consecutive. */
 static void test_tamper_strip_and_reseal_later_epoch(void **state)
 {
-	struct fixture *fx = *state;
-	write_log(fx, 0);
-	struct entry_map m = map_segment(fx);
-	truncate_to(fx, m.off[6]);
-	struct forger f = forger_at_end(fx);
-	size_t seal_at = forge_seal(&f, fx, 5, 5, LOG_SEAL_CLOSE);
-	struct log_verify_report rep = verify_with(fx, false);
-	assert_bad(&rep, LOG_STATUS_TAMPERED, seal_at, 6, 16, "claims epoch 5 where seal 2");
-	assert_verified(&rep, 2, 16);
+	reseal_after_seal1(*state, false, 5, 5, "claims epoch 5 where seal 2");
 }
 
 /* The same, but the forged seal claims epoch 2 with key_5's MAC. */
 static void test_tamper_strip_and_reseal_wrong_key(void **state)
 {
-	struct fixture *fx = *state;
-	write_log(fx, 0);
-	struct entry_map m = map_segment(fx);
-	truncate_to(fx, m.off[6]);
-	struct forger f = forger_at_end(fx);
-	size_t seal_at = forge_seal(&f, fx, 2, 5, LOG_SEAL_CLOSE);
-	struct log_verify_report rep = verify_with(fx, false);
-	assert_bad(&rep, LOG_STATUS_TAMPERED, seal_at, 6, 16, "MAC does not verify");
+	reseal_after_seal1(*state, false, 2, 5, "MAC does not verify");
 }
 
 /* systemd CVE-2023-31438 class: entries appended after the last seal
@@ -701,15 +694,7 @@ static void test_tamper_unsealed_tail(void **state)
 	assert_int_equal(log_verify_exit_code(&rep), 2);
 
 	/* The reader still hands out the tail; replay stops at verified. */
-	struct log_reader *r;
-	struct log_record rec;
-	char err[512] = "";
-	unsigned n = 0;
-	assert_int_equal(log_reader_open(&r, fx->log, err, sizeof(err)), 0);
-	while (log_reader_next(r, &rec) == 1)
-		n++;
-	log_reader_close(r);
-	assert_int_equal(n, RECORDS);
+	assert_reads_all(fx);
 }
 
 /* A block appended after the close seal, chained correctly. */
@@ -733,7 +718,7 @@ static void test_tamper_swapped_checkpoint(void **state)
 	struct entry_map m = map_segment(fx);
 	char cp[160];
 	path_in(cp, sizeof(cp), fx->log, CHECKPOINT);
-	write_file(cp, "another snapshot", 16);
+	write_all(cp, "another snapshot", 16);
 	struct log_verify_report rep = verify(fx);
 	assert_bad(&rep, LOG_STATUS_TAMPERED, m.off[6], 6, SNAPSHOT_RECORD, "cp-1.snap does not match");
 	assert_int_equal(rep.bad.icount, icount_of(SNAPSHOT_RECORD));
@@ -750,11 +735,7 @@ static void test_tamper_bad_signature(void **state)
 	struct fixture *fx = *state;
 	write_log(fx, 0);
 	struct entry_map m = map_segment(fx);
-	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
-	seg[m.off[5] + LOG_ENTRY_HEADER_BYTES + 64 + 10] ^= 1;
-	write_file(fx->seg, seg, len);
-	free(seg);
+	flip_byte(fx, m.off[5] + LOG_ENTRY_HEADER_BYTES + 64 + 10);
 	struct log_verify_report rep = verify(fx);
 	assert_bad(&rep, LOG_STATUS_TAMPERED, m.off[5], 5, 16, "signature does not verify");
 	assert_verified(&rep, 1, 8);
@@ -823,15 +804,7 @@ static void test_segments(void **state)
 	struct log_verify_report rep = verify(fx);
 	assert_int_equal(rep.status, LOG_STATUS_VALID);
 	assert_verified(&rep, 4, RECORDS);
-	struct log_reader *r;
-	struct log_record rec;
-	char err[512] = "";
-	unsigned n = 0;
-	assert_int_equal(log_reader_open(&r, fx->log, err, sizeof(err)), 0);
-	while (log_reader_next(r, &rec) == 1)
-		assert_int_equal(rec.icount, icount_of(n++));
-	log_reader_close(r);
-	assert_int_equal(n, RECORDS);
+	assert_reads_all(fx);
 
 	/* A whole segment deleted from the middle. */
 	char seg1[160];
@@ -896,9 +869,9 @@ static void test_hostile_files(void **state)
 	struct fixture *fx = *state;
 	write_log(fx, 0);
 	size_t len;
-	uint8_t *seg = read_file(fx->seg, &len);
+	uint8_t *seg = read_all(fx->seg, &len);
 	for (size_t cut = 0; cut < len; cut += 7) {
-		write_file(fx->seg, seg, cut);
+		write_all(fx->seg, seg, cut);
 		struct log_verify_report rep = verify(fx);
 		assert_int_not_equal(rep.status, LOG_STATUS_VALID);
 	}
@@ -910,7 +883,7 @@ static void test_hostile_files(void **state)
 			junk[LOG_SEG_HEADER_BYTES +
 			     randombytes_uniform((uint32_t)(len - LOG_SEG_HEADER_BYTES))] ^=
 				(uint8_t)(1 + randombytes_uniform(255));
-		write_file(fx->seg, junk, len);
+		write_all(fx->seg, junk, len);
 		struct log_verify_report rep = verify(fx);
 		assert_int_not_equal(rep.status, LOG_STATUS_VALID);
 		free(junk);

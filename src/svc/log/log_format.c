@@ -202,6 +202,31 @@ void log_seal_build(uint8_t out[LOG_ENTRY_HEADER_BYTES + LOG_SEAL_BODY_BYTES], u
 	log_seal_body_encode(body, &s);
 }
 
+int log_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int log_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
 bool log_snapshot_name_ok(const char *name, size_t len)
 {
 	if (len == 0 || len > 255 || name[0] == '/')

@@ -104,6 +104,11 @@ void log_seal_build(uint8_t out[LOG_ENTRY_HEADER_BYTES + LOG_SEAL_BODY_BYTES], u
 		    const struct log_seal_body *values, const uint8_t key[LOG_KEY_BYTES],
 		    const uint8_t *sign_sk);
 
+/* write(2) all of `buf`, retrying short writes.  0, or -1 with errno. */
+int log_write_all(int fd, const void *buf, size_t len);
+/* fsync a directory, so a file created or renamed in it survives a crash. */
+int log_sync_dir(const char *dir);
+
 /* The snapshot name rule shared by writer and verifier: relative, no "..",
  * no empty component, printable, at most 255 bytes. */
 bool log_snapshot_name_ok(const char *name, size_t len);

@@ -55,20 +55,6 @@ static int key_text(char *buf, size_t cap, const char *kind, const uint64_t *epo
 	return n;
 }
 
-static int write_fd_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write a key file at `path` (O_EXCL when `exclusive`), synced. */
 static int key_file_write(const char *path, bool exclusive, mode_t mode, const char *kind,
 			  const uint64_t *epoch, const uint8_t *key, size_t len, char *err,
@@ -78,7 +64,7 @@ static int key_file_write(const char *path, bool exclusive, mode_t mode, const c
 	int n = key_text(text, sizeof(text), kind, epoch, key, len);
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
 	int fd = open(path, flags, mode);
-	int rc = fd < 0 || write_fd_all(fd, text, (size_t)n) || fsync(fd) ? -1 : 0;
+	int rc = fd < 0 || log_write_all(fd, text, (size_t)n) || fsync(fd) ? -1 : 0;
 	if (rc)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	if (fd >= 0 && close(fd) && !rc) {
@@ -93,12 +79,7 @@ static int sync_parent_dir(const char *path)
 {
 	char copy[4096];
 	snprintf(copy, sizeof(copy), "%s", path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
+	return log_sync_dir(dirname(copy));
 }
 
 /* Read a key file of `kind`; `epoch` NULL for kinds without one.  `key`

@@ -77,30 +77,6 @@ static int fail(struct log_writer *w, const char *fmt, ...)
 	return -1;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 static int open_segment(struct log_writer *w, uint32_t index)
 {
 	char name[LOG_SEG_NAME_MAX], path[PATH_MAX + LOG_SEG_NAME_MAX];
@@ -111,7 +87,7 @@ static int open_segment(struct log_writer *w, uint32_t index)
 		return fail(w, "%s: %s", path, strerror(errno));
 	uint8_t header[LOG_SEG_HEADER_BYTES];
 	log_segment_header_encode(header, index, w->seq, now_ns(CLOCK_REALTIME));
-	if (write_all(fd, header, sizeof(header)) || sync_dir(w->dir)) {
+	if (log_write_all(fd, header, sizeof(header)) || log_sync_dir(w->dir)) {
 		int saved = errno;
 		close(fd);
 		return fail(w, "%s: %s", path, strerror(saved));
@@ -132,7 +108,7 @@ static int write_entry(struct log_writer *w, const uint8_t *entry, size_t len)
 {
 	if (w->seg_bytes >= w->segment_bytes && open_segment(w, w->seg_index + 1))
 		return -1;
-	if (write_all(w->seg_fd, entry, len))
+	if (log_write_all(w->seg_fd, entry, len))
 		return fail(w, "%s: writing the log: %s", w->dir, strerror(errno));
 	log_chain_hash(w->prev, entry, entry + LOG_ENTRY_HEADER_BYTES, len - LOG_ENTRY_HEADER_BYTES);
 	w->seq++;
