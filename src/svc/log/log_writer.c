@@ -77,8 +77,19 @@ static int fail(struct log_writer *w, const char *fmt, ...)
 	return -1;
 }
 
+/* Start segment `index`.  The previous one is synced and closed first: a
+ * power loss may then tear only the last segment, which verify reads as
+ * a torn tail rather than as a log cut in the middle. */
 static int open_segment(struct log_writer *w, uint32_t index)
 {
+	if (w->seg_fd >= 0) {
+		int rc = fsync(w->seg_fd);
+		rc |= close(w->seg_fd);
+		w->seg_fd = -1;
+		if (rc)
+			return fail(w, "%s: syncing the previous segment: %s", w->dir,
+				    strerror(errno));
+	}
 	char name[LOG_SEG_NAME_MAX], path[PATH_MAX + LOG_SEG_NAME_MAX];
 	log_segment_name(name, index);
 	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
@@ -91,10 +102,6 @@ static int open_segment(struct log_writer *w, uint32_t index)
 		int saved = errno;
 		close(fd);
 		return fail(w, "%s: %s", path, strerror(saved));
-	}
-	if (w->seg_fd >= 0 && (fsync(w->seg_fd) || close(w->seg_fd))) {
-		close(fd);
-		return fail(w, "%s: syncing the previous segment: %s", w->dir, strerror(errno));
 	}
 	w->seg_fd = fd;
 	w->seg_index = index;
