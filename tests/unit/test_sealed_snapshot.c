@@ -5,6 +5,7 @@
  * byte, a truncated or extended file — is refused, and the machine it was
  * loaded into is left exactly as it was (same digest as before). */
 #include "harness.h"
+#include "test_files.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -45,30 +46,6 @@ static struct machine *busy_machine(void)
 	machine_run(m, 5003);
 	assert_true(m->hart.x[A0] > 0);
 	return m;
-}
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	uint8_t *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void write_all(const char *path, const uint8_t *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
 }
 
 static int setup(void **state)
