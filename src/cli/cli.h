@@ -5,5 +5,7 @@
 int cmd_run(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
 #include "svc/gdb/gdbstub.h"
+#include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
@@ -50,7 +52,39 @@ struct run_options {
 	uint64_t entropy_seed;
 	uint64_t rtc_epoch_ns;
 	struct default_guest guest; /* filled when no kernel is given */
+	/* keel record: the secure log (docs/log-format.md) */
+	bool record;
+	const char *log_dir;
+	const char *seal_key, *sign_key;
+	uint64_t checkpoint_every;
+	uint64_t seal_interval_ms;
 };
+
+#define DEFAULT_CHECKPOINT_EVERY 500000000ULL
+
+static void record_usage(FILE *out)
+{
+	fputs("usage: keel record --log DIR [record options] [keel run options]\n"
+	      "\n"
+	      "Boot (or --restore) a guest exactly like 'keel run', and record every\n"
+	      "nondeterministic input that reaches it into a tamper-evident secure log in\n"
+	      "DIR (docs/log-format.md), so that 'keel replay DIR' can re-execute the\n"
+	      "whole machine instruction for instruction.\n"
+	      "\n"
+	      "record options:\n"
+	      "  --log DIR            the log directory (created; must not hold a log)\n"
+	      "  --checkpoint-every N a state digest every N instructions (default 500M;\n"
+	      "                       0: only at the start and the end)\n"
+	      "  --seal-key FILE      the seal key from 'keel log keygen'; it is ratcheted\n"
+	      "                       in place at every seal.  Default: a new key, with its\n"
+	      "                       verification key in DIR/verify.key (move it offline)\n"
+	      "  --sign-key FILE      also sign every seal with this Ed25519 key\n"
+	      "  --seal-interval SECONDS  seal at least this often (default: the log's)\n"
+	      "\n"
+	      "The disk must be read-only or absent (a writable disk is not captured by\n"
+	      "the first checkpoint).  See 'keel run --help' for the other options.\n",
+	      out);
+}
 
 static void run_usage(FILE *out)
 {
@@ -150,6 +184,7 @@ enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD,
+	OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
 /* "N:FILE" */
@@ -169,6 +204,31 @@ static int bad(const char *what, const char *value)
 {
 	fprintf(stderr, "keel run: bad %s '%s'\n", what, value);
 	return -1;
+}
+
+/* Options only `keel record` takes. */
+static int parse_record_option(int c, const char *arg, struct run_options *o)
+{
+	uint64_t v;
+	if (!o->record && c >= OPT_LOG && c <= OPT_SEAL_INTERVAL) {
+		fprintf(stderr, "keel run: that option belongs to 'keel record'\n");
+		return -1;
+	}
+	switch (c) {
+	case OPT_LOG: o->log_dir = arg; return 0;
+	case OPT_SEAL_KEY: o->seal_key = arg; return 0;
+	case OPT_SIGN_KEY: o->sign_key = arg; return 0;
+	case OPT_CHECKPOINT_EVERY:
+		return parse_u64(arg, &o->checkpoint_every) ? bad("--checkpoint-every", arg) : 0;
+	case OPT_SEAL_INTERVAL:
+		if (parse_u64(arg, &v) || v == 0 || v > UINT64_MAX / 1000)
+			return bad("--seal-interval", arg);
+		o->seal_interval_ms = v * 1000;
+		return 0;
+	default:
+		(o->record ? record_usage : run_usage)(stderr);
+		return -1;
+	}
 }
 
 static int parse_one(int c, const char *arg, struct run_options *o)
@@ -214,7 +274,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 			return bad("--rtc-epoch", arg);
 		o->rtc_epoch_ns = v * 1000000000ULL;
 		return 0;
-	default: run_usage(stderr); return -1;
+	default: return parse_record_option(c, arg, o);
 	}
 }
 
@@ -223,7 +283,23 @@ static bool bare_metal(const struct run_options *o)
 	return o->bios && !strcmp(o->bios, "none");
 }
 
-static int parse_options(int argc, char **argv, struct run_options *o)
+/* What recording cannot capture is refused up front, so no log is ever
+ * made that replay could not follow. */
+static int check_record_options(const struct run_options *o)
+{
+	const char *why = NULL;
+	if (!o->log_dir)
+		why = "needs --log DIR";
+	else if (bare_metal(o) || o->trace || o->gdb_port)
+		why = "needs the virt board, without --trace or --gdb";
+	else if (o->disk && !strstr(o->disk, ",readonly"))
+		why = "cannot capture a writable disk yet: give --disk PATH,readonly or --disk none";
+	if (why)
+		fprintf(stderr, "keel record: %s\n", why);
+	return why ? -1 : 0;
+}
+
+static int parse_options(int argc, char **argv, struct run_options *o, bool record)
 {
 	static const struct option longopts[] = {
 		{"bios", required_argument, NULL, OPT_BIOS},
@@ -244,17 +320,24 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{"passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"log", required_argument, NULL, OPT_LOG},
+		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
+		{"sign-key", required_argument, NULL, OPT_SIGN_KEY},
+		{"seal-interval", required_argument, NULL, OPT_SEAL_INTERVAL},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
+	o->record = record;
+	o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
 	o->idle_sleep = true;
 	o->passphrase_fd = -1;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "hm:", longopts, NULL)) != -1) {
 		if (c == 'h') {
-			run_usage(stdout);
+			(record ? record_usage : run_usage)(stdout);
 			return 1;
 		}
 		if (parse_one(c, optarg, o))
@@ -297,7 +380,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		o->bios = DEFAULT_FIRMWARE;
 	if (!o->append)
 		o->append = DEFAULT_APPEND;
-	return 0;
+	return record ? check_record_options(o) : 0;
 }
 
 static int exit_status(const struct machine *m, enum stop_reason why)
@@ -409,6 +492,58 @@ static enum stop_reason run_with_snapshot(struct machine *m, const struct run_op
 	return run_slices(m, loop);
 }
 
+/* What replay needs to rebuild this machine (LOG_REC_SESSION_START). */
+static char *session_json(const struct machine *m, const struct run_options *o)
+{
+	json_t *j = json_pack("{s:s, s:I, s:s?, s:b, s:b, s:I, s:s?, s:s?}", "keel", KEEL_VERSION,
+			      "ram_size", (json_int_t)m->ram_size, "disk", o->disk, "net",
+			      m->has_net, "console_virtio", m->cfg.console_input_virtio,
+			      "checkpoint_every", (json_int_t)o->checkpoint_every, "kernel",
+			      o->kernel, "restore", o->restore);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+static int start_recording(struct recorder *rec, struct machine *m, const struct run_options *o)
+{
+	char err[1024], *json = session_json(m, o);
+	struct recorder_options ro = {
+		.dir = o->log_dir,
+		.seal_key = o->seal_key,
+		.sign_key = o->sign_key,
+		.checkpoint_every = o->checkpoint_every,
+		.seal_interval_ms = o->seal_interval_ms,
+		.session_json = json,
+	};
+	int rc = json ? recorder_start(rec, m, &ro, err, sizeof(err)) : -1;
+	free(json);
+	if (rc) {
+		rec->log = NULL;
+		fprintf(stderr, "keel record: %s\n", json ? err : "out of memory");
+		return -1;
+	}
+	fprintf(stderr, "keel record: logging to %s (checkpoint every %" PRIu64 " instructions)\n",
+		o->log_dir, o->checkpoint_every);
+	return 0;
+}
+
+static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason why)
+{
+	static const char *names[] = {
+		[STOP_EXIT] = "exit", [STOP_MAX_INSNS] = "max-insns",
+		[STOP_WFI_IDLE] = "wfi-idle", [STOP_TRAP_LOOP] = "trap-loop",
+	};
+	const char *reason = why < sizeof(names) / sizeof(names[0]) && names[why] ? names[why] : "stopped";
+	char err[1024];
+	if (recorder_finish(rec, reason, err, sizeof(err))) {
+		fprintf(stderr, "keel record: %s\n", err);
+		return STOP_NONE;
+	}
+	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed\n", rec->digests);
+	return why;
+}
+
 static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
 {
 	if (o->trace) {
@@ -436,7 +571,15 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	loop.api = o->api_sock ? &api : NULL;
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
-	enum stop_reason why = run_with_snapshot(m, o, &loop);
+	struct recorder rec;
+	enum stop_reason why = STOP_NONE;
+	if (!o->record || start_recording(&rec, m, o) == 0) {
+		loop.at_stop = o->record ? recorder_at_stop : NULL;
+		loop.at_stop_opaque = &rec;
+		why = run_with_snapshot(m, o, &loop);
+	}
+	if (o->record && rec.log)
+		why = finish_recording(&rec, why);
 	host_loop_close(&loop);
 	if (o->api_sock)
 		api_server_close(&api);
@@ -477,10 +620,10 @@ static int restore_guest(struct machine *m, const char *path, int passphrase_fd)
 	return rc;
 }
 
-int cmd_run(int argc, char **argv)
+static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
-	int rc = parse_options(argc, argv, &o);
+	int rc = parse_options(argc, argv, &o, record);
 	if (rc)
 		return rc > 0 ? 0 : 1;
 	struct machine_config cfg = {
@@ -525,4 +668,14 @@ int cmd_run(int argc, char **argv)
 	machine_free(m);
 	free(m);
 	return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	return run_or_record(argc, argv, false);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	return run_or_record(argc, argv, true);
 }

@@ -12,6 +12,8 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  run      boot a guest (see 'keel run --help')\n"
 	      "  ctl      talk to a running keel's control socket ('keel ctl --help')\n"
+	      "  record   boot a guest and record it in a secure log ('keel record --help')\n"
+	      "  replay   re-execute a recorded log ('keel replay --help')\n"
 	      "  log      keys, verification and listing of secure logs ('keel log --help')\n"
 	      "\n"
 	      "options:\n"
@@ -32,13 +34,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "--version")) {
-		puts("keel 0.1.0");
+		puts("keel " KEEL_VERSION);
 		return 0;
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "record"))
+		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(cmd, "log"))
 		return cmd_log(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);

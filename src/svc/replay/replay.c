@@ -186,7 +186,8 @@ static bool run_to(struct replayer *r, uint64_t target)
 		m->stop_at = target;
 		enum stop_reason why = machine_run(m, 0);
 		m->stop_at = 0;
-		if (why == STOP_AT || r->diverged)
+		/* Idle exactly at the target is where the live run stopped too. */
+		if (why == STOP_AT || r->diverged || m->hart.icount >= target)
 			continue;
 		diverge(r, "%s at icount %" PRIu64 ", but the log's next event is at icount %" PRIu64,
 			stop_name(why), m->hart.icount, target);
@@ -274,15 +275,16 @@ enum replay_result replayer_run(struct replayer *r, char *err, size_t errlen)
 				   ", the machine is already at %" PRIu64, target, m->hart.icount);
 			return REPLAY_DIVERGED;
 		}
-		if (r->perturb_reg && r->perturb_at >= m->hart.icount && r->perturb_at <= target) {
+		bool until_first = r->until && r->until <= target;
+		uint64_t stop = until_first ? r->until : target;
+		if (r->perturb_reg && r->perturb_at >= m->hart.icount && r->perturb_at <= stop) {
 			if (!run_to(r, r->perturb_at))
 				return REPLAY_DIVERGED;
 			m->hart.x[r->perturb_reg] ^= 1;
 			r->perturb_reg = 0;
 		}
-		if (r->until && r->until <= target) {
+		if (until_first)
 			return run_to(r, r->until) ? REPLAY_UNTIL : REPLAY_DIVERGED;
-		}
 		if (!run_to(r, target))
 			return REPLAY_DIVERGED;
 		/* (At the end of a log cut short, e.g. by a crash, entropy may

@@ -1,0 +1,519 @@
+/* keel replay: re-execute a recorded log (src/svc/replay/replay.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "svc/log/log_reader.h"
+#include "svc/log/log_record.h"
+#include "svc/log/log_verify.h"
+#include "svc/replay/replay.h"
+#include "vm/machine.h"
+#include "vm/snapshot.h"
+#include "vm/state_digest.h"
+
+enum { EXIT_DIVERGED = 3, EXIT_USAGE = 4 };
+
+static void replay_usage(FILE *out)
+{
+	fputs("usage: keel replay DIR [options]\n"
+	      "\n"
+	      "Re-execute the machine recorded by 'keel record --log DIR': restore its first\n"
+	      "checkpoint, inject every logged event at its instruction count, with no live\n"
+	      "input and no network, and check every checkpoint digest.  The guest's console\n"
+	      "output is written to stdout exactly as it was.  Idle time is skipped.\n"
+	      "\n"
+	      "The log is verified first (as 'keel log verify'): a tampered log is refused;\n"
+	      "a log with an unsealed tail (e.g. after a crash) is replayed up to its last\n"
+	      "seal.\n"
+	      "\n"
+	      "options:\n"
+	      "  --key FILE           the verify key (default: DIR/verify.key, with a warning)\n"
+	      "  --sign-pub FILE      also check the seals' Ed25519 signatures\n"
+	      "  --until ICOUNT       stop when the instruction count reaches ICOUNT\n"
+	      "  --snapshot FILE      with --until: save a snapshot there ('keel run --restore')\n"
+	      "  --bisect             on a divergence, find the first instruction at which the\n"
+	      "                       replay differs from a reference replay (see docs/replay.md)\n"
+	      "  --quiet              do not print the guest's console output\n"
+	      "  --debug-perturb ICOUNT:REG\n"
+	      "                       test only: flip bit 0 of register xREG at ICOUNT, to\n"
+	      "                       check that divergences are caught\n"
+	      "  -h, --help           show this help\n"
+	      "\n"
+	      "Exit status: 0 replayed to the end with every digest equal, 1 error (bad\n"
+	      "log, tampered, unreadable checkpoint), 3 diverged, 4 usage error.\n",
+	      out);
+}
+
+struct replay_options {
+	const char *dir;
+	struct log_verify_options verify;
+	uint64_t until;
+	const char *snapshot;
+	bool bisect, quiet;
+	uint64_t perturb_at;
+	unsigned perturb_reg;
+};
+
+/* The first records of a log: how to rebuild the machine. */
+struct session {
+	struct machine_config cfg;
+	char *disk;
+	char checkpoint[4096]; /* path of the first checkpoint */
+	uint64_t start_index; /* record number of the first digest */
+	uint64_t verified_records; /* replay stops before this record */
+};
+
+/* --- the record source: the log, cut at the end of its verified part --- */
+
+struct log_source {
+	struct log_reader *reader;
+	uint64_t limit;
+	uint64_t read;
+};
+
+static int log_source_next(void *opaque, struct replay_record *rec, char *err, size_t errlen)
+{
+	struct log_source *s = opaque;
+	if (s->read >= s->limit)
+		return 0;
+	struct log_record lr;
+	int rc = log_reader_next(s->reader, &lr);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", log_reader_error(s->reader));
+	if (rc <= 0)
+		return rc;
+	s->read++;
+	*rec = (struct replay_record){lr.icount, lr.type, lr.len, lr.payload};
+	return 1;
+}
+
+static int log_source_open(struct log_source *s, const char *dir, uint64_t limit)
+{
+	char err[512];
+	memset(s, 0, sizeof(*s));
+	s->limit = limit;
+	if (log_reader_open(&s->reader, dir, err, sizeof(err))) {
+		fprintf(stderr, "keel replay: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- reading the session --- */
+
+static int parse_session_json(struct session *s, const struct replay_record *rec)
+{
+	json_error_t je;
+	json_t *j = json_loadb((const char *)rec->payload, rec->len, 0, &je);
+	json_int_t ram = 0;
+	int net = 0, vcon = 0;
+	json_t *disk_value = NULL;
+	if (!j || json_unpack(j, "{s:I, s?o, s:b, s:b}", "ram_size", &ram, "disk", &disk_value,
+			      "net", &net, "console_virtio", &vcon)) {
+		json_decref(j);
+		return -1;
+	}
+	const char *disk = json_string_value(disk_value); /* NULL for null: no disk */
+	s->cfg.ram_size = (uint64_t)ram;
+	s->cfg.net = net ? "none" : NULL;
+	s->cfg.console_input_virtio = vcon;
+	s->disk = disk ? strdup(disk) : NULL;
+	s->cfg.disk = s->disk;
+	json_decref(j);
+	return 0;
+}
+
+static int read_session(struct session *s, const struct replay_options *o)
+{
+	struct log_source src;
+	if (log_source_open(&src, o->dir, s->verified_records))
+		return -1;
+	struct replay_record rec;
+	char err[512] = "the log ends before its first checkpoint";
+	bool have_conf = false, have_snap = false;
+	int rc;
+	while ((rc = log_source_next(&src, &rec, err, sizeof(err))) == 1) {
+		if (rec.type == LOG_REC_SESSION_START && !have_conf) {
+			if (parse_session_json(s, &rec)) {
+				snprintf(err, sizeof(err), "the session record is not keel's JSON");
+				rc = -1;
+				break;
+			}
+			have_conf = true;
+		} else if (rec.type == LOG_REC_SNAPSHOT && !have_snap &&
+			   rec.len > LOG_SNAPSHOT_HASH_BYTES) {
+			int n = (int)(rec.len - LOG_SNAPSHOT_HASH_BYTES);
+			snprintf(s->checkpoint, sizeof(s->checkpoint), "%s/%.*s", o->dir, n,
+				 (const char *)rec.payload + LOG_SNAPSHOT_HASH_BYTES);
+			have_snap = true;
+		} else if (rec.type == LOG_REC_DIGEST) {
+			s->start_index = src.read - 1;
+			break;
+		}
+	}
+	log_reader_close(src.reader);
+	if (rc == 1 && have_conf && have_snap)
+		return 0;
+	if (rc == 1 && (!have_conf || !have_snap))
+		snprintf(err, sizeof(err), "no %s before the first digest",
+			 have_conf ? "checkpoint" : "session record");
+	fprintf(stderr, "keel replay: %s: %s\n", o->dir, err);
+	return -1;
+}
+
+/* --- machines --- */
+
+static void console_stdout(void *opaque, const uint8_t *buf, size_t len)
+{
+	fwrite(buf, 1, len, stdout);
+}
+
+static void console_discard(void *opaque, const uint8_t *buf, size_t len)
+{
+}
+
+/* A machine in the state of the checkpoint `snap` (a file, or a buffer). */
+static struct machine *machine_at(const struct session *s, bool console, const char *path,
+				  const void *buf, size_t len)
+{
+	struct machine_config cfg = s->cfg;
+	cfg.board = BOARD_VIRT;
+	cfg.idle_skip = false; /* idle skips come from the log */
+	cfg.rtc_epoch_ns = 1; /* restored from the checkpoint; never the host's */
+	cfg.console_write = console ? console_stdout : console_discard;
+	char err[1024];
+	struct machine *m = calloc(1, sizeof(*m));
+	int rc = m ? machine_init(m, &cfg, err, sizeof(err)) : -1;
+	if (rc == 0) {
+		if (path) {
+			FILE *f = fopen(path, "rb");
+			rc = f ? snapshot_load(m, f, err, sizeof(err)) : -1;
+			if (!f)
+				snprintf(err, sizeof(err), "%s", strerror(errno));
+			if (f)
+				fclose(f);
+		} else {
+			rc = snapshot_load_buffer(m, buf, len, err, sizeof(err));
+		}
+		if (rc)
+			machine_free(m);
+	}
+	if (rc) {
+		fprintf(stderr, "keel replay: %s: %s\n", path ? path : "checkpoint",
+			m ? err : "out of memory");
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void machine_dispose(struct machine *m)
+{
+	if (m) {
+		machine_free(m);
+		free(m);
+	}
+}
+
+/* --- the last good checkpoint, kept for --bisect --- */
+
+struct good_point {
+	char *buf;
+	size_t len;
+	uint64_t index, icount;
+};
+
+static void keep_good(void *opaque, struct machine *m, uint64_t index)
+{
+	struct good_point *g = opaque;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	char err[256];
+	if (!f)
+		return;
+	int rc = snapshot_save(m, f, err, sizeof(err));
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return;
+	}
+	free(g->buf);
+	*g = (struct good_point){buf, len, index, m->hart.icount};
+}
+
+/* Replay from the good point to `until`, with or without the test
+ * perturbation; the digest there goes to `out`.  Returns 0, or -1 if that
+ * replay could not be run. */
+static int digest_at(const struct session *s, const struct replay_options *o,
+		     const struct good_point *g, uint64_t until, bool perturb,
+		     uint8_t out[STATE_DIGEST_BYTES])
+{
+	struct machine *m = machine_at(s, false, NULL, g->buf, g->len);
+	struct log_source src;
+	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
+		machine_dispose(m);
+		return -1;
+	}
+	struct replayer r;
+	replayer_init(&r, m, (struct replay_source){log_source_next, &src});
+	char err[512];
+	int rc = replayer_skip_to(&r, g->index, err, sizeof(err));
+	if (rc == 0) {
+		r.until = until;
+		if (perturb && o->perturb_reg && o->perturb_at >= g->icount) {
+			r.perturb_at = o->perturb_at;
+			r.perturb_reg = o->perturb_reg;
+		}
+		/* A divergence on the way still leaves a state to compare. */
+		rc = replayer_run(&r, err, sizeof(err)) == REPLAY_ERROR ? -1 : 0;
+	}
+	if (rc)
+		fprintf(stderr, "keel replay: bisect: %s\n", err);
+	else
+		state_digest(m, out);
+	replayer_free(&r);
+	log_reader_close(src.reader);
+	machine_dispose(m);
+	return rc;
+}
+
+/* The first icount in (good, bad] where the replay as asked differs from
+ * the reference replay (this one without the test perturbation). */
+static int bisect(const struct session *s, const struct replay_options *o,
+		  const struct good_point *g, uint64_t bad)
+{
+	uint64_t lo = g->icount, hi = bad;
+	fprintf(stderr, "keel replay: bisecting between icount %" PRIu64 " and %" PRIu64 "\n", lo,
+		hi);
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		uint8_t a[STATE_DIGEST_BYTES], b[STATE_DIGEST_BYTES];
+		if (digest_at(s, o, g, mid, true, a) || digest_at(s, o, g, mid, false, b))
+			return -1;
+		bool same = !memcmp(a, b, sizeof(a));
+		fprintf(stderr, "keel replay: bisect: icount %" PRIu64 ": %s\n", mid,
+			same ? "same" : "differs");
+		if (same)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	uint8_t a[STATE_DIGEST_BYTES], b[STATE_DIGEST_BYTES];
+	if (digest_at(s, o, g, hi, true, a) || digest_at(s, o, g, hi, false, b))
+		return -1;
+	if (!memcmp(a, b, sizeof(a))) {
+		fprintf(stderr, "keel replay: bisect: this replay and the reference agree up to icount "
+				"%" PRIu64 ": the divergence is not caused by this replay's options\n",
+			hi);
+		return -1;
+	}
+	fprintf(stderr, "keel replay: first divergent instruction: icount %" PRIu64
+			" (state equal at %" PRIu64 ", different at %" PRIu64 ")\n",
+		hi, hi - 1, hi);
+	printf("first-divergence icount=%" PRIu64 "\n", hi);
+	return 0;
+}
+
+/* --- the command --- */
+
+static int parse_perturb(const char *arg, struct replay_options *o)
+{
+	char *end;
+	errno = 0;
+	unsigned long long at = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end != ':')
+		return -1;
+	unsigned long reg = strtoul(end + 1, &end, 0);
+	if (*end || reg == 0 || reg > 31)
+		return -1;
+	o->perturb_at = at;
+	o->perturb_reg = (unsigned)reg;
+	return 0;
+}
+
+static int parse_replay_options(int argc, char **argv, struct replay_options *o)
+{
+	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB };
+	static const struct option longopts[] = {
+		{"key", required_argument, NULL, OPT_KEY},
+		{"sign-pub", required_argument, NULL, OPT_PUB},
+		{"until", required_argument, NULL, OPT_UNTIL},
+		{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+		{"bisect", no_argument, NULL, OPT_BISECT},
+		{"quiet", no_argument, NULL, OPT_QUIET},
+		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	int c;
+	char *end;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': replay_usage(stdout); return 1;
+		case OPT_KEY: o->verify.verify_key_path = optarg; break;
+		case OPT_PUB: o->verify.sign_pub_path = optarg; break;
+		case OPT_SNAPSHOT: o->snapshot = optarg; break;
+		case OPT_BISECT: o->bisect = true; break;
+		case OPT_QUIET: o->quiet = true; break;
+		case OPT_UNTIL:
+			errno = 0;
+			o->until = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || !o->until) {
+				fprintf(stderr, "keel replay: bad --until '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case OPT_PERTURB:
+			if (parse_perturb(optarg, o)) {
+				fprintf(stderr, "keel replay: bad --debug-perturb '%s' (ICOUNT:REG, REG 1..31)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		default: replay_usage(stderr); return -1;
+		}
+	}
+	if (optind + 1 != argc || (o->snapshot && !o->until)) {
+		fprintf(stderr, "keel replay: %s (try --help)\n",
+			optind + 1 != argc ? "needs exactly one log directory" : "--snapshot needs --until");
+		return -1;
+	}
+	o->dir = argv[optind];
+	return 0;
+}
+
+/* Verify first: a tampered log is never replayed; an unsealed or unclosed
+ * one is replayed up to its last seal. */
+static int verify_for_replay(const struct replay_options *o, struct session *s)
+{
+	struct log_verify_report rep;
+	if (log_verify(o->dir, &o->verify, &rep) || rep.status == LOG_STATUS_TAMPERED) {
+		fprintf(stderr, "keel replay: %s: %s: %s (segment %s, offset %" PRIu64 ", record %" PRIu64
+				")\n",
+			o->dir, log_status_name(rep.status), rep.reason, rep.bad.segment,
+			rep.bad.offset, rep.bad.record);
+		return -1;
+	}
+	if (!rep.seals_checked)
+		fprintf(stderr, "keel replay: warning: no verify key, seals not checked\n");
+	else if (rep.key_from_dir)
+		fprintf(stderr, "keel replay: warning: verified with %s/verify.key, which is not "
+				"tamper-evident while it sits next to the log\n", o->dir);
+	s->verified_records = rep.seals_checked ? rep.verified.record : rep.records;
+	if (rep.status != LOG_STATUS_VALID)
+		fprintf(stderr, "keel replay: %s: %s; replaying the %" PRIu64
+				" sealed records (up to icount %" PRIu64 ")\n",
+			o->dir, log_status_name(rep.status), s->verified_records, rep.verified.icount);
+	return 0;
+}
+
+static int save_until_snapshot(struct machine *m, const char *path)
+{
+	char err[512];
+	FILE *f = fopen(path, "wb");
+	int rc = f ? snapshot_save(m, f, err, sizeof(err)) : -1;
+	if (!f)
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+	if (f && fclose(f) && rc == 0) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		rc = -1;
+	}
+	if (rc)
+		fprintf(stderr, "keel replay: %s: %s\n", path, err);
+	return rc;
+}
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int report(struct replayer *r, enum replay_result res, const char *err, double secs,
+		  const struct replay_options *o)
+{
+	uint64_t icount = r->m->hart.icount;
+	fflush(stdout);
+	switch (res) {
+	case REPLAY_END:
+		fprintf(stderr, "keel replay: done: %" PRIu64 " records, %" PRIu64
+				" checkpoints matched, icount %" PRIu64 ", %.2f s\n",
+			r->records, r->digests_checked, icount, secs);
+		return 0;
+	case REPLAY_UNTIL:
+		fprintf(stderr, "keel replay: stopped at icount %" PRIu64 " (--until), %" PRIu64
+				" checkpoints matched\n", icount, r->digests_checked);
+		return o->snapshot && save_until_snapshot(r->m, o->snapshot) ? 1 : 0;
+	case REPLAY_DIVERGED:
+		fprintf(stderr, "keel replay: DIVERGED: %s\n", r->why);
+		return EXIT_DIVERGED;
+	default:
+		fprintf(stderr, "keel replay: %s: %s\n", o->dir, err);
+		return 1;
+	}
+}
+
+static int replay_log(const struct replay_options *o, struct session *s)
+{
+	struct machine *m = machine_at(s, !o->quiet, s->checkpoint, NULL, 0);
+	struct log_source src;
+	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
+		machine_dispose(m);
+		return 1;
+	}
+	struct replayer r;
+	struct good_point good = {0};
+	replayer_init(&r, m, (struct replay_source){log_source_next, &src});
+	r.until = o->until;
+	r.perturb_at = o->perturb_at;
+	r.perturb_reg = o->perturb_reg;
+	if (o->bisect) {
+		r.on_good_digest = keep_good;
+		r.on_good_opaque = &good;
+	}
+	char err[512] = "";
+	double t0 = seconds_now();
+	enum replay_result res = replayer_skip_to(&r, s->start_index, err, sizeof(err))
+					 ? REPLAY_ERROR
+					 : replayer_run(&r, err, sizeof(err));
+	int status = report(&r, res, err, seconds_now() - t0, o);
+	if (res == REPLAY_DIVERGED && o->bisect) {
+		/* The upper bound: the differing digest, or where the machine
+		 * stopped following the log. */
+		uint64_t bad = r.bad_icount ? r.bad_icount : m->hart.icount;
+		if (!good.buf || bad <= good.icount)
+			fprintf(stderr, "keel replay: --bisect needs a divergence after a "
+					"matching checkpoint\n");
+		else if (bisect(s, o, &good, bad))
+			status = 1;
+	}
+	free(good.buf);
+	replayer_free(&r);
+	log_reader_close(src.reader);
+	machine_dispose(m);
+	return status;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	struct replay_options o;
+	int rc = parse_replay_options(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? 0 : EXIT_USAGE;
+	struct session s = {0};
+	if (verify_for_replay(&o, &s) || read_session(&s, &o))
+		return 1;
+	int status = replay_log(&o, &s);
+	free(s.disk);
+	return status;
+}

@@ -1,0 +1,55 @@
+/* Recording: the secure-logging service (design notes §3–§4).
+ *
+ * The recorder sits on the event boundary: every event that crosses it
+ * (console input, network frames, entropy, time adjustments, idle skips)
+ * is appended to the secure log as (icount, type, payload).  It also
+ * writes the first checkpoint (a snapshot the log names by hash) and, every
+ * `checkpoint_every` instructions, the machine's state digest, which
+ * replay checks.  It never touches CPU internals: it uses the event hook,
+ * m->stop_at and the state API. */
+#ifndef KEEL_SVC_RECORD_RECORDER_H
+#define KEEL_SVC_RECORD_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct machine;
+struct log_writer;
+
+struct recorder_options {
+	const char *dir; /* the log directory (created; must hold no log) */
+	const char *seal_key; /* from `keel log keygen`; NULL: generated */
+	const char *sign_key; /* Ed25519 secret key file, or NULL */
+	uint64_t checkpoint_every; /* instructions between digests; 0: none */
+	uint64_t seal_interval_ms, seal_bytes; /* 0: the log's defaults */
+	const char *session_json; /* LOG_REC_SESSION_START payload (NUL-terminated) */
+};
+
+struct recorder {
+	struct machine *m;
+	struct log_writer *log;
+	uint64_t every, next_checkpoint;
+	uint64_t digests;
+	bool failed;
+	char err[512];
+};
+
+/* Open the log, save the first checkpoint (DIR/checkpoint-ICOUNT.snap),
+ * log its hash and digest, and hook the machine's event boundary.  Returns
+ * 0, or -1 with a message. */
+int recorder_start(struct recorder *r, struct machine *m, const struct recorder_options *o,
+		   char *err, size_t errlen);
+
+/* The host loop's at_stop callback: a checkpoint is due. */
+int recorder_at_stop(void *opaque, struct machine *m);
+
+/* Seal if the log's interval passed (call while idle, too). */
+void recorder_tick(struct recorder *r);
+
+/* Log the final digest and a session-end record (`reason`), seal and
+ * close.  Returns 0, or -1 with a message (also if recording failed
+ * earlier: then the log ends at its last good seal). */
+int recorder_finish(struct recorder *r, const char *reason, char *err, size_t errlen);
+
+#endif
