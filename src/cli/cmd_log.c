@@ -151,12 +151,13 @@ static void print_report(const char *dir, const struct log_verify_report *rep)
 		log_print_position(stdout, rep->status == LOG_STATUS_TAMPERED ? "first bad"
 					   : rep->status == LOG_STATUS_NO_CLOSE ? "ends at"
 					   : "first unsealed", &rep->bad);
-	printf("verified: %llu records up to icount %llu by %llu seals%s (last seal at %s "
-	       "offset %llu); %llu records read\n",
+	printf("verified: %llu records up to icount %llu by %llu seals%s",
 	       (unsigned long long)rep->verified.record, (unsigned long long)rep->verified.icount,
-	       (unsigned long long)rep->seals, rep->seals_checked ? "" : " (MACs NOT checked)",
-	       rep->verified.segment, (unsigned long long)rep->verified.offset,
-	       (unsigned long long)rep->records);
+	       (unsigned long long)rep->seals, rep->seals_checked ? "" : " (MACs NOT checked)");
+	if (rep->seals)
+		printf(" (last seal at %s offset %llu)", rep->verified.segment,
+		       (unsigned long long)rep->verified.offset);
+	printf("; %llu records read\n", (unsigned long long)rep->records);
 }
 
 static int cmd_verify(int argc, char **argv)
