@@ -46,7 +46,7 @@ static int pull_entropy(void *opaque, void *buf, size_t len)
 {
 	struct replayer *r = opaque;
 	uint64_t icount = r->m->hart.icount;
-	if (!r->pull_count) {
+	if (r->pull_head == r->pull_end) {
 		diverge(r, "the guest asked for %zu bytes of entropy at icount %" PRIu64
 			   ", the log has no such request there", len, icount);
 		return -1;
@@ -60,8 +60,7 @@ static int pull_entropy(void *opaque, void *buf, size_t len)
 	}
 	memcpy(buf, p->payload, len);
 	free((void *)p->payload);
-	r->pull_head = (r->pull_head + 1) % REPLAY_PULL_QUEUE;
-	r->pull_count--;
+	r->pull_head++;
 	return 0;
 }
 
@@ -80,6 +79,8 @@ static void drop_pulls(struct replayer *r);
 void replayer_free(struct replayer *r)
 {
 	drop_pulls(r);
+	free(r->pulls);
+	r->pulls = NULL;
 	free(r->next_buf);
 	r->next_buf = NULL;
 	r->m->events.replay_entropy = NULL;
@@ -89,24 +90,27 @@ void replayer_free(struct replayer *r)
 static int queue_pull(struct replayer *r, const struct replay_record *rec, char *err,
 		      size_t errlen)
 {
-	if (r->pull_count == REPLAY_PULL_QUEUE) {
-		/* The guest would have to ask for entropy this many times with
-		 * no other event between: the log cannot come from keel. */
-		snprintf(err, errlen, "record %" PRIu64 ": more than %d entropy records in a row",
-			 r->records, REPLAY_PULL_QUEUE);
-		return -1;
+	if (r->pull_head == r->pull_end)
+		r->pull_head = r->pull_end = 0;
+	if (r->pull_end == r->pull_cap) {
+		size_t cap = r->pull_cap ? 2 * r->pull_cap : 64;
+		struct replay_record *p = realloc(r->pulls, cap * sizeof(*p));
+		if (!p)
+			goto oom;
+		r->pulls = p;
+		r->pull_cap = cap;
 	}
 	uint8_t *copy = malloc(rec->len ? rec->len : 1);
-	if (!copy) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (!copy)
+		goto oom;
 	memcpy(copy, rec->payload, rec->len);
-	struct replay_record *q = &r->pulls[(r->pull_head + r->pull_count) % REPLAY_PULL_QUEUE];
-	*q = *rec;
-	q->payload = copy;
-	r->pull_count++;
+	r->pulls[r->pull_end] = *rec;
+	r->pulls[r->pull_end].payload = copy;
+	r->pull_end++;
 	return 0;
+oom:
+	snprintf(err, errlen, "out of memory queueing entropy records");
+	return -1;
 }
 
 /* Read up to the next pushed record, queueing pulled ones on the way.
@@ -141,11 +145,8 @@ static int read_next(struct replayer *r, char *err, size_t errlen)
 
 static void drop_pulls(struct replayer *r)
 {
-	while (r->pull_count) {
+	for (; r->pull_head < r->pull_end; r->pull_head++)
 		free((void *)r->pulls[r->pull_head].payload);
-		r->pull_head = (r->pull_head + 1) % REPLAY_PULL_QUEUE;
-		r->pull_count--;
-	}
 }
 
 /* Checkpoints are digest records, which are pushed, so reading stops
@@ -289,7 +290,7 @@ enum replay_result replayer_run(struct replayer *r, char *err, size_t errlen)
 			return REPLAY_DIVERGED;
 		/* (At the end of a log cut short, e.g. by a crash, entropy may
 		 * be logged that the machine was about to use.) */
-		if (rc && r->pull_count) {
+		if (rc && r->pull_head < r->pull_end) {
 			diverge(r, "the log has %u bytes of entropy at icount %" PRIu64
 				   " that the guest never asked for", r->pulls[r->pull_head].len,
 				r->pulls[r->pull_head].icount);

@@ -48,9 +48,6 @@ enum replay_result {
 	REPLAY_ERROR, /* the source failed */
 };
 
-/* Pulled events waiting for their device, in log order. */
-#define REPLAY_PULL_QUEUE 64
-
 struct replayer {
 	struct machine *m;
 	struct replay_source src;
@@ -59,9 +56,12 @@ struct replayer {
 	struct replay_record next;
 	uint8_t *next_buf;
 	size_t next_cap;
-	/* Entropy records read ahead of `next`, not yet asked for. */
-	struct replay_record pulls[REPLAY_PULL_QUEUE];
-	unsigned pull_head, pull_count;
+	/* Entropy records read ahead of `next`, not yet asked for, in log
+	 * order: pulls[pull_head .. pull_end).  A busy guest may read its RNG
+	 * many times between two pushed records (at most a checkpoint
+	 * interval apart), so the queue grows as needed. */
+	struct replay_record *pulls;
+	size_t pull_head, pull_end, pull_cap;
 	/* Options. */
 	uint64_t until; /* 0: to the end */
 	uint64_t perturb_at; /* test-only: flip bit 0 of x[perturb_reg] here */

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""An injected divergence (docs/replay.md, "Divergence"): record a short
+session, then replay it with the test-only --debug-perturb X:2, which
+flips bit 0 of sp at icount X.  Replay must stop at the first checkpoint
+after X and say so, and --bisect must name X as the first divergent
+instruction.  A replay without the flag is the control."""
+import os
+import re
+import subprocess
+import tempfile
+
+from guestlib import Guest, boot_args, check, keel_path, main
+
+EVERY = 5_000_000
+
+
+def keel(*args, timeout=600):
+    p = subprocess.run([keel_path(), *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test():
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "log")
+        g = Guest([], command=[keel_path(), "record", "--log", log, "--checkpoint-every",
+                               str(EVERY)] + boot_args(append="console=ttyS0 keel.net=off"))
+        try:
+            g.wait_ready()
+            out, rc = g.run("echo diverge-me")
+            g.send("poweroff -f\n")
+            check(g.wait_exit(120) == 0, f"record: {g.stderr()}")
+        finally:
+            g.kill()
+        rc, out, err = keel("replay", log, "--quiet")
+        check(rc == 0, f"clean replay: exit {rc}: {err}")
+        m = re.search(r"icount (\d+)", err.splitlines()[-1])
+        end = int(m.group(1))
+        # A checkpoint well inside the run, and X just before it.
+        checkpoint = (end // EVERY // 2) * EVERY
+        x = checkpoint - 1000
+        rc, out, err = keel("replay", log, "--quiet", "--debug-perturb", f"{x}:2")
+        check(rc == 3, f"perturbed replay: exit {rc}: {err}")
+        check(f"differs at the checkpoint at icount {checkpoint} " in err,
+              f"perturbed replay names the wrong place: {err}")
+        rc, out, err = keel("replay", log, "--quiet", "--debug-perturb", f"{x}:2", "--bisect")
+        check(f"first-divergence icount={x}\n" in out, f"bisect: {out} {err[-1500:]}")
+        print(f"perturbation at {x}: reported at checkpoint {checkpoint}, bisect found {x}")
+
+
+if __name__ == "__main__":
+    main(test)
