@@ -22,6 +22,7 @@
 #include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/state_io.h"
 
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -37,6 +38,8 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	const char *restore; /* snapshot to resume instead of booting */
+	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
+	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
 	int passphrase_fd; /* --passphrase-fd N; -1: ask on /dev/tty */
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
@@ -71,8 +74,12 @@ static void run_usage(FILE *out)
 	      "                       128M with --bios none)\n"
 	      "\n"
 	      "devices (virtio-mmio; virtio-rng and virtio-console are always present):\n"
-	      "  --disk PATH[,readonly]  a raw disk image as virtio-blk (/dev/vda); the\n"
-	      "                       default guest uses its root disk unless --disk none\n"
+	      "  --disk PATH[,readonly]  a raw disk image as virtio-blk (/dev/vda), written\n"
+	      "                       in place; the default guest uses an overlay over its\n"
+	      "                       root disk unless --disk none\n"
+	      "  --disk BASE,overlay=FILE  BASE read-only under the copy-on-write overlay\n"
+	      "                       FILE (made if missing; see 'keel disk --help')\n"
+	      "  --disk FILE.kov      an overlay, over the base its header names\n"
 	      "  --net user[,hostfwd=tcp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...[,ipv6=off]\n"
 	      "                       user-mode networking (libslirp): DHCP, DNS, NAT to the\n"
 	      "                       host, and forwards from host ports into the guest\n"
@@ -86,7 +93,13 @@ static void run_usage(FILE *out)
 	      "\n"
 	      "state (docs/snapshot-format.md):\n"
 	      "  --restore FILE       resume the snapshot FILE instead of booting; give the\n"
-	      "                       same -m, --bios none, --disk and --net as the saved VM\n"
+	      "                       same -m, --bios none and --net as the saved VM; an\n"
+	      "                       overlay disk is reopened from the snapshot\n"
+	      "  --overlay NEW        with --restore: resume on NEW, a copy of the overlay as\n"
+	      "                       it was at the snapshot (needed once the saved VM has\n"
+	      "                       written on)\n"
+	      "  --trust-disk         with --restore of a VM whose disk was a raw image (not\n"
+	      "                       captured by the snapshot): resume on --disk PATH anyway\n"
 	      "  --passphrase-fd N    read an encrypted snapshot's passphrase from fd N (one\n"
 	      "                       line) instead of asking on the terminal\n"
 	      "  --snapshot-at N:FILE save a snapshot when the instruction count reaches N,\n"
@@ -147,7 +160,8 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
+	OPT_TRUST_DISK,
 };
 
 /* "N:FILE" */
@@ -180,6 +194,8 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_APPEND: o->append = arg; return 0;
 	case OPT_DISK: o->disk = arg; return 0;
 	case OPT_RESTORE: o->restore = arg; return 0;
+	case OPT_OVERLAY: o->overlay = arg; return 0;
+	case OPT_TRUST_DISK: o->trust_disk = true; return 0;
 	case OPT_PASSPHRASE_FD:
 		if (parse_u64(arg, &v) || v > INT_MAX)
 			return bad("--passphrase-fd", arg);
@@ -240,6 +256,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"restore", required_argument, NULL, OPT_RESTORE},
 		{"passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD},
+		{"overlay", required_argument, NULL, OPT_OVERLAY},
+		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
 		{"help", no_argument, NULL, 'h'},
@@ -264,8 +282,9 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	}
 	if (!o->ram_bytes)
 		o->ram_bytes = (uint64_t)(bare_metal(o) ? 128 : DEFAULT_RAM_MIB) << 20;
-	if (o->passphrase_fd >= 0 && !o->restore) {
-		fprintf(stderr, "keel run: --passphrase-fd only applies to --restore\n");
+	if ((o->passphrase_fd >= 0 || o->overlay || o->trust_disk) && !o->restore) {
+		fprintf(stderr, "keel run: --passphrase-fd, --overlay and --trust-disk only apply "
+				"to --restore\n");
 		return -1;
 	}
 	if (o->restore && o->kernel) {
@@ -445,38 +464,107 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	return why;
 }
 
-/* An encrypted snapshot: every byte is authenticated before anything is
- * loaded, so a wrong passphrase leaves the machine untouched. */
-static int restore_sealed(struct machine *m, const char *path, int passphrase_fd)
+/* A snapshot file's bytes; a sealed one decrypted and authenticated. */
+struct snapshot_bytes {
+	uint8_t *p;
+	size_t len;
+	bool sealed; /* plaintext to wipe */
+};
+
+static void free_snapshot(struct snapshot_bytes *s)
 {
-	char err[512], prompt[4096 + 32], pass[SEALED_MAX_PASSPHRASE + 1];
+	if (s->sealed)
+		sealed_plaintext_free(s->p, s->len);
+	else
+		free(s->p);
+	*s = (struct snapshot_bytes){0};
+}
+
+static int read_sealed(const struct run_options *o, struct snapshot_bytes *s, char *err,
+		       size_t errlen)
+{
+	char prompt[4096 + 32], pass[SEALED_MAX_PASSPHRASE + 1];
 	size_t passlen;
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
-	int rc = sealed_read_passphrase(passphrase_fd, prompt, pass, sizeof(pass), &passlen, err,
-					sizeof(err));
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", o->restore);
+	int rc = sealed_read_passphrase(o->passphrase_fd, prompt, pass, sizeof(pass), &passlen, err,
+					errlen);
 	if (rc == 0)
-		rc = sealed_snapshot_load(m, path, pass, passlen, err, sizeof(err));
+		rc = sealed_snapshot_decrypt(o->restore, pass, passlen,
+					     o->ram_bytes + SNAPSHOT_MAX_OVERHEAD, &s->p, &s->len,
+					     err, errlen);
 	sodium_memzero(pass, sizeof(pass));
-	if (rc)
-		fprintf(stderr, "keel run: %s: %s\n", path, err);
+	s->sealed = rc == 0;
 	return rc;
 }
 
-static int restore_guest(struct machine *m, const char *path, int passphrase_fd)
+static int read_snapshot(const struct run_options *o, struct snapshot_bytes *s)
 {
-	if (sealed_snapshot_is_sealed(path))
-		return restore_sealed(m, path, passphrase_fd);
 	char err[512];
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "keel run: %s: %s\n", path, strerror(errno));
-		return -1;
+	int rc;
+	*s = (struct snapshot_bytes){0};
+	if (sealed_snapshot_is_sealed(o->restore)) {
+		rc = read_sealed(o, s, err, sizeof(err));
+	} else {
+		FILE *f = fopen(o->restore, "rb");
+		/* RAM, zstd's worst-case expansion of it, and the small sections. */
+		size_t max = o->ram_bytes + o->ram_bytes / 128 + SNAPSHOT_MAX_OVERHEAD;
+		if (!f)
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+		rc = f ? state_read_file(f, max, &s->p, &s->len, err, sizeof(err)) : -1;
+		if (f)
+			fclose(f);
 	}
-	int rc = snapshot_load(m, f, err, sizeof(err));
-	fclose(f);
 	if (rc)
-		fprintf(stderr, "keel run: %s: %s\n", path, err);
+		fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
 	return rc;
+}
+
+/* The disk the snapshot names: its overlay, frozen at the snapshot, or a
+ * raw image only if the user vouches for it. */
+static int restore_disk(const struct run_options *o, const struct snapshot_bytes *s,
+			struct machine_config *cfg)
+{
+	char err[PATH_MAX + 512];
+	struct disk_identity id;
+	if (snapshot_peek_disk(s->p, s->len, &id, err, sizeof(err)))
+		goto fail;
+	if (id.kind == DISK_NONE && (o->disk || o->overlay)) {
+		snprintf(err, sizeof(err), "the saved VM had no disk; drop --disk/--overlay");
+		goto fail;
+	}
+	if (id.kind == DISK_RAW) {
+		if (!o->disk || !o->trust_disk || o->overlay) {
+			snprintf(err, sizeof(err),
+				 "the saved VM's disk was the raw image %s, written in place, so the "
+				 "snapshot does not hold its contents; if that image is unchanged since, "
+				 "resume with --disk PATH --trust-disk (a disk with an overlay, --disk "
+				 "BASE,overlay=FILE, needs no trust)", id.path);
+			goto fail;
+		}
+		cfg->disk = o->disk;
+	}
+	if (id.kind == DISK_OVERLAY) {
+		if (o->disk) {
+			snprintf(err, sizeof(err), "the snapshot names its disk (%s); drop --disk, or "
+						   "give --overlay NEW to resume on a copy", id.path);
+			goto fail;
+		}
+		if (disk_image_open_frozen(&cfg->disk_image, &id, o->overlay, err, sizeof(err)))
+			goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
+	return -1;
+}
+
+static int load_snapshot(struct machine *m, const char *path, const struct snapshot_bytes *s)
+{
+	char err[512];
+	if (snapshot_load_buffer(m, s->p, s->len, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "keel run: %s: %s\n", path, err);
+	return -1;
 }
 
 int cmd_run(int argc, char **argv)
@@ -498,18 +586,29 @@ int cmd_run(int argc, char **argv)
 		.net = o.net,
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
-	char err[512] = "out of memory";
+	struct snapshot_bytes snap = {0};
+	if (o.restore && (read_snapshot(&o, &snap) || restore_disk(&o, &snap, &cfg))) {
+		free_snapshot(&snap);
+		return 1;
+	}
+	char err[PATH_MAX + 512] = "out of memory";
 	struct machine *m = calloc(1, sizeof(*m));
 	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "keel run: %s\n", err);
+		disk_image_close(m ? NULL : cfg.disk_image);
+		free_snapshot(&snap);
 		free(m);
 		return 1;
 	}
+	if (m->has_blk && disk_image_note(m->blk.disk)[0])
+		fprintf(stderr, "keel run: %s\n", disk_image_note(m->blk.disk));
 	m->max_insns = o.max_insns;
 	m->on_reset = reload_on_reset;
 	m->on_reset_opaque = &o;
 	int status = 1;
-	if ((o.restore ? restore_guest(m, o.restore, o.passphrase_fd) : load_guest(m, &o)) == 0) {
+	rc = o.restore ? load_snapshot(m, o.restore, &snap) : load_guest(m, &o);
+	free_snapshot(&snap);
+	if (rc == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
 			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);

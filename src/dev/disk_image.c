@@ -632,12 +632,16 @@ int disk_image_open_frozen(struct disk_image **out, const struct disk_identity *
 			return -1;
 		path = new_overlay;
 	}
-	struct disk_image *d;
-	if (open_existing(&d, path, NULL, want, err, errlen))
-		return -1;
-	if (memcmp(d->base_hash, id->base_hash, OVERLAY_HASH_BYTES) != 0 || d->size != id->size) {
+	struct disk_image *d = NULL;
+	int rc = open_existing(&d, path, NULL, want, err, errlen);
+	if (rc == 0 && (memcmp(d->base_hash, id->base_hash, OVERLAY_HASH_BYTES) != 0 ||
+			d->size != id->size))
+		rc = fail(err, errlen, path, "is over another base image than the snapshot's");
+	if (rc) {
 		disk_image_close(d);
-		return fail(err, errlen, path, "is over another base image than the snapshot's");
+		if (new_overlay)
+			unlink(new_overlay); /* ours, just made: leave nothing half-done */
+		return -1;
 	}
 	*out = d;
 	return 0;

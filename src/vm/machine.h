@@ -56,9 +56,12 @@ struct machine_config {
 	/* Skip idle time inside machine_run (no host pacing): tests, traces,
 	 * the gdb stub and replay want this. */
 	bool idle_skip;
-	/* virt board devices: a --disk argument "PATH[,readonly]" and a --net
-	 * argument "user[,hostfwd=...]" (NULL: no such device). */
+	/* virt board devices: a --disk argument (disk_image_open_spec) and a
+	 * --net argument "user[,hostfwd=...]" (NULL: no such device). */
 	const char *disk;
+	/* Or a disk already open (a restore opens the one its snapshot
+	 * names); machine_init takes it over, even when it fails. */
+	struct disk_image *disk_image;
 	const char *net;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
