@@ -12,6 +12,7 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  run      boot a guest (see 'keel run --help')\n"
 	      "  ctl      talk to a running keel's control socket ('keel ctl --help')\n"
+	      "  disk     make, inspect, check and convert disk overlays ('keel disk --help')\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "disk"))
+		return cmd_disk(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);
 	return 2;
 }

@@ -514,23 +514,25 @@ static int load_records(struct disk_image *d, uint64_t end, bool strict, char *e
 		 "%s: dropped %llu bytes of torn or corrupt records at offset %llu "
 		 "(a crash while writing?)", d->path, (unsigned long long)(end - valid),
 		 (unsigned long long)valid);
-	if (ftruncate(d->ov_fd, (off_t)valid) != 0)
+	if (!d->readonly && ftruncate(d->ov_fd, (off_t)valid) != 0)
 		return fail(err, errlen, d->path, strerror(errno));
 	return 0;
 }
 
 /* Open an existing overlay; `len` is the length to load (strictly), or
- * UINT64_MAX for all of it (dropping a torn tail). */
+ * UINT64_MAX for all of it (dropping a torn tail).  A read-only open
+ * changes nothing in the file. */
 static int open_existing(struct disk_image **out, const char *overlay, const char *base,
-			 uint64_t len, char *err, size_t errlen)
+			 uint64_t len, bool readonly, char *err, size_t errlen)
 {
 	struct disk_image *d = image_new();
 	if (!d)
 		return fail(err, errlen, overlay, "out of memory");
 	d->kind = DISK_OVERLAY;
+	d->readonly = readonly;
 	uint64_t file_len;
 	struct overlay_header h;
-	int rc = open_sized(overlay, O_RDWR, &d->ov_fd, &file_len, err, errlen);
+	int rc = open_sized(overlay, readonly ? O_RDONLY : O_RDWR, &d->ov_fd, &file_len, err, errlen);
 	if (rc == 0)
 		rc = read_header(d->ov_fd, overlay, &h, err, errlen);
 	if (rc == 0) {
@@ -563,7 +565,13 @@ int disk_image_open_overlay(struct disk_image **out, const char *overlay, const 
 	if (base && access(overlay, F_OK) != 0 && errno == ENOENT &&
 	    disk_image_create(overlay, base, err, errlen))
 		return -1;
-	return open_existing(out, overlay, base, UINT64_MAX, err, errlen);
+	return open_existing(out, overlay, base, UINT64_MAX, false, err, errlen);
+}
+
+int disk_image_open_overlay_readonly(struct disk_image **out, const char *overlay, char *err,
+				     size_t errlen)
+{
+	return open_existing(out, overlay, NULL, UINT64_MAX, true, err, errlen);
 }
 
 /* --- snapshots and clones ------------------------------------------------ */
@@ -633,7 +641,7 @@ int disk_image_open_frozen(struct disk_image **out, const struct disk_identity *
 		path = new_overlay;
 	}
 	struct disk_image *d = NULL;
-	int rc = open_existing(&d, path, NULL, want, err, errlen);
+	int rc = open_existing(&d, path, NULL, want, false, err, errlen);
 	if (rc == 0 && (memcmp(d->base_hash, id->base_hash, OVERLAY_HASH_BYTES) != 0 ||
 			d->size != id->size))
 		rc = fail(err, errlen, path, "is over another base image than the snapshot's");

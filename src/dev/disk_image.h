@@ -59,6 +59,11 @@ int disk_image_open_raw(struct disk_image **out, const char *path, bool readonly
 int disk_image_open_overlay(struct disk_image **out, const char *overlay, const char *base,
 			    char *err, size_t errlen);
 
+/* Open an overlay (base from its header) for reading only: the file is
+ * not changed, not even to cut off a torn tail (for keel disk convert). */
+int disk_image_open_overlay_readonly(struct disk_image **out, const char *overlay, char *err,
+				     size_t errlen);
+
 /* Reopen the disk a snapshot recorded.  The overlay must be exactly
  * id->overlay_len bytes long and intact, over the same base; if it has
  * grown (the saved VM wrote on) that is an error unless `new_overlay` is
