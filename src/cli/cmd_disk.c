@@ -156,17 +156,32 @@ static const char info_help[] =
 	"Show OVERLAY's header (size, base path, size and hash) and a summary of\n"
 	"its records.  Reads only the overlay; the base need not be present.\n";
 
+/* What info and check both do first: help, usage, survey, print.  Returns
+ * true when the command is over, with its exit status in *status. */
+static bool survey_command(int argc, char **argv, const char *help, struct survey *s,
+			   int *status)
+{
+	*status = 0;
+	if (wants_help(argc, argv, help))
+		return true;
+	if (argc != 2) {
+		*status = usage_error(help);
+		return true;
+	}
+	if (survey(argv[1], s)) {
+		*status = 1;
+		return true;
+	}
+	print_survey(argv[1], s);
+	return false;
+}
+
 static int disk_info(int argc, char **argv)
 {
-	if (wants_help(argc, argv, info_help))
-		return 0;
-	if (argc != 2)
-		return usage_error(info_help);
 	struct survey s;
-	if (survey(argv[1], &s))
-		return 1;
-	print_survey(argv[1], &s);
-	return 0;
+	int status;
+	survey_command(argc, argv, info_help, &s, &status);
+	return status;
 }
 
 static const char check_help[] =
@@ -179,17 +194,13 @@ static const char check_help[] =
 
 static int disk_check(int argc, char **argv)
 {
-	if (wants_help(argc, argv, check_help))
-		return 0;
-	if (argc != 2)
-		return usage_error(check_help);
 	struct survey s;
-	if (survey(argv[1], &s))
-		return 1;
-	print_survey(argv[1], &s);
+	int status;
+	if (survey_command(argc, argv, check_help, &s, &status))
+		return status;
 	char err[PATH_MAX + 256];
 	struct disk_image *d;
-	int status = s.valid_end < s.file_len ? 1 : 0;
+	status = s.valid_end < s.file_len ? 1 : 0;
 	if (disk_image_open_overlay_readonly(&d, argv[1], err, sizeof(err))) {
 		printf("base check:    BAD: %s\n", err);
 		return 1;

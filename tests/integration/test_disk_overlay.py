@@ -10,28 +10,12 @@ import shutil
 import subprocess
 import tempfile
 
-from guestlib import Guest, boot_args, check, guest_files, keel_path, main
+from guestlib import boot_args, boot_disk_and, check, guest_files, keel_path, main
 
 
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def boot_and(disk, commands):
-    g = Guest(boot_args(disk=disk, append="console=ttyS0 keel.net=off"))
-    try:
-        g.wait_ready()
-        out, _ = g.run("cat /etc/keel-root")
-        check("disk" in out, f"not running from the disk: {out!r}")
-        results = [g.run(c) for c in commands]
-        g.send("sync; poweroff -f\n")
-        status = g.wait_exit(120)
-        err = g.stderr()
-        check(status == 0, f"keel exited {status}\n{err}")
-        return results, err
-    finally:
-        g.kill()
 
 
 def keel_disk(*args, expect=0):
@@ -50,10 +34,10 @@ def test():
         base_sum = sha(base)
         token = f"overlay-{os.getpid()}"
 
-        boot_and(f"{base},overlay={overlay}", [f"echo {token} > /root/keel-test.txt", "sync"])
+        boot_disk_and(f"{base},overlay={overlay}", [f"echo {token} > /root/keel-test.txt", "sync"])
         check(sha(base) == base_sum, "the guest's writes reached the base image")
         check(os.path.getsize(overlay) > 4096, "nothing was appended to the overlay")
-        ((out, rc),), _ = boot_and(overlay, ["cat /root/keel-test.txt"])
+        ((out, rc),), _ = boot_disk_and(overlay, ["cat /root/keel-test.txt"])
         check(rc == 0 and token in out, f"file lost across boots on the overlay: {out!r}")
 
         info = keel_disk("info", overlay)
@@ -79,7 +63,7 @@ def test():
             f.write(b"KREC" + os.urandom(1500))
         out = keel_disk("check", overlay, expect=1)
         check("1504 bytes at offset" in out, f"check missed the torn tail:\n{out}")
-        ((out, rc),), err = boot_and(overlay, ["cat /root/keel-test.txt"])
+        ((out, rc),), err = boot_disk_and(overlay, ["cat /root/keel-test.txt"])
         check("dropped 1504 bytes" in err, f"no word about the torn tail: {err!r}")
         check(rc == 0 and token in out, f"file lost after a torn tail: {out!r}")
         check(os.path.getsize(overlay) >= good, "intact records were dropped")
