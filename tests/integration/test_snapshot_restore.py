@@ -89,6 +89,19 @@ def test():
         check("bad.snap" in err, f"truncated snapshot message: {err!r}")
         err = keel(["--restore", snap, "--overlay", next(fresh), "-m", "128M"], expect=1)
         check("MiB" in err, f"wrong-configuration message: {err!r}")
+        err = keel(restoring(snap, "--disk", base), expect=1)
+        check("the snapshot names its disk" in err, f"--disk with an overlay snapshot: {err!r}")
+        # A raw disk is written in place: the snapshot cannot hold it, so the
+        # restore wants the user to vouch for the image.
+        raw = os.path.join(tmp, "raw.ext4")
+        shutil.copyfile(guest_files()["rootfs"], raw)
+        raw_snap = os.path.join(tmp, "raw.snap")
+        m = SAVE_POINTS[0]
+        keel(boot_args(disk=raw, append=APPEND, extra=FIXED) +
+             ["--snapshot-at", f"{m}:{raw_snap}", "--max-insns", str(m + 1)])
+        err = keel(restoring(raw_snap, "--disk", raw), expect=1)
+        check("--trust-disk" in err and "raw.ext4" in err, f"raw disk restore: {err!r}")
+        keel(restoring(raw_snap, "--disk", raw, "--trust-disk", "--max-insns", str(m + 1000)))
         # The base changed since the snapshot: refused, and no copy is left.
         with open(base, "r+b") as f:
             f.seek(1 << 20)
