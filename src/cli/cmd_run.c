@@ -595,7 +595,8 @@ int cmd_run(int argc, char **argv)
 	struct machine *m = calloc(1, sizeof(*m));
 	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "keel run: %s\n", err);
-		disk_image_close(m ? NULL : cfg.disk_image);
+		if (!m) /* machine_init owns the disk once called, even when it fails */
+			disk_image_close(cfg.disk_image);
 		free_snapshot(&snap);
 		free(m);
 		return 1;

@@ -444,13 +444,14 @@ static int read_header(int fd, const char *path, struct overlay_header *h, char 
  * (relative to the overlay's directory), whichever exists. */
 static void resolve_base(const char *overlay, const struct overlay_header *h, char out[PATH_MAX])
 {
-	if (access(h->base_abs, F_OK) == 0 || h->base_given[0] == '/') {
-		snprintf(out, PATH_MAX, "%s", access(h->base_abs, F_OK) == 0 ? h->base_abs : h->base_given);
-		return;
-	}
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", overlay);
-	snprintf(out, PATH_MAX, "%s/%s", dirname(dir), h->base_given);
+	if (access(h->base_abs, F_OK) == 0)
+		snprintf(out, PATH_MAX, "%s", h->base_abs);
+	else if (h->base_given[0] == '/')
+		snprintf(out, PATH_MAX, "%s", h->base_given);
+	else /* both moved together, say */
+		snprintf(out, PATH_MAX, "%s/%s", dirname(dir), h->base_given);
 }
 
 /* Open the base and prove it is the one the overlay was made over. */
@@ -464,15 +465,19 @@ static int open_base(struct disk_image *d, const char *overlay, const char *base
 		resolve_base(overlay, h, path);
 	uint64_t size;
 	char why[PATH_MAX + 160];
-	if (open_sized(path, O_RDONLY, &d->base_fd, &size, why, sizeof(why)))
-		return snprintf(err, errlen, "%s: base image %s", overlay, why), -1;
+	if (open_sized(path, O_RDONLY, &d->base_fd, &size, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: base image %s", overlay, why);
+		return -1;
+	}
 	if (size != h->base_size) {
 		snprintf(err, errlen, "%s: base image %s is %llu bytes, the overlay was made over %llu",
 			 overlay, path, (unsigned long long)size, (unsigned long long)h->base_size);
 		return -1;
 	}
-	if (overlay_hash_base(d->base_fd, size, d->base_hash, why, sizeof(why)))
-		return snprintf(err, errlen, "%s: base image %s: %s", overlay, path, why), -1;
+	if (overlay_hash_base(d->base_fd, size, d->base_hash, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: base image %s: %s", overlay, path, why);
+		return -1;
+	}
 	if (memcmp(d->base_hash, h->base_hash, OVERLAY_HASH_BYTES) != 0) {
 		snprintf(err, errlen,
 			 "%s: base image %s has changed since the overlay was made over it "
@@ -730,9 +735,11 @@ int disk_image_open_spec(struct disk_image **out, const char *spec, char *err, s
 	if (snprintf(path, sizeof(path), "%s", spec) >= (int)sizeof(path))
 		return fail(err, errlen, "--disk", "path too long");
 	bool readonly = strip_suffix(path, ",readonly") || strip_suffix(path, ",ro");
-	char *ov = strstr(path, ",overlay=");
-	for (char *next; ov && (next = strstr(ov + 1, ",overlay=")); ov = next) {
-	}
+	/* The last ",overlay=": the base's path may contain one, the
+	 * overlay's may not. */
+	char *ov = NULL;
+	for (char *at = strstr(path, ",overlay="); at; at = strstr(at + 1, ",overlay="))
+		ov = at;
 	if (ov) {
 		*ov = '\0';
 		ov += strlen(",overlay=");
@@ -740,12 +747,11 @@ int disk_image_open_spec(struct disk_image **out, const char *spec, char *err, s
 			return fail(err, errlen, "--disk", "an overlay cannot be read-only (attach the "
 							  "base with ,readonly instead)");
 		if (!path[0] || !ov[0])
-			return snprintf(err, errlen, "--disk: BASE,overlay=PATH needs both paths in '%s'",
-					spec), -1;
+			return fail(err, errlen, "--disk", "BASE,overlay=PATH needs both paths");
 		return disk_image_open_overlay(out, ov, path, err, errlen);
 	}
 	if (path[0] == '\0')
-		return snprintf(err, errlen, "--disk: missing image path in '%s'", spec), -1;
+		return fail(err, errlen, "--disk", "missing image path");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	bool is_overlay = fd >= 0 && overlay_is_overlay(fd);
 	if (fd >= 0)
