@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -538,6 +539,12 @@ static int open_existing(struct disk_image **out, const char *overlay, const cha
 	uint64_t file_len;
 	struct overlay_header h;
 	int rc = open_sized(overlay, readonly ? O_RDONLY : O_RDWR, &d->ov_fd, &file_len, err, errlen);
+	/* Two writers would append over each other's records (a restore while
+	 * the saved VM still runs, say).  The lock belongs to the open file,
+	 * so a fork()ed clone shares it. */
+	if (rc == 0 && !readonly && flock(d->ov_fd, LOCK_EX | LOCK_NB) != 0)
+		rc = fail(err, errlen, overlay, errno == EWOULDBLOCK ? "in use by another keel"
+								     : strerror(errno));
 	if (rc == 0)
 		rc = read_header(d->ov_fd, overlay, &h, err, errlen);
 	if (rc == 0) {

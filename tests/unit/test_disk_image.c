@@ -166,8 +166,13 @@ static void test_overlay_read_write(void **state)
 	disk_image_close(d);
 	assert_base_untouched(f);
 
-	/* Reopened by the overlay alone (base from its header), and by both. */
+	/* Reopened by the overlay alone (base from its header), and by both;
+	 * never by two writers at once. */
 	d = open_spec("%s", f->overlay);
+	struct disk_image *second = NULL;
+	char err[512] = "";
+	assert_int_equal(disk_image_open_spec(&second, f->overlay, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "in use by another keel"));
 	assert_disk_is(d, &m);
 	disk_image_close(d);
 	d = open_spec("%s,overlay=%s", f->base, f->overlay);

@@ -341,11 +341,11 @@ static void test_disk_overlay_round_trip(void **state)
 	assert_int_equal(disk_image_read(b->blk.disk, 0, back, sizeof(back)), 0);
 	assert_memory_equal(back, pattern, sizeof(back)); /* not a's later write */
 
+	free_machine(a); /* it holds the overlay's lock */
 	struct machine *c = disk_machine(ov, NULL); /* the overlay a wrote on */
 	assert_int_equal(load_snap(c, buf, len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "DISK: the attached disk is not"));
 	free(buf);
-	free_machine(a);
 	free_machine(b);
 	free_machine(c);
 	unlink(base);
