@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
+#include "cli/run_restore.h"
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
@@ -19,10 +19,8 @@
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
-#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
-#include "vm/state_io.h"
 
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -464,109 +462,6 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	return why;
 }
 
-/* A snapshot file's bytes; a sealed one decrypted and authenticated. */
-struct snapshot_bytes {
-	uint8_t *p;
-	size_t len;
-	bool sealed; /* plaintext to wipe */
-};
-
-static void free_snapshot(struct snapshot_bytes *s)
-{
-	if (s->sealed)
-		sealed_plaintext_free(s->p, s->len);
-	else
-		free(s->p);
-	*s = (struct snapshot_bytes){0};
-}
-
-static int read_sealed(const struct run_options *o, struct snapshot_bytes *s, char *err,
-		       size_t errlen)
-{
-	char prompt[4096 + 32], pass[SEALED_MAX_PASSPHRASE + 1];
-	size_t passlen;
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", o->restore);
-	int rc = sealed_read_passphrase(o->passphrase_fd, prompt, pass, sizeof(pass), &passlen, err,
-					errlen);
-	if (rc == 0)
-		rc = sealed_snapshot_decrypt(o->restore, pass, passlen,
-					     o->ram_bytes + SNAPSHOT_MAX_OVERHEAD, &s->p, &s->len,
-					     err, errlen);
-	sodium_memzero(pass, sizeof(pass));
-	s->sealed = rc == 0;
-	return rc;
-}
-
-static int read_snapshot(const struct run_options *o, struct snapshot_bytes *s)
-{
-	char err[512];
-	int rc;
-	*s = (struct snapshot_bytes){0};
-	if (sealed_snapshot_is_sealed(o->restore)) {
-		rc = read_sealed(o, s, err, sizeof(err));
-	} else {
-		FILE *f = fopen(o->restore, "rb");
-		/* RAM, zstd's worst-case expansion of it, and the small sections. */
-		size_t max = o->ram_bytes + o->ram_bytes / 128 + SNAPSHOT_MAX_OVERHEAD;
-		if (!f)
-			snprintf(err, sizeof(err), "%s", strerror(errno));
-		rc = f ? state_read_file(f, max, &s->p, &s->len, err, sizeof(err)) : -1;
-		if (f)
-			fclose(f);
-	}
-	if (rc)
-		fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
-	return rc;
-}
-
-/* The disk the snapshot names: its overlay, frozen at the snapshot, or a
- * raw image only if the user vouches for it. */
-static int restore_disk(const struct run_options *o, const struct snapshot_bytes *s,
-			struct machine_config *cfg)
-{
-	char err[PATH_MAX + 512];
-	struct disk_identity id;
-	if (snapshot_peek_disk(s->p, s->len, &id, err, sizeof(err)))
-		goto fail;
-	if (id.kind == DISK_NONE && (o->disk || o->overlay)) {
-		snprintf(err, sizeof(err), "the saved VM had no disk; drop --disk/--overlay");
-		goto fail;
-	}
-	if (id.kind == DISK_RAW) {
-		if (!o->disk || !o->trust_disk || o->overlay) {
-			snprintf(err, sizeof(err),
-				 "the saved VM's disk was the raw image %s, written in place, so the "
-				 "snapshot does not hold its contents; if that image is unchanged since, "
-				 "resume with --disk PATH --trust-disk (a disk with an overlay, --disk "
-				 "BASE,overlay=FILE, needs no trust)", id.path);
-			goto fail;
-		}
-		cfg->disk = o->disk;
-	}
-	if (id.kind == DISK_OVERLAY) {
-		if (o->disk) {
-			snprintf(err, sizeof(err), "the snapshot names its disk (%s); drop --disk, or "
-						   "give --overlay NEW to resume on a copy", id.path);
-			goto fail;
-		}
-		if (disk_image_open_frozen(&cfg->disk_image, &id, o->overlay, err, sizeof(err)))
-			goto fail;
-	}
-	return 0;
-fail:
-	fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
-	return -1;
-}
-
-static int load_snapshot(struct machine *m, const char *path, const struct snapshot_bytes *s)
-{
-	char err[512];
-	if (snapshot_load_buffer(m, s->p, s->len, err, sizeof(err)) == 0)
-		return 0;
-	fprintf(stderr, "keel run: %s: %s\n", path, err);
-	return -1;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct run_options o;
@@ -586,9 +481,11 @@ int cmd_run(int argc, char **argv)
 		.net = o.net,
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
+	const struct restore_request req = {o.restore, o.passphrase_fd, o.ram_bytes, o.disk,
+					    o.overlay, o.trust_disk};
 	struct snapshot_bytes snap = {0};
-	if (o.restore && (read_snapshot(&o, &snap) || restore_disk(&o, &snap, &cfg))) {
-		free_snapshot(&snap);
+	if (o.restore && (restore_read(&req, &snap) || restore_disk(&req, &snap, &cfg))) {
+		restore_free(&snap);
 		return 1;
 	}
 	char err[PATH_MAX + 512] = "out of memory";
@@ -597,7 +494,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "keel run: %s\n", err);
 		if (!m) /* machine_init owns the disk once called, even when it fails */
 			disk_image_close(cfg.disk_image);
-		free_snapshot(&snap);
+		restore_free(&snap);
 		free(m);
 		return 1;
 	}
@@ -607,8 +504,8 @@ int cmd_run(int argc, char **argv)
 	m->on_reset = reload_on_reset;
 	m->on_reset_opaque = &o;
 	int status = 1;
-	rc = o.restore ? load_snapshot(m, o.restore, &snap) : load_guest(m, &o);
-	free_snapshot(&snap);
+	rc = o.restore ? restore_load(m, &req, &snap) : load_guest(m, &o);
+	restore_free(&snap);
 	if (rc == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
