@@ -269,27 +269,6 @@ static void test_virt_board_round_trip(void **state)
 
 /* --- the disk: named by the snapshot, frozen at the overlay's length ---- */
 
-static struct machine *disk_machine(const char *spec, struct disk_image *img)
-{
-	struct machine *m = calloc(1, sizeof(*m));
-	const struct machine_config cfg = {
-		.board = BOARD_VIRT,
-		.ram_size = RAM_SIZE,
-		.entropy_seeded = true,
-		.rtc_epoch_ns = 1,
-		.idle_skip = true,
-		.disk = spec,
-		.disk_image = img,
-	};
-	char err[512] = "";
-	assert_non_null(m);
-	if (machine_init(m, &cfg, err, sizeof(err))) {
-		print_error("machine_init: %s\n", err);
-		fail();
-	}
-	return m;
-}
-
 /* The snapshot names the overlay and its length L; a restore onto a copy
  * of that prefix is the saved machine (digest and disk), the overlay the
  * saved VM wrote on is refused, and the digest moves with the disk. */
@@ -310,7 +289,7 @@ static void test_disk_overlay_round_trip(void **state)
 	fclose(f);
 	snprintf(spec, sizeof(spec), "%s,overlay=%s", base, ov);
 
-	struct machine *a = disk_machine(spec, NULL);
+	struct machine *a = new_machine_with_disk(BOARD_VIRT, RAM_SIZE, spec, NULL);
 	memset(blk, 0x5a, sizeof(blk));
 	assert_int_equal(disk_image_write(a->blk.disk, 8192, blk, sizeof(blk)), 0);
 	size_t len;
@@ -329,7 +308,7 @@ static void test_disk_overlay_round_trip(void **state)
 
 	struct disk_image *img;
 	assert_int_equal(disk_image_open_frozen(&img, &id, copy, err, sizeof(err)), 0);
-	struct machine *b = disk_machine(NULL, img);
+	struct machine *b = new_machine_with_disk(BOARD_VIRT, RAM_SIZE, NULL, img);
 	if (load_snap(b, buf, len, err, sizeof(err))) {
 		print_error("snapshot_load: %s\n", err);
 		fail();
@@ -342,7 +321,7 @@ static void test_disk_overlay_round_trip(void **state)
 	assert_memory_equal(back, pattern, sizeof(back)); /* not a's later write */
 
 	free_machine(a); /* it holds the overlay's lock */
-	struct machine *c = disk_machine(ov, NULL); /* the overlay a wrote on */
+	struct machine *c = new_machine_with_disk(BOARD_VIRT, RAM_SIZE, ov, NULL); /* the overlay a wrote on */
 	assert_int_equal(load_snap(c, buf, len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "DISK: the attached disk is not"));
 	free(buf);
