@@ -50,7 +50,7 @@ test-asan: build-asan
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit
 
 # Boot the default guest: console on this terminal (Ctrl-a x quits), the
-# root disk a writable copy of the guest's ext4 image, user networking with
+# root disk an overlay over the guest's ext4 image, user networking with
 # the guest's web server on http://127.0.0.1:8080/.
 run: build guest
 	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80

@@ -3,12 +3,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "dev/disk_image.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
@@ -178,39 +180,52 @@ static void console_discard(void *opaque, const uint8_t *buf, size_t len)
 {
 }
 
-/* A machine in the state of the checkpoint `snap` (a file, or a buffer). */
-static struct machine *machine_at(const struct session *s, bool console, const char *path,
-				  const void *buf, size_t len)
+/* The disk the checkpoint names, opened for replay: an overlay frozen at
+ * the checkpoint with private writes, or a read-only raw image. */
+static int replay_disk(const void *snap, size_t len, struct machine_config *cfg, char *err,
+		       size_t errlen)
+{
+	struct disk_identity id;
+	if (snapshot_peek_disk(snap, len, &id, err, errlen))
+		return -1;
+	if (id.kind == DISK_OVERLAY)
+		return disk_image_open_replay(&cfg->disk_image, &id, err, errlen);
+	if (id.kind == DISK_RAW) {
+		if (!id.readonly) {
+			snprintf(err, errlen, "%s: a writable raw disk was not captured", id.path);
+			return -1;
+		}
+		return disk_image_open_raw(&cfg->disk_image, id.path, true, err, errlen);
+	}
+	return 0;
+}
+
+/* A machine in the state of the checkpoint whose bytes are `snap`. */
+static struct machine *machine_at(const struct session *s, bool console, const void *snap,
+				  size_t len)
 {
 	struct machine_config cfg = s->cfg;
 	cfg.board = BOARD_VIRT;
+	cfg.disk = NULL;
 	cfg.idle_skip = false; /* idle skips come from the log */
 	cfg.rtc_epoch_ns = 1; /* restored from the checkpoint; never the host's */
 	cfg.console_write = console ? console_stdout : console_discard;
-	char err[1024];
-	struct machine *m = calloc(1, sizeof(*m));
-	int rc = m ? machine_init(m, &cfg, err, sizeof(err)) : -1;
-	if (rc == 0) {
-		if (path) {
-			FILE *f = fopen(path, "rb");
-			rc = f ? snapshot_load(m, f, err, sizeof(err)) : -1;
-			if (!f)
-				snprintf(err, sizeof(err), "%s", strerror(errno));
-			if (f)
-				fclose(f);
-		} else {
-			rc = snapshot_load_buffer(m, buf, len, err, sizeof(err));
-		}
-		if (rc)
+	char err[PATH_MAX + 512] = "out of memory";
+	struct machine *m = NULL;
+	if (replay_disk(snap, len, &cfg, err, sizeof(err)) == 0 && (m = calloc(1, sizeof(*m)))) {
+		if (machine_init(m, &cfg, err, sizeof(err)) == 0) {
+			if (snapshot_load_buffer(m, snap, len, err, sizeof(err)) == 0)
+				return m;
 			machine_free(m);
-	}
-	if (rc) {
-		fprintf(stderr, "keel replay: %s: %s\n", path ? path : "checkpoint",
-			m ? err : "out of memory");
+		}
 		free(m);
-		return NULL;
+		m = NULL;
+		cfg.disk_image = NULL; /* machine_init took it over */
 	}
-	return m;
+	if (cfg.disk_image)
+		disk_image_close(cfg.disk_image);
+	fprintf(stderr, "keel replay: checkpoint: %s\n", err);
+	return NULL;
 }
 
 static void machine_dispose(struct machine *m)
@@ -255,7 +270,7 @@ static int digest_at(const struct session *s, const struct replay_options *o,
 		     const struct good_point *g, uint64_t until, bool perturb,
 		     uint8_t out[STATE_DIGEST_BYTES])
 {
-	struct machine *m = machine_at(s, false, NULL, g->buf, g->len);
+	struct machine *m = machine_at(s, false, g->buf, g->len);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);
@@ -465,7 +480,20 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 
 static int replay_log(const struct replay_options *o, struct session *s)
 {
-	struct machine *m = machine_at(s, !o->quiet, s->checkpoint, NULL, 0);
+	uint8_t *snap = NULL;
+	size_t len = 0;
+	char err[512] = "";
+	FILE *f = fopen(s->checkpoint, "rb");
+	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
+				  sizeof(err))) {
+		fprintf(stderr, "keel replay: %s: %s\n", s->checkpoint, f ? err : strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	struct machine *m = machine_at(s, !o->quiet, snap, len);
+	free(snap);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);
@@ -481,7 +509,6 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		r.on_good_digest = keep_good;
 		r.on_good_opaque = &good;
 	}
-	char err[512] = "";
 	double t0 = seconds_now();
 	enum replay_result res = replayer_skip_to(&r, s->start_index, err, sizeof(err))
 					 ? REPLAY_ERROR

@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,8 @@
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
+#include "cli/run_restore.h"
+#include "dev/disk_image.h"
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
@@ -21,7 +22,6 @@
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
-#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -39,6 +39,8 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	const char *restore; /* snapshot to resume instead of booting */
+	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
+	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
 	int passphrase_fd; /* --passphrase-fd N; -1: ask on /dev/tty */
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
@@ -81,8 +83,9 @@ static void record_usage(FILE *out)
 	      "  --sign-key FILE      also sign every seal with this Ed25519 key\n"
 	      "  --seal-interval SECONDS  seal at least this often (default: the log's)\n"
 	      "\n"
-	      "The disk must be read-only or absent (a writable disk is not captured by\n"
-	      "the first checkpoint).  See 'keel run --help' for the other options.\n",
+	      "A writable disk must be an overlay (--disk BASE,overlay=FILE.kov; the default\n"
+	      "guest's is one): the first checkpoint freezes it, and replay reads that\n"
+	      "prefix.  A raw disk must be ,readonly.  See 'keel run --help' for the rest.\n",
 	      out);
 }
 
@@ -105,8 +108,12 @@ static void run_usage(FILE *out)
 	      "                       128M with --bios none)\n"
 	      "\n"
 	      "devices (virtio-mmio; virtio-rng and virtio-console are always present):\n"
-	      "  --disk PATH[,readonly]  a raw disk image as virtio-blk (/dev/vda); the\n"
-	      "                       default guest uses its root disk unless --disk none\n"
+	      "  --disk PATH[,readonly]  a raw disk image as virtio-blk (/dev/vda), written\n"
+	      "                       in place; the default guest uses an overlay over its\n"
+	      "                       root disk unless --disk none\n"
+	      "  --disk BASE,overlay=FILE  BASE read-only under the copy-on-write overlay\n"
+	      "                       FILE (made if missing; see 'keel disk --help')\n"
+	      "  --disk FILE.kov      an overlay, over the base its header names\n"
 	      "  --net user[,hostfwd=tcp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...[,ipv6=off]\n"
 	      "                       user-mode networking (libslirp): DHCP, DNS, NAT to the\n"
 	      "                       host, and forwards from host ports into the guest\n"
@@ -122,7 +129,13 @@ static void run_usage(FILE *out)
 	      "\n"
 	      "state (docs/snapshot-format.md):\n"
 	      "  --restore FILE       resume the snapshot FILE instead of booting; give the\n"
-	      "                       same -m, --bios none, --disk and --net as the saved VM\n"
+	      "                       same -m, --bios none and --net as the saved VM; an\n"
+	      "                       overlay disk is reopened from the snapshot\n"
+	      "  --overlay NEW        with --restore: resume on NEW, a copy of the overlay as\n"
+	      "                       it was at the snapshot (needed once the saved VM has\n"
+	      "                       written on)\n"
+	      "  --trust-disk         with --restore of a VM whose disk was a raw image (not\n"
+	      "                       captured by the snapshot): resume on --disk PATH anyway\n"
 	      "  --passphrase-fd N    read an encrypted snapshot's passphrase from fd N (one\n"
 	      "                       line) instead of asking on the terminal\n"
 	      "  --snapshot-at N:FILE save a snapshot when the instruction count reaches N,\n"
@@ -183,7 +196,8 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
+	OPT_TRUST_DISK,
 	OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -242,6 +256,8 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_APPEND: o->append = arg; return 0;
 	case OPT_DISK: o->disk = arg; return 0;
 	case OPT_RESTORE: o->restore = arg; return 0;
+	case OPT_OVERLAY: o->overlay = arg; return 0;
+	case OPT_TRUST_DISK: o->trust_disk = true; return 0;
 	case OPT_PASSPHRASE_FD:
 		if (parse_u64(arg, &v) || v > INT_MAX)
 			return bad("--passphrase-fd", arg);
@@ -292,8 +308,6 @@ static int check_record_options(const struct run_options *o)
 		why = "needs --log DIR";
 	else if (bare_metal(o) || o->trace || o->gdb_port)
 		why = "needs the virt board, without --trace or --gdb";
-	else if (o->disk && !strstr(o->disk, ",readonly"))
-		why = "cannot capture a writable disk yet: give --disk PATH,readonly or --disk none";
 	if (why)
 		fprintf(stderr, "keel record: %s\n", why);
 	return why ? -1 : 0;
@@ -318,6 +332,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"restore", required_argument, NULL, OPT_RESTORE},
 		{"passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD},
+		{"overlay", required_argument, NULL, OPT_OVERLAY},
+		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
 		{"log", required_argument, NULL, OPT_LOG},
@@ -349,8 +365,9 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	}
 	if (!o->ram_bytes)
 		o->ram_bytes = (uint64_t)(bare_metal(o) ? 128 : DEFAULT_RAM_MIB) << 20;
-	if (o->passphrase_fd >= 0 && !o->restore) {
-		fprintf(stderr, "keel run: --passphrase-fd only applies to --restore\n");
+	if ((o->passphrase_fd >= 0 || o->overlay || o->trust_disk) && !o->restore) {
+		fprintf(stderr, "keel run: --passphrase-fd, --overlay and --trust-disk only apply "
+				"to --restore\n");
 		return -1;
 	}
 	if (o->restore && o->kernel) {
@@ -505,8 +522,26 @@ static char *session_json(const struct machine *m, const struct run_options *o)
 	return s;
 }
 
+/* The first checkpoint must capture the disk: an overlay (frozen by its
+ * length) or a read-only image, never a raw image written in place. */
+static bool disk_recordable(const struct machine *m)
+{
+	struct disk_identity id = {0};
+	if (m->has_blk)
+		disk_image_identity(m->blk.disk, &id);
+	if (id.kind != DISK_RAW || id.readonly)
+		return true;
+	fprintf(stderr, "keel record: %s is a raw disk written in place, which the log cannot "
+			"capture: use an overlay (--disk %s,overlay=FILE.kov) or ,readonly\n",
+		id.path, id.path);
+	return false;
+}
+
 static int start_recording(struct recorder *rec, struct machine *m, const struct run_options *o)
 {
+	rec->log = NULL;
+	if (!disk_recordable(m))
+		return -1;
 	char err[1024], *json = session_json(m, o);
 	struct recorder_options ro = {
 		.dir = o->log_dir,
@@ -586,40 +621,6 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	return why;
 }
 
-/* An encrypted snapshot: every byte is authenticated before anything is
- * loaded, so a wrong passphrase leaves the machine untouched. */
-static int restore_sealed(struct machine *m, const char *path, int passphrase_fd)
-{
-	char err[512], prompt[4096 + 32], pass[SEALED_MAX_PASSPHRASE + 1];
-	size_t passlen;
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
-	int rc = sealed_read_passphrase(passphrase_fd, prompt, pass, sizeof(pass), &passlen, err,
-					sizeof(err));
-	if (rc == 0)
-		rc = sealed_snapshot_load(m, path, pass, passlen, err, sizeof(err));
-	sodium_memzero(pass, sizeof(pass));
-	if (rc)
-		fprintf(stderr, "keel run: %s: %s\n", path, err);
-	return rc;
-}
-
-static int restore_guest(struct machine *m, const char *path, int passphrase_fd)
-{
-	if (sealed_snapshot_is_sealed(path))
-		return restore_sealed(m, path, passphrase_fd);
-	char err[512];
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "keel run: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	int rc = snapshot_load(m, f, err, sizeof(err));
-	fclose(f);
-	if (rc)
-		fprintf(stderr, "keel run: %s: %s\n", path, err);
-	return rc;
-}
-
 static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
@@ -639,16 +640,30 @@ static int run_or_record(int argc, char **argv, bool record)
 		.net = o.net,
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
-	char err[512] = "out of memory";
+	const struct restore_request req = {o.restore, o.passphrase_fd, o.ram_bytes, o.disk,
+					    o.overlay, o.trust_disk};
+	struct snapshot_bytes snap = {0};
+	if (o.restore && (restore_read(&req, &snap) || restore_disk(&req, &snap, &cfg))) {
+		restore_free(&snap);
+		return 1;
+	}
+	char err[PATH_MAX + 512] = "out of memory";
 	struct machine *m = calloc(1, sizeof(*m));
 	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "keel run: %s\n", err);
+		if (!m) /* machine_init owns the disk once called, even when it fails */
+			disk_image_close(cfg.disk_image);
+		restore_free(&snap);
 		free(m);
 		return 1;
 	}
+	if (m->has_blk && disk_image_note(m->blk.disk)[0])
+		fprintf(stderr, "keel run: %s\n", disk_image_note(m->blk.disk));
 	m->max_insns = o.max_insns;
 	int status = 1;
-	if ((o.restore ? restore_guest(m, o.restore, o.passphrase_fd) : load_guest(m, &o)) == 0) {
+	rc = o.restore ? restore_load(m, &req, &snap) : load_guest(m, &o);
+	restore_free(&snap);
+	if (rc == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
 			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);

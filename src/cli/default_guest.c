@@ -2,7 +2,6 @@
 #include "cli/default_guest.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,42 +46,33 @@ static int mkdirs(char *path)
 	return 0;
 }
 
-/* Copy src to dst through a temporary file, so an interrupted copy never
- * leaves a half disk behind. */
-static int copy_file(const char *src, const char *dst)
-{
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	int out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int rc = in < 0 || out < 0 ? -1 : 0;
-	char buf[1 << 16];
-	ssize_t n;
-	while (rc == 0 && (n = read(in, buf, sizeof(buf))) != 0)
-		rc = n < 0 || write(out, buf, (size_t)n) != n ? -1 : 0;
-	if (out >= 0 && (close(out) || rc))
-		rc = -1;
-	if (in >= 0)
-		close(in);
-	if (rc == 0)
-		rc = rename(tmp, dst);
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
-
+/* The guest's disk: the cached rootfs, never written, under an overlay in
+ * the state directory, so snapshots and clones can freeze it cheaply.
+ * An older keel's writable copy (disk.ext4) is kept in use if present, so
+ * nobody's files vanish. */
 static int prepare_disk(struct default_guest *g)
 {
-	if (xdg_path(g->disk, sizeof(g->disk), "XDG_STATE_HOME", ".local/state", "keel/disk.ext4"))
+	char overlay[PATH_MAX], legacy[PATH_MAX];
+	if (xdg_path(overlay, sizeof(overlay), "XDG_STATE_HOME", ".local/state", "keel/disk.kov") ||
+	    xdg_path(legacy, sizeof(legacy), "XDG_STATE_HOME", ".local/state", "keel/disk.ext4"))
 		return -1;
-	if (access(g->disk, F_OK) == 0)
+	if (access(overlay, F_OK) != 0 && access(legacy, F_OK) == 0) {
+		fprintf(stderr, "keel run: using %s, a writable copy made by an older keel; move it "
+				"away to switch to an overlay (%s) that snapshots can capture\n",
+			legacy, overlay);
+		snprintf(g->disk, sizeof(g->disk), "%s", legacy);
 		return 0;
-	if (mkdirs(g->disk) || copy_file(g->rootfs, g->disk)) {
-		fprintf(stderr, "keel run: %s: cannot create the guest's disk: %s\n", g->disk,
-			strerror(errno));
-		return -1;
 	}
-	fprintf(stderr, "keel run: created %s from %s\n", g->disk, g->rootfs);
+	if (access(overlay, F_OK) != 0) {
+		if (mkdirs(overlay)) {
+			fprintf(stderr, "keel run: %s: cannot create its directory: %s\n", overlay,
+				strerror(errno));
+			return -1;
+		}
+		fprintf(stderr, "keel run: the guest's disk is %s, a new overlay over %s\n", overlay,
+			g->rootfs);
+	}
+	snprintf(g->disk, sizeof(g->disk), "%s,overlay=%s", g->rootfs, overlay);
 	return 0;
 }
 

@@ -15,6 +15,7 @@ static void usage(FILE *out)
 	      "  record   boot a guest and record it in a secure log ('keel record --help')\n"
 	      "  replay   re-execute a recorded log ('keel replay --help')\n"
 	      "  log      keys, verification and listing of secure logs ('keel log --help')\n"
+	      "  disk     make, inspect, check and convert disk overlays ('keel disk --help')\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(cmd, "log"))
 		return cmd_log(argc - 1, argv + 1);
+	if (!strcmp(cmd, "disk"))
+		return cmd_disk(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);
 	return 2;
 }

@@ -7,39 +7,23 @@
  * works on byte offsets into the chain, never on descriptor boundaries. */
 #include "dev/virtio_blk.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define HEADER_LEN 16
 static const char blk_id[] = "keel-disk";
 
 struct io_ctx {
-	int fd;
+	struct disk_image *disk;
 	uint64_t disk_off;
 	bool write; /* guest buffers to the image, else the image to them */
 };
 
-/* One guest buffer piece to or from the image, retrying short transfers. */
+/* One guest buffer piece to or from the disk. */
 static int transfer_piece(void *opaque, uint8_t *p, size_t n, uint64_t pos)
 {
 	const struct io_ctx *c = opaque;
 	uint64_t off = c->disk_off + pos;
-	while (n > 0) {
-		ssize_t r = c->write ? pwrite(c->fd, p, n, (off_t)off)
-				     : pread(c->fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) /* error, or the image shrank under us */
-			return -1;
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
+	return c->write ? disk_image_write(c->disk, off, p, n) : disk_image_read(c->disk, off, p, n);
 }
 
 /* Whole sectors, inside the disk.  Written so nothing can overflow. */
@@ -54,7 +38,7 @@ static uint8_t do_read(struct virtio_blk *b, const struct virtq_req *r, uint64_t
 {
 	if (!in_range(b, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	struct io_ctx c = { b->fd, sector * VIRTIO_BLK_SECTOR, false };
+	struct io_ctx c = { b->disk, sector * VIRTIO_BLK_SECTOR, false };
 	if (virtq_req_foreach(r, true, 0, len, transfer_piece, &c) != 0)
 		return VIRTIO_BLK_S_IOERR;
 	*written = len;
@@ -66,7 +50,7 @@ static uint8_t do_write(struct virtio_blk *b, const struct virtq_req *r, uint64_
 {
 	if (b->readonly || !in_range(b, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	struct io_ctx c = { b->fd, sector * VIRTIO_BLK_SECTOR, true };
+	struct io_ctx c = { b->disk, sector * VIRTIO_BLK_SECTOR, true };
 	if (virtq_req_foreach(r, false, HEADER_LEN, len, transfer_piece, &c) != 0)
 		return VIRTIO_BLK_S_IOERR;
 	return VIRTIO_BLK_S_OK;
@@ -103,7 +87,7 @@ static uint8_t execute(struct virtio_blk *b, const struct virtq_req *r, uint64_t
 	case VIRTIO_BLK_T_IN: return do_read(b, r, sector, in_len, written);
 	case VIRTIO_BLK_T_OUT: return do_write(b, r, sector, out_len);
 	case VIRTIO_BLK_T_FLUSH:
-		return fdatasync(b->fd) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		return disk_image_flush(b->disk) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_GET_ID: return do_get_id(r, in_len, written);
 	default: return VIRTIO_BLK_S_UNSUPP;
 	}
@@ -157,46 +141,15 @@ static void fill_config(struct virtio_blk *b)
 	virtio_st32(b->config + 12, VIRTQ_MAX_CHAIN - 2);
 }
 
-static int open_image(struct virtio_blk *b, const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory", path);
-		close(fd);
-		return -1;
-	}
-	off_t size = lseek(fd, 0, SEEK_END); /* works for block devices too */
-	if (size < 0) {
-		snprintf(err, errlen, "%s: cannot determine size: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	b->fd = fd;
-	b->capacity = (uint64_t)size / VIRTIO_BLK_SECTOR; /* a partial last sector is not visible */
-	return 0;
-}
-
-int virtio_blk_init(struct virtio_blk *b, const char *path, bool readonly, char *err,
-		    size_t errlen)
+void virtio_blk_init_image(struct virtio_blk *b, struct disk_image *disk)
 {
 	memset(b, 0, sizeof(*b));
-	b->fd = -1;
-	b->readonly = readonly;
-	if (open_image(b, path, err, errlen) < 0)
-		return -1;
+	b->disk = disk;
+	b->readonly = disk_image_readonly(disk);
+	b->capacity = disk_image_size(disk) / VIRTIO_BLK_SECTOR; /* a partial last sector is not visible */
 	fill_config(b);
 	uint64_t features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH);
-	if (readonly)
+	if (b->readonly)
 		features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
 	struct virtio_device_desc d = {
 		.device_id = VIRTIO_ID_BLOCK,
@@ -209,36 +162,31 @@ int virtio_blk_init(struct virtio_blk *b, const char *path, bool readonly, char 
 		.dev = b,
 	};
 	virtio_mmio_init(&b->vmio, &d);
-	return 0;
 }
 
-static bool strip_suffix(char *s, const char *suffix)
+int virtio_blk_init(struct virtio_blk *b, const char *path, bool readonly, char *err,
+		    size_t errlen)
 {
-	size_t n = strlen(s), m = strlen(suffix);
-	if (n <= m || strcmp(s + n - m, suffix) != 0)
-		return false;
-	s[n - m] = '\0';
-	return true;
+	struct disk_image *disk;
+	memset(b, 0, sizeof(*b));
+	if (disk_image_open_raw(&disk, path, readonly, err, errlen))
+		return -1;
+	virtio_blk_init_image(b, disk);
+	return 0;
 }
 
 int virtio_blk_init_spec(struct virtio_blk *b, const char *spec, char *err, size_t errlen)
 {
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s", spec) >= (int)sizeof(path)) {
-		snprintf(err, errlen, "--disk: path too long");
+	struct disk_image *disk;
+	memset(b, 0, sizeof(*b));
+	if (disk_image_open_spec(&disk, spec, err, errlen))
 		return -1;
-	}
-	bool readonly = strip_suffix(path, ",readonly") || strip_suffix(path, ",ro");
-	if (path[0] == '\0') {
-		snprintf(err, errlen, "--disk: missing image path in '%s'", spec);
-		return -1;
-	}
-	return virtio_blk_init(b, path, readonly, err, errlen);
+	virtio_blk_init_image(b, disk);
+	return 0;
 }
 
 void virtio_blk_free(struct virtio_blk *b)
 {
-	if (b->fd >= 0)
-		close(b->fd);
-	b->fd = -1;
+	disk_image_close(b->disk);
+	b->disk = NULL;
 }

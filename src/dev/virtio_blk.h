@@ -1,7 +1,8 @@
-/* virtio-blk (virtio 1.2 §5.2) backed by a raw image file.
+/* virtio-blk (virtio 1.2 §5.2) backed by a disk image (disk_image.h: a
+ * raw file, or a base under a copy-on-write overlay).
  *
  * Requests complete synchronously when the driver notifies the queue:
- * reads and writes are pread/pwrite on the image, a flush is fdatasync.
+ * reads and writes go to the disk image, a flush is its fdatasync.
  * The used ring and the interrupt are updated before the notifying store
  * retires, so the guest observes completion at a deterministic point.
  *
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dev/disk_image.h"
 #include "dev/virtio.h"
 
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -40,23 +42,25 @@
 struct virtio_blk {
 	struct virtio_mmio vmio; /* register this with virtio_mmio_register() */
 	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];
-	int fd;
+	struct disk_image *disk; /* owned */
 	bool readonly;
 	uint64_t capacity; /* in 512-byte sectors */
 	struct virtq_req req; /* scratch for the request being served */
 };
 
-/* Open the image at `path` (read-only if `readonly`) and set up the
+/* Set up the device over `disk`, which it then owns. */
+void virtio_blk_init_image(struct virtio_blk *b, struct disk_image *disk);
+
+/* Open the raw image at `path` (read-only if `readonly`) and set up the
  * device.  Returns 0, or -1 with "PATH: reason" in `err`. */
 int virtio_blk_init(struct virtio_blk *b, const char *path, bool readonly, char *err,
 		    size_t errlen);
 
-/* As virtio_blk_init, from a --disk argument "PATH[,readonly]" (",ro" is
- * accepted too; only a trailing option is recognised, so paths may
- * contain commas). */
+/* As virtio_blk_init, from a --disk argument (see disk_image_open_spec:
+ * "PATH[,readonly]", "BASE,overlay=PATH", an overlay file). */
 int virtio_blk_init_spec(struct virtio_blk *b, const char *spec, char *err, size_t errlen);
 
-/* Close the image. */
+/* Close the disk. */
 void virtio_blk_free(struct virtio_blk *b);
 
 #endif

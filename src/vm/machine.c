@@ -66,12 +66,13 @@ static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], 
 		virtio_mmio_init(&m->empty_slots[n], NULL);
 		slot[n] = &m->empty_slots[n];
 	}
-	if (m->cfg.disk) {
+	if (m->cfg.disk && !m->has_blk) {
 		if (virtio_blk_init_spec(&m->blk, m->cfg.disk, err, errlen))
 			return -1;
 		m->has_blk = true;
-		slot[0] = &m->blk.vmio;
 	}
+	if (m->has_blk)
+		slot[0] = &m->blk.vmio;
 	if (m->cfg.net && !strcmp(m->cfg.net, "none")) {
 		virtio_net_init(&m->net, NULL, (struct net_backend){drop_frame, NULL});
 		m->has_net = true;
@@ -179,6 +180,11 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 {
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
+	m->cfg.disk_image = NULL; /* ours now: m->blk closes it */
+	if (cfg->disk_image) {
+		virtio_blk_init_image(&m->blk, cfg->disk_image);
+		m->has_blk = true;
+	}
 	m->ram_base = DRAM_BASE;
 	m->ram_size = cfg->ram_size;
 	/* Anonymous memory reads as zero, which keeps a fresh boot
@@ -188,6 +194,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 	if (ram == MAP_FAILED) {
 		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
 			 (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
+		machine_free(m);
 		return -1;
 	}
 	m->ram = ram;

@@ -57,11 +57,15 @@ struct machine_config {
 	/* Skip idle time inside machine_run (no host pacing): tests, traces,
 	 * the gdb stub and replay want this. */
 	bool idle_skip;
-	/* virt board devices: a --disk argument "PATH[,readonly]" and a --net
-	 * argument "user[,hostfwd=...]" or "none" (NULL: no such device).
-	 * "none" is a virtio-net with nothing behind it: what it sends is
-	 * dropped and frames arrive only through machine_net_input (replay). */
+	/* virt board devices: a --disk argument (disk_image_open_spec) and a
+	 * --net argument "user[,hostfwd=...]" or "none" (NULL: no such
+	 * device).  "none" is a virtio-net with nothing behind it: what it
+	 * sends is dropped and frames arrive only through machine_net_input
+	 * (replay). */
 	const char *disk;
+	/* Or a disk already open (a restore opens the one its snapshot
+	 * names); machine_init takes it over, even when it fails. */
+	struct disk_image *disk_image;
 	const char *net;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;

@@ -349,8 +349,8 @@ static int decrypt_file(FILE *in, const char *pass, size_t passlen, uint64_t lim
 	return rc;
 }
 
-int sealed_snapshot_load(struct machine *m, const char *path, const char *pass, size_t passlen,
-			 char *err, size_t errlen)
+int sealed_snapshot_decrypt(const char *path, const char *pass, size_t passlen, uint64_t limit,
+			    uint8_t **plain, size_t *len, char *err, size_t errlen)
 {
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium could not be initialised");
@@ -361,14 +361,38 @@ int sealed_snapshot_load(struct machine *m, const char *path, const char *pass, 
 		snprintf(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
-	struct wiped_buf plain = {0};
-	int rc = decrypt_file(in, pass, passlen, m->ram_size + SNAPSHOT_MAX_OVERHEAD, &plain, err,
-			      errlen);
+	struct wiped_buf b = {0};
+	int rc = decrypt_file(in, pass, passlen, limit, &b, err, errlen);
 	fclose(in);
+	if (rc) {
+		wiped_buf_free(&b);
+		return -1;
+	}
+	/* Bytes past b.len never held plaintext (every buffer is wiped
+	 * before it is freed), so wiping len bytes later is enough. */
+	*plain = b.p;
+	*len = b.len;
+	return 0;
+}
+
+void sealed_plaintext_free(uint8_t *plain, size_t len)
+{
+	if (plain)
+		sodium_memzero(plain, len);
+	free(plain);
+}
+
+int sealed_snapshot_load(struct machine *m, const char *path, const char *pass, size_t passlen,
+			 char *err, size_t errlen)
+{
+	uint8_t *plain = NULL;
+	size_t len = 0;
+	int rc = sealed_snapshot_decrypt(path, pass, passlen, m->ram_size + SNAPSHOT_MAX_OVERHEAD,
+					 &plain, &len, err, errlen);
 	/* Only now, with every byte authenticated, is the machine touched. */
 	if (rc == 0)
-		rc = snapshot_load_buffer(m, plain.p, plain.len, err, errlen);
-	wiped_buf_free(&plain);
+		rc = snapshot_load_buffer(m, plain, len, err, errlen);
+	sealed_plaintext_free(plain, len);
 	return rc;
 }
 

@@ -39,6 +39,15 @@ int sealed_snapshot_save(struct machine *m, const char *path, const char *pass, 
 int sealed_snapshot_load(struct machine *m, const char *path, const char *pass, size_t passlen,
 			 char *err, size_t errlen);
 
+/* Decrypt and authenticate all of `path` (at most `limit` bytes of
+ * plaintext) into *plain, *len, without a machine: a restore must read the
+ * snapshot's DISK section before it can build one.  Free the plaintext
+ * with sealed_plaintext_free, which wipes it.  Returns 0, or -1 with a
+ * message in err. */
+int sealed_snapshot_decrypt(const char *path, const char *pass, size_t passlen, uint64_t limit,
+			    uint8_t **plain, size_t *len, char *err, size_t errlen);
+void sealed_plaintext_free(uint8_t *plain, size_t len);
+
 /* Whether `path` starts with SEALED_MAGIC (false if it cannot be read). */
 bool sealed_snapshot_is_sealed(const char *path);
 

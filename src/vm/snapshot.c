@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "cpu/mmu.h"
+#include "dev/disk_image.h"
 #include "vm/machine.h"
 #include "vm/ram_page.h"
 
@@ -27,6 +28,7 @@
 #define TAG_RTC STATE_TAG('R', 'T', 'C', ' ')
 #define TAG_HTIF STATE_TAG('H', 'T', 'I', 'F')
 #define TAG_EVENTS STATE_TAG('E', 'V', 'N', 'T')
+#define TAG_DISK STATE_TAG('D', 'I', 'S', 'K')
 #define TAG_RAM STATE_TAG('R', 'A', 'M', ' ')
 #define TAG_BOOT STATE_TAG('B', 'O', 'O', 'T')
 #define TAG_VIRTIO(n) STATE_TAG('V', 'I', 'O', '0' + (n))
@@ -489,6 +491,98 @@ static int get_virtio(struct state_reader *r, struct machine *m, unsigned n)
 	return sr_failed(r) ? -1 : 0;
 }
 
+/* --- DISK: which disk, frozen where (not its contents) ------------------ */
+
+static void put_string(struct state_writer *w, const char *s)
+{
+	sw_put_u32(w, (uint32_t)strlen(s));
+	sw_put_bytes(w, s, strlen(s));
+}
+
+static void get_string(struct state_reader *r, char *out, size_t cap)
+{
+	uint32_t n = sr_u32(r);
+	if (!sr_failed(r) && n >= cap) {
+		sr_fail(r, "DISK: a %u-byte path", n);
+		n = 0;
+	}
+	sr_bytes(r, out, n);
+	out[n] = '\0';
+	if (!sr_failed(r) && strlen(out) != n)
+		sr_fail(r, "DISK: a path with a NUL inside");
+}
+
+/* The fields the state digest covers: the disk's identity without the
+ * host paths it happens to live at. */
+static void put_disk_identity(struct state_writer *w, const struct disk_identity *id)
+{
+	sw_put_u8(w, (uint8_t)id->kind);
+	sw_put_u8(w, id->readonly);
+	sw_put_u64(w, id->size);
+	sw_put_bytes(w, id->base_hash, sizeof(id->base_hash));
+	sw_put_u64(w, id->overlay_len);
+}
+
+static void put_disk(struct state_writer *w, const struct disk_identity *id)
+{
+	put_disk_identity(w, id);
+	put_string(w, id->base_path);
+	put_string(w, id->path);
+}
+
+static int get_disk_identity(struct state_reader *r, struct disk_identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	uint8_t kind = sr_u8(r);
+	id->readonly = sr_bool(r);
+	id->size = sr_u64(r);
+	sr_bytes(r, id->base_hash, sizeof(id->base_hash));
+	id->overlay_len = sr_u64(r);
+	get_string(r, id->base_path, sizeof(id->base_path));
+	get_string(r, id->path, sizeof(id->path));
+	if (!sr_failed(r) && kind > DISK_OVERLAY)
+		return sr_fail(r, "DISK: unknown kind %u", kind);
+	id->kind = (enum disk_kind)kind;
+	return sr_failed(r) ? -1 : 0;
+}
+
+static void machine_disk_identity(const struct machine *m, struct disk_identity *id)
+{
+	if (m->has_blk)
+		disk_image_identity(m->blk.disk, id);
+	else
+		memset(id, 0, sizeof(*id));
+}
+
+/* The attached disk must be the one the snapshot froze.  A raw disk's
+ * contents were never captured; whoever attached one took that risk
+ * (keel run --trust-disk), so only its size is checked (VIO0). */
+static int get_disk(struct state_reader *r, const struct machine *m)
+{
+	struct disk_identity want, have;
+	if (get_disk_identity(r, &want))
+		return -1;
+	machine_disk_identity(m, &have);
+	if ((want.kind == DISK_NONE) != (have.kind == DISK_NONE))
+		return sr_fail(r, "DISK: the file %s a disk, this machine %s",
+			       want.kind ? "has" : "has no", have.kind ? "has one" : "has none");
+	if (want.kind != DISK_OVERLAY)
+		return 0;
+	if (have.kind != DISK_OVERLAY ||
+	    memcmp(want.base_hash, have.base_hash, sizeof(want.base_hash)) != 0 ||
+	    want.overlay_len != have.overlay_len || want.size != have.size)
+		return sr_fail(r, "DISK: the attached disk is not %s as of %llu bytes (over %s)",
+			       want.path, (unsigned long long)want.overlay_len, want.base_path);
+	return 0;
+}
+
+void snapshot_encode_disk_identity(struct machine *m, struct state_writer *w)
+{
+	struct disk_identity id;
+	machine_disk_identity(m, &id);
+	put_disk_identity(w, &id);
+}
+
 /* --- RAM: a bitmap of non-zero pages, then those pages as one zstd frame  */
 
 static int put_ram(struct state_writer *w, const struct machine *m, char *err, size_t errlen)
@@ -726,10 +820,23 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 
 int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 {
+	/* The overlay's length is the disk's state: flush it first, so the
+	 * prefix the snapshot names is on stable storage before the
+	 * snapshot is. */
+	struct disk_identity disk;
+	memset(&disk, 0, sizeof(disk));
+	char why[PATH_MAX + 128];
+	if (m->has_blk && disk_image_freeze(m->blk.disk, &disk, why, sizeof(why))) {
+		snprintf(err, errlen, "snapshot: disk %s", why);
+		return -1;
+	}
 	struct state_writer w;
 	sw_init(&w);
 	sw_file_header(&w, SNAPSHOT_FORMAT_VERSION, 0);
 	snapshot_encode_state(m, &w);
+	sw_begin_section(&w, TAG_DISK, SECTION_VERSION, 0);
+	put_disk(&w, &disk);
+	sw_end_section(&w);
 	int rc = sw_flush(&w, out, err, errlen);
 	if (rc == 0) {
 		sw_begin_section(&w, TAG_RAM, SECTION_VERSION, 0);
@@ -749,8 +856,8 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 /* What the loader knows: which sections, and whether this board needs
  * them. */
 enum { SEC_CONF, SEC_MACH, SEC_CPU, SEC_CLOCK, SEC_CLINT, SEC_HTIF, SEC_EVENTS, SEC_PLIC,
-       SEC_UART, SEC_SYSCON, SEC_RTC, SEC_MROM, SEC_BOOT, SEC_VIRTIO0, SEC_RAM = SEC_VIRTIO0 + VIRT_VIRTIO_SLOTS,
-       SEC_COUNT };
+       SEC_UART, SEC_SYSCON, SEC_RTC, SEC_MROM, SEC_BOOT, SEC_VIRTIO0,
+       SEC_DISK = SEC_VIRTIO0 + VIRT_VIRTIO_SLOTS, SEC_RAM, SEC_COUNT };
 
 static uint32_t section_tag(int i)
 {
@@ -758,10 +865,10 @@ static uint32_t section_tag(int i)
 		[SEC_CONF] = TAG_CONF, [SEC_MACH] = TAG_MACH, [SEC_CPU] = TAG_CPU,
 		[SEC_CLOCK] = TAG_CLOCK, [SEC_CLINT] = TAG_CLINT, [SEC_HTIF] = TAG_HTIF,
 		[SEC_EVENTS] = TAG_EVENTS, [SEC_PLIC] = TAG_PLIC, [SEC_UART] = TAG_UART,
-		[SEC_SYSCON] = TAG_SYSCON, [SEC_RTC] = TAG_RTC, [SEC_MROM] = TAG_MROM, [SEC_BOOT] = TAG_BOOT,
-		[SEC_RAM] = TAG_RAM,
+		[SEC_SYSCON] = TAG_SYSCON, [SEC_RTC] = TAG_RTC, [SEC_MROM] = TAG_MROM,
+		[SEC_BOOT] = TAG_BOOT, [SEC_DISK] = TAG_DISK, [SEC_RAM] = TAG_RAM,
 	};
-	return (i >= SEC_VIRTIO0 && i < SEC_RAM) ? TAG_VIRTIO(i - SEC_VIRTIO0) : tags[i];
+	return (i >= SEC_VIRTIO0 && i < SEC_DISK) ? TAG_VIRTIO(i - SEC_VIRTIO0) : tags[i];
 }
 
 static int section_index(uint32_t tag)
@@ -774,7 +881,7 @@ static int section_index(uint32_t tag)
 
 static bool section_needed(const struct machine *m, int i)
 {
-	return m->cfg.board == BOARD_VIRT || i < SEC_PLIC || i == SEC_RAM;
+	return m->cfg.board == BOARD_VIRT || i < SEC_PLIC || i >= SEC_DISK;
 }
 
 static int decode_section(struct machine *m, int i, struct state_reader *r)
@@ -792,6 +899,7 @@ static int decode_section(struct machine *m, int i, struct state_reader *r)
 	case SEC_RTC: return get_rtc(r, &m->rtc);
 	case SEC_MROM: return sr_bytes(r, m->rom, sizeof(m->rom));
 	case SEC_BOOT: return get_boot(r, m);
+	case SEC_DISK: return get_disk(r, m);
 	case SEC_RAM: return get_ram(r, m);
 	default: return get_virtio(r, m, (unsigned)(i - SEC_VIRTIO0));
 	}
@@ -877,4 +985,33 @@ int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen)
 	int rc = snapshot_load_buffer(m, buf, len, err, errlen);
 	free(buf);
 	return rc;
+}
+
+int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, char *err,
+		       size_t errlen)
+{
+	struct state_reader r;
+	struct state_section s;
+	uint32_t version, flags;
+	int rc;
+	sr_init(&r, buf, len);
+	if (sr_file_header(&r, &version, &flags) == 0 && version != SNAPSHOT_FORMAT_VERSION)
+		sr_fail(&r, "format version %u; this keel reads version %u", version,
+			SNAPSHOT_FORMAT_VERSION);
+	while (!sr_failed(&r) && (rc = sr_next_section(&r, &s)) == 1) {
+		if (s.tag != TAG_DISK)
+			continue;
+		if (s.version != SECTION_VERSION)
+			sr_fail(&r, "section 'DISK' version %u; this keel reads version %u", s.version,
+				SECTION_VERSION);
+		else if (get_disk_identity(&s.body, id) || sr_end_section(&s))
+			sr_fail(&r, "%s", s.body.err);
+		break;
+	}
+	if (!sr_failed(&r) && rc == 0)
+		sr_fail(&r, "no DISK section (a snapshot from an older keel?)");
+	if (!sr_failed(&r))
+		return 0;
+	snprintf(err, errlen, "snapshot: %s", r.err);
+	return -1;
 }

@@ -15,6 +15,7 @@
 #include "vm/state_io.h"
 
 struct machine;
+struct disk_identity;
 
 #define SNAPSHOT_FORMAT_VERSION 1u
 /* Refuse snapshots larger than RAM plus this much (compressed RAM never
@@ -35,8 +36,18 @@ int snapshot_capture_boot_image(struct machine *m, char *err, size_t errlen);
 /* Put the boot image into RAM (every other page zero). */
 int snapshot_restore_boot_image(struct machine *m, char *err, size_t errlen);
 
-/* Append every section except RAM, in file order, to `w` (no file
- * header).  The state digest hashes exactly these bytes. */
+/* Append every section except DISK and RAM, in file order, to `w` (no
+ * file header).  The state digest hashes exactly these bytes. */
 void snapshot_encode_state(struct machine *m, struct state_writer *w);
+
+/* The DISK section's identity fields (no paths) as the state digest
+ * hashes them. */
+void snapshot_encode_disk_identity(struct machine *m, struct state_writer *w);
+
+/* Find the DISK section of a snapshot in memory, before any machine
+ * exists: the caller must open that disk to build the machine.  Returns
+ * 0, or -1 with a reason. */
+int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, char *err,
+		       size_t errlen);
 
 #endif

@@ -50,6 +50,15 @@ int state_digest(struct machine *m, uint8_t out[STATE_DIGEST_BYTES])
 		return -1;
 	}
 
+	struct state_writer disk;
+	sw_init(&disk);
+	snapshot_encode_disk_identity(m, &disk);
+	if (disk.oom) {
+		sw_free(&w);
+		sw_free(&disk);
+		return -1;
+	}
+
 	uint8_t ram_hash[STATE_DIGEST_BYTES];
 	ram_hash_nonzero_pages(m, ram_hash);
 
@@ -60,11 +69,15 @@ int state_digest(struct machine *m, uint8_t out[STATE_DIGEST_BYTES])
 	put_le64(len, w.len);
 	crypto_generichash_update(&st, len, sizeof(len));
 	crypto_generichash_update(&st, w.buf, w.len);
+	put_le64(len, disk.len);
+	crypto_generichash_update(&st, len, sizeof(len));
+	crypto_generichash_update(&st, disk.buf, disk.len);
 	put_le64(len, m->ram_size);
 	crypto_generichash_update(&st, len, sizeof(len));
 	crypto_generichash_update(&st, ram_hash, sizeof(ram_hash));
 	crypto_generichash_final(&st, out, STATE_DIGEST_BYTES);
 	sw_free(&w);
+	sw_free(&disk);
 	return 0;
 }
 

@@ -145,6 +145,25 @@ class Guest:
             self.proc.wait()
 
 
+def boot_disk_and(disk, commands):
+    """Boot the default guest from `disk` (a --disk argument), check it
+    runs from the disk, run `commands` in it, then sync and power off.
+    Returns the commands' (output, status) pairs and keel's stderr."""
+    g = Guest(boot_args(disk=disk, append="console=ttyS0 keel.net=off"))
+    try:
+        g.wait_ready()
+        out, _ = g.run("cat /etc/keel-root")
+        check("disk" in out, f"not running from the disk: {out!r}")
+        results = [g.run(c) for c in commands]
+        g.send("sync; poweroff -f\n")
+        status = g.wait_exit(120)
+        err = g.stderr()
+        check(status == 0, f"keel exited {status}\n{err}")
+        return results, err
+    finally:
+        g.kill()
+
+
 def check(cond, message):
     if not cond:
         raise GuestError(message)

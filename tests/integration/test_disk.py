@@ -6,22 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
-from guestlib import Guest, boot_args, check, guest_files, main
-
-
-def boot_and(disk, commands):
-    g = Guest(boot_args(disk=disk, append="console=ttyS0 keel.net=off"))
-    try:
-        g.wait_ready()
-        out, _ = g.run("cat /etc/keel-root")
-        check("disk" in out, f"not running from the disk: {out!r}")
-        results = [g.run(c) for c in commands]
-        g.send("sync; poweroff -f\n")
-        status = g.wait_exit(120)
-        check(status == 0, f"keel exited {status}\n{g.stderr()}")
-        return results
-    finally:
-        g.kill()
+from guestlib import boot_disk_and, check, guest_files, main
 
 
 def test():
@@ -29,8 +14,8 @@ def test():
         disk = os.path.join(tmp, "disk.ext4")
         shutil.copyfile(guest_files()["rootfs"], disk)
         token = f"persisted-{os.getpid()}"
-        boot_and(disk, [f"echo {token} > /root/keel-test.txt", "sync"])
-        (out, rc), = boot_and(disk, ["cat /root/keel-test.txt"])
+        boot_disk_and(disk, [f"echo {token} > /root/keel-test.txt", "sync"])
+        ((out, rc),), _ = boot_disk_and(disk, ["cat /root/keel-test.txt"])
         check(rc == 0 and token in out, f"file lost across boots: {out!r}")
         fsck = subprocess.run(["fsck.ext4", "-n", "-f", disk], capture_output=True, text=True)
         check(fsck.returncode == 0, f"fsck.ext4 -n: {fsck.returncode}\n{fsck.stdout}{fsck.stderr}")

@@ -367,7 +367,10 @@ static inline int vm_teardown(void **state)
 /* Switch privilege directly (tests set up state; xRET is tested on its own). */
 /* A machine of its own (not the harness's fixed layout), with the
  * deterministic inputs pinned, for tests that compare two machines. */
-static inline struct machine *new_machine(enum board_kind board, uint64_t ram_size)
+/* With a disk: a --disk argument, or one already open (see struct
+ * machine_config). */
+static inline struct machine *new_machine_with_disk(enum board_kind board, uint64_t ram_size,
+						     const char *disk, struct disk_image *image)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	const struct machine_config cfg = {
@@ -376,6 +379,8 @@ static inline struct machine *new_machine(enum board_kind board, uint64_t ram_si
 		.entropy_seeded = true,
 		.rtc_epoch_ns = 1,
 		.idle_skip = true,
+		.disk = disk,
+		.disk_image = image,
 	};
 	char err[256] = "";
 	assert_non_null(m);
@@ -384,6 +389,11 @@ static inline struct machine *new_machine(enum board_kind board, uint64_t ram_si
 		fail();
 	}
 	return m;
+}
+
+static inline struct machine *new_machine(enum board_kind board, uint64_t ram_size)
+{
+	return new_machine_with_disk(board, ram_size, NULL, NULL);
 }
 
 static inline void free_machine(struct machine *m)

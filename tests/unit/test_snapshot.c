@@ -7,7 +7,9 @@
 #include "harness.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
+#include "dev/disk_image.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -265,6 +267,72 @@ static void test_virt_board_round_trip(void **state)
 	free_machine(c);
 }
 
+/* --- the disk: named by the snapshot, frozen at the overlay's length ---- */
+
+/* The snapshot names the overlay and its length L; a restore onto a copy
+ * of that prefix is the saved machine (digest and disk), the overlay the
+ * saved VM wrote on is refused, and the digest moves with the disk. */
+static void test_disk_overlay_round_trip(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/keel-snapdisk-XXXXXX", base[64], ov[64], copy[64], spec[160];
+	assert_non_null(mkdtemp(dir));
+	snprintf(base, sizeof(base), "%s/base.img", dir);
+	snprintf(ov, sizeof(ov), "%s/a.kov", dir);
+	snprintf(copy, sizeof(copy), "%s/b.kov", dir);
+	uint8_t pattern[4096], blk[4096], back[4096];
+	for (unsigned i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + 1);
+	FILE *f = fopen(base, "wb");
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(fwrite(pattern, sizeof(pattern), 1, f), 1);
+	fclose(f);
+	snprintf(spec, sizeof(spec), "%s,overlay=%s", base, ov);
+
+	struct machine *a = new_machine_with_disk(BOARD_VIRT, RAM_SIZE, spec, NULL);
+	memset(blk, 0x5a, sizeof(blk));
+	assert_int_equal(disk_image_write(a->blk.disk, 8192, blk, sizeof(blk)), 0);
+	size_t len;
+	uint8_t *buf = save_snap(a, &len);
+	uint8_t at_save[STATE_DIGEST_BYTES], now[STATE_DIGEST_BYTES];
+	digest_of(a, at_save);
+	struct disk_identity id;
+	char err[512] = "";
+	assert_int_equal(snapshot_peek_disk(buf, len, &id, err, sizeof(err)), 0);
+	assert_int_equal(id.kind, DISK_OVERLAY);
+	assert_int_equal(id.overlay_len, OVERLAY_HEADER_BYTES + OVERLAY_RECORD_BYTES);
+	assert_non_null(strstr(id.path, "a.kov"));
+	assert_int_equal(disk_image_write(a->blk.disk, 0, blk, sizeof(blk)), 0); /* writes on */
+	digest_of(a, now);
+	assert_memory_not_equal(at_save, now, sizeof(now));
+
+	struct disk_image *img;
+	assert_int_equal(disk_image_open_frozen(&img, &id, copy, err, sizeof(err)), 0);
+	struct machine *b = new_machine_with_disk(BOARD_VIRT, RAM_SIZE, NULL, img);
+	if (load_snap(b, buf, len, err, sizeof(err))) {
+		print_error("snapshot_load: %s\n", err);
+		fail();
+	}
+	digest_of(b, now);
+	assert_memory_equal(at_save, now, sizeof(now));
+	assert_int_equal(disk_image_read(b->blk.disk, 8192, back, sizeof(back)), 0);
+	assert_memory_equal(back, blk, sizeof(back));
+	assert_int_equal(disk_image_read(b->blk.disk, 0, back, sizeof(back)), 0);
+	assert_memory_equal(back, pattern, sizeof(back)); /* not a's later write */
+
+	free_machine(a); /* it holds the overlay's lock */
+	struct machine *c = new_machine_with_disk(BOARD_VIRT, RAM_SIZE, ov, NULL); /* the overlay a wrote on */
+	assert_int_equal(load_snap(c, buf, len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DISK: the attached disk is not"));
+	free(buf);
+	free_machine(b);
+	free_machine(c);
+	unlink(base);
+	unlink(ov);
+	unlink(copy);
+	rmdir(dir);
+}
+
 /* --- refusing bad input ------------------------------------------------- */
 
 struct fixture {
@@ -434,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_digest_ignores_caches),
 		cmocka_unit_test(test_load_clears_stale_ram),
 		cmocka_unit_test(test_virt_board_round_trip),
+		cmocka_unit_test(test_disk_overlay_round_trip),
 		cmocka_unit_test_setup_teardown(test_truncated_refused, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_length_refused, fixture_setup,
 						fixture_teardown),
