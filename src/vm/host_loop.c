@@ -7,6 +7,8 @@
  * earlier advances virtual time to "now" with a logged adjustment. */
 #include "vm/host_loop.h"
 
+#include "vm/clone.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -28,6 +30,23 @@ static uint64_t mtime_now(const struct host_loop *l)
 	return vclock_mtime(&l->m->clock, l->m->hart.icount);
 }
 
+static size_t console_room(void *opaque)
+{
+	const struct host_loop *l = opaque;
+	return HOST_IN_BUF - l->in_len;
+}
+
+/* Bytes typed through the control socket ("input"): queued like keys,
+ * so they cross the event boundary in deliver_input() as keys do. */
+static size_t queue_console_input(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct host_loop *l = opaque;
+	size_t n = len < console_room(l) ? len : console_room(l);
+	memcpy(l->in + l->in_len, buf, n);
+	l->in_len += n;
+	return n;
+}
+
 void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle)
 {
 	memset(l, 0, sizeof(*l));
@@ -45,6 +64,9 @@ void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle
 	}
 	l->wall_origin = wall_seconds();
 	l->mtime_origin = mtime_now(l);
+	l->actions.console_input = queue_console_input;
+	l->actions.console_room = console_room;
+	l->actions.console_opaque = l;
 }
 
 static void flush_out(struct host_loop *l)
@@ -132,7 +154,7 @@ static bool wait_input(struct host_loop *l, int timeout_ms)
 	struct pollfd pfd[HOST_POLLFDS];
 	unsigned n = host_pollfds(l, pfd, l->in_open);
 	int rc;
-	if (l->m->has_net)
+	if (l->m->has_slirp)
 		rc = net_slirp_poll_with(&l->m->slirp, pfd, n, timeout_ms);
 	else
 		rc = poll(pfd, n, timeout_ms);
@@ -161,7 +183,7 @@ static uint64_t next_deadline(const struct host_loop *l)
 {
 	const struct machine *m = l->m;
 	uint64_t when = timers_next_mtime(&m->clint);
-	if (m->has_net) {
+	if (m->has_slirp) {
 		uint64_t ns = net_slirp_next_deadline(&m->slirp);
 		uint64_t ticks = ns / (1000000000ULL / VIRT_TIMEBASE_HZ);
 		if (ns != UINT64_MAX && ticks < when)
@@ -233,7 +255,9 @@ static enum stop_reason idle(struct host_loop *l)
 	} else if (deadline != UINT64_MAX) {
 		timeout = 0;
 	}
-	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_net)
+	/* Nothing can ever wake it, unless input may still come: the console,
+	 * the network or the control socket's "input". */
+	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_slirp && !l->api)
 		return STOP_WFI_IDLE;
 	size_t had = l->in_len;
 	if (wait_input(l, timeout) || had) {
@@ -254,12 +278,40 @@ static enum stop_reason idle(struct host_loop *l)
 	return STOP_NONE;
 }
 
+void host_loop_flush(struct host_loop *l)
+{
+	flush_out(l);
+}
+
+/* Carry out the control socket's "clone".  The clone returns from here
+ * into its own host loop, with its own socket. */
+static void serve_clone(struct host_loop *l)
+{
+	struct clone_result r;
+	l->actions.clone_pending = false;
+	int rc = clone_vm(l, &l->actions.clone, &r);
+	if (rc == 0) { /* the clone: pacing restarts here, as after a pause */
+		l->wall_origin = wall_seconds();
+		l->mtime_origin = mtime_now(l);
+		return;
+	}
+	if (rc > 0)
+		l->clones++;
+	api_server_clone_done(l->api, &r, rc > 0, l->actions.clone.sock);
+}
+
 enum stop_reason host_loop_run(struct host_loop *l)
 {
 	struct machine *m = l->m;
 	for (;;) {
+		if (l->clones)
+			l->clones -= clone_reap();
 		if (l->api) {
 			api_server_poll(l->api, m, &l->actions);
+			if (l->actions.clone_pending) {
+				serve_clone(l);
+				continue; /* serve what waited behind it */
+			}
 			l->quit |= l->actions.quit_requested;
 			if (l->actions.paused && !l->quit) {
 				wait_paused(l);
@@ -299,6 +351,6 @@ enum stop_reason host_loop_run(struct host_loop *l)
 void host_loop_close(struct host_loop *l)
 {
 	flush_out(l);
-	if (l->tty)
+	if (l->tty && !l->is_clone)
 		tcsetattr(l->in_fd, TCSANOW, &l->saved_termios);
 }

@@ -33,6 +33,10 @@ struct host_loop {
 	/* The control socket (NULL: none), served between slices. */
 	struct api_server *api;
 	struct api_actions actions;
+	/* Fork-clones (src/vm/clone.c): this process is one, and how many
+	 * of its own clones have not been reaped yet. */
+	bool is_clone;
+	unsigned clones;
 };
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be
@@ -44,7 +48,10 @@ void host_loop_console_write(void *opaque, const uint8_t *buf, size_t len);
  * machine's stop reason (STOP_EXIT also for a user quit, with exit code 0). */
 enum stop_reason host_loop_run(struct host_loop *l);
 
-/* Restore the terminal. */
+/* Write out buffered console output (before a fork, say). */
+void host_loop_flush(struct host_loop *l);
+
+/* Restore the terminal (never in a clone: the terminal is the parent's). */
 void host_loop_close(struct host_loop *l);
 
 #endif

@@ -68,7 +68,7 @@ static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], 
 		    net_slirp_init(&m->slirp, &opts, slirp_now_ns, m, err, errlen))
 			return -1;
 		virtio_net_init(&m->net, opts.have_mac ? opts.mac : NULL, net_slirp_backend(&m->slirp));
-		m->has_net = true;
+		m->has_net = m->has_slirp = true;
 		slot[1] = &m->net.vmio;
 	}
 	virtio_rng_init(&m->rng, &m->events);
@@ -102,9 +102,36 @@ static void reset_virtio_slots(struct machine *m)
 	}
 }
 
+static int drop_frame(void *opaque, const uint8_t *frame, size_t len)
+{
+	return 0; /* sent into a wire nobody listens on */
+}
+
+void machine_net_detach(struct machine *m)
+{
+	if (m->has_slirp)
+		net_slirp_abandon(&m->slirp);
+	m->has_slirp = false;
+	m->net.backend = (struct net_backend){.send = drop_frame};
+}
+
+int machine_net_attach_user(struct machine *m, const struct net_user_opts *opts, char *err,
+			    size_t errlen)
+{
+	if (!m->has_net || m->has_slirp) {
+		snprintf(err, errlen, "the VM has no network device to attach");
+		return -1;
+	}
+	if (net_slirp_init(&m->slirp, opts, slirp_now_ns, m, err, errlen))
+		return -1;
+	m->has_slirp = true;
+	m->net.backend = net_slirp_backend(&m->slirp);
+	return 0;
+}
+
 void machine_deliver_net(struct machine *m)
 {
-	if (!m->has_net)
+	if (!m->has_slirp)
 		return;
 	net_slirp_poll(&m->slirp, 0);
 	uint64_t now = machine_now_ns(m);
@@ -150,6 +177,11 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 		return -1;
 	}
 	m->ram = ram;
+	/* Transparent huge pages: fork() then copies one page-table entry per
+	 * 2 MiB instead of 512, which makes a fork-clone of a booted 256 MiB
+	 * guest 2x faster and of one with 120 MiB touched 10x faster
+	 * (docs/clone.md).  Advice only: without THP it is 4 KiB pages. */
+	madvise(ram, cfg->ram_size, MADV_HUGEPAGE);
 	m->reset_pc = cfg->board == BOARD_VIRT ? VIRT_MROM_BASE : DRAM_BASE;
 	vclock_init(&m->clock, INSNS_PER_TICK);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
@@ -191,9 +223,9 @@ void machine_free(struct machine *m)
 {
 	if (m->has_blk)
 		virtio_blk_free(&m->blk);
-	if (m->has_net)
+	if (m->has_slirp)
 		net_slirp_free(&m->slirp);
-	m->has_blk = m->has_net = false;
+	m->has_blk = m->has_net = m->has_slirp = false;
 	if (m->ram)
 		munmap(m->ram, m->ram_size);
 	m->ram = NULL;
