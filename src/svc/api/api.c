@@ -331,13 +331,13 @@ static json_t *parse_clone_net(json_t *id, const struct machine *m, const char *
 	r->net_user = net && strcmp(net, "none");
 	if (!r->net_user)
 		return NULL;
-	if (!m->has_net)
-		return reply_error(id, "\"net\": this VM has no network device (keel run --net)");
 	if (net_user_parse(net, &r->net, err, sizeof(err))) {
 		const char *why = strncmp(err, "--net: ", 7) ? err : err + 7;
 		snprintf(msg, sizeof(msg), "\"net\": %s", why);
 		return reply_error(id, msg);
 	}
+	if (!m->has_net)
+		return reply_error(id, "\"net\": this VM has no network device (keel run --net)");
 	if (r->net.have_mac)
 		return reply_error(id, "\"net\": a clone keeps its parent's MAC address; no mac=");
 	return NULL;
