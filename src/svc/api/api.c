@@ -520,11 +520,12 @@ static int serve_lines(struct api_server *s, int i, struct machine *m, struct ap
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (!nl)
 			break;
-		size_t len = (size_t)(nl - (c->in + start));
+		const char *line = c->in + start;
+		size_t len = (size_t)(nl - line);
 		start += len + 1;
-		if (blank(c->in + start - len - 1, len))
+		if (blank(line, len))
 			continue;
-		json_t *reply = serve_line(s, c->in + start - len - 1, len, m, a);
+		json_t *reply = serve_line(s, line, len, m, a);
 		if (!reply && a->clone_pending)
 			s->clone_client = i;
 		else if (client_queue(c, reply))
@@ -534,7 +535,8 @@ static int serve_lines(struct api_server *s, int i, struct machine *m, struct ap
 	c->in_len -= start;
 	/* Served lines may have held a passphrase (suspend): leave no copy. */
 	sodium_memzero(c->in + c->in_len, start);
-	if (c->in_len > API_MAX_LINE) {
+	/* (Lines left whole by a stop are served on the next poll.) */
+	if (c->in_len > API_MAX_LINE && !memchr(c->in, '\n', c->in_len)) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", API_MAX_LINE);
 		client_queue(c, reply_error(NULL, msg));
