@@ -14,13 +14,15 @@
    writable disk is refused, a read-only one is shared;
 5. a clone with its own slirp and hostfwd serves its guest's httpd on its
    own port while the parent's port still reaches the parent."""
+import json
 import os
 import re
+import subprocess
 import tempfile
 import time
 
 import test_net
-from guestlib import Guest, GuestError, boot_args, check, free_port, guest_files, main
+from guestlib import Guest, GuestError, boot_args, check, free_port, guest_files, keel_path, main
 from test_api import Client
 from test_entropy import seeded_stream
 
@@ -184,6 +186,31 @@ def check_bad_requests(api, tmp, parent_sock, live_clone_sock):
     check(r["ok"] is False and "room for" in r["error"], f"input too long: {r!r}")
 
 
+def check_pipelined_and_ctl(api, tmp, sock):
+    """A request sent right behind a clone is answered after it, by the
+    parent; `keel ctl clone` makes relative paths absolute."""
+    child = os.path.join(tmp, "pipe.sock")
+    api.send_raw(json.dumps({"id": "c", "cmd": "clone", "sock": child}).encode() + b"\n" +
+                 b'{"id":"s","cmd":"status"}\n')
+    r, s = api.reply(), api.reply()
+    check(r["id"] == "c" and r["ok"] and s["id"] == "s" and s["ok"], f"pipelined: {r!r} {s!r}")
+    Clone(r, "/dev/null").quit()
+    p = subprocess.run([keel_path(), "ctl", "--sock", sock, "clone", "--sock", "ctl.sock",
+                        "--console", "ctl.log"], cwd=tmp, capture_output=True, text=True,
+                       timeout=120)
+    check(p.returncode == 0, f"keel ctl clone: {p.returncode} {p.stdout} {p.stderr}")
+    c = Clone(json.loads(p.stdout), os.path.join(tmp, "ctl.log"))
+    check(c.sock == os.path.join(tmp, "ctl.sock"), f"ctl clone socket: {c.sock}")
+    p = subprocess.run([keel_path(), "ctl", "--sock", c.sock, "input", "echo via-$((2+3))\n"],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, f"keel ctl input: {p.returncode} {p.stdout} {p.stderr}")
+    c.expect("via-5")
+    c.quit()
+    p = subprocess.run([keel_path(), "ctl", "--sock", sock, "clone", "--net"], capture_output=True,
+                       text=True, timeout=120)
+    check(p.returncode == 2 and "usage: clone" in p.stderr, f"ctl clone usage: {p.stderr!r}")
+
+
 def test_independent(tmp):
     """Items 2, 3 and 4 on one parent (seeded entropy, no network)."""
     sock = os.path.join(tmp, "p.sock")
@@ -220,6 +247,7 @@ def test_independent(tmp):
               f"the clone's hwrng bytes come from the parent's seed: {cbytes.hex()}")
         check_bad_requests(api, tmp, sock, c.sock)
         c.quit()
+        check_pipelined_and_ctl(api, tmp, sock)
         out, rc = g.run("echo still-$((6*7))")
         check(rc == 0 and "still-42" in out, f"the parent after the clone quit: {out!r}")
         check(api.call({"cmd": "status"})["state"] == "running", "parent status")
