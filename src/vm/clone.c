@@ -7,8 +7,10 @@
  * parent), the slirp stack and its host sockets (closed, never shut down,
  * so the parent's connections live on), the terminal (never touched: no
  * raw mode changes, no restore on exit) and every other descriptor
- * except the disk image.  It then builds its own: console output to a
- * file, its own control socket, its own network, fresh entropy.
+ * except the disk image.  It then takes up its own: console output to a
+ * file and its control socket (both opened by the parent before the fork,
+ * so a bad path fails without a fork and the clone has less to do), its
+ * own network, fresh entropy.
  *
  * The clone reports over a pipe: one zero byte once it runs, or a message
  * saying why it could not set itself up (then it exits). */
@@ -77,9 +79,10 @@ static int redirect_stdio(int console_fd, char *err, size_t errlen)
 	return 0;
 }
 
-/* Drop the parent's host side; keep the machine exactly as it is. */
-static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, char *err,
-			size_t errlen)
+/* Drop the parent's host side; keep the machine exactly as it is and
+ * the descriptors the clone was handed. */
+static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, int api_fd,
+			char *err, size_t errlen)
 {
 	struct machine *m = l->m;
 	setsid(); /* out of the parent's terminal session: no SIGINT/SIGHUP from it */
@@ -87,7 +90,7 @@ static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, char 
 		api_server_abandon(l->api);
 	if (m->has_net)
 		machine_net_detach(m);
-	int keep[] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, console_fd, ready_fd,
+	int keep[] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, console_fd, ready_fd, api_fd,
 		      m->has_blk ? m->blk.fd : -1};
 	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 	/* The parent's terminal is not ours: no raw mode to undo, no Ctrl-a,
@@ -103,26 +106,25 @@ static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, char 
 }
 
 /* The clone's own host side. */
-static int build_own(struct host_loop *l, const struct clone_request *r, char *err,
-		     size_t errlen)
+static int build_own(struct host_loop *l, const struct clone_request *r,
+		     const struct api_server *api, char *err, size_t errlen)
 {
 	struct machine *m = l->m;
+	*l->api = *api;
 	if (r->net_user && machine_net_attach_user(m, &r->net, err, errlen))
 		return -1;
 	if (!r->inherit_entropy)
 		events_use_host_entropy(&m->events);
-	if (l->api && api_server_open(l->api, r->sock, err, errlen))
-		return -1;
 	return 0;
 }
 
 /* The child side of clone_vm(): returns 0 running, or never. */
-static int become_clone(struct host_loop *l, const struct clone_request *r, int console_fd,
-			int ready_fd)
+static int become_clone(struct host_loop *l, const struct clone_request *r,
+			const struct api_server *api, int console_fd, int ready_fd)
 {
 	char err[768] = "";
-	if (leave_parent(l, console_fd, ready_fd, err, sizeof(err)) ||
-	    build_own(l, r, err, sizeof(err))) {
+	if (leave_parent(l, console_fd, ready_fd, api->listen_fd, err, sizeof(err)) ||
+	    build_own(l, r, api, err, sizeof(err))) {
 		ssize_t ignored = write(ready_fd, err, strlen(err) ? strlen(err) : 1);
 		(void)ignored;
 		/* No exit handlers: stdio buffers and atexit work are the parent's. */
@@ -186,20 +188,34 @@ static int open_console(const struct clone_request *r, struct clone_result *out)
 	return fd;
 }
 
+/* What the clone is handed: its console file, its control socket (bound
+ * here), and the pipe it reports on.  Returns 0, or -1 with out->err. */
+static int open_handover(const struct clone_request *r, int *console_fd, struct api_server *api,
+			 int ready[2], struct clone_result *out)
+{
+	if ((*console_fd = open_console(r, out)) < 0)
+		return -1;
+	if (api_server_open(api, r->sock, out->err, sizeof(out->err))) {
+		close(*console_fd);
+		return -1;
+	}
+	if (pipe2(ready, O_CLOEXEC)) {
+		snprintf(out->err, sizeof(out->err), "clone: pipe: %s", strerror(errno));
+		api_server_close(api);
+		close(*console_fd);
+		return -1;
+	}
+	return 0;
+}
+
 int clone_vm(struct host_loop *l, const struct clone_request *r, struct clone_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->icount = l->m->hart.icount;
-	if (check_disk(l->m, out))
+	int console_fd, ready[2];
+	struct api_server api;
+	if (check_disk(l->m, out) || open_handover(r, &console_fd, &api, ready, out))
 		return -1;
-	int console_fd = open_console(r, out), ready[2];
-	if (console_fd < 0)
-		return -1;
-	if (pipe2(ready, O_CLOEXEC)) {
-		snprintf(out->err, sizeof(out->err), "clone: pipe: %s", strerror(errno));
-		close(console_fd);
-		return -1;
-	}
 	/* Nothing buffered may be written twice, once by each process. */
 	host_loop_flush(l);
 	fflush(NULL);
@@ -208,17 +224,20 @@ int clone_vm(struct host_loop *l, const struct clone_request *r, struct clone_re
 	double t1 = now_us();
 	if (pid == 0) {
 		close(ready[0]);
-		return become_clone(l, r, console_fd, ready[1]);
+		return become_clone(l, r, &api, console_fd, ready[1]);
 	}
 	close(ready[1]);
 	close(console_fd);
-	if (pid < 0) {
+	int rc = -1;
+	if (pid < 0)
 		snprintf(out->err, sizeof(out->err), "clone: fork: %s", strerror(errno));
-		close(ready[0]);
-		return -1;
-	}
-	int rc = await_clone(ready[0], pid, out);
+	else
+		rc = await_clone(ready[0], pid, out);
 	close(ready[0]);
+	if (rc)
+		api_server_close(&api); /* no clone: remove its socket file */
+	else
+		api_server_abandon(&api); /* the clone's now */
 	out->pid = pid;
 	out->fork_us = t1 - t0;
 	out->ready_us = now_us() - t0;

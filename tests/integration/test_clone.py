@@ -169,7 +169,7 @@ def check_bad_requests(api, tmp, parent_sock, live_clone_sock):
         ({"sock": "S", "console": 3}, '"console" must be a non-empty string'),
         ({"sock": "S", "console": os.path.join(tmp, "no/such/dir/c")}, "no/such/dir"),
         ({"sock": "S", "bogus": 1}, "unknown argument 'bogus'"),
-        ({"sock": os.path.join(tmp, "no/such/dir/c.sock")}, "clone: "),
+        ({"sock": os.path.join(tmp, "no/such/dir/c.sock")}, "no/such/dir/c.sock: "),
         ({"sock": live_clone_sock}, "another server"),
     ]
     for args, needle in cases:
@@ -301,6 +301,7 @@ def test_network(tmp):
         r = api.call({"cmd": "clone", "sock": os.path.join(tmp, "x.sock"),
                       "net": f"user,hostfwd=tcp:127.0.0.1:{pport}-:80"})
         check(r["ok"] is False and "cannot listen" in r["error"], f"taken port: {r!r}")
+        check(not os.path.exists(os.path.join(tmp, "x.sock")), "a failed clone left its socket")
         c = clone(api, tmp, "net", net=f"user,hostfwd=tcp:127.0.0.1:{cport}-:80")
         out, rc = c.run("echo clone > /www/who.txt")
         check(rc == 0, f"clone: {out!r}")
