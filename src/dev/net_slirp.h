@@ -95,7 +95,8 @@ void net_slirp_free(struct net_slirp *s);
  * slirp_cleanup() could shut connections down under the parent, so the
  * clone frees only our own bookkeeping, leaks the Slirp object (a
  * copy-on-write page it never touches again) and leaves closing the
- * inherited descriptors to its caller. */
+ * inherited descriptors to its caller.  (An ASan build's clone therefore
+ * ends with a LeakSanitizer report of libslirp's objects: expected.) */
 void net_slirp_abandon(struct net_slirp *s);
 
 /* The transmit side for virtio_net_init(). */

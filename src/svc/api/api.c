@@ -133,8 +133,10 @@ static int client_flush(struct api_client *c)
 			return -1;
 		done += (size_t)n;
 	}
-	memmove(c->out, c->out + done, c->out_len - done);
-	c->out_len -= done;
+	if (done) { /* c->out may be NULL when nothing was queued */
+		memmove(c->out, c->out + done, c->out_len - done);
+		c->out_len -= done;
+	}
 	return 0;
 }
 
