@@ -11,13 +11,16 @@
 3. with fresh entropy the clone's /dev/hwrng bytes come from the host,
    not from the parent's seeded stream;
 4. bad clone requests get JSON errors and leave no process behind; a
-   writable disk is refused, a read-only one is shared;
+   writable disk is refused, a read-only one is shared; a clone holds
+   none of its parent's descriptors and never touches its terminal;
 5. a clone with its own slirp and hostfwd serves its guest's httpd on its
    own port while the parent's port still reaches the parent."""
 import json
 import os
 import re
 import subprocess
+import termios
+import threading
 import tempfile
 import time
 
@@ -323,10 +326,55 @@ def test_network(tmp):
         g.kill()
 
 
+def test_terminal(tmp):
+    """A parent on a terminal: the clone holds none of the parent's
+    descriptors and never restores the terminal's mode (keel's raw mode
+    must survive the clone's exit); the parent restores it when it quits."""
+    sock = os.path.join(tmp, "term.sock")
+    master, slave = os.openpty()
+    tty = os.ttyname(slave)
+    cooked = termios.tcgetattr(slave)
+    p = subprocess.Popen([keel_path(), "run", "--api-sock", sock] + boot_args(append=APPEND),
+                         stdin=slave, stdout=slave, stderr=slave)
+    def drain():  # keep the terminal's output flowing; EIO once it closes
+        try:
+            while os.read(master, 4096):
+                pass
+        except OSError:
+            pass
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        api = wait_for_socket(sock, p)
+        raw = termios.tcgetattr(slave)
+        check(not raw[3] & termios.ICANON, "keel did not put the terminal in raw mode")
+        c = clone(api, tmp, "tty")
+        # Once it answers, the clone has also closed the pipe it reported on.
+        check(c.api.call({"cmd": "status"})["ok"], "clone status")
+        fds = [os.readlink(f"/proc/{c.pid}/fd/{n}")
+               for n in sorted(os.listdir(f"/proc/{c.pid}/fd"), key=int)]
+        check(tty not in fds, f"the clone holds the parent's terminal: {fds}")
+        # stdio, its listening socket and our connection to it: nothing else.
+        check(len(fds) == 5 and fds[0] == "/dev/null" and fds[1] == fds[2] == c.console and
+              all(f.startswith("socket:") for f in fds[3:]),
+              f"the clone kept descriptors beyond stdio and its own sockets: {fds}")
+        c.quit()
+        check(termios.tcgetattr(slave) == raw, "the clone's exit changed the terminal's mode")
+        check(api.call({"cmd": "quit"})["ok"], "quit")
+        check(p.wait(60) == 0, "parent exit")
+        check(termios.tcgetattr(slave)[3] == cooked[3], "the parent did not restore the terminal")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(slave)
+        os.close(master)
+
+
 def test():
     tmp = tempfile.mkdtemp(prefix="keel-clone-")
     try:
         test_independent(tmp)
+        test_terminal(tmp)
         test_disks(tmp)
         test_network(tmp)
         test_oracle(tmp)
