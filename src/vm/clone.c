@@ -125,7 +125,9 @@ static int become_clone(struct host_loop *l, const struct clone_request *r,
 	char err[768] = "";
 	if (leave_parent(l, console_fd, ready_fd, api->listen_fd, err, sizeof(err)) ||
 	    build_own(l, r, api, err, sizeof(err))) {
-		ssize_t ignored = write(ready_fd, err, strlen(err) ? strlen(err) : 1);
+		/* Never an empty report: a lone zero byte means "running". */
+		const char *why = err[0] ? err : "set-up failed";
+		ssize_t ignored = write(ready_fd, why, strlen(why));
 		(void)ignored;
 		/* No exit handlers: stdio buffers and atexit work are the parent's. */
 		_exit(1);
