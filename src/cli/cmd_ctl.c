@@ -41,6 +41,15 @@ static void ctl_usage(FILE *out)
 	      "                   exits 0); the passphrase is read from fd N (one line)\n"
 	      "                   or asked for on the terminal, never taken from argv.\n"
 	      "                   Resume with 'keel run --restore FILE'\n"
+	      "  clone --sock NEW [--net none|user[,hostfwd=...]] [--console FILE]\n"
+	      "        [--entropy fresh|inherit]\n"
+	      "                   fork a copy-on-write clone of the VM: a new keel process\n"
+	      "                   serving the API on NEW; no network (default) or its own\n"
+	      "                   slirp with its own forwards; console output to FILE\n"
+	      "                   (default /dev/null); fresh entropy unless 'inherit'.\n"
+	      "                   Prints the clone's pid (docs/clone.md)\n"
+	      "  input TEXT       type TEXT on the guest's console; end a command line\n"
+	      "                   with a real newline, e.g. $'ls\\n' in bash\n"
 	      "  quit             stop keel (it exits 0)\n"
 	      "  raw JSON         send JSON as the request line, as is\n"
 	      "\n"
@@ -118,6 +127,36 @@ static char *build_suspend(int argc, char **argv)
 	return text;
 }
 
+/* clone --sock NEW [--net SPEC] [--console FILE] [--entropy fresh|inherit]:
+ * the request line, or NULL with a message printed. */
+static char *build_clone(int argc, char **argv)
+{
+	static const char *const keys[][2] = {
+		{"--sock", "sock"}, {"--net", "net"}, {"--console", "console"}, {"--entropy", "entropy"},
+	};
+	json_t *req = json_pack("{s:i,s:s}", "id", 1, "cmd", "clone");
+	bool ok = req && argc % 2 == 1;
+	for (int i = 1; ok && i < argc; i += 2) {
+		const char *key = NULL;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (!strcmp(argv[i], keys[k][0]))
+				key = keys[k][1];
+		/* Paths are opened by the server: make them absolute here. */
+		bool path = key && (!strcmp(key, "sock") || !strcmp(key, "console"));
+		char *value = path ? absolute_path(argv[i + 1]) : strdup(argv[i + 1]);
+		ok = key && value && !json_object_get(req, key) &&
+		     !json_object_set_new(req, key, json_string(value));
+		free(value);
+	}
+	ok = ok && json_object_get(req, "sock");
+	char *text = ok ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!text)
+		fprintf(stderr, "keel ctl: usage: clone --sock NEW [--net none|user[,...]] "
+				"[--console FILE] [--entropy fresh|inherit]\n");
+	return text;
+}
+
 /* The request line for COMMAND [ARG] (malloc'd, no newline), or NULL with
  * a message printed. */
 static char *build_request(int argc, char **argv)
@@ -125,7 +164,9 @@ static char *build_request(int argc, char **argv)
 	const char *cmd = argv[0];
 	if (!strcmp(cmd, "suspend"))
 		return build_suspend(argc, argv);
-	bool needs_arg = !strcmp(cmd, "snapshot") || !strcmp(cmd, "raw");
+	if (!strcmp(cmd, "clone"))
+		return build_clone(argc, argv);
+	bool needs_arg = !strcmp(cmd, "snapshot") || !strcmp(cmd, "raw") || !strcmp(cmd, "input");
 	bool known = needs_arg || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
 		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
 	if (!known) {
@@ -140,6 +181,11 @@ static char *build_request(int argc, char **argv)
 	if (!strcmp(cmd, "raw"))
 		return strdup(argv[1]);
 	json_t *req = json_pack("{s:i,s:s}", "id", 1, "cmd", cmd);
+	if (req && !strcmp(cmd, "input") && json_object_set_new(req, "data", json_string(argv[1]))) {
+		fprintf(stderr, "keel ctl: input: TEXT must be UTF-8\n");
+		json_decref(req);
+		return NULL;
+	}
 	if (req && !strcmp(cmd, "snapshot")) {
 		char *abs = absolute_path(argv[1]);
 		if (!abs || json_object_set_new(req, "path", json_string(abs))) {

@@ -504,7 +504,9 @@ static enum stop_reason run_with_snapshot(struct machine *m, const struct run_op
 	if (!pending || why != STOP_MAX_INSNS)
 		return why;
 	m->max_insns = limit;
-	if (save_snapshot(m, o->snapshot_path))
+	/* A fork-clone reaches N too; the file is its parent's to write. */
+	bool clone = loop && loop->is_clone;
+	if (!clone && save_snapshot(m, o->snapshot_path))
 		return STOP_NONE;
 	return run_slices(m, loop);
 }

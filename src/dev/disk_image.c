@@ -719,6 +719,12 @@ int disk_image_open_replay(struct disk_image **out, const struct disk_identity *
 	return 0;
 }
 
+void disk_image_fds(const struct disk_image *d, int fds[2])
+{
+	fds[0] = d->base_fd;
+	fds[1] = d->ov_fd;
+}
+
 int disk_image_fork_private(struct disk_image *d)
 {
 	if (d->kind == DISK_RAW && !d->readonly) {

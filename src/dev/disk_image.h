@@ -111,6 +111,10 @@ int disk_image_freeze(struct disk_image *d, struct disk_identity *id, char *err,
  * for a writable raw disk, which the parent rewrites in place. */
 int disk_image_fork_private(struct disk_image *d);
 
+/* The host descriptors the disk reads and writes (-1 where unused): a
+ * fork()ed clone must keep them open when it closes the parent's. */
+void disk_image_fds(const struct disk_image *d, int fds[2]);
+
 /* Statistics for `keel disk info`: records scanned, distinct blocks in
  * the overlay. */
 /* A warning from opening (a torn tail was dropped), or "". */

@@ -343,6 +343,12 @@ void net_slirp_free(struct net_slirp *s)
 	s->npfd = s->pfd_cap = 0;
 }
 
+void net_slirp_abandon(struct net_slirp *s)
+{
+	s->slirp = NULL; /* never called again */
+	net_slirp_free(s);
+}
+
 /* ---- transmit ---------------------------------------------------------- */
 
 static int backend_send(void *opaque, const uint8_t *frame, size_t len)

@@ -90,6 +90,15 @@ int net_slirp_init(struct net_slirp *s, const struct net_user_opts *o,
 		   uint64_t (*now_ns)(void *opaque), void *clock_opaque, char *err, size_t errlen);
 void net_slirp_free(struct net_slirp *s);
 
+/* Forget the stack without calling into libslirp: for a forked clone,
+ * whose copy of the stack shares its host sockets with the parent's.
+ * slirp_cleanup() could shut connections down under the parent, so the
+ * clone frees only our own bookkeeping, leaks the Slirp object (a
+ * copy-on-write page it never touches again) and leaves closing the
+ * inherited descriptors to its caller.  (An ASan build's clone therefore
+ * ends with a LeakSanitizer report of libslirp's objects: expected.) */
+void net_slirp_abandon(struct net_slirp *s);
+
 /* The transmit side for virtio_net_init(). */
 struct net_backend net_slirp_backend(struct net_slirp *s);
 

@@ -41,6 +41,11 @@ static void seeded_fill(struct event_boundary *eb, uint8_t *buf, size_t len)
 	}
 }
 
+void events_use_host_entropy(struct event_boundary *eb)
+{
+	eb->seeded = false;
+}
+
 int events_entropy(struct event_boundary *eb, void *buf, size_t len)
 {
 	if (eb->replay_entropy) {

@@ -52,6 +52,10 @@ struct event_boundary {
 void events_init(struct event_boundary *eb, const uint64_t *icount, bool seeded, uint64_t seed,
 		 uint64_t fixed_epoch_ns);
 
+/* From now on entropy comes from the host's getrandom(), even if it was
+ * seeded: a clone must not draw the same "random" bytes as its parent. */
+void events_use_host_entropy(struct event_boundary *eb);
+
 /* Fill `buf` with entropy for the guest.  Returns 0 or -1. */
 int events_entropy(struct event_boundary *eb, void *buf, size_t len);
 

@@ -7,6 +7,8 @@
  * earlier advances virtual time to "now" with a logged adjustment. */
 #include "vm/host_loop.h"
 
+#include "vm/clone.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -28,6 +30,23 @@ static uint64_t mtime_now(const struct host_loop *l)
 	return vclock_mtime(&l->m->clock, l->m->hart.icount);
 }
 
+static size_t console_room(void *opaque)
+{
+	const struct host_loop *l = opaque;
+	return HOST_IN_BUF - l->in_len;
+}
+
+/* Bytes typed through the control socket ("input"): queued like keys,
+ * so they cross the event boundary in deliver_input() as keys do. */
+static size_t queue_console_input(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct host_loop *l = opaque;
+	size_t n = len < console_room(l) ? len : console_room(l);
+	memcpy(l->in + l->in_len, buf, n);
+	l->in_len += n;
+	return n;
+}
+
 void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle)
 {
 	memset(l, 0, sizeof(*l));
@@ -45,6 +64,9 @@ void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle
 	}
 	l->wall_origin = wall_seconds();
 	l->mtime_origin = mtime_now(l);
+	l->actions.console_input = queue_console_input;
+	l->actions.console_room = console_room;
+	l->actions.console_opaque = l;
 }
 
 static void flush_out(struct host_loop *l)
@@ -224,7 +246,9 @@ static enum stop_reason idle(struct host_loop *l)
 	} else if (deadline != UINT64_MAX) {
 		timeout = 0;
 	}
-	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_slirp)
+	/* Nothing can ever wake it, unless input may still come: the console,
+	 * the network or the control socket's "input". */
+	if (timeout == -1 && !l->in_open && !l->in_len && !m->has_slirp && !l->api)
 		return STOP_WFI_IDLE;
 	size_t had = l->in_len;
 	if (wait_input(l, timeout) || had) {
@@ -245,12 +269,40 @@ static enum stop_reason idle(struct host_loop *l)
 	return STOP_NONE;
 }
 
+void host_loop_flush(struct host_loop *l)
+{
+	flush_out(l);
+}
+
+/* Carry out the control socket's "clone".  The clone returns from here
+ * into its own host loop, with its own socket. */
+static void serve_clone(struct host_loop *l)
+{
+	struct clone_result r;
+	l->actions.clone_pending = false;
+	int rc = clone_vm(l, &l->actions.clone, &r);
+	if (rc == 0) { /* the clone: pacing restarts here, as after a pause */
+		l->wall_origin = wall_seconds();
+		l->mtime_origin = mtime_now(l);
+		return;
+	}
+	if (rc > 0)
+		l->clones++;
+	api_server_clone_done(l->api, &r, rc > 0, l->actions.clone.sock);
+}
+
 enum stop_reason host_loop_run(struct host_loop *l)
 {
 	struct machine *m = l->m;
 	for (;;) {
+		if (l->clones)
+			l->clones -= clone_reap();
 		if (l->api) {
 			api_server_poll(l->api, m, &l->actions);
+			if (l->actions.clone_pending) {
+				serve_clone(l);
+				continue; /* serve what waited behind it */
+			}
 			l->quit |= l->actions.quit_requested;
 			if (l->actions.paused && !l->quit) {
 				wait_paused(l);
@@ -295,6 +347,6 @@ enum stop_reason host_loop_run(struct host_loop *l)
 void host_loop_close(struct host_loop *l)
 {
 	flush_out(l);
-	if (l->tty)
+	if (l->tty && !l->is_clone)
 		tcsetattr(l->in_fd, TCSANOW, &l->saved_termios);
 }

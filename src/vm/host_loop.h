@@ -37,6 +37,10 @@ struct host_loop {
 	 * stop_at.  A nonzero return ends the run (STOP_EXIT, exit code 1). */
 	int (*at_stop)(void *opaque, struct machine *m);
 	void *at_stop_opaque;
+	/* Fork-clones (src/vm/clone.c): this process is one, and how many
+	 * of its own clones have not been reaped yet. */
+	bool is_clone;
+	unsigned clones;
 };
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be
@@ -48,7 +52,10 @@ void host_loop_console_write(void *opaque, const uint8_t *buf, size_t len);
  * machine's stop reason (STOP_EXIT also for a user quit, with exit code 0). */
 enum stop_reason host_loop_run(struct host_loop *l);
 
-/* Restore the terminal. */
+/* Write out buffered console output (before a fork, say). */
+void host_loop_flush(struct host_loop *l);
+
+/* Restore the terminal (never in a clone: the terminal is the parent's). */
 void host_loop_close(struct host_loop *l);
 
 #endif

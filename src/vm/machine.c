@@ -50,7 +50,8 @@ static uint64_t slot_base(unsigned n)
 	return VIRT_VIRTIO_BASE + n * VIRT_VIRTIO_STRIDE;
 }
 
-/* The backend of --net none: what the guest sends goes nowhere. */
+/* The backend of --net none and of a clone without a network: what the
+ * guest sends goes into a wire nobody listens on. */
 static int drop_frame(void *opaque, const uint8_t *frame, size_t len)
 {
 	(void)opaque, (void)frame, (void)len;
@@ -115,6 +116,28 @@ static void reset_virtio_slots(struct machine *m)
 		if (r && r->opaque)
 			virtio_mmio_reset(r->opaque);
 	}
+}
+
+void machine_net_detach(struct machine *m)
+{
+	if (m->has_slirp)
+		net_slirp_abandon(&m->slirp);
+	m->has_slirp = false;
+	m->net.backend = (struct net_backend){.send = drop_frame};
+}
+
+int machine_net_attach_user(struct machine *m, const struct net_user_opts *opts, char *err,
+			    size_t errlen)
+{
+	if (!m->has_net || m->has_slirp) {
+		snprintf(err, errlen, "the VM has no network device to attach");
+		return -1;
+	}
+	if (net_slirp_init(&m->slirp, opts, slirp_now_ns, m, err, errlen))
+		return -1;
+	m->has_slirp = true;
+	m->net.backend = net_slirp_backend(&m->slirp);
+	return 0;
 }
 
 void machine_deliver_net(struct machine *m)
@@ -198,6 +221,11 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 		return -1;
 	}
 	m->ram = ram;
+	/* Transparent huge pages: fork() then copies one page-table entry per
+	 * 2 MiB instead of 512, which makes a fork-clone of a booted 256 MiB
+	 * guest 2x faster and of one with 120 MiB touched 10x faster
+	 * (docs/clone.md).  Advice only: without THP it is 4 KiB pages. */
+	madvise(ram, cfg->ram_size, MADV_HUGEPAGE);
 	m->reset_pc = cfg->board == BOARD_VIRT ? VIRT_MROM_BASE : DRAM_BASE;
 	vclock_init(&m->clock, INSNS_PER_TICK);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);

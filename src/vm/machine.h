@@ -97,7 +97,10 @@ struct machine {
 	struct virtio_console vcon;
 	struct virtio_mmio empty_slots[VIRT_VIRTIO_SLOTS];
 	bool has_blk, has_net;
-	bool has_slirp; /* has_net with a live user-mode network behind it */
+	/* virtio-net's frames go to `slirp` (false with has_net: --net none,
+	 * or a clone given no network, whose device drops what the guest
+	 * sends). */
+	bool has_slirp;
 	uint64_t max_insns; /* 0 = unbounded */
 	/* machine_run returns STOP_AT when icount reaches this (0 = never).
 	 * Unlike max_insns it is a pause, not an end: services that act at
@@ -123,6 +126,15 @@ void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);
 
 /* Virtual time in nanoseconds (what slirp's clock reads). */
 uint64_t machine_now_ns(const struct machine *m);
+
+/* A forked clone's network (docs/clone.md): drop the slirp stack it
+ * shares with its parent (net_slirp_abandon) and give virtio-net a backend
+ * that drops every frame.  The device and its guest-visible state stay. */
+void machine_net_detach(struct machine *m);
+/* Then, optionally, a slirp stack of its own with `opts`' forwards.
+ * Returns 0, or -1 with a message in err (e.g. a host port taken). */
+int machine_net_attach_user(struct machine *m, const struct net_user_opts *opts, char *err,
+			    size_t errlen);
 
 /* Hand waiting network frames to the guest (a slice boundary). */
 void machine_deliver_net(struct machine *m);

@@ -97,6 +97,7 @@ int api_server_open(struct api_server *s, const char *path, char *err, size_t er
 {
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
+	s->clone_client = -1;
 	for (int i = 0; i < API_MAX_CLIENTS; i++)
 		client_reset(&s->clients[i]);
 	struct sockaddr_un addr;
@@ -132,8 +133,10 @@ static int client_flush(struct api_client *c)
 			return -1;
 		done += (size_t)n;
 	}
-	memmove(c->out, c->out + done, c->out_len - done);
-	c->out_len -= done;
+	if (done) { /* c->out may be NULL when nothing was queued */
+		memmove(c->out, c->out + done, c->out_len - done);
+		c->out_len -= done;
+	}
 	return 0;
 }
 
@@ -150,6 +153,21 @@ void api_server_close(struct api_server *s)
 		unlink(s->path);
 	}
 	s->listen_fd = -1;
+	json_decref(s->clone_id);
+	s->clone_id = NULL;
+	s->clone_client = -1;
+}
+
+void api_server_abandon(struct api_server *s)
+{
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		client_drop(&s->clients[i]); /* the parent answers them */
+	if (s->listen_fd >= 0)
+		close(s->listen_fd); /* the file is the parent's: keep it */
+	s->listen_fd = -1;
+	json_decref(s->clone_id);
+	s->clone_id = NULL;
+	s->clone_client = -1;
 }
 
 int api_server_fds(struct api_server *s, struct pollfd *out, int max)
@@ -291,11 +309,125 @@ static json_t *do_suspend(json_t *id, struct machine *m, struct api_actions *a, 
 	return json_pack("{s:O?,s:b,s:s}", "id", id, "ok", 1, "path", json_string_value(path));
 }
 
-static json_t *dispatch(json_t *req, json_t *id, struct machine *m, struct api_actions *a)
+/* An optional string argument: NULL if absent; sets *bad (with a reply)
+ * if present but not a non-empty string. */
+static const char *opt_string(json_t *req, const char *key, json_t *id, json_t **bad)
+{
+	json_t *v = json_object_get(req, key);
+	if (!v)
+		return NULL;
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "\"%s\" must be a non-empty string", key);
+		*bad = reply_error(id, msg);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* "net": "none" or "user[,hostfwd=...][,ipv6=off]" for the clone. */
+static json_t *parse_clone_net(json_t *id, const struct machine *m, const char *net,
+			       struct clone_request *r)
+{
+	char err[512], msg[600];
+	r->net_user = net && strcmp(net, "none");
+	if (!r->net_user)
+		return NULL;
+	if (net_user_parse(net, &r->net, err, sizeof(err))) {
+		const char *why = strncmp(err, "--net: ", 7) ? err : err + 7;
+		snprintf(msg, sizeof(msg), "\"net\": %s", why);
+		return reply_error(id, msg);
+	}
+	if (!m->has_net)
+		return reply_error(id, "\"net\": this VM has no network device (keel run --net)");
+	if (r->net.have_mac)
+		return reply_error(id, "\"net\": a clone keeps its parent's MAC address; no mac=");
+	return NULL;
+}
+
+/* Validate a "clone" request into a->clone.  NULL: the host loop will
+ * clone and the reply comes later (api_server_clone_done). */
+static json_t *do_clone(struct api_server *s, json_t *id, struct machine *m,
+			struct api_actions *a, json_t *req)
+{
+	struct clone_request *r = &a->clone;
+	json_t *bad = NULL;
+	memset(r, 0, sizeof(*r));
+	const char *sock = opt_string(req, "sock", id, &bad);
+	const char *net = opt_string(req, "net", id, &bad);
+	const char *console = opt_string(req, "console", id, &bad);
+	const char *entropy = opt_string(req, "entropy", id, &bad);
+	if (bad)
+		return bad;
+	if (!sock)
+		return reply_error(id, "clone needs \"sock\" (the clone's control socket)");
+	if (strlen(sock) >= sizeof(r->sock))
+		return reply_error(id, "\"sock\" is longer than 107 bytes");
+	if (!strcmp(sock, s->path))
+		return reply_error(id, "\"sock\" is this VM's own socket");
+	if (console && strlen(console) >= sizeof(r->console))
+		return reply_error(id, "\"console\" is too long");
+	if (entropy && strcmp(entropy, "fresh") && strcmp(entropy, "inherit"))
+		return reply_error(id, "\"entropy\" must be \"fresh\" or \"inherit\"");
+	if ((bad = parse_clone_net(id, m, net, r)))
+		return bad;
+	strcpy(r->sock, sock);
+	strcpy(r->console, console ? console : "");
+	r->inherit_entropy = entropy && !strcmp(entropy, "inherit");
+	s->clone_id = id ? json_incref(id) : NULL;
+	a->clone_pending = true;
+	return NULL;
+}
+
+void api_server_clone_done(struct api_server *s, const struct clone_result *r, bool ok,
+			   const char *sock)
+{
+	json_t *id = s->clone_id;
+	int who = s->clone_client;
+	s->clone_id = NULL;
+	s->clone_client = -1;
+	json_t *reply = ok ? json_pack("{s:O?,s:b,s:i,s:s,s:I,s:f,s:f}", "id", id, "ok", 1, "pid",
+				       r->pid, "sock", sock, "icount", (json_int_t)r->icount,
+				       "fork_us", r->fork_us, "ready_us", r->ready_us)
+			   : reply_error(id, r->err);
+	json_decref(id);
+	if (who < 0 || s->clients[who].fd < 0) {
+		json_decref(reply); /* the client left meanwhile */
+		return;
+	}
+	if (!reply || client_queue(&s->clients[who], reply))
+		client_drop(&s->clients[who]);
+}
+
+/* "input": type `data` on the console, all of it or nothing. */
+static json_t *do_input(json_t *id, struct api_actions *a, json_t *req)
+{
+	json_t *data = json_object_get(req, "data");
+	if (!data)
+		return reply_error(id, "input needs \"data\"");
+	if (!json_is_string(data))
+		return reply_error(id, "\"data\" must be a string");
+	if (!a->console_input)
+		return reply_error(id, "this VM has no console to type into");
+	size_t len = json_string_length(data), room = a->console_room(a->console_opaque);
+	if (len > room) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "the console input queue has room for %zu bytes, not %zu",
+			 room, len);
+		return reply_error(id, msg);
+	}
+	a->console_input(a->console_opaque, (const uint8_t *)json_string_value(data), len);
+	return json_pack("{s:O?,s:b,s:I}", "id", id, "ok", 1, "bytes", (json_int_t)len);
+}
+
+static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct machine *m,
+			struct api_actions *a)
 {
 	static const char *const no_args[] = {NULL};
 	static const char *const path_arg[] = {"path", NULL};
 	static const char *const suspend_args[] = {"path", "passphrase", NULL};
+	static const char *const clone_args[] = {"sock", "net", "console", "entropy", NULL};
+	static const char *const input_args[] = {"data", NULL};
 	char err[256];
 	json_t *cmdv = json_object_get(req, "cmd");
 	if (!cmdv)
@@ -305,15 +437,22 @@ static json_t *dispatch(json_t *req, json_t *id, struct machine *m, struct api_a
 	const char *cmd = json_string_value(cmdv);
 	bool snapshot = !strcmp(cmd, "snapshot");
 	bool suspend = !strcmp(cmd, "suspend");
-	bool known = snapshot || suspend || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
-		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
+	bool clone = !strcmp(cmd, "clone");
+	bool input = !strcmp(cmd, "input");
+	bool known = snapshot || suspend || clone || input || !strcmp(cmd, "status") ||
+		     !strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
 	if (!known) {
 		snprintf(err, sizeof(err), "unknown cmd '%.64s'", cmd);
 		return reply_error(id, err);
 	}
-	if (check_args(req, suspend ? suspend_args : snapshot ? path_arg : no_args, err,
-		       sizeof(err)))
+	const char *const *allowed = suspend ? suspend_args : snapshot ? path_arg
+				   : clone ? clone_args : input ? input_args : no_args;
+	if (check_args(req, allowed, err, sizeof(err)))
 		return reply_error(id, err);
+	if (clone)
+		return do_clone(s, id, m, a, req);
+	if (input)
+		return do_input(id, a, req);
 	if (suspend)
 		return do_suspend(id, m, a, req);
 	if (snapshot) {
@@ -335,9 +474,10 @@ static json_t *dispatch(json_t *req, json_t *id, struct machine *m, struct api_a
 	return reply_ok(id);
 }
 
-/* One request line (no newline) to its reply. */
-static json_t *serve_line(const char *line, size_t len, struct machine *m,
-			  struct api_actions *a)
+/* One request line (no newline) to its reply; NULL for a clone, whose
+ * reply comes later. */
+static json_t *serve_line(struct api_server *s, const char *line, size_t len,
+			  struct machine *m, struct api_actions *a)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
@@ -350,8 +490,10 @@ static json_t *serve_line(const char *line, size_t len, struct machine *m,
 		json_decref(req);
 		return reply_error(NULL, "a request must be a JSON object");
 	}
-	json_t *reply = dispatch(req, json_object_get(req, "id"), m, a);
+	json_t *reply = dispatch(s, req, json_object_get(req, "id"), m, a);
 	json_decref(req);
+	if (a->clone_pending)
+		return reply;
 	return reply ? reply : reply_error(NULL, "out of memory");
 }
 
@@ -363,27 +505,40 @@ static bool blank(const char *p, size_t len)
 	return true;
 }
 
-/* Serve the complete lines in c->in.  Returns -1 to drop the client. */
-static int serve_lines(struct api_client *c, struct machine *m, struct api_actions *a)
+/* Stop serving: after "quit" the rest would be served by a VM that is
+ * gone; after "clone" it must wait until the clone exists, so replies
+ * stay in order and later requests see the VM after the clone. */
+static bool must_stop(const struct api_actions *a)
 {
+	return a->quit_requested || a->clone_pending;
+}
+
+/* Serve the complete lines in client i's buffer.  Returns -1 to drop it. */
+static int serve_lines(struct api_server *s, int i, struct machine *m, struct api_actions *a)
+{
+	struct api_client *c = &s->clients[i];
 	size_t start = 0;
-	for (;;) {
+	while (!must_stop(a)) {
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (!nl)
 			break;
-		size_t len = (size_t)(nl - (c->in + start));
-		if (!blank(c->in + start, len) &&
-		    client_queue(c, serve_line(c->in + start, len, m, a)))
-			return -1;
+		const char *line = c->in + start;
+		size_t len = (size_t)(nl - line);
 		start += len + 1;
-		if (a->quit_requested)
-			break; /* the rest would be served by a VM that is gone */
+		if (blank(line, len))
+			continue;
+		json_t *reply = serve_line(s, line, len, m, a);
+		if (!reply && a->clone_pending)
+			s->clone_client = i;
+		else if (client_queue(c, reply))
+			return -1;
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
 	/* Served lines may have held a passphrase (suspend): leave no copy. */
 	sodium_memzero(c->in + c->in_len, start);
-	if (c->in_len > API_MAX_LINE) {
+	/* (Lines left whole by a stop are served on the next poll.) */
+	if (c->in_len > API_MAX_LINE && !memchr(c->in, '\n', c->in_len)) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", API_MAX_LINE);
 		client_queue(c, reply_error(NULL, msg));
@@ -395,9 +550,10 @@ static int serve_lines(struct api_client *c, struct machine *m, struct api_actio
 
 /* Read what has arrived.  Returns -1 to drop the client (it hung up, maybe
  * in the middle of a request, which is then simply forgotten). */
-static int client_read(struct api_client *c, struct machine *m, struct api_actions *a)
+static int client_read(struct api_server *s, int i, struct machine *m, struct api_actions *a)
 {
-	for (;;) {
+	struct api_client *c = &s->clients[i];
+	while (!must_stop(a)) {
 		/* One byte beyond the limit is how an oversized line shows. */
 		size_t room = API_MAX_LINE + 1 - c->in_len;
 		ssize_t n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
@@ -408,11 +564,10 @@ static int client_read(struct api_client *c, struct machine *m, struct api_actio
 		if (n <= 0)
 			return -1;
 		c->in_len += (size_t)n;
-		if (serve_lines(c, m, a))
+		if (serve_lines(s, i, m, a))
 			return -1;
-		if (a->quit_requested)
-			return 0;
 	}
+	return 0;
 }
 
 static void refuse(int fd)
@@ -429,7 +584,7 @@ static void refuse(int fd)
  * is counted against the limit. */
 static void accept_clients(struct api_server *s, struct machine *m, struct api_actions *a)
 {
-	while (!a->quit_requested) {
+	while (!must_stop(a)) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error: try on the next poll */
@@ -444,7 +599,7 @@ static void accept_clients(struct api_server *s, struct machine *m, struct api_a
 		}
 		slot->fd = fd;
 		slot->in = in;
-		if (client_read(slot, m, a))
+		if (client_read(s, (int)(slot - s->clients), m, a))
 			client_drop(slot);
 	}
 }
@@ -453,11 +608,12 @@ void api_server_poll(struct api_server *s, struct machine *m, struct api_actions
 {
 	if (s->listen_fd < 0)
 		return;
-	for (int i = 0; i < API_MAX_CLIENTS && !a->quit_requested; i++) {
+	/* Lines left unserved by an earlier stop (a clone) go first. */
+	for (int i = 0; i < API_MAX_CLIENTS && !must_stop(a); i++) {
 		struct api_client *c = &s->clients[i];
 		if (c->fd < 0)
 			continue;
-		if (client_flush(c) || client_read(c, m, a))
+		if (client_flush(c) || serve_lines(s, i, m, a) || client_read(s, i, m, a))
 			client_drop(c);
 	}
 	accept_clients(s, m, a);

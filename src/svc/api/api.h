@@ -5,14 +5,18 @@
  * listening and client sockets for its poll() and calls api_server_poll()
  * only between machine_run() slices, so a request never sees (or changes)
  * a machine in the middle of a slice.  What a request asks of the host loop
- * itself (pause, quit) comes back as flags in struct api_actions. */
+ * itself (pause, quit, clone, console input) comes back through struct
+ * api_actions. */
 #ifndef KEEL_SVC_API_API_H
 #define KEEL_SVC_API_API_H
 
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/un.h>
+
+#include "vm/clone.h"
 
 struct machine;
 
@@ -35,12 +39,24 @@ struct api_server {
 	int listen_fd; /* -1: not open */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct api_client clients[API_MAX_CLIENTS];
+	/* A "clone" waiting for the host loop: whose it is, and its id. */
+	int clone_client; /* index into clients, -1: none */
+	struct json_t *clone_id;
 };
 
 /* The host loop's side of the requests: it reads and obeys these. */
 struct api_actions {
 	bool paused; /* do not run the machine; keep polling the API */
 	bool quit_requested; /* stop the VM (exit status 0) */
+	/* "clone": a validated request.  The server serves nothing more until
+	 * the host loop has run clone_vm() and called api_server_clone_done(). */
+	bool clone_pending;
+	struct clone_request clone;
+	/* "input": queue console bytes; returns how many fit (the host loop
+	 * sets this; NULL: no console to type into). */
+	size_t (*console_input)(void *opaque, const uint8_t *buf, size_t len);
+	size_t (*console_room)(void *opaque);
+	void *console_opaque;
 };
 
 /* Listen on `path`.  A stale socket file (nothing accepts on it) is
@@ -51,6 +67,17 @@ int api_server_open(struct api_server *s, const char *path, char *err, size_t er
 /* Flush what replies it can (never blocks), close every socket and remove
  * the socket file. */
 void api_server_close(struct api_server *s);
+
+/* In a forked clone: close the parent's listening and client sockets
+ * without removing its socket file or answering anyone, and free what the
+ * server holds.  The server is closed afterwards (reopen it with
+ * api_server_open). */
+void api_server_abandon(struct api_server *s);
+
+/* The pending clone is done (`pid` > 0) or failed (`r->err`): reply to
+ * the client that asked, if it is still there. */
+void api_server_clone_done(struct api_server *s, const struct clone_result *r, bool ok,
+			   const char *sock);
 
 /* Fill `out` with up to `max` pollfds (the listening socket first, then
  * the clients); returns how many. */
