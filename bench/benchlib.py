@@ -14,8 +14,6 @@ import gzip
 import hashlib
 import os
 import re
-import socket
-import json
 import subprocess
 import sys
 
@@ -169,21 +167,3 @@ def bench_initramfs(progress=None):
         except OSError:
             subprocess.run(["rm", "-rf", tmp], check=True)
     return {"initrd": initrd, "kbench": kbench, "dir": d}
-
-
-def keel_status(sock_path):
-    """keel's control API "status" reply (docs/api.md) as a dict."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
-        s.connect(sock_path)
-        s.sendall(b'{"cmd": "status"}\n')
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                raise RuntimeError(f"{sock_path}: keel closed the API connection")
-            buf += chunk
-    reply = json.loads(buf)
-    if not reply.get("ok"):
-        raise RuntimeError(f"{sock_path}: status failed: {reply.get('error')}")
-    return reply

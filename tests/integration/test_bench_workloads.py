@@ -35,9 +35,7 @@ def test():
             print(f"{w.name}: ok ({got[3]:.2f} s guest time)", flush=True)
         out, rc = g.run("kbench nosuch 1")
         check(rc == 2 and "no workload" in out, f"unknown workload: rc={rc} {out!r}")
-        g.send("poweroff -f\n")
-        status = g.wait_exit(120)
-        check(status == 0, f"keel exited {status} after poweroff\n{g.stderr()}")
+        g.power_off()
     finally:
         g.kill()
 
