@@ -58,7 +58,7 @@ WORKLOADS = [
     Workload("stream", "mem", 3, 1, {3: 0x1053ee6567ea43a0, 1: 0xf1d45b38ed619d72}),
     Workload("matmul", "fp", 5, 1, {5: 0x41afa8534fc0ec33, 1: 0x6ecbf7ecddfc1b0f}),
     Workload("nbody", "fp", 3, 1, {3: 0x05a1b76bd9204c69, 1: 0xb9945f0cd571eee7}),
-    Workload("spawn", "sys", 50, 20, {50: 0x6d44759a0c691f02, 20: 0x3e7c7a70b50d6af5}),
+    Workload("spawn", "sys", 150, 20, {150: 0x2bf82756314102a6, 20: 0x3e7c7a70b50d6af5}),
     Workload("pipe", "sys", 10000, 200, {10000: 0x429ca5c8f634f16d, 200: 0x7fb02b5a1a3f4017}),
     Workload("shell", "sys", 5000, 200, {5000: 0x074fb9003611bf5b, 200: 0x083528004c5b12f8}),
     Workload("loop", "loop", 50, 5, {50: 0x755bde8b6fa28201, 5: 0xf572abbf04dc0969}),
