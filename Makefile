@@ -55,9 +55,12 @@ test-asan: build-asan
 run: build guest
 	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80
 
-bench: build
+# Speed against QEMU (installed here): bare-metal MIPS, then the Linux
+# workloads of the guest benchmark (bench/README.md).
+bench: build guest
 	KEEL_BOOTSTRAP_BENCH=1 scripts/bootstrap
 	bench/cpu-bench
+	KEEL_GUEST_DIR=$$(guest/build) bench/guest-bench
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -136,6 +136,13 @@ class Guest:
             self.kill()
             raise GuestError("keel did not exit")
 
+    def power_off(self, timeout=120):
+        """`poweroff -f` at the shell; fail unless keel then exits 0."""
+        self.send("poweroff -f\n")
+        status = self.wait_exit(timeout)
+        if status != 0:
+            raise GuestError(f"exit status {status} after poweroff\n{self.stderr()}")
+
     def stderr(self):
         return self.proc.stderr.read().decode("utf-8", "replace")
 
