@@ -39,6 +39,9 @@ static void replay_usage(FILE *out)
 	      "  --sign-pub FILE      also check the seals' Ed25519 signatures\n"
 	      "  --until ICOUNT       stop when the instruction count reaches ICOUNT\n"
 	      "  --snapshot FILE      with --until: save a snapshot there ('keel run --restore')\n"
+	      "  --from FILE          start from FILE, a snapshot that 'keel replay --until N\n"
+	      "                       --snapshot FILE' saved from this log, instead of the\n"
+	      "                       first checkpoint; the log's later digests still apply\n"
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
 	      "  --quiet              do not print the guest's console output\n"
@@ -57,6 +60,7 @@ struct replay_options {
 	struct log_verify_options verify;
 	uint64_t until;
 	const char *snapshot;
+	const char *from;
 	bool bisect, quiet;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
@@ -355,12 +359,14 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
-	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB };
+	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
+	       OPT_FROM };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
 		{"until", required_argument, NULL, OPT_UNTIL},
 		{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+		{"from", required_argument, NULL, OPT_FROM},
 		{"bisect", no_argument, NULL, OPT_BISECT},
 		{"quiet", no_argument, NULL, OPT_QUIET},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
@@ -377,6 +383,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_KEY: o->verify.verify_key_path = optarg; break;
 		case OPT_PUB: o->verify.sign_pub_path = optarg; break;
 		case OPT_SNAPSHOT: o->snapshot = optarg; break;
+		case OPT_FROM: o->from = optarg; break;
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_UNTIL:
@@ -483,10 +490,11 @@ static int replay_log(const struct replay_options *o, struct session *s)
 	uint8_t *snap = NULL;
 	size_t len = 0;
 	char err[512] = "";
-	FILE *f = fopen(s->checkpoint, "rb");
+	const char *start = o->from ? o->from : s->checkpoint;
+	FILE *f = fopen(start, "rb");
 	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
 				  sizeof(err))) {
-		fprintf(stderr, "keel replay: %s: %s\n", s->checkpoint, f ? err : strerror(errno));
+		fprintf(stderr, "keel replay: %s: %s\n", start, f ? err : strerror(errno));
 		if (f)
 			fclose(f);
 		return 1;
@@ -510,9 +518,9 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		r.on_good_opaque = &good;
 	}
 	double t0 = seconds_now();
-	enum replay_result res = replayer_skip_to(&r, s->start_index, err, sizeof(err))
-					 ? REPLAY_ERROR
-					 : replayer_run(&r, err, sizeof(err));
+	int skip = o->from ? replayer_skip_before(&r, m->hart.icount, err, sizeof(err))
+			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
+	enum replay_result res = skip ? REPLAY_ERROR : replayer_run(&r, err, sizeof(err));
 	int status = report(&r, res, err, seconds_now() - t0, o);
 	if (res == REPLAY_DIVERGED && o->bisect) {
 		/* The upper bound: the differing digest, or where the machine

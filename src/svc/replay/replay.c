@@ -167,6 +167,20 @@ int replayer_skip_to(struct replayer *r, uint64_t index, char *err, size_t errle
 	return 0;
 }
 
+int replayer_skip_before(struct replayer *r, uint64_t icount, char *err, size_t errlen)
+{
+	for (;;) {
+		int rc = read_next(r, err, errlen);
+		if (rc < 0)
+			return -1;
+		while (r->pull_head < r->pull_end && r->pulls[r->pull_head].icount < icount)
+			free((void *)r->pulls[r->pull_head++].payload);
+		if (rc == 0 || r->next.icount >= icount)
+			return 0;
+		r->have_next = false;
+	}
+}
+
 static const char *stop_name(enum stop_reason why)
 {
 	switch (why) {

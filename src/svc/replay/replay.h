@@ -86,6 +86,11 @@ void replayer_free(struct replayer *r);
  * applying them: to resume from a checkpoint taken at that record. */
 int replayer_skip_to(struct replayer *r, uint64_t index, char *err, size_t errlen);
 
+/* Skip every record with an icount below `icount` without applying it:
+ * to go on from a snapshot taken there (keel replay --until N --snapshot,
+ * which stops before the records at N). */
+int replayer_skip_before(struct replayer *r, uint64_t icount, char *err, size_t errlen);
+
 enum replay_result replayer_run(struct replayer *r, char *err, size_t errlen);
 
 #endif
