@@ -4,8 +4,11 @@ snapshots"; docs/api.md, "suspend"): boot the default guest with
 --api-sock, leave a mark in its tmpfs, `keel ctl suspend --encrypt F
 --passphrase-fd 3` (keel exits 0, F is sealed), then check that a wrong
 passphrase and a flipped byte are refused with a clear message and that
-the right passphrase resumes the guest with its mark still there."""
+the right passphrase resumes the guest with its mark still there.  Then
+the determinism oracle: suspend and resume a VM that gets no input, and it
+reaches the digest of a straight run at the same icount.
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -101,5 +104,51 @@ def test():
             g.kill()
 
 
+N = 300_000_000
+FIXED = ["--entropy-seed", "5", "--rtc-epoch", "1790000000", "-m", "256M"]
+
+
+def digest_of(err):
+    m = re.search(r"digest=([0-9a-f]{64}) icount=(\d+)", err)
+    check(m, f"no digest line in: {err[-800:]!r}")
+    return m.group(1), int(m.group(2))
+
+
+def check_digest_oracle(tmp):
+    """The determinism oracle across encrypted suspend and resume: a VM
+    given no input, suspended (at whatever icount M the API finds it) and
+    resumed in a new process, reaches at N the digest of the same VM run
+    straight to N."""
+    keel = keel_path()
+    args = boot_args(append=APPEND, extra=FIXED + ["--max-insns", str(N), "--digest"])
+    p = subprocess.run([keel, "run"] + args, capture_output=True, text=True, timeout=900,
+                       stdin=subprocess.DEVNULL)
+    check(p.returncode == 124, f"straight run: exit {p.returncode}: {p.stderr[-800:]}")
+    straight = digest_of(p.stderr)
+    sock, snap = os.path.join(tmp, "o.sock"), os.path.join(tmp, "o.sealed")
+    g = Guest(args + ["--api-sock", sock])
+    try:
+        g.wait_ready()
+        rc, out, err = run_fd3([keel, "ctl", "--sock", sock, "suspend", "--encrypt", snap,
+                                "--passphrase-fd", "3"], PASS)
+        check(rc == 0, f"suspend: exit {rc}\n{out}\n{err}")
+        check(g.wait_exit(120) == 0, f"keel after suspend: {g.stderr()}")
+    finally:
+        g.kill()
+    rc, out, err = run_fd3([keel, "run", "--restore", snap, "--disk", "none", "--idle-sleep",
+                            "off", "--max-insns", str(N), "--digest", "--passphrase-fd", "3"],
+                           PASS)
+    check(rc == 124, f"resume: exit {rc}: {err[-800:]}")
+    resumed = digest_of(err)
+    check(resumed == straight, f"resumed {resumed} != straight {straight}")
+    print(f"suspend/resume digest oracle: equal at icount {N}")
+
+
+def test_all():
+    test()
+    with tempfile.TemporaryDirectory() as tmp:
+        check_digest_oracle(tmp)
+
+
 if __name__ == "__main__":
-    main(test)
+    main(test_all)
