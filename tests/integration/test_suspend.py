@@ -6,7 +6,7 @@ snapshots"; docs/api.md, "suspend"): boot the default guest with
 passphrase and a flipped byte are refused with a clear message and that
 the right passphrase resumes the guest with its mark still there.  Then
 the determinism oracle: suspend and resume a VM that gets no input, and it
-reaches the digest of a straight run at the same icount.
+reaches the digest of a straight run at the same icount."""
 import os
 import re
 import shlex
