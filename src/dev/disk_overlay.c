@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dev/base_hash_cache.h"
+
 #define SCAN_CHUNK_RECORDS 64 /* records read per pread while scanning */
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
@@ -193,6 +195,8 @@ int overlay_scan(int fd, uint64_t end, uint64_t nblocks,
 int overlay_hash_base(int fd, uint64_t size, uint8_t out[OVERLAY_HASH_BYTES], char *err,
 		      size_t errlen)
 {
+	if (base_hash_cache_get(fd, size, out))
+		return 0;
 	enum { CHUNK = 1 << 20 };
 	uint8_t *buf = malloc(CHUNK);
 	if (!buf) {
@@ -218,6 +222,8 @@ int overlay_hash_base(int fd, uint64_t size, uint8_t out[OVERLAY_HASH_BYTES], ch
 	}
 	crypto_generichash_final(&st, out, OVERLAY_HASH_BYTES);
 	free(buf);
+	if (rc == 0)
+		base_hash_cache_put(fd, size, out);
 	return rc;
 }
 
