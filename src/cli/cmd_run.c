@@ -645,6 +645,7 @@ static int run_or_record(int argc, char **argv, bool record)
 	const struct restore_request req = {o.restore, o.passphrase_fd, o.ram_bytes, o.disk,
 					    o.overlay, o.trust_disk};
 	struct snapshot_bytes snap = {0};
+	double t_load = now_seconds();
 	if (o.restore && (restore_read(&req, &snap) || restore_disk(&req, &snap, &cfg))) {
 		restore_free(&snap);
 		return 1;
@@ -665,6 +666,9 @@ static int run_or_record(int argc, char **argv, bool record)
 	int status = 1;
 	rc = o.restore ? restore_load(m, &req, &snap) : load_guest(m, &o);
 	restore_free(&snap);
+	if (rc == 0 && o.stats)
+		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
+			(now_seconds() - t_load) * 1e3);
 	if (rc == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
