@@ -274,6 +274,25 @@ void host_loop_flush(struct host_loop *l)
 	flush_out(l);
 }
 
+/* A busy guest's clock runs at the nominal rate (INSNS_PER_TICK), not at
+ * the interpreter's real speed.  When it falls more than this far behind
+ * wall time, virtual time moves to "now" with a logged adjustment (design
+ * notes §3), so the guest's clock keeps pace with the user's.  The lag a
+ * guest can see is bounded by this; the adjustments it costs are a dozen
+ * log bytes a few times a second at most. */
+#define CATCH_UP_TICKS (VIRT_TIMEBASE_HZ / 50) /* 20 ms */
+
+static void catch_up(struct host_loop *l)
+{
+	if (!l->sleep_when_idle)
+		return;
+	double elapsed = wall_seconds() - l->wall_origin;
+	uint64_t now = l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
+	uint64_t cur = mtime_now(l);
+	if (now > cur + CATCH_UP_TICKS)
+		machine_adjust_time(l->m, now - cur);
+}
+
 /* Carry out the control socket's "clone".  The clone returns from here
  * into its own host loop, with its own socket. */
 static void serve_clone(struct host_loop *l)
@@ -327,6 +346,7 @@ enum stop_reason host_loop_run(struct host_loop *l)
 			flush_out(l);
 			return why;
 		}
+		catch_up(l);
 		if (wait_input(l, 0) || l->in_len)
 			deliver_input(l);
 		machine_deliver_net(m);
