@@ -50,6 +50,7 @@ struct run_options {
 	int gdb_port;
 	bool stats;
 	bool idle_sleep;
+	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
 	uint64_t entropy_seed;
 	uint64_t rtc_epoch_ns;
@@ -123,6 +124,10 @@ static void run_usage(FILE *out)
 	      "time and entropy (both cross the event boundary):\n"
 	      "  --idle-sleep on|off  while the guest idles, sleep so guest time keeps pace\n"
 	      "                       with wall time (on, default) or skip idle time (off)\n"
+	      "  --time-catch-up on|off  with --idle-sleep on: when a busy guest's clock\n"
+	      "                       falls 20 ms behind wall time, move it to now (on,\n"
+	      "                       default); off keeps a busy guest's time equal to\n"
+	      "                       instructions / 100M (benchmarks read it that way)\n"
 	      "  --entropy-seed N     feed the guest's RNG from a reproducible stream seeded\n"
 	      "                       with N instead of the host's getrandom()\n"
 	      "  --rtc-epoch SECONDS  the RTC's time at boot (default: the host's clock)\n"
@@ -198,7 +203,7 @@ enum {
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
 	OPT_TRUST_DISK,
-	OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
+	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
 /* "N:FILE" */
@@ -282,6 +287,11 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 			return bad("--idle-sleep (on or off)", arg);
 		o->idle_sleep = !strcmp(arg, "on");
 		return 0;
+	case OPT_TIME_CATCH_UP:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return bad("--time-catch-up (on or off)", arg);
+		o->time_catch_up = !strcmp(arg, "on");
+		return 0;
 	case OPT_ENTROPY_SEED:
 		o->entropy_seeded = true;
 		return parse_u64(arg, &o->entropy_seed) ? bad("--entropy-seed", arg) : 0;
@@ -328,6 +338,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
+		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"restore", required_argument, NULL, OPT_RESTORE},
@@ -348,6 +359,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->record = record;
 	o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
 	o->idle_sleep = true;
+	o->time_catch_up = true;
 	o->passphrase_fd = -1;
 	optind = 1;
 	int c;
@@ -605,6 +617,7 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	}
 	struct host_loop loop;
 	host_loop_init(&loop, m, o->idle_sleep);
+	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;

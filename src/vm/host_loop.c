@@ -55,6 +55,7 @@ void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle
 	l->out_fd = STDOUT_FILENO;
 	l->in_open = true;
 	l->sleep_when_idle = sleep_when_idle;
+	l->catch_up = sleep_when_idle;
 	l->tty = isatty(l->in_fd) && tcgetattr(l->in_fd, &l->saved_termios) == 0;
 	if (l->tty) {
 		struct termios raw = l->saved_termios;
@@ -284,7 +285,7 @@ void host_loop_flush(struct host_loop *l)
 
 static void catch_up(struct host_loop *l)
 {
-	if (!l->sleep_when_idle)
+	if (!l->sleep_when_idle || !l->catch_up)
 		return;
 	double elapsed = wall_seconds() - l->wall_origin;
 	uint64_t now = l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);

@@ -24,6 +24,7 @@ struct host_loop {
 	bool escape; /* the previous byte was Ctrl-a */
 	bool quit; /* the user typed Ctrl-a x */
 	bool sleep_when_idle; /* pace guest time against wall time */
+	bool catch_up; /* ...and move a busy guest's lagging clock to now */
 	uint8_t out[HOST_OUT_BUF];
 	size_t out_len;
 	uint8_t in[HOST_IN_BUF]; /* typed, not yet accepted by the guest */
