@@ -440,17 +440,10 @@ static int verify_for_replay(const struct replay_options *o, struct session *s)
 
 static int save_until_snapshot(struct machine *m, const char *path)
 {
-	char err[512];
-	FILE *f = fopen(path, "wb");
-	int rc = f ? snapshot_save(m, f, err, sizeof(err)) : -1;
-	if (!f)
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-	if (f && fclose(f) && rc == 0) {
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-		rc = -1;
-	}
+	char err[PATH_MAX + 512];
+	int rc = snapshot_save_file(m, path, err, sizeof(err));
 	if (rc)
-		fprintf(stderr, "keel replay: %s: %s\n", path, err);
+		fprintf(stderr, "keel replay: %s\n", err);
 	return rc;
 }
 

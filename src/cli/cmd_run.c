@@ -474,24 +474,10 @@ fail:
 
 static int save_snapshot(struct machine *m, const char *path)
 {
-	char tmp[4096], err[512];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "wb");
-	int rc = f ? snapshot_save(m, f, err, sizeof(err)) : -1;
-	if (!f)
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-	if (f && fclose(f) && rc == 0) {
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-		rc = -1;
-	}
-	if (rc == 0 && rename(tmp, path)) {
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-		rc = -1;
-	}
-	if (rc) {
-		unlink(tmp);
-		fprintf(stderr, "keel run: snapshot %s: %s\n", path, err);
-	}
+	char err[PATH_MAX + 512];
+	int rc = snapshot_save_file(m, path, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "keel run: snapshot %s\n", err);
 	return rc;
 }
 

@@ -4,8 +4,11 @@
  * fields, so change all three together and bump the section's version. */
 #include "vm/snapshot.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "cpu/mmu.h"
@@ -850,6 +853,34 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 		rc = -1;
 	}
 	sw_free(&w);
+	return rc;
+}
+
+int snapshot_save_file(struct machine *m, const char *path, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], why[512] = "";
+	if (!*path || (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "'%.64s': %s", path, *path ? "path too long" : "empty path");
+		return -1;
+	}
+	FILE *out = fopen(tmp, "wb");
+	if (!out) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	int rc = snapshot_save(m, out, why, sizeof(why));
+	if (fclose(out) != 0 && rc == 0) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, path) != 0) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		rc = -1;
+	}
+	if (rc != 0) {
+		unlink(tmp);
+		snprintf(err, errlen, "%s: %s", path, why);
+	}
 	return rc;
 }
 

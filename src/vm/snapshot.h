@@ -23,6 +23,10 @@ struct disk_identity;
 #define SNAPSHOT_MAX_OVERHEAD (64u << 20)
 
 int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen);
+
+/* Save to `path` through PATH.tmp and a rename, so `path` is either absent,
+ * the old file or a complete snapshot.  Errors say "FILE: reason". */
+int snapshot_save_file(struct machine *m, const char *path, char *err, size_t errlen);
 int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
 
 /* The same, over a buffer already in memory. */

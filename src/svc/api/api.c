@@ -254,33 +254,11 @@ static json_t *do_status(json_t *id, struct machine *m, const struct api_actions
 			 "mtime", (json_int_t)mtime, "digest", hex);
 }
 
-/* Write the snapshot beside its destination and rename it into place, so
- * PATH is either absent, the old file or a complete snapshot. */
 static json_t *do_snapshot(json_t *id, struct machine *m, const char *path)
 {
-	char tmp[4096], err[4096 + 512] = "";
-	if (!*path)
-		return reply_error(id, "\"path\" is empty");
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return reply_error(id, "\"path\" is too long");
-	FILE *out = fopen(tmp, "wb");
-	if (!out) {
-		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+	char err[4096 + 512] = "";
+	if (snapshot_save_file(m, path, err, sizeof(err)))
 		return reply_error(id, err);
-	}
-	int rc = snapshot_save(m, out, err, sizeof(err));
-	if (fclose(out) != 0 && rc == 0) {
-		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
-		rc = -1;
-	}
-	if (rc == 0 && rename(tmp, path) != 0) {
-		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
-		rc = -1;
-	}
-	if (rc != 0) {
-		unlink(tmp);
-		return reply_error(id, err);
-	}
 	return json_pack("{s:O?,s:b,s:s}", "id", id, "ok", 1, "path", path);
 }
 

@@ -1,11 +1,9 @@
 /* Recording.  See recorder.h. */
 #include "svc/record/recorder.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "svc/log/log_record.h"
 #include "svc/log/log_writer.h"
@@ -55,21 +53,8 @@ static int save_checkpoint(struct recorder *r, const char *dir, char *err, size_
 	char name[64], path[4096];
 	snprintf(name, sizeof(name), "checkpoint-%" PRIu64 ".snap", r->m->hart.icount);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "wbx");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (snapshot_save_file(r->m, path, err, errlen))
 		return -1;
-	}
-	char why[512];
-	int rc = snapshot_save(r->m, f, why, sizeof(why));
-	if (fclose(f) && rc == 0) {
-		snprintf(why, sizeof(why), "%s", strerror(errno));
-		rc = -1;
-	}
-	if (rc) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		return -1;
-	}
 	if (log_writer_add_snapshot(r->log, r->m->hart.icount, name)) {
 		snprintf(err, errlen, "%s: %s", path, log_writer_error(r->log));
 		return -1;
