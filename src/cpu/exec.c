@@ -72,6 +72,7 @@ static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val
 		}
 		return 0;
 	}
+	fpu_host_env(h); /* the slow path may reach a device */
 	return mmu_load_slow(h, va, size, val);
 }
 
@@ -88,6 +89,7 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 		}
 		return 0;
 	}
+	fpu_host_env(h);
 	return mmu_store_slow(h, va, size, val);
 }
 
@@ -499,6 +501,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			memcpy(&insn, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		} else {
 			fetch_page = TLB_INVALID;
+			fpu_host_env(h);
 			h->icount = start + (budget - left) - traps;
 			if (mmu_fetch_slow(h, pc, &insn, &fetch_page, &fetch_addend))
 				goto exception_uncounted;
@@ -598,6 +601,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto illegal_insn;
 			break;
 		case 0x2f: { /* AMO */
+			fpu_host_env(h);
 			h->icount = start + (budget - left) - traps - 1; /* before this one */
 			int rc = exec_amo(h, insn);
 			if (rc > 0)
@@ -607,6 +611,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			break;
 		}
 		case 0x73: { /* SYSTEM */
+			fpu_host_env(h); /* fflags may be read */
 			h->icount = start + (budget - left) - traps - 1; /* before this one */
 			h->pc = pc;
 			enum sys_result r = exec_system(h, insn);
@@ -682,6 +687,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		continue;
 	}
 out:
+	fpu_host_env(h);
 	h->x[0] = 0; /* the last instruction may have written it */
 	h->icount = start + (budget - left) - traps;
 	return budget - left;

@@ -80,6 +80,11 @@ struct hart {
 	uint8_t priv;
 	uint8_t fflags; /* accrued exception flags NV DZ OF UF NX (bits 4..0) */
 	uint8_t frm; /* dynamic rounding mode */
+	/* The host FPU holds the guest's rounding mode and accrued flags
+	 * between FP instructions (see fpu_host_env). */
+	bool fpenv_guest;
+	uint8_t fpenv_rm; /* rounding mode loaded while fpenv_guest */
+	uint32_t fpenv_host_mxcsr; /* the host's own, restored by fpu_host_env */
 
 	/* Retired-instruction count.  Only updated when the interpreter leaves
 	 * its inner loop, so read it through hart_icount() from inside a
@@ -222,6 +227,20 @@ int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr);
  * FS dirty afterwards.  Returns 0, or -1 for an illegal instruction (bad
  * rounding mode, unknown encoding).  Lives in fpu.c. */
 int fpu_execute(struct hart *h, uint32_t insn);
+
+/* fpu_execute may leave the guest's rounding mode in the host FPU and
+ * accrue the guest's flags there (loading the host's control register per
+ * instruction would cost more than the arithmetic).  fpu_host_env folds
+ * those flags into h->fflags and gives the host its own environment back.
+ * Call it before reading h->fflags and before anything that may run host
+ * floating-point code; hart_run does so before every call out of the
+ * interpreter (MMIO, CSRs, traps) and when it returns. */
+void fpu_host_env_slow(struct hart *h);
+static inline void fpu_host_env(struct hart *h)
+{
+	if (h->fpenv_guest)
+		fpu_host_env_slow(h);
+}
 
 /* Expand a 16-bit compressed instruction to its 32-bit equivalent, or
  * return 0 if the encoding is illegal/reserved.  Lives in rvc.c. */
