@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "machine/bus.h"
@@ -19,47 +20,22 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* ---- instruction fields ---- */
-
-static inline unsigned rd_of(uint32_t i) { return (i >> 7) & 31; }
-static inline unsigned rs1_of(uint32_t i) { return (i >> 15) & 31; }
-static inline unsigned rs2_of(uint32_t i) { return (i >> 20) & 31; }
-static inline unsigned funct3_of(uint32_t i) { return (i >> 12) & 7; }
-static inline unsigned funct7_of(uint32_t i) { return i >> 25; }
-static inline int64_t imm_i(uint32_t i) { return (int32_t)i >> 20; }
-/* The immediates are assembled as unsigned bit fields and then
- * sign-extended from bit 31 in one step. */
-static inline int64_t imm_s(uint32_t i)
-{
-	return (int32_t)((i & 0xfe000000) | ((i >> 7) & 0x1f) << 20) >> 20;
-}
-static inline int64_t imm_b(uint32_t i)
-{
-	uint32_t v = (i & 0x80000000) | ((i & 0x80) << 23) | ((i >> 1) & 0x3f000000) |
-		     ((i << 12) & 0x00f00000);
-	return (int32_t)v >> 19;
-}
-static inline int64_t imm_u(uint32_t i) { return (int32_t)(i & 0xfffff000); }
-static inline int64_t imm_j(uint32_t i)
-{
-	uint32_t v = (i & 0x80000000) | ((i & 0xff000) << 11) | ((i & 0x100000) << 2) |
-		     ((i >> 9) & 0x3ff000);
-	return (int32_t)v >> 11;
-}
-
 static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
 
 /* ---- memory fast paths ----
  * A TLB hit compares the page tag against the address with its low bits
  * kept up to the access size, so a misaligned access misses and takes the
- * slow path, which emulates it. */
+ * slow path, which emulates it.  `icount` is the count before this
+ * instruction; it is only stored for the slow path, which may reach a
+ * device that reads it (the compiler sinks its computation there). */
 
 static inline uint64_t tag_of(uint64_t va, unsigned size)
 {
 	return va & ~(uint64_t)(0xfff & ~(size - 1));
 }
 
-static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
+static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val,
+		       uint64_t icount)
 {
 	const struct tlb_entry *e = &h->data_tlb->read[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
@@ -72,11 +48,15 @@ static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val
 		}
 		return 0;
 	}
+	h->icount = icount;
 	fpu_host_env(h); /* the slow path may reach a device */
 	return mmu_load_slow(h, va, size, val);
 }
 
-static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+/* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
+ * set slice_end: an MMIO side effect), -1 for an exception. */
+static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
+			uint64_t icount)
 {
 	const struct tlb_entry *e = &h->data_tlb->write[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
@@ -89,8 +69,9 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 		}
 		return 0;
 	}
+	h->icount = icount;
 	fpu_host_env(h);
-	return mmu_store_slow(h, va, size, val);
+	return mmu_store_slow(h, va, size, val) ? -1 : 1;
 }
 
 /* ---- M extension ---- */
@@ -141,138 +122,6 @@ static uint64_t rem32(int32_t a, int32_t b)
 	return sext32((uint32_t)(a % b));
 }
 static uint64_t remu32(uint32_t a, uint32_t b) { return sext32(b ? a % b : a); }
-
-/* OP and OP-32 (funct7 0, 0x20 and 1 for M).  Returns false if illegal. */
-static bool exec_op(uint32_t insn, uint64_t a, uint64_t b, uint64_t *r)
-{
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
-	if (f7 == 1) {
-		switch (f3) {
-		case 0: *r = a * b; return true;
-		case 1: *r = mulh((int64_t)a, (int64_t)b); return true;
-		case 2: *r = mulhsu((int64_t)a, b); return true;
-		case 3: *r = mulhu(a, b); return true;
-		case 4: *r = div64((int64_t)a, (int64_t)b); return true;
-		case 5: *r = divu64(a, b); return true;
-		case 6: *r = rem64((int64_t)a, (int64_t)b); return true;
-		default: *r = remu64(a, b); return true;
-		}
-	}
-	if (f7 == 0x20) {
-		switch (f3) {
-		case 0: *r = a - b; return true;
-		case 5: *r = (uint64_t)((int64_t)a >> (b & 63)); return true;
-		default: return false;
-		}
-	}
-	if (f7 != 0)
-		return false;
-	switch (f3) {
-	case 0: *r = a + b; return true;
-	case 1: *r = a << (b & 63); return true;
-	case 2: *r = (int64_t)a < (int64_t)b; return true;
-	case 3: *r = a < b; return true;
-	case 4: *r = a ^ b; return true;
-	case 5: *r = a >> (b & 63); return true;
-	case 6: *r = a | b; return true;
-	default: *r = a & b; return true;
-	}
-}
-
-static bool exec_op32(uint32_t insn, uint64_t a, uint64_t b, uint64_t *r)
-{
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
-	uint32_t a32 = (uint32_t)a, b32 = (uint32_t)b;
-	if (f7 == 1) {
-		switch (f3) {
-		case 0: *r = sext32(a32 * b32); return true;
-		case 4: *r = div32((int32_t)a32, (int32_t)b32); return true;
-		case 5: *r = divu32(a32, b32); return true;
-		case 6: *r = rem32((int32_t)a32, (int32_t)b32); return true;
-		case 7: *r = remu32(a32, b32); return true;
-		default: return false;
-		}
-	}
-	if (f7 == 0x20) {
-		switch (f3) {
-		case 0: *r = sext32(a32 - b32); return true;
-		case 5: *r = sext32((uint32_t)((int32_t)a32 >> (b & 31))); return true;
-		default: return false;
-		}
-	}
-	if (f7 != 0)
-		return false;
-	switch (f3) {
-	case 0: *r = sext32(a32 + b32); return true;
-	case 1: *r = sext32(a32 << (b & 31)); return true;
-	case 5: *r = sext32(a32 >> (b & 31)); return true;
-	default: return false;
-	}
-}
-
-static bool exec_op_imm(uint32_t insn, uint64_t a, uint64_t *r)
-{
-	int64_t imm = imm_i(insn);
-	unsigned shamt = (insn >> 20) & 63;
-	switch (funct3_of(insn)) {
-	case 0: *r = a + (uint64_t)imm; return true;
-	case 1:
-		if ((insn >> 26) != 0)
-			return false;
-		*r = a << shamt;
-		return true;
-	case 2: *r = (int64_t)a < imm; return true;
-	case 3: *r = a < (uint64_t)imm; return true;
-	case 4: *r = a ^ (uint64_t)imm; return true;
-	case 5:
-		if ((insn >> 26) == 0)
-			*r = a >> shamt;
-		else if ((insn >> 26) == 0x10)
-			*r = (uint64_t)((int64_t)a >> shamt);
-		else
-			return false;
-		return true;
-	case 6: *r = a | (uint64_t)imm; return true;
-	default: *r = a & (uint64_t)imm; return true;
-	}
-}
-
-static bool exec_op_imm32(uint32_t insn, uint64_t a, uint64_t *r)
-{
-	uint32_t a32 = (uint32_t)a;
-	unsigned shamt = (insn >> 20) & 31;
-	switch (funct3_of(insn)) {
-	case 0: *r = sext32(a32 + (uint32_t)imm_i(insn)); return true;
-	case 1:
-		if (funct7_of(insn) != 0)
-			return false;
-		*r = sext32(a32 << shamt);
-		return true;
-	case 5:
-		if (funct7_of(insn) == 0)
-			*r = sext32(a32 >> shamt);
-		else if (funct7_of(insn) == 0x20)
-			*r = sext32((uint32_t)((int32_t)a32 >> shamt));
-		else
-			return false;
-		return true;
-	default: return false;
-	}
-}
-
-static bool branch_taken(uint32_t insn, uint64_t a, uint64_t b, bool *illegal)
-{
-	*illegal = false;
-	switch (funct3_of(insn)) {
-	case 0: return a == b;
-	case 1: return a != b;
-	case 4: return (int64_t)a < (int64_t)b;
-	case 5: return (int64_t)a >= (int64_t)b;
-	case 6: return a < b;
-	case 7: return a >= b;
-	default: *illegal = true; return false;
-	}
-}
 
 /* ---- A extension ---- */
 
@@ -475,14 +324,42 @@ static void mark_fp_dirty(struct hart *h) { h->mstatus |= MSTATUS_FS; }
 
 /* ---- the loop ---- */
 
+void hart_set_decode_cache(struct hart *h, bool on)
+{
+	h->decode_cache_off = !on;
+	memset(h->decode_cache, 0, sizeof(h->decode_cache));
+}
+
+/* The decoded form of the instruction at pc whose first 32 bits are
+ * `word`: from the cache when the entry for pc holds the same word, else
+ * decoded into the entry (or into *scratch with the cache off).  An empty
+ * entry is the decode of the word 0, so with the cache off (and empty) a
+ * hit is still a correct decode. */
+static inline const struct decoded_insn *lookup(struct hart *h, uint64_t pc, uint32_t word,
+						struct decoded_insn *scratch)
+{
+	struct decoded_insn *d = &h->decode_cache[(pc >> 1) % DECODE_CACHE_ENTRIES];
+	if (likely(d->word == word))
+		return d;
+	if (h->decode_cache_off)
+		d = scratch;
+	decode_insn(word, d);
+	return d;
+}
+
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
-	uint64_t start = h->icount;
-	uint64_t left = budget; /* steps left: an instruction, or a trap taken */
-	uint64_t traps = 0; /* steps that trapped and so retired nothing */
+	/* Steps left: an instruction, or a trap taken.  Before the current
+	 * instruction h->icount would be `counted - left - 1`, where counted
+	 * drops by one for every step that trapped (and so retired nothing). */
+	uint64_t left = budget;
+	uint64_t counted = h->icount + budget;
 	uint64_t fetch_page = TLB_INVALID; /* virtual page we fetch from directly */
 	uintptr_t fetch_addend = 0;
-	uint32_t insn = 0, raw = 0;
+	uint64_t *x = h->x;
+	uint64_t pc = h->pc;
+	uint32_t word = 0; /* the 32 bits at pc */
+	struct decoded_insn scratch;
 
 	h->slice_end = false;
 	/* WFI ends when an interrupt is pending in mie, whatever the global
@@ -493,202 +370,235 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	hart_take_interrupt(h);
 	if (h->wfi)
 		return 0;
+	pc = h->pc;
 
 	while (likely(left)) {
-		uint64_t pc = h->pc;
-		h->x[0] = 0;
 		if (likely((pc & ~0xfffULL) == fetch_page && (pc & 0xfff) <= 0xffc)) {
-			memcpy(&insn, (const void *)(uintptr_t)(pc + fetch_addend), 4);
+			memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		} else {
 			fetch_page = TLB_INVALID;
 			fpu_host_env(h);
-			h->icount = start + (budget - left) - traps;
-			if (mmu_fetch_slow(h, pc, &insn, &fetch_page, &fetch_addend))
+			h->icount = counted - left;
+			if (mmu_fetch_slow(h, pc, &word, &fetch_page, &fetch_addend))
 				goto exception_uncounted;
 		}
 		left--;
-		uint64_t next_pc = pc + 4;
-		raw = insn;
-		if ((insn & 3) != 3) {
-			raw = insn & 0xffff;
-			insn = rvc_table[raw];
-			if (!insn)
-				goto illegal_insn;
-			next_pc = pc + 2;
-		}
-		uint64_t *x = h->x;
-		unsigned rd = rd_of(insn);
-		uint64_t a = x[rs1_of(insn)], b = x[rs2_of(insn)], v;
+		const struct decoded_insn *d = lookup(h, pc, word, &scratch);
+		const unsigned len = d->len;
+		const uint64_t imm = (uint64_t)(int64_t)d->imm;
+		const unsigned rd = d->rd;
+		const uint64_t a = x[d->rs1], b = x[d->rs2];
+		uint64_t v;
+		int rc;
 
-		switch (insn & 0x7f) {
-		case 0x37: /* LUI */
-			x[rd] = (uint64_t)imm_u(insn);
-			break;
-		case 0x17: /* AUIPC */
-			x[rd] = pc + (uint64_t)imm_u(insn);
-			break;
-		case 0x6f: /* JAL */
-			x[rd] = next_pc;
-			next_pc = pc + (uint64_t)imm_j(insn);
-			break;
-		case 0x67: /* JALR */
-			if (funct3_of(insn) != 0)
-				goto illegal_insn;
-			x[rd] = next_pc;
-			next_pc = (a + (uint64_t)imm_i(insn)) & ~1ULL;
-			break;
-		case 0x63: { /* BRANCH */
-			bool bad;
-			if (branch_taken(insn, a, b, &bad))
-				next_pc = pc + (uint64_t)imm_b(insn);
-			if (bad)
-				goto illegal_insn;
-			break;
-		}
-		case 0x03: { /* LOAD */
-			uint64_t va = a + (uint64_t)imm_i(insn);
-			unsigned f3 = funct3_of(insn);
-			if (f3 == 7)
-				goto illegal_insn;
-			unsigned size = 1u << (f3 & 3);
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(load(h, va, size, &v)))
+		switch ((enum op)d->op) {
+		case OP_ILLEGAL: goto illegal_insn;
+		case OP_NOP: break;
+		case OP_LUI: x[rd] = imm; break;
+		case OP_AUIPC: x[rd] = pc + imm; break;
+		case OP_JAL:
+			x[rd] = pc + len;
+			x[0] = 0;
+			pc += imm;
+			continue;
+		case OP_JALR:
+			x[rd] = pc + len;
+			x[0] = 0;
+			pc = (a + imm) & ~1ULL;
+			continue;
+		/* taken branches continue at the target, others fall through */
+		case OP_BEQ: if (a == b) { pc += imm; continue; } break;
+		case OP_BNE: if (a != b) { pc += imm; continue; } break;
+		case OP_BLT: if ((int64_t)a < (int64_t)b) { pc += imm; continue; } break;
+		case OP_BGE: if ((int64_t)a >= (int64_t)b) { pc += imm; continue; } break;
+		case OP_BLTU: if (a < b) { pc += imm; continue; } break;
+		case OP_BGEU: if (a >= b) { pc += imm; continue; } break;
+		case OP_LB:
+			if (unlikely(load(h, a + imm, 1, &v, counted - left - 1)))
 				goto exception;
-			switch (f3) {
-			case 0: v = (uint64_t)(int64_t)(int8_t)v; break;
-			case 1: v = (uint64_t)(int64_t)(int16_t)v; break;
-			case 2: v = sext32(v); break;
-			default: break;
-			}
-			x[rd] = v;
+			x[rd] = (uint64_t)(int64_t)(int8_t)v;
+			x[0] = 0;
 			break;
-		}
-		case 0x23: { /* STORE */
-			unsigned f3 = funct3_of(insn);
-			if (f3 > 3)
-				goto illegal_insn;
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(store(h, a + (uint64_t)imm_s(insn), 1u << f3, b)))
+		case OP_LH:
+			if (unlikely(load(h, a + imm, 2, &v, counted - left - 1)))
 				goto exception;
-			if (unlikely(h->slice_end)) { /* an MMIO side effect wants the slice to end */
-				h->pc = next_pc;
-				goto out;
-			}
+			x[rd] = (uint64_t)(int64_t)(int16_t)v;
+			x[0] = 0;
+			break;
+		case OP_LW:
+			if (unlikely(load(h, a + imm, 4, &v, counted - left - 1)))
+				goto exception;
+			x[rd] = sext32(v);
+			x[0] = 0;
+			break;
+		case OP_LD:
+			if (unlikely(load(h, a + imm, 8, &v, counted - left - 1)))
+				goto exception;
+			x[rd] = v;
+			x[0] = 0;
+			break;
+		case OP_LBU:
+			if (unlikely(load(h, a + imm, 1, &v, counted - left - 1)))
+				goto exception;
+			x[rd] = v;
+			x[0] = 0;
+			break;
+		case OP_LHU:
+			if (unlikely(load(h, a + imm, 2, &v, counted - left - 1)))
+				goto exception;
+			x[rd] = v;
+			x[0] = 0;
+			break;
+		case OP_LWU:
+			if (unlikely(load(h, a + imm, 4, &v, counted - left - 1)))
+				goto exception;
+			x[rd] = v;
+			x[0] = 0;
+			break;
+		case OP_SB: rc = store(h, a + imm, 1, b, counted - left - 1); goto stored;
+		case OP_SH: rc = store(h, a + imm, 2, b, counted - left - 1); goto stored;
+		case OP_SW: rc = store(h, a + imm, 4, b, counted - left - 1); goto stored;
+		case OP_SD: rc = store(h, a + imm, 8, b, counted - left - 1); goto stored;
+		case OP_ADDI: x[rd] = a + imm; break;
+		case OP_SLTI: x[rd] = (int64_t)a < (int64_t)imm; break;
+		case OP_SLTIU: x[rd] = a < imm; break;
+		case OP_XORI: x[rd] = a ^ imm; break;
+		case OP_ORI: x[rd] = a | imm; break;
+		case OP_ANDI: x[rd] = a & imm; break;
+		case OP_SLLI: x[rd] = a << (imm & 63); break;
+		case OP_SRLI: x[rd] = a >> (imm & 63); break;
+		case OP_SRAI: x[rd] = (uint64_t)((int64_t)a >> (imm & 63)); break;
+		case OP_ADDIW: x[rd] = sext32(a + imm); break;
+		case OP_SLLIW: x[rd] = sext32((uint32_t)a << (imm & 31)); break;
+		case OP_SRLIW: x[rd] = sext32((uint32_t)a >> (imm & 31)); break;
+		case OP_SRAIW: x[rd] = sext32((uint32_t)((int32_t)a >> (imm & 31))); break;
+		case OP_ADD: x[rd] = a + b; break;
+		case OP_SUB: x[rd] = a - b; break;
+		case OP_SLL: x[rd] = a << (b & 63); break;
+		case OP_SLT: x[rd] = (int64_t)a < (int64_t)b; break;
+		case OP_SLTU: x[rd] = a < b; break;
+		case OP_XOR: x[rd] = a ^ b; break;
+		case OP_SRL: x[rd] = a >> (b & 63); break;
+		case OP_SRA: x[rd] = (uint64_t)((int64_t)a >> (b & 63)); break;
+		case OP_OR: x[rd] = a | b; break;
+		case OP_AND: x[rd] = a & b; break;
+		case OP_MUL: x[rd] = a * b; break;
+		case OP_MULH: x[rd] = mulh((int64_t)a, (int64_t)b); break;
+		case OP_MULHSU: x[rd] = mulhsu((int64_t)a, b); break;
+		case OP_MULHU: x[rd] = mulhu(a, b); break;
+		case OP_DIV: x[rd] = div64((int64_t)a, (int64_t)b); break;
+		case OP_DIVU: x[rd] = divu64(a, b); break;
+		case OP_REM: x[rd] = rem64((int64_t)a, (int64_t)b); break;
+		case OP_REMU: x[rd] = remu64(a, b); break;
+		case OP_ADDW: x[rd] = sext32(a + b); break;
+		case OP_SUBW: x[rd] = sext32(a - b); break;
+		case OP_SLLW: x[rd] = sext32((uint32_t)a << (b & 31)); break;
+		case OP_SRLW: x[rd] = sext32((uint32_t)a >> (b & 31)); break;
+		case OP_SRAW: x[rd] = sext32((uint32_t)((int32_t)a >> (b & 31))); break;
+		case OP_MULW: x[rd] = sext32((uint32_t)a * (uint32_t)b); break;
+		case OP_DIVW: x[rd] = div32((int32_t)a, (int32_t)b); break;
+		case OP_DIVUW: x[rd] = divu32((uint32_t)a, (uint32_t)b); break;
+		case OP_REMW: x[rd] = rem32((int32_t)a, (int32_t)b); break;
+		case OP_REMUW: x[rd] = remu32((uint32_t)a, (uint32_t)b); break;
+		case OP_FLW:
+		case OP_FLD: {
+			bool dbl = d->op == OP_FLD;
+			if (!fp_enabled(h))
+				goto illegal_insn;
+			if (unlikely(load(h, a + imm, dbl ? 8 : 4, &v, counted - left - 1)))
+				goto exception;
+			h->f[rd] = dbl ? v : v | 0xffffffff00000000ULL;
+			mark_fp_dirty(h);
 			break;
 		}
-		case 0x13: /* OP-IMM */
-			if (!exec_op_imm(insn, a, &v))
+		case OP_FSW:
+		case OP_FSD:
+			if (!fp_enabled(h))
 				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x1b: /* OP-IMM-32 */
-			if (!exec_op_imm32(insn, a, &v))
+			rc = store(h, a + imm, d->op == OP_FSD ? 8 : 4, h->f[d->rs2],
+				   counted - left - 1);
+			goto stored;
+		case OP_FP:
+			if (!fp_enabled(h) || fpu_execute(h, d->insn))
 				goto illegal_insn;
-			x[rd] = v;
+			mark_fp_dirty(h);
 			break;
-		case 0x33: /* OP */
-			if (!exec_op(insn, a, b, &v))
-				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x3b: /* OP-32 */
-			if (!exec_op32(insn, a, b, &v))
-				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x0f: /* MISC-MEM: FENCE, FENCE.I (no decode cache: nothing to do) */
-			if (funct3_of(insn) > 1)
-				goto illegal_insn;
-			break;
-		case 0x2f: { /* AMO */
+		case OP_AMO:
 			fpu_host_env(h);
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			int rc = exec_amo(h, insn);
+			h->icount = counted - left - 1;
+			rc = exec_amo(h, d->insn);
+			x[0] = 0;
 			if (rc > 0)
 				goto illegal_insn;
 			if (rc < 0)
 				goto exception;
 			break;
-		}
-		case 0x73: { /* SYSTEM */
+		case OP_SYSTEM: {
 			fpu_host_env(h); /* fflags may be read */
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
+			h->icount = counted - left - 1;
 			h->pc = pc;
-			enum sys_result r = exec_system(h, insn);
+			enum sys_result r = exec_system(h, d->insn);
+			x[0] = 0;
 			if (r == SYS_EXCEPTION)
 				goto exception;
-			if (r == SYS_READ) { /* e.g. rdtime in a delay loop: stay on the fast path */
-				h->pc = next_pc;
-				continue;
-			}
+			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
+				break;
 			fetch_page = TLB_INVALID; /* priv, satp or mappings may have changed */
-			if (r == SYS_JUMPED)
-				goto check_interrupts;
-			h->pc = next_pc;
+			pc = r == SYS_JUMPED ? h->pc : pc + len;
 			if (r == SYS_WFI) {
 				h->wfi = true;
 				goto out;
 			}
 			goto check_interrupts;
 		}
-		case 0x07: { /* LOAD-FP */
-			unsigned f3 = funct3_of(insn);
-			if (!fp_enabled(h) || (f3 != 2 && f3 != 3))
-				goto illegal_insn;
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(load(h, a + (uint64_t)imm_i(insn), f3 == 2 ? 4 : 8, &v)))
-				goto exception;
-			h->f[rd] = f3 == 2 ? v | 0xffffffff00000000ULL : v;
-			mark_fp_dirty(h);
-			break;
-		}
-		case 0x27: { /* STORE-FP */
-			unsigned f3 = funct3_of(insn);
-			if (!fp_enabled(h) || (f3 != 2 && f3 != 3))
-				goto illegal_insn;
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(store(h, a + (uint64_t)imm_s(insn), f3 == 2 ? 4 : 8,
-					   h->f[rs2_of(insn)])))
-				goto exception;
-			break;
-		}
-		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: /* FP arithmetic */
-			if (!fp_enabled(h) || fpu_execute(h, insn))
-				goto illegal_insn;
-			mark_fp_dirty(h);
-			break;
 		default:
-			goto illegal_insn;
+			__builtin_unreachable();
 		}
-		h->pc = next_pc;
+		pc += len;
+		continue;
+
+	stored:
+		if (likely(rc == 0)) {
+			pc += len;
+			continue;
+		}
+		if (rc < 0)
+			goto exception;
+		pc += len;
+		if (unlikely(h->slice_end)) /* an MMIO side effect wants the slice to end */
+			goto out;
 		continue;
 
 	illegal_insn:
 		/* xtval gets the instruction as fetched: 16 bits for RVC */
 		h->exc_cause = EXC_ILLEGAL_INSN;
-		h->exc_tval = raw;
+		h->exc_tval = (word & 3) == 3 ? word : word & 0xffff;
 		goto exception;
 	exception_uncounted:
 		left--; /* the fetch failed before this step was counted */
 	exception:
-		traps++; /* a trapping instruction does not retire */
+		counted--; /* a trapping instruction does not retire */
 		h->pc = pc;
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
+		pc = h->pc;
 		fetch_page = TLB_INVALID;
 		if (h->slice_end)
 			break;
 		continue;
 	check_interrupts:
-		h->icount = start + (budget - left) - traps;
+		h->icount = counted - left;
+		h->pc = pc;
 		if (hart_take_interrupt(h))
 			fetch_page = TLB_INVALID;
+		pc = h->pc;
 		if (h->slice_end)
 			break;
 		continue;
 	}
 out:
 	fpu_host_env(h);
+	h->pc = pc;
 	h->x[0] = 0; /* the last instruction may have written it */
-	h->icount = start + (budget - left) - traps;
+	h->icount = counted - left;
 	return budget - left;
 }

@@ -70,6 +70,19 @@ struct tlb {
 
 #define PMP_ENTRIES 16
 
+/* A decoded instruction (cpu/decode.h), memoized per pc in decode_cache.
+ * `word` is both the tag and the input: the entry is used only when the 32
+ * bits just fetched at pc equal it.  (For a compressed instruction the
+ * upper half is the next instruction's and plays no part in the decode.) */
+struct decoded_insn {
+	uint32_t word;
+	uint32_t insn; /* the 32-bit form (RVC expanded) */
+	int32_t imm;
+	uint8_t op, rd, rs1, rs2;
+	uint8_t len; /* 2 or 4 */
+};
+#define DECODE_CACHE_ENTRIES 4096
+
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
 	uint64_t x[32];
@@ -132,6 +145,13 @@ struct hart {
 	const struct vclock *clock;
 
 	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
+
+	/* Decode every instruction afresh instead of using decode_cache (keel
+	 * run --no-decode-cache): the reference the cache is tested against.
+	 * Set it through hart_set_decode_cache. */
+	bool decode_cache_off;
+	/* Indexed by pc / 2; never saved, never needs invalidating. */
+	struct decoded_insn decode_cache[DECODE_CACHE_ENTRIES];
 };
 
 /* mstatus fields */
@@ -176,6 +196,10 @@ enum rounding_mode { RM_RNE = 0, RM_RTZ = 1, RM_RDN = 2, RM_RUP = 3, RM_RMM = 4,
  * M-mode, pc = reset_pc, mstatus with MIE/MPRV clear, PMP off, TLBs empty. */
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
 	       uint64_t reset_pc);
+
+/* Turn the decode cache on (the default) or off.  Off, the cache stays
+ * empty and every instruction is decoded where it runs. */
+void hart_set_decode_cache(struct hart *h, bool on);
 
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps
