@@ -347,6 +347,26 @@ static inline const struct decoded_insn *lookup(struct hart *h, uint64_t pc, uin
 	return d;
 }
 
+/* The fetch window when no page is open for direct fetch.  The fast path
+ * then needs a single compare (pc - fetch_page <= 0xffc): any pc outside
+ * this page fails it, and a pc inside it reads zeros from no_fetch_zeros,
+ * an illegal instruction, whose handler sends it to the slow path.  No
+ * fetch there can succeed: it is above every physical address (the bus
+ * holds nothing at or above 2^56) and not canonical in any paging mode. */
+#define NO_FETCH_PAGE 0x4000000000000000ULL
+static const uint8_t no_fetch_zeros[4096];
+
+static inline bool in_fetch_window(uint64_t pc, uint64_t page)
+{
+	return pc - page <= 0xffc; /* the last two bytes need the slow path */
+}
+
+static inline void close_fetch_window(uint64_t *page, uintptr_t *addend)
+{
+	*page = NO_FETCH_PAGE;
+	*addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE;
+}
+
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
 	/* Steps left: an instruction, or a trap taken.  Before the current
@@ -354,8 +374,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	 * drops by one for every step that trapped (and so retired nothing). */
 	uint64_t left = budget;
 	uint64_t counted = h->icount + budget;
-	uint64_t fetch_page = TLB_INVALID; /* virtual page we fetch from directly */
-	uintptr_t fetch_addend = 0;
+	/* the virtual page we fetch from directly, and host - virtual for it */
+	uint64_t fetch_page;
+	uintptr_t fetch_addend;
 	uint64_t *x = h->x;
 	uint64_t pc = h->pc;
 	uint32_t word = 0; /* the 32 bits at pc */
@@ -371,12 +392,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	if (h->wfi)
 		return 0;
 	pc = h->pc;
+	close_fetch_window(&fetch_page, &fetch_addend);
 
 	while (likely(left)) {
-		if (likely((pc & ~0xfffULL) == fetch_page && (pc & 0xfff) <= 0xffc)) {
+		if (likely(in_fetch_window(pc, fetch_page))) {
 			memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		} else {
-			fetch_page = TLB_INVALID;
+		fetch_slow:
+			close_fetch_window(&fetch_page, &fetch_addend);
 			fpu_host_env(h);
 			h->icount = counted - left;
 			if (mmu_fetch_slow(h, pc, &word, &fetch_page, &fetch_addend))
@@ -543,7 +566,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto exception;
 			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
 				break;
-			fetch_page = TLB_INVALID; /* priv, satp or mappings may have changed */
+			close_fetch_window(&fetch_page, &fetch_addend); /* priv, satp or mappings may have changed */
 			pc = r == SYS_JUMPED ? h->pc : pc + len;
 			if (r == SYS_WFI) {
 				h->wfi = true;
@@ -570,6 +593,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		continue;
 
 	illegal_insn:
+		if (fetch_page == NO_FETCH_PAGE && in_fetch_window(pc, NO_FETCH_PAGE)) {
+			left++; /* not an instruction: the fetch has yet to fault */
+			goto fetch_slow;
+		}
 		/* xtval gets the instruction as fetched: 16 bits for RVC */
 		h->exc_cause = EXC_ILLEGAL_INSN;
 		h->exc_tval = (word & 3) == 3 ? word : word & 0xffff;
@@ -581,7 +608,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		h->pc = pc;
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
 		pc = h->pc;
-		fetch_page = TLB_INVALID;
+		close_fetch_window(&fetch_page, &fetch_addend);
 		if (h->slice_end)
 			break;
 		continue;
@@ -589,7 +616,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		h->icount = counted - left;
 		h->pc = pc;
 		if (hart_take_interrupt(h))
-			fetch_page = TLB_INVALID;
+			close_fetch_window(&fetch_page, &fetch_addend);
 		pc = h->pc;
 		if (h->slice_end)
 			break;

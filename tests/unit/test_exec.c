@@ -781,6 +781,32 @@ static void test_fetch_across_page_bare(void **state)
 	assert_int_equal(m->hart.x[T1], 123);
 }
 
+/* keel: the fast fetch path's "no page open" value is a page above every
+ * physical address (NO_FETCH_PAGE in exec.c).  Fetching there, whether the
+ * slice starts there or jumps there, is an instruction access fault like
+ * any other address with nothing behind it, never an illegal instruction. */
+static void test_fetch_where_nothing_is(void **state)
+{
+	struct machine *m = *state;
+	static const uint64_t targets[] = {0x4000000000000000ULL, 0x4000000000000ffcULL,
+					    0x4000000000001000ULL, 0xfffffffffffff000ULL, 0x1000ULL};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		uint64_t t = targets[i];
+		m->hart.icount = 0;
+		run_from(m, t, 1); /* nothing fetched yet */
+		assert_mtrap(m, EXC_INSN_ACCESS, t, t);
+		assert_int_equal(m->hart.icount, 0);
+
+		struct code c = code_at(m, CODE_BASE);
+		emit_li(&c, T0, t);
+		uint64_t retired = (emit(&c, jalr(ZERO, T0, 0)) - CODE_BASE) / 4 + 1;
+		m->hart.icount = 0;
+		run_from(m, CODE_BASE, retired + 1); /* straight from an open page */
+		assert_mtrap(m, EXC_INSN_ACCESS, t, t);
+		assert_int_equal(m->hart.icount, retired);
+	}
+}
+
 /* ---- illegal instructions, ECALL, EBREAK ---- */
 
 static void test_illegal_32bit_tval(void **state)
@@ -1215,6 +1241,7 @@ int main(void)
 		VM_TEST(test_cache_slot_aliasing),
 		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
+		VM_TEST(test_fetch_where_nothing_is),
 		VM_TEST(test_illegal_32bit_tval),
 		VM_TEST(test_illegal_16bit_tval),
 		VM_TEST(test_ecall_cause_by_privilege),
