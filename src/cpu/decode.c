@@ -112,7 +112,6 @@ void decode_insn(uint32_t word, struct decoded_insn *d)
 		return;
 	if (only_writes_rd(op) && rd_of(insn) == 0)
 		op = OP_NOP;
-	d->insn = insn;
 	d->imm = imm;
 	d->op = (uint8_t)op;
 	d->rd = (uint8_t)rd_of(insn);

@@ -65,6 +65,13 @@ static inline int64_t imm_j(uint32_t i)
 	return (int32_t)v >> 11;
 }
 
+/* The 32-bit form of d's instruction (compressed ones expanded), for the
+ * ops whose execution decodes further (OP_FP, OP_AMO, OP_SYSTEM). */
+static inline uint32_t decoded_insn32(const struct decoded_insn *d)
+{
+	return (d->word & 3) == 3 ? d->word : rvc_table[d->word & 0xffff];
+}
+
 /* Fill d for the instruction in the low bits of `word` (the low 16 bits
  * alone when bits 1:0 != 3, a compressed instruction).  d->word = word. */
 void decode_insn(uint32_t word, struct decoded_insn *d);

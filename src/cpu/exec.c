@@ -542,14 +542,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				   counted - left - 1);
 			goto stored;
 		case OP_FP:
-			if (!fp_enabled(h) || fpu_execute(h, d->insn))
+			if (!fp_enabled(h) || fpu_execute(h, decoded_insn32(d)))
 				goto illegal_insn;
 			mark_fp_dirty(h);
 			break;
 		case OP_AMO:
 			fpu_host_env(h);
 			h->icount = counted - left - 1;
-			rc = exec_amo(h, d->insn);
+			rc = exec_amo(h, decoded_insn32(d));
 			x[0] = 0;
 			if (rc > 0)
 				goto illegal_insn;
@@ -560,7 +560,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			fpu_host_env(h); /* fflags may be read */
 			h->icount = counted - left - 1;
 			h->pc = pc;
-			enum sys_result r = exec_system(h, d->insn);
+			enum sys_result r = exec_system(h, decoded_insn32(d));
 			x[0] = 0;
 			if (r == SYS_EXCEPTION)
 				goto exception;

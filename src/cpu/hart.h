@@ -76,11 +76,10 @@ struct tlb {
  * upper half is the next instruction's and plays no part in the decode.) */
 struct decoded_insn {
 	uint32_t word;
-	uint32_t insn; /* the 32-bit form (RVC expanded) */
 	int32_t imm;
 	uint8_t op, rd, rs1, rs2;
 	uint8_t len; /* 2 or 4 */
-};
+}; /* 16 bytes, so indexing is a shift */
 #define DECODE_CACHE_ENTRIES 4096
 
 struct hart {
