@@ -85,7 +85,8 @@ static enum op decode_32(uint32_t insn, int32_t *imm)
 	case 0x73: return OP_SYSTEM;
 	case 0x07: return f3 == 2 ? OP_FLW : f3 == 3 ? OP_FLD : OP_ILLEGAL;
 	case 0x27: *imm = (int32_t)imm_s(insn); return f3 == 2 ? OP_FSW : f3 == 3 ? OP_FSD : OP_ILLEGAL;
-	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: return OP_FP;
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		return fpu_pack_arith(insn, imm) ? OP_FP_ROUNDING : OP_FP;
 	default: return OP_ILLEGAL;
 	}
 }

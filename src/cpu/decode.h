@@ -32,7 +32,8 @@ enum op {
 	OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW, OP_SRAW,
 	OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW,
 	OP_FLW, OP_FLD, OP_FSW, OP_FSD,
-	OP_FP, /* OP-FP and the fused multiply-adds: fpu_execute(insn) */
+	OP_FP_ROUNDING, /* fpu_execute_packed(imm): see fpu_pack_arith */
+	OP_FP, /* the rest of OP-FP: fpu_execute(insn) */
 	OP_AMO, /* exec_amo(insn) */
 	OP_SYSTEM, /* exec_system(insn) */
 	OP_COUNT

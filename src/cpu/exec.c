@@ -381,6 +381,16 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	uint64_t pc = h->pc;
 	uint32_t word = 0; /* the 32 bits at pc */
 	struct decoded_insn scratch;
+	const struct decoded_insn *d = &scratch;
+	uint64_t v;
+	int rc;
+	/* Operands are read where they are used, so that the compiler does not
+	 * load every one for every instruction before dispatching. */
+#define RS1 (x[d->rs1])
+#define RS2 (x[d->rs2])
+#define RD (x[d->rd])
+#define IMM ((uint64_t)(int64_t)d->imm)
+#define LEN ((uint64_t)d->len)
 
 	h->slice_end = false;
 	/* WFI ends when an interrupt is pending in mie, whatever the global
@@ -406,131 +416,126 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto exception_uncounted;
 		}
 		left--;
-		const struct decoded_insn *d = lookup(h, pc, word, &scratch);
-		const unsigned len = d->len;
-		const uint64_t imm = (uint64_t)(int64_t)d->imm;
-		const unsigned rd = d->rd;
-		const uint64_t a = x[d->rs1], b = x[d->rs2];
-		uint64_t v;
-		int rc;
+		d = lookup(h, pc, word, &scratch);
 
 		switch ((enum op)d->op) {
 		case OP_ILLEGAL: goto illegal_insn;
 		case OP_NOP: break;
-		case OP_LUI: x[rd] = imm; break;
-		case OP_AUIPC: x[rd] = pc + imm; break;
+		case OP_LUI: RD = IMM; break;
+		case OP_AUIPC: RD = pc + IMM; break;
 		case OP_JAL:
-			x[rd] = pc + len;
+			RD = pc + LEN;
 			x[0] = 0;
-			pc += imm;
+			pc += IMM;
 			continue;
 		case OP_JALR:
-			x[rd] = pc + len;
+			v = (RS1 + IMM) & ~1ULL; /* before rd is written: rd may be rs1 */
+			RD = pc + LEN;
 			x[0] = 0;
-			pc = (a + imm) & ~1ULL;
+			pc = v;
 			continue;
 		/* taken branches continue at the target, others fall through */
-		case OP_BEQ: if (a == b) { pc += imm; continue; } break;
-		case OP_BNE: if (a != b) { pc += imm; continue; } break;
-		case OP_BLT: if ((int64_t)a < (int64_t)b) { pc += imm; continue; } break;
-		case OP_BGE: if ((int64_t)a >= (int64_t)b) { pc += imm; continue; } break;
-		case OP_BLTU: if (a < b) { pc += imm; continue; } break;
-		case OP_BGEU: if (a >= b) { pc += imm; continue; } break;
+		case OP_BEQ: if (RS1 == RS2) { pc += IMM; continue; } break;
+		case OP_BNE: if (RS1 != RS2) { pc += IMM; continue; } break;
+		case OP_BLT: if ((int64_t)RS1 < (int64_t)RS2) { pc += IMM; continue; } break;
+		case OP_BGE: if ((int64_t)RS1 >= (int64_t)RS2) { pc += IMM; continue; } break;
+		case OP_BLTU: if (RS1 < RS2) { pc += IMM; continue; } break;
+		case OP_BGEU: if (RS1 >= RS2) { pc += IMM; continue; } break;
 		case OP_LB:
-			if (unlikely(load(h, a + imm, 1, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 1, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = (uint64_t)(int64_t)(int8_t)v;
+			RD = (uint64_t)(int64_t)(int8_t)v;
 			x[0] = 0;
 			break;
 		case OP_LH:
-			if (unlikely(load(h, a + imm, 2, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 2, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = (uint64_t)(int64_t)(int16_t)v;
+			RD = (uint64_t)(int64_t)(int16_t)v;
 			x[0] = 0;
 			break;
 		case OP_LW:
-			if (unlikely(load(h, a + imm, 4, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 4, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = sext32(v);
+			RD = sext32(v);
 			x[0] = 0;
 			break;
 		case OP_LD:
-			if (unlikely(load(h, a + imm, 8, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 8, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = v;
+			RD = v;
 			x[0] = 0;
 			break;
 		case OP_LBU:
-			if (unlikely(load(h, a + imm, 1, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 1, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = v;
+			RD = v;
 			x[0] = 0;
 			break;
 		case OP_LHU:
-			if (unlikely(load(h, a + imm, 2, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 2, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = v;
+			RD = v;
 			x[0] = 0;
 			break;
 		case OP_LWU:
-			if (unlikely(load(h, a + imm, 4, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 4, &v, counted - left - 1)))
 				goto exception;
-			x[rd] = v;
+			RD = v;
 			x[0] = 0;
 			break;
-		case OP_SB: rc = store(h, a + imm, 1, b, counted - left - 1); goto stored;
-		case OP_SH: rc = store(h, a + imm, 2, b, counted - left - 1); goto stored;
-		case OP_SW: rc = store(h, a + imm, 4, b, counted - left - 1); goto stored;
-		case OP_SD: rc = store(h, a + imm, 8, b, counted - left - 1); goto stored;
-		case OP_ADDI: x[rd] = a + imm; break;
-		case OP_SLTI: x[rd] = (int64_t)a < (int64_t)imm; break;
-		case OP_SLTIU: x[rd] = a < imm; break;
-		case OP_XORI: x[rd] = a ^ imm; break;
-		case OP_ORI: x[rd] = a | imm; break;
-		case OP_ANDI: x[rd] = a & imm; break;
-		case OP_SLLI: x[rd] = a << (imm & 63); break;
-		case OP_SRLI: x[rd] = a >> (imm & 63); break;
-		case OP_SRAI: x[rd] = (uint64_t)((int64_t)a >> (imm & 63)); break;
-		case OP_ADDIW: x[rd] = sext32(a + imm); break;
-		case OP_SLLIW: x[rd] = sext32((uint32_t)a << (imm & 31)); break;
-		case OP_SRLIW: x[rd] = sext32((uint32_t)a >> (imm & 31)); break;
-		case OP_SRAIW: x[rd] = sext32((uint32_t)((int32_t)a >> (imm & 31))); break;
-		case OP_ADD: x[rd] = a + b; break;
-		case OP_SUB: x[rd] = a - b; break;
-		case OP_SLL: x[rd] = a << (b & 63); break;
-		case OP_SLT: x[rd] = (int64_t)a < (int64_t)b; break;
-		case OP_SLTU: x[rd] = a < b; break;
-		case OP_XOR: x[rd] = a ^ b; break;
-		case OP_SRL: x[rd] = a >> (b & 63); break;
-		case OP_SRA: x[rd] = (uint64_t)((int64_t)a >> (b & 63)); break;
-		case OP_OR: x[rd] = a | b; break;
-		case OP_AND: x[rd] = a & b; break;
-		case OP_MUL: x[rd] = a * b; break;
-		case OP_MULH: x[rd] = mulh((int64_t)a, (int64_t)b); break;
-		case OP_MULHSU: x[rd] = mulhsu((int64_t)a, b); break;
-		case OP_MULHU: x[rd] = mulhu(a, b); break;
-		case OP_DIV: x[rd] = div64((int64_t)a, (int64_t)b); break;
-		case OP_DIVU: x[rd] = divu64(a, b); break;
-		case OP_REM: x[rd] = rem64((int64_t)a, (int64_t)b); break;
-		case OP_REMU: x[rd] = remu64(a, b); break;
-		case OP_ADDW: x[rd] = sext32(a + b); break;
-		case OP_SUBW: x[rd] = sext32(a - b); break;
-		case OP_SLLW: x[rd] = sext32((uint32_t)a << (b & 31)); break;
-		case OP_SRLW: x[rd] = sext32((uint32_t)a >> (b & 31)); break;
-		case OP_SRAW: x[rd] = sext32((uint32_t)((int32_t)a >> (b & 31))); break;
-		case OP_MULW: x[rd] = sext32((uint32_t)a * (uint32_t)b); break;
-		case OP_DIVW: x[rd] = div32((int32_t)a, (int32_t)b); break;
-		case OP_DIVUW: x[rd] = divu32((uint32_t)a, (uint32_t)b); break;
-		case OP_REMW: x[rd] = rem32((int32_t)a, (int32_t)b); break;
-		case OP_REMUW: x[rd] = remu32((uint32_t)a, (uint32_t)b); break;
+		case OP_SB: rc = store(h, RS1 + IMM, 1, RS2, counted - left - 1); goto stored;
+		case OP_SH: rc = store(h, RS1 + IMM, 2, RS2, counted - left - 1); goto stored;
+		case OP_SW: rc = store(h, RS1 + IMM, 4, RS2, counted - left - 1); goto stored;
+		case OP_SD: rc = store(h, RS1 + IMM, 8, RS2, counted - left - 1); goto stored;
+		case OP_ADDI: RD = RS1 + IMM; break;
+		case OP_SLTI: RD = (int64_t)RS1 < (int64_t)IMM; break;
+		case OP_SLTIU: RD = RS1 < IMM; break;
+		case OP_XORI: RD = RS1 ^ IMM; break;
+		case OP_ORI: RD = RS1 | IMM; break;
+		case OP_ANDI: RD = RS1 & IMM; break;
+		case OP_SLLI: RD = RS1 << (IMM & 63); break;
+		case OP_SRLI: RD = RS1 >> (IMM & 63); break;
+		case OP_SRAI: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); break;
+		case OP_ADDIW: RD = sext32(RS1 + IMM); break;
+		case OP_SLLIW: RD = sext32((uint32_t)RS1 << (IMM & 31)); break;
+		case OP_SRLIW: RD = sext32((uint32_t)RS1 >> (IMM & 31)); break;
+		case OP_SRAIW: RD = sext32((uint32_t)((int32_t)RS1 >> (IMM & 31))); break;
+		case OP_ADD: RD = RS1 + RS2; break;
+		case OP_SUB: RD = RS1 - RS2; break;
+		case OP_SLL: RD = RS1 << (RS2 & 63); break;
+		case OP_SLT: RD = (int64_t)RS1 < (int64_t)RS2; break;
+		case OP_SLTU: RD = RS1 < RS2; break;
+		case OP_XOR: RD = RS1 ^ RS2; break;
+		case OP_SRL: RD = RS1 >> (RS2 & 63); break;
+		case OP_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); break;
+		case OP_OR: RD = RS1 | RS2; break;
+		case OP_AND: RD = RS1 & RS2; break;
+		case OP_MUL: RD = RS1 * RS2; break;
+		case OP_MULH: RD = mulh((int64_t)RS1, (int64_t)RS2); break;
+		case OP_MULHSU: RD = mulhsu((int64_t)RS1, RS2); break;
+		case OP_MULHU: RD = mulhu(RS1, RS2); break;
+		case OP_DIV: RD = div64((int64_t)RS1, (int64_t)RS2); break;
+		case OP_DIVU: RD = divu64(RS1, RS2); break;
+		case OP_REM: RD = rem64((int64_t)RS1, (int64_t)RS2); break;
+		case OP_REMU: RD = remu64(RS1, RS2); break;
+		case OP_ADDW: RD = sext32(RS1 + RS2); break;
+		case OP_SUBW: RD = sext32(RS1 - RS2); break;
+		case OP_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); break;
+		case OP_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); break;
+		case OP_SRAW: RD = sext32((uint32_t)((int32_t)RS1 >> (RS2 & 31))); break;
+		case OP_MULW: RD = sext32((uint32_t)RS1 * (uint32_t)RS2); break;
+		case OP_DIVW: RD = div32((int32_t)RS1, (int32_t)RS2); break;
+		case OP_DIVUW: RD = divu32((uint32_t)RS1, (uint32_t)RS2); break;
+		case OP_REMW: RD = rem32((int32_t)RS1, (int32_t)RS2); break;
+		case OP_REMUW: RD = remu32((uint32_t)RS1, (uint32_t)RS2); break;
 		case OP_FLW:
 		case OP_FLD: {
 			bool dbl = d->op == OP_FLD;
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			if (unlikely(load(h, a + imm, dbl ? 8 : 4, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, dbl ? 8 : 4, &v, counted - left - 1)))
 				goto exception;
-			h->f[rd] = dbl ? v : v | 0xffffffff00000000ULL;
+			h->f[d->rd] = dbl ? v : v | 0xffffffff00000000ULL;
 			mark_fp_dirty(h);
 			break;
 		}
@@ -538,9 +543,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		case OP_FSD:
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			rc = store(h, a + imm, d->op == OP_FSD ? 8 : 4, h->f[d->rs2],
+			rc = store(h, RS1 + IMM, d->op == OP_FSD ? 8 : 4, h->f[d->rs2],
 				   counted - left - 1);
 			goto stored;
+		case OP_FP_ROUNDING:
+			if (!fp_enabled(h) || fpu_execute_packed(h, d->imm, d->rd, d->rs1, d->rs2))
+				goto illegal_insn;
+			mark_fp_dirty(h);
+			break;
 		case OP_FP:
 			if (!fp_enabled(h) || fpu_execute(h, decoded_insn32(d)))
 				goto illegal_insn;
@@ -564,10 +574,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			x[0] = 0;
 			if (r == SYS_EXCEPTION)
 				goto exception;
-			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
+			if (r == SYS_READ) /* e.g. rdtime in RS1 delay loop: stay on the fast path */
 				break;
 			close_fetch_window(&fetch_page, &fetch_addend); /* priv, satp or mappings may have changed */
-			pc = r == SYS_JUMPED ? h->pc : pc + len;
+			pc = r == SYS_JUMPED ? h->pc : pc + LEN;
 			if (r == SYS_WFI) {
 				h->wfi = true;
 				goto out;
@@ -577,17 +587,17 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		default:
 			__builtin_unreachable();
 		}
-		pc += len;
+		pc += LEN;
 		continue;
 
 	stored:
 		if (likely(rc == 0)) {
-			pc += len;
+			pc += LEN;
 			continue;
 		}
 		if (rc < 0)
 			goto exception;
-		pc += len;
+		pc += LEN;
 		if (unlikely(h->slice_end)) /* an MMIO side effect wants the slice to end */
 			goto out;
 		continue;
@@ -599,7 +609,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		}
 		/* xtval gets the instruction as fetched: 16 bits for RVC */
 		h->exc_cause = EXC_ILLEGAL_INSN;
-		h->exc_tval = (word & 3) == 3 ? word : word & 0xffff;
+		h->exc_tval = (d->word & 3) == 3 ? d->word : d->word & 0xffff;
 		goto exception;
 	exception_uncounted:
 		left--; /* the fetch failed before this step was counted */
@@ -628,4 +638,9 @@ out:
 	h->x[0] = 0; /* the last instruction may have written it */
 	h->icount = counted - left;
 	return budget - left;
+#undef RS1
+#undef RS2
+#undef RD
+#undef IMM
+#undef LEN
 }

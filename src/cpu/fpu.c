@@ -1127,40 +1127,84 @@ static void write_x(struct hart *h, unsigned r, uint64_t v)
 		h->x[r] = v;
 }
 
-static int exec_fused(struct hart *h, uint32_t insn)
+/* The rounding arithmetic (OP-FP add, sub, mul, div, sqrt and the fused
+ * multiply-adds) packed into one int by fpu_pack_arith, so that the
+ * interpreter's decode cache can keep it: bits 2:0 enum fpu_arith, 3 the
+ * format, 6:4 the rounding-mode field, 11:7 rs3, 12 negate the product,
+ * 13 negate the addend. */
+#define PACK_FMT_D (1u << 3)
+#define PACK_RM_SHIFT 4
+#define PACK_RS3_SHIFT 7
+#define PACK_NEG_PRODUCT (1u << 12)
+#define PACK_NEG_ADDEND (1u << 13)
+
+static const uint8_t arith_of_funct5[32] = {
+	[F5_ADD] = FPU_ADD, [F5_SUB] = FPU_SUB, [F5_MUL] = FPU_MUL, [F5_DIV] = FPU_DIV,
+	[F5_SQRT] = FPU_SQRT,
+};
+
+bool fpu_pack_arith(uint32_t insn, int32_t *packed)
 {
 	struct fp_insn d = decode(insn);
-	unsigned opcode = insn & 0x7f;
-	int rm = resolve_rm(h, d.funct3);
+	unsigned opcode = insn & 0x7f, p;
+
+	if (d.fmt > FPU_D)
+		return false;
+	p = (d.fmt == FPU_D ? PACK_FMT_D : 0) | d.funct3 << PACK_RM_SHIFT;
+	if (opcode == OPC_OP_FP) {
+		bool rounding = d.funct5 <= F5_DIV || d.funct5 == F5_SQRT;
+		if (!rounding || (d.funct5 == F5_SQRT && d.rs2 != 0))
+			return false;
+		p |= arith_of_funct5[d.funct5];
+	} else if (opcode == OPC_FMADD || opcode == OPC_FMSUB || opcode == OPC_FNMSUB ||
+		   opcode == OPC_FNMADD) {
+		/* -(a*b) is computed as (-a)*b and -c by flipping the sign bit:
+		 * both exact, so the single rounding of the whole expression is
+		 * kept. */
+		p |= FPU_FMA | d.rs3 << PACK_RS3_SHIFT;
+		if (opcode == OPC_FNMSUB || opcode == OPC_FNMADD)
+			p |= PACK_NEG_PRODUCT;
+		if (opcode == OPC_FMSUB || opcode == OPC_FNMADD)
+			p |= PACK_NEG_ADDEND;
+	} else {
+		return false;
+	}
+	*packed = (int32_t)p;
+	return true;
+}
+
+int fpu_execute_packed(struct hart *h, int32_t packed, unsigned rd, unsigned rs1, unsigned rs2)
+{
+	unsigned p = (unsigned)packed;
+	enum fpu_arith op = (enum fpu_arith)(p & 7);
+	enum fpu_fmt fmt = p & PACK_FMT_D ? FPU_D : FPU_S;
+	int rm = resolve_rm(h, (p >> PACK_RM_SHIFT) & 7);
 	uint8_t flags = 0;
 
-	if (d.fmt > FPU_D || rm < 0)
+	if (rm < 0)
 		return -1;
-	const struct fmt *f = fmt_of(d.fmt);
-	uint64_t a = read_f(h, d.rs1, d.fmt), b = read_f(h, d.rs2, d.fmt), c = read_f(h, d.rs3, d.fmt);
-
-	/* -(a*b) is computed as (-a)*b and -c by flipping the sign bit: both
-	 * exact, so the single rounding of the whole expression is kept. */
-	if (opcode == OPC_FNMSUB || opcode == OPC_FNMADD)
-		a ^= sign_bit(f);
-	if (opcode == OPC_FMSUB || opcode == OPC_FNMADD)
-		c ^= sign_bit(f);
-	write_f(h, d.rd, d.fmt, arith(h, d.fmt, FPU_FMA, a, b, c, rm, &flags));
+	const struct fmt *f = fmt_of(fmt);
+	uint64_t a = read_f(h, rs1, fmt), b = read_f(h, rs2, fmt), c = 0;
+	if (op == FPU_FMA) {
+		c = read_f(h, (p >> PACK_RS3_SHIFT) & 31, fmt);
+		if (p & PACK_NEG_PRODUCT)
+			a ^= sign_bit(f);
+		if (p & PACK_NEG_ADDEND)
+			c ^= sign_bit(f);
+	}
+	write_f(h, rd, fmt, arith(h, fmt, op, a, b, c, rm, &flags));
 	h->fflags |= flags;
 	return 0;
 }
 
-static int exec_arith(struct hart *h, const struct fp_insn *d, enum fpu_arith op)
+/* OP-FP rounding arithmetic and the fused multiply-adds. */
+static int exec_rounding(struct hart *h, uint32_t insn)
 {
-	int rm = resolve_rm(h, d->funct3);
-	uint8_t flags = 0;
-
-	if (rm < 0 || (op == FPU_SQRT && d->rs2 != 0))
+	struct fp_insn d = decode(insn);
+	int32_t packed;
+	if (!fpu_pack_arith(insn, &packed))
 		return -1;
-	uint64_t a = read_f(h, d->rs1, d->fmt), b = read_f(h, d->rs2, d->fmt);
-	write_f(h, d->rd, d->fmt, arith(h, d->fmt, op, a, b, 0, rm, &flags));
-	h->fflags |= flags;
-	return 0;
+	return fpu_execute_packed(h, packed, d.rd, d.rs1, d.rs2);
 }
 
 /* FSGNJ*, FMIN/FMAX, FEQ/FLT/FLE: funct3 selects the operation. */
@@ -1256,15 +1300,11 @@ static int exec_op_fp(struct hart *h, uint32_t insn)
 		return -1;
 	switch (d.funct5) {
 	case F5_ADD:
-		return exec_arith(h, &d, FPU_ADD);
 	case F5_SUB:
-		return exec_arith(h, &d, FPU_SUB);
 	case F5_MUL:
-		return exec_arith(h, &d, FPU_MUL);
 	case F5_DIV:
-		return exec_arith(h, &d, FPU_DIV);
 	case F5_SQRT:
-		return exec_arith(h, &d, FPU_SQRT);
+		return exec_rounding(h, insn);
 	case F5_SGNJ:
 	case F5_MINMAX:
 	case F5_CMP:
@@ -1290,7 +1330,7 @@ int fpu_execute(struct hart *h, uint32_t insn)
 	case OPC_FMSUB:
 	case OPC_FNMSUB:
 	case OPC_FNMADD:
-		return exec_fused(h, insn);
+		return exec_rounding(h, insn);
 	default:
 		return -1;
 	}

@@ -251,6 +251,14 @@ int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr);
  * rounding mode, unknown encoding).  Lives in fpu.c. */
 int fpu_execute(struct hart *h, uint32_t insn);
 
+/* The rounding FP arithmetic (OP-FP add/sub/mul/div/sqrt, the fused
+ * multiply-adds) for the decode cache: fpu_pack_arith says whether insn is
+ * one (with legal fixed fields) and packs its operation, format, rounding
+ * mode field and rs3 into *packed; fpu_execute_packed then executes it like
+ * fpu_execute would.  Lives in fpu.c. */
+bool fpu_pack_arith(uint32_t insn, int32_t *packed);
+int fpu_execute_packed(struct hart *h, int32_t packed, unsigned rd, unsigned rs1, unsigned rs2);
+
 /* fpu_execute may leave the guest's rounding mode in the host FPU and
  * accrue the guest's flags there (loading the host's control register per
  * instruction would cost more than the arithmetic).  fpu_host_env folds
