@@ -414,6 +414,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			h->icount = counted - left;
 			if (mmu_fetch_slow(h, pc, &word, &fetch_page, &fetch_addend))
 				goto exception_uncounted;
+			/* a compressed instruction comes back alone; the cache
+			 * tags it with the following half too, as the fast path
+			 * reads it */
+			if (in_fetch_window(pc, fetch_page))
+				memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		}
 		left--;
 		d = lookup(h, pc, word, &scratch);

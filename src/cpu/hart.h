@@ -80,7 +80,7 @@ struct decoded_insn {
 	uint8_t op, rd, rs1, rs2;
 	uint8_t len; /* 2 or 4 */
 }; /* 16 bytes, so indexing is a shift */
-#define DECODE_CACHE_ENTRIES 4096
+#define DECODE_CACHE_ENTRIES 16384
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */

@@ -129,7 +129,9 @@ static int run_fp(struct hart *h, uint32_t insn)
 static struct hart *fresh(struct hart *h, uint64_t fa, uint64_t fb, uint64_t fc, uint64_t xa,
 			  unsigned frm)
 {
-	memset(h, 0, sizeof *h);
+	/* the architectural state only: the TLBs and decode cache behind it
+	 * are large and fpu_execute never touches them */
+	memset(h, 0, offsetof(struct hart, tlbs));
 	h->f[1] = fa;
 	h->f[2] = fb;
 	h->f[3] = fc;
