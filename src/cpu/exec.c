@@ -291,7 +291,7 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn)
 	if (funct7_of(insn) == 0x09) { /* SFENCE.VMA */
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			return illegal(h, insn);
-		hart_flush_tlb(h);
+		hart_flush_translations(h);
 		return SYS_NEXT;
 	}
 	if (rs1_of(insn) != 0)

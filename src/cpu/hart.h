@@ -216,6 +216,10 @@ void hart_set_pending(struct hart *h, uint64_t mask, bool level);
  * that changes either (satp, SFENCE.VMA, PMP, MXR/SUM). */
 void hart_flush_tlb(struct hart *h);
 
+/* Drop what satp, SFENCE.VMA, SUM and MXR affect: the U and S TLBs.  The
+ * M TLB (untranslated: M-mode without MPRV) is kept. */
+void hart_flush_translations(struct hart *h);
+
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);
 
