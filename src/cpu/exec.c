@@ -338,7 +338,10 @@ void hart_set_decode_cache(struct hart *h, bool on)
 static inline const struct decoded_insn *lookup(struct hart *h, uint64_t pc, uint32_t word,
 						struct decoded_insn *scratch)
 {
-	struct decoded_insn *d = &h->decode_cache[(pc >> 1) % DECODE_CACHE_ENTRIES];
+	/* &decode_cache[(pc / 2) % DECODE_CACHE_ENTRIES], in fewer steps */
+	uintptr_t offset = (uintptr_t)(pc * sizeof(struct decoded_insn) / 2) &
+			   ((DECODE_CACHE_ENTRIES - 1) * sizeof(struct decoded_insn));
+	struct decoded_insn *d = (struct decoded_insn *)((char *)h->decode_cache + offset);
 	if (likely(d->word == word))
 		return d;
 	if (h->decode_cache_off)
@@ -361,11 +364,10 @@ static inline bool in_fetch_window(uint64_t pc, uint64_t page)
 	return pc - page <= 0xffc; /* the last two bytes need the slow path */
 }
 
-static inline void close_fetch_window(uint64_t *page, uintptr_t *addend)
-{
-	*page = NO_FETCH_PAGE;
-	*addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE;
-}
+/* A macro, not a function: taking the address of the loop's fetch window
+ * would keep it out of registers. */
+#define close_fetch_window(page, addend)                                                  \
+	((page) = NO_FETCH_PAGE, (addend) = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE)
 
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
@@ -402,17 +404,25 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	if (h->wfi)
 		return 0;
 	pc = h->pc;
-	close_fetch_window(&fetch_page, &fetch_addend);
+	close_fetch_window(fetch_page, fetch_addend);
 
 	while (likely(left)) {
 		if (likely(in_fetch_window(pc, fetch_page))) {
 			memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		} else {
-		fetch_slow:
-			close_fetch_window(&fetch_page, &fetch_addend);
+		fetch_slow:;
+			/* copies, so that the loop's own variables never have
+			 * their address taken and can stay in registers */
+			uint64_t page = NO_FETCH_PAGE;
+			uintptr_t addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE;
+			uint32_t fetched;
 			fpu_host_env(h);
 			h->icount = counted - left;
-			if (mmu_fetch_slow(h, pc, &word, &fetch_page, &fetch_addend))
+			int fault = mmu_fetch_slow(h, pc, &fetched, &page, &addend);
+			fetch_page = page;
+			fetch_addend = addend;
+			word = fetched;
+			if (fault)
 				goto exception_uncounted;
 			/* a compressed instruction comes back alone; the cache
 			 * tags it with the following half too, as the fast path
@@ -581,7 +591,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto exception;
 			if (r == SYS_READ) /* e.g. rdtime in RS1 delay loop: stay on the fast path */
 				break;
-			close_fetch_window(&fetch_page, &fetch_addend); /* priv, satp or mappings may have changed */
+			close_fetch_window(fetch_page, fetch_addend); /* priv, satp or mappings may have changed */
 			pc = r == SYS_JUMPED ? h->pc : pc + LEN;
 			if (r == SYS_WFI) {
 				h->wfi = true;
@@ -623,7 +633,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		h->pc = pc;
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
 		pc = h->pc;
-		close_fetch_window(&fetch_page, &fetch_addend);
+		close_fetch_window(fetch_page, fetch_addend);
 		if (h->slice_end)
 			break;
 		continue;
@@ -631,7 +641,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		h->icount = counted - left;
 		h->pc = pc;
 		if (hart_take_interrupt(h))
-			close_fetch_window(&fetch_page, &fetch_addend);
+			close_fetch_window(fetch_page, fetch_addend);
 		pc = h->pc;
 		if (h->slice_end)
 			break;
