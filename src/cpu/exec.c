@@ -330,24 +330,26 @@ void hart_set_decode_cache(struct hart *h, bool on)
 	memset(h->decode_cache, 0, sizeof(h->decode_cache));
 }
 
-/* The decoded form of the instruction at pc whose first 32 bits are
- * `word`: from the cache when the entry for pc holds the same word, else
- * decoded into the entry (or into *scratch with the cache off).  An empty
- * entry is the decode of the word 0, so with the cache off (and empty) a
- * hit is still a correct decode. */
-static inline const struct decoded_insn *lookup(struct hart *h, uint64_t pc, uint32_t word,
-						struct decoded_insn *scratch)
+/* The decode-cache entry for pc (whatever it holds).  Computed as a byte
+ * offset, (pc / 2 * 16) % size, in fewer steps than an index. */
+static inline struct decoded_insn *cache_slot(struct hart *h, uint64_t pc)
 {
-	/* &decode_cache[(pc / 2) % DECODE_CACHE_ENTRIES], in fewer steps */
 	uintptr_t offset = (uintptr_t)(pc * sizeof(struct decoded_insn) / 2) &
 			   ((DECODE_CACHE_ENTRIES - 1) * sizeof(struct decoded_insn));
-	struct decoded_insn *d = (struct decoded_insn *)((char *)h->decode_cache + offset);
-	if (likely(d->word == word))
-		return d;
+	return (struct decoded_insn *)((char *)h->decode_cache + offset);
+}
+
+/* On a miss (slot->word is not the word at pc): decode into the slot, or
+ * into *scratch with the cache off.  An empty slot is the decode of the
+ * word 0, so with the cache off (and empty) a hit is still a correct
+ * decode. */
+static const struct decoded_insn *decode_into(struct hart *h, struct decoded_insn *slot,
+					      uint32_t word, struct decoded_insn *scratch)
+{
 	if (h->decode_cache_off)
-		d = scratch;
-	decode_insn(word, d);
-	return d;
+		slot = scratch;
+	decode_insn(word, slot);
+	return slot;
 }
 
 /* The fetch window when no page is open for direct fetch.  The fast path
@@ -369,6 +371,9 @@ static inline bool in_fetch_window(uint64_t pc, uint64_t page)
 #define close_fetch_window(page, addend)                                                  \
 	((page) = NO_FETCH_PAGE, (addend) = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE)
 
+/* no-crossjumping: GCC would otherwise merge the copies of NEXT back into
+ * one indirect jump. */
+__attribute__((optimize("no-crossjumping")))
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
 	/* Steps left: an instruction, or a trap taken.  Before the current
@@ -384,6 +389,81 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	uint32_t word = 0; /* the 32 bits at pc */
 	struct decoded_insn scratch;
 	const struct decoded_insn *d = &scratch;
+	/* one entry per enum op (decode.h); decode_insn produces no other */
+	static const void *const handlers[OP_COUNT] = {
+		[OP_ILLEGAL] = &&op_illegal,
+		[OP_NOP] = &&op_nop,
+		[OP_LUI] = &&op_lui,
+		[OP_AUIPC] = &&op_auipc,
+		[OP_JAL] = &&op_jal,
+		[OP_JALR] = &&op_jalr,
+		[OP_BEQ] = &&op_beq,
+		[OP_BNE] = &&op_bne,
+		[OP_BLT] = &&op_blt,
+		[OP_BGE] = &&op_bge,
+		[OP_BLTU] = &&op_bltu,
+		[OP_BGEU] = &&op_bgeu,
+		[OP_LB] = &&op_lb,
+		[OP_LH] = &&op_lh,
+		[OP_LW] = &&op_lw,
+		[OP_LD] = &&op_ld,
+		[OP_LBU] = &&op_lbu,
+		[OP_LHU] = &&op_lhu,
+		[OP_LWU] = &&op_lwu,
+		[OP_SB] = &&op_sb,
+		[OP_SH] = &&op_sh,
+		[OP_SW] = &&op_sw,
+		[OP_SD] = &&op_sd,
+		[OP_ADDI] = &&op_addi,
+		[OP_SLTI] = &&op_slti,
+		[OP_SLTIU] = &&op_sltiu,
+		[OP_XORI] = &&op_xori,
+		[OP_ORI] = &&op_ori,
+		[OP_ANDI] = &&op_andi,
+		[OP_SLLI] = &&op_slli,
+		[OP_SRLI] = &&op_srli,
+		[OP_SRAI] = &&op_srai,
+		[OP_ADDIW] = &&op_addiw,
+		[OP_SLLIW] = &&op_slliw,
+		[OP_SRLIW] = &&op_srliw,
+		[OP_SRAIW] = &&op_sraiw,
+		[OP_ADD] = &&op_add,
+		[OP_SUB] = &&op_sub,
+		[OP_SLL] = &&op_sll,
+		[OP_SLT] = &&op_slt,
+		[OP_SLTU] = &&op_sltu,
+		[OP_XOR] = &&op_xor,
+		[OP_SRL] = &&op_srl,
+		[OP_SRA] = &&op_sra,
+		[OP_OR] = &&op_or,
+		[OP_AND] = &&op_and,
+		[OP_MUL] = &&op_mul,
+		[OP_MULH] = &&op_mulh,
+		[OP_MULHSU] = &&op_mulhsu,
+		[OP_MULHU] = &&op_mulhu,
+		[OP_DIV] = &&op_div,
+		[OP_DIVU] = &&op_divu,
+		[OP_REM] = &&op_rem,
+		[OP_REMU] = &&op_remu,
+		[OP_ADDW] = &&op_addw,
+		[OP_SUBW] = &&op_subw,
+		[OP_SLLW] = &&op_sllw,
+		[OP_SRLW] = &&op_srlw,
+		[OP_SRAW] = &&op_sraw,
+		[OP_MULW] = &&op_mulw,
+		[OP_DIVW] = &&op_divw,
+		[OP_DIVUW] = &&op_divuw,
+		[OP_REMW] = &&op_remw,
+		[OP_REMUW] = &&op_remuw,
+		[OP_FLW] = &&op_flw,
+		[OP_FLD] = &&op_fld,
+		[OP_FSW] = &&op_fsw,
+		[OP_FSD] = &&op_fsd,
+		[OP_FP_ROUNDING] = &&op_fp_rounding,
+		[OP_FP] = &&op_fp,
+		[OP_AMO] = &&op_amo,
+		[OP_SYSTEM] = &&op_system,
+	};
 	uint64_t v;
 	int rc;
 	/* Operands are read where they are used, so that the compiler does not
@@ -406,7 +486,31 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	pc = h->pc;
 	close_fetch_window(fetch_page, fetch_addend);
 
-	while (likely(left)) {
+	/* Threaded dispatch: every handler ends in its own copy of NEXT (the
+	 * fast fetch, the cache lookup and the indirect jump), so the host
+	 * predicts each jump from the handler it leaves.  `next` is the
+	 * general path: budget, slow fetch, decode-cache miss. */
+#define NEXT()                                                                          \
+	do {                                                                            \
+		if (unlikely(!left || !in_fetch_window(pc, fetch_page)))                \
+			goto next;                                                      \
+		memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);         \
+		left--;                                                                 \
+		d = cache_slot(h, pc);                                                  \
+		if (unlikely(d->word != word))                                          \
+			goto decode_miss;                                               \
+		goto *handlers[d->op];                                                  \
+	} while (0)
+#define SEQUENTIAL()                                                                    \
+	do {                                                                            \
+		pc += LEN;                                                              \
+		NEXT();                                                                 \
+	} while (0)
+
+	{
+	next:
+		if (unlikely(!left))
+			goto out;
 		if (likely(in_fetch_window(pc, fetch_page))) {
 			memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		} else {
@@ -431,120 +535,124 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		}
 		left--;
-		d = lookup(h, pc, word, &scratch);
+		d = cache_slot(h, pc);
+		if (unlikely(d->word != word)) {
+		decode_miss:
+			d = decode_into(h, cache_slot(h, pc), word, &scratch);
+		}
+		goto *handlers[d->op];
 
-		switch ((enum op)d->op) {
-		case OP_ILLEGAL: goto illegal_insn;
-		case OP_NOP: break;
-		case OP_LUI: RD = IMM; break;
-		case OP_AUIPC: RD = pc + IMM; break;
-		case OP_JAL:
+		op_illegal: goto illegal_insn;
+		op_nop: SEQUENTIAL();
+		op_lui: RD = IMM; SEQUENTIAL();
+		op_auipc: RD = pc + IMM; SEQUENTIAL();
+		op_jal:
 			RD = pc + LEN;
 			x[0] = 0;
 			pc += IMM;
-			continue;
-		case OP_JALR:
+			NEXT();
+		op_jalr:
 			v = (RS1 + IMM) & ~1ULL; /* before rd is written: rd may be rs1 */
 			RD = pc + LEN;
 			x[0] = 0;
 			pc = v;
-			continue;
+			NEXT();
 		/* taken branches continue at the target, others fall through */
-		case OP_BEQ: if (RS1 == RS2) { pc += IMM; continue; } break;
-		case OP_BNE: if (RS1 != RS2) { pc += IMM; continue; } break;
-		case OP_BLT: if ((int64_t)RS1 < (int64_t)RS2) { pc += IMM; continue; } break;
-		case OP_BGE: if ((int64_t)RS1 >= (int64_t)RS2) { pc += IMM; continue; } break;
-		case OP_BLTU: if (RS1 < RS2) { pc += IMM; continue; } break;
-		case OP_BGEU: if (RS1 >= RS2) { pc += IMM; continue; } break;
-		case OP_LB:
+		op_beq: if (RS1 == RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bne: if (RS1 != RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_blt: if ((int64_t)RS1 < (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bltu: if (RS1 < RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bgeu: if (RS1 >= RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_lb:
 			if (unlikely(load(h, RS1 + IMM, 1, &v, counted - left - 1)))
 				goto exception;
 			RD = (uint64_t)(int64_t)(int8_t)v;
 			x[0] = 0;
-			break;
-		case OP_LH:
+			SEQUENTIAL();
+		op_lh:
 			if (unlikely(load(h, RS1 + IMM, 2, &v, counted - left - 1)))
 				goto exception;
 			RD = (uint64_t)(int64_t)(int16_t)v;
 			x[0] = 0;
-			break;
-		case OP_LW:
+			SEQUENTIAL();
+		op_lw:
 			if (unlikely(load(h, RS1 + IMM, 4, &v, counted - left - 1)))
 				goto exception;
 			RD = sext32(v);
 			x[0] = 0;
-			break;
-		case OP_LD:
+			SEQUENTIAL();
+		op_ld:
 			if (unlikely(load(h, RS1 + IMM, 8, &v, counted - left - 1)))
 				goto exception;
 			RD = v;
 			x[0] = 0;
-			break;
-		case OP_LBU:
+			SEQUENTIAL();
+		op_lbu:
 			if (unlikely(load(h, RS1 + IMM, 1, &v, counted - left - 1)))
 				goto exception;
 			RD = v;
 			x[0] = 0;
-			break;
-		case OP_LHU:
+			SEQUENTIAL();
+		op_lhu:
 			if (unlikely(load(h, RS1 + IMM, 2, &v, counted - left - 1)))
 				goto exception;
 			RD = v;
 			x[0] = 0;
-			break;
-		case OP_LWU:
+			SEQUENTIAL();
+		op_lwu:
 			if (unlikely(load(h, RS1 + IMM, 4, &v, counted - left - 1)))
 				goto exception;
 			RD = v;
 			x[0] = 0;
-			break;
-		case OP_SB: rc = store(h, RS1 + IMM, 1, RS2, counted - left - 1); goto stored;
-		case OP_SH: rc = store(h, RS1 + IMM, 2, RS2, counted - left - 1); goto stored;
-		case OP_SW: rc = store(h, RS1 + IMM, 4, RS2, counted - left - 1); goto stored;
-		case OP_SD: rc = store(h, RS1 + IMM, 8, RS2, counted - left - 1); goto stored;
-		case OP_ADDI: RD = RS1 + IMM; break;
-		case OP_SLTI: RD = (int64_t)RS1 < (int64_t)IMM; break;
-		case OP_SLTIU: RD = RS1 < IMM; break;
-		case OP_XORI: RD = RS1 ^ IMM; break;
-		case OP_ORI: RD = RS1 | IMM; break;
-		case OP_ANDI: RD = RS1 & IMM; break;
-		case OP_SLLI: RD = RS1 << (IMM & 63); break;
-		case OP_SRLI: RD = RS1 >> (IMM & 63); break;
-		case OP_SRAI: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); break;
-		case OP_ADDIW: RD = sext32(RS1 + IMM); break;
-		case OP_SLLIW: RD = sext32((uint32_t)RS1 << (IMM & 31)); break;
-		case OP_SRLIW: RD = sext32((uint32_t)RS1 >> (IMM & 31)); break;
-		case OP_SRAIW: RD = sext32((uint32_t)((int32_t)RS1 >> (IMM & 31))); break;
-		case OP_ADD: RD = RS1 + RS2; break;
-		case OP_SUB: RD = RS1 - RS2; break;
-		case OP_SLL: RD = RS1 << (RS2 & 63); break;
-		case OP_SLT: RD = (int64_t)RS1 < (int64_t)RS2; break;
-		case OP_SLTU: RD = RS1 < RS2; break;
-		case OP_XOR: RD = RS1 ^ RS2; break;
-		case OP_SRL: RD = RS1 >> (RS2 & 63); break;
-		case OP_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); break;
-		case OP_OR: RD = RS1 | RS2; break;
-		case OP_AND: RD = RS1 & RS2; break;
-		case OP_MUL: RD = RS1 * RS2; break;
-		case OP_MULH: RD = mulh((int64_t)RS1, (int64_t)RS2); break;
-		case OP_MULHSU: RD = mulhsu((int64_t)RS1, RS2); break;
-		case OP_MULHU: RD = mulhu(RS1, RS2); break;
-		case OP_DIV: RD = div64((int64_t)RS1, (int64_t)RS2); break;
-		case OP_DIVU: RD = divu64(RS1, RS2); break;
-		case OP_REM: RD = rem64((int64_t)RS1, (int64_t)RS2); break;
-		case OP_REMU: RD = remu64(RS1, RS2); break;
-		case OP_ADDW: RD = sext32(RS1 + RS2); break;
-		case OP_SUBW: RD = sext32(RS1 - RS2); break;
-		case OP_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); break;
-		case OP_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); break;
-		case OP_SRAW: RD = sext32((uint32_t)((int32_t)RS1 >> (RS2 & 31))); break;
-		case OP_MULW: RD = sext32((uint32_t)RS1 * (uint32_t)RS2); break;
-		case OP_DIVW: RD = div32((int32_t)RS1, (int32_t)RS2); break;
-		case OP_DIVUW: RD = divu32((uint32_t)RS1, (uint32_t)RS2); break;
-		case OP_REMW: RD = rem32((int32_t)RS1, (int32_t)RS2); break;
-		case OP_REMUW: RD = remu32((uint32_t)RS1, (uint32_t)RS2); break;
-		case OP_FLW:
-		case OP_FLD: {
+			SEQUENTIAL();
+		op_sb: rc = store(h, RS1 + IMM, 1, RS2, counted - left - 1); goto stored;
+		op_sh: rc = store(h, RS1 + IMM, 2, RS2, counted - left - 1); goto stored;
+		op_sw: rc = store(h, RS1 + IMM, 4, RS2, counted - left - 1); goto stored;
+		op_sd: rc = store(h, RS1 + IMM, 8, RS2, counted - left - 1); goto stored;
+		op_addi: RD = RS1 + IMM; SEQUENTIAL();
+		op_slti: RD = (int64_t)RS1 < (int64_t)IMM; SEQUENTIAL();
+		op_sltiu: RD = RS1 < IMM; SEQUENTIAL();
+		op_xori: RD = RS1 ^ IMM; SEQUENTIAL();
+		op_ori: RD = RS1 | IMM; SEQUENTIAL();
+		op_andi: RD = RS1 & IMM; SEQUENTIAL();
+		op_slli: RD = RS1 << (IMM & 63); SEQUENTIAL();
+		op_srli: RD = RS1 >> (IMM & 63); SEQUENTIAL();
+		op_srai: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); SEQUENTIAL();
+		op_addiw: RD = sext32(RS1 + IMM); SEQUENTIAL();
+		op_slliw: RD = sext32((uint32_t)RS1 << (IMM & 31)); SEQUENTIAL();
+		op_srliw: RD = sext32((uint32_t)RS1 >> (IMM & 31)); SEQUENTIAL();
+		op_sraiw: RD = sext32((uint32_t)((int32_t)RS1 >> (IMM & 31))); SEQUENTIAL();
+		op_add: RD = RS1 + RS2; SEQUENTIAL();
+		op_sub: RD = RS1 - RS2; SEQUENTIAL();
+		op_sll: RD = RS1 << (RS2 & 63); SEQUENTIAL();
+		op_slt: RD = (int64_t)RS1 < (int64_t)RS2; SEQUENTIAL();
+		op_sltu: RD = RS1 < RS2; SEQUENTIAL();
+		op_xor: RD = RS1 ^ RS2; SEQUENTIAL();
+		op_srl: RD = RS1 >> (RS2 & 63); SEQUENTIAL();
+		op_sra: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); SEQUENTIAL();
+		op_or: RD = RS1 | RS2; SEQUENTIAL();
+		op_and: RD = RS1 & RS2; SEQUENTIAL();
+		op_mul: RD = RS1 * RS2; SEQUENTIAL();
+		op_mulh: RD = mulh((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
+		op_mulhsu: RD = mulhsu((int64_t)RS1, RS2); SEQUENTIAL();
+		op_mulhu: RD = mulhu(RS1, RS2); SEQUENTIAL();
+		op_div: RD = div64((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
+		op_divu: RD = divu64(RS1, RS2); SEQUENTIAL();
+		op_rem: RD = rem64((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
+		op_remu: RD = remu64(RS1, RS2); SEQUENTIAL();
+		op_addw: RD = sext32(RS1 + RS2); SEQUENTIAL();
+		op_subw: RD = sext32(RS1 - RS2); SEQUENTIAL();
+		op_sllw: RD = sext32((uint32_t)RS1 << (RS2 & 31)); SEQUENTIAL();
+		op_srlw: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); SEQUENTIAL();
+		op_sraw: RD = sext32((uint32_t)((int32_t)RS1 >> (RS2 & 31))); SEQUENTIAL();
+		op_mulw: RD = sext32((uint32_t)RS1 * (uint32_t)RS2); SEQUENTIAL();
+		op_divw: RD = div32((int32_t)RS1, (int32_t)RS2); SEQUENTIAL();
+		op_divuw: RD = divu32((uint32_t)RS1, (uint32_t)RS2); SEQUENTIAL();
+		op_remw: RD = rem32((int32_t)RS1, (int32_t)RS2); SEQUENTIAL();
+		op_remuw: RD = remu32((uint32_t)RS1, (uint32_t)RS2); SEQUENTIAL();
+		op_flw:
+		op_fld: {
 			bool dbl = d->op == OP_FLD;
 			if (!fp_enabled(h))
 				goto illegal_insn;
@@ -552,26 +660,26 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto exception;
 			h->f[d->rd] = dbl ? v : v | 0xffffffff00000000ULL;
 			mark_fp_dirty(h);
-			break;
+			SEQUENTIAL();
 		}
-		case OP_FSW:
-		case OP_FSD:
+		op_fsw:
+		op_fsd:
 			if (!fp_enabled(h))
 				goto illegal_insn;
 			rc = store(h, RS1 + IMM, d->op == OP_FSD ? 8 : 4, h->f[d->rs2],
 				   counted - left - 1);
 			goto stored;
-		case OP_FP_ROUNDING:
+		op_fp_rounding:
 			if (!fp_enabled(h) || fpu_execute_packed(h, d->imm, d->rd, d->rs1, d->rs2))
 				goto illegal_insn;
 			mark_fp_dirty(h);
-			break;
-		case OP_FP:
+			SEQUENTIAL();
+		op_fp:
 			if (!fp_enabled(h) || fpu_execute(h, decoded_insn32(d)))
 				goto illegal_insn;
 			mark_fp_dirty(h);
-			break;
-		case OP_AMO:
+			SEQUENTIAL();
+		op_amo:
 			fpu_host_env(h);
 			h->icount = counted - left - 1;
 			rc = exec_amo(h, decoded_insn32(d));
@@ -580,8 +688,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto illegal_insn;
 			if (rc < 0)
 				goto exception;
-			break;
-		case OP_SYSTEM: {
+			SEQUENTIAL();
+		op_system: {
 			fpu_host_env(h); /* fflags may be read */
 			h->icount = counted - left - 1;
 			h->pc = pc;
@@ -589,8 +697,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			x[0] = 0;
 			if (r == SYS_EXCEPTION)
 				goto exception;
-			if (r == SYS_READ) /* e.g. rdtime in RS1 delay loop: stay on the fast path */
-				break;
+			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
+				SEQUENTIAL();
 			close_fetch_window(fetch_page, fetch_addend); /* priv, satp or mappings may have changed */
 			pc = r == SYS_JUMPED ? h->pc : pc + LEN;
 			if (r == SYS_WFI) {
@@ -599,23 +707,16 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			}
 			goto check_interrupts;
 		}
-		default:
-			__builtin_unreachable();
-		}
-		pc += LEN;
-		continue;
 
 	stored:
-		if (likely(rc == 0)) {
-			pc += LEN;
-			continue;
-		}
+		if (likely(rc == 0))
+			SEQUENTIAL();
 		if (rc < 0)
 			goto exception;
 		pc += LEN;
 		if (unlikely(h->slice_end)) /* an MMIO side effect wants the slice to end */
 			goto out;
-		continue;
+		goto next;
 
 	illegal_insn:
 		if (fetch_page == NO_FETCH_PAGE && in_fetch_window(pc, NO_FETCH_PAGE)) {
@@ -635,8 +736,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		pc = h->pc;
 		close_fetch_window(fetch_page, fetch_addend);
 		if (h->slice_end)
-			break;
-		continue;
+			goto out;
+		goto next;
 	check_interrupts:
 		h->icount = counted - left;
 		h->pc = pc;
@@ -644,8 +745,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			close_fetch_window(fetch_page, fetch_addend);
 		pc = h->pc;
 		if (h->slice_end)
-			break;
-		continue;
+			goto out;
+		goto next;
 	}
 out:
 	fpu_host_env(h);
@@ -658,4 +759,6 @@ out:
 #undef RD
 #undef IMM
 #undef LEN
+#undef NEXT
+#undef SEQUENTIAL
 }
