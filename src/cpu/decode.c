@@ -43,24 +43,16 @@ static enum op decode_op_imm32(uint32_t insn)
 	}
 }
 
-static enum op decode_op(uint32_t insn)
+/* OP and OP-32: funct7 0 (base), 1 (M extension), 0x20 (SUB and SRA). */
+static enum op decode_reg_reg(uint32_t insn, const uint8_t base[8], const uint8_t mul[8],
+			      enum op sub, enum op sra)
 {
 	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
 	if (f7 == 1)
-		return mul_ops[f3];
+		return mul[f3];
 	if (f7 == 0x20)
-		return f3 == 0 ? OP_SUB : f3 == 5 ? OP_SRA : OP_ILLEGAL;
-	return f7 == 0 ? op_ops[f3] : OP_ILLEGAL;
-}
-
-static enum op decode_op32(uint32_t insn)
-{
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
-	if (f7 == 1)
-		return mul32_ops[f3];
-	if (f7 == 0x20)
-		return f3 == 0 ? OP_SUBW : f3 == 5 ? OP_SRAW : OP_ILLEGAL;
-	return f7 == 0 ? op32_ops[f3] : OP_ILLEGAL;
+		return f3 == 0 ? sub : f3 == 5 ? sra : OP_ILLEGAL;
+	return f7 == 0 ? base[f3] : OP_ILLEGAL;
 }
 
 /* The operation and immediate of a 32-bit instruction. */
@@ -78,8 +70,8 @@ static enum op decode_32(uint32_t insn, int32_t *imm)
 	case 0x23: *imm = (int32_t)imm_s(insn); return store_ops[f3];
 	case 0x13: return decode_op_imm(insn);
 	case 0x1b: return decode_op_imm32(insn);
-	case 0x33: return decode_op(insn);
-	case 0x3b: return decode_op32(insn);
+	case 0x33: return decode_reg_reg(insn, op_ops, mul_ops, OP_SUB, OP_SRA);
+	case 0x3b: return decode_reg_reg(insn, op32_ops, mul32_ops, OP_SUBW, OP_SRAW);
 	case 0x0f: return f3 <= 1 ? OP_NOP : OP_ILLEGAL; /* FENCE, FENCE.I */
 	case 0x2f: return OP_AMO;
 	case 0x73: return OP_SYSTEM;

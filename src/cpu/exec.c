@@ -53,6 +53,23 @@ static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val
 	return mmu_load_slow(h, va, size, val);
 }
 
+/* An integer load (OP_LB..OP_LWU) with its sign or zero extension. */
+static inline int load_extend(struct hart *h, uint64_t va, enum op op, uint64_t *val,
+			      uint64_t icount)
+{
+	static const uint8_t size[] = {[OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
+				       [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4};
+	if (unlikely(load(h, va, size[op], val, icount)))
+		return -1;
+	switch (op) {
+	case OP_LB: *val = (uint64_t)(int64_t)(int8_t)*val; break;
+	case OP_LH: *val = (uint64_t)(int64_t)(int16_t)*val; break;
+	case OP_LW: *val = sext32(*val); break;
+	default: break;
+	}
+	return 0;
+}
+
 /* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
  * set slice_end: an MMIO side effect), -1 for an exception. */
 static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
@@ -564,48 +581,13 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
 		op_bltu: if (RS1 < RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
 		op_bgeu: if (RS1 >= RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_lb:
-			if (unlikely(load(h, RS1 + IMM, 1, &v, counted - left - 1)))
-				goto exception;
-			RD = (uint64_t)(int64_t)(int8_t)v;
-			x[0] = 0;
-			SEQUENTIAL();
-		op_lh:
-			if (unlikely(load(h, RS1 + IMM, 2, &v, counted - left - 1)))
-				goto exception;
-			RD = (uint64_t)(int64_t)(int16_t)v;
-			x[0] = 0;
-			SEQUENTIAL();
-		op_lw:
-			if (unlikely(load(h, RS1 + IMM, 4, &v, counted - left - 1)))
-				goto exception;
-			RD = sext32(v);
-			x[0] = 0;
-			SEQUENTIAL();
-		op_ld:
-			if (unlikely(load(h, RS1 + IMM, 8, &v, counted - left - 1)))
-				goto exception;
-			RD = v;
-			x[0] = 0;
-			SEQUENTIAL();
-		op_lbu:
-			if (unlikely(load(h, RS1 + IMM, 1, &v, counted - left - 1)))
-				goto exception;
-			RD = v;
-			x[0] = 0;
-			SEQUENTIAL();
-		op_lhu:
-			if (unlikely(load(h, RS1 + IMM, 2, &v, counted - left - 1)))
-				goto exception;
-			RD = v;
-			x[0] = 0;
-			SEQUENTIAL();
-		op_lwu:
-			if (unlikely(load(h, RS1 + IMM, 4, &v, counted - left - 1)))
-				goto exception;
-			RD = v;
-			x[0] = 0;
-			SEQUENTIAL();
+		op_lb: rc = load_extend(h, RS1 + IMM, OP_LB, &v, counted - left - 1); goto loaded;
+		op_lh: rc = load_extend(h, RS1 + IMM, OP_LH, &v, counted - left - 1); goto loaded;
+		op_lw: rc = load_extend(h, RS1 + IMM, OP_LW, &v, counted - left - 1); goto loaded;
+		op_ld: rc = load_extend(h, RS1 + IMM, OP_LD, &v, counted - left - 1); goto loaded;
+		op_lbu: rc = load_extend(h, RS1 + IMM, OP_LBU, &v, counted - left - 1); goto loaded;
+		op_lhu: rc = load_extend(h, RS1 + IMM, OP_LHU, &v, counted - left - 1); goto loaded;
+		op_lwu: rc = load_extend(h, RS1 + IMM, OP_LWU, &v, counted - left - 1); goto loaded;
 		op_sb: rc = store(h, RS1 + IMM, 1, RS2, counted - left - 1); goto stored;
 		op_sh: rc = store(h, RS1 + IMM, 2, RS2, counted - left - 1); goto stored;
 		op_sw: rc = store(h, RS1 + IMM, 4, RS2, counted - left - 1); goto stored;
@@ -707,6 +689,13 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			}
 			goto check_interrupts;
 		}
+
+	loaded:
+		if (unlikely(rc))
+			goto exception;
+		RD = v;
+		x[0] = 0;
+		SEQUENTIAL();
 
 	stored:
 		if (likely(rc == 0))
