@@ -807,6 +807,18 @@ static void test_fetch_where_nothing_is(void **state)
 	}
 }
 
+/* What the above relies on: the bus maps nothing at or above 2^56. */
+static void test_bus_refuses_beyond_physical_space(void **state)
+{
+	(void)state;
+	static uint8_t page[4096];
+	struct bus b;
+	bus_init(&b);
+	assert_int_equal(bus_add_ram(&b, "high", 0x4000000000000000ULL, 4096, page, true), -1);
+	assert_int_equal(bus_add_ram(&b, "edge", (1ULL << 56) - 2048, 4096, page, true), -1);
+	assert_int_equal(bus_add_ram(&b, "top", (1ULL << 56) - 4096, 4096, page, true), 0);
+}
+
 /* ---- illegal instructions, ECALL, EBREAK ---- */
 
 static void test_illegal_32bit_tval(void **state)
@@ -1242,6 +1254,7 @@ int main(void)
 		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
 		VM_TEST(test_fetch_where_nothing_is),
+		cmocka_unit_test(test_bus_refuses_beyond_physical_space),
 		VM_TEST(test_illegal_32bit_tval),
 		VM_TEST(test_illegal_16bit_tval),
 		VM_TEST(test_ecall_cause_by_privilege),
