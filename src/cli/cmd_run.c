@@ -49,6 +49,7 @@ struct run_options {
 	uint64_t max_insns;
 	int gdb_port;
 	bool stats;
+	bool no_decode_cache;
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
@@ -152,6 +153,8 @@ static void run_usage(FILE *out)
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
 	      "  --gdb PORT           wait for gdb (gdb-multiarch) on 127.0.0.1:PORT\n"
 	      "  --stats              print instruction count, seconds and MIPS at exit\n"
+	      "  --no-decode-cache    decode every instruction each time it runs (slower;\n"
+	      "                       for checking that the cache changes nothing)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
 	      "                       (see 'keel ctl --help' and docs/api.md)\n"
 	      "  -h, --help           show this help\n"
@@ -202,7 +205,7 @@ enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
-	OPT_TRUST_DISK,
+	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -274,6 +277,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_NET: o->net = arg; return 0;
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
+	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
@@ -336,6 +340,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
@@ -636,6 +641,7 @@ static int run_or_record(int argc, char **argv, bool record)
 		.rtc_epoch_ns = o.rtc_epoch_ns,
 		/* Debugging runs step the machine; they cannot pace it. */
 		.idle_skip = !o.idle_sleep || o.trace || o.gdb_port,
+		.no_decode_cache = o.no_decode_cache,
 		.console_write = stdout_write,
 		.disk = o.disk,
 		.net = o.net,

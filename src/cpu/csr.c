@@ -181,7 +181,7 @@ static void set_mstatus(struct hart *h, uint64_t val, uint64_t writable)
 		val = (val & ~MSTATUS_MPP) | (old & MSTATUS_MPP); /* reserved: keep */
 	h->mstatus = (old & ~writable) | (val & writable);
 	if ((old ^ h->mstatus) & (MSTATUS_SUM | MSTATUS_MXR))
-		hart_flush_tlb(h);
+		hart_flush_translations(h);
 	hart_update_mode(h);
 }
 
@@ -197,7 +197,7 @@ static void set_satp(struct hart *h, uint64_t val)
 		return; /* unsupported mode: the whole write has no effect */
 	/* No ASIDs: ASIDLEN is 0, so the field is read-only zero. */
 	h->satp = ((uint64_t)mode << 60) | (val & SATP_PPN_MASK);
-	hart_flush_tlb(h);
+	hart_flush_translations(h);
 }
 
 static void set_counter_offset(struct hart *h, int64_t *offset, uint64_t val)

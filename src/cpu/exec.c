@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "machine/bus.h"
@@ -19,47 +20,22 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* ---- instruction fields ---- */
-
-static inline unsigned rd_of(uint32_t i) { return (i >> 7) & 31; }
-static inline unsigned rs1_of(uint32_t i) { return (i >> 15) & 31; }
-static inline unsigned rs2_of(uint32_t i) { return (i >> 20) & 31; }
-static inline unsigned funct3_of(uint32_t i) { return (i >> 12) & 7; }
-static inline unsigned funct7_of(uint32_t i) { return i >> 25; }
-static inline int64_t imm_i(uint32_t i) { return (int32_t)i >> 20; }
-/* The immediates are assembled as unsigned bit fields and then
- * sign-extended from bit 31 in one step. */
-static inline int64_t imm_s(uint32_t i)
-{
-	return (int32_t)((i & 0xfe000000) | ((i >> 7) & 0x1f) << 20) >> 20;
-}
-static inline int64_t imm_b(uint32_t i)
-{
-	uint32_t v = (i & 0x80000000) | ((i & 0x80) << 23) | ((i >> 1) & 0x3f000000) |
-		     ((i << 12) & 0x00f00000);
-	return (int32_t)v >> 19;
-}
-static inline int64_t imm_u(uint32_t i) { return (int32_t)(i & 0xfffff000); }
-static inline int64_t imm_j(uint32_t i)
-{
-	uint32_t v = (i & 0x80000000) | ((i & 0xff000) << 11) | ((i & 0x100000) << 2) |
-		     ((i >> 9) & 0x3ff000);
-	return (int32_t)v >> 11;
-}
-
 static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
 
 /* ---- memory fast paths ----
  * A TLB hit compares the page tag against the address with its low bits
  * kept up to the access size, so a misaligned access misses and takes the
- * slow path, which emulates it. */
+ * slow path, which emulates it.  `icount` is the count before this
+ * instruction; it is only stored for the slow path, which may reach a
+ * device that reads it (the compiler sinks its computation there). */
 
 static inline uint64_t tag_of(uint64_t va, unsigned size)
 {
 	return va & ~(uint64_t)(0xfff & ~(size - 1));
 }
 
-static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
+static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val,
+		       uint64_t icount)
 {
 	const struct tlb_entry *e = &h->data_tlb->read[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
@@ -72,10 +48,32 @@ static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val
 		}
 		return 0;
 	}
+	h->icount = icount;
+	fpu_host_env(h); /* the slow path may reach a device */
 	return mmu_load_slow(h, va, size, val);
 }
 
-static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+/* An integer load (OP_LB..OP_LWU) with its sign or zero extension. */
+static inline int load_extend(struct hart *h, uint64_t va, enum op op, uint64_t *val,
+			      uint64_t icount)
+{
+	static const uint8_t size[] = {[OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
+				       [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4};
+	if (unlikely(load(h, va, size[op], val, icount)))
+		return -1;
+	switch (op) {
+	case OP_LB: *val = (uint64_t)(int64_t)(int8_t)*val; break;
+	case OP_LH: *val = (uint64_t)(int64_t)(int16_t)*val; break;
+	case OP_LW: *val = sext32(*val); break;
+	default: break;
+	}
+	return 0;
+}
+
+/* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
+ * set slice_end: an MMIO side effect), -1 for an exception. */
+static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
+			uint64_t icount)
 {
 	const struct tlb_entry *e = &h->data_tlb->write[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
@@ -88,7 +86,9 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 		}
 		return 0;
 	}
-	return mmu_store_slow(h, va, size, val);
+	h->icount = icount;
+	fpu_host_env(h);
+	return mmu_store_slow(h, va, size, val) ? -1 : 1;
 }
 
 /* ---- M extension ---- */
@@ -139,138 +139,6 @@ static uint64_t rem32(int32_t a, int32_t b)
 	return sext32((uint32_t)(a % b));
 }
 static uint64_t remu32(uint32_t a, uint32_t b) { return sext32(b ? a % b : a); }
-
-/* OP and OP-32 (funct7 0, 0x20 and 1 for M).  Returns false if illegal. */
-static bool exec_op(uint32_t insn, uint64_t a, uint64_t b, uint64_t *r)
-{
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
-	if (f7 == 1) {
-		switch (f3) {
-		case 0: *r = a * b; return true;
-		case 1: *r = mulh((int64_t)a, (int64_t)b); return true;
-		case 2: *r = mulhsu((int64_t)a, b); return true;
-		case 3: *r = mulhu(a, b); return true;
-		case 4: *r = div64((int64_t)a, (int64_t)b); return true;
-		case 5: *r = divu64(a, b); return true;
-		case 6: *r = rem64((int64_t)a, (int64_t)b); return true;
-		default: *r = remu64(a, b); return true;
-		}
-	}
-	if (f7 == 0x20) {
-		switch (f3) {
-		case 0: *r = a - b; return true;
-		case 5: *r = (uint64_t)((int64_t)a >> (b & 63)); return true;
-		default: return false;
-		}
-	}
-	if (f7 != 0)
-		return false;
-	switch (f3) {
-	case 0: *r = a + b; return true;
-	case 1: *r = a << (b & 63); return true;
-	case 2: *r = (int64_t)a < (int64_t)b; return true;
-	case 3: *r = a < b; return true;
-	case 4: *r = a ^ b; return true;
-	case 5: *r = a >> (b & 63); return true;
-	case 6: *r = a | b; return true;
-	default: *r = a & b; return true;
-	}
-}
-
-static bool exec_op32(uint32_t insn, uint64_t a, uint64_t b, uint64_t *r)
-{
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
-	uint32_t a32 = (uint32_t)a, b32 = (uint32_t)b;
-	if (f7 == 1) {
-		switch (f3) {
-		case 0: *r = sext32(a32 * b32); return true;
-		case 4: *r = div32((int32_t)a32, (int32_t)b32); return true;
-		case 5: *r = divu32(a32, b32); return true;
-		case 6: *r = rem32((int32_t)a32, (int32_t)b32); return true;
-		case 7: *r = remu32(a32, b32); return true;
-		default: return false;
-		}
-	}
-	if (f7 == 0x20) {
-		switch (f3) {
-		case 0: *r = sext32(a32 - b32); return true;
-		case 5: *r = sext32((uint32_t)((int32_t)a32 >> (b & 31))); return true;
-		default: return false;
-		}
-	}
-	if (f7 != 0)
-		return false;
-	switch (f3) {
-	case 0: *r = sext32(a32 + b32); return true;
-	case 1: *r = sext32(a32 << (b & 31)); return true;
-	case 5: *r = sext32(a32 >> (b & 31)); return true;
-	default: return false;
-	}
-}
-
-static bool exec_op_imm(uint32_t insn, uint64_t a, uint64_t *r)
-{
-	int64_t imm = imm_i(insn);
-	unsigned shamt = (insn >> 20) & 63;
-	switch (funct3_of(insn)) {
-	case 0: *r = a + (uint64_t)imm; return true;
-	case 1:
-		if ((insn >> 26) != 0)
-			return false;
-		*r = a << shamt;
-		return true;
-	case 2: *r = (int64_t)a < imm; return true;
-	case 3: *r = a < (uint64_t)imm; return true;
-	case 4: *r = a ^ (uint64_t)imm; return true;
-	case 5:
-		if ((insn >> 26) == 0)
-			*r = a >> shamt;
-		else if ((insn >> 26) == 0x10)
-			*r = (uint64_t)((int64_t)a >> shamt);
-		else
-			return false;
-		return true;
-	case 6: *r = a | (uint64_t)imm; return true;
-	default: *r = a & (uint64_t)imm; return true;
-	}
-}
-
-static bool exec_op_imm32(uint32_t insn, uint64_t a, uint64_t *r)
-{
-	uint32_t a32 = (uint32_t)a;
-	unsigned shamt = (insn >> 20) & 31;
-	switch (funct3_of(insn)) {
-	case 0: *r = sext32(a32 + (uint32_t)imm_i(insn)); return true;
-	case 1:
-		if (funct7_of(insn) != 0)
-			return false;
-		*r = sext32(a32 << shamt);
-		return true;
-	case 5:
-		if (funct7_of(insn) == 0)
-			*r = sext32(a32 >> shamt);
-		else if (funct7_of(insn) == 0x20)
-			*r = sext32((uint32_t)((int32_t)a32 >> shamt));
-		else
-			return false;
-		return true;
-	default: return false;
-	}
-}
-
-static bool branch_taken(uint32_t insn, uint64_t a, uint64_t b, bool *illegal)
-{
-	*illegal = false;
-	switch (funct3_of(insn)) {
-	case 0: return a == b;
-	case 1: return a != b;
-	case 4: return (int64_t)a < (int64_t)b;
-	case 5: return (int64_t)a >= (int64_t)b;
-	case 6: return a < b;
-	case 7: return a >= b;
-	default: *illegal = true; return false;
-	}
-}
 
 /* ---- A extension ---- */
 
@@ -440,7 +308,7 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn)
 	if (funct7_of(insn) == 0x09) { /* SFENCE.VMA */
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			return illegal(h, insn);
-		hart_flush_tlb(h);
+		hart_flush_translations(h);
 		return SYS_NEXT;
 	}
 	if (rs1_of(insn) != 0)
@@ -473,14 +341,155 @@ static void mark_fp_dirty(struct hart *h) { h->mstatus |= MSTATUS_FS; }
 
 /* ---- the loop ---- */
 
+void hart_set_decode_cache(struct hart *h, bool on)
+{
+	h->decode_cache_off = !on;
+	memset(h->decode_cache, 0, sizeof(h->decode_cache));
+}
+
+/* The decode-cache entry for pc (whatever it holds).  Computed as a byte
+ * offset, (pc / 2 * 16) % size, in fewer steps than an index. */
+static inline struct decoded_insn *cache_slot(struct hart *h, uint64_t pc)
+{
+	uintptr_t offset = (uintptr_t)(pc * sizeof(struct decoded_insn) / 2) &
+			   ((DECODE_CACHE_ENTRIES - 1) * sizeof(struct decoded_insn));
+	return (struct decoded_insn *)((char *)h->decode_cache + offset);
+}
+
+/* On a miss (slot->word is not the word at pc): decode into the slot, or
+ * into *scratch with the cache off.  An empty slot is the decode of the
+ * word 0, so with the cache off (and empty) a hit is still a correct
+ * decode. */
+static const struct decoded_insn *decode_into(struct hart *h, struct decoded_insn *slot,
+					      uint32_t word, struct decoded_insn *scratch)
+{
+	if (h->decode_cache_off)
+		slot = scratch;
+	decode_insn(word, slot);
+	return slot;
+}
+
+/* The fetch window when no page is open for direct fetch.  The fast path
+ * then needs a single compare (pc - fetch_page <= 0xffc): any pc outside
+ * this page fails it, and a pc inside it reads zeros from no_fetch_zeros,
+ * an illegal instruction, whose handler sends it to the slow path.  No
+ * fetch there can succeed: it is above every physical address (the bus
+ * holds nothing at or above 2^56) and not canonical in any paging mode. */
+#define NO_FETCH_PAGE 0x4000000000000000ULL
+static const uint8_t no_fetch_zeros[4096];
+
+static inline bool in_fetch_window(uint64_t pc, uint64_t page)
+{
+	return pc - page <= 0xffc; /* the last two bytes need the slow path */
+}
+
+/* A macro, not a function: taking the address of the loop's fetch window
+ * would keep it out of registers. */
+#define close_fetch_window(page, addend)                                                  \
+	((page) = NO_FETCH_PAGE, (addend) = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE)
+
+/* no-crossjumping: GCC would otherwise merge the copies of NEXT back into
+ * one indirect jump. */
+__attribute__((optimize("no-crossjumping")))
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
-	uint64_t start = h->icount;
-	uint64_t left = budget; /* steps left: an instruction, or a trap taken */
-	uint64_t traps = 0; /* steps that trapped and so retired nothing */
-	uint64_t fetch_page = TLB_INVALID; /* virtual page we fetch from directly */
-	uintptr_t fetch_addend = 0;
-	uint32_t insn = 0, raw = 0;
+	/* Steps left: an instruction, or a trap taken.  Before the current
+	 * instruction h->icount would be `counted - left - 1`, where counted
+	 * drops by one for every step that trapped (and so retired nothing). */
+	uint64_t left = budget;
+	uint64_t counted = h->icount + budget;
+	/* the virtual page we fetch from directly, and host - virtual for it */
+	uint64_t fetch_page;
+	uintptr_t fetch_addend;
+	uint64_t *x = h->x;
+	uint64_t pc = h->pc;
+	uint32_t word = 0; /* the 32 bits at pc */
+	struct decoded_insn scratch;
+	const struct decoded_insn *d = &scratch;
+	/* one entry per enum op (decode.h); decode_insn produces no other */
+	static const void *const handlers[OP_COUNT] = {
+		[OP_ILLEGAL] = &&op_illegal,
+		[OP_NOP] = &&op_nop,
+		[OP_LUI] = &&op_lui,
+		[OP_AUIPC] = &&op_auipc,
+		[OP_JAL] = &&op_jal,
+		[OP_JALR] = &&op_jalr,
+		[OP_BEQ] = &&op_beq,
+		[OP_BNE] = &&op_bne,
+		[OP_BLT] = &&op_blt,
+		[OP_BGE] = &&op_bge,
+		[OP_BLTU] = &&op_bltu,
+		[OP_BGEU] = &&op_bgeu,
+		[OP_LB] = &&op_lb,
+		[OP_LH] = &&op_lh,
+		[OP_LW] = &&op_lw,
+		[OP_LD] = &&op_ld,
+		[OP_LBU] = &&op_lbu,
+		[OP_LHU] = &&op_lhu,
+		[OP_LWU] = &&op_lwu,
+		[OP_SB] = &&op_sb,
+		[OP_SH] = &&op_sh,
+		[OP_SW] = &&op_sw,
+		[OP_SD] = &&op_sd,
+		[OP_ADDI] = &&op_addi,
+		[OP_SLTI] = &&op_slti,
+		[OP_SLTIU] = &&op_sltiu,
+		[OP_XORI] = &&op_xori,
+		[OP_ORI] = &&op_ori,
+		[OP_ANDI] = &&op_andi,
+		[OP_SLLI] = &&op_slli,
+		[OP_SRLI] = &&op_srli,
+		[OP_SRAI] = &&op_srai,
+		[OP_ADDIW] = &&op_addiw,
+		[OP_SLLIW] = &&op_slliw,
+		[OP_SRLIW] = &&op_srliw,
+		[OP_SRAIW] = &&op_sraiw,
+		[OP_ADD] = &&op_add,
+		[OP_SUB] = &&op_sub,
+		[OP_SLL] = &&op_sll,
+		[OP_SLT] = &&op_slt,
+		[OP_SLTU] = &&op_sltu,
+		[OP_XOR] = &&op_xor,
+		[OP_SRL] = &&op_srl,
+		[OP_SRA] = &&op_sra,
+		[OP_OR] = &&op_or,
+		[OP_AND] = &&op_and,
+		[OP_MUL] = &&op_mul,
+		[OP_MULH] = &&op_mulh,
+		[OP_MULHSU] = &&op_mulhsu,
+		[OP_MULHU] = &&op_mulhu,
+		[OP_DIV] = &&op_div,
+		[OP_DIVU] = &&op_divu,
+		[OP_REM] = &&op_rem,
+		[OP_REMU] = &&op_remu,
+		[OP_ADDW] = &&op_addw,
+		[OP_SUBW] = &&op_subw,
+		[OP_SLLW] = &&op_sllw,
+		[OP_SRLW] = &&op_srlw,
+		[OP_SRAW] = &&op_sraw,
+		[OP_MULW] = &&op_mulw,
+		[OP_DIVW] = &&op_divw,
+		[OP_DIVUW] = &&op_divuw,
+		[OP_REMW] = &&op_remw,
+		[OP_REMUW] = &&op_remuw,
+		[OP_FLW] = &&op_flw,
+		[OP_FLD] = &&op_fld,
+		[OP_FSW] = &&op_fsw,
+		[OP_FSD] = &&op_fsd,
+		[OP_FP_ROUNDING] = &&op_fp_rounding,
+		[OP_FP] = &&op_fp,
+		[OP_AMO] = &&op_amo,
+		[OP_SYSTEM] = &&op_system,
+	};
+	uint64_t v;
+	int rc;
+	/* Operands are read where they are used, so that the compiler does not
+	 * load every one for every instruction before dispatching. */
+#define RS1 (x[d->rs1])
+#define RS2 (x[d->rs2])
+#define RD (x[d->rd])
+#define IMM ((uint64_t)(int64_t)d->imm)
+#define LEN ((uint64_t)d->len)
 
 	h->slice_end = false;
 	/* WFI ends when an interrupt is pending in mie, whatever the global
@@ -491,198 +500,254 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	hart_take_interrupt(h);
 	if (h->wfi)
 		return 0;
+	pc = h->pc;
+	close_fetch_window(fetch_page, fetch_addend);
 
-	while (likely(left)) {
-		uint64_t pc = h->pc;
-		h->x[0] = 0;
-		if (likely((pc & ~0xfffULL) == fetch_page && (pc & 0xfff) <= 0xffc)) {
-			memcpy(&insn, (const void *)(uintptr_t)(pc + fetch_addend), 4);
+	/* Threaded dispatch: every handler ends in its own copy of NEXT (the
+	 * fast fetch, the cache lookup and the indirect jump), so the host
+	 * predicts each jump from the handler it leaves.  `next` is the
+	 * general path: budget, slow fetch, decode-cache miss. */
+#define NEXT()                                                                          \
+	do {                                                                            \
+		if (unlikely(!left || !in_fetch_window(pc, fetch_page)))                \
+			goto next;                                                      \
+		memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);         \
+		left--;                                                                 \
+		d = cache_slot(h, pc);                                                  \
+		if (unlikely(d->word != word))                                          \
+			goto decode_miss;                                               \
+		goto *handlers[d->op];                                                  \
+	} while (0)
+#define SEQUENTIAL()                                                                    \
+	do {                                                                            \
+		pc += LEN;                                                              \
+		NEXT();                                                                 \
+	} while (0)
+
+	{
+	next:
+		if (unlikely(!left))
+			goto out;
+		if (likely(in_fetch_window(pc, fetch_page))) {
+			memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		} else {
-			fetch_page = TLB_INVALID;
-			h->icount = start + (budget - left) - traps;
-			if (mmu_fetch_slow(h, pc, &insn, &fetch_page, &fetch_addend))
+		fetch_slow:;
+			/* copies, so that the loop's own variables never have
+			 * their address taken and can stay in registers */
+			uint64_t page = NO_FETCH_PAGE;
+			uintptr_t addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE;
+			uint32_t fetched;
+			fpu_host_env(h);
+			h->icount = counted - left;
+			int fault = mmu_fetch_slow(h, pc, &fetched, &page, &addend);
+			fetch_page = page;
+			fetch_addend = addend;
+			word = fetched;
+			if (fault)
 				goto exception_uncounted;
+			/* a compressed instruction comes back alone; the cache
+			 * tags it with the following half too, as the fast path
+			 * reads it */
+			if (in_fetch_window(pc, fetch_page))
+				memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		}
 		left--;
-		uint64_t next_pc = pc + 4;
-		raw = insn;
-		if ((insn & 3) != 3) {
-			raw = insn & 0xffff;
-			insn = rvc_table[raw];
-			if (!insn)
-				goto illegal_insn;
-			next_pc = pc + 2;
+		d = cache_slot(h, pc);
+		if (unlikely(d->word != word)) {
+		decode_miss:
+			d = decode_into(h, cache_slot(h, pc), word, &scratch);
 		}
-		uint64_t *x = h->x;
-		unsigned rd = rd_of(insn);
-		uint64_t a = x[rs1_of(insn)], b = x[rs2_of(insn)], v;
+		goto *handlers[d->op];
 
-		switch (insn & 0x7f) {
-		case 0x37: /* LUI */
-			x[rd] = (uint64_t)imm_u(insn);
-			break;
-		case 0x17: /* AUIPC */
-			x[rd] = pc + (uint64_t)imm_u(insn);
-			break;
-		case 0x6f: /* JAL */
-			x[rd] = next_pc;
-			next_pc = pc + (uint64_t)imm_j(insn);
-			break;
-		case 0x67: /* JALR */
-			if (funct3_of(insn) != 0)
+		op_illegal: goto illegal_insn;
+		op_nop: SEQUENTIAL();
+		op_lui: RD = IMM; SEQUENTIAL();
+		op_auipc: RD = pc + IMM; SEQUENTIAL();
+		op_jal:
+			RD = pc + LEN;
+			x[0] = 0;
+			pc += IMM;
+			NEXT();
+		op_jalr:
+			v = (RS1 + IMM) & ~1ULL; /* before rd is written: rd may be rs1 */
+			RD = pc + LEN;
+			x[0] = 0;
+			pc = v;
+			NEXT();
+		/* taken branches continue at the target, others fall through */
+		op_beq: if (RS1 == RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bne: if (RS1 != RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_blt: if ((int64_t)RS1 < (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bltu: if (RS1 < RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_bgeu: if (RS1 >= RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
+		op_lb: rc = load_extend(h, RS1 + IMM, OP_LB, &v, counted - left - 1); goto loaded;
+		op_lh: rc = load_extend(h, RS1 + IMM, OP_LH, &v, counted - left - 1); goto loaded;
+		op_lw: rc = load_extend(h, RS1 + IMM, OP_LW, &v, counted - left - 1); goto loaded;
+		op_ld: rc = load_extend(h, RS1 + IMM, OP_LD, &v, counted - left - 1); goto loaded;
+		op_lbu: rc = load_extend(h, RS1 + IMM, OP_LBU, &v, counted - left - 1); goto loaded;
+		op_lhu: rc = load_extend(h, RS1 + IMM, OP_LHU, &v, counted - left - 1); goto loaded;
+		op_lwu: rc = load_extend(h, RS1 + IMM, OP_LWU, &v, counted - left - 1); goto loaded;
+		op_sb: rc = store(h, RS1 + IMM, 1, RS2, counted - left - 1); goto stored;
+		op_sh: rc = store(h, RS1 + IMM, 2, RS2, counted - left - 1); goto stored;
+		op_sw: rc = store(h, RS1 + IMM, 4, RS2, counted - left - 1); goto stored;
+		op_sd: rc = store(h, RS1 + IMM, 8, RS2, counted - left - 1); goto stored;
+		op_addi: RD = RS1 + IMM; SEQUENTIAL();
+		op_slti: RD = (int64_t)RS1 < (int64_t)IMM; SEQUENTIAL();
+		op_sltiu: RD = RS1 < IMM; SEQUENTIAL();
+		op_xori: RD = RS1 ^ IMM; SEQUENTIAL();
+		op_ori: RD = RS1 | IMM; SEQUENTIAL();
+		op_andi: RD = RS1 & IMM; SEQUENTIAL();
+		op_slli: RD = RS1 << (IMM & 63); SEQUENTIAL();
+		op_srli: RD = RS1 >> (IMM & 63); SEQUENTIAL();
+		op_srai: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); SEQUENTIAL();
+		op_addiw: RD = sext32(RS1 + IMM); SEQUENTIAL();
+		op_slliw: RD = sext32((uint32_t)RS1 << (IMM & 31)); SEQUENTIAL();
+		op_srliw: RD = sext32((uint32_t)RS1 >> (IMM & 31)); SEQUENTIAL();
+		op_sraiw: RD = sext32((uint32_t)((int32_t)RS1 >> (IMM & 31))); SEQUENTIAL();
+		op_add: RD = RS1 + RS2; SEQUENTIAL();
+		op_sub: RD = RS1 - RS2; SEQUENTIAL();
+		op_sll: RD = RS1 << (RS2 & 63); SEQUENTIAL();
+		op_slt: RD = (int64_t)RS1 < (int64_t)RS2; SEQUENTIAL();
+		op_sltu: RD = RS1 < RS2; SEQUENTIAL();
+		op_xor: RD = RS1 ^ RS2; SEQUENTIAL();
+		op_srl: RD = RS1 >> (RS2 & 63); SEQUENTIAL();
+		op_sra: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); SEQUENTIAL();
+		op_or: RD = RS1 | RS2; SEQUENTIAL();
+		op_and: RD = RS1 & RS2; SEQUENTIAL();
+		op_mul: RD = RS1 * RS2; SEQUENTIAL();
+		op_mulh: RD = mulh((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
+		op_mulhsu: RD = mulhsu((int64_t)RS1, RS2); SEQUENTIAL();
+		op_mulhu: RD = mulhu(RS1, RS2); SEQUENTIAL();
+		op_div: RD = div64((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
+		op_divu: RD = divu64(RS1, RS2); SEQUENTIAL();
+		op_rem: RD = rem64((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
+		op_remu: RD = remu64(RS1, RS2); SEQUENTIAL();
+		op_addw: RD = sext32(RS1 + RS2); SEQUENTIAL();
+		op_subw: RD = sext32(RS1 - RS2); SEQUENTIAL();
+		op_sllw: RD = sext32((uint32_t)RS1 << (RS2 & 31)); SEQUENTIAL();
+		op_srlw: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); SEQUENTIAL();
+		op_sraw: RD = sext32((uint32_t)((int32_t)RS1 >> (RS2 & 31))); SEQUENTIAL();
+		op_mulw: RD = sext32((uint32_t)RS1 * (uint32_t)RS2); SEQUENTIAL();
+		op_divw: RD = div32((int32_t)RS1, (int32_t)RS2); SEQUENTIAL();
+		op_divuw: RD = divu32((uint32_t)RS1, (uint32_t)RS2); SEQUENTIAL();
+		op_remw: RD = rem32((int32_t)RS1, (int32_t)RS2); SEQUENTIAL();
+		op_remuw: RD = remu32((uint32_t)RS1, (uint32_t)RS2); SEQUENTIAL();
+		op_flw:
+		op_fld: {
+			bool dbl = d->op == OP_FLD;
+			if (!fp_enabled(h))
 				goto illegal_insn;
-			x[rd] = next_pc;
-			next_pc = (a + (uint64_t)imm_i(insn)) & ~1ULL;
-			break;
-		case 0x63: { /* BRANCH */
-			bool bad;
-			if (branch_taken(insn, a, b, &bad))
-				next_pc = pc + (uint64_t)imm_b(insn);
-			if (bad)
-				goto illegal_insn;
-			break;
-		}
-		case 0x03: { /* LOAD */
-			uint64_t va = a + (uint64_t)imm_i(insn);
-			unsigned f3 = funct3_of(insn);
-			if (f3 == 7)
-				goto illegal_insn;
-			unsigned size = 1u << (f3 & 3);
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(load(h, va, size, &v)))
+			if (unlikely(load(h, RS1 + IMM, dbl ? 8 : 4, &v, counted - left - 1)))
 				goto exception;
-			switch (f3) {
-			case 0: v = (uint64_t)(int64_t)(int8_t)v; break;
-			case 1: v = (uint64_t)(int64_t)(int16_t)v; break;
-			case 2: v = sext32(v); break;
-			default: break;
-			}
-			x[rd] = v;
-			break;
+			h->f[d->rd] = dbl ? v : v | 0xffffffff00000000ULL;
+			mark_fp_dirty(h);
+			SEQUENTIAL();
 		}
-		case 0x23: { /* STORE */
-			unsigned f3 = funct3_of(insn);
-			if (f3 > 3)
+		op_fsw:
+		op_fsd:
+			if (!fp_enabled(h))
 				goto illegal_insn;
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(store(h, a + (uint64_t)imm_s(insn), 1u << f3, b)))
-				goto exception;
-			if (unlikely(h->slice_end)) { /* an MMIO side effect wants the slice to end */
-				h->pc = next_pc;
-				goto out;
-			}
-			break;
-		}
-		case 0x13: /* OP-IMM */
-			if (!exec_op_imm(insn, a, &v))
+			rc = store(h, RS1 + IMM, d->op == OP_FSD ? 8 : 4, h->f[d->rs2],
+				   counted - left - 1);
+			goto stored;
+		op_fp_rounding:
+			if (!fp_enabled(h) || fpu_execute_packed(h, d->imm, d->rd, d->rs1, d->rs2))
 				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x1b: /* OP-IMM-32 */
-			if (!exec_op_imm32(insn, a, &v))
+			mark_fp_dirty(h);
+			SEQUENTIAL();
+		op_fp:
+			if (!fp_enabled(h) || fpu_execute(h, decoded_insn32(d)))
 				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x33: /* OP */
-			if (!exec_op(insn, a, b, &v))
-				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x3b: /* OP-32 */
-			if (!exec_op32(insn, a, b, &v))
-				goto illegal_insn;
-			x[rd] = v;
-			break;
-		case 0x0f: /* MISC-MEM: FENCE, FENCE.I (no decode cache: nothing to do) */
-			if (funct3_of(insn) > 1)
-				goto illegal_insn;
-			break;
-		case 0x2f: { /* AMO */
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			int rc = exec_amo(h, insn);
+			mark_fp_dirty(h);
+			SEQUENTIAL();
+		op_amo:
+			fpu_host_env(h);
+			h->icount = counted - left - 1;
+			rc = exec_amo(h, decoded_insn32(d));
+			x[0] = 0;
 			if (rc > 0)
 				goto illegal_insn;
 			if (rc < 0)
 				goto exception;
-			break;
-		}
-		case 0x73: { /* SYSTEM */
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
+			SEQUENTIAL();
+		op_system: {
+			fpu_host_env(h); /* fflags may be read */
+			h->icount = counted - left - 1;
 			h->pc = pc;
-			enum sys_result r = exec_system(h, insn);
+			enum sys_result r = exec_system(h, decoded_insn32(d));
+			x[0] = 0;
 			if (r == SYS_EXCEPTION)
 				goto exception;
-			if (r == SYS_READ) { /* e.g. rdtime in a delay loop: stay on the fast path */
-				h->pc = next_pc;
-				continue;
-			}
-			fetch_page = TLB_INVALID; /* priv, satp or mappings may have changed */
-			if (r == SYS_JUMPED)
-				goto check_interrupts;
-			h->pc = next_pc;
+			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
+				SEQUENTIAL();
+			close_fetch_window(fetch_page, fetch_addend); /* priv, satp or mappings may have changed */
+			pc = r == SYS_JUMPED ? h->pc : pc + LEN;
 			if (r == SYS_WFI) {
 				h->wfi = true;
 				goto out;
 			}
 			goto check_interrupts;
 		}
-		case 0x07: { /* LOAD-FP */
-			unsigned f3 = funct3_of(insn);
-			if (!fp_enabled(h) || (f3 != 2 && f3 != 3))
-				goto illegal_insn;
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(load(h, a + (uint64_t)imm_i(insn), f3 == 2 ? 4 : 8, &v)))
-				goto exception;
-			h->f[rd] = f3 == 2 ? v | 0xffffffff00000000ULL : v;
-			mark_fp_dirty(h);
-			break;
-		}
-		case 0x27: { /* STORE-FP */
-			unsigned f3 = funct3_of(insn);
-			if (!fp_enabled(h) || (f3 != 2 && f3 != 3))
-				goto illegal_insn;
-			h->icount = start + (budget - left) - traps - 1; /* before this one */
-			if (unlikely(store(h, a + (uint64_t)imm_s(insn), f3 == 2 ? 4 : 8,
-					   h->f[rs2_of(insn)])))
-				goto exception;
-			break;
-		}
-		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: /* FP arithmetic */
-			if (!fp_enabled(h) || fpu_execute(h, insn))
-				goto illegal_insn;
-			mark_fp_dirty(h);
-			break;
-		default:
-			goto illegal_insn;
-		}
-		h->pc = next_pc;
-		continue;
+
+	loaded:
+		if (unlikely(rc))
+			goto exception;
+		RD = v;
+		x[0] = 0;
+		SEQUENTIAL();
+
+	stored:
+		if (likely(rc == 0))
+			SEQUENTIAL();
+		if (rc < 0)
+			goto exception;
+		pc += LEN;
+		if (unlikely(h->slice_end)) /* an MMIO side effect wants the slice to end */
+			goto out;
+		goto next;
 
 	illegal_insn:
+		if (fetch_page == NO_FETCH_PAGE && in_fetch_window(pc, NO_FETCH_PAGE)) {
+			left++; /* not an instruction: the fetch has yet to fault */
+			goto fetch_slow;
+		}
 		/* xtval gets the instruction as fetched: 16 bits for RVC */
 		h->exc_cause = EXC_ILLEGAL_INSN;
-		h->exc_tval = raw;
+		h->exc_tval = (d->word & 3) == 3 ? d->word : d->word & 0xffff;
 		goto exception;
 	exception_uncounted:
 		left--; /* the fetch failed before this step was counted */
 	exception:
-		traps++; /* a trapping instruction does not retire */
+		counted--; /* a trapping instruction does not retire */
 		h->pc = pc;
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
-		fetch_page = TLB_INVALID;
+		pc = h->pc;
+		close_fetch_window(fetch_page, fetch_addend);
 		if (h->slice_end)
-			break;
-		continue;
+			goto out;
+		goto next;
 	check_interrupts:
-		h->icount = start + (budget - left) - traps;
+		h->icount = counted - left;
+		h->pc = pc;
 		if (hart_take_interrupt(h))
-			fetch_page = TLB_INVALID;
+			close_fetch_window(fetch_page, fetch_addend);
+		pc = h->pc;
 		if (h->slice_end)
-			break;
-		continue;
+			goto out;
+		goto next;
 	}
 out:
+	fpu_host_env(h);
+	h->pc = pc;
 	h->x[0] = 0; /* the last instruction may have written it */
-	h->icount = start + (budget - left) - traps;
+	h->icount = counted - left;
 	return budget - left;
+#undef RS1
+#undef RS2
+#undef RD
+#undef IMM
+#undef LEN
+#undef NEXT
+#undef SEQUENTIAL
 }

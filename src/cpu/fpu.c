@@ -573,119 +573,138 @@ uint64_t fpu_soft_convert(enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
 /* MXCSR with every exception masked, FTZ/DAZ off and the rounding-control
  * field (bits 14:13) for each RISC-V mode RNE, RTZ, RDN, RUP. */
 static const uint32_t mxcsr_for_rm[4] = { 0x1f80, 0x7f80, 0x3f80, 0x5f80 };
+#define MXCSR_FLAGS 0x3fu
 
-/* Each host_* executes a single SSE instruction under MXCSR `mode` and
- * leaves MXCSR as it stood right after it in *status, restoring the caller's
- * MXCSR (rounding mode and sticky flags) before returning.  One asm
- * statement each, so the compiler can neither constant-fold the arithmetic
- * nor move it away from the rounding mode it needs. */
-struct mxcsr_io {
-	uint32_t mode, saved, status;
-};
-
-#define MXCSR_ENTER "stmxcsr %[saved]\n\tldmxcsr %[mode]\n\t"
-#define MXCSR_LEAVE "\n\tstmxcsr %[status]\n\tldmxcsr %[saved]"
-#define MXCSR_OUT(io) [saved] "=m"((io)->saved), [status] "=m"((io)->status)
-#define MXCSR_IN(io) [mode] "m"((io)->mode)
-
-static float host_add_s(float a, float b, struct mxcsr_io *io)
+/* The guest's environment stays in MXCSR from the first FP operation of a
+ * slice until fpu_host_env(): loading MXCSR costs far more than the
+ * arithmetic, so it is done only when the rounding mode changes.  Flags
+ * accrue in MXCSR meanwhile and are folded into h->fflags on the way out. */
+static uint32_t mxcsr_get(void)
 {
-	__asm__ volatile(MXCSR_ENTER "addss %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	uint32_t m;
+	__asm__ volatile("stmxcsr %0" : "=m"(m));
+	return m;
+}
+
+static void mxcsr_set(uint32_t m)
+{
+	__asm__ volatile("ldmxcsr %0" : : "m"(m));
+}
+
+static uint8_t fflags_from_mxcsr(uint32_t m);
+
+static void guest_env_enter(struct hart *h, int rm)
+{
+	if (!h->fpenv_guest) {
+		h->fpenv_host_mxcsr = mxcsr_get();
+		mxcsr_set(mxcsr_for_rm[rm]);
+		h->fpenv_guest = true;
+	} else {
+		mxcsr_set((mxcsr_get() & MXCSR_FLAGS) | mxcsr_for_rm[rm]);
+	}
+	h->fpenv_rm = (uint8_t)rm;
+}
+
+static inline void guest_env(struct hart *h, int rm)
+{
+	if (!h->fpenv_guest || h->fpenv_rm != rm)
+		guest_env_enter(h, rm);
+}
+
+void fpu_host_env_slow(struct hart *h)
+{
+	h->fflags |= fflags_from_mxcsr(mxcsr_get());
+	mxcsr_set(h->fpenv_host_mxcsr);
+	h->fpenv_guest = false;
+}
+
+/* Each host_* executes a single SSE instruction under the MXCSR that
+ * guest_env() loaded.  One volatile asm statement each, so the compiler can
+ * neither constant-fold the arithmetic nor move it across the ldmxcsr. */
+static float host_add_s(float a, float b)
+{
+	__asm__ volatile("addss %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static float host_sub_s(float a, float b, struct mxcsr_io *io)
+static float host_sub_s(float a, float b)
 {
-	__asm__ volatile(MXCSR_ENTER "subss %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("subss %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static float host_mul_s(float a, float b, struct mxcsr_io *io)
+static float host_mul_s(float a, float b)
 {
-	__asm__ volatile(MXCSR_ENTER "mulss %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("mulss %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static float host_div_s(float a, float b, struct mxcsr_io *io)
+static float host_div_s(float a, float b)
 {
-	__asm__ volatile(MXCSR_ENTER "divss %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("divss %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static float host_sqrt_s(float a, struct mxcsr_io *io)
+static float host_sqrt_s(float a)
 {
-	__asm__ volatile(MXCSR_ENTER "sqrtss %[a], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : MXCSR_IN(io));
+	__asm__ volatile("sqrtss %[a], %[a]" : [a] "+x"(a));
 	return a;
 }
 
 /* c + a*b, one rounding (FMA3) */
-static float host_fma_s(float a, float b, float c, struct mxcsr_io *io)
+static float host_fma_s(float a, float b, float c)
 {
-	__asm__ volatile(MXCSR_ENTER "vfmadd231ss %[b], %[a], %[c]" MXCSR_LEAVE
-			 : [c] "+x"(c), MXCSR_OUT(io) : [a] "x"(a), [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("vfmadd231ss %[b], %[a], %[c]" : [c] "+x"(c) : [a] "x"(a), [b] "x"(b));
 	return c;
 }
 
-static double host_add_d(double a, double b, struct mxcsr_io *io)
+static double host_add_d(double a, double b)
 {
-	__asm__ volatile(MXCSR_ENTER "addsd %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("addsd %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static double host_sub_d(double a, double b, struct mxcsr_io *io)
+static double host_sub_d(double a, double b)
 {
-	__asm__ volatile(MXCSR_ENTER "subsd %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("subsd %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static double host_mul_d(double a, double b, struct mxcsr_io *io)
+static double host_mul_d(double a, double b)
 {
-	__asm__ volatile(MXCSR_ENTER "mulsd %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("mulsd %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static double host_div_d(double a, double b, struct mxcsr_io *io)
+static double host_div_d(double a, double b)
 {
-	__asm__ volatile(MXCSR_ENTER "divsd %[b], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("divsd %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));
 	return a;
 }
 
-static double host_sqrt_d(double a, struct mxcsr_io *io)
+static double host_sqrt_d(double a)
 {
-	__asm__ volatile(MXCSR_ENTER "sqrtsd %[a], %[a]" MXCSR_LEAVE
-			 : [a] "+x"(a), MXCSR_OUT(io) : MXCSR_IN(io));
+	__asm__ volatile("sqrtsd %[a], %[a]" : [a] "+x"(a));
 	return a;
 }
 
-static double host_fma_d(double a, double b, double c, struct mxcsr_io *io)
+static double host_fma_d(double a, double b, double c)
 {
-	__asm__ volatile(MXCSR_ENTER "vfmadd231sd %[b], %[a], %[c]" MXCSR_LEAVE
-			 : [c] "+x"(c), MXCSR_OUT(io) : [a] "x"(a), [b] "x"(b), MXCSR_IN(io));
+	__asm__ volatile("vfmadd231sd %[b], %[a], %[c]" : [c] "+x"(c) : [a] "x"(a), [b] "x"(b));
 	return c;
 }
 
-static float host_cvt_s_d(double a, struct mxcsr_io *io)
+static float host_cvt_s_d(double a)
 {
 	float r;
-	__asm__ volatile(MXCSR_ENTER "cvtsd2ss %[a], %[r]" MXCSR_LEAVE
-			 : [r] "=x"(r), MXCSR_OUT(io) : [a] "x"(a), MXCSR_IN(io));
+	__asm__ volatile("cvtsd2ss %[a], %[r]" : [r] "=x"(r) : [a] "x"(a));
 	return r;
 }
 
-static double host_cvt_d_s(float a, struct mxcsr_io *io)
+static double host_cvt_d_s(float a)
 {
 	double r;
-	__asm__ volatile(MXCSR_ENTER "cvtss2sd %[a], %[r]" MXCSR_LEAVE
-			 : [r] "=x"(r), MXCSR_OUT(io) : [a] "x"(a), MXCSR_IN(io));
+	__asm__ volatile("cvtss2sd %[a], %[r]" : [r] "=x"(r) : [a] "x"(a));
 	return r;
 }
 
@@ -726,45 +745,43 @@ static uint64_t f64_bits(double v)
 	return b;
 }
 
-static uint64_t host_arith_s(enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c,
-			     struct mxcsr_io *io)
+static uint64_t host_arith_s(enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c)
 {
 	float x = f32_from(a), y = f32_from(b);
 
 	switch (op) {
 	case FPU_ADD:
-		return f32_bits(host_add_s(x, y, io));
+		return f32_bits(host_add_s(x, y));
 	case FPU_SUB:
-		return f32_bits(host_sub_s(x, y, io));
+		return f32_bits(host_sub_s(x, y));
 	case FPU_MUL:
-		return f32_bits(host_mul_s(x, y, io));
+		return f32_bits(host_mul_s(x, y));
 	case FPU_DIV:
-		return f32_bits(host_div_s(x, y, io));
+		return f32_bits(host_div_s(x, y));
 	case FPU_SQRT:
-		return f32_bits(host_sqrt_s(x, io));
+		return f32_bits(host_sqrt_s(x));
 	default:
-		return f32_bits(host_fma_s(x, y, f32_from(c), io));
+		return f32_bits(host_fma_s(x, y, f32_from(c)));
 	}
 }
 
-static uint64_t host_arith_d(enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c,
-			     struct mxcsr_io *io)
+static uint64_t host_arith_d(enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c)
 {
 	double x = f64_from(a), y = f64_from(b);
 
 	switch (op) {
 	case FPU_ADD:
-		return f64_bits(host_add_d(x, y, io));
+		return f64_bits(host_add_d(x, y));
 	case FPU_SUB:
-		return f64_bits(host_sub_d(x, y, io));
+		return f64_bits(host_sub_d(x, y));
 	case FPU_MUL:
-		return f64_bits(host_mul_d(x, y, io));
+		return f64_bits(host_mul_d(x, y));
 	case FPU_DIV:
-		return f64_bits(host_div_d(x, y, io));
+		return f64_bits(host_div_d(x, y));
 	case FPU_SQRT:
-		return f64_bits(host_sqrt_d(x, io));
+		return f64_bits(host_sqrt_d(x));
 	default:
-		return f64_bits(host_fma_d(x, y, f64_from(c), io));
+		return f64_bits(host_fma_d(x, y, f64_from(c)));
 	}
 }
 
@@ -789,18 +806,17 @@ static bool host_can(enum fpu_arith op, int rm)
 	return op != FPU_FMA || __builtin_cpu_supports("fma");
 }
 
-static uint64_t arith(enum fpu_fmt fmt, enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c,
-		      int rm, uint8_t *flags)
+static uint64_t arith(struct hart *h, enum fpu_fmt fmt, enum fpu_arith op, uint64_t a,
+		      uint64_t b, uint64_t c, int rm, uint8_t *flags)
 {
 	const struct fmt *f = fmt_of(fmt);
 
 	if (!host_can(op, rm))
 		return soft_arith(f, op, a, b, c, rm, flags);
 
-	struct mxcsr_io io = { .mode = mxcsr_for_rm[rm] };
-	uint64_t r = fmt == FPU_D ? host_arith_d(op, a, b, c, &io) : host_arith_s(op, a, b, c, &io);
+	guest_env(h, rm); /* the flags accrue in MXCSR */
+	uint64_t r = fmt == FPU_D ? host_arith_d(op, a, b, c) : host_arith_s(op, a, b, c);
 
-	*flags |= fflags_from_mxcsr(io.status);
 	if (!is_nan_bits(f, r))
 		return r;
 	if (op == FPU_FMA && fma_inf_times_zero(f, a, b))
@@ -808,32 +824,36 @@ static uint64_t arith(enum fpu_fmt fmt, enum fpu_arith op, uint64_t a, uint64_t 
 	return f->canonical_nan;
 }
 
-static uint64_t convert(enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
+static uint64_t convert(struct hart *h, enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
 {
 	const struct fmt *f = fmt_of(to);
 
 	if (rm == RM_RMM)
 		return fpu_soft_convert(to, a, rm, flags);
 
-	struct mxcsr_io io = { .mode = mxcsr_for_rm[rm] };
-	uint64_t r = to == FPU_S ? f32_bits(host_cvt_s_d(f64_from(a), &io))
-				 : f64_bits(host_cvt_d_s(f32_from(a), &io));
+	guest_env(h, rm);
+	uint64_t r = to == FPU_S ? f32_bits(host_cvt_s_d(f64_from(a)))
+				 : f64_bits(host_cvt_d_s(f32_from(a)));
 
-	*flags |= fflags_from_mxcsr(io.status);
 	return is_nan_bits(f, r) ? f->canonical_nan : r;
 }
 
 #else /* !FPU_HOST_SSE */
 
-static uint64_t arith(enum fpu_fmt fmt, enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c,
-		      int rm, uint8_t *flags)
+static uint64_t arith(struct hart *h, enum fpu_fmt fmt, enum fpu_arith op, uint64_t a,
+		      uint64_t b, uint64_t c, int rm, uint8_t *flags)
 {
 	return soft_arith(fmt_of(fmt), op, a, b, c, rm, flags);
 }
 
-static uint64_t convert(enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
+static uint64_t convert(struct hart *h, enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
 {
 	return fpu_soft_convert(to, a, rm, flags);
+}
+
+void fpu_host_env_slow(struct hart *h)
+{
+	h->fpenv_guest = false; /* never set without the host path */
 }
 
 #endif
@@ -1107,40 +1127,84 @@ static void write_x(struct hart *h, unsigned r, uint64_t v)
 		h->x[r] = v;
 }
 
-static int exec_fused(struct hart *h, uint32_t insn)
+/* The rounding arithmetic (OP-FP add, sub, mul, div, sqrt and the fused
+ * multiply-adds) packed into one int by fpu_pack_arith, so that the
+ * interpreter's decode cache can keep it: bits 2:0 enum fpu_arith, 3 the
+ * format, 6:4 the rounding-mode field, 11:7 rs3, 12 negate the product,
+ * 13 negate the addend. */
+#define PACK_FMT_D (1u << 3)
+#define PACK_RM_SHIFT 4
+#define PACK_RS3_SHIFT 7
+#define PACK_NEG_PRODUCT (1u << 12)
+#define PACK_NEG_ADDEND (1u << 13)
+
+static const uint8_t arith_of_funct5[32] = {
+	[F5_ADD] = FPU_ADD, [F5_SUB] = FPU_SUB, [F5_MUL] = FPU_MUL, [F5_DIV] = FPU_DIV,
+	[F5_SQRT] = FPU_SQRT,
+};
+
+bool fpu_pack_arith(uint32_t insn, int32_t *packed)
 {
 	struct fp_insn d = decode(insn);
-	unsigned opcode = insn & 0x7f;
-	int rm = resolve_rm(h, d.funct3);
+	unsigned opcode = insn & 0x7f, p;
+
+	if (d.fmt > FPU_D)
+		return false;
+	p = (d.fmt == FPU_D ? PACK_FMT_D : 0) | d.funct3 << PACK_RM_SHIFT;
+	if (opcode == OPC_OP_FP) {
+		bool rounding = d.funct5 <= F5_DIV || d.funct5 == F5_SQRT;
+		if (!rounding || (d.funct5 == F5_SQRT && d.rs2 != 0))
+			return false;
+		p |= arith_of_funct5[d.funct5];
+	} else if (opcode == OPC_FMADD || opcode == OPC_FMSUB || opcode == OPC_FNMSUB ||
+		   opcode == OPC_FNMADD) {
+		/* -(a*b) is computed as (-a)*b and -c by flipping the sign bit:
+		 * both exact, so the single rounding of the whole expression is
+		 * kept. */
+		p |= FPU_FMA | d.rs3 << PACK_RS3_SHIFT;
+		if (opcode == OPC_FNMSUB || opcode == OPC_FNMADD)
+			p |= PACK_NEG_PRODUCT;
+		if (opcode == OPC_FMSUB || opcode == OPC_FNMADD)
+			p |= PACK_NEG_ADDEND;
+	} else {
+		return false;
+	}
+	*packed = (int32_t)p;
+	return true;
+}
+
+int fpu_execute_packed(struct hart *h, int32_t packed, unsigned rd, unsigned rs1, unsigned rs2)
+{
+	unsigned p = (unsigned)packed;
+	enum fpu_arith op = (enum fpu_arith)(p & 7);
+	enum fpu_fmt fmt = p & PACK_FMT_D ? FPU_D : FPU_S;
+	int rm = resolve_rm(h, (p >> PACK_RM_SHIFT) & 7);
 	uint8_t flags = 0;
 
-	if (d.fmt > FPU_D || rm < 0)
+	if (rm < 0)
 		return -1;
-	const struct fmt *f = fmt_of(d.fmt);
-	uint64_t a = read_f(h, d.rs1, d.fmt), b = read_f(h, d.rs2, d.fmt), c = read_f(h, d.rs3, d.fmt);
-
-	/* -(a*b) is computed as (-a)*b and -c by flipping the sign bit: both
-	 * exact, so the single rounding of the whole expression is kept. */
-	if (opcode == OPC_FNMSUB || opcode == OPC_FNMADD)
-		a ^= sign_bit(f);
-	if (opcode == OPC_FMSUB || opcode == OPC_FNMADD)
-		c ^= sign_bit(f);
-	write_f(h, d.rd, d.fmt, arith(d.fmt, FPU_FMA, a, b, c, rm, &flags));
+	const struct fmt *f = fmt_of(fmt);
+	uint64_t a = read_f(h, rs1, fmt), b = read_f(h, rs2, fmt), c = 0;
+	if (op == FPU_FMA) {
+		c = read_f(h, (p >> PACK_RS3_SHIFT) & 31, fmt);
+		if (p & PACK_NEG_PRODUCT)
+			a ^= sign_bit(f);
+		if (p & PACK_NEG_ADDEND)
+			c ^= sign_bit(f);
+	}
+	write_f(h, rd, fmt, arith(h, fmt, op, a, b, c, rm, &flags));
 	h->fflags |= flags;
 	return 0;
 }
 
-static int exec_arith(struct hart *h, const struct fp_insn *d, enum fpu_arith op)
+/* OP-FP rounding arithmetic and the fused multiply-adds. */
+static int exec_rounding(struct hart *h, uint32_t insn)
 {
-	int rm = resolve_rm(h, d->funct3);
-	uint8_t flags = 0;
-
-	if (rm < 0 || (op == FPU_SQRT && d->rs2 != 0))
+	struct fp_insn d = decode(insn);
+	int32_t packed;
+	if (!fpu_pack_arith(insn, &packed))
 		return -1;
-	uint64_t a = read_f(h, d->rs1, d->fmt), b = read_f(h, d->rs2, d->fmt);
-	write_f(h, d->rd, d->fmt, arith(d->fmt, op, a, b, 0, rm, &flags));
-	h->fflags |= flags;
-	return 0;
+	return fpu_execute_packed(h, packed, d.rd, d.rs1, d.rs2);
 }
 
 /* FSGNJ*, FMIN/FMAX, FEQ/FLT/FLE: funct3 selects the operation. */
@@ -1185,7 +1249,7 @@ static int exec_convert(struct hart *h, const struct fp_insn *d)
 		enum fpu_fmt from = d->fmt == FPU_S ? FPU_D : FPU_S;
 		if (d->rs2 != (unsigned)from)
 			return -1;
-		write_f(h, d->rd, d->fmt, convert(d->fmt, read_f(h, d->rs1, from), rm, &flags));
+		write_f(h, d->rd, d->fmt, convert(h, d->fmt, read_f(h, d->rs1, from), rm, &flags));
 		break;
 	}
 	case F5_CVT_IF:
@@ -1236,15 +1300,11 @@ static int exec_op_fp(struct hart *h, uint32_t insn)
 		return -1;
 	switch (d.funct5) {
 	case F5_ADD:
-		return exec_arith(h, &d, FPU_ADD);
 	case F5_SUB:
-		return exec_arith(h, &d, FPU_SUB);
 	case F5_MUL:
-		return exec_arith(h, &d, FPU_MUL);
 	case F5_DIV:
-		return exec_arith(h, &d, FPU_DIV);
 	case F5_SQRT:
-		return exec_arith(h, &d, FPU_SQRT);
+		return exec_rounding(h, insn);
 	case F5_SGNJ:
 	case F5_MINMAX:
 	case F5_CMP:
@@ -1270,7 +1330,7 @@ int fpu_execute(struct hart *h, uint32_t insn)
 	case OPC_FMSUB:
 	case OPC_FNMSUB:
 	case OPC_FNMADD:
-		return exec_fused(h, insn);
+		return exec_rounding(h, insn);
 	default:
 		return -1;
 	}

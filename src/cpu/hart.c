@@ -15,6 +15,12 @@ void hart_flush_tlb(struct hart *h)
 	memset(h->tlbs, 0xff, sizeof(h->tlbs));
 }
 
+void hart_flush_translations(struct hart *h)
+{
+	memset(&h->tlbs[PRIV_U], 0xff, sizeof(h->tlbs[PRIV_U]));
+	memset(&h->tlbs[PRIV_S], 0xff, sizeof(h->tlbs[PRIV_S]));
+}
+
 void hart_update_mode(struct hart *h)
 {
 	h->data_tlb = &h->tlbs[mmu_data_priv(h)];

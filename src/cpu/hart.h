@@ -70,6 +70,18 @@ struct tlb {
 
 #define PMP_ENTRIES 16
 
+/* A decoded instruction (cpu/decode.h), memoized per pc in decode_cache.
+ * `word` is both the tag and the input: the entry is used only when the 32
+ * bits just fetched at pc equal it.  (For a compressed instruction the
+ * upper half is the next instruction's and plays no part in the decode.) */
+struct decoded_insn {
+	uint32_t word;
+	int32_t imm;
+	uint8_t op, rd, rs1, rs2;
+	uint8_t len; /* 2 or 4 */
+}; /* 16 bytes, so indexing is a shift */
+#define DECODE_CACHE_ENTRIES 16384
+
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
 	uint64_t x[32];
@@ -80,6 +92,11 @@ struct hart {
 	uint8_t priv;
 	uint8_t fflags; /* accrued exception flags NV DZ OF UF NX (bits 4..0) */
 	uint8_t frm; /* dynamic rounding mode */
+	/* The host FPU holds the guest's rounding mode and accrued flags
+	 * between FP instructions (see fpu_host_env). */
+	bool fpenv_guest;
+	uint8_t fpenv_rm; /* rounding mode loaded while fpenv_guest */
+	uint32_t fpenv_host_mxcsr; /* the host's own, restored by fpu_host_env */
 
 	/* Retired-instruction count.  Only updated when the interpreter leaves
 	 * its inner loop, so read it through hart_icount() from inside a
@@ -127,6 +144,13 @@ struct hart {
 	const struct vclock *clock;
 
 	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
+
+	/* Decode every instruction afresh instead of using decode_cache (keel
+	 * run --no-decode-cache): the reference the cache is tested against.
+	 * Set it through hart_set_decode_cache. */
+	bool decode_cache_off;
+	/* Indexed by pc / 2; never saved, never needs invalidating. */
+	struct decoded_insn decode_cache[DECODE_CACHE_ENTRIES];
 };
 
 /* mstatus fields */
@@ -172,6 +196,10 @@ enum rounding_mode { RM_RNE = 0, RM_RTZ = 1, RM_RDN = 2, RM_RUP = 3, RM_RMM = 4,
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
 	       uint64_t reset_pc);
 
+/* Turn the decode cache on (the default) or off.  Off, the cache stays
+ * empty and every instruction is decoded where it runs. */
+void hart_set_decode_cache(struct hart *h, bool on);
+
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps
  * taken; h->icount counts only retired instructions.  Returns early when
@@ -187,6 +215,10 @@ void hart_set_pending(struct hart *h, uint64_t mask, bool level);
 /* The TLBs cache translations and permissions; drop them after anything
  * that changes either (satp, SFENCE.VMA, PMP, MXR/SUM). */
 void hart_flush_tlb(struct hart *h);
+
+/* Drop what satp, SFENCE.VMA, SUM and MXR affect: the U and S TLBs.  The
+ * M TLB (untranslated: M-mode without MPRV) is kept. */
+void hart_flush_translations(struct hart *h);
 
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);
@@ -222,6 +254,28 @@ int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr);
  * FS dirty afterwards.  Returns 0, or -1 for an illegal instruction (bad
  * rounding mode, unknown encoding).  Lives in fpu.c. */
 int fpu_execute(struct hart *h, uint32_t insn);
+
+/* The rounding FP arithmetic (OP-FP add/sub/mul/div/sqrt, the fused
+ * multiply-adds) for the decode cache: fpu_pack_arith says whether insn is
+ * one (with legal fixed fields) and packs its operation, format, rounding
+ * mode field and rs3 into *packed; fpu_execute_packed then executes it like
+ * fpu_execute would.  Lives in fpu.c. */
+bool fpu_pack_arith(uint32_t insn, int32_t *packed);
+int fpu_execute_packed(struct hart *h, int32_t packed, unsigned rd, unsigned rs1, unsigned rs2);
+
+/* fpu_execute may leave the guest's rounding mode in the host FPU and
+ * accrue the guest's flags there (loading the host's control register per
+ * instruction would cost more than the arithmetic).  fpu_host_env folds
+ * those flags into h->fflags and gives the host its own environment back.
+ * Call it before reading h->fflags and before anything that may run host
+ * floating-point code; hart_run does so before every call out of the
+ * interpreter (MMIO, CSRs, traps) and when it returns. */
+void fpu_host_env_slow(struct hart *h);
+static inline void fpu_host_env(struct hart *h)
+{
+	if (h->fpenv_guest)
+		fpu_host_env_slow(h);
+}
 
 /* Expand a 16-bit compressed instruction to its 32-bit equivalent, or
  * return 0 if the encoding is illegal/reserved.  Lives in rvc.c. */

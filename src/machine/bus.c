@@ -19,10 +19,14 @@ static bool overlaps(const struct bus *b, uint64_t base, uint64_t size)
 	return false;
 }
 
+/* RISC-V physical addresses have at most 56 bits; the interpreter relies
+ * on nothing being mapped above (see NO_FETCH_PAGE in cpu/exec.c). */
+#define PHYS_LIMIT (1ULL << 56)
+
 static struct bus_region *add_region(struct bus *b, const char *name, uint64_t base,
 				     uint64_t size)
 {
-	if (size == 0 || base + size < base || b->count == BUS_MAX_REGIONS ||
+	if (size == 0 || base + size < base || base + size > PHYS_LIMIT || b->count == BUS_MAX_REGIONS ||
 	    overlaps(b, base, size))
 		return NULL;
 	struct bus_region *r = &b->regions[b->count++];

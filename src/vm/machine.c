@@ -229,6 +229,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 	m->reset_pc = cfg->board == BOARD_VIRT ? VIRT_MROM_BASE : DRAM_BASE;
 	vclock_init(&m->clock, INSNS_PER_TICK);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
+	hart_set_decode_cache(&m->hart, !cfg->no_decode_cache);
 	events_init(&m->events, &m->hart.icount, cfg->entropy_seeded, cfg->entropy_seed,
 		    cfg->rtc_epoch_ns);
 	bus_init(&m->bus);
@@ -284,6 +285,7 @@ static int machine_reset(struct machine *m)
 	uint64_t icount = m->hart.icount;
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
+	hart_set_decode_cache(&m->hart, !m->cfg.no_decode_cache);
 	m->hart.icount = icount;
 	clint_init(&m->clint, &m->hart, &m->clock);
 	if (m->cfg.board == BOARD_VIRT) {

@@ -67,6 +67,10 @@ struct machine_config {
 	 * names); machine_init takes it over, even when it fails. */
 	struct disk_image *disk_image;
 	const char *net;
+	/* Decode every instruction where it runs instead of through the
+	 * hart's decode cache (keel run --no-decode-cache): same results,
+	 * slower; the determinism tests compare the two. */
+	bool no_decode_cache;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */

@@ -620,6 +620,131 @@ static void test_compressed_stream(void **state)
 	assert_int_equal(m->hart.mcause, 0);
 }
 
+/* ---- the decode cache (docs/cpu.md): code that changes runs as changed ---- */
+
+/* A guest store over an instruction that has already run (and so sits in
+ * the decode cache) takes effect the next time it runs, with or without
+ * FENCE.I: the cache is tagged with the instruction word itself. */
+static void test_store_over_cached_instruction(void **state)
+{
+	struct machine *m = *state;
+	struct code c = code_at(m, CODE_BASE);
+	emit_li(&c, T1, addi(A0, A0, 100));
+	emit(&c, addi(A1, ZERO, 2));
+	uint64_t loop = emit(&c, auipc(T0, 0));      /* t0 = loop */
+	emit(&c, addi(A0, A0, 1));                   /* loop+4: patched below */
+	emit(&c, addi(A1, A1, -1));
+	emit(&c, beq(A1, ZERO, 12));
+	emit(&c, sw(T1, T0, 4));                     /* patch loop+4 */
+	emit(&c, jal(ZERO, -20));
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, 200);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(loop + 24, halt);
+	assert_int_equal(m->hart.x[A0], 1 + 100);
+}
+
+/* The store patches the instruction right after itself, which ran (and
+ * was cached) on the previous iteration. */
+static void test_store_into_next_instruction(void **state)
+{
+	struct machine *m = *state;
+	struct code c = code_at(m, CODE_BASE);
+	emit_li(&c, T1, addi(A0, A0, 1));
+	emit_li(&c, T2, addi(A0, A0, 100));
+	emit(&c, addi(A1, ZERO, 2));
+	emit(&c, auipc(T0, 0));                      /* t0 = here */
+	emit(&c, sw(T1, T0, 8));                     /* patch the next instruction */
+	emit(&c, addi(A0, A0, 1));
+	emit(&c, addi(T1, T2, 0));                   /* second time round: +100 */
+	emit(&c, addi(A1, A1, -1));
+	emit(&c, bne(A1, ZERO, -16));
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, 200);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A0], 1 + 100);
+}
+
+/* Device DMA (bus_ram_ptr for writing, what virtio uses), a snapshot
+ * restore or a debugger write change code between slices; the next slice
+ * runs the new code. */
+static void test_dma_into_cached_code(void **state)
+{
+	struct machine *m = *state;
+	struct code c = code_at(m, CODE_BASE);
+	emit(&c, addi(A0, A0, 1));
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, 10);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A0], 1);
+
+	uint32_t patched = addi(A0, A0, 7);
+	uint8_t *host = bus_ram_ptr(&m->bus, CODE_BASE, 4, true);
+	assert_non_null(host);
+	memcpy(host, &patched, 4);
+	run_from(m, CODE_BASE, 10);
+	assert_int_equal(m->hart.x[A0], 1 + 7);
+
+	patched = addi(A0, A0, 30);
+	assert_int_equal(machine_write_virt(m, CODE_BASE, &patched, 4), 4);
+	run_from(m, CODE_BASE, 10);
+	assert_int_equal(m->hart.x[A0], 1 + 7 + 30);
+}
+
+/* Rewriting a compressed instruction (or only the instruction after it,
+ * which shares the fetched word) runs exactly what memory holds. */
+static void test_patch_compressed(void **state)
+{
+	struct machine *m = *state;
+	struct code c = code_at(m, CODE_BASE);
+	emit16(&c, C_ADDI_T0_31);
+	emit16(&c, C_ADDI_T0_31);
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, 10);
+	assert_int_equal(m->hart.x[T0], 62);
+	poke(m, CODE_BASE + 2, C_ADDI_T0_M32, 2); /* the second one only */
+	run_from(m, CODE_BASE, 10);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[T0], 62 + 31 - 32);
+	poke(m, CODE_BASE, addi(T0, T0, 1000), 4); /* one 32-bit over both */
+	run_from(m, CODE_BASE, 10);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[T0], 61 + 1000);
+}
+
+/* Two instructions whose pcs share a decode-cache slot alternate. */
+static void test_cache_slot_aliasing(void **state)
+{
+	struct machine *m = *state;
+	uint64_t far = CODE_BASE + 2 * DECODE_CACHE_ENTRIES; /* same slot as CODE_BASE */
+	struct code c = code_at(m, CODE_BASE);
+	emit(&c, addi(A0, A0, 1));
+	emit(&c, addi(A1, A1, -1));
+	emit(&c, beq(A1, ZERO, 8));
+	emit(&c, jal(ZERO, (int32_t)(far - c.pc)));
+	uint64_t halt = emit_halt(&c);
+	c = code_at(m, far);
+	emit(&c, addi(A0, A0, 100));
+	emit(&c, jal(ZERO, (int32_t)(CODE_BASE - c.pc)));
+	m->hart.x[A1] = 3;
+	run_from(m, CODE_BASE, 100);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A0], 3 * 1 + 2 * 100);
+}
+
+/* With the cache off (keel run --no-decode-cache) nothing is cached and the
+ * results are the same. */
+static void test_decode_cache_off(void **state)
+{
+	struct machine *m = *state;
+	hart_set_decode_cache(&m->hart, false);
+	test_store_over_cached_instruction(state);
+	m->hart.x[T0] = 0;
+	test_patch_compressed(state);
+	for (size_t i = 0; i < DECODE_CACHE_ENTRIES; i++)
+		assert_int_equal(m->hart.decode_cache[i].word, 0);
+}
+
 static void test_compressed_jump_backward_and_stack(void **state)
 {
 	struct machine *m = *state;
@@ -654,6 +779,44 @@ static void test_fetch_across_page_bare(void **state)
 	assert_int_equal(m->hart.pc, halt);
 	assert_int_equal(m->hart.x[T0], 31);
 	assert_int_equal(m->hart.x[T1], 123);
+}
+
+/* keel: the fast fetch path's "no page open" value is a page above every
+ * physical address (NO_FETCH_PAGE in exec.c).  Fetching there, whether the
+ * slice starts there or jumps there, is an instruction access fault like
+ * any other address with nothing behind it, never an illegal instruction. */
+static void test_fetch_where_nothing_is(void **state)
+{
+	struct machine *m = *state;
+	static const uint64_t targets[] = {0x4000000000000000ULL, 0x4000000000000ffcULL,
+					    0x4000000000001000ULL, 0xfffffffffffff000ULL, 0x1000ULL};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		uint64_t t = targets[i];
+		m->hart.icount = 0;
+		run_from(m, t, 1); /* nothing fetched yet */
+		assert_mtrap(m, EXC_INSN_ACCESS, t, t);
+		assert_int_equal(m->hart.icount, 0);
+
+		struct code c = code_at(m, CODE_BASE);
+		emit_li(&c, T0, t);
+		uint64_t retired = (emit(&c, jalr(ZERO, T0, 0)) - CODE_BASE) / 4 + 1;
+		m->hart.icount = 0;
+		run_from(m, CODE_BASE, retired + 1); /* straight from an open page */
+		assert_mtrap(m, EXC_INSN_ACCESS, t, t);
+		assert_int_equal(m->hart.icount, retired);
+	}
+}
+
+/* What the above relies on: the bus maps nothing at or above 2^56. */
+static void test_bus_refuses_beyond_physical_space(void **state)
+{
+	(void)state;
+	static uint8_t page[4096];
+	struct bus b;
+	bus_init(&b);
+	assert_int_equal(bus_add_ram(&b, "high", 0x4000000000000000ULL, 4096, page, true), -1);
+	assert_int_equal(bus_add_ram(&b, "edge", (1ULL << 56) - 2048, 4096, page, true), -1);
+	assert_int_equal(bus_add_ram(&b, "top", (1ULL << 56) - 4096, 4096, page, true), 0);
 }
 
 /* ---- illegal instructions, ECALL, EBREAK ---- */
@@ -1083,7 +1246,15 @@ int main(void)
 		VM_TEST(test_x0_stays_zero),
 		VM_TEST(test_compressed_stream),
 		VM_TEST(test_compressed_jump_backward_and_stack),
+		VM_TEST(test_store_over_cached_instruction),
+		VM_TEST(test_store_into_next_instruction),
+		VM_TEST(test_dma_into_cached_code),
+		VM_TEST(test_patch_compressed),
+		VM_TEST(test_cache_slot_aliasing),
+		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
+		VM_TEST(test_fetch_where_nothing_is),
+		cmocka_unit_test(test_bus_refuses_beyond_physical_space),
 		VM_TEST(test_illegal_32bit_tval),
 		VM_TEST(test_illegal_16bit_tval),
 		VM_TEST(test_ecall_cause_by_privilege),

@@ -18,6 +18,10 @@
 
 #include <cmocka.h>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "cpu/fpu_internal.h"
 #include "cpu/hart.h"
 
@@ -111,12 +115,23 @@ struct result {
 	unsigned flags;
 };
 
+/* fpu_execute, then back to the host's FP environment, which makes
+ * h->fflags exact (the interpreter does this before anything reads them). */
+static int run_fp(struct hart *h, uint32_t insn)
+{
+	int rc = fpu_execute(h, insn);
+	fpu_host_env(h);
+	return rc;
+}
+
 /* Run insn on a fresh hart with f1..f3 = fa, fb, fc (raw register contents),
  * x1 = xa, frm as given.  rd is register 4 of the file the caller reads. */
 static struct hart *fresh(struct hart *h, uint64_t fa, uint64_t fb, uint64_t fc, uint64_t xa,
 			  unsigned frm)
 {
-	memset(h, 0, sizeof *h);
+	/* the architectural state only: the TLBs and decode cache behind it
+	 * are large and fpu_execute never touches them */
+	memset(h, 0, offsetof(struct hart, tlbs));
 	h->f[1] = fa;
 	h->f[2] = fb;
 	h->f[3] = fc;
@@ -141,7 +156,7 @@ static struct result fop(unsigned funct5, unsigned fmt, unsigned rm, uint64_t a,
 {
 	struct hart h;
 	fresh(&h, reg(fmt, a), reg(fmt, b), 0, 0, RM_RNE);
-	return f_result(&h, fpu_execute(&h, r_type(funct5, fmt, funct5 == SQRT ? 0 : 2, 1, rm, 4)),
+	return f_result(&h, run_fp(&h, r_type(funct5, fmt, funct5 == SQRT ? 0 : 2, 1, rm, 4)),
 			fmt);
 }
 
@@ -150,7 +165,7 @@ static struct result fused(unsigned opcode, unsigned fmt, unsigned rm, uint64_t 
 {
 	struct hart h;
 	fresh(&h, reg(fmt, a), reg(fmt, b), reg(fmt, c), 0, RM_RNE);
-	return f_result(&h, fpu_execute(&h, r4_type(opcode, 3, fmt, 2, 1, rm, 4)), fmt);
+	return f_result(&h, run_fp(&h, r4_type(opcode, 3, fmt, 2, 1, rm, 4)), fmt);
 }
 
 /* An OP-FP instruction with an integer destination (x4). */
@@ -159,7 +174,7 @@ static struct result xop(unsigned funct5, unsigned fmt, unsigned rs2, unsigned f
 {
 	struct hart h;
 	fresh(&h, reg(fmt, a), reg(fmt, b), 0, 0, RM_RNE);
-	int rc = fpu_execute(&h, r_type(funct5, fmt, rs2, 1, funct3, 4));
+	int rc = run_fp(&h, r_type(funct5, fmt, rs2, 1, funct3, 4));
 	return (struct result){ rc, h.x[4], h.fflags };
 }
 
@@ -172,7 +187,7 @@ static struct result fcvt_from_int(unsigned fmt, unsigned type, unsigned rm, uin
 {
 	struct hart h;
 	fresh(&h, 0, 0, 0, x, RM_RNE);
-	return f_result(&h, fpu_execute(&h, r_type(CVT_FI, fmt, type, 1, rm, 4)), fmt);
+	return f_result(&h, run_fp(&h, r_type(CVT_FI, fmt, type, 1, rm, 4)), fmt);
 }
 
 /* FCVT.S.D (to = S) or FCVT.D.S (to = D). */
@@ -181,7 +196,7 @@ static struct result fcvt_ff(unsigned to, unsigned rm, uint64_t a)
 	struct hart h;
 	unsigned from = to == S ? D : S;
 	fresh(&h, reg(from, a), 0, 0, 0, RM_RNE);
-	return f_result(&h, fpu_execute(&h, r_type(CVT_FF, to, from, 1, rm, 4)), to);
+	return f_result(&h, run_fp(&h, r_type(CVT_FF, to, from, 1, rm, 4)), to);
 }
 
 /* For table-driven loops: say which entry is wrong; the CHECK after it
@@ -489,15 +504,15 @@ static void test_riscv_tests_move(void **state)
 	};
 	for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) {
 		fresh(&h, sp[i].rs1, sp[i].rs2, 0, 0, 0);
-		assert_int_equal(fpu_execute(&h, r_type(SGNJ, S, 2, 1, 0, 4)), 0);
+		assert_int_equal(run_fp(&h, r_type(SGNJ, S, 2, 1, 0, 4)), 0);
 		assert_int_equal(h.f[4], BOX | sp[i].rd);
 	}
 	/* fsgnj.d moves all 64 bits whatever they hold */
 	fresh(&h, 0x7fffffff11111111, 0xffffffff11111111, 0, 0, 0);
-	assert_int_equal(fpu_execute(&h, r_type(SGNJ, D, 2, 1, 0, 4)), 0);
+	assert_int_equal(run_fp(&h, r_type(SGNJ, D, 2, 1, 0, 4)), 0);
 	assert_int_equal(h.f[4], 0xffffffff11111111);
 	fresh(&h, 0xffffffff11111111, 0x0000000000000000, 0, 0, 0);
-	assert_int_equal(fpu_execute(&h, r_type(SGNJ, D, 2, 1, 0, 4)), 0);
+	assert_int_equal(run_fp(&h, r_type(SGNJ, D, 2, 1, 0, 4)), 0);
 	assert_int_equal(h.f[4], 0x7fffffff11111111);
 	assert_int_equal(h.fflags, 0);
 }
@@ -640,18 +655,18 @@ static void test_dynamic_rounding_mode(void **state)
 
 	for (unsigned frm = RM_RNE; frm <= RM_RMM; frm++) {
 		fresh(&h, BOX | 0x3f800000, BOX | 0x33800000, 0, 0, frm);
-		assert_int_equal(fpu_execute(&h, add_dyn), 0);
+		assert_int_equal(run_fp(&h, add_dyn), 0);
 		assert_int_equal(h.f[4], BOX | rm_cases[0].want[frm]);
 		assert_int_equal(h.fflags, NX);
 	}
 	/* a static rm overrides frm */
 	fresh(&h, BOX | 0x3f800000, BOX | 0x33800000, 0, 0, RM_RUP);
-	assert_int_equal(fpu_execute(&h, r_type(ADD, S, 2, 1, RM_RNE, 4)), 0);
+	assert_int_equal(run_fp(&h, r_type(ADD, S, 2, 1, RM_RNE, 4)), 0);
 	assert_int_equal(h.f[4], BOX | 0x3f800000);
 	/* fflags accrue */
 	fresh(&h, BOX | 0x3f800000, BOX | 0x33800000, 0, 0, RM_RNE);
 	h.fflags = NV;
-	assert_int_equal(fpu_execute(&h, add_dyn), 0);
+	assert_int_equal(run_fp(&h, add_dyn), 0);
 	assert_int_equal(h.fflags, NV | NX);
 }
 
@@ -698,47 +713,47 @@ static void test_nan_boxing(void **state)
 					      0x7fffffff3f800000, 0x3ff0000000000000 };
 	for (size_t i = 0; i < sizeof bad_boxes / sizeof bad_boxes[0]; i++) {
 		fresh(&h, bad_boxes[i], BOX | 0x3f800000, 0, 0, 0);
-		assert_int_equal(fpu_execute(&h, r_type(ADD, S, 2, 1, RM_RNE, 4)), 0);
+		assert_int_equal(run_fp(&h, r_type(ADD, S, 2, 1, RM_RNE, 4)), 0);
 		assert_int_equal(h.f[4], BOX | QNAN_S);
 		assert_int_equal(h.fflags, 0);
 		/* fclass sees a quiet NaN */
-		assert_int_equal(fpu_execute(&h, r_type(MVX_CLASS, S, 0, 1, 1, 5)), 0);
+		assert_int_equal(run_fp(&h, r_type(MVX_CLASS, S, 0, 1, 1, 5)), 0);
 		assert_int_equal(h.x[5], 1 << 9);
 		/* feq is quiet on it, flt signals */
-		assert_int_equal(fpu_execute(&h, r_type(CMP, S, 2, 1, 2, 5)), 0);
+		assert_int_equal(run_fp(&h, r_type(CMP, S, 2, 1, 2, 5)), 0);
 		assert_int_equal(h.x[5], 0);
 		assert_int_equal(h.fflags, 0);
-		assert_int_equal(fpu_execute(&h, r_type(CMP, S, 1, 2, 1, 5)), 0);
+		assert_int_equal(run_fp(&h, r_type(CMP, S, 1, 2, 1, 5)), 0);
 		assert_int_equal(h.fflags, NV);
 		/* fcvt.d.s of it is the canonical double NaN, quietly */
 		h.fflags = 0;
-		assert_int_equal(fpu_execute(&h, r_type(CVT_FF, D, 0, 1, RM_RNE, 6)), 0);
+		assert_int_equal(run_fp(&h, r_type(CVT_FF, D, 0, 1, RM_RNE, 6)), 0);
 		assert_int_equal(h.f[6], QNAN_D);
 		assert_int_equal(h.fflags, 0);
 		/* min/max return the other operand */
-		assert_int_equal(fpu_execute(&h, r_type(MINMAX, S, 2, 1, 0, 7)), 0);
+		assert_int_equal(run_fp(&h, r_type(MINMAX, S, 2, 1, 0, 7)), 0);
 		assert_int_equal(h.f[7], BOX | 0x3f800000);
 		/* fmv.x.w moves the raw low bits anyway, sign-extended */
-		assert_int_equal(fpu_execute(&h, r_type(MVX_CLASS, S, 0, 1, 0, 5)), 0);
+		assert_int_equal(run_fp(&h, r_type(MVX_CLASS, S, 0, 1, 0, 5)), 0);
 		assert_int_equal(h.x[5], (uint64_t)(int64_t)(int32_t)(uint32_t)bad_boxes[i]);
 	}
 	/* fmv.w.x boxes, fmv.x.w sign-extends, fmv.d.x/fmv.x.d move 64 bits */
 	fresh(&h, 0, 0, 0, 0x123456789abcdef0, 0);
-	assert_int_equal(fpu_execute(&h, r_type(MVF, S, 0, 1, 0, 4)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVF, S, 0, 1, 0, 4)), 0);
 	assert_int_equal(h.f[4], BOX | 0x9abcdef0);
-	assert_int_equal(fpu_execute(&h, r_type(MVX_CLASS, S, 0, 4, 0, 5)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVX_CLASS, S, 0, 4, 0, 5)), 0);
 	assert_int_equal(h.x[5], 0xffffffff9abcdef0);
-	assert_int_equal(fpu_execute(&h, r_type(MVF, D, 0, 1, 0, 6)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVF, D, 0, 1, 0, 6)), 0);
 	assert_int_equal(h.f[6], 0x123456789abcdef0);
-	assert_int_equal(fpu_execute(&h, r_type(MVX_CLASS, D, 0, 6, 0, 7)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVX_CLASS, D, 0, 6, 0, 7)), 0);
 	assert_int_equal(h.x[7], 0x123456789abcdef0);
 	h.x[1] = 0x7ff0000000000001; /* a signalling NaN moves untouched */
-	assert_int_equal(fpu_execute(&h, r_type(MVF, D, 0, 1, 0, 6)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVF, D, 0, 1, 0, 6)), 0);
 	assert_int_equal(h.f[6], 0x7ff0000000000001);
 	h.x[1] = 0x000000007f800001;
-	assert_int_equal(fpu_execute(&h, r_type(MVF, S, 0, 1, 0, 6)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVF, S, 0, 1, 0, 6)), 0);
 	assert_int_equal(h.f[6], BOX | 0x7f800001);
-	assert_int_equal(fpu_execute(&h, r_type(MVX_CLASS, S, 0, 6, 0, 5)), 0);
+	assert_int_equal(run_fp(&h, r_type(MVX_CLASS, S, 0, 6, 0, 5)), 0);
 	assert_int_equal(h.x[5], 0x7f800001);
 	assert_int_equal(h.fflags, 0);
 	/* every single-precision result is boxed, including from conversions */
@@ -856,11 +871,11 @@ static void test_compare(void **state)
 	/* rd = x0 is never written, but the flags still accrue */
 	struct hart h;
 	fresh(&h, BOX | QNAN_S, BOX | QNAN_S, 0, 0, 0);
-	assert_int_equal(fpu_execute(&h, r_type(CMP, S, 2, 1, 1, 0)), 0);
+	assert_int_equal(run_fp(&h, r_type(CMP, S, 2, 1, 1, 0)), 0);
 	assert_int_equal(h.x[0], 0);
 	assert_int_equal(h.fflags, NV);
 	fresh(&h, BOX | fs(1.0f), BOX | fs(1.0f), 0, 0, 0);
-	assert_int_equal(fpu_execute(&h, r_type(CMP, S, 2, 1, 2, 0)), 0);
+	assert_int_equal(run_fp(&h, r_type(CMP, S, 2, 1, 2, 0)), 0);
 	assert_int_equal(h.x[0], 0);
 }
 
@@ -951,7 +966,7 @@ static void test_fcvt_saturation(void **state)
 	/* rd = x0 keeps zero but flags still accrue */
 	struct hart h;
 	fresh(&h, QNAN_D, 0, 0, 0, 0);
-	assert_int_equal(fpu_execute(&h, r_type(CVT_IF, D, CVT_W, 1, RM_RNE, 0)), 0);
+	assert_int_equal(run_fp(&h, r_type(CVT_IF, D, CVT_W, 1, RM_RNE, 0)), 0);
 	assert_int_equal(h.x[0], 0);
 	assert_int_equal(h.fflags, NV);
 }
@@ -1072,7 +1087,7 @@ static void expect_illegal(uint32_t insn, unsigned frm)
 	fresh(&h, BOX | fs(1.0f), BOX | fs(2.0f), BOX | fs(3.0f), 5, frm);
 	h.f[4] = 0x1234;
 	h.x[4] = 0x5678;
-	assert_int_equal(fpu_execute(&h, insn), -1);
+	assert_int_equal(run_fp(&h, insn), -1);
 	/* nothing changed */
 	assert_int_equal(h.f[4], 0x1234);
 	assert_int_equal(h.x[4], 0x5678);
@@ -1101,7 +1116,7 @@ static void test_illegal(void **state)
 			/* ops without a rounding mode do not care about frm */
 			struct hart h;
 			fresh(&h, BOX | fs(1.0f), BOX | fs(2.0f), 0, 0, frm);
-			assert_int_equal(fpu_execute(&h, r_type(MINMAX, fmt, 2, 1, 0, 4)), 0);
+			assert_int_equal(run_fp(&h, r_type(MINMAX, fmt, 2, 1, 0, 4)), 0);
 		}
 		/* bad rs2 / funct3 fields */
 		expect_illegal(r_type(SQRT, fmt, 1, 1, RM_RNE, 4), 0);
@@ -1134,6 +1149,18 @@ static void test_illegal(void **state)
 /* ------------------------------------------------------------------ */
 /* The host floating-point environment is left as it was                */
 
+/* The rounding mode SSE arithmetic uses right now (fegetround reads the
+ * x87 control word, which keel never touches). */
+static int sse_round(void)
+{
+#if defined(__x86_64__)
+	static const int from_rc[4] = { FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO };
+	return from_rc[(_mm_getcsr() >> 13) & 3];
+#else
+	return fegetround();
+#endif
+}
+
 static void test_host_environment_preserved(void **state)
 {
 	(void)state;
@@ -1143,7 +1170,7 @@ static void test_host_environment_preserved(void **state)
 		fused(FMADD, S, rm, fs(1e30f), fs(1e30f), fs(1.0f));
 		fop(DIV, S, rm, fs(1.0f), 0);
 		fcvt_ff(S, rm, fd(1e-300));
-		assert_int_equal(fegetround(), FE_TONEAREST);
+		assert_int_equal(sse_round(), FE_TONEAREST);
 	}
 	assert_int_equal(fetestexcept(FE_ALL_EXCEPT), 0);
 
@@ -1151,7 +1178,48 @@ static void test_host_environment_preserved(void **state)
 	assert_int_equal(fesetround(FE_UPWARD), 0);
 	CHECK(fop(ADD, S, RM_RNE, 0x3f800000, 0x33800000), 0x3f800000, NX);
 	CHECK(fop(DIV, D, RM_RTZ, fd(1.0), fd(3.0)), 0x3fd5555555555555, NX);
-	assert_int_equal(fegetround(), FE_UPWARD);
+	assert_int_equal(sse_round(), FE_UPWARD);
+	assert_int_equal(fesetround(FE_TONEAREST), 0);
+}
+
+/* Between FP instructions the guest's rounding mode stays in the host FPU
+ * and its flags accrue there; fpu_host_env folds them into fflags and gives
+ * the host its environment (rounding mode and sticky flags) back. */
+static void test_guest_env_kept_between_ops(void **state)
+{
+	(void)state;
+	struct hart h;
+	fresh(&h, BOX | 0x3f800000, BOX | 0x33800000, BOX | 0, 0, RM_RNE);
+	assert_int_equal(fesetround(FE_UPWARD), 0);
+	feclearexcept(FE_ALL_EXCEPT);
+	feraiseexcept(FE_OVERFLOW);
+
+	assert_int_equal(fpu_execute(&h, r_type(ADD, S, 2, 1, RM_RTZ, 4)), 0); /* NX */
+#if defined(__x86_64__) && !defined(KEEL_FPU_SOFT_ONLY)
+	assert_int_equal(sse_round(), FE_TOWARDZERO);
+	assert_int_equal(h.fflags, 0); /* not folded yet */
+#endif
+	assert_int_equal(fpu_execute(&h, r_type(DIV, S, 3, 1, RM_RDN, 5)), 0); /* DZ */
+#if defined(__x86_64__) && !defined(KEEL_FPU_SOFT_ONLY)
+	assert_int_equal(sse_round(), FE_DOWNWARD);
+#endif
+	assert_int_equal(fpu_execute(&h, r_type(ADD, S, 3, 1, RM_RMM, 6)), 0); /* soft, exact */
+	fpu_host_env(&h);
+	assert_int_equal(h.fflags, NX | DZ);
+	assert_int_equal(h.f[4], BOX | 0x3f800000);
+	assert_int_equal(h.f[5], BOX | INF_S);
+	assert_int_equal(sse_round(), FE_UPWARD);
+	assert_int_equal(fetestexcept(FE_ALL_EXCEPT), FE_OVERFLOW);
+	fpu_host_env(&h); /* idempotent */
+	assert_int_equal(sse_round(), FE_UPWARD);
+
+	/* flags accrued before a mode switch survive it */
+	h.fflags = 0;
+	assert_int_equal(fpu_execute(&h, r_type(DIV, S, 3, 1, RM_RNE, 5)), 0);
+	assert_int_equal(fpu_execute(&h, r_type(ADD, S, 2, 1, RM_RUP, 4)), 0);
+	fpu_host_env(&h);
+	assert_int_equal(h.fflags, NX | DZ);
+	feclearexcept(FE_ALL_EXCEPT);
 	assert_int_equal(fesetround(FE_TONEAREST), 0);
 }
 
@@ -1450,6 +1518,7 @@ int main(void)
 		cmocka_unit_test(test_fcvt_float_float),
 		cmocka_unit_test(test_illegal),
 		cmocka_unit_test(test_host_environment_preserved),
+		cmocka_unit_test(test_guest_env_kept_between_ops),
 		cmocka_unit_test(test_host_matches_soft),
 		cmocka_unit_test(test_int_conversions_match_host),
 		cmocka_unit_test(test_rmm_against_exact_singles),

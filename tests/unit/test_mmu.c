@@ -600,6 +600,29 @@ static void test_sfence_vma(void **state)
 	load_faults(m, PRIV_S, VA_4K);
 }
 
+/* U-mode has a TLB of its own; SFENCE.VMA from S (and a satp write) drops
+ * it too, while M-mode's untranslated entries may stay. */
+static void test_sfence_vma_user_tlb(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt;
+	mmu_on(m, &pt, 3);
+	uint64_t slot = pt_map(&pt, VA_4K, FRAME(1), 0, RW_AD | PTE_U);
+	poke64(m, FRAME(1), 0x1111);
+	poke64(m, FRAME(2), 0x2222);
+	assert_int_equal(must_load(m, PRIV_M, FRAME(1)), 0x1111);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x1111);
+	poke64(m, slot, pte_make(FRAME(2), RW_AD | PTE_U | PTE_V));
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x2222);
+	assert_int_equal(must_load(m, PRIV_M, FRAME(1)), 0x1111);
+
+	poke64(m, slot, pte_make(FRAME(1), RW_AD | PTE_U | PTE_V));
+	m->hart.x[T1] = m->hart.satp;
+	assert_true(exec_in(m, PRIV_S, csrw(CSR_SATP, T1)));
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x1111);
+}
+
 /* A satp write switches address spaces without an SFENCE. */
 static void test_satp_switch(void **state)
 {
@@ -716,6 +739,7 @@ int main(void)
 		VM_TEST(test_dirty_after_cached_read),
 		VM_TEST(test_mprv),
 		VM_TEST(test_sfence_vma),
+		VM_TEST(test_sfence_vma_user_tlb),
 		VM_TEST(test_satp_switch),
 		VM_TEST(test_fetch_across_pages),
 		VM_TEST(test_translate_debug),

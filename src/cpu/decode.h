@@ -1,0 +1,80 @@
+/* Instruction decode: raw instruction bits to an operation and its fields.
+ *
+ * The interpreter memoizes decode_insn() in a small table indexed by pc
+ * (struct hart's decode_cache) and tagged with the raw bits, so an
+ * instruction is decoded once however often it runs.  Because the tag is
+ * the instruction itself, re-fetched on every execution, a stale entry can
+ * never be used: stores, DMA, snapshot restore or a debugger changing code
+ * need no invalidation, and FENCE.I stays a no-op.  See docs/cpu.md.
+ */
+#ifndef KEEL_CPU_DECODE_H
+#define KEEL_CPU_DECODE_H
+
+#include <stdint.h>
+
+#include "cpu/hart.h"
+
+/* One value per distinct behaviour the loop implements.  OP_ILLEGAL is 0
+ * so that an all-zero cache entry is the correct decode of the word 0 (an
+ * illegal compressed instruction) but for its len, which the loop does not
+ * read for an illegal instruction. */
+enum op {
+	OP_ILLEGAL = 0,
+	OP_NOP, /* FENCE, FENCE.I, and ALU ops whose rd is x0 */
+	OP_LUI, OP_AUIPC, OP_JAL, OP_JALR,
+	OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
+	OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU,
+	OP_SB, OP_SH, OP_SW, OP_SD,
+	OP_ADDI, OP_SLTI, OP_SLTIU, OP_XORI, OP_ORI, OP_ANDI, OP_SLLI, OP_SRLI, OP_SRAI,
+	OP_ADDIW, OP_SLLIW, OP_SRLIW, OP_SRAIW,
+	OP_ADD, OP_SUB, OP_SLL, OP_SLT, OP_SLTU, OP_XOR, OP_SRL, OP_SRA, OP_OR, OP_AND,
+	OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
+	OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW, OP_SRAW,
+	OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW,
+	OP_FLW, OP_FLD, OP_FSW, OP_FSD,
+	OP_FP_ROUNDING, /* fpu_execute_packed(imm): see fpu_pack_arith */
+	OP_FP, /* the rest of OP-FP: fpu_execute(insn) */
+	OP_AMO, /* exec_amo(insn) */
+	OP_SYSTEM, /* exec_system(insn) */
+	OP_COUNT
+};
+
+/* Instruction fields. */
+static inline unsigned rd_of(uint32_t i) { return (i >> 7) & 31; }
+static inline unsigned rs1_of(uint32_t i) { return (i >> 15) & 31; }
+static inline unsigned rs2_of(uint32_t i) { return (i >> 20) & 31; }
+static inline unsigned funct3_of(uint32_t i) { return (i >> 12) & 7; }
+static inline unsigned funct7_of(uint32_t i) { return i >> 25; }
+static inline int64_t imm_i(uint32_t i) { return (int32_t)i >> 20; }
+/* The immediates are assembled as unsigned bit fields and then
+ * sign-extended from bit 31 in one step. */
+static inline int64_t imm_s(uint32_t i)
+{
+	return (int32_t)((i & 0xfe000000) | ((i >> 7) & 0x1f) << 20) >> 20;
+}
+static inline int64_t imm_b(uint32_t i)
+{
+	uint32_t v = (i & 0x80000000) | ((i & 0x80) << 23) | ((i >> 1) & 0x3f000000) |
+		     ((i << 12) & 0x00f00000);
+	return (int32_t)v >> 19;
+}
+static inline int64_t imm_u(uint32_t i) { return (int32_t)(i & 0xfffff000); }
+static inline int64_t imm_j(uint32_t i)
+{
+	uint32_t v = (i & 0x80000000) | ((i & 0xff000) << 11) | ((i & 0x100000) << 2) |
+		     ((i >> 9) & 0x3ff000);
+	return (int32_t)v >> 11;
+}
+
+/* The 32-bit form of d's instruction (compressed ones expanded), for the
+ * ops whose execution decodes further (OP_FP, OP_AMO, OP_SYSTEM). */
+static inline uint32_t decoded_insn32(const struct decoded_insn *d)
+{
+	return (d->word & 3) == 3 ? d->word : rvc_table[d->word & 0xffff];
+}
+
+/* Fill d for the instruction in the low bits of `word` (the low 16 bits
+ * alone when bits 1:0 != 3, a compressed instruction).  d->word = word. */
+void decode_insn(uint32_t word, struct decoded_insn *d);
+
+#endif
