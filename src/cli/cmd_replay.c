@@ -204,11 +204,14 @@ static int replay_disk(const void *snap, size_t len, struct machine_config *cfg,
 	return 0;
 }
 
-/* A machine in the state of the checkpoint whose bytes are `snap`. */
+/* A machine in the state of the checkpoint whose bytes are `snap`.  The
+ * reference machine of --bisect runs the plainest interpreter (no decode
+ * cache), so a divergence an optimisation causes shows up against it. */
 static struct machine *machine_at(const struct session *s, bool console, const void *snap,
-				  size_t len)
+				  size_t len, bool reference)
 {
 	struct machine_config cfg = s->cfg;
+	cfg.no_decode_cache = reference;
 	cfg.board = BOARD_VIRT;
 	cfg.disk = NULL;
 	cfg.idle_skip = false; /* idle skips come from the log */
@@ -274,7 +277,7 @@ static int digest_at(const struct session *s, const struct replay_options *o,
 		     const struct good_point *g, uint64_t until, bool perturb,
 		     uint8_t out[STATE_DIGEST_BYTES])
 {
-	struct machine *m = machine_at(s, false, g->buf, g->len);
+	struct machine *m = machine_at(s, false, g->buf, g->len, !perturb);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);
@@ -304,7 +307,8 @@ static int digest_at(const struct session *s, const struct replay_options *o,
 }
 
 /* The first icount in (good, bad] where the replay as asked differs from
- * the reference replay (this one without the test perturbation). */
+ * the reference replay (without the test perturbation, and without the
+ * decode cache). */
 static int bisect(const struct session *s, const struct replay_options *o,
 		  const struct good_point *g, uint64_t bad)
 {
@@ -493,7 +497,7 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		return 1;
 	}
 	fclose(f);
-	struct machine *m = machine_at(s, !o->quiet, snap, len);
+	struct machine *m = machine_at(s, !o->quiet, snap, len, false);
 	free(snap);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
