@@ -29,6 +29,9 @@ struct disk_image {
 	 * records the recording appended past the frozen prefix, so the
 	 * disk's identity may be frozen (snapshotted) as that longer prefix. */
 	bool replaying;
+	/* Hash the base afresh rather than trust the cache (base_hash_cache.h):
+	 * keel disk's inspections, whose job is checking. */
+	bool fresh_base_hash;
 	/* Private mode: the bytes the private writes would have appended
 	 * (one record per block written), so the disk's identity, which the
 	 * state digest covers, grows exactly as the original's did. */
@@ -418,7 +421,7 @@ int disk_image_create(const char *overlay, const char *base, char *err, size_t e
 	int rc = -1;
 	if (h.base_size == 0)
 		fail(err, errlen, base, "the base image is empty");
-	else if (overlay_hash_base(fd, h.base_size, h.base_hash, why, sizeof(why)))
+	else if (overlay_hash_base(fd, h.base_size, true, h.base_hash, why, sizeof(why)))
 		fail(err, errlen, base, why);
 	else
 		rc = 0;
@@ -484,7 +487,8 @@ static int open_base(struct disk_image *d, const char *overlay, const char *base
 			 overlay, path, (unsigned long long)size, (unsigned long long)h->base_size);
 		return -1;
 	}
-	if (overlay_hash_base(d->base_fd, size, d->base_hash, why, sizeof(why))) {
+	if (overlay_hash_base(d->base_fd, size, !d->fresh_base_hash, d->base_hash, why,
+			      sizeof(why))) {
 		snprintf(err, errlen, "%s: base image %s: %s", overlay, path, why);
 		return -1;
 	}
@@ -538,13 +542,14 @@ static int load_records(struct disk_image *d, uint64_t end, bool strict, char *e
  * UINT64_MAX for all of it (dropping a torn tail).  A read-only open
  * changes nothing in the file. */
 static int open_existing(struct disk_image **out, const char *overlay, const char *base,
-			 uint64_t len, bool readonly, char *err, size_t errlen)
+			 uint64_t len, bool readonly, bool fresh_hash, char *err, size_t errlen)
 {
 	struct disk_image *d = image_new();
 	if (!d)
 		return fail(err, errlen, overlay, "out of memory");
 	d->kind = DISK_OVERLAY;
 	d->readonly = readonly;
+	d->fresh_base_hash = fresh_hash;
 	uint64_t file_len;
 	struct overlay_header h;
 	int rc = open_sized(overlay, readonly ? O_RDONLY : O_RDWR, &d->ov_fd, &file_len, err, errlen);
@@ -586,13 +591,13 @@ int disk_image_open_overlay(struct disk_image **out, const char *overlay, const 
 	if (base && access(overlay, F_OK) != 0 && errno == ENOENT &&
 	    disk_image_create(overlay, base, err, errlen))
 		return -1;
-	return open_existing(out, overlay, base, UINT64_MAX, false, err, errlen);
+	return open_existing(out, overlay, base, UINT64_MAX, false, false, err, errlen);
 }
 
 int disk_image_open_overlay_readonly(struct disk_image **out, const char *overlay, char *err,
 				     size_t errlen)
 {
-	return open_existing(out, overlay, NULL, UINT64_MAX, true, err, errlen);
+	return open_existing(out, overlay, NULL, UINT64_MAX, true, true, err, errlen);
 }
 
 /* --- snapshots and clones ------------------------------------------------ */
@@ -662,7 +667,7 @@ int disk_image_open_frozen(struct disk_image **out, const struct disk_identity *
 		path = new_overlay;
 	}
 	struct disk_image *d = NULL;
-	int rc = open_existing(&d, path, NULL, want, false, err, errlen);
+	int rc = open_existing(&d, path, NULL, want, false, false, err, errlen);
 	if (rc == 0 && (memcmp(d->base_hash, id->base_hash, OVERLAY_HASH_BYTES) != 0 ||
 			d->size != id->size))
 		rc = fail(err, errlen, path, "is over another base image than the snapshot's");
@@ -707,7 +712,7 @@ int disk_image_open_replay(struct disk_image **out, const struct disk_identity *
 	if (id->kind != DISK_OVERLAY)
 		return fail(err, errlen, id->path, "replay needs the recorded disk's overlay");
 	struct disk_image *d = NULL;
-	if (open_existing(&d, id->path, NULL, id->overlay_len, true, err, errlen))
+	if (open_existing(&d, id->path, NULL, id->overlay_len, true, false, err, errlen))
 		return -1;
 	if (memcmp(d->base_hash, id->base_hash, OVERLAY_HASH_BYTES) != 0 || d->size != id->size) {
 		disk_image_close(d);

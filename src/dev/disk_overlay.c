@@ -192,10 +192,10 @@ int overlay_scan(int fd, uint64_t end, uint64_t nblocks,
 	return rc;
 }
 
-int overlay_hash_base(int fd, uint64_t size, uint8_t out[OVERLAY_HASH_BYTES], char *err,
-		      size_t errlen)
+int overlay_hash_base(int fd, uint64_t size, bool use_cache, uint8_t out[OVERLAY_HASH_BYTES],
+		      char *err, size_t errlen)
 {
-	if (base_hash_cache_get(fd, size, out))
+	if (use_cache && base_hash_cache_get(fd, size, out))
 		return 0;
 	enum { CHUNK = 1 << 20 };
 	uint8_t *buf = malloc(CHUNK);

@@ -67,10 +67,11 @@ int overlay_scan(int fd, uint64_t end, uint64_t nblocks,
 		 void (*found)(void *opaque, uint64_t block, uint64_t offset), void *opaque,
 		 uint64_t *valid_end, char *err, size_t errlen);
 
-/* BLAKE2b-256 of the first `size` bytes of `fd`.  Returns 0, or -1 with a
- * reason (a read error, or the file is shorter) in err. */
-int overlay_hash_base(int fd, uint64_t size, uint8_t out[OVERLAY_HASH_BYTES], char *err,
-		      size_t errlen);
+/* BLAKE2b-256 of the first `size` bytes of `fd`, from the cache of
+ * base_hash_cache.h when `use_cache` and it has one.  Returns 0, or -1
+ * with a reason (a read error, or the file is shorter) in err. */
+int overlay_hash_base(int fd, uint64_t size, bool use_cache, uint8_t out[OVERLAY_HASH_BYTES],
+		      char *err, size_t errlen);
 
 /* 64 lowercase hex digits and a NUL. */
 void overlay_hash_hex(const uint8_t hash[OVERLAY_HASH_BYTES], char out[2 * OVERLAY_HASH_BYTES + 1]);
