@@ -16,9 +16,11 @@
    none of its parent's descriptors and never touches its terminal;
 5. a clone with its own slirp and hostfwd serves its guest's httpd on its
    own port while the parent's port still reaches the parent."""
+import atexit
 import json
 import os
 import re
+import signal
 import subprocess
 import termios
 import threading
@@ -67,10 +69,29 @@ def wait_gone(pid, timeout=60):
         time.sleep(0.1)
 
 
+# Clones outlive their parents by design, so a test that fails half-way
+# would leave them running (spinning, with --idle-sleep off): kill every
+# clone this process saw when it exits.
+CLONE_PIDS = []
+
+
+def kill_clones():
+    for pid in CLONE_PIDS:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+atexit.register(kill_clones)
+
+
 class Clone:
     """A clone driven through its own socket ("input") and console file."""
 
     def __init__(self, reply, console):
+        if isinstance(reply.get("pid"), int):
+            CLONE_PIDS.append(reply["pid"])
         check(reply["ok"] is True, f"clone: {reply!r}")
         check(isinstance(reply["pid"], int) and alive(reply["pid"]), f"clone pid: {reply!r}")
         self.pid, self.sock, self.console = reply["pid"], reply["sock"], console
