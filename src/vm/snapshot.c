@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -656,6 +657,16 @@ oom:
 	return -1;
 }
 
+/* Pages [from, to) are not in the snapshot: they read as zero.  Dropping
+ * them (guest RAM is anonymous memory) zeroes them without touching them;
+ * reading each to see whether it is already zero would fault in, and with
+ * transparent huge pages clear, memory a fresh machine never used. */
+static void zero_absent(struct machine *m, uint64_t from, uint64_t to)
+{
+	if (to > from)
+		madvise(m->ram + from * PAGE_SIZE, (to - from) * PAGE_SIZE, MADV_DONTNEED);
+}
+
 static int get_ram(struct state_reader *r, struct machine *m)
 {
 	uint32_t page = sr_u32(r);
@@ -689,14 +700,13 @@ static int get_ram(struct state_reader *r, struct machine *m)
 	ZSTD_inBuffer in = {comp, (size_t)clen, 0};
 	int rc = 0;
 	size_t ret = 1; /* zstd's "more to come" hint; 0 once the frame is complete */
+	uint64_t zero_from = 0; /* the run of absent pages that ends before page i */
 	for (uint64_t i = 0; i < npages && rc == 0; i++) {
 		uint8_t *dst = m->ram + i * PAGE_SIZE;
-		if (!((bitmap[i / 8] >> (i % 8)) & 1)) {
-			/* Zero it, but leave untouched (still zero) memory uncommitted. */
-			if (!ram_page_is_zero(dst))
-				memset(dst, 0, PAGE_SIZE);
+		if (!((bitmap[i / 8] >> (i % 8)) & 1))
 			continue;
-		}
+		zero_absent(m, zero_from, i);
+		zero_from = i + 1;
 		ZSTD_outBuffer out = {dst, PAGE_SIZE, 0};
 		while (out.pos < out.size) {
 			ret = ZSTD_decompressStream(dctx, &out, &in);
@@ -712,6 +722,8 @@ static int get_ram(struct state_reader *r, struct machine *m)
 			}
 		}
 	}
+	if (rc == 0)
+		zero_absent(m, zero_from, npages);
 	if (rc == 0) {
 		/* The frame must end exactly here: no trailing data and a
 		 * complete frame (checksum/epilogue consumed). */
