@@ -52,8 +52,13 @@ test-asan: build-asan
 # Boot the default guest: console on this terminal (Ctrl-a x quits), the
 # root disk an overlay over the guest's ext4 image, user networking with
 # the guest's web server on http://127.0.0.1:8080/.
+# The control socket makes the services reachable: keel ctl status,
+# snapshot, clone, suspend --encrypt (docs/api.md).
+API_SOCK ?= $${XDG_RUNTIME_DIR:-/tmp}/keel-$$(id -u).sock
+
 run: build guest
-	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80
+	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80 \
+		--api-sock $(API_SOCK)
 
 # Speed against QEMU (installed here): bare-metal MIPS, then the Linux
 # workloads of the guest benchmark (bench/README.md).
