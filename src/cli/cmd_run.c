@@ -619,7 +619,9 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 		loop.at_stop_opaque = &rec;
 		why = run_with_snapshot(m, o, &loop);
 	}
-	if (o->record && rec.log)
+	/* A clone (src/vm/clone.c) returns here too: the log is the parent's,
+	 * and its descriptors are gone, so the clone leaves it alone. */
+	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
 	host_loop_close(&loop);
 	if (o->api_sock)
