@@ -70,11 +70,12 @@ static int get_conf(struct state_reader *r, const struct machine *m)
 			       (unsigned long long)(m->ram_size >> 20),
 			       (unsigned long long)m->ram_base);
 	if (has_blk != m->has_blk)
-		return sr_fail(r, "the file %s a disk, this machine %s", has_blk ? "has" : "has no",
+		return sr_fail(r, "the file %s, this machine %s", has_blk ? "has a disk" : "has no disk",
 			       m->has_blk ? "has one" : "has none");
 	if (has_net != m->has_net)
-		return sr_fail(r, "the file %s a network device, this machine %s",
-			       has_net ? "has" : "has no", m->has_net ? "has one" : "has none");
+		return sr_fail(r, "the file %s, this machine %s",
+			       has_net ? "has a network device" : "has no network device",
+			       m->has_net ? "has one" : "has none");
 	return 0;
 }
 
@@ -568,8 +569,8 @@ static int get_disk(struct state_reader *r, const struct machine *m)
 		return -1;
 	machine_disk_identity(m, &have);
 	if ((want.kind == DISK_NONE) != (have.kind == DISK_NONE))
-		return sr_fail(r, "DISK: the file %s a disk, this machine %s",
-			       want.kind ? "has" : "has no", have.kind ? "has one" : "has none");
+		return sr_fail(r, "DISK: the file %s, this machine %s",
+			       want.kind ? "has a disk" : "has no disk", have.kind ? "has one" : "has none");
 	if (want.kind != DISK_OVERLAY)
 		return 0;
 	if (have.kind != DISK_OVERLAY ||

@@ -3,7 +3,9 @@
 session, then replay it with the test-only --debug-perturb X:2, which
 flips bit 0 of sp at icount X.  Replay must stop at the first checkpoint
 after X and say so, and --bisect must name X as the first divergent
-instruction.  A replay without the flag is the control."""
+instruction.  A replay without the flag is the control.  Then keel
+record is started from a snapshot the replay took (--restore), and that
+recording must replay too."""
 import os
 import re
 import subprocess
@@ -45,6 +47,29 @@ def test():
         rc, out, err = keel("replay", log, "--quiet", "--debug-perturb", f"{x}:2", "--bisect")
         check(f"first-divergence icount={x}\n" in out, f"bisect: {out} {err[-1500:]}")
         print(f"perturbation at {x}: reported at checkpoint {checkpoint}, bisect found {x}")
+        check_record_from_restore(tmp, log, checkpoint)
+
+
+def check_record_from_restore(tmp, log, at):
+    """keel record also starts from a snapshot (--restore): take one from
+    the replay, record a session from it in a new process, replay that."""
+    snap, log2 = os.path.join(tmp, "mid.snap"), os.path.join(tmp, "log2")
+    rc, out, err = keel("replay", log, "--quiet", "--until", str(at), "--snapshot", snap)
+    check(rc == 0, f"replay --until: {err}")
+    g = Guest([], command=[keel_path(), "record", "--log", log2, "--restore", snap,
+                           "--idle-sleep", "off"])
+    try:
+        g.wait_ready()  # the snapshot is mid-boot: typing earlier is lost
+        out, rc = g.run("echo from-the-snapshot")
+        check("from-the-snapshot" in out, f"restored recording: {out!r}")
+        g.send("poweroff -f\n")
+        check(g.wait_exit(120) == 0, f"record --restore: {g.stderr()}")
+    finally:
+        g.kill()
+    p = subprocess.run([keel_path(), "replay", log2], capture_output=True, timeout=600)
+    check(p.returncode == 0 and p.stdout == g.output,
+          f"replay of a recording from a snapshot: exit {p.returncode}: "
+          f"{p.stderr.decode()[-800:]}")
 
 
 if __name__ == "__main__":
