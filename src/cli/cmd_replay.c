@@ -68,8 +68,7 @@ struct replay_options {
 
 /* The first records of a log: how to rebuild the machine. */
 struct session {
-	struct machine_config cfg;
-	char *disk;
+	struct machine_config cfg; /* the disk comes from the checkpoint's DISK section */
 	char checkpoint[4096]; /* path of the first checkpoint */
 	uint64_t start_index; /* record number of the first digest */
 	uint64_t verified_records; /* replay stops before this record */
@@ -119,18 +118,14 @@ static int parse_session_json(struct session *s, const struct replay_record *rec
 	json_t *j = json_loadb((const char *)rec->payload, rec->len, 0, &je);
 	json_int_t ram = 0;
 	int net = 0, vcon = 0;
-	json_t *disk_value = NULL;
-	if (!j || json_unpack(j, "{s:I, s?o, s:b, s:b}", "ram_size", &ram, "disk", &disk_value,
-			      "net", &net, "console_virtio", &vcon)) {
+	if (!j || json_unpack(j, "{s:I, s:b, s:b}", "ram_size", &ram, "net", &net, "console_virtio",
+			      &vcon)) {
 		json_decref(j);
 		return -1;
 	}
-	const char *disk = json_string_value(disk_value); /* NULL for null: no disk */
 	s->cfg.ram_size = (uint64_t)ram;
 	s->cfg.net = net ? "none" : NULL;
 	s->cfg.console_input_virtio = vcon;
-	s->disk = disk ? strdup(disk) : NULL;
-	s->cfg.disk = s->disk;
 	json_decref(j);
 	return 0;
 }
@@ -213,7 +208,6 @@ static struct machine *machine_at(const struct session *s, bool console, const v
 	struct machine_config cfg = s->cfg;
 	cfg.no_decode_cache = reference;
 	cfg.board = BOARD_VIRT;
-	cfg.disk = NULL;
 	cfg.idle_skip = false; /* idle skips come from the log */
 	cfg.rtc_epoch_ns = 1; /* restored from the checkpoint; never the host's */
 	cfg.console_write = console ? console_stdout : console_discard;
@@ -545,7 +539,5 @@ int cmd_replay(int argc, char **argv)
 	struct session s = {0};
 	if (verify_for_replay(&o, &s) || read_session(&s, &o))
 		return 1;
-	int status = replay_log(&o, &s);
-	free(s.disk);
-	return status;
+	return replay_log(&o, &s);
 }

@@ -25,6 +25,22 @@ static double wall_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Pair this moment of wall time with the current mtime: after start-up, a
+ * pause or a fork, the machine's clock goes on from here, not from the
+ * wall time that passed meanwhile. */
+static void restart_pacing(struct host_loop *l)
+{
+	l->wall_origin = wall_seconds();
+	l->mtime_origin = vclock_mtime(&l->m->clock, l->m->hart.icount);
+}
+
+/* The mtime that wall time has reached since pacing last restarted. */
+static uint64_t wall_mtime(const struct host_loop *l)
+{
+	double elapsed = wall_seconds() - l->wall_origin;
+	return l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
+}
+
 static uint64_t mtime_now(const struct host_loop *l)
 {
 	return vclock_mtime(&l->m->clock, l->m->hart.icount);
@@ -63,8 +79,7 @@ void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle
 		raw.c_oflag |= OPOST | ONLCR; /* keep our own messages readable */
 		tcsetattr(l->in_fd, TCSANOW, &raw);
 	}
-	l->wall_origin = wall_seconds();
-	l->mtime_origin = mtime_now(l);
+	restart_pacing(l);
 	l->actions.console_input = queue_console_input;
 	l->actions.console_room = console_room;
 	l->actions.console_opaque = l;
@@ -174,8 +189,7 @@ static void wait_paused(struct host_loop *l)
 	unsigned n = host_pollfds(l, pfd, l->in_open && l->in_len < HOST_IN_BUF);
 	if (poll(pfd, n, -1) > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 		read_input(l);
-	l->wall_origin = wall_seconds();
-	l->mtime_origin = mtime_now(l);
+	restart_pacing(l);
 }
 
 /* The next moment (mtime) something inside the machine is due: a timer
@@ -254,8 +268,7 @@ static enum stop_reason idle(struct host_loop *l)
 	size_t had = l->in_len;
 	if (wait_input(l, timeout) || had) {
 		/* Input woke us before the deadline: move time to "now". */
-		double elapsed = wall_seconds() - l->wall_origin;
-		uint64_t now = l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
+		uint64_t now = wall_mtime(l);
 		uint64_t cur = mtime_now(l);
 		if (deadline != UINT64_MAX && now > deadline)
 			now = deadline;
@@ -287,8 +300,7 @@ static void catch_up(struct host_loop *l)
 {
 	if (!l->sleep_when_idle || !l->catch_up)
 		return;
-	double elapsed = wall_seconds() - l->wall_origin;
-	uint64_t now = l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
+	uint64_t now = wall_mtime(l);
 	uint64_t cur = mtime_now(l);
 	if (now > cur + CATCH_UP_TICKS)
 		machine_adjust_time(l->m, now - cur);
@@ -302,8 +314,7 @@ static void serve_clone(struct host_loop *l)
 	l->actions.clone_pending = false;
 	int rc = clone_vm(l, &l->actions.clone, &r);
 	if (rc == 0) { /* the clone: pacing restarts here, as after a pause */
-		l->wall_origin = wall_seconds();
-		l->mtime_origin = mtime_now(l);
+		restart_pacing(l);
 		return;
 	}
 	if (rc > 0)

@@ -776,8 +776,9 @@ static void put_boot(struct state_writer *w, const struct machine *m)
 	sw_put_bytes(w, m->boot_image, m->boot_image_len);
 }
 
-/* Checked in full now (a dry decode into a scratch machine would cost a
- * RAM-sized buffer); a bad image is reported when the guest reboots. */
+/* Only the length is checked here: checking the image in full would take
+ * a dry decode into a RAM-sized scratch buffer.  A corrupt image is
+ * reported (and the machine stops) when the guest reboots. */
 static int get_boot(struct state_reader *r, struct machine *m)
 {
 	uint64_t len = sr_u64(r);

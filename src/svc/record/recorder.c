@@ -24,6 +24,15 @@ static void fail(struct recorder *r, const char *what)
 	r->m->exit_code = 1;
 }
 
+/* Seal if the log's interval passed.  Called on every event and at every
+ * checkpoint stop; an idle guest still crosses the boundary at each timer
+ * tick (EV_IDLE_SKIP), so seals keep coming while it waits. */
+static void tick(struct recorder *r)
+{
+	if (!r->failed && log_writer_tick(r->log))
+		fail(r, "sealing");
+}
+
 static void on_event(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
 		     size_t len)
 {
@@ -32,8 +41,8 @@ static void on_event(void *opaque, uint64_t icount, enum event_kind kind, const 
 		return;
 	if (log_writer_append(r->log, icount, (uint16_t)kind, payload, (uint32_t)len))
 		fail(r, "appending an event");
-	else if (log_writer_tick(r->log))
-		fail(r, "sealing");
+	else
+		tick(r);
 }
 
 static int log_digest(struct recorder *r)
@@ -114,14 +123,8 @@ int recorder_at_stop(void *opaque, struct machine *m)
 		r->next_checkpoint = m->hart.icount + r->every;
 	}
 	m->stop_at = r->every ? r->next_checkpoint : 0;
-	recorder_tick(r);
+	tick(r);
 	return r->failed ? -1 : 0;
-}
-
-void recorder_tick(struct recorder *r)
-{
-	if (!r->failed && log_writer_tick(r->log))
-		fail(r, "sealing");
 }
 
 int recorder_finish(struct recorder *r, const char *reason, char *err, size_t errlen)

@@ -44,9 +44,6 @@ int recorder_start(struct recorder *r, struct machine *m, const struct recorder_
 /* The host loop's at_stop callback: a checkpoint is due. */
 int recorder_at_stop(void *opaque, struct machine *m);
 
-/* Seal if the log's interval passed (call while idle, too). */
-void recorder_tick(struct recorder *r);
-
 /* Log the final digest and a session-end record (`reason`), seal and
  * close.  Returns 0, or -1 with a message (also if recording failed
  * earlier: then the log ends at its last good seal). */

@@ -74,11 +74,18 @@ void replayer_init(struct replayer *r, struct machine *m, struct replay_source s
 	m->events.replay_opaque = r;
 }
 
-static void drop_pulls(struct replayer *r);
+/* Drop the queued entropy records logged before `icount` (all of them
+ * with UINT64_MAX): used before the point replay starts from. */
+static void drop_pulls_before(struct replayer *r, uint64_t icount)
+{
+	for (; r->pull_head < r->pull_end && r->pulls[r->pull_head].icount < icount;
+	     r->pull_head++)
+		free((void *)r->pulls[r->pull_head].payload);
+}
 
 void replayer_free(struct replayer *r)
 {
-	drop_pulls(r);
+	drop_pulls_before(r, UINT64_MAX);
 	free(r->pulls);
 	r->pulls = NULL;
 	free(r->next_buf);
@@ -143,12 +150,6 @@ static int read_next(struct replayer *r, char *err, size_t errlen)
 	return r->have_next;
 }
 
-static void drop_pulls(struct replayer *r)
-{
-	for (; r->pull_head < r->pull_end; r->pull_head++)
-		free((void *)r->pulls[r->pull_head].payload);
-}
-
 /* Checkpoints are digest records, which are pushed, so reading stops
  * exactly at record `index`; the entropy before it was used before it. */
 int replayer_skip_to(struct replayer *r, uint64_t index, char *err, size_t errlen)
@@ -156,7 +157,7 @@ int replayer_skip_to(struct replayer *r, uint64_t index, char *err, size_t errle
 	while (r->records <= index) {
 		r->have_next = false;
 		int rc = read_next(r, err, errlen);
-		drop_pulls(r);
+		drop_pulls_before(r, UINT64_MAX);
 		if (rc <= 0) {
 			if (rc == 0)
 				snprintf(err, errlen, "the log ends before record %" PRIu64, index);
@@ -173,8 +174,7 @@ int replayer_skip_before(struct replayer *r, uint64_t icount, char *err, size_t 
 		int rc = read_next(r, err, errlen);
 		if (rc < 0)
 			return -1;
-		while (r->pull_head < r->pull_end && r->pulls[r->pull_head].icount < icount)
-			free((void *)r->pulls[r->pull_head++].payload);
+		drop_pulls_before(r, icount);
 		if (rc == 0 || r->next.icount >= icount)
 			return 0;
 		r->have_next = false;
