@@ -1,11 +1,7 @@
 /* Instruction decode: raw instruction bits to an operation and its fields.
  *
- * The interpreter memoizes decode_insn() in a small table indexed by pc
- * (struct hart's decode_cache) and tagged with the raw bits, so an
- * instruction is decoded once however often it runs.  Because the tag is
- * the instruction itself, re-fetched on every execution, a stale entry can
- * never be used: stores, DMA, snapshot restore or a debugger changing code
- * need no invalidation, and FENCE.I stays a no-op.  See docs/cpu.md.
+ * The interpreter decodes a run of instructions at once into a block
+ * (cpu/block.h) and reuses it for as long as memory holds the same bytes.
  */
 #ifndef KEEL_CPU_DECODE_H
 #define KEEL_CPU_DECODE_H
@@ -36,6 +32,7 @@ enum op {
 	OP_FP, /* the rest of OP-FP: fpu_execute(insn) */
 	OP_AMO, /* exec_amo(insn) */
 	OP_SYSTEM, /* exec_system(insn) */
+	OP_BLOCK_END, /* not an instruction: the entry after a block's last (cpu/block.h) */
 	OP_COUNT
 };
 

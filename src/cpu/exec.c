@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
@@ -70,10 +71,12 @@ static inline int load_extend(struct hart *h, uint64_t va, enum op op, uint64_t 
 	return 0;
 }
 
-/* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
- * set slice_end: an MMIO side effect), -1 for an exception. */
+/* Returns 0 for a TLB hit, 2 for a hit on the bytes of block b (which is
+ * being run: it must end after this store, block.h), 1 after a successful
+ * slow path (which may have set slice_end: an MMIO side effect, and may
+ * have written anything, b included), -1 for an exception. */
 static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
-			uint64_t icount)
+			uint64_t icount, const struct block *b)
 {
 	const struct tlb_entry *e = &h->data_tlb->write[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
@@ -84,6 +87,10 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 		case 4: *(uint32_t *)p = (uint32_t)val; break;
 		default: *(uint64_t *)p = val; break;
 		}
+		/* [p, p + size) meets [hpc, hpc + bytes); counting every size
+		 * as 8 errs on the side of ending the block */
+		if (unlikely((uintptr_t)p + 7 - b->hpc < (uintptr_t)b->bytes + 7))
+			return 2;
 		return 0;
 	}
 	h->icount = icount;
@@ -341,40 +348,13 @@ static void mark_fp_dirty(struct hart *h) { h->mstatus |= MSTATUS_FS; }
 
 /* ---- the loop ---- */
 
-void hart_set_decode_cache(struct hart *h, bool on)
-{
-	h->decode_cache_off = !on;
-	memset(h->decode_cache, 0, sizeof(h->decode_cache));
-}
-
-/* The decode-cache entry for pc (whatever it holds).  Computed as a byte
- * offset, (pc / 2 * 16) % size, in fewer steps than an index. */
-static inline struct decoded_insn *cache_slot(struct hart *h, uint64_t pc)
-{
-	uintptr_t offset = (uintptr_t)(pc * sizeof(struct decoded_insn) / 2) &
-			   ((DECODE_CACHE_ENTRIES - 1) * sizeof(struct decoded_insn));
-	return (struct decoded_insn *)((char *)h->decode_cache + offset);
-}
-
-/* On a miss (slot->word is not the word at pc): decode into the slot, or
- * into *scratch with the cache off.  An empty slot is the decode of the
- * word 0, so with the cache off (and empty) a hit is still a correct
- * decode. */
-static const struct decoded_insn *decode_into(struct hart *h, struct decoded_insn *slot,
-					      uint32_t word, struct decoded_insn *scratch)
-{
-	if (h->decode_cache_off)
-		slot = scratch;
-	decode_insn(word, slot);
-	return slot;
-}
-
-/* The fetch window when no page is open for direct fetch.  The fast path
- * then needs a single compare (pc - fetch_page <= 0xffc): any pc outside
- * this page fails it, and a pc inside it reads zeros from no_fetch_zeros,
- * an illegal instruction, whose handler sends it to the slow path.  No
- * fetch there can succeed: it is above every physical address (the bus
- * holds nothing at or above 2^56) and not canonical in any paging mode. */
+/* The fetch window when no page is open for direct fetch.  The window
+ * check is then a single compare (pc - fetch_page <= 0xffc): any pc
+ * outside this page fails it, and a pc inside it finds zeros in
+ * no_fetch_zeros, an illegal instruction, whose handler sends it to the
+ * slow path.  No fetch there can succeed: it is above every physical
+ * address (the bus holds nothing at or above 2^56) and not canonical in
+ * any paging mode. */
 #define NO_FETCH_PAGE 0x4000000000000000ULL
 static const uint8_t no_fetch_zeros[4096];
 
@@ -388,24 +368,41 @@ static inline bool in_fetch_window(uint64_t pc, uint64_t page)
 #define close_fetch_window(page, addend)                                                  \
 	((page) = NO_FETCH_PAGE, (addend) = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE)
 
-/* no-crossjumping: GCC would otherwise merge the copies of NEXT back into
- * one indirect jump. */
+/* The bits of the instruction at d that xtval gets when it is illegal: 16
+ * for a compressed one. */
+static uint32_t raw_insn(const struct block *b, const struct block_insn *d)
+{
+	uint32_t word;
+	memcpy(&word, b->src + d->pcoff, 4);
+	return (word & 3) == 3 ? word : word & 0xffff;
+}
+
+/* no-crossjumping: GCC would otherwise merge the handlers' copies of the
+ * dispatch back into one indirect jump. */
 __attribute__((optimize("no-crossjumping")))
 uint64_t hart_run(struct hart *h, uint64_t budget)
 {
-	/* Steps left: an instruction, or a trap taken.  Before the current
-	 * instruction h->icount would be `counted - left - 1`, where counted
-	 * drops by one for every step that trapped (and so retired nothing). */
+	/* Steps left: an instruction, or a trap taken.  A block's steps are
+	 * taken from `left` when it is entered; before entry d of the block
+	 * being run, h->icount would be `counted - left - (end - d)` (ICOUNT),
+	 * where counted drops by one for every step that trapped (and so
+	 * retired nothing). */
 	uint64_t left = budget;
 	uint64_t counted = h->icount + budget;
 	/* the virtual page we fetch from directly, and host - virtual for it */
 	uint64_t fetch_page;
 	uintptr_t fetch_addend;
 	uint64_t *x = h->x;
-	uint64_t pc = h->pc;
-	uint32_t word = 0; /* the 32 bits at pc */
-	struct decoded_insn scratch;
-	const struct decoded_insn *d = &scratch;
+	uint64_t pc; /* between blocks: the next instruction's */
+	struct block *const table = h->blocks;
+	/* One instruction run on its own: with no block cache, when it crosses
+	 * a page or sits outside RAM, or when fewer steps are left than the
+	 * block at pc has. */
+	struct block single = {.hpc = 0, .n = 1, .bytes = 0};
+	const struct block *blk = &single; /* the block being run */
+	const struct block_insn *d = single.insn, *end = single.insn;
+	uint64_t base = 0; /* the pc of blk's first instruction */
+	uint32_t word;
 	/* one entry per enum op (decode.h); decode_insn produces no other */
 	static const void *const handlers[OP_COUNT] = {
 		[OP_ILLEGAL] = &&op_illegal,
@@ -480,6 +477,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_FP] = &&op_fp,
 		[OP_AMO] = &&op_amo,
 		[OP_SYSTEM] = &&op_system,
+		[OP_BLOCK_END] = &&op_block_end,
 	};
 	uint64_t v;
 	int rc;
@@ -489,7 +487,30 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 #define RS2 (x[d->rs2])
 #define RD (x[d->rd])
 #define IMM ((uint64_t)(int64_t)d->imm)
-#define LEN ((uint64_t)d->len)
+#define PC (base + d->pcoff)
+#define ICOUNT (counted - left - (uint64_t)(end - d))
+	/* Each handler ends in its own copy of this indirect jump, so the host
+	 * predicts each from the handler it leaves. */
+#define NEXT()                                                                          \
+	do {                                                                            \
+		d++;                                                                    \
+		goto *d->run;                                                           \
+	} while (0)
+#define LOAD(op)                                                                        \
+	do {                                                                            \
+		if (unlikely(load_extend(h, RS1 + IMM, op, &v, ICOUNT)))                \
+			goto exception;                                                 \
+		RD = v;                                                                 \
+		x[0] = 0;                                                               \
+		NEXT();                                                                 \
+	} while (0)
+#define STORE(size, val)                                                                \
+	do {                                                                            \
+		rc = store(h, RS1 + IMM, size, val, ICOUNT, blk);                       \
+		if (likely(rc == 0))                                                    \
+			NEXT();                                                         \
+		goto store_ends_block;                                                  \
+	} while (0)
 
 	h->slice_end = false;
 	/* WFI ends when an interrupt is pending in mie, whatever the global
@@ -503,186 +524,204 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	pc = h->pc;
 	close_fetch_window(fetch_page, fetch_addend);
 
-	/* Threaded dispatch: every handler ends in its own copy of NEXT (the
-	 * fast fetch, the cache lookup and the indirect jump), so the host
-	 * predicts each jump from the handler it leaves.  `next` is the
-	 * general path: budget, slow fetch, decode-cache miss. */
-#define NEXT()                                                                          \
-	do {                                                                            \
-		if (unlikely(!left || !in_fetch_window(pc, fetch_page)))                \
-			goto next;                                                      \
-		memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);         \
-		left--;                                                                 \
-		d = cache_slot(h, pc);                                                  \
-		if (unlikely(d->word != word))                                          \
-			goto decode_miss;                                               \
-		goto *handlers[d->op];                                                  \
-	} while (0)
-#define SEQUENTIAL()                                                                    \
-	do {                                                                            \
-		pc += LEN;                                                              \
-		NEXT();                                                                 \
-	} while (0)
-
 	{
-	next:
+	/* Find the block at pc, (re)decoding it if memory no longer holds
+	 * its bytes, and run it. */
+	dispatch:
 		if (unlikely(!left))
 			goto out;
-		if (likely(in_fetch_window(pc, fetch_page))) {
-			memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
-		} else {
-		fetch_slow:;
-			/* copies, so that the loop's own variables never have
-			 * their address taken and can stay in registers */
-			uint64_t page = NO_FETCH_PAGE;
-			uintptr_t addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE;
-			uint32_t fetched;
-			fpu_host_env(h);
-			h->icount = counted - left;
-			int fault = mmu_fetch_slow(h, pc, &fetched, &page, &addend);
-			fetch_page = page;
-			fetch_addend = addend;
-			word = fetched;
-			if (fault)
-				goto exception_uncounted;
-			/* a compressed instruction comes back alone; the cache
-			 * tags it with the following half too, as the fast path
-			 * reads it */
-			if (in_fetch_window(pc, fetch_page))
-				memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
+		if (unlikely(!in_fetch_window(pc, fetch_page)))
+			goto fetch_slow;
+		if (likely(table)) {
+			uintptr_t hpc = (uintptr_t)(pc + fetch_addend);
+			struct block *b = block_slot(table, hpc);
+			if (unlikely(b->hpc != hpc || !block_current(b)) &&
+			    !block_build(b, hpc, 0x1000 - (unsigned)(pc - fetch_page), handlers))
+				goto fetch_slow;
+			if (likely(b->n <= left)) {
+				blk = b;
+				left -= b->n;
+				base = pc;
+				d = b->insn;
+				end = d + b->n;
+				goto *d->run;
+			}
 		}
-		left--;
-		d = cache_slot(h, pc);
-		if (unlikely(d->word != word)) {
-		decode_miss:
-			d = decode_into(h, cache_slot(h, pc), word, &scratch);
-		}
-		goto *handlers[d->op];
+		memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
+		goto run_single;
 
-		op_illegal: goto illegal_insn;
-		op_nop: SEQUENTIAL();
-		op_lui: RD = IMM; SEQUENTIAL();
-		op_auipc: RD = pc + IMM; SEQUENTIAL();
+	fetch_slow: {
+		/* copies, so that the loop's own variables never have their
+		 * address taken and can stay in registers */
+		uint64_t page = NO_FETCH_PAGE;
+		uintptr_t addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE;
+		uint32_t fetched;
+		fpu_host_env(h);
+		h->icount = counted - left;
+		int fault = mmu_fetch_slow(h, pc, &fetched, &page, &addend);
+		fetch_page = page;
+		fetch_addend = addend;
+		word = fetched;
+		if (fault) {
+			left--; /* the fetch trapped: a step that retired nothing */
+			counted--;
+			goto trap;
+		}
+		if (table && in_fetch_window(pc, fetch_page))
+			goto dispatch;
+	}
+	run_single: {
+		struct decoded_insn dec;
+		decode_insn(word, &dec);
+		block_insn_from(&single.insn[0], &dec, handlers);
+		block_end_entry(&single.insn[1], dec.len, handlers);
+		memcpy(single.src, &word, 4);
+		blk = &single;
+		left--;
+		base = pc;
+		d = single.insn;
+		end = d + 1;
+		goto *d->run;
+	}
+
+		op_illegal:
+			if (fetch_page == NO_FETCH_PAGE && in_fetch_window(PC, NO_FETCH_PAGE)) {
+				/* not an instruction: the fetch has yet to fault */
+				left += (uint64_t)(end - d);
+				pc = PC;
+				goto fetch_slow;
+			}
+			goto illegal_insn;
+		op_nop: NEXT();
+		op_block_end: pc = PC; goto dispatch;
+		op_lui: RD = IMM; NEXT();
+		op_auipc: RD = PC + IMM; NEXT();
 		op_jal:
-			RD = pc + LEN;
+			RD = PC + d->rs2;
 			x[0] = 0;
-			pc += IMM;
-			NEXT();
+			pc = PC + IMM;
+			goto dispatch;
 		op_jalr:
 			v = (RS1 + IMM) & ~1ULL; /* before rd is written: rd may be rs1 */
-			RD = pc + LEN;
+			RD = PC + d->rs2;
 			x[0] = 0;
 			pc = v;
-			NEXT();
-		/* taken branches continue at the target, others fall through */
-		op_beq: if (RS1 == RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_bne: if (RS1 != RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_blt: if ((int64_t)RS1 < (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_bltu: if (RS1 < RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_bgeu: if (RS1 >= RS2) { pc += IMM; NEXT(); } SEQUENTIAL();
-		op_lb: rc = load_extend(h, RS1 + IMM, OP_LB, &v, counted - left - 1); goto loaded;
-		op_lh: rc = load_extend(h, RS1 + IMM, OP_LH, &v, counted - left - 1); goto loaded;
-		op_lw: rc = load_extend(h, RS1 + IMM, OP_LW, &v, counted - left - 1); goto loaded;
-		op_ld: rc = load_extend(h, RS1 + IMM, OP_LD, &v, counted - left - 1); goto loaded;
-		op_lbu: rc = load_extend(h, RS1 + IMM, OP_LBU, &v, counted - left - 1); goto loaded;
-		op_lhu: rc = load_extend(h, RS1 + IMM, OP_LHU, &v, counted - left - 1); goto loaded;
-		op_lwu: rc = load_extend(h, RS1 + IMM, OP_LWU, &v, counted - left - 1); goto loaded;
-		op_sb: rc = store(h, RS1 + IMM, 1, RS2, counted - left - 1); goto stored;
-		op_sh: rc = store(h, RS1 + IMM, 2, RS2, counted - left - 1); goto stored;
-		op_sw: rc = store(h, RS1 + IMM, 4, RS2, counted - left - 1); goto stored;
-		op_sd: rc = store(h, RS1 + IMM, 8, RS2, counted - left - 1); goto stored;
-		op_addi: RD = RS1 + IMM; SEQUENTIAL();
-		op_slti: RD = (int64_t)RS1 < (int64_t)IMM; SEQUENTIAL();
-		op_sltiu: RD = RS1 < IMM; SEQUENTIAL();
-		op_xori: RD = RS1 ^ IMM; SEQUENTIAL();
-		op_ori: RD = RS1 | IMM; SEQUENTIAL();
-		op_andi: RD = RS1 & IMM; SEQUENTIAL();
-		op_slli: RD = RS1 << (IMM & 63); SEQUENTIAL();
-		op_srli: RD = RS1 >> (IMM & 63); SEQUENTIAL();
-		op_srai: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); SEQUENTIAL();
-		op_addiw: RD = sext32(RS1 + IMM); SEQUENTIAL();
-		op_slliw: RD = sext32((uint32_t)RS1 << (IMM & 31)); SEQUENTIAL();
-		op_srliw: RD = sext32((uint32_t)RS1 >> (IMM & 31)); SEQUENTIAL();
-		op_sraiw: RD = sext32((uint32_t)((int32_t)RS1 >> (IMM & 31))); SEQUENTIAL();
-		op_add: RD = RS1 + RS2; SEQUENTIAL();
-		op_sub: RD = RS1 - RS2; SEQUENTIAL();
-		op_sll: RD = RS1 << (RS2 & 63); SEQUENTIAL();
-		op_slt: RD = (int64_t)RS1 < (int64_t)RS2; SEQUENTIAL();
-		op_sltu: RD = RS1 < RS2; SEQUENTIAL();
-		op_xor: RD = RS1 ^ RS2; SEQUENTIAL();
-		op_srl: RD = RS1 >> (RS2 & 63); SEQUENTIAL();
-		op_sra: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); SEQUENTIAL();
-		op_or: RD = RS1 | RS2; SEQUENTIAL();
-		op_and: RD = RS1 & RS2; SEQUENTIAL();
-		op_mul: RD = RS1 * RS2; SEQUENTIAL();
-		op_mulh: RD = mulh((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
-		op_mulhsu: RD = mulhsu((int64_t)RS1, RS2); SEQUENTIAL();
-		op_mulhu: RD = mulhu(RS1, RS2); SEQUENTIAL();
-		op_div: RD = div64((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
-		op_divu: RD = divu64(RS1, RS2); SEQUENTIAL();
-		op_rem: RD = rem64((int64_t)RS1, (int64_t)RS2); SEQUENTIAL();
-		op_remu: RD = remu64(RS1, RS2); SEQUENTIAL();
-		op_addw: RD = sext32(RS1 + RS2); SEQUENTIAL();
-		op_subw: RD = sext32(RS1 - RS2); SEQUENTIAL();
-		op_sllw: RD = sext32((uint32_t)RS1 << (RS2 & 31)); SEQUENTIAL();
-		op_srlw: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); SEQUENTIAL();
-		op_sraw: RD = sext32((uint32_t)((int32_t)RS1 >> (RS2 & 31))); SEQUENTIAL();
-		op_mulw: RD = sext32((uint32_t)RS1 * (uint32_t)RS2); SEQUENTIAL();
-		op_divw: RD = div32((int32_t)RS1, (int32_t)RS2); SEQUENTIAL();
-		op_divuw: RD = divu32((uint32_t)RS1, (uint32_t)RS2); SEQUENTIAL();
-		op_remw: RD = rem32((int32_t)RS1, (int32_t)RS2); SEQUENTIAL();
-		op_remuw: RD = remu32((uint32_t)RS1, (uint32_t)RS2); SEQUENTIAL();
+			goto dispatch;
+		/* a branch ends its block: not taken, the end entry follows */
+		op_beq: if (RS1 == RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		op_bne: if (RS1 != RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		op_blt: if ((int64_t)RS1 < (int64_t)RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		op_bltu: if (RS1 < RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		op_bgeu: if (RS1 >= RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		op_lb: LOAD(OP_LB);
+		op_lh: LOAD(OP_LH);
+		op_lw: LOAD(OP_LW);
+		op_ld: LOAD(OP_LD);
+		op_lbu: LOAD(OP_LBU);
+		op_lhu: LOAD(OP_LHU);
+		op_lwu: LOAD(OP_LWU);
+		op_sb: STORE(1, RS2);
+		op_sh: STORE(2, RS2);
+		op_sw: STORE(4, RS2);
+		op_sd: STORE(8, RS2);
+		op_addi: RD = RS1 + IMM; NEXT();
+		op_slti: RD = (int64_t)RS1 < (int64_t)IMM; NEXT();
+		op_sltiu: RD = RS1 < IMM; NEXT();
+		op_xori: RD = RS1 ^ IMM; NEXT();
+		op_ori: RD = RS1 | IMM; NEXT();
+		op_andi: RD = RS1 & IMM; NEXT();
+		op_slli: RD = RS1 << (IMM & 63); NEXT();
+		op_srli: RD = RS1 >> (IMM & 63); NEXT();
+		op_srai: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); NEXT();
+		op_addiw: RD = sext32(RS1 + IMM); NEXT();
+		op_slliw: RD = sext32((uint32_t)RS1 << (IMM & 31)); NEXT();
+		op_srliw: RD = sext32((uint32_t)RS1 >> (IMM & 31)); NEXT();
+		op_sraiw: RD = sext32((uint32_t)((int32_t)RS1 >> (IMM & 31))); NEXT();
+		op_add: RD = RS1 + RS2; NEXT();
+		op_sub: RD = RS1 - RS2; NEXT();
+		op_sll: RD = RS1 << (RS2 & 63); NEXT();
+		op_slt: RD = (int64_t)RS1 < (int64_t)RS2; NEXT();
+		op_sltu: RD = RS1 < RS2; NEXT();
+		op_xor: RD = RS1 ^ RS2; NEXT();
+		op_srl: RD = RS1 >> (RS2 & 63); NEXT();
+		op_sra: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT();
+		op_or: RD = RS1 | RS2; NEXT();
+		op_and: RD = RS1 & RS2; NEXT();
+		op_mul: RD = RS1 * RS2; NEXT();
+		op_mulh: RD = mulh((int64_t)RS1, (int64_t)RS2); NEXT();
+		op_mulhsu: RD = mulhsu((int64_t)RS1, RS2); NEXT();
+		op_mulhu: RD = mulhu(RS1, RS2); NEXT();
+		op_div: RD = div64((int64_t)RS1, (int64_t)RS2); NEXT();
+		op_divu: RD = divu64(RS1, RS2); NEXT();
+		op_rem: RD = rem64((int64_t)RS1, (int64_t)RS2); NEXT();
+		op_remu: RD = remu64(RS1, RS2); NEXT();
+		op_addw: RD = sext32(RS1 + RS2); NEXT();
+		op_subw: RD = sext32(RS1 - RS2); NEXT();
+		op_sllw: RD = sext32((uint32_t)RS1 << (RS2 & 31)); NEXT();
+		op_srlw: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); NEXT();
+		op_sraw: RD = sext32((uint32_t)((int32_t)RS1 >> (RS2 & 31))); NEXT();
+		op_mulw: RD = sext32((uint32_t)RS1 * (uint32_t)RS2); NEXT();
+		op_divw: RD = div32((int32_t)RS1, (int32_t)RS2); NEXT();
+		op_divuw: RD = divu32((uint32_t)RS1, (uint32_t)RS2); NEXT();
+		op_remw: RD = rem32((int32_t)RS1, (int32_t)RS2); NEXT();
+		op_remuw: RD = remu32((uint32_t)RS1, (uint32_t)RS2); NEXT();
 		op_flw:
-		op_fld: {
-			bool dbl = d->op == OP_FLD;
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			if (unlikely(load(h, RS1 + IMM, dbl ? 8 : 4, &v, counted - left - 1)))
+			if (unlikely(load(h, RS1 + IMM, 4, &v, ICOUNT)))
 				goto exception;
-			h->f[d->rd] = dbl ? v : v | 0xffffffff00000000ULL;
+			h->f[d->rd] = v | 0xffffffff00000000ULL; /* NaN-boxed */
 			mark_fp_dirty(h);
-			SEQUENTIAL();
-		}
+			NEXT();
+		op_fld:
+			if (!fp_enabled(h))
+				goto illegal_insn;
+			if (unlikely(load(h, RS1 + IMM, 8, &v, ICOUNT)))
+				goto exception;
+			h->f[d->rd] = v;
+			mark_fp_dirty(h);
+			NEXT();
 		op_fsw:
+			if (!fp_enabled(h))
+				goto illegal_insn;
+			STORE(4, h->f[d->rs2]);
 		op_fsd:
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			rc = store(h, RS1 + IMM, d->op == OP_FSD ? 8 : 4, h->f[d->rs2],
-				   counted - left - 1);
-			goto stored;
+			STORE(8, h->f[d->rs2]);
 		op_fp_rounding:
 			if (!fp_enabled(h) || fpu_execute_packed(h, d->imm, d->rd, d->rs1, d->rs2))
 				goto illegal_insn;
 			mark_fp_dirty(h);
-			SEQUENTIAL();
+			NEXT();
 		op_fp:
-			if (!fp_enabled(h) || fpu_execute(h, decoded_insn32(d)))
+			if (!fp_enabled(h) || fpu_execute(h, (uint32_t)d->imm))
 				goto illegal_insn;
 			mark_fp_dirty(h);
-			SEQUENTIAL();
-		op_amo:
+			NEXT();
+		op_amo: /* ends its block: the slow path may write anything */
 			fpu_host_env(h);
-			h->icount = counted - left - 1;
-			rc = exec_amo(h, decoded_insn32(d));
+			h->icount = ICOUNT;
+			rc = exec_amo(h, (uint32_t)d->imm);
 			x[0] = 0;
 			if (rc > 0)
 				goto illegal_insn;
 			if (rc < 0)
 				goto exception;
-			SEQUENTIAL();
-		op_system: {
+			NEXT();
+		op_system: { /* ends its block */
 			fpu_host_env(h); /* fflags may be read */
-			h->icount = counted - left - 1;
-			h->pc = pc;
-			enum sys_result r = exec_system(h, decoded_insn32(d));
+			h->icount = ICOUNT;
+			h->pc = PC;
+			enum sys_result r = exec_system(h, (uint32_t)d->imm);
 			x[0] = 0;
 			if (r == SYS_EXCEPTION)
 				goto exception;
 			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
-				SEQUENTIAL();
+				NEXT();
 			close_fetch_window(fetch_page, fetch_addend); /* priv, satp or mappings may have changed */
-			pc = r == SYS_JUMPED ? h->pc : pc + LEN;
+			pc = r == SYS_JUMPED ? h->pc : base + d[1].pcoff;
 			if (r == SYS_WFI) {
 				h->wfi = true;
 				goto out;
@@ -690,43 +729,33 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			goto check_interrupts;
 		}
 
-	loaded:
-		if (unlikely(rc))
-			goto exception;
-		RD = v;
-		x[0] = 0;
-		SEQUENTIAL();
-
-	stored:
-		if (likely(rc == 0))
-			SEQUENTIAL();
+	/* After a store that store() did not finish on its fast path (rc):
+	 * the block ends after it, as the store may have changed its bytes. */
+	store_ends_block:
 		if (rc < 0)
 			goto exception;
-		pc += LEN;
+		left += (uint64_t)(end - d) - 1; /* the block's later instructions did not run */
+		pc = base + d[1].pcoff;
 		if (unlikely(h->slice_end)) /* an MMIO side effect wants the slice to end */
 			goto out;
-		goto next;
+		goto dispatch;
 
 	illegal_insn:
-		if (fetch_page == NO_FETCH_PAGE && in_fetch_window(pc, NO_FETCH_PAGE)) {
-			left++; /* not an instruction: the fetch has yet to fault */
-			goto fetch_slow;
-		}
-		/* xtval gets the instruction as fetched: 16 bits for RVC */
 		h->exc_cause = EXC_ILLEGAL_INSN;
-		h->exc_tval = (d->word & 3) == 3 ? d->word : d->word & 0xffff;
-		goto exception;
-	exception_uncounted:
-		left--; /* the fetch failed before this step was counted */
+		h->exc_tval = raw_insn(blk, d);
+	/* The instruction at d raises h->exc_cause. */
 	exception:
+		left += (uint64_t)(end - d) - 1; /* the block's later instructions did not run */
 		counted--; /* a trapping instruction does not retire */
+		pc = PC;
+	trap:
 		h->pc = pc;
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
 		pc = h->pc;
 		close_fetch_window(fetch_page, fetch_addend);
 		if (h->slice_end)
 			goto out;
-		goto next;
+		goto dispatch;
 	check_interrupts:
 		h->icount = counted - left;
 		h->pc = pc;
@@ -735,7 +764,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		pc = h->pc;
 		if (h->slice_end)
 			goto out;
-		goto next;
+		goto dispatch;
 	}
 out:
 	fpu_host_env(h);
@@ -747,7 +776,9 @@ out:
 #undef RS2
 #undef RD
 #undef IMM
-#undef LEN
+#undef PC
+#undef ICOUNT
 #undef NEXT
-#undef SEQUENTIAL
+#undef LOAD
+#undef STORE
 }

@@ -1,8 +1,10 @@
 /* Hart reset, trap entry and interrupt selection. */
 #include "cpu/hart.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu/block.h"
 #include "cpu/mmu.h"
 
 #define MISA_RV64 (2ULL << 62)
@@ -30,7 +32,9 @@ void hart_update_mode(struct hart *h)
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
 	       uint64_t reset_pc)
 {
+	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
 	memset(h, 0, sizeof(*h));
+	h->blocks = blocks;
 	h->bus = bus;
 	h->clock = clock;
 	h->mhartid = hartid;
@@ -128,4 +132,21 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 		h->pc = vector_target(h->mtvec, cause, interrupt);
 	}
 	hart_update_mode(h);
+}
+
+int hart_set_block_cache(struct hart *h, bool on)
+{
+	if (!on) {
+		hart_free(h);
+		return 0;
+	}
+	if (!h->blocks)
+		h->blocks = calloc(BLOCK_TABLE_SIZE, sizeof(struct block));
+	return h->blocks ? 0 : -1;
+}
+
+void hart_free(struct hart *h)
+{
+	free(h->blocks);
+	h->blocks = NULL;
 }

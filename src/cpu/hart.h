@@ -70,17 +70,16 @@ struct tlb {
 
 #define PMP_ENTRIES 16
 
-/* A decoded instruction (cpu/decode.h), memoized per pc in decode_cache.
- * `word` is both the tag and the input: the entry is used only when the 32
- * bits just fetched at pc equal it.  (For a compressed instruction the
- * upper half is the next instruction's and plays no part in the decode.) */
+/* A decoded instruction (cpu/decode.h): `word` holds the bits decoded (a
+ * compressed instruction in the low 16). */
 struct decoded_insn {
 	uint32_t word;
 	int32_t imm;
 	uint8_t op, rd, rs1, rs2;
 	uint8_t len; /* 2 or 4 */
-}; /* 16 bytes, so indexing is a shift */
-#define DECODE_CACHE_ENTRIES 16384
+};
+
+struct block;
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
@@ -145,12 +144,12 @@ struct hart {
 
 	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
 
-	/* Decode every instruction afresh instead of using decode_cache (keel
-	 * run --no-decode-cache): the reference the cache is tested against.
-	 * Set it through hart_set_decode_cache. */
-	bool decode_cache_off;
-	/* Indexed by pc / 2; never saved, never needs invalidating. */
-	struct decoded_insn decode_cache[DECODE_CACHE_ENTRIES];
+	/* Decoded blocks (cpu/block.h), BLOCK_TABLE_SIZE of them, or NULL:
+	 * then every instruction is decoded where it runs and executed alone
+	 * (keel run --no-decode-cache), the reference blocks are tested
+	 * against.  Set through hart_set_block_cache; hart_init keeps it.
+	 * Never saved, never needs invalidating. */
+	struct block *blocks;
 };
 
 /* mstatus fields */
@@ -192,13 +191,18 @@ struct hart {
 enum rounding_mode { RM_RNE = 0, RM_RTZ = 1, RM_RDN = 2, RM_RUP = 3, RM_RMM = 4, RM_DYN = 7 };
 
 /* Reset the hart to the state the privileged spec defines at reset:
- * M-mode, pc = reset_pc, mstatus with MIE/MPRV clear, PMP off, TLBs empty. */
+ * M-mode, pc = reset_pc, mstatus with MIE/MPRV clear, PMP off, TLBs empty.
+ * The block cache (h->blocks) is kept, so a new hart must start zeroed. */
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
 	       uint64_t reset_pc);
 
-/* Turn the decode cache on (the default) or off.  Off, the cache stays
- * empty and every instruction is decoded where it runs. */
-void hart_set_decode_cache(struct hart *h, bool on);
+/* Turn the block cache on (the default) or off.  Off, every instruction
+ * is decoded where it runs and executed on its own.  Returns 0, or -1 when
+ * the table cannot be allocated (the hart then runs without it). */
+int hart_set_block_cache(struct hart *h, bool on);
+
+/* Free what the hart allocated (the block table). */
+void hart_free(struct hart *h);
 
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps

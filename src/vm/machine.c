@@ -229,7 +229,11 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 	m->reset_pc = cfg->board == BOARD_VIRT ? VIRT_MROM_BASE : DRAM_BASE;
 	vclock_init(&m->clock, INSNS_PER_TICK);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
-	hart_set_decode_cache(&m->hart, !cfg->no_decode_cache);
+	if (hart_set_block_cache(&m->hart, !cfg->no_decode_cache)) {
+		snprintf(err, errlen, "cannot allocate the interpreter's block cache");
+		machine_free(m);
+		return -1;
+	}
 	events_init(&m->events, &m->hart.icount, cfg->entropy_seeded, cfg->entropy_seed,
 		    cfg->rtc_epoch_ns);
 	bus_init(&m->bus);
@@ -276,6 +280,7 @@ void machine_free(struct machine *m)
 	m->ram = NULL;
 	free(m->boot_image);
 	m->boot_image = NULL;
+	hart_free(&m->hart);
 }
 
 /* A guest-requested reset: RAM back to zero, hart and devices to reset
@@ -285,7 +290,7 @@ static int machine_reset(struct machine *m)
 	uint64_t icount = m->hart.icount;
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
-	hart_set_decode_cache(&m->hart, !m->cfg.no_decode_cache);
+	/* hart_init kept the block cache; it was allocated by machine_init */
 	m->hart.icount = icount;
 	clint_init(&m->clint, &m->hart, &m->clock);
 	if (m->cfg.board == BOARD_VIRT) {

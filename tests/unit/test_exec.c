@@ -6,6 +6,7 @@
  * arithmetic in a comment.  Keel-specific choices the spec leaves open
  * (docs/cpu.md) are labelled "keel:" where a test relies on them.
  */
+#include "cpu/block.h"
 #include "harness.h"
 
 /* ---- the encoders themselves ---- */
@@ -620,11 +621,12 @@ static void test_compressed_stream(void **state)
 	assert_int_equal(m->hart.mcause, 0);
 }
 
-/* ---- the decode cache (docs/cpu.md): code that changes runs as changed ---- */
+/* ---- the block cache (docs/cpu.md): code that changes runs as changed ---- */
 
 /* A guest store over an instruction that has already run (and so sits in
- * the decode cache) takes effect the next time it runs, with or without
- * FENCE.I: the cache is tagged with the instruction word itself. */
+ * a decoded block) takes effect the next time it runs, with or without
+ * FENCE.I: a block is used only while memory holds the bytes it was
+ * decoded from. */
 static void test_store_over_cached_instruction(void **state)
 {
 	struct machine *m = *state;
@@ -644,8 +646,9 @@ static void test_store_over_cached_instruction(void **state)
 	assert_int_equal(m->hart.x[A0], 1 + 100);
 }
 
-/* The store patches the instruction right after itself, which ran (and
- * was cached) on the previous iteration. */
+/* The store patches the instruction right after itself, in the block
+ * being run, which ran (and was decoded) on the previous iteration: the
+ * block ends after the store. */
 static void test_store_into_next_instruction(void **state)
 {
 	struct machine *m = *state;
@@ -712,11 +715,11 @@ static void test_patch_compressed(void **state)
 	assert_int_equal(m->hart.x[T0], 61 + 1000);
 }
 
-/* Two instructions whose pcs share a decode-cache slot alternate. */
+/* Two blocks that share a slot of the block table alternate. */
 static void test_cache_slot_aliasing(void **state)
 {
 	struct machine *m = *state;
-	uint64_t far = CODE_BASE + 2 * DECODE_CACHE_ENTRIES; /* same slot as CODE_BASE */
+	uint64_t far = CODE_BASE + 2 * BLOCK_TABLE_SIZE; /* same slot as CODE_BASE */
 	struct code c = code_at(m, CODE_BASE);
 	emit(&c, addi(A0, A0, 1));
 	emit(&c, addi(A1, A1, -1));
@@ -737,12 +740,11 @@ static void test_cache_slot_aliasing(void **state)
 static void test_decode_cache_off(void **state)
 {
 	struct machine *m = *state;
-	hart_set_decode_cache(&m->hart, false);
+	hart_set_block_cache(&m->hart, false);
 	test_store_over_cached_instruction(state);
 	m->hart.x[T0] = 0;
 	test_patch_compressed(state);
-	for (size_t i = 0; i < DECODE_CACHE_ENTRIES; i++)
-		assert_int_equal(m->hart.decode_cache[i].word, 0);
+	assert_null(m->hart.blocks);
 }
 
 static void test_compressed_jump_backward_and_stack(void **state)

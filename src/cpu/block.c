@@ -1,0 +1,66 @@
+/* Building decoded blocks (see block.h). */
+#include "cpu/block.h"
+
+/* Instructions after which a block ends: they change the pc (jumps,
+ * branches), may change what later instructions mean or may touch memory
+ * through paths that bypass the store check (SYSTEM, AMO), or trap. */
+static bool ends_block(enum op op)
+{
+	return (op >= OP_JAL && op <= OP_BGEU) || op == OP_AMO || op == OP_SYSTEM ||
+	       op == OP_ILLEGAL;
+}
+
+void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
+		     const void *const *handlers)
+{
+	e->run = handlers[d->op];
+	e->imm = d->imm;
+	e->rd = d->rd;
+	e->rs1 = d->rs1;
+	e->rs2 = d->rs2;
+	e->pcoff = 0;
+	switch (d->op) {
+	case OP_JAL:
+	case OP_JALR: e->rs2 = d->len; break;
+	case OP_FP:
+	case OP_AMO:
+	case OP_SYSTEM: e->imm = (int32_t)decoded_insn32(d); break;
+	default: break;
+	}
+}
+
+bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *const *handlers)
+{
+	const uint8_t *mem = (const uint8_t *)hpc;
+	unsigned off = 0, n = 0;
+	struct decoded_insn d;
+	while (n < BLOCK_MAX_INSNS && off + 2 <= room) {
+		uint16_t lo;
+		uint32_t word;
+		memcpy(&lo, mem + off, 2);
+		unsigned len = (lo & 3) == 3 ? 4 : 2;
+		if (off + len > room || off + len > BLOCK_MAX_BYTES)
+			break;
+		if (len == 4)
+			memcpy(&word, mem + off, 4);
+		else
+			word = lo;
+		decode_insn(word, &d);
+		block_insn_from(&b->insn[n], &d, handlers);
+		b->insn[n].pcoff = (uint8_t)off;
+		memcpy(b->src + off, mem + off, len);
+		off += len;
+		n++;
+		if (ends_block((enum op)d.op))
+			break;
+	}
+	if (!n) {
+		b->hpc = 0;
+		return false;
+	}
+	b->hpc = hpc;
+	b->n = (uint16_t)n;
+	b->bytes = (uint16_t)off;
+	block_end_entry(&b->insn[n], off, handlers);
+	return true;
+}
