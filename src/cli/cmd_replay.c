@@ -200,8 +200,8 @@ static int replay_disk(const void *snap, size_t len, struct machine_config *cfg,
 }
 
 /* A machine in the state of the checkpoint whose bytes are `snap`.  The
- * reference machine of --bisect runs the plainest interpreter (no decode
- * cache), so a divergence an optimisation causes shows up against it. */
+ * reference machine of --bisect runs the plainest interpreter (no decoded
+ * blocks), so a divergence an optimisation causes shows up against it. */
 static struct machine *machine_at(const struct session *s, bool console, const void *snap,
 				  size_t len, bool reference)
 {
@@ -302,7 +302,7 @@ static int digest_at(const struct session *s, const struct replay_options *o,
 
 /* The first icount in (good, bad] where the replay as asked differs from
  * the reference replay (without the test perturbation, and without the
- * decode cache). */
+ * decoded blocks). */
 static int bisect(const struct session *s, const struct replay_options *o,
 		  const struct good_point *g, uint64_t bad)
 {

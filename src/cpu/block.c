@@ -1,12 +1,13 @@
 /* Building decoded blocks (see block.h). */
 #include "cpu/block.h"
 
-/* Instructions after which a block ends: they change the pc (jumps,
- * branches), may change what later instructions mean or may touch memory
- * through paths that bypass the store check (SYSTEM, AMO), or trap. */
+/* Instructions after which a block ends: jumps, instructions that may
+ * change what later ones mean or touch memory through paths that bypass
+ * the store check (SYSTEM, AMO), and illegal ones.  A conditional branch
+ * does not end it: not taken, the block runs on. */
 static bool ends_block(enum op op)
 {
-	return (op >= OP_JAL && op <= OP_BGEU) || op == OP_AMO || op == OP_SYSTEM ||
+	return op == OP_JAL || op == OP_JALR || op == OP_AMO || op == OP_SYSTEM ||
 	       op == OP_ILLEGAL;
 }
 
@@ -48,7 +49,6 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 		decode_insn(word, &d);
 		block_insn_from(&b->insn[n], &d, handlers);
 		b->insn[n].pcoff = (uint8_t)off;
-		memcpy(b->src + off, mem + off, len);
 		off += len;
 		n++;
 		if (ends_block((enum op)d.op))

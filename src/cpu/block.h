@@ -3,23 +3,27 @@
  * A block is a run of straight-line instructions inside one 4 KiB page,
  * decoded once into `struct block_insn` entries that hold the address of
  * their handler, so executing one is `goto *d->run` and the next is d + 1.
- * It ends after the first jump, branch, AMO, SYSTEM or illegal
- * instruction, at the page's end, or at BLOCK_MAX_INSNS, and is followed
- * by an end entry that carries on at the next pc.
+ * It ends after the first jump, AMO, SYSTEM or illegal instruction, at the
+ * page's end, or at BLOCK_MAX_INSNS, and is followed by an end entry that
+ * carries on at the next pc.  A conditional branch leaves the block only
+ * when taken.
  *
  * Blocks are keyed by the *host address* of their first byte: that names
  * the physical memory the bytes came from, whatever virtual address or
  * privilege reaches it, so blocks survive satp writes, SFENCE.VMA and
  * context switches, and two mappings of one page share them.
  *
- * A block is never invalidated.  Instead it keeps a copy of the bytes it
- * was decoded from and is used only when memory still holds exactly them
- * (block_current, checked on every entry), so stores, device DMA, snapshot
- * restore, reset and debugger writes need no hook.  A store into the block
- * being executed ends it right after the store (exec.c), so the next
- * instruction is decoded from the new bytes: execution always follows
- * memory exactly as a fetch of every instruction would, whatever the block
- * boundaries, which is what keeps runs deterministic across restores.
+ * A block is never invalidated one by one.  It records the code
+ * generation of its page (machine/bus.h) and is used only while the page
+ * still has that generation.  Building a block makes the generation odd
+ * and drops the hart's TLB write entries for the page; no new ones are
+ * made while it is odd, so every later write to the page (a guest store,
+ * device DMA, a loader or debugger, a restore) goes through the bus,
+ * which moves the generation on.  The block being run ends after any
+ * store that missed the TLB, so the next instruction is decoded from the
+ * new bytes: execution always follows memory exactly as a fetch of every
+ * instruction would, whatever the block boundaries, which is what keeps
+ * runs deterministic across restores.
  * See docs/cpu.md.
  */
 #ifndef KEEL_CPU_BLOCK_H
@@ -48,40 +52,11 @@ struct block_insn {
 
 struct block {
 	uintptr_t hpc; /* host address of the first byte; 0 for none */
+	uint64_t gen; /* the page's code generation it was decoded at */
 	uint16_t n; /* instructions, not counting the end entry */
 	uint16_t bytes; /* their length; the end entry's pcoff */
-	uint8_t src[BLOCK_MAX_BYTES + 2]; /* the bytes they were decoded from (+2: see raw_insn) */
 	struct block_insn insn[BLOCK_MAX_INSNS + 1];
 };
-
-/* Does memory still hold the bytes b was decoded from?  Compared eight
- * bytes at a time; the last compare overlaps the one before it rather than
- * read past the block, which may end at the end of RAM. */
-static inline bool block_current(const struct block *b)
-{
-	const uint8_t *mem = (const uint8_t *)b->hpc;
-	unsigned n = b->bytes;
-	uint64_t x, y;
-	if (n < 8) {
-		uint16_t p, q;
-		for (unsigned i = 0; i < n; i += 2) {
-			memcpy(&p, mem + i, 2);
-			memcpy(&q, b->src + i, 2);
-			if (p != q)
-				return false;
-		}
-		return true;
-	}
-	for (unsigned i = 0; i + 8 < n; i += 8) {
-		memcpy(&x, mem + i, 8);
-		memcpy(&y, b->src + i, 8);
-		if (x != y)
-			return false;
-	}
-	memcpy(&x, mem + n - 8, 8);
-	memcpy(&y, b->src + n - 8, 8);
-	return x == y;
-}
 
 /* The table slot for a block starting at host address hpc. */
 static inline struct block *block_slot(struct block *table, uintptr_t hpc)

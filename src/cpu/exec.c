@@ -51,8 +51,11 @@ static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val
 	}
 	h->icount = icount;
 	fpu_host_env(h); /* the slow path may reach a device */
-	return mmu_load_slow(h, va, size, val);
+	return mmu_load_slow(h, va, size, val) ? -1 : 1;
 }
+
+/* Loads return 0 for a TLB hit, 1 after a successful slow path (which may
+ * have run device code), -1 for an exception. */
 
 /* An integer load (OP_LB..OP_LWU) with its sign or zero extension. */
 static inline int load_extend(struct hart *h, uint64_t va, enum op op, uint64_t *val,
@@ -60,23 +63,24 @@ static inline int load_extend(struct hart *h, uint64_t va, enum op op, uint64_t 
 {
 	static const uint8_t size[] = {[OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
 				       [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4};
-	if (unlikely(load(h, va, size[op], val, icount)))
-		return -1;
+	int rc = load(h, va, size[op], val, icount);
+	if (unlikely(rc < 0))
+		return rc;
 	switch (op) {
 	case OP_LB: *val = (uint64_t)(int64_t)(int8_t)*val; break;
 	case OP_LH: *val = (uint64_t)(int64_t)(int16_t)*val; break;
 	case OP_LW: *val = sext32(*val); break;
 	default: break;
 	}
-	return 0;
+	return rc;
 }
 
-/* Returns 0 for a TLB hit, 2 for a hit on the bytes of block b (which is
- * being run: it must end after this store, block.h), 1 after a successful
- * slow path (which may have set slice_end: an MMIO side effect, and may
- * have written anything, b included), -1 for an exception. */
+/* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
+ * set slice_end: an MMIO side effect, and may have written anything, code
+ * included), -1 for an exception.  A hit never writes code: the TLB holds
+ * no write entry for a page with decoded blocks (block.h). */
 static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
-			uint64_t icount, const struct block *b)
+			uint64_t icount)
 {
 	const struct tlb_entry *e = &h->data_tlb->write[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
@@ -87,10 +91,6 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 		case 4: *(uint32_t *)p = (uint32_t)val; break;
 		default: *(uint64_t *)p = val; break;
 		}
-		/* [p, p + size) meets [hpc, hpc + bytes); counting every size
-		 * as 8 errs on the side of ending the block */
-		if (unlikely((uintptr_t)p + 7 - b->hpc < (uintptr_t)b->bytes + 7))
-			return 2;
 		return 0;
 	}
 	h->icount = icount;
@@ -365,16 +365,36 @@ static inline bool in_fetch_window(uint64_t pc, uint64_t page)
 
 /* A macro, not a function: taking the address of the loop's fetch window
  * would keep it out of registers. */
-#define close_fetch_window(page, addend)                                                  \
-	((page) = NO_FETCH_PAGE, (addend) = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE)
+#define close_fetch_window()                                                              \
+	(fetch_page = NO_FETCH_PAGE, fetch_addend = (uintptr_t)no_fetch_zeros - NO_FETCH_PAGE, \
+	 window_gen = &h->no_fetch_gen)
 
 /* The bits of the instruction at d that xtval gets when it is illegal: 16
- * for a compressed one. */
+ * for a compressed one.  They are still in memory: the block is current. */
 static uint32_t raw_insn(const struct block *b, const struct block_insn *d)
 {
-	uint32_t word;
-	memcpy(&word, b->src + d->pcoff, 4);
-	return (word & 3) == 3 ? word : word & 0xffff;
+	uint16_t lo, hi;
+	memcpy(&lo, (const uint8_t *)b->hpc + d->pcoff, 2);
+	if ((lo & 3) != 3)
+		return lo;
+	memcpy(&hi, (const uint8_t *)b->hpc + d->pcoff + 2, 2);
+	return lo | (uint32_t)hi << 16;
+}
+
+/* Decode the block at hpc into b, `room` bytes before the end of its page,
+ * whose code generation is *gen. */
+static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, uintptr_t hpc,
+					      unsigned room, uint64_t *gen,
+					      const void *const *handlers)
+{
+	if (!(*gen & 1)) { /* the page's first block since it was written */
+		*gen |= 1;
+		hart_protect_code_page(h, (const void *)(hpc & ~(uintptr_t)0xfff));
+	}
+	if (!block_build(b, hpc, room, handlers))
+		return false;
+	b->gen = *gen;
+	return true;
 }
 
 /* no-crossjumping: GCC would otherwise merge the handlers' copies of the
@@ -392,13 +412,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	/* the virtual page we fetch from directly, and host - virtual for it */
 	uint64_t fetch_page;
 	uintptr_t fetch_addend;
+	uint64_t *window_gen; /* the code generation of its page */
 	uint64_t *x = h->x;
 	uint64_t pc; /* between blocks: the next instruction's */
 	struct block *const table = h->blocks;
 	/* One instruction run on its own: with no block cache, when it crosses
 	 * a page or sits outside RAM, or when fewer steps are left than the
 	 * block at pc has. */
-	struct block single = {.hpc = 0, .n = 1, .bytes = 0};
+	struct block single = {.n = 1};
+	uint32_t single_bits; /* what it was decoded from: single.hpc points here */
 	const struct block *blk = &single; /* the block being run */
 	const struct block_insn *d = single.insn, *end = single.insn;
 	uint64_t base = 0; /* the pc of blk's first instruction */
@@ -496,17 +518,25 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		d++;                                                                    \
 		goto *d->run;                                                           \
 	} while (0)
+/* A branch taken leaves its block, whose later instructions do not run. */
+#define TAKEN()                                                                         \
+	do {                                                                            \
+		left += (uint64_t)(end - d) - 1;                                        \
+		pc = PC + IMM;                                                          \
+		goto dispatch;                                                          \
+	} while (0)
 #define LOAD(op)                                                                        \
 	do {                                                                            \
-		if (unlikely(load_extend(h, RS1 + IMM, op, &v, ICOUNT)))                \
-			goto exception;                                                 \
+		rc = load_extend(h, RS1 + IMM, op, &v, ICOUNT);                         \
+		if (unlikely(rc))                                                       \
+			goto load_slow;                                                 \
 		RD = v;                                                                 \
 		x[0] = 0;                                                               \
 		NEXT();                                                                 \
 	} while (0)
 #define STORE(size, val)                                                                \
 	do {                                                                            \
-		rc = store(h, RS1 + IMM, size, val, ICOUNT, blk);                       \
+		rc = store(h, RS1 + IMM, size, val, ICOUNT);                            \
 		if (likely(rc == 0))                                                    \
 			NEXT();                                                         \
 		goto store_ends_block;                                                  \
@@ -522,7 +552,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	if (h->wfi)
 		return 0;
 	pc = h->pc;
-	close_fetch_window(fetch_page, fetch_addend);
+	close_fetch_window();
 
 	{
 	/* Find the block at pc, (re)decoding it if memory no longer holds
@@ -535,8 +565,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		if (likely(table)) {
 			uintptr_t hpc = (uintptr_t)(pc + fetch_addend);
 			struct block *b = block_slot(table, hpc);
-			if (unlikely(b->hpc != hpc || !block_current(b)) &&
-			    !block_build(b, hpc, 0x1000 - (unsigned)(pc - fetch_page), handlers))
+			if (unlikely(b->hpc != hpc || b->gen != *window_gen) &&
+			    !rebuild(h, b, hpc, 0x1000 - (unsigned)(pc - fetch_page), window_gen,
+				     handlers))
 				goto fetch_slow;
 			if (likely(b->n <= left)) {
 				blk = b;
@@ -562,6 +593,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		fetch_page = page;
 		fetch_addend = addend;
 		word = fetched;
+		if (page != NO_FETCH_PAGE) {
+			window_gen = bus_code_gen_of_host(h->bus, (const void *)(uintptr_t)(pc + addend));
+			if (!window_gen) /* cannot happen: windows are RAM or ROM */
+				close_fetch_window();
+		}
 		if (fault) {
 			left--; /* the fetch trapped: a step that retired nothing */
 			counted--;
@@ -575,7 +611,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		decode_insn(word, &dec);
 		block_insn_from(&single.insn[0], &dec, handlers);
 		block_end_entry(&single.insn[1], dec.len, handlers);
-		memcpy(single.src, &word, 4);
+		single_bits = word;
+		single.hpc = (uintptr_t)&single_bits;
 		blk = &single;
 		left--;
 		base = pc;
@@ -607,13 +644,13 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			x[0] = 0;
 			pc = v;
 			goto dispatch;
-		/* a branch ends its block: not taken, the end entry follows */
-		op_beq: if (RS1 == RS2) { pc = PC + IMM; goto dispatch; } NEXT();
-		op_bne: if (RS1 != RS2) { pc = PC + IMM; goto dispatch; } NEXT();
-		op_blt: if ((int64_t)RS1 < (int64_t)RS2) { pc = PC + IMM; goto dispatch; } NEXT();
-		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) { pc = PC + IMM; goto dispatch; } NEXT();
-		op_bltu: if (RS1 < RS2) { pc = PC + IMM; goto dispatch; } NEXT();
-		op_bgeu: if (RS1 >= RS2) { pc = PC + IMM; goto dispatch; } NEXT();
+		/* a block runs on past a branch not taken */
+		op_beq: if (RS1 == RS2) TAKEN(); NEXT();
+		op_bne: if (RS1 != RS2) TAKEN(); NEXT();
+		op_blt: if ((int64_t)RS1 < (int64_t)RS2) TAKEN(); NEXT();
+		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) TAKEN(); NEXT();
+		op_bltu: if (RS1 < RS2) TAKEN(); NEXT();
+		op_bgeu: if (RS1 >= RS2) TAKEN(); NEXT();
 		op_lb: LOAD(OP_LB);
 		op_lh: LOAD(OP_LH);
 		op_lw: LOAD(OP_LW);
@@ -669,18 +706,24 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_flw:
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			if (unlikely(load(h, RS1 + IMM, 4, &v, ICOUNT)))
+			rc = load(h, RS1 + IMM, 4, &v, ICOUNT);
+			if (unlikely(rc < 0))
 				goto exception;
 			h->f[d->rd] = v | 0xffffffff00000000ULL; /* NaN-boxed */
 			mark_fp_dirty(h);
+			if (unlikely(rc))
+				goto after_slow_access;
 			NEXT();
 		op_fld:
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			if (unlikely(load(h, RS1 + IMM, 8, &v, ICOUNT)))
+			rc = load(h, RS1 + IMM, 8, &v, ICOUNT);
+			if (unlikely(rc < 0))
 				goto exception;
 			h->f[d->rd] = v;
 			mark_fp_dirty(h);
+			if (unlikely(rc))
+				goto after_slow_access;
 			NEXT();
 		op_fsw:
 			if (!fp_enabled(h))
@@ -720,7 +763,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				goto exception;
 			if (r == SYS_READ) /* e.g. rdtime in a delay loop: stay on the fast path */
 				NEXT();
-			close_fetch_window(fetch_page, fetch_addend); /* priv, satp or mappings may have changed */
+			close_fetch_window(); /* priv, satp or mappings may have changed */
 			pc = r == SYS_JUMPED ? h->pc : base + d[1].pcoff;
 			if (r == SYS_WFI) {
 				h->wfi = true;
@@ -729,11 +772,25 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			goto check_interrupts;
 		}
 
-	/* After a store that store() did not finish on its fast path (rc):
-	 * the block ends after it, as the store may have changed its bytes. */
+	/* An integer load that load() did not finish on its fast path (rc). */
+	load_slow:
+		if (rc < 0)
+			goto exception;
+		RD = v;
+		x[0] = 0;
+	/* The instruction at d took a memory slow path, which may have run
+	 * device code: if that wrote this block's page (DMA), the block ends
+	 * here, so the next instruction is decoded from the new bytes. */
+	after_slow_access:
+		if (likely(blk->gen == *window_gen))
+			NEXT();
+		goto block_ends_after_d;
+	/* A store that store() did not finish on its fast path (rc): the block
+	 * ends after it, as the store may have written its bytes. */
 	store_ends_block:
 		if (rc < 0)
 			goto exception;
+	block_ends_after_d:
 		left += (uint64_t)(end - d) - 1; /* the block's later instructions did not run */
 		pc = base + d[1].pcoff;
 		if (unlikely(h->slice_end)) /* an MMIO side effect wants the slice to end */
@@ -752,7 +809,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		h->pc = pc;
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
 		pc = h->pc;
-		close_fetch_window(fetch_page, fetch_addend);
+		close_fetch_window();
 		if (h->slice_end)
 			goto out;
 		goto dispatch;
@@ -760,7 +817,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		h->icount = counted - left;
 		h->pc = pc;
 		if (hart_take_interrupt(h))
-			close_fetch_window(fetch_page, fetch_addend);
+			close_fetch_window();
 		pc = h->pc;
 		if (h->slice_end)
 			goto out;
@@ -779,6 +836,7 @@ out:
 #undef PC
 #undef ICOUNT
 #undef NEXT
+#undef TAKEN
 #undef LOAD
 #undef STORE
 }

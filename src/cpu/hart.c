@@ -150,3 +150,13 @@ void hart_free(struct hart *h)
 	free(h->blocks);
 	h->blocks = NULL;
 }
+
+void hart_protect_code_page(struct hart *h, const void *host_page)
+{
+	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++) {
+		struct tlb_entry *w = h->tlbs[p].write;
+		for (size_t i = 0; i < TLB_ENTRIES; i++)
+			if (w[i].tag != TLB_INVALID && w[i].tag + w[i].addend == (uintptr_t)host_page)
+				w[i].tag = TLB_INVALID;
+	}
+}

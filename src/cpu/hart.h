@@ -150,6 +150,9 @@ struct hart {
 	 * against.  Set through hart_set_block_cache; hart_init keeps it.
 	 * Never saved, never needs invalidating. */
 	struct block *blocks;
+	/* The code generation (bus.h) of the page fetched from when no page
+	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
+	uint64_t no_fetch_gen;
 };
 
 /* mstatus fields */
@@ -203,6 +206,11 @@ int hart_set_block_cache(struct hart *h, bool on);
 
 /* Free what the hart allocated (the block table). */
 void hart_free(struct hart *h);
+
+/* The page at host address host_page now has decoded blocks: drop every
+ * TLB write entry that reaches it, so that stores to it take the slow
+ * path, which tells the bus (bus.h, code generations). */
+void hart_protect_code_page(struct hart *h, const void *host_page);
 
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps

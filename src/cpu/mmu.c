@@ -233,12 +233,13 @@ static struct tlb_entry *tlb_slot(struct tlb *t, enum access_type type, uint64_t
 
 /* Enter va's page if it is plain RAM with uniform permission; returns the
  * host pointer for `pa`, or NULL when the access must stay on the slow
- * path (MMIO, ROM writes, the watched page, fine-grained PMP). */
+ * path (MMIO, ROM writes, the watched page, fine-grained PMP, and writes
+ * to a page with decoded blocks: bus.h, code generations). */
 static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_type type, int priv)
 {
 	uint64_t page_pa = pa & PAGE_MASK;
 	bool write = type == ACCESS_WRITE;
-	uint8_t *host = bus_ram_ptr(h->bus, page_pa, PAGE_SIZE, write);
+	uint8_t *host = bus_ram_page(h->bus, page_pa, write);
 	if (!host)
 		return NULL;
 	if (write && page_pa == h->bus->watch_page)

@@ -1,6 +1,7 @@
 /* Physical address space.  See bus.h. */
 #include "machine/bus.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void bus_init(struct bus *b)
@@ -43,9 +44,62 @@ int bus_add_ram(struct bus *b, const char *name, uint64_t base, uint64_t size, u
 	struct bus_region *r = add_region(b, name, base, size);
 	if (!r)
 		return -1;
+	r->code_gen = calloc((size + 4095) / 4096, sizeof(*r->code_gen));
+	if (!r->code_gen) {
+		b->count--;
+		return -1;
+	}
 	r->host = host;
 	r->writable = writable;
 	return 0;
+}
+
+void bus_free(struct bus *b)
+{
+	for (int i = 0; i < b->count; i++) {
+		free(b->regions[i].code_gen);
+		b->regions[i].code_gen = NULL;
+	}
+}
+
+/* A write to [off, off + len) of r: pages with blocks get a new, even
+ * generation. */
+static void note_write(const struct bus_region *r, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return;
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12; p++)
+		if (r->code_gen[p] & 1)
+			r->code_gen[p]++;
+}
+
+uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write)
+{
+	const struct bus_region *r = bus_find(b, page_pa);
+	if (!r || !r->host || 4096 > r->size - (page_pa - r->base))
+		return NULL;
+	uint64_t off = page_pa - r->base;
+	if (for_write && (!r->writable || (r->code_gen[off >> 12] & 1)))
+		return NULL;
+	return r->host + off;
+}
+
+uint64_t *bus_code_gen_of_host(const struct bus *b, const void *host)
+{
+	for (int i = 0; i < b->count; i++) {
+		const struct bus_region *r = &b->regions[i];
+		uintptr_t off = (uintptr_t)host - (uintptr_t)r->host;
+		if (r->host && off < r->size)
+			return &r->code_gen[off >> 12];
+	}
+	return NULL;
+}
+
+void bus_ram_rewritten(struct bus *b)
+{
+	for (int i = 0; i < b->count; i++)
+		if (b->regions[i].host)
+			note_write(&b->regions[i], 0, b->regions[i].size);
 }
 
 int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,
@@ -77,6 +131,8 @@ uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for
 	uint64_t off = paddr - r->base;
 	if (len > r->size - off)
 		return NULL;
+	if (for_write)
+		note_write(r, off, len);
 	return r->host + off;
 }
 
@@ -110,6 +166,7 @@ int bus_write(struct bus *b, uint64_t paddr, unsigned size, uint64_t val)
 		if (!r->writable)
 			return -1;
 		memcpy(r->host + (paddr - r->base), &val, size);
+		note_write(r, paddr - r->base, size);
 		if ((paddr & ~0xfffULL) == b->watch_page && b->watch_hook)
 			b->watch_hook(b->watch_opaque, paddr);
 		return 0;

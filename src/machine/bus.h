@@ -17,10 +17,18 @@ struct mmio_ops {
 	int (*write)(void *opaque, uint64_t offset, unsigned size, uint64_t val);
 };
 
+/* Code generations.  RAM and ROM keep a counter per 4 KiB page that the
+ * interpreter's decoded blocks (cpu/block.h) are checked against.  It is
+ * odd while blocks may exist for the page; any write that does not go
+ * through a TLB write entry (bus_write, bus_ram_ptr for writing,
+ * bus_ram_rewritten) moves an odd counter to the next even value, which
+ * makes those blocks stale.  The hart never keeps a TLB write entry for a
+ * page whose counter is odd, so guest stores reach these paths too. */
 struct bus_region {
 	const char *name;
 	uint64_t base, size;
 	uint8_t *host; /* RAM/ROM: host memory; NULL for MMIO */
+	uint64_t *code_gen; /* RAM/ROM: one per page, see above */
 	bool writable; /* RAM: true, ROM: false */
 	const struct mmio_ops *ops; /* MMIO only */
 	void *opaque;
@@ -39,7 +47,10 @@ struct bus {
 };
 
 void bus_init(struct bus *b);
-/* Returns 0, or -1 if the region overlaps another or the table is full. */
+/* Free what bus_add_ram allocated. */
+void bus_free(struct bus *b);
+/* Returns 0, or -1 if the region overlaps another, the table is full or
+ * memory for its code generations cannot be had. */
 int bus_add_ram(struct bus *b, const char *name, uint64_t base, uint64_t size, uint8_t *host,
 		bool writable);
 int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,
@@ -47,8 +58,23 @@ int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,
 const struct bus_region *bus_find(const struct bus *b, uint64_t paddr);
 
 /* Host pointer for [paddr, paddr+len) if it lies inside one RAM/ROM region
- * (and that region is writable when `for_write`), else NULL. */
+ * (and that region is writable when `for_write`), else NULL.  For writing,
+ * it counts as a write to the whole range (devices' DMA, loaders,
+ * debuggers), so it must be asked for just before writing. */
 uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for_write);
+
+/* The host memory of the RAM/ROM page at page_pa, for the TLB, or NULL.
+ * For writing, only a writable page whose code generation is even (no
+ * decoded blocks) qualifies.  Counts as no access. */
+uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write);
+
+/* The code generation of the page holding host address `host` (a byte of
+ * some region's memory), or NULL. */
+uint64_t *bus_code_gen_of_host(const struct bus *b, const void *host);
+
+/* All of RAM may have changed behind the bus's back (snapshot restore,
+ * reset): every decoded block goes stale. */
+void bus_ram_rewritten(struct bus *b);
 
 /* Physical access of naturally aligned `size` bytes (1,2,4,8), RAM or MMIO.
  * Return 0, or -1 for an access fault (nothing there, ROM write, device

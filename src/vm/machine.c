@@ -281,6 +281,7 @@ void machine_free(struct machine *m)
 	free(m->boot_image);
 	m->boot_image = NULL;
 	hart_free(&m->hart);
+	bus_free(&m->bus);
 }
 
 /* A guest-requested reset: RAM back to zero, hart and devices to reset
@@ -289,6 +290,7 @@ static int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
+	bus_ram_rewritten(&m->bus);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
 	/* hart_init kept the block cache; it was allocated by machine_init */
 	m->hart.icount = icount;

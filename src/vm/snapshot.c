@@ -668,7 +668,18 @@ static void zero_absent(struct machine *m, uint64_t from, uint64_t to)
 		madvise(m->ram + from * PAGE_SIZE, (to - from) * PAGE_SIZE, MADV_DONTNEED);
 }
 
+static int read_ram(struct state_reader *r, struct machine *m);
+
+/* RAM is written directly, not through the bus, so decoded code goes
+ * stale here whether the read succeeds or not. */
 static int get_ram(struct state_reader *r, struct machine *m)
+{
+	int rc = read_ram(r, m);
+	bus_ram_rewritten(&m->bus);
+	return rc;
+}
+
+static int read_ram(struct state_reader *r, struct machine *m)
 {
 	uint32_t page = sr_u32(r);
 	uint64_t npages = sr_u64(r);

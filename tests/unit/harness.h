@@ -243,10 +243,12 @@ static inline uint32_t sc_w(unsigned rd, unsigned rs1, unsigned rs2)
  * Guest memory
  * ------------------------------------------------------------------- */
 
+/* Through the bus, as a device would, so that the code this writes runs
+ * as written (a write through m->ram would leave decoded blocks stale). */
 static inline uint8_t *ram_at(struct machine *m, uint64_t pa, size_t len)
 {
 	assert_true(pa >= DRAM_BASE && pa - DRAM_BASE + len <= m->ram_size);
-	return m->ram + (pa - DRAM_BASE);
+	return bus_ram_ptr(&m->bus, pa, len, true);
 }
 
 static inline void poke(struct machine *m, uint64_t pa, uint64_t val, unsigned size)

@@ -819,6 +819,7 @@ static void test_bus_refuses_beyond_physical_space(void **state)
 	assert_int_equal(bus_add_ram(&b, "high", 0x4000000000000000ULL, 4096, page, true), -1);
 	assert_int_equal(bus_add_ram(&b, "edge", (1ULL << 56) - 2048, 4096, page, true), -1);
 	assert_int_equal(bus_add_ram(&b, "top", (1ULL << 56) - 4096, 4096, page, true), 0);
+	bus_free(&b);
 }
 
 /* ---- illegal instructions, ECALL, EBREAK ---- */

@@ -676,6 +676,37 @@ static void test_fetch_across_pages(void **state)
 
 /* ---- hart_translate_debug ---- */
 
+/* keel (docs/cpu.md, code generations): a page mapped twice, writable at
+ * one address and executable at another.  The store through the writable
+ * alias before any code ran there leaves a TLB write entry; decoding the
+ * code must drop it, or the later store would patch memory behind the
+ * decoded block's back and the old instruction would run again. */
+static void test_store_through_alias_to_decoded_code(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt;
+	mmu_on(m, &pt, 3);
+	uint64_t data_va = VA_4K, code_va = VA_4K + 0x1000;
+	pt_map(&pt, data_va, FRAME(1), 0, RW_AD);
+	pt_map(&pt, code_va, FRAME(1), 0, PTE_R | PTE_X | PTE_A);
+	poke(m, FRAME(1) + 4, jalr(ZERO, RA, 0), 4);
+	struct code c = code_at(m, CODE_BASE);
+	emit_li(&c, S0, data_va);
+	emit_li(&c, S1, code_va);
+	emit_li(&c, T1, addi(A0, A0, 1));
+	emit_li(&c, T2, addi(A0, A0, 100));
+	emit(&c, sw(T1, S0, 0)); /* the TLB now maps data_va for writing */
+	emit(&c, jalr(RA, S1, 0)); /* decodes and runs a0 += 1 */
+	emit(&c, sw(T2, S0, 0));
+	emit(&c, jalr(RA, S1, 0)); /* must run a0 += 100 */
+	uint64_t halt = emit_halt(&c);
+	set_priv(m, PRIV_S);
+	m->hart.x[A0] = 0;
+	run_from(m, CODE_BASE, 200);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A0], 1 + 100);
+}
+
 static void test_translate_debug(void **state)
 {
 	struct machine *m = *state;
@@ -743,6 +774,7 @@ int main(void)
 		VM_TEST(test_satp_switch),
 		VM_TEST(test_fetch_across_pages),
 		VM_TEST(test_translate_debug),
+		VM_TEST(test_store_through_alias_to_decoded_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,7 @@ static void tb_attach(struct tb *tb, struct virtio_mmio *t)
 
 static void tb_free(struct tb *tb)
 {
+	bus_free(&tb->bus);
 	free(tb->ram);
 	free(tb);
 }
