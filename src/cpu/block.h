@@ -58,6 +58,8 @@ struct block {
 	struct block_insn insn[BLOCK_MAX_INSNS + 1];
 };
 
+#define BLOCK_TABLE_BYTES (BLOCK_TABLE_SIZE * sizeof(struct block))
+
 /* The table slot for a block starting at host address hpc. */
 static inline struct block *block_slot(struct block *table, uintptr_t hpc)
 {
