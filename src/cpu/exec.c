@@ -518,12 +518,32 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		d++;                                                                    \
 		goto *d->run;                                                           \
 	} while (0)
+/* Go on at pc.  The common case, a current block in the open fetch
+ * window that the steps left cover, is copied into every handler that
+ * leaves a block, so each predicts its own jump into the next; the rest is
+ * `dispatch`. */
+#define JUMP()                                                                          \
+	do {                                                                            \
+		uintptr_t hpc_ = (uintptr_t)(pc + fetch_addend);                        \
+		struct block *b_;                                                       \
+		if (likely(in_fetch_window(pc, fetch_page) && table) &&                 \
+		    (b_ = block_slot(table, hpc_), b_->hpc == hpc_) &&                  \
+		    likely(b_->gen == *window_gen && b_->n <= left)) {                  \
+			blk = b_;                                                       \
+			left -= b_->n;                                                  \
+			base = pc;                                                      \
+			d = b_->insn;                                                   \
+			end = d + b_->n;                                                \
+			goto *d->run;                                                   \
+		}                                                                       \
+		goto dispatch;                                                          \
+	} while (0)
 /* A branch taken leaves its block, whose later instructions do not run. */
 #define TAKEN()                                                                         \
 	do {                                                                            \
 		left += (uint64_t)(end - d) - 1;                                        \
 		pc = PC + IMM;                                                          \
-		goto dispatch;                                                          \
+		JUMP();                                                                 \
 	} while (0)
 #define LOAD(op)                                                                        \
 	do {                                                                            \
@@ -630,20 +650,20 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			}
 			goto illegal_insn;
 		op_nop: NEXT();
-		op_block_end: pc = PC; goto dispatch;
+		op_block_end: pc = PC; JUMP();
 		op_lui: RD = IMM; NEXT();
 		op_auipc: RD = PC + IMM; NEXT();
 		op_jal:
 			RD = PC + d->rs2;
 			x[0] = 0;
 			pc = PC + IMM;
-			goto dispatch;
+			JUMP();
 		op_jalr:
 			v = (RS1 + IMM) & ~1ULL; /* before rd is written: rd may be rs1 */
 			RD = PC + d->rs2;
 			x[0] = 0;
 			pc = v;
-			goto dispatch;
+			JUMP();
 		/* a block runs on past a branch not taken */
 		op_beq: if (RS1 == RS2) TAKEN(); NEXT();
 		op_bne: if (RS1 != RS2) TAKEN(); NEXT();
@@ -836,6 +856,7 @@ out:
 #undef PC
 #undef ICOUNT
 #undef NEXT
+#undef JUMP
 #undef TAKEN
 #undef LOAD
 #undef STORE
