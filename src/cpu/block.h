@@ -37,7 +37,7 @@
 
 #define BLOCK_MAX_INSNS 32
 #define BLOCK_MAX_BYTES 128 /* so pcoff fits in a byte */
-#define BLOCK_TABLE_SIZE 8192 /* blocks per hart, direct-mapped */
+#define BLOCK_TABLE_SIZE 32768 /* blocks per hart, direct-mapped */
 
 /* One decoded instruction.  `run` is its handler in hart_run.  Fields as
  * struct decoded_insn, except: JAL and JALR keep the instruction length in

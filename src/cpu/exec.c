@@ -580,8 +580,16 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	dispatch:
 		if (unlikely(!left))
 			goto out;
-		if (unlikely(!in_fetch_window(pc, fetch_page)))
-			goto fetch_slow;
+		if (unlikely(!in_fetch_window(pc, fetch_page))) {
+			/* a new page: open it straight from the exec TLB if it can */
+			const struct tlb *t = h->fetch_tlb;
+			size_t i = (pc >> 12) % TLB_ENTRIES;
+			if (t->exec[i].tag != (pc & ~0xfffULL) || (pc & 0xfff) > 0xffc)
+				goto fetch_slow;
+			fetch_page = pc & ~0xfffULL;
+			fetch_addend = t->exec[i].addend;
+			window_gen = t->exec_gen[i];
+		}
 		if (likely(table)) {
 			uintptr_t hpc = (uintptr_t)(pc + fetch_addend);
 			struct block *b = block_slot(table, hpc);
@@ -613,11 +621,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		fetch_page = page;
 		fetch_addend = addend;
 		word = fetched;
-		if (page != NO_FETCH_PAGE) {
-			window_gen = bus_code_gen_of_host(h->bus, (const void *)(uintptr_t)(pc + addend));
-			if (!window_gen) /* cannot happen: windows are RAM or ROM */
-				close_fetch_window();
-		}
+		if (page != NO_FETCH_PAGE) /* the exec TLB has the page (maybe pc + 2's) */
+			window_gen = h->fetch_tlb->exec_gen[(page >> 12) % TLB_ENTRIES];
 		if (fault) {
 			left--; /* the fetch trapped: a step that retired nothing */
 			counted--;

@@ -246,7 +246,14 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 		return NULL;
 	if (!pmp_allows(h, page_pa, PAGE_SIZE, type, priv))
 		return NULL;
-	struct tlb_entry *e = tlb_slot(&h->tlbs[priv], type, va);
+	struct tlb *t = &h->tlbs[priv];
+	struct tlb_entry *e = tlb_slot(t, type, va);
+	if (type == ACCESS_EXEC) {
+		uint64_t *gen = bus_code_gen_of_host(h->bus, host);
+		if (!gen)
+			return NULL;
+		t->exec_gen[(va >> 12) % TLB_ENTRIES] = gen;
+	}
 	e->tag = va & PAGE_MASK;
 	e->addend = (uintptr_t)host - (uintptr_t)(va & PAGE_MASK);
 	return host + (pa - page_pa);
