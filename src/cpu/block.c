@@ -20,6 +20,9 @@ void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 	e->rs1 = d->rs1;
 	e->rs2 = d->rs2;
 	e->pcoff = 0;
+	if (e->rd == 0 && ((d->op >= OP_LB && d->op <= OP_LWU) || d->op == OP_JAL ||
+			   d->op == OP_JALR))
+		e->rd = X_SINK;
 	switch (d->op) {
 	case OP_JAL:
 	case OP_JALR: e->rs2 = d->len; break;

@@ -42,7 +42,9 @@
 /* One decoded instruction.  `run` is its handler in hart_run.  Fields as
  * struct decoded_insn, except: JAL and JALR keep the instruction length in
  * rs2; OP_FP, OP_AMO and OP_SYSTEM keep the 32-bit instruction (compressed
- * ones expanded) in imm. */
+ * ones expanded) in imm; integer loads, JAL and JALR whose rd is x0 have
+ * rd X_SINK instead, so their handlers need not re-zero x0. */
+#define X_SINK 32
 struct block_insn {
 	const void *run;
 	int32_t imm;

@@ -35,50 +35,69 @@ static inline uint64_t tag_of(uint64_t va, unsigned size)
 	return va & ~(uint64_t)(0xfff & ~(size - 1));
 }
 
-static inline int load(struct hart *h, uint64_t va, unsigned size, uint64_t *val,
-		       uint64_t icount)
+/* What a load gives: rc 0 for a TLB hit, 1 after a successful slow path
+ * (which may have run device code), -1 for an exception.  Returned by
+ * value, so the loaded value stays in a register. */
+struct loaded {
+	uint64_t val;
+	int rc;
+};
+
+/* Out of line and cold, so the hit path computes nothing for it. */
+static __attribute__((noinline, cold)) struct loaded load_miss(struct hart *h, uint64_t va,
+							    unsigned size, uint64_t icount)
+{
+	struct loaded r = {0, 1};
+	h->icount = icount;
+	fpu_host_env(h); /* the slow path may reach a device */
+	if (mmu_load_slow(h, va, size, &r.val))
+		r.rc = -1;
+	return r;
+}
+
+static inline struct loaded load(struct hart *h, uint64_t va, unsigned size, uint64_t icount)
 {
 	const struct tlb_entry *e = &h->data_tlb->read[(va >> 12) % TLB_ENTRIES];
 	if (likely(e->tag == tag_of(va, size))) {
 		const void *p = (const void *)(uintptr_t)(va + e->addend);
 		switch (size) {
-		case 1: *val = *(const uint8_t *)p; break;
-		case 2: *val = *(const uint16_t *)p; break;
-		case 4: *val = *(const uint32_t *)p; break;
-		default: *val = *(const uint64_t *)p; break;
+		case 1: return (struct loaded){*(const uint8_t *)p, 0};
+		case 2: return (struct loaded){*(const uint16_t *)p, 0};
+		case 4: return (struct loaded){*(const uint32_t *)p, 0};
+		default: return (struct loaded){*(const uint64_t *)p, 0};
 		}
-		return 0;
 	}
-	h->icount = icount;
-	fpu_host_env(h); /* the slow path may reach a device */
-	return mmu_load_slow(h, va, size, val) ? -1 : 1;
+	return load_miss(h, va, size, icount);
 }
 
-/* Loads return 0 for a TLB hit, 1 after a successful slow path (which may
- * have run device code), -1 for an exception. */
-
 /* An integer load (OP_LB..OP_LWU) with its sign or zero extension. */
-static inline int load_extend(struct hart *h, uint64_t va, enum op op, uint64_t *val,
-			      uint64_t icount)
+static inline struct loaded load_extend(struct hart *h, uint64_t va, enum op op,
+					uint64_t icount)
 {
 	static const uint8_t size[] = {[OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
 				       [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4};
-	int rc = load(h, va, size[op], val, icount);
-	if (unlikely(rc < 0))
-		return rc;
+	struct loaded l = load(h, va, size[op], icount);
 	switch (op) {
-	case OP_LB: *val = (uint64_t)(int64_t)(int8_t)*val; break;
-	case OP_LH: *val = (uint64_t)(int64_t)(int16_t)*val; break;
-	case OP_LW: *val = sext32(*val); break;
+	case OP_LB: l.val = (uint64_t)(int64_t)(int8_t)l.val; break;
+	case OP_LH: l.val = (uint64_t)(int64_t)(int16_t)l.val; break;
+	case OP_LW: l.val = sext32(l.val); break;
 	default: break;
 	}
-	return rc;
+	return l;
 }
 
 /* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
  * set slice_end: an MMIO side effect, and may have written anything, code
  * included), -1 for an exception.  A hit never writes code: the TLB holds
  * no write entry for a page with decoded blocks (block.h). */
+static __attribute__((noinline, cold)) int store_miss(struct hart *h, uint64_t va,
+						     unsigned size, uint64_t val, uint64_t icount)
+{
+	h->icount = icount;
+	fpu_host_env(h);
+	return mmu_store_slow(h, va, size, val) ? -1 : 1;
+}
+
 static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
 			uint64_t icount)
 {
@@ -93,9 +112,7 @@ static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val
 		}
 		return 0;
 	}
-	h->icount = icount;
-	fpu_host_env(h);
-	return mmu_store_slow(h, va, size, val) ? -1 : 1;
+	return store_miss(h, va, size, val, icount);
 }
 
 /* ---- M extension ---- */
@@ -502,6 +519,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_BLOCK_END] = &&op_block_end,
 	};
 	uint64_t v;
+	struct loaded l;
 	int rc;
 	/* Operands are read where they are used, so that the compiler does not
 	 * load every one for every instruction before dispatching. */
@@ -538,20 +556,29 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		}                                                                       \
 		goto dispatch;                                                          \
 	} while (0)
-/* A branch taken leaves its block, whose later instructions do not run. */
+/* A branch taken leaves its block, whose later instructions do not run.
+ * Back to the block's own start (a loop) it needs no lookup: the block is
+ * still current, as anything that could have written its page ended it. */
 #define TAKEN()                                                                         \
 	do {                                                                            \
 		left += (uint64_t)(end - d) - 1;                                        \
 		pc = PC + IMM;                                                          \
+		if (pc == base && likely(blk->n <= left)) {                             \
+			left -= blk->n;                                                 \
+			d = blk->insn;                                                  \
+			goto *d->run;                                                   \
+		}                                                                       \
 		JUMP();                                                                 \
 	} while (0)
 #define LOAD(op)                                                                        \
 	do {                                                                            \
-		rc = load_extend(h, RS1 + IMM, op, &v, ICOUNT);                         \
-		if (unlikely(rc))                                                       \
+		struct loaded l_ = load_extend(h, RS1 + IMM, op, ICOUNT);               \
+		if (unlikely(l_.rc)) {                                                  \
+			rc = l_.rc;                                                     \
+			v = l_.val;                                                     \
 			goto load_slow;                                                 \
-		RD = v;                                                                 \
-		x[0] = 0;                                                               \
+		}                                                                       \
+		RD = l_.val;                                                            \
 		NEXT();                                                                 \
 	} while (0)
 #define STORE(size, val)                                                                \
@@ -660,13 +687,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_auipc: RD = PC + IMM; NEXT();
 		op_jal:
 			RD = PC + d->rs2;
-			x[0] = 0;
 			pc = PC + IMM;
 			JUMP();
 		op_jalr:
 			v = (RS1 + IMM) & ~1ULL; /* before rd is written: rd may be rs1 */
 			RD = PC + d->rs2;
-			x[0] = 0;
 			pc = v;
 			JUMP();
 		/* a block runs on past a branch not taken */
@@ -731,10 +756,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_flw:
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			rc = load(h, RS1 + IMM, 4, &v, ICOUNT);
+			l = load(h, RS1 + IMM, 4, ICOUNT);
+			rc = l.rc;
 			if (unlikely(rc < 0))
 				goto exception;
-			h->f[d->rd] = v | 0xffffffff00000000ULL; /* NaN-boxed */
+			h->f[d->rd] = l.val | 0xffffffff00000000ULL; /* NaN-boxed */
 			mark_fp_dirty(h);
 			if (unlikely(rc))
 				goto after_slow_access;
@@ -742,10 +768,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_fld:
 			if (!fp_enabled(h))
 				goto illegal_insn;
-			rc = load(h, RS1 + IMM, 8, &v, ICOUNT);
+			l = load(h, RS1 + IMM, 8, ICOUNT);
+			rc = l.rc;
 			if (unlikely(rc < 0))
 				goto exception;
-			h->f[d->rd] = v;
+			h->f[d->rd] = l.val;
 			mark_fp_dirty(h);
 			if (unlikely(rc))
 				goto after_slow_access;
@@ -802,7 +829,6 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		if (rc < 0)
 			goto exception;
 		RD = v;
-		x[0] = 0;
 	/* The instruction at d took a memory slow path, which may have run
 	 * device code: if that wrote this block's page (DMA), the block ends
 	 * here, so the next instruction is decoded from the new bytes. */

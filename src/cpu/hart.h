@@ -86,7 +86,9 @@ struct block;
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
-	uint64_t x[32];
+	/* x[32] is not a register: decoded blocks send the writes of loads
+	 * and jumps whose rd is x0 there (cpu/block.h), so x[0] stays 0 */
+	uint64_t x[33];
 	uint64_t pc;
 	uint64_t f[32]; /* NaN-boxed: a single is held in the low 32 bits with the upper 32 all ones */
 	struct tlb *data_tlb; /* TLB for the effective data privilege (MPRV-aware) */

@@ -177,7 +177,7 @@ static void test_every_cpu_field_restored(void **state)
 	CPU_FIELDS(CHECK)
 	CHECK(satp) CHECK(priv) CHECK(fflags) CHECK(frm) CHECK(wfi)
 #undef CHECK
-	assert_memory_equal(g->x, h->x, sizeof(h->x));
+	assert_memory_equal(g->x, h->x, 32 * sizeof(h->x[0]));
 	assert_memory_equal(g->f, h->f, sizeof(h->f));
 	assert_memory_equal(g->pmpcfg, h->pmpcfg, sizeof(h->pmpcfg));
 	assert_memory_equal(g->pmpaddr, h->pmpaddr, sizeof(h->pmpaddr));
