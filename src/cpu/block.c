@@ -33,8 +33,25 @@ void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 	}
 }
 
+/* The handler that runs an entry of op `first` and the branch `branch`
+ * after it as one, or OP_COUNT if there is none.  Loops end this way
+ * (counter += step; branch back), and it saves one dispatch: neither
+ * instruction can trap, and a block's instructions are counted when it
+ * is entered, so nothing else changes. */
+static enum op fused(enum op first, enum op branch)
+{
+	if (branch < OP_BEQ || branch > OP_BGEU)
+		return OP_COUNT;
+	if (first == OP_ADDI)
+		return OP_ADDI_BEQ + (branch - OP_BEQ);
+	if (first == OP_ADDIW)
+		return OP_ADDIW_BEQ + (branch - OP_BEQ);
+	return OP_COUNT;
+}
+
 bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *const *handlers)
 {
+	enum op prev = OP_COUNT;
 	const uint8_t *mem = (const uint8_t *)hpc;
 	unsigned off = 0, n = 0;
 	struct decoded_insn d;
@@ -52,6 +69,10 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 		decode_insn(word, &d);
 		block_insn_from(&b->insn[n], &d, handlers);
 		b->insn[n].pcoff = (uint8_t)off;
+		enum op pair = n ? fused(prev, (enum op)d.op) : OP_COUNT;
+		if (pair != OP_COUNT)
+			b->insn[n - 1].run = handlers[pair];
+		prev = (enum op)d.op;
 		off += len;
 		n++;
 		if (ends_block((enum op)d.op))

@@ -33,6 +33,11 @@ enum op {
 	OP_AMO, /* exec_amo(insn) */
 	OP_SYSTEM, /* exec_system(insn) */
 	OP_BLOCK_END, /* not an instruction: the entry after a block's last (cpu/block.h) */
+	/* Not instructions either: an ADDI or ADDIW entry followed in its block
+	 * by a conditional branch runs both (cpu/block.c), in this order of
+	 * branches: BEQ, BNE, BLT, BGE, BLTU, BGEU. */
+	OP_ADDI_BEQ, OP_ADDI_BNE, OP_ADDI_BLT, OP_ADDI_BGE, OP_ADDI_BLTU, OP_ADDI_BGEU,
+	OP_ADDIW_BEQ, OP_ADDIW_BNE, OP_ADDIW_BLT, OP_ADDIW_BGE, OP_ADDIW_BLTU, OP_ADDIW_BGEU,
 	OP_COUNT
 };
 

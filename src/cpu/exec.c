@@ -517,6 +517,18 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_AMO] = &&op_amo,
 		[OP_SYSTEM] = &&op_system,
 		[OP_BLOCK_END] = &&op_block_end,
+		[OP_ADDI_BEQ] = &&op_addi_beq,
+		[OP_ADDI_BNE] = &&op_addi_bne,
+		[OP_ADDI_BLT] = &&op_addi_blt,
+		[OP_ADDI_BGE] = &&op_addi_bge,
+		[OP_ADDI_BLTU] = &&op_addi_bltu,
+		[OP_ADDI_BGEU] = &&op_addi_bgeu,
+		[OP_ADDIW_BEQ] = &&op_addiw_beq,
+		[OP_ADDIW_BNE] = &&op_addiw_bne,
+		[OP_ADDIW_BLT] = &&op_addiw_blt,
+		[OP_ADDIW_BGE] = &&op_addiw_bge,
+		[OP_ADDIW_BLTU] = &&op_addiw_bltu,
+		[OP_ADDIW_BGEU] = &&op_addiw_bgeu,
 	};
 	uint64_t v;
 	struct loaded l;
@@ -701,6 +713,19 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) TAKEN(); NEXT();
 		op_bltu: if (RS1 < RS2) TAKEN(); NEXT();
 		op_bgeu: if (RS1 >= RS2) TAKEN(); NEXT();
+		/* ADDI or ADDIW and the branch after it (block.c, fused) */
+		op_addi_beq: RD = RS1 + IMM; d++; goto op_beq;
+		op_addi_bne: RD = RS1 + IMM; d++; goto op_bne;
+		op_addi_blt: RD = RS1 + IMM; d++; goto op_blt;
+		op_addi_bge: RD = RS1 + IMM; d++; goto op_bge;
+		op_addi_bltu: RD = RS1 + IMM; d++; goto op_bltu;
+		op_addi_bgeu: RD = RS1 + IMM; d++; goto op_bgeu;
+		op_addiw_beq: RD = sext32(RS1 + IMM); d++; goto op_beq;
+		op_addiw_bne: RD = sext32(RS1 + IMM); d++; goto op_bne;
+		op_addiw_blt: RD = sext32(RS1 + IMM); d++; goto op_blt;
+		op_addiw_bge: RD = sext32(RS1 + IMM); d++; goto op_bge;
+		op_addiw_bltu: RD = sext32(RS1 + IMM); d++; goto op_bltu;
+		op_addiw_bgeu: RD = sext32(RS1 + IMM); d++; goto op_bgeu;
 		op_lb: LOAD(OP_LB);
 		op_lh: LOAD(OP_LH);
 		op_lw: LOAD(OP_LW);
