@@ -593,6 +593,20 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		RD = l_.val;                                                            \
 		NEXT();                                                                 \
 	} while (0)
+#define FP_LOAD(size, box)                                                              \
+	do {                                                                            \
+		if (!fp_enabled(h))                                                     \
+			goto illegal_insn;                                              \
+		l = load(h, RS1 + IMM, size, ICOUNT);                                   \
+		rc = l.rc;                                                              \
+		if (unlikely(rc < 0))                                                   \
+			goto exception;                                                 \
+		h->f[d->rd] = l.val | (box);                                            \
+		mark_fp_dirty(h);                                                       \
+		if (unlikely(rc))                                                       \
+			goto after_slow_access;                                         \
+		NEXT();                                                                 \
+	} while (0)
 #define STORE(size, val)                                                                \
 	do {                                                                            \
 		rc = store(h, RS1 + IMM, size, val, ICOUNT);                            \
@@ -778,30 +792,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_divuw: RD = divu32((uint32_t)RS1, (uint32_t)RS2); NEXT();
 		op_remw: RD = rem32((int32_t)RS1, (int32_t)RS2); NEXT();
 		op_remuw: RD = remu32((uint32_t)RS1, (uint32_t)RS2); NEXT();
-		op_flw:
-			if (!fp_enabled(h))
-				goto illegal_insn;
-			l = load(h, RS1 + IMM, 4, ICOUNT);
-			rc = l.rc;
-			if (unlikely(rc < 0))
-				goto exception;
-			h->f[d->rd] = l.val | 0xffffffff00000000ULL; /* NaN-boxed */
-			mark_fp_dirty(h);
-			if (unlikely(rc))
-				goto after_slow_access;
-			NEXT();
-		op_fld:
-			if (!fp_enabled(h))
-				goto illegal_insn;
-			l = load(h, RS1 + IMM, 8, ICOUNT);
-			rc = l.rc;
-			if (unlikely(rc < 0))
-				goto exception;
-			h->f[d->rd] = l.val;
-			mark_fp_dirty(h);
-			if (unlikely(rc))
-				goto after_slow_access;
-			NEXT();
+		op_flw: FP_LOAD(4, 0xffffffff00000000ULL); /* NaN-boxed */
+		op_fld: FP_LOAD(8, 0);
 		op_fsw:
 			if (!fp_enabled(h))
 				goto illegal_insn;
@@ -915,5 +907,6 @@ out:
 #undef JUMP
 #undef TAKEN
 #undef LOAD
+#undef FP_LOAD
 #undef STORE
 }
