@@ -10,17 +10,44 @@
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
 
+static void flush(struct tlb *t)
+{
+	if (t->nfilled <= TLB_FILL_LOG) {
+		for (unsigned i = 0; i < t->nfilled; i++) {
+			unsigned type = t->filled[i] >> 12, index = t->filled[i] & 0xfff;
+			struct tlb_entry *table = type == ACCESS_READ    ? t->read
+						  : type == ACCESS_WRITE ? t->write
+									 : t->exec;
+			table[index].tag = TLB_INVALID;
+		}
+	} else {
+		/* TLB_INVALID is all ones, so a byte fill sets every tag
+		 * invalid; the addend of an invalid entry is never used. */
+		memset(t->read, 0xff, sizeof(t->read));
+		memset(t->write, 0xff, sizeof(t->write));
+		memset(t->exec, 0xff, sizeof(t->exec));
+	}
+	t->nfilled = 0;
+}
+
 void hart_flush_tlb(struct hart *h)
 {
-	/* TLB_INVALID is all ones, so a byte fill sets every tag invalid; the
-	 * addend of an invalid entry is never used. */
-	memset(h->tlbs, 0xff, sizeof(h->tlbs));
+	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
+		flush(&h->tlbs[p]);
 }
 
 void hart_flush_translations(struct hart *h)
 {
-	memset(&h->tlbs[PRIV_U], 0xff, sizeof(h->tlbs[PRIV_U]));
-	memset(&h->tlbs[PRIV_S], 0xff, sizeof(h->tlbs[PRIV_S]));
+	flush(&h->tlbs[PRIV_U]);
+	flush(&h->tlbs[PRIV_S]);
+}
+
+void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index)
+{
+	if (t->nfilled < TLB_FILL_LOG)
+		t->filled[t->nfilled] = (uint16_t)(type << 12 | index);
+	if (t->nfilled <= TLB_FILL_LOG)
+		t->nfilled++;
 }
 
 void hart_update_mode(struct hart *h)
@@ -35,6 +62,8 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
 	memset(h, 0, sizeof(*h));
 	h->blocks = blocks;
+	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
+		h->tlbs[p].nfilled = TLB_FILL_LOG + 1; /* all zero: not yet invalid */
 	h->bus = bus;
 	h->clock = clock;
 	h->mhartid = hartid;

@@ -52,8 +52,9 @@ enum access_type { ACCESS_READ = 0, ACCESS_WRITE = 1, ACCESS_EXEC = 2 };
  * compare and one add (the TinyEMU scheme).  Only RAM pages whose whole 4 KiB
  * has uniform PMP permission are ever entered; everything else (MMIO, ROM
  * writes, watched pages, fine-grained PMP) stays on the slow path. */
-#define TLB_ENTRIES 256
+#define TLB_ENTRIES 1024
 #define TLB_INVALID UINT64_MAX
+#define TLB_FILL_LOG 64
 struct tlb_entry {
 	uint64_t tag;
 	uintptr_t addend;
@@ -69,6 +70,12 @@ struct tlb {
 	/* the code generation (machine/bus.h) of exec[i]'s page, valid while
 	 * exec[i] is */
 	uint64_t *exec_gen[TLB_ENTRIES];
+	/* The entries filled since the last flush (access type << 12 | index),
+	 * while there are at most TLB_FILL_LOG of them: Linux flushes the
+	 * whole TLB on every context switch, and a process that ran briefly
+	 * filled a few entries, so a flush clears those instead of all 3072. */
+	uint16_t filled[TLB_FILL_LOG];
+	uint16_t nfilled; /* TLB_FILL_LOG + 1: too many, clear them all */
 };
 
 #define PMP_ENTRIES 16
@@ -236,6 +243,10 @@ void hart_flush_tlb(struct hart *h);
 /* Drop what satp, SFENCE.VMA, SUM and MXR affect: the U and S TLBs.  The
  * M TLB (untranslated: M-mode without MPRV) is kept. */
 void hart_flush_translations(struct hart *h);
+
+/* For the TLB fill (mmu.c): entry `index` of t's `type` table is valid
+ * now, so the next flush must clear it. */
+void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index);
 
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);

@@ -256,6 +256,7 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 	}
 	e->tag = va & PAGE_MASK;
 	e->addend = (uintptr_t)host - (uintptr_t)(va & PAGE_MASK);
+	hart_note_tlb_fill(t, type, (unsigned)((va >> 12) % TLB_ENTRIES));
 	return host + (pa - page_pa);
 }
 
