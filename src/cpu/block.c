@@ -24,6 +24,15 @@ void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 			   d->op == OP_JALR))
 		e->rd = X_SINK;
 	switch (d->op) {
+	case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+		e->rs2 = d->op;
+		break;
+	case OP_SB: e->rd = 1; break;
+	case OP_SH: e->rd = 2; break;
+	case OP_SW: e->rd = 4; break;
+	case OP_SD: e->rd = 8; break;
+	case OP_FSW: e->rd = 4 | BLOCK_STORE_FP; break;
+	case OP_FSD: e->rd = 8 | BLOCK_STORE_FP; break;
 	case OP_JAL:
 	case OP_JALR: e->rs2 = d->len; break;
 	case OP_FP:

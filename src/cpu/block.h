@@ -43,8 +43,12 @@
  * struct decoded_insn, except: JAL and JALR keep the instruction length in
  * rs2; OP_FP, OP_AMO and OP_SYSTEM keep the 32-bit instruction (compressed
  * ones expanded) in imm; integer loads, JAL and JALR whose rd is x0 have
- * rd X_SINK instead, so their handlers need not re-zero x0. */
+ * rd X_SINK instead, so their handlers need not re-zero x0; integer loads
+ * keep their op in rs2 and stores their size in rd (with BLOCK_STORE_FP
+ * for FSW and FSD), for the miss paths that all loads or stores share. */
 #define X_SINK 32
+#define BLOCK_STORE_SIZE 0x0f
+#define BLOCK_STORE_FP 0x80
 struct block_insn {
 	const void *run;
 	int32_t imm;

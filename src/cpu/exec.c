@@ -26,13 +26,59 @@ static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v
 /* ---- memory fast paths ----
  * A TLB hit compares the page tag against the address with its low bits
  * kept up to the access size, so a misaligned access misses and takes the
- * slow path, which emulates it.  `icount` is the count before this
- * instruction; it is only stored for the slow path, which may reach a
- * device that reads it (the compiler sinks its computation there). */
+ * slow path, which emulates it.  Integer loads and stores do their hit
+ * inline in hart_run and jump to a shared miss path there, so that
+ * nothing the slow path needs (the instruction count, above all) is
+ * computed on a hit. */
 
 static inline uint64_t tag_of(uint64_t va, unsigned size)
 {
 	return va & ~(uint64_t)(0xfff & ~(size - 1));
+}
+
+/* The entry of `table` that maps va for `size` bytes, or NULL. */
+static inline const struct tlb_entry *tlb_hit(const struct tlb_entry *table, uint64_t va,
+					      unsigned size)
+{
+	const struct tlb_entry *e = &table[(va >> 12) % TLB_ENTRIES];
+	return likely(e->tag == tag_of(va, size)) ? e : NULL;
+}
+
+static inline uint64_t read_host(uint64_t va, const struct tlb_entry *e, unsigned size)
+{
+	const void *p = (const void *)(uintptr_t)(va + e->addend);
+	switch (size) {
+	case 1: return *(const uint8_t *)p;
+	case 2: return *(const uint16_t *)p;
+	case 4: return *(const uint32_t *)p;
+	default: return *(const uint64_t *)p;
+	}
+}
+
+static inline void write_host(uint64_t va, const struct tlb_entry *e, unsigned size,
+			      uint64_t val)
+{
+	void *p = (void *)(uintptr_t)(va + e->addend);
+	switch (size) {
+	case 1: *(uint8_t *)p = (uint8_t)val; break;
+	case 2: *(uint16_t *)p = (uint16_t)val; break;
+	case 4: *(uint32_t *)p = (uint32_t)val; break;
+	default: *(uint64_t *)p = val; break;
+	}
+}
+
+static const uint8_t load_size[] = {[OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
+				    [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4};
+
+/* An integer load's (OP_LB..OP_LWU) sign or zero extension of v. */
+static inline uint64_t extend(enum op op, uint64_t v)
+{
+	switch (op) {
+	case OP_LB: return (uint64_t)(int64_t)(int8_t)v;
+	case OP_LH: return (uint64_t)(int64_t)(int16_t)v;
+	case OP_LW: return sext32(v);
+	default: return v;
+	}
 }
 
 /* What a load gives: rc 0 for a TLB hit, 1 after a successful slow path
@@ -43,7 +89,8 @@ struct loaded {
 	int rc;
 };
 
-/* Out of line and cold, so the hit path computes nothing for it. */
+/* The slow paths, out of line and cold.  `icount` is the count before
+ * this instruction, for a device that reads it. */
 static __attribute__((noinline, cold)) struct loaded load_miss(struct hart *h, uint64_t va,
 							    unsigned size, uint64_t icount)
 {
@@ -55,41 +102,10 @@ static __attribute__((noinline, cold)) struct loaded load_miss(struct hart *h, u
 	return r;
 }
 
-static inline struct loaded load(struct hart *h, uint64_t va, unsigned size, uint64_t icount)
-{
-	const struct tlb_entry *e = &h->data_tlb->read[(va >> 12) % TLB_ENTRIES];
-	if (likely(e->tag == tag_of(va, size))) {
-		const void *p = (const void *)(uintptr_t)(va + e->addend);
-		switch (size) {
-		case 1: return (struct loaded){*(const uint8_t *)p, 0};
-		case 2: return (struct loaded){*(const uint16_t *)p, 0};
-		case 4: return (struct loaded){*(const uint32_t *)p, 0};
-		default: return (struct loaded){*(const uint64_t *)p, 0};
-		}
-	}
-	return load_miss(h, va, size, icount);
-}
-
-/* An integer load (OP_LB..OP_LWU) with its sign or zero extension. */
-static inline struct loaded load_extend(struct hart *h, uint64_t va, enum op op,
-					uint64_t icount)
-{
-	static const uint8_t size[] = {[OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
-				       [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4};
-	struct loaded l = load(h, va, size[op], icount);
-	switch (op) {
-	case OP_LB: l.val = (uint64_t)(int64_t)(int8_t)l.val; break;
-	case OP_LH: l.val = (uint64_t)(int64_t)(int16_t)l.val; break;
-	case OP_LW: l.val = sext32(l.val); break;
-	default: break;
-	}
-	return l;
-}
-
-/* Returns 0 for a TLB hit, 1 after a successful slow path (which may have
- * set slice_end: an MMIO side effect, and may have written anything, code
- * included), -1 for an exception.  A hit never writes code: the TLB holds
- * no write entry for a page with decoded blocks (block.h). */
+/* Returns 1 after a successful slow path (which may have set slice_end:
+ * an MMIO side effect, and may have written anything, code included), -1
+ * for an exception.  A hit never writes code: the TLB holds no write
+ * entry for a page with decoded blocks (block.h). */
 static __attribute__((noinline, cold)) int store_miss(struct hart *h, uint64_t va,
 						     unsigned size, uint64_t val, uint64_t icount)
 {
@@ -98,21 +114,13 @@ static __attribute__((noinline, cold)) int store_miss(struct hart *h, uint64_t v
 	return mmu_store_slow(h, va, size, val) ? -1 : 1;
 }
 
-static inline int store(struct hart *h, uint64_t va, unsigned size, uint64_t val,
-			uint64_t icount)
+/* A load whole, for the FP loads. */
+static inline struct loaded load(struct hart *h, uint64_t va, unsigned size, uint64_t icount)
 {
-	const struct tlb_entry *e = &h->data_tlb->write[(va >> 12) % TLB_ENTRIES];
-	if (likely(e->tag == tag_of(va, size))) {
-		void *p = (void *)(uintptr_t)(va + e->addend);
-		switch (size) {
-		case 1: *(uint8_t *)p = (uint8_t)val; break;
-		case 2: *(uint16_t *)p = (uint16_t)val; break;
-		case 4: *(uint32_t *)p = (uint32_t)val; break;
-		default: *(uint64_t *)p = val; break;
-		}
-		return 0;
-	}
-	return store_miss(h, va, size, val, icount);
+	const struct tlb_entry *e = tlb_hit(h->data_tlb->read, va, size);
+	if (likely(e))
+		return (struct loaded){read_host(va, e, size), 0};
+	return load_miss(h, va, size, icount);
 }
 
 /* ---- M extension ---- */
@@ -584,13 +592,11 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	} while (0)
 #define LOAD(op)                                                                        \
 	do {                                                                            \
-		struct loaded l_ = load_extend(h, RS1 + IMM, op, ICOUNT);               \
-		if (unlikely(l_.rc)) {                                                  \
-			rc = l_.rc;                                                     \
-			v = l_.val;                                                     \
-			goto load_slow;                                                 \
-		}                                                                       \
-		RD = l_.val;                                                            \
+		uint64_t va_ = RS1 + IMM;                                               \
+		const struct tlb_entry *e_ = tlb_hit(h->data_tlb->read, va_, load_size[op]); \
+		if (unlikely(!e_))                                                      \
+			goto load_miss;                                                 \
+		RD = extend(op, read_host(va_, e_, load_size[op]));                     \
 		NEXT();                                                                 \
 	} while (0)
 #define FP_LOAD(size, box)                                                              \
@@ -609,10 +615,12 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	} while (0)
 #define STORE(size, val)                                                                \
 	do {                                                                            \
-		rc = store(h, RS1 + IMM, size, val, ICOUNT);                            \
-		if (likely(rc == 0))                                                    \
-			NEXT();                                                         \
-		goto store_ends_block;                                                  \
+		uint64_t va_ = RS1 + IMM;                                               \
+		const struct tlb_entry *e_ = tlb_hit(h->data_tlb->write, va_, size);    \
+		if (unlikely(!e_))                                                      \
+			goto store_miss;                                                \
+		write_host(va_, e_, size, val);                                         \
+		NEXT();                                                                 \
 	} while (0)
 
 	h->slice_end = false;
@@ -841,8 +849,13 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			goto check_interrupts;
 		}
 
-	/* An integer load that load() did not finish on its fast path (rc). */
-	load_slow:
+	/* An integer load whose TLB lookup missed; its op is in rs2 (block.h). */
+	load_miss: {
+		enum op op = (enum op)d->rs2;
+		l = load_miss(h, RS1 + IMM, load_size[op], ICOUNT);
+		rc = l.rc;
+		v = extend(op, l.val);
+	}
 		if (rc < 0)
 			goto exception;
 		RD = v;
@@ -853,9 +866,12 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		if (likely(blk->gen == *window_gen))
 			NEXT();
 		goto block_ends_after_d;
-	/* A store that store() did not finish on its fast path (rc): the block
-	 * ends after it, as the store may have written its bytes. */
-	store_ends_block:
+	/* A store whose TLB lookup missed; its size is in rd (block.h). */
+	store_miss:
+		rc = store_miss(h, RS1 + IMM, d->rd & BLOCK_STORE_SIZE,
+				(d->rd & BLOCK_STORE_FP) ? h->f[d->rs2] : RS2, ICOUNT);
+		/* the block ends after a store on the slow path: it may have
+		 * written the block's bytes */
 		if (rc < 0)
 			goto exception;
 	block_ends_after_d:
