@@ -10,7 +10,13 @@
 #include "vm/snapshot.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
-#define INSNS_PER_TICK 10 /* 10 MHz timebase at a nominal 100 MIPS */
+/* 10 MHz timebase at a nominal 1000 MIPS: above what the interpreter
+ * reaches, so a busy guest's clock lags wall time and the host loop's
+ * catch-up moves it forward (design notes §3).  Were the nominal rate
+ * below the interpreter's, a busy guest's clock would run ahead and the
+ * host would have to sleep it off at the next idle: lost wall time.
+ * Snapshots carry their own rate (CLOCK section). */
+#define INSNS_PER_TICK 100
 
 static void console_out(struct machine *m, const uint8_t *buf, size_t len)
 {

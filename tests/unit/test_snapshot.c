@@ -134,6 +134,39 @@ static void test_restore_matches_and_stays_in_lockstep(void **state)
 	free_machine(b);
 }
 
+/* Guest time runs at the rate its snapshot was taken at: a snapshot from
+ * before the nominal rate changed (10 instructions per tick then, 100
+ * now) goes on at 10, so its timer interrupts come at the instruction
+ * counts they would have come at in the VM that saved it. */
+static void test_clock_rate_travels_with_snapshot(void **state)
+{
+	(void)state;
+	struct machine *a = new_machine(BOARD_BARE, RAM_SIZE);
+	assert_int_not_equal(a->clock.insns_per_tick, 10);
+	a->clock.insns_per_tick = 10;
+	load_program(a);
+	machine_run(a, 10007);
+	size_t len;
+	uint8_t *buf = save_snap(a, &len);
+	struct machine *b = new_machine(BOARD_BARE, RAM_SIZE);
+	char err[256] = "";
+	if (load_snap(b, buf, len, err, sizeof(err))) {
+		print_error("snapshot_load: %s\n", err);
+		fail();
+	}
+	assert_int_equal(b->clock.insns_per_tick, 10);
+	uint64_t interrupts = b->hart.x[S1];
+	machine_run(a, 20011);
+	machine_run(b, 20011);
+	assert_same_digest(a, b);
+	/* One timer interrupt per TIMER_STEP ticks of 10 instructions (less
+	 * the handler's own), not per TIMER_STEP x the default rate. */
+	assert_true(b->hart.x[S1] - interrupts >= 20011 / (TIMER_STEP * 10) - 1);
+	free(buf);
+	free_machine(a);
+	free_machine(b);
+}
+
 /* Every architectural hart field survives, not just the ones the program
  * above happens to touch. */
 #define CPU_FIELDS(X)                                                                       \
@@ -498,6 +531,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restore_matches_and_stays_in_lockstep),
+		cmocka_unit_test(test_clock_rate_travels_with_snapshot),
 		cmocka_unit_test(test_every_cpu_field_restored),
 		cmocka_unit_test(test_digest_ignores_caches),
 		cmocka_unit_test(test_load_clears_stale_ram),
