@@ -372,7 +372,10 @@ enum stop_reason host_loop_run(struct host_loop *l)
 			m->exit_code = 0;
 			return STOP_EXIT;
 		}
-		if (why == STOP_IDLE) {
+		/* Input just delivered may have raised an interrupt: then the
+		 * hart runs on at once, instead of the host sleeping until the
+		 * next deadline or more input, with a frame in the guest's ring. */
+		if (why == STOP_IDLE && machine_hart_waiting(m)) {
 			why = idle(l);
 			if (why == STOP_WFI_IDLE)
 				return why;

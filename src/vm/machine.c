@@ -367,6 +367,12 @@ static uint64_t slice_length(const struct machine *m, uint64_t budget, uint64_t 
 	return chunk;
 }
 
+bool machine_hart_waiting(const struct machine *m)
+{
+	const struct hart *h = &m->hart;
+	return h->wfi && hart_pending_interrupt(h) < 0 && !((h->mip | h->mip_hw) & h->mie);
+}
+
 enum stop_reason machine_run(struct machine *m, uint64_t budget)
 {
 	struct hart *h = &m->hart;
@@ -390,7 +396,7 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		if (steps == SLICE && h->icount == before)
 			return STOP_TRAP_LOOP;
 		timers_update(&m->clint);
-		if (!h->wfi || hart_pending_interrupt(h) >= 0 || ((h->mip | h->mip_hw) & h->mie))
+		if (!machine_hart_waiting(m))
 			continue;
 		if (handle_requests(m))
 			return STOP_EXIT;
