@@ -73,15 +73,18 @@ def workload(name):
     raise KeyError(name)
 
 
-RESULT = re.compile(r"kbench (\S+) n=(\d+) checksum=(0x[0-9a-f]{16}) guest_s=([0-9.]+)")
+RESULT = re.compile(r"kbench (\S+) n=(\d+) checksum=(0x[0-9a-f]{16}) guest_s=([0-9.]+)"
+                    r"(?: insns=(\d+))?")
 
 
 def parse_result(text):
-    """(name, n, checksum, guest seconds) from kbench's output, or None."""
+    """(name, n, checksum, guest seconds, instructions retired or None)
+    from kbench's output, or None."""
     m = RESULT.search(text)
     if not m:
         return None
-    return m.group(1), int(m.group(2)), int(m.group(3), 16), float(m.group(4))
+    insns = int(m.group(5)) if m.group(5) else None
+    return m.group(1), int(m.group(2)), int(m.group(3), 16), float(m.group(4)), insns
 
 
 def cache_root():

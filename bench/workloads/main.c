@@ -4,9 +4,13 @@
  *   kbench list        the workloads and what N counts
  *
  * The result line is what guest-bench parses:
- *   kbench NAME n=N checksum=0x<16 hex digits> guest_s=<seconds>
+ *   kbench NAME n=N checksum=0x<16 hex digits> guest_s=<seconds> insns=<count>
  * guest_s is CLOCK_MONOTONIC around the work, i.e. the guest's own clock
- * (virtual time under keel: see bench/README.md).  The same source builds
+ * (virtual time under keel: see bench/README.md).  insns is the hart's
+ * instret counter around the work: instructions retired by the whole
+ * machine (kernel and other processes too), which under keel is its own
+ * instruction count; on the host build, which has no instret, it is
+ * left out.  The same source builds
  * natively on the host (guest-bench --host-check), which is how the
  * expected checksums were computed without trusting any emulator. */
 #include <stdio.h>
@@ -47,7 +51,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: kbench NAME N    run workload NAME at size N\n"
 		   "       kbench list      the workloads\n"
-		   "prints: kbench NAME n=N checksum=0x... guest_s=SECONDS\n");
+		   "prints: kbench NAME n=N checksum=0x... guest_s=SECONDS [insns=COUNT]\n");
 }
 
 static void list(void)
@@ -63,6 +67,18 @@ static double now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+/* OpenSBI lets user mode read instret (scounteren.IR); under QEMU without
+ * -icount it counts host cycles instead, which guest-bench ignores. */
+#if defined(__riscv)
+static uint64_t instret(void)
+{
+	uint64_t n;
+
+	__asm__ volatile("rdinstret %0" : "=r"(n));
+	return n;
+}
+#endif
 
 static uint64_t run(const struct workload *w, uint64_t n)
 {
@@ -114,11 +130,18 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_WORKLOADS; i++) {
 		if (strcmp(argv[1], workloads[i].name) != 0)
 			continue;
+#if defined(__riscv)
+		uint64_t i0 = instret();
+#endif
 		double t0 = now();
 		uint64_t sum = run(&workloads[i], n);
 		double t1 = now();
-		printf("kbench %s n=%llu checksum=0x%016llx guest_s=%.6f\n", workloads[i].name,
+		printf("kbench %s n=%llu checksum=0x%016llx guest_s=%.6f", workloads[i].name,
 		       (unsigned long long)n, (unsigned long long)sum, t1 - t0);
+#if defined(__riscv)
+		printf(" insns=%llu", (unsigned long long)(instret() - i0));
+#endif
+		printf("\n");
 		return 0;
 	}
 	fprintf(stderr, "kbench: no workload '%s' (kbench list)\n", argv[1]);

@@ -10,7 +10,13 @@
 #include "vm/snapshot.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
-#define INSNS_PER_TICK 10 /* 10 MHz timebase at a nominal 100 MIPS */
+/* 10 MHz timebase at a nominal 1000 MIPS: above what the interpreter
+ * reaches, so a busy guest's clock lags wall time and the host loop's
+ * catch-up moves it forward (design notes §3).  Were the nominal rate
+ * below the interpreter's, a busy guest's clock would run ahead and the
+ * host would have to sleep it off at the next idle: lost wall time.
+ * Snapshots carry their own rate (CLOCK section). */
+#define INSNS_PER_TICK 100
 
 static void console_out(struct machine *m, const uint8_t *buf, size_t len)
 {
@@ -368,6 +374,12 @@ static uint64_t slice_length(const struct machine *m, uint64_t budget, uint64_t 
 	return chunk;
 }
 
+bool machine_hart_waiting(const struct machine *m)
+{
+	const struct hart *h = &m->hart;
+	return h->wfi && hart_pending_interrupt(h) < 0 && !((h->mip | h->mip_hw) & h->mie);
+}
+
 enum stop_reason machine_run(struct machine *m, uint64_t budget)
 {
 	struct hart *h = &m->hart;
@@ -391,7 +403,7 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		if (steps == SLICE && h->icount == before)
 			return STOP_TRAP_LOOP;
 		timers_update(&m->clint);
-		if (!h->wfi || hart_pending_interrupt(h) >= 0 || ((h->mip | h->mip_hw) & h->mie))
+		if (!machine_hart_waiting(m))
 			continue;
 		if (handle_requests(m))
 			return STOP_EXIT;

@@ -156,6 +156,11 @@ int machine_net_input(struct machine *m, const uint8_t *frame, size_t len);
  * stopped. */
 enum stop_reason machine_run(struct machine *m, uint64_t budget);
 
+/* The hart waits in WFI with nothing pending: only time or input can wake
+ * it.  False again once input delivered after the stop raised an
+ * interrupt. */
+bool machine_hart_waiting(const struct machine *m);
+
 /* The hart is idle in WFI: jump virtual time to the next timer deadline.
  * Deterministic, so it needs no log entry.  Returns false if no timer is
  * armed. */

@@ -4,7 +4,9 @@ bench/guest-bench) at their small test sizes under keel: boot the default
 kernel with the bench initramfs, run every workload once and check its
 checksum against the value computed natively on the host.  Guards the
 workloads and the bench initramfs, and exercises the CPU (integer, memory,
-FP) and the kernel's process paths with known answers."""
+FP) and the kernel's process paths with known answers.  Also checks the
+instruction count kbench reads from instret, which guest-bench's MIPS
+figures rest on, against the tight loop's known size."""
 import os
 import subprocess
 import sys
@@ -32,7 +34,13 @@ def test():
             want = w.expected[w.test_size]
             check(got[2] == want,
                   f"kbench {w.name} {w.test_size}: checksum 0x{got[2]:016x}, expected 0x{want:016x}")
-            print(f"{w.name}: ok ({got[3]:.2f} s guest time)", flush=True)
+            check(got[4] is not None, f"kbench {w.name}: no insns= in {out!r}")
+            if w.name == "loop":  # about 6 instructions per iteration
+                per_iteration = got[4] / (w.test_size * 1e6)
+                check(5 <= per_iteration <= 8,
+                      f"kbench loop: {got[4]} instructions, {per_iteration:.2f} per iteration")
+            print(f"{w.name}: ok ({got[3]:.2f} s guest time, {got[4] / 1e6:.1f} M instructions)",
+                  flush=True)
         out, rc = g.run("kbench nosuch 1")
         check(rc == 2 and "no workload" in out, f"unknown workload: rc={rc} {out!r}")
         g.power_off()

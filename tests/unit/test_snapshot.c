@@ -81,6 +81,21 @@ static int load_snap(struct machine *m, const uint8_t *buf, size_t len, char *er
 	return rc;
 }
 
+/* A new bare machine restored from a snapshot of `a`. */
+static struct machine *restored_from(struct machine *a)
+{
+	size_t len;
+	uint8_t *buf = save_snap(a, &len);
+	struct machine *b = new_machine(BOARD_BARE, RAM_SIZE);
+	char err[256] = "";
+	if (load_snap(b, buf, len, err, sizeof(err))) {
+		print_error("snapshot_load: %s\n", err);
+		fail();
+	}
+	free(buf);
+	return b;
+}
+
 static struct machine *running_machine(uint64_t steps)
 {
 	struct machine *m = new_machine(BOARD_BARE, RAM_SIZE);
@@ -97,14 +112,7 @@ static void test_restore_matches_and_stays_in_lockstep(void **state)
 	uint8_t before[STATE_DIGEST_BYTES], after[STATE_DIGEST_BYTES];
 	digest_of(a, before);
 
-	size_t len;
-	uint8_t *buf = save_snap(a, &len);
-	struct machine *b = new_machine(BOARD_BARE, RAM_SIZE);
-	char err[256] = "";
-	if (load_snap(b, buf, len, err, sizeof(err))) {
-		print_error("snapshot_load: %s\n", err);
-		fail();
-	}
+	struct machine *b = restored_from(a);
 	assert_same_digest(a, b);
 	assert_int_equal(b->hart.icount, a->hart.icount);
 	assert_int_equal(b->hart.pc, a->hart.pc);
@@ -129,7 +137,31 @@ static void test_restore_matches_and_stays_in_lockstep(void **state)
 	digest_of(b, db);
 	assert_memory_not_equal(after, db, sizeof(db));
 
-	free(buf);
+	free_machine(a);
+	free_machine(b);
+}
+
+/* Guest time runs at the rate its snapshot was taken at: a snapshot from
+ * before the nominal rate changed (10 instructions per tick then, 100
+ * now) goes on at 10, so its timer interrupts come at the instruction
+ * counts they would have come at in the VM that saved it. */
+static void test_clock_rate_travels_with_snapshot(void **state)
+{
+	(void)state;
+	struct machine *a = new_machine(BOARD_BARE, RAM_SIZE);
+	assert_int_not_equal(a->clock.insns_per_tick, 10);
+	a->clock.insns_per_tick = 10;
+	load_program(a);
+	machine_run(a, 10007);
+	struct machine *b = restored_from(a);
+	assert_int_equal(b->clock.insns_per_tick, 10);
+	uint64_t interrupts = b->hart.x[S1];
+	machine_run(a, 20011);
+	machine_run(b, 20011);
+	assert_same_digest(a, b);
+	/* One timer interrupt per TIMER_STEP ticks of 10 instructions (less
+	 * the handler's own), not per TIMER_STEP x the default rate. */
+	assert_true(b->hart.x[S1] - interrupts >= 20011 / (TIMER_STEP * 10) - 1);
 	free_machine(a);
 	free_machine(b);
 }
@@ -164,14 +196,7 @@ static void test_every_cpu_field_restored(void **state)
 	h->fflags = 0x15;
 	h->frm = 3;
 	h->wfi = true;
-	size_t len;
-	uint8_t *buf = save_snap(a, &len);
-	struct machine *b = new_machine(BOARD_BARE, RAM_SIZE);
-	char err[256] = "";
-	if (load_snap(b, buf, len, err, sizeof(err))) {
-		print_error("snapshot_load: %s\n", err);
-		fail();
-	}
+	struct machine *b = restored_from(a);
 	struct hart *g = &b->hart;
 #define CHECK(f) assert_int_equal((uint64_t)g->f, (uint64_t)h->f);
 	CPU_FIELDS(CHECK)
@@ -183,7 +208,6 @@ static void test_every_cpu_field_restored(void **state)
 	assert_memory_equal(g->pmpaddr, h->pmpaddr, sizeof(h->pmpaddr));
 	assert_true(g->pmp_active); /* derived state rebuilt by pmp_update */
 	assert_same_digest(a, b);
-	free(buf);
 	free_machine(a);
 	free_machine(b);
 }
@@ -498,6 +522,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restore_matches_and_stays_in_lockstep),
+		cmocka_unit_test(test_clock_rate_travels_with_snapshot),
 		cmocka_unit_test(test_every_cpu_field_restored),
 		cmocka_unit_test(test_digest_ignores_caches),
 		cmocka_unit_test(test_load_clears_stale_ram),
