@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The decode cache changes nothing the guest or the state digest can see:
+"""Decoded blocks (docs/cpu.md: the block table, code generations, blocks
+that run past branches, fused pairs) change nothing the guest or the state
+digest can see:
 a Linux boot from the ext4 disk (so code arrives by virtio DMA, is copied,
 paged in and out, and user programs are loaded and replaced by exec) run
 to instruction count N with the cache and with --no-decode-cache reaches
