@@ -54,11 +54,13 @@ def alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie (exited, not yet reaped by its parent) is not alive.
+    # A zombie (exited, not yet reaped by its parent) is not alive.  A
+    # process reaped between the open and the read makes the read fail
+    # with ESRCH (ProcessLookupError): gone as well.
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 
