@@ -35,7 +35,7 @@
 
 #include "cpu/decode.h"
 
-#define BLOCK_MAX_INSNS 32
+#define BLOCK_MAX_INSNS 29 /* a block is then 512 bytes: see struct block */
 #define BLOCK_MAX_BYTES 128 /* so pcoff fits in a byte */
 #define BLOCK_TABLE_SIZE 32768 /* blocks per hart, direct-mapped */
 
@@ -62,7 +62,10 @@ struct block {
 	uint16_t n; /* instructions, not counting the end entry */
 	uint16_t bytes; /* their length; the end entry's pcoff */
 	struct block_insn insn[BLOCK_MAX_INSNS + 1];
-};
+} __attribute__((aligned(512))); /* a power of two: the table index is a shift,
+				    and a block's header shares a cache line
+				    with its first instructions */
+_Static_assert(sizeof(struct block) == 512, "struct block is not 512 bytes");
 
 #define BLOCK_TABLE_BYTES (BLOCK_TABLE_SIZE * sizeof(struct block))
 
