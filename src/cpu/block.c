@@ -42,25 +42,39 @@ void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 	}
 }
 
-/* The handler that runs an entry of op `first` and the branch `branch`
- * after it as one, or OP_COUNT if there is none.  Loops end this way
- * (counter += step; branch back), and it saves one dispatch: neither
- * instruction can trap, and a block's instructions are counted when it
- * is entered, so nothing else changes. */
-static enum op fused(enum op first, enum op branch)
+/* The handler that runs an entry of op `first` and the one of op `second`
+ * after it as one, or OP_COUNT if there is none: ADDI or ADDIW and a
+ * branch (the end of most counted loops), and the pairs decode.h lists.
+ * It saves a dispatch and changes nothing else: a block's instructions
+ * are counted when it is entered, and when the first of a pair of loads
+ * or stores takes the slow path, the second runs from its own entry,
+ * which keeps its own handler. */
+static enum op fused(enum op first, enum op second)
 {
-	if (branch < OP_BEQ || branch > OP_BGEU)
+	static const struct {
+		uint8_t first, second, pair;
+	} pairs[] = {
+		{OP_LD, OP_LD, OP_LD_LD}, {OP_SD, OP_SD, OP_SD_SD}, {OP_LW, OP_LW, OP_LW_LW},
+		{OP_ADD, OP_ADD, OP_ADD_ADD}, {OP_ADDI, OP_ADDI, OP_ADDI_ADDI},
+		{OP_ADDIW, OP_ADDIW, OP_ADDIW_ADDIW}, {OP_ADDI, OP_ADD, OP_ADDI_ADD},
+		{OP_SLLI, OP_SRLI, OP_SLLI_SRLI},
+	};
+	if (second >= OP_BEQ && second <= OP_BGEU) {
+		if (first == OP_ADDI)
+			return OP_ADDI_BEQ + (second - OP_BEQ);
+		if (first == OP_ADDIW)
+			return OP_ADDIW_BEQ + (second - OP_BEQ);
 		return OP_COUNT;
-	if (first == OP_ADDI)
-		return OP_ADDI_BEQ + (branch - OP_BEQ);
-	if (first == OP_ADDIW)
-		return OP_ADDIW_BEQ + (branch - OP_BEQ);
+	}
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i].first == first && pairs[i].second == second)
+			return (enum op)pairs[i].pair;
 	return OP_COUNT;
 }
 
 bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *const *handlers)
 {
-	enum op prev = OP_COUNT;
+	enum op prev = OP_COUNT; /* the previous entry's op, if it is not in a pair */
 	const uint8_t *mem = (const uint8_t *)hpc;
 	unsigned off = 0, n = 0;
 	struct decoded_insn d;
@@ -81,7 +95,7 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 		enum op pair = n ? fused(prev, (enum op)d.op) : OP_COUNT;
 		if (pair != OP_COUNT)
 			b->insn[n - 1].run = handlers[pair];
-		prev = (enum op)d.op;
+		prev = pair == OP_COUNT ? (enum op)d.op : OP_COUNT;
 		off += len;
 		n++;
 		if (ends_block((enum op)d.op))

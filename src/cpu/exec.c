@@ -537,6 +537,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_ADDIW_BGE] = &&op_addiw_bge,
 		[OP_ADDIW_BLTU] = &&op_addiw_bltu,
 		[OP_ADDIW_BGEU] = &&op_addiw_bgeu,
+		[OP_LD_LD] = &&op_ld_ld,
+		[OP_SD_SD] = &&op_sd_sd,
+		[OP_LW_LW] = &&op_lw_lw,
+		[OP_ADD_ADD] = &&op_add_add,
+		[OP_ADDI_ADDI] = &&op_addi_addi,
+		[OP_ADDIW_ADDIW] = &&op_addiw_addiw,
+		[OP_ADDI_ADD] = &&op_addi_add,
+		[OP_SLLI_SRLI] = &&op_slli_srli,
 	};
 	uint64_t v;
 	struct loaded l;
@@ -590,13 +598,19 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		}                                                                       \
 		JUMP();                                                                 \
 	} while (0)
-#define LOAD(op)                                                                        \
+/* A load or store at d on its fast path; a miss leaves for the shared miss
+ * path, which carries on with the next entry.  LOAD and STORE then go on. */
+#define LOAD_HIT(op)                                                                    \
 	do {                                                                            \
 		uint64_t va_ = RS1 + IMM;                                               \
 		const struct tlb_entry *e_ = tlb_hit(h->data_tlb->read, va_, load_size[op]); \
 		if (unlikely(!e_))                                                      \
 			goto load_miss;                                                 \
 		RD = extend(op, read_host(va_, e_, load_size[op]));                     \
+	} while (0)
+#define LOAD(op)                                                                        \
+	do {                                                                            \
+		LOAD_HIT(op);                                                           \
 		NEXT();                                                                 \
 	} while (0)
 #define FP_LOAD(size, box)                                                              \
@@ -613,13 +627,17 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			goto after_slow_access;                                         \
 		NEXT();                                                                 \
 	} while (0)
-#define STORE(size, val)                                                                \
+#define STORE_HIT(size, val)                                                            \
 	do {                                                                            \
 		uint64_t va_ = RS1 + IMM;                                               \
 		const struct tlb_entry *e_ = tlb_hit(h->data_tlb->write, va_, size);    \
 		if (unlikely(!e_))                                                      \
 			goto store_miss;                                                \
 		write_host(va_, e_, size, val);                                         \
+	} while (0)
+#define STORE(size, val)                                                                \
+	do {                                                                            \
+		STORE_HIT(size, val);                                                   \
 		NEXT();                                                                 \
 	} while (0)
 
@@ -748,6 +766,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_addiw_bge: RD = sext32(RS1 + IMM); d++; goto op_bge;
 		op_addiw_bltu: RD = sext32(RS1 + IMM); d++; goto op_bltu;
 		op_addiw_bgeu: RD = sext32(RS1 + IMM); d++; goto op_bgeu;
+		/* the pairs of decode.h: the first entry's work, then the second's */
+		op_ld_ld: LOAD_HIT(OP_LD); d++; LOAD(OP_LD);
+		op_sd_sd: STORE_HIT(8, RS2); d++; STORE(8, RS2);
+		op_lw_lw: LOAD_HIT(OP_LW); d++; LOAD(OP_LW);
+		op_add_add: RD = RS1 + RS2; d++; RD = RS1 + RS2; NEXT();
+		op_addi_addi: RD = RS1 + IMM; d++; RD = RS1 + IMM; NEXT();
+		op_addiw_addiw: RD = sext32(RS1 + IMM); d++; RD = sext32(RS1 + IMM); NEXT();
+		op_addi_add: RD = RS1 + IMM; d++; RD = RS1 + RS2; NEXT();
+		op_slli_srli: RD = RS1 << (IMM & 63); d++; RD = RS1 >> (IMM & 63); NEXT();
 		op_lb: LOAD(OP_LB);
 		op_lh: LOAD(OP_LH);
 		op_lw: LOAD(OP_LW);
@@ -922,7 +949,9 @@ out:
 #undef NEXT
 #undef JUMP
 #undef TAKEN
+#undef LOAD_HIT
 #undef LOAD
+#undef STORE_HIT
 #undef FP_LOAD
 #undef STORE
 }
