@@ -45,6 +45,9 @@ static void replay_usage(FILE *out)
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
 	      "  --quiet              do not print the guest's console output\n"
+	      "  --no-decode-cache    replay with the plainest interpreter, every instruction\n"
+	      "                       decoded where it runs (as 'keel run'): a recording made\n"
+	      "                       with decoded blocks must still match every digest\n"
 	      "  --debug-perturb ICOUNT:REG\n"
 	      "                       test only: flip bit 0 of register xREG at ICOUNT, to\n"
 	      "                       check that divergences are caught\n"
@@ -62,6 +65,7 @@ struct replay_options {
 	const char *snapshot;
 	const char *from;
 	bool bisect, quiet;
+	bool no_decode_cache;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
 };
@@ -199,14 +203,15 @@ static int replay_disk(const void *snap, size_t len, struct machine_config *cfg,
 	return 0;
 }
 
-/* A machine in the state of the checkpoint whose bytes are `snap`.  The
- * reference machine of --bisect runs the plainest interpreter (no decoded
- * blocks), so a divergence an optimisation causes shows up against it. */
+/* A machine in the state of the checkpoint whose bytes are `snap`.  With
+ * no_decode_cache it runs the plainest interpreter (no decoded blocks): the
+ * reference machine of --bisect does, so that a divergence an optimisation
+ * causes shows up against it, and so does --no-decode-cache. */
 static struct machine *machine_at(const struct session *s, bool console, const void *snap,
-				  size_t len, bool reference)
+				  size_t len, bool no_decode_cache)
 {
 	struct machine_config cfg = s->cfg;
-	cfg.no_decode_cache = reference;
+	cfg.no_decode_cache = no_decode_cache;
 	cfg.board = BOARD_VIRT;
 	cfg.idle_skip = false; /* idle skips come from the log */
 	cfg.rtc_epoch_ns = 1; /* restored from the checkpoint; never the host's */
@@ -358,7 +363,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM };
+	       OPT_FROM, OPT_NO_DECODE_CACHE };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -367,6 +372,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"from", required_argument, NULL, OPT_FROM},
 		{"bisect", no_argument, NULL, OPT_BISECT},
 		{"quiet", no_argument, NULL, OPT_QUIET},
+		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -384,6 +390,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_FROM: o->from = optarg; break;
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
+		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
 		case OPT_UNTIL:
 			errno = 0;
 			o->until = strtoull(optarg, &end, 0);
@@ -491,7 +498,7 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		return 1;
 	}
 	fclose(f);
-	struct machine *m = machine_at(s, !o->quiet, snap, len, false);
+	struct machine *m = machine_at(s, !o->quiet, snap, len, o->no_decode_cache);
 	free(snap);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
