@@ -57,7 +57,9 @@ static enum op fused(enum op first, enum op second)
 		{OP_LD, OP_LD, OP_LD_LD}, {OP_SD, OP_SD, OP_SD_SD}, {OP_LW, OP_LW, OP_LW_LW},
 		{OP_ADD, OP_ADD, OP_ADD_ADD}, {OP_ADDI, OP_ADDI, OP_ADDI_ADDI},
 		{OP_ADDIW, OP_ADDIW, OP_ADDIW_ADDIW}, {OP_ADDI, OP_ADD, OP_ADDI_ADD},
-		{OP_SLLI, OP_SRLI, OP_SLLI_SRLI},
+		{OP_SLLI, OP_SRLI, OP_SLLI_SRLI}, {OP_OR, OP_OR, OP_OR_OR},
+		{OP_SRLIW, OP_SLLIW, OP_SRLIW_SLLIW}, {OP_SLLIW, OP_SRLIW, OP_SLLIW_SRLIW},
+		{OP_ADDW, OP_XOR, OP_ADDW_XOR},
 	};
 	if (second >= OP_BEQ && second <= OP_BGEU) {
 		if (first == OP_ADDI)

@@ -39,9 +39,10 @@ enum op {
 	OP_ADDI_BEQ, OP_ADDI_BNE, OP_ADDI_BLT, OP_ADDI_BGE, OP_ADDI_BLTU, OP_ADDI_BGEU,
 	OP_ADDIW_BEQ, OP_ADDIW_BNE, OP_ADDIW_BLT, OP_ADDIW_BGE, OP_ADDIW_BLTU, OP_ADDIW_BGEU,
 	/* ... and the pairs most frequent in the guest benchmarks' hot code
-	 * (register saves and restores, sign extensions, address sums) */
+	 * (register saves and restores, sign extensions, address sums, the
+	 * rotates and mixing of 32-bit hashes) */
 	OP_LD_LD, OP_SD_SD, OP_LW_LW, OP_ADD_ADD, OP_ADDI_ADDI, OP_ADDIW_ADDIW, OP_ADDI_ADD,
-	OP_SLLI_SRLI,
+	OP_SLLI_SRLI, OP_OR_OR, OP_SRLIW_SLLIW, OP_SLLIW_SRLIW, OP_ADDW_XOR,
 	OP_COUNT
 };
 

@@ -545,6 +545,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_ADDIW_ADDIW] = &&op_addiw_addiw,
 		[OP_ADDI_ADD] = &&op_addi_add,
 		[OP_SLLI_SRLI] = &&op_slli_srli,
+		[OP_OR_OR] = &&op_or_or,
+		[OP_SRLIW_SLLIW] = &&op_srliw_slliw,
+		[OP_SLLIW_SRLIW] = &&op_slliw_srliw,
+		[OP_ADDW_XOR] = &&op_addw_xor,
 	};
 	uint64_t v;
 	struct loaded l;
@@ -775,6 +779,18 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_addiw_addiw: RD = sext32(RS1 + IMM); d++; RD = sext32(RS1 + IMM); NEXT();
 		op_addi_add: RD = RS1 + IMM; d++; RD = RS1 + RS2; NEXT();
 		op_slli_srli: RD = RS1 << (IMM & 63); d++; RD = RS1 >> (IMM & 63); NEXT();
+		op_or_or: RD = RS1 | RS2; d++; RD = RS1 | RS2; NEXT();
+		op_srliw_slliw:
+			RD = sext32((uint32_t)RS1 >> (IMM & 31));
+			d++;
+			RD = sext32((uint32_t)RS1 << (IMM & 31));
+			NEXT();
+		op_slliw_srliw:
+			RD = sext32((uint32_t)RS1 << (IMM & 31));
+			d++;
+			RD = sext32((uint32_t)RS1 >> (IMM & 31));
+			NEXT();
+		op_addw_xor: RD = sext32(RS1 + RS2); d++; RD = RS1 ^ RS2; NEXT();
 		op_lb: LOAD(OP_LB);
 		op_lh: LOAD(OP_LH);
 		op_lw: LOAD(OP_LW);
