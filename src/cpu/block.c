@@ -43,7 +43,7 @@ void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 }
 
 /* The handler that runs an entry of op `first` and the one of op `second`
- * after it as one, or OP_COUNT if there is none: ADDI or ADDIW and a
+ * after it as one, or OP_COUNT if there is none: ADDI, ADDIW or ADD and a
  * branch (the end of most counted loops), and the pairs decode.h lists.
  * It saves a dispatch and changes nothing else: a block's instructions
  * are counted when it is entered, and when the first of a pair of loads
@@ -59,13 +59,16 @@ static enum op fused(enum op first, enum op second)
 		{OP_ADDIW, OP_ADDIW, OP_ADDIW_ADDIW}, {OP_ADDI, OP_ADD, OP_ADDI_ADD},
 		{OP_SLLI, OP_SRLI, OP_SLLI_SRLI}, {OP_OR, OP_OR, OP_OR_OR},
 		{OP_SRLIW, OP_SLLIW, OP_SRLIW_SLLIW}, {OP_SLLIW, OP_SRLIW, OP_SLLIW_SRLIW},
-		{OP_ADDW, OP_XOR, OP_ADDW_XOR},
+		{OP_ADDW, OP_XOR, OP_ADDW_XOR}, {OP_ADDI, OP_JAL, OP_ADDI_JAL},
+		{OP_ADD, OP_JAL, OP_ADD_JAL},
 	};
 	if (second >= OP_BEQ && second <= OP_BGEU) {
 		if (first == OP_ADDI)
 			return OP_ADDI_BEQ + (second - OP_BEQ);
 		if (first == OP_ADDIW)
 			return OP_ADDIW_BEQ + (second - OP_BEQ);
+		if (first == OP_ADD)
+			return OP_ADD_BEQ + (second - OP_BEQ);
 		return OP_COUNT;
 	}
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)

@@ -33,11 +33,14 @@ enum op {
 	OP_AMO, /* exec_amo(insn) */
 	OP_SYSTEM, /* exec_system(insn) */
 	OP_BLOCK_END, /* not an instruction: the entry after a block's last (cpu/block.h) */
-	/* Not instructions either: an ADDI or ADDIW entry followed in its block
-	 * by a conditional branch runs both (cpu/block.c), in this order of
-	 * branches: BEQ, BNE, BLT, BGE, BLTU, BGEU. */
+	/* Not instructions either: an ADDI, ADDIW or ADD entry followed in its
+	 * block by a conditional branch runs both (cpu/block.c), in this order
+	 * of branches: BEQ, BNE, BLT, BGE, BLTU, BGEU; so does ADDI or ADD
+	 * followed by JAL. */
 	OP_ADDI_BEQ, OP_ADDI_BNE, OP_ADDI_BLT, OP_ADDI_BGE, OP_ADDI_BLTU, OP_ADDI_BGEU,
 	OP_ADDIW_BEQ, OP_ADDIW_BNE, OP_ADDIW_BLT, OP_ADDIW_BGE, OP_ADDIW_BLTU, OP_ADDIW_BGEU,
+	OP_ADD_BEQ, OP_ADD_BNE, OP_ADD_BLT, OP_ADD_BGE, OP_ADD_BLTU, OP_ADD_BGEU,
+	OP_ADDI_JAL, OP_ADD_JAL,
 	/* ... and the pairs most frequent in the guest benchmarks' hot code
 	 * (register saves and restores, sign extensions, address sums, the
 	 * rotates and mixing of 32-bit hashes) */

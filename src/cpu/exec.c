@@ -537,6 +537,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_ADDIW_BGE] = &&op_addiw_bge,
 		[OP_ADDIW_BLTU] = &&op_addiw_bltu,
 		[OP_ADDIW_BGEU] = &&op_addiw_bgeu,
+		[OP_ADD_BEQ] = &&op_add_beq,
+		[OP_ADD_BNE] = &&op_add_bne,
+		[OP_ADD_BLT] = &&op_add_blt,
+		[OP_ADD_BGE] = &&op_add_bge,
+		[OP_ADD_BLTU] = &&op_add_bltu,
+		[OP_ADD_BGEU] = &&op_add_bgeu,
+		[OP_ADDI_JAL] = &&op_addi_jal,
+		[OP_ADD_JAL] = &&op_add_jal,
 		[OP_LD_LD] = &&op_ld_ld,
 		[OP_SD_SD] = &&op_sd_sd,
 		[OP_LW_LW] = &&op_lw_lw,
@@ -757,7 +765,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_bge: if ((int64_t)RS1 >= (int64_t)RS2) TAKEN(); NEXT();
 		op_bltu: if (RS1 < RS2) TAKEN(); NEXT();
 		op_bgeu: if (RS1 >= RS2) TAKEN(); NEXT();
-		/* ADDI or ADDIW and the branch after it (block.c, fused) */
+		/* ADDI, ADDIW or ADD and the branch or JAL after it (block.c, fused) */
 		op_addi_beq: RD = RS1 + IMM; d++; goto op_beq;
 		op_addi_bne: RD = RS1 + IMM; d++; goto op_bne;
 		op_addi_blt: RD = RS1 + IMM; d++; goto op_blt;
@@ -770,6 +778,14 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_addiw_bge: RD = sext32(RS1 + IMM); d++; goto op_bge;
 		op_addiw_bltu: RD = sext32(RS1 + IMM); d++; goto op_bltu;
 		op_addiw_bgeu: RD = sext32(RS1 + IMM); d++; goto op_bgeu;
+		op_add_beq: RD = RS1 + RS2; d++; goto op_beq;
+		op_add_bne: RD = RS1 + RS2; d++; goto op_bne;
+		op_add_blt: RD = RS1 + RS2; d++; goto op_blt;
+		op_add_bge: RD = RS1 + RS2; d++; goto op_bge;
+		op_add_bltu: RD = RS1 + RS2; d++; goto op_bltu;
+		op_add_bgeu: RD = RS1 + RS2; d++; goto op_bgeu;
+		op_addi_jal: RD = RS1 + IMM; d++; goto op_jal;
+		op_add_jal: RD = RS1 + RS2; d++; goto op_jal;
 		/* the pairs of decode.h: the first entry's work, then the second's */
 		op_ld_ld: LOAD_HIT(OP_LD); d++; LOAD(OP_LD);
 		op_sd_sd: STORE_HIT(8, RS2); d++; STORE(8, RS2);
