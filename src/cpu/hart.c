@@ -14,11 +14,8 @@ static void flush(struct tlb *t)
 {
 	if (t->nfilled <= TLB_FILL_LOG) {
 		for (unsigned i = 0; i < t->nfilled; i++) {
-			unsigned type = t->filled[i] >> 12, index = t->filled[i] & 0xfff;
-			struct tlb_entry *table = type == ACCESS_READ    ? t->read
-						  : type == ACCESS_WRITE ? t->write
-									 : t->exec;
-			table[index].tag = TLB_INVALID;
+			enum access_type type = t->filled[i] >> 12;
+			tlb_table(t, type)[t->filled[i] & 0xfff].tag = TLB_INVALID;
 		}
 	} else {
 		/* TLB_INVALID is all ones, so a byte fill sets every tag

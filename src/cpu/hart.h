@@ -78,6 +78,12 @@ struct tlb {
 	uint16_t nfilled; /* TLB_FILL_LOG + 1: too many, clear them all */
 };
 
+/* t's table for one access type. */
+static inline struct tlb_entry *tlb_table(struct tlb *t, enum access_type type)
+{
+	return type == ACCESS_READ ? t->read : type == ACCESS_WRITE ? t->write : t->exec;
+}
+
 #define PMP_ENTRIES 16
 
 /* A decoded instruction (cpu/decode.h): `word` holds the bits decoded (a

@@ -227,8 +227,7 @@ int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr)
 
 static struct tlb_entry *tlb_slot(struct tlb *t, enum access_type type, uint64_t va)
 {
-	struct tlb_entry *table = type == ACCESS_READ ? t->read : type == ACCESS_WRITE ? t->write : t->exec;
-	return &table[(va >> 12) % TLB_ENTRIES];
+	return &tlb_table(t, type)[(va >> 12) % TLB_ENTRIES];
 }
 
 /* Enter va's page if it is plain RAM with uniform permission; returns the
@@ -239,7 +238,8 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 {
 	uint64_t page_pa = pa & PAGE_MASK;
 	bool write = type == ACCESS_WRITE;
-	uint8_t *host = bus_ram_page(h->bus, page_pa, write);
+	uint64_t *code_gen;
+	uint8_t *host = bus_ram_page(h->bus, page_pa, write, &code_gen);
 	if (!host)
 		return NULL;
 	if (write && page_pa == h->bus->watch_page)
@@ -247,16 +247,13 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 	if (!pmp_allows(h, page_pa, PAGE_SIZE, type, priv))
 		return NULL;
 	struct tlb *t = &h->tlbs[priv];
-	struct tlb_entry *e = tlb_slot(t, type, va);
-	if (type == ACCESS_EXEC) {
-		uint64_t *gen = bus_code_gen_of_host(h->bus, host);
-		if (!gen)
-			return NULL;
-		t->exec_gen[(va >> 12) % TLB_ENTRIES] = gen;
-	}
+	unsigned index = (unsigned)((va >> 12) % TLB_ENTRIES);
+	struct tlb_entry *e = &tlb_table(t, type)[index];
+	if (type == ACCESS_EXEC)
+		t->exec_gen[index] = code_gen;
 	e->tag = va & PAGE_MASK;
 	e->addend = (uintptr_t)host - (uintptr_t)(va & PAGE_MASK);
-	hart_note_tlb_fill(t, type, (unsigned)((va >> 12) % TLB_ENTRIES));
+	hart_note_tlb_fill(t, type, index);
 	return host + (pa - page_pa);
 }
 

@@ -73,7 +73,8 @@ static void note_write(const struct bus_region *r, uint64_t off, uint64_t len)
 			r->code_gen[p]++;
 }
 
-uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write)
+uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
+		      uint64_t **code_gen)
 {
 	const struct bus_region *r = bus_find(b, page_pa);
 	if (!r || !r->host || 4096 > r->size - (page_pa - r->base))
@@ -81,18 +82,8 @@ uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write)
 	uint64_t off = page_pa - r->base;
 	if (for_write && (!r->writable || (r->code_gen[off >> 12] & 1)))
 		return NULL;
+	*code_gen = &r->code_gen[off >> 12];
 	return r->host + off;
-}
-
-uint64_t *bus_code_gen_of_host(const struct bus *b, const void *host)
-{
-	for (int i = 0; i < b->count; i++) {
-		const struct bus_region *r = &b->regions[i];
-		uintptr_t off = (uintptr_t)host - (uintptr_t)r->host;
-		if (r->host && off < r->size)
-			return &r->code_gen[off >> 12];
-	}
-	return NULL;
 }
 
 void bus_ram_rewritten(struct bus *b)

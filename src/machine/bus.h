@@ -63,14 +63,12 @@ const struct bus_region *bus_find(const struct bus *b, uint64_t paddr);
  * debuggers), so it must be asked for just before writing. */
 uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for_write);
 
-/* The host memory of the RAM/ROM page at page_pa, for the TLB, or NULL.
- * For writing, only a writable page whose code generation is even (no
- * decoded blocks) qualifies.  Counts as no access. */
-uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write);
-
-/* The code generation of the page holding host address `host` (a byte of
- * some region's memory), or NULL. */
-uint64_t *bus_code_gen_of_host(const struct bus *b, const void *host);
+/* The host memory of the RAM/ROM page at page_pa, for the TLB, or NULL;
+ * *code_gen is then the page's code generation.  For writing, only a
+ * writable page whose code generation is even (no decoded blocks)
+ * qualifies.  Counts as no access. */
+uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
+		      uint64_t **code_gen);
 
 /* All of RAM may have changed behind the bus's back (snapshot restore,
  * reset): every decoded block goes stale. */
