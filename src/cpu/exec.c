@@ -444,7 +444,13 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	/* One instruction run on its own: with no block cache, when it crosses
 	 * a page or sits outside RAM, or when fewer steps are left than the
 	 * block at pc has. */
-	struct block single = {.n = 1};
+	struct block single; /* only its header is set here: entries are written
+				 before they run, and zeroing 512 bytes on every
+				 call would be wasted */
+	single.hpc = 0;
+	single.gen = 0;
+	single.n = 1;
+	single.bytes = 0;
 	uint32_t single_bits; /* what it was decoded from: single.hpc points here */
 	const struct block *blk = &single; /* the block being run */
 	const struct block_insn *d = single.insn, *end = single.insn;
@@ -580,20 +586,24 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
  * window that the steps left cover, is copied into every handler that
  * leaves a block, so each predicts its own jump into the next; the rest is
  * `dispatch`. */
+/* Run block b, which starts at pc, taking all its steps. */
+#define ENTER(b)                                                                        \
+	do {                                                                            \
+		blk = (b);                                                              \
+		left -= blk->n;                                                         \
+		base = pc;                                                              \
+		d = blk->insn;                                                          \
+		end = d + blk->n;                                                       \
+		goto *d->run;                                                           \
+	} while (0)
 #define JUMP()                                                                          \
 	do {                                                                            \
 		uintptr_t hpc_ = (uintptr_t)(pc + fetch_addend);                        \
 		struct block *b_;                                                       \
 		if (likely(in_fetch_window(pc, fetch_page) && table) &&                 \
 		    (b_ = block_slot(table, hpc_), b_->hpc == hpc_) &&                  \
-		    likely(b_->gen == *window_gen && b_->n <= left)) {                  \
-			blk = b_;                                                       \
-			left -= b_->n;                                                  \
-			base = pc;                                                      \
-			d = b_->insn;                                                   \
-			end = d + b_->n;                                                \
-			goto *d->run;                                                   \
-		}                                                                       \
+		    likely(b_->gen == *window_gen && b_->n <= left))                    \
+			ENTER(b_);                                                      \
 		goto dispatch;                                                          \
 	} while (0)
 /* A branch taken leaves its block, whose later instructions do not run.
@@ -688,14 +698,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			    !rebuild(h, b, hpc, 0x1000 - (unsigned)(pc - fetch_page), window_gen,
 				     handlers))
 				goto fetch_slow;
-			if (likely(b->n <= left)) {
-				blk = b;
-				left -= b->n;
-				base = pc;
-				d = b->insn;
-				end = d + b->n;
-				goto *d->run;
-			}
+			if (likely(b->n <= left))
+				ENTER(b);
 		}
 		memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);
 		goto run_single;
@@ -729,12 +733,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		block_end_entry(&single.insn[1], dec.len, handlers);
 		single_bits = word;
 		single.hpc = (uintptr_t)&single_bits;
-		blk = &single;
-		left--;
-		base = pc;
-		d = single.insn;
-		end = d + 1;
-		goto *d->run;
+		ENTER(&single);
 	}
 
 		op_illegal:
@@ -979,6 +978,7 @@ out:
 #undef PC
 #undef ICOUNT
 #undef NEXT
+#undef ENTER
 #undef JUMP
 #undef TAKEN
 #undef LOAD_HIT
