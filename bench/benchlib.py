@@ -46,7 +46,8 @@ class Workload:
         self.expected = expected  # {size: checksum}, from the native build
 
 
-# Sizes give roughly 2-10 s under keel today.  Checksums come from the
+# Sizes gave roughly 2-10 s under keel when they were chosen (0.2-1.5 s
+# since decoded blocks, 2026-11-26).  Checksums come from the
 # native build (guest-bench --host-check re-checks them); the kernels shared
 # with bench/cpu give mix(0, their bare-metal checksum) at N = 1.
 WORKLOADS = [
