@@ -376,8 +376,10 @@ static uint64_t slice_length(const struct machine *m, uint64_t budget, uint64_t 
 
 bool machine_hart_waiting(const struct machine *m)
 {
+	/* Any bit pending in mie ends WFI, taken or not (hart_run); an
+	 * interrupt that would be taken is one of those. */
 	const struct hart *h = &m->hart;
-	return h->wfi && hart_pending_interrupt(h) < 0 && !((h->mip | h->mip_hw) & h->mie);
+	return h->wfi && !((h->mip | h->mip_hw) & h->mie);
 }
 
 enum stop_reason machine_run(struct machine *m, uint64_t budget)
