@@ -103,25 +103,27 @@ static int load_kernel(struct machine *m, const char *path, uint64_t *entry, uin
 
 /* The reset ROM, as QEMU's: six instructions, then the firmware address,
  * the dtb address and struct fw_dynamic_info. */
+static const uint32_t reset_code[] = {
+	0x00000297, /* auipc t0, 0          */
+	0x02828613, /* addi  a2, t0, 40     */
+	0xf1402573, /* csrr  a0, mhartid    */
+	0x0202b583, /* ld    a1, 32(t0)     */
+	0x0182b283, /* ld    t0, 24(t0)     */
+	0x00028067, /* jr    t0             */
+};
+#define ROM_DTB_ADDR_OFFSET (sizeof(reset_code) + 8)
+
 static void write_reset_rom(struct machine *m, uint64_t fw_addr, uint64_t dtb_addr,
 			    uint64_t kernel_entry)
 {
-	static const uint32_t code[] = {
-		0x00000297, /* auipc t0, 0          */
-		0x02828613, /* addi  a2, t0, 40     */
-		0xf1402573, /* csrr  a0, mhartid    */
-		0x0202b583, /* ld    a1, 32(t0)     */
-		0x0182b283, /* ld    t0, 24(t0)     */
-		0x00028067, /* jr    t0             */
-	};
 	const uint64_t data[] = {
 		fw_addr, dtb_addr,
 		/* fw_dynamic_info: magic, version, next_addr, next_mode, options, boot_hart */
 		FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, kernel_entry, NEXT_MODE_S, 0, 0,
 	};
 	memset(m->rom, 0, sizeof(m->rom));
-	memcpy(m->rom, code, sizeof(code));
-	memcpy(m->rom + sizeof(code), data, sizeof(data));
+	memcpy(m->rom, reset_code, sizeof(reset_code));
+	memcpy(m->rom + sizeof(reset_code), data, sizeof(data));
 }
 
 int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_t errlen)
@@ -132,11 +134,18 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_
 	if (load_kernel(m, cfg->kernel, &kernel_entry, &kernel_end, err, errlen))
 		return -1;
 
+	/* Entropy for the guest's CRNG, from the event boundary like
+	 * virtio-rng's (seeded, host or replayed). */
+	uint8_t seed[FDT_RNG_SEED_LEN];
+	if (events_entropy(&m->events, seed, sizeof(seed)))
+		return fail(err, errlen, "device tree", "no entropy for /chosen/rng-seed");
 	struct fdt_config fc = {
 		.ram_size = m->ram_size,
 		.bootargs = cfg->append,
 		.isa = ISA_STRING,
 		.virtio_slots = VIRT_VIRTIO_SLOTS,
+		.rng_seed = seed,
+		.rng_seed_len = sizeof(seed),
 	};
 	uint64_t dtb_addr = (DRAM_BASE + m->ram_size - FDT_MAX) & ~0x1fffffULL;
 	if (cfg->initrd) {
@@ -157,4 +166,15 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_
 	write_reset_rom(m, DRAM_BASE, dtb_addr, kernel_entry);
 	m->hart.pc = VIRT_MROM_BASE;
 	return 0;
+}
+
+int boot_reseed(struct machine *m)
+{
+	uint64_t dtb_addr;
+	memcpy(&dtb_addr, m->rom + ROM_DTB_ADDR_OFFSET, sizeof(dtb_addr));
+	uint8_t *dtb = bus_ram_ptr(&m->bus, dtb_addr, FDT_MAX, true);
+	uint8_t seed[FDT_RNG_SEED_LEN];
+	if (!dtb || events_entropy(&m->events, seed, sizeof(seed)))
+		return -1;
+	return fdt_set_rng_seed(dtb, seed);
 }

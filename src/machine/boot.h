@@ -20,4 +20,9 @@ struct boot_config {
  * -1 and writes "FILE: reason" to err. */
 int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_t errlen);
 
+/* After a reset has put the boot images back: give the device tree's
+ * /chosen/rng-seed fresh entropy, so a rebooted kernel does not credit the
+ * bytes it already used.  Returns 0, or -1 (no device tree there). */
+int boot_reseed(struct machine *m);
+
 #endif

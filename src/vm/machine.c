@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "machine/boot.h"
 #include "vm/snapshot.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
@@ -315,8 +316,11 @@ static int machine_reset(struct machine *m)
 	if (!m->boot_image)
 		return 0; /* nothing was loaded, so RAM stays zero */
 	char err[256];
-	if (snapshot_restore_boot_image(m, err, sizeof(err)) == 0)
-		return 0;
+	if (snapshot_restore_boot_image(m, err, sizeof(err)) == 0) {
+		if (m->cfg.board != BOARD_VIRT || boot_reseed(m) == 0)
+			return 0;
+		snprintf(err, sizeof(err), "no device tree to put a new rng-seed in");
+	}
 	fprintf(stderr, "keel: reset: %s\n", err);
 	return -1;
 }
