@@ -5,7 +5,7 @@ BUILD      := build
 ASAN_BUILD := build-asan
 MESON_TEST := meson test --print-errorlogs --num-processes 2
 
-.PHONY: all bootstrap build build-asan guest test test-defconfig test-unit test-asan run bench clean
+.PHONY: all bootstrap build build-asan guest guest-debian test test-debian test-defconfig test-unit test-asan run ssh bench clean
 
 all: build
 
@@ -30,10 +30,17 @@ build-asan: bootstrap $(ASAN_BUILD)/build.ninja
 guest: bootstrap
 	@guest/build >/dev/null
 
+# The Debian 13 guest (Debian's kernel, systemd, sshd, nginx), cached
+# outside the tree by guest/build --debian; 10-30 minutes the first time.
+guest-debian: bootstrap
+	@guest/build --debian >/dev/null
+
 # Every suite in the normal build, then the unit suite under ASan+UBSan.
-test: build build-asan guest
+# The Debian guest's smoke test (test_debian_smoke) is among them.
+test: build build-asan guest guest-debian
 	@status=0; \
-	KEEL_GUEST_DIR=$$(guest/build) $(MESON_TEST) -C $(BUILD) || status=1; \
+	KEEL_GUEST_DIR=$$(guest/build) KEEL_DEBIAN_DIR=$$(guest/build --debian) \
+		$(MESON_TEST) -C $(BUILD) || status=1; \
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit || status=1; \
 	scripts/test-summary $(BUILD) $(ASAN_BUILD); \
 	exit $$status
@@ -43,22 +50,52 @@ test: build build-asan guest
 test-defconfig: build guest
 	KEEL_GUEST_DIR=$$(guest/build) python3 tests/integration/test_defconfig.py
 
+# The Debian guest's whole test: boot to multi-user.target, ssh, nginx,
+# clone, poweroff, record and 3 replays (tests/integration/test_debian.py).
+test-debian: build guest-debian
+	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_debian.py
+
 test-unit: build
 	$(MESON_TEST) -C $(BUILD) --suite unit
 
 test-asan: build-asan
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit
 
-# Boot the default guest: console on this terminal (Ctrl-a x quits), the
-# root disk an overlay over the guest's ext4 image, user networking with
-# the guest's web server on http://127.0.0.1:8080/.
+# Boot a guest with its console on this terminal (Ctrl-a x quits).
+# GUEST=default (the default): the busybox guest, its root disk an overlay
+# over its ext4 image, its web server on http://127.0.0.1:8080/.
+# GUEST=debian: Debian 13 with Debian's kernel; log in as root without a
+# password; sshd on 127.0.0.1:2222 (make ssh GUEST=debian), nginx on
+# http://127.0.0.1:8080/ (docs/guest.md).
 # The control socket makes the services reachable: keel ctl status,
 # snapshot, clone, suspend --encrypt (docs/api.md).
+GUEST ?= default
 API_SOCK ?= $${XDG_RUNTIME_DIR:-/tmp}/keel-$$(id -u).sock
+STATE_DIR := $${XDG_STATE_HOME:-$$HOME/.local/state}/keel
 
+ifeq ($(GUEST),debian)
+run: build guest-debian
+	@d=$$(guest/build --debian) && mkdir -p $(STATE_DIR) && \
+	echo "keel: Debian guest $$d; ssh: make ssh GUEST=debian; web: http://127.0.0.1:8080/" >&2 && \
+	$(BUILD)/keel run --kernel $$d/Image --initrd $$d/initrd.img --append "$$(cat $$d/cmdline)" \
+		-m 1G --disk $$d/rootfs.ext4,overlay=$(STATE_DIR)/$$(basename $$d).kov \
+		--net user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80 \
+		--api-sock $(API_SOCK)
+
+ssh:
+	@d=$$(guest/build --debian --print-path) && \
+	ssh -p 2222 -i $$d/id_ed25519 -o UserKnownHostsFile=$$d/known_hosts root@127.0.0.1
+else ifeq ($(GUEST),default)
 run: build guest
 	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80 \
 		--api-sock $(API_SOCK)
+
+ssh:
+	@echo "the default guest has no sshd; make ssh GUEST=debian" >&2; exit 2
+else
+run ssh:
+	@echo "GUEST must be default or debian, not '$(GUEST)'" >&2; exit 2
+endif
 
 # Speed against QEMU (installed here): bare-metal MIPS, then the Linux
 # workloads of the guest benchmark (bench/README.md).
