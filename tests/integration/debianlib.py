@@ -8,7 +8,10 @@ import urllib.request
 
 from guestlib import REPO, Guest, GuestError, check, free_port
 
-LOGIN = r"keel-debian login: "
+# agetty's issue line names the terminal: the prompt on the UART, keel's
+# console (the image masks the getty on virtio-console's hvc0, whose
+# output would share keel's stdout).
+LOGIN = r"keel-debian ttyS0\s+keel-debian login: "
 PROMPT = r"root@keel-debian:[^\r\n]*# "
 # Units allowed to fail, each explained in docs/guest.md ("The Debian
 # guest", failed units); none may be keel's fault.
