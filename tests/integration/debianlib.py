@@ -58,15 +58,24 @@ def login(g, timeout=1500):
     start = len(g.text())
     g.send("root\n")
     g.expect(PROMPT, 120, start)
+    # A serial line has no size: bash would wrap long commands at 80
+    # columns, and Guest.run() expects the echo on one line.  Bracketed
+    # paste would wrap every output in escape sequences.
+    start = len(g.text())
+    g.send("stty cols 1000; bind 'set enable-bracketed-paste off'\n")
+    g.expect(PROMPT, 120, start)
 
 
 def system_state(g):
     """`systemctl is-system-running --wait`; running, or degraded with only
     the allowed units failed."""
     out, _ = g.run("systemctl is-system-running --wait", timeout=900)
-    state = out.strip().splitlines()[-1] if out.strip() else ""
+    m = re.search(r"\b(initializing|starting|running|degraded|maintenance|stopping|offline)\b",
+                  out)
+    state = m.group(1) if m else out
     failed, _ = g.run("systemctl --failed --no-legend --plain | cut -d' ' -f1")
-    units = set(failed.split())
+    units = set(re.findall(r"[\w@.\\-]+\.(?:service|socket|mount|target|timer|path|device|"
+                           r"scope|slice|swap|automount)\b", failed))
     check(state == "running" or (state == "degraded" and units <= ALLOWED_FAILED),
           f"systemctl is-system-running: {state!r}, failed units: {sorted(units)}")
     return state
