@@ -830,7 +830,8 @@ static void test_illegal_32bit_tval(void **state)
 	const uint32_t bad[] = {
 		0xffffffff,
 		0x0000007f,           /* opcode 0x7f */
-		enc_i(0, 0, 2, 0, OPC_MISC_MEM), /* MISC-MEM funct3 2 */
+		enc_i(3, 0, 2, 0, OPC_MISC_MEM), /* MISC-MEM funct3 2 (CBO), imm 3: reserved */
+		enc_i(0, 0, 3, 0, OPC_MISC_MEM), /* MISC-MEM funct3 3 */
 		jalr(RA, T0, 0) | 1 << 12, /* JALR funct3 1 */
 		csrr(T0, 0x7c0),      /* a CSR keel does not have */
 		0x00200073,           /* SYSTEM funct3 0, imm 2 (uret is gone) */
