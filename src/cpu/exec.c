@@ -261,10 +261,9 @@ static int exec_amo(struct hart *h, uint32_t insn)
 /* ---- Zicbom, Zicboz: cache-block operations ---- */
 
 /* Keel has no cache: memory is always coherent with every device.  A
- * cache block is CBO_BLOCK bytes (the device tree says so).  cbo.clean,
- * cbo.flush and cbo.inval do nothing but check that the block may be
- * accessed; cbo.zero writes the block's bytes as zeros. */
-#define CBO_BLOCK 64
+ * cache block is CBO_BLOCK_SIZE bytes (the device tree says so).
+ * cbo.clean, cbo.flush and cbo.inval do nothing but check that the block
+ * may be accessed; cbo.zero writes the block's bytes as zeros. */
 enum { CBO_INVAL = 0, CBO_CLEAN = 1, CBO_FLUSH = 2, CBO_ZERO = 4 };
 
 /* Whether the envcfg field `bits` (nonzero = enabled) lets the current
@@ -289,14 +288,14 @@ static int exec_cbo(struct hart *h, uint32_t insn)
 			 : which == CBO_INVAL ? ENVCFG_CBIE : ENVCFG_CBCFE))
 		return 1;
 	if (which == CBO_ZERO) {
-		uint64_t base = va & ~(uint64_t)(CBO_BLOCK - 1);
-		if (mmu_translate(h, base, CBO_BLOCK, ACCESS_WRITE, priv, &pa))
+		uint64_t base = va & ~(uint64_t)(CBO_BLOCK_SIZE - 1);
+		if (mmu_translate(h, base, CBO_BLOCK_SIZE, ACCESS_WRITE, priv, &pa))
 			return -1;
 		/* bus_ram_ptr for writing counts as a write (code generations) */
-		uint8_t *p = bus_ram_ptr(h->bus, pa, CBO_BLOCK, true);
+		uint8_t *p = bus_ram_ptr(h->bus, pa, CBO_BLOCK_SIZE, true);
 		if (!p) /* MMIO or ROM */
 			return raise_exc(h, EXC_STORE_ACCESS, base);
-		memset(p, 0, CBO_BLOCK);
+		memset(p, 0, CBO_BLOCK_SIZE);
 		return 0;
 	}
 	/* A load's permission is enough: a writable page is always readable. */

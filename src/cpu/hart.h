@@ -205,6 +205,9 @@ struct hart {
 #define ENVCFG_PBMTE (1ULL << 62) /* Svpbmt: PTE bits 62:61 allowed */
 #define ENVCFG_STCE (1ULL << 63) /* Sstc: stimecmp enabled */
 
+/* Zicbom/Zicbop/Zicboz cache-block size in bytes (docs/cpu.md) */
+#define CBO_BLOCK_SIZE 64
+
 #define FS_OFF 0
 #define FS_INITIAL 1
 #define FS_CLEAN 2
