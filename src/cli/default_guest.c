@@ -2,6 +2,7 @@
 #include "cli/default_guest.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,47 @@ static int xdg_path(char *out, size_t len, const char *var, const char *fallback
 	return n >= (int)len ? -1 : 0;
 }
 
-static int guest_dir(char *out, size_t len)
+static bool is_default(const char *name)
+{
+	return !strcmp(name, DEFAULT_GUEST_NAME);
+}
+
+static int guest_dir(char *out, size_t len, const char *name)
 {
 	const char *env = getenv("KEEL_GUEST_DIR");
-	if (env && *env)
+	char suffix[128];
+	if (is_default(name) && env && *env)
 		return snprintf(out, len, "%s", env) >= (int)len ? -1 : 0;
-	return xdg_path(out, len, "XDG_CACHE_HOME", ".cache", "keel/guest/default");
+	snprintf(suffix, sizeof(suffix), "keel/guest/%s", name);
+	return xdg_path(out, len, "XDG_CACHE_HOME", ".cache", suffix);
+}
+
+/* A guest name is one path component of letters, digits, '-' and '_'. */
+static bool valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n < 64 && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+/* The directory's `cmdline` file, first line, into g->append (or ""). */
+static int read_cmdline(struct default_guest *g)
+{
+	char path[PATH_MAX];
+	g->append[0] = 0;
+	snprintf(path, sizeof(path), "%s/cmdline", g->dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr, "keel run: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(g->append, sizeof(g->append), f))
+		g->append[0] = 0;
+	fclose(f);
+	g->append[strcspn(g->append, "\n")] = 0;
+	return 0;
 }
 
 static int mkdirs(char *path)
@@ -50,13 +86,17 @@ static int mkdirs(char *path)
  * the state directory, so snapshots and clones can freeze it cheaply.
  * An older keel's writable copy (disk.ext4) is kept in use if present, so
  * nobody's files vanish. */
-static int prepare_disk(struct default_guest *g)
+static int prepare_disk(struct default_guest *g, const char *name)
 {
-	char overlay[PATH_MAX], legacy[PATH_MAX];
-	if (xdg_path(overlay, sizeof(overlay), "XDG_STATE_HOME", ".local/state", "keel/disk.kov") ||
+	char overlay[PATH_MAX], legacy[PATH_MAX], file[128];
+	if (is_default(name))
+		snprintf(file, sizeof(file), "keel/disk.kov");
+	else
+		snprintf(file, sizeof(file), "keel/disk-%s.kov", name);
+	if (xdg_path(overlay, sizeof(overlay), "XDG_STATE_HOME", ".local/state", file) ||
 	    xdg_path(legacy, sizeof(legacy), "XDG_STATE_HOME", ".local/state", "keel/disk.ext4"))
 		return -1;
-	if (access(overlay, F_OK) != 0 && access(legacy, F_OK) == 0) {
+	if (is_default(name) && access(overlay, F_OK) != 0 && access(legacy, F_OK) == 0) {
 		fprintf(stderr, "keel run: using %s, a writable copy made by an older keel; move it "
 				"away to switch to an overlay (%s) that snapshots can capture\n",
 			legacy, overlay);
@@ -76,20 +116,35 @@ static int prepare_disk(struct default_guest *g)
 	return 0;
 }
 
-int default_guest_find(struct default_guest *g)
+int default_guest_find(struct default_guest *g, const char *name)
 {
-	if (guest_dir(g->dir, sizeof(g->dir))) {
-		fprintf(stderr, "keel run: no --kernel given and no default guest directory "
-				"(set KEEL_GUEST_DIR or HOME)\n");
+	if (!name)
+		name = DEFAULT_GUEST_NAME;
+	if (!valid_name(name)) {
+		fprintf(stderr, "keel run: --guest %s: not a guest name (letters, digits, - and _; "
+				"e.g. default or debian)\n", name);
+		return -1;
+	}
+	if (guest_dir(g->dir, sizeof(g->dir), name)) {
+		fprintf(stderr, "keel run: no --kernel given and no guest directory for '%s' "
+				"(set XDG_CACHE_HOME or HOME%s)\n", name,
+			is_default(name) ? ", or KEEL_GUEST_DIR" : "");
 		return -1;
 	}
 	snprintf(g->kernel, sizeof(g->kernel), "%s/Image", g->dir);
 	snprintf(g->initrd, sizeof(g->initrd), "%s/initramfs.cpio.gz", g->dir);
 	snprintf(g->rootfs, sizeof(g->rootfs), "%s/rootfs.ext4", g->dir);
 	if (access(g->kernel, R_OK) || access(g->initrd, R_OK)) {
-		fprintf(stderr, "keel run: no --kernel given and the default guest is not built "
-				"(%s: missing); run guest/build or 'make run'\n", g->kernel);
+		if (is_default(name))
+			fprintf(stderr, "keel run: no --kernel given and the default guest is not "
+					"built (%s: missing); run guest/build or 'make run'\n",
+				g->kernel);
+		else
+			fprintf(stderr, "keel run: the guest '%s' is not built (%s: missing); run "
+					"guest/build --%s\n", name, g->kernel, name);
 		return -1;
 	}
-	return access(g->rootfs, R_OK) == 0 ? prepare_disk(g) : 0;
+	if (read_cmdline(g))
+		return -1;
+	return access(g->rootfs, R_OK) == 0 ? prepare_disk(g, name) : 0;
 }
