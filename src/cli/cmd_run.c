@@ -421,7 +421,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	}
 	if (o->disk && !strcmp(o->disk, "none"))
 		o->disk = NULL;
-	else if (!o->disk && o->guest.dir[0])
+	else if (!o->disk && o->guest.disk[0]) /* the guest has a root disk */
 		o->disk = o->guest.disk;
 	if (!o->bios)
 		o->bios = DEFAULT_FIRMWARE;

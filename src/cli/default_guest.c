@@ -118,6 +118,7 @@ static int prepare_disk(struct default_guest *g, const char *name)
 
 int default_guest_find(struct default_guest *g, const char *name)
 {
+	g->disk[0] = 0;
 	if (!name)
 		name = DEFAULT_GUEST_NAME;
 	if (!valid_name(name)) {
