@@ -22,7 +22,9 @@ static bool fetch_round(void *opaque, struct machine *m, uint64_t icount)
 		if ((uint64_t)n > d->max_pages)
 			d->max_pages = (uint64_t)n;
 	}
-	taps_stop_at(m, icount + d->every, fetch_round, d);
+	/* Fails only when 64 stop points are pending; the rounds then end,
+	 * and --stats shows how many there were. */
+	(void)taps_stop_at(m, icount + d->every, fetch_round, d);
 	return false;
 }
 
@@ -31,7 +33,7 @@ int dirty_rounds_start(struct dirty_rounds *d, struct machine *m, uint64_t ms, c
 {
 	memset(d, 0, sizeof(*d));
 	if (ms == 0 || ms > UINT64_MAX / INSNS_PER_MS) {
-		snprintf(err, errlen, "the interval must be 1 ms or more");
+		snprintf(err, errlen, "the interval must be at least 1 ms and fit 64 bits of instructions");
 		return -1;
 	}
 	struct memview mv;
