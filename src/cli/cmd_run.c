@@ -288,10 +288,10 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_DIGEST: o->digest = true; return 0;
 	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
 	case OPT_TRACK_DIRTY:
-		return parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
-				       o->track_dirty_ms > 1000000000
-			       ? bad("--track-dirty (milliseconds)", arg)
-			       : 0;
+		if (parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
+		    o->track_dirty_ms > 1000000000)
+			return bad("--track-dirty (milliseconds)", arg);
+		return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
