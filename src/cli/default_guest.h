@@ -26,7 +26,9 @@ struct default_guest {
  * over it in ${XDG_STATE_HOME:-$HOME/.local/state}/keel/, disk.kov for the
  * default guest and disk-NAME.kov for another, made when missing (an older
  * keel's writable copy of the default guest's disk, disk.ext4 there, is
- * kept in use if it exists).
+ * kept in use if it exists).  The directory is resolved (realpath), so an
+ * overlay names the build as its base; an overlay made over another build
+ * is renamed disk[-NAME]-<that build>.kov and a new one made.
  * Returns 0, or -1 after printing what is missing and how to build it. */
 int default_guest_find(struct default_guest *g, const char *name);
 

@@ -4,8 +4,10 @@ and `halt` (no -f) end keel with status 0, and `reboot` boots the guest
 again (busybox init is PID 1, guest/init execs it).  And `keel run` with
 no --kernel finds a guest by name in ${XDG_CACHE_HOME}/keel/guest/NAME
 (the link guest/build keeps), using the directory's `cmdline` file when
-there is no --append."""
+there is no --append, and sets aside the disk overlay of an older build
+of the guest instead of refusing to start."""
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -79,6 +81,18 @@ def run_by_name():
               f"keel run (default guest): {p.returncode}\n{p.stderr}\n{p.stdout[-2000:]}")
         check("on the disk root" in p.stdout, f"not booted from the disk: {p.stdout[-2000:]}")
         check(os.path.exists(os.path.join(tmp, "state/keel/disk.kov")), "no overlay made")
+        # guest/build made another build: the old overlay is set aside
+        rebuilt = os.path.join(tmp, "rebuilt")
+        os.makedirs(rebuilt)
+        for f in ("Image", "initramfs.cpio.gz"):
+            os.symlink(os.path.join(real, f), os.path.join(rebuilt, f))
+        shutil.copy(os.path.join(real, "rootfs.ext4"), rebuilt)
+        os.unlink(os.path.join(guests, "default"))
+        os.symlink(rebuilt, os.path.join(guests, "default"))
+        p = keel_run("--append", APPEND + " keel.poweroff")
+        kept = os.path.join(tmp, "state/keel", f"disk-{os.path.basename(os.path.realpath(real))}.kov")
+        check(p.returncode == 0 and "old disk overlay" in p.stderr and os.path.exists(kept),
+              f"after a rebuild: {p.returncode}\n{p.stderr}\n{p.stdout[-1000:]}")
         # another guest by name: its cmdline file is the command line
         p = keel_run("--guest", "other")
         check(p.returncode == 0 and "keel.poweroff given" in p.stdout,
