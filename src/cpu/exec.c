@@ -230,6 +230,7 @@ static int exec_amo(struct hart *h, uint32_t insn)
 			return -1;
 		if (bus_read(h->bus, pa, size, &old))
 			return raise_exc(h, EXC_LOAD_ACCESS, va);
+		mmu_note_access(h, va, pa, size, old, false);
 		h->reservation = pa;
 		h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
 		return 0;
@@ -245,6 +246,8 @@ static int exec_amo(struct hart *h, uint32_t insn)
 		h->reservation = UINT64_MAX;
 		if (ok && bus_write(h->bus, pa, size, src))
 			return raise_exc(h, EXC_STORE_ACCESS, va);
+		if (ok) /* a failed SC accesses no memory */
+			mmu_note_access(h, va, pa, size, src, true);
 		h->x[rd_of(insn)] = !ok;
 		return 0;
 	}
@@ -253,6 +256,8 @@ static int exec_amo(struct hart *h, uint32_t insn)
 	amo_compute(op, size, old, src, &result);
 	if (bus_write(h->bus, pa, size, result))
 		return raise_exc(h, EXC_STORE_ACCESS, va);
+	mmu_note_access(h, va, pa, size, old, false);
+	mmu_note_access(h, va, pa, size, result, true);
 	h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
 	return 0;
 }
@@ -735,6 +740,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	run_single: {
 		struct decoded_insn dec;
 		decode_insn(word, &dec);
+		if (unlikely(h->effect_hook)) { /* only ever set without blocks */
+			fpu_host_env(h);
+			h->effect_hook->insn(h->effect_hook->opaque, h, pc, &dec);
+		}
 		block_insn_from(&single.insn[0], &dec, handlers);
 		block_end_entry(&single.insn[1], dec.len, handlers);
 		single_bits = word;
