@@ -18,6 +18,7 @@
 #include "vm/machine.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/taps.h"
 
 enum { EXIT_DIVERGED = 3, EXIT_USAGE = 4 };
 
@@ -48,6 +49,9 @@ static void replay_usage(FILE *out)
 	      "  --no-decode-cache    replay with the plainest interpreter, every instruction\n"
 	      "                       decoded where it runs (as 'keel run'): a recording made\n"
 	      "                       with decoded blocks must still match every digest\n"
+	      "  --effects-count      diagnostic: observe every instruction's memory effects\n"
+	      "                       (docs/memory-effects.md; much slower) and print their\n"
+	      "                       counts and a hash of them as one JSON line on stderr\n"
 	      "  --debug-perturb ICOUNT:REG\n"
 	      "                       test only: flip bit 0 of register xREG at ICOUNT, to\n"
 	      "                       check that divergences are caught\n"
@@ -66,6 +70,7 @@ struct replay_options {
 	const char *from;
 	bool bisect, quiet;
 	bool no_decode_cache;
+	bool effects_count;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
 };
@@ -242,6 +247,75 @@ static void machine_dispose(struct machine *m)
 	}
 }
 
+/* --- --effects-count: what a memory-effect observer saw --- */
+
+/* Totals over every instruction reported, and a hash of every report in
+ * order, so that two replays can be compared without storing them. */
+struct effect_counts {
+	uint64_t insns, trapped, reads, writes, bytes_read, bytes_written;
+	uint64_t x_read, x_written, f_read, f_written, csr_read, csr_written;
+	uint64_t hash; /* FNV-1a (64-bit) over the fields as little-endian u64s */
+};
+
+static void hash_u64(uint64_t *h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		*h ^= (v >> (8 * i)) & 0xff;
+		*h *= 0x100000001b3ULL;
+	}
+}
+
+static void count_effect(void *opaque, const struct tap_insn_effect *e)
+{
+	struct effect_counts *c = opaque;
+	c->insns++;
+	c->trapped += e->trapped;
+	c->x_read += (uint64_t)__builtin_popcount(e->x_read);
+	c->x_written += (uint64_t)__builtin_popcount(e->x_written);
+	c->f_read += (uint64_t)__builtin_popcount(e->f_read);
+	c->f_written += (uint64_t)__builtin_popcount(e->f_written);
+	c->csr_read += e->csr_read;
+	c->csr_written += e->csr_written;
+	uint64_t fields[] = {e->icount, e->pc, e->insn, e->priv, e->trapped,
+			     e->x_read, e->x_written, e->f_read, e->f_written,
+			     (uint64_t)(int64_t)e->csr, e->csr_read, e->csr_written, e->naccess};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		hash_u64(&c->hash, fields[i]);
+	for (unsigned i = 0; i < e->naccess; i++) {
+		const struct tap_mem_access *a = &e->access[i];
+		if (a->write) {
+			c->writes++;
+			c->bytes_written += a->size;
+		} else {
+			c->reads++;
+			c->bytes_read += a->size;
+		}
+		uint64_t acc[] = {a->va, a->pa, a->value, a->size, a->write};
+		for (size_t j = 0; j < sizeof(acc) / sizeof(acc[0]); j++)
+			hash_u64(&c->hash, acc[j]);
+	}
+}
+
+static void print_effect_counts(const struct effect_counts *c)
+{
+	char hash[17];
+	snprintf(hash, sizeof(hash), "%016" PRIx64, c->hash);
+	json_t *j = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}}",
+			      "effects", "instructions", (json_int_t)c->insns, "trapped",
+			      (json_int_t)c->trapped, "reads", (json_int_t)c->reads, "writes",
+			      (json_int_t)c->writes, "bytes_read", (json_int_t)c->bytes_read,
+			      "bytes_written", (json_int_t)c->bytes_written, "x_read",
+			      (json_int_t)c->x_read, "x_written", (json_int_t)c->x_written, "f_read",
+			      (json_int_t)c->f_read, "f_written", (json_int_t)c->f_written, "csr_read",
+			      (json_int_t)c->csr_read, "csr_written", (json_int_t)c->csr_written,
+			      "hash", hash);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	json_decref(j);
+}
+
 /* --- the last good checkpoint, kept for --bisect --- */
 
 struct good_point {
@@ -363,7 +437,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE };
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -373,6 +447,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"bisect", no_argument, NULL, OPT_BISECT},
 		{"quiet", no_argument, NULL, OPT_QUIET},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
+		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -391,6 +466,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_EFFECTS_COUNT: o->effects_count = true; break;
 		case OPT_UNTIL:
 			errno = 0;
 			o->until = strtoull(optarg, &end, 0);
@@ -511,6 +587,14 @@ static int replay_log(const struct replay_options *o, struct session *s)
 	r.until = o->until;
 	r.perturb_at = o->perturb_at;
 	r.perturb_reg = o->perturb_reg;
+	struct effect_counts counts = {.hash = 0xcbf29ce484222325ULL};
+	if (o->effects_count && taps_effect_subscribe(m, count_effect, &counts) < 0) {
+		fprintf(stderr, "keel replay: cannot observe memory effects\n");
+		replayer_free(&r);
+		log_reader_close(src.reader);
+		machine_dispose(m);
+		return 1;
+	}
 	if (o->bisect) {
 		r.on_good_digest = keep_good;
 		r.on_good_opaque = &good;
@@ -520,6 +604,8 @@ static int replay_log(const struct replay_options *o, struct session *s)
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
 	enum replay_result res = skip ? REPLAY_ERROR : replayer_run(&r, err, sizeof(err));
 	int status = report(&r, res, err, seconds_now() - t0, o);
+	if (o->effects_count)
+		print_effect_counts(&counts);
 	if (res == REPLAY_DIVERGED && o->bisect) {
 		/* The upper bound: the differing digest, or where the machine
 		 * stopped following the log. */
