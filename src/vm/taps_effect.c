@@ -88,6 +88,8 @@ static void finish(struct machine *m, uint64_t icount)
 		e->priv = (uint8_t)(to_m ? (h->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
 					 : (h->mstatus & MSTATUS_SPP) ? PRIV_S : PRIV_U);
 	}
+	if (h->exc_cause == EXC_ILLEGAL_INSN) /* read nothing either (the cause is still there) */
+		e->x_read = e->f_read = 0;
 	e->x_written = e->f_written = 0;
 	e->csr_read = e->csr_written = false;
 	e->naccess = 0;

@@ -511,9 +511,21 @@ static void test_illegal(void **state)
 	struct seen s;
 	observe_run(m, &s, CODE_BASE, 1);
 	assert_true(s.e[0].trapped);
+	assert_int_equal(s.e[0].insn, flw(1, A0, 0));
+	assert_int_equal(s.e[0].x_read, 0);
 	assert_int_equal(s.e[0].f_written, 0);
 	assert_int_equal(s.e[0].naccess, 0);
 	assert_mtrap(m, EXC_ILLEGAL_INSN, CODE_BASE, flw(1, A0, 0));
+	/* a CSR it may not touch: named, neither read nor written */
+	set_priv(m, PRIV_U);
+	poke(m, CODE_BASE, csrrw(T0, CSR_MSCRATCH, T1), 4);
+	observe_run(m, &s, CODE_BASE, 1);
+	assert_true(s.e[0].trapped);
+	assert_int_equal(s.e[0].priv, PRIV_U);
+	assert_int_equal(s.e[0].csr, CSR_MSCRATCH);
+	assert_false(s.e[0].csr_read);
+	assert_false(s.e[0].csr_written);
+	assert_int_equal(s.e[0].x_read | s.e[0].x_written, 0);
 }
 
 /* ---- the observer changes nothing ---- */
