@@ -102,7 +102,8 @@ def check_effects(log, key, err, end_icount):
     line = [l for l in err.splitlines() if l.startswith('{"effects"')]
     check(len(line) == 1, f"--effects-count printed no JSON line: {err[-800:]}")
     e = json.loads(line[0])["effects"]
-    rc, out, _ = keel("log", "show", log, "--key", key, "--json")
+    rc, out, err = keel("log", "show", log, "--key", key, "--json", "--limit", "8")
+    check(rc == 0 and out.startswith(b"{"), f"log show --json: exit {rc}: {out[:300]} {err[-500:]}")
     start = next(r["icount"] for r in json.loads(out)["records"]
                  if r["type_name"] == "snapshot")
     check(e["instructions"] - e["trapped"] == end_icount - start,
