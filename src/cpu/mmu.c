@@ -259,6 +259,14 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 
 /* ---- loads and stores ---- */
 
+__attribute__((cold)) void mmu_note_access_slow(struct hart *h, uint64_t va, uint64_t pa,
+						 unsigned size, uint64_t value, bool write)
+{
+	if (size < 8)
+		value &= (1ULL << (8 * size)) - 1;
+	h->effect_hook->access(h->effect_hook->opaque, va, pa, size, value, write);
+}
+
 /* While an effect hook observes, data_tlb always misses (hart.h): do here
  * what a hit in the real TLB would have done on the fast path, so that
  * observing changes no walk.  Returns the host address of the aligned

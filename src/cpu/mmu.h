@@ -31,15 +31,16 @@ int mmu_fetch_slow(struct hart *h, uint64_t pc, uint32_t *insn, uint64_t *page_v
 		   uintptr_t *addend);
 
 /* Tell the effect hook (hart.h), if any, that the instruction running
- * accessed `size` bytes at va/pa; `value` is truncated to them. */
+ * accessed `size` bytes at va/pa; `value` is truncated to them.  The call
+ * is out of line so that the interpreter loop, which inlines the AMOs,
+ * carries one test for it and nothing else. */
+void mmu_note_access_slow(struct hart *h, uint64_t va, uint64_t pa, unsigned size,
+			  uint64_t value, bool write);
 static inline void mmu_note_access(struct hart *h, uint64_t va, uint64_t pa, unsigned size,
 				   uint64_t value, bool write)
 {
-	if (h->effect_hook) {
-		if (size < 8)
-			value &= (1ULL << (8 * size)) - 1;
-		h->effect_hook->access(h->effect_hook->opaque, va, pa, size, value, write);
-	}
+	if (h->effect_hook)
+		mmu_note_access_slow(h, va, pa, size, value, write);
 }
 
 /* Re-derive pmp_active and the decoded ranges after pmpcfg/pmpaddr
