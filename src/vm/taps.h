@@ -263,7 +263,7 @@ typedef void (*tap_effect_fn)(void *opaque, const struct tap_insn_effect *e);
 /* Observe every instruction's effects.  Exact, not fast: while a
  * subscriber exists machine_run runs the hart one instruction at a time
  * without its decoded blocks, and every data access takes the slow path
- * (about 10x slower; docs/memory-effects.md).  Execution is the same as
+ * (about 12x slower; docs/taps.md, "Memory effects").  Execution is the same as
  * without it: the same instructions, state and digests.  Interrupts are
  * not instructions and are not reported (trap observers see them).  The
  * first instruction reported is the next one machine_run executes.
