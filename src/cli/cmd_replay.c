@@ -50,7 +50,7 @@ static void replay_usage(FILE *out)
 	      "                       decoded where it runs (as 'keel run'): a recording made\n"
 	      "                       with decoded blocks must still match every digest\n"
 	      "  --effects-count      diagnostic: observe every instruction's memory effects\n"
-	      "                       (docs/memory-effects.md; much slower) and print their\n"
+	      "                       (docs/taps.md; about 12x slower) and print their\n"
 	      "                       counts and a hash of them as one JSON line on stderr\n"
 	      "  --debug-perturb ICOUNT:REG\n"
 	      "                       test only: flip bit 0 of register xREG at ICOUNT, to\n"

@@ -32,8 +32,7 @@ int mmu_fetch_slow(struct hart *h, uint64_t pc, uint32_t *insn, uint64_t *page_v
 
 /* Tell the effect hook (hart.h), if any, that the instruction running
  * accessed `size` bytes at va/pa; `value` is truncated to them.  The call
- * is out of line so that the interpreter loop, which inlines the AMOs,
- * carries one test for it and nothing else. */
+ * is out of line: a slow path unobserved carries one test for it. */
 void mmu_note_access_slow(struct hart *h, uint64_t va, uint64_t pa, unsigned size,
 			  uint64_t value, bool write);
 static inline void mmu_note_access(struct hart *h, uint64_t va, uint64_t pa, unsigned size,

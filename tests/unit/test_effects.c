@@ -528,6 +528,48 @@ static void test_illegal(void **state)
 	assert_int_equal(s.e[0].x_read | s.e[0].x_written, 0);
 }
 
+/* ---- registers of the instructions the programs above do not run ---- */
+
+static void test_reg_use(void **state)
+{
+	(void)state;
+	/* c.jalr a0 and c.lwsp a0, 4(sp), checked against their expansion */
+	assert_int_equal(rvc_expand(0x9502), jalr(RA, A0, 0));
+	assert_int_equal(rvc_expand(0x4512), lw(A0, SP, 4));
+	const struct {
+		uint32_t insn;
+		uint32_t xr, xw, fr, fw;
+	} cases[] = {
+		{(4u << 27) | (1u << 25) | (3u << 20) | (2u << 15) | (7u << 12) | (1u << 7) | 0x43,
+		 0, 0, X(2) | X(3) | X(4), X(1)}, /* fmadd.d f1, f2, f3, f4 */
+		{enc_r(0x51, 2, 1, 2, T0, 0x53), 0, X(T0), X(1) | X(2), 0}, /* feq.d t0, f1, f2 */
+		{enc_r(0x69, 2, T1, 7, 3, 0x53), X(T1), 0, 0, X(3)}, /* fcvt.d.l f3, t1 */
+		{enc_r(0x71, 0, 4, 0, T2, 0x53), 0, X(T2), X(4), 0}, /* fmv.x.d t2, f4 */
+		{enc_r(0x2d, 0, 5, 7, 6, 0x53), 0, 0, X(5), X(6)}, /* fsqrt.d f6, f5 */
+		{jal(RA, 8), 0, X(RA), 0, 0},
+		{jalr(ZERO, RA, 0), X(RA), 0, 0, 0}, /* ret */
+		{beq(A0, A1, 8), X(A0) | X(A1), 0, 0, 0},
+		{lui(T0, 1), 0, X(T0), 0, 0},
+		{addi(ZERO, T0, 1), 0, 0, 0, 0}, /* a HINT: does nothing */
+		{fence(), 0, 0, 0, 0},
+		{sfence_vma(A0, A1), X(A0) | X(A1), 0, 0, 0},
+		{ecall(), 0, 0, 0, 0},
+		{0x9502, X(A0), X(RA), 0, 0}, /* c.jalr a0 */
+		{0x4512, X(SP), X(A0), 0, 0}, /* c.lwsp a0, 4(sp) */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct decoded_insn d;
+		struct reg_use u;
+		decode_insn(cases[i].insn, &d);
+		decode_reg_use(&d, &u);
+		assert_int_equal(u.x_read, cases[i].xr);
+		assert_int_equal(u.x_written, cases[i].xw);
+		assert_int_equal(u.f_read, cases[i].fr);
+		assert_int_equal(u.f_written, cases[i].fw);
+		assert_int_equal(u.csr, -1);
+	}
+}
+
 /* ---- the observer changes nothing ---- */
 
 /* A loop over an array under Sv39 in S-mode that loads, stores
@@ -706,6 +748,7 @@ int main(void)
 		VM_TEST(test_faulting_store_and_amo),
 		VM_TEST(test_fetch_fault),
 		VM_TEST(test_illegal),
+		cmocka_unit_test(test_reg_use),
 		cmocka_unit_test(test_observing_changes_nothing),
 		VM_TEST(test_subscribers),
 		VM_TEST(test_unsubscribe_in_callback),
