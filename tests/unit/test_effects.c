@@ -729,6 +729,31 @@ static void test_unsubscribe_in_callback(void **state)
 	assert_null(m->hart.effect_hook);
 }
 
+/* A fork-clone forgets its parent's subscribers (taps_reset): the hart
+ * stops observing and gets its blocks back. */
+static void test_reset_stops_observing(void **state)
+{
+	struct machine *m = *state;
+	struct code c = code_at(m, CODE_BASE);
+	emit(&c, addi(T0, T0, 1));
+	emit(&c, jal(ZERO, -4));
+	struct seen *s = calloc(1, sizeof(*s));
+	assert_int_equal(taps_effect_subscribe(m, record, s), 0);
+	m->hart.pc = CODE_BASE;
+	assert_int_equal(machine_run(m, 5), STOP_BUDGET);
+	assert_non_null(m->hart.effect_hook);
+	assert_null(m->hart.blocks);
+	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlbs[TLB_NO_PRIV]);
+	taps_reset(m);
+	assert_null(m->hart.effect_hook);
+	assert_non_null(m->hart.blocks);
+	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlbs[PRIV_M]);
+	assert_int_equal(machine_run(m, 5), STOP_BUDGET);
+	assert_int_equal(s->n, 5);
+	assert_int_equal(m->hart.x[T0], 5);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_observing_changes_nothing),
 		VM_TEST(test_subscribers),
 		VM_TEST(test_unsubscribe_in_callback),
+		VM_TEST(test_reset_stops_observing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
