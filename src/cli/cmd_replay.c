@@ -14,7 +14,9 @@
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
+#include "svc/gdb/gdbstub.h"
 #include "svc/replay/replay.h"
+#include "svc/replay/timetravel.h"
 #include "vm/machine.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
@@ -46,6 +48,12 @@ static void replay_usage(FILE *out)
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
 	      "  --quiet              do not print the guest's console output\n"
+	      "  --gdb PORT           serve gdb-multiarch on 127.0.0.1:PORT instead of running:\n"
+	      "                       the recording can be stepped and continued forward and\n"
+	      "                       backward (reverse-stepi, reverse-continue, ...)\n"
+	      "  --gdb-snapshot-every N  with --gdb: keep a snapshot in memory every N\n"
+	      "                       instructions (default 20000000); backward moves replay\n"
+	      "                       from the nearest one\n"
 	      "  --no-decode-cache    replay with the plainest interpreter, every instruction\n"
 	      "                       decoded where it runs (as 'keel run'): a recording made\n"
 	      "                       with decoded blocks must still match every digest\n"
@@ -73,6 +81,8 @@ struct replay_options {
 	bool effects_count;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
+	int gdb_port; /* -1: no --gdb */
+	uint64_t gdb_every;
 };
 
 /* The first records of a log: how to rebuild the machine. */
@@ -437,7 +447,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT };
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -449,10 +459,14 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
+		{"gdb", required_argument, NULL, OPT_GDB},
+		{"gdb-snapshot-every", required_argument, NULL, OPT_GDB_EVERY},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	memset(o, 0, sizeof(*o));
+	o->gdb_port = -1;
+	o->gdb_every = 20000000;
 	optind = 1;
 	int c;
 	char *end;
@@ -475,6 +489,22 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 				return -1;
 			}
 			break;
+		case OPT_GDB:
+		case OPT_GDB_EVERY: {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			bool port = c == OPT_GDB;
+			if (errno || *end || end == optarg || (port ? v > 65535 : v == 0)) {
+				fprintf(stderr, "keel replay: bad --%s '%s'\n",
+					port ? "gdb" : "gdb-snapshot-every", optarg);
+				return -1;
+			}
+			if (port)
+				o->gdb_port = (int)v;
+			else
+				o->gdb_every = v;
+			break;
+		}
 		case OPT_PERTURB:
 			if (parse_perturb(optarg, o)) {
 				fprintf(stderr, "keel replay: bad --debug-perturb '%s' (ICOUNT:REG, REG 1..31)\n",
@@ -484,6 +514,11 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 			break;
 		default: replay_usage(stderr); return -1;
 		}
+	}
+	if (o->gdb_port >= 0 && (o->until || o->from || o->bisect || o->perturb_reg)) {
+		fprintf(stderr, "keel replay: --gdb moves through the whole recording; it takes "
+				"no --until, --from, --bisect or --debug-perturb\n");
+		return -1;
 	}
 	if (optind + 1 != argc || (o->snapshot && !o->until)) {
 		fprintf(stderr, "keel replay: %s (try --help)\n",
@@ -623,6 +658,119 @@ static int replay_log(const struct replay_options *o, struct session *s)
 	return status;
 }
 
+/* --- --gdb: a debugger over the recording, both ways --- */
+
+struct gdb_replay {
+	const struct replay_options *o;
+	const struct session *s;
+	struct timetravel tt;
+	struct log_source src;
+};
+
+static struct machine *tt_machine_at(void *opaque, const void *buf, size_t len)
+{
+	struct gdb_replay *g = opaque;
+	return machine_at(g->s, false, buf, len, g->o->no_decode_cache);
+}
+
+static void tt_machine_dispose(void *opaque, struct machine *m)
+{
+	(void)opaque;
+	machine_dispose(m);
+}
+
+static int tt_source_open(void *opaque, struct replay_source *src)
+{
+	struct gdb_replay *g = opaque;
+	if (log_source_open(&g->src, g->o->dir, g->s->verified_records))
+		return -1;
+	*src = (struct replay_source){log_source_next, &g->src};
+	return 0;
+}
+
+static void tt_source_close(void *opaque, struct replay_source *src)
+{
+	struct gdb_replay *g = opaque;
+	(void)src;
+	log_reader_close(g->src.reader);
+	g->src.reader = NULL;
+}
+
+static const struct timetravel_ops tt_ops = {tt_machine_at, tt_machine_dispose, tt_source_open,
+					     tt_source_close};
+
+static struct machine *gdb_machine(void *opaque)
+{
+	return ((struct gdb_replay *)opaque)->tt.m;
+}
+
+static enum stop_reason gdb_run(void *opaque, uint64_t steps)
+{
+	struct gdb_replay *g = opaque;
+	if (timetravel_forward(&g->tt, steps)) {
+		fprintf(stderr, "keel replay: %s\n", g->tt.why);
+		return STOP_TRAP_LOOP; /* gdb sees a stop it cannot continue from */
+	}
+	return g->tt.ended ? STOP_AT : STOP_BUDGET;
+}
+
+static bool gdb_at_end(void *opaque)
+{
+	return ((struct gdb_replay *)opaque)->tt.ended;
+}
+
+static int gdb_seek(void *opaque, uint64_t icount)
+{
+	struct gdb_replay *g = opaque;
+	int rc = timetravel_seek(&g->tt, icount);
+	if (rc < 0)
+		fprintf(stderr, "keel replay: %s\n", g->tt.why);
+	return rc == 0 ? 0 : -1;
+}
+
+static uint64_t gdb_history_start(void *opaque)
+{
+	return timetravel_start_icount(&((struct gdb_replay *)opaque)->tt);
+}
+
+static int replay_gdb(const struct replay_options *o, struct session *s)
+{
+	uint8_t *snap = NULL;
+	size_t len = 0;
+	char err[512] = "";
+	FILE *f = fopen(s->checkpoint, "rb");
+	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
+				  sizeof(err))) {
+		fprintf(stderr, "keel replay: %s: %s\n", s->checkpoint, f ? err : strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	struct gdb_replay g = {.o = o, .s = s};
+	int rc = timetravel_open(&g.tt, &tt_ops, &g, snap, len, s->start_index, o->gdb_every);
+	free(snap);
+	if (rc) {
+		fprintf(stderr, "keel replay: %s\n", g.tt.why);
+		timetravel_close(&g.tt);
+		return 1;
+	}
+	const struct gdb_target t = {
+		.machine = gdb_machine,
+		.run = gdb_run,
+		.at_history_end = gdb_at_end,
+		.seek = gdb_seek,
+		.history_start = gdb_history_start,
+		.opaque = &g,
+	};
+	rc = gdbstub_serve_target(&t, o->gdb_port);
+	fprintf(stderr, "keel replay: gdb session over: icount %" PRIu64 ", %zu snapshots kept, "
+			"%" PRIu64 " backward moves\n",
+		taps_icount(g.tt.m), g.tt.nsnaps, g.tt.restores);
+	timetravel_close(&g.tt);
+	return rc ? 1 : 0;
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	struct replay_options o;
@@ -632,5 +780,5 @@ int cmd_replay(int argc, char **argv)
 	struct session s = {0};
 	if (verify_for_replay(&o, &s) || read_session(&s, &o))
 		return 1;
-	return replay_log(&o, &s);
+	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
 }
