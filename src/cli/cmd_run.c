@@ -22,6 +22,7 @@
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
+#include "vm/machine_state.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -471,7 +472,7 @@ static int load_guest(struct machine *m, const struct run_options *o)
 	}
 	struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
 	if (boot_load(m, &bc, err, sizeof(err)) ||
-	    snapshot_capture_boot_image(m, err, sizeof(err)))
+	    machine_capture_boot_image(m, err, sizeof(err)))
 		goto fail;
 	return 0;
 fail:

@@ -12,7 +12,7 @@
 #include "vm/machine.h"
 #include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 void restore_free(struct snapshot_bytes *s)
 {

@@ -7,7 +7,7 @@
 
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "vm/vclock.h"
+#include "lib/vclock.h"
 
 enum {
 	CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,

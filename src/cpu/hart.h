@@ -225,6 +225,17 @@ int hart_set_block_cache(struct hart *h, bool on);
 /* Free what the hart allocated (the block table). */
 void hart_free(struct hart *h);
 
+/* Snapshot section CPU (docs/snapshot-format.md): the architectural state
+ * and icount, in the documented order (src/cpu/hart_state.c).  Load
+ * refuses values the interpreter assumes never occur, then rebuilds what
+ * is derived from the state (PMP ranges, TLBs, the mode's TLB pointers).
+ * Change the two and the document together, and bump the version. */
+struct state_reader;
+struct state_writer;
+#define CPU_STATE_VERSION 1u
+void hart_save(const struct hart *h, struct state_writer *w);
+int hart_load(struct hart *h, struct state_reader *r);
+
 /* The page at host address host_page now has decoded blocks: drop every
  * TLB write entry that reaches it, so that stores to it take the slow
  * path, which tells the bus (bus.h, code generations). */

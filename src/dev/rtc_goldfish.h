@@ -26,4 +26,15 @@ void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart
 	      const struct vclock *clock);
 extern const struct mmio_ops rtc_mmio_ops;
 
+
+/* Snapshot section RTC (docs/snapshot-format.md).  Save writes the
+ * fields in the documented order; load reads them back, refusing values
+ * the RTC cannot hold.  Change the two and the document together, and
+ * bump the version. */
+struct state_reader;
+struct state_writer;
+#define RTC_STATE_VERSION 1u
+void rtc_save(const struct rtc_goldfish *t, struct state_writer *w);
+int rtc_load(struct rtc_goldfish *t, struct state_reader *r);
+
 #endif

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "cpu/hart.h"
-#include "vm/vclock.h"
+#include "lib/state_io.h"
+#include "lib/vclock.h"
 
 #define MSIP_OFFSET 0x0000
 #define MTIMECMP_OFFSET 0x4000
@@ -115,3 +116,18 @@ static int clint_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 }
 
 const struct mmio_ops clint_mmio_ops = {.read = clint_read, .write = clint_write};
+
+/* --- State -------------------------------------------------------------- */
+
+void clint_save(const struct clint *c, struct state_writer *w)
+{
+	sw_put_u64(w, c->mtimecmp);
+	sw_put_u32(w, c->msip);
+}
+
+int clint_load(struct clint *c, struct state_reader *r)
+{
+	c->mtimecmp = sr_u64(r);
+	c->msip = sr_u32(r);
+	return sr_failed(r) ? -1 : 0;
+}

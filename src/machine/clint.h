@@ -1,6 +1,6 @@
 /* The core-local interruptor (SiFive CLINT as on QEMU virt): msip,
  * mtimecmp and mtime for one hart.  mtime is the virtual clock, a function
- * of the instruction count (src/vm/vclock.h); it ignores writes. */
+ * of the instruction count (src/lib/vclock.h); it ignores writes. */
 #ifndef KEEL_MACHINE_CLINT_H
 #define KEEL_MACHINE_CLINT_H
 
@@ -35,5 +35,16 @@ uint64_t timers_next_icount(const struct clint *c);
 /* The mtime at which the next timer fires (UINT64_MAX: none).  Used to
  * skip idle time in WFI. */
 uint64_t timers_next_mtime(const struct clint *c);
+
+
+/* Snapshot section CLNT (docs/snapshot-format.md).  Save writes the
+ * fields in the documented order; load reads them back, refusing values
+ * the CLINT cannot hold.  Change the two and the document together, and
+ * bump the version. */
+struct state_reader;
+struct state_writer;
+#define CLINT_STATE_VERSION 1u
+void clint_save(const struct clint *c, struct state_writer *w);
+int clint_load(struct clint *c, struct state_reader *r);
 
 #endif

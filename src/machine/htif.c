@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/state_io.h"
 #include "machine/bus.h"
 
 #define SYS_WRITE 64
@@ -72,4 +73,28 @@ void htif_poll(struct htif *h)
 		htif_output(h, &c, 1);
 	}
 	reply(h, (device << 56) | (code << 48));
+}
+
+/* --- State -------------------------------------------------------------- */
+
+void htif_save(const struct htif *h, struct state_writer *w)
+{
+	sw_put_u64(w, h->tohost);
+	sw_put_u64(w, h->fromhost);
+	sw_put_u8(w, h->exited);
+	sw_put_u32(w, (uint32_t)h->exit_code);
+}
+
+int htif_load(struct htif *h, struct state_reader *r)
+{
+	uint64_t tohost = sr_u64(r), fromhost = sr_u64(r);
+	bool exited = sr_bool(r);
+	int exit_code = (int)sr_u32(r);
+	if (sr_failed(r))
+		return -1;
+	h->tohost = tohost;
+	h->fromhost = fromhost;
+	h->exited = exited;
+	h->exit_code = exit_code;
+	return 0;
 }

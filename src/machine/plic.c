@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu/hart.h"
+#include "lib/state_io.h"
 
 #define PRIORITY_MASK 7u
 
@@ -135,3 +136,50 @@ static int plic_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 }
 
 const struct mmio_ops plic_mmio_ops = {.read = plic_read, .write = plic_write};
+
+/* --- State -------------------------------------------------------------- */
+
+#define PLIC_WORDS (PLIC_SOURCES / 32)
+
+static void put_words(struct state_writer *w, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sw_put_u32(w, v[i]);
+}
+
+static void get_words(struct state_reader *r, uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = sr_u32(r);
+}
+
+void plic_save(const struct plic *p, struct state_writer *w)
+{
+	sw_put_u32(w, PLIC_SOURCES);
+	sw_put_u32(w, PLIC_CONTEXTS);
+	put_words(w, p->priority, PLIC_SOURCES);
+	put_words(w, p->pending, PLIC_WORDS);
+	put_words(w, p->claimed, PLIC_WORDS);
+	put_words(w, p->level, PLIC_WORDS);
+	for (int c = 0; c < PLIC_CONTEXTS; c++)
+		put_words(w, p->enable[c], PLIC_WORDS);
+	put_words(w, p->threshold, PLIC_CONTEXTS);
+}
+
+/* The hart's interrupt lines are not updated here: the caller runs
+ * plic_update() once every section is in. */
+int plic_load(struct plic *p, struct state_reader *r)
+{
+	uint32_t sources = sr_u32(r), contexts = sr_u32(r);
+	if (!sr_failed(r) && (sources != PLIC_SOURCES || contexts != PLIC_CONTEXTS))
+		return sr_fail(r, "PLIC: %u sources/%u contexts, expected %u/%u", sources, contexts,
+			       PLIC_SOURCES, PLIC_CONTEXTS);
+	get_words(r, p->priority, PLIC_SOURCES);
+	get_words(r, p->pending, PLIC_WORDS);
+	get_words(r, p->claimed, PLIC_WORDS);
+	get_words(r, p->level, PLIC_WORDS);
+	for (int c = 0; c < PLIC_CONTEXTS; c++)
+		get_words(r, p->enable[c], PLIC_WORDS);
+	get_words(r, p->threshold, PLIC_CONTEXTS);
+	return sr_failed(r) ? -1 : 0;
+}

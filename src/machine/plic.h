@@ -32,4 +32,15 @@ void plic_set_line(void *opaque, unsigned source, bool level);
 /* Re-drive MEIP/SEIP from the current state (after a restore). */
 void plic_update(struct plic *p);
 
+
+/* Snapshot section PLIC (docs/snapshot-format.md).  Save writes the
+ * fields in the documented order; load reads them back, refusing values
+ * the PLIC cannot hold.  Change the two and the document together, and
+ * bump the version. */
+struct state_reader;
+struct state_writer;
+#define PLIC_STATE_VERSION 1u
+void plic_save(const struct plic *p, struct state_writer *w);
+int plic_load(struct plic *p, struct state_reader *r);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu/hart.h"
+#include "lib/state_io.h"
 
 void syscon_init(struct syscon *s, struct hart *hart)
 {
@@ -48,3 +49,21 @@ static int syscon_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 }
 
 const struct mmio_ops syscon_mmio_ops = {.read = syscon_read, .write = syscon_write};
+
+/* --- State -------------------------------------------------------------- */
+
+void syscon_save(const struct syscon *s, struct state_writer *w)
+{
+	sw_put_u32(w, (uint32_t)s->request);
+	sw_put_u32(w, (uint32_t)s->exit_code);
+}
+
+int syscon_load(struct syscon *s, struct state_reader *r)
+{
+	uint32_t req = sr_u32(r);
+	s->exit_code = (int)sr_u32(r);
+	if (!sr_failed(r) && req > SYSCON_RESET)
+		return sr_fail(r, "SYSCON: invalid request %u", req);
+	s->request = (enum syscon_request)req;
+	return sr_failed(r) ? -1 : 0;
+}

@@ -23,4 +23,15 @@ struct syscon {
 void syscon_init(struct syscon *s, struct hart *hart);
 extern const struct mmio_ops syscon_mmio_ops;
 
+
+/* Snapshot section SYSC (docs/snapshot-format.md).  Save writes the
+ * fields in the documented order; load reads them back, refusing values
+ * the syscon cannot hold.  Change the two and the document together, and
+ * bump the version. */
+struct state_reader;
+struct state_writer;
+#define SYSCON_STATE_VERSION 1u
+void syscon_save(const struct syscon *s, struct state_writer *w);
+int syscon_load(struct syscon *s, struct state_reader *r);
+
 #endif

@@ -5,6 +5,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "lib/state_io.h"
+
 void events_init(struct event_boundary *eb, const uint64_t *icount, bool seeded, uint64_t seed,
 		 uint64_t fixed_epoch_ns)
 {
@@ -71,4 +73,23 @@ void events_deliver(struct event_boundary *eb, enum event_kind kind, const void 
 {
 	if (eb->record)
 		eb->record(eb->record_opaque, eb->icount ? *eb->icount : 0, kind, payload, len);
+}
+
+/* --- State: the entropy stream's position and the RTC's epoch ---------- */
+
+void events_save(const struct event_boundary *eb, struct state_writer *w)
+{
+	sw_put_u8(w, eb->seeded);
+	sw_put_u64(w, eb->seed);
+	sw_put_u64(w, eb->stream_pos);
+	sw_put_u64(w, eb->rtc_epoch_ns);
+}
+
+int events_load(struct event_boundary *eb, struct state_reader *r)
+{
+	eb->seeded = sr_bool(r);
+	eb->seed = sr_u64(r);
+	eb->stream_pos = sr_u64(r);
+	eb->rtc_epoch_ns = sr_u64(r);
+	return sr_failed(r) ? -1 : 0;
 }

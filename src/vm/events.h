@@ -64,4 +64,15 @@ int events_entropy(struct event_boundary *eb, void *buf, size_t len);
 void events_deliver(struct event_boundary *eb, enum event_kind kind, const void *payload,
 		    size_t len);
 
+
+/* Snapshot section EVNT (docs/snapshot-format.md).  Save writes the
+ * fields in the documented order; load reads them back, refusing values
+ * the boundary cannot hold.  Change the two and the document together, and
+ * bump the version. */
+struct state_reader;
+struct state_writer;
+#define EVENTS_STATE_VERSION 1u
+void events_save(const struct event_boundary *eb, struct state_writer *w);
+int events_load(struct event_boundary *eb, struct state_reader *r);
+
 #endif

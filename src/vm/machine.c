@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vm/snapshot.h"
+#include "vm/machine_state.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
 /* 10 MHz timebase at a nominal 1000 MIPS: above what the interpreter
@@ -268,6 +268,12 @@ void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost)
 	htif_init(&m->htif, &m->bus, tohost, fromhost, NULL);
 	m->htif.write = htif_console;
 	m->htif.write_opaque = m;
+	machine_watch_tohost(m);
+}
+
+void machine_watch_tohost(struct machine *m)
+{
+	uint64_t tohost = m->htif.tohost;
 	m->bus.watch_page = tohost ? tohost & ~0xfffULL : UINT64_MAX;
 	m->bus.watch_hook = on_tohost_store;
 	m->bus.watch_opaque = m;
@@ -315,7 +321,7 @@ static int machine_reset(struct machine *m)
 	if (!m->boot_image)
 		return 0; /* nothing was loaded, so RAM stays zero */
 	char err[256];
-	if (snapshot_restore_boot_image(m, err, sizeof(err)) == 0)
+	if (machine_restore_boot_image(m, err, sizeof(err)) == 0)
 		return 0;
 	fprintf(stderr, "keel: reset: %s\n", err);
 	return -1;

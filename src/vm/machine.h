@@ -27,7 +27,7 @@
 #include "machine/syscon.h"
 #include "machine/virt.h"
 #include "vm/events.h"
-#include "vm/vclock.h"
+#include "lib/vclock.h"
 
 #define DRAM_BASE VIRT_DRAM_BASE
 
@@ -115,7 +115,7 @@ struct machine {
 	int exit_code;
 	unsigned resets; /* guest-requested resets so far */
 	/* RAM right after boot, encoded as a snapshot RAM section (see
-	 * snapshot_capture_boot_image); NULL if none was captured. */
+	 * machine_capture_boot_image); NULL if none was captured. */
 	uint8_t *boot_image;
 	size_t boot_image_len;
 };
@@ -127,6 +127,8 @@ void machine_free(struct machine *m);
 
 /* Point HTIF at the guest's tohost/fromhost (from the ELF's symbols). */
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);
+/* Watch stores to the page of m->htif.tohost (after a restore set it). */
+void machine_watch_tohost(struct machine *m);
 
 /* Virtual time in nanoseconds (what slirp's clock reads). */
 uint64_t machine_now_ns(const struct machine *m);

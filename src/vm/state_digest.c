@@ -8,7 +8,7 @@
 #include "vm/machine.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 #define DIGEST_DOMAIN "keel state digest v2"
 

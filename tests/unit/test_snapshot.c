@@ -12,6 +12,7 @@
 
 #include "dev/disk_image.h"
 #include "test_files.h"
+#include "vm/machine_state.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -418,7 +419,7 @@ static int write_fixture(const char *dir)
 	struct machine *m = fixture_machine(disk);
 	load_program(m);
 	char err[256] = "";
-	if (snapshot_capture_boot_image(m, err, sizeof(err))) {
+	if (machine_capture_boot_image(m, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

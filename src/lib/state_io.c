@@ -1,5 +1,5 @@
 /* Typed, length-prefixed sections over a byte buffer (see state_io.h). */
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 #include <errno.h>
 #include <stdarg.h>

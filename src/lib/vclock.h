@@ -7,8 +7,8 @@
  * Nothing here reads the host clock; pacing against wall time happens
  * outside, in the run loop, and can only change `base` through an
  * adjustment. */
-#ifndef KEEL_VM_VCLOCK_H
-#define KEEL_VM_VCLOCK_H
+#ifndef KEEL_LIB_VCLOCK_H
+#define KEEL_LIB_VCLOCK_H
 
 #include <stdint.h>
 
@@ -29,5 +29,13 @@ static inline uint64_t vclock_mtime(const struct vclock *c, uint64_t icount)
 {
 	return c->base + icount / c->insns_per_tick;
 }
+
+/* Snapshot section CLK (docs/snapshot-format.md): the clock's base and
+ * rate.  Load refuses a rate of 0. */
+struct state_reader;
+struct state_writer;
+#define CLOCK_STATE_VERSION 1u
+void vclock_save(const struct vclock *c, struct state_writer *w);
+int vclock_load(struct vclock *c, struct state_reader *r);
 
 #endif

@@ -9,8 +9,8 @@
  * that is untrusted: every length is checked against what remains, and
  * the first problem is remembered as an error string ("sticky error"), so
  * decoders can read a run of fields and check once at the end. */
-#ifndef KEEL_VM_STATE_IO_H
-#define KEEL_VM_STATE_IO_H
+#ifndef KEEL_LIB_STATE_IO_H
+#define KEEL_LIB_STATE_IO_H
 
 #include <stdbool.h>
 #include <stddef.h>
