@@ -25,6 +25,7 @@
 #include "vm/machine_state.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/taps.h"
 
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -500,21 +501,24 @@ static enum stop_reason run_with_snapshot(struct machine *m, const struct run_op
 					  struct host_loop *loop)
 {
 	uint64_t limit = m->max_insns;
-	bool pending = o->snapshot_path && m->hart.icount <= o->snapshot_at &&
+	bool pending = o->snapshot_path && taps_icount(m) <= o->snapshot_at &&
 		       (!limit || o->snapshot_at < limit);
-	if (pending)
-		m->max_insns = o->snapshot_at;
-	enum stop_reason why = STOP_MAX_INSNS;
-	if (!pending || m->hart.icount < o->snapshot_at)
-		why = run_slices(m, loop);
-	if (!pending || why != STOP_MAX_INSNS)
-		return why;
-	m->max_insns = limit;
-	/* A fork-clone reaches N too; the file is its parent's to write. */
-	bool clone = loop && loop->is_clone;
-	if (!clone && save_snapshot(m, o->snapshot_path))
+	/* The stop point's owner is the options: nothing else adds one with
+	 * that opaque. */
+	if (pending && taps_stop_at(m, o->snapshot_at, NULL, (void *)o))
 		return STOP_NONE;
-	return run_slices(m, loop);
+	for (;;) {
+		enum stop_reason why = run_slices(m, loop);
+		if (why != STOP_AT)
+			return why;
+		if (!pending || taps_icount(m) != o->snapshot_at)
+			continue; /* not ours */
+		pending = false;
+		/* A fork-clone reaches N too; the file is its parent's to write. */
+		bool clone = loop && loop->is_clone;
+		if (!clone && save_snapshot(m, o->snapshot_path))
+			return STOP_NONE;
+	}
 }
 
 /* What replay needs to rebuild this machine (LOG_REC_SESSION_START). */
@@ -618,8 +622,6 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
 	if (!o->record || start_recording(&rec, m, o) == 0) {
-		loop.at_stop = o->record ? recorder_at_stop : NULL;
-		loop.at_stop_opaque = &rec;
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/vm/clone.c) returns here too: the log is the parent's,

@@ -209,6 +209,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 {
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
+	taps_reset(m);
 	m->cfg.disk_image = NULL; /* ours now: m->blk closes it */
 	if (cfg->disk_image) {
 		virtio_blk_init_image(&m->blk, cfg->disk_image);
@@ -375,8 +376,9 @@ static uint64_t slice_length(const struct machine *m, uint64_t budget, uint64_t 
 		chunk = deadline - icount;
 	if (m->max_insns && m->max_insns - icount < chunk)
 		chunk = m->max_insns - icount;
-	if (m->stop_at > icount && m->stop_at - icount < chunk)
-		chunk = m->stop_at - icount;
+	uint64_t stop = taps_next_stop(m);
+	if (stop > icount && stop - icount < chunk)
+		chunk = stop - icount;
 	return chunk;
 }
 
@@ -399,8 +401,11 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 			return STOP_BUDGET;
 		if (m->max_insns && h->icount >= m->max_insns)
 			return STOP_MAX_INSNS;
-		if (m->stop_at && h->icount >= m->stop_at)
-			return STOP_AT;
+		if (taps_next_stop(m) <= h->icount) {
+			if (taps_fire_stops(m))
+				return STOP_AT;
+			continue; /* a stop point's callback may have ended the run */
+		}
 		timers_update(&m->clint);
 		uint64_t before = h->icount, len = slice_length(m, budget, done);
 		uint64_t steps = hart_run(h, len);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "cpu/hart.h"
+#include "lib/vclock.h"
 #include "dev/net_slirp.h"
 #include "dev/rtc_goldfish.h"
 #include "dev/uart16550.h"
@@ -27,7 +28,7 @@
 #include "machine/syscon.h"
 #include "machine/virt.h"
 #include "vm/events.h"
-#include "lib/vclock.h"
+#include "vm/taps_state.h"
 
 #define DRAM_BASE VIRT_DRAM_BASE
 
@@ -39,7 +40,7 @@ enum stop_reason {
 	STOP_IDLE, /* WFI with nothing pending; a timer deadline exists */
 	STOP_WFI_IDLE, /* WFI and nothing on this machine can ever wake it */
 	STOP_TRAP_LOOP, /* a whole slice of traps and no retired instruction */
-	STOP_AT, /* icount reached m->stop_at (a checkpoint, a replay event) */
+	STOP_AT, /* a stop point (taps_stop_at) asked to return here */
 };
 
 enum board_kind {
@@ -106,10 +107,10 @@ struct machine {
 	 * sends). */
 	bool has_slirp;
 	uint64_t max_insns; /* 0 = unbounded */
-	/* machine_run returns STOP_AT when icount reaches this (0 = never).
-	 * Unlike max_insns it is a pause, not an end: services that act at
-	 * exact instruction counts (recording checkpoints, replay) set it. */
-	uint64_t stop_at;
+	/* Services' subscribers and stop points (vm/taps.h).  A stop point
+	 * is a pause, not an end, unlike max_insns: services that act at
+	 * exact instruction counts (recording checkpoints, replay) add them. */
+	struct taps_state taps;
 	uint64_t reset_pc;
 	bool exited;
 	int exit_code;
