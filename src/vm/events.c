@@ -48,6 +48,15 @@ void events_use_host_entropy(struct event_boundary *eb)
 	eb->seeded = false;
 }
 
+void events_seed_entropy(struct event_boundary *eb, uint64_t seed)
+{
+	if (eb->seeded && eb->seed == seed)
+		return;
+	eb->seeded = true;
+	eb->seed = seed;
+	eb->stream_pos = 0;
+}
+
 int events_entropy(struct event_boundary *eb, void *buf, size_t len)
 {
 	if (eb->replay_entropy) {

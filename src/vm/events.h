@@ -52,6 +52,14 @@ void events_init(struct event_boundary *eb, const uint64_t *icount, bool seeded,
  * seeded: a clone must not draw the same "random" bytes as its parent. */
 void events_use_host_entropy(struct event_boundary *eb);
 
+/* From now on entropy comes from the stream seeded with `seed`: where it
+ * left off if it already came from that stream, else from its start.
+ * keel run --restore S --entropy-seed N, so that two restores of one
+ * snapshot with one seed draw the same bytes.  The change is state
+ * (section EVNT), so a snapshot or a recording's first checkpoint taken
+ * after it holds it. */
+void events_seed_entropy(struct event_boundary *eb, uint64_t seed);
+
 /* Fill `buf` with entropy for the guest.  Returns 0 or -1. */
 int events_entropy(struct event_boundary *eb, void *buf, size_t len);
 
