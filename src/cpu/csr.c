@@ -68,7 +68,7 @@ static uint64_t read_mstatus(const struct hart *h)
 
 static uint64_t read_time(const struct hart *h)
 {
-	return h->clock ? vclock_mtime(h->clock, counter_now(h)) : 0;
+	return hart_mtime(h);
 }
 
 static int get_pmpcfg(const struct hart *h, uint32_t csr, uint64_t *val)

@@ -6,6 +6,7 @@
 
 #include "cpu/block.h"
 #include "cpu/mmu.h"
+#include "lib/vclock.h"
 
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
@@ -207,4 +208,9 @@ void hart_protect_code_page(struct hart *h, const void *host_page)
 			if (w[i].tag != TLB_INVALID && w[i].tag + w[i].addend == (uintptr_t)host_page)
 				w[i].tag = TLB_INVALID;
 	}
+}
+
+uint64_t hart_mtime(const struct hart *h)
+{
+	return h->clock ? vclock_mtime(h->clock, h->icount) : 0;
 }

@@ -241,6 +241,11 @@ int hart_set_block_cache(struct hart *h, bool on);
 /* Free what the hart allocated (the block table). */
 void hart_free(struct hart *h);
 
+/* The current mtime: the virtual clock at this hart's instruction count.
+ * The one place it is computed; the CLINT, the RTC, the time CSR and the
+ * run loop all read it here.  0 for a hart with no clock (unit tests). */
+uint64_t hart_mtime(const struct hart *h);
+
 /* Snapshot section CPU (docs/snapshot-format.md): the architectural state
  * and icount, in the documented order (src/cpu/hart_state.c).  Load
  * refuses values the interpreter assumes never occur, then rebuilds what

@@ -10,20 +10,16 @@
 #include "lib/state_io.h"
 #include "lib/vclock.h"
 
-#define NS_PER_TICK (1000000000ULL / VCLOCK_TIMEBASE_HZ)
-
-void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart,
-	      const struct vclock *clock)
+void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart)
 {
 	memset(r, 0, sizeof(*r));
 	r->offset_ns = (int64_t)epoch_ns;
 	r->hart = hart;
-	r->clock = clock;
 }
 
 static uint64_t virtual_ns(const struct rtc_goldfish *r)
 {
-	return vclock_mtime(r->clock, r->hart->icount) * NS_PER_TICK;
+	return hart_mtime(r->hart) * VCLOCK_NS_PER_TICK;
 }
 
 static uint64_t now_ns(const struct rtc_goldfish *r)

@@ -12,7 +12,10 @@
 
 #include <stdint.h>
 
-#define VCLOCK_TIMEBASE_HZ 10000000ULL /* as QEMU virt: 10 MHz */
+/* The one timebase: mtime ticks per second, as QEMU virt (10 MHz).  The
+ * device tree tells the guest (timebase-frequency). */
+#define VCLOCK_TIMEBASE_HZ 10000000ULL
+#define VCLOCK_NS_PER_TICK (1000000000ULL / VCLOCK_TIMEBASE_HZ)
 
 struct vclock {
 	uint64_t base;

@@ -22,7 +22,7 @@ void clint_init(struct clint *c, struct hart *hart, const struct vclock *clock)
 
 static uint64_t mtime_now(const struct clint *c)
 {
-	return vclock_mtime(c->clock, c->hart->icount);
+	return hart_mtime(c->hart);
 }
 
 static bool sstc_on(const struct hart *h) { return (h->menvcfg & ENVCFG_STCE) != 0; }

@@ -12,6 +12,7 @@
 #include "machine/virt.h"
 #include "dev/rtc_goldfish.h"
 #include "dev/uart16550.h"
+#include "lib/vclock.h"
 
 enum { PHANDLE_CPU_INTC = 1, PHANDLE_PLIC = 2, PHANDLE_TEST = 3 };
 
@@ -29,7 +30,7 @@ static int add_cpus(void *fdt, const struct fdt_config *cfg)
 	rc |= fdt_begin_node(fdt, "cpus");
 	rc |= fdt_property_u32(fdt, "#address-cells", 1);
 	rc |= fdt_property_u32(fdt, "#size-cells", 0);
-	rc |= fdt_property_u32(fdt, "timebase-frequency", VIRT_TIMEBASE_HZ);
+	rc |= fdt_property_u32(fdt, "timebase-frequency", (uint32_t)VCLOCK_TIMEBASE_HZ);
 	rc |= fdt_begin_node(fdt, "cpu@0");
 	rc |= fdt_property_string(fdt, "device_type", "cpu");
 	rc |= fdt_property_u32(fdt, "reg", 0);

@@ -19,7 +19,6 @@
 #define VIRT_IRQ_UART 10
 #define VIRT_IRQ_RTC 11
 
-#define VIRT_TIMEBASE_HZ 10000000
 #define VIRT_KERNEL_OFFSET 0x200000ULL /* the kernel loads at DRAM + 2 MiB */
 
 #endif

@@ -31,19 +31,19 @@ static double wall_seconds(void)
 static void restart_pacing(struct host_loop *l)
 {
 	l->wall_origin = wall_seconds();
-	l->mtime_origin = vclock_mtime(&l->m->clock, l->m->hart.icount);
+	l->mtime_origin = hart_mtime(&l->m->hart);
 }
 
 /* The mtime that wall time has reached since pacing last restarted. */
 static uint64_t wall_mtime(const struct host_loop *l)
 {
 	double elapsed = wall_seconds() - l->wall_origin;
-	return l->mtime_origin + (uint64_t)(elapsed * VIRT_TIMEBASE_HZ);
+	return l->mtime_origin + (uint64_t)(elapsed * VCLOCK_TIMEBASE_HZ);
 }
 
 static uint64_t mtime_now(const struct host_loop *l)
 {
-	return vclock_mtime(&l->m->clock, l->m->hart.icount);
+	return hart_mtime(&l->m->hart);
 }
 
 static size_t console_room(void *opaque)
@@ -200,7 +200,7 @@ static uint64_t next_deadline(const struct host_loop *l)
 	uint64_t when = timers_next_mtime(&m->clint);
 	if (m->has_slirp) {
 		uint64_t ns = net_slirp_next_deadline(&m->slirp);
-		uint64_t ticks = ns / (1000000000ULL / VIRT_TIMEBASE_HZ);
+		uint64_t ticks = ns / VCLOCK_NS_PER_TICK;
 		if (ns != UINT64_MAX && ticks < when)
 			when = ticks;
 	}
@@ -234,7 +234,7 @@ static int ms_until(double wall_target)
  * caused by the host and crosses the event boundary. */
 static void skip_to(struct machine *m, uint64_t deadline)
 {
-	uint64_t cur = vclock_mtime(&m->clock, m->hart.icount);
+	uint64_t cur = hart_mtime(&m->hart);
 	if (deadline == timers_next_mtime(&m->clint))
 		machine_skip_to_deadline(m);
 	else if (deadline > cur)
@@ -257,7 +257,7 @@ static void advance_to_wall(struct host_loop *l, uint64_t deadline)
 /* A wait that ran its full course ends past its deadline's wall time
  * (ms_until rounds up); one that ended more than this before it was cut
  * short. */
-#define EARLY_WAKE_TICKS (VIRT_TIMEBASE_HZ / 1000) /* 1 ms */
+#define EARLY_WAKE_TICKS (VCLOCK_TIMEBASE_HZ / 1000) /* 1 ms */
 
 /* The hart waits for an interrupt: sleep until the wall time that matches
  * the next deadline, or until input arrives. */
@@ -273,7 +273,7 @@ static enum stop_reason idle(struct host_loop *l)
 	int timeout = -1;
 	if (deadline != UINT64_MAX && l->sleep_when_idle) {
 		double target = l->wall_origin +
-				(double)(deadline - l->mtime_origin) / VIRT_TIMEBASE_HZ;
+				(double)(deadline - l->mtime_origin) / VCLOCK_TIMEBASE_HZ;
 		timeout = ms_until(target);
 	} else if (deadline != UINT64_MAX) {
 		timeout = 0;
@@ -322,7 +322,7 @@ void host_loop_flush(struct host_loop *l)
  * 16 ms in every 20), some 7 bytes each in the compressed log: about
  * 1 MB per busy hour, against 0.3 MB/h for an idle guest and 4-20 MB/h
  * under HTTP load (bench/record-bench). */
-#define CATCH_UP_TICKS (VIRT_TIMEBASE_HZ / 50) /* 20 ms */
+#define CATCH_UP_TICKS (VCLOCK_TIMEBASE_HZ / 50) /* 20 ms */
 
 static void catch_up(struct host_loop *l)
 {

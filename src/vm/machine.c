@@ -43,7 +43,7 @@ static void on_tohost_store(void *opaque, uint64_t paddr)
 
 uint64_t machine_now_ns(const struct machine *m)
 {
-	return vclock_mtime(&m->clock, m->hart.icount) * (1000000000ULL / VIRT_TIMEBASE_HZ);
+	return hart_mtime(&m->hart) * VCLOCK_NS_PER_TICK;
 }
 
 static uint64_t slirp_now_ns(void *opaque)
@@ -191,7 +191,7 @@ static int add_virt_devices(struct machine *m, char *err, size_t errlen)
 	plic_init(&m->plic, &m->hart);
 	uart_init(&m->uart, uart_irq, uart_output, m);
 	syscon_init(&m->syscon, &m->hart);
-	rtc_init(&m->rtc, m->events.rtc_epoch_ns, &m->hart, &m->clock);
+	rtc_init(&m->rtc, m->events.rtc_epoch_ns, &m->hart);
 	int rc = 0;
 	rc |= bus_add_ram(b, "mrom", VIRT_MROM_BASE, VIRT_MROM_SIZE, m->rom, false);
 	rc |= bus_add_mmio(b, "test", VIRT_TEST_BASE, SYSCON_SIZE, &syscon_mmio_ops, &m->syscon);
@@ -314,7 +314,7 @@ static int machine_reset(struct machine *m)
 		struct irq_line uart_irq = {plic_set_line, &m->plic, VIRT_IRQ_UART};
 		uart_init(&m->uart, uart_irq, uart_output, m);
 		syscon_init(&m->syscon, &m->hart);
-		rtc_init(&m->rtc, 0, &m->hart, &m->clock);
+		rtc_init(&m->rtc, 0, &m->hart);
 		m->rtc.offset_ns = rtc_offset;
 		reset_virtio_slots(m);
 	}
@@ -350,7 +350,7 @@ bool machine_skip_to_deadline(struct machine *m)
 	if (when == UINT64_MAX)
 		return false;
 	uint64_t deadline = timers_next_mtime(&m->clint);
-	uint64_t now = vclock_mtime(&m->clock, m->hart.icount);
+	uint64_t now = hart_mtime(&m->hart);
 	if (deadline > now)
 		m->clock.base += deadline - now;
 	timers_update(&m->clint);
