@@ -569,10 +569,9 @@ static char *session_json(const struct machine *m, const struct run_options *o)
  * length) or a read-only image, never a raw image written in place. */
 static bool disk_recordable(const struct machine *m)
 {
-	struct disk_identity id = {0};
-	if (m->has_blk)
-		disk_image_identity(m->blk.disk, &id);
-	if (id.kind != DISK_RAW || id.readonly)
+	struct disk_identity id;
+	machine_disk_identity(m, &id);
+	if (!disk_identity_in_place(&id))
 		return true;
 	fprintf(stderr, "keel record: %s is a raw disk written in place, which the log cannot "
 			"capture: use an overlay (--disk %s,overlay=FILE.kov) or ,readonly\n",

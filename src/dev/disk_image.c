@@ -732,9 +732,16 @@ void disk_image_fds(const struct disk_image *d, int fds[2])
 	fds[1] = d->ov_fd;
 }
 
+bool disk_identity_in_place(const struct disk_identity *id)
+{
+	return id->kind == DISK_RAW && !id->readonly;
+}
+
 int disk_image_fork_private(struct disk_image *d)
 {
-	if (d->kind == DISK_RAW && !d->readonly) {
+	struct disk_identity id;
+	disk_image_identity(d, &id);
+	if (disk_identity_in_place(&id)) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -100,6 +100,12 @@ int disk_image_flush(struct disk_image *d);
 /* The identity as of now (no flush). */
 void disk_image_identity(const struct disk_image *d, struct disk_identity *id);
 
+/* A raw image opened writable: the guest's writes change it in place, so
+ * no snapshot, log or clone can hold its contents.  Recording, cloning
+ * and replay refuse such a disk; a restore wants the user to vouch for it
+ * (--trust-disk). */
+bool disk_identity_in_place(const struct disk_identity *id);
+
 /* Snapshot section DISK (docs/snapshot-format.md): which disk, frozen
  * where, not its contents.  Change these and the document together, and
  * bump the version. */

@@ -29,6 +29,7 @@
 
 #include "dev/disk_image.h"
 #include "vm/host_loop.h"
+#include "vm/machine_state.h"
 
 /* How long the parent waits for a clone to report; its set-up is a few
  * syscalls, so anything near this is a hung clone. */
@@ -186,10 +187,9 @@ static int await_clone(int ready_fd, pid_t pid, struct clone_result *out)
  * write one image. */
 static int check_disk(const struct machine *m, struct clone_result *out)
 {
-	struct disk_identity id = {0};
-	if (m->has_blk)
-		disk_image_identity(m->blk.disk, &id);
-	if (id.kind != DISK_RAW || id.readonly)
+	struct disk_identity id;
+	machine_disk_identity(m, &id);
+	if (!disk_identity_in_place(&id))
 		return 0; /* none, shared read-only, or an overlay made private in the child */
 	snprintf(out->err, sizeof(out->err),
 		 "clone needs a read-only disk or a disk overlay (%.512s is a raw image the parent "

@@ -103,13 +103,12 @@ static int replay_disk(const struct disk_identity *id, struct machine_config *cf
 {
 	if (id->kind == DISK_OVERLAY)
 		return disk_image_open_replay(&cfg->disk_image, id, err, errlen);
-	if (id->kind == DISK_RAW) {
-		if (!id->readonly) {
-			snprintf(err, errlen, "%s: a writable raw disk was not captured", id->path);
-			return -1;
-		}
-		return disk_image_open_raw(&cfg->disk_image, id->path, true, err, errlen);
+	if (disk_identity_in_place(id)) {
+		snprintf(err, errlen, "%s: a writable raw disk was not captured", id->path);
+		return -1;
 	}
+	if (id->kind == DISK_RAW)
+		return disk_image_open_raw(&cfg->disk_image, id->path, true, err, errlen);
 	return 0;
 }
 
