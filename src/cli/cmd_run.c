@@ -16,6 +16,7 @@
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
+#include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
@@ -48,6 +49,7 @@ struct run_options {
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
 	bool digest;
+	const char *events_out; /* --events-out FILE */
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -156,6 +158,10 @@ static void run_usage(FILE *out)
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
+	      "services:\n"
+	      "  --events-out FILE    write every input that crosses the event boundary to\n"
+	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
@@ -214,7 +220,7 @@ enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
-	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
+	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -281,6 +287,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->passphrase_fd = (int)v;
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -350,6 +357,7 @@ static int check_record_options(const struct run_options *o)
  *   console device gets input), --net's forwards, --idle-sleep,
  *   --time-catch-up (their time adjustments cross the boundary),
  *   --max-insns, --digest, --trace, --gdb, --stats, --no-decode-cache,
+ *   --events-out,
  *   --api-sock and the record options.
  * - Refused here: what only a boot reads (the firmware, kernel and initrd
  *   are in the saved RAM). */
@@ -389,6 +397,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -621,7 +630,7 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -661,6 +670,23 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	host_loop_close(&loop);
 	if (o->api_sock)
 		api_server_close(&api);
+	return why;
+}
+
+/* The services that watch the run (--events-out) around it. */
+static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+{
+	struct event_log evlog = {0};
+	char err[512];
+	if (o->events_out && event_log_open(&evlog, m, o->events_out, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s\n", err);
+		return STOP_NONE;
+	}
+	enum stop_reason why = run_guest_loop(m, o);
+	if (event_log_close(&evlog, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s: %s\n", o->events_out, err);
+		why = STOP_NONE;
+	}
 	return why;
 }
 
