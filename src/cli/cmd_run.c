@@ -357,8 +357,7 @@ static int check_record_options(const struct run_options *o)
  *   console device gets input), --net's forwards, --idle-sleep,
  *   --time-catch-up (their time adjustments cross the boundary),
  *   --max-insns, --digest, --trace, --gdb, --stats, --no-decode-cache,
- *   --events-out,
- *   --api-sock and the record options.
+ *   --events-out, --api-sock and the record options.
  * - Refused here: what only a boot reads (the firmware, kernel and initrd
  *   are in the saved RAM). */
 static int check_restore_options(const struct run_options *o)
