@@ -10,7 +10,7 @@
  * Everything is synchronous and single-threaded: a QueueNotify write runs
  * the device's work to completion inside the MMIO store, so completion
  * order and timing are a pure function of the instruction stream (the
- * record/replay rule, design notes §3).
+ * record/replay rule, docs/design.md §3).
  *
  * The guest is the attacker.  Ring addresses and sizes are checked when
  * the driver sets QueueReady; every descriptor is checked when it is read;

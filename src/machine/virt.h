@@ -1,5 +1,5 @@
 /* The QEMU-virt-compatible board: memory map and interrupt numbers
- * (design notes §2). */
+ * (docs/design.md §2). */
 #ifndef KEEL_MACHINE_VIRT_H
 #define KEEL_MACHINE_VIRT_H
 

@@ -1,5 +1,5 @@
 /* The event boundary: the one module through which everything
- * nondeterministic enters the machine (design notes §3).
+ * nondeterministic enters the machine (docs/design.md §3).
  *
  * Devices never read host state.  They ask this module for entropy and the
  * RTC epoch, and receive console input and network frames from it at

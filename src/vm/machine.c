@@ -12,7 +12,7 @@
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
 /* 10 MHz timebase at a nominal 1000 MIPS: above what the interpreter
  * reaches, so a busy guest's clock lags wall time and the host loop's
- * catch-up moves it forward (design notes §3).  Were the nominal rate
+ * catch-up moves it forward (docs/design.md §3).  Were the nominal rate
  * below the interpreter's, a busy guest's clock would run ahead and the
  * host would have to sleep it off at the next idle: lost wall time.
  * Snapshots carry their own rate (CLOCK section). */

@@ -165,7 +165,9 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget);
 bool machine_hart_waiting(const struct machine *m);
 
 /* The hart is idle in WFI: jump virtual time to the next timer deadline.
- * Deterministic, so it needs no log entry.  Returns false if no timer is
+ * The jump is a function of state, but when it happens relative to input
+ * at the same instruction count is the caller's choice, so it crosses the
+ * event boundary as an EV_IDLE_SKIP marker.  Returns false if no timer is
  * armed. */
 bool machine_skip_to_deadline(struct machine *m);
 
