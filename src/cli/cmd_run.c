@@ -13,14 +13,12 @@
 #include "cli/cli.h"
 #include "cli/default_guest.h"
 #include "dev/disk_image.h"
-#include "machine/boot.h"
-#include "machine/elf_load.h"
 #include "svc/api/api.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
-#include "vm/host_loop.h"
+#include "host/host_loop.h"
 #include "vm/machine.h"
 #include "vm/machine_state.h"
 #include "vm/restore.h"
@@ -502,22 +500,12 @@ static void stdout_write(void *opaque, const uint8_t *buf, size_t len)
 static int load_guest(struct machine *m, const struct run_options *o)
 {
 	char err[512];
-	if (m->cfg.board == BOARD_BARE) {
-		struct elf_image img;
-		if (elf_load(&m->bus, o->kernel, &img, err, sizeof(err)))
-			goto fail;
-		machine_set_htif(m, img.tohost, img.fromhost);
-		m->hart.pc = img.entry;
-		return 0;
-	}
-	struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
-	if (boot_load(m, &bc, err, sizeof(err)) ||
-	    machine_capture_boot_image(m, err, sizeof(err)))
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "keel run: %s\n", err);
-	return -1;
+	const struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
+	int rc = m->cfg.board == BOARD_BARE ? machine_load_elf(m, o->kernel, err, sizeof(err))
+					    : machine_load_boot_files(m, &bc, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "keel run: %s\n", err);
+	return rc;
 }
 
 static int save_snapshot(struct machine *m, const char *path)
@@ -662,7 +650,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	if (!o->record || start_recording(&rec, m, o) == 0) {
 		why = run_with_snapshot(m, o, &loop);
 	}
-	/* A clone (src/vm/clone.c) returns here too: the log is the parent's,
+	/* A clone (src/host/clone.c) returns here too: the log is the parent's,
 	 * and its descriptors are gone, so the clone leaves it alone. */
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);

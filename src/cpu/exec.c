@@ -16,7 +16,7 @@
 #include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)

@@ -185,7 +185,7 @@ int hart_set_block_cache(struct hart *h, bool on)
 	if (table == MAP_FAILED)
 		return -1;
 	madvise(table, BLOCK_TABLE_BYTES, MADV_HUGEPAGE);
-	/* A fork-clone (vm/clone.c) starts with an empty table: blocks are
+	/* A fork-clone (host/clone.c) starts with an empty table: blocks are
 	 * only a cache, and sharing the table copy-on-write would make both
 	 * sides copy 2 MiB for their first block built in each huge page. */
 	madvise(table, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);

@@ -67,7 +67,7 @@ struct tlb {
 	struct tlb_entry read[TLB_ENTRIES];
 	struct tlb_entry write[TLB_ENTRIES];
 	struct tlb_entry exec[TLB_ENTRIES];
-	/* the code generation (machine/bus.h) of exec[i]'s page, valid while
+	/* the code generation (bus/bus.h) of exec[i]'s page, valid while
 	 * exec[i] is */
 	uint64_t *exec_gen[TLB_ENTRIES];
 	/* The entries filled since the last flush (access type << 12 | index),

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 #include "machine/irq.h"
 
 #define UART_SIZE 0x100

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 #include "machine/irq.h"
 
 struct state_reader;

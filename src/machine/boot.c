@@ -16,8 +16,9 @@
 #include <unistd.h>
 
 #include "machine/elf_load.h"
+#include "bus/bus.h"
 #include "machine/fdt.h"
-#include "vm/machine.h"
+#include "machine/virt.h"
 
 #define FDT_MAX 0x10000
 #define FW_DYNAMIC_MAGIC 0x4942534fULL /* "OSBI" */
@@ -33,7 +34,7 @@ static int fail(char *err, size_t errlen, const char *path, const char *why)
 }
 
 /* Read a whole file into guest RAM at `gpa`.  *size gets its length. */
-static int load_raw(struct machine *m, const char *path, uint64_t gpa, uint64_t limit,
+static int load_raw(const struct boot_target *m, const char *path, uint64_t gpa, uint64_t limit,
 		    uint64_t *size, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -45,7 +46,7 @@ static int load_raw(struct machine *m, const char *path, uint64_t gpa, uint64_t 
 		return fail(err, errlen, path, "not a regular file");
 	}
 	uint64_t len = (uint64_t)st.st_size;
-	uint8_t *dst = bus_ram_ptr(&m->bus, gpa, len, true);
+	uint8_t *dst = bus_ram_ptr(m->bus, gpa, len, true);
 	if (len == 0 || len > limit || !dst) {
 		close(fd);
 		return fail(err, errlen, path, len == 0 ? "empty file" : "does not fit in guest RAM");
@@ -75,23 +76,23 @@ static bool is_elf(const char *path)
 	return yes;
 }
 
-static int load_kernel(struct machine *m, const char *path, uint64_t *entry, uint64_t *end,
+static int load_kernel(const struct boot_target *m, const char *path, uint64_t *entry, uint64_t *end,
 		       char *err, size_t errlen)
 {
 	if (is_elf(path)) {
 		struct elf_image img;
-		if (elf_load(&m->bus, path, &img, err, errlen))
+		if (elf_load(m->bus, path, &img, err, errlen))
 			return -1;
 		*entry = img.entry;
 		*end = img.highest;
 		return 0;
 	}
-	uint64_t base = DRAM_BASE + VIRT_KERNEL_OFFSET, size;
+	uint64_t base = VIRT_DRAM_BASE + VIRT_KERNEL_OFFSET, size;
 	if (load_raw(m, path, base, m->ram_size / 2, &size, err, errlen))
 		return -1;
 	uint32_t magic2;
 	uint64_t image_size;
-	const uint8_t *hdr = bus_ram_ptr(&m->bus, base, 64, false);
+	const uint8_t *hdr = bus_ram_ptr(m->bus, base, 64, false);
 	memcpy(&magic2, hdr + 0x38, 4);
 	memcpy(&image_size, hdr + 0x10, 8);
 	if (size < 64 || magic2 != RISCV_IMAGE_MAGIC2)
@@ -103,7 +104,7 @@ static int load_kernel(struct machine *m, const char *path, uint64_t *entry, uin
 
 /* The reset ROM, as QEMU's: six instructions, then the firmware address,
  * the dtb address and struct fw_dynamic_info. */
-static void write_reset_rom(struct machine *m, uint64_t fw_addr, uint64_t dtb_addr,
+static void write_reset_rom(const struct boot_target *m, uint64_t fw_addr, uint64_t dtb_addr,
 			    uint64_t kernel_entry)
 {
 	static const uint32_t code[] = {
@@ -119,15 +120,15 @@ static void write_reset_rom(struct machine *m, uint64_t fw_addr, uint64_t dtb_ad
 		/* fw_dynamic_info: magic, version, next_addr, next_mode, options, boot_hart */
 		FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, kernel_entry, NEXT_MODE_S, 0, 0,
 	};
-	memset(m->rom, 0, sizeof(m->rom));
+	memset(m->rom, 0, VIRT_MROM_SIZE);
 	memcpy(m->rom, code, sizeof(code));
 	memcpy(m->rom + sizeof(code), data, sizeof(data));
 }
 
-int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_t errlen)
+int boot_load(const struct boot_target *m, const struct boot_config *cfg, char *err, size_t errlen)
 {
 	uint64_t fw_size, kernel_entry, kernel_end;
-	if (load_raw(m, cfg->firmware, DRAM_BASE, VIRT_KERNEL_OFFSET, &fw_size, err, errlen))
+	if (load_raw(m, cfg->firmware, VIRT_DRAM_BASE, VIRT_KERNEL_OFFSET, &fw_size, err, errlen))
 		return -1;
 	if (load_kernel(m, cfg->kernel, &kernel_entry, &kernel_end, err, errlen))
 		return -1;
@@ -138,9 +139,9 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_
 		.isa = ISA_STRING,
 		.virtio_slots = VIRT_VIRTIO_SLOTS,
 	};
-	uint64_t dtb_addr = (DRAM_BASE + m->ram_size - FDT_MAX) & ~0x1fffffULL;
+	uint64_t dtb_addr = (VIRT_DRAM_BASE + m->ram_size - FDT_MAX) & ~0x1fffffULL;
 	if (cfg->initrd) {
-		uint64_t start = DRAM_BASE + m->ram_size / 2;
+		uint64_t start = VIRT_DRAM_BASE + m->ram_size / 2;
 		if (start < ((kernel_end + 0x1fffff) & ~0x1fffffULL))
 			start = (kernel_end + 0x1fffff) & ~0x1fffffULL;
 		uint64_t size;
@@ -151,10 +152,9 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *err, size_
 		fc.initrd_start = start;
 		fc.initrd_end = start + size;
 	}
-	uint8_t *dtb = bus_ram_ptr(&m->bus, dtb_addr, FDT_MAX, true);
+	uint8_t *dtb = bus_ram_ptr(m->bus, dtb_addr, FDT_MAX, true);
 	if (!dtb || fdt_build(&fc, dtb, FDT_MAX) < 0)
 		return fail(err, errlen, "device tree", "does not fit");
-	write_reset_rom(m, DRAM_BASE, dtb_addr, kernel_entry);
-	m->hart.pc = VIRT_MROM_BASE;
+	write_reset_rom(m, VIRT_DRAM_BASE, dtb_addr, kernel_entry);
 	return 0;
 }

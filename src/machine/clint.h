@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define CLINT_SIZE 0x10000
 

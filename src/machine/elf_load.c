@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 static int fail(char *err, size_t errlen, const char *path, const char *why)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "lib/state_io.h"
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define SYS_WRITE 64
 

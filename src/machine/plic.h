@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define PLIC_SOURCES 96 /* source 0 does not exist */
 #define PLIC_CONTEXTS 2 /* hart 0: M-mode, S-mode */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define SYSCON_SIZE 0x1000
 

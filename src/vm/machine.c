@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vm/machine_state.h"
+#include "machine/elf_load.h"
+#include "lib/state_io.h"
+#include "vm/ram_state.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
 /* 10 MHz timebase at a nominal 1000 MIPS: above what the interpreter
@@ -66,6 +68,17 @@ static int drop_frame(void *opaque, const uint8_t *frame, size_t len)
 
 /* Build the devices the configuration asks for; empty slots answer
  * DeviceID 0. */
+/* The devices' side of the event boundary (dev/boundary.h). */
+static int guest_entropy(void *opaque, void *buf, size_t len)
+{
+	return events_entropy(opaque, buf, len);
+}
+
+static void frame_taken(void *opaque, const void *frame, size_t len)
+{
+	events_deliver(opaque, EV_NET_FRAME, frame, len);
+}
+
 static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], char *err,
 				 size_t errlen)
 {
@@ -93,7 +106,7 @@ static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], 
 		m->has_net = m->has_slirp = true;
 		slot[1] = &m->net.vmio;
 	}
-	virtio_rng_init(&m->rng, &m->events);
+	virtio_rng_init(&m->rng, (struct entropy_source){guest_entropy, &m->events});
 	slot[2] = &m->rng.vmio;
 	virtio_console_init(&m->vcon, uart_output, m);
 	slot[3] = &m->vcon.vmio;
@@ -154,7 +167,8 @@ void machine_deliver_net(struct machine *m)
 	uint64_t now = machine_now_ns(m);
 	if (now >= net_slirp_next_deadline(&m->slirp))
 		net_slirp_timers_run(&m->slirp, now);
-	net_slirp_deliver(&m->slirp, &m->net, &m->events);
+	const struct input_note note = {frame_taken, &m->events};
+	net_slirp_deliver(&m->slirp, &m->net, &note);
 }
 
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
@@ -262,6 +276,54 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 static void htif_console(void *opaque, const uint8_t *buf, size_t len)
 {
 	console_out(opaque, buf, len);
+}
+
+/* The image is the RAM section's encoding of RAM as it was right after the
+ * boot files were loaded: compressed once, kept in memory, copied into
+ * every snapshot as it is. */
+int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
+{
+	struct state_writer w;
+	sw_init(&w);
+	if (ram_state_save(m->ram, m->ram_size, &w, err, errlen) || w.oom) {
+		if (w.oom)
+			snprintf(err, errlen, "boot image: out of memory");
+		sw_free(&w);
+		return -1;
+	}
+	free(m->boot_image);
+	m->boot_image = w.buf;
+	m->boot_image_len = w.len;
+	return 0;
+}
+
+int machine_restore_boot_image(struct machine *m, char *err, size_t errlen)
+{
+	struct state_reader r;
+	sr_init(&r, m->boot_image, m->boot_image_len);
+	if (ram_state_load(m->ram, m->ram_size, &m->bus, &r) == 0 && sr_remaining(&r) == 0)
+		return 0;
+	snprintf(err, errlen, "boot image: %s", sr_failed(&r) ? r.err : "trailing bytes");
+	return -1;
+}
+
+int machine_load_boot_files(struct machine *m, const struct boot_config *bc, char *err,
+			    size_t errlen)
+{
+	const struct boot_target t = {&m->bus, m->ram_size, m->rom};
+	if (boot_load(&t, bc, err, errlen))
+		return -1;
+	return machine_capture_boot_image(m, err, errlen);
+}
+
+int machine_load_elf(struct machine *m, const char *path, char *err, size_t errlen)
+{
+	struct elf_image img;
+	if (elf_load(&m->bus, path, &img, err, errlen))
+		return -1;
+	machine_set_htif(m, img.tohost, img.fromhost);
+	m->hart.pc = img.entry;
+	return 0;
 }
 
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost)

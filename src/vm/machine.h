@@ -4,7 +4,7 @@
  *
  * machine_run() is the deterministic core: it runs the hart in slices that
  * end exactly at timer deadlines and never looks at the host.  Host input
- * and pacing against wall time live in src/vm/host_loop.c. */
+ * and pacing against wall time live in src/host/host_loop.c. */
 #ifndef KEEL_VM_MACHINE_H
 #define KEEL_VM_MACHINE_H
 
@@ -21,7 +21,8 @@
 #include "dev/virtio_console.h"
 #include "dev/virtio_net.h"
 #include "dev/virtio_rng.h"
-#include "machine/bus.h"
+#include "machine/boot.h"
+#include "bus/bus.h"
 #include "machine/clint.h"
 #include "machine/htif.h"
 #include "machine/plic.h"
@@ -125,6 +126,21 @@ struct machine {
  * reason ("FILE: why") in err. */
 int machine_init(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen);
 void machine_free(struct machine *m);
+
+/* Load the guest into a fresh machine.  Virt board: firmware, kernel,
+ * initrd and device tree (machine/boot.h), then keep RAM as the boot
+ * image a reset restores.  Bare board: an ELF, started at its entry with
+ * HTIF at its tohost/fromhost.  Return 0, or -1 with "FILE: reason". */
+int machine_load_boot_files(struct machine *m, const struct boot_config *bc, char *err,
+			    size_t errlen);
+int machine_load_elf(struct machine *m, const char *path, char *err, size_t errlen);
+
+/* Keep RAM as it is now (just after the boot files were loaded) as the
+ * machine's boot image: a guest-requested reset restores it instead of
+ * re-reading files, and snapshots carry it (section BOOT). */
+int machine_capture_boot_image(struct machine *m, char *err, size_t errlen);
+/* Put the boot image into RAM (every other page zero). */
+int machine_restore_boot_image(struct machine *m, char *err, size_t errlen);
 
 /* Point HTIF at the guest's tohost/fromhost (from the ELF's symbols). */
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);

@@ -1,6 +1,6 @@
-/* The machine's own snapshot sections (docs/snapshot-format.md), and the
- * boot image a guest-requested reset restores.  The devices' sections are
- * beside each device; vm/snapshot.c puts them all in order.  Every load
+/* The machine's own snapshot sections (docs/snapshot-format.md).  The
+ * devices' sections are beside each device; vm/snapshot.c puts them all in
+ * order.  Every load
  * reads untrusted input: a bad value is an error recorded in the reader,
  * never a crash. */
 #ifndef KEEL_VM_MACHINE_STATE_H
@@ -43,13 +43,6 @@ int machine_boot_load(struct machine *m, struct state_reader *r);
  * either way (bus_ram_rewritten). */
 int machine_ram_save(const struct machine *m, struct state_writer *w, char *err, size_t errlen);
 int machine_ram_load(struct machine *m, struct state_reader *r);
-
-/* Keep RAM as it is now (just after the boot files were loaded) as the
- * machine's boot image: a guest-requested reset restores it instead of
- * re-reading files, and snapshots carry it (section BOOT). */
-int machine_capture_boot_image(struct machine *m, char *err, size_t errlen);
-/* Put the boot image into RAM (every other page zero). */
-int machine_restore_boot_image(struct machine *m, char *err, size_t errlen);
 
 /* The attached disk's identity (kind DISK_NONE without one). */
 void machine_disk_identity(const struct machine *m, struct disk_identity *id);

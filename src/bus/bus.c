@@ -1,5 +1,5 @@
 /* Physical address space.  See bus.h. */
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #include <stdlib.h>
 #include <string.h>

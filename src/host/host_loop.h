@@ -1,8 +1,8 @@
 /* The host side of a running VM: the terminal, pacing against wall time,
  * and handing host input to the machine at slice boundaries.  Everything
  * host-dependent lives here, outside the deterministic core. */
-#ifndef KEEL_VM_HOST_LOOP_H
-#define KEEL_VM_HOST_LOOP_H
+#ifndef KEEL_HOST_HOST_LOOP_H
+#define KEEL_HOST_HOST_LOOP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,7 +34,7 @@ struct host_loop {
 	/* The control socket (NULL: none), served between slices. */
 	struct api_server *api;
 	struct api_actions actions;
-	/* Fork-clones (src/vm/clone.c): this process is one, and how many
+	/* Fork-clones (src/host/clone.c): this process is one, and how many
 	 * of its own clones have not been reaped yet. */
 	bool is_clone;
 	unsigned clones;

@@ -14,7 +14,7 @@
  *
  * The clone reports over a pipe: one zero byte once it runs, or a message
  * saying why it could not set itself up (then it exits). */
-#include "vm/clone.h"
+#include "host/clone.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,8 +28,9 @@
 #include <unistd.h>
 
 #include "dev/disk_image.h"
-#include "vm/host_loop.h"
+#include "vm/machine.h"
 #include "vm/machine_state.h"
+#include "vm/taps.h"
 
 /* How long the parent waits for a clone to report; its set-up is a few
  * syscalls, so anything near this is a hung clone. */
@@ -83,13 +84,12 @@ static int redirect_stdio(int console_fd, char *err, size_t errlen)
 
 /* Drop the parent's host side; keep the machine exactly as it is and
  * the descriptors the clone was handed. */
-static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, int api_fd,
-			char *err, size_t errlen)
+static int leave_parent(struct machine *m, struct api_server *parent_api, int console_fd,
+			int ready_fd, int api_fd, char *err, size_t errlen)
 {
-	struct machine *m = l->m;
 	setsid(); /* out of the parent's terminal session: no SIGINT/SIGHUP from it */
-	if (l->api)
-		api_server_abandon(l->api);
+	if (parent_api)
+		api_server_abandon(parent_api);
 	if (m->has_net)
 		machine_net_detach(m);
 	/* A recording is the parent's: its log files are among the descriptors
@@ -107,24 +107,15 @@ static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, int a
 	int keep[] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, console_fd, ready_fd, api_fd,
 		      disk_fds[0], disk_fds[1]};
 	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
-	/* The parent's terminal is not ours: no raw mode to undo, no Ctrl-a,
-	 * and keys typed but not yet delivered belong to the parent. */
-	l->tty = false;
-	l->escape = false;
-	l->in_open = false;
-	l->in_len = 0;
-	l->quit = false;
-	l->clones = 0; /* the parent's clones are not our children */
-	l->is_clone = true;
 	return redirect_stdio(console_fd, err, errlen);
 }
 
 /* The clone's own host side. */
-static int build_own(struct host_loop *l, const struct clone_request *r,
+static int build_own(struct machine *m, struct api_server *own_api, const struct clone_request *r,
 		     const struct api_server *api, char *err, size_t errlen)
 {
-	struct machine *m = l->m;
-	*l->api = *api;
+	if (own_api)
+		*own_api = *api;
 	if (r->net_user && machine_net_attach_user(m, &r->net, err, errlen))
 		return -1;
 	if (!r->inherit_entropy)
@@ -133,12 +124,13 @@ static int build_own(struct host_loop *l, const struct clone_request *r,
 }
 
 /* The child side of clone_vm(): returns 0 running, or never. */
-static int become_clone(struct host_loop *l, const struct clone_request *r,
-			const struct api_server *api, int console_fd, int ready_fd)
+static int become_clone(struct machine *m, struct api_server *parent_api,
+			const struct clone_request *r, const struct api_server *api, int console_fd,
+			int ready_fd)
 {
 	char err[768] = "";
-	if (leave_parent(l, console_fd, ready_fd, api->listen_fd, err, sizeof(err)) ||
-	    build_own(l, r, api, err, sizeof(err))) {
+	if (leave_parent(m, parent_api, console_fd, ready_fd, api->listen_fd, err, sizeof(err)) ||
+	    build_own(m, parent_api, r, api, err, sizeof(err))) {
 		/* Never an empty report: a lone zero byte means "running". */
 		const char *why = err[0] ? err : "set-up failed";
 		ssize_t ignored = write(ready_fd, why, strlen(why));
@@ -226,23 +218,24 @@ static int open_handover(const struct clone_request *r, int *console_fd, struct 
 	return 0;
 }
 
-int clone_vm(struct host_loop *l, const struct clone_request *r, struct clone_result *out)
+int clone_vm(struct machine *m, struct api_server *parent_api, const struct clone_request *r,
+	     struct clone_result *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->icount = l->m->hart.icount;
+	out->icount = taps_icount(m);
 	int console_fd, ready[2];
 	struct api_server api;
-	if (check_disk(l->m, out) || open_handover(r, &console_fd, &api, ready, out))
+	if (check_disk(m, out) || open_handover(r, &console_fd, &api, ready, out))
 		return -1;
-	/* Nothing buffered may be written twice, once by each process. */
-	host_loop_flush(l);
+	/* Nothing buffered may be written twice, once by each process (the
+	 * caller flushed its own buffers). */
 	fflush(NULL);
 	double t0 = now_us();
 	pid_t pid = fork();
 	double t1 = now_us();
 	if (pid == 0) {
 		close(ready[0]);
-		return become_clone(l, r, &api, console_fd, ready[1]);
+		return become_clone(m, parent_api, r, &api, console_fd, ready[1]);
 	}
 	close(ready[1]);
 	close(console_fd);

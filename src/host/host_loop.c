@@ -5,15 +5,15 @@
  * events_deliver() call.  While the hart idles in WFI we sleep until the
  * wall-clock time that matches the next timer deadline; input that arrives
  * earlier advances virtual time to "now" with a logged adjustment. */
-#include "vm/host_loop.h"
-
-#include "vm/clone.h"
+#include "host/host_loop.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "host/clone.h"
 
 #define CTRL_A 0x01
 #define SLICE_STEPS (1u << 16)
@@ -334,14 +334,29 @@ static void catch_up(struct host_loop *l)
 		machine_adjust_time(l->m, now - cur);
 }
 
+/* The parent's terminal is not a clone's: no raw mode to undo, no Ctrl-a,
+ * and keys typed but not yet delivered belong to the parent. */
+static void become_clone(struct host_loop *l)
+{
+	l->tty = false;
+	l->escape = false;
+	l->in_open = false;
+	l->in_len = 0;
+	l->quit = false;
+	l->clones = 0; /* the parent's clones are not our children */
+	l->is_clone = true;
+}
+
 /* Carry out the control socket's "clone".  The clone returns from here
  * into its own host loop, with its own socket. */
 static void serve_clone(struct host_loop *l)
 {
 	struct clone_result r;
 	l->actions.clone_pending = false;
-	int rc = clone_vm(l, &l->actions.clone, &r);
+	host_loop_flush(l);
+	int rc = clone_vm(l->m, l->api, &l->actions.clone, &r);
 	if (rc == 0) { /* the clone: pacing restarts here, as after a pause */
+		become_clone(l);
 		restart_pacing(l);
 		return;
 	}

@@ -3,8 +3,8 @@
  *
  * The CPU only sees physical memory through this interface.  Lookups here
  * are the slow path; the soft-TLB caches host pointers for RAM pages. */
-#ifndef KEEL_MACHINE_BUS_H
-#define KEEL_MACHINE_BUS_H
+#ifndef KEEL_BUS_BUS_H
+#define KEEL_BUS_BUS_H
 
 #include <stdbool.h>
 #include <stdint.h>
