@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "machine/irq.h"
+#include "dev/irq.h"
 
 #define UART_SIZE 0x100
 #define UART_RX_FIFO 256 /* deeper than a real 16550 so pasted input is not lost */

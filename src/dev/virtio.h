@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "machine/irq.h"
+#include "dev/irq.h"
 
 struct state_reader;
 struct state_writer;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "machine/elf_load.h"
+#include "board/elf_load.h"
 #include "lib/state_io.h"
 #include "vm/ram_state.h"
 

@@ -5,7 +5,8 @@ layer or of layers below it, never above (README.md, "Layout").
   lib      pure helpers: the snapshot wire format, the virtual clock
   bus      the physical address space the CPU and devices see
   cpu      the hart
-  machine, dev   the board and its devices (one layer)
+  dev      every device (CLINT, PLIC, UART, virtio, ...) and its host backend
+  board    what makes them the virt board: memory map, device tree, boot
   vm       the machine object, run loop, event boundary, state, taps
   svc      services above the machine (through vm/taps.h)
   host     running a VM on this host: terminal, pacing, control socket, clones
@@ -22,7 +23,7 @@ import os
 import re
 import sys
 
-LAYERS = [["lib"], ["bus"], ["cpu"], ["machine", "dev"], ["vm"], ["svc"], ["host"], ["cli"]]
+LAYERS = [["lib"], ["bus"], ["cpu"], ["dev"], ["board"], ["vm"], ["svc"], ["host"], ["cli"]]
 RANK = {d: i for i, group in enumerate(LAYERS) for d in group}
 FORBIDDEN = {("svc", "cpu"): "services use vm/taps.h, never the hart's headers"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -19,13 +19,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bus/bus.h"
 #include "dev/net_slirp.h"
 #include "dev/virtio.h"
 #include "dev/virtio_blk.h"
 #include "dev/virtio_console.h"
 #include "dev/virtio_net.h"
 #include "dev/virtio_rng.h"
-#include "bus/bus.h"
 #include "vm/events.h"
 
 #define RAM_BASE 0x80000000ULL

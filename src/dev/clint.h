@@ -1,8 +1,8 @@
 /* The core-local interruptor (SiFive CLINT as on QEMU virt): msip,
  * mtimecmp and mtime for one hart.  mtime is the virtual clock, a function
  * of the instruction count (src/lib/vclock.h); it ignores writes. */
-#ifndef KEEL_MACHINE_CLINT_H
-#define KEEL_MACHINE_CLINT_H
+#ifndef KEEL_DEV_CLINT_H
+#define KEEL_DEV_CLINT_H
 
 #include <stdint.h>
 

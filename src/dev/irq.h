@@ -1,7 +1,7 @@
 /* An interrupt line from a device to the interrupt controller.  Devices
  * hold one of these and never know which controller is behind it. */
-#ifndef KEEL_MACHINE_IRQ_H
-#define KEEL_MACHINE_IRQ_H
+#ifndef KEEL_DEV_IRQ_H
+#define KEEL_DEV_IRQ_H
 
 #include <stdbool.h>
 

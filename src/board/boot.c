@@ -6,7 +6,7 @@
  *   middle    initrd (at RAM/2, or just above the kernel if that is higher)
  *   top-2MiB  device tree
  */
-#include "machine/boot.h"
+#include "board/boot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "machine/elf_load.h"
+#include "board/elf_load.h"
+#include "board/fdt.h"
+#include "board/virt.h"
 #include "bus/bus.h"
-#include "machine/fdt.h"
-#include "machine/virt.h"
 
 #define FDT_MAX 0x10000
 #define FW_DYNAMIC_MAGIC 0x4942534fULL /* "OSBI" */

@@ -1,5 +1,5 @@
 /* CLINT.  Offsets: 0x0000 msip (hart 0), 0x4000 mtimecmp, 0xbff8 mtime. */
-#include "machine/clint.h"
+#include "dev/clint.h"
 
 #include <string.h>
 

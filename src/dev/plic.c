@@ -5,7 +5,7 @@
  *   0x200000 + 0x1000*c  threshold, +4 claim/complete
  * The gateway follows QEMU: a source is pending while its line is high and
  * it is not in service; completing re-arms it if the line is still high. */
-#include "machine/plic.h"
+#include "dev/plic.h"
 
 #include <string.h>
 

@@ -1,16 +1,16 @@
 /* The device tree, written with libfdt's sequential-write API.  The node
  * layout follows QEMU's hw/riscv/virt.c so that OpenSBI and Linux find
  * what they expect. */
-#include "machine/fdt.h"
+#include "board/fdt.h"
 
 #include <libfdt.h>
 #include <stdio.h>
 
-#include "machine/clint.h"
-#include "machine/plic.h"
-#include "machine/syscon.h"
-#include "machine/virt.h"
+#include "board/virt.h"
+#include "dev/clint.h"
+#include "dev/plic.h"
 #include "dev/rtc_goldfish.h"
+#include "dev/syscon.h"
 #include "dev/uart16550.h"
 #include "lib/vclock.h"
 

@@ -1,6 +1,6 @@
 /* Device-tree generation from the actual machine configuration. */
-#ifndef KEEL_MACHINE_FDT_H
-#define KEEL_MACHINE_FDT_H
+#ifndef KEEL_BOARD_FDT_H
+#define KEEL_BOARD_FDT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,8 +9,8 @@
  *   dev 1 cmd 1:               putchar(payload & 0xff)
  * Anything else is ignored (and acknowledged) so a guest cannot crash
  * keel through it. */
-#ifndef KEEL_MACHINE_HTIF_H
-#define KEEL_MACHINE_HTIF_H
+#ifndef KEEL_DEV_HTIF_H
+#define KEEL_DEV_HTIF_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  *   0x3333 FINISHER_FAIL  -> power off, exit status = value >> 16 (1 if 0)
  *   0x7777 FINISHER_RESET -> reset the machine
  * Anything else is ignored.  OpenSBI writes 16 bits, Linux 32. */
-#include "machine/syscon.h"
+#include "dev/syscon.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* Loading an RV64 ELF executable into guest physical memory. */
-#ifndef KEEL_MACHINE_ELF_LOAD_H
-#define KEEL_MACHINE_ELF_LOAD_H
+#ifndef KEEL_BOARD_ELF_LOAD_H
+#define KEEL_BOARD_ELF_LOAD_H
 
 #include <stddef.h>
 #include <stdint.h>

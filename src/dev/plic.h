@@ -1,8 +1,8 @@
 /* The platform-level interrupt controller (SiFive PLIC as on QEMU virt):
  * 95 level-triggered sources, priorities 0..7, one M and one S context per
  * hart. */
-#ifndef KEEL_MACHINE_PLIC_H
-#define KEEL_MACHINE_PLIC_H
+#ifndef KEEL_DEV_PLIC_H
+#define KEEL_DEV_PLIC_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The QEMU-virt-compatible board: memory map and interrupt numbers
  * (docs/design.md §2). */
-#ifndef KEEL_MACHINE_VIRT_H
-#define KEEL_MACHINE_VIRT_H
+#ifndef KEEL_BOARD_VIRT_H
+#define KEEL_BOARD_VIRT_H
 
 #define VIRT_MROM_BASE 0x1000ULL
 #define VIRT_MROM_SIZE 0xf000ULL

@@ -1,8 +1,8 @@
 /* Putting firmware, kernel, initrd and device tree into a fresh virt
  * board, QEMU style: the reset ROM at 0x1000 (where the hart starts) jumps
  * to the firmware with a0 = hartid, a1 = dtb, a2 = fw_dynamic_info. */
-#ifndef KEEL_MACHINE_BOOT_H
-#define KEEL_MACHINE_BOOT_H
+#ifndef KEEL_BOARD_BOOT_H
+#define KEEL_BOARD_BOOT_H
 
 #include <stddef.h>
 #include <stdint.h>

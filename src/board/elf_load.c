@@ -1,6 +1,6 @@
 /* ELF loading with libelf.  The file is untrusted input: every size and
  * address is checked before memory is touched. */
-#include "machine/elf_load.h"
+#include "board/elf_load.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* The SiFive test device ("sifive,test0", used as a syscon): the guest
  * powers off or resets the machine by writing to it. */
-#ifndef KEEL_MACHINE_SYSCON_H
-#define KEEL_MACHINE_SYSCON_H
+#ifndef KEEL_DEV_SYSCON_H
+#define KEEL_DEV_SYSCON_H
 
 #include <stdbool.h>
 #include <stdint.h>

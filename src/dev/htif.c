@@ -1,10 +1,10 @@
 /* HTIF tohost/fromhost.  See htif.h for the commands served. */
-#include "machine/htif.h"
+#include "dev/htif.h"
 
 #include <string.h>
 
-#include "lib/state_io.h"
 #include "bus/bus.h"
+#include "lib/state_io.h"
 
 #define SYS_WRITE 64
 
