@@ -36,11 +36,7 @@ uint64_t timers_next_icount(const struct clint *c);
  * skip idle time in WFI. */
 uint64_t timers_next_mtime(const struct clint *c);
 
-
-/* Snapshot section CLNT (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * the CLINT cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section CLNT: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define CLINT_STATE_VERSION 1u

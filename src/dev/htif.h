@@ -33,11 +33,7 @@ void htif_init(struct htif *h, struct bus *bus, uint64_t tohost, uint64_t fromho
 /* Called after the guest stored to the tohost page. */
 void htif_poll(struct htif *h);
 
-
-/* Snapshot section HTIF (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * HTIF cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section HTIF: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define HTIF_STATE_VERSION 1u

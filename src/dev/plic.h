@@ -32,11 +32,7 @@ void plic_set_line(void *opaque, unsigned source, bool level);
 /* Re-drive MEIP/SEIP from the current state (after a restore). */
 void plic_update(struct plic *p);
 
-
-/* Snapshot section PLIC (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * the PLIC cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section PLIC: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define PLIC_STATE_VERSION 1u

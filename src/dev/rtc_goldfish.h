@@ -23,11 +23,7 @@ struct rtc_goldfish {
 void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart);
 extern const struct mmio_ops rtc_mmio_ops;
 
-
-/* Snapshot section RTC (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * the RTC cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section RTC: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define RTC_STATE_VERSION 1u

@@ -23,11 +23,7 @@ struct syscon {
 void syscon_init(struct syscon *s, struct hart *hart);
 extern const struct mmio_ops syscon_mmio_ops;
 
-
-/* Snapshot section SYSC (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * the syscon cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section SYSC: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define SYSCON_STATE_VERSION 1u

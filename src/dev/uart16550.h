@@ -32,11 +32,7 @@ size_t uart_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
 /* Free space in the receive FIFO. */
 size_t uart_rx_space(const struct uart16550 *u);
 
-
-/* Snapshot section UART (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * the UART cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section UART: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define UART_STATE_VERSION 1u

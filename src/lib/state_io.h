@@ -8,7 +8,16 @@
  * bytes to a FILE (or a hash) when it likes.  The reader walks a buffer
  * that is untrusted: every length is checked against what remains, and
  * the first problem is remembered as an error string ("sticky error"), so
- * decoders can read a run of fields and check once at the end. */
+ * decoders can read a run of fields and check once at the end.
+ *
+ * Section codecs.  Each section of a snapshot is encoded and decoded
+ * beside what it saves, as a pair X_save(const T *, struct state_writer *)
+ * and X_load(T *, struct state_reader *) with an X_STATE_VERSION (e.g.
+ * uart_save in dev/uart16550.c); vm/snapshot.c only puts them in order.
+ * Save writes the fields in the order docs/snapshot-format.md lists them;
+ * load reads them back and refuses values the owner cannot hold, with a
+ * message naming the section.  Change the pair and the document together
+ * and bump the version. */
 #ifndef KEEL_LIB_STATE_IO_H
 #define KEEL_LIB_STATE_IO_H
 

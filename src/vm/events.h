@@ -78,11 +78,7 @@ void events_unobserve_all(struct event_boundary *eb);
 void events_deliver(struct event_boundary *eb, enum event_kind kind, const void *payload,
 		    size_t len);
 
-
-/* Snapshot section EVNT (docs/snapshot-format.md).  Save writes the
- * fields in the documented order; load reads them back, refusing values
- * the boundary cannot hold.  Change the two and the document together, and
- * bump the version. */
+/* Snapshot section EVNT: see "Section codecs" in lib/state_io.h. */
 struct state_reader;
 struct state_writer;
 #define EVENTS_STATE_VERSION 1u

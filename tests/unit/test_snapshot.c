@@ -376,7 +376,6 @@ static void test_disk_overlay_round_trip(void **state)
 
 static struct machine *fixture_machine(const char *disk_path)
 {
-	struct machine *m = calloc(1, sizeof(*m));
 	const struct machine_config cfg = {
 		.board = BOARD_VIRT,
 		.ram_size = RAM_SIZE,
@@ -387,13 +386,7 @@ static struct machine *fixture_machine(const char *disk_path)
 		.disk = disk_path,
 		.net = "none",
 	};
-	char err[256] = "";
-	assert_non_null(m);
-	if (machine_init(m, &cfg, err, sizeof(err))) {
-		print_error("machine_init: %s\n", err);
-		fail();
-	}
-	return m;
+	return new_machine_from(&cfg);
 }
 
 /* A zeroed raw disk image of FIXTURE_DISK bytes in a temporary file. */
