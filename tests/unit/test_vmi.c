@@ -1,0 +1,460 @@
+/* Introspection (src/svc/vmi/) on a bare memory view: a fake kernel built
+ * here in a buffer — kallsyms tables laid out as scripts/kallsyms.c lays
+ * them, a BTF blob made with libbpf's writer, an Sv39 table, a task list —
+ * and then made hostile: lists that cycle, pointers into MMIO, page tables
+ * that loop, dentries that are their own grandparents, strings without a
+ * terminator, corrupt kallsyms and BTF.  Every view must end with a
+ * result marked truncated or a clear error; none may crash or hang. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <bpf/btf.h>
+
+#include "svc/vmi/vmi_int.h"
+
+#define RAM_BASE 0x80000000ull
+#define RAM_SIZE (8u << 20)
+#define KVA_BASE 0xffffffff80000000ull
+#define KVA(off) (KVA_BASE + (off))
+
+/* Where the fake kernel keeps things (offsets into RAM). */
+#define O_PGD 0x1000u
+#define O_KALLSYMS 0x10000u
+#define O_BTF 0x40000u
+#define O_INIT 0x100000u
+#define O_TASK(i) (0x101000u + 0x1000u * (i))
+#define O_CRED 0x110000u
+#define O_MM 0x120000u
+#define O_FILE 0x130000u
+#define O_MOUNT 0x131000u
+#define O_DENTRY(i) (0x132000u + 0x100u * (i))
+#define O_STR 0x140000u
+
+/* Field offsets of the fake kernel's structures (the BTF says them). */
+enum {
+	T_TASKS = 0, T_PID = 16, T_ANON = 20, T_COMM = 24, T_PARENT = 40, T_CRED = 48, T_MM = 56,
+	T_STATE = 64, T_START = 72, T_FLAGS = 80, T_EXIT_BITS = 84 * 8 + 3, T_SIZE = 128,
+};
+
+struct fake {
+	uint8_t *ram;
+	struct memview mv;
+	uint64_t btf_len;
+};
+
+static void put64(struct fake *f, uint64_t off, uint64_t v) { memcpy(f->ram + off, &v, 8); }
+static void put32(struct fake *f, uint64_t off, uint32_t v) { memcpy(f->ram + off, &v, 4); }
+static void put16(struct fake *f, uint64_t off, uint16_t v) { memcpy(f->ram + off, &v, 2); }
+
+static uint64_t al8(uint64_t x) { return (x + 7) & ~7ull; }
+
+struct sym {
+	const char *name;
+	uint64_t addr;
+};
+
+/* kallsyms tables at O_KALLSYMS: every non-NUL byte is its own token. */
+static void put_kallsyms(struct fake *f, const struct sym *s, uint32_t n)
+{
+	uint64_t rb = s[0].addr;
+	for (uint32_t i = 0; i < n; i++)
+		rb = s[i].addr < rb ? s[i].addr : rb;
+	uint64_t p = O_KALLSYMS;
+	for (uint32_t i = 0; i < n; i++)
+		put32(f, p + 4 * i, (uint32_t)(s[i].addr - rb));
+	p = al8(p + 4 * n);
+	put64(f, p, rb);
+	put32(f, p + 8, n);
+	uint64_t names = p + 16, q = names;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = strlen(s[i].name) + 1;
+		f->ram[q++] = (uint8_t)len;
+		f->ram[q++] = 'D';
+		memcpy(f->ram + q, s[i].name, len - 1);
+		q += len - 1;
+	}
+	q = al8(q);
+	put32(f, q, 0); /* one marker: fewer than 256 symbols */
+	uint64_t tt = al8(q + 4), t = tt;
+	uint16_t idx[256];
+	for (int i = 0; i < 256; i++) {
+		idx[i] = (uint16_t)(t - tt);
+		if (i == 0) {
+			memcpy(f->ram + t, "@@", 3);
+			t += 3;
+		} else {
+			f->ram[t++] = (uint8_t)i;
+			f->ram[t++] = 0;
+		}
+	}
+	uint64_t ti = al8(t);
+	for (int i = 0; i < 256; i++)
+		put16(f, ti + 2 * i, idx[i]);
+}
+
+/* BTF of the fake kernel's structures, at O_BTF. */
+static void put_btf(struct fake *f)
+{
+	struct btf *b = btf__new_empty();
+	int i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+	int u32 = btf__add_int(b, "unsigned int", 4, 0);
+	int u64 = btf__add_int(b, "long long unsigned int", 8, 0);
+	int chr = btf__add_int(b, "char", 1, BTF_INT_CHAR);
+	int ptr = btf__add_ptr(b, 0);
+	int comm = btf__add_array(b, i32, chr, 16);
+	int lh = btf__add_struct(b, "list_head", 16);
+	btf__add_field(b, "next", ptr, 0, 0);
+	btf__add_field(b, "prev", ptr, 64, 0);
+	int anon = btf__add_struct(b, NULL, 4); /* an anonymous member holds tgid */
+	btf__add_field(b, "tgid", i32, 0, 0);
+	btf__add_struct(b, "task_struct", T_SIZE);
+	btf__add_field(b, "tasks", lh, T_TASKS * 8, 0);
+	btf__add_field(b, "pid", i32, T_PID * 8, 0);
+	btf__add_field(b, NULL, anon, T_ANON * 8, 0);
+	btf__add_field(b, "comm", comm, T_COMM * 8, 0);
+	btf__add_field(b, "real_parent", ptr, T_PARENT * 8, 0);
+	btf__add_field(b, "cred", ptr, T_CRED * 8, 0);
+	btf__add_field(b, "mm", ptr, T_MM * 8, 0);
+	btf__add_field(b, "__state", u32, T_STATE * 8, 0);
+	btf__add_field(b, "start_time", u64, T_START * 8, 0);
+	btf__add_field(b, "flags", u32, T_FLAGS * 8, 0);
+	btf__add_field(b, "exit_state", u32, T_EXIT_BITS, 7); /* a bitfield */
+	btf__add_struct(b, "cred", 16);
+	btf__add_field(b, "uid", u32, 4 * 8, 0);
+	btf__add_field(b, "gid", u32, 8 * 8, 0);
+	btf__add_struct(b, "mm_struct", 16);
+	btf__add_field(b, "pgd", ptr, 0, 0);
+	btf__add_field(b, "exe_file", ptr, 64, 0);
+	int path = btf__add_struct(b, "path", 16);
+	btf__add_field(b, "mnt", ptr, 0, 0);
+	btf__add_field(b, "dentry", ptr, 64, 0);
+	btf__add_struct(b, "file", 32);
+	btf__add_field(b, "f_path", path, 0, 0);
+	int qstr = btf__add_struct(b, "qstr", 16);
+	btf__add_field(b, "len", u32, 4 * 8, 0);
+	btf__add_field(b, "name", ptr, 64, 0);
+	btf__add_struct(b, "dentry", 40);
+	btf__add_field(b, "d_parent", ptr, 0, 0);
+	btf__add_field(b, "d_name", qstr, 64, 0);
+	btf__add_field(b, "d_sb", ptr, 192, 0);
+	btf__add_struct(b, "super_block", 8);
+	btf__add_field(b, "s_magic", u64, 0, 0);
+	int vfsmount = btf__add_struct(b, "vfsmount", 16);
+	btf__add_field(b, "mnt_root", ptr, 0, 0);
+	btf__add_field(b, "mnt_sb", ptr, 64, 0);
+	btf__add_struct(b, "mount", 48);
+	btf__add_field(b, "mnt_parent", ptr, 0, 0);
+	btf__add_field(b, "mnt_mountpoint", ptr, 64, 0);
+	btf__add_field(b, "mnt", vfsmount, 128, 0);
+	__u32 len;
+	const void *raw = btf__raw_data(b, &len);
+	assert_non_null(raw);
+	memcpy(f->ram + O_BTF, raw, len);
+	f->btf_len = len;
+	btf__free(b);
+}
+
+static void put_task(struct fake *f, uint64_t o, int pid, const char *comm, uint64_t next,
+		     uint64_t parent)
+{
+	put64(f, o + T_TASKS, KVA(next) + T_TASKS);
+	put32(f, o + T_PID, (uint32_t)pid);
+	put32(f, o + T_ANON, (uint32_t)pid);
+	strncpy((char *)f->ram + o + T_COMM, comm, 16);
+	put64(f, o + T_PARENT, KVA(parent));
+	put64(f, o + T_CRED, KVA(O_CRED));
+	put32(f, o + T_STATE, 1); /* sleeping */
+	put64(f, o + T_START, 1000u * (unsigned)pid);
+}
+
+/* A dentry: its name at O_STR + 0x40*i. */
+static void put_dentry(struct fake *f, int i, int parent, const char *name)
+{
+	uint64_t o = O_DENTRY(i), s = O_STR + 0x40u * i;
+	put64(f, o, KVA(O_DENTRY(parent)));
+	put32(f, o + 8 + 4, (uint32_t)strlen(name));
+	put64(f, o + 16, KVA(s));
+	put64(f, o + 24, KVA(O_STR + 0x1000)); /* the super_block: magic 0 */
+	strcpy((char *)f->ram + s, name);
+}
+
+static struct fake *fake_kernel(void)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	f->ram = calloc(1, RAM_SIZE);
+	f->mv = (struct memview){f->ram, RAM_BASE, RAM_SIZE};
+	/* Sv39: one gigapage maps KVA_BASE to RAM_BASE */
+	put64(f, O_PGD + 8 * 0x1fe, (RAM_BASE >> 12) << 10 | 0xcf);
+	put_btf(f);
+	const struct sym syms[] = {
+		{"_start", KVA(0)},
+		{"swapper_pg_dir", KVA(O_PGD)},
+		{"__start_BTF", KVA(O_BTF)},
+		{"__stop_BTF", KVA(O_BTF + f->btf_len)},
+		{"init_task", KVA(O_INIT)},
+	};
+	put_kallsyms(f, syms, 5);
+	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
+	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
+	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
+	put_task(f, O_TASK(2), 42, "sh", O_INIT, O_TASK(0));
+	put16(f, O_TASK(2) + 84, 32 << 3); /* exit_state EXIT_ZOMBIE, in its bitfield */
+	put32(f, O_CRED + 4, 1000);
+	put32(f, O_CRED + 8, 100);
+	/* init has an address space and runs /bin/sh */
+	put64(f, O_TASK(0) + T_MM, KVA(O_MM));
+	put64(f, O_MM, KVA(O_PGD));
+	put64(f, O_MM + 8, KVA(O_FILE));
+	put64(f, O_FILE, KVA(O_MOUNT) + 16);
+	put64(f, O_FILE + 8, KVA(O_DENTRY(2)));
+	put64(f, O_MOUNT, KVA(O_MOUNT)); /* its own parent: the root mount */
+	put64(f, O_MOUNT + 16, KVA(O_DENTRY(0)));
+	put_dentry(f, 0, 0, "/");
+	put_dentry(f, 1, 0, "bin");
+	put_dentry(f, 2, 1, "sh");
+	return f;
+}
+
+static void fake_free(struct fake *f)
+{
+	free(f->ram);
+	free(f);
+}
+
+static struct vmi *attach(struct fake *f, char *err, size_t errlen)
+{
+	struct vmi_options o = {0};
+	return vmi_attach(&f->mv, &o, err, errlen);
+}
+
+static json_t *row_of(json_t *res, int pid)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(res, "rows"), i, r)
+		if (json_integer_value(json_object_get(r, "pid")) == pid)
+			return r;
+	return NULL;
+}
+
+static void test_attach_and_ps(void **state)
+{
+	struct fake *f = fake_kernel();
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(v->satp, (8ull << 60) | ((RAM_BASE + O_PGD) >> 12));
+	json_t *res = vmi_view(v, "ps", NULL, err, sizeof(err));
+	assert_non_null(res);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	assert_false(json_is_true(json_object_get(res, "truncated")));
+	json_t *sh = row_of(res, 42), *init = row_of(res, 1);
+	assert_non_null(sh);
+	assert_non_null(init);
+	assert_string_equal(json_string_value(json_object_get(sh, "comm")), "sh");
+	assert_int_equal(json_integer_value(json_object_get(sh, "tgid")), 42);
+	assert_int_equal(json_integer_value(json_object_get(sh, "ppid")), 1);
+	assert_int_equal(json_integer_value(json_object_get(sh, "uid")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(sh, "gid")), 100);
+	assert_string_equal(json_string_value(json_object_get(sh, "state")), "Z");
+	assert_string_equal(json_string_value(json_object_get(init, "state")), "S");
+	assert_string_equal(json_string_value(json_object_get(init, "exe")), "/bin/sh");
+	assert_string_equal(json_string_value(json_object_get(init, "pgd_pa")), "0x80001000");
+	json_decref(res);
+	vmi_free(v);
+	fake_free(f);
+}
+
+/* Views whose fields the fake kernel lacks are refused, naming them. */
+static void test_missing_fields_refuse_views(void **state)
+{
+	struct fake *f = fake_kernel();
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	assert_null(vmi_view(v, "files", "1", err, sizeof(err)));
+	assert_non_null(strstr(err, "task_struct.files"));
+	assert_null(vmi_view(v, "net", NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "sock.__sk_common.skc_family"));
+	assert_null(vmi_view(v, "modules", NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "CONFIG_MODULES"));
+	assert_null(vmi_view(v, "nosuch", NULL, err, sizeof(err)));
+	json_t *info = vmi_info(v);
+	assert_true(json_array_size(json_object_get(info, "missing_fields")) > 10);
+	json_decref(info);
+	vmi_free(v);
+	fake_free(f);
+}
+
+static json_t *ps_of(struct fake *f)
+{
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	json_t *res = vmi_view(v, "ps", NULL, err, sizeof(err));
+	vmi_free(v);
+	return res;
+}
+
+/* A list that loops without coming back to init_task ends, truncated. */
+static void test_task_list_cycle(void **state)
+{
+	struct fake *f = fake_kernel();
+	put64(f, O_TASK(2) + T_TASKS, KVA(O_TASK(1)) + T_TASKS);
+	json_t *res = ps_of(f);
+	assert_non_null(res);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), VMI_MAX_TASKS);
+	json_decref(res);
+	fake_free(f);
+}
+
+/* A next pointer into MMIO (a gigapage over 0..1 GiB) or unmapped space. */
+static void test_pointer_into_mmio(void **state)
+{
+	struct fake *f = fake_kernel();
+	put64(f, O_PGD + 8 * 0x1fd, 0xcfull); /* KVA_BASE - 1 GiB -> PA 0 */
+	put64(f, O_TASK(1) + T_TASKS, KVA_BASE - (1u << 30) + 0x10000000); /* the UART */
+	json_t *res = ps_of(f);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 2);
+	json_decref(res);
+	put64(f, O_TASK(1) + T_TASKS, 0x0000123400000000ull); /* not canonical */
+	res = ps_of(f);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	/* a credentials pointer outside RAM: a note, the row still there */
+	put64(f, O_TASK(1) + T_TASKS, KVA(O_TASK(2)));
+	put64(f, O_TASK(0) + T_CRED, KVA(RAM_SIZE + 4096));
+	res = ps_of(f);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	fake_free(f);
+}
+
+/* A page table whose entries point back at itself: no leaf, no hang. */
+static void test_page_table_loop(void **state)
+{
+	struct fake *f = fake_kernel();
+	uint64_t self = ((RAM_BASE + O_PGD) >> 12) << 10 | 1; /* valid, not a leaf */
+	for (int i = 0; i < 512; i++)
+		put64(f, O_PGD + 8 * i, self);
+	char err[512] = "";
+	assert_null(attach(f, err, sizeof(err)));
+	assert_non_null(strstr(err, "no page table maps the kernel"));
+	fake_free(f);
+}
+
+/* A dentry that is its own grandparent: the path is cut, marked "...". */
+static void test_dentry_cycle(void **state)
+{
+	struct fake *f = fake_kernel();
+	put64(f, O_DENTRY(1), KVA(O_DENTRY(2)));
+	json_t *res = ps_of(f);
+	const char *exe = json_string_value(json_object_get(row_of(res, 1), "exe"));
+	assert_non_null(exe);
+	assert_memory_equal(exe, "...", 3);
+	assert_true(strlen(exe) < VMI_MAX_PATH);
+	json_decref(res);
+	fake_free(f);
+}
+
+/* Strings that run into the end of RAM or an unmapped page. */
+static void test_unterminated_string(void **state)
+{
+	struct fake *f = fake_kernel();
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	memset(f->ram + RAM_SIZE - 100, 'A', 100);
+	char buf[64];
+	assert_int_equal(kstr(v, KVA(RAM_SIZE - 100), buf, sizeof(buf)), 1);
+	assert_int_equal(strlen(buf), 63);
+	char big[512];
+	assert_int_equal(kstr(v, KVA(RAM_SIZE - 100), big, sizeof(big)), 1);
+	assert_int_equal(strlen(big), 100);
+	assert_int_equal(kstr(v, KVA(RAM_SIZE), big, sizeof(big)), -1);
+	assert_int_equal(big[0], 0);
+	/* a qstr claiming 4 GiB of name */
+	put32(f, O_DENTRY(2) + 12, 0xffffffffu);
+	json_t *res = vmi_view(v, "ps", NULL, err, sizeof(err));
+	assert_non_null(res);
+	json_decref(res);
+	vmi_free(v);
+	fake_free(f);
+}
+
+static void test_corrupt_kallsyms(void **state)
+{
+	struct fake *f = fake_kernel();
+	/* break the chain from the tables to the token table */
+	uint64_t p = al8(O_KALLSYMS + 4 * 5); /* kallsyms_relative_base */
+	put32(f, p + 8, 7); /* kallsyms_num_syms: 7, not 5 */
+	char err[512] = "";
+	assert_null(attach(f, err, sizeof(err)));
+	assert_non_null(strstr(err, "kallsyms"));
+	fake_free(f);
+}
+
+static void test_corrupt_btf(void **state)
+{
+	struct fake *f = fake_kernel();
+	memset(f->ram + O_BTF + 24, 0xff, 64);
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	if (v) { /* libbpf may accept what is left: then every view must still end */
+		json_t *res = vmi_view(v, "ps", NULL, err, sizeof(err));
+		json_decref(res);
+		vmi_free(v);
+	} else {
+		assert_non_null(strstr(err, "BTF"));
+	}
+	put32(f, O_BTF, 0); /* no magic at all */
+	assert_null(attach(f, err, sizeof(err)));
+	assert_non_null(strstr(err, "BTF"));
+	fake_free(f);
+}
+
+/* Random bytes over the task structures: whatever comes out, it ends. */
+static void test_random_tasks(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+	for (int round = 0; round < 50; round++) {
+		struct fake *f = fake_kernel();
+		for (uint64_t o = O_INIT; o < O_FILE + 0x4000; o += 8) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if ((x & 7) == 0) /* sometimes a plausible pointer */
+				put64(f, o, KVA((x >> 8) % RAM_SIZE) & ~7ull);
+			else if ((x & 7) == 1)
+				put64(f, o, x);
+		}
+		json_t *res = ps_of(f);
+		assert_non_null(res);
+		json_decref(res);
+		fake_free(f);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attach_and_ps),
+		cmocka_unit_test(test_missing_fields_refuse_views),
+		cmocka_unit_test(test_task_list_cycle),
+		cmocka_unit_test(test_pointer_into_mmio),
+		cmocka_unit_test(test_page_table_loop),
+		cmocka_unit_test(test_dentry_cycle),
+		cmocka_unit_test(test_unterminated_string),
+		cmocka_unit_test(test_corrupt_kallsyms),
+		cmocka_unit_test(test_corrupt_btf),
+		cmocka_unit_test(test_random_tasks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
