@@ -191,11 +191,12 @@ static int resolve_one(const struct btf *btf, const char *type, const char *path
 	__u32 bf = btf_kflag(owner) ? BTF_MEMBER_BITFIELD_SIZE(m->offset) : 0;
 	int r = btf__resolve_type(btf, m->type);
 	__s64 size = btf__resolve_size(btf, m->type);
-	if (r < 0 || size <= 0 || size > (1 << 20) || bf > 56)
+	const struct btf_type *t = r < 0 ? NULL : btf__type_by_id(btf, (__u32)r);
+	/* a flexible array member (numbers[] of struct pid) has size 0 */
+	if (!t || size < 0 || (size == 0 && !btf_is_array(t)) || size > (1 << 20) || bf > 56)
 		return -1;
-	const struct btf_type *t = btf__type_by_id(btf, (__u32)r);
 	*f = (struct field){.ok = true, .off = bits / 8, .size = (uint32_t)size};
-	if (t && btf_is_array(t))
+	if (btf_is_array(t))
 		f->nelem = btf_array(t)->nelems;
 	if (bf) {
 		f->bit_off = (uint8_t)(bits % 8);

@@ -78,7 +78,7 @@ static void iface_row(struct vmi *v, struct view_out *o, uint64_t dev)
 		alen = sizeof(addr);
 	if (ap && alen && kread(v, ap, addr, alen) == 0)
 		for (uint64_t i = 0; i < alen; i++)
-			snprintf(mac + 3 * i, 4, "%s%02x", i ? ":" : "", addr[i]);
+			snprintf(mac + (i ? 3 * i - 1 : 0), 4, "%s%02x", i ? ":" : "", addr[i]);
 	/* include/uapi/linux/if.h */
 	static const struct {
 		unsigned bit;
