@@ -46,7 +46,7 @@ int inspect_parse(int argc, char **argv, struct inspect_args *a)
 	memset(a, 0, sizeof(*a));
 	a->passphrase_fd = -1;
 	int c;
-	optind = 1;
+	optind = 0; /* 0: glibc starts afresh (keel ctl has run getopt already) */
 	/* GNU getopt moves the positionals after the options */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

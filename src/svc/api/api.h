@@ -19,6 +19,7 @@
 #include "vm/clone.h"
 
 struct machine;
+struct vmi;
 
 #define API_MAX_CLIENTS 8
 /* The longest request line, newline excluded.  Longer: an error reply and
@@ -42,6 +43,9 @@ struct api_server {
 	/* A "clone" waiting for the host loop: whose it is, and its id. */
 	int clone_client; /* index into clients, -1: none */
 	struct json_t *clone_id;
+	/* "inspect": the guest kernel as last found (symbols, BTF), kept
+	 * while it stays where it was. */
+	struct vmi *vmi;
 };
 
 /* The host loop's side of the requests: it reads and obeys these. */

@@ -116,6 +116,13 @@ void vmi_set_memview(struct vmi *v, const struct memview *mv)
 	v->mv = *mv;
 }
 
+bool vmi_check(struct vmi *v, const struct memview *mv)
+{
+	v->mv = *mv;
+	uint64_t pa;
+	return memview_translate(mv, v->satp, v->kimage_va, &pa, NULL) == 0 && pa == v->kimage_pa;
+}
+
 void vmi_free(struct vmi *v)
 {
 	if (!v)

@@ -12,6 +12,7 @@
 #ifndef KEEL_SVC_VMI_VMI_H
 #define KEEL_SVC_VMI_VMI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,10 @@ struct vmi_options {
 struct vmi *vmi_attach(const struct memview *mv, const struct vmi_options *o, char *err,
 		       size_t errlen);
 void vmi_set_memview(struct vmi *v, const struct memview *mv);
+/* Take mv as the view and say whether the kernel is still where attach
+ * found it (its page table still maps the image there): false after a
+ * reboot into another kernel, say; attach again then. */
+bool vmi_check(struct vmi *v, const struct memview *mv);
 void vmi_free(struct vmi *v);
 
 /* What attach found, as JSON: kernel base, page table, symbol and BTF
