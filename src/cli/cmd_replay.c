@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/inspect_cli.h"
 #include "dev/disk_image.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
@@ -42,6 +43,11 @@ static void replay_usage(FILE *out)
 	      "  --from FILE          start from FILE, a snapshot that 'keel replay --until N\n"
 	      "                       --snapshot FILE' saved from this log, instead of the\n"
 	      "                       first checkpoint; the log's later digests still apply\n"
+	      "  --inspect 'VIEW [ARG]'\n"
+	      "                       with --until: introspect the guest kernel there (views\n"
+	      "                       as in 'keel inspect --help'; best with --quiet)\n"
+	      "  --json               --inspect prints JSON instead of a table\n"
+	      "  --vmlinux FILE       --inspect takes BTF (and symbols) from FILE\n"
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
 	      "  --quiet              do not print the guest's console output\n"
@@ -64,6 +70,8 @@ struct replay_options {
 	uint64_t until;
 	const char *snapshot;
 	const char *from;
+	const char *inspect, *vmlinux; /* --inspect 'VIEW [ARG]' at --until */
+	bool inspect_json;
 	bool bisect, quiet;
 	bool no_decode_cache;
 	uint64_t perturb_at;
@@ -363,7 +371,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE };
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_INSPECT, OPT_JSON, OPT_VMLINUX };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -374,6 +382,9 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"quiet", no_argument, NULL, OPT_QUIET},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
+		{"inspect", required_argument, NULL, OPT_INSPECT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"vmlinux", required_argument, NULL, OPT_VMLINUX},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -391,6 +402,9 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_INSPECT: o->inspect = optarg; break;
+		case OPT_JSON: o->inspect_json = true; break;
+		case OPT_VMLINUX: o->vmlinux = optarg; break;
 		case OPT_UNTIL:
 			errno = 0;
 			o->until = strtoull(optarg, &end, 0);
@@ -409,9 +423,10 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		default: replay_usage(stderr); return -1;
 		}
 	}
-	if (optind + 1 != argc || (o->snapshot && !o->until)) {
+	if (optind + 1 != argc || ((o->snapshot || o->inspect) && !o->until)) {
 		fprintf(stderr, "keel replay: %s (try --help)\n",
-			optind + 1 != argc ? "needs exactly one log directory" : "--snapshot needs --until");
+			optind + 1 != argc ? "needs exactly one log directory"
+					   : "--snapshot and --inspect need --until");
 		return -1;
 	}
 	o->dir = argv[optind];
@@ -452,6 +467,31 @@ static int save_until_snapshot(struct machine *m, const char *path)
 	return rc;
 }
 
+/* --inspect 'VIEW [ARG]' on the machine where --until stopped it. */
+static int inspect_at_until(struct machine *m, const struct replay_options *o)
+{
+	char view[64], arg[64] = "";
+	if (sscanf(o->inspect, "%63s %63s", view, arg) < 1) {
+		fprintf(stderr, "keel replay: --inspect needs a view\n");
+		return 1;
+	}
+	struct memview mv;
+	struct tap_regs regs;
+	taps_memview(m, &mv);
+	taps_regs(m, &regs);
+	struct vmi_options vo = {.vmlinux = o->vmlinux, .satp = regs.satp};
+	char err[512];
+	struct vmi *v = vmi_attach(&mv, &vo, err, sizeof(err));
+	if (!v) {
+		fprintf(stderr, "keel replay: --inspect: %s\n", err);
+		return 1;
+	}
+	fflush(stdout);
+	int rc = inspect_run(v, view, arg[0] ? arg : NULL, o->inspect_json);
+	vmi_free(v);
+	return rc;
+}
+
 static double seconds_now(void)
 {
 	struct timespec ts;
@@ -473,7 +513,9 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 	case REPLAY_UNTIL:
 		fprintf(stderr, "keel replay: stopped at icount %" PRIu64 " (--until), %" PRIu64
 				" checkpoints matched\n", icount, r->digests_checked);
-		return o->snapshot && save_until_snapshot(r->m, o->snapshot) ? 1 : 0;
+		if (o->snapshot && save_until_snapshot(r->m, o->snapshot))
+			return 1;
+		return o->inspect ? inspect_at_until(r->m, o) : 0;
 	case REPLAY_DIVERGED:
 		fprintf(stderr, "keel replay: DIVERGED: %s\n", r->why);
 		return EXIT_DIVERGED;
