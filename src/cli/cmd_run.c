@@ -20,6 +20,7 @@
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
+#include "svc/vmi/vmi_events.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
 #include "vm/taps.h"
@@ -39,6 +40,7 @@ struct run_options {
 	const char *net;
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
+	const char *vmi_events; /* --vmi-events FILE */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
@@ -153,6 +155,9 @@ static void run_usage(FILE *out)
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
+	      "  --vmi-events FILE    the guest's exec, fork, exit, open, connect and accept\n"
+	      "                       calls as JSON lines, with pid, comm and resolved paths\n"
+	      "                       (docs/vmi.md; '-' for stderr)\n"
 	      "  --gdb PORT           wait for gdb (gdb-multiarch) on 127.0.0.1:PORT\n"
 	      "  --stats              print how long loading (or --restore) took, and the\n"
 	      "                       instruction count, seconds and MIPS at exit\n"
@@ -207,7 +212,7 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD, OPT_OVERLAY,
 	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
@@ -282,6 +287,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
+	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -345,6 +351,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
+		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -680,6 +687,17 @@ static int run_or_record(int argc, char **argv, bool record)
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
+	struct vmi_events *ev = NULL;
+	FILE *ev_out = NULL;
+	if (rc == 0 && o.vmi_events) {
+		ev_out = strcmp(o.vmi_events, "-") ? fopen(o.vmi_events, "w") : stderr;
+		struct vmi_options vo = {0};
+		if (!ev_out || !(ev = vmi_events_start(m, ev_out, &vo, err, sizeof(err)))) {
+			fprintf(stderr, "keel run: --vmi-events %s: %s\n", o.vmi_events,
+				ev_out ? err : strerror(errno));
+			rc = -1;
+		}
+	}
 	if (rc == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
@@ -697,6 +715,9 @@ static int run_or_record(int argc, char **argv, bool record)
 				m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
 		}
 	}
+	vmi_events_stop(ev);
+	if (ev_out && ev_out != stderr)
+		fclose(ev_out);
 	machine_free(m);
 	free(m);
 	return status;
