@@ -148,6 +148,7 @@ static void emit(struct vmi_events *e, json_t *j)
 {
 	if (json_dumpf(j, e->out, JSON_COMPACT) == 0)
 		fputc('\n', e->out);
+	fflush(e->out); /* a reader follows the file as the guest runs */
 	json_decref(j);
 	e->events++;
 }
