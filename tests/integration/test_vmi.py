@@ -188,8 +188,9 @@ def check_replay():
                   + boot_args(append=APPEND))
         try:
             g.wait_ready()
-            g.run("sleep 1000 & echo started-bg")
-            g.run("echo started")
+            # the child runs when the scheduler gets to it: wait until it has
+            out, _ = g.run("sleep 1000 & sleep 1; ps -o comm | grep -c '^sleep'")
+            check(out.strip().endswith("1"), f"sleep did not start: {out!r}")
             rc, out, err = keel("ctl", "--sock", sock, "status")
             check(rc == 0, f"status: {err}")
             icount = json.loads(out)["icount"]
