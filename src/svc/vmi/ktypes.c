@@ -253,11 +253,16 @@ static int btf_from_ram(struct vmi *v, char *err, size_t errlen)
 			 (unsigned long long)start);
 		return -1;
 	}
+	libbpf_print_fn_t old = libbpf_set_print(NULL);
 	v->btf = btf__new(buf, (__u32)(stop - start));
+	long e = libbpf_get_error(v->btf);
+	libbpf_set_print(old);
 	free(buf);
-	if (libbpf_get_error(v->btf)) {
+	if (e) {
+		char why[128];
+		libbpf_strerror((int)e, why, sizeof(why));
 		v->btf = NULL;
-		snprintf(err, errlen, "the kernel's BTF in memory does not parse (%s)", strerror(errno));
+		snprintf(err, errlen, "the kernel's BTF in memory does not parse (%s)", why);
 		return -1;
 	}
 	snprintf(v->btf_source, sizeof(v->btf_source), "kernel memory (%llu bytes)",
@@ -269,10 +274,16 @@ int ktypes_load(struct vmi *v, const char *vmlinux, char *err, size_t errlen)
 {
 	double t0 = now_ms();
 	if (vmlinux) {
+		/* libbpf reports through its print callback as well: keep to ours */
+		libbpf_print_fn_t old = libbpf_set_print(NULL);
 		v->btf = btf__parse_elf(vmlinux, NULL);
-		if (libbpf_get_error(v->btf)) {
+		long e = libbpf_get_error(v->btf);
+		libbpf_set_print(old);
+		if (e) {
+			char why[128];
+			libbpf_strerror((int)e, why, sizeof(why));
 			v->btf = NULL;
-			snprintf(err, errlen, "%s: no usable .BTF section (%s)", vmlinux, strerror(errno));
+			snprintf(err, errlen, "%s: no usable .BTF section (%s)", vmlinux, why);
 			return -1;
 		}
 		snprintf(v->btf_source, sizeof(v->btf_source), "%s", vmlinux);
