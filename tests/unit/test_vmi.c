@@ -35,11 +35,19 @@
 #define O_MOUNT 0x131000u
 #define O_DENTRY(i) (0x132000u + 0x100u * (i))
 #define O_STR 0x140000u
+#define O_PIDNS 0x150000u
+#define O_XANODE 0x151000u
+#define O_PID(i) (0x152000u + 0x100u * (i))
 
 /* Field offsets of the fake kernel's structures (the BTF says them). */
 enum {
 	T_TASKS = 0, T_PID = 16, T_ANON = 20, T_COMM = 24, T_PARENT = 40, T_CRED = 48, T_MM = 56,
-	T_STATE = 64, T_START = 72, T_FLAGS = 80, T_EXIT_BITS = 84 * 8 + 3, T_SIZE = 128,
+	T_STATE = 64, T_START = 72, T_FLAGS = 80, T_EXIT_BITS = 84 * 8 + 3, T_PID_LINKS = 96,
+	T_SIZE = 128,
+	/* struct pid: tasks[3] (hlist_head) at 8, numbers[] (upid: nr, ns) at 40;
+	 * xa_node: shift at 0, slots[64] at 40; pid_namespace: idr at 0, whose
+	 * xarray's xa_head is at 8 */
+	PID_TASKS = 8, PID_NUMBERS = 40, XA_SLOTS = 40, IDR_HEAD = 8,
 };
 
 struct fake {
@@ -111,6 +119,10 @@ static void put_btf(struct fake *f)
 	int lh = btf__add_struct(b, "list_head", 16);
 	btf__add_field(b, "next", ptr, 0, 0);
 	btf__add_field(b, "prev", ptr, 64, 0);
+	int hnode = btf__add_struct(b, "hlist_node", 16);
+	btf__add_field(b, "next", ptr, 0, 0);
+	btf__add_field(b, "pprev", ptr, 64, 0);
+	int links = btf__add_array(b, i32, hnode, 3);
 	int anon = btf__add_struct(b, NULL, 4); /* an anonymous member holds tgid */
 	btf__add_field(b, "tgid", i32, 0, 0);
 	btf__add_struct(b, "task_struct", T_SIZE);
@@ -125,6 +137,25 @@ static void put_btf(struct fake *f)
 	btf__add_field(b, "start_time", u64, T_START * 8, 0);
 	btf__add_field(b, "flags", u32, T_FLAGS * 8, 0);
 	btf__add_field(b, "exit_state", u32, T_EXIT_BITS, 7); /* a bitfield */
+	btf__add_field(b, "pid_links", links, T_PID_LINKS * 8, 0);
+	int upid = btf__add_struct(b, "upid", 16);
+	btf__add_field(b, "nr", i32, 0, 0);
+	btf__add_field(b, "ns", ptr, 64, 0);
+	int heads = btf__add_array(b, i32, ptr, 3);
+	int numbers = btf__add_array(b, i32, upid, 0); /* a flexible array */
+	btf__add_struct(b, "pid", PID_NUMBERS);
+	btf__add_field(b, "tasks", heads, PID_TASKS * 8, 0);
+	btf__add_field(b, "numbers", numbers, PID_NUMBERS * 8, 0);
+	int slots = btf__add_array(b, i32, ptr, 64);
+	btf__add_struct(b, "xa_node", XA_SLOTS + 64 * 8);
+	btf__add_field(b, "shift", chr, 0, 0);
+	btf__add_field(b, "slots", slots, XA_SLOTS * 8, 0);
+	int xarray = btf__add_struct(b, "xarray", 16);
+	btf__add_field(b, "xa_head", ptr, IDR_HEAD * 8, 0);
+	int idr = btf__add_struct(b, "idr", 24);
+	btf__add_field(b, "idr_rt", xarray, 0, 0);
+	btf__add_struct(b, "pid_namespace", 64);
+	btf__add_field(b, "idr", idr, 0, 0);
 	btf__add_struct(b, "cred", 16);
 	btf__add_field(b, "uid", u32, 4 * 8, 0);
 	btf__add_field(b, "gid", u32, 8 * 8, 0);
@@ -198,12 +229,21 @@ static struct fake *fake_kernel(void)
 		{"__start_BTF", KVA(O_BTF)},
 		{"__stop_BTF", KVA(O_BTF + f->btf_len)},
 		{"init_task", KVA(O_INIT)},
+		{"init_pid_ns", KVA(O_PIDNS)},
 	};
-	put_kallsyms(f, syms, 5);
+	put_kallsyms(f, syms, 6);
 	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
 	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
 	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
 	put_task(f, O_TASK(2), 42, "sh", O_INIT, O_TASK(0));
+	/* the PID IDR: one XArray node holding pids 1, 2 and 42 */
+	put64(f, O_PIDNS + IDR_HEAD, KVA(O_XANODE) | 2);
+	const int pids[] = {1, 2, 42};
+	for (int i = 0; i < 3; i++) {
+		put64(f, O_XANODE + XA_SLOTS + 8 * (uint64_t)i, KVA(O_PID(i)));
+		put64(f, O_PID(i) + PID_TASKS, KVA(O_TASK(i)) + T_PID_LINKS);
+		put32(f, O_PID(i) + PID_NUMBERS, (uint32_t)pids[i]);
+	}
 	put16(f, O_TASK(2) + 84, 32 << 3); /* exit_state EXIT_ZOMBIE, in its bitfield */
 	put32(f, O_CRED + 4, 1000);
 	put32(f, O_CRED + 8, 100);
@@ -292,14 +332,59 @@ static void test_missing_fields_refuse_views(void **state)
 	fake_free(f);
 }
 
-static json_t *ps_of(struct fake *f)
+static json_t *view_of(struct fake *f, const char *view)
 {
 	char err[512] = "";
 	struct vmi *v = attach(f, err, sizeof(err));
 	assert_non_null(v);
-	json_t *res = vmi_view(v, "ps", NULL, err, sizeof(err));
+	json_t *res = vmi_view(v, view, NULL, err, sizeof(err));
 	vmi_free(v);
 	return res;
+}
+
+static json_t *ps_of(struct fake *f)
+{
+	return view_of(f, "ps");
+}
+
+static void test_crossview(void **state)
+{
+	struct fake *f = fake_kernel();
+	json_t *res = view_of(f, "crossview");
+	assert_non_null(res);
+	assert_true(json_is_true(json_object_get(res, "consistent")));
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	json_decref(res);
+	/* unlink pid 42 from the task list, as a rootkit would: the IDR has it */
+	put64(f, O_TASK(1) + T_TASKS, KVA(O_INIT) + T_TASKS);
+	res = view_of(f, "crossview");
+	assert_false(json_is_true(json_object_get(res, "consistent")));
+	json_t *hidden = json_object_get(res, "hidden");
+	assert_int_equal(json_array_size(hidden), 1);
+	assert_int_equal(json_integer_value(json_array_get(hidden, 0)), 42);
+	json_decref(res);
+	res = ps_of(f);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 2);
+	json_decref(res);
+	fake_free(f);
+}
+
+/* An XArray node whose slots point back at itself, or into MMIO. */
+static void test_idr_loop(void **state)
+{
+	struct fake *f = fake_kernel();
+	for (int i = 0; i < 64; i++)
+		put64(f, O_XANODE + XA_SLOTS + 8 * (uint64_t)i, KVA(O_XANODE) | 2);
+	json_t *res = view_of(f, "crossview");
+	assert_non_null(res);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	put64(f, O_PIDNS + IDR_HEAD, (KVA_BASE - (1u << 30) + 0x10000000) | 2);
+	put64(f, O_PGD + 8 * 0x1fd, 0xcfull);
+	res = view_of(f, "crossview");
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	fake_free(f);
 }
 
 /* A list that loops without coming back to init_task ends, truncated. */
@@ -422,13 +507,13 @@ static void test_corrupt_btf(void **state)
 	fake_free(f);
 }
 
-/* Random bytes over the task structures: whatever comes out, it ends. */
+/* Random bytes over the tasks, files and the IDR: whatever comes out, it ends. */
 static void test_random_tasks(void **state)
 {
 	uint64_t x = 88172645463325252ull;
 	for (int round = 0; round < 50; round++) {
 		struct fake *f = fake_kernel();
-		for (uint64_t o = O_INIT; o < O_FILE + 0x4000; o += 8) {
+		for (uint64_t o = O_INIT; o < O_PID(4); o += 8) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			if ((x & 7) == 0) /* sometimes a plausible pointer */
 				put64(f, o, KVA((x >> 8) % RAM_SIZE) & ~7ull);
@@ -436,6 +521,9 @@ static void test_random_tasks(void **state)
 				put64(f, o, x);
 		}
 		json_t *res = ps_of(f);
+		assert_non_null(res);
+		json_decref(res);
+		res = view_of(f, "crossview");
 		assert_non_null(res);
 		json_decref(res);
 		fake_free(f);
@@ -455,6 +543,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt_kallsyms),
 		cmocka_unit_test(test_corrupt_btf),
 		cmocka_unit_test(test_random_tasks),
+		cmocka_unit_test(test_crossview),
+		cmocka_unit_test(test_idr_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
