@@ -108,7 +108,7 @@ static void discard(void *opaque, const uint8_t *buf, size_t len)
 static struct machine *load_snapshot(const char *path, int passphrase_fd)
 {
 	struct restore_request req = {.restore = path, .passphrase_fd = passphrase_fd,
-				      .ram_bytes = 64ull << 30};
+				      .ram_bytes = 64ull << 30, .prog = "keel inspect"};
 	struct snapshot_bytes snap = {0};
 	char err[PATH_MAX + 512];
 	struct snapshot_conf conf;

@@ -16,6 +16,7 @@
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
 #include "svc/replay/replay.h"
+#include "svc/vmi/vmi_events.h"
 #include "vm/machine.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
@@ -47,6 +48,8 @@ static void replay_usage(FILE *out)
 	      "                       with --until: introspect the guest kernel there (views\n"
 	      "                       as in 'keel inspect --help'; best with --quiet)\n"
 	      "  --json               --inspect prints JSON instead of a table\n"
+	      "  --vmi-events FILE    the replayed guest's exec, fork, exit, open, connect and\n"
+	      "                       accept calls as JSON lines (as 'keel run --vmi-events')\n"
 	      "  --vmlinux FILE       --inspect takes BTF (and symbols) from FILE\n"
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
@@ -71,6 +74,7 @@ struct replay_options {
 	const char *snapshot;
 	const char *from;
 	const char *inspect, *vmlinux; /* --inspect 'VIEW [ARG]' at --until */
+	const char *vmi_events; /* --vmi-events FILE */
 	bool inspect_json;
 	bool bisect, quiet;
 	bool no_decode_cache;
@@ -371,7 +375,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_INSPECT, OPT_JSON, OPT_VMLINUX };
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -385,6 +389,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"inspect", required_argument, NULL, OPT_INSPECT},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"vmlinux", required_argument, NULL, OPT_VMLINUX},
+		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -405,6 +410,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_INSPECT: o->inspect = optarg; break;
 		case OPT_JSON: o->inspect_json = true; break;
 		case OPT_VMLINUX: o->vmlinux = optarg; break;
+		case OPT_VMI_EVENTS: o->vmi_events = optarg; break;
 		case OPT_UNTIL:
 			errno = 0;
 			o->until = strtoull(optarg, &end, 0);
@@ -557,6 +563,23 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		r.on_good_digest = keep_good;
 		r.on_good_opaque = &good;
 	}
+	/* Observers only: the replay's machine is not changed by them. */
+	struct vmi_events *ev = NULL;
+	FILE *ev_out = NULL;
+	if (o->vmi_events) {
+		struct vmi_options vo = {.vmlinux = o->vmlinux};
+		ev_out = strcmp(o->vmi_events, "-") ? fopen(o->vmi_events, "w") : stderr;
+		if (!ev_out || !(ev = vmi_events_start(m, ev_out, &vo, err, sizeof(err)))) {
+			fprintf(stderr, "keel replay: --vmi-events %s: %s\n", o->vmi_events,
+				ev_out ? err : strerror(errno));
+			if (ev_out && ev_out != stderr)
+				fclose(ev_out);
+			replayer_free(&r);
+			log_reader_close(src.reader);
+			machine_dispose(m);
+			return 1;
+		}
+	}
 	double t0 = seconds_now();
 	int skip = o->from ? replayer_skip_before(&r, m->hart.icount, err, sizeof(err))
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
@@ -572,6 +595,9 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		else if (bisect(s, o, &good, bad))
 			status = 1;
 	}
+	vmi_events_stop(ev);
+	if (ev_out && ev_out != stderr)
+		fclose(ev_out);
 	free(good.buf);
 	replayer_free(&r);
 	log_reader_close(src.reader);

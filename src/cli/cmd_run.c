@@ -661,7 +661,7 @@ static int run_or_record(int argc, char **argv, bool record)
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
 	const struct restore_request req = {o.restore, o.passphrase_fd, o.ram_bytes, o.disk,
-					    o.overlay, o.trust_disk};
+					    o.overlay, o.trust_disk, NULL};
 	struct snapshot_bytes snap = {0};
 	double t_load = now_seconds();
 	if (o.restore && (restore_read(&req, &snap) || restore_disk(&req, &snap, &cfg))) {

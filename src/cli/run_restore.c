@@ -58,7 +58,7 @@ int restore_read(const struct restore_request *o, struct snapshot_bytes *s)
 			fclose(f);
 	}
 	if (rc)
-		fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
+		fprintf(stderr, "%s: %s: %s\n", o->prog ? o->prog : "keel run", o->restore, err);
 	return rc;
 }
 
@@ -97,7 +97,7 @@ int restore_disk(const struct restore_request *o, const struct snapshot_bytes *s
 	}
 	return 0;
 fail:
-	fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
+	fprintf(stderr, "%s: %s: %s\n", o->prog ? o->prog : "keel run", o->restore, err);
 	return -1;
 }
 
@@ -106,7 +106,7 @@ int restore_load(struct machine *m, const struct restore_request *o, const struc
 	char err[512];
 	if (snapshot_load_buffer(m, s->p, s->len, err, sizeof(err)) == 0)
 		return 0;
-	fprintf(stderr, "keel run: %s: %s\n", o->restore, err);
+	fprintf(stderr, "%s: %s: %s\n", o->prog ? o->prog : "keel run", o->restore, err);
 	return -1;
 }
 

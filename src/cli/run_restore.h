@@ -19,6 +19,7 @@ struct restore_request {
 	const char *disk; /* --disk: only for a raw disk, with trust_disk */
 	const char *overlay; /* --overlay NEW: resume on a copy of the frozen overlay */
 	bool trust_disk;
+	const char *prog; /* names the command in messages; NULL: "keel run" */
 };
 
 /* A snapshot file's bytes; a sealed one decrypted and authenticated. */

@@ -10,8 +10,9 @@ the same TCP sockets, the same mounts and the same descriptors; the
 cross-view must be consistent; the kernel hash must not change; a snapshot
 inspected with `keel inspect` must give what the live VM gave.  The event
 stream for a known script must hold its exec/open/exit events in order.
-Last, `keel replay --until N --inspect ps` on a recording must find the
-process started before N."""
+Last, on a recording: `keel replay --vmi-events` must give exactly the
+recording's event stream, and `keel replay --until N --inspect ps` must
+find the process started before N."""
 import json
 import os
 import re
@@ -69,6 +70,8 @@ def section(text, start, end):
 
 
 def check_against_guest(g, sock):
+    out, rc = g.run("ifconfig lo promisc")
+    check(rc == 0, f"ifconfig lo promisc: {out!r}")
     g.run("sleep 1000 | nc -l -p 5555 >/dev/null & sleep 1; sleep 1000 | nc 127.0.0.1 5555 & "
           "sleep 1")
     start = len(g.text())
@@ -137,8 +140,8 @@ def check_against_guest(g, sock):
           f"cross-view: {cross['hidden']} hidden, {cross['not_in_idr']} not in the IDR")
     h1 = inspect_live(sock, "integrity")["kernel_sha256"]
     ifaces = inspect_live(sock, "ifaces")
-    check(any(r["name"] == "lo" and "LOOPBACK" in r["flags"] for r in ifaces["rows"]),
-          f"ifaces: {ifaces['rows']}")
+    check(any(r["name"] == "lo" and "LOOPBACK" in r["flags"] and r["promisc"]
+              for r in ifaces["rows"]), f"ifaces (lo was set promiscuous): {ifaces['rows']}")
     rc, _, err = keel("ctl", "--sock", sock, "inspect", "modules")
     check(rc == 1 and "CONFIG_MODULES" in err, f"modules on a kernel without them: {rc} {err}")
 
@@ -184,8 +187,9 @@ def check_events(g, events_path):
 def check_replay():
     with tempfile.TemporaryDirectory() as tmp:
         log, sock = os.path.join(tmp, "log"), os.path.join(tmp, "k.sock")
-        g = Guest([], command=[keel_path(), "record", "--log", log, "--api-sock", sock]
-                  + boot_args(append=APPEND))
+        rec_events, rep_events = os.path.join(tmp, "rec.jsonl"), os.path.join(tmp, "rep.jsonl")
+        g = Guest([], command=[keel_path(), "record", "--log", log, "--api-sock", sock,
+                               "--vmi-events", rec_events] + boot_args(append=APPEND))
         try:
             g.wait_ready()
             # the child runs when the scheduler gets to it: wait until it has
@@ -197,6 +201,13 @@ def check_replay():
             g.power_off()
         finally:
             g.kill()
+        # the replayed guest makes the same calls at the same instruction counts
+        rc, out, err = keel("replay", log, "--quiet", "--vmi-events", rep_events, timeout=600)
+        check(rc == 0, f"replay --vmi-events: rc={rc} {err}")
+        with open(rec_events) as a, open(rep_events) as b:
+            rec, rep = a.read(), b.read()
+        check(rec == rep and '"comm":"sleep"' in rec,
+              f"replay's events differ from the recording's: {len(rec)} vs {len(rep)} bytes")
         rc, out, err = keel("replay", log, "--until", str(icount), "--quiet", "--inspect", "ps",
                             "--json", timeout=600)
         check(rc == 0, f"replay --inspect: rc={rc} {err}")
