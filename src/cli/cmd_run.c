@@ -17,6 +17,7 @@
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
+#include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
@@ -48,6 +49,7 @@ struct run_options {
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
 	bool digest;
+	const char *events_out; /* --events-out FILE */
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -152,6 +154,10 @@ static void run_usage(FILE *out)
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
+	      "services:\n"
+	      "  --events-out FILE    write every input that crosses the event boundary to\n"
+	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
@@ -212,8 +218,8 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD, OPT_OVERLAY,
-	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD,
+	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -280,6 +286,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->passphrase_fd = (int)v;
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -362,6 +369,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -597,7 +605,7 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -637,6 +645,49 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	host_loop_close(&loop);
 	if (o->api_sock)
 		api_server_close(&api);
+	return why;
+}
+
+/* The guest's system calls as JSON lines (--vmi-events), or NULL. */
+static struct vmi_events *open_vmi_events(struct machine *m, const char *path, FILE **out,
+					  bool *failed)
+{
+	char err[512];
+	struct vmi_options vo = {0};
+	struct vmi_events *ev = NULL;
+	*out = strcmp(path, "-") ? fopen(path, "w") : stderr;
+	if (!*out || !(ev = vmi_events_start(m, *out, &vo, err, sizeof(err)))) {
+		fprintf(stderr, "keel run: --vmi-events %s: %s\n", path, *out ? err : strerror(errno));
+		if (*out && *out != stderr)
+			fclose(*out);
+		*failed = true;
+	}
+	return ev;
+}
+
+/* The services that watch the run (--events-out, --vmi-events) around it. */
+static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+{
+	struct event_log evlog = {0};
+	char err[512];
+	if (o->events_out && event_log_open(&evlog, m, o->events_out, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s\n", err);
+		return STOP_NONE;
+	}
+	bool failed = false;
+	FILE *ev_out = NULL;
+	struct vmi_events *ev = o->vmi_events ? open_vmi_events(m, o->vmi_events, &ev_out, &failed)
+					      : NULL;
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o);
+	if (ev) {
+		vmi_events_stop(ev);
+		if (ev_out != stderr)
+			fclose(ev_out);
+	}
+	if (event_log_close(&evlog, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s: %s\n", o->events_out, err);
+		why = STOP_NONE;
+	}
 	return why;
 }
 
@@ -687,17 +738,6 @@ static int run_or_record(int argc, char **argv, bool record)
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
-	struct vmi_events *ev = NULL;
-	FILE *ev_out = NULL;
-	if (rc == 0 && o.vmi_events) {
-		ev_out = strcmp(o.vmi_events, "-") ? fopen(o.vmi_events, "w") : stderr;
-		struct vmi_options vo = {0};
-		if (!ev_out || !(ev = vmi_events_start(m, ev_out, &vo, err, sizeof(err)))) {
-			fprintf(stderr, "keel run: --vmi-events %s: %s\n", o.vmi_events,
-				ev_out ? err : strerror(errno));
-			rc = -1;
-		}
-	}
 	if (rc == 0) {
 		double t0 = now_seconds();
 		if (o.gdb_port)
@@ -715,9 +755,6 @@ static int run_or_record(int argc, char **argv, bool record)
 				m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
 		}
 	}
-	vmi_events_stop(ev);
-	if (ev_out && ev_out != stderr)
-		fclose(ev_out);
 	machine_free(m);
 	free(m);
 	return status;

@@ -171,9 +171,4 @@ bool machine_skip_to_deadline(struct machine *m);
  * e.g. input arrived while idle).  Crosses the event boundary. */
 void machine_adjust_time(struct machine *m, uint64_t ticks);
 
-/* Read/write guest memory by virtual address through the current
- * translation (no side effects), for debuggers.  Return bytes done. */
-size_t machine_read_virt(struct machine *m, uint64_t va, void *buf, size_t len);
-size_t machine_write_virt(struct machine *m, uint64_t va, const void *buf, size_t len);
-
 #endif

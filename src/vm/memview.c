@@ -6,6 +6,7 @@
  * replaying machine.  Everything it reads is the guest's and may be
  * hostile: every address is range-checked and the walk is bounded by the
  * number of levels. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "vm/taps.h"
@@ -25,14 +26,23 @@
 #define SATP_MODE_SV39 8
 #define SATP_MODE_SV48 9
 
+/* [pa, pa+len) inside [base, base+size)?  Written so that no sum can
+ * wrap: pa and len come from the guest. */
+static bool inside(uint64_t pa, size_t len, uint64_t base, uint64_t size)
+{
+	return pa >= base && pa - base < size && len <= size - (pa - base);
+}
+
 int memview_read_phys(const struct memview *mv, uint64_t pa, void *buf, size_t len)
 {
 	if (len == 0)
 		return MV_OK;
-	if (!mv->ram || pa < mv->base || pa - mv->base >= mv->size ||
-	    len > mv->size - (pa - mv->base))
+	if (mv->ram && inside(pa, len, mv->base, mv->size))
+		memcpy(buf, mv->ram + (pa - mv->base), len);
+	else if (mv->rom && inside(pa, len, mv->rom_base, mv->rom_size))
+		memcpy(buf, mv->rom + (pa - mv->rom_base), len);
+	else
 		return MV_NOT_RAM;
-	memcpy(buf, mv->ram + (pa - mv->base), len);
 	return MV_OK;
 }
 

@@ -241,14 +241,24 @@ void taps_memview(const struct machine *m, struct memview *mv)
 	mv->ram = m->ram;
 	mv->base = m->ram_base;
 	mv->size = m->ram_size;
+	bool has_rom = m->cfg.board == BOARD_VIRT;
+	mv->rom = has_rom ? m->rom : NULL;
+	mv->rom_base = has_rom ? VIRT_MROM_BASE : 0;
+	mv->rom_size = has_rom ? VIRT_MROM_SIZE : 0;
+}
+
+uint64_t taps_current_satp(const struct machine *m)
+{
+	return m->hart.priv == PRIV_M ? 0 : m->hart.satp;
 }
 
 int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len)
 {
 	if (len == 0)
 		return MV_OK;
-	if (pa < m->ram_base || pa - m->ram_base > m->ram_size || len > m->ram_size - (pa - m->ram_base))
-		return MV_NOT_RAM;
+	if (pa < m->ram_base || pa - m->ram_base >= m->ram_size ||
+	    len > m->ram_size - (pa - m->ram_base))
+		return MV_NOT_RAM; /* writes reach RAM only, never the ROM */
 	/* bus_ram_ptr for writing is the write: decoded blocks of the pages
 	 * go stale and dirty tracking sees them. */
 	uint8_t *host = bus_ram_ptr(&m->bus, pa, len, true);
@@ -289,6 +299,8 @@ void taps_regs(const struct machine *m, struct tap_regs *r)
 	r->x[0] = 0;
 	memcpy(r->f, h->f, sizeof(r->f));
 	r->priv = h->priv;
+	r->fflags = h->fflags;
+	r->frm = h->frm;
 	r->satp = h->satp;
 	r->mstatus = h->mstatus;
 	uint64_t sstatus = 0;
@@ -336,6 +348,15 @@ int taps_set_priv(struct machine *m, unsigned priv)
 		return -1;
 	m->hart.priv = (uint8_t)priv;
 	hart_update_mode(&m->hart);
+	return 0;
+}
+
+int taps_set_fcsr(struct machine *m, unsigned fflags, unsigned frm)
+{
+	if (fflags > 0x1f || frm > 7)
+		return -1;
+	m->hart.fflags = (uint8_t)fflags;
+	m->hart.frm = (uint8_t)frm;
 	return 0;
 }
 

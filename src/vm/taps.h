@@ -133,6 +133,9 @@ void taps_trap_unsubscribe(struct machine *m, int id);
 struct memview {
 	const uint8_t *ram;
 	uint64_t base, size;
+	/* The boot ROM, read-only (NULL: none).  Reads see it like RAM. */
+	const uint8_t *rom;
+	uint64_t rom_base, rom_size;
 };
 
 void taps_memview(const struct machine *m, struct memview *mv);
@@ -144,8 +147,8 @@ enum memview_status {
 	MV_BAD_SATP = -3, /* a satp mode the view does not walk */
 };
 
-/* Read [pa, pa+len) of RAM.  All or nothing: MV_NOT_RAM if any byte is
- * not RAM (MMIO is never touched). */
+/* Read [pa, pa+len) of RAM (or ROM).  All or nothing: MV_NOT_RAM unless
+ * every byte is in one of them (MMIO is never touched). */
 int memview_read_phys(const struct memview *mv, uint64_t pa, void *buf, size_t len);
 
 /* Translate `va` by walking the Sv39/Sv48 table that `satp` names (Bare:
@@ -160,6 +163,11 @@ int memview_translate(const struct memview *mv, uint64_t satp, uint64_t va, uint
 size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, void *buf,
 			 size_t len);
 
+/* The satp the hart's own data accesses use now: 0 (Bare) in M-mode,
+ * where nothing is translated, else its satp.  What a debugger that
+ * shows "the current address space" passes to the calls above. */
+uint64_t taps_current_satp(const struct machine *m);
+
 /* Writes go through the machine, so that decoded code and dirty tracking
  * see them.  Same results as the reads. */
 int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len);
@@ -173,6 +181,7 @@ struct tap_regs {
 	uint64_t x[32];
 	uint64_t f[32];
 	uint8_t priv; /* 0 U, 1 S, 3 M */
+	uint8_t fflags, frm; /* fcsr's two fields, whatever mstatus.FS says */
 	uint64_t satp, sstatus, mstatus;
 	uint64_t sepc, scause, stval, stvec, sscratch;
 	uint64_t mepc, mcause, mtval, mtvec;
@@ -190,6 +199,7 @@ int taps_set_pc(struct machine *m, uint64_t pc);
 int taps_set_xreg(struct machine *m, unsigned n, uint64_t val);
 int taps_set_freg(struct machine *m, unsigned n, uint64_t val);
 int taps_set_priv(struct machine *m, unsigned priv);
+int taps_set_fcsr(struct machine *m, unsigned fflags, unsigned frm);
 int taps_csr_read(struct machine *m, unsigned csr, uint64_t *val);
 int taps_csr_write(struct machine *m, unsigned csr, uint64_t val);
 

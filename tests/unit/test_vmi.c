@@ -219,7 +219,7 @@ static struct fake *fake_kernel(void)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 	f->ram = calloc(1, RAM_SIZE);
-	f->mv = (struct memview){f->ram, RAM_BASE, RAM_SIZE};
+	f->mv = (struct memview){.ram = f->ram, .base = RAM_BASE, .size = RAM_SIZE};
 	/* Sv39: one gigapage maps KVA_BASE to RAM_BASE */
 	put64(f, O_PGD + 8 * 0x1fe, (RAM_BASE >> 12) << 10 | 0xcf);
 	put_btf(f);
