@@ -476,6 +476,26 @@ static void test_unterminated_string(void **state)
 	fake_free(f);
 }
 
+/* Names that are not UTF-8 still give valid JSON. */
+static void test_not_utf8(void **state)
+{
+	struct fake *f = fake_kernel();
+	memcpy(f->ram + O_TASK(2) + T_COMM, "\xff\xfe" "ab\xc3", 6);
+	strcpy((char *)f->ram + O_STR + 0x40 * 2, "s\x80h");
+	put32(f, O_DENTRY(2) + 12, 3); /* d_name.len */
+	json_t *res = ps_of(f);
+	assert_string_equal(json_string_value(json_object_get(row_of(res, 42), "comm")), "??ab?");
+	assert_string_equal(json_string_value(json_object_get(row_of(res, 1), "exe")), "/bin/s?h");
+	char *text = json_dumps(res, 0);
+	json_error_t jerr;
+	json_t *back = json_loads(text, 0, &jerr);
+	assert_non_null(back);
+	json_decref(back);
+	free(text);
+	json_decref(res);
+	fake_free(f);
+}
+
 static void test_corrupt_kallsyms(void **state)
 {
 	struct fake *f = fake_kernel();
@@ -544,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_btf),
 		cmocka_unit_test(test_random_tasks),
 		cmocka_unit_test(test_crossview),
+		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_idr_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@ enum {
 
 struct pending {
 	uint64_t task, nr;
+	uint64_t pid; /* a task_struct freed mid-call may come back as another task */
 	bool used;
 	char what[256]; /* the path or address the call named */
 };
@@ -171,6 +172,7 @@ static void on_trap(void *opaque, const struct tap_trap *t)
 	}
 	struct pending *p = pending_for(e, task, true);
 	p->nr = t->nr;
+	kfield(v, task, F_TASK_PID, &p->pid);
 	if (t->nr == NR_EXECVE || t->nr == NR_OPENAT)
 		user_str(v, t->satp, t->args[t->nr == NR_EXECVE ? 0 : 1], p->what, sizeof(p->what));
 	else if (t->nr == NR_EXECVEAT)
@@ -214,13 +216,15 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 	if (!r->syscall && !exec)
 		return;
 	p->used = false;
-	if (r->syscall && r->nr != p->nr)
+	uint64_t pid = 0;
+	kfield(v, task, F_TASK_PID, &pid);
+	if ((r->syscall && r->nr != p->nr) || pid != p->pid)
 		return;
 	json_t *j = NULL;
 	char path[VMI_MAX_PATH];
 	if (exec) {
 		j = event(v, r->icount, "exec", task);
-		json_object_set_new(j, "path", json_string_nocheck(p->what));
+		json_object_set_new(j, "path", gstr(p->what));
 		if (r->syscall)
 			set_result(j, r->ret, "ret");
 	} else if (p->nr == NR_CLONE || p->nr == NR_CLONE3) {
@@ -232,16 +236,16 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 			json_object_set_new(j, "flags", json_integer((json_int_t)r->args[0]));
 	} else if (p->nr == NR_OPENAT) {
 		j = event(v, r->icount, "open", task);
-		json_object_set_new(j, "name", json_string_nocheck(p->what));
+		json_object_set_new(j, "name", gstr(p->what));
 		json_object_set_new(j, "flags", json_integer((json_int_t)r->args[2]));
 		set_result(j, r->ret, "fd");
 		uint64_t file = (int64_t)r->ret >= 0 ? task_file(v, task, r->ret) : 0;
 		if (file && file_path(v, file, path, sizeof(path)) >= 0)
-			json_object_set_new(j, "path", json_string_nocheck(path));
+			json_object_set_new(j, "path", gstr(path));
 	} else if (p->nr == NR_CONNECT) {
 		j = event(v, r->icount, "connect", task);
 		json_object_set_new(j, "fd", json_integer((json_int_t)r->args[0]));
-		json_object_set_new(j, "addr", json_string_nocheck(p->what));
+		json_object_set_new(j, "addr", gstr(p->what));
 		set_result(j, r->ret, "ret");
 	} else if (p->nr == NR_ACCEPT || p->nr == NR_ACCEPT4) {
 		j = event(v, r->icount, "accept", task);
@@ -249,7 +253,7 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 		set_result(j, r->ret, "fd");
 		if ((int64_t)r->ret >= 0 && r->args[1])
 			user_sockaddr(v, r->satp, r->args[1], 16, path, sizeof(path)),
-				json_object_set_new(j, "peer", json_string_nocheck(path));
+				json_object_set_new(j, "peer", gstr(path));
 	}
 	if (j)
 		emit(e, j);

@@ -4,6 +4,7 @@
  * access. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "svc/vmi/vmi_int.h"
@@ -67,6 +68,39 @@ uint64_t ksym(const struct vmi *v, const char *name)
 {
 	uint64_t a;
 	return ksyms_lookup(&v->syms, name, &a) == 0 ? a : 0;
+}
+
+/* The length of the valid UTF-8 sequence at s (0: not one). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 2 && s[0] < 0xc2)
+		return 0; /* overlong */
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+json_t *gstr(const char *s)
+{
+	size_t len = strlen(s);
+	char *c = malloc(len + 1);
+	if (!c)
+		return json_null();
+	for (size_t i = 0; i <= len;) {
+		size_t n = s[i] ? utf8_len((const unsigned char *)s + i) : 1;
+		if (n == 0) {
+			c[i++] = '?';
+			continue;
+		}
+		memcpy(c + i, s + i, n);
+		i += n;
+	}
+	json_t *j = json_string(c); /* still refused (overlong 3/4-byte forms): say so */
+	free(c);
+	return j ? j : json_string("?");
 }
 
 void note(struct view_out *o, const char *fmt, ...)

@@ -145,7 +145,7 @@ static void file_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void *
 	static const char *const acc[] = {"r", "w", "rw", "?"};
 	char fl[16];
 	snprintf(fl, sizeof(fl), "0%" PRIo64, flags);
-	json_array_append_new(o->rows, json_pack("{s:i,s:s,s:s,s:s,s:I}", "fd", fd, "path", path,
+	json_array_append_new(o->rows, json_pack("{s:i,s:o,s:s,s:s,s:I}", "fd", fd, "path", gstr(path),
 						 "mode", acc[flags & 3], "flags", fl, "pos",
 						 (json_int_t)pos));
 }

@@ -53,7 +53,7 @@ void task_identity(const struct vmi *v, uint64_t task, json_t *row)
 	comm[16] = 0;
 	json_object_set_new(row, "pid", json_integer((int32_t)pid));
 	json_object_set_new(row, "tgid", json_integer((int32_t)tgid));
-	json_object_set_new(row, "comm", json_string_nocheck(comm));
+	json_object_set_new(row, "comm", gstr(comm));
 }
 
 struct find_ctx {
@@ -133,7 +133,7 @@ static int ps_fn(struct vmi *v, uint64_t task, void *opaque)
 		uint64_t file = kptr(v, mm, F_MM_EXE_FILE), pgd_va = kptr(v, mm, F_MM_PGD), pa;
 		char path[VMI_MAX_PATH];
 		if (file && file_path(v, file, path, sizeof(path)) >= 0)
-			exe = json_string_nocheck(path);
+			exe = gstr(path);
 		if (pgd_va && kphys(v, pgd_va, &pa) == 0)
 			pgd = hex(pa);
 		else

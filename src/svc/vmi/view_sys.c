@@ -44,8 +44,8 @@ static void mount_row(struct vmi *v, struct view_out *o, uint64_t mount)
 	if (kstr(v, kptr(v, fst, F_FSTYPE_NAME), type, sizeof(type)) < 0)
 		snprintf(type, sizeof(type), "?");
 	kpath(v, vfsmnt, kptr(v, vfsmnt, F_VFSMOUNT_ROOT), path, sizeof(path));
-	json_array_append_new(o->rows, json_pack("{s:s,s:s,s:s}", "device", dev, "mountpoint",
-						 path, "type", type));
+	json_array_append_new(o->rows, json_pack("{s:o,s:o,s:o}", "device", gstr(dev), "mountpoint",
+						 gstr(path), "type", gstr(type)));
 }
 
 int view_mounts(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
@@ -91,8 +91,8 @@ static void iface_row(struct vmi *v, struct view_out *o, uint64_t dev)
 		if (flags & names[i].bit)
 			snprintf(fl + strlen(fl), sizeof(fl) - strlen(fl), "%s%s", fl[0] ? "," : "",
 				 names[i].name);
-	json_array_append_new(o->rows, json_pack("{s:I,s:s,s:s,s:b,s:I,s:s}", "ifindex",
-						 (json_int_t)(int32_t)ifindex, "name", name, "flags",
+	json_array_append_new(o->rows, json_pack("{s:I,s:o,s:s,s:b,s:I,s:s}", "ifindex",
+						 (json_int_t)(int32_t)ifindex, "name", gstr(name), "flags",
 						 fl, "promisc", (flags & 0x100) != 0, "mtu",
 						 (json_int_t)mtu, "addr", mac));
 }
@@ -119,7 +119,7 @@ static void module_row(struct vmi *v, struct view_out *o, uint64_t mod)
 	name[n] = 0;
 	kfield(v, mod, F_MODULE_STATE, &state);
 	static const char *const states[] = {"live", "coming", "going", "unformed"};
-	json_array_append_new(o->rows, json_pack("{s:s,s:s}", "name", name, "state",
+	json_array_append_new(o->rows, json_pack("{s:o,s:s}", "name", gstr(name), "state",
 						 state < 4 ? states[state] : "?"));
 }
 

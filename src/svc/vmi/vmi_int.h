@@ -130,6 +130,8 @@ uint64_t kptr(const struct vmi *v, uint64_t base, enum field_id f);
  * string), 1 (cut short at max-1 bytes: no terminator) or -1 (unreadable).
  * buf always ends up terminated. */
 int kstr(const struct vmi *v, uint64_t va, char *buf, size_t max);
+/* A JSON string of guest bytes: what is not UTF-8 becomes '?'. */
+json_t *gstr(const char *s);
 /* The address of the kernel symbol, or 0 with a message in err. */
 uint64_t ksym(const struct vmi *v, const char *name);
 /* The physical address behind a kernel virtual one, or -1. */
