@@ -215,6 +215,19 @@ def check_replay():
         check("sleep" in comms, f"replay --inspect ps: {comms}")
 
 
+def check_early_snapshot():
+    """Before the kernel has paging on, inspect says so instead of guessing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        snap = os.path.join(tmp, "early.keel")
+        p = subprocess.run([keel_path(), "run", *boot_args(append=APPEND), "--snapshot-at",
+                            f"200000:{snap}", "--max-insns", "300000"], capture_output=True,
+                           timeout=120)
+        check(os.path.exists(snap), f"no early snapshot: {p.stderr.decode()}")
+        rc, out, err = keel("inspect", snap, "ps")
+        check(rc == 1 and "no page table maps the kernel" in err,
+              f"inspect before paging: rc={rc} {err}")
+
+
 def test():
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "k.sock")
@@ -228,6 +241,7 @@ def test():
         finally:
             g.kill()
     check_replay()
+    check_early_snapshot()
 
 
 if __name__ == "__main__":
