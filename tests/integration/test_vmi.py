@@ -7,7 +7,8 @@ guest, start a listener and a connection, then print `ps -o pid,ppid,comm`,
 shell's `read` builtin (no new process).  Then, with the guest paused:
 `keel ctl inspect` must find the same processes (the printing `ps` aside),
 the same TCP sockets, the same mounts and the same descriptors; the
-cross-view must be consistent; the kernel hash must not change; a snapshot
+cross-view must be consistent, and must find a process hidden (unlinked
+from the task list) in a copy of the snapshot; the kernel hash must not change; a snapshot
 inspected with `keel inspect` must give what the live VM gave.  The event
 stream for a known script must hold its exec/open/exit events in order.
 Last, on a recording: `keel replay --vmi-events` must give exactly the
@@ -157,10 +158,29 @@ def check_against_guest(g, sock):
                   f"inspect {view}: the snapshot's rows differ from the live VM's")
         rc, out, err = keel("inspect", snap, "ps")
         check(rc == 0 and re.search(r"\bsleep\b", out), f"table output: {out}")
+        check_hidden(snap, [p for p, (_, c) in ours.items() if c == "sleep"][0], tmp)
     check(keel("ctl", "--sock", sock, "resume")[0] == 0, "resume")
     g.send("\n")
     g.run("echo resumed")
     check(inspect_live(sock, "integrity")["kernel_sha256"] == h1, "kernel hash changed")
+
+
+def check_hidden(snap, pid, tmp):
+    """A process unlinked from the task list (as a rootkit module would do;
+    vmi_hide does it from below, the guest has no modules) is missing from
+    ps and reported hidden by the cross-view."""
+    hide = os.environ.get("VMI_HIDE", os.path.join(os.path.dirname(keel_path()),
+                                                   "tests", "vmi_hide"))
+    hidden = os.path.join(tmp, "hidden.keel")
+    p = subprocess.run([hide, snap, str(pid), hidden], capture_output=True, text=True)
+    check(p.returncode == 0, f"vmi_hide: {p.stderr}")
+    rc, out, err = keel("inspect", hidden, "crossview", "--json")
+    cross = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and cross["hidden"] == [pid] and not cross["consistent"],
+          f"cross-view of a hidden pid {pid}: rc={rc} {err} {cross.get('hidden')}")
+    rc, out, err = keel("inspect", hidden, "ps", "--json")
+    check(rc == 0 and pid not in [r["pid"] for r in json.loads(out)["rows"]],
+          f"ps still lists the unlinked pid {pid}")
 
 
 def check_events(g, events_path):
