@@ -35,6 +35,9 @@ static const struct {
 	[F_TASK_NSPROXY] = {"task_struct", "nsproxy", V_MOUNTS},
 	[F_TASK_PID_LINKS] = {"task_struct", "pid_links", V_CROSS},
 	[F_TASK_EXIT_STATE] = {"task_struct", "exit_state", V_PS},
+	/* optional: ps shows no thread count without them */
+	[F_TASK_SIGNAL] = {"task_struct", "signal", 0},
+	[F_SIGNAL_NR_THREADS] = {"signal_struct", "nr_threads", 0},
 	[F_CRED_UID] = {"cred", "uid", V_PS},
 	[F_CRED_GID] = {"cred", "gid", V_PS},
 	[F_MM_PGD] = {"mm_struct", "pgd", V_PS},

@@ -126,6 +126,11 @@ static int ps_fn(struct vmi *v, uint64_t task, void *opaque)
 	char state[2] = {state_letter(st, ex), 0};
 	json_object_set_new(row, "state", json_string(state));
 	json_object_set_new(row, "kthread", json_boolean(flags & PF_KTHREAD));
+	uint64_t threads;
+	json_object_set_new(row, "threads",
+			    kfield(v, kptr(v, task, F_TASK_SIGNAL), F_SIGNAL_NR_THREADS, &threads)
+				    ? json_null()
+				    : json_integer((int32_t)threads));
 	json_object_set_new(row, "start_ns", json_integer((json_int_t)start));
 	uint64_t mm = kptr(v, task, F_TASK_MM);
 	json_t *exe = json_null(), *pgd = json_null();
