@@ -110,6 +110,8 @@ def check_against_guest(g, sock):
     theirs_tcp = parse_proc_net_tcp(section(text, "@TCP\n", "@MOUNTS"))
     net = inspect_live(sock, "net")
     ours_tcp = {(r["local"], r["remote"], r["state"]) for r in net["rows"] if r["proto"] == "tcp"}
+    check(len(ours_tcp) == len([r for r in net["rows"] if r["proto"] == "tcp"]),
+          f"a TCP socket listed twice: {net['rows']}")
     check(ours_tcp == theirs_tcp, f"TCP sockets differ: ours {ours_tcp}, the guest's {theirs_tcp}")
     check(any(s[0].endswith(":5555") and s[2] == "ESTABLISHED" for s in ours_tcp) and
           any(s[0].endswith(":80") and s[2] == "LISTEN" for s in ours_tcp),
@@ -158,17 +160,21 @@ def check_against_guest(g, sock):
                   f"inspect {view}: the snapshot's rows differ from the live VM's")
         rc, out, err = keel("inspect", snap, "ps")
         check(rc == 0 and re.search(r"\bsleep\b", out), f"table output: {out}")
-        check_hidden(snap, [p for p, (_, c) in ours.items() if c == "sleep"][0], tmp)
+        # hide the nc that accepted the connection: its socket loses its owner
+        server = [r for r in net["rows"] if r["comm"] == "nc" and r["local"].endswith(":5555")]
+        check(len(server) == 1, f"no nc holding the accepted connection: {net['rows']}")
+        check_hidden(snap, server[0]["pid"], server[0]["remote"], tmp)
     check(keel("ctl", "--sock", sock, "resume")[0] == 0, "resume")
     g.send("\n")
     g.run("echo resumed")
     check(inspect_live(sock, "integrity")["kernel_sha256"] == h1, "kernel hash changed")
 
 
-def check_hidden(snap, pid, tmp):
+def check_hidden(snap, pid, peer, tmp):
     """A process unlinked from the task list (as a rootkit module would do;
     vmi_hide does it from below, the guest has no modules) is missing from
-    ps and reported hidden by the cross-view."""
+    ps and reported hidden by the cross-view, and its connection (to peer)
+    is still in the TCP tables, now without an owner."""
     hide = os.environ.get("VMI_HIDE", os.path.join(os.path.dirname(keel_path()),
                                                    "tests", "vmi_hide"))
     hidden = os.path.join(tmp, "hidden.keel")
@@ -181,6 +187,11 @@ def check_hidden(snap, pid, tmp):
     rc, out, err = keel("inspect", hidden, "ps", "--json")
     check(rc == 0 and pid not in [r["pid"] for r in json.loads(out)["rows"]],
           f"ps still lists the unlinked pid {pid}")
+    rc, out, err = keel("inspect", hidden, "net", "--json")
+    net = json.loads(out) if rc == 0 else {}
+    orphan = [r for r in net.get("rows", []) if r["remote"] == peer]
+    check(rc == 0 and net["unowned"] == 1 and len(orphan) == 1 and orphan[0]["pid"] is None
+          and orphan[0]["state"] == "ESTABLISHED", f"the hidden process's socket: {orphan}")
 
 
 def check_events(g, events_path):

@@ -99,6 +99,20 @@ static const struct {
 	[F_MODULE_LIST] = {"module", "list", V_MODULES},
 	[F_MODULE_NAME] = {"module", "name", V_MODULES},
 	[F_MODULE_STATE] = {"module", "state", V_MODULES},
+	/* optional: without them net lists only the sockets descriptors hold */
+	[F_NET_TCP_HASHINFO] = {"net", "ipv4.tcp_death_row.hashinfo", 0},
+	[F_HI_EHASH] = {"inet_hashinfo", "ehash", 0},
+	[F_HI_EHASH_MASK] = {"inet_hashinfo", "ehash_mask", 0},
+	[F_HI_LHASH2] = {"inet_hashinfo", "lhash2", 0},
+	[F_HI_LHASH2_MASK] = {"inet_hashinfo", "lhash2_mask", 0},
+	[F_EHB_CHAIN] = {"inet_ehash_bucket", "chain", 0},
+	[F_LHB_HEAD] = {"inet_listen_hashbucket", "nulls_head", 0},
+	[F_SK_NULLS_NODE] = {"sock", "__sk_common.skc_nulls_node", 0},
+};
+
+static const char *const type_names[TY_COUNT] = {
+	[TY_EHASH_BUCKET] = "inet_ehash_bucket",
+	[TY_LISTEN_BUCKET] = "inet_listen_hashbucket",
 };
 
 static const char *const view_bit_names[] = {"ps", "files", "net", "modules", "mounts",
@@ -213,6 +227,11 @@ void ktypes_resolve(struct vmi *v)
 {
 	v->missing = json_array();
 	v->refused = 0;
+	for (int i = 0; i < TY_COUNT; i++) {
+		__s32 id = btf__find_by_name_kind(v->btf, type_names[i], BTF_KIND_STRUCT);
+		__s64 size = id < 0 ? 0 : btf__resolve_size(v->btf, (__u32)id);
+		v->tsize[i] = size > 0 && size < (1 << 20) ? (uint32_t)size : 0;
+	}
 	for (int i = 0; i < F_COUNT; i++) {
 		if (resolve_one(v->btf, specs[i].type, specs[i].path, &v->f[i]) == 0)
 			continue;

@@ -1,16 +1,11 @@
-/* Open files and sockets: each process's descriptor table, paths rebuilt
- * by walking dentries up to their mount's root and on through the mounts
- * (as d_path does), sockets read from the struct sock behind the file. */
+/* Open files: each process's descriptor table, paths rebuilt by walking
+ * dentries up to their mount's root and on through the mounts (as d_path
+ * does). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "svc/vmi/vmi_int.h"
-
-#define AF_UNIX_ 1
-#define AF_INET_ 2
-#define AF_INET6_ 10
-#define AF_NETLINK_ 16
 
 /* A dentry's name (d_name: a qstr, not necessarily terminated). */
 static int dentry_name(const struct vmi *v, uint64_t dentry, char *buf, size_t max)
@@ -102,10 +97,7 @@ int file_path(const struct vmi *v, uint64_t file, char *buf, size_t max)
 	return kpath(v, mnt, dentry, buf, max);
 }
 
-/* Call fn for each open file of the task. */
-typedef void (*fd_fn)(struct vmi *v, uint64_t task, int fd, uint64_t file, void *opaque);
-
-static int for_each_fd(struct vmi *v, struct view_out *o, uint64_t task, fd_fn fn, void *opaque)
+int for_each_fd(struct vmi *v, struct view_out *o, uint64_t task, fd_fn fn, void *opaque)
 {
 	uint64_t files = kptr(v, task, F_TASK_FILES), max = 0;
 	if (!files)
@@ -167,94 +159,5 @@ int view_files(struct vmi *v, struct view_out *o, const char *arg, char *err, si
 	task_identity(v, task, who);
 	json_object_set_new(o->extra, "process", who);
 	for_each_fd(v, o, task, file_row, o);
-	return 0;
-}
-
-/* ---- sockets ---- */
-
-static const char *tcp_state(uint64_t s)
-{
-	static const char *const names[] = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV",
-					    "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE",
-					    "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
-					    "NEW_SYN_RECV"};
-	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
-static const char *proto_name(uint64_t family, uint64_t type, uint64_t proto)
-{
-	if (family == AF_UNIX_)
-		return type == 1 ? "unix-stream" : type == 2 ? "unix-dgram" : "unix";
-	if (family == AF_NETLINK_)
-		return "netlink";
-	if (family != AF_INET_ && family != AF_INET6_)
-		return "other";
-	bool v6 = family == AF_INET6_;
-	if (proto == 6)
-		return v6 ? "tcp6" : "tcp";
-	if (proto == 17)
-		return v6 ? "udp6" : "udp";
-	if (proto == 1 || proto == 58)
-		return v6 ? "icmp6" : "icmp";
-	return type == 3 ? "raw" : "other";
-}
-
-static void ipv4(char *buf, size_t len, uint64_t be32, uint64_t port)
-{
-	snprintf(buf, len, "%u.%u.%u.%u:%u", (unsigned)(be32 & 0xff), (unsigned)(be32 >> 8 & 0xff),
-		 (unsigned)(be32 >> 16 & 0xff), (unsigned)(be32 >> 24 & 0xff), (unsigned)port);
-}
-
-static void socket_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void *opaque)
-{
-	struct view_out *o = opaque;
-	uint64_t dentry = kptr(v, file + v->f[F_FILE_PATH].off, F_PATH_DENTRY), magic = 0, ino = 0;
-	if (kfield(v, kptr(v, dentry, F_DENTRY_SB), F_SB_MAGIC, &magic) || magic != SOCKFS_MAGIC)
-		return;
-	kfield(v, kptr(v, dentry, F_DENTRY_INODE), F_INODE_INO, &ino);
-	uint64_t sock = kptr(v, file, F_FILE_PRIVATE), sk = kptr(v, sock, F_SOCKET_SK);
-	uint64_t family = 0, type = 0, proto = 0, state = 0;
-	if (!sk || kfield(v, sk, F_SK_FAMILY, &family)) {
-		note(o, "a socket is unreadable");
-		return;
-	}
-	kfield(v, sock, F_SOCKET_TYPE, &type);
-	kfield(v, sk, F_SK_PROTOCOL, &proto);
-	kfield(v, sk, F_SK_STATE, &state);
-	json_t *row = json_object();
-	task_identity(v, task, row);
-	json_object_set_new(row, "fd", json_integer(fd));
-	json_object_set_new(row, "inode", json_integer((json_int_t)ino));
-	const char *pn = proto_name(family, type, proto);
-	json_object_set_new(row, "proto", json_string(pn));
-	char local[32] = "", remote[32] = "";
-	if (family == AF_INET_) {
-		uint64_t la = 0, lp = 0, ra = 0, rp = 0;
-		kfield(v, sk, F_SK_RCV_SADDR, &la);
-		kfield(v, sk, F_SK_NUM, &lp);
-		kfield(v, sk, F_SK_DADDR, &ra);
-		kfield(v, sk, F_SK_DPORT, &rp);
-		ipv4(local, sizeof(local), la, lp);
-		ipv4(remote, sizeof(remote), ra, (rp >> 8 | rp << 8) & 0xffff);
-	}
-	json_object_set_new(row, "local", local[0] ? json_string(local) : json_null());
-	json_object_set_new(row, "remote", remote[0] ? json_string(remote) : json_null());
-	json_object_set_new(row, "state", json_string(!strncmp(pn, "tcp", 3) ? tcp_state(state)
-									      : "-"));
-	json_array_append_new(o->rows, row);
-}
-
-static int net_task(struct vmi *v, uint64_t task, void *opaque)
-{
-	for_each_fd(v, opaque, task, socket_row, opaque);
-	return 0;
-}
-
-int view_net(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
-{
-	if (for_each_task(v, o, net_task, o) < 0) {
-		snprintf(err, errlen, "%s", json_string_value(json_array_get(o->notes, 0)));
-		return -1;
-	}
 	return 0;
 }

@@ -86,8 +86,13 @@ enum field_id {
 	F_PID_NUMBERS, F_PID_TASKS, F_UPID_NR, F_PIDNS_IDR, F_IDR_RT, F_XA_HEAD, F_XANODE_SHIFT,
 	F_XANODE_SLOTS,
 	F_MODULE_LIST, F_MODULE_NAME, F_MODULE_STATE,
+	F_NET_TCP_HASHINFO, F_HI_EHASH, F_HI_EHASH_MASK, F_HI_LHASH2, F_HI_LHASH2_MASK,
+	F_EHB_CHAIN, F_LHB_HEAD, F_SK_NULLS_NODE,
 	F_COUNT
 };
+
+/* Structures whose size a walk needs (array strides). */
+enum type_id { TY_EHASH_BUCKET, TY_LISTEN_BUCKET, TY_COUNT };
 
 struct field {
 	bool ok;
@@ -106,6 +111,7 @@ struct vmi {
 	struct btf *btf;
 	char btf_source[96];
 	struct field f[F_COUNT];
+	uint32_t tsize[TY_COUNT]; /* 0: not in the BTF */
 	unsigned refused; /* views some missing field needs */
 	json_t *missing; /* [{"field":..., "views":[...]}] */
 	double attach_ms, btf_ms;
@@ -157,6 +163,9 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque);
  * ("socket:[1234]").  Returns 0, or 1 when cut short (marked "..."). */
 int kpath(const struct vmi *v, uint64_t vfsmnt, uint64_t dentry, char *buf, size_t max);
 int file_path(const struct vmi *v, uint64_t file, char *buf, size_t max);
+/* Call fn for each open file of the task; -1 if its table is unreadable. */
+typedef void (*fd_fn)(struct vmi *v, uint64_t task, int fd, uint64_t file, void *opaque);
+int for_each_fd(struct vmi *v, struct view_out *o, uint64_t task, fd_fn fn, void *opaque);
 /* The task whose pid is `pid`, or 0. */
 uint64_t find_task(struct vmi *v, long pid);
 /* Task fields every view reports. */
