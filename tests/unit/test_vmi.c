@@ -38,12 +38,31 @@
 #define O_PIDNS 0x150000u
 #define O_XANODE 0x151000u
 #define O_PID(i) (0x152000u + 0x100u * (i))
+/* only in the full fake kernel (fake_full) */
+#define O_NET 0x160000u
+#define O_NETDEV 0x161000u
+#define O_MODS 0x162000u
+#define O_NSPROXY 0x163000u
+#define O_MNTNS 0x163100u
+#define O_FSTYPE 0x163200u
+#define O_FILES 0x164000u
+#define O_FDT 0x164100u
+#define O_FDARR 0x164200u
+#define O_SOCKFILE 0x164300u
+#define O_SOCKDENTRY 0x164400u
+#define O_SOCKSB 0x164500u
+#define O_INODE 0x164600u
+#define O_SOCKET 0x164700u
+#define O_SK(i) (0x164800u + 0x100u * (i))
+#define O_HASHINFO 0x165000u
+#define O_LHASH 0x165100u
+#define O_EHASH 0x165200u
 
 /* Field offsets of the fake kernel's structures (the BTF says them). */
 enum {
 	T_TASKS = 0, T_PID = 16, T_ANON = 20, T_COMM = 24, T_PARENT = 40, T_CRED = 48, T_MM = 56,
 	T_STATE = 64, T_START = 72, T_FLAGS = 80, T_EXIT_BITS = 84 * 8 + 3, T_PID_LINKS = 96,
-	T_SIZE = 128,
+	T_FILES = 160, T_NSPROXY = 168, T_SIGNAL = 176, T_SIZE = 256,
 	/* struct pid: tasks[3] (hlist_head) at 8, numbers[] (upid: nr, ns) at 40;
 	 * xa_node: shift at 0, slots[64] at 40; pid_namespace: idr at 0, whose
 	 * xarray's xa_head is at 8 */
@@ -51,6 +70,7 @@ enum {
 };
 
 struct fake {
+	bool full; /* every view's fields, not just ps's and crossview's */
 	uint8_t *ram;
 	struct memview mv;
 	uint64_t btf_len;
@@ -106,6 +126,66 @@ static void put_kallsyms(struct fake *f, const struct sym *s, uint32_t n)
 		put16(f, ti + 2 * i, idx[i]);
 }
 
+/* The structures only the full fake kernel has: files, sockets and the
+ * TCP tables, mounts, interfaces, modules.  t: the base types. */
+static void put_btf_full(struct btf *b, const int *t)
+{
+	int i32 = t[0], u32 = t[1], u64 = t[2], ptr = t[4], lh = t[5], hnode = t[6], u16 = t[7];
+	int u8 = t[8], name56 = t[9], name16 = t[10];
+	btf__add_struct(b, "inode", 8);
+	btf__add_field(b, "i_ino", u64, 0, 0);
+	btf__add_struct(b, "file_system_type", 8);
+	btf__add_field(b, "name", ptr, 0, 0);
+	btf__add_struct(b, "files_struct", 8);
+	btf__add_field(b, "fdt", ptr, 0, 0);
+	btf__add_struct(b, "fdtable", 16);
+	btf__add_field(b, "max_fds", u32, 0, 0);
+	btf__add_field(b, "fd", ptr, 64, 0);
+	btf__add_struct(b, "socket", 16);
+	btf__add_field(b, "type", u16, 0, 0);
+	btf__add_field(b, "sk", ptr, 64, 0);
+	int common = btf__add_struct(b, "sock_common", 32);
+	btf__add_field(b, "skc_daddr", u32, 0, 0);
+	btf__add_field(b, "skc_rcv_saddr", u32, 32, 0);
+	btf__add_field(b, "skc_dport", u16, 64, 0);
+	btf__add_field(b, "skc_num", u16, 80, 0);
+	btf__add_field(b, "skc_family", u16, 96, 0);
+	btf__add_field(b, "skc_state", u8, 112, 0);
+	btf__add_field(b, "skc_nulls_node", hnode, 128, 0);
+	btf__add_struct(b, "sock", 40);
+	btf__add_field(b, "__sk_common", common, 0, 0);
+	btf__add_field(b, "sk_protocol", u16, 32 * 8, 0);
+	btf__add_struct(b, "nsproxy", 16);
+	btf__add_field(b, "mnt_ns", ptr, 64, 0);
+	btf__add_struct(b, "mnt_namespace", 32);
+	btf__add_field(b, "list", lh, 128, 0);
+	btf__add_struct(b, "net", 32);
+	btf__add_field(b, "dev_base_head", lh, 0, 0);
+	btf__add_struct(b, "net_device", 64);
+	btf__add_field(b, "dev_list", lh, 0, 0);
+	btf__add_field(b, "name", name16, 128, 0);
+	btf__add_field(b, "ifindex", i32, 256, 0);
+	btf__add_field(b, "flags", u32, 288, 0);
+	btf__add_field(b, "mtu", u32, 320, 0);
+	btf__add_field(b, "addr_len", u8, 352, 0);
+	btf__add_field(b, "dev_addr", ptr, 384, 0);
+	btf__add_struct(b, "module", 96);
+	btf__add_field(b, "list", lh, 0, 0);
+	btf__add_field(b, "name", name56, 128, 0);
+	btf__add_field(b, "state", u32, 72 * 8, 0);
+	btf__add_struct(b, "signal_struct", 8);
+	btf__add_field(b, "nr_threads", i32, 0, 0);
+	btf__add_struct(b, "inet_hashinfo", 32);
+	btf__add_field(b, "ehash", ptr, 0, 0);
+	btf__add_field(b, "ehash_mask", u32, 64, 0);
+	btf__add_field(b, "lhash2", ptr, 128, 0);
+	btf__add_field(b, "lhash2_mask", u32, 192, 0);
+	btf__add_struct(b, "inet_ehash_bucket", 8);
+	btf__add_field(b, "chain", ptr, 0, 0);
+	btf__add_struct(b, "inet_listen_hashbucket", 16);
+	btf__add_field(b, "nulls_head", ptr, 64, 0);
+}
+
 /* BTF of the fake kernel's structures, at O_BTF. */
 static void put_btf(struct fake *f)
 {
@@ -114,6 +194,9 @@ static void put_btf(struct fake *f)
 	int u32 = btf__add_int(b, "unsigned int", 4, 0);
 	int u64 = btf__add_int(b, "long long unsigned int", 8, 0);
 	int chr = btf__add_int(b, "char", 1, BTF_INT_CHAR);
+	int u16 = btf__add_int(b, "short unsigned int", 2, 0);
+	int u8 = btf__add_int(b, "unsigned char", 1, 0);
+	int name56 = btf__add_array(b, i32, chr, 56);
 	int ptr = btf__add_ptr(b, 0);
 	int comm = btf__add_array(b, i32, chr, 16);
 	int lh = btf__add_struct(b, "list_head", 16);
@@ -138,6 +221,11 @@ static void put_btf(struct fake *f)
 	btf__add_field(b, "flags", u32, T_FLAGS * 8, 0);
 	btf__add_field(b, "exit_state", u32, T_EXIT_BITS, 7); /* a bitfield */
 	btf__add_field(b, "pid_links", links, T_PID_LINKS * 8, 0);
+	if (f->full) {
+		btf__add_field(b, "files", ptr, T_FILES * 8, 0);
+		btf__add_field(b, "nsproxy", ptr, T_NSPROXY * 8, 0);
+		btf__add_field(b, "signal", ptr, T_SIGNAL * 8, 0);
+	}
 	int upid = btf__add_struct(b, "upid", 16);
 	btf__add_field(b, "nr", i32, 0, 0);
 	btf__add_field(b, "ns", ptr, 64, 0);
@@ -165,8 +253,14 @@ static void put_btf(struct fake *f)
 	int path = btf__add_struct(b, "path", 16);
 	btf__add_field(b, "mnt", ptr, 0, 0);
 	btf__add_field(b, "dentry", ptr, 64, 0);
-	btf__add_struct(b, "file", 32);
+	btf__add_struct(b, "file", 64);
 	btf__add_field(b, "f_path", path, 0, 0);
+	if (f->full) {
+		btf__add_field(b, "f_flags", u32, 32 * 8, 0);
+		btf__add_field(b, "f_pos", u64, 40 * 8, 0);
+		btf__add_field(b, "f_inode", ptr, 48 * 8, 0);
+		btf__add_field(b, "private_data", ptr, 56 * 8, 0);
+	}
 	int qstr = btf__add_struct(b, "qstr", 16);
 	btf__add_field(b, "len", u32, 4 * 8, 0);
 	btf__add_field(b, "name", ptr, 64, 0);
@@ -174,8 +268,12 @@ static void put_btf(struct fake *f)
 	btf__add_field(b, "d_parent", ptr, 0, 0);
 	btf__add_field(b, "d_name", qstr, 64, 0);
 	btf__add_field(b, "d_sb", ptr, 192, 0);
-	btf__add_struct(b, "super_block", 8);
+	if (f->full)
+		btf__add_field(b, "d_inode", ptr, 32 * 8, 0);
+	btf__add_struct(b, "super_block", 16);
 	btf__add_field(b, "s_magic", u64, 0, 0);
+	if (f->full)
+		btf__add_field(b, "s_type", ptr, 64, 0);
 	int vfsmount = btf__add_struct(b, "vfsmount", 16);
 	btf__add_field(b, "mnt_root", ptr, 0, 0);
 	btf__add_field(b, "mnt_sb", ptr, 64, 0);
@@ -183,6 +281,11 @@ static void put_btf(struct fake *f)
 	btf__add_field(b, "mnt_parent", ptr, 0, 0);
 	btf__add_field(b, "mnt_mountpoint", ptr, 64, 0);
 	btf__add_field(b, "mnt", vfsmount, 128, 0);
+	if (f->full) {
+		btf__add_field(b, "mnt_list", lh, 32 * 8, 0);
+		btf__add_field(b, "mnt_devname", ptr, 48 * 8, 0);
+		put_btf_full(b, (int[]){i32, u32, u64, chr, ptr, lh, hnode, u16, u8, name56, comm});
+	}
 	__u32 len;
 	const void *raw = btf__raw_data(b, &len);
 	assert_non_null(raw);
@@ -215,9 +318,12 @@ static void put_dentry(struct fake *f, int i, int parent, const char *name)
 	strcpy((char *)f->ram + s, name);
 }
 
-static struct fake *fake_kernel(void)
+static void fake_fill_full(struct fake *f);
+
+static struct fake *fake_make(bool full)
 {
 	struct fake *f = calloc(1, sizeof(*f));
+	f->full = full;
 	f->ram = calloc(1, RAM_SIZE);
 	f->mv = (struct memview){.ram = f->ram, .base = RAM_BASE, .size = RAM_SIZE};
 	/* Sv39: one gigapage maps KVA_BASE to RAM_BASE */
@@ -230,8 +336,16 @@ static struct fake *fake_kernel(void)
 		{"__stop_BTF", KVA(O_BTF + f->btf_len)},
 		{"init_task", KVA(O_INIT)},
 		{"init_pid_ns", KVA(O_PIDNS)},
+		{"init_net", KVA(O_NET)},
+		{"modules", KVA(O_MODS)},
+		{"tcp_hashinfo", KVA(O_HASHINFO)},
+		{"_stext", KVA(0x2000)},
+		{"_etext", KVA(0x3000)},
+		{"__start_rodata", KVA(0x3000)},
+		{"sys_call_table", KVA(0x3800)},
+		{"__end_rodata", KVA(0x4000)},
 	};
-	put_kallsyms(f, syms, 6);
+	put_kallsyms(f, syms, full ? 14 : 6);
 	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
 	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
 	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
@@ -258,7 +372,85 @@ static struct fake *fake_kernel(void)
 	put_dentry(f, 0, 0, "/");
 	put_dentry(f, 1, 0, "bin");
 	put_dentry(f, 2, 1, "sh");
+	if (full)
+		fake_fill_full(f);
 	return f;
+}
+
+static struct fake *fake_kernel(void)
+{
+	return fake_make(false);
+}
+
+/* A circular list of one entry: head <-> the link at `link`. */
+static void put_list1(struct fake *f, uint64_t head, uint64_t link)
+{
+	put64(f, head, KVA(link));
+	put64(f, head + 8, KVA(link));
+	put64(f, link, KVA(head));
+	put64(f, link + 8, KVA(head));
+}
+
+/* A sock: family AF_INET, TCP, 10.0.2.15:port, state. */
+static void put_sock(struct fake *f, uint64_t o, unsigned port, unsigned state)
+{
+	put32(f, o + 4, 0x0f02000a); /* 10.0.2.15 as the kernel keeps it */
+	put16(f, o + 10, (uint16_t)port);
+	put16(f, o + 12, 2);
+	f->ram[o + 14] = (uint8_t)state;
+	put16(f, o + 32, 6);
+	put64(f, o + 16, 1); /* skc_nulls_node.next: the end of a chain */
+}
+
+static void fake_fill_full(struct fake *f)
+{
+	/* init (pid 1): fds 0 (/bin/sh, pos 5) and 2 (a listening socket) */
+	put64(f, O_TASK(0) + T_FILES, KVA(O_FILES));
+	put64(f, O_FILES, KVA(O_FDT));
+	put32(f, O_FDT, 4);
+	put64(f, O_FDT + 8, KVA(O_FDARR));
+	put64(f, O_FDARR, KVA(O_FILE));
+	put64(f, O_FDARR + 16, KVA(O_SOCKFILE));
+	put64(f, O_FILE + 40, 5);
+	put32(f, O_FILE + 32, 0100000);
+	put64(f, O_SOCKFILE, KVA(O_MOUNT) + 16);
+	put64(f, O_SOCKFILE + 8, KVA(O_SOCKDENTRY));
+	put64(f, O_SOCKFILE + 56, KVA(O_SOCKET));
+	put64(f, O_SOCKDENTRY + 24, KVA(O_SOCKSB));
+	put64(f, O_SOCKDENTRY + 32, KVA(O_INODE));
+	put64(f, O_SOCKSB, SOCKFS_MAGIC);
+	put64(f, O_INODE, 777);
+	put16(f, O_SOCKET, 1);
+	put64(f, O_SOCKET + 8, KVA(O_SK(0)));
+	put_sock(f, O_SK(0), 80, 10);
+	put_sock(f, O_SK(1), 22, 6); /* time-wait: in the tables only */
+	/* the TCP tables: one listening bucket, one established bucket */
+	put64(f, O_HASHINFO, KVA(O_EHASH));
+	put64(f, O_HASHINFO + 16, KVA(O_LHASH));
+	put64(f, O_LHASH + 8, KVA(O_SK(0)) + 16);
+	put64(f, O_EHASH, KVA(O_SK(1)) + 16);
+	/* mounts: the root mount in init's namespace */
+	put64(f, O_INIT + T_NSPROXY, KVA(O_NSPROXY));
+	put64(f, O_NSPROXY + 8, KVA(O_MNTNS));
+	put_list1(f, O_MNTNS + 16, O_MOUNT + 32);
+	put64(f, O_MOUNT + 48, KVA(O_STR + 0x800));
+	strcpy((char *)f->ram + O_STR + 0x800, "rootfs");
+	put64(f, O_MOUNT + 24, KVA(O_STR + 0x1000)); /* mnt.mnt_sb */
+	put64(f, O_STR + 0x1000 + 8, KVA(O_FSTYPE));
+	put64(f, O_FSTYPE, KVA(O_STR + 0x808));
+	strcpy((char *)f->ram + O_STR + 0x808, "ramfs");
+	/* one promiscuous interface, one module */
+	put_list1(f, O_NET, O_NETDEV);
+	strcpy((char *)f->ram + O_NETDEV + 16, "eth0");
+	put32(f, O_NETDEV + 32, 2);
+	put32(f, O_NETDEV + 36, 0x141); /* UP, RUNNING, PROMISC */
+	put32(f, O_NETDEV + 40, 1500);
+	f->ram[O_NETDEV + 44] = 6;
+	put64(f, O_NETDEV + 48, KVA(O_STR + 0x810));
+	memcpy(f->ram + O_STR + 0x810, "\x52\x54\x00\x12\x34\x56", 6);
+	put_list1(f, O_MODS, O_MODS + 0x100);
+	strcpy((char *)f->ram + O_MODS + 0x100 + 16, "evil");
+	memset(f->ram + 0x2000, 0x13, 0x2000); /* "code" and "rodata" */
 }
 
 static void fake_free(struct fake *f)
@@ -496,6 +688,91 @@ static void test_not_utf8(void **state)
 	fake_free(f);
 }
 
+static json_t *full_view(struct fake *f, const char *view, const char *arg)
+{
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	json_t *res = vmi_view(v, view, arg, err, sizeof(err));
+	if (!res)
+		fail_msg("view %s: %s", view, err);
+	vmi_free(v);
+	return res;
+}
+
+static const char *row_str(json_t *res, size_t i, const char *key)
+{
+	return json_string_value(json_object_get(json_array_get(json_object_get(res, "rows"), i), key));
+}
+
+/* Every view on a kernel that has all their fields. */
+static void test_all_views(void **state)
+{
+	struct fake *f = fake_make(true);
+	json_t *res = full_view(f, "files", "1");
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 2);
+	assert_string_equal(row_str(res, 0, "path"), "/bin/sh");
+	assert_string_equal(row_str(res, 1, "path"), "socket:[777]");
+	json_decref(res);
+	res = full_view(f, "net", NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 2);
+	assert_string_equal(row_str(res, 0, "local"), "10.0.2.15:80");
+	assert_string_equal(row_str(res, 0, "state"), "LISTEN");
+	assert_string_equal(row_str(res, 0, "comm"), "init");
+	assert_string_equal(row_str(res, 1, "state"), "TIME_WAIT"); /* from the tables */
+	assert_null(row_str(res, 1, "comm"));
+	assert_int_equal(json_integer_value(json_object_get(res, "unowned")), 1);
+	json_decref(res);
+	res = full_view(f, "mounts", NULL);
+	assert_string_equal(row_str(res, 0, "device"), "rootfs");
+	assert_string_equal(row_str(res, 0, "mountpoint"), "/");
+	assert_string_equal(row_str(res, 0, "type"), "ramfs");
+	json_decref(res);
+	res = full_view(f, "ifaces", NULL);
+	assert_string_equal(row_str(res, 0, "name"), "eth0");
+	assert_string_equal(row_str(res, 0, "addr"), "52:54:00:12:34:56");
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(res, "rows"), 0),
+						 "promisc")));
+	json_decref(res);
+	res = full_view(f, "modules", NULL);
+	assert_string_equal(row_str(res, 0, "name"), "evil");
+	json_decref(res);
+	res = full_view(f, "integrity", NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	const char *h = json_string_value(json_object_get(res, "kernel_sha256"));
+	assert_non_null(h);
+	char before[65];
+	snprintf(before, sizeof(before), "%s", h);
+	json_decref(res);
+	f->ram[0x2100] ^= 1; /* patch the "text" */
+	res = full_view(f, "integrity", NULL);
+	assert_string_not_equal(json_string_value(json_object_get(res, "kernel_sha256")), before);
+	json_decref(res);
+	fake_free(f);
+}
+
+/* Hostile descriptor tables and TCP chains end, with a note. */
+static void test_hostile_files_and_sockets(void **state)
+{
+	struct fake *f = fake_make(true);
+	put32(f, O_FDT, 0xffffffffu); /* 4 billion descriptors, the array 32 KiB */
+	json_t *res = full_view(f, "files", "1");
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	put32(f, O_FDT, 4);
+	put64(f, O_SK(1) + 16, KVA(O_SK(1)) + 16); /* a chain that is its own next */
+	put32(f, O_HASHINFO + 8, 0xffffffffu); /* and a huge established table */
+	res = full_view(f, "net", NULL);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	put_list1(f, O_NET, O_NETDEV);
+	put64(f, O_NETDEV, KVA(O_NETDEV)); /* a device list that loops */
+	res = full_view(f, "ifaces", NULL);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	fake_free(f);
+}
+
 static void test_corrupt_kallsyms(void **state)
 {
 	struct fake *f = fake_kernel();
@@ -527,25 +804,27 @@ static void test_corrupt_btf(void **state)
 	fake_free(f);
 }
 
-/* Random bytes over the tasks, files and the IDR: whatever comes out, it ends. */
+/* Random bytes over every structure, every view: whatever comes out, it ends. */
 static void test_random_tasks(void **state)
 {
 	uint64_t x = 88172645463325252ull;
-	for (int round = 0; round < 50; round++) {
-		struct fake *f = fake_kernel();
-		for (uint64_t o = O_INIT; o < O_PID(4); o += 8) {
+	for (int round = 0; round < 25; round++) {
+		struct fake *f = fake_make(true);
+		for (uint64_t o = O_INIT; o < O_EHASH + 0x100; o += 8) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			if ((x & 7) == 0) /* sometimes a plausible pointer */
 				put64(f, o, KVA((x >> 8) % RAM_SIZE) & ~7ull);
 			else if ((x & 7) == 1)
 				put64(f, o, x);
 		}
-		json_t *res = ps_of(f);
-		assert_non_null(res);
-		json_decref(res);
-		res = view_of(f, "crossview");
-		assert_non_null(res);
-		json_decref(res);
+		char err[512];
+		struct vmi *v = attach(f, err, sizeof(err));
+		assert_non_null(v);
+		for (const char *const *name = vmi_view_names; *name; name++) {
+			json_t *res = vmi_view(v, *name, "1", err, sizeof(err));
+			json_decref(res); /* a result or an error: either way it ended */
+		}
+		vmi_free(v);
 		fake_free(f);
 	}
 }
@@ -564,6 +843,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt_btf),
 		cmocka_unit_test(test_random_tasks),
 		cmocka_unit_test(test_crossview),
+		cmocka_unit_test(test_all_views),
+		cmocka_unit_test(test_hostile_files_and_sockets),
 		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_idr_loop),
 	};
