@@ -40,6 +40,7 @@ struct vmi_events {
 	int trap_id;
 	struct tap_trap_ops ops;
 	struct pending pend[PENDING];
+	unsigned npending; /* slots in use: returns cost nothing while 0 */
 	unsigned long events;
 };
 
@@ -126,6 +127,8 @@ static struct pending *pending_for(struct vmi_events *e, uint64_t task, bool mak
 		return NULL;
 	if (!free_slot) /* more blocked calls than slots: reuse one */
 		free_slot = &e->pend[task % PENDING];
+	else
+		e->npending++;
 	*free_slot = (struct pending){.task = task, .used = true};
 	return free_slot;
 }
@@ -203,7 +206,7 @@ static void set_result(json_t *j, uint64_t ret, const char *key)
 static void on_return(void *opaque, const struct tap_trap_return *r)
 {
 	struct vmi_events *e = opaque;
-	if (r->to_priv != 0 || !e->v)
+	if (r->to_priv != 0 || !e->v || !e->npending)
 		return;
 	uint64_t task = current_task(e);
 	struct pending *p = pending_for(e, task, false);
@@ -216,6 +219,7 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 	if (!r->syscall && !exec)
 		return;
 	p->used = false;
+	e->npending--;
 	uint64_t pid = 0;
 	kfield(v, task, F_TASK_PID, &pid);
 	if ((r->syscall && r->nr != p->nr) || pid != p->pid)
