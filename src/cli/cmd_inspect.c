@@ -158,12 +158,13 @@ int cmd_inspect(int argc, char **argv)
 {
 	struct inspect_args a;
 	int rc = inspect_parse(argc, argv, &a);
-	if (rc) {
-		usage(rc > 0 ? stdout : stderr);
-		return rc > 0 ? 0 : 2;
+	if (rc > 0) {
+		usage(stdout);
+		return 0;
 	}
-	if (a.npos < 2) {
-		usage(stderr);
+	if (rc < 0 || a.npos < 2 || a.npos > 3) {
+		fprintf(stderr, "keel inspect: %s (try 'keel inspect --help')\n",
+			rc < 0 ? "bad option" : "usage: keel inspect SNAPSHOT VIEW [ARG] [options]");
 		return 2;
 	}
 	struct machine *m = load_snapshot(a.pos[0], a.passphrase_fd);
