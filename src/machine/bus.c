@@ -191,6 +191,19 @@ uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for
 	return r->host + off;
 }
 
+bool bus_host_to_pa(const struct bus *b, const void *host, uint64_t *pa)
+{
+	for (int i = 0; i < b->count; i++) {
+		const struct bus_region *r = &b->regions[i];
+		uintptr_t off = (uintptr_t)host - (uintptr_t)r->host;
+		if (r->host && off < r->size) {
+			*pa = r->base + off;
+			return true;
+		}
+	}
+	return false;
+}
+
 static uint64_t load_le(const uint8_t *p, unsigned size)
 {
 	uint64_t v = 0;

@@ -84,6 +84,10 @@ uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for
 uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
 		      uint64_t **code_gen);
 
+/* The physical address whose RAM/ROM byte lives at host address `host`
+ * (the inverse of bus_ram_ptr).  Returns false if no region holds it. */
+bool bus_host_to_pa(const struct bus *b, const void *host, uint64_t *pa);
+
 /* All of RAM may have changed behind the bus's back (snapshot restore,
  * reset): every decoded block goes stale and every page is dirty. */
 void bus_ram_rewritten(struct bus *b);
