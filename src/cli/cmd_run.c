@@ -12,18 +12,22 @@
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
-#include "cli/run_restore.h"
 #include "dev/disk_image.h"
-#include "machine/boot.h"
-#include "machine/elf_load.h"
+#include "host/host_loop.h"
 #include "svc/api/api.h"
+#include "svc/dirty/dirty_rounds.h"
+#include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
-#include "vm/host_loop.h"
+#include "svc/vmi/vmi_events.h"
 #include "vm/machine.h"
+#include "vm/machine_state.h"
+#include "vm/restore.h"
+#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/taps.h"
 
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -38,6 +42,7 @@ struct run_options {
 	const char *net;
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
+	const char *vmi_events; /* --vmi-events FILE */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
@@ -45,6 +50,8 @@ struct run_options {
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
 	bool digest;
+	const char *events_out; /* --events-out FILE */
+	uint64_t track_dirty_ms; /* --track-dirty MS; 0: off */
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -55,6 +62,7 @@ struct run_options {
 	bool entropy_seeded;
 	uint64_t entropy_seed;
 	uint64_t rtc_epoch_ns;
+	const char *guest_name; /* --guest NAME */
 	struct default_guest guest; /* filled when no kernel is given */
 	/* keel record: the secure log (docs/log-format.md) */
 	bool record;
@@ -100,6 +108,9 @@ static void run_usage(FILE *out)
 	      "QEMU's where the concept is the same.\n"
 	      "\n"
 	      "guest:\n"
+	      "  --guest NAME         boot a guest guest/build made, by flavor: default\n"
+	      "                       (the one used with no --kernel) or e.g. debian\n"
+	      "                       (guest/build --debian); see docs/guest.md\n"
 	      "  --bios FILE|none     firmware (default: Debian's OpenSBI fw_dynamic.bin);\n"
 	      "                       'none' runs --kernel as a bare-metal ELF in M-mode\n"
 	      "                       (e.g. the RISC-V ISA tests), with HTIF via tohost\n"
@@ -136,8 +147,12 @@ static void run_usage(FILE *out)
 	      "\n"
 	      "state (docs/snapshot-format.md):\n"
 	      "  --restore FILE       resume the snapshot FILE instead of booting; give the\n"
-	      "                       same -m, --bios none and --net as the saved VM; an\n"
-	      "                       overlay disk is reopened from the snapshot\n"
+	      "                       same -m, --bios none and --net as the saved VM (and\n"
+	      "                       its --rtc-epoch, if any); an overlay disk is reopened\n"
+	      "                       from the snapshot; --entropy-seed N switches the\n"
+	      "                       guest's entropy to N's stream (kept where it was if\n"
+	      "                       it already drew from it); --kernel, --initrd and\n"
+	      "                       --bios FILE are refused\n"
 	      "  --overlay NEW        with --restore: resume on NEW, a copy of the overlay as\n"
 	      "                       it was at the snapshot (needed once the saved VM has\n"
 	      "                       written on)\n"
@@ -149,9 +164,19 @@ static void run_usage(FILE *out)
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
+	      "services:\n"
+	      "  --events-out FILE    write every input that crosses the event boundary to\n"
+	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
+	      "                       ms of busy virtual time (MS million instructions), as\n"
+	      "                       a migration would; --stats prints the rounds\n"
+	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
+	      "  --vmi-events FILE    the guest's exec, fork, exit, open, connect and accept\n"
+	      "                       calls as JSON lines, with pid, comm and resolved paths\n"
+	      "                       (docs/vmi.md; '-' for stderr)\n"
 	      "  --gdb PORT           wait for gdb (gdb-multiarch) on 127.0.0.1:PORT\n"
 	      "  --stats              print how long loading (or --restore) took, and the\n"
 	      "                       instruction count, seconds and MIPS at exit\n"
@@ -204,10 +229,10 @@ static int parse_u64(const char *s, uint64_t *out)
 }
 
 enum {
-	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
+	OPT_BIOS = 256, OPT_GUEST, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
-	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD,
+	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -264,6 +289,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_KERNEL: o->kernel = arg; return 0;
 	case OPT_INITRD: o->initrd = arg; return 0;
 	case OPT_APPEND: o->append = arg; return 0;
+	case OPT_GUEST: o->guest_name = arg; return 0;
 	case OPT_DISK: o->disk = arg; return 0;
 	case OPT_RESTORE: o->restore = arg; return 0;
 	case OPT_OVERLAY: o->overlay = arg; return 0;
@@ -274,6 +300,12 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->passphrase_fd = (int)v;
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
+	case OPT_TRACK_DIRTY:
+		if (parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
+		    o->track_dirty_ms > 1000000000)
+			return bad("--track-dirty (milliseconds)", arg);
+		return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -281,6 +313,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
+	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -329,6 +362,34 @@ static int check_record_options(const struct run_options *o)
 	return why ? -1 : 0;
 }
 
+/* With --restore, every option either takes effect or is refused; none
+ * is silently ignored.
+ * - Must match the saved VM, else refused: -m, --bios none and --net's
+ *   presence (the snapshot's CONF section), --rtc-epoch (the RTC's time is
+ *   guest state; machine_restore compares), --snapshot-at N (not before
+ *   the snapshot's instruction count; run_or_record).
+ * - Choose the disk and open the file: --disk with --trust-disk,
+ *   --overlay, --passphrase-fd.
+ * - Change guest-visible state through the event boundary, so a snapshot
+ *   or recording taken after holds it: --entropy-seed (events_seed_entropy).
+ * - Act on the host side as after a boot: --append's console= (which
+ *   console device gets input), --net's forwards, --idle-sleep,
+ *   --time-catch-up (their time adjustments cross the boundary),
+ *   --max-insns, --digest, --trace, --gdb, --stats, --no-decode-cache,
+ *   --events-out, --api-sock and the record options.
+ * - Refused here: what only a boot reads (the firmware, kernel and initrd
+ *   are in the saved RAM). */
+static int check_restore_options(const struct run_options *o)
+{
+	const char *opt = o->kernel ? "--kernel" : o->initrd ? "--initrd"
+		: (o->bios && strcmp(o->bios, "none")) ? "--bios FILE" : NULL;
+	if (!opt)
+		return 0;
+	fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no %s (the firmware, "
+			"kernel and initrd are in the saved RAM)\n", opt);
+	return -1;
+}
+
 static int parse_options(int argc, char **argv, struct run_options *o, bool record)
 {
 	static const struct option longopts[] = {
@@ -336,6 +397,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"kernel", required_argument, NULL, OPT_KERNEL},
 		{"initrd", required_argument, NULL, OPT_INITRD},
 		{"append", required_argument, NULL, OPT_APPEND},
+		{"guest", required_argument, NULL, OPT_GUEST},
 		{"disk", required_argument, NULL, OPT_DISK},
 		{"net", required_argument, NULL, OPT_NET},
 		{"max-insns", required_argument, NULL, OPT_MAX_INSNS},
@@ -344,6 +406,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
+		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -354,6 +417,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
+		{"track-dirty", required_argument, NULL, OPT_TRACK_DIRTY},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -389,16 +454,19 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 				"to --restore\n");
 		return -1;
 	}
-	if (o->restore && o->kernel) {
-		fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no --kernel\n");
+	if (o->restore && check_restore_options(o))
 		return -1;
-	}
 	if (bare_metal(o) && !o->kernel && !o->restore) {
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
 	}
+	if (o->guest_name && (o->kernel || o->restore)) {
+		fprintf(stderr, "keel run: --guest names a whole guest; it takes no --kernel or "
+				"--restore\n");
+		return -1;
+	}
 	if (!o->kernel && !o->restore) {
-		if (default_guest_find(&o->guest))
+		if (default_guest_find(&o->guest, o->guest_name))
 			return -1;
 		o->kernel = o->guest.kernel;
 		if (!o->initrd)
@@ -408,12 +476,18 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		fprintf(stderr, "keel run: --api-sock needs the virt board, without --trace or --gdb\n");
 		return -1;
 	}
+	if (o->track_dirty_ms && o->gdb_port) {
+		fprintf(stderr, "keel run: --track-dirty does not run under --gdb\n");
+		return -1;
+	}
 	if (o->disk && !strcmp(o->disk, "none"))
 		o->disk = NULL;
-	else if (!o->disk && o->guest.dir[0])
+	else if (!o->disk && o->guest.disk[0]) /* the guest has a root disk */
 		o->disk = o->guest.disk;
 	if (!o->bios)
 		o->bios = DEFAULT_FIRMWARE;
+	if (!o->append && o->guest.append[0])
+		o->append = o->guest.append;
 	if (!o->append)
 		o->append = DEFAULT_APPEND;
 	return record ? check_record_options(o) : 0;
@@ -461,22 +535,12 @@ static void stdout_write(void *opaque, const uint8_t *buf, size_t len)
 static int load_guest(struct machine *m, const struct run_options *o)
 {
 	char err[512];
-	if (m->cfg.board == BOARD_BARE) {
-		struct elf_image img;
-		if (elf_load(&m->bus, o->kernel, &img, err, sizeof(err)))
-			goto fail;
-		machine_set_htif(m, img.tohost, img.fromhost);
-		m->hart.pc = img.entry;
-		return 0;
-	}
-	struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
-	if (boot_load(m, &bc, err, sizeof(err)) ||
-	    snapshot_capture_boot_image(m, err, sizeof(err)))
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "keel run: %s\n", err);
-	return -1;
+	const struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
+	int rc = m->cfg.board == BOARD_BARE ? machine_load_elf(m, o->kernel, err, sizeof(err))
+					    : machine_load_boot_files(m, &bc, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "keel run: %s\n", err);
+	return rc;
 }
 
 static int save_snapshot(struct machine *m, const char *path)
@@ -499,21 +563,24 @@ static enum stop_reason run_with_snapshot(struct machine *m, const struct run_op
 					  struct host_loop *loop)
 {
 	uint64_t limit = m->max_insns;
-	bool pending = o->snapshot_path && m->hart.icount <= o->snapshot_at &&
+	bool pending = o->snapshot_path && taps_icount(m) <= o->snapshot_at &&
 		       (!limit || o->snapshot_at < limit);
-	if (pending)
-		m->max_insns = o->snapshot_at;
-	enum stop_reason why = STOP_MAX_INSNS;
-	if (!pending || m->hart.icount < o->snapshot_at)
-		why = run_slices(m, loop);
-	if (!pending || why != STOP_MAX_INSNS)
-		return why;
-	m->max_insns = limit;
-	/* A fork-clone reaches N too; the file is its parent's to write. */
-	bool clone = loop && loop->is_clone;
-	if (!clone && save_snapshot(m, o->snapshot_path))
+	/* The stop point's owner is the options: nothing else adds one with
+	 * that opaque. */
+	if (pending && taps_stop_at(m, o->snapshot_at, NULL, (void *)o))
 		return STOP_NONE;
-	return run_slices(m, loop);
+	for (;;) {
+		enum stop_reason why = run_slices(m, loop);
+		if (why != STOP_AT)
+			return why;
+		if (!pending || taps_icount(m) != o->snapshot_at)
+			continue; /* not ours */
+		pending = false;
+		/* A fork-clone reaches N too; the file is its parent's to write. */
+		bool clone = loop && loop->is_clone;
+		if (!clone && save_snapshot(m, o->snapshot_path))
+			return STOP_NONE;
+	}
 }
 
 /* What replay needs to rebuild this machine (LOG_REC_SESSION_START). */
@@ -533,10 +600,9 @@ static char *session_json(const struct machine *m, const struct run_options *o)
  * length) or a read-only image, never a raw image written in place. */
 static bool disk_recordable(const struct machine *m)
 {
-	struct disk_identity id = {0};
-	if (m->has_blk)
-		disk_image_identity(m->blk.disk, &id);
-	if (id.kind != DISK_RAW || id.readonly)
+	struct disk_identity id;
+	machine_disk_identity(m, &id);
+	if (!disk_identity_in_place(&id))
 		return true;
 	fprintf(stderr, "keel record: %s is a raw disk written in place, which the log cannot "
 			"capture: use an overlay (--disk %s,overlay=FILE.kov) or ,readonly\n",
@@ -586,7 +652,7 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -617,11 +683,9 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
 	if (!o->record || start_recording(&rec, m, o) == 0) {
-		loop.at_stop = o->record ? recorder_at_stop : NULL;
-		loop.at_stop_opaque = &rec;
 		why = run_with_snapshot(m, o, &loop);
 	}
-	/* A clone (src/vm/clone.c) returns here too: the log is the parent's,
+	/* A clone (src/host/clone.c) returns here too: the log is the parent's,
 	 * and its descriptors are gone, so the clone leaves it alone. */
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
@@ -629,6 +693,110 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	if (o->api_sock)
 		api_server_close(&api);
 	return why;
+}
+
+/* The guest's system calls as JSON lines (--vmi-events), or NULL. */
+static struct vmi_events *open_vmi_events(struct machine *m, const char *path, FILE **out,
+					  bool *failed)
+{
+	char err[512];
+	struct vmi_options vo = {0};
+	struct vmi_events *ev = NULL;
+	*out = strcmp(path, "-") ? fopen(path, "w") : stderr;
+	if (!*out || !(ev = vmi_events_start(m, *out, &vo, err, sizeof(err)))) {
+		fprintf(stderr, "keel run: --vmi-events %s: %s\n", path, *out ? err : strerror(errno));
+		if (*out && *out != stderr)
+			fclose(*out);
+		*failed = true;
+	}
+	return ev;
+}
+
+/* The services that watch the run (--events-out, --track-dirty, --vmi-events)
+ * around it. */
+static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+{
+	struct event_log evlog = {0};
+	struct dirty_rounds dirty = {0};
+	char err[512];
+	if (o->events_out && event_log_open(&evlog, m, o->events_out, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s\n", err);
+		return STOP_NONE;
+	}
+	if (o->track_dirty_ms && dirty_rounds_start(&dirty, m, o->track_dirty_ms, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --track-dirty: %s\n", err);
+		event_log_close(&evlog, err, sizeof(err));
+		return STOP_NONE;
+	}
+	bool failed = false;
+	FILE *ev_out = NULL;
+	struct vmi_events *ev = o->vmi_events ? open_vmi_events(m, o->vmi_events, &ev_out, &failed)
+					      : NULL;
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o);
+	if (o->track_dirty_ms && o->stats)
+		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
+			dirty.rounds, dirty.pages, dirty.max_pages);
+	dirty_rounds_stop(&dirty);
+	if (ev) {
+		vmi_events_stop(ev);
+		if (ev_out != stderr)
+			fclose(ev_out);
+	}
+	if (event_log_close(&evlog, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s: %s\n", o->events_out, err);
+		why = STOP_NONE;
+	}
+	return why;
+}
+
+/* A sealed snapshot's passphrase: from --passphrase-fd, else asked for on
+ * the terminal. */
+static int ask_passphrase(void *opaque, const char *path, char *buf, size_t cap, size_t *len,
+			  char *err, size_t errlen)
+{
+	const struct run_options *o = opaque;
+	char prompt[PATH_MAX + 32];
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
+	return sealed_read_passphrase(o->passphrase_fd, prompt, buf, cap, len, err, errlen);
+}
+
+/* --restore: the machine the snapshot saved (vm/restore.h). */
+static struct machine *restore_guest(const struct run_options *o, const struct machine_config *cfg)
+{
+	const struct restore_request rq = {
+		.disk_mode = RESTORE_DISK_RESUME,
+		.overlay = o->overlay,
+		.raw_disk = o->trust_disk ? o->disk : NULL,
+		.disk_given = o->disk != NULL,
+		.reseed = o->entropy_seeded,
+		.entropy_seed = o->entropy_seed,
+		.rtc_epoch_ns = o->rtc_epoch_ns,
+		.passphrase = ask_passphrase,
+		.passphrase_opaque = (void *)o,
+	};
+	char err[PATH_MAX + 1024];
+	struct machine *m = machine_restore_file(cfg, o->restore, &rq, err, sizeof(err));
+	if (!m)
+		fprintf(stderr, "keel run: %s\n", err);
+	return m;
+}
+
+/* A new machine with the guest's files loaded. */
+static struct machine *boot_guest(const struct run_options *o, const struct machine_config *cfg)
+{
+	char err[PATH_MAX + 512] = "out of memory";
+	struct machine *m = calloc(1, sizeof(*m));
+	/* machine_init owns the disk once called, even when it fails. */
+	if (!m || machine_init(m, cfg, err, sizeof(err))) {
+		fprintf(stderr, "keel run: %s\n", err);
+		free(m);
+		return NULL;
+	}
+	if (load_guest(m, o) == 0)
+		return m;
+	machine_free(m);
+	free(m);
+	return NULL;
 }
 
 static int run_or_record(int argc, char **argv, bool record)
@@ -651,30 +819,20 @@ static int run_or_record(int argc, char **argv, bool record)
 		.net = o.net,
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
-	const struct restore_request req = {o.restore, o.passphrase_fd, o.ram_bytes, o.disk,
-					    o.overlay, o.trust_disk};
-	struct snapshot_bytes snap = {0};
 	double t_load = now_seconds();
-	if (o.restore && (restore_read(&req, &snap) || restore_disk(&req, &snap, &cfg))) {
-		restore_free(&snap);
+	struct machine *m = o.restore ? restore_guest(&o, &cfg) : boot_guest(&o, &cfg);
+	if (!m)
 		return 1;
-	}
-	char err[PATH_MAX + 512] = "out of memory";
-	struct machine *m = calloc(1, sizeof(*m));
-	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "keel run: %s\n", err);
-		if (!m) /* machine_init owns the disk once called, even when it fails */
-			disk_image_close(cfg.disk_image);
-		restore_free(&snap);
-		free(m);
-		return 1;
-	}
 	if (m->has_blk && disk_image_note(m->blk.disk)[0])
 		fprintf(stderr, "keel run: %s\n", disk_image_note(m->blk.disk));
 	m->max_insns = o.max_insns;
 	int status = 1;
-	rc = o.restore ? restore_load(m, &req, &snap) : load_guest(m, &o);
-	restore_free(&snap);
+	rc = 0;
+	if (o.restore && o.snapshot_path && o.snapshot_at < taps_icount(m)) {
+		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is before the snapshot's "
+				"instruction count %" PRIu64 "\n", o.snapshot_at, taps_icount(m));
+		rc = -1;
+	}
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);

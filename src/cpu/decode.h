@@ -6,6 +6,7 @@
 #ifndef KEEL_CPU_DECODE_H
 #define KEEL_CPU_DECODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cpu/hart.h"
@@ -27,11 +28,25 @@ enum op {
 	OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
 	OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW, OP_SRAW,
 	OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW,
-	OP_FLW, OP_FLD, OP_FSW, OP_FSD,
+	/* Zba */
+	OP_ADD_UW, OP_SH1ADD, OP_SH2ADD, OP_SH3ADD, OP_SH1ADD_UW, OP_SH2ADD_UW, OP_SH3ADD_UW,
+	OP_SLLI_UW,
+	/* Zbb */
+	OP_ANDN, OP_ORN, OP_XNOR, OP_CLZ, OP_CTZ, OP_CPOP, OP_CLZW, OP_CTZW, OP_CPOPW,
+	OP_MAX, OP_MAXU, OP_MIN, OP_MINU, OP_SEXT_B, OP_SEXT_H, OP_ZEXT_H,
+	OP_ROL, OP_ROR, OP_RORI, OP_ROLW, OP_RORW, OP_RORIW, OP_ORC_B, OP_REV8,
+	/* Zbc */
+	OP_CLMUL, OP_CLMULR, OP_CLMULH,
+	/* Zbs */
+	OP_BCLR, OP_BCLRI, OP_BEXT, OP_BEXTI, OP_BINV, OP_BINVI, OP_BSET, OP_BSETI,
+	/* Zicond */
+	OP_CZERO_EQZ, OP_CZERO_NEZ,
+	OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FLH, OP_FSH,
 	OP_FP_ROUNDING, /* fpu_execute_packed(imm): see fpu_pack_arith */
 	OP_FP, /* the rest of OP-FP: fpu_execute(insn) */
 	OP_AMO, /* exec_amo(insn) */
 	OP_SYSTEM, /* exec_system(insn) */
+	OP_CBO, /* Zicbom, Zicboz: exec_cbo(insn) */
 	OP_BLOCK_END, /* not an instruction: the entry after a block's last (cpu/block.h) */
 	/* Not instructions either: an ADDI, ADDIW or ADD entry followed in its
 	 * block by a conditional branch runs both (cpu/block.c), in this order
@@ -77,7 +92,7 @@ static inline int64_t imm_j(uint32_t i)
 }
 
 /* The 32-bit form of d's instruction (compressed ones expanded), for the
- * ops whose execution decodes further (OP_FP, OP_AMO, OP_SYSTEM). */
+ * ops whose execution decodes further (OP_FP, OP_AMO, OP_SYSTEM, OP_CBO). */
 static inline uint32_t decoded_insn32(const struct decoded_insn *d)
 {
 	return (d->word & 3) == 3 ? d->word : rvc_table[d->word & 0xffff];
@@ -86,5 +101,22 @@ static inline uint32_t decoded_insn32(const struct decoded_insn *d)
 /* Fill d for the instruction in the low bits of `word` (the low 16 bits
  * alone when bits 1:0 != 3, a compressed instruction).  d->word = word. */
 void decode_insn(uint32_t word, struct decoded_insn *d);
+
+/* The registers an instruction names as its sources and destination, and
+ * the CSR a CSR instruction accesses: what analyses ask of an instruction
+ * (vm/taps_effect.c).  x0 never appears: reading it yields no data and
+ * writing it changes nothing.  Implicit effects are not included: fflags
+ * and mstatus.FS written by FP instructions, the trap CSRs. */
+struct reg_use {
+	uint32_t x_read, x_written; /* bit n: xn */
+	uint32_t f_read, f_written; /* bit n: fn */
+	int csr; /* the CSR a CSR instruction names, or -1 */
+	bool csr_read, csr_written; /* whether it reads / writes it (as exec.c does) */
+};
+
+/* Fill u for the instruction d (decode_insn's, compressed ones expanded).
+ * An illegal encoding, a FENCE or an instruction that only writes x0 uses
+ * nothing.  Lives in reg_use.c. */
+void decode_reg_use(const struct decoded_insn *d, struct reg_use *u);
 
 #endif

@@ -67,7 +67,7 @@ struct tlb {
 	struct tlb_entry read[TLB_ENTRIES];
 	struct tlb_entry write[TLB_ENTRIES];
 	struct tlb_entry exec[TLB_ENTRIES];
-	/* the code generation (machine/bus.h) of exec[i]'s page, valid while
+	/* the code generation (bus/bus.h) of exec[i]'s page, valid while
 	 * exec[i] is */
 	uint64_t *exec_gen[TLB_ENTRIES];
 	/* The entries filled since the last flush (access type << 12 | index),
@@ -96,6 +96,45 @@ struct decoded_insn {
 };
 
 struct block;
+struct hart;
+
+/* Who is told about traps (vm/taps.c).  Called at the end of hart_trap,
+ * with the hart already in the handler's mode, and at the end of an xRET
+ * that succeeded, with the hart already back in the returned-to mode.
+ * h->icount is exact in both: the number of instructions retired before
+ * the trapping instruction or the xRET. */
+struct hart_trap_hook {
+	void (*trap)(void *opaque, const struct hart *h, uint64_t cause, uint64_t tval,
+		     bool interrupt, unsigned from_priv);
+	void (*xret)(void *opaque, const struct hart *h, unsigned from_priv);
+	void *opaque;
+};
+
+/* Who is told about each instruction and its memory accesses
+ * (vm/taps_effect.c).  Only exact, not fast: while a hook is set the
+ * caller runs the hart one step at a time without decoded blocks, and
+ * data_tlb names TLB_NO_PRIV's table, which is never filled, so every
+ * load, store and AMO takes a slow path in mmu.c or exec.c that reports
+ * it.  Those paths still look in the real TLB (tlbs[priv]) first, as the
+ * fast path would have, so an observed run walks page tables, and sets
+ * A/D bits, exactly when an unobserved one does. */
+struct hart_effect_hook {
+	/* The instruction at pc is about to run (d: its decode; d->word its
+	 * bits).  May be called again for the same step: the later call
+	 * describes what runs. */
+	void (*insn)(void *opaque, const struct hart *h, uint64_t pc,
+		     const struct decoded_insn *d);
+	/* It accessed `size` bytes at va (physical pa): `value` is the bytes
+	 * read or written, zero-extended.  Page-table walks are not
+	 * reported. */
+	void (*access)(void *opaque, uint64_t va, uint64_t pa, unsigned size, uint64_t value,
+		       bool write);
+	void *opaque;
+};
+
+/* tlbs[TLB_NO_PRIV] belongs to no privilege level, so it is never filled:
+ * a table that always misses. */
+#define TLB_NO_PRIV 2
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
@@ -115,9 +154,9 @@ struct hart {
 	uint8_t fpenv_rm; /* rounding mode loaded while fpenv_guest */
 	uint32_t fpenv_host_mxcsr; /* the host's own, restored by fpu_host_env */
 
-	/* Retired-instruction count.  Only updated when the interpreter leaves
-	 * its inner loop, so read it through hart_icount() from inside a
-	 * callback that runs mid-slice (MMIO, CSR reads). */
+	/* Retired-instruction count.  Only brought up to date when the
+	 * interpreter leaves its inner loop or calls out of it (slow paths,
+	 * MMIO, CSRs, traps), which is every place a callback can read it. */
 	uint64_t icount;
 	/* Set by anything (MMIO side effects, a device) that needs the current
 	 * slice to end after the instruction in progress. */
@@ -160,7 +199,7 @@ struct hart {
 	struct bus *bus;
 	const struct vclock *clock;
 
-	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
+	struct tlb tlbs[4]; /* indexed by effective privilege (TLB_NO_PRIV: always empty) */
 
 	/* Decoded blocks (cpu/block.h), BLOCK_TABLE_SIZE of them, or NULL:
 	 * then every instruction is decoded where it runs and executed alone
@@ -171,6 +210,12 @@ struct hart {
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;
+	/* Told about every trap and trap return, or NULL.  Like `blocks`,
+	 * kept by hart_init and never saved. */
+	const struct hart_trap_hook *trap_hook;
+	/* Told about every instruction's memory effects, or NULL.  Set
+	 * through hart_set_effect_hook; kept by hart_init, never saved. */
+	const struct hart_effect_hook *effect_hook;
 };
 
 /* mstatus fields */
@@ -195,6 +240,18 @@ struct hart {
 #define MSTATUS_UXL (3ULL << 32)
 #define MSTATUS_SXL (3ULL << 34)
 #define MSTATUS_SD (1ULL << 63)
+
+/* menvcfg/senvcfg fields (senvcfg has FIOM and the CB* ones) */
+#define ENVCFG_FIOM 1ULL
+#define ENVCFG_CBIE (3ULL << 4) /* cbo.inval: 00 illegal, 01 as flush, 11 inval */
+#define ENVCFG_CBIE_FLUSH (1ULL << 4)
+#define ENVCFG_CBCFE (1ULL << 6) /* cbo.clean, cbo.flush allowed */
+#define ENVCFG_CBZE (1ULL << 7) /* cbo.zero allowed */
+#define ENVCFG_PBMTE (1ULL << 62) /* Svpbmt: PTE bits 62:61 allowed */
+#define ENVCFG_STCE (1ULL << 63) /* Sstc: stimecmp enabled */
+
+/* Zicbom/Zicbop/Zicboz cache-block size in bytes (docs/cpu.md) */
+#define CBO_BLOCK_SIZE 64
 
 #define FS_OFF 0
 #define FS_INITIAL 1
@@ -225,10 +282,31 @@ int hart_set_block_cache(struct hart *h, bool on);
 /* Free what the hart allocated (the block table). */
 void hart_free(struct hart *h);
 
+/* The current mtime: the virtual clock at this hart's instruction count.
+ * The one place it is computed; the CLINT, the RTC, the time CSR and the
+ * run loop all read it here.  0 for a hart with no clock (unit tests). */
+uint64_t hart_mtime(const struct hart *h);
+
+/* Snapshot section CPU (docs/snapshot-format.md): the architectural state
+ * and icount, in the documented order (src/cpu/hart_state.c).  Load
+ * refuses values the interpreter assumes never occur, then rebuilds what
+ * is derived from the state (PMP ranges, TLBs, the mode's TLB pointers).
+ * Change the two and the document together, and bump the version. */
+struct state_reader;
+struct state_writer;
+#define CPU_STATE_VERSION 1u
+void hart_save(const struct hart *h, struct state_writer *w);
+int hart_load(struct hart *h, struct state_reader *r);
+
 /* The page at host address host_page now has decoded blocks: drop every
  * TLB write entry that reaches it, so that stores to it take the slow
  * path, which tells the bus (bus.h, code generations). */
 void hart_protect_code_page(struct hart *h, const void *host_page);
+
+/* Drop every TLB write entry (all privileges), so that the next store to
+ * any page takes the slow path, which tells the bus: after dirty tracking
+ * starts or clears its bits (bus.h, dirty pages). */
+void hart_drop_write_entries(struct hart *h);
 
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps
@@ -256,6 +334,11 @@ void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index);
 
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);
+
+/* Set (or with NULL clear) the effect hook.  The caller turns decoded
+ * blocks off first and runs the hart one step at a time while it is set
+ * (struct hart_effect_hook). */
+void hart_set_effect_hook(struct hart *h, const struct hart_effect_hook *hook);
 
 /* Take a trap (exception or interrupt) now: update xepc/xcause/xtval/status,
  * switch privilege and set pc to the vector. */

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define PAGE_SIZE 4096ULL
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -26,7 +26,10 @@
 #define PTE_D (1ULL << 7)
 #define PTE_PPN_SHIFT 10
 #define PTE_PPN_MASK ((1ULL << 44) - 1)
-#define PTE_RESERVED (~0ULL << 54) /* N, PBMT and reserved bits: none supported */
+#define PTE_RESERVED (0x7fULL << 54) /* bits 60:54 */
+#define PTE_PBMT (3ULL << 61) /* Svpbmt: 0 PMA, 1 NC, 2 IO, 3 reserved */
+#define PTE_N (1ULL << 63) /* Svnapot */
+#define NAPOT_64K_PPN 0x8 /* ppn[3:0] of a 64 KiB NAPOT leaf: the only size defined */
 
 #define SATP_MODE_BARE 0
 #define SATP_MODE_SV39 8
@@ -141,6 +144,20 @@ static bool leaf_permits(const struct hart *h, uint64_t pte, enum access_type ty
 	}
 }
 
+/* The PTE bits above the PPN: N (Svnapot) anywhere, PBMT (Svpbmt) when
+ * menvcfg.PBMTE allows it and not the reserved value 3.  The memory types
+ * change nothing here (keel's memory is coherent and unordered accesses do
+ * not exist in an interpreter), so they are checked and otherwise ignored. */
+static bool pte_bits_valid(const struct hart *h, uint64_t pte)
+{
+	if (pte & PTE_RESERVED)
+		return false;
+	uint64_t pbmt = pte & PTE_PBMT;
+	if (!pbmt)
+		return true;
+	return (h->menvcfg & ENVCFG_PBMTE) && pbmt != PTE_PBMT;
+}
+
 /* Walk the page table.  `update` = false makes it side-effect free (for
  * debuggers) and skips permission checks. */
 static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bool update,
@@ -161,11 +178,11 @@ static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bo
 		if ((update && !pmp_allows(h, pte_addr, 8, ACCESS_READ, PRIV_S)) ||
 		    bus_read(h->bus, pte_addr, 8, &pte))
 			return raise(h, access_fault_cause[type], va);
-		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || !pte_bits_valid(h, pte))
 			return raise(h, page_fault_cause[type], va);
 		uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
 		if (!(pte & (PTE_R | PTE_X))) { /* pointer to the next level */
-			if (pte & (PTE_A | PTE_D | PTE_U))
+			if (pte & (PTE_A | PTE_D | PTE_U | PTE_N | PTE_PBMT))
 				return raise(h, page_fault_cause[type], va);
 			table = ppn << 12;
 			continue;
@@ -173,6 +190,11 @@ static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bo
 		uint64_t super_mask = (1ULL << (9 * level)) - 1; /* in pages */
 		if (ppn & super_mask)
 			return raise(h, page_fault_cause[type], va); /* misaligned superpage */
+		if (pte & PTE_N) { /* a 64 KiB page: ppn[3:0] come from the va */
+			if (level != 0 || (ppn & 0xf) != NAPOT_64K_PPN)
+				return raise(h, page_fault_cause[type], va);
+			ppn = (ppn & ~0xfULL) | ((va >> 12) & 0xf);
+		}
 		if (update) {
 			if (!leaf_permits(h, pte, type, priv))
 				return raise(h, page_fault_cause[type], va);
@@ -233,7 +255,10 @@ static struct tlb_entry *tlb_slot(struct tlb *t, enum access_type type, uint64_t
 /* Enter va's page if it is plain RAM with uniform permission; returns the
  * host pointer for `pa`, or NULL when the access must stay on the slow
  * path (MMIO, ROM writes, the watched page, fine-grained PMP, and writes
- * to a page with decoded blocks: bus.h, code generations). */
+ * to a page with decoded blocks: bus.h, code generations).  Called for a
+ * write only on the way to a store into the page, which bus_ram_page
+ * counts as the page's first write for dirty tracking (bus.h, dirty
+ * pages): later stores hit the entry and need not be seen. */
 static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_type type, int priv)
 {
 	uint64_t page_pa = pa & PAGE_MASK;
@@ -259,14 +284,39 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 
 /* ---- loads and stores ---- */
 
+__attribute__((cold)) void mmu_note_access_slow(struct hart *h, uint64_t va, uint64_t pa,
+						 unsigned size, uint64_t value, bool write)
+{
+	if (size < 8)
+		value &= (1ULL << (8 * size)) - 1;
+	h->effect_hook->access(h->effect_hook->opaque, va, pa, size, value, write);
+}
+
+/* While an effect hook observes, data_tlb always misses (hart.h): do here
+ * what a hit in the real TLB would have done on the fast path, so that
+ * observing changes no walk.  Returns the host address of the aligned
+ * access at va, with its physical address in *pa, or NULL on a miss. */
+static uint8_t *observed_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv,
+				 uint64_t *pa)
+{
+	const struct tlb_entry *e = tlb_slot(&h->tlbs[priv], type, va);
+	if (e->tag != (va & PAGE_MASK))
+		return NULL;
+	uint8_t *host = (uint8_t *)(uintptr_t)(va + e->addend);
+	return bus_host_to_pa(h->bus, host, pa) ? host : NULL;
+}
+
 static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
 			  uint64_t *val)
 {
 	int priv = mmu_data_priv(h);
 	uint64_t pa;
-	if (mmu_translate(h, va, size, type, priv, &pa))
-		return -1;
-	uint8_t *host = tlb_fill(h, va, pa, type, priv);
+	uint8_t *host = h->effect_hook ? observed_tlb_hit(h, va, type, priv, &pa) : NULL;
+	if (!host) {
+		if (mmu_translate(h, va, size, type, priv, &pa))
+			return -1;
+		host = tlb_fill(h, va, pa, type, priv);
+	}
 	if (host) {
 		if (type == ACCESS_WRITE)
 			memcpy(host, val, size);
@@ -274,13 +324,29 @@ static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum acces
 			*val = 0;
 			memcpy(val, host, size);
 		}
-		return 0;
-	}
-	int rc = type == ACCESS_WRITE ? bus_write(h->bus, pa, size, *val)
-				      : bus_read(h->bus, pa, size, val);
-	if (rc)
+	} else if (type == ACCESS_WRITE ? bus_write(h->bus, pa, size, *val)
+					: bus_read(h->bus, pa, size, val)) {
 		return raise(h, access_fault_cause[type], va);
+	}
+	mmu_note_access(h, va, pa, size, *val, type == ACCESS_WRITE);
 	return 0;
+}
+
+/* Report a misaligned access: one access when its bytes are contiguous in
+ * physical memory, else one for each page's part. */
+static void note_misaligned(struct hart *h, uint64_t va, unsigned size, uint64_t pa_first,
+			    uint64_t pa_last, uint64_t val, bool write)
+{
+	if (!h->effect_hook)
+		return;
+	if (pa_last - pa_first == size - 1) {
+		mmu_note_access(h, va, pa_first, size, val, write);
+		return;
+	}
+	unsigned first = (unsigned)(PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+	unsigned second = size - first;
+	mmu_note_access(h, va, pa_first, first, val, write);
+	mmu_note_access(h, va + first, pa_last - (second - 1), second, val >> (8 * first), write);
 }
 
 /* Physical address of byte `b_va` of a misaligned access whose first byte
@@ -325,11 +391,13 @@ static int access_misaligned(struct hart *h, uint64_t va, unsigned size, enum ac
 	if (type != ACCESS_WRITE) {
 		*val = 0;
 		memcpy(val, bytes, size);
-		return 0;
+	} else {
+		for (unsigned i = 0; i < size; i++)
+			if (bus_write(h->bus, byte_pa(va, last, pa_first, pa_last, va + i), 1,
+				      bytes[i]))
+				return raise(h, access_fault_cause[type], va + i);
 	}
-	for (unsigned i = 0; i < size; i++)
-		if (bus_write(h->bus, byte_pa(va, last, pa_first, pa_last, va + i), 1, bytes[i]))
-			return raise(h, access_fault_cause[type], va + i);
+	note_misaligned(h, va, size, pa_first, pa_last, *val, type == ACCESS_WRITE);
 	return 0;
 }
 

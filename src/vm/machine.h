@@ -4,7 +4,7 @@
  *
  * machine_run() is the deterministic core: it runs the hart in slices that
  * end exactly at timer deadlines and never looks at the host.  Host input
- * and pacing against wall time live in src/vm/host_loop.c. */
+ * and pacing against wall time live in src/host/host_loop.c. */
 #ifndef KEEL_VM_MACHINE_H
 #define KEEL_VM_MACHINE_H
 
@@ -12,22 +12,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "board/boot.h"
+#include "board/virt.h"
+#include "bus/bus.h"
 #include "cpu/hart.h"
+#include "dev/clint.h"
+#include "dev/htif.h"
 #include "dev/net_slirp.h"
+#include "dev/plic.h"
 #include "dev/rtc_goldfish.h"
+#include "dev/syscon.h"
 #include "dev/uart16550.h"
 #include "dev/virtio_blk.h"
 #include "dev/virtio_console.h"
 #include "dev/virtio_net.h"
 #include "dev/virtio_rng.h"
-#include "machine/bus.h"
-#include "machine/clint.h"
-#include "machine/htif.h"
-#include "machine/plic.h"
-#include "machine/syscon.h"
-#include "machine/virt.h"
+#include "lib/vclock.h"
 #include "vm/events.h"
-#include "vm/vclock.h"
+#include "vm/taps_state.h"
 
 #define DRAM_BASE VIRT_DRAM_BASE
 
@@ -39,7 +41,7 @@ enum stop_reason {
 	STOP_IDLE, /* WFI with nothing pending; a timer deadline exists */
 	STOP_WFI_IDLE, /* WFI and nothing on this machine can ever wake it */
 	STOP_TRAP_LOOP, /* a whole slice of traps and no retired instruction */
-	STOP_AT, /* icount reached m->stop_at (a checkpoint, a replay event) */
+	STOP_AT, /* a stop point (taps_stop_at) asked to return here */
 };
 
 enum board_kind {
@@ -106,16 +108,16 @@ struct machine {
 	 * sends). */
 	bool has_slirp;
 	uint64_t max_insns; /* 0 = unbounded */
-	/* machine_run returns STOP_AT when icount reaches this (0 = never).
-	 * Unlike max_insns it is a pause, not an end: services that act at
-	 * exact instruction counts (recording checkpoints, replay) set it. */
-	uint64_t stop_at;
+	/* Services' subscribers and stop points (vm/taps.h).  A stop point
+	 * is a pause, not an end, unlike max_insns: services that act at
+	 * exact instruction counts (recording checkpoints, replay) add them. */
+	struct taps_state taps;
 	uint64_t reset_pc;
 	bool exited;
 	int exit_code;
 	unsigned resets; /* guest-requested resets so far */
 	/* RAM right after boot, encoded as a snapshot RAM section (see
-	 * snapshot_capture_boot_image); NULL if none was captured. */
+	 * machine_capture_boot_image); NULL if none was captured. */
 	uint8_t *boot_image;
 	size_t boot_image_len;
 };
@@ -125,8 +127,25 @@ struct machine {
 int machine_init(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen);
 void machine_free(struct machine *m);
 
+/* Load the guest into a fresh machine.  Virt board: firmware, kernel,
+ * initrd and device tree (board/boot.h), then keep RAM as the boot
+ * image a reset restores.  Bare board: an ELF, started at its entry with
+ * HTIF at its tohost/fromhost.  Return 0, or -1 with "FILE: reason". */
+int machine_load_boot_files(struct machine *m, const struct boot_config *bc, char *err,
+			    size_t errlen);
+int machine_load_elf(struct machine *m, const char *path, char *err, size_t errlen);
+
+/* Keep RAM as it is now (just after the boot files were loaded) as the
+ * machine's boot image: a guest-requested reset restores it instead of
+ * re-reading files, and snapshots carry it (section BOOT). */
+int machine_capture_boot_image(struct machine *m, char *err, size_t errlen);
+/* Put the boot image into RAM (every other page zero). */
+int machine_restore_boot_image(struct machine *m, char *err, size_t errlen);
+
 /* Point HTIF at the guest's tohost/fromhost (from the ELF's symbols). */
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);
+/* Watch stores to the page of m->htif.tohost (after a restore set it). */
+void machine_watch_tohost(struct machine *m);
 
 /* Virtual time in nanoseconds (what slirp's clock reads). */
 uint64_t machine_now_ns(const struct machine *m);
@@ -162,17 +181,14 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget);
 bool machine_hart_waiting(const struct machine *m);
 
 /* The hart is idle in WFI: jump virtual time to the next timer deadline.
- * Deterministic, so it needs no log entry.  Returns false if no timer is
+ * The jump is a function of state, but when it happens relative to input
+ * at the same instruction count is the caller's choice, so it crosses the
+ * event boundary as an EV_IDLE_SKIP marker.  Returns false if no timer is
  * armed. */
 bool machine_skip_to_deadline(struct machine *m);
 
 /* Advance virtual time by `ticks` (an adjustment made because of the host,
  * e.g. input arrived while idle).  Crosses the event boundary. */
 void machine_adjust_time(struct machine *m, uint64_t ticks);
-
-/* Read/write guest memory by virtual address through the current
- * translation (no side effects), for debuggers.  Return bytes done. */
-size_t machine_read_virt(struct machine *m, uint64_t va, void *buf, size_t len);
-size_t machine_write_virt(struct machine *m, uint64_t va, const void *buf, size_t len);
 
 #endif

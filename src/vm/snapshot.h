@@ -9,10 +9,12 @@
 #ifndef KEEL_VM_SNAPSHOT_H
 #define KEEL_VM_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 struct machine;
 struct disk_identity;
@@ -33,13 +35,6 @@ int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
 int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
 			 size_t errlen);
 
-/* Keep RAM as it is now (just after the boot files were loaded) as the
- * machine's boot image: a guest-requested reset restores it instead of
- * re-reading files, and snapshots carry it (section BOOT). */
-int snapshot_capture_boot_image(struct machine *m, char *err, size_t errlen);
-/* Put the boot image into RAM (every other page zero). */
-int snapshot_restore_boot_image(struct machine *m, char *err, size_t errlen);
-
 /* Append every section except DISK and RAM, in file order, to `w` (no
  * file header).  The state digest hashes exactly these bytes. */
 void snapshot_encode_state(struct machine *m, struct state_writer *w);
@@ -52,6 +47,16 @@ void snapshot_encode_disk_identity(struct machine *m, struct state_writer *w);
  * exists: the caller must open that disk to build the machine.  Returns
  * 0, or -1 with a reason. */
 int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, char *err,
+		       size_t errlen);
+
+/* A snapshot's CONF section, before any machine exists: the machine to
+ * build for it (keel inspect reads a snapshot without running it). */
+struct snapshot_conf {
+	uint32_t board; /* enum board_kind */
+	uint64_t ram_base, ram_size;
+	bool has_blk, has_net;
+};
+int snapshot_peek_conf(const void *buf, size_t len, struct snapshot_conf *c, char *err,
 		       size_t errlen);
 
 #endif
