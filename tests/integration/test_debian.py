@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 import debianlib as deb
 from guestlib import Guest, GuestError, check, free_port, keel_path, main
@@ -65,10 +66,14 @@ def test_system(d, tmp):
     ssh_port, http_port, clone_port = free_port(), free_port(), free_port()
     g = Guest(deb.boot_args(d, os.path.join(tmp, "deb.kov"), ssh_port, http_port,
                             ["--api-sock", sock]), timeout=1500)
+    start = time.monotonic()
     try:
         api = wait_for_socket(sock, g.proc)
         deb.login(g)
+        login_s = time.monotonic() - start
         state = deb.system_state(g)
+        print(f"boot: login prompt after {login_s:.0f} s, multi-user after "
+              f"{time.monotonic() - start:.0f} s (wall)")
         out = deb.ssh(d, ssh_port, "uname -r; systemctl is-active ssh nginx; hostname")
         check("+deb13-riscv64" in out and out.count("active") == 2 and "keel-debian" in out,
               f"over ssh: {out!r}")
