@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "svc/api/api.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
+#include "svc/migrate/migrate.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
@@ -41,6 +43,8 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	const char *restore; /* snapshot to resume instead of booting */
+	const char *incoming; /* --incoming tcp:HOST:PORT: receive a migrating VM */
+	const char *key; /* --key FILE: the migration key */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
 	int passphrase_fd; /* --passphrase-fd N; -1: ask on /dev/tty */
@@ -152,6 +156,14 @@ static void run_usage(FILE *out)
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
+	      "migration (docs/migrate.md):\n"
+	      "  --incoming tcp:HOST:PORT  wait there for a VM that 'keel ctl migrate' sends,\n"
+	      "                       then run it; give the same -m and --net as the source\n"
+	      "                       (forwards are this keel's own) and, for an overlay\n"
+	      "                       disk, --disk BASE,overlay=NEW over the same base\n"
+	      "  --key FILE           with --incoming: the key both sides hold ('keel migrate\n"
+	      "                       keygen FILE')\n"
+	      "\n"
 	      "services:\n"
 	      "  --events-out FILE    write every input that crosses the event boundary to\n"
 	      "                       FILE, one JSON line each (docs/taps.md)\n"
@@ -214,7 +226,7 @@ enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
-	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
+	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -289,6 +301,8 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
+	case OPT_INCOMING: o->incoming = arg; return 0;
+	case OPT_KEY: o->key = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -357,6 +371,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"restore", required_argument, NULL, OPT_RESTORE},
+		{"incoming", required_argument, NULL, OPT_INCOMING},
+		{"key", required_argument, NULL, OPT_KEY},
 		{"passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD},
 		{"overlay", required_argument, NULL, OPT_OVERLAY},
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
@@ -398,6 +414,16 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 				"to --restore\n");
 		return -1;
 	}
+	if (!o->incoming != !o->key) {
+		fprintf(stderr, "keel run: --incoming and --key FILE go together\n");
+		return -1;
+	}
+	if (o->incoming && (o->restore || o->kernel || o->initrd || bare_metal(o) || o->gdb_port ||
+			    o->trace || o->record)) {
+		fprintf(stderr, "keel run: --incoming receives a running VM: no --restore, --kernel, "
+				"--initrd, --bios none, --gdb, --trace or record\n");
+		return -1;
+	}
 	if (o->restore && o->kernel) {
 		fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no --kernel\n");
 		return -1;
@@ -406,7 +432,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
 	}
-	if (!o->kernel && !o->restore) {
+	if (!o->kernel && !o->restore && !o->incoming) {
 		if (default_guest_find(&o->guest))
 			return -1;
 		o->kernel = o->guest.kernel;
@@ -658,6 +684,9 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	return why;
 }
 
+static int run_incoming(const struct run_options *o, const struct machine_config *cfg);
+static int run_machine(struct machine *m, const struct run_options *o);
+
 static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
@@ -687,7 +716,10 @@ static int run_or_record(int argc, char **argv, bool record)
 		return 1;
 	}
 	char err[PATH_MAX + 512] = "out of memory";
-	struct machine *m = calloc(1, sizeof(*m));
+	struct machine *m = NULL;
+	if (o.incoming)
+		return run_incoming(&o, &cfg);
+	m = calloc(1, sizeof(*m));
 	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "keel run: %s\n", err);
 		if (!m) /* machine_init owns the disk once called, even when it fails */
@@ -698,29 +730,51 @@ static int run_or_record(int argc, char **argv, bool record)
 	}
 	if (m->has_blk && disk_image_note(m->blk.disk)[0])
 		fprintf(stderr, "keel run: %s\n", disk_image_note(m->blk.disk));
-	m->max_insns = o.max_insns;
-	int status = 1;
 	rc = o.restore ? restore_load(m, &req, &snap) : load_guest(m, &o);
 	restore_free(&snap);
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
-	if (rc == 0) {
-		double t0 = now_seconds();
-		if (o.gdb_port)
-			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
-		else
-			status = exit_status(m, run_guest(m, &o));
-		if (o.digest) {
-			char hex[65];
-			state_digest_hex(m, hex);
-			fprintf(stderr, "keel: digest=%s icount=%" PRIu64 "\n", hex, m->hart.icount);
-		}
-		if (o.stats) {
-			double secs = now_seconds() - t0;
-			fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
-				m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
-		}
+	return rc == 0 ? run_machine(m, &o) : (machine_free(m), free(m), 1);
+}
+
+/* keel run --incoming: wait for a migrating VM, then run it like any
+ * other; its console, socket and forwards are this keel's. */
+static int run_incoming(const struct run_options *o, const struct machine_config *cfg)
+{
+	uint8_t key[MIG_KEY_BYTES];
+	char err[PATH_MAX + 512];
+	struct machine *m = NULL;
+	int rc = mig_key_load(o->key, key, err, sizeof(err));
+	if (rc == 0)
+		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, err, sizeof(err));
+	sodium_memzero(key, sizeof(key));
+	if (rc) {
+		fprintf(stderr, "keel run: %s\n", err);
+		return 1;
+	}
+	return run_machine(m, o);
+}
+
+/* Run a loaded (booted, restored or received) machine to its end; frees it. */
+static int run_machine(struct machine *m, const struct run_options *o)
+{
+	m->max_insns = o->max_insns;
+	int status;
+	double t0 = now_seconds();
+	if (o->gdb_port)
+		status = gdbstub_serve(m, o->gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
+	else
+		status = exit_status(m, run_guest(m, o));
+	if (o->digest) {
+		char hex[65];
+		state_digest_hex(m, hex);
+		fprintf(stderr, "keel: digest=%s icount=%" PRIu64 "\n", hex, m->hart.icount);
+	}
+	if (o->stats) {
+		double secs = now_seconds() - t0;
+		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
+			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
 	}
 	machine_free(m);
 	free(m);

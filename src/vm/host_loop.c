@@ -150,7 +150,7 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
-#define HOST_POLLFDS (1 + 1 + API_MAX_CLIENTS)
+#define HOST_POLLFDS (1 + API_MAX_FDS)
 
 /* The console (pfd[0], skipped with fd -1 unless `console`) and the
  * control socket's listener and clients.  Returns how many entries. */

@@ -846,7 +846,8 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 #undef SECTION
 }
 
-int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
+int snapshot_save_without_ram(struct machine *m, struct state_writer *w, char *err,
+			      size_t errlen)
 {
 	/* The overlay's length is the disk's state: flush it first, so the
 	 * prefix the snapshot names is on stable storage before the
@@ -858,14 +859,25 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 		snprintf(err, errlen, "snapshot: disk %s", why);
 		return -1;
 	}
+	sw_file_header(w, SNAPSHOT_FORMAT_VERSION, 0);
+	snapshot_encode_state(m, w);
+	sw_begin_section(w, TAG_DISK, SECTION_VERSION, 0);
+	put_disk(w, &disk);
+	sw_end_section(w);
+	if (w->oom) {
+		snprintf(err, errlen, "snapshot: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
+{
 	struct state_writer w;
 	sw_init(&w);
-	sw_file_header(&w, SNAPSHOT_FORMAT_VERSION, 0);
-	snapshot_encode_state(m, &w);
-	sw_begin_section(&w, TAG_DISK, SECTION_VERSION, 0);
-	put_disk(&w, &disk);
-	sw_end_section(&w);
-	int rc = sw_flush(&w, out, err, errlen);
+	int rc = snapshot_save_without_ram(m, &w, err, errlen);
+	if (rc == 0)
+		rc = sw_flush(&w, out, err, errlen);
 	if (rc == 0) {
 		sw_begin_section(&w, TAG_RAM, SECTION_VERSION, 0);
 		rc = put_ram(&w, m, err, errlen);
@@ -935,8 +947,10 @@ static int section_index(uint32_t tag)
 	return -1;
 }
 
-static bool section_needed(const struct machine *m, int i)
+static bool section_needed(const struct machine *m, int i, bool ram)
 {
+	if (i == SEC_RAM)
+		return ram;
 	return m->cfg.board == BOARD_VIRT || i < SEC_PLIC || i >= SEC_DISK;
 }
 
@@ -973,7 +987,9 @@ static void rebuild_derived(struct machine *m)
 		plic_update(&m->plic);
 }
 
-static int load_sections(struct machine *m, struct state_reader *r)
+/* `ram`: the file must have a RAM section (false: it must not, and RAM
+ * is left as it is). */
+static int load_sections(struct machine *m, struct state_reader *r, bool ram)
 {
 	uint32_t version, flags;
 	if (sr_file_header(r, &version, &flags))
@@ -988,7 +1004,7 @@ static int load_sections(struct machine *m, struct state_reader *r)
 	while ((rc = sr_next_section(r, &s)) == 1) {
 		state_tag_name(s.tag, name);
 		int i = section_index(s.tag);
-		if (i < 0 || !section_needed(m, i)) {
+		if (i < 0 || !section_needed(m, i, ram)) {
 			if (s.flags & STATE_SECTION_OPTIONAL)
 				continue;
 			return sr_fail(r, "unknown section '%s' (not marked optional)", name);
@@ -1011,7 +1027,7 @@ static int load_sections(struct machine *m, struct state_reader *r)
 	if (rc < 0)
 		return -1;
 	for (int i = 0; i < SEC_COUNT; i++) {
-		if (!seen[i] && section_needed(m, i))
+		if (!seen[i] && section_needed(m, i, ram))
 			return sr_fail(r, "missing section '%s' (truncated?)",
 				       state_tag_name(section_tag(i), name));
 	}
@@ -1024,7 +1040,18 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
 {
 	struct state_reader r;
 	sr_init(&r, buf, len);
-	if (load_sections(m, &r) == 0)
+	if (load_sections(m, &r, true) == 0)
+		return 0;
+	snprintf(err, errlen, "snapshot: %s", r.err);
+	return -1;
+}
+
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
+			      size_t errlen)
+{
+	struct state_reader r;
+	sr_init(&r, buf, len);
+	if (load_sections(m, &r, false) == 0)
 		return 0;
 	snprintf(err, errlen, "snapshot: %s", r.err);
 	return -1;

@@ -33,6 +33,15 @@ int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
 int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
 			 size_t errlen);
 
+/* Migration (docs/migrate.md): a snapshot without its RAM section, for a
+ * machine whose RAM moves page by page on its own.  Saving appends the
+ * file header and every other section (DISK included, after a flush) to
+ * `w`; loading expects no RAM section and leaves RAM as it is. */
+int snapshot_save_without_ram(struct machine *m, struct state_writer *w, char *err,
+			      size_t errlen);
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
+			      size_t errlen);
+
 /* Keep RAM as it is now (just after the boot files were loaded) as the
  * machine's boot image: a guest-requested reset restores it instead of
  * re-reading files, and snapshots carry it (section BOOT). */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "svc/migrate/migrate.h"
 #include "vm/machine.h"
 #include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
@@ -99,6 +100,7 @@ int api_server_open(struct api_server *s, const char *path, char *err, size_t er
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
 	s->clone_client = -1;
+	s->migrate_client = -1;
 	for (int i = 0; i < API_MAX_CLIENTS; i++)
 		client_reset(&s->clients[i]);
 	struct sockaddr_un addr;
@@ -141,6 +143,18 @@ static int client_flush(struct api_client *c)
 	return 0;
 }
 
+/* Forget a migration: an unfinished one is abandoned (its destination
+ * sees the stream cut and discards what it got). */
+static void drop_migration(struct api_server *s)
+{
+	mig_source_free(s->migration);
+	s->migration = NULL;
+	json_decref(s->migrate_id);
+	s->migrate_id = NULL;
+	s->migrate_client = -1;
+	s->migrate_new = false;
+}
+
 void api_server_close(struct api_server *s)
 {
 	for (int i = 0; i < API_MAX_CLIENTS; i++) {
@@ -157,6 +171,7 @@ void api_server_close(struct api_server *s)
 	json_decref(s->clone_id);
 	s->clone_id = NULL;
 	s->clone_client = -1;
+	drop_migration(s);
 }
 
 void api_server_abandon(struct api_server *s)
@@ -169,6 +184,7 @@ void api_server_abandon(struct api_server *s)
 	json_decref(s->clone_id);
 	s->clone_id = NULL;
 	s->clone_client = -1;
+	drop_migration(s); /* the parent's (a clone never forks mid-migration) */
 }
 
 int api_server_fds(struct api_server *s, struct pollfd *out, int max)
@@ -186,6 +202,8 @@ int api_server_fds(struct api_server *s, struct pollfd *out, int max)
 			ev |= POLLOUT;
 		out[n++] = (struct pollfd){.fd = c->fd, .events = ev};
 	}
+	if (s->migration && n < max)
+		out[n++] = (struct pollfd){.fd = mig_source_fd(s->migration), .events = POLLOUT};
 	return n;
 }
 
@@ -378,6 +396,133 @@ void api_server_clone_done(struct api_server *s, const struct clone_result *r, b
 		client_drop(&s->clients[who]);
 }
 
+/* An optional non-negative integer argument (at most `max`). */
+static int opt_uint(json_t *req, const char *key, unsigned max, unsigned *out, json_t *id,
+		    json_t **bad)
+{
+	json_t *v = json_object_get(req, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "\"%s\" must be an integer from 0 to %u", key, max);
+		*bad = reply_error(id, msg);
+		return -1;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+/* The migrate request's arguments into r; NULL, or an error reply. */
+static json_t *parse_migrate(json_t *id, json_t *req, struct mig_request *r)
+{
+	char err[600];
+	json_t *bad = NULL;
+	const char *uri = opt_string(req, "uri", id, &bad);
+	const char *key = opt_string(req, "key", id, &bad);
+	const char *postcopy = opt_string(req, "postcopy", id, &bad);
+	json_t *keep = json_object_get(req, "keep");
+	r->downtime_ms = MIG_DEFAULT_DOWNTIME_MS;
+	r->timeout_ms = MIG_DEFAULT_TIMEOUT_MS;
+	opt_uint(req, "downtime_ms", 600000, &r->downtime_ms, id, &bad);
+	opt_uint(req, "timeout_ms", 3600000, &r->timeout_ms, id, &bad);
+	opt_uint(req, "throttle_ms", 1000, &r->throttle_ms, id, &bad);
+	if (bad)
+		return bad;
+	if (!uri || !key)
+		return reply_error(id, "migrate needs \"uri\" (tcp:HOST:PORT) and \"key\" (a key file)");
+	if (keep && !json_is_boolean(keep))
+		return reply_error(id, "\"keep\" must be true or false");
+	if (postcopy && strcmp(postcopy, "never"))
+		return reply_error(id, strcmp(postcopy, "auto") && strcmp(postcopy, "now")
+					       ? "\"postcopy\" must be \"auto\", \"never\" or \"now\""
+					       : "post-copy is not built yet: only \"never\"");
+	r->keep = json_is_true(keep);
+	if (mig_parse_uri(uri, r->host, sizeof(r->host), r->port, sizeof(r->port), err,
+			  sizeof(err)) ||
+	    mig_key_load(key, r->key, err, sizeof(err)))
+		return reply_error(id, err);
+	if (r->timeout_ms == 0)
+		r->timeout_ms = MIG_DEFAULT_TIMEOUT_MS;
+	return NULL;
+}
+
+/* Start a migration.  NULL: under way, the reply comes at its end. */
+static json_t *do_migrate(struct api_server *s, json_t *id, struct machine *m, json_t *req)
+{
+	char err[1024];
+	struct mig_request r = {0};
+	if (s->migration)
+		return reply_error(id, "a migration is already under way");
+	json_t *bad = parse_migrate(id, req, &r);
+	if (bad) {
+		sodium_memzero(r.key, sizeof(r.key));
+		return bad;
+	}
+	s->migration = mig_source_start(m, &r, err, sizeof(err));
+	sodium_memzero(r.key, sizeof(r.key));
+	if (!s->migration)
+		return reply_error(id, err);
+	s->migrate_keep = r.keep;
+	s->migrate_id = id ? json_incref(id) : NULL;
+	s->migrate_new = true;
+	return NULL;
+}
+
+static json_t *stats_json(const struct mig_stats *st)
+{
+	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:b}", "rounds", st->rounds,
+			 "pages_sent", (json_int_t)st->pages_sent, "zero_pages",
+			 (json_int_t)st->zero_pages, "pages_last_round",
+			 (json_int_t)st->pages_last_round, "pages_pending",
+			 (json_int_t)st->pages_pending, "disk_bytes", (json_int_t)st->disk_bytes,
+			 "bytes", (json_int_t)st->bytes, "dirty_pages_per_s", st->dirty_pages_per_s,
+			 "pages_per_s", st->pages_per_s, "est_downtime_ms", st->est_downtime_ms,
+			 "dirty_tracking", st->dirty_tracking);
+}
+
+static void migrate_tell(struct api_server *s, json_t *line)
+{
+	int who = s->migrate_client;
+	if (!line || who < 0 || s->clients[who].fd < 0) {
+		json_decref(line);
+		return;
+	}
+	if (client_queue(&s->clients[who], line))
+		client_drop(&s->clients[who]);
+}
+
+/* One step of the migration; its reports go to the client that asked. */
+static void step_migration(struct api_server *s, struct api_actions *a)
+{
+	char err[1024];
+	enum mig_status st = mig_source_step(s->migration, err, sizeof(err));
+	struct mig_stats stats;
+	mig_source_stats(s->migration, &stats);
+	json_t *line = NULL, *fig = stats_json(&stats);
+	if (st == MIG_CONTINUE) {
+		json_decref(fig);
+		return;
+	}
+	if (st == MIG_PROGRESS) {
+		line = json_pack("{s:O?,s:o}", "id", s->migrate_id, "progress", fig);
+	} else if (st == MIG_DONE) {
+		json_object_set_new(fig, "downtime_ms", json_real(stats.downtime_ms));
+		json_object_set_new(fig, "total_ms", json_real(stats.total_ms));
+		json_object_set_new(fig, "icount", json_integer((json_int_t)stats.icount));
+		line = json_pack("{s:O?,s:b,s:o}", "id", s->migrate_id, "ok", 1, "migrated", fig);
+		a->quit_requested = !s->migrate_keep;
+		a->paused = s->migrate_keep;
+	} else {
+		line = json_pack("{s:O?,s:b,s:s,s:o}", "id", s->migrate_id, "ok", 0, "error", err,
+				 "progress", fig);
+		a->paused |= st == MIG_UNCONFIRMED;
+	}
+	migrate_tell(s, line);
+	if (st != MIG_PROGRESS)
+		drop_migration(s);
+}
+
 /* "input": type `data` on the console, all of it or nothing. */
 static json_t *do_input(json_t *id, struct api_actions *a, json_t *req)
 {
@@ -407,6 +552,8 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	static const char *const suspend_args[] = {"path", "passphrase", NULL};
 	static const char *const clone_args[] = {"sock", "net", "console", "entropy", NULL};
 	static const char *const input_args[] = {"data", NULL};
+	static const char *const migrate_args[] = {"uri", "key", "downtime_ms", "postcopy", "keep",
+						   "timeout_ms", "throttle_ms", NULL};
 	char err[256];
 	json_t *cmdv = json_object_get(req, "cmd");
 	if (!cmdv)
@@ -418,20 +565,24 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	bool suspend = !strcmp(cmd, "suspend");
 	bool clone = !strcmp(cmd, "clone");
 	bool input = !strcmp(cmd, "input");
-	bool known = snapshot || suspend || clone || input || !strcmp(cmd, "status") ||
+	bool migrate = !strcmp(cmd, "migrate");
+	bool known = snapshot || suspend || clone || input || migrate || !strcmp(cmd, "status") ||
 		     !strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
 	if (!known) {
 		snprintf(err, sizeof(err), "unknown cmd '%.64s'", cmd);
 		return reply_error(id, err);
 	}
 	const char *const *allowed = suspend ? suspend_args : snapshot ? path_arg
-				   : clone ? clone_args : input ? input_args : no_args;
+				   : clone ? clone_args : input ? input_args
+				   : migrate ? migrate_args : no_args;
 	if (check_args(req, allowed, err, sizeof(err)))
 		return reply_error(id, err);
 	if (clone)
 		return do_clone(s, id, m, a, req);
 	if (input)
 		return do_input(id, a, req);
+	if (migrate)
+		return do_migrate(s, id, m, req);
 	if (suspend)
 		return do_suspend(id, m, a, req);
 	if (snapshot) {
@@ -471,7 +622,7 @@ static json_t *serve_line(struct api_server *s, const char *line, size_t len,
 	}
 	json_t *reply = dispatch(s, req, json_object_get(req, "id"), m, a);
 	json_decref(req);
-	if (a->clone_pending)
+	if (a->clone_pending || s->migrate_new)
 		return reply;
 	return reply ? reply : reply_error(NULL, "out of memory");
 }
@@ -507,9 +658,12 @@ static int serve_lines(struct api_server *s, int i, struct machine *m, struct ap
 		if (blank(line, len))
 			continue;
 		json_t *reply = serve_line(s, line, len, m, a);
-		if (!reply && a->clone_pending)
+		if (!reply && a->clone_pending) {
 			s->clone_client = i;
-		else if (client_queue(c, reply))
+		} else if (!reply && s->migrate_new) {
+			s->migrate_client = i;
+			s->migrate_new = false;
+		} else if (client_queue(c, reply))
 			return -1;
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
@@ -578,8 +732,11 @@ static void accept_clients(struct api_server *s, struct machine *m, struct api_a
 		}
 		slot->fd = fd;
 		slot->in = in;
-		if (client_read(s, (int)(slot - s->clients), m, a))
+		if (client_read(s, (int)(slot - s->clients), m, a)) {
 			client_drop(slot);
+			if (s->migrate_client == (int)(slot - s->clients))
+				s->migrate_client = -1;
+		}
 	}
 }
 
@@ -587,13 +744,18 @@ void api_server_poll(struct api_server *s, struct machine *m, struct api_actions
 {
 	if (s->listen_fd < 0)
 		return;
+	if (s->migration)
+		step_migration(s, a);
 	/* Lines left unserved by an earlier stop (a clone) go first. */
 	for (int i = 0; i < API_MAX_CLIENTS && !must_stop(a); i++) {
 		struct api_client *c = &s->clients[i];
 		if (c->fd < 0)
 			continue;
-		if (client_flush(c) || serve_lines(s, i, m, a) || client_read(s, i, m, a))
+		if (client_flush(c) || serve_lines(s, i, m, a) || client_read(s, i, m, a)) {
 			client_drop(c);
+			if (s->migrate_client == i) /* the slot may be someone else's next */
+				s->migrate_client = -1;
+		}
 	}
 	accept_clients(s, m, a);
 }

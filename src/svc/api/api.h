@@ -19,6 +19,7 @@
 #include "vm/clone.h"
 
 struct machine;
+struct mig_source;
 
 #define API_MAX_CLIENTS 8
 /* The longest request line, newline excluded.  Longer: an error reply and
@@ -42,6 +43,14 @@ struct api_server {
 	/* A "clone" waiting for the host loop: whose it is, and its id. */
 	int clone_client; /* index into clients, -1: none */
 	struct json_t *clone_id;
+	/* A "migrate" under way (svc/migrate), stepped between slices by
+	 * api_server_poll; its progress and result go to the client that
+	 * asked (migrate_client, -1: gone). */
+	struct mig_source *migration;
+	bool migrate_keep;
+	bool migrate_new; /* set by the request, until the client is known */
+	int migrate_client;
+	struct json_t *migrate_id;
 };
 
 /* The host loop's side of the requests: it reads and obeys these. */
@@ -79,13 +88,19 @@ void api_server_abandon(struct api_server *s);
 void api_server_clone_done(struct api_server *s, const struct clone_result *r, bool ok,
 			   const char *sock);
 
+/* The most pollfds api_server_fds fills: the listener, the clients and
+ * a migration's socket. */
+#define API_MAX_FDS (1 + API_MAX_CLIENTS + 1)
+
 /* Fill `out` with up to `max` pollfds (the listening socket first, then
- * the clients); returns how many. */
+ * the clients, then a migration's socket, which asks for POLLOUT so a
+ * waiting host loop wakes at once to send more); returns how many. */
 int api_server_fds(struct api_server *s, struct pollfd *out, int max);
 
 /* Accept connections, read what has arrived and serve every complete
- * request, writing what replies the sockets take.  Call only at a slice
- * boundary. */
+ * request, writing what replies the sockets take; take a migration one
+ * step further (its last step stops the VM and hands it over before it
+ * returns).  Call only at a slice boundary. */
 void api_server_poll(struct api_server *s, struct machine *m, struct api_actions *a);
 
 #endif
