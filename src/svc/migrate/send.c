@@ -46,6 +46,7 @@ struct mig_source {
 	struct mig_stats st;
 	uint64_t round_pages, prev_round_pages;
 	double t_start, t_round, t_report, send_s, scan_s, round_scan_s;
+	double next_send; /* with a throttle: no batch before this */
 };
 
 static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen);
@@ -465,7 +466,16 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 	double t0 = now_s();
 	err[0] = '\0';
 	bool stop = false, progress = false;
-	while (now_s() - t0 < STEP_MS / 1e3) {
+	/* A throttled link carries one batch per throttle_ms, and the VM runs
+	 * on meanwhile; the time counts as sending, so the rate is the link's. */
+	double budget = s->req.throttle_ms ? 0 : STEP_MS / 1e3;
+	if (s->req.throttle_ms) {
+		if (t0 < s->next_send)
+			return MIG_CONTINUE;
+		s->next_send = t0 + s->req.throttle_ms / 1e3;
+		s->send_s += s->req.throttle_ms / 1e3;
+	}
+	do {
 		size_t n = collect(s, pages);
 		if (n && send_pages(s, pages, n, err, errlen))
 			return finish(s, MIG_FAILED);
@@ -478,15 +488,13 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 			progress = true;
 			break;
 		}
-	}
+	} while (now_s() - t0 < budget);
 	if (s->ov_fd >= 0 && send_disk(s, disk_end(s), 1, err, errlen))
 		return finish(s, MIG_FAILED);
 	s->send_s += now_s() - t0;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
 	if (stop)
 		return finish(s, stop_and_copy(s, err, errlen));
-	if (s->req.throttle_ms)
-		usleep(s->req.throttle_ms * 1000u);
 	if (!progress && (now_s() - s->t_report) * 1e3 >= PROGRESS_MS) {
 		update_estimates(s, s->st.pages_pending);
 		progress = true;
