@@ -211,6 +211,7 @@ static void test_wrong_key(void **state)
 	assert_int_equal(s.rc, -1);
 	assert_int_equal(d.rc, -1);
 	assert_non_null(strstr(s.err, "the destination does not hold this key"));
+	assert_non_null(strstr(d.err, "the source does not hold this key"));
 	assert_int_equal(d.messages, 0);
 }
 

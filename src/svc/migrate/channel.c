@@ -294,12 +294,14 @@ int chan_handshake(struct mig_channel *c, int fd, const uint8_t key[MIG_KEY_BYTE
 	hello_encode(hello, mine);
 	int rc;
 	if (initiator) {
-		/* Source: hello; their hello, header and proof; our header and proof. */
+		/* Both sides send their header and proof before they check the
+		 * other's, so with a wrong key each one finds out for itself
+		 * (instead of one seeing the other hang up). */
 		rc = write_all(c, hello, sizeof(hello)) || hello_read(c, theirs) ? -1 : 0;
 		if (rc == 0) {
 			derive(key, mine, theirs, keys);
-			rc = start_rx(c, keys + MIG_KEY_BYTES, "destination") ||
-				     start_tx(c, keys) ? -1 : 0;
+			rc = start_tx(c, keys) || start_rx(c, keys + MIG_KEY_BYTES, "destination") ? -1
+												  : 0;
 		}
 	} else {
 		rc = hello_read(c, theirs) || write_all(c, hello, sizeof(hello)) ? -1 : 0;
