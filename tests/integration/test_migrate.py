@@ -279,7 +279,7 @@ def test_refusals_and_life(tmp, key):
         check(rc == 0 and reply["ok"], f"migrate: {rc} {reply} {err}")
         check(src.wait_exit(60) == 0, "the source did not quit")
         relay.thread.join(30)
-        dapi = Client(os.path.join(tmp, "r-dst.sock"))
+        dapi = wait_for_socket(os.path.join(tmp, "r-dst.sock"), dst.proc)
         out, status = dst.run("echo migrated-$((6*7))")
         check("migrated-42" in out and status == 0, f"console on the destination: {out!r}")
         # The recorded stream, replayed to a fresh destination: refused.

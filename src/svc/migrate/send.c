@@ -156,7 +156,9 @@ static int setup_tracking(struct mig_source *s, char *err, size_t errlen)
 	if (!s->pending)
 		goto oom;
 	all_pending(s);
-	s->tracking = taps_dirty_enable(s->m) == 0;
+	/* The tracker has one consumer (each fetch clears the bits): if a
+	 * service already tracks, its fetches would hide pages from us. */
+	s->tracking = !taps_dirty_enabled(s->m) && taps_dirty_enable(s->m) == 0;
 	if (s->tracking)
 		return 0;
 	/* Anonymous memory reads as zero until written: like the fresh
@@ -451,12 +453,14 @@ static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t err
 	return MIG_DONE;
 }
 
+/* The migration is over, one way or another: tracking costs the VM a
+ * little on every first write to a page, so it goes. */
 static enum mig_status finish(struct mig_source *s, enum mig_status st)
 {
-	if (st == MIG_FAILED && s->tracking)
+	if (st != MIG_CONTINUE && st != MIG_PROGRESS && s->tracking) {
 		taps_dirty_disable(s->m);
-	if (st != MIG_CONTINUE)
 		s->tracking = false;
+	}
 	return st;
 }
 
