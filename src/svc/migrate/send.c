@@ -28,6 +28,7 @@
 #define MAX_ROUNDS 30
 #define PROGRESS_MS 250.0
 #define STATE_PART (4u << 20) /* the state travels in parts of this size */
+#define START_TIMEOUT_MS 5000u
 
 struct mig_source {
 	struct machine *m;
@@ -96,7 +97,7 @@ static int connect_tcp(const struct mig_request *r, char *err, size_t errlen)
 		int rc = connect(fd, a->ai_addr, a->ai_addrlen);
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 		socklen_t len = sizeof(why);
-		if (rc && errno == EINPROGRESS && poll(&pfd, 1, (int)r->timeout_ms) == 1 &&
+		if (rc && errno == EINPROGRESS && poll(&pfd, 1, (int)START_TIMEOUT_MS) == 1 &&
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &why, &len) == 0 && why == 0)
 			rc = 0;
 		else if (rc)
@@ -114,7 +115,10 @@ static int connect_tcp(const struct mig_request *r, char *err, size_t errlen)
 		return -1;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	chan_set_timeout(fd, r->timeout_ms);
+	/* The VM waits while this request is served: a destination that
+	 * does not answer the handshake at once (busy with another source)
+	 * is given less time than a running migration's peer. */
+	chan_set_timeout(fd, r->timeout_ms < START_TIMEOUT_MS ? r->timeout_ms : START_TIMEOUT_MS);
 	return fd;
 }
 
@@ -212,6 +216,7 @@ struct mig_source *mig_source_start(struct machine *m, const struct mig_request 
 	}
 	if (expect(s, MIG_ACCEPT, err, errlen))
 		goto fail;
+	chan_set_timeout(s->fd, r->timeout_ms);
 	if (setup_tracking(s, err, errlen))
 		goto fail;
 	s->st.dirty_tracking = s->tracking;
