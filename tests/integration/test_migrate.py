@@ -325,14 +325,16 @@ def test_link_cut(tmp, key):
     dst2 = None
     try:
         src.wait_ready()
-        # A slow link: one batch per 300 ms.  Kill the destination once
-        # the first batches have arrived.
+        # A slow link: one batch per 500 ms, so round 1 takes seconds.
+        # Kill the destination at the first progress line: mid-round 1.
         proc = subprocess.Popen([keel_path(), "ctl", "--sock", sock, "migrate",
-                                 f"tcp:127.0.0.1:{port}", "--key", key, "--throttle", "300"],
+                                 f"tcp:127.0.0.1:{port}", "--key", key, "--throttle", "500"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
+        first = proc.stderr.readline()
+        check(first.startswith("round 0:"), f"no progress line: {first!r}")
         dst.proc.kill()
         out, err = proc.communicate(timeout=120)
+        err = first + err
         check(proc.returncode == 1 and "link" in err, f"cut link: {proc.returncode} {err}")
         running_on(api)
         out, status = src.run("echo still-here")
