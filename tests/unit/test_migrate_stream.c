@@ -218,6 +218,47 @@ static void test_disk_records(void **state)
 	rmdir(dir);
 }
 
+/* The state splits into what goes ahead (BOOT) and the rest; the two
+ * joined load, the rest alone does not. */
+static void test_sections_ahead(void **state)
+{
+	(void)state;
+	struct machine *a = new_machine(BOARD_VIRT, RAM_SIZE), *b = new_machine(BOARD_VIRT, RAM_SIZE);
+	char err[256];
+	fill(a, 3, 1);
+	assert_int_equal(snapshot_capture_boot_image(a, err, sizeof(err)), 0);
+	struct state_writer full, ahead, rest;
+	sw_init(&full);
+	sw_init(&ahead);
+	sw_init(&rest);
+	assert_int_equal(snapshot_save_without_ram(a, &full, err, sizeof(err)), 0);
+	sw_put_bytes(&rest, full.buf, STATE_FILE_HEADER_LEN);
+	assert_int_equal(mig_split_sections(full.buf + STATE_FILE_HEADER_LEN,
+					    full.len - STATE_FILE_HEADER_LEN, &ahead, &rest), 0);
+	assert_true(ahead.len > a->boot_image_len);
+	assert_int_equal(ahead.len + rest.len, full.len);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "BOOT"));
+	size_t rest_len = rest.len;
+	sw_put_bytes(&rest, ahead.buf, ahead.len);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), 0);
+	assert_int_equal(b->boot_image_len, a->boot_image_len);
+	assert_memory_equal(b->boot_image, a->boot_image, a->boot_image_len);
+	sw_put_bytes(&rest, ahead.buf, ahead.len);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "twice"));
+	/* Junk is not sections. */
+	assert_int_equal(mig_split_sections(rest.buf + STATE_FILE_HEADER_LEN + 3, rest_len, NULL,
+					    NULL), -1);
+	sw_free(&full);
+	sw_free(&ahead);
+	sw_free(&rest);
+	machine_free(a);
+	machine_free(b);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_ram_lies_refused),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_disk_records),
+		cmocka_unit_test(test_sections_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,6 +55,7 @@ struct attempt {
 	uint64_t empty_overlay; /* the overlay was this long (its header) before */
 	uint8_t *state;
 	size_t state_len, state_max;
+	struct state_writer ahead; /* sections sent ahead (MIG_AHEAD) */
 	uint64_t pages;
 	unsigned rounds;
 	char why[600];
@@ -106,6 +107,24 @@ static int add_state(struct attempt *a, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The state as a whole: what came at the stop, and the sections sent
+ * ahead unless the stop sent them again (a later copy). */
+static int join_ahead(struct attempt *a)
+{
+	struct state_writer again;
+	sw_init(&again);
+	if (a->ahead.oom || a->state_len < STATE_FILE_HEADER_LEN ||
+	    mig_split_sections(a->state + STATE_FILE_HEADER_LEN,
+			       a->state_len - STATE_FILE_HEADER_LEN, &again, NULL) ||
+	    mig_split_sections(a->ahead.buf, a->ahead.len, NULL, NULL)) {
+		sw_free(&again);
+		return refuse(a, "the device state does not parse");
+	}
+	bool resent = again.len > 0;
+	sw_free(&again);
+	return resent ? 0 : add_state(a, a->ahead.buf, a->ahead.len);
+}
+
 /* Pages, records and state until END; then load the state. */
 static int take_stream(struct attempt *a)
 {
@@ -133,9 +152,15 @@ static int take_stream(struct attempt *a)
 			if (add_state(a, body, len))
 				return -1;
 			break;
+		case MIG_AHEAD:
+			if (len > a->state_max - a->ahead.len)
+				return refuse(a, "the sections sent ahead are too large");
+			sw_put_bytes(&a->ahead, body, len);
+			break;
 		case MIG_END:
-			if (snapshot_load_without_ram(a->m, a->state, a->state_len, why, sizeof(why)))
-				return refuse(a, why);
+			if (join_ahead(a) ||
+			    snapshot_load_without_ram(a->m, a->state, a->state_len, why, sizeof(why)))
+				return refuse(a, a->why[0] ? a->why : why);
 			return chan_send(&a->ch, MIG_READY, NULL, 0, false);
 		case MIG_ERROR:
 			snprintf(a->why, sizeof(a->why), "the source gave up: %.*s",
@@ -213,6 +238,7 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 	fprintf(stderr, "keel run: waiting for a migration on %s\n", uri);
 	for (;;) {
 		struct attempt a = {0};
+		sw_init(&a.ahead);
 		a.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (a.fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -238,6 +264,7 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		}
 		chan_free(&a.ch);
 		free(a.state);
+		sw_free(&a.ahead);
 		close(a.fd);
 		if (rc == 0) {
 			close(lfd);

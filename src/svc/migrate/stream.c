@@ -21,7 +21,7 @@ const char *mig_msg_name(uint8_t type)
 		[MIG_CONF] = "CONF", [MIG_RAM] = "RAM", [MIG_DISK] = "DISK",
 		[MIG_ROUND] = "ROUND", [MIG_STATE] = "STATE", [MIG_END] = "END",
 		[MIG_READY] = "READY", [MIG_GO] = "GO", [MIG_RUNNING] = "RUNNING",
-		[MIG_ERROR] = "ERROR", [MIG_ACCEPT] = "ACCEPT",
+		[MIG_ERROR] = "ERROR", [MIG_ACCEPT] = "ACCEPT", [MIG_AHEAD] = "AHEAD",
 	};
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }
@@ -116,6 +116,30 @@ int mig_conf_check(const struct mig_conf *c, const struct machine *m, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- sections sent ahead ---- */
+
+bool mig_section_ahead(uint32_t tag)
+{
+	return tag == STATE_TAG('B', 'O', 'O', 'T');
+}
+
+int mig_split_sections(const uint8_t *p, size_t len, struct state_writer *ahead,
+		       struct state_writer *rest)
+{
+	struct state_reader r;
+	struct state_section sec;
+	int rc;
+	sr_init(&r, p, len);
+	while ((rc = sr_next_section(&r, &sec)) == 1) {
+		const uint8_t *start = sec.body.p - STATE_SECTION_HEADER_LEN;
+		size_t n = STATE_SECTION_HEADER_LEN + sec.body.len;
+		struct state_writer *to = mig_section_ahead(sec.tag) ? ahead : rest;
+		if (to)
+			sw_put_bytes(to, start, n);
+	}
+	return rc < 0 || (ahead && ahead->oom) || (rest && rest->oom) ? -1 : 0;
 }
 
 /* ---- RAM ---- */

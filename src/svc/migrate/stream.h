@@ -34,6 +34,7 @@ enum mig_msg {
 	MIG_RUNNING = 9, /* destination (final): it runs here now */
 	MIG_ERROR = 10, /* either side (final): a reason, then the end */
 	MIG_ACCEPT = 11, /* destination: CONF fits, send the pages */
+	MIG_AHEAD = 12, /* source: whole state sections that do not change, sent early */
 };
 
 const char *mig_msg_name(uint8_t type);
@@ -52,6 +53,17 @@ int mig_conf_decode(const uint8_t *p, size_t len, struct mig_conf *c, char *err,
 /* Whether the destination machine `m` can take the VM `c` describes;
  * -1 with a reason if not. */
 int mig_conf_check(const struct mig_conf *c, const struct machine *m, char *err, size_t errlen);
+
+/* The sections of a snapshot that never change while a machine runs
+ * (BOOT: the image a reboot loads), sent ahead so the stop-and-copy does
+ * not carry them. */
+bool mig_section_ahead(uint32_t tag);
+
+/* Split `len` bytes of sections (no file header) into the sections sent
+ * ahead (appended to `ahead`) and the rest (appended to `rest`; NULL:
+ * dropped).  0, or -1 if the sections do not parse. */
+int mig_split_sections(const uint8_t *p, size_t len, struct state_writer *ahead,
+		       struct state_writer *rest);
 
 /* MIG_RAM: the pages `pages[0..n)` (ascending page indices, n <=
  * MIG_BATCH_PAGES) of `m`'s RAM as they are now.  Zero pages travel as
