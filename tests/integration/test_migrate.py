@@ -18,7 +18,10 @@
    relay), a replay of a recorded stream, a machine of another shape, a
    raw disk written in place;
 4. the link cut mid-pre-copy (the destination killed): the source runs on
-   and can still migrate elsewhere."""
+   and can still migrate elsewhere;
+5. the network: the destination's own slirp forwards reach the moved
+   guest, which reaches the host through it."""
+import http.server
 import json
 import os
 import re
@@ -30,6 +33,7 @@ import tempfile
 import threading
 import time
 
+import test_net
 from guestlib import Guest, boot_args, check, free_port, guest_files, keel_path, main
 from test_api import Client
 from test_clone import digest_line, wait_for_socket
@@ -356,9 +360,43 @@ def test_link_cut(tmp, key):
                 k.kill()
 
 
+def test_network(tmp, key):
+    """The destination's own slirp and forwards serve the moved guest, in
+    and out; the source's forward is gone with the source."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), test_net.Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host_port = server.server_address[1]
+    port, p1, p2 = free_port(), free_port(), free_port()
+    dst = destination(tmp, "n-dst", key, port, ["--net", f"user,hostfwd=tcp:127.0.0.1:{p2}-:80"])
+    sock = os.path.join(tmp, "n-src.sock")
+    src = Keel(boot_args(net=f"user,hostfwd=tcp:127.0.0.1:{p1}-:80",
+                         extra=FIXED + ["--api-sock", sock]))
+    try:
+        wait_for_socket(sock, src.proc)
+        src.wait_ready()
+        check("keel" in test_net.fetch(f"http://127.0.0.1:{p1}/"), "the source's forward")
+        rc, reply, err = migrate(sock, port, key)
+        check(rc == 0 and reply["ok"], f"migrate: {rc} {reply} {err}")
+        check(src.wait_exit(60) == 0, "the source did not quit")
+        check("keel" in test_net.fetch(f"http://127.0.0.1:{p2}/"), "the destination's forward")
+        out, rc = dst.run(f"wget -q -O - http://10.0.2.2:{host_port}/page")
+        check(rc == 0 and test_net.PAGE.decode().strip() in out, f"outbound: {rc} {out!r}")
+        try:
+            socket.create_connection(("127.0.0.1", p1), timeout=5).close()
+            check(False, "the source's forward still accepts")
+        except OSError:
+            pass
+        print("network: the moved guest serves on the destination's forward and reaches out")
+    finally:
+        src.kill()
+        dst.kill()
+        server.shutdown()
+
+
 def test():
     with tempfile.TemporaryDirectory() as tmp:
         key = keygen(tmp, "k.key")
+        test_network(tmp, key)
         test_refusals_and_life(tmp, key)
         test_link_cut(tmp, key)
         test_oracle(tmp, key)
