@@ -2,9 +2,11 @@
  * then stop-and-copy and the handover.  See migrate.h and docs/migrate.md.
  *
  * Which pages to send again: the pages taps' dirty tracking reports
- * written since the last round.  Without it (taps_dirty_enable fails),
- * a shadow copy of RAM as last sent: a page is sent when it differs from
- * its shadow, which is exact but costs a compare of all RAM per round. */
+ * written since the last round.  Without it (taps_dirty_enable fails, or
+ * another service already consumes the tracker, whose fetches would hide
+ * pages from us), a shadow copy of RAM as last sent: a page is sent when
+ * it differs from its shadow, which is exact but costs a compare of all
+ * RAM per round. */
 #include "svc/migrate/migrate.h"
 
 #include <errno.h>
