@@ -7,6 +7,7 @@
  * change the bytes. */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,7 +168,7 @@ static void relay(struct end *src, struct end *dst, struct relay *r)
 				}
 				from_src += (size_t)n;
 			}
-			if (to >= 0 && write(to, buf, (size_t)n) != n) {
+			if (to >= 0 && send(to, buf, (size_t)n, MSG_NOSIGNAL) != n) {
 				close(to);
 				*(k ? &a : &b) = -1;
 			}
@@ -266,8 +267,9 @@ static void test_replay(void **state)
 	assert_true(r.recorded > SOURCE_FIRST_MESSAGE);
 
 	struct end d2 = start(false, KEY_A, 0, 0, false);
-	ssize_t n = write(d2.sock, r.record, r.recorded);
-	assert_int_equal(n, (ssize_t)r.recorded);
+	/* The destination may hang up before it has all of it. */
+	ssize_t n = send(d2.sock, r.record, r.recorded, MSG_NOSIGNAL);
+	assert_true(n > SOURCE_FIRST_MESSAGE || n < 0);
 	shutdown(d2.sock, SHUT_WR);
 	uint8_t sink[4096];
 	while (read(d2.sock, sink, sizeof(sink)) > 0)
@@ -306,6 +308,8 @@ static void test_key_files(void **state)
 
 int main(void)
 {
+	/* An end that hangs up early must fail a write, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_flipped_byte), cmocka_unit_test(test_cut_short),
