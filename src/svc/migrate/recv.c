@@ -19,6 +19,8 @@
 #include "vm/snapshot.h"
 #include "vm/taps.h"
 
+#define HANDSHAKE_TIMEOUT_MS 5000u
+
 static int listen_tcp(const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -173,12 +175,19 @@ static int take_stream(struct attempt *a)
 	}
 }
 
-static int run_attempt(struct attempt *a, const uint8_t *key, const struct machine_config *cfg)
+static int run_attempt(struct attempt *a, const uint8_t *key, const struct machine_config *cfg,
+		       unsigned timeout_ms)
 {
 	uint8_t type;
 	const uint8_t *body;
 	size_t len;
-	if (chan_handshake(&a->ch, a->fd, key, false) || chan_recv(&a->ch, &type, &body, &len) < 0)
+	/* Whoever connects gets little time to prove the key: a stranger that
+	 * says nothing must not hold the only seat for long. */
+	chan_set_timeout(a->fd, timeout_ms < HANDSHAKE_TIMEOUT_MS ? timeout_ms : HANDSHAKE_TIMEOUT_MS);
+	if (chan_handshake(&a->ch, a->fd, key, false))
+		return -1;
+	chan_set_timeout(a->fd, timeout_ms);
+	if (chan_recv(&a->ch, &type, &body, &len) < 0)
 		return -1;
 	if (type != MIG_CONF)
 		return refuse(a, "the stream does not start with CONF");
@@ -249,8 +258,7 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		}
 		char peer[NI_MAXHOST + NI_MAXSERV + 2];
 		peer_name(a.fd, peer, sizeof(peer));
-		chan_set_timeout(a.fd, timeout_ms);
-		int rc = run_attempt(&a, key, cfg);
+		int rc = run_attempt(&a, key, cfg, timeout_ms);
 		if (rc == 0) {
 			fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u rounds, "
 					"%.1f MB on the wire\n",
