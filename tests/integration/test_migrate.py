@@ -351,9 +351,15 @@ def test_link_cut(tmp, key):
         check("still-here" in out, f"source console after the cut: {out!r}")
         port2 = free_port()
         dst2 = destination(tmp, "c-dst2", key, port2)
+        # A stranger connects first and says nothing: the destination
+        # gives it a few seconds, then takes the real source.
+        stranger = socket.create_connection(("127.0.0.1", port2))
         rc, reply, err = migrate(sock, port2, key)
+        stranger.close()
         check(rc == 0 and reply["ok"], f"migrate after the cut: {rc} {reply} {err}")
-        print("link cut: the source ran on and then migrated elsewhere")
+        dst2.expect_err(r"refused: the link to the peer failed: timed out")
+        print("link cut: the source ran on and then migrated elsewhere, past a silent "
+              "stranger")
     finally:
         for k in (src, dst, dst2):
             if k:

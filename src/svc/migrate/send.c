@@ -30,7 +30,7 @@
 #define MAX_ROUNDS 30
 #define PROGRESS_MS 250.0
 #define STATE_PART (4u << 20) /* the state travels in parts of this size */
-#define START_TIMEOUT_MS 5000u
+#define START_TIMEOUT_MS 10000u /* more than a destination gives a stranger */
 
 struct mig_source {
 	struct machine *m;
