@@ -813,7 +813,8 @@ static int get_boot(struct state_reader *r, struct machine *m)
 
 #define SECTION_VERSION 1u /* every section is at version 1 so far */
 
-void snapshot_encode_state(struct machine *m, struct state_writer *w)
+/* `boot`: with the BOOT section (a migration sends it ahead). */
+static void encode_state(struct machine *m, struct state_writer *w, bool boot)
 {
 	bool virt = m->cfg.board == BOARD_VIRT;
 #define SECTION(tag, put)                                     \
@@ -839,14 +840,20 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 		SECTION(TAG_MROM, sw_put_bytes(w, m->rom, sizeof(m->rom)));
 		/* What a reboot loads into RAM: part of the machine, so a
 		 * restored or replayed VM reboots without the original files. */
-		SECTION(TAG_BOOT, put_boot(w, m));
+		if (boot)
+			SECTION(TAG_BOOT, put_boot(w, m));
 		for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++)
 			SECTION(TAG_VIRTIO(n), put_virtio(w, m, n));
 	}
 #undef SECTION
 }
 
-int snapshot_save_without_ram(struct machine *m, struct state_writer *w, char *err,
+void snapshot_encode_state(struct machine *m, struct state_writer *w)
+{
+	encode_state(m, w, true);
+}
+
+int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool boot, char *err,
 			      size_t errlen)
 {
 	/* The overlay's length is the disk's state: flush it first, so the
@@ -860,7 +867,7 @@ int snapshot_save_without_ram(struct machine *m, struct state_writer *w, char *e
 		return -1;
 	}
 	sw_file_header(w, SNAPSHOT_FORMAT_VERSION, 0);
-	snapshot_encode_state(m, w);
+	encode_state(m, w, boot);
 	sw_begin_section(w, TAG_DISK, SECTION_VERSION, 0);
 	put_disk(w, &disk);
 	sw_end_section(w);
@@ -875,7 +882,7 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 {
 	struct state_writer w;
 	sw_init(&w);
-	int rc = snapshot_save_without_ram(m, &w, err, errlen);
+	int rc = snapshot_save_without_ram(m, &w, true, err, errlen);
 	if (rc == 0)
 		rc = sw_flush(&w, out, err, errlen);
 	if (rc == 0) {

@@ -9,6 +9,7 @@
 #ifndef KEEL_VM_SNAPSHOT_H
 #define KEEL_VM_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -36,8 +37,10 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
 /* Migration (docs/migrate.md): a snapshot without its RAM section, for a
  * machine whose RAM moves page by page on its own.  Saving appends the
  * file header and every other section (DISK included, after a flush) to
- * `w`; loading expects no RAM section and leaves RAM as it is. */
-int snapshot_save_without_ram(struct machine *m, struct state_writer *w, char *err,
+ * `w`, BOOT only if `boot` (the boot image never changes while a machine
+ * runs, so a migration sends it ahead); loading expects no RAM section
+ * and leaves RAM as it is. */
+int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool boot, char *err,
 			      size_t errlen);
 int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
 			      size_t errlen);

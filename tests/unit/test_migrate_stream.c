@@ -231,12 +231,19 @@ static void test_sections_ahead(void **state)
 	sw_init(&full);
 	sw_init(&ahead);
 	sw_init(&rest);
-	assert_int_equal(snapshot_save_without_ram(a, &full, err, sizeof(err)), 0);
+	assert_int_equal(snapshot_save_without_ram(a, &full, true, err, sizeof(err)), 0);
 	sw_put_bytes(&rest, full.buf, STATE_FILE_HEADER_LEN);
 	assert_int_equal(mig_split_sections(full.buf + STATE_FILE_HEADER_LEN,
 					    full.len - STATE_FILE_HEADER_LEN, &ahead, &rest), 0);
 	assert_true(ahead.len > a->boot_image_len);
 	assert_int_equal(ahead.len + rest.len, full.len);
+	/* What a migration sends at the stop is the rest, exactly. */
+	struct state_writer stop;
+	sw_init(&stop);
+	assert_int_equal(snapshot_save_without_ram(a, &stop, false, err, sizeof(err)), 0);
+	assert_int_equal(stop.len, rest.len);
+	assert_memory_equal(stop.buf, rest.buf, rest.len);
+	sw_free(&stop);
 	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "BOOT"));
 	size_t rest_len = rest.len;

@@ -50,7 +50,6 @@ struct mig_source {
 	uint64_t round_pages, prev_round_pages;
 	double t_start, t_round, t_report, send_s, scan_s, round_scan_s;
 	double next_send; /* with a throttle: no batch before this */
-	uint8_t ahead_hash[32]; /* of the sections sent ahead */
 };
 
 static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen);
@@ -385,12 +384,8 @@ static bool end_round(struct mig_source *s)
 
 /* ---- sections sent ahead ---- */
 
-static void hash_of(const struct state_writer *w, uint8_t out[32])
-{
-	crypto_generichash(out, 32, w->buf, w->len, NULL, 0);
-}
-
-/* The sections that do not change, now, while the VM runs. */
+/* The sections that do not change while the VM runs (mig_section_ahead:
+ * the boot image, which only a restore or a boot replaces), now. */
 static int send_ahead(struct mig_source *s, char *err, size_t errlen)
 {
 	struct state_writer all, ahead;
@@ -407,28 +402,9 @@ static int send_ahead(struct mig_source *s, char *err, size_t errlen)
 			rc = -1;
 		}
 	}
-	hash_of(&ahead, s->ahead_hash);
 	sw_free(&all);
 	sw_free(&ahead);
 	return rc;
-}
-
-/* The state at the stop without what went ahead, unless that changed
- * after all: then it goes again, and the destination takes this copy. */
-static int strip_ahead(const struct mig_source *s, const struct state_writer *st,
-		       struct state_writer *out)
-{
-	struct state_writer ahead;
-	uint8_t hash[32];
-	sw_init(&ahead);
-	sw_put_bytes(out, st->buf, STATE_FILE_HEADER_LEN);
-	int rc = mig_split_sections(st->buf + STATE_FILE_HEADER_LEN,
-				    st->len - STATE_FILE_HEADER_LEN, &ahead, out);
-	hash_of(&ahead, hash);
-	if (rc == 0 && memcmp(hash, s->ahead_hash, sizeof(hash)))
-		sw_put_bytes(out, ahead.buf, ahead.len);
-	sw_free(&ahead);
-	return rc || out->oom ? -1 : 0;
 }
 
 /* ---- the stop-and-copy and the handover ---- */
@@ -465,13 +441,9 @@ static int send_rest(struct mig_source *s, char *err, size_t errlen)
 			return -1;
 	/* The state freezes the disk (a flush) and names its final length:
 	 * the records up to there go first. */
-	struct state_writer full, st;
-	sw_init(&full);
+	struct state_writer st;
 	sw_init(&st);
-	int rc = snapshot_save_without_ram(s->m, &full, err, errlen);
-	if (rc == 0 && (rc = strip_ahead(s, &full, &st)))
-		snprintf(err, errlen, "out of memory encoding the state");
-	sw_free(&full);
+	int rc = snapshot_save_without_ram(s->m, &st, false, err, errlen);
 	if (rc == 0)
 		rc = send_disk(s, disk_end(s), 0, err, errlen);
 	for (size_t off = 0; rc == 0 && off < st.len; off += STATE_PART) {
