@@ -184,7 +184,7 @@ void api_server_abandon(struct api_server *s)
 	json_decref(s->clone_id);
 	s->clone_id = NULL;
 	s->clone_client = -1;
-	drop_migration(s); /* the parent's (a clone never forks mid-migration) */
+	drop_migration(s); /* the parent's, if one is under way: the clone drops its copy */
 }
 
 int api_server_fds(struct api_server *s, struct pollfd *out, int max)
