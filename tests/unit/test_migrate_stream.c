@@ -226,7 +226,7 @@ static void test_sections_ahead(void **state)
 	struct machine *a = new_machine(BOARD_VIRT, RAM_SIZE), *b = new_machine(BOARD_VIRT, RAM_SIZE);
 	char err[256];
 	fill(a, 3, 1);
-	assert_int_equal(snapshot_capture_boot_image(a, err, sizeof(err)), 0);
+	assert_int_equal(machine_capture_boot_image(a, err, sizeof(err)), 0);
 	struct state_writer full, ahead, rest;
 	sw_init(&full);
 	sw_init(&ahead);

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "svc/migrate/channel.h"
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 struct machine;
 struct machine_config;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "dev/disk_image.h"
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 struct machine;
 
