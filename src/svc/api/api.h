@@ -21,6 +21,7 @@
 
 struct machine;
 struct mig_source;
+struct vmi;
 
 /* A "clone" request, validated (docs/clone.md); the host loop carries it
  * out with clone_vm() (host/clone.h) and reports back with
@@ -71,6 +72,9 @@ struct api_server {
 	bool migrate_new; /* set by the request, until the client is known */
 	int migrate_client;
 	struct json_t *migrate_id;
+	/* "inspect": the guest kernel as last found (symbols, BTF), kept
+	 * while it stays where it was. */
+	struct vmi *vmi;
 };
 
 /* The host loop's side of the requests: it reads and obeys these. */
