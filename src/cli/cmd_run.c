@@ -19,6 +19,7 @@
 #include "svc/api/api.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
+#include "svc/ids/ids.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
 #include "svc/vmi/vmi_events.h"
@@ -42,6 +43,7 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	const char *vmi_events; /* --vmi-events FILE */
+	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
@@ -157,6 +159,10 @@ static void run_usage(FILE *out)
 	      "services:\n"
 	      "  --events-out FILE    write every input that crosses the event boundary to\n"
 	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "  --ids POLICY         intrusion detection from below under the policy file\n"
+	      "                       POLICY (JSON; docs/ids.md): alerts as JSON lines\n"
+	      "  --ids-out FILE       the alerts go to FILE ('-': stdout) instead of the\n"
+	      "                       policy's \"output\" (default stderr)\n"
 	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
@@ -218,7 +224,7 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD,
 	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
@@ -295,6 +301,8 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
 	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
+	case OPT_IDS: o->ids = arg; return 0;
+	case OPT_IDS_OUT: o->ids_out = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -359,6 +367,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
+		{"ids", required_argument, NULL, OPT_IDS},
+		{"ids-out", required_argument, NULL, OPT_IDS_OUT},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -605,7 +615,8 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o,
+				       struct host_loop **loop_out)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -629,6 +640,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	}
 	struct host_loop loop;
 	host_loop_init(&loop, m, o->idle_sleep);
+	*loop_out = &loop;
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
 	m->cfg.console_write = host_loop_console_write;
@@ -643,9 +655,48 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
 	host_loop_close(&loop);
+	*loop_out = NULL;
 	if (o->api_sock)
 		api_server_close(&api);
 	return why;
+}
+
+/* The detector's "pause": with a control socket the VM waits paused for
+ * 'keel ctl' (inspect, snapshot, resume); without one the run ends. */
+struct ids_pause {
+	struct machine *m;
+	struct host_loop *loop;
+};
+
+static void ids_pause(void *opaque)
+{
+	struct ids_pause *p = opaque;
+	if (p->loop && p->loop->api)
+		p->loop->actions.paused = true;
+	else
+		taps_request_exit(p->m, 3);
+}
+
+/* The detector under --ids, or NULL (with *failed set on an error). */
+static struct ids *open_ids(struct machine *m, const struct run_options *o,
+			    struct ids_pause *pause, bool *failed)
+{
+	char err[1024];
+	struct ids_policy *p = ids_policy_load(o->ids, err, sizeof(err));
+	if (p && o->record && ids_policy_changes_guest(p)) {
+		snprintf(err, sizeof(err), "%s: response kill changes the guest outside the log, "
+			 "so the recording could not be replayed: not with keel record", o->ids);
+		ids_policy_free(p);
+		p = NULL;
+	}
+	struct ids_options io = {.out = o->ids_out, .responses = true, .pause = ids_pause,
+				 .pause_opaque = pause};
+	struct ids *d = p ? ids_start(m, p, &io, err, sizeof(err)) : NULL;
+	if (!d) {
+		fprintf(stderr, "keel %s: --ids %s\n", o->record ? "record" : "run", err);
+		*failed = true;
+	}
+	return d;
 }
 
 /* The guest's system calls as JSON lines (--vmi-events), or NULL. */
@@ -678,7 +729,10 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	FILE *ev_out = NULL;
 	struct vmi_events *ev = o->vmi_events ? open_vmi_events(m, o->vmi_events, &ev_out, &failed)
 					      : NULL;
-	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o);
+	struct ids_pause pause = {m, NULL};
+	struct ids *ids = o->ids && !failed ? open_ids(m, o, &pause, &failed) : NULL;
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop);
+	ids_stop(ids);
 	if (ev) {
 		vmi_events_stop(ev);
 		if (ev_out != stderr)
