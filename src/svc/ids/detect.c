@@ -256,8 +256,8 @@ static void burst_check(struct ids *d, struct ids_proc *p, enum ids_module m, ui
 		return;
 	json_t *ev = NULL;
 	if (shadow) {
-		struct ids_proc *parent = procs_find(&d->procs, p->ppid);
-		uint64_t read = p->secret_ns ? p->secret_ns : parent ? parent->secret_ns : 0;
+		/* its own read, or its child's (on_open marks the parent too) */
+		uint64_t read = p->secret_ns;
 		if (read && read + (uint64_t)(d->p->shadow_within_s * NS) >= p->burst_start_ns)
 			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)read,
 				       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
