@@ -17,6 +17,7 @@
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
+#include "svc/dirty/dirty_rounds.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/ids/ids.h"
@@ -52,6 +53,7 @@ struct run_options {
 	uint64_t snapshot_at;
 	bool digest;
 	const char *events_out; /* --events-out FILE */
+	uint64_t track_dirty_ms; /* --track-dirty MS; 0: off */
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -163,6 +165,9 @@ static void run_usage(FILE *out)
 	      "                       POLICY (JSON; docs/ids.md): alerts as JSON lines\n"
 	      "  --ids-out FILE       the alerts go to FILE ('-': stdout) instead of the\n"
 	      "                       policy's \"output\" (default stderr)\n"
+	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
+	      "                       ms of busy virtual time (MS million instructions), as\n"
+	      "                       a migration would; --stats prints the rounds\n"
 	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
@@ -225,7 +230,7 @@ enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD,
-	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
+	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -293,6 +298,11 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
 	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
+	case OPT_TRACK_DIRTY:
+		if (parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
+		    o->track_dirty_ms > 1000000000)
+			return bad("--track-dirty (milliseconds)", arg);
+		return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -380,6 +390,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
 		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
+		{"track-dirty", required_argument, NULL, OPT_TRACK_DIRTY},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -432,6 +443,10 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	}
 	if (o->api_sock && (bare_metal(o) || o->trace || o->gdb_port)) {
 		fprintf(stderr, "keel run: --api-sock needs the virt board, without --trace or --gdb\n");
+		return -1;
+	}
+	if (o->track_dirty_ms && o->gdb_port) {
+		fprintf(stderr, "keel run: --track-dirty does not run under --gdb\n");
 		return -1;
 	}
 	if (o->disk && !strcmp(o->disk, "none"))
@@ -671,10 +686,13 @@ struct ids_pause {
 static void ids_pause(void *opaque)
 {
 	struct ids_pause *p = opaque;
-	if (p->loop && p->loop->api)
+	if (p->loop && p->loop->api) {
 		p->loop->actions.paused = true;
-	else
+		fprintf(stderr, "keel: paused by the intrusion detector ('keel ctl resume' goes on)\n");
+	} else {
+		fprintf(stderr, "keel: stopped by the intrusion detector (response pause, no --api-sock)\n");
 		taps_request_exit(p->m, 3);
+	}
 }
 
 /* The detector under --ids, or NULL (with *failed set on an error). */
@@ -716,13 +734,20 @@ static struct vmi_events *open_vmi_events(struct machine *m, const char *path, F
 	return ev;
 }
 
-/* The services that watch the run (--events-out, --vmi-events) around it. */
+/* The services that watch the run (--events-out, --track-dirty, --vmi-events)
+ * around it. */
 static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
 {
 	struct event_log evlog = {0};
+	struct dirty_rounds dirty = {0};
 	char err[512];
 	if (o->events_out && event_log_open(&evlog, m, o->events_out, err, sizeof(err))) {
 		fprintf(stderr, "keel run: --events-out %s\n", err);
+		return STOP_NONE;
+	}
+	if (o->track_dirty_ms && dirty_rounds_start(&dirty, m, o->track_dirty_ms, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --track-dirty: %s\n", err);
+		event_log_close(&evlog, err, sizeof(err));
 		return STOP_NONE;
 	}
 	bool failed = false;
@@ -733,6 +758,10 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	struct ids *ids = o->ids && !failed ? open_ids(m, o, &pause, &failed) : NULL;
 	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop);
 	ids_stop(ids);
+	if (o->track_dirty_ms && o->stats)
+		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
+			dirty.rounds, dirty.pages, dirty.max_pages);
+	dirty_rounds_stop(&dirty);
 	if (ev) {
 		vmi_events_stop(ev);
 		if (ev_out != stderr)

@@ -49,8 +49,16 @@ void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index)
 
 void hart_update_mode(struct hart *h)
 {
-	h->data_tlb = &h->tlbs[mmu_data_priv(h)];
+	/* Observed, every data access misses and takes a slow path, which
+	 * reports it (struct hart_effect_hook). */
+	h->data_tlb = &h->tlbs[h->effect_hook ? TLB_NO_PRIV : mmu_data_priv(h)];
 	h->fetch_tlb = &h->tlbs[h->priv];
+}
+
+void hart_set_effect_hook(struct hart *h, const struct hart_effect_hook *hook)
+{
+	h->effect_hook = hook;
+	hart_update_mode(h);
 }
 
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
@@ -58,9 +66,11 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 {
 	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
 	const struct hart_trap_hook *hook = h->trap_hook; /* a service's, not state */
+	const struct hart_effect_hook *effect_hook = h->effect_hook; /* likewise */
 	memset(h, 0, sizeof(*h));
 	h->blocks = blocks;
 	h->trap_hook = hook;
+	h->effect_hook = effect_hook;
 	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
 		h->tlbs[p].nfilled = TLB_FILL_LOG + 1; /* all zero: not yet invalid */
 	h->bus = bus;
@@ -197,6 +207,14 @@ void hart_free(struct hart *h)
 	if (h->blocks)
 		munmap(h->blocks, BLOCK_TABLE_BYTES);
 	h->blocks = NULL;
+}
+
+void hart_drop_write_entries(struct hart *h)
+{
+	/* The fill log (struct tlb) may still name these entries; clearing
+	 * them again on the next flush is harmless. */
+	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
+		memset(h->tlbs[p].write, 0xff, sizeof(h->tlbs[p].write));
 }
 
 void hart_protect_code_page(struct hart *h, const void *host_page)

@@ -110,6 +110,32 @@ struct hart_trap_hook {
 	void *opaque;
 };
 
+/* Who is told about each instruction and its memory accesses
+ * (vm/taps_effect.c).  Only exact, not fast: while a hook is set the
+ * caller runs the hart one step at a time without decoded blocks, and
+ * data_tlb names TLB_NO_PRIV's table, which is never filled, so every
+ * load, store and AMO takes a slow path in mmu.c or exec.c that reports
+ * it.  Those paths still look in the real TLB (tlbs[priv]) first, as the
+ * fast path would have, so an observed run walks page tables, and sets
+ * A/D bits, exactly when an unobserved one does. */
+struct hart_effect_hook {
+	/* The instruction at pc is about to run (d: its decode; d->word its
+	 * bits).  May be called again for the same step: the later call
+	 * describes what runs. */
+	void (*insn)(void *opaque, const struct hart *h, uint64_t pc,
+		     const struct decoded_insn *d);
+	/* It accessed `size` bytes at va (physical pa): `value` is the bytes
+	 * read or written, zero-extended.  Page-table walks are not
+	 * reported. */
+	void (*access)(void *opaque, uint64_t va, uint64_t pa, unsigned size, uint64_t value,
+		       bool write);
+	void *opaque;
+};
+
+/* tlbs[TLB_NO_PRIV] belongs to no privilege level, so it is never filled:
+ * a table that always misses. */
+#define TLB_NO_PRIV 2
+
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
 	/* x[32] is not a register: decoded blocks send the writes of loads
@@ -173,7 +199,7 @@ struct hart {
 	struct bus *bus;
 	const struct vclock *clock;
 
-	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
+	struct tlb tlbs[4]; /* indexed by effective privilege (TLB_NO_PRIV: always empty) */
 
 	/* Decoded blocks (cpu/block.h), BLOCK_TABLE_SIZE of them, or NULL:
 	 * then every instruction is decoded where it runs and executed alone
@@ -187,6 +213,9 @@ struct hart {
 	/* Told about every trap and trap return, or NULL.  Like `blocks`,
 	 * kept by hart_init and never saved. */
 	const struct hart_trap_hook *trap_hook;
+	/* Told about every instruction's memory effects, or NULL.  Set
+	 * through hart_set_effect_hook; kept by hart_init, never saved. */
+	const struct hart_effect_hook *effect_hook;
 };
 
 /* mstatus fields */
@@ -246,6 +275,11 @@ void hart_free(struct hart *h);
  * path, which tells the bus (bus.h, code generations). */
 void hart_protect_code_page(struct hart *h, const void *host_page);
 
+/* Drop every TLB write entry (all privileges), so that the next store to
+ * any page takes the slow path, which tells the bus: after dirty tracking
+ * starts or clears its bits (bus.h, dirty pages). */
+void hart_drop_write_entries(struct hart *h);
+
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps
  * taken; h->icount counts only retired instructions.  Returns early when
@@ -272,6 +306,11 @@ void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index);
 
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);
+
+/* Set (or with NULL clear) the effect hook.  The caller turns decoded
+ * blocks off first and runs the hart one step at a time while it is set
+ * (struct hart_effect_hook). */
+void hart_set_effect_hook(struct hart *h, const struct hart_effect_hook *hook);
 
 /* Take a trap (exception or interrupt) now: update xepc/xcause/xtval/status,
  * switch privilege and set pc to the vector. */

@@ -402,7 +402,9 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		}
 		timers_update(&m->clint);
 		uint64_t before = h->icount, len = slice_length(m, budget, done);
-		uint64_t steps = hart_run(h, len);
+		/* one test per slice: memory-effect observers run the hart
+		 * one step at a time (vm/taps_effect.c) */
+		uint64_t steps = m->taps.neffects ? taps_effect_run(m, len) : hart_run(h, len);
 		done += steps;
 		/* Every step trapped and none retired: the hart is stuck (e.g.
 		 * garbage firmware, a trap vector that faults).  Say so rather

@@ -37,9 +37,11 @@ void taps_request_exit(struct machine *m, int code)
 
 void taps_reset(struct machine *m)
 {
+	taps_effect_stop(m);
 	memset(&m->taps, 0, sizeof(m->taps));
 	events_unobserve_all(&m->events);
 	m->hart.trap_hook = NULL;
+	taps_dirty_disable(m);
 }
 
 /* ---- event observers ---- */

@@ -184,6 +184,17 @@ static void put_btf_full(struct btf *b, const int *t)
 	btf__add_field(b, "chain", ptr, 0, 0);
 	btf__add_struct(b, "inet_listen_hashbucket", 16);
 	btf__add_field(b, "nulls_head", ptr, 64, 0);
+	int sun_path = btf__add_array(b, i32, t[3], 108);
+	int sun = btf__add_struct(b, "sockaddr_un", 110);
+	btf__add_field(b, "sun_family", u16, 0, 0);
+	btf__add_field(b, "sun_path", sun_path, 16, 0);
+	int names = btf__add_array(b, i32, sun, 0);
+	btf__add_struct(b, "unix_address", 8);
+	btf__add_field(b, "refcnt", u32, 0, 0);
+	btf__add_field(b, "len", i32, 32, 0);
+	btf__add_field(b, "name", names, 64, 0);
+	btf__add_struct(b, "unix_sock", 48);
+	btf__add_field(b, "addr", ptr, 40 * 8, 0);
 }
 
 /* BTF of the fake kernel's structures, at O_BTF. */
@@ -424,6 +435,17 @@ static void fake_fill_full(struct fake *f)
 	put64(f, O_SOCKET + 8, KVA(O_SK(0)));
 	put_sock(f, O_SK(0), 80, 10);
 	put_sock(f, O_SK(1), 22, 6); /* time-wait: in the tables only */
+	/* fd 3: a UNIX socket bound to /run/sock */
+	put64(f, O_FDARR + 24, KVA(O_SOCKFILE + 0x40));
+	memcpy(f->ram + O_SOCKFILE + 0x40, f->ram + O_SOCKFILE, 56);
+	put64(f, O_SOCKFILE + 0x40 + 56, KVA(O_SOCKET + 0x40));
+	put16(f, O_SOCKET + 0x40, 1);
+	put64(f, O_SOCKET + 0x40 + 8, KVA(O_SK(2)));
+	put16(f, O_SK(2) + 12, 1);
+	put64(f, O_SK(2) + 40, KVA(O_SK(2) + 0x80));
+	put32(f, O_SK(2) + 0x80 + 4, 2 + 9);
+	put16(f, O_SK(2) + 0x80 + 8, 1);
+	memcpy(f->ram + O_SK(2) + 0x80 + 10, "/run/sock", 9);
 	/* the TCP tables: one listening bucket, one established bucket */
 	put64(f, O_HASHINFO, KVA(O_EHASH));
 	put64(f, O_HASHINFO + 16, KVA(O_LHASH));
@@ -710,17 +732,19 @@ static void test_all_views(void **state)
 {
 	struct fake *f = fake_make(true);
 	json_t *res = full_view(f, "files", "1");
-	assert_int_equal(json_array_size(json_object_get(res, "rows")), 2);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
 	assert_string_equal(row_str(res, 0, "path"), "/bin/sh");
 	assert_string_equal(row_str(res, 1, "path"), "socket:[777]");
 	json_decref(res);
 	res = full_view(f, "net", NULL);
-	assert_int_equal(json_array_size(json_object_get(res, "rows")), 2);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
 	assert_string_equal(row_str(res, 0, "local"), "10.0.2.15:80");
 	assert_string_equal(row_str(res, 0, "state"), "LISTEN");
 	assert_string_equal(row_str(res, 0, "comm"), "init");
-	assert_string_equal(row_str(res, 1, "state"), "TIME_WAIT"); /* from the tables */
-	assert_null(row_str(res, 1, "comm"));
+	assert_string_equal(row_str(res, 1, "proto"), "unix-stream");
+	assert_string_equal(row_str(res, 1, "local"), "/run/sock");
+	assert_string_equal(row_str(res, 2, "state"), "TIME_WAIT"); /* from the tables */
+	assert_null(row_str(res, 2, "comm"));
 	assert_int_equal(json_integer_value(json_object_get(res, "unowned")), 1);
 	json_decref(res);
 	res = full_view(f, "mounts", NULL);

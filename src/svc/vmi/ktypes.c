@@ -108,6 +108,10 @@ static const struct {
 	[F_EHB_CHAIN] = {"inet_ehash_bucket", "chain", 0},
 	[F_LHB_HEAD] = {"inet_listen_hashbucket", "nulls_head", 0},
 	[F_SK_NULLS_NODE] = {"sock", "__sk_common.skc_nulls_node", 0},
+	/* optional: UNIX sockets' paths */
+	[F_UNIX_ADDR] = {"unix_sock", "addr", 0},
+	[F_UNIXADDR_LEN] = {"unix_address", "len", 0},
+	[F_UNIXADDR_NAME] = {"unix_address", "name", 0},
 };
 
 static const char *const type_names[TY_COUNT] = {

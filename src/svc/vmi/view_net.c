@@ -73,6 +73,23 @@ static void sock_common_row(struct vmi *v, uint64_t sk, const char *proto, json_
 										 : "-"));
 }
 
+/* A UNIX socket's bound name (unix_sock.addr: a struct sockaddr_un of
+ * len bytes), "@name" for an abstract one; "" when unbound. */
+static void unix_name(struct vmi *v, uint64_t sk, char *buf, size_t max)
+{
+	uint64_t addr = kptr(v, sk, F_UNIX_ADDR), len = 0;
+	char sun[2 + 108 + 1] = "";
+	buf[0] = 0;
+	if (!addr || kfield(v, addr, F_UNIXADDR_LEN, &len) || len <= 2)
+		return;
+	if (len > sizeof(sun) - 1)
+		len = sizeof(sun) - 1;
+	if (kread(v, addr + v->f[F_UNIXADDR_NAME].off, sun, len))
+		return;
+	sun[len] = 0;
+	snprintf(buf, max, "%s%s", sun[2] ? "" : "@", sun[2] ? sun + 2 : sun + 3);
+}
+
 struct net_ctx {
 	struct view_out *o;
 	uint64_t *held; /* the socks descriptors hold */
@@ -114,6 +131,9 @@ static void socket_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void
 	json_object_set_new(row, "fd", json_integer(fd));
 	json_object_set_new(row, "inode", json_integer((json_int_t)ino));
 	sock_common_row(v, sk, proto_name(family, type, proto), row);
+	char name[112];
+	if (family == AF_UNIX_ && (unix_name(v, sk, name, sizeof(name)), name[0]))
+		json_object_set_new(row, "local", gstr(name));
 	json_array_append_new(c->o->rows, row);
 }
 
