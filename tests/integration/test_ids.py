@@ -11,7 +11,9 @@ shell-loop "cracker" that reads /etc/shadow and burns CPU, and a delayed
 CPU burner no person started.  Each must raise its policy's alert naming
 the right process within the stated latency.  Then `keel replay --ids`
 must give the same alerts at the same instruction counts (host time
-aside).  Last, bad policy files are refused before anything runs."""
+aside).  Before that: bad policy files are refused before anything runs;
+the snapshot, kill and pause responses are carried out; the lie detector
+finds a process hidden from below in a saved VM."""
 import json
 import os
 import re
@@ -153,9 +155,87 @@ def bad_policies(tmp):
               f"policy {text!r}: rc={p.returncode} stderr={p.stderr!r} stdout={p.stdout[:200]!r}")
 
 
+def keel(*args, timeout=300):
+    p = subprocess.run([keel_path(), *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def responses(tmp):
+    """snapshot, kill and pause, carried out; and the lie detector on a
+    process hidden from below in a saved VM (the guest has no modules for
+    a rootkit: vmi_hide unlinks the task from the task list as one would)."""
+    policy, out = os.path.join(tmp, "resp.json"), os.path.join(tmp, "resp.jsonl")
+    with open(policy, "w") as f:
+        json.dump({"snapshot_dir": tmp, "policies": {
+            "system_files": {"response": "snapshot"},
+            "shadow_burst": {"burst_s": 2, "busy_mips": 5, "response": "kill"},
+            "lie_detector": {"every_s": 1},
+            "raw_sockets": {"response": "pause"}}}, f)
+    sock, snap = os.path.join(tmp, "k.sock"), os.path.join(tmp, "live.keel")
+    args = [a for a in boot_args(net="none", append="console=ttyS0 keel.net=off")
+            if a not in ("--idle-sleep", "off")]
+    g = Guest(args + ["--ids", policy, "--ids-out", out, "--api-sock", sock])
+    try:
+        g.wait_ready()
+        shell_pid = int(g.run("echo $$")[0].split()[-1])
+        g.run("echo x >> /etc/passwd")
+        a = wait_alert(out, "system_files", timeout=5)
+        done = wait_response(out, "snapshot")
+        check(done.get("alert") == 1 and os.path.exists(done.get("file", "")), f"snapshot: {done}")
+        rc, ps, err = keel("inspect", done["file"], "ps", "--json")
+        check(rc == 0 and shell_pid in [r["pid"] for r in json.loads(ps)["rows"]],
+              f"the alert's snapshot: rc={rc} {err}")
+        cr = int(g.run("(cat /etc/shadow >/dev/null; while :; do :; done) & echo $!")[0].split()[-1])
+        a = wait_alert(out, "shadow_burst", timeout=300)
+        done = wait_response(out, "kill")
+        check(a["pid"] == cr and done.get("pid") == cr, f"kill: {a} {done}")
+        g.run("sleep 1")
+        _, rc = g.run(f"kill -0 {cr} 2>/dev/null")
+        check(rc != 0, f"the cracker {cr} is still alive after the kill response")
+        sleeper = int(g.run("sleep 1000 & echo $!")[0].split()[-1])
+        g.run("sleep 1")
+        check(keel("ctl", "--sock", sock, "snapshot", snap)[0] == 0, "ctl snapshot")
+        g.send("poweroff -f\n")
+        g.wait_exit(120)
+    finally:
+        g.kill()
+    hide = os.environ.get("VMI_HIDE", os.path.join(os.path.dirname(keel_path()), "tests",
+                                                   "vmi_hide"))
+    hidden = os.path.join(tmp, "hidden.keel")
+    p = subprocess.run([hide, snap, str(sleeper), hidden], capture_output=True, text=True)
+    check(p.returncode == 0, f"vmi_hide: {p.stderr}")
+    out2 = os.path.join(tmp, "resp2.jsonl")
+    g = Guest(["--restore", hidden, "--net", "none", "--ids", policy, "--ids-out", out2])
+    try:
+        g.run("echo after restore")
+        a = wait_alert(out2, "lie_detector", timeout=60)
+        check(a["pid"] == sleeper, f"lie detector: {a}")
+        g.send("ip link set eth0 promisc on\n")
+        status = g.wait_exit(60)
+        check(status == 3 and "stopped by the intrusion detector" in g.stderr(),
+              f"pause without a control socket: status {status}")
+        a = wait_alert(out2, "raw_sockets", timeout=5)
+        check(a["comm"] == "ip", f"promisc: {a}")
+    finally:
+        g.kill()
+
+
+def wait_response(path, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            for line in f:
+                j = json.loads(line)
+                if j.get("response") == what and "policy" not in j:
+                    return j
+        time.sleep(0.5)
+    raise AssertionError(f"no {what} response carried out")
+
+
 def test():
     with tempfile.TemporaryDirectory() as tmp:
         bad_policies(tmp)
+        responses(tmp)
         policy = os.path.join(tmp, "policy.json")
         with open(policy, "w") as f:
             json.dump(POLICY, f)

@@ -387,13 +387,10 @@ static void check_hidden(struct ids *d, struct vmi *v, uint64_t icount)
 		if (json_object_get(d->hidden_alerted, key))
 			continue;
 		json_object_set_new(d->hidden_alerted, key, json_true());
-		json_t *row, *ev = json_pack("{s:s,s:O}", "what",
-					     "in the PID table, not in the task list", "pid", pid);
-		size_t k;
-		json_array_foreach(json_object_get(res, "rows"), k, row)
-			if (json_equal(json_object_get(row, "pid"), pid))
-				json_object_set(ev, "comm", json_object_get(row, "comm"));
-		ids_alert(d, M_LIE_DETECTOR, icount, 0, 0, ev);
+		/* The kernel's lists no longer lead to its task: the chain is
+		 * what the detector's table learnt of it, if anything. */
+		ids_alert(d, M_LIE_DETECTOR, icount, (int32_t)json_integer_value(pid), 0,
+			  json_pack("{s:s}", "what", "in the PID table, not in the task list"));
 	}
 	json_decref(res);
 }
