@@ -314,6 +314,15 @@ static void cpu_sample(struct ids *d, struct vmi *v, const struct tap_trap *t, u
 	struct ids_proc *p = proc_of(d, v, task.tgid, task.comm);
 	if (!p)
 		return;
+	/* Work that goes on from a person's input stays theirs: while an
+	 * attended process runs, it and the processes waiting on it (the
+	 * shell running `tar && gzip && gunzip`) keep their credit fresh.
+	 * A process that was idle for longer than grace_s has lost it. */
+	uint64_t grace = (uint64_t)(d->p->grace_s * NS);
+	if (p->credit_ns && now - p->credit_ns <= grace)
+		for (struct ids_proc *q = p; q && q->credit_ns < now;
+		     q = q->ppid > 0 && q->ppid != q->pid ? procs_find(&d->procs, q->ppid) : NULL)
+			q->credit_ns = now;
 	uint64_t sec = now / NS;
 	if (p->sec != sec)
 		close_second(d, p, sec, t->icount);
