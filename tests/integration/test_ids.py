@@ -255,7 +255,11 @@ def test():
         finally:
             g.kill()
         recorded = alerts(out)
-        print(f"{len(recorded)} alerts: " + ", ".join(f"{a['policy']}@{a['icount']}" for a in recorded))
+        print(f"{len(recorded)} alerts: " + ", ".join(
+            f"{a['policy']}@{a['icount']}" + (f" ({(a['guest_ns'] - a['evidence']['burst_start_ns']) / 1e9:.2f} "
+                                             "guest s after the burst began)"
+                                             if "burst_start_ns" in a["evidence"] else "")
+            for a in recorded))
         rep = os.path.join(tmp, "replayed.jsonl")
         p = subprocess.run([keel_path(), "replay", log, "--quiet", "--ids", policy, "--ids-out",
                             rep], capture_output=True, text=True, timeout=1800)

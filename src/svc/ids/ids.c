@@ -13,7 +13,8 @@
 #include "vm/snapshot.h"
 
 #define KILL_RETRY_INSNS 100000u
-#define KILL_MAX_TRIES 5000u /* 500M instructions for the process to be caught in U-mode */
+#define KILL_MAX_TRIES 5000u
+#define KILL_SCAN_PAGES 4096 /* 8 MiB either side of the pc */ /* 500M instructions for the process to be caught in U-mode */
 
 struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp)
 {
@@ -120,7 +121,9 @@ static bool try_kill(struct ids *d, int32_t pid, unsigned long alert, unsigned t
 	struct memview mv;
 	taps_memview(d->m, &mv);
 	uint8_t page[4096];
-	for (int64_t k = 0; k < 64; k++) { /* the pc's page, then the ones around it */
+	/* the pc's page, then the ones around it, nearest first (a static
+	 * binary's system-call wrappers may lie megabytes from its loop) */
+	for (int64_t k = 0; k < KILL_SCAN_PAGES; k++) {
 		int64_t step = (k & 1) ? -(k + 1) / 2 : k / 2;
 		uint64_t base = (r.pc & ~4095ull) + (uint64_t)(step * 4096);
 		if (memview_read_virt(&mv, r.satp, base, page, sizeof(page)) != sizeof(page))
