@@ -10,10 +10,11 @@
 
 #include "cli/cli.h"
 #include "cli/inspect_cli.h"
-#include "cli/run_restore.h"
 #include "dev/disk_image.h"
 #include "svc/vmi/vmi.h"
 #include "vm/machine.h"
+#include "vm/restore.h"
+#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/taps.h"
 
@@ -104,18 +105,30 @@ static void discard(void *opaque, const uint8_t *buf, size_t len)
 {
 }
 
+/* A sealed snapshot's passphrase, from --passphrase-fd or the terminal. */
+static int ask_passphrase(void *opaque, const char *path, char *buf, size_t cap, size_t *len,
+			  char *err, size_t errlen)
+{
+	char prompt[PATH_MAX + 32];
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
+	return sealed_read_passphrase(*(const int *)opaque, prompt, buf, cap, len, err, errlen);
+}
+
 /* A machine holding the snapshot, never run.  NULL after a message. */
 static struct machine *load_snapshot(const char *path, int passphrase_fd)
 {
-	struct restore_request req = {.restore = path, .passphrase_fd = passphrase_fd,
-				      .ram_bytes = 64ull << 30, .prog = "keel inspect"};
+	const struct restore_request req = {.disk_mode = RESTORE_DISK_REPLAY,
+					    .passphrase = ask_passphrase,
+					    .passphrase_opaque = &passphrase_fd};
 	struct snapshot_bytes snap = {0};
 	char err[PATH_MAX + 512];
 	struct snapshot_conf conf;
 	struct disk_identity id;
 	struct disk_image *disk = NULL;
-	if (restore_read(&req, &snap))
+	if (snapshot_bytes_read(path, 64ull << 30, &req, &snap, err, sizeof(err))) {
+		fprintf(stderr, "keel inspect: %s\n", err);
 		return NULL;
+	}
 	if (snapshot_peek_conf(snap.p, snap.len, &conf, err, sizeof(err)) ||
 	    (conf.has_blk && snapshot_peek_disk(snap.p, snap.len, &id, err, sizeof(err))))
 		goto fail;
@@ -146,11 +159,11 @@ static struct machine *load_snapshot(const char *path, int passphrase_fd)
 		free(m);
 		goto fail;
 	}
-	restore_free(&snap);
+	snapshot_bytes_free(&snap);
 	return m;
 fail:
 	fprintf(stderr, "keel inspect: %s: %s\n", path, err);
-	restore_free(&snap);
+	snapshot_bytes_free(&snap);
 	return NULL;
 }
 

@@ -11,7 +11,6 @@
 
 #include "cli/cli.h"
 #include "cli/inspect_cli.h"
-#include "dev/disk_image.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
@@ -21,6 +20,7 @@
 #include "svc/replay/timetravel.h"
 #include "svc/vmi/vmi_events.h"
 #include "vm/machine.h"
+#include "vm/restore.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 #include "vm/taps.h"
@@ -217,32 +217,13 @@ static void console_discard(void *opaque, const uint8_t *buf, size_t len)
 {
 }
 
-/* The disk the checkpoint names, opened for replay: an overlay frozen at
- * the checkpoint with private writes, or a read-only raw image. */
-static int replay_disk(const void *snap, size_t len, struct machine_config *cfg, char *err,
-		       size_t errlen)
-{
-	struct disk_identity id;
-	if (snapshot_peek_disk(snap, len, &id, err, errlen))
-		return -1;
-	if (id.kind == DISK_OVERLAY)
-		return disk_image_open_replay(&cfg->disk_image, &id, err, errlen);
-	if (id.kind == DISK_RAW) {
-		if (!id.readonly) {
-			snprintf(err, errlen, "%s: a writable raw disk was not captured", id.path);
-			return -1;
-		}
-		return disk_image_open_raw(&cfg->disk_image, id.path, true, err, errlen);
-	}
-	return 0;
-}
-
-/* A machine in the state of the checkpoint whose bytes are `snap`.  With
- * no_decode_cache it runs the plainest interpreter (no decoded blocks): the
- * reference machine of --bisect does, so that a divergence an optimisation
- * causes shows up against it, and so does --no-decode-cache. */
-static struct machine *machine_at(const struct session *s, bool console, const void *snap,
-				  size_t len, bool no_decode_cache)
+/* How a replay machine is built: the session's configuration, never the
+ * host's clock.  With no_decode_cache it runs the plainest interpreter (no
+ * decoded blocks): the reference machine of --bisect does, so that a
+ * divergence an optimisation causes shows up against it, and so does
+ * --no-decode-cache. */
+static struct machine_config replay_config(const struct session *s, bool console,
+					   bool no_decode_cache)
 {
 	struct machine_config cfg = s->cfg;
 	cfg.no_decode_cache = no_decode_cache;
@@ -250,22 +231,23 @@ static struct machine *machine_at(const struct session *s, bool console, const v
 	cfg.idle_skip = false; /* idle skips come from the log */
 	cfg.rtc_epoch_ns = 1; /* restored from the checkpoint; never the host's */
 	cfg.console_write = console ? console_stdout : console_discard;
-	char err[PATH_MAX + 512] = "out of memory";
-	struct machine *m = NULL;
-	if (replay_disk(snap, len, &cfg, err, sizeof(err)) == 0 && (m = calloc(1, sizeof(*m)))) {
-		if (machine_init(m, &cfg, err, sizeof(err)) == 0) {
-			if (snapshot_load_buffer(m, snap, len, err, sizeof(err)) == 0)
-				return m;
-			machine_free(m);
-		}
-		free(m);
-		m = NULL;
-		cfg.disk_image = NULL; /* machine_init took it over */
-	}
-	if (cfg.disk_image)
-		disk_image_close(cfg.disk_image);
-	fprintf(stderr, "keel replay: checkpoint: %s\n", err);
-	return NULL;
+	return cfg;
+}
+
+/* The checkpoint's disk is opened for replay: an overlay frozen at the
+ * checkpoint with private writes, or a read-only raw image. */
+static const struct restore_request replay_restore = {.disk_mode = RESTORE_DISK_REPLAY};
+
+/* A machine in the state of the checkpoint whose bytes are `snap`. */
+static struct machine *machine_at(const struct session *s, bool console, const void *snap,
+				  size_t len, bool no_decode_cache)
+{
+	struct machine_config cfg = replay_config(s, console, no_decode_cache);
+	char err[PATH_MAX + 512];
+	struct machine *m = machine_restore(&cfg, snap, len, &replay_restore, err, sizeof(err));
+	if (!m)
+		fprintf(stderr, "keel replay: checkpoint: %s\n", err);
+	return m;
 }
 
 static void machine_dispose(struct machine *m)
@@ -657,21 +639,14 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 
 static int replay_log(const struct replay_options *o, struct session *s)
 {
-	uint8_t *snap = NULL;
-	size_t len = 0;
-	char err[512] = "";
+	char err[PATH_MAX + 1024] = "";
 	const char *start = o->from ? o->from : s->checkpoint;
-	FILE *f = fopen(start, "rb");
-	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
-				  sizeof(err))) {
-		fprintf(stderr, "keel replay: %s: %s\n", start, f ? err : strerror(errno));
-		if (f)
-			fclose(f);
+	struct machine_config cfg = replay_config(s, !o->quiet, o->no_decode_cache);
+	struct machine *m = machine_restore_file(&cfg, start, &replay_restore, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "keel replay: %s\n", err);
 		return 1;
 	}
-	fclose(f);
-	struct machine *m = machine_at(s, !o->quiet, snap, len, o->no_decode_cache);
-	free(snap);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);

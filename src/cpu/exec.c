@@ -12,11 +12,11 @@
  */
 #include <string.h>
 
+#include "bus/bus.h"
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "machine/bus.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)

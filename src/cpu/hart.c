@@ -6,6 +6,7 @@
 
 #include "cpu/block.h"
 #include "cpu/mmu.h"
+#include "lib/vclock.h"
 
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
@@ -194,7 +195,7 @@ int hart_set_block_cache(struct hart *h, bool on)
 	if (table == MAP_FAILED)
 		return -1;
 	madvise(table, BLOCK_TABLE_BYTES, MADV_HUGEPAGE);
-	/* A fork-clone (vm/clone.c) starts with an empty table: blocks are
+	/* A fork-clone (host/clone.c) starts with an empty table: blocks are
 	 * only a cache, and sharing the table copy-on-write would make both
 	 * sides copy 2 MiB for their first block built in each huge page. */
 	madvise(table, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);
@@ -225,4 +226,9 @@ void hart_protect_code_page(struct hart *h, const void *host_page)
 			if (w[i].tag != TLB_INVALID && w[i].tag + w[i].addend == (uintptr_t)host_page)
 				w[i].tag = TLB_INVALID;
 	}
+}
+
+uint64_t hart_mtime(const struct hart *h)
+{
+	return h->clock ? vclock_mtime(h->clock, h->icount) : 0;
 }

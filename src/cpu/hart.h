@@ -67,7 +67,7 @@ struct tlb {
 	struct tlb_entry read[TLB_ENTRIES];
 	struct tlb_entry write[TLB_ENTRIES];
 	struct tlb_entry exec[TLB_ENTRIES];
-	/* the code generation (machine/bus.h) of exec[i]'s page, valid while
+	/* the code generation (bus/bus.h) of exec[i]'s page, valid while
 	 * exec[i] is */
 	uint64_t *exec_gen[TLB_ENTRIES];
 	/* The entries filled since the last flush (access type << 12 | index),
@@ -269,6 +269,22 @@ int hart_set_block_cache(struct hart *h, bool on);
 
 /* Free what the hart allocated (the block table). */
 void hart_free(struct hart *h);
+
+/* The current mtime: the virtual clock at this hart's instruction count.
+ * The one place it is computed; the CLINT, the RTC, the time CSR and the
+ * run loop all read it here.  0 for a hart with no clock (unit tests). */
+uint64_t hart_mtime(const struct hart *h);
+
+/* Snapshot section CPU (docs/snapshot-format.md): the architectural state
+ * and icount, in the documented order (src/cpu/hart_state.c).  Load
+ * refuses values the interpreter assumes never occur, then rebuilds what
+ * is derived from the state (PMP ranges, TLBs, the mode's TLB pointers).
+ * Change the two and the document together, and bump the version. */
+struct state_reader;
+struct state_writer;
+#define CPU_STATE_VERSION 1u
+void hart_save(const struct hart *h, struct state_writer *w);
+int hart_load(struct hart *h, struct state_reader *r);
 
 /* The page at host address host_page now has decoded blocks: drop every
  * TLB write entry that reaches it, so that stores to it take the slow

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define PAGE_SIZE 4096ULL
 #define PAGE_MASK (~(PAGE_SIZE - 1))

@@ -15,7 +15,7 @@ uint64_t taps_icount(const struct machine *m)
 
 uint64_t taps_mtime(const struct machine *m)
 {
-	return vclock_mtime(&m->clock, m->hart.icount);
+	return hart_mtime(&m->hart);
 }
 
 uint64_t taps_now_ns(const struct machine *m)

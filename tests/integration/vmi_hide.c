@@ -15,7 +15,7 @@
 #include "svc/vmi/vmi_int.h"
 #include "vm/machine.h"
 #include "vm/snapshot.h"
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 static void discard(void *opaque, const uint8_t *buf, size_t len)
 {
