@@ -20,6 +20,7 @@
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/migrate/migrate.h"
+#include "svc/ids/ids.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
 #include "svc/vmi/vmi_events.h"
@@ -45,6 +46,7 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	const char *vmi_events; /* --vmi-events FILE */
+	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *incoming; /* --incoming tcp:HOST:PORT: receive a migrating VM */
 	const char *key; /* --key FILE: the migration key */
@@ -179,6 +181,10 @@ static void run_usage(FILE *out)
 	      "services:\n"
 	      "  --events-out FILE    write every input that crosses the event boundary to\n"
 	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "  --ids POLICY         intrusion detection from below under the policy file\n"
+	      "                       POLICY (JSON; docs/ids.md): alerts as JSON lines\n"
+	      "  --ids-out FILE       the alerts go to FILE ('-': stdout) instead of the\n"
+	      "                       policy's \"output\" (default stderr)\n"
 	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
 	      "                       ms of busy virtual time (MS million instructions), as\n"
 	      "                       a migration would; --stats prints the rounds\n"
@@ -243,7 +249,7 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_GUEST, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD,
 	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY,
 	OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
@@ -329,6 +335,8 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_INCOMING: o->incoming = arg; return 0;
 	case OPT_KEY: o->key = arg; return 0;
 	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
+	case OPT_IDS: o->ids = arg; return 0;
+	case OPT_IDS_OUT: o->ids_out = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -422,6 +430,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
+		{"ids", required_argument, NULL, OPT_IDS},
+		{"ids-out", required_argument, NULL, OPT_IDS_OUT},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -679,7 +689,8 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o,
+				       struct host_loop **loop_out)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -703,6 +714,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	}
 	struct host_loop loop;
 	host_loop_init(&loop, m, o->idle_sleep);
+	*loop_out = &loop;
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
 	m->cfg.console_write = host_loop_console_write;
@@ -717,9 +729,51 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
 	host_loop_close(&loop);
+	*loop_out = NULL;
 	if (o->api_sock)
 		api_server_close(&api);
 	return why;
+}
+
+/* The detector's "pause": with a control socket the VM waits paused for
+ * 'keel ctl' (inspect, snapshot, resume); without one the run ends. */
+struct ids_pause {
+	struct machine *m;
+	struct host_loop *loop;
+};
+
+static void ids_pause(void *opaque)
+{
+	struct ids_pause *p = opaque;
+	if (p->loop && p->loop->api) {
+		p->loop->actions.paused = true;
+		fprintf(stderr, "keel: paused by the intrusion detector ('keel ctl resume' goes on)\n");
+	} else {
+		fprintf(stderr, "keel: stopped by the intrusion detector (response pause, no --api-sock)\n");
+		taps_request_exit(p->m, 3);
+	}
+}
+
+/* The detector under --ids, or NULL (with *failed set on an error). */
+static struct ids *open_ids(struct machine *m, const struct run_options *o,
+			    struct ids_pause *pause, bool *failed)
+{
+	char err[1024];
+	struct ids_policy *p = ids_policy_load(o->ids, err, sizeof(err));
+	if (p && o->record && ids_policy_changes_guest(p)) {
+		snprintf(err, sizeof(err), "%s: response kill changes the guest outside the log, "
+			 "so the recording could not be replayed: not with keel record", o->ids);
+		ids_policy_free(p);
+		p = NULL;
+	}
+	struct ids_options io = {.out = o->ids_out, .responses = true, .pause = ids_pause,
+				 .pause_opaque = pause};
+	struct ids *d = p ? ids_start(m, p, &io, err, sizeof(err)) : NULL;
+	if (!d) {
+		fprintf(stderr, "keel %s: --ids %s\n", o->record ? "record" : "run", err);
+		*failed = true;
+	}
+	return d;
 }
 
 /* The guest's system calls as JSON lines (--vmi-events), or NULL. */
@@ -759,7 +813,10 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	FILE *ev_out = NULL;
 	struct vmi_events *ev = o->vmi_events ? open_vmi_events(m, o->vmi_events, &ev_out, &failed)
 					      : NULL;
-	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o);
+	struct ids_pause pause = {m, NULL};
+	struct ids *ids = o->ids && !failed ? open_ids(m, o, &pause, &failed) : NULL;
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop);
+	ids_stop(ids);
 	if (o->track_dirty_ms && o->stats)
 		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
 			dirty.rounds, dirty.pages, dirty.max_pages);
