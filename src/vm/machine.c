@@ -292,7 +292,7 @@ void machine_free(struct machine *m)
 
 /* A guest-requested reset: RAM back to zero, hart and devices to reset
  * state, boot images reloaded.  Virtual time and icount keep running. */
-static int machine_reset(struct machine *m)
+int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
