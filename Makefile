@@ -83,9 +83,13 @@ test-asan: build-asan
 # the guest's web server on http://127.0.0.1:8080/.
 # The control socket makes the services reachable: keel ctl status,
 # snapshot, clone, suspend --encrypt (docs/api.md).
-API_SOCK ?= $${XDG_RUNTIME_DIR:-/tmp}/keel-$$(id -u).sock
+# The socket must sit in a directory only you can write (docs/api.md):
+# $XDG_RUNTIME_DIR, or a private directory made here.
+API_DIR ?= $${XDG_RUNTIME_DIR:-/tmp/keel-$$(id -u)}
+API_SOCK ?= $(API_DIR)/keel.sock
 
 run: build guest
+	mkdir -p -m 700 $(API_DIR)
 	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80 \
 		--api-sock $(API_SOCK)
 

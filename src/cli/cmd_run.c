@@ -22,6 +22,7 @@
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
+#include "vm/sandbox.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -38,6 +39,7 @@ struct run_options {
 	const char *net;
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
+	uid_t api_allow_uid; /* --api-allow-uid UID; (uid_t)-1: keel's own uid only */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
@@ -50,6 +52,7 @@ struct run_options {
 	int gdb_port;
 	bool stats;
 	bool no_decode_cache;
+	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
@@ -157,8 +160,13 @@ static void run_usage(FILE *out)
 	      "                       instruction count, seconds and MIPS at exit\n"
 	      "  --no-decode-cache    decode and run every instruction on its own (slower;\n"
 	      "                       for checking that decoded blocks change nothing)\n"
+	      "  --no-sandbox         run without the seccomp filter that otherwise allows\n"
+	      "                       only the system calls a running VM needs (docs/sandbox.md)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
-	      "                       (see 'keel ctl --help' and docs/api.md)\n"
+	      "                       (see 'keel ctl --help' and docs/api.md): a socket of\n"
+	      "                       mode 0600 in a directory only you can write\n"
+	      "  --api-allow-uid UID  also serve this user's processes (default: only\n"
+	      "                       processes of keel's own uid, checked by SO_PEERCRED)\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
 	      "console: the UART is on the terminal in raw mode; Ctrl-a x quits and\n"
@@ -206,7 +214,7 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
 	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
@@ -274,6 +282,12 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->passphrase_fd = (int)v;
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_NO_SANDBOX: o->no_sandbox = true; return 0;
+	case OPT_API_ALLOW_UID:
+		if (parse_u64(arg, &v) || v >= (uid_t)-1)
+			return bad("--api-allow-uid", arg);
+		o->api_allow_uid = (uid_t)v;
+		return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -354,6 +368,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+		{"api-allow-uid", required_argument, NULL, OPT_API_ALLOW_UID},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -368,6 +384,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->idle_sleep = true;
 	o->time_catch_up = true;
 	o->passphrase_fd = -1;
+	o->api_allow_uid = (uid_t)-1;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "hm:", longopts, NULL)) != -1) {
@@ -488,6 +505,26 @@ static int save_snapshot(struct machine *m, const char *path)
 	return rc;
 }
 
+/* Set-up is over (files open, sockets listening, the log started): from
+ * here on only what the run loop, the services and clones need.  The
+ * KEEL_TEST_FORBIDDEN_SYSCALL environment variable makes keel break the
+ * rules right after, so that the tests can see a forbidden call stopped. */
+static int enter_sandbox(const struct run_options *o)
+{
+	if (o->no_sandbox)
+		return 0;
+	char err[256];
+	if (sandbox_enter(err, sizeof(err))) {
+		fprintf(stderr, "keel run: %s (--no-sandbox runs without it)\n", err);
+		return -1;
+	}
+	if (getenv("KEEL_TEST_FORBIDDEN_SYSCALL")) {
+		char *const argv[] = {"/bin/true", NULL};
+		execve(argv[0], argv, environ);
+	}
+	return 0;
+}
+
 /* Run with the plain loop (bare board) or the host loop (virt board). */
 static enum stop_reason run_slices(struct machine *m, struct host_loop *loop)
 {
@@ -599,11 +636,11 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 		return why;
 	}
 	if (m->cfg.board == BOARD_BARE)
-		return run_with_snapshot(m, o, NULL);
+		return enter_sandbox(o) ? STOP_NONE : run_with_snapshot(m, o, NULL);
 	struct api_server api;
 	if (o->api_sock) {
 		char err[512];
-		if (api_server_open(&api, o->api_sock, err, sizeof(err))) {
+		if (api_server_open(&api, o->api_sock, o->api_allow_uid, err, sizeof(err))) {
 			fprintf(stderr, "keel run: --api-sock %s\n", err);
 			return STOP_NONE;
 		}
@@ -616,7 +653,7 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	m->cfg.console_opaque = &loop;
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
-	if (!o->record || start_recording(&rec, m, o) == 0) {
+	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
 		loop.at_stop = o->record ? recorder_at_stop : NULL;
 		loop.at_stop_opaque = &rec;
 		why = run_with_snapshot(m, o, &loop);
