@@ -58,6 +58,7 @@ test: build build-asan build-fuzz guest
 fuzz: build-fuzz
 	@status=0; \
 	for t in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+		[ -f $$t ] && [ -x $$t ] || continue; \
 		n=$${t##*/fuzz_}; mkdir -p $$HOME/.cache/keel/fuzz/$$n; \
 		FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=0 FUZZ_WORK=$$HOME/.cache/keel/fuzz/$$n \
 			nice -n 19 tests/fuzz/run-target $$t tests/fuzz/corpus/$$n || status=1; \

@@ -40,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (machine_init(&m, &cfg, err, sizeof(err)))
 		fuzz_die("machine_init", err);
 	snprintf(sock_path, sizeof(sock_path), "%s/api.sock", fuzz_scratch_dir());
-	if (api_server_open(&server, sock_path, err, sizeof(err)))
+	if (api_server_open(&server, sock_path, (uid_t)-1, err, sizeof(err)))
 		fuzz_die("api_server_open", err);
 	return 0;
 }
