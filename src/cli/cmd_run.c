@@ -17,12 +17,14 @@
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
+#include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
 #include "vm/host_loop.h"
 #include "vm/machine.h"
 #include "vm/sandbox.h"
+#include "vm/taps.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -47,6 +49,7 @@ struct run_options {
 	const char *snapshot_path; /* --snapshot-at N:FILE */
 	uint64_t snapshot_at;
 	bool digest;
+	const char *events_out; /* --events-out FILE */
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -152,6 +155,10 @@ static void run_usage(FILE *out)
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
+	      "services:\n"
+	      "  --events-out FILE    write every input that crosses the event boundary to\n"
+	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
@@ -214,8 +221,8 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK, OPT_PASSPHRASE_FD, OPT_OVERLAY,
-	OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
+	OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -288,6 +295,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 			return bad("--api-allow-uid", arg);
 		o->api_allow_uid = (uid_t)v;
 		return 0;
+	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -370,6 +378,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"digest", no_argument, NULL, OPT_DIGEST},
 		{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 		{"api-allow-uid", required_argument, NULL, OPT_API_ALLOW_UID},
+		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -536,21 +545,24 @@ static enum stop_reason run_with_snapshot(struct machine *m, const struct run_op
 					  struct host_loop *loop)
 {
 	uint64_t limit = m->max_insns;
-	bool pending = o->snapshot_path && m->hart.icount <= o->snapshot_at &&
+	bool pending = o->snapshot_path && taps_icount(m) <= o->snapshot_at &&
 		       (!limit || o->snapshot_at < limit);
-	if (pending)
-		m->max_insns = o->snapshot_at;
-	enum stop_reason why = STOP_MAX_INSNS;
-	if (!pending || m->hart.icount < o->snapshot_at)
-		why = run_slices(m, loop);
-	if (!pending || why != STOP_MAX_INSNS)
-		return why;
-	m->max_insns = limit;
-	/* A fork-clone reaches N too; the file is its parent's to write. */
-	bool clone = loop && loop->is_clone;
-	if (!clone && save_snapshot(m, o->snapshot_path))
+	/* The stop point's owner is the options: nothing else adds one with
+	 * that opaque. */
+	if (pending && taps_stop_at(m, o->snapshot_at, NULL, (void *)o))
 		return STOP_NONE;
-	return run_slices(m, loop);
+	for (;;) {
+		enum stop_reason why = run_slices(m, loop);
+		if (why != STOP_AT)
+			return why;
+		if (!pending || taps_icount(m) != o->snapshot_at)
+			continue; /* not ours */
+		pending = false;
+		/* A fork-clone reaches N too; the file is its parent's to write. */
+		bool clone = loop && loop->is_clone;
+		if (!clone && save_snapshot(m, o->snapshot_path))
+			return STOP_NONE;
+	}
 }
 
 /* What replay needs to rebuild this machine (LOG_REC_SESSION_START). */
@@ -623,7 +635,7 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -654,8 +666,6 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
 	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
-		loop.at_stop = o->record ? recorder_at_stop : NULL;
-		loop.at_stop_opaque = &rec;
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/vm/clone.c) returns here too: the log is the parent's,
@@ -665,6 +675,23 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	host_loop_close(&loop);
 	if (o->api_sock)
 		api_server_close(&api);
+	return why;
+}
+
+/* The services that watch the run (--events-out) around it. */
+static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+{
+	struct event_log evlog = {0};
+	char err[512];
+	if (o->events_out && event_log_open(&evlog, m, o->events_out, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s\n", err);
+		return STOP_NONE;
+	}
+	enum stop_reason why = run_guest_loop(m, o);
+	if (event_log_close(&evlog, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --events-out %s: %s\n", o->events_out, err);
+		why = STOP_NONE;
+	}
 	return why;
 }
 

@@ -295,6 +295,7 @@ static enum sys_result exec_mret(struct hart *h, uint32_t insn)
 {
 	if (h->priv != PRIV_M)
 		return illegal(h, insn);
+	unsigned from_priv = h->priv;
 	uint64_t s = h->mstatus;
 	uint8_t mpp = (uint8_t)((s & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
 	s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
@@ -307,6 +308,8 @@ static enum sys_result exec_mret(struct hart *h, uint32_t insn)
 	h->pc = h->mepc;
 	h->reservation = UINT64_MAX;
 	hart_update_mode(h);
+	if (h->trap_hook && h->trap_hook->xret)
+		h->trap_hook->xret(h->trap_hook->opaque, h, from_priv);
 	return SYS_JUMPED;
 }
 
@@ -314,6 +317,7 @@ static enum sys_result exec_sret(struct hart *h, uint32_t insn)
 {
 	if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TSR)))
 		return illegal(h, insn);
+	unsigned from_priv = h->priv;
 	uint64_t s = h->mstatus;
 	uint8_t spp = (s & MSTATUS_SPP) ? PRIV_S : PRIV_U;
 	s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
@@ -325,6 +329,8 @@ static enum sys_result exec_sret(struct hart *h, uint32_t insn)
 	h->pc = h->sepc;
 	h->reservation = UINT64_MAX;
 	hart_update_mode(h);
+	if (h->trap_hook && h->trap_hook->xret)
+		h->trap_hook->xret(h->trap_hook->opaque, h, from_priv);
 	return SYS_JUMPED;
 }
 
@@ -949,6 +955,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		pc = PC;
 	trap:
 		h->pc = pc;
+		h->icount = counted - left; /* for the trap hook */
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
 		pc = h->pc;
 		close_fetch_window();

@@ -57,8 +57,10 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	       uint64_t reset_pc)
 {
 	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
+	const struct hart_trap_hook *hook = h->trap_hook; /* a service's, not state */
 	memset(h, 0, sizeof(*h));
 	h->blocks = blocks;
+	h->trap_hook = hook;
 	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
 		h->tlbs[p].nfilled = TLB_FILL_LOG + 1; /* all zero: not yet invalid */
 	h->bus = bus;
@@ -133,6 +135,7 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 {
 	uint64_t deleg = interrupt ? h->mideleg : h->medeleg;
 	uint64_t mcause = cause | (interrupt ? 1ULL << 63 : 0);
+	unsigned from_priv = h->priv;
 	h->reservation = UINT64_MAX;
 	if (h->priv <= PRIV_S && cause < 64 && (deleg >> cause) & 1) {
 		h->sepc = h->pc;
@@ -158,6 +161,8 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 		h->pc = vector_target(h->mtvec, cause, interrupt);
 	}
 	hart_update_mode(h);
+	if (h->trap_hook && h->trap_hook->trap)
+		h->trap_hook->trap(h->trap_hook->opaque, h, cause, tval, interrupt, from_priv);
 }
 
 int hart_set_block_cache(struct hart *h, bool on)

@@ -96,6 +96,19 @@ struct decoded_insn {
 };
 
 struct block;
+struct hart;
+
+/* Who is told about traps (vm/taps.c).  Called at the end of hart_trap,
+ * with the hart already in the handler's mode, and at the end of an xRET
+ * that succeeded, with the hart already back in the returned-to mode.
+ * h->icount is exact in both: the number of instructions retired before
+ * the trapping instruction or the xRET. */
+struct hart_trap_hook {
+	void (*trap)(void *opaque, const struct hart *h, uint64_t cause, uint64_t tval,
+		     bool interrupt, unsigned from_priv);
+	void (*xret)(void *opaque, const struct hart *h, unsigned from_priv);
+	void *opaque;
+};
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
@@ -115,9 +128,9 @@ struct hart {
 	uint8_t fpenv_rm; /* rounding mode loaded while fpenv_guest */
 	uint32_t fpenv_host_mxcsr; /* the host's own, restored by fpu_host_env */
 
-	/* Retired-instruction count.  Only updated when the interpreter leaves
-	 * its inner loop, so read it through hart_icount() from inside a
-	 * callback that runs mid-slice (MMIO, CSR reads). */
+	/* Retired-instruction count.  Only brought up to date when the
+	 * interpreter leaves its inner loop or calls out of it (slow paths,
+	 * MMIO, CSRs, traps), which is every place a callback can read it. */
 	uint64_t icount;
 	/* Set by anything (MMIO side effects, a device) that needs the current
 	 * slice to end after the instruction in progress. */
@@ -171,6 +184,9 @@ struct hart {
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;
+	/* Told about every trap and trap return, or NULL.  Like `blocks`,
+	 * kept by hart_init and never saved. */
+	const struct hart_trap_hook *trap_hook;
 };
 
 /* mstatus fields */

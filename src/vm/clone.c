@@ -93,10 +93,9 @@ static int leave_parent(struct host_loop *l, int console_fd, int ready_fd, int a
 		machine_net_detach(m);
 	/* A recording is the parent's: its log files are among the descriptors
 	 * closed below, and the clone's inputs are not the parent's.  The
-	 * clone runs unrecorded, with no checkpoint stops. */
-	m->events.record = NULL;
-	m->stop_at = 0;
-	l->at_stop = NULL;
+	 * clone runs unrecorded, with no checkpoint stops and no service's
+	 * subscribers: they are the parent's. */
+	taps_reset(m);
 	/* From here on the clone's disk writes stay in its own memory; the
 	 * parent only appends past what the clone's map points at. */
 	int disk_fds[2] = {-1, -1};

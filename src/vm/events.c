@@ -69,6 +69,42 @@ int events_entropy(struct event_boundary *eb, void *buf, size_t len)
 void events_deliver(struct event_boundary *eb, enum event_kind kind, const void *payload,
 		    size_t len)
 {
-	if (eb->record)
-		eb->record(eb->record_opaque, eb->icount ? *eb->icount : 0, kind, payload, len);
+	uint64_t icount = eb->icount ? *eb->icount : 0;
+	for (unsigned i = 0; i < eb->nobservers; i++)
+		if (eb->observers[i].fn)
+			eb->observers[i].fn(eb->observers[i].opaque, icount, kind, payload, len);
+}
+
+int events_observe(struct event_boundary *eb,
+		   void (*fn)(void *opaque, uint64_t icount, enum event_kind kind,
+			      const void *payload, size_t len),
+		   void *opaque)
+{
+	/* A freed slot is not reused while later ones are taken: observers
+	 * keep the order in which they subscribed. */
+	unsigned slot = eb->nobservers;
+	while (slot > 0 && !eb->observers[slot - 1].fn)
+		slot--;
+	if (slot >= EVENT_MAX_OBSERVERS || !fn)
+		return -1;
+	eb->observers[slot].fn = fn;
+	eb->observers[slot].opaque = opaque;
+	eb->nobservers = slot + 1;
+	return (int)slot;
+}
+
+void events_unobserve(struct event_boundary *eb, int slot)
+{
+	if (slot < 0 || (unsigned)slot >= eb->nobservers)
+		return;
+	eb->observers[slot].fn = NULL;
+	eb->observers[slot].opaque = NULL;
+	while (eb->nobservers > 0 && !eb->observers[eb->nobservers - 1].fn)
+		eb->nobservers--;
+}
+
+void events_unobserve_all(struct event_boundary *eb)
+{
+	memset(eb->observers, 0, sizeof(eb->observers));
+	eb->nobservers = 0;
 }

@@ -4,8 +4,8 @@
  * Devices never read host state.  They ask this module for entropy and the
  * RTC epoch, and receive console input and network frames from it at
  * instruction-count positions the run loop chooses (slice boundaries).
- * Recording (a later service) hooks `record` to log every crossing as
- * (icount, kind, payload); replay feeds the log back through the same
+ * Any number of observers see every crossing as (icount, kind, payload):
+ * the recorder logs them; replay feeds the log back through the same
  * functions. */
 #ifndef KEEL_VM_EVENTS_H
 #define KEEL_VM_EVENTS_H
@@ -14,18 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum event_kind {
-	EV_CONSOLE_INPUT = 1, /* bytes typed on the console */
-	EV_NET_FRAME = 2, /* an Ethernet frame from the network backend */
-	EV_ENTROPY = 3, /* bytes handed to the guest's RNG device */
-	EV_RTC_EPOCH = 4, /* the wall-clock epoch at boot (ns since 1970) */
-	EV_TIME_ADJUST = 5, /* a jump of virtual time */
-	/* The idle hart's virtual time jumped to the next timer deadline.
-	 * The jump itself is a pure function of state, but *when* it happens
-	 * relative to input that arrives at the same icount is the host's
-	 * choice, so it is a marker in the event stream (no payload). */
-	EV_IDLE_SKIP = 6,
-};
+#include "vm/event_kind.h"
+
+#define EVENT_MAX_OBSERVERS 8
 
 struct event_boundary {
 	/* Entropy: a seeded deterministic stream when `seeded`, else the
@@ -37,10 +28,15 @@ struct event_boundary {
 	uint64_t rtc_epoch_ns;
 	/* Where the current instruction count comes from, for recording. */
 	const uint64_t *icount;
-	/* Called for every event that crosses the boundary (may be NULL). */
-	void (*record)(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
-		       size_t len);
-	void *record_opaque;
+	/* Every event that crosses the boundary goes to each observer, in
+	 * the order they subscribed (vm/taps.h: taps_event_subscribe); an
+	 * empty slot has fn NULL.  The recorder is one of them. */
+	struct event_observer {
+		void (*fn)(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
+			   size_t len);
+		void *opaque;
+	} observers[EVENT_MAX_OBSERVERS];
+	unsigned nobservers; /* slots in use up to here */
 	/* Replay: entropy the guest asks for comes from here (the logged
 	 * bytes) instead of being drawn; returns 0, or -1 if the log has no
 	 * such request at this point (a divergence).  NULL when live. */
@@ -58,6 +54,16 @@ void events_use_host_entropy(struct event_boundary *eb);
 
 /* Fill `buf` with entropy for the guest.  Returns 0 or -1. */
 int events_entropy(struct event_boundary *eb, void *buf, size_t len);
+
+/* Add an observer; returns its slot (>= 0) or -1 when all are taken. */
+int events_observe(struct event_boundary *eb,
+		   void (*fn)(void *opaque, uint64_t icount, enum event_kind kind,
+			      const void *payload, size_t len),
+		   void *opaque);
+/* Remove the observer in `slot` (events_observe's result); -1 is ignored. */
+void events_unobserve(struct event_boundary *eb, int slot);
+/* Remove every observer (a fork-clone's boundary starts with none). */
+void events_unobserve_all(struct event_boundary *eb);
 
 /* Note that an input event (console bytes, a frame) is being delivered to
  * the machine now.  Call it exactly where the payload enters a device. */

@@ -379,13 +379,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 		}
 		enum stop_reason why = machine_run(m, SLICE_STEPS);
 		flush_out(l);
-		if (why == STOP_AT && (!l->at_stop || l->at_stop(l->at_stop_opaque, m))) {
-			m->exited = true;
-			m->exit_code = 1;
-			return STOP_EXIT;
-		}
 		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE ||
-		    why == STOP_TRAP_LOOP) {
+		    why == STOP_TRAP_LOOP || why == STOP_AT) {
 			flush_out(l);
 			return why;
 		}

@@ -34,10 +34,6 @@ struct host_loop {
 	/* The control socket (NULL: none), served between slices. */
 	struct api_server *api;
 	struct api_actions actions;
-	/* Called when machine_run stops at m->stop_at; it must move or clear
-	 * stop_at.  A nonzero return ends the run (STOP_EXIT, exit code 1). */
-	int (*at_stop)(void *opaque, struct machine *m);
-	void *at_stop_opaque;
 	/* Fork-clones (src/vm/clone.c): this process is one, and how many
 	 * of its own clones have not been reaped yet. */
 	bool is_clone;
@@ -49,8 +45,10 @@ struct host_loop {
 void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle);
 void host_loop_console_write(void *opaque, const uint8_t *buf, size_t len);
 
-/* Run the machine until it exits, the user quits or max_insns.  Returns the
- * machine's stop reason (STOP_EXIT also for a user quit, with exit code 0). */
+/* Run the machine until it exits, the user quits, max_insns or a stop
+ * point that asks to return (taps_stop_at with no callback).  Returns the
+ * machine's stop reason (STOP_EXIT also for a user quit, with exit code
+ * 0); after STOP_AT it may be called again to run on. */
 enum stop_reason host_loop_run(struct host_loop *l);
 
 /* Write out buffered console output (before a fork, say). */

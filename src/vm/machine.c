@@ -209,6 +209,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 {
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
+	taps_reset(m);
 	m->cfg.disk_image = NULL; /* ours now: m->blk closes it */
 	if (cfg->disk_image) {
 		virtio_blk_init_image(&m->blk, cfg->disk_image);
@@ -369,8 +370,9 @@ static uint64_t slice_length(const struct machine *m, uint64_t budget, uint64_t 
 		chunk = deadline - icount;
 	if (m->max_insns && m->max_insns - icount < chunk)
 		chunk = m->max_insns - icount;
-	if (m->stop_at > icount && m->stop_at - icount < chunk)
-		chunk = m->stop_at - icount;
+	uint64_t stop = taps_next_stop(m);
+	if (stop > icount && stop - icount < chunk)
+		chunk = stop - icount;
 	return chunk;
 }
 
@@ -393,8 +395,11 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 			return STOP_BUDGET;
 		if (m->max_insns && h->icount >= m->max_insns)
 			return STOP_MAX_INSNS;
-		if (m->stop_at && h->icount >= m->stop_at)
-			return STOP_AT;
+		if (taps_next_stop(m) <= h->icount) {
+			if (taps_fire_stops(m))
+				return STOP_AT;
+			continue; /* a stop point's callback may have ended the run */
+		}
 		timers_update(&m->clint);
 		uint64_t before = h->icount, len = slice_length(m, budget, done);
 		uint64_t steps = hart_run(h, len);
@@ -416,45 +421,4 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		if (!machine_skip_to_deadline(m))
 			return STOP_WFI_IDLE;
 	}
-}
-
-static size_t copy_virt(struct machine *m, uint64_t va, void *buf, size_t len, bool write)
-{
-	size_t done = 0;
-	while (done < len) {
-		uint64_t pa;
-		if (hart_translate_debug(&m->hart, va + done, &pa))
-			break;
-		size_t chunk = 4096 - ((va + done) & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		uint8_t *host = bus_ram_ptr(&m->bus, pa, chunk, write);
-		if (host) {
-			if (write)
-				memcpy(host, (const uint8_t *)buf + done, chunk);
-			else
-				memcpy((uint8_t *)buf + done, host, chunk);
-			done += chunk;
-			continue;
-		}
-		/* MMIO or a region edge: one byte at a time */
-		uint64_t byte = write ? ((const uint8_t *)buf)[done] : 0;
-		int rc = write ? bus_write(&m->bus, pa, 1, byte) : bus_read(&m->bus, pa, 1, &byte);
-		if (rc)
-			break;
-		if (!write)
-			((uint8_t *)buf)[done] = (uint8_t)byte;
-		done++;
-	}
-	return done;
-}
-
-size_t machine_read_virt(struct machine *m, uint64_t va, void *buf, size_t len)
-{
-	return copy_virt(m, va, buf, len, false);
-}
-
-size_t machine_write_virt(struct machine *m, uint64_t va, const void *buf, size_t len)
-{
-	return copy_virt(m, va, (void *)buf, len, true);
 }

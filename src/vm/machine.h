@@ -27,6 +27,7 @@
 #include "machine/syscon.h"
 #include "machine/virt.h"
 #include "vm/events.h"
+#include "vm/taps_state.h"
 #include "vm/vclock.h"
 
 #define DRAM_BASE VIRT_DRAM_BASE
@@ -39,7 +40,7 @@ enum stop_reason {
 	STOP_IDLE, /* WFI with nothing pending; a timer deadline exists */
 	STOP_WFI_IDLE, /* WFI and nothing on this machine can ever wake it */
 	STOP_TRAP_LOOP, /* a whole slice of traps and no retired instruction */
-	STOP_AT, /* icount reached m->stop_at (a checkpoint, a replay event) */
+	STOP_AT, /* a stop point (taps_stop_at) asked to return here */
 };
 
 enum board_kind {
@@ -106,10 +107,10 @@ struct machine {
 	 * sends). */
 	bool has_slirp;
 	uint64_t max_insns; /* 0 = unbounded */
-	/* machine_run returns STOP_AT when icount reaches this (0 = never).
-	 * Unlike max_insns it is a pause, not an end: services that act at
-	 * exact instruction counts (recording checkpoints, replay) set it. */
-	uint64_t stop_at;
+	/* Services' subscribers and stop points (vm/taps.h).  A stop point
+	 * is a pause, not an end, unlike max_insns: services that act at
+	 * exact instruction counts (recording checkpoints, replay) add them. */
+	struct taps_state taps;
 	uint64_t reset_pc;
 	bool exited;
 	int exit_code;
@@ -175,10 +176,5 @@ bool machine_skip_to_deadline(struct machine *m);
 /* Advance virtual time by `ticks` (an adjustment made because of the host,
  * e.g. input arrived while idle).  Crosses the event boundary. */
 void machine_adjust_time(struct machine *m, uint64_t ticks);
-
-/* Read/write guest memory by virtual address through the current
- * translation (no side effects), for debuggers.  Return bytes done. */
-size_t machine_read_virt(struct machine *m, uint64_t va, void *buf, size_t len);
-size_t machine_write_virt(struct machine *m, uint64_t va, const void *buf, size_t len);
 
 #endif

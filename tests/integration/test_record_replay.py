@@ -39,7 +39,8 @@ def record_session(tmp, log, keys):
     args = boot_args(net=f"user,hostfwd=tcp:127.0.0.1:{fwd}-:80", append=APPEND,
                      disk=disk_arg(tmp))
     g = Guest([], command=[keel_path(), "record", "--log", log, "--seal-key", keys["seal"],
-                           "--checkpoint-every", "20000000", "--seal-interval", "1"] + args)
+                           "--checkpoint-every", "20000000", "--seal-interval", "1",
+                           "--events-out", os.path.join(tmp, "events.jsonl")] + args)
     try:
         g.wait_ready()
         out, rc = g.run("echo typed-$((6*7)); ls /")
@@ -86,6 +87,28 @@ def check_replays(log, key, recorded):
               f"({len(out)} bytes, recorded {len(recorded)})")
     print(f"{REPLAYS} replays identical, the first without decoded blocks: "
           f"{results[0][2].strip().splitlines()[-1]}; last: {err.strip().splitlines()[-1]}")
+
+
+EVENT_KINDS = ("console", "net", "entropy", "time-adjust", "idle-skip")
+
+
+def check_two_subscribers(tmp, log, key):
+    """The recorder and the --events-out service are two subscribers of the
+    same event boundary (docs/taps.md): each must have seen every event,
+    in the same order, at the same icounts, with the same lengths."""
+    rc, out, err = keel("log", "show", log, "--json", "--key", key)
+    check(rc == 0, f"log show: exit {rc}: {err[-500:]}")
+    names = {r["type_name"] for r in json.loads(out)["records"]}
+    logged = [(r["icount"], r["type_name"], r["len"]) for r in json.loads(out)["records"]
+              if r["type_name"] in EVENT_KINDS]
+    with open(os.path.join(tmp, "events.jsonl")) as f:
+        seen = [json.loads(line) for line in f]
+    observed = [(e["icount"], e["kind"], e["len"]) for e in seen if e["kind"] != "rtc-epoch"]
+    check(len(logged) > 100, f"too few events in the log: {len(logged)} ({sorted(names)})")
+    check(observed == logged, f"the second subscriber saw {len(observed)} events, the log "
+          f"holds {len(logged)}; first difference at "
+          f"{next((i for i, (a, b) in enumerate(zip(observed, logged)) if a != b), None)}")
+    print(f"two subscribers: both saw the same {len(logged)} events")
 
 
 def check_split_replay(tmp, log, key, recorded):
@@ -164,6 +187,7 @@ def test():
         rc, out, err = keel("log", "show", log, "--key", keys["verify"])
         for kind in ("console", "net", "entropy", "digest"):
             check(f"  {kind} " in out.decode(), f"log show lists no {kind} records")
+        check_two_subscribers(tmp, log, keys["verify"])
         check_replays(log, keys["verify"], recorded)
         check_split_replay(tmp, log, keys["verify"], recorded)
         check_tampering(tmp, log, keys["verify"])

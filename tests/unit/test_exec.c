@@ -8,6 +8,7 @@
  */
 #include "cpu/block.h"
 #include "harness.h"
+#include "vm/taps.h"
 
 /* ---- the encoders themselves ---- */
 
@@ -689,7 +690,7 @@ static void test_dma_into_cached_code(void **state)
 	assert_int_equal(m->hart.x[A0], 1 + 7);
 
 	patched = addi(A0, A0, 30);
-	assert_int_equal(machine_write_virt(m, CODE_BASE, &patched, 4), 4);
+	assert_int_equal(taps_write_virt(m, taps_current_satp(m), CODE_BASE, &patched, 4), 4);
 	run_from(m, CODE_BASE, 10);
 	assert_int_equal(m->hart.x[A0], 1 + 7 + 30);
 }

@@ -635,8 +635,7 @@ static void test_rng_seeded(void **state)
 	struct record_log log = { 0 };
 	uint64_t icount = 0;
 	events_init(&eb, &icount, true, 0x1234, 1);
-	eb.record = record_cb;
-	eb.record_opaque = &log;
+	assert_int_equal(events_observe(&eb, record_cb, &log), 0);
 	events_init(&ref, NULL, true, 0x1234, 1);
 	virtio_rng_init(rng, &eb);
 	tb_attach(tb, &rng->vmio);
@@ -1247,8 +1246,7 @@ static void test_slirp_arp(void **state)
 	struct event_boundary eb;
 	struct record_log log = { 0 };
 	events_init(&eb, NULL, true, 1, 1);
-	eb.record = record_cb;
-	eb.record_opaque = &log;
+	assert_int_equal(events_observe(&eb, record_cb, &log), 0);
 	/* No receive buffer: the frame stays queued. */
 	assert_int_equal(net_slirp_deliver(s, n, &eb), 0);
 	assert_true(net_slirp_peek(s, &frame, &len));

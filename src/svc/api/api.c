@@ -23,6 +23,7 @@
 #include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/taps.h"
 
 static void client_reset(struct api_client *c)
 {
@@ -289,9 +290,9 @@ static json_t *do_status(json_t *id, struct machine *m, const struct api_actions
 	char hex[STATE_DIGEST_HEX];
 	if (state_digest_hex(m, hex))
 		return reply_error(id, "state digest: out of memory");
-	uint64_t mtime = vclock_mtime(&m->clock, m->hart.icount);
+	uint64_t mtime = taps_mtime(m);
 	return json_pack("{s:O?,s:b,s:s,s:I,s:I,s:s}", "id", id, "ok", 1, "state",
-			 a->paused ? "paused" : "running", "icount", (json_int_t)m->hart.icount,
+			 a->paused ? "paused" : "running", "icount", (json_int_t)taps_icount(m),
 			 "mtime", (json_int_t)mtime, "digest", hex);
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "vm/machine.h"
+#include "vm/taps.h"
 
 #define GDB_PACKET_MAX 16384 /* the PacketSize we advertise: largest packet we accept */
 #define GDB_REPLY_MAX 16384 /* largest reply payload we build */
@@ -553,68 +554,59 @@ static unsigned reg_size(uint64_t regno)
 	return 0;
 }
 
-/* fflags/frm/fcsr come straight from the hart so that reading them works
- * whatever mstatus.FS says.  Returns 0, or -1 if unreadable. */
-static int reg_read(struct hart *h, unsigned regno, uint64_t *val)
+/* fflags/frm/fcsr come straight from the hart's state (taps_regs) so
+ * that reading them works whatever mstatus.FS says.  Returns 0, or -1 if
+ * unreadable. */
+static int reg_read(struct machine *m, unsigned regno, uint64_t *val)
 {
+	struct tap_regs r;
+	taps_regs(m, &r);
 	if (regno < 32)
-		*val = regno ? h->x[regno] : 0;
+		*val = r.x[regno];
 	else if (regno == REG_PC)
-		*val = h->pc;
+		*val = r.pc;
 	else if (regno < REG_F0 + 32)
-		*val = h->f[regno - REG_F0];
+		*val = r.f[regno - REG_F0];
 	else if (regno == REG_FFLAGS)
-		*val = h->fflags;
+		*val = r.fflags;
 	else if (regno == REG_FRM)
-		*val = h->frm;
+		*val = r.frm;
 	else if (regno == REG_FCSR)
-		*val = (uint64_t)h->frm << 5 | h->fflags;
+		*val = (uint64_t)r.frm << 5 | r.fflags;
 	else if (regno == REG_PRIV)
-		*val = h->priv;
+		*val = r.priv;
 	else
-		return csr_read_debug(h, regno - REG_CSR0, val);
-	return 0;
-}
-
-static int priv_write(struct hart *h, uint64_t val)
-{
-	if (val != PRIV_U && val != PRIV_S && val != PRIV_M)
-		return -1;
-	h->priv = (uint8_t)val;
-	hart_update_mode(h);
+		return taps_csr_read(m, regno - REG_CSR0, val);
 	return 0;
 }
 
 /* Returns 0, or -1 if the register cannot take the value. */
-static int reg_write(struct hart *h, unsigned regno, uint64_t val)
+static int reg_write(struct machine *m, unsigned regno, uint64_t val)
 {
-	if (regno < 32) {
-		if (regno)
-			h->x[regno] = val;
-	} else if (regno == REG_PC)
-		h->pc = val;
-	else if (regno < REG_F0 + 32)
-		h->f[regno - REG_F0] = val;
-	else if (regno == REG_FFLAGS)
-		h->fflags = val & 0x1f;
-	else if (regno == REG_FRM)
-		h->frm = val & 7;
-	else if (regno == REG_FCSR) {
-		h->fflags = val & 0x1f;
-		h->frm = (val >> 5) & 7;
-	} else if (regno == REG_PRIV)
-		return priv_write(h, val);
-	else
-		return csr_write_debug(h, regno - REG_CSR0, val);
-	return 0;
+	struct tap_regs r;
+	taps_regs(m, &r);
+	if (regno < 32)
+		return taps_set_xreg(m, regno, val);
+	if (regno == REG_PC)
+		return taps_set_pc(m, val);
+	if (regno < REG_F0 + 32)
+		return taps_set_freg(m, regno - REG_F0, val);
+	if (regno == REG_FFLAGS)
+		return taps_set_fcsr(m, (unsigned)val & 0x1f, r.frm);
+	if (regno == REG_FRM)
+		return taps_set_fcsr(m, r.fflags, (unsigned)val & 7);
+	if (regno == REG_FCSR)
+		return taps_set_fcsr(m, (unsigned)val & 0x1f, (unsigned)(val >> 5) & 7);
+	if (regno == REG_PRIV)
+		return taps_set_priv(m, (unsigned)val);
+	return taps_csr_write(m, regno - REG_CSR0, val);
 }
 
 static void cmd_read_regs(struct gdb_session *s)
 {
-	struct hart *h = &s->m->hart;
 	for (unsigned i = 0; i < REG_G_PACKET_COUNT; i++) {
 		uint64_t val = 0;
-		reg_read(h, i, &val);
+		reg_read(s->m, i, &val);
 		text_hex_le(&s->reply, val, 8);
 	}
 }
@@ -634,7 +626,7 @@ static void cmd_write_regs(struct gdb_session *s, const char *args)
 			return;
 		}
 	for (size_t i = 0; i < n / 16; i++)
-		reg_write(&s->m->hart, (unsigned)i, vals[i]);
+		reg_write(s->m, (unsigned)i, vals[i]);
 	text_puts(&s->reply, "OK");
 }
 
@@ -646,7 +638,7 @@ static void cmd_read_reg(struct gdb_session *s, const char *args)
 		return;
 	}
 	unsigned size = reg_size(regno);
-	if (reg_read(&s->m->hart, (unsigned)regno, &val) == 0) {
+	if (reg_read(s->m, (unsigned)regno, &val) == 0) {
 		text_hex_le(&s->reply, val, size);
 		return;
 	}
@@ -662,7 +654,7 @@ static void cmd_write_reg(struct gdb_session *s, const char *args)
 		text_puts(&s->reply, "E01");
 		return;
 	}
-	if (reg_write(&s->m->hart, (unsigned)regno, val))
+	if (reg_write(s->m, (unsigned)regno, val))
 		text_puts(&s->reply, "E22");
 	else
 		text_puts(&s->reply, "OK");
@@ -678,7 +670,9 @@ static void cmd_read_mem(struct gdb_session *s, const char *args)
 		return;
 	}
 	len = clamp_len(addr, len, GDB_REPLY_MAX / 2);
-	size_t got = machine_read_virt(s->m, addr, s->mem, (size_t)len);
+	struct memview mv;
+	taps_memview(s->m, &mv);
+	size_t got = memview_read_virt(&mv, taps_current_satp(s->m), addr, s->mem, (size_t)len);
 	if (got == 0 && len > 0) /* a short read is fine: gdb asks again for the rest */
 		text_puts(&s->reply, "E14");
 	else
@@ -687,7 +681,7 @@ static void cmd_read_mem(struct gdb_session *s, const char *args)
 
 static void finish_write(struct gdb_session *s, uint64_t addr, size_t len)
 {
-	if (machine_write_virt(s->m, addr, s->mem, len) < len)
+	if (taps_write_virt(s->m, taps_current_satp(s->m), addr, s->mem, len) < len)
 		text_puts(&s->reply, "E14");
 	else
 		text_puts(&s->reply, "OK");
@@ -789,7 +783,9 @@ static void cmd_breakpoint(struct gdb_session *s, const char *pkt)
 
 static bool breakpoint_hit(struct gdb_session *s)
 {
-	uint64_t pc = s->m->hart.pc;
+	struct tap_regs r;
+	taps_regs(s->m, &r);
+	uint64_t pc = r.pc;
 	for (unsigned i = 0; i < s->nbps; i++)
 		if (s->bps[i].addr == pc) {
 			s->stop_bp = s->bps[i].type;
@@ -843,7 +839,7 @@ static bool run_result_stops(struct gdb_session *s, enum stop_reason r)
  * step at a time it cannot, so count steps that retired nothing. */
 static bool trap_loop(struct gdb_session *s, uint64_t icount_before, unsigned long *stuck)
 {
-	*stuck = s->m->hart.icount == icount_before ? *stuck + 1 : 0;
+	*stuck = taps_icount(s->m) == icount_before ? *stuck + 1 : 0;
 	if (*stuck < GDB_TRAP_LOOP_STEPS)
 		return false;
 	s->stop_signal = GDB_SIGSEGV;
@@ -855,7 +851,7 @@ static void run_until_stop(struct gdb_session *s)
 	unsigned long stuck = 0;
 	for (unsigned long n = 1;; n++) {
 		bool per_insn = s->nbps > 0;
-		uint64_t icount = s->m->hart.icount;
+		uint64_t icount = taps_icount(s->m);
 		if (run_result_stops(s, machine_run(s->m, per_insn ? 1 : GDB_RUN_CHUNK)))
 			return;
 		if (per_insn && (breakpoint_hit(s) || trap_loop(s, icount, &stuck)))
@@ -894,7 +890,7 @@ static void cmd_resume(struct gdb_session *s, const char *pkt)
 		return;
 	}
 	if (has_addr)
-		s->m->hart.pc = addr;
+		taps_set_pc(s->m, addr);
 	resume(s, pkt[0] == 's' || pkt[0] == 'S');
 }
 

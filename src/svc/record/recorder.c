@@ -7,8 +7,8 @@
 
 #include "svc/log/log_record.h"
 #include "svc/log/log_writer.h"
-#include "vm/machine.h"
 #include "vm/snapshot.h"
+#include "vm/taps.h"
 #include "vm/state_digest.h"
 
 /* A record that cannot be logged ends the recording: a VM that goes on
@@ -20,8 +20,7 @@ static void fail(struct recorder *r, const char *what)
 	r->failed = true;
 	snprintf(r->err, sizeof(r->err), "%s: %s", what, log_writer_error(r->log));
 	fprintf(stderr, "keel: recording stopped: %s\n", r->err);
-	r->m->exited = true;
-	r->m->exit_code = 1;
+	taps_request_exit(r->m, 1);
 }
 
 /* Seal if the log's interval passed.  Called on every event and at every
@@ -49,7 +48,7 @@ static int log_digest(struct recorder *r)
 {
 	uint8_t d[STATE_DIGEST_BYTES];
 	if (state_digest(r->m, d) ||
-	    log_writer_append(r->log, r->m->hart.icount, LOG_REC_DIGEST, d, sizeof(d))) {
+	    log_writer_append(r->log, taps_icount(r->m), LOG_REC_DIGEST, d, sizeof(d))) {
 		fail(r, "logging a checkpoint digest");
 		return -1;
 	}
@@ -60,22 +59,25 @@ static int log_digest(struct recorder *r)
 static int save_checkpoint(struct recorder *r, const char *dir, char *err, size_t errlen)
 {
 	char name[64], path[4096];
-	snprintf(name, sizeof(name), "checkpoint-%" PRIu64 ".snap", r->m->hart.icount);
+	snprintf(name, sizeof(name), "checkpoint-%" PRIu64 ".snap", taps_icount(r->m));
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (snapshot_save_file(r->m, path, err, errlen))
 		return -1;
-	if (log_writer_add_snapshot(r->log, r->m->hart.icount, name)) {
+	if (log_writer_add_snapshot(r->log, taps_icount(r->m), name)) {
 		snprintf(err, errlen, "%s: %s", path, log_writer_error(r->log));
 		return -1;
 	}
 	return 0;
 }
 
+static bool at_checkpoint(void *opaque, struct machine *m, uint64_t icount);
+
 int recorder_start(struct recorder *r, struct machine *m, const struct recorder_options *o,
 		   char *err, size_t errlen)
 {
 	memset(r, 0, sizeof(*r));
 	r->m = m;
+	r->subscription = -1;
 	r->every = o->checkpoint_every;
 	struct log_writer_options lo = {
 		.dir = o->dir,
@@ -89,10 +91,11 @@ int recorder_start(struct recorder *r, struct machine *m, const struct recorder_
 	const char *warning = log_writer_warning(r->log);
 	if (warning)
 		fprintf(stderr, "keel record: %s\n", warning);
-	uint64_t icount = m->hart.icount;
+	uint64_t icount = taps_icount(m);
+	uint64_t epoch = taps_rtc_epoch_ns(m);
 	const char *json = o->session_json ? o->session_json : "{}";
 	if (log_writer_append(r->log, icount, LOG_REC_SESSION_START, json, (uint32_t)strlen(json)) ||
-	    log_writer_append(r->log, icount, LOG_REC_RTC_EPOCH, &m->events.rtc_epoch_ns, 8)) {
+	    log_writer_append(r->log, icount, LOG_REC_RTC_EPOCH, &epoch, 8)) {
 		snprintf(err, errlen, "%s: %s", o->dir, log_writer_error(r->log));
 		goto fail;
 	}
@@ -102,42 +105,48 @@ int recorder_start(struct recorder *r, struct machine *m, const struct recorder_
 		snprintf(err, errlen, "%s", r->err);
 		goto fail;
 	}
-	m->events.record = on_event;
-	m->events.record_opaque = r;
-	if (r->every) {
-		r->next_checkpoint = icount + r->every;
-		m->stop_at = r->next_checkpoint;
+	r->subscription = taps_event_subscribe(m, on_event, r);
+	if (r->subscription < 0) {
+		snprintf(err, errlen, "the machine has no room for another event subscriber");
+		goto fail;
+	}
+	if (r->every && taps_stop_at(m, icount + r->every, at_checkpoint, r)) {
+		snprintf(err, errlen, "the machine has no room for another stop point");
+		goto fail;
 	}
 	return 0;
 fail:
+	taps_event_unsubscribe(m, r->subscription);
 	log_writer_free(r->log);
 	r->log = NULL;
 	return -1;
 }
 
-int recorder_at_stop(void *opaque, struct machine *m)
+/* A stop point every `every` instructions: log the state digest there
+ * and set the next one.  A failure has ended the run (fail). */
+static bool at_checkpoint(void *opaque, struct machine *m, uint64_t icount)
 {
 	struct recorder *r = opaque;
-	if (r->every && m->hart.icount >= r->next_checkpoint) {
-		log_digest(r);
-		r->next_checkpoint = m->hart.icount + r->every;
-	}
-	m->stop_at = r->every ? r->next_checkpoint : 0;
+	if (r->failed)
+		return false;
+	log_digest(r);
 	tick(r);
-	return r->failed ? -1 : 0;
+	if (!r->failed && taps_stop_at(m, icount + r->every, at_checkpoint, r))
+		fail(r, "setting the next checkpoint");
+	return false;
 }
 
 int recorder_finish(struct recorder *r, const char *reason, char *err, size_t errlen)
 {
 	struct machine *m = r->m;
-	m->events.record = NULL;
-	m->stop_at = 0;
+	taps_event_unsubscribe(m, r->subscription);
+	taps_stop_cancel(m, r);
 	if (!r->failed) {
 		char json[256];
 		int n = snprintf(json, sizeof(json), "{\"reason\":\"%s\",\"icount\":%" PRIu64 "}",
-				 reason, m->hart.icount);
+				 reason, taps_icount(m));
 		if (log_digest(r) == 0 &&
-		    log_writer_append(r->log, m->hart.icount, LOG_REC_SESSION_END, json, (uint32_t)n))
+		    log_writer_append(r->log, taps_icount(m), LOG_REC_SESSION_END, json, (uint32_t)n))
 			fail(r, "logging the session end");
 	}
 	bool ok = !r->failed;

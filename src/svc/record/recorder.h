@@ -5,8 +5,8 @@
  * is appended to the secure log as (icount, type, payload).  It also
  * writes the first checkpoint (a snapshot the log names by hash) and, every
  * `checkpoint_every` instructions, the machine's state digest, which
- * replay checks.  It never touches CPU internals: it uses the event hook,
- * m->stop_at and the state API. */
+ * replay checks.  It never touches CPU internals: it uses the taps (an
+ * event subscriber and a stop point per checkpoint) and the state API. */
 #ifndef KEEL_SVC_RECORD_RECORDER_H
 #define KEEL_SVC_RECORD_RECORDER_H
 
@@ -29,7 +29,8 @@ struct recorder_options {
 struct recorder {
 	struct machine *m;
 	struct log_writer *log;
-	uint64_t every, next_checkpoint;
+	uint64_t every;
+	int subscription; /* its event subscriber (taps_event_subscribe) */
 	uint64_t digests;
 	bool failed;
 	char err[512];
@@ -40,9 +41,6 @@ struct recorder {
  * 0, or -1 with a message. */
 int recorder_start(struct recorder *r, struct machine *m, const struct recorder_options *o,
 		   char *err, size_t errlen);
-
-/* The host loop's at_stop callback: a checkpoint is due. */
-int recorder_at_stop(void *opaque, struct machine *m);
 
 /* Log the final digest and a session-end record (`reason`), seal and
  * close.  Returns 0, or -1 with a message (also if recording failed

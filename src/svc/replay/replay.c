@@ -9,6 +9,7 @@
 
 #include "svc/log/log_record.h"
 #include "vm/machine.h"
+#include "vm/taps.h"
 
 static bool is_pulled(uint16_t type)
 {
@@ -45,7 +46,7 @@ static int copy_payload(uint8_t **buf, size_t *cap, const struct replay_record *
 static int pull_entropy(void *opaque, void *buf, size_t len)
 {
 	struct replayer *r = opaque;
-	uint64_t icount = r->m->hart.icount;
+	uint64_t icount = taps_icount(r->m);
 	if (r->pull_head == r->pull_end) {
 		diverge(r, "the guest asked for %zu bytes of entropy at icount %" PRIu64
 			   ", the log has no such request there", len, icount);
@@ -69,9 +70,7 @@ void replayer_init(struct replayer *r, struct machine *m, struct replay_source s
 	memset(r, 0, sizeof(*r));
 	r->m = m;
 	r->src = src;
-	m->events.record = NULL;
-	m->events.replay_entropy = pull_entropy;
-	m->events.replay_opaque = r;
+	taps_set_entropy_source(m, pull_entropy, r);
 }
 
 /* Drop the queued entropy records logged before `icount` (all of them
@@ -90,7 +89,7 @@ void replayer_free(struct replayer *r)
 	r->pulls = NULL;
 	free(r->next_buf);
 	r->next_buf = NULL;
-	r->m->events.replay_entropy = NULL;
+	taps_set_entropy_source(r->m, NULL, NULL);
 }
 
 /* Queue a pulled record (its payload copied). */
@@ -197,15 +196,15 @@ static const char *stop_name(enum stop_reason why)
 static bool run_to(struct replayer *r, uint64_t target)
 {
 	struct machine *m = r->m;
-	while (m->hart.icount < target && !r->diverged) {
-		m->stop_at = target;
+	while (taps_icount(m) < target && !r->diverged) {
+		taps_stop_at(m, target, NULL, r);
 		enum stop_reason why = machine_run(m, 0);
-		m->stop_at = 0;
+		taps_stop_cancel(m, r); /* gone if reached; not if it stopped early */
 		/* Idle exactly at the target is where the live run stopped too. */
-		if (why == STOP_AT || r->diverged || m->hart.icount >= target)
+		if (why == STOP_AT || r->diverged || taps_icount(m) >= target)
 			continue;
 		diverge(r, "%s at icount %" PRIu64 ", but the log's next event is at icount %" PRIu64,
-			stop_name(why), m->hart.icount, target);
+			stop_name(why), taps_icount(m), target);
 	}
 	return !r->diverged;
 }
@@ -284,18 +283,20 @@ enum replay_result replayer_run(struct replayer *r, char *err, size_t errlen)
 		int rc = read_next(r, err, errlen);
 		if (rc < 0)
 			return REPLAY_ERROR;
-		uint64_t target = rc ? r->next.icount : m->hart.icount;
-		if (target < m->hart.icount) {
+		uint64_t target = rc ? r->next.icount : taps_icount(m);
+		if (target < taps_icount(m)) {
 			diverge(r, "the log's next event is at icount %" PRIu64
-				   ", the machine is already at %" PRIu64, target, m->hart.icount);
+				   ", the machine is already at %" PRIu64, target, taps_icount(m));
 			return REPLAY_DIVERGED;
 		}
 		bool until_first = r->until && r->until <= target;
 		uint64_t stop = until_first ? r->until : target;
-		if (r->perturb_reg && r->perturb_at >= m->hart.icount && r->perturb_at <= stop) {
+		if (r->perturb_reg && r->perturb_at >= taps_icount(m) && r->perturb_at <= stop) {
 			if (!run_to(r, r->perturb_at))
 				return REPLAY_DIVERGED;
-			m->hart.x[r->perturb_reg] ^= 1;
+			struct tap_regs regs;
+			taps_regs(m, &regs);
+			taps_set_xreg(m, r->perturb_reg, regs.x[r->perturb_reg] ^ 1);
 			r->perturb_reg = 0;
 		}
 		if (until_first)

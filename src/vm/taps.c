@@ -1,0 +1,371 @@
+/* Taps: event observers, stop points, trap observers, registers and
+ * writes through the machine.  See taps.h and docs/taps.md.  The memory
+ * view's reads are in memview.c, dirty pages in taps_dirty.c and memory
+ * effects in taps_effect.c. */
+#include "vm/taps.h"
+
+#include <string.h>
+
+#include "vm/machine.h"
+
+uint64_t taps_icount(const struct machine *m)
+{
+	return m->hart.icount;
+}
+
+uint64_t taps_mtime(const struct machine *m)
+{
+	return vclock_mtime(&m->clock, m->hart.icount);
+}
+
+uint64_t taps_now_ns(const struct machine *m)
+{
+	return machine_now_ns(m);
+}
+
+uint64_t taps_rtc_epoch_ns(const struct machine *m)
+{
+	return m->events.rtc_epoch_ns;
+}
+
+void taps_request_exit(struct machine *m, int code)
+{
+	m->exited = true;
+	m->exit_code = code;
+	m->hart.slice_end = true;
+}
+
+void taps_reset(struct machine *m)
+{
+	memset(&m->taps, 0, sizeof(m->taps));
+	events_unobserve_all(&m->events);
+	m->hart.trap_hook = NULL;
+}
+
+/* ---- event observers ---- */
+
+int taps_event_subscribe(struct machine *m, tap_event_fn fn, void *opaque)
+{
+	return events_observe(&m->events, fn, opaque);
+}
+
+void taps_event_unsubscribe(struct machine *m, int id)
+{
+	events_unobserve(&m->events, id);
+}
+
+void taps_event_clear(struct machine *m)
+{
+	events_unobserve_all(&m->events);
+}
+
+void taps_set_entropy_source(struct machine *m, int (*fn)(void *opaque, void *buf, size_t len),
+			     void *opaque)
+{
+	m->events.replay_entropy = fn;
+	m->events.replay_opaque = opaque;
+}
+
+/* ---- stop points ---- */
+
+int taps_stop_at(struct machine *m, uint64_t icount, tap_stop_fn fn, void *opaque)
+{
+	struct taps_state *t = &m->taps;
+	if (t->nstops >= TAPS_MAX_STOPS)
+		return -1;
+	unsigned i = t->nstops;
+	while (i > 0 && t->stops[i - 1].icount > icount) {
+		t->stops[i] = t->stops[i - 1];
+		i--;
+	}
+	t->stops[i] = (struct tap_stop_point){icount, fn, opaque};
+	t->nstops++;
+	return 0;
+}
+
+void taps_stop_cancel(struct machine *m, void *opaque)
+{
+	struct taps_state *t = &m->taps;
+	unsigned kept = 0;
+	for (unsigned i = 0; i < t->nstops; i++)
+		if (t->stops[i].opaque != opaque)
+			t->stops[kept++] = t->stops[i];
+	t->nstops = kept;
+}
+
+uint64_t taps_next_stop(const struct machine *m)
+{
+	return m->taps.nstops ? m->taps.stops[0].icount : UINT64_MAX;
+}
+
+bool taps_fire_stops(struct machine *m)
+{
+	struct taps_state *t = &m->taps;
+	uint64_t now = m->hart.icount;
+	/* Take the due points out first: a callback may add points, and one
+	 * it adds at or before now fires on the next pass, not in this one. */
+	struct tap_stop_point due[TAPS_MAX_STOPS];
+	unsigned n = 0;
+	while (n < t->nstops && t->stops[n].icount <= now)
+		n++;
+	memcpy(due, t->stops, n * sizeof(due[0]));
+	memmove(t->stops, t->stops + n, (t->nstops - n) * sizeof(t->stops[0]));
+	t->nstops -= n;
+	bool stop = false;
+	for (unsigned i = 0; i < n; i++)
+		if (!due[i].fn || due[i].fn(due[i].opaque, m, now))
+			stop = true;
+	return stop;
+}
+
+/* ---- trap observers ---- */
+
+static struct tap_pending_syscall *find_pending(struct taps_state *t, uint64_t satp, uint64_t sp,
+						uint64_t ret_pc)
+{
+	for (unsigned i = 0; i < TAPS_PENDING_SYSCALLS; i++) {
+		struct tap_pending_syscall *p = &t->pending[i];
+		if (p->used && p->satp == satp && p->sp == sp && p->ret_pc == ret_pc)
+			return p;
+	}
+	return NULL;
+}
+
+/* A syscall entered: remember it until its return.  A thread has one
+ * syscall at a time, so an older entry with the same name is stale (its
+ * return was never seen: execve, exit, sigreturn) and is replaced; when
+ * every slot is used the oldest-written one goes. */
+static void note_syscall(struct taps_state *t, const struct tap_trap *tr, uint64_t sp)
+{
+	struct tap_pending_syscall *p = find_pending(t, tr->satp, sp, tr->pc + 4);
+	for (unsigned i = 0; !p && i < TAPS_PENDING_SYSCALLS; i++)
+		if (!t->pending[i].used)
+			p = &t->pending[i];
+	if (!p) {
+		p = &t->pending[t->pending_next];
+		t->pending_next = (t->pending_next + 1) % TAPS_PENDING_SYSCALLS;
+	}
+	*p = (struct tap_pending_syscall){true, tr->satp, sp, tr->pc + 4, tr->nr, {0}};
+	memcpy(p->args, tr->args, sizeof(p->args));
+}
+
+static void on_hart_trap(void *opaque, const struct hart *h, uint64_t cause, uint64_t tval,
+			 bool interrupt, unsigned from_priv)
+{
+	struct machine *m = opaque;
+	struct taps_state *t = &m->taps;
+	bool to_s = h->priv == PRIV_S;
+	struct tap_trap tr = {
+		.icount = h->icount,
+		.cause = cause,
+		.interrupt = interrupt,
+		.from_priv = (uint8_t)from_priv,
+		.to_priv = h->priv,
+		.pc = to_s ? h->sepc : h->mepc,
+		.tval = tval,
+		.satp = h->satp,
+	};
+	if (!interrupt && cause == EXC_ECALL_U) {
+		tr.syscall = true;
+		tr.nr = h->x[17];
+		memcpy(tr.args, &h->x[10], sizeof(tr.args));
+		note_syscall(t, &tr, h->x[2]);
+	}
+	for (unsigned i = 0; i < t->ntraps; i++)
+		if (t->traps[i].ops && t->traps[i].ops->trap)
+			t->traps[i].ops->trap(t->traps[i].opaque, &tr);
+}
+
+static void on_hart_xret(void *opaque, const struct hart *h, unsigned from_priv)
+{
+	struct machine *m = opaque;
+	struct taps_state *t = &m->taps;
+	struct tap_trap_return r = {
+		.icount = h->icount,
+		.from_priv = (uint8_t)from_priv,
+		.to_priv = h->priv,
+		.pc = h->pc,
+		.satp = h->satp,
+	};
+	if (h->priv == PRIV_U) {
+		struct tap_pending_syscall *p = find_pending(t, h->satp, h->x[2], h->pc);
+		if (p) {
+			r.syscall = true;
+			r.nr = p->nr;
+			memcpy(r.args, p->args, sizeof(r.args));
+			r.ret = h->x[10];
+			p->used = false;
+		}
+	}
+	for (unsigned i = 0; i < t->ntraps; i++)
+		if (t->traps[i].ops && t->traps[i].ops->trap_return)
+			t->traps[i].ops->trap_return(t->traps[i].opaque, &r);
+}
+
+int taps_trap_subscribe(struct machine *m, const struct tap_trap_ops *ops, void *opaque)
+{
+	struct taps_state *t = &m->taps;
+	unsigned slot = t->ntraps;
+	while (slot > 0 && !t->traps[slot - 1].ops)
+		slot--;
+	if (slot >= TAPS_MAX_SUBSCRIBERS || !ops)
+		return -1;
+	t->traps[slot].ops = ops;
+	t->traps[slot].opaque = opaque;
+	t->ntraps = slot + 1;
+	t->hook = (struct hart_trap_hook){on_hart_trap, on_hart_xret, m};
+	m->hart.trap_hook = &t->hook;
+	return (int)slot;
+}
+
+void taps_trap_unsubscribe(struct machine *m, int id)
+{
+	struct taps_state *t = &m->taps;
+	if (id < 0 || (unsigned)id >= t->ntraps)
+		return;
+	t->traps[id].ops = NULL;
+	t->traps[id].opaque = NULL;
+	while (t->ntraps > 0 && !t->traps[t->ntraps - 1].ops)
+		t->ntraps--;
+	if (!t->ntraps) {
+		/* No one listens: the hart pays nothing for traps again. */
+		m->hart.trap_hook = NULL;
+		memset(t->pending, 0, sizeof(t->pending));
+	}
+}
+
+/* ---- the memory view, writes ---- */
+
+void taps_memview(const struct machine *m, struct memview *mv)
+{
+	mv->ram = m->ram;
+	mv->base = m->ram_base;
+	mv->size = m->ram_size;
+	bool has_rom = m->cfg.board == BOARD_VIRT;
+	mv->rom = has_rom ? m->rom : NULL;
+	mv->rom_base = has_rom ? VIRT_MROM_BASE : 0;
+	mv->rom_size = has_rom ? VIRT_MROM_SIZE : 0;
+}
+
+uint64_t taps_current_satp(const struct machine *m)
+{
+	return m->hart.priv == PRIV_M ? 0 : m->hart.satp;
+}
+
+int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len)
+{
+	if (len == 0)
+		return MV_OK;
+	if (pa < m->ram_base || pa - m->ram_base >= m->ram_size ||
+	    len > m->ram_size - (pa - m->ram_base))
+		return MV_NOT_RAM; /* writes reach RAM only, never the ROM */
+	/* bus_ram_ptr for writing is the write: decoded blocks of the pages
+	 * go stale and dirty tracking sees them. */
+	uint8_t *host = bus_ram_ptr(&m->bus, pa, len, true);
+	if (!host)
+		return MV_NOT_RAM;
+	memcpy(host, buf, len);
+	return MV_OK;
+}
+
+size_t taps_write_virt(struct machine *m, uint64_t satp, uint64_t va, const void *buf,
+		       size_t len)
+{
+	struct memview mv;
+	taps_memview(m, &mv);
+	size_t done = 0;
+	while (done < len) {
+		uint64_t pa;
+		if (memview_translate(&mv, satp, va + done, &pa, NULL))
+			break;
+		size_t chunk = 4096 - ((va + done) & 4095);
+		if (chunk > len - done)
+			chunk = len - done;
+		if (taps_write_phys(m, pa, (const uint8_t *)buf + done, chunk))
+			break;
+		done += chunk;
+	}
+	return done;
+}
+
+/* ---- registers ---- */
+
+void taps_regs(const struct machine *m, struct tap_regs *r)
+{
+	const struct hart *h = &m->hart;
+	memset(r, 0, sizeof(*r));
+	r->pc = h->pc;
+	memcpy(r->x, h->x, sizeof(r->x));
+	r->x[0] = 0;
+	memcpy(r->f, h->f, sizeof(r->f));
+	r->priv = h->priv;
+	r->fflags = h->fflags;
+	r->frm = h->frm;
+	r->satp = h->satp;
+	r->mstatus = h->mstatus;
+	uint64_t sstatus = 0;
+	csr_read_debug((struct hart *)h, 0x100, &sstatus);
+	r->sstatus = sstatus;
+	r->sepc = h->sepc;
+	r->scause = h->scause;
+	r->stval = h->stval;
+	r->stvec = h->stvec;
+	r->sscratch = h->sscratch;
+	r->mepc = h->mepc;
+	r->mcause = h->mcause;
+	r->mtval = h->mtval;
+	r->mtvec = h->mtvec;
+	r->icount = h->icount;
+	r->wfi = h->wfi;
+}
+
+int taps_set_pc(struct machine *m, uint64_t pc)
+{
+	m->hart.pc = pc;
+	return 0;
+}
+
+int taps_set_xreg(struct machine *m, unsigned n, uint64_t val)
+{
+	if (n >= 32)
+		return -1;
+	if (n)
+		m->hart.x[n] = val;
+	return 0;
+}
+
+int taps_set_freg(struct machine *m, unsigned n, uint64_t val)
+{
+	if (n >= 32)
+		return -1;
+	m->hart.f[n] = val;
+	return 0;
+}
+
+int taps_set_priv(struct machine *m, unsigned priv)
+{
+	if (priv != PRIV_U && priv != PRIV_S && priv != PRIV_M)
+		return -1;
+	m->hart.priv = (uint8_t)priv;
+	hart_update_mode(&m->hart);
+	return 0;
+}
+
+int taps_set_fcsr(struct machine *m, unsigned fflags, unsigned frm)
+{
+	if (fflags > 0x1f || frm > 7)
+		return -1;
+	m->hart.fflags = (uint8_t)fflags;
+	m->hart.frm = (uint8_t)frm;
+	return 0;
+}
+
+int taps_csr_read(struct machine *m, unsigned csr, uint64_t *val)
+{
+	return csr_read_debug(&m->hart, csr, val);
+}
+
+int taps_csr_write(struct machine *m, unsigned csr, uint64_t val)
+{
+	return csr_write_debug(&m->hart, csr, val);
+}

@@ -1,0 +1,253 @@
+/* Taps: the one narrow interface through which services (src/svc/) see
+ * and steer a machine.  docs/taps.md says what each call promises.
+ *
+ * This header includes nothing from src/cpu/ or src/dev/ and never will:
+ * a service that needs something the machine has and this header lacks
+ * adds a tap here instead of reaching in.
+ *
+ *  - event observers: every input that crosses the event boundary;
+ *  - stop points: the run loop stops (or calls back) at exact icounts;
+ *  - trap observers: every trap the hart takes, and its return;
+ *  - the memory view: guest RAM read and written without side effects,
+ *    translated by a walk of a page table the caller names;
+ *  - registers: a snapshot of the hart's user-visible state;
+ *  - dirty pages: every write to RAM, page by page;
+ *  - memory effects: each instruction's reads and writes, for analysis.
+ *
+ * Every call is made between slices (never from inside the hart's run)
+ * unless it says otherwise; callbacks are made from inside machine_run at
+ * the exact instruction count they report. */
+#ifndef KEEL_VM_TAPS_H
+#define KEEL_VM_TAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm/event_kind.h"
+
+struct machine;
+
+/* ---- the machine's position ---- */
+
+/* Retired instructions so far. */
+uint64_t taps_icount(const struct machine *m);
+/* Virtual time: mtime ticks (10 MHz) and nanoseconds. */
+uint64_t taps_mtime(const struct machine *m);
+uint64_t taps_now_ns(const struct machine *m);
+/* The guest's wall-clock epoch at boot (ns since 1970; the RTC's base). */
+uint64_t taps_rtc_epoch_ns(const struct machine *m);
+
+/* End the run: machine_run returns STOP_EXIT at its next slice boundary
+ * and the VM exits with `code` (a service that cannot go on, such as a
+ * recording whose log cannot be written). */
+void taps_request_exit(struct machine *m, int code);
+
+/* ---- 1. event observers ---- */
+
+/* Called for every event that crosses the event boundary, in order, with
+ * the icount at which it entered.  `payload` is valid during the call. */
+typedef void (*tap_event_fn)(void *opaque, uint64_t icount, enum event_kind kind,
+			     const void *payload, size_t len);
+
+#define TAPS_MAX_SUBSCRIBERS 8
+
+/* Returns a subscription id (>= 0), or -1 when TAPS_MAX_SUBSCRIBERS are
+ * taken.  Subscribers are called in the order they subscribed. */
+int taps_event_subscribe(struct machine *m, tap_event_fn fn, void *opaque);
+void taps_event_unsubscribe(struct machine *m, int id);
+/* Drop every event subscriber (a fork-clone starts with none). */
+void taps_event_clear(struct machine *m);
+
+/* Replay: entropy the guest asks for comes from fn (the logged bytes)
+ * instead of being drawn; fn returns 0, or -1 when the log has no such
+ * request there (a divergence).  fn NULL: drawn again. */
+void taps_set_entropy_source(struct machine *m, int (*fn)(void *opaque, void *buf, size_t len),
+			     void *opaque);
+
+/* ---- 2. stop points ---- */
+
+/* Called by machine_run when the machine's icount reaches the stop
+ * point, exactly, between slices.  Return true to make machine_run return
+ * STOP_AT to its caller, false to run on.  `fn` may add stop points. */
+typedef bool (*tap_stop_fn)(void *opaque, struct machine *m, uint64_t icount);
+
+#define TAPS_MAX_STOPS 64
+
+/* Stop at `icount` (one shot: the point is gone once reached).  With fn
+ * NULL, machine_run just returns STOP_AT there.  A point at or before the
+ * current icount fires on the next machine_run, before any instruction.
+ * Returns 0, or -1 when TAPS_MAX_STOPS are pending. */
+int taps_stop_at(struct machine *m, uint64_t icount, tap_stop_fn fn, void *opaque);
+/* Remove every pending point that `opaque` added (any icount). */
+void taps_stop_cancel(struct machine *m, void *opaque);
+/* The earliest pending stop point, or UINT64_MAX. */
+uint64_t taps_next_stop(const struct machine *m);
+
+/* ---- 3. trap observers ---- */
+
+/* A trap the hart took: an exception or an interrupt. */
+struct tap_trap {
+	uint64_t icount; /* instructions retired before it (the trapping one does not retire) */
+	uint64_t cause; /* exception code or interrupt number, without the interrupt bit */
+	bool interrupt;
+	uint8_t from_priv, to_priv; /* 0 U, 1 S, 3 M */
+	uint64_t pc; /* of the trapping instruction (xepc) */
+	uint64_t tval;
+	uint64_t satp; /* the address space it came from */
+	/* An environment call from U-mode (cause 8): a7 and a0..a5. */
+	bool syscall;
+	uint64_t nr;
+	uint64_t args[6];
+};
+
+/* A return from a trap handler to a lower privilege (SRET or MRET). */
+struct tap_trap_return {
+	uint64_t icount; /* instructions retired before the xRET */
+	uint8_t from_priv, to_priv;
+	uint64_t pc; /* where it returns to */
+	uint64_t satp;
+	/* The return to U-mode of a syscall whose entry was seen (matched by
+	 * address space, user stack pointer and return address): its number,
+	 * arguments and result (a0). */
+	bool syscall;
+	uint64_t nr;
+	uint64_t args[6];
+	uint64_t ret;
+};
+
+struct tap_trap_ops {
+	void (*trap)(void *opaque, const struct tap_trap *t); /* may be NULL */
+	void (*trap_return)(void *opaque, const struct tap_trap_return *r); /* may be NULL */
+};
+
+/* Returns a subscription id (>= 0) or -1.  `ops` must outlive it. */
+int taps_trap_subscribe(struct machine *m, const struct tap_trap_ops *ops, void *opaque);
+void taps_trap_unsubscribe(struct machine *m, int id);
+
+/* ---- 4. the memory view ---- */
+
+/* Guest RAM as the view sees it: the host memory behind one region of
+ * physical addresses.  A view of a machine is only valid until the next
+ * machine_run (RAM does not move, but a view is cheap to take again). */
+struct memview {
+	const uint8_t *ram;
+	uint64_t base, size;
+	/* The boot ROM, read-only (NULL: none).  Reads see it like RAM. */
+	const uint8_t *rom;
+	uint64_t rom_base, rom_size;
+};
+
+void taps_memview(const struct machine *m, struct memview *mv);
+
+enum memview_status {
+	MV_OK = 0,
+	MV_NOT_RAM = -1, /* the physical address is outside RAM (MMIO, ROM, nothing) */
+	MV_FAULT = -2, /* the page-table walk found no valid mapping */
+	MV_BAD_SATP = -3, /* a satp mode the view does not walk */
+};
+
+/* Read [pa, pa+len) of RAM (or ROM).  All or nothing: MV_NOT_RAM unless
+ * every byte is in one of them (MMIO is never touched). */
+int memview_read_phys(const struct memview *mv, uint64_t pa, void *buf, size_t len);
+
+/* Translate `va` by walking the Sv39/Sv48 table that `satp` names (Bare:
+ * va is pa), without TLBs, A/D updates or permission checks.  *page_size
+ * (may be NULL) gets the size of the leaf's page: 4 KiB, 2 MiB, 1 GiB or
+ * 512 GiB. */
+int memview_translate(const struct memview *mv, uint64_t satp, uint64_t va, uint64_t *pa,
+		      uint64_t *page_size);
+
+/* Read len bytes at va in satp's address space.  Returns how many bytes
+ * were read before the first one that does not translate to RAM. */
+size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, void *buf,
+			 size_t len);
+
+/* The satp the hart's own data accesses use now: 0 (Bare) in M-mode,
+ * where nothing is translated, else its satp.  What a debugger that
+ * shows "the current address space" passes to the calls above. */
+uint64_t taps_current_satp(const struct machine *m);
+
+/* Writes go through the machine, so that decoded code and dirty tracking
+ * see them.  Same results as the reads. */
+int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len);
+size_t taps_write_virt(struct machine *m, uint64_t satp, uint64_t va, const void *buf,
+		       size_t len);
+
+/* ---- registers ---- */
+
+struct tap_regs {
+	uint64_t pc;
+	uint64_t x[32];
+	uint64_t f[32];
+	uint8_t priv; /* 0 U, 1 S, 3 M */
+	uint8_t fflags, frm; /* fcsr's two fields, whatever mstatus.FS says */
+	uint64_t satp, sstatus, mstatus;
+	uint64_t sepc, scause, stval, stvec, sscratch;
+	uint64_t mepc, mcause, mtval, mtvec;
+	uint64_t icount;
+	bool wfi; /* waiting for an interrupt */
+};
+
+void taps_regs(const struct machine *m, struct tap_regs *r);
+
+/* Debuggers: change the hart's state between slices.  A CSR is read and
+ * written with its side effects on the hart's own caches (a satp write
+ * flushes the TLB) but without privilege checks.  Return 0 or -1 (no such
+ * register, or a value the hart cannot hold). */
+int taps_set_pc(struct machine *m, uint64_t pc);
+int taps_set_xreg(struct machine *m, unsigned n, uint64_t val);
+int taps_set_freg(struct machine *m, unsigned n, uint64_t val);
+int taps_set_priv(struct machine *m, unsigned priv);
+int taps_set_fcsr(struct machine *m, unsigned fflags, unsigned frm);
+int taps_csr_read(struct machine *m, unsigned csr, uint64_t *val);
+int taps_csr_write(struct machine *m, unsigned csr, uint64_t val);
+
+/* ---- 5. dirty pages ---- */
+
+/* Track every write to guest RAM, page by page (4 KiB), until disabled:
+ * TLB store hits, slow-path stores, AMOs, page-table A/D updates, device
+ * DMA, loaders and debuggers.  Returns 0 or -1 (no memory). */
+int taps_dirty_enable(struct machine *m);
+void taps_dirty_disable(struct machine *m);
+bool taps_dirty_enabled(const struct machine *m);
+/* Copy the set of pages written since enable or the last fetch into
+ * bitmap (bit i: the page at RAM base + i * 4096; nbits must cover RAM)
+ * and clear it.  Returns the number of pages set, or -1 if not enabled or
+ * the bitmap is too small. */
+long taps_dirty_fetch(struct machine *m, uint64_t *bitmap, size_t nbits);
+
+/* ---- 6. memory effects ---- */
+
+/* One memory access an instruction made. */
+struct tap_mem_access {
+	uint64_t va, pa;
+	uint64_t value; /* the bytes read or written, little-endian */
+	uint8_t size;
+	bool write;
+};
+
+#define TAP_MAX_ACCESSES 4 /* an AMO reads and writes; a misaligned access is one */
+
+/* What one instruction did, reported after it retired (or trapped). */
+struct tap_insn_effect {
+	uint64_t icount; /* retired before it */
+	uint64_t pc;
+	uint32_t insn; /* the raw encoding; compressed ones in the low 16 bits */
+	uint8_t priv;
+	bool trapped; /* it raised an exception and did not retire */
+	uint32_t x_read, x_written; /* bit n: integer register xn */
+	uint32_t f_read, f_written; /* bit n: fn */
+	unsigned naccess;
+	struct tap_mem_access access[TAP_MAX_ACCESSES];
+};
+
+typedef void (*tap_effect_fn)(void *opaque, const struct tap_insn_effect *e);
+
+/* Observe every instruction's effects.  Exact, not fast: while a
+ * subscriber exists the hart runs one instruction at a time without its
+ * decoded blocks or TLB fast paths.  Returns an id (>= 0) or -1. */
+int taps_effect_subscribe(struct machine *m, tap_effect_fn fn, void *opaque);
+void taps_effect_unsubscribe(struct machine *m, int id);
+
+#endif

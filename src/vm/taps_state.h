@@ -1,0 +1,61 @@
+/* What a machine keeps for its taps (vm/taps.h): the subscribers and
+ * stop points services registered.  None of it is machine state: it is
+ * never saved, and a fork-clone starts with it cleared (taps_reset). */
+#ifndef KEEL_VM_TAPS_STATE_H
+#define KEEL_VM_TAPS_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/hart.h"
+#include "vm/taps.h"
+
+struct tap_stop_point {
+	uint64_t icount;
+	tap_stop_fn fn; /* NULL: machine_run returns STOP_AT */
+	void *opaque;
+};
+
+/* A syscall whose entry was seen and whose return is awaited.  A thread
+ * has at most one: it is named by its address space, user stack pointer
+ * and return address, which the return to U-mode restores. */
+struct tap_pending_syscall {
+	bool used;
+	uint64_t satp, sp, ret_pc;
+	uint64_t nr, args[6];
+};
+
+#define TAPS_PENDING_SYSCALLS 64
+
+struct taps_state {
+	/* sorted by icount, earliest first; equal icounts in the order added */
+	struct tap_stop_point stops[TAPS_MAX_STOPS];
+	unsigned nstops;
+
+	struct {
+		const struct tap_trap_ops *ops; /* NULL: a free slot */
+		void *opaque;
+	} traps[TAPS_MAX_SUBSCRIBERS];
+	unsigned ntraps; /* slots in use up to here */
+	struct hart_trap_hook hook; /* the hart's, while any trap subscriber exists */
+	struct tap_pending_syscall pending[TAPS_PENDING_SYSCALLS];
+	unsigned pending_next; /* the slot the next entry overwrites when all are used */
+
+	/* memory effects (vm/taps_effect.c) */
+	struct {
+		tap_effect_fn fn;
+		void *opaque;
+	} effects[TAPS_MAX_SUBSCRIBERS];
+	unsigned neffects;
+};
+
+struct machine;
+
+/* Forget every subscriber and stop point (machine_init, a fork-clone). */
+void taps_reset(struct machine *m);
+
+/* machine_run's side of the stop points: fire every point at or before
+ * the current icount; true if one of them asked for STOP_AT. */
+bool taps_fire_stops(struct machine *m);
+
+#endif
