@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zstd.h>
 
 #include "cpu/mmu.h"
@@ -35,6 +36,7 @@
 #define TAG_DISK STATE_TAG('D', 'I', 'S', 'K')
 #define TAG_RAM STATE_TAG('R', 'A', 'M', ' ')
 #define TAG_BOOT STATE_TAG('B', 'O', 'O', 'T')
+#define TAG_SUM STATE_TAG('S', 'U', 'M', ' ')
 #define TAG_VIRTIO(n) STATE_TAG('V', 'I', 'O', '0' + (n))
 
 /* --- CONF: the configuration the snapshot needs ------------------------- */
@@ -590,7 +592,12 @@ void snapshot_encode_disk_identity(struct machine *m, struct state_writer *w)
 
 /* --- RAM: a bitmap of non-zero pages, then those pages as one zstd frame  */
 
-static int put_ram(struct state_writer *w, const struct machine *m, char *err, size_t errlen)
+/* `checksum`: zstd's content checksum on the frame, so a flipped bit in
+ * the compressed pages is caught by the decoder itself.  The boot image
+ * goes without: it is hashed into state digests, which must not change
+ * under recordings made before the checksum existed. */
+static int put_ram(struct state_writer *w, const struct machine *m, bool checksum, char *err,
+		   size_t errlen)
 {
 	uint64_t npages = m->ram_size / PAGE_SIZE;
 	size_t bitmap_len = (size_t)((npages + 7) / 8);
@@ -615,6 +622,7 @@ static int put_ram(struct state_writer *w, const struct machine *m, char *err, s
 	if (!cctx)
 		goto oom;
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, checksum);
 	ZSTD_CCtx_setPledgedSrcSize(cctx, nonzero * PAGE_SIZE);
 	size_t start = w->len, chunk = ZSTD_CStreamOutSize();
 	int rc = 0;
@@ -759,7 +767,7 @@ int snapshot_capture_boot_image(struct machine *m, char *err, size_t errlen)
 {
 	struct state_writer w;
 	sw_init(&w);
-	if (put_ram(&w, m, err, errlen) || w.oom) {
+	if (put_ram(&w, m, false, err, errlen) || w.oom) {
 		if (w.oom)
 			snprintf(err, errlen, "boot image: out of memory");
 		sw_free(&w);
@@ -846,6 +854,15 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 #undef SECTION
 }
 
+/* Write out what is buffered, hashing it on the way. */
+static int sum_flush(struct state_writer *w, crypto_generichash_state *sum, FILE *out, char *err,
+		     size_t errlen)
+{
+	if (!w->oom)
+		crypto_generichash_update(sum, w->buf, w->len);
+	return sw_flush(w, out, err, errlen);
+}
+
 int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 {
 	/* The overlay's length is the disk's state: flush it first, so the
@@ -859,20 +876,31 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 		return -1;
 	}
 	struct state_writer w;
+	crypto_generichash_state sum;
+	crypto_generichash_init(&sum, NULL, 0, SNAPSHOT_SUM_BYTES);
 	sw_init(&w);
-	sw_file_header(&w, SNAPSHOT_FORMAT_VERSION, 0);
+	sw_file_header(&w, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FLAG_SUM);
 	snapshot_encode_state(m, &w);
 	sw_begin_section(&w, TAG_DISK, SECTION_VERSION, 0);
 	put_disk(&w, &disk);
 	sw_end_section(&w);
-	int rc = sw_flush(&w, out, err, errlen);
+	int rc = sum_flush(&w, &sum, out, err, errlen);
 	if (rc == 0) {
 		sw_begin_section(&w, TAG_RAM, SECTION_VERSION, 0);
-		rc = put_ram(&w, m, err, errlen);
+		rc = put_ram(&w, m, true, err, errlen);
 		sw_end_section(&w);
 	}
 	if (rc == 0)
+		rc = sum_flush(&w, &sum, out, err, errlen);
+	if (rc == 0) {
+		/* Last: the hash of every byte before this section. */
+		uint8_t digest[SNAPSHOT_SUM_BYTES];
+		crypto_generichash_final(&sum, digest, sizeof(digest));
+		sw_begin_section(&w, TAG_SUM, SECTION_VERSION, 0);
+		sw_put_bytes(&w, digest, sizeof(digest));
+		sw_end_section(&w);
 		rc = sw_flush(&w, out, err, errlen);
+	}
 	if (rc == 0 && fflush(out)) {
 		snprintf(err, errlen, "snapshot: write failed");
 		rc = -1;
@@ -1019,13 +1047,60 @@ static int load_sections(struct machine *m, struct state_reader *r)
 	return 0;
 }
 
+/* The integrity check (docs/snapshot-format.md "Integrity"): with the
+ * header's SUM flag, the file must end in a SUM section holding the
+ * BLAKE2b-256 of every byte before it; *body_len is then the length
+ * without it.  A file without the flag (written before the check
+ * existed) is accepted, with a warning if `warn_old`; any other flag is
+ * refused.
+ * Nothing is decoded here, so a corrupt file is refused before it can
+ * touch a machine. */
+static int verify_sum(struct state_reader *r, size_t *body_len, bool warn_old)
+{
+	const uint8_t *p = r->p;
+	uint32_t version, flags;
+	*body_len = r->len;
+	if (sr_file_header(r, &version, &flags))
+		return -1;
+	r->pos = 0;
+	if (flags & ~SNAPSHOT_FLAG_SUM)
+		return sr_fail(r, "unknown header flags 0x%x (a newer keel's file, or corrupt)", flags);
+	if (!(flags & SNAPSHOT_FLAG_SUM)) {
+		if (warn_old)
+				fprintf(stderr, "keel: warning: snapshot written by an older keel, without an "
+					"integrity check: corruption in it would go unnoticed\n");
+		return 0;
+	}
+	const size_t trailer = STATE_SECTION_HEADER_LEN + SNAPSHOT_SUM_BYTES;
+	if (r->len < STATE_FILE_HEADER_LEN + trailer)
+		return sr_fail(r, "truncated: no integrity section at the end");
+	struct state_reader t;
+	sr_init(&t, p + r->len - trailer, trailer);
+	uint32_t tag = sr_u32(&t), sver = sr_u32(&t), sflags = sr_u32(&t);
+	uint64_t slen = sr_u64(&t);
+	if (tag != TAG_SUM || sver != SECTION_VERSION || sflags != 0 || slen != SNAPSHOT_SUM_BYTES)
+		return sr_fail(r, "truncated or corrupt: the file does not end in its integrity "
+				  "section 'SUM '");
+	uint8_t want[SNAPSHOT_SUM_BYTES];
+	crypto_generichash(want, sizeof(want), p, r->len - trailer, NULL, 0);
+	if (sodium_memcmp(want, sr_take(&t, SNAPSHOT_SUM_BYTES), sizeof(want)) != 0)
+		return sr_fail(r, "corrupt: the BLAKE2b-256 of its %zu bytes does not match the "
+				  "one it carries", r->len - trailer);
+	*body_len = r->len - trailer;
+	return 0;
+}
+
 int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
 			 size_t errlen)
 {
 	struct state_reader r;
+	size_t body;
 	sr_init(&r, buf, len);
-	if (load_sections(m, &r) == 0)
-		return 0;
+	if (verify_sum(&r, &body, true) == 0) {
+		sr_init(&r, buf, body);
+		if (load_sections(m, &r) == 0)
+			return 0;
+	}
 	snprintf(err, errlen, "snapshot: %s", r.err);
 	return -1;
 }
@@ -1050,8 +1125,12 @@ int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, ch
 	struct state_section s;
 	uint32_t version, flags;
 	int rc;
+	size_t body;
 	sr_init(&r, buf, len);
-	if (sr_file_header(&r, &version, &flags) == 0 && version != SNAPSHOT_FORMAT_VERSION)
+	if (verify_sum(&r, &body, false) == 0) /* the load that follows warns */
+		sr_init(&r, buf, body);
+	if (!sr_failed(&r) && sr_file_header(&r, &version, &flags) == 0 &&
+	    version != SNAPSHOT_FORMAT_VERSION)
 		sr_fail(&r, "format version %u; this keel reads version %u", version,
 			SNAPSHOT_FORMAT_VERSION);
 	while (!sr_failed(&r) && (rc = sr_next_section(&r, &s)) == 1) {

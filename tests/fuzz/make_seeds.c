@@ -189,6 +189,22 @@ static void platform_seed(void)
 
 /* ---- files --------------------------------------------------------------- */
 
+/* The same snapshot as a keel before the integrity check wrote it: no SUM
+ * section, header flags 0 (the legacy path, with its warning). */
+static void old_format_seed(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	static uint8_t buf[8 << 20];
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	if (f)
+		fclose(f);
+	size_t trailer = STATE_SECTION_HEADER_LEN + SNAPSHOT_SUM_BYTES;
+	if (n < STATE_FILE_HEADER_LEN + trailer)
+		fuzz_die(path, "too short for a snapshot");
+	buf[12] = 0;
+	put_seed("snapshot", "seed-old-format", buf, n - trailer);
+}
+
 static void snapshot_seeds(const char *scratch)
 {
 	struct machine m;
@@ -203,6 +219,7 @@ static void snapshot_seeds(const char *scratch)
 	if (snapshot_save_file(&m, path, err, sizeof(err)))
 		fuzz_die("snapshot_save_file", err);
 	copy_seed("snapshot", "seed-fresh", path);
+	old_format_seed(path);
 	snprintf(path, sizeof(path), "%s/sealed", scratch);
 	if (sealed_snapshot_save_kdf(&m, path, FUZZ_PASSPHRASE, strlen(FUZZ_PASSPHRASE),
 				     crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, err,
