@@ -41,11 +41,13 @@ build-fuzz: bootstrap $(FUZZ_BUILD)/build.ninja
 guest: bootstrap
 	@guest/build >/dev/null
 
-# Every suite in the normal build, then the unit suite under ASan+UBSan,
-# then each fuzz target over its seed corpus plus a short fixed-seed run.
+# Every suite in the normal build (the hostile guest also under the ASan
+# keel), then the unit suite under ASan+UBSan, then each fuzz target over
+# its seed corpus plus a short fixed-seed run.
 test: build build-asan build-fuzz guest
 	@status=0; \
-	KEEL_GUEST_DIR=$$(guest/build) $(MESON_TEST) -C $(BUILD) || status=1; \
+	KEEL_GUEST_DIR=$$(guest/build) KEEL_ASAN=$(CURDIR)/$(ASAN_BUILD)/keel \
+		$(MESON_TEST) -C $(BUILD) || status=1; \
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit || status=1; \
 	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz || status=1; \
 	scripts/test-summary $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD); \
