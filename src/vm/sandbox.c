@@ -20,8 +20,8 @@
 static const char *const allowed[] = {
 	/* files: disks, overlays, snapshots, the log and its key, consoles */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "lseek",
-	"close", "open", "openat", "creat", "fstat", "stat", "lstat", "newfstatat", "statx",
-	"access", "faccessat", "faccessat2", "rename", "renameat", "renameat2", "unlink",
+	"close", "close_range", "open", "openat", "creat", "fstat", "stat", "lstat", "newfstatat",
+	"statx", "access", "faccessat", "faccessat2", "rename", "renameat", "renameat2", "unlink",
 	"unlinkat", "mkdir", "mkdirat", "readlink", "readlinkat", "getcwd", "getdents64",
 	"fsync", "fdatasync", "ftruncate", "fallocate", "fadvise64", "flock", "fcntl", "dup",
 	"dup2", "dup3", "pipe", "pipe2", "copy_file_range", "sendfile", "fchmod", "chmod",
@@ -29,8 +29,8 @@ static const char *const allowed[] = {
 	/* waiting and time */
 	"poll", "ppoll", "select", "pselect6", "clock_gettime", "clock_getres", "clock_nanosleep",
 	"nanosleep", "gettimeofday", "time", "sched_yield", "futex", "restart_syscall",
-	/* memory */
-	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk",
+	/* memory (mlock: libsodium keeps keys out of swap) */
+	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "mlock", "munlock", "mlock2",
 	/* entropy for the guest (fresh clones, --entropy host) and libsodium */
 	"getrandom",
 	/* signals, and dying */

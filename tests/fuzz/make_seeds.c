@@ -290,7 +290,9 @@ static void api_seeds(void)
 		"{\"id\":1,\"cmd\":\"status\"}\n",
 		"{\"id\":\"a\",\"cmd\":\"pause\"}\n{\"id\":2,\"cmd\":\"resume\"}\n",
 		"{\"id\":3,\"cmd\":\"input\",\"data\":\"ls\\n\"}\n",
-		"{\"id\":4,\"cmd\":\"clone\",\"sock\":\"/nonexistent/c.sock\",\"net\":\"user,hostfwd=tcp:127.0.0.1:1-:80\",\"entropy\":\"fresh\"}\n{\"cmd\":\"status\"}\n",
+		"{\"id\":4,\"cmd\":\"clone\",\"sock\":\"/nonexistent/c.sock\","
+		"\"net\":\"user,hostfwd=tcp:127.0.0.1:1-:80\",\"entropy\":\"fresh\"}\n"
+		"{\"cmd\":\"status\"}\n",
 		"{\"id\":5,\"cmd\":\"quit\"}\n{\"id\":6,\"cmd\":\"status\"}\n",
 		"{\"id\":7,\"cmd\":\"nope\",\"extra\":[1,2,{}]}\n[1]\n\n  \nnot json\n{\"cmd\":5}\n",
 	};
