@@ -10,21 +10,12 @@ to its end and exit with the program's PASS.  Run under the ASan+UBSan
 build too when KEEL_ASAN names its keel.  Needs no guest."""
 import os
 import re
-import struct
 import subprocess
 import tempfile
 
-from guestlib import check, keel_path, main
+from guestlib import check, keel_path, main, wfi_image
 
 
-def wfi_image(path):
-    """A RISC-V Linux Image whose code is `wfi; j .-4` (never reached:
-    the hostile firmware never jumps to the kernel)."""
-    hdr = bytearray(64)
-    struct.pack_into("<I", hdr, 0, 0x0400006F)
-    struct.pack_into("<I", hdr, 0x38, 0x05435352)
-    with open(path, "wb") as f:
-        f.write(bytes(hdr) + struct.pack("<II", 0x10500073, 0xFFDFF06F))
 
 
 def run(keel, tmp, hostile, env=None):

@@ -17,24 +17,16 @@ import pty
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import termios
 import time
 
-from guestlib import check, keel_path, main
+from guestlib import check, keel_path, main, wfi_image
 
 ISA_ELF = os.path.join(os.path.dirname(keel_path()), "tests", "isa", "rv64i-alu.elf")
 
 
-def wfi_image(path):
-    """A RISC-V Linux Image header whose code is `wfi; j .-4`."""
-    hdr = bytearray(64)
-    struct.pack_into("<I", hdr, 0, 0x0400006F)  # j +64, over the header
-    struct.pack_into("<I", hdr, 0x38, 0x05435352)  # "RSC\x05"
-    with open(path, "wb") as f:
-        f.write(bytes(hdr) + struct.pack("<II", 0x10500073, 0xFFDFF06F))
 
 
 def virt_args(img, *extra):
