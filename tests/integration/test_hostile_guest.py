@@ -16,8 +16,6 @@ import tempfile
 from guestlib import check, keel_path, main, wfi_image
 
 
-
-
 def run(keel, tmp, hostile, env=None):
     img, disk, out = (os.path.join(tmp, n) for n in ("k.img", "disk.img", "console.out"))
     wfi_image(img)

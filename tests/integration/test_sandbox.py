@@ -27,8 +27,6 @@ from guestlib import check, keel_path, main, wfi_image
 ISA_ELF = os.path.join(os.path.dirname(keel_path()), "tests", "isa", "rv64i-alu.elf")
 
 
-
-
 def virt_args(img, *extra):
     return [keel_path(), "run", "--bios", img, "--kernel", img, *extra]
 
