@@ -17,6 +17,7 @@
 #include "machine/boot.h"
 #include "machine/elf_load.h"
 #include "svc/api/api.h"
+#include "svc/dirty/dirty_rounds.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
@@ -50,6 +51,7 @@ struct run_options {
 	uint64_t snapshot_at;
 	bool digest;
 	const char *events_out; /* --events-out FILE */
+	uint64_t track_dirty_ms; /* --track-dirty MS; 0: off */
 	uint64_t ram_bytes;
 	uint64_t max_insns;
 	int gdb_port;
@@ -158,6 +160,9 @@ static void run_usage(FILE *out)
 	      "services:\n"
 	      "  --events-out FILE    write every input that crosses the event boundary to\n"
 	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
+	      "                       ms of busy virtual time (MS million instructions), as\n"
+	      "                       a migration would; --stats prints the rounds\n"
 	      "\n"
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
@@ -223,6 +228,7 @@ enum {
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
+	OPT_TRACK_DIRTY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -296,6 +302,11 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->api_allow_uid = (uid_t)v;
 		return 0;
 	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
+	case OPT_TRACK_DIRTY:
+		if (parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
+		    o->track_dirty_ms > 1000000000)
+			return bad("--track-dirty (milliseconds)", arg);
+		return 0;
 	case OPT_SNAPSHOT_AT:
 		return parse_snapshot_at(arg, o) ? bad("--snapshot-at (N:FILE)", arg) : 0;
 	case OPT_NET: o->net = arg; return 0;
@@ -379,6 +390,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 		{"api-allow-uid", required_argument, NULL, OPT_API_ALLOW_UID},
 		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
+		{"track-dirty", required_argument, NULL, OPT_TRACK_DIRTY},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
@@ -432,6 +444,10 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	}
 	if (o->api_sock && (bare_metal(o) || o->trace || o->gdb_port)) {
 		fprintf(stderr, "keel run: --api-sock needs the virt board, without --trace or --gdb\n");
+		return -1;
+	}
+	if (o->track_dirty_ms && o->gdb_port) {
+		fprintf(stderr, "keel run: --track-dirty does not run under --gdb\n");
 		return -1;
 	}
 	if (o->disk && !strcmp(o->disk, "none"))
@@ -678,16 +694,26 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	return why;
 }
 
-/* The services that watch the run (--events-out) around it. */
+/* The services that watch the run (--events-out, --track-dirty) around it. */
 static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
 {
 	struct event_log evlog = {0};
+	struct dirty_rounds dirty = {0};
 	char err[512];
 	if (o->events_out && event_log_open(&evlog, m, o->events_out, err, sizeof(err))) {
 		fprintf(stderr, "keel run: --events-out %s\n", err);
 		return STOP_NONE;
 	}
+	if (o->track_dirty_ms && dirty_rounds_start(&dirty, m, o->track_dirty_ms, err, sizeof(err))) {
+		fprintf(stderr, "keel run: --track-dirty: %s\n", err);
+		event_log_close(&evlog, err, sizeof(err));
+		return STOP_NONE;
+	}
 	enum stop_reason why = run_guest_loop(m, o);
+	if (o->track_dirty_ms && o->stats)
+		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
+			dirty.rounds, dirty.pages, dirty.max_pages);
+	dirty_rounds_stop(&dirty);
 	if (event_log_close(&evlog, err, sizeof(err))) {
 		fprintf(stderr, "keel run: --events-out %s: %s\n", o->events_out, err);
 		why = STOP_NONE;

@@ -104,8 +104,10 @@ static __attribute__((noinline, cold)) struct loaded load_miss(struct hart *h, u
 
 /* Returns 1 after a successful slow path (which may have set slice_end:
  * an MMIO side effect, and may have written anything, code included), -1
- * for an exception.  A hit never writes code: the TLB holds no write
- * entry for a page with decoded blocks (block.h). */
+ * for an exception.  A hit never writes code and never needs counting as
+ * a page's first write: the TLB holds no write entry for a page with
+ * decoded blocks (block.h) or a clean page while dirty pages are tracked
+ * (machine/bus.h), so those stores come here. */
 static __attribute__((noinline, cold)) int store_miss(struct hart *h, uint64_t va,
 						     unsigned size, uint64_t val, uint64_t icount)
 {

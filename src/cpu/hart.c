@@ -199,6 +199,14 @@ void hart_free(struct hart *h)
 	h->blocks = NULL;
 }
 
+void hart_drop_write_entries(struct hart *h)
+{
+	/* The fill log (struct tlb) may still name these entries; clearing
+	 * them again on the next flush is harmless. */
+	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
+		memset(h->tlbs[p].write, 0xff, sizeof(h->tlbs[p].write));
+}
+
 void hart_protect_code_page(struct hart *h, const void *host_page)
 {
 	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++) {

@@ -246,6 +246,11 @@ void hart_free(struct hart *h);
  * path, which tells the bus (bus.h, code generations). */
 void hart_protect_code_page(struct hart *h, const void *host_page);
 
+/* Drop every TLB write entry (all privileges), so that the next store to
+ * any page takes the slow path, which tells the bus: after dirty tracking
+ * starts or clears its bits (bus.h, dirty pages). */
+void hart_drop_write_entries(struct hart *h);
+
 /* Run at most `budget` steps; a step is a retired instruction or a trap
  * taken by an instruction (which does not retire).  Returns the steps
  * taken; h->icount counts only retired instructions.  Returns early when

@@ -233,7 +233,10 @@ static struct tlb_entry *tlb_slot(struct tlb *t, enum access_type type, uint64_t
 /* Enter va's page if it is plain RAM with uniform permission; returns the
  * host pointer for `pa`, or NULL when the access must stay on the slow
  * path (MMIO, ROM writes, the watched page, fine-grained PMP, and writes
- * to a page with decoded blocks: bus.h, code generations). */
+ * to a page with decoded blocks: bus.h, code generations).  Called for a
+ * write only on the way to a store into the page, which bus_ram_page
+ * counts as the page's first write for dirty tracking (bus.h, dirty
+ * pages): later stores hit the entry and need not be seen. */
 static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_type type, int priv)
 {
 	uint64_t page_pa = pa & PAGE_MASK;

@@ -56,21 +56,32 @@ int bus_add_ram(struct bus *b, const char *name, uint64_t base, uint64_t size, u
 
 void bus_free(struct bus *b)
 {
+	bus_dirty_stop(b);
 	for (int i = 0; i < b->count; i++) {
 		free(b->regions[i].code_gen);
 		b->regions[i].code_gen = NULL;
 	}
 }
 
+static uint64_t region_pages(const struct bus_region *r) { return (r->size + 4095) / 4096; }
+
+static void mark_dirty(const struct bus_region *r, uint64_t page)
+{
+	r->dirty[page / 64] |= 1ULL << (page % 64);
+}
+
 /* A write to [off, off + len) of r: pages with blocks get a new, even
- * generation. */
+ * generation, and tracked pages are dirty. */
 static void note_write(const struct bus_region *r, uint64_t off, uint64_t len)
 {
 	if (!len)
 		return;
-	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12; p++)
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12; p++) {
 		if (r->code_gen[p] & 1)
 			r->code_gen[p]++;
+		if (r->dirty)
+			mark_dirty(r, p);
+	}
 }
 
 uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
@@ -80,8 +91,12 @@ uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
 	if (!r || !r->host || 4096 > r->size - (page_pa - r->base))
 		return NULL;
 	uint64_t off = page_pa - r->base;
-	if (for_write && (!r->writable || (r->code_gen[off >> 12] & 1)))
-		return NULL;
+	if (for_write) {
+		if (!r->writable || (r->code_gen[off >> 12] & 1))
+			return NULL;
+		if (r->dirty)
+			mark_dirty(r, off >> 12);
+	}
 	*code_gen = &r->code_gen[off >> 12];
 	return r->host + off;
 }
@@ -91,6 +106,55 @@ void bus_ram_rewritten(struct bus *b)
 	for (int i = 0; i < b->count; i++)
 		if (b->regions[i].host)
 			note_write(&b->regions[i], 0, b->regions[i].size);
+}
+
+int bus_dirty_start(struct bus *b)
+{
+	if (bus_dirty_tracking(b))
+		return 0;
+	for (int i = 0; i < b->count; i++) {
+		struct bus_region *r = &b->regions[i];
+		if (!r->host || !r->writable)
+			continue;
+		r->dirty = calloc((region_pages(r) + 63) / 64, sizeof(uint64_t));
+		if (!r->dirty) {
+			bus_dirty_stop(b);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void bus_dirty_stop(struct bus *b)
+{
+	for (int i = 0; i < b->count; i++) {
+		free(b->regions[i].dirty);
+		b->regions[i].dirty = NULL;
+	}
+}
+
+bool bus_dirty_tracking(const struct bus *b)
+{
+	for (int i = 0; i < b->count; i++)
+		if (b->regions[i].dirty)
+			return true;
+	return false;
+}
+
+long bus_dirty_collect(struct bus *b, uint64_t base, uint64_t *out, uint64_t nbits)
+{
+	const struct bus_region *r = bus_find(b, base);
+	if (!r || r->base != base || !r->dirty || nbits < region_pages(r))
+		return -1;
+	uint64_t words = (region_pages(r) + 63) / 64;
+	long set = 0;
+	for (uint64_t w = 0; w < words; w++) {
+		out[w] = r->dirty[w];
+		r->dirty[w] = 0;
+		set += __builtin_popcountll(out[w]);
+	}
+	memset(out + words, 0, (nbits + 63) / 64 * sizeof(uint64_t) - words * sizeof(uint64_t));
+	return set;
 }
 
 int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,

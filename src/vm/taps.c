@@ -40,6 +40,7 @@ void taps_reset(struct machine *m)
 	memset(&m->taps, 0, sizeof(m->taps));
 	events_unobserve_all(&m->events);
 	m->hart.trap_hook = NULL;
+	taps_dirty_disable(m);
 }
 
 /* ---- event observers ---- */

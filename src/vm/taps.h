@@ -207,14 +207,23 @@ int taps_csr_write(struct machine *m, unsigned csr, uint64_t val);
 
 /* Track every write to guest RAM, page by page (4 KiB), until disabled:
  * TLB store hits, slow-path stores, AMOs, page-table A/D updates, device
- * DMA, loaders and debuggers.  Returns 0 or -1 (no memory). */
+ * DMA, loaders and debuggers; a snapshot restore or reset marks every
+ * page.  A page is reported when something wrote it, even bytes equal to
+ * those it held, and a device buffer handed to a device for writing (a
+ * virtio receive buffer) counts as written whole; a page never written is
+ * never reported.  Enabling starts with every page clean; enabling again
+ * changes nothing.  One consumer: a fetch clears the bits for everyone.
+ * Tracking is not machine state: snapshots never hold it and a fork-clone
+ * starts with it off.  Costs a slow-path store per page per round while
+ * on, nothing while off.  Returns 0 or -1 (no memory). */
 int taps_dirty_enable(struct machine *m);
 void taps_dirty_disable(struct machine *m);
 bool taps_dirty_enabled(const struct machine *m);
 /* Copy the set of pages written since enable or the last fetch into
- * bitmap (bit i: the page at RAM base + i * 4096; nbits must cover RAM)
- * and clear it.  Returns the number of pages set, or -1 if not enabled or
- * the bitmap is too small. */
+ * bitmap (bit i of word i / 64: the page at RAM base + i * 4096; nbits
+ * must cover RAM, and bits past its end are cleared) and clear it.
+ * Returns the number of pages set, or -1 if not enabled or the bitmap is
+ * too small. */
 long taps_dirty_fetch(struct machine *m, uint64_t *bitmap, size_t nbits);
 
 /* ---- 6. memory effects ---- */

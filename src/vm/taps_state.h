@@ -51,7 +51,8 @@ struct taps_state {
 
 struct machine;
 
-/* Forget every subscriber and stop point (machine_init, a fork-clone). */
+/* Forget every subscriber and stop point and stop dirty tracking
+ * (machine_init, a fork-clone). */
 void taps_reset(struct machine *m);
 
 /* machine_run's side of the stop points: fire every point at or before
