@@ -73,8 +73,11 @@ void fatal_signal_install(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
 		struct sigaction old;
-		/* A signal someone chose to ignore (nohup) stays ignored. */
-		if (sigaction(fatal_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		/* A signal someone chose to ignore (nohup) stays ignored, and one
+		 * that already has a handler (a sanitizer's SIGSEGV report) keeps
+		 * it. */
+		if (sigaction(fatal_signals[i], NULL, &old) == 0 &&
+		    ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL))
 			continue;
 		sigaction(fatal_signals[i], &sa, NULL);
 	}

@@ -13,7 +13,8 @@
 
 /* Restore `saved` on `fd` if keel dies of SIGSEGV, SIGBUS, SIGILL,
  * SIGFPE, SIGABRT, SIGSYS, SIGTERM, SIGHUP, SIGINT or SIGQUIT (installs
- * the handlers the first time). */
+ * the handlers the first time; a signal that is ignored, or already has a
+ * handler such as a sanitizer's, is left alone). */
 void fatal_signal_guard_tty(int fd, const struct termios *saved);
 
 /* The terminal was restored normally: nothing to do at death any more. */
