@@ -10,14 +10,17 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "dev/disk_image.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
+#include "svc/gdb/gdbstub.h"
 #include "svc/replay/replay.h"
+#include "svc/replay/timetravel.h"
 #include "vm/machine.h"
+#include "vm/restore.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/taps.h"
 
 enum { EXIT_DIVERGED = 3, EXIT_USAGE = 4 };
 
@@ -45,9 +48,18 @@ static void replay_usage(FILE *out)
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
 	      "  --quiet              do not print the guest's console output\n"
+	      "  --gdb PORT           serve gdb-multiarch on 127.0.0.1:PORT instead of running:\n"
+	      "                       the recording can be stepped and continued forward and\n"
+	      "                       backward (reverse-stepi, reverse-continue, ...)\n"
+	      "  --gdb-snapshot-every N  with --gdb: keep a snapshot in memory every N\n"
+	      "                       instructions (default 20000000); backward moves replay\n"
+	      "                       from the nearest one\n"
 	      "  --no-decode-cache    replay with the plainest interpreter, every instruction\n"
 	      "                       decoded where it runs (as 'keel run'): a recording made\n"
 	      "                       with decoded blocks must still match every digest\n"
+	      "  --effects-count      diagnostic: observe every instruction's memory effects\n"
+	      "                       (docs/taps.md; about 12x slower) and print their\n"
+	      "                       counts and a hash of them as one JSON line on stderr\n"
 	      "  --debug-perturb ICOUNT:REG\n"
 	      "                       test only: flip bit 0 of register xREG at ICOUNT, to\n"
 	      "                       check that divergences are caught\n"
@@ -66,8 +78,11 @@ struct replay_options {
 	const char *from;
 	bool bisect, quiet;
 	bool no_decode_cache;
+	bool effects_count;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
+	int gdb_port; /* -1: no --gdb */
+	uint64_t gdb_every;
 };
 
 /* The first records of a log: how to rebuild the machine. */
@@ -183,32 +198,13 @@ static void console_discard(void *opaque, const uint8_t *buf, size_t len)
 {
 }
 
-/* The disk the checkpoint names, opened for replay: an overlay frozen at
- * the checkpoint with private writes, or a read-only raw image. */
-static int replay_disk(const void *snap, size_t len, struct machine_config *cfg, char *err,
-		       size_t errlen)
-{
-	struct disk_identity id;
-	if (snapshot_peek_disk(snap, len, &id, err, errlen))
-		return -1;
-	if (id.kind == DISK_OVERLAY)
-		return disk_image_open_replay(&cfg->disk_image, &id, err, errlen);
-	if (id.kind == DISK_RAW) {
-		if (!id.readonly) {
-			snprintf(err, errlen, "%s: a writable raw disk was not captured", id.path);
-			return -1;
-		}
-		return disk_image_open_raw(&cfg->disk_image, id.path, true, err, errlen);
-	}
-	return 0;
-}
-
-/* A machine in the state of the checkpoint whose bytes are `snap`.  With
- * no_decode_cache it runs the plainest interpreter (no decoded blocks): the
- * reference machine of --bisect does, so that a divergence an optimisation
- * causes shows up against it, and so does --no-decode-cache. */
-static struct machine *machine_at(const struct session *s, bool console, const void *snap,
-				  size_t len, bool no_decode_cache)
+/* How a replay machine is built: the session's configuration, never the
+ * host's clock.  With no_decode_cache it runs the plainest interpreter (no
+ * decoded blocks): the reference machine of --bisect does, so that a
+ * divergence an optimisation causes shows up against it, and so does
+ * --no-decode-cache. */
+static struct machine_config replay_config(const struct session *s, bool console,
+					   bool no_decode_cache)
 {
 	struct machine_config cfg = s->cfg;
 	cfg.no_decode_cache = no_decode_cache;
@@ -216,22 +212,23 @@ static struct machine *machine_at(const struct session *s, bool console, const v
 	cfg.idle_skip = false; /* idle skips come from the log */
 	cfg.rtc_epoch_ns = 1; /* restored from the checkpoint; never the host's */
 	cfg.console_write = console ? console_stdout : console_discard;
-	char err[PATH_MAX + 512] = "out of memory";
-	struct machine *m = NULL;
-	if (replay_disk(snap, len, &cfg, err, sizeof(err)) == 0 && (m = calloc(1, sizeof(*m)))) {
-		if (machine_init(m, &cfg, err, sizeof(err)) == 0) {
-			if (snapshot_load_buffer(m, snap, len, err, sizeof(err)) == 0)
-				return m;
-			machine_free(m);
-		}
-		free(m);
-		m = NULL;
-		cfg.disk_image = NULL; /* machine_init took it over */
-	}
-	if (cfg.disk_image)
-		disk_image_close(cfg.disk_image);
-	fprintf(stderr, "keel replay: checkpoint: %s\n", err);
-	return NULL;
+	return cfg;
+}
+
+/* The checkpoint's disk is opened for replay: an overlay frozen at the
+ * checkpoint with private writes, or a read-only raw image. */
+static const struct restore_request replay_restore = {.disk_mode = RESTORE_DISK_REPLAY};
+
+/* A machine in the state of the checkpoint whose bytes are `snap`. */
+static struct machine *machine_at(const struct session *s, bool console, const void *snap,
+				  size_t len, bool no_decode_cache)
+{
+	struct machine_config cfg = replay_config(s, console, no_decode_cache);
+	char err[PATH_MAX + 512];
+	struct machine *m = machine_restore(&cfg, snap, len, &replay_restore, err, sizeof(err));
+	if (!m)
+		fprintf(stderr, "keel replay: checkpoint: %s\n", err);
+	return m;
 }
 
 static void machine_dispose(struct machine *m)
@@ -240,6 +237,75 @@ static void machine_dispose(struct machine *m)
 		machine_free(m);
 		free(m);
 	}
+}
+
+/* --- --effects-count: what a memory-effect observer saw --- */
+
+/* Totals over every instruction reported, and a hash of every report in
+ * order, so that two replays can be compared without storing them. */
+struct effect_counts {
+	uint64_t insns, trapped, reads, writes, bytes_read, bytes_written;
+	uint64_t x_read, x_written, f_read, f_written, csr_read, csr_written;
+	uint64_t hash; /* of every field of every report, in order (hash_u64) */
+};
+
+/* A word at a time (byte-wise FNV-1a made the replay 4x slower): not
+ * cryptographic, only to tell two sequences of reports apart. */
+static void hash_u64(uint64_t *h, uint64_t v)
+{
+	*h = (*h ^ v) * 0x9e3779b97f4a7c15ULL;
+	*h ^= *h >> 29;
+}
+
+static void count_effect(void *opaque, const struct tap_insn_effect *e)
+{
+	struct effect_counts *c = opaque;
+	c->insns++;
+	c->trapped += e->trapped;
+	c->x_read += (uint64_t)__builtin_popcount(e->x_read);
+	c->x_written += (uint64_t)__builtin_popcount(e->x_written);
+	c->f_read += (uint64_t)__builtin_popcount(e->f_read);
+	c->f_written += (uint64_t)__builtin_popcount(e->f_written);
+	c->csr_read += e->csr_read;
+	c->csr_written += e->csr_written;
+	uint64_t fields[] = {e->icount, e->pc, e->insn, e->priv, e->trapped,
+			     e->x_read, e->x_written, e->f_read, e->f_written,
+			     (uint64_t)(int64_t)e->csr, e->csr_read, e->csr_written, e->naccess};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		hash_u64(&c->hash, fields[i]);
+	for (unsigned i = 0; i < e->naccess; i++) {
+		const struct tap_mem_access *a = &e->access[i];
+		if (a->write) {
+			c->writes++;
+			c->bytes_written += a->size;
+		} else {
+			c->reads++;
+			c->bytes_read += a->size;
+		}
+		uint64_t acc[] = {a->va, a->pa, a->value, a->size, a->write};
+		for (size_t j = 0; j < sizeof(acc) / sizeof(acc[0]); j++)
+			hash_u64(&c->hash, acc[j]);
+	}
+}
+
+static void print_effect_counts(const struct effect_counts *c)
+{
+	char hash[17];
+	snprintf(hash, sizeof(hash), "%016" PRIx64, c->hash);
+	json_t *j = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}}",
+			      "effects", "instructions", (json_int_t)c->insns, "trapped",
+			      (json_int_t)c->trapped, "reads", (json_int_t)c->reads, "writes",
+			      (json_int_t)c->writes, "bytes_read", (json_int_t)c->bytes_read,
+			      "bytes_written", (json_int_t)c->bytes_written, "x_read",
+			      (json_int_t)c->x_read, "x_written", (json_int_t)c->x_written, "f_read",
+			      (json_int_t)c->f_read, "f_written", (json_int_t)c->f_written, "csr_read",
+			      (json_int_t)c->csr_read, "csr_written", (json_int_t)c->csr_written,
+			      "hash", hash);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	json_decref(j);
 }
 
 /* --- the last good checkpoint, kept for --bisect --- */
@@ -363,7 +429,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE };
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -373,11 +439,16 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"bisect", no_argument, NULL, OPT_BISECT},
 		{"quiet", no_argument, NULL, OPT_QUIET},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
+		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
+		{"gdb", required_argument, NULL, OPT_GDB},
+		{"gdb-snapshot-every", required_argument, NULL, OPT_GDB_EVERY},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	memset(o, 0, sizeof(*o));
+	o->gdb_port = -1;
+	o->gdb_every = 20000000;
 	optind = 1;
 	int c;
 	char *end;
@@ -391,6 +462,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_EFFECTS_COUNT: o->effects_count = true; break;
 		case OPT_UNTIL:
 			errno = 0;
 			o->until = strtoull(optarg, &end, 0);
@@ -399,6 +471,22 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 				return -1;
 			}
 			break;
+		case OPT_GDB:
+		case OPT_GDB_EVERY: {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			bool port = c == OPT_GDB;
+			if (errno || *end || end == optarg || (port ? v > 65535 : v == 0)) {
+				fprintf(stderr, "keel replay: bad --%s '%s'\n",
+					port ? "gdb" : "gdb-snapshot-every", optarg);
+				return -1;
+			}
+			if (port)
+				o->gdb_port = (int)v;
+			else
+				o->gdb_every = v;
+			break;
+		}
 		case OPT_PERTURB:
 			if (parse_perturb(optarg, o)) {
 				fprintf(stderr, "keel replay: bad --debug-perturb '%s' (ICOUNT:REG, REG 1..31)\n",
@@ -408,6 +496,11 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 			break;
 		default: replay_usage(stderr); return -1;
 		}
+	}
+	if (o->gdb_port >= 0 && (o->until || o->from || o->bisect || o->perturb_reg)) {
+		fprintf(stderr, "keel replay: --gdb moves through the whole recording; it takes "
+				"no --until, --from, --bisect or --debug-perturb\n");
+		return -1;
 	}
 	if (optind + 1 != argc || (o->snapshot && !o->until)) {
 		fprintf(stderr, "keel replay: %s (try --help)\n",
@@ -485,21 +578,14 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 
 static int replay_log(const struct replay_options *o, struct session *s)
 {
-	uint8_t *snap = NULL;
-	size_t len = 0;
-	char err[512] = "";
+	char err[PATH_MAX + 1024] = "";
 	const char *start = o->from ? o->from : s->checkpoint;
-	FILE *f = fopen(start, "rb");
-	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
-				  sizeof(err))) {
-		fprintf(stderr, "keel replay: %s: %s\n", start, f ? err : strerror(errno));
-		if (f)
-			fclose(f);
+	struct machine_config cfg = replay_config(s, !o->quiet, o->no_decode_cache);
+	struct machine *m = machine_restore_file(&cfg, start, &replay_restore, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "keel replay: %s\n", err);
 		return 1;
 	}
-	fclose(f);
-	struct machine *m = machine_at(s, !o->quiet, snap, len, o->no_decode_cache);
-	free(snap);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);
@@ -511,6 +597,14 @@ static int replay_log(const struct replay_options *o, struct session *s)
 	r.until = o->until;
 	r.perturb_at = o->perturb_at;
 	r.perturb_reg = o->perturb_reg;
+	struct effect_counts counts = {.hash = 0xcbf29ce484222325ULL};
+	if (o->effects_count && taps_effect_subscribe(m, count_effect, &counts) < 0) {
+		fprintf(stderr, "keel replay: cannot observe memory effects\n");
+		replayer_free(&r);
+		log_reader_close(src.reader);
+		machine_dispose(m);
+		return 1;
+	}
 	if (o->bisect) {
 		r.on_good_digest = keep_good;
 		r.on_good_opaque = &good;
@@ -520,6 +614,8 @@ static int replay_log(const struct replay_options *o, struct session *s)
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
 	enum replay_result res = skip ? REPLAY_ERROR : replayer_run(&r, err, sizeof(err));
 	int status = report(&r, res, err, seconds_now() - t0, o);
+	if (o->effects_count)
+		print_effect_counts(&counts);
 	if (res == REPLAY_DIVERGED && o->bisect) {
 		/* The upper bound: the differing digest, or where the machine
 		 * stopped following the log. */
@@ -537,6 +633,119 @@ static int replay_log(const struct replay_options *o, struct session *s)
 	return status;
 }
 
+/* --- --gdb: a debugger over the recording, both ways --- */
+
+struct gdb_replay {
+	const struct replay_options *o;
+	const struct session *s;
+	struct timetravel tt;
+	struct log_source src;
+};
+
+static struct machine *tt_machine_at(void *opaque, const void *buf, size_t len)
+{
+	struct gdb_replay *g = opaque;
+	return machine_at(g->s, false, buf, len, g->o->no_decode_cache);
+}
+
+static void tt_machine_dispose(void *opaque, struct machine *m)
+{
+	(void)opaque;
+	machine_dispose(m);
+}
+
+static int tt_source_open(void *opaque, struct replay_source *src)
+{
+	struct gdb_replay *g = opaque;
+	if (log_source_open(&g->src, g->o->dir, g->s->verified_records))
+		return -1;
+	*src = (struct replay_source){log_source_next, &g->src};
+	return 0;
+}
+
+static void tt_source_close(void *opaque, struct replay_source *src)
+{
+	struct gdb_replay *g = opaque;
+	(void)src;
+	log_reader_close(g->src.reader);
+	g->src.reader = NULL;
+}
+
+static const struct timetravel_ops tt_ops = {tt_machine_at, tt_machine_dispose, tt_source_open,
+					     tt_source_close};
+
+static struct machine *gdb_machine(void *opaque)
+{
+	return ((struct gdb_replay *)opaque)->tt.m;
+}
+
+static enum stop_reason gdb_run(void *opaque, uint64_t steps)
+{
+	struct gdb_replay *g = opaque;
+	if (timetravel_forward(&g->tt, steps)) {
+		fprintf(stderr, "keel replay: %s\n", g->tt.why);
+		return STOP_TRAP_LOOP; /* gdb sees a stop it cannot continue from */
+	}
+	return g->tt.ended ? STOP_AT : STOP_BUDGET;
+}
+
+static bool gdb_at_end(void *opaque)
+{
+	return ((struct gdb_replay *)opaque)->tt.ended;
+}
+
+static int gdb_seek(void *opaque, uint64_t icount)
+{
+	struct gdb_replay *g = opaque;
+	int rc = timetravel_seek(&g->tt, icount);
+	if (rc < 0)
+		fprintf(stderr, "keel replay: %s\n", g->tt.why);
+	return rc == 0 ? 0 : -1;
+}
+
+static uint64_t gdb_history_start(void *opaque)
+{
+	return timetravel_start_icount(&((struct gdb_replay *)opaque)->tt);
+}
+
+static int replay_gdb(const struct replay_options *o, struct session *s)
+{
+	uint8_t *snap = NULL;
+	size_t len = 0;
+	char err[512] = "";
+	FILE *f = fopen(s->checkpoint, "rb");
+	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
+				  sizeof(err))) {
+		fprintf(stderr, "keel replay: %s: %s\n", s->checkpoint, f ? err : strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	struct gdb_replay g = {.o = o, .s = s};
+	int rc = timetravel_open(&g.tt, &tt_ops, &g, snap, len, s->start_index, o->gdb_every);
+	free(snap);
+	if (rc) {
+		fprintf(stderr, "keel replay: %s\n", g.tt.why);
+		timetravel_close(&g.tt);
+		return 1;
+	}
+	const struct gdb_target t = {
+		.machine = gdb_machine,
+		.run = gdb_run,
+		.at_history_end = gdb_at_end,
+		.seek = gdb_seek,
+		.history_start = gdb_history_start,
+		.opaque = &g,
+	};
+	rc = gdbstub_serve_target(&t, o->gdb_port);
+	fprintf(stderr, "keel replay: gdb session over: icount %" PRIu64 ", %zu snapshots kept, "
+			"%" PRIu64 " backward moves\n",
+		taps_icount(g.tt.m), g.tt.nsnaps, g.tt.restores);
+	timetravel_close(&g.tt);
+	return rc ? 1 : 0;
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	struct replay_options o;
@@ -546,5 +755,5 @@ int cmd_replay(int argc, char **argv)
 	struct session s = {0};
 	if (verify_for_replay(&o, &s) || read_session(&s, &o))
 		return 1;
-	return replay_log(&o, &s);
+	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
 }

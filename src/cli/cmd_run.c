@@ -12,22 +12,22 @@
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
-#include "cli/run_restore.h"
 #include "dev/disk_image.h"
-#include "machine/boot.h"
-#include "machine/elf_load.h"
+#include "host/host_loop.h"
+#include "host/sandbox.h"
 #include "svc/api/api.h"
 #include "svc/dirty/dirty_rounds.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
-#include "vm/host_loop.h"
 #include "vm/machine.h"
-#include "vm/sandbox.h"
-#include "vm/taps.h"
+#include "vm/machine_state.h"
+#include "vm/restore.h"
+#include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
+#include "vm/taps.h"
 
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -144,8 +144,12 @@ static void run_usage(FILE *out)
 	      "\n"
 	      "state (docs/snapshot-format.md):\n"
 	      "  --restore FILE       resume the snapshot FILE instead of booting; give the\n"
-	      "                       same -m, --bios none and --net as the saved VM; an\n"
-	      "                       overlay disk is reopened from the snapshot\n"
+	      "                       same -m, --bios none and --net as the saved VM (and\n"
+	      "                       its --rtc-epoch, if any); an overlay disk is reopened\n"
+	      "                       from the snapshot; --entropy-seed N switches the\n"
+	      "                       guest's entropy to N's stream (kept where it was if\n"
+	      "                       it already drew from it); --kernel, --initrd and\n"
+	      "                       --bios FILE are refused\n"
 	      "  --overlay NEW        with --restore: resume on NEW, a copy of the overlay as\n"
 	      "                       it was at the snapshot (needed once the saved VM has\n"
 	      "                       written on)\n"
@@ -362,6 +366,34 @@ static int check_record_options(const struct run_options *o)
 	return why ? -1 : 0;
 }
 
+/* With --restore, every option either takes effect or is refused; none
+ * is silently ignored.
+ * - Must match the saved VM, else refused: -m, --bios none and --net's
+ *   presence (the snapshot's CONF section), --rtc-epoch (the RTC's time is
+ *   guest state; machine_restore compares), --snapshot-at N (not before
+ *   the snapshot's instruction count; run_or_record).
+ * - Choose the disk and open the file: --disk with --trust-disk,
+ *   --overlay, --passphrase-fd.
+ * - Change guest-visible state through the event boundary, so a snapshot
+ *   or recording taken after holds it: --entropy-seed (events_seed_entropy).
+ * - Act on the host side as after a boot: --append's console= (which
+ *   console device gets input), --net's forwards, --idle-sleep,
+ *   --time-catch-up (their time adjustments cross the boundary),
+ *   --max-insns, --digest, --trace, --gdb, --stats, --no-decode-cache,
+ *   --events-out, --api-sock and the record options.
+ * - Refused here: what only a boot reads (the firmware, kernel and initrd
+ *   are in the saved RAM). */
+static int check_restore_options(const struct run_options *o)
+{
+	const char *opt = o->kernel ? "--kernel" : o->initrd ? "--initrd"
+		: (o->bios && strcmp(o->bios, "none")) ? "--bios FILE" : NULL;
+	if (!opt)
+		return 0;
+	fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no %s (the firmware, "
+			"kernel and initrd are in the saved RAM)\n", opt);
+	return -1;
+}
+
 static int parse_options(int argc, char **argv, struct run_options *o, bool record)
 {
 	static const struct option longopts[] = {
@@ -427,10 +459,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 				"to --restore\n");
 		return -1;
 	}
-	if (o->restore && o->kernel) {
-		fprintf(stderr, "keel run: --restore resumes a saved VM; it takes no --kernel\n");
+	if (o->restore && check_restore_options(o))
 		return -1;
-	}
 	if (bare_metal(o) && !o->kernel && !o->restore) {
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
@@ -503,22 +533,12 @@ static void stdout_write(void *opaque, const uint8_t *buf, size_t len)
 static int load_guest(struct machine *m, const struct run_options *o)
 {
 	char err[512];
-	if (m->cfg.board == BOARD_BARE) {
-		struct elf_image img;
-		if (elf_load(&m->bus, o->kernel, &img, err, sizeof(err)))
-			goto fail;
-		machine_set_htif(m, img.tohost, img.fromhost);
-		m->hart.pc = img.entry;
-		return 0;
-	}
-	struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
-	if (boot_load(m, &bc, err, sizeof(err)) ||
-	    snapshot_capture_boot_image(m, err, sizeof(err)))
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "keel run: %s\n", err);
-	return -1;
+	const struct boot_config bc = {o->bios, o->kernel, o->initrd, o->append};
+	int rc = m->cfg.board == BOARD_BARE ? machine_load_elf(m, o->kernel, err, sizeof(err))
+					    : machine_load_boot_files(m, &bc, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "keel run: %s\n", err);
+	return rc;
 }
 
 static int save_snapshot(struct machine *m, const char *path)
@@ -598,10 +618,9 @@ static char *session_json(const struct machine *m, const struct run_options *o)
  * length) or a read-only image, never a raw image written in place. */
 static bool disk_recordable(const struct machine *m)
 {
-	struct disk_identity id = {0};
-	if (m->has_blk)
-		disk_image_identity(m->blk.disk, &id);
-	if (id.kind != DISK_RAW || id.readonly)
+	struct disk_identity id;
+	machine_disk_identity(m, &id);
+	if (!disk_identity_in_place(&id))
 		return true;
 	fprintf(stderr, "keel record: %s is a raw disk written in place, which the log cannot "
 			"capture: use an overlay (--disk %s,overlay=FILE.kov) or ,readonly\n",
@@ -684,7 +703,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
 		why = run_with_snapshot(m, o, &loop);
 	}
-	/* A clone (src/vm/clone.c) returns here too: the log is the parent's,
+	/* A clone (src/host/clone.c) returns here too: the log is the parent's,
 	 * and its descriptors are gone, so the clone leaves it alone. */
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
@@ -721,6 +740,56 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	return why;
 }
 
+/* A sealed snapshot's passphrase: from --passphrase-fd, else asked for on
+ * the terminal. */
+static int ask_passphrase(void *opaque, const char *path, char *buf, size_t cap, size_t *len,
+			  char *err, size_t errlen)
+{
+	const struct run_options *o = opaque;
+	char prompt[PATH_MAX + 32];
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", path);
+	return sealed_read_passphrase(o->passphrase_fd, prompt, buf, cap, len, err, errlen);
+}
+
+/* --restore: the machine the snapshot saved (vm/restore.h). */
+static struct machine *restore_guest(const struct run_options *o, const struct machine_config *cfg)
+{
+	const struct restore_request rq = {
+		.disk_mode = RESTORE_DISK_RESUME,
+		.overlay = o->overlay,
+		.raw_disk = o->trust_disk ? o->disk : NULL,
+		.disk_given = o->disk != NULL,
+		.reseed = o->entropy_seeded,
+		.entropy_seed = o->entropy_seed,
+		.rtc_epoch_ns = o->rtc_epoch_ns,
+		.passphrase = ask_passphrase,
+		.passphrase_opaque = (void *)o,
+	};
+	char err[PATH_MAX + 1024];
+	struct machine *m = machine_restore_file(cfg, o->restore, &rq, err, sizeof(err));
+	if (!m)
+		fprintf(stderr, "keel run: %s\n", err);
+	return m;
+}
+
+/* A new machine with the guest's files loaded. */
+static struct machine *boot_guest(const struct run_options *o, const struct machine_config *cfg)
+{
+	char err[PATH_MAX + 512] = "out of memory";
+	struct machine *m = calloc(1, sizeof(*m));
+	/* machine_init owns the disk once called, even when it fails. */
+	if (!m || machine_init(m, cfg, err, sizeof(err))) {
+		fprintf(stderr, "keel run: %s\n", err);
+		free(m);
+		return NULL;
+	}
+	if (load_guest(m, o) == 0)
+		return m;
+	machine_free(m);
+	free(m);
+	return NULL;
+}
+
 static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
@@ -741,30 +810,20 @@ static int run_or_record(int argc, char **argv, bool record)
 		.net = o.net,
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
-	const struct restore_request req = {o.restore, o.passphrase_fd, o.ram_bytes, o.disk,
-					    o.overlay, o.trust_disk};
-	struct snapshot_bytes snap = {0};
 	double t_load = now_seconds();
-	if (o.restore && (restore_read(&req, &snap) || restore_disk(&req, &snap, &cfg))) {
-		restore_free(&snap);
+	struct machine *m = o.restore ? restore_guest(&o, &cfg) : boot_guest(&o, &cfg);
+	if (!m)
 		return 1;
-	}
-	char err[PATH_MAX + 512] = "out of memory";
-	struct machine *m = calloc(1, sizeof(*m));
-	if (!m || machine_init(m, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "keel run: %s\n", err);
-		if (!m) /* machine_init owns the disk once called, even when it fails */
-			disk_image_close(cfg.disk_image);
-		restore_free(&snap);
-		free(m);
-		return 1;
-	}
 	if (m->has_blk && disk_image_note(m->blk.disk)[0])
 		fprintf(stderr, "keel run: %s\n", disk_image_note(m->blk.disk));
 	m->max_insns = o.max_insns;
 	int status = 1;
-	rc = o.restore ? restore_load(m, &req, &snap) : load_guest(m, &o);
-	restore_free(&snap);
+	rc = 0;
+	if (o.restore && o.snapshot_path && o.snapshot_at < taps_icount(m)) {
+		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is before the snapshot's "
+				"instruction count %" PRIu64 "\n", o.snapshot_at, taps_icount(m));
+		rc = -1;
+	}
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);

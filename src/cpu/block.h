@@ -14,7 +14,7 @@
  * context switches, and two mappings of one page share them.
  *
  * A block is never invalidated one by one.  It records the code
- * generation of its page (machine/bus.h) and is used only while the page
+ * generation of its page (bus/bus.h) and is used only while the page
  * still has that generation.  Building a block makes the generation odd
  * and drops the hart's TLB write entries for the page; no new ones are
  * made while it is odd, so every later write to the page (a guest store,

@@ -7,7 +7,7 @@
 
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "vm/vclock.h"
+#include "lib/vclock.h"
 
 enum {
 	CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,
@@ -68,7 +68,7 @@ static uint64_t read_mstatus(const struct hart *h)
 
 static uint64_t read_time(const struct hart *h)
 {
-	return h->clock ? vclock_mtime(h->clock, counter_now(h)) : 0;
+	return hart_mtime(h);
 }
 
 static int get_pmpcfg(const struct hart *h, uint32_t csr, uint64_t *val)

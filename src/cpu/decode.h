@@ -6,6 +6,7 @@
 #ifndef KEEL_CPU_DECODE_H
 #define KEEL_CPU_DECODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cpu/hart.h"
@@ -86,5 +87,22 @@ static inline uint32_t decoded_insn32(const struct decoded_insn *d)
 /* Fill d for the instruction in the low bits of `word` (the low 16 bits
  * alone when bits 1:0 != 3, a compressed instruction).  d->word = word. */
 void decode_insn(uint32_t word, struct decoded_insn *d);
+
+/* The registers an instruction names as its sources and destination, and
+ * the CSR a CSR instruction accesses: what analyses ask of an instruction
+ * (vm/taps_effect.c).  x0 never appears: reading it yields no data and
+ * writing it changes nothing.  Implicit effects are not included: fflags
+ * and mstatus.FS written by FP instructions, the trap CSRs. */
+struct reg_use {
+	uint32_t x_read, x_written; /* bit n: xn */
+	uint32_t f_read, f_written; /* bit n: fn */
+	int csr; /* the CSR a CSR instruction names, or -1 */
+	bool csr_read, csr_written; /* whether it reads / writes it (as exec.c does) */
+};
+
+/* Fill u for the instruction d (decode_insn's, compressed ones expanded).
+ * An illegal encoding, a FENCE or an instruction that only writes x0 uses
+ * nothing.  Lives in reg_use.c. */
+void decode_reg_use(const struct decoded_insn *d, struct reg_use *u);
 
 #endif

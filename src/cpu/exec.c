@@ -12,11 +12,11 @@
  */
 #include <string.h>
 
+#include "bus/bus.h"
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "machine/bus.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -208,6 +208,19 @@ static int raise_exc(struct hart *h, uint64_t cause, uint64_t tval)
 	return -1;
 }
 
+/* Tell the effect hook (hart.h) what an AMO that completed accessed: LR
+ * reads `old`, a successful SC writes `result`, the others read `old`
+ * and write `result`.  Out of line: the loop inlines exec_amo. */
+static __attribute__((noinline)) void note_amo(struct hart *h, unsigned op, uint64_t va,
+					       uint64_t pa, unsigned size, uint64_t old,
+					       uint64_t result)
+{
+	if (op != AMO_SC)
+		mmu_note_access(h, va, pa, size, old, false);
+	if (op != AMO_LR)
+		mmu_note_access(h, va, pa, size, result, true);
+}
+
 /* Returns 1 for an illegal encoding, -1 for a raised exception, 0 done.
  * Atomics work on the translated physical address, so any fault during the
  * read-modify-write is reported as a store/AMO fault, as the spec says.
@@ -222,7 +235,7 @@ static int exec_amo(struct hart *h, uint32_t insn)
 	unsigned size = f3 == 2 ? 4 : 8;
 	uint64_t va = h->x[rs1_of(insn)], src = h->x[rs2_of(insn)];
 	int priv = mmu_data_priv(h);
-	uint64_t pa, old, result;
+	uint64_t pa, old = 0, result = 0;
 	if (op == AMO_LR) {
 		if (rs2_of(insn) != 0)
 			return 1;
@@ -234,7 +247,7 @@ static int exec_amo(struct hart *h, uint32_t insn)
 			return raise_exc(h, EXC_LOAD_ACCESS, va);
 		h->reservation = pa;
 		h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
-		return 0;
+		goto done;
 	}
 	if (op != AMO_SC && !amo_compute(op, size, 0, 0, &result))
 		return 1;
@@ -248,7 +261,10 @@ static int exec_amo(struct hart *h, uint32_t insn)
 		if (ok && bus_write(h->bus, pa, size, src))
 			return raise_exc(h, EXC_STORE_ACCESS, va);
 		h->x[rd_of(insn)] = !ok;
-		return 0;
+		if (!ok)
+			return 0; /* a failed SC accesses no memory */
+		result = src;
+		goto done;
 	}
 	if (!pmp_allows(h, pa, size, ACCESS_READ, priv) || bus_read(h->bus, pa, size, &old))
 		return raise_exc(h, EXC_STORE_ACCESS, va);
@@ -256,6 +272,9 @@ static int exec_amo(struct hart *h, uint32_t insn)
 	if (bus_write(h->bus, pa, size, result))
 		return raise_exc(h, EXC_STORE_ACCESS, va);
 	h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
+done:
+	if (unlikely(h->effect_hook))
+		note_amo(h, op, va, pa, size, old, result);
 	return 0;
 }
 
@@ -428,6 +447,15 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
 		return false;
 	b->gen = *gen;
 	return true;
+}
+
+/* Tell the effect hook (hart.h) which instruction runs next.  Out of
+ * line: run_single is on the loop's path, if not its hot one. */
+static __attribute__((noinline)) void note_insn(struct hart *h, uint64_t pc,
+						    const struct decoded_insn *d)
+{
+	fpu_host_env(h); /* the hook is host code */
+	h->effect_hook->insn(h->effect_hook->opaque, h, pc, d);
 }
 
 /* no-crossjumping: GCC would otherwise merge the handlers' copies of the
@@ -737,6 +765,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	run_single: {
 		struct decoded_insn dec;
 		decode_insn(word, &dec);
+		if (unlikely(h->effect_hook)) /* only ever set without blocks */
+			note_insn(h, pc, &dec);
 		block_insn_from(&single.insn[0], &dec, handlers);
 		block_end_entry(&single.insn[1], dec.len, handlers);
 		single_bits = word;

@@ -6,6 +6,7 @@
 
 #include "cpu/block.h"
 #include "cpu/mmu.h"
+#include "lib/vclock.h"
 
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
@@ -49,8 +50,16 @@ void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index)
 
 void hart_update_mode(struct hart *h)
 {
-	h->data_tlb = &h->tlbs[mmu_data_priv(h)];
+	/* Observed, every data access misses and takes a slow path, which
+	 * reports it (struct hart_effect_hook). */
+	h->data_tlb = &h->tlbs[h->effect_hook ? TLB_NO_PRIV : mmu_data_priv(h)];
 	h->fetch_tlb = &h->tlbs[h->priv];
+}
+
+void hart_set_effect_hook(struct hart *h, const struct hart_effect_hook *hook)
+{
+	h->effect_hook = hook;
+	hart_update_mode(h);
 }
 
 void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint64_t hartid,
@@ -58,9 +67,11 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 {
 	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
 	const struct hart_trap_hook *hook = h->trap_hook; /* a service's, not state */
+	const struct hart_effect_hook *effect_hook = h->effect_hook; /* likewise */
 	memset(h, 0, sizeof(*h));
 	h->blocks = blocks;
 	h->trap_hook = hook;
+	h->effect_hook = effect_hook;
 	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
 		h->tlbs[p].nfilled = TLB_FILL_LOG + 1; /* all zero: not yet invalid */
 	h->bus = bus;
@@ -184,7 +195,7 @@ int hart_set_block_cache(struct hart *h, bool on)
 	if (table == MAP_FAILED)
 		return -1;
 	madvise(table, BLOCK_TABLE_BYTES, MADV_HUGEPAGE);
-	/* A fork-clone (vm/clone.c) starts with an empty table: blocks are
+	/* A fork-clone (host/clone.c) starts with an empty table: blocks are
 	 * only a cache, and sharing the table copy-on-write would make both
 	 * sides copy 2 MiB for their first block built in each huge page. */
 	madvise(table, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);
@@ -215,4 +226,9 @@ void hart_protect_code_page(struct hart *h, const void *host_page)
 			if (w[i].tag != TLB_INVALID && w[i].tag + w[i].addend == (uintptr_t)host_page)
 				w[i].tag = TLB_INVALID;
 	}
+}
+
+uint64_t hart_mtime(const struct hart *h)
+{
+	return h->clock ? vclock_mtime(h->clock, h->icount) : 0;
 }

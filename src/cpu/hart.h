@@ -67,7 +67,7 @@ struct tlb {
 	struct tlb_entry read[TLB_ENTRIES];
 	struct tlb_entry write[TLB_ENTRIES];
 	struct tlb_entry exec[TLB_ENTRIES];
-	/* the code generation (machine/bus.h) of exec[i]'s page, valid while
+	/* the code generation (bus/bus.h) of exec[i]'s page, valid while
 	 * exec[i] is */
 	uint64_t *exec_gen[TLB_ENTRIES];
 	/* The entries filled since the last flush (access type << 12 | index),
@@ -109,6 +109,32 @@ struct hart_trap_hook {
 	void (*xret)(void *opaque, const struct hart *h, unsigned from_priv);
 	void *opaque;
 };
+
+/* Who is told about each instruction and its memory accesses
+ * (vm/taps_effect.c).  Only exact, not fast: while a hook is set the
+ * caller runs the hart one step at a time without decoded blocks, and
+ * data_tlb names TLB_NO_PRIV's table, which is never filled, so every
+ * load, store and AMO takes a slow path in mmu.c or exec.c that reports
+ * it.  Those paths still look in the real TLB (tlbs[priv]) first, as the
+ * fast path would have, so an observed run walks page tables, and sets
+ * A/D bits, exactly when an unobserved one does. */
+struct hart_effect_hook {
+	/* The instruction at pc is about to run (d: its decode; d->word its
+	 * bits).  May be called again for the same step: the later call
+	 * describes what runs. */
+	void (*insn)(void *opaque, const struct hart *h, uint64_t pc,
+		     const struct decoded_insn *d);
+	/* It accessed `size` bytes at va (physical pa): `value` is the bytes
+	 * read or written, zero-extended.  Page-table walks are not
+	 * reported. */
+	void (*access)(void *opaque, uint64_t va, uint64_t pa, unsigned size, uint64_t value,
+		       bool write);
+	void *opaque;
+};
+
+/* tlbs[TLB_NO_PRIV] belongs to no privilege level, so it is never filled:
+ * a table that always misses. */
+#define TLB_NO_PRIV 2
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
@@ -173,7 +199,7 @@ struct hart {
 	struct bus *bus;
 	const struct vclock *clock;
 
-	struct tlb tlbs[4]; /* indexed by effective privilege (2 unused) */
+	struct tlb tlbs[4]; /* indexed by effective privilege (TLB_NO_PRIV: always empty) */
 
 	/* Decoded blocks (cpu/block.h), BLOCK_TABLE_SIZE of them, or NULL:
 	 * then every instruction is decoded where it runs and executed alone
@@ -187,6 +213,9 @@ struct hart {
 	/* Told about every trap and trap return, or NULL.  Like `blocks`,
 	 * kept by hart_init and never saved. */
 	const struct hart_trap_hook *trap_hook;
+	/* Told about every instruction's memory effects, or NULL.  Set
+	 * through hart_set_effect_hook; kept by hart_init, never saved. */
+	const struct hart_effect_hook *effect_hook;
 };
 
 /* mstatus fields */
@@ -241,6 +270,22 @@ int hart_set_block_cache(struct hart *h, bool on);
 /* Free what the hart allocated (the block table). */
 void hart_free(struct hart *h);
 
+/* The current mtime: the virtual clock at this hart's instruction count.
+ * The one place it is computed; the CLINT, the RTC, the time CSR and the
+ * run loop all read it here.  0 for a hart with no clock (unit tests). */
+uint64_t hart_mtime(const struct hart *h);
+
+/* Snapshot section CPU (docs/snapshot-format.md): the architectural state
+ * and icount, in the documented order (src/cpu/hart_state.c).  Load
+ * refuses values the interpreter assumes never occur, then rebuilds what
+ * is derived from the state (PMP ranges, TLBs, the mode's TLB pointers).
+ * Change the two and the document together, and bump the version. */
+struct state_reader;
+struct state_writer;
+#define CPU_STATE_VERSION 1u
+void hart_save(const struct hart *h, struct state_writer *w);
+int hart_load(struct hart *h, struct state_reader *r);
+
 /* The page at host address host_page now has decoded blocks: drop every
  * TLB write entry that reaches it, so that stores to it take the slow
  * path, which tells the bus (bus.h, code generations). */
@@ -277,6 +322,11 @@ void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index);
 
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);
+
+/* Set (or with NULL clear) the effect hook.  The caller turns decoded
+ * blocks off first and runs the hart one step at a time while it is set
+ * (struct hart_effect_hook). */
+void hart_set_effect_hook(struct hart *h, const struct hart_effect_hook *hook);
 
 /* Take a trap (exception or interrupt) now: update xepc/xcause/xtval/status,
  * switch privilege and set pc to the vector. */

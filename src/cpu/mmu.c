@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "machine/bus.h"
+#include "bus/bus.h"
 
 #define PAGE_SIZE 4096ULL
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -262,14 +262,39 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 
 /* ---- loads and stores ---- */
 
+__attribute__((cold)) void mmu_note_access_slow(struct hart *h, uint64_t va, uint64_t pa,
+						 unsigned size, uint64_t value, bool write)
+{
+	if (size < 8)
+		value &= (1ULL << (8 * size)) - 1;
+	h->effect_hook->access(h->effect_hook->opaque, va, pa, size, value, write);
+}
+
+/* While an effect hook observes, data_tlb always misses (hart.h): do here
+ * what a hit in the real TLB would have done on the fast path, so that
+ * observing changes no walk.  Returns the host address of the aligned
+ * access at va, with its physical address in *pa, or NULL on a miss. */
+static uint8_t *observed_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv,
+				 uint64_t *pa)
+{
+	const struct tlb_entry *e = tlb_slot(&h->tlbs[priv], type, va);
+	if (e->tag != (va & PAGE_MASK))
+		return NULL;
+	uint8_t *host = (uint8_t *)(uintptr_t)(va + e->addend);
+	return bus_host_to_pa(h->bus, host, pa) ? host : NULL;
+}
+
 static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
 			  uint64_t *val)
 {
 	int priv = mmu_data_priv(h);
 	uint64_t pa;
-	if (mmu_translate(h, va, size, type, priv, &pa))
-		return -1;
-	uint8_t *host = tlb_fill(h, va, pa, type, priv);
+	uint8_t *host = h->effect_hook ? observed_tlb_hit(h, va, type, priv, &pa) : NULL;
+	if (!host) {
+		if (mmu_translate(h, va, size, type, priv, &pa))
+			return -1;
+		host = tlb_fill(h, va, pa, type, priv);
+	}
 	if (host) {
 		if (type == ACCESS_WRITE)
 			memcpy(host, val, size);
@@ -277,13 +302,29 @@ static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum acces
 			*val = 0;
 			memcpy(val, host, size);
 		}
-		return 0;
-	}
-	int rc = type == ACCESS_WRITE ? bus_write(h->bus, pa, size, *val)
-				      : bus_read(h->bus, pa, size, val);
-	if (rc)
+	} else if (type == ACCESS_WRITE ? bus_write(h->bus, pa, size, *val)
+					: bus_read(h->bus, pa, size, val)) {
 		return raise(h, access_fault_cause[type], va);
+	}
+	mmu_note_access(h, va, pa, size, *val, type == ACCESS_WRITE);
 	return 0;
+}
+
+/* Report a misaligned access: one access when its bytes are contiguous in
+ * physical memory, else one for each page's part. */
+static void note_misaligned(struct hart *h, uint64_t va, unsigned size, uint64_t pa_first,
+			    uint64_t pa_last, uint64_t val, bool write)
+{
+	if (!h->effect_hook)
+		return;
+	if (pa_last - pa_first == size - 1) {
+		mmu_note_access(h, va, pa_first, size, val, write);
+		return;
+	}
+	unsigned first = (unsigned)(PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+	unsigned second = size - first;
+	mmu_note_access(h, va, pa_first, first, val, write);
+	mmu_note_access(h, va + first, pa_last - (second - 1), second, val >> (8 * first), write);
 }
 
 /* Physical address of byte `b_va` of a misaligned access whose first byte
@@ -328,11 +369,13 @@ static int access_misaligned(struct hart *h, uint64_t va, unsigned size, enum ac
 	if (type != ACCESS_WRITE) {
 		*val = 0;
 		memcpy(val, bytes, size);
-		return 0;
+	} else {
+		for (unsigned i = 0; i < size; i++)
+			if (bus_write(h->bus, byte_pa(va, last, pa_first, pa_last, va + i), 1,
+				      bytes[i]))
+				return raise(h, access_fault_cause[type], va + i);
 	}
-	for (unsigned i = 0; i < size; i++)
-		if (bus_write(h->bus, byte_pa(va, last, pa_first, pa_last, va + i), 1, bytes[i]))
-			return raise(h, access_fault_cause[type], va + i);
+	note_misaligned(h, va, size, pa_first, pa_last, *val, type == ACCESS_WRITE);
 	return 0;
 }
 

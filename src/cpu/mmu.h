@@ -3,6 +3,7 @@
 #ifndef KEEL_CPU_MMU_H
 #define KEEL_CPU_MMU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cpu/hart.h"
@@ -28,6 +29,18 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
  * leaves them untouched.  Returns 0, or -1 with the exception set. */
 int mmu_fetch_slow(struct hart *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
 		   uintptr_t *addend);
+
+/* Tell the effect hook (hart.h), if any, that the instruction running
+ * accessed `size` bytes at va/pa; `value` is truncated to them.  The call
+ * is out of line: a slow path unobserved carries one test for it. */
+void mmu_note_access_slow(struct hart *h, uint64_t va, uint64_t pa, unsigned size,
+			  uint64_t value, bool write);
+static inline void mmu_note_access(struct hart *h, uint64_t va, uint64_t pa, unsigned size,
+				   uint64_t value, bool write)
+{
+	if (h->effect_hook)
+		mmu_note_access_slow(h, va, pa, size, value, write);
+}
 
 /* Re-derive pmp_active and the decoded ranges after pmpcfg/pmpaddr
  * change (or a restore). */

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/state_io.h"
+
 #define WRITE_BATCH 32 /* records appended per pwrite */
 
 /* A clone's private blocks: open addressing, block index -> 4 KiB copy. */
@@ -730,9 +732,16 @@ void disk_image_fds(const struct disk_image *d, int fds[2])
 	fds[1] = d->ov_fd;
 }
 
+bool disk_identity_in_place(const struct disk_identity *id)
+{
+	return id->kind == DISK_RAW && !id->readonly;
+}
+
 int disk_image_fork_private(struct disk_image *d)
 {
-	if (d->kind == DISK_RAW && !d->readonly) {
+	struct disk_identity id;
+	disk_image_identity(d, &id);
+	if (disk_identity_in_place(&id)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -805,4 +814,74 @@ int disk_image_open_spec(struct disk_image **out, const char *spec, char *err, s
 		return fail(err, errlen, path, "an overlay cannot be read-only");
 	return is_overlay ? disk_image_open_overlay(out, path, NULL, err, errlen)
 			  : disk_image_open_raw(out, path, readonly, err, errlen);
+}
+
+/* --- State: the DISK section -------------------------------------------- */
+
+static void put_string(struct state_writer *w, const char *s)
+{
+	sw_put_u32(w, (uint32_t)strlen(s));
+	sw_put_bytes(w, s, strlen(s));
+}
+
+static void get_string(struct state_reader *r, char *out, size_t cap)
+{
+	uint32_t n = sr_u32(r);
+	if (!sr_failed(r) && n >= cap) {
+		sr_fail(r, "DISK: a %u-byte path", n);
+		n = 0;
+	}
+	sr_bytes(r, out, n);
+	out[n] = '\0';
+	if (!sr_failed(r) && strlen(out) != n)
+		sr_fail(r, "DISK: a path with a NUL inside");
+}
+
+void disk_identity_save_digest(const struct disk_identity *id, struct state_writer *w)
+{
+	sw_put_u8(w, (uint8_t)id->kind);
+	sw_put_u8(w, id->readonly);
+	sw_put_u64(w, id->size);
+	sw_put_bytes(w, id->base_hash, sizeof(id->base_hash));
+	sw_put_u64(w, id->overlay_len);
+}
+
+void disk_identity_save(const struct disk_identity *id, struct state_writer *w)
+{
+	disk_identity_save_digest(id, w);
+	put_string(w, id->base_path);
+	put_string(w, id->path);
+}
+
+int disk_identity_load(struct disk_identity *id, struct state_reader *r)
+{
+	memset(id, 0, sizeof(*id));
+	uint8_t kind = sr_u8(r);
+	id->readonly = sr_bool(r);
+	id->size = sr_u64(r);
+	sr_bytes(r, id->base_hash, sizeof(id->base_hash));
+	id->overlay_len = sr_u64(r);
+	get_string(r, id->base_path, sizeof(id->base_path));
+	get_string(r, id->path, sizeof(id->path));
+	if (!sr_failed(r) && kind > DISK_OVERLAY)
+		return sr_fail(r, "DISK: unknown kind %u", kind);
+	id->kind = (enum disk_kind)kind;
+	return sr_failed(r) ? -1 : 0;
+}
+
+int disk_identity_check(const struct disk_identity *want, const struct disk_identity *have,
+			struct state_reader *r)
+{
+	if ((want->kind == DISK_NONE) != (have->kind == DISK_NONE))
+		return sr_fail(r, "DISK: the file %s, this machine %s",
+			       want->kind ? "has a disk" : "has no disk",
+			       have->kind ? "has one" : "has none");
+	if (want->kind != DISK_OVERLAY)
+		return 0;
+	if (have->kind != DISK_OVERLAY ||
+	    memcmp(want->base_hash, have->base_hash, sizeof(want->base_hash)) != 0 ||
+	    want->overlay_len != have->overlay_len || want->size != have->size)
+		return sr_fail(r, "DISK: the attached disk is not %s as of %llu bytes (over %s)",
+			       want->path, (unsigned long long)want->overlay_len, want->base_path);
+	return 0;
 }

@@ -100,6 +100,30 @@ int disk_image_flush(struct disk_image *d);
 /* The identity as of now (no flush). */
 void disk_image_identity(const struct disk_image *d, struct disk_identity *id);
 
+/* A raw image opened writable: the guest's writes change it in place, so
+ * no snapshot, log or clone can hold its contents.  Recording, cloning
+ * and replay refuse such a disk; a restore wants the user to vouch for it
+ * (--trust-disk). */
+bool disk_identity_in_place(const struct disk_identity *id);
+
+/* Snapshot section DISK (docs/snapshot-format.md): which disk, frozen
+ * where, not its contents.  Change these and the document together, and
+ * bump the version. */
+struct state_reader;
+struct state_writer;
+#define DISK_STATE_VERSION 1u
+void disk_identity_save(const struct disk_identity *id, struct state_writer *w);
+/* The fields the state digest covers: the identity without the host paths
+ * the disk happens to live at. */
+void disk_identity_save_digest(const struct disk_identity *id, struct state_writer *w);
+int disk_identity_load(struct disk_identity *id, struct state_reader *r);
+/* Is `have` (the attached disk; kind DISK_NONE for none) the disk `want`
+ * froze?  Returns 0, or -1 with the reason recorded in `r`.  A raw disk's
+ * contents were never captured; whoever attached one took that risk
+ * (keel run --trust-disk), so only its size is checked (by virtio-blk). */
+int disk_identity_check(const struct disk_identity *want, const struct disk_identity *have,
+			struct state_reader *r);
+
 /* Flush and return the identity a snapshot should record.  Fails (with a
  * reason) if the disk's state is not in a file: a clone's private writes. */
 int disk_image_freeze(struct disk_image *d, struct disk_identity *id, char *err, size_t errlen);

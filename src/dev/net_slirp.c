@@ -479,7 +479,8 @@ void net_slirp_pop(struct net_slirp *s)
 	s->fifo_count--;
 }
 
-unsigned net_slirp_deliver(struct net_slirp *s, struct virtio_net *dev, struct event_boundary *eb)
+unsigned net_slirp_deliver(struct net_slirp *s, struct virtio_net *dev,
+			   const struct input_note *note)
 {
 	const uint8_t *frame;
 	size_t len;
@@ -487,8 +488,8 @@ unsigned net_slirp_deliver(struct net_slirp *s, struct virtio_net *dev, struct e
 	while (net_slirp_peek(s, &frame, &len) && virtio_net_can_receive(dev)) {
 		if (virtio_net_receive(dev, frame, len) < 0)
 			break;
-		if (eb)
-			events_deliver(eb, EV_NET_FRAME, frame, len);
+		if (note)
+			note->taken(note->opaque, frame, len);
 		net_slirp_pop(s);
 		taken++;
 	}

@@ -11,8 +11,9 @@
  *    packets, data arriving on host sockets, timer-driven packets) are
  *    queued in a bounded FIFO here and never reach the device directly.
  *    At slice boundaries the run loop calls net_slirp_deliver(), which
- *    moves as many as the guest has buffers for into virtio-net and logs
- *    each one with events_deliver(EV_NET_FRAME).  A full FIFO drops the
+ *    moves as many as the guest has buffers for into virtio-net and tells
+ *    the board of each, which sends it across the event boundary
+ *    (EV_NET_FRAME).  A full FIFO drops the
  *    newest frame (TCP retransmits; counted in `frames_dropped`).
  *  - Host sockets: net_slirp_poll() runs one slirp poll round.  Call it
  *    with timeout 0 at slice boundaries and with the idle budget while the
@@ -24,7 +25,7 @@
  *
  * Everything slirp does is host-dependent and therefore not replayable;
  * that is fine because its only effect on the guest is the frames that
- * cross events_deliver(), which replay re-injects without any slirp. */
+ * cross the event boundary, which replay re-injects without any slirp. */
 #ifndef KEEL_DEV_NET_SLIRP_H
 #define KEEL_DEV_NET_SLIRP_H
 
@@ -33,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dev/boundary.h"
 #include "dev/virtio_net.h"
-#include "vm/events.h"
 
 #define NET_USER_MAX_HOSTFWD 16
 #define NET_SLIRP_FIFO_FRAMES 256
@@ -126,9 +127,10 @@ void net_slirp_timers_run(struct net_slirp *s, uint64_t now_ns);
 bool net_slirp_peek(const struct net_slirp *s, const uint8_t **frame, size_t *len);
 void net_slirp_pop(struct net_slirp *s);
 
-/* Move queued frames into `dev` while it has buffers, recording each with
- * events_deliver(eb, EV_NET_FRAME, ...) (eb may be NULL in tests).  Returns
- * the number of frames taken off the FIFO. */
-unsigned net_slirp_deliver(struct net_slirp *s, struct virtio_net *dev, struct event_boundary *eb);
+/* Move queued frames into `dev` while it has buffers, telling `note` of
+ * each (the board sends it across the event boundary as EV_NET_FRAME;
+ * NULL in tests).  Returns the number of frames taken off the FIFO. */
+unsigned net_slirp_deliver(struct net_slirp *s, struct virtio_net *dev,
+			   const struct input_note *note);
 
 #endif

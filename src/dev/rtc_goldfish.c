@@ -7,22 +7,19 @@
 #include <string.h>
 
 #include "cpu/hart.h"
-#include "vm/vclock.h"
+#include "lib/state_io.h"
+#include "lib/vclock.h"
 
-#define NS_PER_TICK (1000000000ULL / VCLOCK_TIMEBASE_HZ)
-
-void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart,
-	      const struct vclock *clock)
+void rtc_init(struct rtc_goldfish *r, uint64_t epoch_ns, const struct hart *hart)
 {
 	memset(r, 0, sizeof(*r));
 	r->offset_ns = (int64_t)epoch_ns;
 	r->hart = hart;
-	r->clock = clock;
 }
 
 static uint64_t virtual_ns(const struct rtc_goldfish *r)
 {
-	return vclock_mtime(r->clock, r->hart->icount) * NS_PER_TICK;
+	return hart_mtime(r->hart) * VCLOCK_NS_PER_TICK;
 }
 
 static uint64_t now_ns(const struct rtc_goldfish *r)
@@ -71,3 +68,22 @@ static int rtc_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 }
 
 const struct mmio_ops rtc_mmio_ops = {.read = rtc_read, .write = rtc_write};
+
+/* --- State -------------------------------------------------------------- */
+
+void rtc_save(const struct rtc_goldfish *t, struct state_writer *w)
+{
+	sw_put_u64(w, (uint64_t)t->offset_ns);
+	sw_put_u32(w, t->time_high_latch);
+	sw_put_u64(w, t->alarm_ns);
+	sw_put_u32(w, t->irq_enabled);
+}
+
+int rtc_load(struct rtc_goldfish *t, struct state_reader *r)
+{
+	t->offset_ns = (int64_t)sr_u64(r);
+	t->time_high_latch = sr_u32(r);
+	t->alarm_ns = sr_u64(r);
+	t->irq_enabled = sr_u32(r);
+	return sr_failed(r) ? -1 : 0;
+}

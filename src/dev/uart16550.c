@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "lib/state_io.h"
+
 #define LCR_DLAB 0x80
 #define IER_RDI 0x01 /* received data available */
 #define IER_THRI 0x02 /* transmit holding register empty */
@@ -139,3 +141,41 @@ static int uart_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 }
 
 const struct mmio_ops uart_mmio_ops = {.read = uart_read, .write = uart_write};
+
+/* --- State: registers, then the receive FIFO in arrival order ---------- */
+
+void uart_save(const struct uart16550 *u, struct state_writer *w)
+{
+	sw_put_u8(w, u->ier);
+	sw_put_u8(w, u->lcr);
+	sw_put_u8(w, u->mcr);
+	sw_put_u8(w, u->scr);
+	sw_put_u8(w, u->dll);
+	sw_put_u8(w, u->dlm);
+	sw_put_u8(w, u->fcr);
+	sw_put_u8(w, u->thre_pending);
+	/* The ring position is an implementation detail: save the bytes in
+	 * order so equal FIFO contents encode (and digest) equally. */
+	sw_put_u32(w, u->rx_count);
+	for (unsigned i = 0; i < u->rx_count; i++)
+		sw_put_u8(w, u->rx[(u->rx_head + i) % UART_RX_FIFO]);
+}
+
+int uart_load(struct uart16550 *u, struct state_reader *r)
+{
+	u->ier = sr_u8(r);
+	u->lcr = sr_u8(r);
+	u->mcr = sr_u8(r);
+	u->scr = sr_u8(r);
+	u->dll = sr_u8(r);
+	u->dlm = sr_u8(r);
+	u->fcr = sr_u8(r);
+	u->thre_pending = sr_bool(r);
+	uint32_t count = sr_u32(r);
+	if (!sr_failed(r) && count > UART_RX_FIFO)
+		return sr_fail(r, "UART: %u bytes in a %u-byte FIFO", count, UART_RX_FIFO);
+	u->rx_head = 0;
+	u->rx_count = count;
+	sr_bytes(r, u->rx, count);
+	return sr_failed(r) ? -1 : 0;
+}

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
-#include "machine/irq.h"
+#include "bus/bus.h"
+#include "dev/irq.h"
 
 #define UART_SIZE 0x100
 #define UART_RX_FIFO 256 /* deeper than a real 16550 so pasted input is not lost */
@@ -31,5 +31,12 @@ extern const struct mmio_ops uart_mmio_ops;
 size_t uart_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
 /* Free space in the receive FIFO. */
 size_t uart_rx_space(const struct uart16550 *u);
+
+/* Snapshot section UART: see "Section codecs" in lib/state_io.h. */
+struct state_reader;
+struct state_writer;
+#define UART_STATE_VERSION 1u
+void uart_save(const struct uart16550 *u, struct state_writer *w);
+int uart_load(struct uart16550 *u, struct state_reader *r);
 
 #endif

@@ -10,7 +10,7 @@
  * Everything is synchronous and single-threaded: a QueueNotify write runs
  * the device's work to completion inside the MMIO store, so completion
  * order and timing are a pure function of the instruction stream (the
- * record/replay rule, design notes §3).
+ * record/replay rule, docs/design.md §3).
  *
  * The guest is the attacker.  Ring addresses and sizes are checked when
  * the driver sets QueueReady; every descriptor is checked when it is read;
@@ -27,8 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
-#include "machine/irq.h"
+#include "bus/bus.h"
+#include "dev/irq.h"
+
+struct state_reader;
+struct state_writer;
 
 /* Device IDs (§5). 0 marks an empty slot. */
 #define VIRTIO_ID_NONE 0
@@ -152,6 +155,11 @@ struct virtio_device_desc {
 	void (*notify)(void *dev, unsigned q);
 	/* The driver reset the device (Status = 0).  May be NULL. */
 	void (*reset)(void *dev);
+	/* The device's own fields of its snapshot section, after the
+	 * transport's (docs/snapshot-format.md, VIOn).  Both NULL for a
+	 * device with none. */
+	void (*save)(const void *dev, struct state_writer *w);
+	int (*load)(void *dev, struct state_reader *r);
 	void *dev;
 };
 
@@ -188,6 +196,14 @@ int virtio_mmio_register(struct virtio_mmio *t, struct bus *bus, uint64_t base,
  * features, queues and interrupt status cleared (the line is lowered),
  * identity, config and wiring kept.  For a board reset. */
 void virtio_mmio_reset(struct virtio_mmio *t);
+
+/* Snapshot section VIOn (docs/snapshot-format.md) for the transport in
+ * slot `slot`: its registers and queues, then the device's own fields.
+ * Load refuses another device, another queue count or size limit, and a
+ * ready queue whose rings fail the checks QueueReady makes. */
+#define VIRTIO_STATE_VERSION 1u
+void virtio_mmio_save(const struct virtio_mmio *t, struct state_writer *w);
+int virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r, unsigned slot);
 
 /* --- For devices -------------------------------------------------------- */
 

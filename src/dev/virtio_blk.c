@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "lib/state_io.h"
+
 #define HEADER_LEN 16
 static const char blk_id[] = "keel-disk";
 
@@ -141,6 +143,28 @@ static void fill_config(struct virtio_blk *b)
 	virtio_st32(b->config + 12, VIRTQ_MAX_CHAIN - 2);
 }
 
+/* Its part of snapshot section VIO0: the disk must be the size (and
+ * read-only or not) it was, since the guest has read its capacity. */
+static void blk_save(const void *dev, struct state_writer *w)
+{
+	const struct virtio_blk *b = dev;
+	sw_put_u8(w, b->readonly);
+	sw_put_u64(w, b->capacity);
+	sw_put_bytes(w, b->config, sizeof(b->config));
+}
+
+static int blk_load(void *dev, struct state_reader *r)
+{
+	struct virtio_blk *b = dev;
+	bool ro = sr_bool(r);
+	uint64_t capacity = sr_u64(r);
+	if (!sr_failed(r) && (ro != b->readonly || capacity != b->capacity))
+		return sr_fail(r, "VIRTIO disk: the file has %llu sectors%s, this disk %llu%s",
+			       (unsigned long long)capacity, ro ? " (read-only)" : "",
+			       (unsigned long long)b->capacity, b->readonly ? " (read-only)" : "");
+	return sr_bytes(r, b->config, sizeof(b->config));
+}
+
 void virtio_blk_init_image(struct virtio_blk *b, struct disk_image *disk)
 {
 	memset(b, 0, sizeof(*b));
@@ -159,6 +183,8 @@ void virtio_blk_init_image(struct virtio_blk *b, struct disk_image *disk)
 		.config = b->config,
 		.config_len = sizeof(b->config),
 		.notify = blk_notify,
+		.save = blk_save,
+		.load = blk_load,
 		.dev = b,
 	};
 	virtio_mmio_init(&b->vmio, &d);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/state_io.h"
+
 /* Bits the transport itself offers on top of the device's. */
 #define TRANSPORT_FEATURES (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC))
 
@@ -309,4 +311,85 @@ int virtio_mmio_register(struct virtio_mmio *t, struct bus *bus, uint64_t base,
 	t->irq = irq;
 	t->base = base;
 	return bus_add_mmio(bus, "virtio-mmio", base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, t);
+}
+
+/* --- State -------------------------------------------------------------- */
+
+static void put_virtq(struct state_writer *w, const struct virtq *q)
+{
+	sw_put_u16(w, q->num_max);
+	sw_put_u16(w, q->num);
+	sw_put_u8(w, q->ready);
+	sw_put_u64(w, q->desc);
+	sw_put_u64(w, q->avail);
+	sw_put_u64(w, q->used);
+	sw_put_u16(w, q->last_avail);
+	sw_put_u16(w, q->used_idx);
+}
+
+static int get_virtq(struct state_reader *r, struct virtq *q, const struct bus *bus)
+{
+	uint16_t num_max = sr_u16(r);
+	if (!sr_failed(r) && num_max != q->num_max)
+		return sr_fail(r, "VIRTIO: queue size limit %u, this device offers %u", num_max,
+			       q->num_max);
+	q->num = sr_u16(r);
+	q->ready = sr_bool(r);
+	q->desc = sr_u64(r);
+	q->avail = sr_u64(r);
+	q->used = sr_u64(r);
+	q->last_avail = sr_u16(r);
+	q->used_idx = sr_u16(r);
+	if (sr_failed(r))
+		return -1;
+	/* The same check QueueReady makes: a ready queue's rings are sane. */
+	const char *why = q->ready ? virtq_check_layout(bus, q) : NULL;
+	if (why)
+		return sr_fail(r, "VIRTIO: ready queue with a bad layout: %s", why);
+	return 0;
+}
+
+void virtio_mmio_save(const struct virtio_mmio *t, struct state_writer *w)
+{
+	sw_put_u32(w, t->d.device_id);
+	sw_put_u64(w, t->driver_features);
+	sw_put_u32(w, t->device_features_sel);
+	sw_put_u32(w, t->driver_features_sel);
+	sw_put_u32(w, t->queue_sel);
+	sw_put_u32(w, t->status);
+	sw_put_u32(w, t->interrupt_status);
+	sw_put_u32(w, t->config_generation);
+	sw_put_u32(w, VIRTIO_MAX_QUEUES);
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		put_virtq(w, &t->queues[i]);
+	/* The host side (image fd, slirp) is not guest state and is not
+	 * saved. */
+	if (t->d.save)
+		t->d.save(t->d.dev, w);
+}
+
+int virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r, unsigned slot)
+{
+	uint32_t id = sr_u32(r);
+	if (!sr_failed(r) && id != t->d.device_id)
+		return sr_fail(r, "VIRTIO slot %u: the file has device %u, this machine %u", slot,
+			       id, t->d.device_id);
+	t->driver_features = sr_u64(r);
+	t->device_features_sel = sr_u32(r);
+	t->driver_features_sel = sr_u32(r);
+	t->queue_sel = sr_u32(r);
+	t->status = sr_u32(r);
+	t->interrupt_status = sr_u32(r);
+	t->config_generation = sr_u32(r);
+	uint32_t nq = sr_u32(r);
+	if (!sr_failed(r) && nq != VIRTIO_MAX_QUEUES)
+		return sr_fail(r, "VIRTIO slot %u: %u queues, expected %u", slot, nq,
+			       VIRTIO_MAX_QUEUES);
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES && !sr_failed(r); i++)
+		get_virtq(r, &t->queues[i], t->bus);
+	/* `fault` is a host-side diagnostic (a pointer to a literal). */
+	t->fault = (t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) ? "needed reset at snapshot" : NULL;
+	if (t->d.load && !sr_failed(r))
+		t->d.load(t->d.dev, r);
+	return sr_failed(r) ? -1 : 0;
 }

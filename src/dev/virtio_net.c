@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "lib/state_io.h"
+
 static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 static int gather_piece(void *opaque, uint8_t *p, size_t n, uint64_t pos)
@@ -128,6 +130,20 @@ int virtio_net_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* Its part of snapshot section VIO1: the configuration space (MAC, link
+ * status). */
+static void net_save(const void *dev, struct state_writer *w)
+{
+	const struct virtio_net *n = dev;
+	sw_put_bytes(w, n->config, sizeof(n->config));
+}
+
+static int net_load(void *dev, struct state_reader *r)
+{
+	struct virtio_net *n = dev;
+	return sr_bytes(r, n->config, sizeof(n->config));
+}
+
 void virtio_net_init(struct virtio_net *n, const uint8_t mac[6], struct net_backend backend)
 {
 	memset(n, 0, sizeof(*n));
@@ -142,6 +158,8 @@ void virtio_net_init(struct virtio_net *n, const uint8_t mac[6], struct net_back
 		.config = n->config,
 		.config_len = sizeof(n->config),
 		.notify = net_notify,
+		.save = net_save,
+		.load = net_load,
 		.dev = n,
 	};
 	virtio_mmio_init(&n->vmio, &d);

@@ -5,7 +5,8 @@
 
 static int fill_piece(void *opaque, uint8_t *p, size_t n, uint64_t pos)
 {
-	return events_entropy(opaque, p, n);
+	const struct entropy_source *e = opaque;
+	return e->fill(e->opaque, p, n);
 }
 
 static void rng_notify(void *dev, unsigned qi)
@@ -27,7 +28,7 @@ static void rng_notify(void *dev, unsigned qi)
 		uint64_t n = r->req.writable_len;
 		if (n > VIRTIO_RNG_MAX_REQUEST)
 			n = VIRTIO_RNG_MAX_REQUEST;
-		if (virtq_req_foreach(&r->req, true, 0, n, fill_piece, r->eb) != 0)
+		if (virtq_req_foreach(&r->req, true, 0, n, fill_piece, &r->entropy) != 0)
 			n = 0; /* host entropy failed: hand the buffer back empty */
 		if (virtq_push(&r->vmio, q, r->req.head, (uint32_t)n) < 0)
 			break;
@@ -37,10 +38,10 @@ static void rng_notify(void *dev, unsigned qi)
 		virtq_notify_used(&r->vmio, q);
 }
 
-void virtio_rng_init(struct virtio_rng *r, struct event_boundary *eb)
+void virtio_rng_init(struct virtio_rng *r, struct entropy_source entropy)
 {
 	memset(r, 0, sizeof(*r));
-	r->eb = eb;
+	r->entropy = entropy;
 	struct virtio_device_desc d = {
 		.device_id = VIRTIO_ID_RNG,
 		.num_queues = 1,

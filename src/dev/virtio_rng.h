@@ -5,8 +5,8 @@
 #ifndef KEEL_DEV_VIRTIO_RNG_H
 #define KEEL_DEV_VIRTIO_RNG_H
 
+#include "dev/boundary.h"
 #include "dev/virtio.h"
-#include "vm/events.h"
 
 #define VIRTIO_RNG_QUEUE_SIZE 64
 /* Bytes served per request at most; the driver asks again for more.  Keeps
@@ -16,10 +16,10 @@
 
 struct virtio_rng {
 	struct virtio_mmio vmio; /* register this with virtio_mmio_register() */
-	struct event_boundary *eb;
+	struct entropy_source entropy;
 	struct virtq_req req;
 };
 
-void virtio_rng_init(struct virtio_rng *r, struct event_boundary *eb);
+void virtio_rng_init(struct virtio_rng *r, struct entropy_source entropy);
 
 #endif

@@ -5,6 +5,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "lib/state_io.h"
+
 void events_init(struct event_boundary *eb, const uint64_t *icount, bool seeded, uint64_t seed,
 		 uint64_t fixed_epoch_ns)
 {
@@ -44,6 +46,15 @@ static void seeded_fill(struct event_boundary *eb, uint8_t *buf, size_t len)
 void events_use_host_entropy(struct event_boundary *eb)
 {
 	eb->seeded = false;
+}
+
+void events_seed_entropy(struct event_boundary *eb, uint64_t seed)
+{
+	if (eb->seeded && eb->seed == seed)
+		return;
+	eb->seeded = true;
+	eb->seed = seed;
+	eb->stream_pos = 0;
 }
 
 int events_entropy(struct event_boundary *eb, void *buf, size_t len)
@@ -107,4 +118,23 @@ void events_unobserve_all(struct event_boundary *eb)
 {
 	memset(eb->observers, 0, sizeof(eb->observers));
 	eb->nobservers = 0;
+}
+
+/* --- State: the entropy stream's position and the RTC's epoch ---------- */
+
+void events_save(const struct event_boundary *eb, struct state_writer *w)
+{
+	sw_put_u8(w, eb->seeded);
+	sw_put_u64(w, eb->seed);
+	sw_put_u64(w, eb->stream_pos);
+	sw_put_u64(w, eb->rtc_epoch_ns);
+}
+
+int events_load(struct event_boundary *eb, struct state_reader *r)
+{
+	eb->seeded = sr_bool(r);
+	eb->seed = sr_u64(r);
+	eb->stream_pos = sr_u64(r);
+	eb->rtc_epoch_ns = sr_u64(r);
+	return sr_failed(r) ? -1 : 0;
 }

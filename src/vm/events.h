@@ -1,5 +1,5 @@
 /* The event boundary: the one module through which everything
- * nondeterministic enters the machine (design notes §3).
+ * nondeterministic enters the machine (docs/design.md §3).
  *
  * Devices never read host state.  They ask this module for entropy and the
  * RTC epoch, and receive console input and network frames from it at
@@ -52,6 +52,14 @@ void events_init(struct event_boundary *eb, const uint64_t *icount, bool seeded,
  * seeded: a clone must not draw the same "random" bytes as its parent. */
 void events_use_host_entropy(struct event_boundary *eb);
 
+/* From now on entropy comes from the stream seeded with `seed`: where it
+ * left off if it already came from that stream, else from its start.
+ * keel run --restore S --entropy-seed N, so that two restores of one
+ * snapshot with one seed draw the same bytes.  The change is state
+ * (section EVNT), so a snapshot or a recording's first checkpoint taken
+ * after it holds it. */
+void events_seed_entropy(struct event_boundary *eb, uint64_t seed);
+
 /* Fill `buf` with entropy for the guest.  Returns 0 or -1. */
 int events_entropy(struct event_boundary *eb, void *buf, size_t len);
 
@@ -69,5 +77,12 @@ void events_unobserve_all(struct event_boundary *eb);
  * the machine now.  Call it exactly where the payload enters a device. */
 void events_deliver(struct event_boundary *eb, enum event_kind kind, const void *payload,
 		    size_t len);
+
+/* Snapshot section EVNT: see "Section codecs" in lib/state_io.h. */
+struct state_reader;
+struct state_writer;
+#define EVENTS_STATE_VERSION 1u
+void events_save(const struct event_boundary *eb, struct state_writer *w);
+int events_load(struct event_boundary *eb, struct state_reader *r);
 
 #endif

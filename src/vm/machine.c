@@ -7,12 +7,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vm/snapshot.h"
+#include "board/elf_load.h"
+#include "lib/state_io.h"
+#include "vm/ram_state.h"
 
 #define SLICE (1u << 16) /* steps between looks at devices and timers */
 /* 10 MHz timebase at a nominal 1000 MIPS: above what the interpreter
  * reaches, so a busy guest's clock lags wall time and the host loop's
- * catch-up moves it forward (design notes §3).  Were the nominal rate
+ * catch-up moves it forward (docs/design.md §3).  Were the nominal rate
  * below the interpreter's, a busy guest's clock would run ahead and the
  * host would have to sleep it off at the next idle: lost wall time.
  * Snapshots carry their own rate (CLOCK section). */
@@ -43,7 +45,7 @@ static void on_tohost_store(void *opaque, uint64_t paddr)
 
 uint64_t machine_now_ns(const struct machine *m)
 {
-	return vclock_mtime(&m->clock, m->hart.icount) * (1000000000ULL / VIRT_TIMEBASE_HZ);
+	return hart_mtime(&m->hart) * VCLOCK_NS_PER_TICK;
 }
 
 static uint64_t slirp_now_ns(void *opaque)
@@ -66,6 +68,17 @@ static int drop_frame(void *opaque, const uint8_t *frame, size_t len)
 
 /* Build the devices the configuration asks for; empty slots answer
  * DeviceID 0. */
+/* The devices' side of the event boundary (dev/boundary.h). */
+static int guest_entropy(void *opaque, void *buf, size_t len)
+{
+	return events_entropy(opaque, buf, len);
+}
+
+static void frame_taken(void *opaque, const void *frame, size_t len)
+{
+	events_deliver(opaque, EV_NET_FRAME, frame, len);
+}
+
 static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], char *err,
 				 size_t errlen)
 {
@@ -93,7 +106,7 @@ static int create_virtio_devices(struct machine *m, struct virtio_mmio *slot[], 
 		m->has_net = m->has_slirp = true;
 		slot[1] = &m->net.vmio;
 	}
-	virtio_rng_init(&m->rng, &m->events);
+	virtio_rng_init(&m->rng, (struct entropy_source){guest_entropy, &m->events});
 	slot[2] = &m->rng.vmio;
 	virtio_console_init(&m->vcon, uart_output, m);
 	slot[3] = &m->vcon.vmio;
@@ -154,7 +167,8 @@ void machine_deliver_net(struct machine *m)
 	uint64_t now = machine_now_ns(m);
 	if (now >= net_slirp_next_deadline(&m->slirp))
 		net_slirp_timers_run(&m->slirp, now);
-	net_slirp_deliver(&m->slirp, &m->net, &m->events);
+	const struct input_note note = {frame_taken, &m->events};
+	net_slirp_deliver(&m->slirp, &m->net, &note);
 }
 
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
@@ -191,7 +205,7 @@ static int add_virt_devices(struct machine *m, char *err, size_t errlen)
 	plic_init(&m->plic, &m->hart);
 	uart_init(&m->uart, uart_irq, uart_output, m);
 	syscon_init(&m->syscon, &m->hart);
-	rtc_init(&m->rtc, m->events.rtc_epoch_ns, &m->hart, &m->clock);
+	rtc_init(&m->rtc, m->events.rtc_epoch_ns, &m->hart);
 	int rc = 0;
 	rc |= bus_add_ram(b, "mrom", VIRT_MROM_BASE, VIRT_MROM_SIZE, m->rom, false);
 	rc |= bus_add_mmio(b, "test", VIRT_TEST_BASE, SYSCON_SIZE, &syscon_mmio_ops, &m->syscon);
@@ -264,11 +278,65 @@ static void htif_console(void *opaque, const uint8_t *buf, size_t len)
 	console_out(opaque, buf, len);
 }
 
+/* The image is the RAM section's encoding of RAM as it was right after the
+ * boot files were loaded: compressed once, kept in memory, copied into
+ * every snapshot as it is. */
+int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
+{
+	struct state_writer w;
+	sw_init(&w);
+	if (ram_state_save(m->ram, m->ram_size, false, &w, err, errlen) || w.oom) {
+		if (w.oom)
+			snprintf(err, errlen, "boot image: out of memory");
+		sw_free(&w);
+		return -1;
+	}
+	free(m->boot_image);
+	m->boot_image = w.buf;
+	m->boot_image_len = w.len;
+	return 0;
+}
+
+int machine_restore_boot_image(struct machine *m, char *err, size_t errlen)
+{
+	struct state_reader r;
+	sr_init(&r, m->boot_image, m->boot_image_len);
+	if (ram_state_load(m->ram, m->ram_size, &m->bus, &r) == 0 && sr_remaining(&r) == 0)
+		return 0;
+	snprintf(err, errlen, "boot image: %s", sr_failed(&r) ? r.err : "trailing bytes");
+	return -1;
+}
+
+int machine_load_boot_files(struct machine *m, const struct boot_config *bc, char *err,
+			    size_t errlen)
+{
+	const struct boot_target t = {&m->bus, m->ram_size, m->rom};
+	if (boot_load(&t, bc, err, errlen))
+		return -1;
+	return machine_capture_boot_image(m, err, errlen);
+}
+
+int machine_load_elf(struct machine *m, const char *path, char *err, size_t errlen)
+{
+	struct elf_image img;
+	if (elf_load(&m->bus, path, &img, err, errlen))
+		return -1;
+	machine_set_htif(m, img.tohost, img.fromhost);
+	m->hart.pc = img.entry;
+	return 0;
+}
+
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost)
 {
 	htif_init(&m->htif, &m->bus, tohost, fromhost, NULL);
 	m->htif.write = htif_console;
 	m->htif.write_opaque = m;
+	machine_watch_tohost(m);
+}
+
+void machine_watch_tohost(struct machine *m)
+{
+	uint64_t tohost = m->htif.tohost;
 	m->bus.watch_page = tohost ? tohost & ~0xfffULL : UINT64_MAX;
 	m->bus.watch_hook = on_tohost_store;
 	m->bus.watch_opaque = m;
@@ -308,7 +376,7 @@ int machine_reset(struct machine *m)
 		struct irq_line uart_irq = {plic_set_line, &m->plic, VIRT_IRQ_UART};
 		uart_init(&m->uart, uart_irq, uart_output, m);
 		syscon_init(&m->syscon, &m->hart);
-		rtc_init(&m->rtc, 0, &m->hart, &m->clock);
+		rtc_init(&m->rtc, 0, &m->hart);
 		m->rtc.offset_ns = rtc_offset;
 		reset_virtio_slots(m);
 	}
@@ -316,7 +384,7 @@ int machine_reset(struct machine *m)
 	if (!m->boot_image)
 		return 0; /* nothing was loaded, so RAM stays zero */
 	char err[256];
-	if (snapshot_restore_boot_image(m, err, sizeof(err)) == 0)
+	if (machine_restore_boot_image(m, err, sizeof(err)) == 0)
 		return 0;
 	fprintf(stderr, "keel: reset: %s\n", err);
 	return -1;
@@ -344,7 +412,7 @@ bool machine_skip_to_deadline(struct machine *m)
 	if (when == UINT64_MAX)
 		return false;
 	uint64_t deadline = timers_next_mtime(&m->clint);
-	uint64_t now = vclock_mtime(&m->clock, m->hart.icount);
+	uint64_t now = hart_mtime(&m->hart);
 	if (deadline > now)
 		m->clock.base += deadline - now;
 	timers_update(&m->clint);
@@ -402,7 +470,9 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		}
 		timers_update(&m->clint);
 		uint64_t before = h->icount, len = slice_length(m, budget, done);
-		uint64_t steps = hart_run(h, len);
+		/* one test per slice: memory-effect observers run the hart
+		 * one step at a time (vm/taps_effect.c) */
+		uint64_t steps = m->taps.neffects ? taps_effect_run(m, len) : hart_run(h, len);
 		done += steps;
 		/* Every step trapped and none retired: the hart is stuck (e.g.
 		 * garbage firmware, a trap vector that faults).  Say so rather

@@ -4,7 +4,7 @@
  *
  * machine_run() is the deterministic core: it runs the hart in slices that
  * end exactly at timer deadlines and never looks at the host.  Host input
- * and pacing against wall time live in src/vm/host_loop.c. */
+ * and pacing against wall time live in src/host/host_loop.c. */
 #ifndef KEEL_VM_MACHINE_H
 #define KEEL_VM_MACHINE_H
 
@@ -12,23 +12,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "board/boot.h"
+#include "board/virt.h"
+#include "bus/bus.h"
 #include "cpu/hart.h"
+#include "dev/clint.h"
+#include "dev/htif.h"
 #include "dev/net_slirp.h"
+#include "dev/plic.h"
 #include "dev/rtc_goldfish.h"
+#include "dev/syscon.h"
 #include "dev/uart16550.h"
 #include "dev/virtio_blk.h"
 #include "dev/virtio_console.h"
 #include "dev/virtio_net.h"
 #include "dev/virtio_rng.h"
-#include "machine/bus.h"
-#include "machine/clint.h"
-#include "machine/htif.h"
-#include "machine/plic.h"
-#include "machine/syscon.h"
-#include "machine/virt.h"
+#include "lib/vclock.h"
 #include "vm/events.h"
 #include "vm/taps_state.h"
-#include "vm/vclock.h"
 
 #define DRAM_BASE VIRT_DRAM_BASE
 
@@ -116,7 +117,7 @@ struct machine {
 	int exit_code;
 	unsigned resets; /* guest-requested resets so far */
 	/* RAM right after boot, encoded as a snapshot RAM section (see
-	 * snapshot_capture_boot_image); NULL if none was captured. */
+	 * machine_capture_boot_image); NULL if none was captured. */
 	uint8_t *boot_image;
 	size_t boot_image_len;
 };
@@ -132,8 +133,25 @@ void machine_free(struct machine *m);
  * fuzz targets start each input from a clean board. */
 int machine_reset(struct machine *m);
 
+/* Load the guest into a fresh machine.  Virt board: firmware, kernel,
+ * initrd and device tree (machine/boot.h), then keep RAM as the boot
+ * image a reset restores.  Bare board: an ELF, started at its entry with
+ * HTIF at its tohost/fromhost.  Return 0, or -1 with "FILE: reason". */
+int machine_load_boot_files(struct machine *m, const struct boot_config *bc, char *err,
+			    size_t errlen);
+int machine_load_elf(struct machine *m, const char *path, char *err, size_t errlen);
+
+/* Keep RAM as it is now (just after the boot files were loaded) as the
+ * machine's boot image: a guest-requested reset restores it instead of
+ * re-reading files, and snapshots carry it (section BOOT). */
+int machine_capture_boot_image(struct machine *m, char *err, size_t errlen);
+/* Put the boot image into RAM (every other page zero). */
+int machine_restore_boot_image(struct machine *m, char *err, size_t errlen);
+
 /* Point HTIF at the guest's tohost/fromhost (from the ELF's symbols). */
 void machine_set_htif(struct machine *m, uint64_t tohost, uint64_t fromhost);
+/* Watch stores to the page of m->htif.tohost (after a restore set it). */
+void machine_watch_tohost(struct machine *m);
 
 /* Virtual time in nanoseconds (what slirp's clock reads). */
 uint64_t machine_now_ns(const struct machine *m);
@@ -169,7 +187,9 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget);
 bool machine_hart_waiting(const struct machine *m);
 
 /* The hart is idle in WFI: jump virtual time to the next timer deadline.
- * Deterministic, so it needs no log entry.  Returns false if no timer is
+ * The jump is a function of state, but when it happens relative to input
+ * at the same instruction count is the caller's choice, so it crosses the
+ * event boundary as an EV_IDLE_SKIP marker.  Returns false if no timer is
  * armed. */
 bool machine_skip_to_deadline(struct machine *m);
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "vm/state_io.h"
+#include "lib/state_io.h"
 
 struct machine;
 struct disk_identity;
@@ -36,13 +36,6 @@ int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
 /* The same, over a buffer already in memory. */
 int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
 			 size_t errlen);
-
-/* Keep RAM as it is now (just after the boot files were loaded) as the
- * machine's boot image: a guest-requested reset restores it instead of
- * re-reading files, and snapshots carry it (section BOOT). */
-int snapshot_capture_boot_image(struct machine *m, char *err, size_t errlen);
-/* Put the boot image into RAM (every other page zero). */
-int snapshot_restore_boot_image(struct machine *m, char *err, size_t errlen);
 
 /* Append every section except DISK and RAM, in file order, to `w` (no
  * file header).  The state digest hashes exactly these bytes. */

@@ -5,10 +5,10 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "lib/state_io.h"
 #include "vm/machine.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
-#include "vm/state_io.h"
 
 #define DIGEST_DOMAIN "keel state digest v2"
 

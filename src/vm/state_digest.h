@@ -1,4 +1,4 @@
-/* The state digest (design notes §3, docs/snapshot-format.md "State
+/* The state digest (docs/design.md §3, docs/snapshot-format.md "State
  * digest"): a BLAKE2b-256 over the machine's architectural state, the test
  * oracle for replay, snapshot/restore and migration.  Two machines in the
  * same architectural state have the same digest, whatever their caches

@@ -15,7 +15,7 @@ uint64_t taps_icount(const struct machine *m)
 
 uint64_t taps_mtime(const struct machine *m)
 {
-	return vclock_mtime(&m->clock, m->hart.icount);
+	return hart_mtime(&m->hart);
 }
 
 uint64_t taps_now_ns(const struct machine *m)
@@ -37,6 +37,7 @@ void taps_request_exit(struct machine *m, int code)
 
 void taps_reset(struct machine *m)
 {
+	taps_effect_stop(m);
 	memset(&m->taps, 0, sizeof(m->taps));
 	events_unobserve_all(&m->events);
 	m->hart.trap_hook = NULL;

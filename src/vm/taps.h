@@ -228,34 +228,55 @@ long taps_dirty_fetch(struct machine *m, uint64_t *bitmap, size_t nbits);
 
 /* ---- 6. memory effects ---- */
 
-/* One memory access an instruction made. */
+/* One memory access an instruction made: `size` bytes at virtual address
+ * va, physical pa.  A misaligned access is one access, unless it crosses
+ * into a page that is not physically next to the first: then it is two,
+ * one per page, in address order. */
 struct tap_mem_access {
 	uint64_t va, pa;
-	uint64_t value; /* the bytes read or written, little-endian */
+	uint64_t value; /* the bytes read or written, little-endian, zero-extended */
 	uint8_t size;
 	bool write;
 };
 
-#define TAP_MAX_ACCESSES 4 /* an AMO reads and writes; a misaligned access is one */
+/* An AMO reads and then writes; a misaligned access may be two. */
+#define TAP_MAX_ACCESSES 4
 
-/* What one instruction did, reported after it retired (or trapped). */
+/* What one instruction did, reported after it retired (or trapped).
+ * Accesses are the instruction's own loads and stores (AMOs, LR/SC and FP
+ * loads and stores included), in program order; page-table walks and
+ * instruction fetches are not reported.  Registers are those the encoding
+ * names (a compressed instruction's 32-bit twin's), x0 never.  A trapped
+ * instruction wrote nothing: it reports no access and no register or CSR
+ * written, and x_read/f_read as its encoding names them (an illegal one,
+ * none; a fetch that faulted, insn 0 and none). */
 struct tap_insn_effect {
 	uint64_t icount; /* retired before it */
 	uint64_t pc;
 	uint32_t insn; /* the raw encoding; compressed ones in the low 16 bits */
-	uint8_t priv;
+	uint8_t priv; /* it ran at: 0 U, 1 S, 3 M */
 	bool trapped; /* it raised an exception and did not retire */
 	uint32_t x_read, x_written; /* bit n: integer register xn */
 	uint32_t f_read, f_written; /* bit n: fn */
+	int32_t csr; /* the CSR a CSR instruction names, or -1 */
+	bool csr_read, csr_written; /* CSRRW rd=x0 does not read; CSRRS/C rs1=x0 do not write */
 	unsigned naccess;
 	struct tap_mem_access access[TAP_MAX_ACCESSES];
 };
 
+/* Called after every instruction, in order, from inside machine_run.
+ * `e` is valid during the call.  It may unsubscribe (itself or others)
+ * and call taps_request_exit. */
 typedef void (*tap_effect_fn)(void *opaque, const struct tap_insn_effect *e);
 
 /* Observe every instruction's effects.  Exact, not fast: while a
- * subscriber exists the hart runs one instruction at a time without its
- * decoded blocks or TLB fast paths.  Returns an id (>= 0) or -1. */
+ * subscriber exists machine_run runs the hart one instruction at a time
+ * without its decoded blocks, and every data access takes the slow path
+ * (about 12x slower; docs/taps.md, "Memory effects").  Execution is the same as
+ * without it: the same instructions, state and digests.  Interrupts are
+ * not instructions and are not reported (trap observers see them).  The
+ * first instruction reported is the next one machine_run executes.
+ * Returns an id (>= 0) or -1 when TAPS_MAX_SUBSCRIBERS are taken. */
 int taps_effect_subscribe(struct machine *m, tap_effect_fn fn, void *opaque);
 void taps_effect_unsubscribe(struct machine *m, int id);
 

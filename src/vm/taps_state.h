@@ -43,10 +43,13 @@ struct taps_state {
 
 	/* memory effects (vm/taps_effect.c) */
 	struct {
-		tap_effect_fn fn;
+		tap_effect_fn fn; /* NULL: a free slot */
 		void *opaque;
 	} effects[TAPS_MAX_SUBSCRIBERS];
-	unsigned neffects;
+	unsigned neffects; /* slots in use up to here */
+	struct hart_effect_hook effect_hook; /* the hart's, while observing */
+	struct tap_insn_effect effect; /* the instruction in flight */
+	bool effect_decoded; /* effect_hook.insn has described it */
 };
 
 struct machine;
@@ -58,5 +61,14 @@ void taps_reset(struct machine *m);
 /* machine_run's side of the stop points: fire every point at or before
  * the current icount; true if one of them asked for STOP_AT. */
 bool taps_fire_stops(struct machine *m);
+
+/* machine_run's side of the memory effects, instead of hart_run while
+ * any effect subscriber exists: run up to `budget` steps one at a time,
+ * reporting each.  Returns the steps taken (as hart_run). */
+uint64_t taps_effect_run(struct machine *m, uint64_t budget);
+
+/* Stop observing: the hart gets its hook cleared and its decoded blocks
+ * back (taps_reset, the last unsubscribe). */
+void taps_effect_stop(struct machine *m);
 
 #endif

@@ -75,18 +75,47 @@ def disk_arg(tmp):
 
 def check_replays(log, key, recorded):
     """REPLAYS replays, two at a time (CI has two cores); the first without
-    decoded blocks."""
+    decoded blocks, the second observed by a memory-effect subscriber
+    (--effects-count), which must not change a thing."""
+    options = {0: ["--no-decode-cache"], 1: ["--effects-count"]}
     def replay(i):
-        return keel("replay", log, "--key", key, *(["--no-decode-cache"] if i == 0 else []))
+        return keel("replay", log, "--key", key, *options.get(i, []), timeout=900)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(replay, range(REPLAYS)))
+        results = list(pool.map(replay, range(max(REPLAYS, 2))))
     for i, (rc, out, err) in enumerate(results):
         check(rc == 0, f"replay {i}: exit {rc}: {err[-2000:]}")
         check("checkpoints matched" in err, f"replay {i}: {err[-500:]}")
         check(out == recorded, f"replay {i}: console output differs "
               f"({len(out)} bytes, recorded {len(recorded)})")
-    print(f"{REPLAYS} replays identical, the first without decoded blocks: "
+    done = [re.search(r"done: .* (\d+) checkpoints matched, icount (\d+)", r[2]) for r in results]
+    check(all(d and d.groups() == done[0].groups() for d in done),
+          f"replays differ: {[d and d.group(0) for d in done]}")
+    check_effects(log, key, results[1][2], int(done[0].group(2)))
+    print(f"{len(results)} replays identical, the first without decoded blocks: "
           f"{results[0][2].strip().splitlines()[-1]}; last: {err.strip().splitlines()[-1]}")
+
+
+def check_effects(log, key, err, end_icount):
+    """The observed replay's counts: one report per instruction that retired
+    or trapped, from the first checkpoint to the end, and every kind of
+    effect a Linux session has."""
+    line = [l for l in err.splitlines() if l.startswith('{"effects"')]
+    check(len(line) == 1, f"--effects-count printed no JSON line: {err[-800:]}")
+    e = json.loads(line[0])["effects"]
+    rc, out, err = keel("log", "show", log, "--key", key, "--json", "--limit", "8")
+    check(rc == 0 and out.startswith(b"{"), f"log show --json: exit {rc}: {out[:300]} {err[-500:]}")
+    start = next(r["icount"] for r in json.loads(out)["records"]
+                 if r["type_name"] == "snapshot")
+    check(e["instructions"] - e["trapped"] == end_icount - start,
+          f"effects: {e['instructions']} reports, {e['trapped']} trapped, "
+          f"but {end_icount - start} instructions retired")
+    for k in ("trapped", "reads", "writes", "x_read", "x_written", "f_read", "f_written",
+              "csr_read", "csr_written"):
+        check(e[k] > 0, f"effects: no {k}: {e}")
+    check(e["bytes_read"] >= e["reads"] and e["bytes_written"] >= e["writes"],
+          f"effects: sizes {e}")
+    print(f"memory effects of {e['instructions']} instructions: {e['reads']} reads, "
+          f"{e['writes']} writes, {e['trapped']} trapped")
 
 
 EVENT_KINDS = ("console", "net", "entropy", "time-adjust", "idle-skip")

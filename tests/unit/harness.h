@@ -371,10 +371,21 @@ static inline int vm_teardown(void **state)
  * deterministic inputs pinned, for tests that compare two machines. */
 /* With a disk: a --disk argument, or one already open (see struct
  * machine_config). */
+static inline struct machine *new_machine_from(const struct machine_config *cfg)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	char err[256] = "";
+	assert_non_null(m);
+	if (machine_init(m, cfg, err, sizeof(err))) {
+		print_error("machine_init: %s\n", err);
+		fail();
+	}
+	return m;
+}
+
 static inline struct machine *new_machine_with_disk(enum board_kind board, uint64_t ram_size,
 						     const char *disk, struct disk_image *image)
 {
-	struct machine *m = calloc(1, sizeof(*m));
 	const struct machine_config cfg = {
 		.board = board,
 		.ram_size = ram_size,
@@ -384,13 +395,7 @@ static inline struct machine *new_machine_with_disk(enum board_kind board, uint6
 		.disk = disk,
 		.disk_image = image,
 	};
-	char err[256] = "";
-	assert_non_null(m);
-	if (machine_init(m, &cfg, err, sizeof(err))) {
-		print_error("machine_init: %s\n", err);
-		fail();
-	}
-	return m;
+	return new_machine_from(&cfg);
 }
 
 static inline struct machine *new_machine(enum board_kind board, uint64_t ram_size)

@@ -18,7 +18,6 @@
 
 #include <unistd.h>
 
-#include "machine/boot.h"
 #include "vm/state_digest.h"
 #include "vm/taps.h"
 
@@ -400,8 +399,8 @@ static struct machine *boot_linux(const char *dir, const char *overlay, struct c
 		fail_msg("machine_init: %s", err);
 	const struct boot_config bc = {"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
 				       kernel, initrd, "console=ttyS0 keel.net=off keel.poweroff"};
-	if (boot_load(m, &bc, err, sizeof(err)))
-		fail_msg("boot_load: %s", err);
+	if (machine_load_boot_files(m, &bc, err, sizeof(err)))
+		fail_msg("machine_load_boot_files: %s", err);
 	return m;
 }
 

@@ -8,9 +8,12 @@
 #include <sodium.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "dev/disk_image.h"
+#include "test_files.h"
+#include "vm/machine_state.h"
 #include "vm/snapshot.h"
 #include "vm/state_digest.h"
 
@@ -358,6 +361,140 @@ static void test_disk_overlay_round_trip(void **state)
 	rmdir(dir);
 }
 
+/* --- a snapshot saved by an older keel still loads ---------------------- */
+
+/* tests/data/virt-v1.snap was written by `test_snapshot --write-fixture
+ * tests/data` (write_fixture below) before the section codecs moved beside
+ * their devices; virt-v1.digest is the state digest it printed then.  The
+ * machine it describes: the virt board with a raw disk of FIXTURE_DISK
+ * bytes and a network card with nothing behind it, every device in a
+ * state a fresh machine would not have, the timer program of
+ * load_program() run for FIXTURE_STEPS.  Loading it must give that digest,
+ * and encoding the loaded machine must give the file's bytes again: the
+ * format did not change. */
+#define FIXTURE_DISK (64u << 10)
+#define FIXTURE_STEPS 20011
+
+static struct machine *fixture_machine(const char *disk_path)
+{
+	const struct machine_config cfg = {
+		.board = BOARD_VIRT,
+		.ram_size = RAM_SIZE,
+		.entropy_seeded = true,
+		.entropy_seed = 42,
+		.rtc_epoch_ns = 1,
+		.idle_skip = true,
+		.disk = disk_path,
+		.net = "none",
+	};
+	return new_machine_from(&cfg);
+}
+
+/* A zeroed raw disk image of FIXTURE_DISK bytes in a temporary file. */
+static void make_fixture_disk(char path[64])
+{
+	snprintf(path, 64, "/tmp/keel-fixture-disk-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, FIXTURE_DISK), 0);
+	close(fd);
+}
+
+static const char *fixture_dir(void)
+{
+	const char *d = getenv("KEEL_TEST_DATA");
+	return d ? d : "tests/data";
+}
+
+static int write_fixture(const char *dir)
+{
+	char disk[64], path[512], hex[STATE_DIGEST_HEX];
+	make_fixture_disk(disk);
+	struct machine *m = fixture_machine(disk);
+	load_program(m);
+	char err[256] = "";
+	if (machine_capture_boot_image(m, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	machine_run(m, FIXTURE_STEPS);
+	m->uart.scr = 0x42;
+	m->uart.ier = 1;
+	uint8_t in[3] = {'a', 'b', 'c'};
+	uart_receive(&m->uart, in, sizeof(in));
+	m->plic.priority[5] = 3;
+	m->plic.enable[1][0] = 0x22;
+	m->rtc.offset_ns = 123456789;
+	m->rtc.alarm_ns = 987654321;
+	m->syscon.exit_code = 7;
+	m->rng.vmio.status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+	m->vcon.vmio.queues[1].num = 16;
+	m->blk.vmio.driver_features = 0x1234;
+	m->net.vmio.config_generation = 5;
+	m->events.stream_pos = 77;
+	snprintf(path, sizeof(path), "%s/virt-v1.snap", dir);
+	int rc = snapshot_save_file(m, path, err, sizeof(err));
+	if (rc == 0)
+		rc = state_digest_hex(m, hex);
+	snprintf(path, sizeof(path), "%s/virt-v1.digest", dir);
+	FILE *f = rc == 0 ? fopen(path, "w") : NULL;
+	if (f) {
+		fprintf(f, "%s\n", hex);
+		rc = fclose(f);
+	}
+	if (rc || !f)
+		fprintf(stderr, "write_fixture: %s\n", *err ? err : path);
+	free_machine(m);
+	unlink(disk);
+	return rc || !f;
+}
+
+static void test_old_snapshot_loads(void **state)
+{
+	(void)state;
+	char disk[64], path[512], want[STATE_DIGEST_HEX + 1] = "", got[STATE_DIGEST_HEX];
+	snprintf(path, sizeof(path), "%s/virt-v1.digest", fixture_dir());
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(want, sizeof(want), f));
+	fclose(f);
+	want[strcspn(want, "\n")] = '\0';
+	snprintf(path, sizeof(path), "%s/virt-v1.snap", fixture_dir());
+	size_t len;
+	uint8_t *buf = read_all(path, &len);
+
+	make_fixture_disk(disk);
+	struct machine *m = fixture_machine(disk);
+	char err[256] = "";
+	if (load_snap(m, buf, len, err, sizeof(err))) {
+		print_error("snapshot_load %s: %s\n", path, err);
+		fail();
+	}
+	assert_int_equal(state_digest_hex(m, got), 0);
+	assert_string_equal(got, want);
+	assert_int_equal(m->uart.rx_count, 3);
+	assert_int_equal(m->rtc.alarm_ns, 987654321);
+	assert_int_equal(m->blk.vmio.driver_features, 0x1234);
+
+	/* Every section before DISK, encoded again, is the file's bytes. */
+	struct state_writer w;
+	sw_init(&w);
+	snapshot_encode_state(m, &w);
+	assert_false(w.oom);
+	assert_true(STATE_FILE_HEADER_LEN + w.len <= len);
+	assert_memory_equal(w.buf, buf + STATE_FILE_HEADER_LEN, w.len);
+	assert_memory_equal(buf + STATE_FILE_HEADER_LEN + w.len, "DISK", 4);
+	sw_free(&w);
+
+	/* And it runs on. */
+	uint64_t icount = m->hart.icount;
+	machine_run(m, 1000);
+	assert_true(m->hart.icount > icount);
+	free(buf);
+	free_machine(m);
+	unlink(disk);
+}
+
 /* --- refusing bad input ------------------------------------------------- */
 
 struct fixture {
@@ -627,8 +764,10 @@ static void test_byte_flips_never_crash(void **state)
 	free(copy);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--write-fixture"))
+		return write_fixture(argv[2]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restore_matches_and_stays_in_lockstep),
 		cmocka_unit_test(test_clock_rate_travels_with_snapshot),
@@ -637,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_load_clears_stale_ram),
 		cmocka_unit_test(test_virt_board_round_trip),
 		cmocka_unit_test(test_disk_overlay_round_trip),
+		cmocka_unit_test(test_old_snapshot_loads),
 		cmocka_unit_test_setup_teardown(test_truncated_refused, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_length_refused, fixture_setup,
 						fixture_teardown),

@@ -19,13 +19,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bus/bus.h"
 #include "dev/net_slirp.h"
 #include "dev/virtio.h"
 #include "dev/virtio_blk.h"
 #include "dev/virtio_console.h"
 #include "dev/virtio_net.h"
 #include "dev/virtio_rng.h"
-#include "machine/bus.h"
 #include "vm/events.h"
 
 #define RAM_BASE 0x80000000ULL
@@ -336,6 +336,22 @@ static uint8_t blk_do(struct blk_fixture *f, uint32_t type, uint64_t sector, uin
 	return *gp(tb, st);
 }
 
+/* The event boundary behind a device, wired as vm/machine.c wires it. */
+static int boundary_entropy(void *opaque, void *buf, size_t len)
+{
+	return events_entropy(opaque, buf, len);
+}
+
+static struct entropy_source entropy_of(struct event_boundary *eb)
+{
+	return (struct entropy_source){boundary_entropy, eb};
+}
+
+static void frame_taken(void *opaque, const void *frame, size_t len)
+{
+	events_deliver(opaque, EV_NET_FRAME, frame, len);
+}
+
 /* ---- transport ---------------------------------------------------------- */
 
 static void test_identity_and_empty_slot(void **state)
@@ -344,7 +360,7 @@ static void test_identity_and_empty_slot(void **state)
 	struct virtio_rng rng;
 	struct event_boundary eb;
 	events_init(&eb, NULL, true, 1, 1);
-	virtio_rng_init(&rng, &eb);
+	virtio_rng_init(&rng, entropy_of(&eb));
 	tb_attach(tb, &rng.vmio);
 	assert_int_equal(rd(tb, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
 	assert_int_equal(rd(tb, VIRTIO_MMIO_VERSION), 2);
@@ -637,7 +653,7 @@ static void test_rng_seeded(void **state)
 	events_init(&eb, &icount, true, 0x1234, 1);
 	assert_int_equal(events_observe(&eb, record_cb, &log), 0);
 	events_init(&ref, NULL, true, 0x1234, 1);
-	virtio_rng_init(rng, &eb);
+	virtio_rng_init(rng, entropy_of(&eb));
 	tb_attach(tb, &rng->vmio);
 	struct dq q;
 	bring_up(tb, &q, 1, 8, 0);
@@ -901,7 +917,7 @@ static void test_bad_addr_rng_and_reset(void **state)
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 	struct event_boundary eb;
 	events_init(&eb, NULL, true, 9, 1);
-	virtio_rng_init(rng, &eb);
+	virtio_rng_init(rng, entropy_of(&eb));
 	tb_attach(tb, &rng->vmio);
 	struct dq q;
 	bring_up(tb, &q, 1, 8, 0);
@@ -1248,13 +1264,13 @@ static void test_slirp_arp(void **state)
 	events_init(&eb, NULL, true, 1, 1);
 	assert_int_equal(events_observe(&eb, record_cb, &log), 0);
 	/* No receive buffer: the frame stays queued. */
-	assert_int_equal(net_slirp_deliver(s, n, &eb), 0);
+	assert_int_equal(net_slirp_deliver(s, n, &(struct input_note){frame_taken, &eb}), 0);
 	assert_true(net_slirp_peek(s, &frame, &len));
 
 	uint64_t rxb = galloc(tb, 12 + 1514);
 	struct buf rx = { rxb, 12 + 1514, true };
 	submit(tb, &q[VIRTIO_NET_RX], &rx, 1, true);
-	assert_int_equal(net_slirp_deliver(s, n, &eb), 1);
+	assert_int_equal(net_slirp_deliver(s, n, &(struct input_note){frame_taken, &eb}), 1);
 	assert_false(net_slirp_peek(s, &frame, &len));
 	assert_int_equal(log.count[EV_NET_FRAME], 1);
 	uint32_t id, ulen;

@@ -13,13 +13,33 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include "vm/clone.h"
+#include "dev/net_slirp.h"
 
 struct machine;
+
+/* A "clone" request, validated (docs/clone.md); the host loop carries it
+ * out with clone_vm() (host/clone.h) and reports back with
+ * api_server_clone_done(). */
+struct clone_request {
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* the clone's API socket */
+	char console[PATH_MAX]; /* its console output; "" is /dev/null */
+	bool net_user; /* false: no network (frames are dropped) */
+	struct net_user_opts net; /* with net_user: its own forwards */
+	bool inherit_entropy; /* keep the parent's entropy source (tests) */
+};
+
+struct clone_result {
+	int pid; /* the clone's process id */
+	uint64_t icount; /* where parent and clone part ways */
+	double fork_us; /* the fork() call alone */
+	double ready_us; /* from fork() until the clone said it is running */
+	char err[768]; /* when clone_vm() fails */
+};
 
 #define API_MAX_CLIENTS 8
 /* The longest request line, newline excluded.  Longer: an error reply and

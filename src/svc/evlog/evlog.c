@@ -53,7 +53,7 @@ int event_log_open(struct event_log *l, struct machine *m, const char *path, cha
 int event_log_close(struct event_log *l, char *err, size_t errlen)
 {
 	/* A fork-clone returns through its parent's code with its parent's
-	 * event log, whose descriptor it has closed (vm/clone.c): the file
+	 * event log, whose descriptor it has closed (host/clone.c): the file
 	 * is not its to close. */
 	if (!l->out || l->pid != getpid())
 		return 0;

@@ -92,8 +92,13 @@ enum session_end {
 	END_EXITED, /* the guest exited; the W reply has been built */
 };
 
+/* Where recorded history stands, for the stop reply (replaylog:). */
+enum history_mark { HISTORY_INSIDE, HISTORY_BEGIN, HISTORY_END };
+
 struct gdb_session {
-	struct machine *m;
+	const struct gdb_target *t;
+	struct machine *m; /* t->machine(), refreshed after every move */
+	enum history_mark history; /* of the last stop */
 	struct gdb_conn conn;
 	struct breakpoint bps[GDB_MAX_BREAKPOINTS];
 	unsigned nbps;
@@ -803,6 +808,8 @@ static void reply_stop(struct gdb_session *s)
 		return;
 	}
 	text_printf(&s->reply, "T%02xthread:1;", s->stop_signal);
+	if (s->history != HISTORY_INSIDE)
+		text_printf(&s->reply, "replaylog:%s;", s->history == HISTORY_BEGIN ? "begin" : "end");
 	if (s->stop_bp == BP_SOFTWARE && s->client_swbreak)
 		text_puts(&s->reply, "swbreak:;");
 	if (s->stop_bp == BP_HARDWARE && s->client_hwbreak)
@@ -816,6 +823,10 @@ static void reply_stop(struct gdb_session *s)
  * nothing can wake as a plain SIGTRAP. */
 static bool run_result_stops(struct gdb_session *s, enum stop_reason r)
 {
+	if (s->t->at_history_end && s->t->at_history_end(s->t->opaque)) {
+		s->history = HISTORY_END;
+		return true;
+	}
 	if (r == STOP_EXIT || s->m->exited) {
 		s->end = END_EXITED;
 		return true;
@@ -835,6 +846,23 @@ static bool run_result_stops(struct gdb_session *s, enum stop_reason r)
 	}
 }
 
+/* Run the target forward; the machine may be a new one afterwards. */
+static enum stop_reason target_run(struct gdb_session *s, uint64_t steps)
+{
+	enum stop_reason r = s->t->run(s->t->opaque, steps);
+	s->m = s->t->machine(s->t->opaque);
+	return r;
+}
+
+/* Move the target to `icount`; false if that is before history began
+ * (the machine is then at its start). */
+static bool target_seek(struct gdb_session *s, uint64_t icount)
+{
+	int rc = s->t->seek(s->t->opaque, icount);
+	s->m = s->t->machine(s->t->opaque);
+	return rc == 0;
+}
+
 /* machine_run spots a hart that only takes traps over a whole slice; one
  * step at a time it cannot, so count steps that retired nothing. */
 static bool trap_loop(struct gdb_session *s, uint64_t icount_before, unsigned long *stuck)
@@ -852,7 +880,7 @@ static void run_until_stop(struct gdb_session *s)
 	for (unsigned long n = 1;; n++) {
 		bool per_insn = s->nbps > 0;
 		uint64_t icount = taps_icount(s->m);
-		if (run_result_stops(s, machine_run(s->m, per_insn ? 1 : GDB_RUN_CHUNK)))
+		if (run_result_stops(s, target_run(s, per_insn ? 1 : GDB_RUN_CHUNK)))
 			return;
 		if (per_insn && (breakpoint_hit(s) || trap_loop(s, icount, &stuck)))
 			return;
@@ -867,11 +895,105 @@ static void resume(struct gdb_session *s, bool single_step)
 {
 	s->stop_signal = GDB_SIGTRAP;
 	s->stop_bp = BP_NONE;
+	s->history = HISTORY_INSIDE;
 	if (single_step)
-		run_result_stops(s, machine_run(s->m, 1));
+		run_result_stops(s, target_run(s, 1));
 	else
 		run_until_stop(s);
 	reply_stop(s);
+}
+
+/* ------------------------------------------------- reverse execution */
+
+/* How far back one pass of reverse-continue looks: a window is replayed
+ * one instruction at a time, comparing pc with the breakpoints. */
+#define GDB_REVERSE_WINDOW 2000000ULL
+
+/* The last icount in [lo, hi) at which pc sits on a breakpoint, found by
+ * replaying the window; UINT64_MAX if none (or gdb interrupted). */
+static uint64_t last_hit_in(struct gdb_session *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t found = UINT64_MAX;
+	if (!target_seek(s, lo))
+		return found;
+	for (unsigned long n = 1; taps_icount(s->m) < hi; n++) {
+		if (breakpoint_hit(s))
+			found = taps_icount(s->m);
+		uint64_t before = taps_icount(s->m);
+		target_run(s, 1);
+		if (taps_icount(s->m) == before && s->m->exited)
+			break;
+		if (n % GDB_POLL_INTERVAL == 0 && conn_interrupted(&s->conn))
+			break;
+	}
+	return found;
+}
+
+/* bs: back to the instruction before this one.  bc: back to the last
+ * breakpoint hit before here, window by window, or to history's start. */
+static void reverse(struct gdb_session *s, bool step)
+{
+	s->stop_signal = GDB_SIGTRAP;
+	s->stop_bp = BP_NONE;
+	s->history = HISTORY_INSIDE;
+	uint64_t start = s->t->history_start(s->t->opaque);
+	uint64_t here = taps_icount(s->m);
+	if (step) {
+		if (here <= start || !target_seek(s, here - 1))
+			s->history = HISTORY_BEGIN;
+		reply_stop(s);
+		return;
+	}
+	for (uint64_t hi = here; hi > start;) {
+		uint64_t lo = hi - start > GDB_REVERSE_WINDOW ? hi - GDB_REVERSE_WINDOW : start;
+		uint64_t hit = s->nbps ? last_hit_in(s, lo, hi) : UINT64_MAX;
+		if (hit != UINT64_MAX) {
+			target_seek(s, hit);
+			breakpoint_hit(s); /* sets stop_bp for the reply */
+			reply_stop(s);
+			return;
+		}
+		hi = lo;
+	}
+	target_seek(s, start);
+	s->history = HISTORY_BEGIN;
+	reply_stop(s);
+}
+
+static void cmd_reverse(struct gdb_session *s, const char *pkt)
+{
+	if (!s->t->seek || (pkt[1] != 's' && pkt[1] != 'c') || pkt[2])
+		return; /* empty reply: not supported */
+	reverse(s, pkt[1] == 's');
+}
+
+/* qRcmd (gdb's `monitor`): "icount" prints the instruction count, "seek
+ * N" moves there (forward or back).  The reply is the output in hex. */
+static void cmd_monitor(struct gdb_session *s, const char *hex)
+{
+	char cmd[128];
+	size_t n = 0;
+	for (; hex[0] && hex[1] && n + 1 < sizeof cmd; hex += 2) {
+		unsigned byte;
+		if (sscanf(hex, "%2x", &byte) != 1)
+			break;
+		cmd[n++] = (char)byte;
+	}
+	cmd[n] = 0;
+	char out[160];
+	unsigned long long target;
+	if (strcmp(cmd, "icount") == 0) {
+		snprintf(out, sizeof out, "%llu\n", (unsigned long long)taps_icount(s->m));
+	} else if (sscanf(cmd, "seek %llu", &target) == 1 && s->t->seek) {
+		bool ok = target_seek(s, target);
+		snprintf(out, sizeof out, "%s icount %llu\n", ok ? "at" : "history starts at",
+			 (unsigned long long)taps_icount(s->m));
+	} else {
+		snprintf(out, sizeof out, "keel: monitor commands: icount%s\n",
+			 s->t->seek ? ", seek N" : "");
+	}
+	for (const char *p = out; *p; p++)
+		text_printf(&s->reply, "%02x", (unsigned char)*p);
 }
 
 /* c [addr], s [addr], C sig[;addr], S sig[;addr].  The signal is ignored:
@@ -924,6 +1046,8 @@ static void cmd_supported(struct gdb_session *s, const char *features)
 	s->client_hwbreak = list_has(features, "hwbreak+");
 	text_printf(&s->reply, "PacketSize=%x;qXfer:features:read+;QStartNoAckMode+",
 		    GDB_PACKET_MAX);
+	if (s->t->seek)
+		text_puts(&s->reply, ";ReverseStep+;ReverseContinue+");
 	if (s->client_swbreak)
 		text_puts(&s->reply, ";swbreak+");
 	if (s->client_hwbreak)
@@ -976,6 +1100,10 @@ static void cmd_query(struct gdb_session *s, const char *pkt)
 		cmd_supported(s, pkt + strlen("qSupported"));
 		return;
 	}
+	if (starts_with(pkt, "qRcmd,")) {
+		cmd_monitor(s, pkt + strlen("qRcmd,"));
+		return;
+	}
 	if (starts_with(pkt, "qXfer:features:read:")) {
 		cmd_xfer_features(s, pkt + strlen("qXfer:features:read:"));
 		return;
@@ -1024,6 +1152,7 @@ static void dispatch(struct gdb_session *s)
 	case 'M': cmd_write_mem(s, pkt + 1); break;
 	case 'X': cmd_write_mem_binary(s, pkt + 1); break;
 	case 'c': case 'C': case 's': case 'S': cmd_resume(s, pkt); break;
+	case 'b': cmd_reverse(s, pkt); break;
 	case 'Z': case 'z': cmd_breakpoint(s, pkt); break;
 	case 'H': case 'T': text_puts(&s->reply, "OK"); break;
 	case 'q': cmd_query(s, pkt); break;
@@ -1121,29 +1250,60 @@ static int accept_client(int port)
 }
 
 /* After 'D' the guest carries on as if no debugger had been there. */
-static void run_detached(struct machine *m)
+static void run_detached(struct gdb_session *s)
 {
-	while (!m->exited && machine_run(m, 0) == STOP_BUDGET)
+	while (!s->m->exited && target_run(s, GDB_RUN_CHUNK) == STOP_BUDGET &&
+	       !(s->t->at_history_end && s->t->at_history_end(s->t->opaque)))
 		;
 }
 
-int gdbstub_serve(struct machine *m, int port)
+int gdbstub_serve_target(const struct gdb_target *t, int port)
 {
 	int fd = accept_client(port);
 	if (fd < 0)
 		return -1;
-	struct gdb_session s = {
-		.m = m,
+	struct gdb_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		fprintf(stderr, "keel: gdb: out of memory\n");
+		return -1;
+	}
+	*s = (struct gdb_session){
+		.t = t,
+		.m = t->machine(t->opaque),
 		.conn = { .fd = fd },
 		.stop_signal = GDB_SIGTRAP,
 		.stop_bp = BP_NONE,
 		.end = END_NONE,
 	};
-	text_init(&s.xml, s.xml_buf, GDB_XML_MAX);
-	build_target_xml(&s.xml);
-	int rc = serve(&s);
+	text_init(&s->xml, s->xml_buf, GDB_XML_MAX);
+	build_target_xml(&s->xml);
+	int rc = serve(s);
 	close(fd);
-	if (s.end == END_DETACH)
-		run_detached(m);
+	if (s->end == END_DETACH)
+		run_detached(s);
+	free(s);
 	return rc;
+}
+
+/* --- the live machine as a target --- */
+
+static struct machine *live_machine(void *opaque)
+{
+	return opaque;
+}
+
+static enum stop_reason live_run(void *opaque, uint64_t steps)
+{
+	return machine_run(opaque, steps);
+}
+
+int gdbstub_serve(struct machine *m, int port)
+{
+	const struct gdb_target live = {
+		.machine = live_machine,
+		.run = live_run,
+		.opaque = m,
+	};
+	return gdbstub_serve_target(&live, port);
 }

@@ -1,4 +1,4 @@
-/* The writer of the secure log (design notes §4, docs/log-format.md).
+/* The writer of the secure log (docs/design.md §4, docs/log-format.md).
  *
  * Called from keel's single-threaded core on every event, so an append
  * only copies the record into the current block; a full block (~64 KiB)

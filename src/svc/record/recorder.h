@@ -1,4 +1,4 @@
-/* Recording: the secure-logging service (design notes §3–§4).
+/* Recording: the secure-logging service (docs/design.md §3–§4).
  *
  * The recorder sits on the event boundary: every event that crosses it
  * (console input, network frames, entropy, time adjustments, idle skips)

@@ -1,5 +1,5 @@
 /* Replay: re-execute a recorded machine, injecting each logged event at
- * the instruction count where it crossed the event boundary (design notes
+ * the instruction count where it crossed the event boundary (docs/design.md
  * §3), and check the recorded state digests on the way.
  *
  * The replayer drives a machine already restored from the recording's
