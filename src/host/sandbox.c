@@ -67,8 +67,9 @@ static int add_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 		}
 	}
 	for (size_t i = 0; i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++) {
-		int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					  SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+		struct scmp_arg_cmp request = {.arg = 1, .op = SCMP_CMP_EQ,
+					       .datum_a = allowed_ioctls[i]};
+		int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, request);
 		if (rc < 0) {
 			snprintf(err, errlen, "sandbox: allowing ioctl: %s", strerror(-rc));
 			return -1;
