@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/inspect_cli.h"
 #include "vm/sealed_snapshot.h"
 
 /* A snapshot of a large guest takes a while; anything slower is a hang. */
@@ -48,6 +49,10 @@ static void ctl_usage(FILE *out)
 	      "                   slirp with its own forwards; console output to FILE\n"
 	      "                   (default /dev/null); fresh entropy unless 'inherit'.\n"
 	      "                   Prints the clone's pid (docs/clone.md)\n"
+	      "  inspect VIEW [ARG] [--json] [--vmlinux FILE]\n"
+	      "                   introspect the guest kernel (views as in 'keel inspect\n"
+	      "                   --help'): a table, or the result as JSON; the guest\n"
+	      "                   stands still while it is read, for the time printed\n"
 	      "  input TEXT       type TEXT on the guest's console; end a command line\n"
 	      "                   with a real newline, e.g. $'ls\\n' in bash\n"
 	      "  quit             stop keel (it exits 0)\n"
@@ -157,11 +162,39 @@ static char *build_clone(int argc, char **argv)
 	return text;
 }
 
+/* How a reply is printed: the reply as JSON, or an inspect result. */
+enum reply_form { FORM_REPLY, FORM_TABLE, FORM_RESULT_JSON };
+
+/* inspect VIEW [ARG] [--json] [--vmlinux FILE]: the request line, or NULL
+ * with a message printed. */
+static char *build_inspect(int argc, char **argv, enum reply_form *form)
+{
+	struct inspect_args a;
+	if (inspect_parse(argc, argv, &a) || a.npos < 1 || a.npos > 2) {
+		fprintf(stderr, "keel ctl: usage: inspect VIEW [ARG] [--json] [--vmlinux FILE]\n");
+		return NULL;
+	}
+	*form = a.json ? FORM_RESULT_JSON : FORM_TABLE;
+	json_t *req = json_pack("{s:i,s:s,s:s}", "id", 1, "cmd", "inspect", "view", a.pos[0]);
+	if (req && a.npos > 1)
+		json_object_set_new(req, "arg", json_string(a.pos[1]));
+	if (req && a.o.vmlinux) {
+		char *abs = absolute_path(a.o.vmlinux);
+		json_object_set_new(req, "vmlinux", json_string(abs ? abs : a.o.vmlinux));
+		free(abs);
+	}
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	return text;
+}
+
 /* The request line for COMMAND [ARG] (malloc'd, no newline), or NULL with
  * a message printed. */
-static char *build_request(int argc, char **argv)
+static char *build_request(int argc, char **argv, enum reply_form *form)
 {
 	const char *cmd = argv[0];
+	if (!strcmp(cmd, "inspect"))
+		return build_inspect(argc, argv, form);
 	if (!strcmp(cmd, "suspend"))
 		return build_suspend(argc, argv);
 	if (!strcmp(cmd, "clone"))
@@ -276,7 +309,8 @@ static long read_reply(int fd, const char *path, char *buf, size_t cap)
 	}
 }
 
-static int print_reply(const char *line, size_t len, bool compact, const char *path)
+static int print_reply(const char *line, size_t len, bool compact, const char *path,
+		       enum reply_form form)
 {
 	json_error_t jerr;
 	json_t *reply = json_loadb(line, len, 0, &jerr);
@@ -285,16 +319,29 @@ static int print_reply(const char *line, size_t len, bool compact, const char *p
 		json_decref(reply);
 		return CTL_NO_CONNECTION;
 	}
-	char *text = json_dumps(reply, compact ? JSON_COMPACT : JSON_INDENT(2));
-	if (text)
-		puts(text);
-	free(text);
+	json_t *result = json_object_get(reply, "result");
+	if (form != FORM_REPLY && json_is_object(result)) {
+		if (form == FORM_TABLE && json_object_get(result, "rows"))
+			vmi_print_table(stdout, result);
+		else
+			inspect_print(result, true);
+		fprintf(stderr, "keel ctl: the guest stood still %.2f ms for this\n",
+			json_real_value(json_object_get(reply, "paused_ms")));
+	} else if (form != FORM_REPLY && !json_is_true(json_object_get(reply, "ok"))) {
+		fprintf(stderr, "keel ctl: inspect: %s\n",
+			json_string_value(json_object_get(reply, "error")));
+	} else {
+		char *text = json_dumps(reply, compact ? JSON_COMPACT : JSON_INDENT(2));
+		if (text)
+			puts(text);
+		free(text);
+	}
 	int status = json_is_true(json_object_get(reply, "ok")) ? CTL_OK : CTL_REFUSED;
 	json_decref(reply);
 	return status;
 }
 
-static int exchange(const char *path, const char *request, bool compact)
+static int exchange(const char *path, const char *request, bool compact, enum reply_form form)
 {
 	int fd = connect_to(path);
 	if (fd < 0)
@@ -309,7 +356,7 @@ static int exchange(const char *path, const char *request, bool compact)
 	else
 		len = read_reply(fd, path, buf, CTL_MAX_REPLY);
 	if (len >= 0)
-		status = print_reply(buf, (size_t)len, compact, path);
+		status = print_reply(buf, (size_t)len, compact, path, form);
 	free(buf);
 	close(fd);
 	return status;
@@ -345,10 +392,11 @@ int cmd_ctl(int argc, char **argv)
 			!sock ? "--sock PATH is required" : "no command given");
 		return CTL_NO_CONNECTION;
 	}
-	char *request = build_request(argc - optind, argv + optind);
+	enum reply_form form = FORM_REPLY;
+	char *request = build_request(argc - optind, argv + optind, &form);
 	if (!request)
 		return CTL_NO_CONNECTION;
-	int status = exchange(sock, request, compact);
+	int status = exchange(sock, request, compact, form);
 	sodium_memzero(request, strlen(request)); /* suspend's holds a passphrase */
 	free(request);
 	return status;

@@ -10,12 +10,14 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/inspect_cli.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/replay/replay.h"
 #include "svc/replay/timetravel.h"
+#include "svc/vmi/vmi_events.h"
 #include "vm/machine.h"
 #include "vm/restore.h"
 #include "vm/snapshot.h"
@@ -45,6 +47,13 @@ static void replay_usage(FILE *out)
 	      "  --from FILE          start from FILE, a snapshot that 'keel replay --until N\n"
 	      "                       --snapshot FILE' saved from this log, instead of the\n"
 	      "                       first checkpoint; the log's later digests still apply\n"
+	      "  --inspect 'VIEW [ARG]'\n"
+	      "                       with --until: introspect the guest kernel there (views\n"
+	      "                       as in 'keel inspect --help'; best with --quiet)\n"
+	      "  --json               --inspect prints JSON instead of a table\n"
+	      "  --vmi-events FILE    the replayed guest's exec, fork, exit, open, connect and\n"
+	      "                       accept calls as JSON lines (as 'keel run --vmi-events')\n"
+	      "  --vmlinux FILE       --inspect takes BTF (and symbols) from FILE\n"
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
 	      "  --quiet              do not print the guest's console output\n"
@@ -76,6 +85,9 @@ struct replay_options {
 	uint64_t until;
 	const char *snapshot;
 	const char *from;
+	const char *inspect, *vmlinux; /* --inspect 'VIEW [ARG]' at --until */
+	const char *vmi_events; /* --vmi-events FILE */
+	bool inspect_json;
 	bool bisect, quiet;
 	bool no_decode_cache;
 	bool effects_count;
@@ -429,7 +441,8 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY };
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
+	       OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -441,6 +454,10 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
+		{"inspect", required_argument, NULL, OPT_INSPECT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"vmlinux", required_argument, NULL, OPT_VMLINUX},
+		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"gdb-snapshot-every", required_argument, NULL, OPT_GDB_EVERY},
 		{"help", no_argument, NULL, 'h'},
@@ -462,6 +479,10 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_INSPECT: o->inspect = optarg; break;
+		case OPT_JSON: o->inspect_json = true; break;
+		case OPT_VMLINUX: o->vmlinux = optarg; break;
+		case OPT_VMI_EVENTS: o->vmi_events = optarg; break;
 		case OPT_EFFECTS_COUNT: o->effects_count = true; break;
 		case OPT_UNTIL:
 			errno = 0;
@@ -497,14 +518,16 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		default: replay_usage(stderr); return -1;
 		}
 	}
-	if (o->gdb_port >= 0 && (o->until || o->from || o->bisect || o->perturb_reg)) {
+	if (o->gdb_port >= 0 && (o->until || o->from || o->bisect || o->perturb_reg ||
+				 o->vmi_events)) {
 		fprintf(stderr, "keel replay: --gdb moves through the whole recording; it takes "
-				"no --until, --from, --bisect or --debug-perturb\n");
+				"no --until, --from, --bisect, --debug-perturb or --vmi-events\n");
 		return -1;
 	}
-	if (optind + 1 != argc || (o->snapshot && !o->until)) {
+	if (optind + 1 != argc || ((o->snapshot || o->inspect) && !o->until)) {
 		fprintf(stderr, "keel replay: %s (try --help)\n",
-			optind + 1 != argc ? "needs exactly one log directory" : "--snapshot needs --until");
+			optind + 1 != argc ? "needs exactly one log directory"
+					   : "--snapshot and --inspect need --until");
 		return -1;
 	}
 	o->dir = argv[optind];
@@ -545,6 +568,31 @@ static int save_until_snapshot(struct machine *m, const char *path)
 	return rc;
 }
 
+/* --inspect 'VIEW [ARG]' on the machine where --until stopped it. */
+static int inspect_at_until(struct machine *m, const struct replay_options *o)
+{
+	char view[64], arg[64] = "";
+	if (sscanf(o->inspect, "%63s %63s", view, arg) < 1) {
+		fprintf(stderr, "keel replay: --inspect needs a view\n");
+		return 1;
+	}
+	struct memview mv;
+	struct tap_regs regs;
+	taps_memview(m, &mv);
+	taps_regs(m, &regs);
+	struct vmi_options vo = {.vmlinux = o->vmlinux, .satp = regs.satp};
+	char err[512];
+	struct vmi *v = vmi_attach(&mv, &vo, err, sizeof(err));
+	if (!v) {
+		fprintf(stderr, "keel replay: --inspect: %s\n", err);
+		return 1;
+	}
+	fflush(stdout);
+	int rc = inspect_run(v, view, arg[0] ? arg : NULL, o->inspect_json);
+	vmi_free(v);
+	return rc;
+}
+
 static double seconds_now(void)
 {
 	struct timespec ts;
@@ -566,7 +614,9 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 	case REPLAY_UNTIL:
 		fprintf(stderr, "keel replay: stopped at icount %" PRIu64 " (--until), %" PRIu64
 				" checkpoints matched\n", icount, r->digests_checked);
-		return o->snapshot && save_until_snapshot(r->m, o->snapshot) ? 1 : 0;
+		if (o->snapshot && save_until_snapshot(r->m, o->snapshot))
+			return 1;
+		return o->inspect ? inspect_at_until(r->m, o) : 0;
 	case REPLAY_DIVERGED:
 		fprintf(stderr, "keel replay: DIVERGED: %s\n", r->why);
 		return EXIT_DIVERGED;
@@ -609,6 +659,23 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		r.on_good_digest = keep_good;
 		r.on_good_opaque = &good;
 	}
+	/* Observers only: the replay's machine is not changed by them. */
+	struct vmi_events *ev = NULL;
+	FILE *ev_out = NULL;
+	if (o->vmi_events) {
+		struct vmi_options vo = {.vmlinux = o->vmlinux};
+		ev_out = strcmp(o->vmi_events, "-") ? fopen(o->vmi_events, "w") : stderr;
+		if (!ev_out || !(ev = vmi_events_start(m, ev_out, &vo, err, sizeof(err)))) {
+			fprintf(stderr, "keel replay: --vmi-events %s: %s\n", o->vmi_events,
+				ev_out ? err : strerror(errno));
+			if (ev_out && ev_out != stderr)
+				fclose(ev_out);
+			replayer_free(&r);
+			log_reader_close(src.reader);
+			machine_dispose(m);
+			return 1;
+		}
+	}
 	double t0 = seconds_now();
 	int skip = o->from ? replayer_skip_before(&r, m->hart.icount, err, sizeof(err))
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
@@ -626,6 +693,9 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		else if (bisect(s, o, &good, bad))
 			status = 1;
 	}
+	vmi_events_stop(ev);
+	if (ev_out && ev_out != stderr)
+		fclose(ev_out);
 	free(good.buf);
 	replayer_free(&r);
 	log_reader_close(src.reader);

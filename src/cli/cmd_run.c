@@ -21,6 +21,7 @@
 #include "svc/gdb/gdbstub.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
+#include "svc/vmi/vmi_events.h"
 #include "vm/machine.h"
 #include "vm/machine_state.h"
 #include "vm/restore.h"
@@ -43,6 +44,7 @@ struct run_options {
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
 	uid_t api_allow_uid; /* --api-allow-uid UID; (uid_t)-1: keel's own uid only */
+	const char *vmi_events; /* --vmi-events FILE */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
@@ -171,6 +173,9 @@ static void run_usage(FILE *out)
 	      "debugging:\n"
 	      "  --max-insns N        stop with an error (exit 124) after N instructions\n"
 	      "  --trace FILE         one line per instruction (see docs/trace.md)\n"
+	      "  --vmi-events FILE    the guest's exec, fork, exit, open, connect and accept\n"
+	      "                       calls as JSON lines, with pid, comm and resolved paths\n"
+	      "                       (docs/vmi.md; '-' for stderr)\n"
 	      "  --gdb PORT           wait for gdb (gdb-multiarch) on 127.0.0.1:PORT\n"
 	      "  --stats              print how long loading (or --restore) took, and the\n"
 	      "                       instruction count, seconds and MIPS at exit\n"
@@ -231,8 +236,8 @@ enum {
 	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
-	OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT,
-	OPT_TRACK_DIRTY,
+	OPT_VMI_EVENTS, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
+	OPT_EVENTS_OUT, OPT_TRACK_DIRTY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -318,6 +323,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
+	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -409,6 +415,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
+		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -713,7 +720,25 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	return why;
 }
 
-/* The services that watch the run (--events-out, --track-dirty) around it. */
+/* The guest's system calls as JSON lines (--vmi-events), or NULL. */
+static struct vmi_events *open_vmi_events(struct machine *m, const char *path, FILE **out,
+					  bool *failed)
+{
+	char err[512];
+	struct vmi_options vo = {0};
+	struct vmi_events *ev = NULL;
+	*out = strcmp(path, "-") ? fopen(path, "w") : stderr;
+	if (!*out || !(ev = vmi_events_start(m, *out, &vo, err, sizeof(err)))) {
+		fprintf(stderr, "keel run: --vmi-events %s: %s\n", path, *out ? err : strerror(errno));
+		if (*out && *out != stderr)
+			fclose(*out);
+		*failed = true;
+	}
+	return ev;
+}
+
+/* The services that watch the run (--events-out, --track-dirty, --vmi-events)
+ * around it. */
 static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
 {
 	struct event_log evlog = {0};
@@ -728,11 +753,20 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 		event_log_close(&evlog, err, sizeof(err));
 		return STOP_NONE;
 	}
-	enum stop_reason why = run_guest_loop(m, o);
+	bool failed = false;
+	FILE *ev_out = NULL;
+	struct vmi_events *ev = o->vmi_events ? open_vmi_events(m, o->vmi_events, &ev_out, &failed)
+					      : NULL;
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o);
 	if (o->track_dirty_ms && o->stats)
 		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
 			dirty.rounds, dirty.pages, dirty.max_pages);
 	dirty_rounds_stop(&dirty);
+	if (ev) {
+		vmi_events_stop(ev);
+		if (ev_out != stderr)
+			fclose(ev_out);
+	}
 	if (event_log_close(&evlog, err, sizeof(err))) {
 		fprintf(stderr, "keel run: --events-out %s: %s\n", o->events_out, err);
 		why = STOP_NONE;

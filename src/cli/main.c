@@ -16,6 +16,7 @@ static void usage(FILE *out)
 	      "  replay   re-execute a recorded log ('keel replay --help')\n"
 	      "  log      keys, verification and listing of secure logs ('keel log --help')\n"
 	      "  disk     make, inspect, check and convert disk overlays ('keel disk --help')\n"
+	      "  inspect  introspect a saved VM's guest kernel ('keel inspect --help')\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_log(argc - 1, argv + 1);
 	if (!strcmp(cmd, "disk"))
 		return cmd_disk(argc - 1, argv + 1);
+	if (!strcmp(cmd, "inspect"))
+		return cmd_inspect(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);
 	return 2;
 }

@@ -381,6 +381,36 @@ int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen)
 	return rc;
 }
 
+int snapshot_peek_conf(const void *buf, size_t len, struct snapshot_conf *c, char *err,
+		       size_t errlen)
+{
+	struct state_reader r;
+	struct state_section s;
+	uint32_t version, flags;
+	int rc = 0;
+	sr_init(&r, buf, len);
+	if (sr_file_header(&r, &version, &flags) == 0 && version != SNAPSHOT_FORMAT_VERSION)
+		sr_fail(&r, "format version %u; this keel reads version %u", version,
+			SNAPSHOT_FORMAT_VERSION);
+	if (!sr_failed(&r) && (rc = sr_next_section(&r, &s)) == 1) {
+		if (s.tag != TAG_CONF || s.version != CONF_STATE_VERSION)
+			sr_fail(&r, "the first section is not CONF version %u", CONF_STATE_VERSION);
+		c->board = sr_u32(&s.body);
+		c->ram_base = sr_u64(&s.body);
+		c->ram_size = sr_u64(&s.body);
+		c->has_blk = sr_bool(&s.body);
+		c->has_net = sr_bool(&s.body);
+		if (!sr_failed(&r) && sr_end_section(&s))
+			sr_fail(&r, "%s", s.body.err);
+	}
+	if (!sr_failed(&r) && rc == 0)
+		sr_fail(&r, "no CONF section");
+	if (!sr_failed(&r))
+		return 0;
+	snprintf(err, errlen, "snapshot: %s", r.err);
+	return -1;
+}
+
 int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, char *err,
 		       size_t errlen)
 {

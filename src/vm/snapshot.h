@@ -9,7 +9,9 @@
 #ifndef KEEL_VM_SNAPSHOT_H
 #define KEEL_VM_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "lib/state_io.h"
@@ -49,6 +51,16 @@ void snapshot_encode_disk_identity(struct machine *m, struct state_writer *w);
  * exists: the caller must open that disk to build the machine.  Returns
  * 0, or -1 with a reason. */
 int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, char *err,
+		       size_t errlen);
+
+/* A snapshot's CONF section, before any machine exists: the machine to
+ * build for it (keel inspect reads a snapshot without running it). */
+struct snapshot_conf {
+	uint32_t board; /* enum board_kind */
+	uint64_t ram_base, ram_size;
+	bool has_blk, has_net;
+};
+int snapshot_peek_conf(const void *buf, size_t len, struct snapshot_conf *c, char *err,
 		       size_t errlen);
 
 #endif

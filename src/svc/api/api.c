@@ -17,8 +17,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "svc/vmi/vmi.h"
 #include "vm/machine.h"
 #include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
@@ -198,6 +200,8 @@ void api_server_close(struct api_server *s)
 	json_decref(s->clone_id);
 	s->clone_id = NULL;
 	s->clone_client = -1;
+	vmi_free(s->vmi);
+	s->vmi = NULL;
 }
 
 void api_server_abandon(struct api_server *s)
@@ -210,6 +214,8 @@ void api_server_abandon(struct api_server *s)
 	json_decref(s->clone_id);
 	s->clone_id = NULL;
 	s->clone_client = -1;
+	vmi_free(s->vmi);
+	s->vmi = NULL;
 }
 
 int api_server_fds(struct api_server *s, struct pollfd *out, int max)
@@ -440,6 +446,52 @@ static json_t *do_input(json_t *id, struct api_actions *a, json_t *req)
 	return json_pack("{s:O?,s:b,s:I}", "id", id, "ok", 1, "bytes", (json_int_t)len);
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Introspect the guest kernel (docs/vmi.md).  Requests are served between
+ * slices, so the guest stands still for exactly the time this takes,
+ * which the reply reports. */
+static json_t *do_inspect(struct api_server *s, json_t *id, struct machine *m, json_t *req)
+{
+	json_t *bad = NULL;
+	const char *view = opt_string(req, "view", id, &bad);
+	const char *arg = bad ? NULL : opt_string(req, "arg", id, &bad);
+	const char *vmlinux = bad ? NULL : opt_string(req, "vmlinux", id, &bad);
+	if (bad)
+		return bad;
+	if (!view)
+		return reply_error(id, "inspect needs \"view\"");
+	double t0 = mono_ms();
+	struct memview mv;
+	struct tap_regs regs;
+	taps_memview(m, &mv);
+	taps_regs(m, &regs);
+	char err[1024];
+	bool reuse = s->vmi && !vmlinux && vmi_check(s->vmi, &mv);
+	if (!reuse) {
+		vmi_free(s->vmi);
+		struct vmi_options o = {.vmlinux = vmlinux, .satp = regs.satp};
+		s->vmi = vmi_attach(&mv, &o, err, sizeof(err));
+		if (!s->vmi)
+			return reply_error(id, err);
+	}
+	json_t *res = !strcmp(view, "info") ? vmi_info(s->vmi)
+					     : vmi_view(s->vmi, view, arg, err, sizeof(err));
+	if (vmlinux) { /* keep only what RAM alone gives */
+		vmi_free(s->vmi);
+		s->vmi = NULL;
+	}
+	if (!res)
+		return reply_error(id, err);
+	return json_pack("{s:O?,s:b,s:o,s:b,s:f}", "id", id, "ok", 1, "result", res, "attached",
+			 !reuse, "paused_ms", mono_ms() - t0);
+}
+
 static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct machine *m,
 			struct api_actions *a)
 {
@@ -448,6 +500,7 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	static const char *const suspend_args[] = {"path", "passphrase", NULL};
 	static const char *const clone_args[] = {"sock", "net", "console", "entropy", NULL};
 	static const char *const input_args[] = {"data", NULL};
+	static const char *const inspect_args[] = {"view", "arg", "vmlinux", NULL};
 	char err[256];
 	json_t *cmdv = json_object_get(req, "cmd");
 	if (!cmdv)
@@ -459,20 +512,24 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	bool suspend = !strcmp(cmd, "suspend");
 	bool clone = !strcmp(cmd, "clone");
 	bool input = !strcmp(cmd, "input");
-	bool known = snapshot || suspend || clone || input || !strcmp(cmd, "status") ||
+	bool inspect = !strcmp(cmd, "inspect");
+	bool known = snapshot || suspend || clone || input || inspect || !strcmp(cmd, "status") ||
 		     !strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
 	if (!known) {
 		snprintf(err, sizeof(err), "unknown cmd '%.64s'", cmd);
 		return reply_error(id, err);
 	}
 	const char *const *allowed = suspend ? suspend_args : snapshot ? path_arg
-				   : clone ? clone_args : input ? input_args : no_args;
+				   : clone ? clone_args : input ? input_args
+				   : inspect ? inspect_args : no_args;
 	if (check_args(req, allowed, err, sizeof(err)))
 		return reply_error(id, err);
 	if (clone)
 		return do_clone(s, id, m, a, req);
 	if (input)
 		return do_input(id, a, req);
+	if (inspect)
+		return do_inspect(s, id, m, req);
 	if (suspend)
 		return do_suspend(id, m, a, req);
 	if (snapshot) {

@@ -21,6 +21,7 @@
 #include "dev/net_slirp.h"
 
 struct machine;
+struct vmi;
 
 /* A "clone" request, validated (docs/clone.md); the host loop carries it
  * out with clone_vm() (host/clone.h) and reports back with
@@ -66,6 +67,9 @@ struct api_server {
 	/* A "clone" waiting for the host loop: whose it is, and its id. */
 	int clone_client; /* index into clients, -1: none */
 	struct json_t *clone_id;
+	/* "inspect": the guest kernel as last found (symbols, BTF), kept
+	 * while it stays where it was. */
+	struct vmi *vmi;
 };
 
 /* The host loop's side of the requests: it reads and obeys these. */

@@ -1,0 +1,326 @@
+/* Processes: the task list walked from init_task, and the cross-view that
+ * checks it against the PID allocator (init_pid_ns's IDR), where a task
+ * unlinked from the list to hide it still has its pid. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc/vmi/vmi_int.h"
+
+#define PF_KTHREAD 0x00200000u
+#define PIDTYPE_PID 0
+
+long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
+{
+	uint64_t init = ksym(v, "init_task");
+	if (!init) {
+		note(o, "no init_task symbol");
+		return -1;
+	}
+	uint64_t off = v->f[F_TASK_TASKS].off, head = init + off, next;
+	long n = 0;
+	if (kread(v, head, &next, 8)) {
+		note(o, "init_task at 0x%" PRIx64 " is not readable", init);
+		return -1;
+	}
+	while (next != head) {
+		if (n >= VMI_MAX_TASKS) {
+			note(o, "the task list did not end after %d tasks (a cycle?): cut short",
+			     VMI_MAX_TASKS);
+			break;
+		}
+		uint64_t task = next - off;
+		if (kread(v, next, &next, 8)) {
+			note(o, "the task list is broken at 0x%" PRIx64 ": cut short", task + off);
+			break;
+		}
+		n++;
+		if (fn(v, task, opaque))
+			break;
+	}
+	return n;
+}
+
+void task_identity(const struct vmi *v, uint64_t task, json_t *row)
+{
+	uint64_t pid = 0, tgid = 0;
+	char comm[17] = "";
+	kfield(v, task, F_TASK_PID, &pid);
+	kfield(v, task, F_TASK_TGID, &tgid);
+	uint32_t clen = v->f[F_TASK_COMM].size < 16 ? v->f[F_TASK_COMM].size : 16;
+	if (kread(v, task + v->f[F_TASK_COMM].off, comm, clen))
+		comm[0] = 0;
+	comm[16] = 0;
+	json_object_set_new(row, "pid", json_integer((int32_t)pid));
+	json_object_set_new(row, "tgid", json_integer((int32_t)tgid));
+	json_object_set_new(row, "comm", gstr(comm));
+}
+
+struct find_ctx {
+	long pid;
+	uint64_t task;
+};
+
+static int find_fn(struct vmi *v, uint64_t task, void *opaque)
+{
+	struct find_ctx *c = opaque;
+	uint64_t tgid;
+	if (kfield(v, task, F_TASK_TGID, &tgid) == 0 && (int32_t)tgid == c->pid) {
+		c->task = task;
+		return 1;
+	}
+	return 0;
+}
+
+uint64_t find_task(struct vmi *v, long pid)
+{
+	struct find_ctx c = {pid, 0};
+	struct view_out o = {.notes = json_array()};
+	for_each_task(v, &o, find_fn, &c);
+	json_decref(o.notes);
+	return c.task;
+}
+
+/* The letter ps shows, as fs/proc/array.c computes it. */
+static char state_letter(uint64_t state, uint64_t exit_state)
+{
+	static const char letters[] = "RSDTtXZPI";
+	const uint64_t task_idle = 0x402, task_report = 0x7f;
+	if (state == task_idle)
+		return 'I';
+	uint64_t s = (state | exit_state) & task_report;
+	int idx = 0;
+	while (s) {
+		idx++;
+		s >>= 1;
+	}
+	return idx < 9 ? letters[idx] : '?';
+}
+
+static json_t *hex(uint64_t x)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, x);
+	return json_string(buf);
+}
+
+static int ps_fn(struct vmi *v, uint64_t task, void *opaque)
+{
+	struct view_out *o = opaque;
+	json_t *row = json_object();
+	task_identity(v, task, row);
+	uint64_t parent = kptr(v, task, F_TASK_REAL_PARENT), ppid = 0, flags = 0, st = 0, ex = 0;
+	if (parent && kfield(v, parent, F_TASK_TGID, &ppid))
+		note(o, "a parent task is unreadable");
+	uint64_t cred = kptr(v, task, F_TASK_CRED), uid = 0, gid = 0;
+	if (!cred || kfield(v, cred, F_CRED_UID, &uid) || kfield(v, cred, F_CRED_GID, &gid))
+		note(o, "a task's credentials are unreadable");
+	kfield(v, task, F_TASK_FLAGS, &flags);
+	kfield(v, task, F_TASK_STATE, &st);
+	kfield(v, task, F_TASK_EXIT_STATE, &ex);
+	uint64_t start = 0;
+	kfield(v, task, F_TASK_START_TIME, &start);
+	json_object_set_new(row, "ppid", json_integer((int32_t)ppid));
+	json_object_set_new(row, "uid", json_integer((uint32_t)uid));
+	json_object_set_new(row, "gid", json_integer((uint32_t)gid));
+	char state[2] = {state_letter(st, ex), 0};
+	json_object_set_new(row, "state", json_string(state));
+	json_object_set_new(row, "kthread", json_boolean(flags & PF_KTHREAD));
+	uint64_t threads;
+	json_object_set_new(row, "threads",
+			    kfield(v, kptr(v, task, F_TASK_SIGNAL), F_SIGNAL_NR_THREADS, &threads)
+				    ? json_null()
+				    : json_integer((int32_t)threads));
+	json_object_set_new(row, "start_ns", json_integer((json_int_t)start));
+	uint64_t mm = kptr(v, task, F_TASK_MM);
+	json_t *exe = json_null(), *pgd = json_null();
+	if (mm) {
+		uint64_t file = kptr(v, mm, F_MM_EXE_FILE), pgd_va = kptr(v, mm, F_MM_PGD), pa;
+		char path[VMI_MAX_PATH];
+		if (file && file_path(v, file, path, sizeof(path)) >= 0)
+			exe = gstr(path);
+		if (pgd_va && kphys(v, pgd_va, &pa) == 0)
+			pgd = hex(pa);
+		else
+			note(o, "a process's page table is not mapped");
+	}
+	json_object_set_new(row, "exe", exe);
+	json_object_set_new(row, "pgd_pa", pgd);
+	json_array_append_new(o->rows, row);
+	return 0;
+}
+
+int view_ps(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	if (for_each_task(v, o, ps_fn, o) < 0) {
+		snprintf(err, errlen, "%s", json_string_value(json_array_get(o->notes, 0)));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- cross-view ---- */
+
+struct pidset {
+	int32_t *pid;
+	size_t n, cap;
+};
+
+static void pidset_add(struct pidset *s, int32_t pid)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		int32_t *p = realloc(s->pid, cap * sizeof(*p));
+		if (!p)
+			return;
+		s->pid = p;
+		s->cap = cap;
+	}
+	s->pid[s->n++] = pid;
+}
+
+static bool pidset_has(const struct pidset *s, int32_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->pid[i] == pid)
+			return true;
+	return false;
+}
+
+struct xwalk {
+	struct vmi *v;
+	struct view_out *o;
+	struct pidset leaders; /* processes the IDR reaches */
+	long visited;
+};
+
+/* A struct pid from the IDR: the process its PIDTYPE_PID task leads. */
+static void idr_pid(struct xwalk *w, uint64_t pid)
+{
+	struct vmi *v = w->v;
+	uint64_t first, tid = 0, tgid = 0;
+	uint64_t links = v->f[F_TASK_PID_LINKS].off;
+	/* pid->tasks[PIDTYPE_PID].first: an hlist_head is one pointer */
+	if (kread(v, pid + v->f[F_PID_TASKS].off + 8 * PIDTYPE_PID, &first, 8)) {
+		note(w->o, "a struct pid from the IDR is unreadable");
+		return;
+	}
+	if (!first)
+		return; /* a pid that outlives its task (a pidfd, a session id) */
+	uint64_t task = first - links;
+	if (kfield(v, task, F_TASK_PID, &tid) || kfield(v, task, F_TASK_TGID, &tgid)) {
+		note(w->o, "a task reached from the IDR is unreadable");
+		return;
+	}
+	if (tid == tgid)
+		pidset_add(&w->leaders, (int32_t)tgid);
+}
+
+/* An XArray entry: a node (internal, tagged 2) or a leaf pointer. */
+static void xa_walk(struct xwalk *w, uint64_t entry, int depth)
+{
+	if (!entry || w->visited++ > VMI_MAX_LIST * 4) {
+		if (entry)
+			note(w->o, "the PID IDR has too many entries (a cycle?): cut short");
+		return;
+	}
+	if ((entry & 3) != 2) {
+		if (!(entry & 1)) /* odd: a value entry, not a pointer */
+			idr_pid(w, entry);
+		return;
+	}
+	if (entry <= 4096)
+		return; /* retry or sibling entries */
+	if (depth > 12) {
+		note(w->o, "the PID IDR is deeper than an XArray can be: cut short");
+		return;
+	}
+	uint64_t node = entry - 2;
+	const struct field *slots = &w->v->f[F_XANODE_SLOTS];
+	uint32_t n = slots->nelem ? slots->nelem : 64;
+	uint64_t buf[256];
+	if (n > 256 || kread(w->v, node + slots->off, buf, n * 8)) {
+		note(w->o, "an IDR node is unreadable");
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		xa_walk(w, buf[i], depth + 1);
+}
+
+struct list_ctx {
+	struct pidset pids;
+	json_t *comm; /* pid -> comm */
+};
+
+static int list_fn(struct vmi *v, uint64_t task, void *opaque)
+{
+	struct list_ctx *c = opaque;
+	json_t *row = json_object();
+	task_identity(v, task, row);
+	int32_t pid = (int32_t)json_integer_value(json_object_get(row, "tgid"));
+	pidset_add(&c->pids, pid);
+	char key[16];
+	snprintf(key, sizeof(key), "%d", pid);
+	json_object_set(c->comm, key, json_object_get(row, "comm"));
+	json_decref(row);
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+int view_crossview(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	uint64_t ns = ksym(v, "init_pid_ns");
+	if (!ns) {
+		snprintf(err, errlen, "no init_pid_ns symbol");
+		return -1;
+	}
+	struct list_ctx lc = {.comm = json_object()};
+	for_each_task(v, o, list_fn, &lc);
+	struct xwalk w = {.v = v, .o = o};
+	uint64_t head;
+	uint64_t at = ns + v->f[F_PIDNS_IDR].off + v->f[F_IDR_RT].off + v->f[F_XA_HEAD].off;
+	if (kread(v, at, &head, 8))
+		note(o, "init_pid_ns's IDR is unreadable");
+	else
+		xa_walk(&w, head, 0);
+	/* every pid either set has, in order */
+	struct pidset all = {0};
+	for (size_t i = 0; i < lc.pids.n; i++)
+		pidset_add(&all, lc.pids.pid[i]);
+	for (size_t i = 0; i < w.leaders.n; i++)
+		if (!pidset_has(&all, w.leaders.pid[i]))
+			pidset_add(&all, w.leaders.pid[i]);
+	if (all.n)
+		qsort(all.pid, all.n, sizeof(*all.pid), cmp_pid);
+	json_t *hidden = json_array(), *unlisted = json_array();
+	for (size_t i = 0; i < all.n; i++) {
+		int32_t pid = all.pid[i];
+		if (i && pid == all.pid[i - 1])
+			continue;
+		bool in_list = pidset_has(&lc.pids, pid), in_idr = pidset_has(&w.leaders, pid);
+		char key[16];
+		snprintf(key, sizeof(key), "%d", pid);
+		json_t *comm = json_object_get(lc.comm, key);
+		json_array_append_new(o->rows, json_pack("{s:i,s:O,s:b,s:b}", "pid", pid, "comm",
+							 comm ? comm : json_null(), "task_list",
+							 in_list, "pid_idr", in_idr));
+		if (in_idr && !in_list)
+			json_array_append_new(hidden, json_integer(pid));
+		if (in_list && !in_idr)
+			json_array_append_new(unlisted, json_integer(pid));
+	}
+	json_object_set_new(o->extra, "hidden", hidden);
+	json_object_set_new(o->extra, "not_in_idr", unlisted);
+	json_object_set_new(o->extra, "consistent",
+			    json_boolean(!json_array_size(hidden) && !json_array_size(unlisted)));
+	free(lc.pids.pid);
+	free(w.leaders.pid);
+	free(all.pid);
+	json_decref(lc.comm);
+	return 0;
+}

@@ -1,0 +1,196 @@
+/* System-wide views: mounts, network interfaces, modules and the
+ * integrity of the kernel's code and read-only data. */
+#include <inttypes.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "svc/vmi/vmi_int.h"
+
+/* Walk a kernel list_head at head whose entries embed their link at
+ * link_off; fn(entry) for each, at most VMI_MAX_LIST. */
+typedef void (*entry_fn)(struct vmi *v, struct view_out *o, uint64_t entry);
+
+static void walk_list(struct vmi *v, struct view_out *o, uint64_t head, uint64_t link_off,
+		      const char *what, entry_fn fn)
+{
+	uint64_t next;
+	if (kread(v, head, &next, 8)) {
+		note(o, "the %s list head is unreadable", what);
+		return;
+	}
+	for (long n = 0; next != head; n++) {
+		if (n >= VMI_MAX_LIST) {
+			note(o, "the %s list did not end after %d entries (a cycle?): cut short", what,
+			     VMI_MAX_LIST);
+			return;
+		}
+		uint64_t entry = next - link_off;
+		if (kread(v, next, &next, 8)) {
+			note(o, "the %s list is broken: cut short", what);
+			return;
+		}
+		fn(v, o, entry);
+	}
+}
+
+static void mount_row(struct vmi *v, struct view_out *o, uint64_t mount)
+{
+	uint64_t vfsmnt = mount + v->f[F_MOUNT_MNT].off;
+	char dev[256], type[64], path[VMI_MAX_PATH];
+	if (kstr(v, kptr(v, mount, F_MOUNT_DEVNAME), dev, sizeof(dev)) < 0)
+		snprintf(dev, sizeof(dev), "?");
+	uint64_t sb = kptr(v, vfsmnt, F_VFSMOUNT_SB), fst = kptr(v, sb, F_SB_TYPE);
+	if (kstr(v, kptr(v, fst, F_FSTYPE_NAME), type, sizeof(type)) < 0)
+		snprintf(type, sizeof(type), "?");
+	kpath(v, vfsmnt, kptr(v, vfsmnt, F_VFSMOUNT_ROOT), path, sizeof(path));
+	json_array_append_new(o->rows, json_pack("{s:o,s:o,s:o}", "device", gstr(dev), "mountpoint",
+						 gstr(path), "type", gstr(type)));
+}
+
+int view_mounts(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	uint64_t init = ksym(v, "init_task");
+	uint64_t ns = kptr(v, kptr(v, init, F_TASK_NSPROXY), F_NSPROXY_MNT_NS);
+	if (!ns) {
+		snprintf(err, errlen, "init_task's mount namespace is unreadable");
+		return -1;
+	}
+	walk_list(v, o, ns + v->f[F_MNTNS_LIST].off, v->f[F_MOUNT_LIST].off, "mount", mount_row);
+	return 0;
+}
+
+static void iface_row(struct vmi *v, struct view_out *o, uint64_t dev)
+{
+	char name[17] = "";
+	uint64_t flags = 0, ifindex = 0, mtu = 0, alen = 0;
+	if (kread(v, dev + v->f[F_NETDEV_NAME].off, name, 16))
+		snprintf(name, sizeof(name), "?");
+	name[16] = 0;
+	kfield(v, dev, F_NETDEV_FLAGS, &flags);
+	kfield(v, dev, F_NETDEV_IFINDEX, &ifindex);
+	kfield(v, dev, F_NETDEV_MTU, &mtu);
+	kfield(v, dev, F_NETDEV_ADDR_LEN, &alen);
+	uint8_t addr[32] = {0};
+	char mac[3 * 32 + 1] = "";
+	uint64_t ap = kptr(v, dev, F_NETDEV_ADDR);
+	if (alen > sizeof(addr))
+		alen = sizeof(addr);
+	if (ap && alen && kread(v, ap, addr, alen) == 0)
+		for (uint64_t i = 0; i < alen; i++)
+			snprintf(mac + (i ? 3 * i - 1 : 0), 4, "%s%02x", i ? ":" : "", addr[i]);
+	/* include/uapi/linux/if.h */
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{0x1, "UP"},	  {0x2, "BROADCAST"}, {0x8, "LOOPBACK"}, {0x10, "POINTOPOINT"},
+		     {0x40, "RUNNING"}, {0x80, "NOARP"},	   {0x100, "PROMISC"}, {0x200, "ALLMULTI"},
+		     {0x1000, "MULTICAST"}};
+	char fl[160] = "";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & names[i].bit)
+			snprintf(fl + strlen(fl), sizeof(fl) - strlen(fl), "%s%s", fl[0] ? "," : "",
+				 names[i].name);
+	json_array_append_new(o->rows, json_pack("{s:I,s:o,s:s,s:b,s:I,s:s}", "ifindex",
+						 (json_int_t)(int32_t)ifindex, "name", gstr(name), "flags",
+						 fl, "promisc", (flags & 0x100) != 0, "mtu",
+						 (json_int_t)mtu, "addr", mac));
+}
+
+int view_ifaces(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	uint64_t net = ksym(v, "init_net");
+	if (!net) {
+		snprintf(err, errlen, "no init_net symbol");
+		return -1;
+	}
+	walk_list(v, o, net + v->f[F_NET_DEV_BASE].off, v->f[F_NETDEV_LIST].off, "device",
+		  iface_row);
+	return 0;
+}
+
+static void module_row(struct vmi *v, struct view_out *o, uint64_t mod)
+{
+	char name[64] = "";
+	uint64_t state = 0;
+	uint32_t n = v->f[F_MODULE_NAME].size < 63 ? v->f[F_MODULE_NAME].size : 63;
+	if (kread(v, mod + v->f[F_MODULE_NAME].off, name, n))
+		snprintf(name, sizeof(name), "?");
+	name[n] = 0;
+	kfield(v, mod, F_MODULE_STATE, &state);
+	static const char *const states[] = {"live", "coming", "going", "unformed"};
+	json_array_append_new(o->rows, json_pack("{s:o,s:s}", "name", gstr(name), "state",
+						 state < 4 ? states[state] : "?"));
+}
+
+int view_modules(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	uint64_t head = ksym(v, "modules");
+	walk_list(v, o, head, v->f[F_MODULE_LIST].off, "module", module_row);
+	return 0;
+}
+
+/* ---- integrity ---- */
+
+/* SHA-256 of [start, end) of kernel memory, page by page. */
+static int hash_range(struct vmi *v, uint64_t start, uint64_t end, char hex[65])
+{
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	uint8_t page[4096];
+	for (uint64_t a = start; a < end;) {
+		size_t n = 4096 - (a & 4095);
+		if (n > end - a)
+			n = end - a;
+		if (kread(v, a, page, n))
+			return -1;
+		crypto_hash_sha256_update(&st, page, n);
+		a += n;
+	}
+	uint8_t d[32];
+	crypto_hash_sha256_final(&st, d);
+	sodium_bin2hex(hex, 65, d, 32);
+	return 0;
+}
+
+int view_integrity(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name, *start, *end;
+	} ranges[] = {
+		{"text", "_stext", "_etext"},
+		{"rodata", "__start_rodata", "__end_rodata"},
+		{"sys_call_table", "sys_call_table", NULL},
+	};
+	crypto_hash_sha256_state all;
+	crypto_hash_sha256_init(&all);
+	bool complete = true;
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		uint64_t s = ksym(v, ranges[i].start);
+		uint64_t e = ranges[i].end ? ksym(v, ranges[i].end) : ksyms_next_addr(&v->syms, s);
+		char hex[65] = "";
+		if (!s || !e || e <= s || e - s > (256u << 20)) {
+			note(o, "%s: no extent (symbols %s..%s)", ranges[i].name, ranges[i].start,
+			     ranges[i].end ? ranges[i].end : "next");
+			complete = false;
+			continue;
+		}
+		if (hash_range(v, s, e, hex)) {
+			note(o, "%s: not all of it is mapped", ranges[i].name);
+			complete = false;
+			continue;
+		}
+		crypto_hash_sha256_update(&all, (const uint8_t *)hex, 64);
+		char a[24];
+		snprintf(a, sizeof(a), "0x%" PRIx64, s);
+		json_array_append_new(o->rows, json_pack("{s:s,s:s,s:I,s:s}", "range", ranges[i].name,
+							 "start", a, "bytes", (json_int_t)(e - s),
+							 "sha256", hex));
+	}
+	uint8_t d[32];
+	char hex[65];
+	crypto_hash_sha256_final(&all, d);
+	sodium_bin2hex(hex, 65, d, 32);
+	json_object_set_new(o->extra, "kernel_sha256", complete ? json_string(hex) : json_null());
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* Introspection: the guest kernel's processes, files, sockets, mounts,
+ * interfaces and integrity, read from below through the memory view
+ * (docs/vmi.md).  Nothing is entered by hand: symbols come from the
+ * guest's own kallsyms tables in RAM (or System.map / vmlinux when given),
+ * types and field offsets from BTF (the kernel's own, in RAM, or the
+ * vmlinux file's), and the kernel's page table is found and checked.
+ *
+ * Everything read is the guest's and may be hostile: every walk is
+ * bounded, every pointer is read through the view (never dereferenced on
+ * the host), and a view that cannot finish returns what it has with a
+ * "truncated" note or an error. */
+#ifndef KEEL_SVC_VMI_VMI_H
+#define KEEL_SVC_VMI_VMI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "vm/taps.h"
+
+struct vmi;
+
+struct vmi_options {
+	const char *vmlinux; /* symbols and BTF from this ELF file (NULL: from RAM) */
+	const char *system_map; /* symbols from this System.map (NULL: kallsyms in RAM) */
+	/* A satp whose table maps the kernel (the hart's, when it has paging
+	 * on); 0: find swapper_pg_dir and check it. */
+	uint64_t satp;
+};
+
+/* Find the kernel in the view's memory.  Returns NULL with a reason in
+ * err.  The view's RAM must stay where it is while the vmi is used (a
+ * machine's does; take a fresh memview after each run anyway with
+ * vmi_set_memview). */
+struct vmi *vmi_attach(const struct memview *mv, const struct vmi_options *o, char *err,
+		       size_t errlen);
+void vmi_set_memview(struct vmi *v, const struct memview *mv);
+/* Take mv as the view and say whether the kernel is still where attach
+ * found it (its page table still maps the image there): false after a
+ * reboot into another kernel, say; attach again then. */
+bool vmi_check(struct vmi *v, const struct memview *mv);
+void vmi_free(struct vmi *v);
+
+/* What attach found, as JSON: kernel base, page table, symbol and BTF
+ * sources, the fields it lacks and the views they disable. */
+json_t *vmi_info(const struct vmi *v);
+
+/* The views: "ps", "files" (arg: a pid), "net", "modules", "mounts",
+ * "ifaces", "integrity", "crossview".  Returns a JSON object
+ * {"view": NAME, "rows": [...], ...} (new reference) or NULL with a
+ * reason in err (unknown view, a field the kernel lacks, no such pid). */
+json_t *vmi_view(struct vmi *v, const char *view, const char *arg, char *err, size_t errlen);
+
+/* The names of the views, NULL-terminated. */
+extern const char *const vmi_view_names[];
+
+/* Print a view's result as an aligned table (its notes after). */
+void vmi_print_table(FILE *out, const json_t *result);
+
+#endif
