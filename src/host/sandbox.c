@@ -41,7 +41,7 @@ static const char *const allowed[] = {
 	"clone", "wait4", "waitid", "setsid", "set_robust_list", "rseq",
 	/* identity, asked by libraries */
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "uname",
-	"getrlimit", "prlimit64",
+	"getrlimit", "prlimit64", "sysinfo",
 	/* the control socket and user networking (slirp) */
 	"socket", "bind", "listen", "accept", "accept4", "connect", "getsockname", "getpeername",
 	"setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown",
