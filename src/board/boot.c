@@ -25,7 +25,11 @@
 #define FW_DYNAMIC_VERSION 2
 #define NEXT_MODE_S 1
 #define RISCV_IMAGE_MAGIC2 0x05435352u /* "RSC\x05" at offset 0x38 */
-#define ISA_STRING "rv64imafdc_zicsr_zifencei_sstc"
+/* Exactly what the hart implements (docs/cpu.md), in canonical order: the
+ * device tree's riscv,isa and, split up, riscv,isa-extensions. */
+#define ISA_STRING                                                                 \
+	"rv64imafdc_zicbom_zicbop_zicboz_zicntr_zicond_zicsr_zifencei_zihintpause" \
+	"_zfh_zfhmin_zba_zbb_zbc_zbs_zkt_sstc_svinval_svnapot_svpbmt"
 
 static int fail(char *err, size_t errlen, const char *path, const char *why)
 {

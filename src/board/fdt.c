@@ -5,8 +5,10 @@
 
 #include <libfdt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "board/virt.h"
+#include "cpu/hart.h"
 #include "dev/clint.h"
 #include "dev/plic.h"
 #include "dev/rtc_goldfish.h"
@@ -24,6 +26,32 @@ static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 	return fdt_property(fdt, "reg", cells, sizeof(cells));
 }
 
+/* riscv,isa-base and riscv,isa-extensions (the newer binding Linux 6.5+
+ * prefers) from an ISA string "rv64<letters>_<name>_<name>...": each
+ * letter after "rv64" and each name becomes one string of the list. */
+static int prop_isa_extensions(void *fdt, const char *isa)
+{
+	char list[512];
+	size_t n = 0;
+	const char *p = isa + 4; /* after "rv64" */
+	for (; *p && *p != '_' && n + 2 <= sizeof(list); p++) {
+		list[n++] = *p;
+		list[n++] = '\0';
+	}
+	while (*p == '_') {
+		const char *name = ++p;
+		size_t len = strcspn(name, "_");
+		if (n + len + 1 > sizeof(list))
+			return -1;
+		memcpy(list + n, name, len);
+		n += len;
+		list[n++] = '\0';
+		p = name + len;
+	}
+	int rc = fdt_property_string(fdt, "riscv,isa-base", "rv64i");
+	return rc | fdt_property(fdt, "riscv,isa-extensions", list, (int)n);
+}
+
 static int add_cpus(void *fdt, const struct fdt_config *cfg)
 {
 	int rc = 0;
@@ -37,6 +65,10 @@ static int add_cpus(void *fdt, const struct fdt_config *cfg)
 	rc |= fdt_property_string(fdt, "status", "okay");
 	rc |= fdt_property_string(fdt, "compatible", "riscv");
 	rc |= fdt_property_string(fdt, "riscv,isa", cfg->isa);
+	rc |= prop_isa_extensions(fdt, cfg->isa);
+	rc |= fdt_property_u32(fdt, "riscv,cbom-block-size", CBO_BLOCK_SIZE);
+	rc |= fdt_property_u32(fdt, "riscv,cbop-block-size", CBO_BLOCK_SIZE);
+	rc |= fdt_property_u32(fdt, "riscv,cboz-block-size", CBO_BLOCK_SIZE);
 	rc |= fdt_property_string(fdt, "mmu-type", "riscv,sv48");
 	rc |= fdt_begin_node(fdt, "interrupt-controller");
 	rc |= fdt_property_u32(fdt, "#interrupt-cells", 1);

@@ -9,7 +9,8 @@ struct fdt_config {
 	uint64_t ram_size;
 	const char *bootargs;
 	uint64_t initrd_start, initrd_end; /* 0, 0: no initrd */
-	const char *isa; /* e.g. "rv64imafdc_zicsr_zifencei_sstc" */
+	const char *isa; /* e.g. "rv64imafdc_zicsr_zifencei_sstc": riscv,isa and,
+			   split up, riscv,isa-extensions */
 	unsigned virtio_slots;
 };
 

@@ -65,6 +65,7 @@ struct run_options {
 	bool entropy_seeded;
 	uint64_t entropy_seed;
 	uint64_t rtc_epoch_ns;
+	const char *guest_name; /* --guest NAME */
 	struct default_guest guest; /* filled when no kernel is given */
 	/* keel record: the secure log (docs/log-format.md) */
 	bool record;
@@ -110,6 +111,9 @@ static void run_usage(FILE *out)
 	      "QEMU's where the concept is the same.\n"
 	      "\n"
 	      "guest:\n"
+	      "  --guest NAME         boot a guest guest/build made, by flavor: default\n"
+	      "                       (the one used with no --kernel) or e.g. debian\n"
+	      "                       (guest/build --debian); see docs/guest.md\n"
 	      "  --bios FILE|none     firmware (default: Debian's OpenSBI fw_dynamic.bin);\n"
 	      "                       'none' runs --kernel as a bare-metal ELF in M-mode\n"
 	      "                       (e.g. the RISC-V ISA tests), with HTIF via tohost\n"
@@ -233,7 +237,7 @@ static int parse_u64(const char *s, uint64_t *out)
 }
 
 enum {
-	OPT_BIOS = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
+	OPT_BIOS = 256, OPT_GUEST, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE,
@@ -294,6 +298,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_KERNEL: o->kernel = arg; return 0;
 	case OPT_INITRD: o->initrd = arg; return 0;
 	case OPT_APPEND: o->append = arg; return 0;
+	case OPT_GUEST: o->guest_name = arg; return 0;
 	case OPT_DISK: o->disk = arg; return 0;
 	case OPT_RESTORE: o->restore = arg; return 0;
 	case OPT_OVERLAY: o->overlay = arg; return 0;
@@ -407,6 +412,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"kernel", required_argument, NULL, OPT_KERNEL},
 		{"initrd", required_argument, NULL, OPT_INITRD},
 		{"append", required_argument, NULL, OPT_APPEND},
+		{"guest", required_argument, NULL, OPT_GUEST},
 		{"disk", required_argument, NULL, OPT_DISK},
 		{"net", required_argument, NULL, OPT_NET},
 		{"max-insns", required_argument, NULL, OPT_MAX_INSNS},
@@ -472,8 +478,13 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
 	}
+	if (o->guest_name && (o->kernel || o->restore)) {
+		fprintf(stderr, "keel run: --guest names a whole guest; it takes no --kernel or "
+				"--restore\n");
+		return -1;
+	}
 	if (!o->kernel && !o->restore) {
-		if (default_guest_find(&o->guest))
+		if (default_guest_find(&o->guest, o->guest_name))
 			return -1;
 		o->kernel = o->guest.kernel;
 		if (!o->initrd)
@@ -489,10 +500,12 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	}
 	if (o->disk && !strcmp(o->disk, "none"))
 		o->disk = NULL;
-	else if (!o->disk && o->guest.dir[0])
+	else if (!o->disk && o->guest.disk[0]) /* the guest has a root disk */
 		o->disk = o->guest.disk;
 	if (!o->bios)
 		o->bios = DEFAULT_FIRMWARE;
+	if (!o->append && o->guest.append[0])
+		o->append = o->guest.append;
 	if (!o->append)
 		o->append = DEFAULT_APPEND;
 	return record ? check_record_options(o) : 0;

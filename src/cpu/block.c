@@ -3,12 +3,12 @@
 
 /* Instructions after which a block ends: jumps, instructions that may
  * change what later ones mean or touch memory through paths that bypass
- * the store check (SYSTEM, AMO), and illegal ones.  A conditional branch
+ * the store check (SYSTEM, AMO, CBO), and illegal ones.  A conditional branch
  * does not end it: not taken, the block runs on. */
 static bool ends_block(enum op op)
 {
 	return op == OP_JAL || op == OP_JALR || op == OP_AMO || op == OP_SYSTEM ||
-	       op == OP_ILLEGAL;
+	       op == OP_CBO || op == OP_ILLEGAL;
 }
 
 void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
@@ -31,12 +31,14 @@ void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 	case OP_SH: e->rd = 2; break;
 	case OP_SW: e->rd = 4; break;
 	case OP_SD: e->rd = 8; break;
+	case OP_FSH: e->rd = 2 | BLOCK_STORE_FP; break;
 	case OP_FSW: e->rd = 4 | BLOCK_STORE_FP; break;
 	case OP_FSD: e->rd = 8 | BLOCK_STORE_FP; break;
 	case OP_JAL:
 	case OP_JALR: e->rs2 = d->len; break;
 	case OP_FP:
 	case OP_AMO:
+	case OP_CBO:
 	case OP_SYSTEM: e->imm = (int32_t)decoded_insn32(d); break;
 	default: break;
 	}

@@ -3,7 +3,7 @@
  * A block is a run of straight-line instructions inside one 4 KiB page,
  * decoded once into `struct block_insn` entries that hold the address of
  * their handler, so executing one is `goto *d->run` and the next is d + 1.
- * It ends after the first jump, AMO, SYSTEM or illegal instruction, at the
+ * It ends after the first jump, AMO, SYSTEM, CBO or illegal instruction, at the
  * page's end, or at BLOCK_MAX_INSNS, and is followed by an end entry that
  * carries on at the next pc.  A conditional branch leaves the block only
  * when taken.
@@ -41,11 +41,11 @@
 
 /* One decoded instruction.  `run` is its handler in hart_run.  Fields as
  * struct decoded_insn, except: JAL and JALR keep the instruction length in
- * rs2; OP_FP, OP_AMO and OP_SYSTEM keep the 32-bit instruction (compressed
+ * rs2; OP_FP, OP_AMO, OP_SYSTEM and OP_CBO keep the 32-bit instruction (compressed
  * ones expanded) in imm; integer loads, JAL and JALR whose rd is x0 have
  * rd X_SINK instead, so their handlers need not re-zero x0; integer loads
  * keep their op in rs2 and stores their size in rd (with BLOCK_STORE_FP
- * for FSW and FSD), for the miss paths that all loads or stores share. */
+ * for FSH, FSW and FSD), for the miss paths that all loads or stores share. */
 #define X_SINK 32
 #define BLOCK_STORE_SIZE 0x0f
 #define BLOCK_STORE_FP 0x80

@@ -42,8 +42,9 @@ enum {
 #define ALL_INTERRUPTS (S_INTERRUPTS | (1ULL << IRQ_MSI) | (1ULL << IRQ_MTI) | (1ULL << IRQ_MEI))
 /* Exceptions S-mode may handle; ecall from M (11) cannot be delegated. */
 #define DELEGABLE_EXCEPTIONS 0xb3ffULL
-#define ENVCFG_FIOM 1ULL
-#define ENVCFG_STCE (1ULL << 63) /* Sstc: stimecmp enabled */
+/* What menvcfg and senvcfg hold.  CBIE's reserved value 10 reads as 00. */
+#define SENVCFG_WRITABLE (ENVCFG_FIOM | ENVCFG_CBIE | ENVCFG_CBCFE | ENVCFG_CBZE)
+#define MENVCFG_WRITABLE (SENVCFG_WRITABLE | ENVCFG_PBMTE | ENVCFG_STCE)
 #define PMPADDR_MASK ((1ULL << 54) - 1)
 #define SATP_PPN_MASK ((1ULL << 44) - 1)
 
@@ -190,6 +191,13 @@ static uint64_t legal_tvec(uint64_t old, uint64_t val)
 	return (val & 3) >= 2 ? old : val; /* reserved modes leave it unchanged */
 }
 
+static uint64_t legal_envcfg(uint64_t val, uint64_t writable)
+{
+	if ((val & ENVCFG_CBIE) == 2ULL << 4) /* reserved */
+		val &= ~ENVCFG_CBIE;
+	return val & writable;
+}
+
 static void set_satp(struct hart *h, uint64_t val)
 {
 	unsigned mode = (unsigned)(val >> 60);
@@ -226,7 +234,7 @@ static int csr_set(struct hart *h, uint32_t csr, uint64_t val)
 	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg); return 0;
 	case CSR_STVEC: h->stvec = legal_tvec(h->stvec, val); return 0;
 	case CSR_SCOUNTEREN: h->scounteren = (uint32_t)val; return 0;
-	case CSR_SENVCFG: h->senvcfg = val & ENVCFG_FIOM; return 0;
+	case CSR_SENVCFG: h->senvcfg = legal_envcfg(val, SENVCFG_WRITABLE); return 0;
 	case CSR_SSCRATCH: h->sscratch = val; return 0;
 	case CSR_SEPC: h->sepc = val & ~1ULL; return 0;
 	case CSR_SCAUSE: h->scause = val; return 0;
@@ -245,7 +253,9 @@ static int csr_set(struct hart *h, uint32_t csr, uint64_t val)
 	case CSR_MTVEC: h->mtvec = legal_tvec(h->mtvec, val); return 0;
 	case CSR_MCOUNTEREN: h->mcounteren = (uint32_t)val; return 0;
 	case CSR_MENVCFG:
-		h->menvcfg = val & (ENVCFG_FIOM | ENVCFG_STCE);
+		if ((h->menvcfg ^ val) & ENVCFG_PBMTE)
+			hart_flush_translations(h); /* which PTEs are valid changed */
+		h->menvcfg = legal_envcfg(val, MENVCFG_WRITABLE);
 		h->slice_end = true; /* the timer comparison may have changed */
 		return 0;
 	case CSR_STIMECMP:

@@ -1,7 +1,8 @@
 /* Raw instruction bits to an enum op with its register numbers and
- * immediate.  Every legality rule of the base ISA lives here, so the
- * interpreter's handlers only compute.  (AMO, SYSTEM and FP arithmetic are
- * decoded further by the functions that execute them.) */
+ * immediate.  Every encoding rule of the base ISA and the B extensions
+ * lives here, so the interpreter's handlers only compute.  (AMO, SYSTEM,
+ * FP arithmetic and the cache-block operations are decoded further by the
+ * functions that execute them.) */
 #include "cpu/decode.h"
 
 #include <string.h>
@@ -14,45 +15,126 @@ static const uint8_t store_ops[8] = {OP_SB, OP_SH, OP_SW, OP_SD, OP_ILLEGAL, OP_
 				     OP_ILLEGAL, OP_ILLEGAL};
 static const uint8_t op_imm_ops[8] = {OP_ADDI, OP_SLLI, OP_SLTI, OP_SLTIU,
 				      OP_XORI, OP_SRLI, OP_ORI, OP_ANDI};
-static const uint8_t op_ops[8] = {OP_ADD, OP_SLL, OP_SLT, OP_SLTU, OP_XOR, OP_SRL, OP_OR, OP_AND};
-static const uint8_t mul_ops[8] = {OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU,
-				   OP_DIV, OP_DIVU, OP_REM, OP_REMU};
-static const uint8_t op32_ops[8] = {OP_ADDW, OP_SLLW, OP_ILLEGAL, OP_ILLEGAL,
-				    OP_ILLEGAL, OP_SRLW, OP_ILLEGAL, OP_ILLEGAL};
-static const uint8_t mul32_ops[8] = {OP_MULW, OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL,
-				     OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW};
+/* OP by funct7 (rows) and funct3: the base ISA, M, and the B extensions'
+ * register forms (Zba, Zbb, Zbc, Zbs) and Zicond. */
+struct op_row {
+	uint8_t funct7;
+	uint8_t ops[8]; /* by funct3; 0 (OP_ILLEGAL) where nothing is defined */
+};
+static const struct op_row op_rows[] = {
+	{0x00, {OP_ADD, OP_SLL, OP_SLT, OP_SLTU, OP_XOR, OP_SRL, OP_OR, OP_AND}},
+	{0x01, {OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU}},
+	{0x20, {OP_SUB, 0, 0, 0, OP_XNOR, OP_SRA, OP_ORN, OP_ANDN}},
+	{0x10, {0, 0, OP_SH1ADD, 0, OP_SH2ADD, 0, OP_SH3ADD, 0}},
+	{0x05, {0, OP_CLMUL, OP_CLMULR, OP_CLMULH, OP_MIN, OP_MINU, OP_MAX, OP_MAXU}},
+	{0x30, {0, OP_ROL, 0, 0, 0, OP_ROR, 0, 0}},
+	{0x24, {0, OP_BCLR, 0, 0, 0, OP_BEXT, 0, 0}},
+	{0x34, {0, OP_BINV, 0, 0, 0, 0, 0, 0}},
+	{0x14, {0, OP_BSET, 0, 0, 0, 0, 0, 0}},
+	{0x07, {0, 0, 0, 0, 0, OP_CZERO_EQZ, 0, OP_CZERO_NEZ}},
+};
+/* OP-32 likewise (zext.h is the rs2 = 0 case of funct7 4, funct3 4). */
+static const struct op_row op32_rows[] = {
+	{0x00, {OP_ADDW, OP_SLLW, 0, 0, 0, OP_SRLW, 0, 0}},
+	{0x01, {OP_MULW, 0, 0, 0, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW}},
+	{0x20, {OP_SUBW, 0, 0, 0, 0, OP_SRAW, 0, 0}},
+	{0x04, {OP_ADD_UW, 0, 0, 0, OP_ZEXT_H, 0, 0, 0}},
+	{0x10, {0, 0, OP_SH1ADD_UW, 0, OP_SH2ADD_UW, 0, OP_SH3ADD_UW, 0}},
+	{0x30, {0, OP_ROLW, 0, 0, 0, OP_RORW, 0, 0}},
+};
+
+/* OP-IMM funct3 1 and 5: the shifts, and the Zbb/Zbs forms that share
+ * their encoding space, told apart by imm[11:6] or the whole imm[11:0]. */
+static enum op decode_op_imm_shift(uint32_t insn)
+{
+	unsigned top6 = insn >> 26, imm12 = insn >> 20;
+	if (funct3_of(insn) == 1) {
+		switch (imm12) {
+		case 0x600: return OP_CLZ;
+		case 0x601: return OP_CTZ;
+		case 0x602: return OP_CPOP;
+		case 0x604: return OP_SEXT_B;
+		case 0x605: return OP_SEXT_H;
+		default: break;
+		}
+		switch (top6) {
+		case 0x00: return OP_SLLI;
+		case 0x12: return OP_BCLRI;
+		case 0x1a: return OP_BINVI;
+		case 0x0a: return OP_BSETI;
+		default: return OP_ILLEGAL;
+		}
+	}
+	if (imm12 == 0x287)
+		return OP_ORC_B;
+	if (imm12 == 0x6b8)
+		return OP_REV8;
+	switch (top6) {
+	case 0x00: return OP_SRLI;
+	case 0x10: return OP_SRAI;
+	case 0x18: return OP_RORI;
+	case 0x12: return OP_BEXTI;
+	default: return OP_ILLEGAL;
+	}
+}
 
 static enum op decode_op_imm(uint32_t insn)
 {
-	unsigned f3 = funct3_of(insn), top6 = insn >> 26;
-	if (f3 == 1)
-		return top6 == 0 ? OP_SLLI : OP_ILLEGAL;
-	if (f3 == 5)
-		return top6 == 0 ? OP_SRLI : top6 == 0x10 ? OP_SRAI : OP_ILLEGAL;
+	unsigned f3 = funct3_of(insn);
+	if (f3 == 1 || f3 == 5)
+		return decode_op_imm_shift(insn);
 	return op_imm_ops[f3];
 }
 
 static enum op decode_op_imm32(uint32_t insn)
 {
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
+	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn), imm12 = insn >> 20;
 	switch (f3) {
 	case 0: return OP_ADDIW;
-	case 1: return f7 == 0 ? OP_SLLIW : OP_ILLEGAL;
-	case 5: return f7 == 0 ? OP_SRLIW : f7 == 0x20 ? OP_SRAIW : OP_ILLEGAL;
+	case 1:
+		if (f7 == 0)
+			return OP_SLLIW;
+		if (insn >> 26 == 0x02)
+			return OP_SLLI_UW; /* a 6-bit shift amount */
+		return imm12 == 0x600 ? OP_CLZW : imm12 == 0x601 ? OP_CTZW
+			: imm12 == 0x602 ? OP_CPOPW : OP_ILLEGAL;
+	case 5: return f7 == 0 ? OP_SRLIW : f7 == 0x20 ? OP_SRAIW : f7 == 0x30 ? OP_RORIW
+			: OP_ILLEGAL;
 	default: return OP_ILLEGAL;
 	}
 }
 
-/* OP and OP-32: funct7 0 (base), 1 (M extension), 0x20 (SUB and SRA). */
-static enum op decode_reg_reg(uint32_t insn, const uint8_t base[8], const uint8_t mul[8],
-			      enum op sub, enum op sra)
+/* OP and OP-32: the row for funct7, then funct3. */
+static enum op decode_rows(const struct op_row *rows, size_t n, uint32_t insn)
 {
-	unsigned f3 = funct3_of(insn), f7 = funct7_of(insn);
-	if (f7 == 1)
-		return mul[f3];
-	if (f7 == 0x20)
-		return f3 == 0 ? sub : f3 == 5 ? sra : OP_ILLEGAL;
-	return f7 == 0 ? base[f3] : OP_ILLEGAL;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].funct7 == funct7_of(insn))
+			return (enum op)rows[i].ops[funct3_of(insn)];
+	return OP_ILLEGAL;
+}
+
+static enum op decode_op(uint32_t insn)
+{
+	return decode_rows(op_rows, sizeof(op_rows) / sizeof(op_rows[0]), insn);
+}
+
+static enum op decode_op32(uint32_t insn)
+{
+	if (funct7_of(insn) == 0x04 && funct3_of(insn) == 4 && rs2_of(insn) != 0)
+		return OP_ILLEGAL; /* packw (Zbkb), not implemented; rs2 = 0 is zext.h */
+	return decode_rows(op32_rows, sizeof(op32_rows) / sizeof(op32_rows[0]), insn);
+}
+
+/* MISC-MEM: FENCE (PAUSE, Zihintpause, is one), FENCE.I, and the
+ * cache-block operations: cbo.inval (imm 0), clean (1), flush (2), zero (4). */
+static enum op decode_misc_mem(uint32_t insn)
+{
+	unsigned f3 = funct3_of(insn), imm12 = insn >> 20;
+	if (f3 <= 1)
+		return OP_NOP;
+	if (f3 == 2 && rd_of(insn) == 0 && (imm12 <= 2 || imm12 == 4))
+		return OP_CBO;
+	return OP_ILLEGAL;
 }
 
 /* The operation and immediate of a 32-bit instruction. */
@@ -70,13 +152,15 @@ static enum op decode_32(uint32_t insn, int32_t *imm)
 	case 0x23: *imm = (int32_t)imm_s(insn); return store_ops[f3];
 	case 0x13: return decode_op_imm(insn);
 	case 0x1b: return decode_op_imm32(insn);
-	case 0x33: return decode_reg_reg(insn, op_ops, mul_ops, OP_SUB, OP_SRA);
-	case 0x3b: return decode_reg_reg(insn, op32_ops, mul32_ops, OP_SUBW, OP_SRAW);
-	case 0x0f: return f3 <= 1 ? OP_NOP : OP_ILLEGAL; /* FENCE, FENCE.I */
+	case 0x33: return decode_op(insn);
+	case 0x3b: return decode_op32(insn);
+	case 0x0f: return decode_misc_mem(insn);
 	case 0x2f: return OP_AMO;
 	case 0x73: return OP_SYSTEM;
-	case 0x07: return f3 == 2 ? OP_FLW : f3 == 3 ? OP_FLD : OP_ILLEGAL;
-	case 0x27: *imm = (int32_t)imm_s(insn); return f3 == 2 ? OP_FSW : f3 == 3 ? OP_FSD : OP_ILLEGAL;
+	case 0x07: return f3 == 1 ? OP_FLH : f3 == 2 ? OP_FLW : f3 == 3 ? OP_FLD : OP_ILLEGAL;
+	case 0x27:
+		*imm = (int32_t)imm_s(insn);
+		return f3 == 1 ? OP_FSH : f3 == 2 ? OP_FSW : f3 == 3 ? OP_FSD : OP_ILLEGAL;
 	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
 		return fpu_pack_arith(insn, imm) ? OP_FP_ROUNDING : OP_FP;
 	default: return OP_ILLEGAL;
@@ -87,7 +171,7 @@ static enum op decode_32(uint32_t insn, int32_t *imm)
  * nothing at all (loads, jumps and the rest still have effects). */
 static bool only_writes_rd(enum op op)
 {
-	return (op >= OP_LUI && op <= OP_AUIPC) || (op >= OP_ADDI && op <= OP_REMUW);
+	return (op >= OP_LUI && op <= OP_AUIPC) || (op >= OP_ADDI && op <= OP_CZERO_NEZ);
 }
 
 void decode_insn(uint32_t word, struct decoded_insn *d)

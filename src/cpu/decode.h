@@ -28,11 +28,25 @@ enum op {
 	OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
 	OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW, OP_SRAW,
 	OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW,
-	OP_FLW, OP_FLD, OP_FSW, OP_FSD,
+	/* Zba */
+	OP_ADD_UW, OP_SH1ADD, OP_SH2ADD, OP_SH3ADD, OP_SH1ADD_UW, OP_SH2ADD_UW, OP_SH3ADD_UW,
+	OP_SLLI_UW,
+	/* Zbb */
+	OP_ANDN, OP_ORN, OP_XNOR, OP_CLZ, OP_CTZ, OP_CPOP, OP_CLZW, OP_CTZW, OP_CPOPW,
+	OP_MAX, OP_MAXU, OP_MIN, OP_MINU, OP_SEXT_B, OP_SEXT_H, OP_ZEXT_H,
+	OP_ROL, OP_ROR, OP_RORI, OP_ROLW, OP_RORW, OP_RORIW, OP_ORC_B, OP_REV8,
+	/* Zbc */
+	OP_CLMUL, OP_CLMULR, OP_CLMULH,
+	/* Zbs */
+	OP_BCLR, OP_BCLRI, OP_BEXT, OP_BEXTI, OP_BINV, OP_BINVI, OP_BSET, OP_BSETI,
+	/* Zicond */
+	OP_CZERO_EQZ, OP_CZERO_NEZ,
+	OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FLH, OP_FSH,
 	OP_FP_ROUNDING, /* fpu_execute_packed(imm): see fpu_pack_arith */
 	OP_FP, /* the rest of OP-FP: fpu_execute(insn) */
 	OP_AMO, /* exec_amo(insn) */
 	OP_SYSTEM, /* exec_system(insn) */
+	OP_CBO, /* Zicbom, Zicboz: exec_cbo(insn) */
 	OP_BLOCK_END, /* not an instruction: the entry after a block's last (cpu/block.h) */
 	/* Not instructions either: an ADDI, ADDIW or ADD entry followed in its
 	 * block by a conditional branch runs both (cpu/block.c), in this order
@@ -78,7 +92,7 @@ static inline int64_t imm_j(uint32_t i)
 }
 
 /* The 32-bit form of d's instruction (compressed ones expanded), for the
- * ops whose execution decodes further (OP_FP, OP_AMO, OP_SYSTEM). */
+ * ops whose execution decodes further (OP_FP, OP_AMO, OP_SYSTEM, OP_CBO). */
 static inline uint32_t decoded_insn32(const struct decoded_insn *d)
 {
 	return (d->word & 3) == 3 ? d->word : rvc_table[d->word & 0xffff];

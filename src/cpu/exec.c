@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bus/bus.h"
+#include "cpu/bitmanip.h"
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
@@ -107,7 +108,7 @@ static __attribute__((noinline, cold)) struct loaded load_miss(struct hart *h, u
  * for an exception.  A hit never writes code and never needs counting as
  * a page's first write: the TLB holds no write entry for a page with
  * decoded blocks (block.h) or a clean page while dirty pages are tracked
- * (machine/bus.h), so those stores come here. */
+ * (bus/bus.h), so those stores come here. */
 static __attribute__((noinline, cold)) int store_miss(struct hart *h, uint64_t va,
 						     unsigned size, uint64_t val, uint64_t icount)
 {
@@ -278,6 +279,59 @@ done:
 	return 0;
 }
 
+/* ---- Zicbom, Zicboz: cache-block operations ---- */
+
+/* Keel has no cache: memory is always coherent with every device.  A
+ * cache block is CBO_BLOCK_SIZE bytes (the device tree says so).
+ * cbo.clean, cbo.flush and cbo.inval do nothing but check that the block
+ * may be accessed; cbo.zero writes the block's bytes as zeros. */
+enum { CBO_INVAL = 0, CBO_CLEAN = 1, CBO_FLUSH = 2, CBO_ZERO = 4 };
+
+/* Whether the envcfg field `bits` (nonzero = enabled) lets the current
+ * privilege run a CBO: M always, S if menvcfg allows, U if both do. */
+static bool cbo_enabled(const struct hart *h, uint64_t bits)
+{
+	if (h->priv != PRIV_M && !(h->menvcfg & bits))
+		return false;
+	return h->priv != PRIV_U || (h->senvcfg & bits);
+}
+
+/* Returns 1 for an illegal instruction, -1 for a raised exception, 0 done.
+ * Faults are reported as store faults (the CMO spec's rule), as Spike
+ * does: with xtval the address in rs1 for clean/flush/inval, the block's
+ * first byte for zero. */
+static int exec_cbo(struct hart *h, uint32_t insn)
+{
+	unsigned which = insn >> 20;
+	uint64_t va = h->x[rs1_of(insn)], pa;
+	int priv = mmu_data_priv(h);
+	if (!cbo_enabled(h, which == CBO_ZERO ? ENVCFG_CBZE
+			 : which == CBO_INVAL ? ENVCFG_CBIE : ENVCFG_CBCFE))
+		return 1;
+	if (which == CBO_ZERO) {
+		uint64_t base = va & ~(uint64_t)(CBO_BLOCK_SIZE - 1);
+		if (mmu_translate(h, base, CBO_BLOCK_SIZE, ACCESS_WRITE, priv, &pa))
+			return -1;
+		/* bus_ram_ptr for writing counts as a write (code generations) */
+		uint8_t *p = bus_ram_ptr(h->bus, pa, CBO_BLOCK_SIZE, true);
+		if (!p) /* MMIO or ROM */
+			return raise_exc(h, EXC_STORE_ACCESS, base);
+		memset(p, 0, CBO_BLOCK_SIZE);
+		return 0;
+	}
+	/* A load's permission is enough: a writable page is always readable. */
+	if (mmu_translate(h, va, 1, ACCESS_READ, priv, &pa)) {
+		if (h->exc_cause == EXC_LOAD_PAGE_FAULT)
+			h->exc_cause = EXC_STORE_PAGE_FAULT;
+		else if (h->exc_cause == EXC_LOAD_ACCESS)
+			h->exc_cause = EXC_STORE_ACCESS;
+		return -1;
+	}
+	if (!bus_ram_ptr(h->bus, pa, 1, false))
+		return raise_exc(h, EXC_STORE_ACCESS, va);
+	return 0;
+}
+
 /* ---- SYSTEM ---- */
 
 /* What the loop must do after a SYSTEM instruction.  SYS_READ is a CSR
@@ -364,7 +418,7 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn)
 	}
 	if (rd_of(insn) != 0)
 		return illegal(h, insn);
-	if (funct7_of(insn) == 0x09) { /* SFENCE.VMA */
+	if (funct7_of(insn) == 0x09 || funct7_of(insn) == 0x0b) { /* SFENCE.VMA, SINVAL.VMA */
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			return illegal(h, insn);
 		hart_flush_translations(h);
@@ -383,6 +437,9 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn)
 		return SYS_EXCEPTION;
 	case 0x302: return exec_mret(h, insn);
 	case 0x102: return exec_sret(h, insn);
+	case 0x180: /* SFENCE.W.INVAL (Svinval): SINVAL.VMA already took effect */
+	case 0x181: /* SFENCE.INVAL.IR */
+		return h->priv == PRIV_U ? illegal(h, insn) : SYS_NEXT;
 	case 0x105: /* WFI */
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
 			return illegal(h, insn);
@@ -558,14 +615,62 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_DIVUW] = &&op_divuw,
 		[OP_REMW] = &&op_remw,
 		[OP_REMUW] = &&op_remuw,
+		[OP_ADD_UW] = &&op_add_uw,
+		[OP_SH1ADD] = &&op_sh1add,
+		[OP_SH2ADD] = &&op_sh2add,
+		[OP_SH3ADD] = &&op_sh3add,
+		[OP_SH1ADD_UW] = &&op_sh1add_uw,
+		[OP_SH2ADD_UW] = &&op_sh2add_uw,
+		[OP_SH3ADD_UW] = &&op_sh3add_uw,
+		[OP_SLLI_UW] = &&op_slli_uw,
+		[OP_ANDN] = &&op_andn,
+		[OP_ORN] = &&op_orn,
+		[OP_XNOR] = &&op_xnor,
+		[OP_CLZ] = &&op_clz,
+		[OP_CTZ] = &&op_ctz,
+		[OP_CPOP] = &&op_cpop,
+		[OP_CLZW] = &&op_clzw,
+		[OP_CTZW] = &&op_ctzw,
+		[OP_CPOPW] = &&op_cpopw,
+		[OP_MAX] = &&op_max,
+		[OP_MAXU] = &&op_maxu,
+		[OP_MIN] = &&op_min,
+		[OP_MINU] = &&op_minu,
+		[OP_SEXT_B] = &&op_sext_b,
+		[OP_SEXT_H] = &&op_sext_h,
+		[OP_ZEXT_H] = &&op_zext_h,
+		[OP_ROL] = &&op_rol,
+		[OP_ROR] = &&op_ror,
+		[OP_RORI] = &&op_rori,
+		[OP_ROLW] = &&op_rolw,
+		[OP_RORW] = &&op_rorw,
+		[OP_RORIW] = &&op_roriw,
+		[OP_ORC_B] = &&op_orc_b,
+		[OP_REV8] = &&op_rev8,
+		[OP_CLMUL] = &&op_clmul,
+		[OP_CLMULR] = &&op_clmulr,
+		[OP_CLMULH] = &&op_clmulh,
+		[OP_BCLR] = &&op_bclr,
+		[OP_BCLRI] = &&op_bclri,
+		[OP_BEXT] = &&op_bext,
+		[OP_BEXTI] = &&op_bexti,
+		[OP_BINV] = &&op_binv,
+		[OP_BINVI] = &&op_binvi,
+		[OP_BSET] = &&op_bset,
+		[OP_BSETI] = &&op_bseti,
+		[OP_CZERO_EQZ] = &&op_czero_eqz,
+		[OP_CZERO_NEZ] = &&op_czero_nez,
 		[OP_FLW] = &&op_flw,
 		[OP_FLD] = &&op_fld,
 		[OP_FSW] = &&op_fsw,
 		[OP_FSD] = &&op_fsd,
+		[OP_FLH] = &&op_flh,
+		[OP_FSH] = &&op_fsh,
 		[OP_FP_ROUNDING] = &&op_fp_rounding,
 		[OP_FP] = &&op_fp,
 		[OP_AMO] = &&op_amo,
 		[OP_SYSTEM] = &&op_system,
+		[OP_CBO] = &&op_cbo,
 		[OP_BLOCK_END] = &&op_block_end,
 		[OP_ADDI_BEQ] = &&op_addi_beq,
 		[OP_ADDI_BNE] = &&op_addi_bne,
@@ -896,8 +1001,63 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_divuw: RD = divu32((uint32_t)RS1, (uint32_t)RS2); NEXT();
 		op_remw: RD = rem32((int32_t)RS1, (int32_t)RS2); NEXT();
 		op_remuw: RD = remu32((uint32_t)RS1, (uint32_t)RS2); NEXT();
+		/* Zba */
+		op_add_uw: RD = (uint64_t)(uint32_t)RS1 + RS2; NEXT();
+		op_sh1add: RD = (RS1 << 1) + RS2; NEXT();
+		op_sh2add: RD = (RS1 << 2) + RS2; NEXT();
+		op_sh3add: RD = (RS1 << 3) + RS2; NEXT();
+		op_sh1add_uw: RD = ((uint64_t)(uint32_t)RS1 << 1) + RS2; NEXT();
+		op_sh2add_uw: RD = ((uint64_t)(uint32_t)RS1 << 2) + RS2; NEXT();
+		op_sh3add_uw: RD = ((uint64_t)(uint32_t)RS1 << 3) + RS2; NEXT();
+		op_slli_uw: RD = (uint64_t)(uint32_t)RS1 << (IMM & 63); NEXT();
+		/* Zbb */
+		op_andn: RD = RS1 & ~RS2; NEXT();
+		op_orn: RD = RS1 | ~RS2; NEXT();
+		op_xnor: RD = ~(RS1 ^ RS2); NEXT();
+		op_clz: RD = bm_clz64(RS1); NEXT();
+		op_ctz: RD = bm_ctz64(RS1); NEXT();
+		op_cpop: RD = bm_cpop(RS1); NEXT();
+		op_clzw: RD = bm_clz32((uint32_t)RS1); NEXT();
+		op_ctzw: RD = bm_ctz32((uint32_t)RS1); NEXT();
+		op_cpopw: RD = bm_cpop((uint32_t)RS1); NEXT();
+		op_max: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT();
+		op_maxu: RD = RS1 > RS2 ? RS1 : RS2; NEXT();
+		op_min: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT();
+		op_minu: RD = RS1 < RS2 ? RS1 : RS2; NEXT();
+		op_sext_b: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT();
+		op_sext_h: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT();
+		op_zext_h: RD = (uint16_t)RS1; NEXT();
+		op_rol: RD = bm_rol64(RS1, (unsigned)RS2); NEXT();
+		op_ror: RD = bm_ror64(RS1, (unsigned)RS2); NEXT();
+		op_rori: RD = bm_ror64(RS1, (unsigned)IMM); NEXT();
+		op_rolw: RD = bm_rol32(RS1, (unsigned)RS2); NEXT();
+		op_rorw: RD = bm_ror32(RS1, (unsigned)RS2); NEXT();
+		op_roriw: RD = bm_ror32(RS1, (unsigned)IMM); NEXT();
+		op_orc_b: RD = bm_orc_b(RS1); NEXT();
+		op_rev8: RD = __builtin_bswap64(RS1); NEXT();
+		/* Zbc */
+		op_clmul: RD = bm_clmul(RS1, RS2); NEXT();
+		op_clmulr: RD = bm_clmulr(RS1, RS2); NEXT();
+		op_clmulh: RD = bm_clmulh(RS1, RS2); NEXT();
+		/* Zbs */
+		op_bclr: RD = RS1 & ~(1ULL << (RS2 & 63)); NEXT();
+		op_bclri: RD = RS1 & ~(1ULL << (IMM & 63)); NEXT();
+		op_bext: RD = (RS1 >> (RS2 & 63)) & 1; NEXT();
+		op_bexti: RD = (RS1 >> (IMM & 63)) & 1; NEXT();
+		op_binv: RD = RS1 ^ (1ULL << (RS2 & 63)); NEXT();
+		op_binvi: RD = RS1 ^ (1ULL << (IMM & 63)); NEXT();
+		op_bset: RD = RS1 | (1ULL << (RS2 & 63)); NEXT();
+		op_bseti: RD = RS1 | (1ULL << (IMM & 63)); NEXT();
+		/* Zicond */
+		op_czero_eqz: RD = RS2 == 0 ? 0 : RS1; NEXT();
+		op_czero_nez: RD = RS2 != 0 ? 0 : RS1; NEXT();
 		op_flw: FP_LOAD(4, 0xffffffff00000000ULL); /* NaN-boxed */
 		op_fld: FP_LOAD(8, 0);
+		op_flh: FP_LOAD(2, 0xffffffffffff0000ULL); /* NaN-boxed */
+		op_fsh:
+			if (!fp_enabled(h))
+				goto illegal_insn;
+			STORE(2, h->f[d->rs2]);
 		op_fsw:
 			if (!fp_enabled(h))
 				goto illegal_insn;
@@ -921,6 +1081,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			h->icount = ICOUNT;
 			rc = exec_amo(h, (uint32_t)d->imm);
 			x[0] = 0;
+			if (rc > 0)
+				goto illegal_insn;
+			if (rc < 0)
+				goto exception;
+			NEXT();
+		op_cbo: /* ends its block: cbo.zero writes memory */
+			fpu_host_env(h);
+			h->icount = ICOUNT;
+			rc = exec_cbo(h, (uint32_t)d->imm);
 			if (rc > 0)
 				goto illegal_insn;
 			if (rc < 0)

@@ -1,5 +1,5 @@
-/* RISC-V F and D extensions: the OP-FP opcode and the four fused
- * multiply-add opcodes, for single (S) and double (D) precision.
+/* RISC-V F, D and Zfh extensions: the OP-FP opcode and the four fused
+ * multiply-add opcodes, for single (S), double (D) and half (H) precision.
  *
  * Rounding arithmetic has two implementations:
  *
@@ -13,7 +13,8 @@
  *  - The exact software path (integer significands with a sticky bit,
  *    rounded once by round_pack) covers what the host cannot do: RMM, which
  *    x86 has no rounding-control setting for, FMA on hosts without FMA3,
- *    and non-x86 hosts altogether.  The unit tests also use it as the
+ *    every half-precision operation (SSE has no half arithmetic), and
+ *    non-x86 hosts altogether.  The unit tests also use it as the
  *    reference for the fast path.
  *
  * Everything else (sign injection, min/max, compares, classify, moves,
@@ -47,10 +48,11 @@ struct fmt {
 
 static const struct fmt fmt_s = { 23, 127, 31, 0xff, 0x7fc00000 };
 static const struct fmt fmt_d = { 52, 1023, 63, 0x7ff, 0x7ff8000000000000 };
+static const struct fmt fmt_h = { 10, 15, 15, 0x1f, 0x7e00 };
 
 static const struct fmt *fmt_of(enum fpu_fmt fmt)
 {
-	return fmt == FPU_D ? &fmt_d : &fmt_s;
+	return fmt == FPU_D ? &fmt_d : fmt == FPU_H ? &fmt_h : &fmt_s;
 }
 
 static int precision(const struct fmt *f)
@@ -560,9 +562,9 @@ uint64_t fpu_soft_arith(enum fpu_fmt fmt, enum fpu_arith op, uint64_t a, uint64_
 	return soft_arith(fmt_of(fmt), op, a, b, c, rm, flags);
 }
 
-uint64_t fpu_soft_convert(enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
+uint64_t fpu_soft_convert(enum fpu_fmt to, enum fpu_fmt from, uint64_t a, int rm, uint8_t *flags)
 {
-	return soft_convert(fmt_of(to), fmt_of(to == FPU_S ? FPU_D : FPU_S), a, rm, flags);
+	return soft_convert(fmt_of(to), fmt_of(from), a, rm, flags);
 }
 
 /* ------------------------------------------------------------------ */
@@ -799,9 +801,9 @@ static bool fma_inf_times_zero(const struct fmt *f, uint64_t a, uint64_t b)
 	return (ma == inf && mb == 0) || (ma == 0 && mb == inf);
 }
 
-static bool host_can(enum fpu_arith op, int rm)
+static bool host_can(enum fpu_fmt fmt, enum fpu_arith op, int rm)
 {
-	if (rm == RM_RMM)
+	if (rm == RM_RMM || fmt == FPU_H)
 		return false;
 	return op != FPU_FMA || __builtin_cpu_supports("fma");
 }
@@ -811,7 +813,7 @@ static uint64_t arith(struct hart *h, enum fpu_fmt fmt, enum fpu_arith op, uint6
 {
 	const struct fmt *f = fmt_of(fmt);
 
-	if (!host_can(op, rm))
+	if (!host_can(fmt, op, rm))
 		return soft_arith(f, op, a, b, c, rm, flags);
 
 	guest_env(h, rm); /* the flags accrue in MXCSR */
@@ -824,12 +826,13 @@ static uint64_t arith(struct hart *h, enum fpu_fmt fmt, enum fpu_arith op, uint6
 	return f->canonical_nan;
 }
 
-static uint64_t convert(struct hart *h, enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
+static uint64_t convert(struct hart *h, enum fpu_fmt to, enum fpu_fmt from, uint64_t a, int rm,
+		       uint8_t *flags)
 {
 	const struct fmt *f = fmt_of(to);
 
-	if (rm == RM_RMM)
-		return fpu_soft_convert(to, a, rm, flags);
+	if (rm == RM_RMM || to == FPU_H || from == FPU_H)
+		return fpu_soft_convert(to, from, a, rm, flags);
 
 	guest_env(h, rm);
 	uint64_t r = to == FPU_S ? f32_bits(host_cvt_s_d(f64_from(a)))
@@ -846,9 +849,10 @@ static uint64_t arith(struct hart *h, enum fpu_fmt fmt, enum fpu_arith op, uint6
 	return soft_arith(fmt_of(fmt), op, a, b, c, rm, flags);
 }
 
-static uint64_t convert(struct hart *h, enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags)
+static uint64_t convert(struct hart *h, enum fpu_fmt to, enum fpu_fmt from, uint64_t a, int rm,
+		       uint8_t *flags)
 {
-	return fpu_soft_convert(to, a, rm, flags);
+	return fpu_soft_convert(to, from, a, rm, flags);
 }
 
 void fpu_host_env_slow(struct hart *h)
@@ -1106,19 +1110,26 @@ static int resolve_rm(const struct hart *h, unsigned rm)
 	return rm <= RM_RMM ? (int)rm : -1;
 }
 
-/* A single must be NaN-boxed; anything else reads as the canonical NaN. */
+/* A single or half must be NaN-boxed (all ones above it); anything else
+ * reads as the canonical NaN. */
 static uint64_t read_f(const struct hart *h, unsigned r, enum fpu_fmt fmt)
 {
 	uint64_t v = h->f[r];
 
-	if (fmt == FPU_D)
-		return v;
-	return v >> 32 == 0xffffffff ? (uint32_t)v : fmt_s.canonical_nan;
+	switch (fmt) {
+	case FPU_D: return v;
+	case FPU_H: return v >> 16 == 0xffffffffffffULL ? (uint16_t)v : fmt_h.canonical_nan;
+	default: return v >> 32 == 0xffffffff ? (uint32_t)v : fmt_s.canonical_nan;
+	}
 }
 
 static void write_f(struct hart *h, unsigned r, enum fpu_fmt fmt, uint64_t v)
 {
-	h->f[r] = fmt == FPU_D ? v : v | 0xffffffff00000000ULL;
+	switch (fmt) {
+	case FPU_D: h->f[r] = v; break;
+	case FPU_H: h->f[r] = v | 0xffffffffffff0000ULL; break;
+	default: h->f[r] = v | 0xffffffff00000000ULL; break;
+	}
 }
 
 static void write_x(struct hart *h, unsigned r, uint64_t v)
@@ -1129,14 +1140,14 @@ static void write_x(struct hart *h, unsigned r, uint64_t v)
 
 /* The rounding arithmetic (OP-FP add, sub, mul, div, sqrt and the fused
  * multiply-adds) packed into one int by fpu_pack_arith, so that the
- * interpreter's decode cache can keep it: bits 2:0 enum fpu_arith, 3 the
- * format, 6:4 the rounding-mode field, 11:7 rs3, 12 negate the product,
- * 13 negate the addend. */
-#define PACK_FMT_D (1u << 3)
-#define PACK_RM_SHIFT 4
-#define PACK_RS3_SHIFT 7
-#define PACK_NEG_PRODUCT (1u << 12)
-#define PACK_NEG_ADDEND (1u << 13)
+ * interpreter's decode cache can keep it: bits 2:0 enum fpu_arith, 4:3 the
+ * format (enum fpu_fmt), 7:5 the rounding-mode field, 12:8 rs3, 13 negate
+ * the product, 14 negate the addend. */
+#define PACK_FMT_SHIFT 3
+#define PACK_RM_SHIFT 5
+#define PACK_RS3_SHIFT 8
+#define PACK_NEG_PRODUCT (1u << 13)
+#define PACK_NEG_ADDEND (1u << 14)
 
 static const uint8_t arith_of_funct5[32] = {
 	[F5_ADD] = FPU_ADD, [F5_SUB] = FPU_SUB, [F5_MUL] = FPU_MUL, [F5_DIV] = FPU_DIV,
@@ -1148,9 +1159,9 @@ bool fpu_pack_arith(uint32_t insn, int32_t *packed)
 	struct fp_insn d = decode(insn);
 	unsigned opcode = insn & 0x7f, p;
 
-	if (d.fmt > FPU_D)
+	if (d.fmt > FPU_H)
 		return false;
-	p = (d.fmt == FPU_D ? PACK_FMT_D : 0) | d.funct3 << PACK_RM_SHIFT;
+	p = (unsigned)d.fmt << PACK_FMT_SHIFT | d.funct3 << PACK_RM_SHIFT;
 	if (opcode == OPC_OP_FP) {
 		bool rounding = d.funct5 <= F5_DIV || d.funct5 == F5_SQRT;
 		if (!rounding || (d.funct5 == F5_SQRT && d.rs2 != 0))
@@ -1177,7 +1188,7 @@ int fpu_execute_packed(struct hart *h, int32_t packed, unsigned rd, unsigned rs1
 {
 	unsigned p = (unsigned)packed;
 	enum fpu_arith op = (enum fpu_arith)(p & 7);
-	enum fpu_fmt fmt = p & PACK_FMT_D ? FPU_D : FPU_S;
+	enum fpu_fmt fmt = (enum fpu_fmt)((p >> PACK_FMT_SHIFT) & 3);
 	int rm = resolve_rm(h, (p >> PACK_RM_SHIFT) & 7);
 	uint8_t flags = 0;
 
@@ -1245,11 +1256,12 @@ static int exec_convert(struct hart *h, const struct fp_insn *d)
 		return -1;
 	switch (d->funct5) {
 	case F5_CVT_FF: {
-		/* FCVT.S.D has rs2 = 1 (source D), FCVT.D.S rs2 = 0 (source S) */
-		enum fpu_fmt from = d->fmt == FPU_S ? FPU_D : FPU_S;
-		if (d->rs2 != (unsigned)from)
+		/* rs2 is the source format: FCVT.S.D has rs2 = 1, FCVT.D.H 2 */
+		enum fpu_fmt from = (enum fpu_fmt)d->rs2;
+		if (d->rs2 > FPU_H || from == d->fmt)
 			return -1;
-		write_f(h, d->rd, d->fmt, convert(h, d->fmt, read_f(h, d->rs1, from), rm, &flags));
+		write_f(h, d->rd, d->fmt,
+			convert(h, d->fmt, from, read_f(h, d->rs1, from), rm, &flags));
 		break;
 	}
 	case F5_CVT_IF:
@@ -1269,20 +1281,29 @@ static int exec_convert(struct hart *h, const struct fp_insn *d)
 	return 0;
 }
 
-/* FMV.X.W/D and FCLASS (funct5 0x1c), FMV.W/D.X (funct5 0x1e). */
+/* The low `bits` of v sign-extended, for FMV.X.W and FMV.X.H. */
+static uint64_t sext_bits(uint64_t v, unsigned bits)
+{
+	return (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
+}
+
+/* FMV.X.H/W/D and FCLASS (funct5 0x1c), FMV.H/W/D.X (funct5 0x1e). */
 static int exec_move_class(struct hart *h, const struct fp_insn *d)
 {
+	unsigned bits = d->fmt == FPU_D ? 64 : d->fmt == FPU_H ? 16 : 32;
+
 	if (d->rs2 != 0)
 		return -1;
 	if (d->funct5 == F5_MV_F) {
 		if (d->funct3 != 0)
 			return -1;
-		write_f(h, d->rd, d->fmt, d->fmt == FPU_D ? h->x[d->rs1] : (uint32_t)h->x[d->rs1]);
+		uint64_t v = h->x[d->rs1];
+		write_f(h, d->rd, d->fmt, bits == 64 ? v : v & ((1ULL << bits) - 1));
 		return 0;
 	}
 	switch (d->funct3) {
-	case 0: /* FMV.X.*: raw bits, no unboxing; W sign-extends */
-		write_x(h, d->rd, d->fmt == FPU_D ? h->f[d->rs1] : int_result(INT_W, h->f[d->rs1]));
+	case 0: /* FMV.X.*: raw bits, no unboxing; W and H sign-extend */
+		write_x(h, d->rd, bits == 64 ? h->f[d->rs1] : sext_bits(h->f[d->rs1], bits));
 		return 0;
 	case 1:
 		write_x(h, d->rd, classify(fmt_of(d->fmt), read_f(h, d->rs1, d->fmt)));
@@ -1296,7 +1317,7 @@ static int exec_op_fp(struct hart *h, uint32_t insn)
 {
 	struct fp_insn d = decode(insn);
 
-	if (d.fmt > FPU_D)
+	if (d.fmt > FPU_H) /* Q */
 		return -1;
 	switch (d.funct5) {
 	case F5_ADD:

@@ -3,7 +3,7 @@
  * fpu.c and its tests should need this header.
  *
  * Values are raw IEEE 754 encodings: a single occupies the low 32 bits with
- * the upper 32 bits zero (no NaN-boxing here).  Results follow the RISC-V
+ * the upper 32 bits zero, a half the low 16 (no NaN-boxing here).  Results follow the RISC-V
  * rules (canonical NaN, tininess after rounding, NV for inf*0+qNaN); flags
  * are ORed into *flags using the FFLAG_* bits of hart.h.
  */
@@ -12,7 +12,8 @@
 
 #include <stdint.h>
 
-enum fpu_fmt { FPU_S = 0, FPU_D = 1 };
+/* The instructions' fmt field: single, double, half (Zfh). */
+enum fpu_fmt { FPU_S = 0, FPU_D = 1, FPU_H = 2 };
 
 enum fpu_arith { FPU_ADD, FPU_SUB, FPU_MUL, FPU_DIV, FPU_SQRT, FPU_FMA };
 
@@ -21,7 +22,7 @@ enum fpu_arith { FPU_ADD, FPU_SUB, FPU_MUL, FPU_DIV, FPU_SQRT, FPU_FMA };
 uint64_t fpu_soft_arith(enum fpu_fmt fmt, enum fpu_arith op, uint64_t a, uint64_t b, uint64_t c,
 			int rm, uint8_t *flags);
 
-/* Convert a value of the other format to `to` (FCVT.S.D / FCVT.D.S). */
-uint64_t fpu_soft_convert(enum fpu_fmt to, uint64_t a, int rm, uint8_t *flags);
+/* Convert a value of format `from` to `to` (FCVT.S.D, FCVT.H.S, ...). */
+uint64_t fpu_soft_convert(enum fpu_fmt to, enum fpu_fmt from, uint64_t a, int rm, uint8_t *flags);
 
 #endif

@@ -241,6 +241,18 @@ struct hart {
 #define MSTATUS_SXL (3ULL << 34)
 #define MSTATUS_SD (1ULL << 63)
 
+/* menvcfg/senvcfg fields (senvcfg has FIOM and the CB* ones) */
+#define ENVCFG_FIOM 1ULL
+#define ENVCFG_CBIE (3ULL << 4) /* cbo.inval: 00 illegal, 01 as flush, 11 inval */
+#define ENVCFG_CBIE_FLUSH (1ULL << 4)
+#define ENVCFG_CBCFE (1ULL << 6) /* cbo.clean, cbo.flush allowed */
+#define ENVCFG_CBZE (1ULL << 7) /* cbo.zero allowed */
+#define ENVCFG_PBMTE (1ULL << 62) /* Svpbmt: PTE bits 62:61 allowed */
+#define ENVCFG_STCE (1ULL << 63) /* Sstc: stimecmp enabled */
+
+/* Zicbom/Zicbop/Zicboz cache-block size in bytes (docs/cpu.md) */
+#define CBO_BLOCK_SIZE 64
+
 #define FS_OFF 0
 #define FS_INITIAL 1
 #define FS_CLEAN 2

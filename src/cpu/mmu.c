@@ -26,7 +26,10 @@
 #define PTE_D (1ULL << 7)
 #define PTE_PPN_SHIFT 10
 #define PTE_PPN_MASK ((1ULL << 44) - 1)
-#define PTE_RESERVED (~0ULL << 54) /* N, PBMT and reserved bits: none supported */
+#define PTE_RESERVED (0x7fULL << 54) /* bits 60:54 */
+#define PTE_PBMT (3ULL << 61) /* Svpbmt: 0 PMA, 1 NC, 2 IO, 3 reserved */
+#define PTE_N (1ULL << 63) /* Svnapot */
+#define NAPOT_64K_PPN 0x8 /* ppn[3:0] of a 64 KiB NAPOT leaf: the only size defined */
 
 #define SATP_MODE_BARE 0
 #define SATP_MODE_SV39 8
@@ -141,6 +144,20 @@ static bool leaf_permits(const struct hart *h, uint64_t pte, enum access_type ty
 	}
 }
 
+/* The PTE bits above the PPN: N (Svnapot) anywhere, PBMT (Svpbmt) when
+ * menvcfg.PBMTE allows it and not the reserved value 3.  The memory types
+ * change nothing here (keel's memory is coherent and unordered accesses do
+ * not exist in an interpreter), so they are checked and otherwise ignored. */
+static bool pte_bits_valid(const struct hart *h, uint64_t pte)
+{
+	if (pte & PTE_RESERVED)
+		return false;
+	uint64_t pbmt = pte & PTE_PBMT;
+	if (!pbmt)
+		return true;
+	return (h->menvcfg & ENVCFG_PBMTE) && pbmt != PTE_PBMT;
+}
+
 /* Walk the page table.  `update` = false makes it side-effect free (for
  * debuggers) and skips permission checks. */
 static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bool update,
@@ -161,11 +178,11 @@ static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bo
 		if ((update && !pmp_allows(h, pte_addr, 8, ACCESS_READ, PRIV_S)) ||
 		    bus_read(h->bus, pte_addr, 8, &pte))
 			return raise(h, access_fault_cause[type], va);
-		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || !pte_bits_valid(h, pte))
 			return raise(h, page_fault_cause[type], va);
 		uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
 		if (!(pte & (PTE_R | PTE_X))) { /* pointer to the next level */
-			if (pte & (PTE_A | PTE_D | PTE_U))
+			if (pte & (PTE_A | PTE_D | PTE_U | PTE_N | PTE_PBMT))
 				return raise(h, page_fault_cause[type], va);
 			table = ppn << 12;
 			continue;
@@ -173,6 +190,11 @@ static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bo
 		uint64_t super_mask = (1ULL << (9 * level)) - 1; /* in pages */
 		if (ppn & super_mask)
 			return raise(h, page_fault_cause[type], va); /* misaligned superpage */
+		if (pte & PTE_N) { /* a 64 KiB page: ppn[3:0] come from the va */
+			if (level != 0 || (ppn & 0xf) != NAPOT_64K_PPN)
+				return raise(h, page_fault_cause[type], va);
+			ppn = (ppn & ~0xfULL) | ((va >> 12) & 0xf);
+		}
 		if (update) {
 			if (!leaf_permits(h, pte, type, priv))
 				return raise(h, page_fault_cause[type], va);

@@ -10,7 +10,6 @@
 #define MSIP_OFFSET 0x0000
 #define MTIMECMP_OFFSET 0x4000
 #define MTIME_OFFSET 0xbff8
-#define ENVCFG_STCE (1ULL << 63)
 
 void clint_init(struct clint *c, struct hart *hart, const struct vclock *clock)
 {

@@ -134,7 +134,7 @@ void machine_free(struct machine *m);
 int machine_reset(struct machine *m);
 
 /* Load the guest into a fresh machine.  Virt board: firmware, kernel,
- * initrd and device tree (machine/boot.h), then keep RAM as the boot
+ * initrd and device tree (board/boot.h), then keep RAM as the boot
  * image a reset restores.  Bare board: an ELF, started at its entry with
  * HTIF at its tohost/fromhost.  Return 0, or -1 with "FILE: reason". */
 int machine_load_boot_files(struct machine *m, const struct boot_config *bc, char *err,

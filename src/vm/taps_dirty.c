@@ -1,5 +1,5 @@
 /* Dirty-page tracking (taps.h, section 5).  The bus keeps the bits
- * (machine/bus.h, "Dirty pages"); this file keeps the hart's TLB in step
+ * (bus/bus.h, "Dirty pages"); this file keeps the hart's TLB in step
  * with them: a page whose bit is clear must have no TLB write entry, so
  * its first store takes the slow path, which sets the bit.  Starting and
  * every fetch clear bits, so both drop the hart's write entries. */

@@ -831,7 +831,8 @@ static void test_illegal_32bit_tval(void **state)
 	const uint32_t bad[] = {
 		0xffffffff,
 		0x0000007f,           /* opcode 0x7f */
-		enc_i(0, 0, 2, 0, OPC_MISC_MEM), /* MISC-MEM funct3 2 */
+		enc_i(3, 0, 2, 0, OPC_MISC_MEM), /* MISC-MEM funct3 2 (CBO), imm 3: reserved */
+		enc_i(0, 0, 3, 0, OPC_MISC_MEM), /* MISC-MEM funct3 3 */
 		jalr(RA, T0, 0) | 1 << 12, /* JALR funct3 1 */
 		csrr(T0, 0x7c0),      /* a CSR keel does not have */
 		0x00200073,           /* SYSTEM funct3 0, imm 2 (uret is gone) */
@@ -936,6 +937,83 @@ static void test_fence_is_a_nop(void **state)
 	exec1(m, 0x0000100f); /* fence.i */
 	assert_int_equal(m->hart.pc, CODE_BASE + 4);
 	assert_int_equal(m->hart.mcause, 0);
+}
+
+/* ---- RVA22: the B extensions, Zicond, cache-block operations ---- */
+
+/* One program of the new ALU ops, with the results worked out from the
+ * Bit-Manipulation spec (rol by 48 moves bit 63 to 47 and bit 0 to 48;
+ * clmulh of x^63+1 squared is x^126+1, bit 62 of the high half; ...). */
+static void bitmanip_program(struct machine *m)
+{
+	struct code c = code_at(m, CODE_BASE);
+	emit_li(&c, A0, 0x00000000fffffff0);
+	emit_li(&c, A1, 0x8000000000000001);
+	emit(&c, op(0x10, 6, T0, A0, A1));                  /* sh3add t0, a0, a1 */
+	emit(&c, op32(0x04, 0, T1, A1, A0));                /* add.uw t1, a1, a0 */
+	emit(&c, enc_i(0x600, A1, 1, T2, OPC_OP_IMM));      /* clz t2, a1 */
+	emit(&c, enc_i(0x601, A0, 1, S0, OPC_OP_IMM));      /* ctz s0, a0 */
+	emit(&c, enc_i(0x602, A0, 1, S1, OPC_OP_IMM_32));   /* cpopw s1, a0 */
+	emit(&c, enc_i(0x6b8, A1, 5, A2, OPC_OP_IMM));      /* rev8 a2, a1 */
+	emit(&c, enc_i(0x287, A0, 5, A3, OPC_OP_IMM));      /* orc.b a3, a0 */
+	emit(&c, op(0x30, 1, A4, A1, A0));                  /* rol a4, a1, a0 */
+	emit(&c, op(0x05, 3, A5, A1, A1));                  /* clmulh a5, a1, a1 */
+	emit(&c, enc_i(0x280 | 40, A0, 1, A6, OPC_OP_IMM)); /* bseti a6, a0, 40 */
+	emit(&c, op(0x07, 7, A7, A1, A0));                  /* czero.nez a7, a1, a0 */
+	emit(&c, op(0x05, 6, S2, A1, A0));                  /* max s2, a1, a0 */
+	emit(&c, op32(0x30, 5, S3, A1, A0));                /* rorw s3, a1, a0 */
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, 100);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[T0], 0x80000007ffffff81);
+	assert_int_equal(m->hart.x[T1], 0xfffffff1);
+	assert_int_equal(m->hart.x[T2], 0);
+	assert_int_equal(m->hart.x[S0], 4);
+	assert_int_equal(m->hart.x[S1], 28);
+	assert_int_equal(m->hart.x[A2], 0x0100000000000080);
+	assert_int_equal(m->hart.x[A3], 0xffffffff);
+	assert_int_equal(m->hart.x[A4], 0x0001800000000000);
+	assert_int_equal(m->hart.x[A5], 0x4000000000000000);
+	assert_int_equal(m->hart.x[A6], 0x100fffffff0);
+	assert_int_equal(m->hart.x[A7], 0);
+	assert_int_equal(m->hart.x[S2], 0xfffffff0);
+	assert_int_equal(m->hart.x[S3], 0x10000);
+}
+
+/* The same in decoded blocks and with the block cache off. */
+static void test_bitmanip_both_paths(void **state)
+{
+	struct machine *m = *state;
+	bitmanip_program(m);
+	hart_set_block_cache(&m->hart, false);
+	memset(m->hart.x, 0, sizeof(m->hart.x));
+	bitmanip_program(m);
+	assert_null(m->hart.blocks);
+}
+
+/* cbo.zero over code that has been decoded: the next fetch sees the zeros
+ * (an illegal instruction), as a store there would. */
+static void test_cbo_zero_over_decoded_code(void **state)
+{
+	struct machine *m = *state;
+	uint64_t target = CODE_BASE + 0x40;
+	struct code t = code_at(m, target);
+	emit(&t, addi(T0, ZERO, 7));
+	uint64_t halt = emit_halt(&t);
+	run_from(m, target, 10); /* decoded now */
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[T0], 7);
+	m->hart.x[T0] = 0;
+	struct code c = code_at(m, CODE_BASE);
+	emit_li(&c, A0, target + 12); /* any byte of the block */
+	emit(&c, enc_i(4, A0, 2, 0, OPC_MISC_MEM)); /* cbo.zero (a0) */
+	while (c.pc < target)
+		emit(&c, addi(ZERO, ZERO, 0));
+	run_from(m, CODE_BASE, 100);
+	assert_mtrap(m, EXC_ILLEGAL_INSN, target, 0);
+	assert_int_equal(m->hart.x[T0], 0);
+	for (uint64_t a = target; a < target + 64; a += 8)
+		assert_int_equal(peek(m, a, 8), 0);
 }
 
 /* ---- A extension ---- */
@@ -1265,6 +1343,8 @@ int main(void)
 		VM_TEST(test_ecall_delegation),
 		VM_TEST(test_ebreak),
 		VM_TEST(test_fence_is_a_nop),
+		VM_TEST(test_bitmanip_both_paths),
+		VM_TEST(test_cbo_zero_over_decoded_code),
 		VM_TEST(test_amo_ops),
 		VM_TEST(test_amo_misaligned),
 		VM_TEST(test_sc_without_reservation_fails),

@@ -422,4 +422,75 @@ test_main:
 	CHECK a1, \flags
 	.endm
 
+/* ---- half precision (Zfh): the file needs `.option arch, +zfh` ---- */
+
+/* the operand's 16 bits into freg, NaN-boxed */
+	.macro FP_LOAD_H freg, bits
+	li t0, \bits
+	fmv.h.x \freg, t0
+	.endm
+
+/* half result: also checks that the result register is NaN-boxed */
+	.macro TEST_FH n, insn, flags, result, a, b=0, c=0, nops=2, rm=
+	CASE \n
+	FP_LOAD_H ft0, \a
+	FP_LOAD_H ft1, \b
+	FP_LOAD_H ft2, \c
+	.if \nops == 1
+	.ifb \rm
+	FP_RUN \insn ft3, ft0
+	.else
+	FP_RUN \insn ft3, ft0, \rm
+	.endif
+	.elseif \nops == 2
+	.ifb \rm
+	FP_RUN \insn ft3, ft0, ft1
+	.else
+	FP_RUN \insn ft3, ft0, ft1, \rm
+	.endif
+	.else
+	.ifb \rm
+	FP_RUN \insn ft3, ft0, ft1, ft2
+	.else
+	FP_RUN \insn ft3, ft0, ft1, ft2, \rm
+	.endif
+	.endif
+	fmv.x.d a0, ft3
+	li t0, 0xffffffffffff0000 | (\result)
+	CHECK_REG a0, t0
+	CHECK a1, \flags
+	.endm
+
+/* integer result from half operands */
+	.macro TEST_FH_INT n, insn, flags, result, a, b=0, nops=1, rm=
+	CASE \n
+	FP_LOAD_H ft0, \a
+	FP_LOAD_H ft1, \b
+	.if \nops == 1
+	.ifb \rm
+	FP_RUN \insn a0, ft0
+	.else
+	FP_RUN \insn a0, ft0, \rm
+	.endif
+	.else
+	FP_RUN \insn a0, ft0, ft1
+	.endif
+	CHECK a0, \result
+	CHECK a1, \flags
+	.endm
+
+	.macro TEST_INT_FH n, insn, flags, result, v, rm=
+	CASE \n
+	li a2, \v
+	.ifb \rm
+	FP_RUN \insn ft3, a2
+	.else
+	FP_RUN \insn ft3, a2, \rm
+	.endif
+	fmv.x.d a0, ft3
+	li t0, 0xffffffffffff0000 | (\result)
+	CHECK_REG a0, t0
+	CHECK a1, \flags
+	.endm
+
 #endif

@@ -1,4 +1,4 @@
-"""Reference IEEE-754 binary32/binary64 arithmetic with RISC-V semantics
+"""Reference IEEE-754 binary16/binary32/binary64 arithmetic with RISC-V semantics
 (canonical NaN, tininess after rounding), on exact rationals."""
 from fractions import Fraction as F
 import math
@@ -19,6 +19,7 @@ class Fmt:
         s.maxfin = ((((1 << e) - 2) << m) | ((1 << m) - 1))
 S = Fmt(8, 23)
 D = Fmt(11, 52)
+H = Fmt(5, 10)
 
 def decode(f, b):
     sign = (b >> (f.e + f.m)) & 1

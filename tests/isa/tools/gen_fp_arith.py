@@ -1,5 +1,5 @@
-"""Generates rv64f-arith.S and rv64d-arith.S (case lines checked against the
-exact model in fpref.py).  Run from anywhere:
+"""Generates rv64f-arith.S, rv64d-arith.S and rv64zfh-arith.S (case lines
+checked against the exact model in fpref.py).  Run from anywhere:
 
     python3 tests/isa/tools/gen_fp_arith.py
 
@@ -51,11 +51,15 @@ def flagstr(fl):
     names = [(NV, 'FF_NV'), (DZ, 'FF_DZ'), (OF, 'FF_OF'), (UF, 'FF_UF'), (NX, 'FF_NX')]
     return '|'.join(n for b, n in names if fl & b)
 
+# per format: instruction suffix, the test.h macro for its results
+SUFFIX = {id(S): 's', id(D): 'd', id(H): 'h'}
+MACRO = {id(S): 'FS', id(D): 'FD', id(H): 'FH'}
+
 class Gen:
     def __init__(s, f, start=2):
         s.f = f; s.n = start; s.out = []
-        s.p = 's' if f is S else 'd'
-        s.mac = 'TEST_FS' if f is S else 'TEST_FD'
+        s.p = SUFFIX[id(f)]
+        s.mac = 'TEST_' + MACRO[id(f)]
     def emit(s, line): s.out.append(line)
     def comment(s, t): s.out.append(''); s.out.append(f"\t/* {t} */")
     def next(s):
@@ -78,7 +82,7 @@ class Gen:
                 r &= (1 << bits) - 1
                 if bits == 32:  # sign-extend the 32-bit result
                     r = r | (0xffffffff00000000 if r >> 31 else 0)
-                mac = 'TEST_FS_INT' if s.f is S else 'TEST_FD_INT'
+                mac = s.mac + '_INT'
                 s.emit(f"\t{mac} {s.next()}, {op}, {flagstr(fl)}, {hex(r)}, {hex(b)}, rm={rmname}\t/* {desc(x)} {rmname} */")
     def fromint(s, op, values, bits, signed, rms):
         for v in values:
@@ -87,11 +91,11 @@ class Gen:
                 n = x & ((1 << bits) - 1)
                 if signed and n >> (bits - 1): n -= 1 << bits
                 r, fl = from_int(s.f, n, rm)
-                mac = 'TEST_INT_FS' if s.f is S else 'TEST_INT_FD'
+                mac = 'TEST_INT_' + MACRO[id(s.f)]
                 rmarg = f", rm={rmname}" if rmname else ''
                 s.emit(f"\t{mac} {s.next()}, {op}, {flagstr(fl)}, {hex(r)}, {hex(x)}{rmarg}\t/* {n} {rmname} */")
     def cmpint(s, op, fn, pairs):
-        mac = 'TEST_FS_INT' if s.f is S else 'TEST_FD_INT'
+        mac = s.mac + '_INT'
         for a, b in pairs:
             A, B = val(s.f, a), val(s.f, b)
             r, fl = fn(A, B)
@@ -152,7 +156,7 @@ def generate(f):
     g.cmpint('flt', lambda a, b: cmp(f, a, b, 'lt'), cp)
     g.cmpint('fle', lambda a, b: cmp(f, a, b, 'le'), cp)
     g.comment(f"fclass.{p}: one value per class")
-    mac = 'TEST_FS_INT' if f is S else 'TEST_FD_INT'
+    mac = g.mac + '_INT'
     for x in ['-inf', -1.5, '-minsub', '-0', '0', 'maxsub', 1.5, 'inf', 'snan', 'qnan', '-qnan', 'max', '-minnorm']:
         b = val(f, x)
         g.emit(f"\t{mac} {g.next()}, fclass.{p}, 0, {hex(fclass(f, b))}, {hex(b)}\t/* {desc(x)} */")
@@ -160,8 +164,11 @@ def generate(f):
     fr = lambda v: ('frac', Fr(v))
     vals = [1.5, 2.5, -1.5, -2.5, 0.5, -0.5, fr(Fr(7, 4)), fr(Fr(-7, 4))]
     sat = ['-0', 'qnan', 'snan', 'inf', '-inf', 'max', '-max', -1.0, 0.0]
-    w_edges = [('pow2', 31), fr(-2 ** 31), fr(2 ** 31 - 2 ** 7) if f is S else fr(2 ** 31 - 1), fr(-2 ** 31 - 2 ** 8) if f is S else fr(-2 ** 31 - 1), fr(2 ** 32 - 2 ** 8) if f is S else fr(2 ** 32 - 1), ('pow2', 32)]
-    l_edges = [('pow2', 63), fr(-2 ** 63), fr(2 ** 63 - 2 ** 39) if f is S else fr(2 ** 63 - 2 ** 10), ('pow2', 64), fr(2 ** 64 - 2 ** 40) if f is S else fr(2 ** 64 - 2 ** 11)]
+    if f is H:  # the largest half is 65504: no word or long edges to reach
+        w_edges, l_edges = [fr(-2 ** 15), ('pow2', 15), fr(65504), fr(-65504)], []
+    else:
+        w_edges = [('pow2', 31), fr(-2 ** 31), fr(2 ** 31 - 2 ** 7) if f is S else fr(2 ** 31 - 1), fr(-2 ** 31 - 2 ** 8) if f is S else fr(-2 ** 31 - 1), fr(2 ** 32 - 2 ** 8) if f is S else fr(2 ** 32 - 1), ('pow2', 32)]
+        l_edges = [('pow2', 63), fr(-2 ** 63), fr(2 ** 63 - 2 ** 39) if f is S else fr(2 ** 63 - 2 ** 10), ('pow2', 64), fr(2 ** 64 - 2 ** 40) if f is S else fr(2 ** 64 - 2 ** 11)]
     if f is D: w_edges += [fr(Fr(-2 ** 31) - Fr(1, 2)), fr(Fr(2 ** 31 - 1) + Fr(1, 2)), fr(Fr(2 ** 32 - 1) + Fr(1, 2))]
     for op, bits, sgnd in ((f'fcvt.w.{p}', 32, True), (f'fcvt.wu.{p}', 32, False), (f'fcvt.l.{p}', 64, True), (f'fcvt.lu.{p}', 64, False)):
         g.comment(op)
@@ -180,7 +187,109 @@ def generate(f):
             if sgnd and n >> (bits - 1): n -= 1 << bits
             inexact = from_int(f, n, RNE)[1] != 0
             g.fromint(op, [v], bits, sgnd, RMS if inexact else [('', RNE)])
+    if f is H:
+        half_extras(g)
     return g
+
+
+def boxed(f, bits):
+    """The 64-bit register image of a value of format f (NaN-boxed)."""
+    return bits | {id(S): 0xffffffff00000000, id(D): 0, id(H): 0xffffffffffff0000}[id(f)]
+
+
+def half_extras(g):
+    """Zfh beyond the arithmetic: conversions between H and S/D in both
+    directions, reading an improperly boxed operand as the canonical NaN,
+    and the moves (FMV.X.H sign-extends, FMV.H.X boxes)."""
+    def cvt(to, frm, values, rms):
+        for x in values:
+            a = val(frm, x)
+            for rmname, rm in rms:
+                r, fl = convert(frm, to, a, rm)
+                op = f"fcvt.{SUFFIX[id(to)]}.{SUFFIX[id(frm)]}"
+                rmarg = f", rm={rmname}" if rmname else ''  # widening takes none
+                g.emit(f"\tTEST_FCVT {g.next()}, {op}, {flagstr(fl)}, {hex(boxed(to, r))}, {hex(boxed(frm, a))}{rmarg}\t/* {desc(x)} {rmname} */")
+    wide = [1.5, ('frac', -(1 + Fr(1, 2 ** 11))), ('frac', 1 + Fr(3, 2 ** 12)), 65504.0, 65520.0, 1e5, -1e5, 2.0 ** -24, 2.0 ** -25, 3 * 2.0 ** -26, 2.0 ** -14 - 2.0 ** -26, 'qnan', 'snan', 'inf', '-0', 'minsub', 'max']
+    narrow = [1.5, -2.0, 65504.0, ('pow2', -24), ('pow2', -14), 'qnan', 'snan', '-inf', '-0', 'maxsub']
+    rms = [('rne', RNE), ('rtz', RTZ), ('rdn', RDN), ('rup', RUP), ('rmm', RMM)]
+    for src in (S, D):
+        g.comment(f"fcvt.h.{SUFFIX[id(src)]}: rounding, overflow, subnormal results")
+        cvt(H, src, wide, rms)
+        g.comment(f"fcvt.{SUFFIX[id(src)]}.h: always exact")
+        cvt(src, H, narrow, [('', RNE)])
+    g.comment("an H operand not NaN-boxed (upper bits not all ones) reads as the canonical NaN")
+    for op, res in (("fcvt.s.h", boxed(S, S.qnan)), ("fcvt.d.h", D.qnan)):
+        for raw in (0x3c00, 0xffffffff00003c00, 0x7fffffffffff3c00):
+            g.emit(f"\tTEST_FCVT {g.next()}, {op}, 0, {hex(res)}, {hex(raw)}")
+    g.comment("fmv.x.h sign-extends bit 15 (raw bits, no unboxing); fmv.h.x boxes")
+    for raw, res in ((0xffffffffffff8001, 0xffffffffffff8001), (0xffffffffffff7c00, 0x7c00), (0x0000000012345678, 0x5678), (0x000000000000f00f, 0xfffffffffffff00f)):
+        g.emit(f"\tTEST_MV_X_H {g.next()}, {hex(res)}, {hex(raw)}")
+    for x, res in ((0x123456789abcdef0, 0xffffffffffffdef0), (0x7e00, 0xffffffffffff7e00), (0xffff0000ffff8000, 0xffffffffffff8000)):
+        g.emit(f"\tTEST_MV_H_X {g.next()}, {hex(res)}, {hex(x)}")
+    g.comment("flh boxes what it loads; fsh stores the low 16 bits whatever the rest")
+    g.emit(f"\tTEST_FLH_FSH {g.next()}")
+
+
+HALF_MACROS = """
+\t.option arch, +zfh
+
+/* a conversion: operand and result as 64-bit register images */
+\t.macro TEST_FCVT n, insn, flags, result, a, rm=
+\tCASE \\n
+\tli t0, \\a
+\tfmv.d.x ft0, t0
+\t.ifb \\rm
+\tFP_RUN \\insn ft3, ft0
+\t.else
+\tFP_RUN \\insn ft3, ft0, \\rm
+\t.endif
+\tfmv.x.d a0, ft3
+\tli t0, \\result
+\tCHECK_REG a0, t0
+\tCHECK a1, \\flags
+\t.endm
+
+\t.macro TEST_MV_X_H n, result, reg
+\tCASE \\n
+\tli t0, \\reg
+\tfmv.d.x ft0, t0
+\tfmv.x.h a0, ft0
+\tli t0, \\result
+\tCHECK_REG a0, t0
+\t.endm
+
+\t.macro TEST_MV_H_X n, result, x
+\tCASE \\n
+\tli a2, \\x
+\tfmv.h.x ft0, a2
+\tfmv.x.d a0, ft0
+\tli t0, \\result
+\tCHECK_REG a0, t0
+\t.endm
+
+\t.macro TEST_FLH_FSH n
+\tCASE \\n
+\tla a2, .Lhalves\\@
+\tflh ft0, 2(a2)
+\tfmv.x.d a0, ft0
+\tli t0, 0xffffffffffffbeef
+\tCHECK_REG a0, t0
+\tli t0, 0x1234567800005678 /* not a boxed half: fsh stores its low bits */
+\tfmv.d.x ft1, t0
+\tfsh ft1, 0(a2)
+\tlhu a0, 0(a2)
+\tCHECK a0, 0x5678
+\tlhu a0, 2(a2)
+\tCHECK a0, 0xbeef
+\tj .Lover\\@
+\t.data
+\t.balign 8
+.Lhalves\\@:
+\t.half 0xdead, 0xbeef, 0, 0
+\t.text
+.Lover\\@:
+\t.endm
+"""
 
 
 HEADER = """/* RV64{X} arithmetic on {P}-precision values, case by case against an
@@ -202,8 +311,14 @@ HEADER = """/* RV64{X} arithmetic on {P}-precision values, case by case against 
 
 def write(fmt, path):
     g = generate(fmt)
-    extra = '\n * TEST_FS also checks that every single result is NaN-boxed.' if fmt is S else ''
-    text = HEADER.format(X='F' if fmt is S else 'D', P='single' if fmt is S else 'double', EXTRA=extra)
+    extra = {id(S): '\n * TEST_FS also checks that every single result is NaN-boxed.',
+             id(H): '\n * TEST_FH also checks that every half result is NaN-boxed.  Then the\n'
+                    ' * conversions to and from S and D, the moves, FLH and FSH.',
+             id(D): ''}[id(fmt)]
+    name = {id(S): ('F', 'single'), id(D): ('D', 'double'), id(H): ('Zfh', 'half')}[id(fmt)]
+    text = HEADER.format(X=name[0], P=name[1], EXTRA=extra)
+    if fmt is H:
+        text = text.replace('#include "test.h"\n', '#include "test.h"\n' + HALF_MACROS)
     text += '\n'.join(g.out) + '\n\n\tTEST_END\n'
     with open(path, 'w') as f:
         f.write(text)
@@ -213,3 +328,4 @@ if __name__ == '__main__':
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     write(S, os.path.join(here, 'rv64f-arith.S'))
     write(D, os.path.join(here, 'rv64d-arith.S'))
+    write(H, os.path.join(here, 'rv64zfh-arith.S'))
