@@ -15,6 +15,7 @@
 #include "cli/default_guest.h"
 #include "dev/disk_image.h"
 #include "host/host_loop.h"
+#include "host/sandbox.h"
 #include "svc/api/api.h"
 #include "svc/dirty/dirty_rounds.h"
 #include "svc/evlog/evlog.h"
@@ -45,6 +46,7 @@ struct run_options {
 	const char *net;
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
+	uid_t api_allow_uid; /* --api-allow-uid UID; (uid_t)-1: keel's own uid only */
 	const char *vmi_events; /* --vmi-events FILE */
 	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
 	const char *restore; /* snapshot to resume instead of booting */
@@ -63,6 +65,7 @@ struct run_options {
 	int gdb_port;
 	bool stats;
 	bool no_decode_cache;
+	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
@@ -200,8 +203,13 @@ static void run_usage(FILE *out)
 	      "                       instruction count, seconds and MIPS at exit\n"
 	      "  --no-decode-cache    decode and run every instruction on its own (slower;\n"
 	      "                       for checking that decoded blocks change nothing)\n"
+	      "  --no-sandbox         run without the seccomp filter that otherwise allows\n"
+	      "                       only the system calls a running VM needs (docs/sandbox.md)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
-	      "                       (see 'keel ctl --help' and docs/api.md)\n"
+	      "                       (see 'keel ctl --help' and docs/api.md): a socket of\n"
+	      "                       mode 0600 in a directory only you can write\n"
+	      "  --api-allow-uid UID  also serve this user's processes (default: only\n"
+	      "                       processes of keel's own uid, checked by SO_PEERCRED)\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
 	      "console: the UART is on the terminal in raw mode; Ctrl-a x quits and\n"
@@ -249,9 +257,9 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_GUEST, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD,
-	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY,
-	OPT_INCOMING, OPT_KEY,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
+	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
+	OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -319,6 +327,12 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->passphrase_fd = (int)v;
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_NO_SANDBOX: o->no_sandbox = true; return 0;
+	case OPT_API_ALLOW_UID:
+		if (parse_u64(arg, &v) || v >= (uid_t)-1)
+			return bad("--api-allow-uid", arg);
+		o->api_allow_uid = (uid_t)v;
+		return 0;
 	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
 	case OPT_TRACK_DIRTY:
 		if (parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
@@ -444,6 +458,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+		{"api-allow-uid", required_argument, NULL, OPT_API_ALLOW_UID},
 		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
 		{"track-dirty", required_argument, NULL, OPT_TRACK_DIRTY},
 		{"log", required_argument, NULL, OPT_LOG},
@@ -460,6 +476,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->idle_sleep = true;
 	o->time_catch_up = true;
 	o->passphrase_fd = -1;
+	o->api_allow_uid = (uid_t)-1;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "hm:", longopts, NULL)) != -1) {
@@ -589,6 +606,26 @@ static int save_snapshot(struct machine *m, const char *path)
 	return rc;
 }
 
+/* Set-up is over (files open, sockets listening, the log started): from
+ * here on only what the run loop, the services and clones need.  The
+ * KEEL_TEST_FORBIDDEN_SYSCALL environment variable makes keel break the
+ * rules right after, so that the tests can see a forbidden call stopped. */
+static int enter_sandbox(const struct run_options *o)
+{
+	if (o->no_sandbox)
+		return 0;
+	char err[256];
+	if (sandbox_enter(err, sizeof(err))) {
+		fprintf(stderr, "keel run: %s (--no-sandbox runs without it)\n", err);
+		return -1;
+	}
+	if (getenv("KEEL_TEST_FORBIDDEN_SYSCALL")) {
+		char *const argv[] = {"/bin/true", NULL};
+		execve(argv[0], argv, environ);
+	}
+	return 0;
+}
+
 /* Run with the plain loop (bare board) or the host loop (virt board). */
 static enum stop_reason run_slices(struct machine *m, struct host_loop *loop)
 {
@@ -703,11 +740,11 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 		return why;
 	}
 	if (m->cfg.board == BOARD_BARE)
-		return run_with_snapshot(m, o, NULL);
+		return enter_sandbox(o) ? STOP_NONE : run_with_snapshot(m, o, NULL);
 	struct api_server api;
 	if (o->api_sock) {
 		char err[512];
-		if (api_server_open(&api, o->api_sock, err, sizeof(err))) {
+		if (api_server_open(&api, o->api_sock, o->api_allow_uid, err, sizeof(err))) {
 			fprintf(stderr, "keel run: --api-sock %s\n", err);
 			return STOP_NONE;
 		}
@@ -721,7 +758,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	m->cfg.console_opaque = &loop;
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
-	if (!o->record || start_recording(&rec, m, o) == 0) {
+	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/host/clone.c) returns here too: the log is the parent's,

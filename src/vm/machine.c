@@ -285,7 +285,7 @@ int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
 {
 	struct state_writer w;
 	sw_init(&w);
-	if (ram_state_save(m->ram, m->ram_size, &w, err, errlen) || w.oom) {
+	if (ram_state_save(m->ram, m->ram_size, false, &w, err, errlen) || w.oom) {
 		if (w.oom)
 			snprintf(err, errlen, "boot image: out of memory");
 		sw_free(&w);
@@ -361,7 +361,7 @@ void machine_free(struct machine *m)
 
 /* A guest-requested reset: RAM back to zero, hart and devices to reset
  * state, boot images reloaded.  Virtual time and icount keep running. */
-static int machine_reset(struct machine *m)
+int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */

@@ -20,6 +20,10 @@ struct machine;
 struct disk_identity;
 
 #define SNAPSHOT_FORMAT_VERSION 1u
+/* File header flag: the file ends in a SUM section, the BLAKE2b-256 of
+ * every byte before it (docs/snapshot-format.md "Integrity"). */
+#define SNAPSHOT_FLAG_SUM 1u
+#define SNAPSHOT_SUM_BYTES 32
 /* Refuse snapshots larger than RAM plus this much (compressed RAM never
  * grows by more than zstd's bound, and the device state is small). */
 #define SNAPSHOT_MAX_OVERHEAD (64u << 20)

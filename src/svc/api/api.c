@@ -97,23 +97,64 @@ static int clear_stale(const struct sockaddr_un *addr, char *err, size_t errlen)
 	return 0;
 }
 
-int api_server_open(struct api_server *s, const char *path, char *err, size_t errlen)
+/* The socket's directory must be the user's alone: in a directory others
+ * can write, one of them could replace the socket file by their own and
+ * collect what clients send (passphrases, for "suspend"). */
+static int check_private_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "%s: directory %s: %s", path, dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen,
+			 "%s: the directory %s is not private (owner uid %u, mode %04o): put the "
+			 "socket in a directory only you can write, such as $XDG_RUNTIME_DIR",
+			 path, dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind with mode 0600 from the start: no moment when others may connect. */
+static int bind_private(int fd, const struct sockaddr_un *addr)
+{
+	mode_t old = umask(0177);
+	int rc = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	umask(old);
+	return rc;
+}
+
+int api_server_open(struct api_server *s, const char *path, uid_t peer_uid, char *err,
+		    size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
 	s->clone_client = -1;
 	s->migrate_client = -1;
+	s->peer_uid = peer_uid;
 	for (int i = 0; i < API_MAX_CLIENTS; i++)
 		client_reset(&s->clients[i]);
 	struct sockaddr_un addr;
-	if (fill_addr(&addr, path, err, errlen) || clear_stale(&addr, err, errlen))
+	if (fill_addr(&addr, path, err, errlen) || check_private_dir(path, err, errlen) ||
+	    clear_stale(&addr, err, errlen))
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0) {
+	if (bind_private(fd, &addr) != 0 || listen(fd, 8) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -760,13 +801,24 @@ static int client_read(struct api_server *s, int i, struct machine *m, struct ap
 	return 0;
 }
 
-static void refuse(int fd)
+static void refuse(int fd, const char *why)
 {
-	static const char msg[] =
-		"{\"id\":null,\"ok\":false,\"error\":\"too many clients; try again later\"}\n";
-	ssize_t ignored = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	char msg[160];
+	snprintf(msg, sizeof(msg), "{\"id\":null,\"ok\":false,\"error\":\"%s\"}\n", why);
+	ssize_t ignored = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)ignored;
 	close(fd);
+}
+
+/* The socket file's mode keeps others out; this holds even if someone
+ * with CAP_DAC_OVERRIDE, or a file descriptor passed on, gets through. */
+static bool peer_allowed(const struct api_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return false;
+	return cred.uid == geteuid() || (s->peer_uid != (uid_t)-1 && cred.uid == s->peer_uid);
 }
 
 /* Each new client is served at once, before the next accept: one that
@@ -778,13 +830,17 @@ static void accept_clients(struct api_server *s, struct machine *m, struct api_a
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error: try on the next poll */
+		if (!peer_allowed(s, fd)) {
+			refuse(fd, "permission denied: another user's process (SO_PEERCRED)");
+			continue;
+		}
 		struct api_client *slot = NULL;
 		for (int i = 0; i < API_MAX_CLIENTS && !slot; i++)
 			if (s->clients[i].fd < 0)
 				slot = &s->clients[i];
 		char *in = slot ? malloc(API_MAX_LINE + 1) : NULL;
 		if (!in) {
-			refuse(fd);
+			refuse(fd, "too many clients; try again later");
 			continue;
 		}
 		slot->fd = fd;

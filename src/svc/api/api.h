@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "dev/net_slirp.h"
@@ -59,6 +60,9 @@ struct api_client {
 
 struct api_server {
 	int listen_fd; /* -1: not open */
+	/* Who may talk to it (SO_PEERCRED): keel's own effective uid, and
+	 * this one too unless it is (uid_t)-1 (keel run --api-allow-uid). */
+	uid_t peer_uid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct api_client clients[API_MAX_CLIENTS];
 	/* A "clone" waiting for the host loop: whose it is, and its id. */
@@ -92,10 +96,16 @@ struct api_actions {
 	void *console_opaque;
 };
 
-/* Listen on `path`.  A stale socket file (nothing accepts on it) is
- * replaced; a live server or a file that is not a socket is an error.
- * Returns 0, or -1 with "PATH: why" in err. */
-int api_server_open(struct api_server *s, const char *path, char *err, size_t errlen);
+/* Listen on `path`, a socket file of mode 0600 in a directory that only
+ * keel's user can write (owned by it, no group or other write bit: a
+ * shared directory such as /tmp is refused, since anyone could swap the
+ * socket file there).  Clients whose peer credentials show another uid
+ * than keel's effective one and `peer_uid` are refused at connect.  A
+ * stale socket file (nothing accepts on it) is replaced; a live server or
+ * a file that is not a socket is an error.  Returns 0, or -1 with
+ * "PATH: why" in err. */
+int api_server_open(struct api_server *s, const char *path, uid_t peer_uid, char *err,
+		    size_t errlen);
 
 /* Flush what replies it can (never blocks), close every socket and remove
  * the socket file. */
