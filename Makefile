@@ -7,8 +7,8 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 180
 MESON_TEST := meson test --print-errorlogs --num-processes 2
 
-.PHONY: all bootstrap build build-asan build-fuzz guest test test-defconfig test-unit test-asan \
-	fuzz fuzz-seeds run bench clean
+.PHONY: all bootstrap build build-asan build-fuzz guest guest-debian test test-debian \
+	test-defconfig test-unit test-asan fuzz fuzz-seeds run ssh bench clean
 
 all: build
 
@@ -41,12 +41,19 @@ build-fuzz: bootstrap $(FUZZ_BUILD)/build.ninja
 guest: bootstrap
 	@guest/build >/dev/null
 
+# The Debian 13 guest (Debian's kernel, systemd, sshd, nginx), cached
+# outside the tree by guest/build --debian; 10-30 minutes the first time.
+guest-debian: bootstrap
+	@guest/build --debian >/dev/null
+
 # Every suite in the normal build (the hostile guest also under the ASan
-# keel), then the unit suite under ASan+UBSan, then each fuzz target over
-# its seed corpus plus a short fixed-seed run.
-test: build build-asan build-fuzz guest
+# keel; the Debian guest's smoke test, test_debian_smoke, among them),
+# then the unit suite under ASan+UBSan, then each fuzz target over its
+# seed corpus plus a short fixed-seed run.
+test: build build-asan build-fuzz guest guest-debian
 	@status=0; \
-	KEEL_GUEST_DIR=$$(guest/build) KEEL_ASAN=$(CURDIR)/$(ASAN_BUILD)/keel \
+	KEEL_GUEST_DIR=$$(guest/build) KEEL_DEBIAN_DIR=$$(guest/build --debian) \
+	KEEL_ASAN=$(CURDIR)/$(ASAN_BUILD)/keel \
 		$(MESON_TEST) -C $(BUILD) || status=1; \
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit || status=1; \
 	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz || status=1; \
@@ -75,26 +82,57 @@ fuzz-seeds: build-fuzz
 test-defconfig: build guest
 	KEEL_GUEST_DIR=$$(guest/build) python3 tests/integration/test_defconfig.py
 
+# The Debian guest's whole test: boot to multi-user.target, ssh, nginx,
+# clone, poweroff, record and 3 replays (tests/integration/test_debian.py).
+test-debian: build guest-debian
+	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_debian.py
+
 test-unit: build
 	$(MESON_TEST) -C $(BUILD) --suite unit
 
 test-asan: build-asan
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit
 
-# Boot the default guest: console on this terminal (Ctrl-a x quits), the
-# root disk an overlay over the guest's ext4 image, user networking with
-# the guest's web server on http://127.0.0.1:8080/.
+# Boot a guest with its console on this terminal (Ctrl-a x quits).
+# GUEST=default (the default): the busybox guest, its root disk an overlay
+# over its ext4 image, its web server on http://127.0.0.1:8080/.
+# GUEST=debian: Debian 13 with Debian's kernel; log in as root without a
+# password; sshd on 127.0.0.1:2222 (make ssh GUEST=debian), nginx on
+# http://127.0.0.1:8080/ (docs/guest.md).
 # The control socket makes the services reachable: keel ctl status,
 # snapshot, clone, suspend --encrypt (docs/api.md).
 # The socket must sit in a directory only you can write (docs/api.md):
 # $XDG_RUNTIME_DIR, or a private directory made here.
+GUEST ?= default
 API_DIR ?= $${XDG_RUNTIME_DIR:-/tmp/keel-$$(id -u)}
 API_SOCK ?= $(API_DIR)/keel.sock
+STATE_DIR := $${XDG_STATE_HOME:-$$HOME/.local/state}/keel
 
+ifeq ($(GUEST),debian)
+run: build guest-debian
+	@mkdir -p -m 700 $(API_DIR)
+	@d=$$(guest/build --debian) && mkdir -p $(STATE_DIR) && \
+	echo "keel: Debian guest $$d; ssh: make ssh GUEST=debian; web: http://127.0.0.1:8080/" >&2 && \
+	$(BUILD)/keel run --kernel $$d/Image --initrd $$d/initrd.img --append "$$(cat $$d/cmdline)" \
+		-m 1G --disk $$d/rootfs.ext4,overlay=$(STATE_DIR)/$$(basename $$d).kov \
+		--net user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80 \
+		--api-sock $(API_SOCK)
+
+ssh:
+	@d=$$(guest/build --debian --print-path) && \
+	ssh -p 2222 -i $$d/id_ed25519 -o UserKnownHostsFile=$$d/known_hosts root@127.0.0.1
+else ifeq ($(GUEST),default)
 run: build guest
 	mkdir -p -m 700 $(API_DIR)
 	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80 \
 		--api-sock $(API_SOCK)
+
+ssh:
+	@echo "the default guest has no sshd; make ssh GUEST=debian" >&2; exit 2
+else
+run ssh:
+	@echo "GUEST must be default or debian, not '$(GUEST)'" >&2; exit 2
+endif
 
 # Speed against QEMU (installed here): bare-metal MIPS, then the Linux
 # workloads of the guest benchmark (bench/README.md).

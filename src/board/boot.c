@@ -108,28 +108,31 @@ static int load_kernel(const struct boot_target *m, const char *path, uint64_t *
 
 /* The reset ROM, as QEMU's: six instructions, then the firmware address,
  * the dtb address and struct fw_dynamic_info. */
+static const uint32_t reset_code[] = {
+	0x00000297, /* auipc t0, 0          */
+	0x02828613, /* addi  a2, t0, 40     */
+	0xf1402573, /* csrr  a0, mhartid    */
+	0x0202b583, /* ld    a1, 32(t0)     */
+	0x0182b283, /* ld    t0, 24(t0)     */
+	0x00028067, /* jr    t0             */
+};
+#define ROM_DTB_ADDR_OFFSET (sizeof(reset_code) + 8)
+
 static void write_reset_rom(const struct boot_target *m, uint64_t fw_addr, uint64_t dtb_addr,
 			    uint64_t kernel_entry)
 {
-	static const uint32_t code[] = {
-		0x00000297, /* auipc t0, 0          */
-		0x02828613, /* addi  a2, t0, 40     */
-		0xf1402573, /* csrr  a0, mhartid    */
-		0x0202b583, /* ld    a1, 32(t0)     */
-		0x0182b283, /* ld    t0, 24(t0)     */
-		0x00028067, /* jr    t0             */
-	};
 	const uint64_t data[] = {
 		fw_addr, dtb_addr,
 		/* fw_dynamic_info: magic, version, next_addr, next_mode, options, boot_hart */
 		FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, kernel_entry, NEXT_MODE_S, 0, 0,
 	};
 	memset(m->rom, 0, VIRT_MROM_SIZE);
-	memcpy(m->rom, code, sizeof(code));
-	memcpy(m->rom + sizeof(code), data, sizeof(data));
+	memcpy(m->rom, reset_code, sizeof(reset_code));
+	memcpy(m->rom + sizeof(reset_code), data, sizeof(data));
 }
 
-int boot_load(const struct boot_target *m, const struct boot_config *cfg, char *err, size_t errlen)
+int boot_load(const struct boot_target *m, const struct boot_config *cfg,
+	      const uint8_t *rng_seed, char *err, size_t errlen)
 {
 	uint64_t fw_size, kernel_entry, kernel_end;
 	if (load_raw(m, cfg->firmware, VIRT_DRAM_BASE, VIRT_KERNEL_OFFSET, &fw_size, err, errlen))
@@ -142,6 +145,8 @@ int boot_load(const struct boot_target *m, const struct boot_config *cfg, char *
 		.bootargs = cfg->append,
 		.isa = ISA_STRING,
 		.virtio_slots = VIRT_VIRTIO_SLOTS,
+		.rng_seed = rng_seed,
+		.rng_seed_len = rng_seed ? FDT_RNG_SEED_LEN : 0,
 	};
 	uint64_t dtb_addr = (VIRT_DRAM_BASE + m->ram_size - FDT_MAX) & ~0x1fffffULL;
 	if (cfg->initrd) {
@@ -161,4 +166,12 @@ int boot_load(const struct boot_target *m, const struct boot_config *cfg, char *
 		return fail(err, errlen, "device tree", "does not fit");
 	write_reset_rom(m, VIRT_DRAM_BASE, dtb_addr, kernel_entry);
 	return 0;
+}
+
+int boot_reseed(const struct boot_target *t, const uint8_t *seed)
+{
+	uint64_t dtb_addr;
+	memcpy(&dtb_addr, t->rom + ROM_DTB_ADDR_OFFSET, sizeof(dtb_addr));
+	uint8_t *dtb = bus_ram_ptr(t->bus, dtb_addr, FDT_MAX, true);
+	return dtb ? fdt_set_rng_seed(dtb, seed) : -1;
 }

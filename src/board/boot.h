@@ -23,9 +23,17 @@ struct boot_config {
 	const char *append; /* kernel command line, may be NULL */
 };
 
-/* Load everything and write the reset ROM.  On failure returns -1 and
+/* Load everything and write the reset ROM.  rng_seed: FDT_RNG_SEED_LEN
+ * bytes for the device tree's /chosen/rng-seed (the caller takes them from
+ * the event boundary), or NULL for none.  On failure returns -1 and
  * writes "FILE: reason" to err. */
-int boot_load(const struct boot_target *t, const struct boot_config *cfg, char *err,
-	      size_t errlen);
+int boot_load(const struct boot_target *t, const struct boot_config *cfg,
+	      const uint8_t *rng_seed, char *err, size_t errlen);
+
+/* After a reset has put the boot images back: write `seed` (FDT_RNG_SEED_LEN
+ * bytes) into the device tree's /chosen/rng-seed, so a rebooted kernel does
+ * not credit the bytes it already used.  Returns 0, or -1 if there is no
+ * device tree with a seed where the reset ROM points. */
+int boot_reseed(const struct boot_target *t, const uint8_t *seed);
 
 #endif

@@ -195,6 +195,8 @@ static int add_chosen_and_memory(void *fdt, const struct fdt_config *cfg)
 		rc |= fdt_property_u64(fdt, "linux,initrd-start", cfg->initrd_start);
 		rc |= fdt_property_u64(fdt, "linux,initrd-end", cfg->initrd_end);
 	}
+	if (cfg->rng_seed_len)
+		rc |= fdt_property(fdt, "rng-seed", cfg->rng_seed, (int)cfg->rng_seed_len);
 	rc |= fdt_end_node(fdt);
 
 	char name[64];
@@ -224,4 +226,12 @@ int fdt_build(const struct fdt_config *cfg, void *buf, size_t bufsize)
 	if (rc)
 		return -1;
 	return (int)fdt_totalsize(fdt);
+}
+
+int fdt_set_rng_seed(void *fdt, const uint8_t seed[FDT_RNG_SEED_LEN])
+{
+	int node = fdt_path_offset(fdt, "/chosen");
+	if (node < 0)
+		return -1;
+	return fdt_setprop_inplace(fdt, node, "rng-seed", seed, FDT_RNG_SEED_LEN) ? -1 : 0;
 }

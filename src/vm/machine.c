@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "board/elf_load.h"
+#include "board/fdt.h"
 #include "lib/state_io.h"
 #include "vm/ram_state.h"
 
@@ -311,7 +312,14 @@ int machine_load_boot_files(struct machine *m, const struct boot_config *bc, cha
 			    size_t errlen)
 {
 	const struct boot_target t = {&m->bus, m->ram_size, m->rom};
-	if (boot_load(&t, bc, err, errlen))
+	/* Entropy for the guest's CRNG (/chosen/rng-seed, docs/board.md), from
+	 * the event boundary like virtio-rng's: seeded, host or replayed. */
+	uint8_t seed[FDT_RNG_SEED_LEN];
+	if (events_entropy(&m->events, seed, sizeof(seed))) {
+		snprintf(err, errlen, "device tree: no entropy for /chosen/rng-seed");
+		return -1;
+	}
+	if (boot_load(&t, bc, seed, err, errlen))
 		return -1;
 	return machine_capture_boot_image(m, err, errlen);
 }
@@ -361,6 +369,14 @@ void machine_free(struct machine *m)
 
 /* A guest-requested reset: RAM back to zero, hart and devices to reset
  * state, boot images reloaded.  Virtual time and icount keep running. */
+/* A fresh /chosen/rng-seed in the restored device tree. */
+static int reseed(struct machine *m)
+{
+	const struct boot_target t = {&m->bus, m->ram_size, m->rom};
+	uint8_t seed[FDT_RNG_SEED_LEN];
+	return events_entropy(&m->events, seed, sizeof(seed)) ? -1 : boot_reseed(&t, seed);
+}
+
 int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
@@ -384,8 +400,11 @@ int machine_reset(struct machine *m)
 	if (!m->boot_image)
 		return 0; /* nothing was loaded, so RAM stays zero */
 	char err[256];
-	if (machine_restore_boot_image(m, err, sizeof(err)) == 0)
-		return 0;
+	if (machine_restore_boot_image(m, err, sizeof(err)) == 0) {
+		if (m->cfg.board != BOARD_VIRT || reseed(m) == 0)
+			return 0;
+		snprintf(err, sizeof(err), "no entropy or no device tree for a new rng-seed");
+	}
 	fprintf(stderr, "keel: reset: %s\n", err);
 	return -1;
 }
