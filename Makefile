@@ -3,9 +3,12 @@
 
 BUILD      := build
 ASAN_BUILD := build-asan
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 180
 MESON_TEST := meson test --print-errorlogs --num-processes 2
 
-.PHONY: all bootstrap build build-asan guest guest-debian test test-debian test-defconfig test-unit test-asan run ssh bench clean
+.PHONY: all bootstrap build build-asan build-fuzz guest guest-debian test test-debian \
+	test-defconfig test-unit test-asan fuzz fuzz-seeds run ssh bench clean
 
 all: build
 
@@ -19,11 +22,19 @@ $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dbuildtype=debug -Db_sanitize=address,undefined \
 		-Dc_args=-fno-sanitize-recover=undefined
 
+# libFuzzer targets under ASan+UBSan, built with clang (docs/fuzzing.md).
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dc_args=-fno-sanitize-recover=undefined
+
 build: bootstrap $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 build-asan: bootstrap $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+build-fuzz: bootstrap $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
 
 # The default guest (Linux, busybox, ext4 root), cached outside the tree
 # by guest/build; the first build takes minutes and prints progress.
@@ -35,15 +46,36 @@ guest: bootstrap
 guest-debian: bootstrap
 	@guest/build --debian >/dev/null
 
-# Every suite in the normal build, then the unit suite under ASan+UBSan.
-# The Debian guest's smoke test (test_debian_smoke) is among them.
-test: build build-asan guest guest-debian
+# Every suite in the normal build (the hostile guest also under the ASan
+# keel; the Debian guest's smoke test, test_debian_smoke, among them),
+# then the unit suite under ASan+UBSan, then each fuzz target over its
+# seed corpus plus a short fixed-seed run.
+test: build build-asan build-fuzz guest guest-debian
 	@status=0; \
 	KEEL_GUEST_DIR=$$(guest/build) KEEL_DEBIAN_DIR=$$(guest/build --debian) \
+	KEEL_ASAN=$(CURDIR)/$(ASAN_BUILD)/keel \
 		$(MESON_TEST) -C $(BUILD) || status=1; \
 	$(MESON_TEST) -C $(ASAN_BUILD) --suite unit || status=1; \
-	scripts/test-summary $(BUILD) $(ASAN_BUILD); \
+	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz || status=1; \
+	scripts/test-summary $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD); \
 	exit $$status
+
+# Every fuzz target for FUZZ_SECONDS (default 180) each, one after the
+# other at the lowest priority; prints executions, exec/s, coverage and
+# crashes per target.  What the fuzzers find new is kept in
+# ~/.cache/keel/fuzz/NAME (not the repository); crash inputs are printed.
+fuzz: build-fuzz
+	@status=0; \
+	for t in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+		[ -f $$t ] && [ -x $$t ] || continue; \
+		n=$${t##*/fuzz_}; mkdir -p $$HOME/.cache/keel/fuzz/$$n; \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=0 FUZZ_WORK=$$HOME/.cache/keel/fuzz/$$n \
+			nice -n 19 tests/fuzz/run-target $$t tests/fuzz/corpus/$$n || status=1; \
+	done; exit $$status
+
+# Rewrite the generated seeds (after a format change); crash-* inputs stay.
+fuzz-seeds: build-fuzz
+	$(FUZZ_BUILD)/tests/fuzz/make_seeds tests/fuzz/corpus
 
 # The riscv defconfig kernel (SMP, ~45 minutes to build on two cores)
 # boots to the initramfs shell.  Too slow for CI, so not part of `test`.
@@ -69,12 +101,16 @@ test-asan: build-asan
 # http://127.0.0.1:8080/ (docs/guest.md).
 # The control socket makes the services reachable: keel ctl status,
 # snapshot, clone, suspend --encrypt (docs/api.md).
+# The socket must sit in a directory only you can write (docs/api.md):
+# $XDG_RUNTIME_DIR, or a private directory made here.
 GUEST ?= default
-API_SOCK ?= $${XDG_RUNTIME_DIR:-/tmp}/keel-$$(id -u).sock
+API_DIR ?= $${XDG_RUNTIME_DIR:-/tmp/keel-$$(id -u)}
+API_SOCK ?= $(API_DIR)/keel.sock
 STATE_DIR := $${XDG_STATE_HOME:-$$HOME/.local/state}/keel
 
 ifeq ($(GUEST),debian)
 run: build guest-debian
+	@mkdir -p -m 700 $(API_DIR)
 	@d=$$(guest/build --debian) && mkdir -p $(STATE_DIR) && \
 	echo "keel: Debian guest $$d; ssh: make ssh GUEST=debian; web: http://127.0.0.1:8080/" >&2 && \
 	$(BUILD)/keel run --kernel $$d/Image --initrd $$d/initrd.img --append "$$(cat $$d/cmdline)" \
@@ -87,6 +123,7 @@ ssh:
 	ssh -p 2222 -i $$d/id_ed25519 -o UserKnownHostsFile=$$d/known_hosts root@127.0.0.1
 else ifeq ($(GUEST),default)
 run: build guest
+	mkdir -p -m 700 $(API_DIR)
 	KEEL_GUEST_DIR=$$(guest/build) $(BUILD)/keel run --net user,hostfwd=tcp:127.0.0.1:8080-:80 \
 		--api-sock $(API_SOCK)
 
@@ -105,4 +142,4 @@ bench: build guest
 	KEEL_GUEST_DIR=$$(guest/build) bench/guest-bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

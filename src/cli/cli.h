@@ -8,6 +8,7 @@ int cmd_log(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 
 #endif

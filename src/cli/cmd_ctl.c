@@ -55,6 +55,16 @@ static void ctl_usage(FILE *out)
 	      "                   stands still while it is read, for the time printed\n"
 	      "  input TEXT       type TEXT on the guest's console; end a command line\n"
 	      "                   with a real newline, e.g. $'ls\\n' in bash\n"
+	      "  migrate tcp:HOST:PORT --key FILE [--downtime MS] [--postcopy never]\n"
+	      "        [--keep] [--json]\n"
+	      "                   move the running VM, live, to a 'keel run --incoming\n"
+	      "                   tcp:HOST:PORT --key FILE' (docs/migrate.md): pre-copy\n"
+	      "                   rounds until what is left fits --downtime (default 50\n"
+	      "                   ms), then the handover.  Progress on stderr; then one\n"
+	      "                   line with the figures (the JSON reply with --json).\n"
+	      "                   The source quits once the VM runs on the destination\n"
+	      "                   (--keep: stays, paused); on any failure it runs on.\n"
+	      "                   Post-copy (--postcopy auto|now) is not built yet\n"
 	      "  quit             stop keel (it exits 0)\n"
 	      "  raw JSON         send JSON as the request line, as is\n"
 	      "\n"
@@ -159,6 +169,48 @@ static char *build_clone(int argc, char **argv)
 	if (!text)
 		fprintf(stderr, "keel ctl: usage: clone --sock NEW [--net none|user[,...]] "
 				"[--console FILE] [--entropy fresh|inherit]\n");
+	return text;
+}
+
+/* migrate URI --key FILE [--downtime MS] [--postcopy P] [--keep] [--json]
+ * [--throttle MS]: the request line, or NULL with a message printed. */
+static char *build_migrate(int argc, char **argv, bool *json_out)
+{
+	json_t *req = json_pack("{s:i,s:s}", "id", 1, "cmd", "migrate");
+	bool ok = req && argc >= 2 && argv[1][0] != '-';
+	if (ok)
+		json_object_set_new(req, "uri", json_string(argv[1]));
+	for (int i = 2; ok && i < argc; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end = NULL;
+		long v = val ? strtol(val, &end, 10) : -1;
+		bool num = val && *val && !*end && v >= 0 && v <= INT_MAX;
+		if (!strcmp(opt, "--keep")) {
+			json_object_set_new(req, "keep", json_true());
+		} else if (!strcmp(opt, "--json")) {
+			*json_out = true;
+		} else if (!strcmp(opt, "--key") && val) {
+			char *abs = absolute_path(val);
+			ok = abs && !json_object_set_new(req, "key", json_string(abs));
+			free(abs);
+			i++;
+		} else if (!strcmp(opt, "--postcopy") && val) {
+			json_object_set_new(req, "postcopy", json_string(val));
+			i++;
+		} else if ((!strcmp(opt, "--downtime") || !strcmp(opt, "--throttle")) && num) {
+			json_object_set_new(req, opt[2] == 'd' ? "downtime_ms" : "throttle_ms",
+					    json_integer(v));
+			i++;
+		} else {
+			ok = false;
+		}
+	}
+	ok = ok && json_object_get(req, "key");
+	char *text = ok ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!text)
+		fprintf(stderr, "keel ctl: usage: migrate tcp:HOST:PORT --key FILE [--downtime MS] "
+				"[--postcopy never] [--keep] [--json]\n");
 	return text;
 }
 
@@ -273,16 +325,19 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read one reply line into buf (NUL-terminated, newline dropped).
- * Returns its length, or -1 with a message printed. */
-static long read_reply(int fd, const char *path, char *buf, size_t cap)
+/* Read one reply line into buf (NUL-terminated, newline dropped), which
+ * already holds *have bytes; those after the line stay in buf after the
+ * NUL and *have counts them with the line (see drop_line).  Returns the
+ * line's length, or -1 with a message printed. */
+static long read_reply(int fd, const char *path, char *buf, size_t cap, size_t *have)
 {
-	size_t len = 0;
+	size_t len = *have;
 	long long deadline = now_ms() + CTL_TIMEOUT_MS;
 	for (;;) {
 		char *nl = memchr(buf, '\n', len);
 		if (nl) {
 			*nl = '\0';
+			*have = len;
 			return nl - buf;
 		}
 		long long left = deadline - now_ms();
@@ -354,9 +409,88 @@ static int exchange(const char *path, const char *request, bool compact, enum re
 	else if (send_all(fd, request, strlen(request)) || send_all(fd, "\n", 1))
 		fprintf(stderr, "keel ctl: %s: sending the request: %s\n", path, strerror(errno));
 	else
-		len = read_reply(fd, path, buf, CTL_MAX_REPLY);
+		len = read_reply(fd, path, buf, CTL_MAX_REPLY, &(size_t){0});
 	if (len >= 0)
 		status = print_reply(buf, (size_t)len, compact, path, form);
+	free(buf);
+	close(fd);
+	return status;
+}
+
+/* Forget the line read_reply returned (length `line`). */
+static void drop_line(char *buf, size_t *have, long line)
+{
+	memmove(buf, buf + line + 1, *have - (size_t)line - 1);
+	*have -= (size_t)line + 1;
+}
+
+static double num(json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+static void show_progress(json_t *p, bool tty)
+{
+	fprintf(stderr, "%sround %d: %.0f pages sent (%.0f zero), %.0f left, %.0f dirty pages/s, "
+			"%.0f pages/s, est. downtime %.1f ms%s",
+		tty ? "\r\033[K" : "", (int)num(p, "rounds"), num(p, "pages_sent"),
+		num(p, "zero_pages"), num(p, "pages_pending"), num(p, "dirty_pages_per_s"),
+		num(p, "pages_per_s"), num(p, "est_downtime_ms"), tty ? "" : "\n");
+}
+
+static int show_result(json_t *reply, bool json, bool compact, bool tty)
+{
+	if (tty)
+		fputs("\n", stderr);
+	json_t *fig = json_object_get(reply, "migrated");
+	bool ok = json_is_true(json_object_get(reply, "ok"));
+	if (json) {
+		char *text = json_dumps(reply, compact ? JSON_COMPACT : JSON_INDENT(2));
+		if (text)
+			puts(text);
+		free(text);
+	} else if (ok) {
+		printf("migrated: %d rounds, %.0f pages (%.0f zero), %.1f MB of disk records, "
+		       "%.1f MB on the wire; downtime %.1f ms, total %.0f ms, stopped at icount "
+		       "%.0f\n",
+		       (int)num(fig, "rounds"), num(fig, "pages_sent"), num(fig, "zero_pages"),
+		       num(fig, "disk_bytes") / 1e6, num(fig, "bytes") / 1e6, num(fig, "downtime_ms"),
+		       num(fig, "total_ms"), num(fig, "icount"));
+	}
+	if (!ok)
+		fprintf(stderr, "keel ctl: migrate: %s\n",
+			json_string_value(json_object_get(reply, "error")) ?: "failed");
+	return ok ? CTL_OK : CTL_REFUSED;
+}
+
+/* migrate: progress lines until the reply that says ok or not. */
+static int migrate_exchange(const char *path, const char *request, bool json, bool compact)
+{
+	int fd = connect_to(path);
+	if (fd < 0)
+		return CTL_NO_CONNECTION;
+	char *buf = malloc(CTL_MAX_REPLY);
+	size_t have = 0;
+	int status = CTL_NO_CONNECTION;
+	bool tty = isatty(STDERR_FILENO);
+	if (!buf || send_all(fd, request, strlen(request)) || send_all(fd, "\n", 1))
+		fprintf(stderr, "keel ctl: %s: sending the request failed\n", path);
+	for (long len; buf && (len = read_reply(fd, path, buf, CTL_MAX_REPLY, &have)) >= 0;) {
+		json_t *line = json_loadb(buf, (size_t)len, 0, NULL);
+		drop_line(buf, &have, len);
+		json_t *p = json_object_get(line, "progress");
+		if (json_is_object(line) && !json_object_get(line, "ok") && json_is_object(p)) {
+			show_progress(p, tty);
+			json_decref(line);
+			continue;
+		}
+		if (json_is_object(line))
+			status = show_result(line, json, compact, tty);
+		else
+			fprintf(stderr, "keel ctl: %s: the reply is not a JSON object\n", path);
+		json_decref(line);
+		break;
+	}
 	free(buf);
 	close(fd);
 	return status;
@@ -392,11 +526,14 @@ int cmd_ctl(int argc, char **argv)
 			!sock ? "--sock PATH is required" : "no command given");
 		return CTL_NO_CONNECTION;
 	}
+	bool migrate = !strcmp(argv[optind], "migrate"), json = false;
 	enum reply_form form = FORM_REPLY;
-	char *request = build_request(argc - optind, argv + optind, &form);
+	char *request = migrate ? build_migrate(argc - optind, argv + optind, &json)
+				: build_request(argc - optind, argv + optind, &form);
 	if (!request)
 		return CTL_NO_CONNECTION;
-	int status = exchange(sock, request, compact, form);
+	int status = migrate ? migrate_exchange(sock, request, json, compact)
+			     : exchange(sock, request, compact, form);
 	sodium_memzero(request, strlen(request)); /* suspend's holds a passphrase */
 	free(request);
 	return status;

@@ -16,6 +16,7 @@
 #include "svc/log/log_verify.h"
 #include "svc/gdb/gdbstub.h"
 #include "svc/replay/replay.h"
+#include "svc/ids/ids.h"
 #include "svc/replay/timetravel.h"
 #include "svc/vmi/vmi_events.h"
 #include "vm/machine.h"
@@ -53,6 +54,11 @@ static void replay_usage(FILE *out)
 	      "  --json               --inspect prints JSON instead of a table\n"
 	      "  --vmi-events FILE    the replayed guest's exec, fork, exit, open, connect and\n"
 	      "                       accept calls as JSON lines (as 'keel run --vmi-events')\n"
+	      "  --ids POLICY         run the intrusion detector over the replay (docs/ids.md):\n"
+	      "                       the same alerts at the same instruction counts as the\n"
+	      "                       recorded run; responses other than alert are not taken\n"
+	      "  --ids-out FILE       the alerts go to FILE ('-': stdout; default: the\n"
+	      "                       policy's \"output\", else stderr)\n"
 	      "  --vmlinux FILE       --inspect takes BTF (and symbols) from FILE\n"
 	      "  --bisect             on a divergence, find the first instruction at which the\n"
 	      "                       replay differs from a reference replay (see docs/replay.md)\n"
@@ -87,6 +93,7 @@ struct replay_options {
 	const char *from;
 	const char *inspect, *vmlinux; /* --inspect 'VIEW [ARG]' at --until */
 	const char *vmi_events; /* --vmi-events FILE */
+	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
 	bool inspect_json;
 	bool bisect, quiet;
 	bool no_decode_cache;
@@ -442,7 +449,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
 	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
-	       OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS };
+	       OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
 		{"sign-pub", required_argument, NULL, OPT_PUB},
@@ -458,6 +465,8 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"json", no_argument, NULL, OPT_JSON},
 		{"vmlinux", required_argument, NULL, OPT_VMLINUX},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
+		{"ids", required_argument, NULL, OPT_IDS},
+		{"ids-out", required_argument, NULL, OPT_IDS_OUT},
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"gdb-snapshot-every", required_argument, NULL, OPT_GDB_EVERY},
 		{"help", no_argument, NULL, 'h'},
@@ -483,6 +492,8 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_JSON: o->inspect_json = true; break;
 		case OPT_VMLINUX: o->vmlinux = optarg; break;
 		case OPT_VMI_EVENTS: o->vmi_events = optarg; break;
+		case OPT_IDS: o->ids = optarg; break;
+		case OPT_IDS_OUT: o->ids_out = optarg; break;
 		case OPT_EFFECTS_COUNT: o->effects_count = true; break;
 		case OPT_UNTIL:
 			errno = 0;
@@ -519,9 +530,9 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		}
 	}
 	if (o->gdb_port >= 0 && (o->until || o->from || o->bisect || o->perturb_reg ||
-				 o->vmi_events)) {
+				 o->vmi_events || o->ids)) {
 		fprintf(stderr, "keel replay: --gdb moves through the whole recording; it takes "
-				"no --until, --from, --bisect, --debug-perturb or --vmi-events\n");
+				"no --until, --from, --bisect, --debug-perturb, --vmi-events or --ids\n");
 		return -1;
 	}
 	if (optind + 1 != argc || ((o->snapshot || o->inspect) && !o->until)) {
@@ -676,6 +687,21 @@ static int replay_log(const struct replay_options *o, struct session *s)
 			return 1;
 		}
 	}
+	struct ids *ids = NULL;
+	if (o->ids) {
+		struct ids_policy *p = ids_policy_load(o->ids, err, sizeof(err));
+		struct ids_options io = {.out = o->ids_out, .responses = false};
+		if (!p || !(ids = ids_start(m, p, &io, err, sizeof(err)))) {
+			fprintf(stderr, "keel replay: --ids %s\n", err);
+			vmi_events_stop(ev);
+			if (ev_out && ev_out != stderr)
+				fclose(ev_out);
+			replayer_free(&r);
+			log_reader_close(src.reader);
+			machine_dispose(m);
+			return 1;
+		}
+	}
 	double t0 = seconds_now();
 	int skip = o->from ? replayer_skip_before(&r, m->hart.icount, err, sizeof(err))
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
@@ -693,6 +719,7 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		else if (bisect(s, o, &good, bad))
 			status = 1;
 	}
+	ids_stop(ids);
 	vmi_events_stop(ev);
 	if (ev_out && ev_out != stderr)
 		fclose(ev_out);

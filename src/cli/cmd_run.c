@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,13 @@
 #include "cli/default_guest.h"
 #include "dev/disk_image.h"
 #include "host/host_loop.h"
+#include "host/sandbox.h"
 #include "svc/api/api.h"
 #include "svc/dirty/dirty_rounds.h"
 #include "svc/evlog/evlog.h"
 #include "svc/gdb/gdbstub.h"
+#include "svc/migrate/migrate.h"
+#include "svc/ids/ids.h"
 #include "svc/record/recorder.h"
 #include "svc/trace/trace.h"
 #include "svc/vmi/vmi_events.h"
@@ -42,8 +46,12 @@ struct run_options {
 	const char *net;
 	const char *trace;
 	const char *api_sock; /* --api-sock PATH */
+	uid_t api_allow_uid; /* --api-allow-uid UID; (uid_t)-1: keel's own uid only */
 	const char *vmi_events; /* --vmi-events FILE */
+	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
 	const char *restore; /* snapshot to resume instead of booting */
+	const char *incoming; /* --incoming tcp:HOST:PORT: receive a migrating VM */
+	const char *key; /* --key FILE: the migration key */
 	const char *overlay; /* --overlay NEW: resume on a copy of the snapshot's overlay */
 	bool trust_disk; /* --trust-disk: resume on a raw --disk the snapshot did not capture */
 	int passphrase_fd; /* --passphrase-fd N; -1: ask on /dev/tty */
@@ -57,6 +65,7 @@ struct run_options {
 	int gdb_port;
 	bool stats;
 	bool no_decode_cache;
+	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
@@ -164,9 +173,21 @@ static void run_usage(FILE *out)
 	      "                       then keep running\n"
 	      "  --digest             print the state digest and instruction count at exit\n"
 	      "\n"
+	      "migration (docs/migrate.md):\n"
+	      "  --incoming tcp:HOST:PORT  wait there for a VM that 'keel ctl migrate' sends,\n"
+	      "                       then run it; give the same -m and --net as the source\n"
+	      "                       (forwards are this keel's own) and, for an overlay\n"
+	      "                       disk, --disk BASE,overlay=NEW over the same base\n"
+	      "  --key FILE           with --incoming: the key both sides hold ('keel migrate\n"
+	      "                       keygen FILE')\n"
+	      "\n"
 	      "services:\n"
 	      "  --events-out FILE    write every input that crosses the event boundary to\n"
 	      "                       FILE, one JSON line each (docs/taps.md)\n"
+	      "  --ids POLICY         intrusion detection from below under the policy file\n"
+	      "                       POLICY (JSON; docs/ids.md): alerts as JSON lines\n"
+	      "  --ids-out FILE       the alerts go to FILE ('-': stdout) instead of the\n"
+	      "                       policy's \"output\" (default stderr)\n"
 	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
 	      "                       ms of busy virtual time (MS million instructions), as\n"
 	      "                       a migration would; --stats prints the rounds\n"
@@ -182,8 +203,13 @@ static void run_usage(FILE *out)
 	      "                       instruction count, seconds and MIPS at exit\n"
 	      "  --no-decode-cache    decode and run every instruction on its own (slower;\n"
 	      "                       for checking that decoded blocks change nothing)\n"
+	      "  --no-sandbox         run without the seccomp filter that otherwise allows\n"
+	      "                       only the system calls a running VM needs (docs/sandbox.md)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
-	      "                       (see 'keel ctl --help' and docs/api.md)\n"
+	      "                       (see 'keel ctl --help' and docs/api.md): a socket of\n"
+	      "                       mode 0600 in a directory only you can write\n"
+	      "  --api-allow-uid UID  also serve this user's processes (default: only\n"
+	      "                       processes of keel's own uid, checked by SO_PEERCRED)\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
 	      "console: the UART is on the terminal in raw mode; Ctrl-a x quits and\n"
@@ -231,8 +257,9 @@ static int parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_BIOS = 256, OPT_GUEST, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MAX_INSNS, OPT_TRACE, OPT_GDB,
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
-	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_API_SOCK, OPT_VMI_EVENTS, OPT_PASSPHRASE_FD,
-	OPT_OVERLAY, OPT_TRUST_DISK, OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY,
+	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
+	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
+	OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -300,6 +327,12 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 		o->passphrase_fd = (int)v;
 		return 0;
 	case OPT_DIGEST: o->digest = true; return 0;
+	case OPT_NO_SANDBOX: o->no_sandbox = true; return 0;
+	case OPT_API_ALLOW_UID:
+		if (parse_u64(arg, &v) || v >= (uid_t)-1)
+			return bad("--api-allow-uid", arg);
+		o->api_allow_uid = (uid_t)v;
+		return 0;
 	case OPT_EVENTS_OUT: o->events_out = arg; return 0;
 	case OPT_TRACK_DIRTY:
 		if (parse_u64(arg, &o->track_dirty_ms) || !o->track_dirty_ms ||
@@ -313,7 +346,11 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
+	case OPT_INCOMING: o->incoming = arg; return 0;
+	case OPT_KEY: o->key = arg; return 0;
 	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
+	case OPT_IDS: o->ids = arg; return 0;
+	case OPT_IDS_OUT: o->ids_out = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -407,16 +444,22 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
+		{"ids", required_argument, NULL, OPT_IDS},
+		{"ids-out", required_argument, NULL, OPT_IDS_OUT},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
 		{"rtc-epoch", required_argument, NULL, OPT_RTC_EPOCH},
 		{"restore", required_argument, NULL, OPT_RESTORE},
+		{"incoming", required_argument, NULL, OPT_INCOMING},
+		{"key", required_argument, NULL, OPT_KEY},
 		{"passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD},
 		{"overlay", required_argument, NULL, OPT_OVERLAY},
 		{"trust-disk", no_argument, NULL, OPT_TRUST_DISK},
 		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 		{"digest", no_argument, NULL, OPT_DIGEST},
+		{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+		{"api-allow-uid", required_argument, NULL, OPT_API_ALLOW_UID},
 		{"events-out", required_argument, NULL, OPT_EVENTS_OUT},
 		{"track-dirty", required_argument, NULL, OPT_TRACK_DIRTY},
 		{"log", required_argument, NULL, OPT_LOG},
@@ -433,6 +476,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->idle_sleep = true;
 	o->time_catch_up = true;
 	o->passphrase_fd = -1;
+	o->api_allow_uid = (uid_t)-1;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "hm:", longopts, NULL)) != -1) {
@@ -454,18 +498,28 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 				"to --restore\n");
 		return -1;
 	}
+	if (!o->incoming != !o->key) {
+		fprintf(stderr, "keel run: --incoming and --key FILE go together\n");
+		return -1;
+	}
+	if (o->incoming && (o->restore || o->kernel || o->initrd || bare_metal(o) || o->gdb_port ||
+			    o->trace || o->record)) {
+		fprintf(stderr, "keel run: --incoming receives a running VM: no --restore, --kernel, "
+				"--initrd, --bios none, --gdb, --trace or record\n");
+		return -1;
+	}
 	if (o->restore && check_restore_options(o))
 		return -1;
 	if (bare_metal(o) && !o->kernel && !o->restore) {
 		fprintf(stderr, "keel run: --bios none needs --kernel ELF\n");
 		return -1;
 	}
-	if (o->guest_name && (o->kernel || o->restore)) {
-		fprintf(stderr, "keel run: --guest names a whole guest; it takes no --kernel or "
-				"--restore\n");
+	if (o->guest_name && (o->kernel || o->restore || o->incoming)) {
+		fprintf(stderr, "keel run: --guest names a whole guest; it takes no --kernel, "
+				"--restore or --incoming\n");
 		return -1;
 	}
-	if (!o->kernel && !o->restore) {
+	if (!o->kernel && !o->restore && !o->incoming) {
 		if (default_guest_find(&o->guest, o->guest_name))
 			return -1;
 		o->kernel = o->guest.kernel;
@@ -550,6 +604,26 @@ static int save_snapshot(struct machine *m, const char *path)
 	if (rc)
 		fprintf(stderr, "keel run: snapshot %s\n", err);
 	return rc;
+}
+
+/* Set-up is over (files open, sockets listening, the log started): from
+ * here on only what the run loop, the services and clones need.  The
+ * KEEL_TEST_FORBIDDEN_SYSCALL environment variable makes keel break the
+ * rules right after, so that the tests can see a forbidden call stopped. */
+static int enter_sandbox(const struct run_options *o)
+{
+	if (o->no_sandbox)
+		return 0;
+	char err[256];
+	if (sandbox_enter(err, sizeof(err))) {
+		fprintf(stderr, "keel run: %s (--no-sandbox runs without it)\n", err);
+		return -1;
+	}
+	if (getenv("KEEL_TEST_FORBIDDEN_SYSCALL")) {
+		char *const argv[] = {"/bin/true", NULL};
+		execve(argv[0], argv, environ);
+	}
+	return 0;
 }
 
 /* Run with the plain loop (bare board) or the host loop (virt board). */
@@ -652,7 +726,8 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 	return why;
 }
 
-static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o,
+				       struct host_loop **loop_out)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -665,24 +740,25 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 		return why;
 	}
 	if (m->cfg.board == BOARD_BARE)
-		return run_with_snapshot(m, o, NULL);
+		return enter_sandbox(o) ? STOP_NONE : run_with_snapshot(m, o, NULL);
 	struct api_server api;
 	if (o->api_sock) {
 		char err[512];
-		if (api_server_open(&api, o->api_sock, err, sizeof(err))) {
+		if (api_server_open(&api, o->api_sock, o->api_allow_uid, err, sizeof(err))) {
 			fprintf(stderr, "keel run: --api-sock %s\n", err);
 			return STOP_NONE;
 		}
 	}
 	struct host_loop loop;
 	host_loop_init(&loop, m, o->idle_sleep);
+	*loop_out = &loop;
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
-	if (!o->record || start_recording(&rec, m, o) == 0) {
+	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/host/clone.c) returns here too: the log is the parent's,
@@ -690,9 +766,51 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
 	host_loop_close(&loop);
+	*loop_out = NULL;
 	if (o->api_sock)
 		api_server_close(&api);
 	return why;
+}
+
+/* The detector's "pause": with a control socket the VM waits paused for
+ * 'keel ctl' (inspect, snapshot, resume); without one the run ends. */
+struct ids_pause {
+	struct machine *m;
+	struct host_loop *loop;
+};
+
+static void ids_pause(void *opaque)
+{
+	struct ids_pause *p = opaque;
+	if (p->loop && p->loop->api) {
+		p->loop->actions.paused = true;
+		fprintf(stderr, "keel: paused by the intrusion detector ('keel ctl resume' goes on)\n");
+	} else {
+		fprintf(stderr, "keel: stopped by the intrusion detector (response pause, no --api-sock)\n");
+		taps_request_exit(p->m, 3);
+	}
+}
+
+/* The detector under --ids, or NULL (with *failed set on an error). */
+static struct ids *open_ids(struct machine *m, const struct run_options *o,
+			    struct ids_pause *pause, bool *failed)
+{
+	char err[1024];
+	struct ids_policy *p = ids_policy_load(o->ids, err, sizeof(err));
+	if (p && o->record && ids_policy_changes_guest(p)) {
+		snprintf(err, sizeof(err), "%s: response kill changes the guest outside the log, "
+			 "so the recording could not be replayed: not with keel record", o->ids);
+		ids_policy_free(p);
+		p = NULL;
+	}
+	struct ids_options io = {.out = o->ids_out, .responses = true, .pause = ids_pause,
+				 .pause_opaque = pause};
+	struct ids *d = p ? ids_start(m, p, &io, err, sizeof(err)) : NULL;
+	if (!d) {
+		fprintf(stderr, "keel %s: --ids %s\n", o->record ? "record" : "run", err);
+		*failed = true;
+	}
+	return d;
 }
 
 /* The guest's system calls as JSON lines (--vmi-events), or NULL. */
@@ -732,7 +850,10 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 	FILE *ev_out = NULL;
 	struct vmi_events *ev = o->vmi_events ? open_vmi_events(m, o->vmi_events, &ev_out, &failed)
 					      : NULL;
-	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o);
+	struct ids_pause pause = {m, NULL};
+	struct ids *ids = o->ids && !failed ? open_ids(m, o, &pause, &failed) : NULL;
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop);
+	ids_stop(ids);
 	if (o->track_dirty_ms && o->stats)
 		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
 			dirty.rounds, dirty.pages, dirty.max_pages);
@@ -799,6 +920,9 @@ static struct machine *boot_guest(const struct run_options *o, const struct mach
 	return NULL;
 }
 
+static int run_incoming(const struct run_options *o, const struct machine_config *cfg);
+static int run_machine(struct machine *m, const struct run_options *o);
+
 static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
@@ -819,14 +943,14 @@ static int run_or_record(int argc, char **argv, bool record)
 		.net = o.net,
 		.console_input_virtio = strstr(o.append, "console=hvc") != NULL,
 	};
+	if (o.incoming)
+		return run_incoming(&o, &cfg);
 	double t_load = now_seconds();
 	struct machine *m = o.restore ? restore_guest(&o, &cfg) : boot_guest(&o, &cfg);
 	if (!m)
 		return 1;
 	if (m->has_blk && disk_image_note(m->blk.disk)[0])
 		fprintf(stderr, "keel run: %s\n", disk_image_note(m->blk.disk));
-	m->max_insns = o.max_insns;
-	int status = 1;
 	rc = 0;
 	if (o.restore && o.snapshot_path && o.snapshot_at < taps_icount(m)) {
 		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is before the snapshot's "
@@ -836,22 +960,46 @@ static int run_or_record(int argc, char **argv, bool record)
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
-	if (rc == 0) {
-		double t0 = now_seconds();
-		if (o.gdb_port)
-			status = gdbstub_serve(m, o.gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
-		else
-			status = exit_status(m, run_guest(m, &o));
-		if (o.digest) {
-			char hex[65];
-			state_digest_hex(m, hex);
-			fprintf(stderr, "keel: digest=%s icount=%" PRIu64 "\n", hex, m->hart.icount);
-		}
-		if (o.stats) {
-			double secs = now_seconds() - t0;
-			fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
-				m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
-		}
+	return rc == 0 ? run_machine(m, &o) : (machine_free(m), free(m), 1);
+}
+
+/* keel run --incoming: wait for a migrating VM, then run it like any
+ * other; its console, socket and forwards are this keel's. */
+static int run_incoming(const struct run_options *o, const struct machine_config *cfg)
+{
+	uint8_t key[MIG_KEY_BYTES];
+	char err[PATH_MAX + 512];
+	struct machine *m = NULL;
+	int rc = mig_key_load(o->key, key, err, sizeof(err));
+	if (rc == 0)
+		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, err, sizeof(err));
+	sodium_memzero(key, sizeof(key));
+	if (rc) {
+		fprintf(stderr, "keel run: %s\n", err);
+		return 1;
+	}
+	return run_machine(m, o);
+}
+
+/* Run a loaded (booted, restored or received) machine to its end; frees it. */
+static int run_machine(struct machine *m, const struct run_options *o)
+{
+	m->max_insns = o->max_insns;
+	int status;
+	double t0 = now_seconds();
+	if (o->gdb_port)
+		status = gdbstub_serve(m, o->gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
+	else
+		status = exit_status(m, run_guest(m, o));
+	if (o->digest) {
+		char hex[65];
+		state_digest_hex(m, hex);
+		fprintf(stderr, "keel: digest=%s icount=%" PRIu64 "\n", hex, m->hart.icount);
+	}
+	if (o->stats) {
+		double secs = now_seconds() - t0;
+		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
+			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
 	}
 	machine_free(m);
 	free(m);

@@ -16,6 +16,7 @@ static void usage(FILE *out)
 	      "  replay   re-execute a recorded log ('keel replay --help')\n"
 	      "  log      keys, verification and listing of secure logs ('keel log --help')\n"
 	      "  disk     make, inspect, check and convert disk overlays ('keel disk --help')\n"
+	      "  migrate  make a key for live migration ('keel migrate --help')\n"
 	      "  inspect  introspect a saved VM's guest kernel ('keel inspect --help')\n"
 	      "\n"
 	      "options:\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_log(argc - 1, argv + 1);
 	if (!strcmp(cmd, "disk"))
 		return cmd_disk(argc - 1, argv + 1);
+	if (!strcmp(cmd, "migrate"))
+		return cmd_migrate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "inspect"))
 		return cmd_inspect(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);

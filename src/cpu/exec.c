@@ -383,8 +383,10 @@ static enum sys_result exec_mret(struct hart *h, uint32_t insn)
 	h->pc = h->mepc;
 	h->reservation = UINT64_MAX;
 	hart_update_mode(h);
-	if (h->trap_hook && h->trap_hook->xret)
+	if (h->trap_hook && h->trap_hook->xret) {
+		fpu_host_env(h); /* host code: see hart_trap */
 		h->trap_hook->xret(h->trap_hook->opaque, h, from_priv);
+	}
 	return SYS_JUMPED;
 }
 
@@ -404,8 +406,10 @@ static enum sys_result exec_sret(struct hart *h, uint32_t insn)
 	h->pc = h->sepc;
 	h->reservation = UINT64_MAX;
 	hart_update_mode(h);
-	if (h->trap_hook && h->trap_hook->xret)
+	if (h->trap_hook && h->trap_hook->xret) {
+		fpu_host_env(h); /* host code: see hart_trap */
 		h->trap_hook->xret(h->trap_hook->opaque, h, from_priv);
+	}
 	return SYS_JUMPED;
 }
 

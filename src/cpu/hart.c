@@ -172,8 +172,14 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 		h->pc = vector_target(h->mtvec, cause, interrupt);
 	}
 	hart_update_mode(h);
-	if (h->trap_hook && h->trap_hook->trap)
+	if (h->trap_hook && h->trap_hook->trap) {
+		/* The hook is a service's host code, which may compute in
+		 * floating point: give the host its own rounding mode and keep
+		 * its flags out of the guest's (fpu_host_env).  Interrupts and
+		 * most exceptions reach here from hart_run without that. */
+		fpu_host_env(h);
 		h->trap_hook->trap(h->trap_hook->opaque, h, cause, tval, interrupt, from_priv);
+	}
 }
 
 int hart_set_block_cache(struct hart *h, bool on)

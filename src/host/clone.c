@@ -200,12 +200,15 @@ static int open_console(const struct clone_request *r, struct clone_result *out)
 
 /* What the clone is handed: its console file, its control socket (bound
  * here), and the pipe it reports on.  Returns 0, or -1 with out->err. */
-static int open_handover(const struct clone_request *r, int *console_fd, struct api_server *api,
-			 int ready[2], struct clone_result *out)
+static int open_handover(const struct api_server *parent_api, const struct clone_request *r,
+			 int *console_fd, struct api_server *api, int ready[2],
+			 struct clone_result *out)
 {
 	if ((*console_fd = open_console(r, out)) < 0)
 		return -1;
-	if (api_server_open(api, r->sock, out->err, sizeof(out->err))) {
+	/* The clone answers the same users as its parent. */
+	uid_t peer = parent_api ? parent_api->peer_uid : (uid_t)-1;
+	if (api_server_open(api, r->sock, peer, out->err, sizeof(out->err))) {
 		close(*console_fd);
 		return -1;
 	}
@@ -225,7 +228,7 @@ int clone_vm(struct machine *m, struct api_server *parent_api, const struct clon
 	out->icount = taps_icount(m);
 	int console_fd, ready[2];
 	struct api_server api;
-	if (check_disk(m, out) || open_handover(r, &console_fd, &api, ready, out))
+	if (check_disk(m, out) || open_handover(parent_api, r, &console_fd, &api, ready, out))
 		return -1;
 	/* Nothing buffered may be written twice, once by each process (the
 	 * caller flushed its own buffers). */

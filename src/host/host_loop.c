@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "host/clone.h"
+#include "host/fatal_signal.h"
 
 #define CTRL_A 0x01
 #define SLICE_STEPS (1u << 16)
@@ -77,6 +78,8 @@ void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle
 		struct termios raw = l->saved_termios;
 		cfmakeraw(&raw);
 		raw.c_oflag |= OPOST | ONLCR; /* keep our own messages readable */
+		/* Before the switch: a signal in between still finds the mode. */
+		fatal_signal_guard_tty(l->in_fd, &l->saved_termios);
 		tcsetattr(l->in_fd, TCSANOW, &raw);
 	}
 	restart_pacing(l);
@@ -150,7 +153,7 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
-#define HOST_POLLFDS (1 + 1 + API_MAX_CLIENTS)
+#define HOST_POLLFDS (1 + API_MAX_FDS)
 
 /* The console (pfd[0], skipped with fd -1 unless `console`) and the
  * control socket's listener and clients.  Returns how many entries. */
@@ -420,6 +423,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 void host_loop_close(struct host_loop *l)
 {
 	flush_out(l);
-	if (l->tty && !l->is_clone)
+	if (l->tty && !l->is_clone) {
 		tcsetattr(l->in_fd, TCSANOW, &l->saved_termios);
+		fatal_signal_release_tty();
+	}
 }

@@ -286,7 +286,7 @@ int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
 {
 	struct state_writer w;
 	sw_init(&w);
-	if (ram_state_save(m->ram, m->ram_size, &w, err, errlen) || w.oom) {
+	if (ram_state_save(m->ram, m->ram_size, false, &w, err, errlen) || w.oom) {
 		if (w.oom)
 			snprintf(err, errlen, "boot image: out of memory");
 		sw_free(&w);
@@ -377,7 +377,7 @@ static int reseed(struct machine *m)
 	return events_entropy(&m->events, seed, sizeof(seed)) ? -1 : boot_reseed(&t, seed);
 }
 
-static int machine_reset(struct machine *m)
+int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */

@@ -127,6 +127,12 @@ struct machine {
 int machine_init(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen);
 void machine_free(struct machine *m);
 
+/* A guest-requested reset (syscon): RAM back to zero (or the boot image),
+ * hart and devices to their reset state; virtual time keeps running.
+ * Returns 0, or -1 if the boot image cannot be restored.  Also how the
+ * fuzz targets start each input from a clean board. */
+int machine_reset(struct machine *m);
+
 /* Load the guest into a fresh machine.  Virt board: firmware, kernel,
  * initrd and device tree (board/boot.h), then keep RAM as the boot
  * image a reset restores.  Bare board: an ELF, started at its entry with

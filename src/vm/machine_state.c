@@ -83,9 +83,10 @@ int machine_rom_load(struct machine *m, struct state_reader *r)
 
 /* --- RAM (vm/ram_state.c) ---------------------------------------------- */
 
-int machine_ram_save(const struct machine *m, struct state_writer *w, char *err, size_t errlen)
+int machine_ram_save(const struct machine *m, struct state_writer *w, bool checksum, char *err,
+		     size_t errlen)
 {
-	return ram_state_save(m->ram, m->ram_size, w, err, errlen);
+	return ram_state_save(m->ram, m->ram_size, checksum, w, err, errlen);
 }
 
 int machine_ram_load(struct machine *m, struct state_reader *r)

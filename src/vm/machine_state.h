@@ -6,6 +6,7 @@
 #ifndef KEEL_VM_MACHINE_STATE_H
 #define KEEL_VM_MACHINE_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct disk_identity;
@@ -38,10 +39,12 @@ int machine_rom_load(struct machine *m, struct state_reader *r);
 void machine_boot_save(const struct machine *m, struct state_writer *w);
 int machine_boot_load(struct machine *m, struct state_reader *r);
 
-/* RAM: a bitmap of non-zero pages, then those pages as one zstd frame.
+/* RAM: a bitmap of non-zero pages, then those pages as one zstd frame
+ * (`checksum`: with zstd's content checksum, see ram_state_save).
  * Save returns 0, or -1 with a reason; load leaves decoded code stale
  * either way (bus_ram_rewritten). */
-int machine_ram_save(const struct machine *m, struct state_writer *w, char *err, size_t errlen);
+int machine_ram_save(const struct machine *m, struct state_writer *w, bool checksum, char *err,
+		     size_t errlen);
 int machine_ram_load(struct machine *m, struct state_reader *r);
 
 /* The attached disk's identity (kind DISK_NONE without one). */

@@ -14,8 +14,8 @@
 #define PAGE_SIZE RAM_PAGE_SIZE
 #define ZSTD_LEVEL 1 /* speed over ratio: snapshots are taken on the hot path of clone/migrate */
 
-int ram_state_save(const uint8_t *ram, uint64_t size, struct state_writer *w, char *err,
-		   size_t errlen)
+int ram_state_save(const uint8_t *ram, uint64_t size, bool checksum, struct state_writer *w,
+		   char *err, size_t errlen)
 {
 	uint64_t npages = size / PAGE_SIZE;
 	size_t bitmap_len = (size_t)((npages + 7) / 8);
@@ -40,6 +40,7 @@ int ram_state_save(const uint8_t *ram, uint64_t size, struct state_writer *w, ch
 	if (!cctx)
 		goto oom;
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, checksum);
 	ZSTD_CCtx_setPledgedSrcSize(cctx, nonzero * PAGE_SIZE);
 	size_t start = w->len, chunk = ZSTD_CStreamOutSize();
 	int rc = 0;

@@ -5,6 +5,7 @@
 #ifndef KEEL_VM_RAM_STATE_H
 #define KEEL_VM_RAM_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,9 +13,13 @@ struct bus;
 struct state_reader;
 struct state_writer;
 
-/* Encode `size` bytes of RAM.  Returns 0, or -1 with a reason. */
-int ram_state_save(const uint8_t *ram, uint64_t size, struct state_writer *w, char *err,
-		   size_t errlen);
+/* Encode `size` bytes of RAM.  `checksum`: zstd's content checksum on the
+ * frame, so the decoder itself catches a flipped bit in the compressed
+ * pages (snapshots); the boot image goes without, because state digests
+ * hash it and must not change under recordings made before the checksum
+ * existed.  Returns 0, or -1 with a reason. */
+int ram_state_save(const uint8_t *ram, uint64_t size, bool checksum, struct state_writer *w,
+		   char *err, size_t errlen);
 /* Decode into RAM; the size must match.  Pages absent from the encoding
  * read as zero.  RAM is written directly, not through `bus`, so decoded
  * code is made stale (bus_ram_rewritten) whether this succeeds or not. */

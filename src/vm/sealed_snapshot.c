@@ -130,10 +130,8 @@ static int snapshot_to_memory(struct machine *m, struct wiped_buf *plain, char *
 
 /* Encrypt `plain` to `out`: the prefix, the stream header, the chunks. */
 static int encrypt_to(FILE *out, const struct wiped_buf *plain, const char *pass,
-		      size_t passlen, char *err, size_t errlen)
+		      size_t passlen, uint64_t ops, uint64_t mem, char *err, size_t errlen)
 {
-	const uint64_t ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-	const uint64_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 	uint8_t prefix[SEALED_PREFIX_BYTES], header[HEADER_BYTES], key[KEY_BYTES];
 	memcpy(prefix, SEALED_MAGIC, SEALED_MAGIC_BYTES);
 	put_le(prefix + 8, SEALED_VERSION, 4);
@@ -178,7 +176,8 @@ static int encrypt_to(FILE *out, const struct wiped_buf *plain, const char *pass
 }
 
 static int write_sealed_file(const char *path, const struct wiped_buf *plain,
-			     const char *pass, size_t passlen, char *err, size_t errlen)
+			     const char *pass, size_t passlen, uint64_t ops, uint64_t mem,
+			     char *err, size_t errlen)
 {
 	char tmp[4096], why[256] = "";
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
@@ -193,7 +192,7 @@ static int write_sealed_file(const char *path, const struct wiped_buf *plain,
 			close(fd);
 		return -1;
 	}
-	int rc = encrypt_to(out, plain, pass, passlen, why, sizeof(why));
+	int rc = encrypt_to(out, plain, pass, passlen, ops, mem, why, sizeof(why));
 	if (rc == 0 && (fflush(out) != 0 || fsync(fileno(out)) != 0)) {
 		snprintf(why, sizeof(why), "%s", strerror(errno));
 		rc = -1;
@@ -217,6 +216,13 @@ static int write_sealed_file(const char *path, const struct wiped_buf *plain,
 int sealed_snapshot_save(struct machine *m, const char *path, const char *pass, size_t passlen,
 			 char *err, size_t errlen)
 {
+	return sealed_snapshot_save_kdf(m, path, pass, passlen, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+					crypto_pwhash_MEMLIMIT_INTERACTIVE, err, errlen);
+}
+
+int sealed_snapshot_save_kdf(struct machine *m, const char *path, const char *pass,
+			     size_t passlen, uint64_t ops, uint64_t mem, char *err, size_t errlen)
+{
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium could not be initialised");
 		return -1;
@@ -228,7 +234,7 @@ int sealed_snapshot_save(struct machine *m, const char *path, const char *pass, 
 	struct wiped_buf plain = {0};
 	int rc = snapshot_to_memory(m, &plain, err, errlen);
 	if (rc == 0)
-		rc = write_sealed_file(path, &plain, pass, passlen, err, errlen);
+		rc = write_sealed_file(path, &plain, pass, passlen, ops, mem, err, errlen);
 	wiped_buf_free(&plain);
 	return rc;
 }

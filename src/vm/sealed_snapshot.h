@@ -32,6 +32,13 @@ struct machine;
 int sealed_snapshot_save(struct machine *m, const char *path, const char *pass, size_t passlen,
 			 char *err, size_t errlen);
 
+/* The same with Argon2id costs of the caller's choosing (between
+ * libsodium's minimum and what the loader accepts): the fuzz seeds use
+ * the minimum so that each load takes microseconds, not a tenth of a
+ * second. */
+int sealed_snapshot_save_kdf(struct machine *m, const char *path, const char *pass,
+			     size_t passlen, uint64_t ops, uint64_t mem, char *err, size_t errlen);
+
 /* Decrypt and authenticate all of `path`, then restore it into `m` (a
  * machine fresh from machine_init, as for snapshot_load).  Returns 0, or
  * -1 with a message in err; a failure before the final snapshot_load_buffer

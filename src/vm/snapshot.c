@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "dev/disk_image.h"
 #include "lib/state_io.h"
@@ -31,6 +32,8 @@
 #define TAG_DISK STATE_TAG('D', 'I', 'S', 'K')
 #define TAG_RAM STATE_TAG('R', 'A', 'M', ' ')
 #define TAG_BOOT STATE_TAG('B', 'O', 'O', 'T')
+#define TAG_SUM STATE_TAG('S', 'U', 'M', ' ')
+#define SUM_STATE_VERSION 1u /* the integrity section (see verify_sum) */
 #define TAG_VIRTIO(n) STATE_TAG('V', 'I', 'O', '0' + (n))
 
 /* The transport in slot n, as machine.c wires it. */
@@ -74,7 +77,8 @@ void snapshot_encode_disk_identity(struct machine *m, struct state_writer *w)
 
 /* --- The whole machine -------------------------------------------------- */
 
-void snapshot_encode_state(struct machine *m, struct state_writer *w)
+/* `boot`: with the BOOT section (a migration sends it ahead). */
+static void encode_state(struct machine *m, struct state_writer *w, bool boot)
 {
 	bool virt = m->cfg.board == BOARD_VIRT;
 #define SECTION(tag, version, save)                   \
@@ -98,7 +102,8 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 		SECTION(TAG_MROM, MROM_STATE_VERSION, machine_rom_save(m, w));
 		/* What a reboot loads into RAM: part of the machine, so a
 		 * restored or replayed VM reboots without the original files. */
-		SECTION(TAG_BOOT, BOOT_STATE_VERSION, machine_boot_save(m, w));
+		if (boot)
+			SECTION(TAG_BOOT, BOOT_STATE_VERSION, machine_boot_save(m, w));
 		for (unsigned n = 0; n < VIRT_VIRTIO_SLOTS; n++)
 			SECTION(TAG_VIRTIO(n), VIRTIO_STATE_VERSION,
 				virtio_mmio_save(virtio_slot(m, n), w));
@@ -106,7 +111,23 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 #undef SECTION
 }
 
-int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
+void snapshot_encode_state(struct machine *m, struct state_writer *w)
+{
+	encode_state(m, w, true);
+}
+
+/* Write out what is buffered, hashing it on the way. */
+static int sum_flush(struct state_writer *w, crypto_generichash_state *sum, FILE *out, char *err,
+		     size_t errlen)
+{
+	if (!w->oom)
+		crypto_generichash_update(sum, w->buf, w->len);
+	return sw_flush(w, out, err, errlen);
+}
+
+/* The file header (with `flags`), every section but RAM, and DISK. */
+static int save_head(struct machine *m, struct state_writer *w, bool boot, uint32_t flags,
+		     char *err, size_t errlen)
 {
 	/* The overlay's length is the disk's state: flush it first, so the
 	 * prefix the snapshot names is on stable storage before the
@@ -118,21 +139,49 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 		snprintf(err, errlen, "snapshot: disk %s", why);
 		return -1;
 	}
+	sw_file_header(w, SNAPSHOT_FORMAT_VERSION, flags);
+	encode_state(m, w, boot);
+	sw_begin_section(w, TAG_DISK, DISK_STATE_VERSION, 0);
+	disk_identity_save(&disk, w);
+	sw_end_section(w);
+	if (w->oom) {
+		snprintf(err, errlen, "snapshot: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool boot, char *err,
+			      size_t errlen)
+{
+	return save_head(m, w, boot, 0, err, errlen);
+}
+
+int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
+{
 	struct state_writer w;
+	crypto_generichash_state sum;
+	crypto_generichash_init(&sum, NULL, 0, SNAPSHOT_SUM_BYTES);
 	sw_init(&w);
-	sw_file_header(&w, SNAPSHOT_FORMAT_VERSION, 0);
-	snapshot_encode_state(m, &w);
-	sw_begin_section(&w, TAG_DISK, DISK_STATE_VERSION, 0);
-	disk_identity_save(&disk, &w);
-	sw_end_section(&w);
-	int rc = sw_flush(&w, out, err, errlen);
+	int rc = save_head(m, &w, true, SNAPSHOT_FLAG_SUM, err, errlen);
+	if (rc == 0)
+		rc = sum_flush(&w, &sum, out, err, errlen);
 	if (rc == 0) {
 		sw_begin_section(&w, TAG_RAM, RAM_STATE_VERSION, 0);
-		rc = machine_ram_save(m, &w, err, errlen);
+		rc = machine_ram_save(m, &w, true, err, errlen);
 		sw_end_section(&w);
 	}
 	if (rc == 0)
+		rc = sum_flush(&w, &sum, out, err, errlen);
+	if (rc == 0) {
+		/* Last: the hash of every byte before this section. */
+		uint8_t digest[SNAPSHOT_SUM_BYTES];
+		crypto_generichash_final(&sum, digest, sizeof(digest));
+		sw_begin_section(&w, TAG_SUM, SUM_STATE_VERSION, 0);
+		sw_put_bytes(&w, digest, sizeof(digest));
+		sw_end_section(&w);
 		rc = sw_flush(&w, out, err, errlen);
+	}
 	if (rc == 0 && fflush(out)) {
 		snprintf(err, errlen, "snapshot: write failed");
 		rc = -1;
@@ -211,8 +260,10 @@ static int section_index(uint32_t tag)
 	return -1;
 }
 
-static bool section_needed(const struct machine *m, int i)
+static bool section_needed(const struct machine *m, int i, bool ram)
 {
+	if (i == SEC_RAM)
+		return ram;
 	return m->cfg.board == BOARD_VIRT || i < SEC_PLIC || i >= SEC_DISK;
 }
 
@@ -241,7 +292,9 @@ static int decode_section(struct machine *m, int i, struct state_reader *r)
 	}
 }
 
-static int load_sections(struct machine *m, struct state_reader *r)
+/* `ram`: the file must have a RAM section (false: it must not, and RAM
+ * is left as it is). */
+static int load_sections(struct machine *m, struct state_reader *r, bool ram)
 {
 	uint32_t version, flags;
 	if (sr_file_header(r, &version, &flags))
@@ -256,7 +309,7 @@ static int load_sections(struct machine *m, struct state_reader *r)
 	while ((rc = sr_next_section(r, &s)) == 1) {
 		state_tag_name(s.tag, name);
 		int i = section_index(s.tag);
-		if (i < 0 || !section_needed(m, i)) {
+		if (i < 0 || !section_needed(m, i, ram)) {
 			if (s.flags & STATE_SECTION_OPTIONAL)
 				continue;
 			return sr_fail(r, "unknown section '%s' (not marked optional)", name);
@@ -276,7 +329,7 @@ static int load_sections(struct machine *m, struct state_reader *r)
 	if (rc < 0)
 		return -1;
 	for (int i = 0; i < SEC_COUNT; i++) {
-		if (!seen[i] && section_needed(m, i))
+		if (!seen[i] && section_needed(m, i, ram))
 			return sr_fail(r, "missing section '%s' (truncated?)",
 				       state_tag_name(section_tag(i), name));
 	}
@@ -287,12 +340,73 @@ static int load_sections(struct machine *m, struct state_reader *r)
 	return 0;
 }
 
+/* The integrity check (docs/snapshot-format.md "Integrity"): with the
+ * header's SUM flag, the file must end in a SUM section holding the
+ * BLAKE2b-256 of every byte before it; *body_len is then the length
+ * without it.  A file without the flag (written before the check
+ * existed) is accepted, with a warning if `warn_old`; any other flag is
+ * refused.
+ * Nothing is decoded here, so a corrupt file is refused before it can
+ * touch a machine. */
+static int verify_sum(struct state_reader *r, size_t *body_len, bool warn_old)
+{
+	const uint8_t *p = r->p;
+	uint32_t version, flags;
+	*body_len = r->len;
+	if (sr_file_header(r, &version, &flags))
+		return -1;
+	r->pos = 0;
+	if (flags & ~SNAPSHOT_FLAG_SUM)
+		return sr_fail(r, "unknown header flags 0x%x (a newer keel's file, or corrupt)", flags);
+	if (!(flags & SNAPSHOT_FLAG_SUM)) {
+		if (warn_old)
+				fprintf(stderr, "keel: warning: snapshot written by an older keel, without an "
+					"integrity check: corruption in it would go unnoticed\n");
+		return 0;
+	}
+	const size_t trailer = STATE_SECTION_HEADER_LEN + SNAPSHOT_SUM_BYTES;
+	if (r->len < STATE_FILE_HEADER_LEN + trailer)
+		return sr_fail(r, "truncated: no integrity section at the end");
+	struct state_reader t;
+	sr_init(&t, p + r->len - trailer, trailer);
+	uint32_t tag = sr_u32(&t), sver = sr_u32(&t), sflags = sr_u32(&t);
+	uint64_t slen = sr_u64(&t);
+	if (tag != TAG_SUM || sver != SUM_STATE_VERSION || sflags != 0 || slen != SNAPSHOT_SUM_BYTES)
+		return sr_fail(r, "truncated or corrupt: the file does not end in its integrity "
+				  "section 'SUM '");
+	uint8_t want[SNAPSHOT_SUM_BYTES];
+	crypto_generichash(want, sizeof(want), p, r->len - trailer, NULL, 0);
+	if (sodium_memcmp(want, sr_take(&t, SNAPSHOT_SUM_BYTES), sizeof(want)) != 0)
+		return sr_fail(r, "corrupt: the BLAKE2b-256 of its %zu bytes does not match the "
+				  "one it carries", r->len - trailer);
+	*body_len = r->len - trailer;
+	return 0;
+}
+
 int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
 			 size_t errlen)
 {
 	struct state_reader r;
+	size_t body;
 	sr_init(&r, buf, len);
-	if (load_sections(m, &r) == 0)
+	if (verify_sum(&r, &body, true) == 0) {
+		sr_init(&r, buf, body);
+		if (load_sections(m, &r, true) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "snapshot: %s", r.err);
+	return -1;
+}
+
+/* A migration's state (svc/migrate): written by snapshot_save_without_ram
+ * into a stream that the channel authenticates chunk by chunk, so it
+ * carries no SUM section of its own. */
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
+			      size_t errlen)
+{
+	struct state_reader r;
+	sr_init(&r, buf, len);
+	if (load_sections(m, &r, false) == 0)
 		return 0;
 	snprintf(err, errlen, "snapshot: %s", r.err);
 	return -1;
@@ -348,8 +462,12 @@ int snapshot_peek_disk(const void *buf, size_t len, struct disk_identity *id, ch
 	struct state_section s;
 	uint32_t version, flags;
 	int rc;
+	size_t body;
 	sr_init(&r, buf, len);
-	if (sr_file_header(&r, &version, &flags) == 0 && version != SNAPSHOT_FORMAT_VERSION)
+	if (verify_sum(&r, &body, false) == 0) /* the load that follows warns */
+		sr_init(&r, buf, body);
+	if (!sr_failed(&r) && sr_file_header(&r, &version, &flags) == 0 &&
+	    version != SNAPSHOT_FORMAT_VERSION)
 		sr_fail(&r, "format version %u; this keel reads version %u", version,
 			SNAPSHOT_FORMAT_VERSION);
 	while (!sr_failed(&r) && (rc = sr_next_section(&r, &s)) == 1) {

@@ -20,6 +20,10 @@ struct machine;
 struct disk_identity;
 
 #define SNAPSHOT_FORMAT_VERSION 1u
+/* File header flag: the file ends in a SUM section, the BLAKE2b-256 of
+ * every byte before it (docs/snapshot-format.md "Integrity"). */
+#define SNAPSHOT_FLAG_SUM 1u
+#define SNAPSHOT_SUM_BYTES 32
 /* Refuse snapshots larger than RAM plus this much (compressed RAM never
  * grows by more than zstd's bound, and the device state is small). */
 #define SNAPSHOT_MAX_OVERHEAD (64u << 20)
@@ -34,6 +38,17 @@ int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
 /* The same, over a buffer already in memory. */
 int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *err,
 			 size_t errlen);
+
+/* Migration (docs/migrate.md): a snapshot without its RAM section, for a
+ * machine whose RAM moves page by page on its own.  Saving appends the
+ * file header and every other section (DISK included, after a flush) to
+ * `w`, BOOT only if `boot` (the boot image never changes while a machine
+ * runs, so a migration sends it ahead); loading expects no RAM section
+ * and leaves RAM as it is. */
+int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool boot, char *err,
+			      size_t errlen);
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
+			      size_t errlen);
 
 /* Append every section except DISK and RAM, in file order, to `w` (no
  * file header).  The state digest hashes exactly these bytes. */

@@ -4,8 +4,10 @@
  * effects in taps_effect.c. */
 #include "vm/taps.h"
 
+#include <errno.h>
 #include <string.h>
 
+#include "dev/disk_image.h"
 #include "vm/machine.h"
 
 uint64_t taps_icount(const struct machine *m)
@@ -370,4 +372,23 @@ int taps_csr_read(struct machine *m, unsigned csr, uint64_t *val)
 int taps_csr_write(struct machine *m, unsigned csr, uint64_t val)
 {
 	return csr_write_debug(&m->hart, csr, val);
+}
+
+/* ---- the disk ---- */
+
+void taps_disk_identity(const struct machine *m, struct disk_identity *id)
+{
+	if (m->has_blk)
+		disk_image_identity(m->blk.disk, id);
+	else
+		memset(id, 0, sizeof(*id));
+}
+
+int taps_disk_write(struct machine *m, uint64_t off, const void *buf, size_t len)
+{
+	if (!m->has_blk) {
+		errno = ENODEV;
+		return -1;
+	}
+	return disk_image_write(m->blk.disk, off, buf, len);
 }

@@ -280,4 +280,17 @@ typedef void (*tap_effect_fn)(void *opaque, const struct tap_insn_effect *e);
 int taps_effect_subscribe(struct machine *m, tap_effect_fn fn, void *opaque);
 void taps_effect_unsubscribe(struct machine *m, int id);
 
+/* ---- 7. the disk ---- */
+
+struct disk_identity;
+
+/* The disk as it is now (kind DISK_NONE: none attached), without a flush:
+ * an overlay's current length, base hash and path (dev/disk_image.h). */
+void taps_disk_identity(const struct machine *m, struct disk_identity *id);
+
+/* Write to the disk as the guest would: an overlay appends whole-block
+ * records (migration replays the source's records this way).  Returns 0,
+ * or -1 with errno (no disk: ENODEV). */
+int taps_disk_write(struct machine *m, uint64_t off, const void *buf, size_t len);
+
 #endif

@@ -5,6 +5,7 @@
  * both run on.  Broken input (truncated, corrupt, foreign) must be refused
  * with a message, never crash (run this under ASan/UBSan too). */
 #include "harness.h"
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,6 +553,25 @@ static size_t find_section(const struct fixture *f, const char *tag)
 	return 0;
 }
 
+#define SUM_TRAILER (STATE_SECTION_HEADER_LEN + SNAPSHOT_SUM_BYTES)
+
+/* After an edit made on purpose: recompute the integrity section, so the
+ * decoder behind it gets to see the edit. */
+static void reseal(uint8_t *buf, size_t len)
+{
+	crypto_generichash(buf + len - SNAPSHOT_SUM_BYTES, SNAPSHOT_SUM_BYTES, buf,
+			   len - SUM_TRAILER, NULL, 0);
+}
+
+/* The file as a keel without the integrity check wrote it: header flags
+ * 0, no SUM section.  Returns its length (the copy is in `out`). */
+static size_t unsealed(const struct fixture *f, uint8_t *out)
+{
+	memcpy(out, f->buf, f->len - SUM_TRAILER);
+	out[12] = 0;
+	return f->len - SUM_TRAILER;
+}
+
 static void test_truncated_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -559,14 +579,93 @@ static void test_truncated_refused(void **state)
 	for (size_t n = 0; n < f->len; n++)
 		expect_refused(f, f->buf, n, NULL);
 	expect_refused(f, f->buf, 5, "not a keel snapshot");
-	expect_refused(f, f->buf, STATE_FILE_HEADER_LEN, "missing section 'CONF'");
-	expect_refused(f, f->buf, f->len - 1, "RAM");
-	size_t ram = find_section(f, "RAM ");
-	expect_refused(f, f->buf, ram, "missing section 'RAM '");
+	expect_refused(f, f->buf, STATE_FILE_HEADER_LEN, "truncated");
+	expect_refused(f, f->buf, f->len - 1, "integrity section");
+	expect_refused(f, f->buf, find_section(f, "RAM "), "truncated");
+	/* An old file has no trailer: its decoder catches truncations. */
+	uint8_t *old = malloc(f->len);
+	size_t len = unsealed(f, old);
+	for (size_t n = 0; n < len; n++)
+		expect_refused(f, old, n, NULL);
+	expect_refused(f, old, STATE_FILE_HEADER_LEN, "missing section 'CONF'");
+	expect_refused(f, old, len - 1, "RAM");
+	expect_refused(f, old, find_section(f, "RAM "), "missing section 'RAM '");
+	free(old);
 	/* The whole thing still loads. */
 	char err[256];
 	assert_int_equal(load_snap(f->b, f->buf, f->len, err, sizeof(err)), 0);
 	assert_same_digest(f->a, f->b);
+}
+
+/* A snapshot written before the integrity check still loads (with a
+ * warning on stderr); a flag this keel does not know is refused. */
+static void test_old_format_still_loads(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *old = malloc(f->len);
+	size_t len = unsealed(f, old);
+	char err[256] = "";
+	assert_int_equal(load_snap(f->b, old, len, err, sizeof(err)), 0);
+	assert_same_digest(f->a, f->b);
+	/* The SUM flag without the section, the section without the flag. */
+	old[12] = SNAPSHOT_FLAG_SUM;
+	expect_refused(f, old, len, "integrity section");
+	memcpy(old, f->buf, f->len);
+	old[12] = 0;
+	expect_refused(f, old, f->len, "unknown section 'SUM '");
+	old[12] = 2;
+	expect_refused(f, old, f->len, "unknown header flags");
+	free(old);
+}
+
+/* Any single flipped bit is refused with a one-line reason: a bit in every
+ * section (its header and its payload), in the file header and at random
+ * places in the compressed RAM. */
+static void test_bit_flips_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *copy = malloc(f->len);
+	unsigned flips = 0, sections = 0, seed = 12345;
+	for (size_t off = STATE_FILE_HEADER_LEN; off + STATE_SECTION_HEADER_LEN <= f->len;) {
+		uint64_t len = rd32(f->buf + off + 12) | (uint64_t)rd32(f->buf + off + 16) << 32;
+		size_t end = off + STATE_SECTION_HEADER_LEN + (size_t)len;
+		bool ram = !memcmp(f->buf + off, "RAM ", 4);
+		/* the tag, the length, the first and last payload bytes, and
+		 * (in RAM) 200 random places */
+		size_t at[204] = {off, off + 12, off + STATE_SECTION_HEADER_LEN, end - 1};
+		unsigned n = 4;
+		for (unsigned i = 0; ram && i < 200; i++) {
+			seed = seed * 1103515245u + 12345u;
+			at[n++] = off + STATE_SECTION_HEADER_LEN + (seed >> 8) % len;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			memcpy(copy, f->buf, f->len);
+			copy[at[i]] ^= (uint8_t)(1u << ((seed >> 16) % 8));
+			char err[256] = "";
+			assert_int_equal(load_snap(f->b, copy, f->len, err, sizeof(err)), -1);
+			assert_non_null(strstr(err, "snapshot: "));
+			assert_null(strchr(err, '\n'));
+			flips++;
+		}
+		off = end;
+		sections++;
+	}
+	for (size_t i = 0; i < STATE_FILE_HEADER_LEN; i++) {
+		memcpy(copy, f->buf, f->len);
+		copy[i] ^= 0x10;
+		expect_refused(f, copy, f->len, NULL);
+	}
+	/* CONF ... RAM and SUM on the bare board, every one visited */
+	assert_true(sections >= 10);
+	assert_int_equal(flips, sections * 4 + 200);
+	/* The decoder's own net behind the hash: zstd's content checksum
+	 * catches a flip in the compressed pages of a resealed file. */
+	memcpy(copy, f->buf, f->len);
+	copy[f->len - SUM_TRAILER - 6] ^= 0x04;
+	reseal(copy, f->len);
+	expect_refused(f, copy, f->len, "RAM");
+	free(copy);
 }
 
 static void test_corrupt_length_refused(void **state)
@@ -576,14 +675,18 @@ static void test_corrupt_length_refused(void **state)
 	size_t cpu = find_section(f, "CPU ");
 	memcpy(copy, f->buf, f->len);
 	copy[cpu + 12 + 5] ^= 0x01; /* bit 40 of the length */
+	expect_refused(f, copy, f->len, "BLAKE2b");
+	reseal(copy, f->len);
 	expect_refused(f, copy, f->len, "claims");
 	/* A length one byte short leaves CPU short and misaligns the rest. */
 	memcpy(copy, f->buf, f->len);
 	copy[cpu + 12] -= 1;
+	reseal(copy, f->len);
 	expect_refused(f, copy, f->len, NULL);
-	/* Last byte of the RAM section's compressed length. */
+	/* Last byte of the RAM section's compressed data. */
 	memcpy(copy, f->buf, f->len);
-	copy[f->len - 1] ^= 0xff;
+	copy[f->len - SUM_TRAILER - 1] ^= 0xff;
+	reseal(copy, f->len);
 	expect_refused(f, copy, f->len, "RAM");
 	free(copy);
 }
@@ -594,12 +697,14 @@ static void test_wrong_version_refused(void **state)
 	uint8_t *copy = malloc(f->len);
 	memcpy(copy, f->buf, f->len);
 	copy[8] = 2; /* format version */
+	reseal(copy, f->len);
 	expect_refused(f, copy, f->len, "format version 2");
 	memcpy(copy, f->buf, f->len);
 	copy[0] = 'X';
 	expect_refused(f, copy, f->len, "bad magic");
 	memcpy(copy, f->buf, f->len);
 	copy[find_section(f, "CPU ") + 4] = 9; /* section version */
+	reseal(copy, f->len);
 	expect_refused(f, copy, f->len, "'CPU ' version 9");
 	free(copy);
 }
@@ -626,16 +731,19 @@ static void test_unknown_section(void **state)
 						     3, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c'};
 	memcpy(copy + cpu, hdr, extra);
 	memcpy(copy + cpu + extra, f->buf + cpu, f->len - cpu);
+	reseal(copy, f->len + extra);
 	expect_refused(f, copy, f->len + extra, "unknown section 'ZZZZ'");
 	copy[cpu + 8] = STATE_SECTION_OPTIONAL;
+	reseal(copy, f->len + extra);
 	char err[256] = "";
 	assert_int_equal(load_snap(f->b, copy, f->len + extra, err, sizeof(err)), 0);
 	assert_same_digest(f->a, f->b);
 	free(copy);
 }
 
-/* Flip every byte before the RAM payload in turn: each load fails cleanly
- * or succeeds; nothing crashes (the sanitizer run is the real check). */
+/* Flip every byte before the RAM payload in turn, resealed so that the
+ * decoder sees it: each load fails cleanly or succeeds; nothing crashes
+ * (the sanitizer run is the real check). */
 static void test_byte_flips_never_crash(void **state)
 {
 	struct fixture *f = *state;
@@ -645,6 +753,7 @@ static void test_byte_flips_never_crash(void **state)
 	for (size_t i = 0; i < limit && i < f->len; i++) {
 		memcpy(copy, f->buf, f->len);
 		copy[i] ^= 0xa5;
+		reseal(copy, f->len);
 		char err[256] = "";
 		if (load_snap(f->b, copy, f->len, err, sizeof(err)))
 			refused++;
@@ -677,6 +786,10 @@ int main(int argc, char **argv)
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_section, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_byte_flips_never_crash, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_old_format_still_loads, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bit_flips_refused, fixture_setup,
 						fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -411,6 +411,44 @@ static void test_trap_hook_matches_by_stack(void **state)
 	taps_trap_unsubscribe(m, id);
 }
 
+/* A trap observer is host code and may compute in floating point.  When
+ * the trap comes, the host FPU may still hold the guest's rounding mode
+ * and accrue into the guest's flags (fpu_host_env): the observer must get
+ * the host's own environment, and its inexact division must not show up
+ * in the guest's fflags.  (Before this was fixed, an intrusion detector's
+ * arithmetic on timer interrupts leaked into recordings.) */
+static double observed_third;
+
+static void divide_in_hook(void *opaque, const struct tap_trap *t)
+{
+	(void)opaque, (void)t;
+	volatile double one = 1.0, three = 3.0;
+	observed_third = one / three;
+}
+
+static void test_trap_hook_runs_in_host_fp_env(void **state)
+{
+	struct machine *m = *state;
+	set_mstatus_bits(m, MSTATUS_FS, 0);
+	m->hart.mtvec = SKIP_BASE;
+	struct code c = code_at(m, CODE_BASE);
+	emit(&c, csrw(CSR_FFLAGS, ZERO));
+	emit(&c, addi(T0, ZERO, RM_RUP));
+	emit(&c, csrw(CSR_FRM, T0));
+	emit(&c, enc_r(0x01, 1, 1, 7, 2, 0x53)); /* fadd.d f2, f1, f1: exact, loads the guest's mode */
+	emit(&c, 0xffffffff); /* illegal: a trap straight from the interpreter loop */
+	emit(&c, csrr(A0, CSR_FFLAGS));
+	emit_halt(&c);
+	m->hart.f[1] = 0;
+	static const struct tap_trap_ops ops = {.trap = divide_in_hook};
+	int id = taps_trap_subscribe(m, &ops, NULL);
+	run_from(m, CODE_BASE, 4 + 1 + 4 + 2);
+	taps_trap_unsubscribe(m, id);
+	double nearest = 1.0 / 3.0;
+	assert_memory_equal(&observed_third, &nearest, sizeof(nearest));
+	assert_int_equal(m->hart.x[A0], 0); /* no inexact flag from the host's division */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_event_observers),
 		VM_TEST(test_trap_hook_syscalls),
 		VM_TEST(test_trap_hook_matches_by_stack),
+		VM_TEST(test_trap_hook_runs_in_host_fp_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

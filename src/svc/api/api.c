@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "svc/migrate/migrate.h"
 #include "svc/vmi/vmi.h"
 #include "vm/machine.h"
 #include "vm/sealed_snapshot.h"
@@ -96,22 +97,64 @@ static int clear_stale(const struct sockaddr_un *addr, char *err, size_t errlen)
 	return 0;
 }
 
-int api_server_open(struct api_server *s, const char *path, char *err, size_t errlen)
+/* The socket's directory must be the user's alone: in a directory others
+ * can write, one of them could replace the socket file by their own and
+ * collect what clients send (passphrases, for "suspend"). */
+static int check_private_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "%s: directory %s: %s", path, dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen,
+			 "%s: the directory %s is not private (owner uid %u, mode %04o): put the "
+			 "socket in a directory only you can write, such as $XDG_RUNTIME_DIR",
+			 path, dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind with mode 0600 from the start: no moment when others may connect. */
+static int bind_private(int fd, const struct sockaddr_un *addr)
+{
+	mode_t old = umask(0177);
+	int rc = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	umask(old);
+	return rc;
+}
+
+int api_server_open(struct api_server *s, const char *path, uid_t peer_uid, char *err,
+		    size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
 	s->clone_client = -1;
+	s->migrate_client = -1;
+	s->peer_uid = peer_uid;
 	for (int i = 0; i < API_MAX_CLIENTS; i++)
 		client_reset(&s->clients[i]);
 	struct sockaddr_un addr;
-	if (fill_addr(&addr, path, err, errlen) || clear_stale(&addr, err, errlen))
+	if (fill_addr(&addr, path, err, errlen) || check_private_dir(path, err, errlen) ||
+	    clear_stale(&addr, err, errlen))
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0) {
+	if (bind_private(fd, &addr) != 0 || listen(fd, 8) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -143,6 +186,18 @@ static int client_flush(struct api_client *c)
 	return 0;
 }
 
+/* Forget a migration: an unfinished one is abandoned (its destination
+ * sees the stream cut and discards what it got). */
+static void drop_migration(struct api_server *s)
+{
+	mig_source_free(s->migration);
+	s->migration = NULL;
+	json_decref(s->migrate_id);
+	s->migrate_id = NULL;
+	s->migrate_client = -1;
+	s->migrate_new = false;
+}
+
 void api_server_close(struct api_server *s)
 {
 	for (int i = 0; i < API_MAX_CLIENTS; i++) {
@@ -161,6 +216,7 @@ void api_server_close(struct api_server *s)
 	s->clone_client = -1;
 	vmi_free(s->vmi);
 	s->vmi = NULL;
+	drop_migration(s);
 }
 
 void api_server_abandon(struct api_server *s)
@@ -175,6 +231,7 @@ void api_server_abandon(struct api_server *s)
 	s->clone_client = -1;
 	vmi_free(s->vmi);
 	s->vmi = NULL;
+	drop_migration(s); /* the parent's, if one is under way: the clone drops its copy */
 }
 
 int api_server_fds(struct api_server *s, struct pollfd *out, int max)
@@ -192,6 +249,8 @@ int api_server_fds(struct api_server *s, struct pollfd *out, int max)
 			ev |= POLLOUT;
 		out[n++] = (struct pollfd){.fd = c->fd, .events = ev};
 	}
+	if (s->migration && n < max)
+		out[n++] = (struct pollfd){.fd = mig_source_fd(s->migration), .events = POLLOUT};
 	return n;
 }
 
@@ -384,6 +443,133 @@ void api_server_clone_done(struct api_server *s, const struct clone_result *r, b
 		client_drop(&s->clients[who]);
 }
 
+/* An optional non-negative integer argument (at most `max`). */
+static int opt_uint(json_t *req, const char *key, unsigned max, unsigned *out, json_t *id,
+		    json_t **bad)
+{
+	json_t *v = json_object_get(req, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "\"%s\" must be an integer from 0 to %u", key, max);
+		*bad = reply_error(id, msg);
+		return -1;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+/* The migrate request's arguments into r; NULL, or an error reply. */
+static json_t *parse_migrate(json_t *id, json_t *req, struct mig_request *r)
+{
+	char err[600];
+	json_t *bad = NULL;
+	const char *uri = opt_string(req, "uri", id, &bad);
+	const char *key = opt_string(req, "key", id, &bad);
+	const char *postcopy = opt_string(req, "postcopy", id, &bad);
+	json_t *keep = json_object_get(req, "keep");
+	r->downtime_ms = MIG_DEFAULT_DOWNTIME_MS;
+	r->timeout_ms = MIG_DEFAULT_TIMEOUT_MS;
+	opt_uint(req, "downtime_ms", 600000, &r->downtime_ms, id, &bad);
+	opt_uint(req, "timeout_ms", 3600000, &r->timeout_ms, id, &bad);
+	opt_uint(req, "throttle_ms", 1000, &r->throttle_ms, id, &bad);
+	if (bad)
+		return bad;
+	if (!uri || !key)
+		return reply_error(id, "migrate needs \"uri\" (tcp:HOST:PORT) and \"key\" (a key file)");
+	if (keep && !json_is_boolean(keep))
+		return reply_error(id, "\"keep\" must be true or false");
+	if (postcopy && strcmp(postcopy, "never"))
+		return reply_error(id, strcmp(postcopy, "auto") && strcmp(postcopy, "now")
+					       ? "\"postcopy\" must be \"auto\", \"never\" or \"now\""
+					       : "post-copy is not built yet: only \"never\"");
+	r->keep = json_is_true(keep);
+	if (mig_parse_uri(uri, r->host, sizeof(r->host), r->port, sizeof(r->port), err,
+			  sizeof(err)) ||
+	    mig_key_load(key, r->key, err, sizeof(err)))
+		return reply_error(id, err);
+	if (r->timeout_ms == 0)
+		r->timeout_ms = MIG_DEFAULT_TIMEOUT_MS;
+	return NULL;
+}
+
+/* Start a migration.  NULL: under way, the reply comes at its end. */
+static json_t *do_migrate(struct api_server *s, json_t *id, struct machine *m, json_t *req)
+{
+	char err[1024];
+	struct mig_request r = {0};
+	if (s->migration)
+		return reply_error(id, "a migration is already under way");
+	json_t *bad = parse_migrate(id, req, &r);
+	if (bad) {
+		sodium_memzero(r.key, sizeof(r.key));
+		return bad;
+	}
+	s->migration = mig_source_start(m, &r, err, sizeof(err));
+	sodium_memzero(r.key, sizeof(r.key));
+	if (!s->migration)
+		return reply_error(id, err);
+	s->migrate_keep = r.keep;
+	s->migrate_id = id ? json_incref(id) : NULL;
+	s->migrate_new = true;
+	return NULL;
+}
+
+static json_t *stats_json(const struct mig_stats *st)
+{
+	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:b}", "rounds", st->rounds,
+			 "pages_sent", (json_int_t)st->pages_sent, "zero_pages",
+			 (json_int_t)st->zero_pages, "pages_last_round",
+			 (json_int_t)st->pages_last_round, "pages_pending",
+			 (json_int_t)st->pages_pending, "disk_bytes", (json_int_t)st->disk_bytes,
+			 "bytes", (json_int_t)st->bytes, "dirty_pages_per_s", st->dirty_pages_per_s,
+			 "pages_per_s", st->pages_per_s, "est_downtime_ms", st->est_downtime_ms,
+			 "dirty_tracking", st->dirty_tracking);
+}
+
+static void migrate_tell(struct api_server *s, json_t *line)
+{
+	int who = s->migrate_client;
+	if (!line || who < 0 || s->clients[who].fd < 0) {
+		json_decref(line);
+		return;
+	}
+	if (client_queue(&s->clients[who], line))
+		client_drop(&s->clients[who]);
+}
+
+/* One step of the migration; its reports go to the client that asked. */
+static void step_migration(struct api_server *s, struct api_actions *a)
+{
+	char err[1024];
+	enum mig_status st = mig_source_step(s->migration, err, sizeof(err));
+	struct mig_stats stats;
+	mig_source_stats(s->migration, &stats);
+	json_t *line = NULL, *fig = stats_json(&stats);
+	if (st == MIG_CONTINUE) {
+		json_decref(fig);
+		return;
+	}
+	if (st == MIG_PROGRESS) {
+		line = json_pack("{s:O?,s:o}", "id", s->migrate_id, "progress", fig);
+	} else if (st == MIG_DONE) {
+		json_object_set_new(fig, "downtime_ms", json_real(stats.downtime_ms));
+		json_object_set_new(fig, "total_ms", json_real(stats.total_ms));
+		json_object_set_new(fig, "icount", json_integer((json_int_t)stats.icount));
+		line = json_pack("{s:O?,s:b,s:o}", "id", s->migrate_id, "ok", 1, "migrated", fig);
+		a->quit_requested = !s->migrate_keep;
+		a->paused = s->migrate_keep;
+	} else {
+		line = json_pack("{s:O?,s:b,s:s,s:o}", "id", s->migrate_id, "ok", 0, "error", err,
+				 "progress", fig);
+		a->paused |= st == MIG_UNCONFIRMED;
+	}
+	migrate_tell(s, line);
+	if (st != MIG_PROGRESS)
+		drop_migration(s);
+}
+
 /* "input": type `data` on the console, all of it or nothing. */
 static json_t *do_input(json_t *id, struct api_actions *a, json_t *req)
 {
@@ -459,6 +645,8 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	static const char *const suspend_args[] = {"path", "passphrase", NULL};
 	static const char *const clone_args[] = {"sock", "net", "console", "entropy", NULL};
 	static const char *const input_args[] = {"data", NULL};
+	static const char *const migrate_args[] = {"uri", "key", "downtime_ms", "postcopy", "keep",
+						   "timeout_ms", "throttle_ms", NULL};
 	static const char *const inspect_args[] = {"view", "arg", "vmlinux", NULL};
 	char err[256];
 	json_t *cmdv = json_object_get(req, "cmd");
@@ -471,22 +659,26 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	bool suspend = !strcmp(cmd, "suspend");
 	bool clone = !strcmp(cmd, "clone");
 	bool input = !strcmp(cmd, "input");
+	bool migrate = !strcmp(cmd, "migrate");
 	bool inspect = !strcmp(cmd, "inspect");
-	bool known = snapshot || suspend || clone || input || inspect || !strcmp(cmd, "status") ||
-		     !strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "quit");
+	bool known = snapshot || suspend || clone || input || migrate || inspect ||
+		     !strcmp(cmd, "status") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
+		     !strcmp(cmd, "quit");
 	if (!known) {
 		snprintf(err, sizeof(err), "unknown cmd '%.64s'", cmd);
 		return reply_error(id, err);
 	}
 	const char *const *allowed = suspend ? suspend_args : snapshot ? path_arg
 				   : clone ? clone_args : input ? input_args
-				   : inspect ? inspect_args : no_args;
+				   : migrate ? migrate_args : inspect ? inspect_args : no_args;
 	if (check_args(req, allowed, err, sizeof(err)))
 		return reply_error(id, err);
 	if (clone)
 		return do_clone(s, id, m, a, req);
 	if (input)
 		return do_input(id, a, req);
+	if (migrate)
+		return do_migrate(s, id, m, req);
 	if (inspect)
 		return do_inspect(s, id, m, req);
 	if (suspend)
@@ -528,7 +720,7 @@ static json_t *serve_line(struct api_server *s, const char *line, size_t len,
 	}
 	json_t *reply = dispatch(s, req, json_object_get(req, "id"), m, a);
 	json_decref(req);
-	if (a->clone_pending)
+	if (a->clone_pending || s->migrate_new)
 		return reply;
 	return reply ? reply : reply_error(NULL, "out of memory");
 }
@@ -564,9 +756,12 @@ static int serve_lines(struct api_server *s, int i, struct machine *m, struct ap
 		if (blank(line, len))
 			continue;
 		json_t *reply = serve_line(s, line, len, m, a);
-		if (!reply && a->clone_pending)
+		if (!reply && a->clone_pending) {
 			s->clone_client = i;
-		else if (client_queue(c, reply))
+		} else if (!reply && s->migrate_new) {
+			s->migrate_client = i;
+			s->migrate_new = false;
+		} else if (client_queue(c, reply))
 			return -1;
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
@@ -606,13 +801,24 @@ static int client_read(struct api_server *s, int i, struct machine *m, struct ap
 	return 0;
 }
 
-static void refuse(int fd)
+static void refuse(int fd, const char *why)
 {
-	static const char msg[] =
-		"{\"id\":null,\"ok\":false,\"error\":\"too many clients; try again later\"}\n";
-	ssize_t ignored = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	char msg[160];
+	snprintf(msg, sizeof(msg), "{\"id\":null,\"ok\":false,\"error\":\"%s\"}\n", why);
+	ssize_t ignored = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)ignored;
 	close(fd);
+}
+
+/* The socket file's mode keeps others out; this holds even if someone
+ * with CAP_DAC_OVERRIDE, or a file descriptor passed on, gets through. */
+static bool peer_allowed(const struct api_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return false;
+	return cred.uid == geteuid() || (s->peer_uid != (uid_t)-1 && cred.uid == s->peer_uid);
 }
 
 /* Each new client is served at once, before the next accept: one that
@@ -624,19 +830,26 @@ static void accept_clients(struct api_server *s, struct machine *m, struct api_a
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error: try on the next poll */
+		if (!peer_allowed(s, fd)) {
+			refuse(fd, "permission denied: another user's process (SO_PEERCRED)");
+			continue;
+		}
 		struct api_client *slot = NULL;
 		for (int i = 0; i < API_MAX_CLIENTS && !slot; i++)
 			if (s->clients[i].fd < 0)
 				slot = &s->clients[i];
 		char *in = slot ? malloc(API_MAX_LINE + 1) : NULL;
 		if (!in) {
-			refuse(fd);
+			refuse(fd, "too many clients; try again later");
 			continue;
 		}
 		slot->fd = fd;
 		slot->in = in;
-		if (client_read(s, (int)(slot - s->clients), m, a))
+		if (client_read(s, (int)(slot - s->clients), m, a)) {
 			client_drop(slot);
+			if (s->migrate_client == (int)(slot - s->clients))
+				s->migrate_client = -1;
+		}
 	}
 }
 
@@ -644,13 +857,18 @@ void api_server_poll(struct api_server *s, struct machine *m, struct api_actions
 {
 	if (s->listen_fd < 0)
 		return;
+	if (s->migration)
+		step_migration(s, a);
 	/* Lines left unserved by an earlier stop (a clone) go first. */
 	for (int i = 0; i < API_MAX_CLIENTS && !must_stop(a); i++) {
 		struct api_client *c = &s->clients[i];
 		if (c->fd < 0)
 			continue;
-		if (client_flush(c) || serve_lines(s, i, m, a) || client_read(s, i, m, a))
+		if (client_flush(c) || serve_lines(s, i, m, a) || client_read(s, i, m, a)) {
 			client_drop(c);
+			if (s->migrate_client == i) /* the slot may be someone else's next */
+				s->migrate_client = -1;
+		}
 	}
 	accept_clients(s, m, a);
 }

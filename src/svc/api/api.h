@@ -15,11 +15,13 @@
 #include <stddef.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "dev/net_slirp.h"
 
 struct machine;
+struct mig_source;
 struct vmi;
 
 /* A "clone" request, validated (docs/clone.md); the host loop carries it
@@ -58,11 +60,22 @@ struct api_client {
 
 struct api_server {
 	int listen_fd; /* -1: not open */
+	/* Who may talk to it (SO_PEERCRED): keel's own effective uid, and
+	 * this one too unless it is (uid_t)-1 (keel run --api-allow-uid). */
+	uid_t peer_uid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct api_client clients[API_MAX_CLIENTS];
 	/* A "clone" waiting for the host loop: whose it is, and its id. */
 	int clone_client; /* index into clients, -1: none */
 	struct json_t *clone_id;
+	/* A "migrate" under way (svc/migrate), stepped between slices by
+	 * api_server_poll; its progress and result go to the client that
+	 * asked (migrate_client, -1: gone). */
+	struct mig_source *migration;
+	bool migrate_keep;
+	bool migrate_new; /* set by the request, until the client is known */
+	int migrate_client;
+	struct json_t *migrate_id;
 	/* "inspect": the guest kernel as last found (symbols, BTF), kept
 	 * while it stays where it was. */
 	struct vmi *vmi;
@@ -83,10 +96,16 @@ struct api_actions {
 	void *console_opaque;
 };
 
-/* Listen on `path`.  A stale socket file (nothing accepts on it) is
- * replaced; a live server or a file that is not a socket is an error.
- * Returns 0, or -1 with "PATH: why" in err. */
-int api_server_open(struct api_server *s, const char *path, char *err, size_t errlen);
+/* Listen on `path`, a socket file of mode 0600 in a directory that only
+ * keel's user can write (owned by it, no group or other write bit: a
+ * shared directory such as /tmp is refused, since anyone could swap the
+ * socket file there).  Clients whose peer credentials show another uid
+ * than keel's effective one and `peer_uid` are refused at connect.  A
+ * stale socket file (nothing accepts on it) is replaced; a live server or
+ * a file that is not a socket is an error.  Returns 0, or -1 with
+ * "PATH: why" in err. */
+int api_server_open(struct api_server *s, const char *path, uid_t peer_uid, char *err,
+		    size_t errlen);
 
 /* Flush what replies it can (never blocks), close every socket and remove
  * the socket file. */
@@ -103,13 +122,19 @@ void api_server_abandon(struct api_server *s);
 void api_server_clone_done(struct api_server *s, const struct clone_result *r, bool ok,
 			   const char *sock);
 
+/* The most pollfds api_server_fds fills: the listener, the clients and
+ * a migration's socket. */
+#define API_MAX_FDS (1 + API_MAX_CLIENTS + 1)
+
 /* Fill `out` with up to `max` pollfds (the listening socket first, then
- * the clients); returns how many. */
+ * the clients, then a migration's socket, which asks for POLLOUT so a
+ * waiting host loop wakes at once to send more); returns how many. */
 int api_server_fds(struct api_server *s, struct pollfd *out, int max);
 
 /* Accept connections, read what has arrived and serve every complete
- * request, writing what replies the sockets take.  Call only at a slice
- * boundary. */
+ * request, writing what replies the sockets take; take a migration one
+ * step further (its last step stops the VM and hands it over before it
+ * returns).  Call only at a slice boundary. */
 void api_server_poll(struct api_server *s, struct machine *m, struct api_actions *a);
 
 #endif

@@ -33,7 +33,9 @@ struct pending {
 
 struct vmi_events {
 	struct machine *m;
-	FILE *out;
+	FILE *out; /* NULL: events go to sink */
+	vmi_event_sink sink;
+	void *sink_opaque;
 	struct vmi_options o;
 	struct vmi *v;
 	uint64_t next_attach; /* icount before which attach is not tried again */
@@ -71,9 +73,13 @@ static struct vmi *vmi_of(struct vmi_events *e, uint64_t icount, uint64_t satp)
 	e->v = vmi_attach(&mv, &o, err, sizeof(err));
 	if (!e->v) {
 		e->next_attach = icount + RETRY_ATTACH_INSNS;
-		fprintf(e->out, "{\"icount\":%" PRIu64 ",\"event\":\"error\",\"error\":", icount);
-		json_dumpf(json_string(err), e->out, JSON_ENCODE_ANY);
-		fputs("}\n", e->out);
+		json_t *j = json_pack("{s:I,s:s,s:s}", "icount", (json_int_t)icount, "event",
+				      "error", "error", err);
+		if (e->sink)
+			e->sink(e->sink_opaque, j, NULL);
+		else if (json_dumpf(j, e->out, JSON_COMPACT) == 0)
+			fputc('\n', e->out);
+		json_decref(j);
 	}
 	return e->v;
 }
@@ -150,9 +156,13 @@ static json_t *event(struct vmi *v, uint64_t icount, const char *name, uint64_t 
 
 static void emit(struct vmi_events *e, json_t *j)
 {
-	if (json_dumpf(j, e->out, JSON_COMPACT) == 0)
-		fputc('\n', e->out);
-	fflush(e->out); /* a reader follows the file as the guest runs */
+	if (e->sink) {
+		e->sink(e->sink_opaque, j, e->v);
+	} else {
+		if (json_dumpf(j, e->out, JSON_COMPACT) == 0)
+			fputc('\n', e->out);
+		fflush(e->out); /* a reader follows the file as the guest runs */
+	}
 	json_decref(j);
 	e->events++;
 }
@@ -284,13 +294,30 @@ struct vmi_events *vmi_events_start(struct machine *m, FILE *out, const struct v
 	return e;
 }
 
+struct vmi_events *vmi_events_start_sink(struct machine *m, vmi_event_sink sink, void *opaque,
+					 const struct vmi_options *o, char *err, size_t errlen)
+{
+	struct vmi_events *e = vmi_events_start(m, NULL, o, err, errlen);
+	if (e) {
+		e->sink = sink;
+		e->sink_opaque = opaque;
+	}
+	return e;
+}
+
+struct vmi *vmi_events_vmi(struct vmi_events *e, uint64_t icount, uint64_t satp)
+{
+	return vmi_of(e, icount, satp);
+}
+
 unsigned long vmi_events_stop(struct vmi_events *e)
 {
 	if (!e)
 		return 0;
 	unsigned long n = e->events;
 	taps_trap_unsubscribe(e->m, e->trap_id);
-	fflush(e->out);
+	if (e->out)
+		fflush(e->out);
 	vmi_free(e->v);
 	free(e);
 	return n;

@@ -57,6 +57,26 @@ json_t *vmi_view(struct vmi *v, const char *view, const char *arg, char *err, si
 /* The names of the views, NULL-terminated. */
 extern const char *const vmi_view_names[];
 
+/* One task as services that follow processes need it (svc/vmi/task.c). */
+struct vmi_task {
+	uint64_t task; /* its task_struct's kernel address */
+	int32_t pid, tgid, ppid; /* ppid: the real parent's tgid */
+	uint32_t uid;
+	bool kthread;
+	char comm[17];
+};
+
+/* Read the task_struct at `task`: 0, or -1 when it is unreadable. */
+int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t);
+/* The task_struct of the process whose tgid is pid, or 0 (a walk of the
+ * task list: for alerts, not per event). */
+uint64_t vmi_task_find(struct vmi *v, long pid);
+/* The path of the task's executable (mm->exe_file), or -1. */
+int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max);
+/* The process and its ancestors up to init, as
+ * [{"pid":..,"comm":..,"uid":..,"exe":..}, ...] (at most max, newest first). */
+json_t *vmi_task_chain(const struct vmi *v, uint64_t task, int max);
+
 /* Print a view's result as an aligned table (its notes after). */
 void vmi_print_table(FILE *out, const json_t *result);
 

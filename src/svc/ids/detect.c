@@ -1,0 +1,470 @@
+/* The detector's signals and the policies over them.
+ *
+ *  - process, file and socket events from introspection's trap-hook
+ *    stream (svc/vmi/events.c): exec, fork, exit, open, connect, accept;
+ *  - more system calls at their return: socket, bind, listen, ioctl,
+ *    set*uid, and reads of the console;
+ *  - CPU per process: at each supervisor timer interrupt the instructions
+ *    retired since the previous one go to the task that was running;
+ *  - console input and network frames from the event boundary;
+ *  - the kernel's own state (interfaces, integrity hashes, cross-view),
+ *    polled at timer interrupts every few guest seconds.
+ *
+ * Everything here is a function of the machine's state at an exact icount
+ * (never host time), so a replay sees the same. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc/ids/ids_int.h"
+#include "svc/vmi/vmi.h"
+
+/* asm-generic/unistd.h, which riscv64 uses */
+enum {
+	NR_IOCTL = 29, NR_READ = 63, NR_SETUID = 146, NR_SETREUID = 145, NR_SETRESUID = 147,
+	NR_SOCKET = 198, NR_BIND = 200, NR_LISTEN = 201,
+};
+#define SIOCSIFFLAGS 0x8914
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define CLONE_THREAD 0x10000
+#define IRQ_S_TIMER 5
+#define NS 1000000000ull
+
+static const char *sget(json_t *j, const char *k)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+	return s ? s : "";
+}
+
+static int64_t iget(json_t *j, const char *k, int64_t dflt)
+{
+	json_t *v = json_object_get(j, k);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+/* The table's entry for a process an event names; new ones get their
+ * parent from the kernel. */
+static struct ids_proc *proc_of(struct ids *d, struct vmi *v, int32_t pid, const char *comm)
+{
+	struct ids_proc *p = procs_find(&d->procs, pid);
+	if (!p) {
+		struct vmi_task t = {0};
+		uint64_t task = v ? vmi_task_find(v, pid) : 0;
+		if (task)
+			vmi_task_read(v, task, &t);
+		p = procs_get(&d->procs, pid, t.ppid);
+		if (p && task) {
+			p->uid = t.uid;
+			snprintf(p->comm, sizeof(p->comm), "%s", t.comm);
+		}
+	}
+	if (p && comm && comm[0])
+		snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	return p;
+}
+
+/* ---- introspection's events ---- */
+
+static void on_open(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icount)
+{
+	if (iget(e, "fd", -1) < 0)
+		return;
+	const char *path = json_object_get(e, "path") ? sget(e, "path") : sget(e, "name");
+	int64_t flags = iget(e, "flags", 0);
+	int acc = (int)(flags & 3);
+	bool write = acc == 1 || acc == 2 || (flags & (01000 | 02000)); /* O_TRUNC, O_APPEND */
+	if (d->p->on[M_SYSTEM_FILES] && write && strlist_match(&d->p->write_paths, path))
+		ids_alert(d, M_SYSTEM_FILES, icount, p->pid, 0,
+			  json_pack("{s:s,s:I,s:I}", "path", path, "flags", (json_int_t)flags, "fd",
+				    (json_int_t)iget(e, "fd", -1)));
+	if ((acc == 0 || acc == 2) && strlist_match(&d->p->secret_paths, path)) {
+		/* the reader and the process that started it: a script's loop
+		 * runs in the shell, the read in its child */
+		uint64_t now = taps_now_ns(d->m);
+		p->secret_ns = now;
+		struct ids_proc *parent = procs_find(&d->procs, p->ppid);
+		if (parent)
+			parent->secret_ns = now;
+	}
+}
+
+static void on_exec(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icount)
+{
+	if (json_object_get(e, "errno"))
+		return;
+	const char *path = sget(e, "path");
+	snprintf(p->exe, sizeof(p->exe), "%s", path);
+	p->secret_ns = 0; /* a new program: what the old one read is not its */
+	struct ids_proc *parent = procs_find(&d->procs, p->ppid);
+	bool service = p->service || (parent && parent->service);
+	if (d->p->on[M_SERVICE_SHELL] && service && strlist_match(&d->p->shells, path))
+		ids_alert(d, M_SERVICE_SHELL, icount, p->pid, 0,
+			  json_pack("{s:s,s:i,s:s}", "shell", path, "service_pid",
+				    p->service ? p->pid : parent->pid, "service_comm",
+				    p->service ? p->comm : parent->comm));
+}
+
+void detect_vmi_event(void *opaque, json_t *e, struct vmi *v)
+{
+	struct ids *d = opaque;
+	const char *ev = sget(e, "event");
+	uint64_t icount = (uint64_t)iget(e, "icount", 0);
+	int32_t tgid = (int32_t)iget(e, "tgid", 0);
+	if (!v || tgid <= 0)
+		return;
+	if (!strcmp(ev, "exit")) {
+		if (json_is_true(json_object_get(e, "group")) || iget(e, "pid", 0) == tgid)
+			procs_remove(&d->procs, tgid);
+		return;
+	}
+	struct ids_proc *p = proc_of(d, v, tgid, sget(e, "comm"));
+	if (!p)
+		return;
+	if (!strcmp(ev, "fork")) {
+		int64_t child = iget(e, "child", -1);
+		if (child > 0 && !(iget(e, "flags", 0) & CLONE_THREAD) &&
+		    !procs_find(&d->procs, (int32_t)child))
+			procs_get(&d->procs, (int32_t)child, tgid);
+	} else if (!strcmp(ev, "exec")) {
+		on_exec(d, p, e, icount);
+	} else if (!strcmp(ev, "open")) {
+		on_open(d, p, e, icount);
+	} else if (!strcmp(ev, "accept") && iget(e, "fd", -1) >= 0) {
+		p->service = true;
+		p->credit_ns = taps_now_ns(d->m); /* an inbound connection is a person too */
+	} else if (!strcmp(ev, "connect") && d->p->on[M_NETWORK]) {
+		const char *addr = sget(e, "addr");
+		int64_t ret = iget(e, "ret", 0);
+		bool ok = json_object_get(e, "ret") ? ret == 0 : iget(e, "errno", 0) == 115;
+		/* IPv4 only ("a.b.c.d:port"); UNIX sockets are local */
+		if (ok && strchr(addr, '.') && !strlist_match(&d->p->connect_allow, addr))
+			ids_alert(d, M_NETWORK, icount, p->pid, 0,
+				  json_pack("{s:s,s:s}", "what", "connect not allowed", "addr", addr));
+	}
+}
+
+/* ---- system calls at their return ---- */
+
+static uint64_t current_task(struct ids *d, bool user)
+{
+	struct tap_regs r;
+	taps_regs(d->m, &r);
+	/* Linux/riscv: current is in sscratch while in U-mode, in tp in S-mode */
+	return user ? r.sscratch : r.x[4];
+}
+
+static void check_promisc(struct ids *d, struct vmi *v, uint64_t icount, int32_t pid,
+			  uint64_t task);
+
+static void on_socket_call(struct ids *d, struct vmi *v, const struct tap_trap_return *r,
+			   struct ids_proc *p, uint64_t task)
+{
+	if (r->nr == NR_SOCKET && d->p->on[M_RAW_SOCKETS]) {
+		unsigned family = (unsigned)r->args[0], type = (unsigned)r->args[1] & 0xf;
+		/* raw IP or whole frames; netlink's SOCK_RAW is how ip(8) talks to the kernel */
+		bool raw = family == AF_PACKET ||
+			   ((family == AF_INET || family == AF_INET6) && type == SOCK_RAW);
+		if (raw &&
+		    !strlist_match(&d->p->raw_allow, p->comm))
+			ids_alert(d, M_RAW_SOCKETS, r->icount, p->pid, task,
+				  json_pack("{s:s,s:i,s:i,s:I}", "what", family == AF_PACKET ?
+					    "packet socket" : "raw socket", "family", family,
+					    "type", type, "fd", (json_int_t)r->ret));
+	} else if (r->nr == NR_BIND && r->args[2] >= 4) {
+		struct memview mv;
+		uint8_t sa[4];
+		taps_memview(d->m, &mv);
+		if (memview_read_virt(&mv, r->satp, r->args[1], sa, 4) == 4 &&
+		    (sa[0] | sa[1] << 8) == AF_INET) {
+			for (int i = 0; i < IDS_MAX_BOUND; i++) /* the fd's slot, else the oldest */
+				if (p->bound[i].fd == (int32_t)r->args[0] || i == IDS_MAX_BOUND - 1) {
+					memmove(&p->bound[1], &p->bound[0], (size_t)i * sizeof(p->bound[0]));
+					p->bound[0].fd = (int32_t)r->args[0];
+					p->bound[0].port = (uint16_t)(sa[2] << 8 | sa[3]);
+					break;
+				}
+		}
+	} else if (r->nr == NR_LISTEN) {
+		p->service = true;
+		int port = -1;
+		for (int i = 0; i < IDS_MAX_BOUND; i++)
+			if (p->bound[i].fd == (int32_t)r->args[0])
+				port = p->bound[i].port;
+		char ps[16];
+		snprintf(ps, sizeof(ps), "%d", port);
+		if (d->p->on[M_NETWORK] && !strlist_match(&d->p->listen_allow, ps))
+			ids_alert(d, M_NETWORK, r->icount, p->pid, task,
+				  json_pack("{s:s,s:i,s:I}", "what", "listener not allowed", "port",
+					    port, "fd", (json_int_t)r->args[0]));
+	} else if (r->nr == NR_IOCTL && r->args[1] == SIOCSIFFLAGS && d->p->on[M_RAW_SOCKETS]) {
+		check_promisc(d, v, r->icount, p->pid, task);
+	}
+}
+
+static bool wanted_return(struct ids *d, const struct tap_trap_return *r, uint64_t now)
+{
+	switch (r->nr) {
+	case NR_SOCKET: case NR_BIND: case NR_LISTEN: case NR_SETUID: case NR_SETREUID:
+	case NR_SETRESUID:
+		return true;
+	case NR_IOCTL:
+		return r->args[1] == SIOCSIFFLAGS;
+	case NR_READ: /* the console's reader, just after someone typed */
+		return r->args[0] == 0 && d->last_console_ns &&
+		       now - d->last_console_ns <= (uint64_t)(d->p->grace_s * NS);
+	}
+	return false;
+}
+
+void detect_return(void *opaque, const struct tap_trap_return *r)
+{
+	struct ids *d = opaque;
+	if (!r->syscall || r->to_priv != 0 || (int64_t)r->ret < 0)
+		return;
+	uint64_t now = taps_now_ns(d->m);
+	if (!wanted_return(d, r, now))
+		return;
+	struct vmi *v = ids_vmi(d, r->icount, r->satp);
+	uint64_t task = current_task(d, true);
+	struct vmi_task t;
+	if (!v || vmi_task_read(v, task, &t))
+		return;
+	struct ids_proc *p = proc_of(d, v, t.tgid, t.comm);
+	if (!p)
+		return;
+	if (r->nr == NR_READ) {
+		p->credit_ns = now;
+		return;
+	}
+	if (r->nr == NR_SETUID || r->nr == NR_SETREUID || r->nr == NR_SETRESUID) {
+		p->uid = t.uid;
+		return;
+	}
+	on_socket_call(d, v, r, p, task);
+}
+
+/* ---- CPU ---- */
+
+static void burst_check(struct ids *d, struct ids_proc *p, enum ids_module m, uint64_t icount)
+{
+	bool shadow = m == M_SHADOW_BURST;
+	unsigned need = shadow ? d->p->shadow_burst_s : d->p->cpu_burst_s;
+	if (p->burst_alerted[m] || p->run < need)
+		return;
+	json_t *ev = NULL;
+	if (shadow) {
+		/* its own read, or its child's (on_open marks the parent too) */
+		uint64_t read = p->secret_ns;
+		if (read && read + (uint64_t)(d->p->shadow_within_s * NS) >= p->burst_start_ns)
+			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)read,
+				       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
+				       (json_int_t)p->run);
+	} else if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS)) {
+		ev = json_pack("{s:I,s:I,s:I}", "last_person_ns", (json_int_t)p->credit_ns,
+			       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
+			       (json_int_t)p->run);
+	}
+	if (ev) {
+		p->burst_alerted[m] = true;
+		ids_alert(d, m, icount, p->pid, 0, ev);
+	}
+}
+
+/* A guest second of the process's ended: was it busy, and for how long
+ * in a row now?  One run for both modules, at the lower threshold. */
+static void close_second(struct ids *d, struct ids_proc *p, uint64_t sec, uint64_t icount)
+{
+	double mips = 1e12;
+	if (d->p->on[M_SHADOW_BURST])
+		mips = d->p->busy_mips[M_SHADOW_BURST];
+	if (d->p->on[M_CPU_NO_PERSON] && d->p->busy_mips[M_CPU_NO_PERSON] < mips)
+		mips = d->p->busy_mips[M_CPU_NO_PERSON];
+	if ((double)p->insns >= mips * 1e6) {
+		if (!p->run)
+			p->burst_start_ns = p->sec * NS;
+		p->run++;
+		if (d->p->on[M_SHADOW_BURST])
+			burst_check(d, p, M_SHADOW_BURST, icount);
+		if (d->p->on[M_CPU_NO_PERSON])
+			burst_check(d, p, M_CPU_NO_PERSON, icount);
+	} else {
+		p->run = 0;
+	}
+	if (sec != p->sec + 1) /* seconds with no sample at all: idle */
+		p->run = 0;
+	if (!p->run)
+		p->burst_alerted[M_SHADOW_BURST] = p->burst_alerted[M_CPU_NO_PERSON] = false;
+	p->sec = sec;
+	p->insns = 0;
+}
+
+static void cpu_sample(struct ids *d, struct vmi *v, const struct tap_trap *t, uint64_t now)
+{
+	uint64_t delta = t->icount - d->last_sample_icount;
+	d->last_sample_icount = t->icount;
+	if (!d->p->on[M_SHADOW_BURST] && !d->p->on[M_CPU_NO_PERSON])
+		return;
+	struct vmi_task task;
+	if (vmi_task_read(v, current_task(d, t->from_priv == 0), &task) || task.kthread ||
+	    task.tgid <= 0)
+		return; /* idle, or a kernel thread */
+	struct ids_proc *p = proc_of(d, v, task.tgid, task.comm);
+	if (!p)
+		return;
+	/* Work that goes on from a person's input stays theirs: while an
+	 * attended process runs, it and the processes waiting on it (the
+	 * shell running `tar && gzip && gunzip`) keep their credit fresh.
+	 * A process that was idle for longer than grace_s has lost it. */
+	uint64_t grace = (uint64_t)(d->p->grace_s * NS);
+	if (p->credit_ns && now - p->credit_ns <= grace)
+		for (struct ids_proc *q = p; q && q->credit_ns < now;
+		     q = q->ppid > 0 && q->ppid != q->pid ? procs_find(&d->procs, q->ppid) : NULL)
+			q->credit_ns = now;
+	uint64_t sec = now / NS;
+	if (p->sec != sec)
+		close_second(d, p, sec, t->icount);
+	p->insns += delta;
+}
+
+/* ---- the kernel's state, polled ---- */
+
+static void check_promisc(struct ids *d, struct vmi *v, uint64_t icount, int32_t pid,
+			  uint64_t task)
+{
+	char err[256];
+	json_t *res = vmi_view(v, "ifaces", NULL, err, sizeof(err));
+	json_t *row;
+	size_t i;
+	json_array_foreach(res ? json_object_get(res, "rows") : NULL, i, row) {
+		const char *name = sget(row, "name");
+		bool on = json_is_true(json_object_get(row, "promisc"));
+		bool seen = json_object_get(d->promisc_alerted, name) != NULL;
+		if (on && !seen) {
+			json_object_set_new(d->promisc_alerted, name, json_true());
+			ids_alert(d, M_RAW_SOCKETS, icount, pid, task,
+				  json_pack("{s:s,s:s,s:O}", "what", "promiscuous interface", "iface",
+					    name, "flags", json_object_get(row, "flags")));
+		} else if (!on && seen) {
+			json_object_del(d->promisc_alerted, name);
+		}
+	}
+	json_decref(res);
+}
+
+static void check_kernel(struct ids *d, struct vmi *v, uint64_t icount)
+{
+	char err[256];
+	json_t *res = vmi_view(v, "integrity", NULL, err, sizeof(err)), *row;
+	size_t i;
+	json_array_foreach(res ? json_object_get(res, "rows") : NULL, i, row) {
+		const char *range = sget(row, "range"), *sha = sget(row, "sha256");
+		if (!strcmp(range, "text") && !d->p->kernel_text)
+			continue;
+		const char *base = json_string_value(json_object_get(d->kernel_baseline, range));
+		if (base && strcmp(base, sha))
+			ids_alert(d, M_KERNEL_INTEGRITY, icount, 0, 0,
+				  json_pack("{s:s,s:s,s:s}", "range", range, "baseline", base,
+					    "now", sha));
+		json_object_set_new(d->kernel_baseline, range, json_string(sha));
+	}
+	json_decref(res);
+	res = vmi_view(v, "modules", NULL, err, sizeof(err)); /* refused without CONFIG_MODULES */
+	json_t *known = json_object_get(d->kernel_baseline, " modules");
+	json_t *now = json_object();
+	json_array_foreach(res ? json_object_get(res, "rows") : NULL, i, row) {
+		const char *name = sget(row, "name");
+		json_object_set_new(now, name, json_true());
+		if (known && !json_object_get(known, name))
+			ids_alert(d, M_KERNEL_INTEGRITY, icount, 0, 0,
+				  json_pack("{s:s,s:s}", "what", "module loaded", "module", name));
+	}
+	json_object_set_new(d->kernel_baseline, " modules", now);
+	json_decref(res);
+}
+
+static void check_hidden(struct ids *d, struct vmi *v, uint64_t icount)
+{
+	char err[256];
+	json_t *res = vmi_view(v, "crossview", NULL, err, sizeof(err)), *pid;
+	size_t i;
+	json_array_foreach(res ? json_object_get(res, "hidden") : NULL, i, pid) {
+		char key[24];
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, json_integer_value(pid));
+		if (json_object_get(d->hidden_alerted, key))
+			continue;
+		json_object_set_new(d->hidden_alerted, key, json_true());
+		/* The kernel's lists no longer lead to its task: the chain is
+		 * what the detector's table learnt of it, if anything. */
+		ids_alert(d, M_LIE_DETECTOR, icount, (int32_t)json_integer_value(pid), 0,
+			  json_pack("{s:s}", "what", "in the PID table, not in the task list"));
+	}
+	json_decref(res);
+}
+
+static void poll_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t now)
+{
+	static const enum ids_module polled[] = {M_LIE_DETECTOR, M_KERNEL_INTEGRITY, M_RAW_SOCKETS};
+	for (size_t i = 0; i < sizeof(polled) / sizeof(polled[0]); i++) {
+		enum ids_module m = polled[i];
+		if (!d->p->on[m] || now < d->next_check_ns[m])
+			continue;
+		d->next_check_ns[m] = now + (uint64_t)(d->p->every_s[m] * NS);
+		if (m == M_LIE_DETECTOR)
+			check_hidden(d, v, icount);
+		else if (m == M_KERNEL_INTEGRITY)
+			check_kernel(d, v, icount);
+		else
+			check_promisc(d, v, icount, 0, 0);
+	}
+}
+
+void detect_trap(void *opaque, const struct tap_trap *t)
+{
+	struct ids *d = opaque;
+	if (t->syscall) {
+		d->user_seen = true;
+		return;
+	}
+	if (!t->interrupt || t->cause != IRQ_S_TIMER || t->to_priv != 1 || !d->user_seen)
+		return;
+	struct vmi *v = ids_vmi(d, t->icount, t->satp);
+	if (!v)
+		return;
+	uint64_t now = taps_now_ns(d->m);
+	poll_kernel(d, v, t->icount, now);
+	cpu_sample(d, v, t, now);
+}
+
+/* ---- the event boundary ---- */
+
+void detect_event(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
+		  size_t len)
+{
+	struct ids *d = opaque;
+	if (kind == EV_CONSOLE_INPUT) {
+		d->last_console_ns = taps_now_ns(d->m);
+		return;
+	}
+	struct ids_frame fr;
+	if (kind != EV_NET_FRAME || frame_parse(payload, len, &fr))
+		return;
+	bool is_new;
+	struct ids_flow *f = flows_account(&d->flows, &fr, icount, &is_new);
+	if (!d->p->on[M_NETWORK] || f->alerted || f->bytes_out <= d->p->max_out_bytes)
+		return;
+	f->alerted = true;
+	char guest[32], remote[32];
+	snprintf(guest, sizeof(guest), "%u.%u.%u.%u:%u", f->guest_ip >> 24, f->guest_ip >> 16 & 255,
+		 f->guest_ip >> 8 & 255, f->guest_ip & 255, f->guest_port);
+	snprintf(remote, sizeof(remote), "%u.%u.%u.%u:%u", f->remote_ip >> 24,
+		 f->remote_ip >> 16 & 255, f->remote_ip >> 8 & 255, f->remote_ip & 255,
+		 f->remote_port);
+	ids_alert(d, M_NETWORK, icount, 0, 0,
+		  json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "what", "outbound burst", "guest", guest,
+			    "remote", remote, "opened_by", f->inbound ? "remote" : "guest",
+			    "bytes_out", (json_int_t)f->bytes_out, "bytes_in",
+			    (json_int_t)f->bytes_in));
+}

@@ -1,0 +1,43 @@
+/* Intrusion detection from below: Livewire-style policies over the taps
+ * and introspection (docs/ids.md).  The detector subscribes to the trap
+ * hook (system calls, timer interrupts), the event boundary (console
+ * input, network frames) and reads the guest kernel through the memory
+ * view; every signal it uses is one replay reproduces, so a replay with
+ * the same policy gives the same alerts at the same instruction counts. */
+#ifndef KEEL_SVC_IDS_IDS_H
+#define KEEL_SVC_IDS_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct machine;
+struct ids;
+struct ids_policy;
+
+/* Parse and check the whole policy file (docs/ids.md).  NULL with
+ * "FILE:LINE:COLUMN: why" (or "FILE: policies.NAME: why") in err. */
+struct ids_policy *ids_policy_load(const char *path, char *err, size_t errlen);
+void ids_policy_free(struct ids_policy *p);
+/* Whether a response changes the guest (kill): a recording could not
+ * replay past it, since the log holds inputs, not the detector's acts. */
+bool ids_policy_changes_guest(const struct ids_policy *p);
+
+struct ids_options {
+	const char *out; /* alerts file, "-" stdout; NULL: the policy's "output" (default stderr) */
+	/* Carry out the responses (pause, snapshot, kill).  Off in a replay,
+	 * which must not change the machine it is checking. */
+	bool responses;
+	/* "pause": called between slices.  NULL: the run ends (exit status 3). */
+	void (*pause)(void *opaque);
+	void *pause_opaque;
+};
+
+/* Watch m under the policy (which the detector takes over, even on
+ * failure).  NULL with a reason in err; nothing is subscribed then. */
+struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_options *o,
+		      char *err, size_t errlen);
+/* Unsubscribe, close the alerts file; returns the number of alerts. */
+unsigned long ids_stop(struct ids *d);
+
+#endif

@@ -1,0 +1,184 @@
+/* The detector's internals shared by src/svc/ids/: the parsed policy,
+ * the process table and the network flows. */
+#ifndef KEEL_SVC_IDS_IDS_INT_H
+#define KEEL_SVC_IDS_IDS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "svc/ids/ids.h"
+#include "vm/taps.h"
+
+/* ---- the policy (policy.c) ---- */
+
+enum ids_module {
+	M_LIE_DETECTOR, M_SYSTEM_FILES, M_KERNEL_INTEGRITY, M_RAW_SOCKETS, M_SHADOW_BURST,
+	M_CPU_NO_PERSON, M_NETWORK, M_SERVICE_SHELL, M_COUNT
+};
+extern const char *const ids_module_names[M_COUNT];
+
+enum ids_response { R_ALERT, R_PAUSE, R_SNAPSHOT, R_KILL };
+extern const char *const ids_response_names[];
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+struct ids_policy {
+	char *path;
+	char *output; /* "-": stdout, "stderr", else a file; NULL: stderr */
+	char *snapshot_dir;
+	bool on[M_COUNT];
+	enum ids_response response[M_COUNT];
+	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc) */
+	struct strlist write_paths; /* system_files: globs */
+	bool kernel_text; /* kernel_integrity: hash .text too */
+	struct strlist raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
+	struct strlist secret_paths; /* shadow_burst: globs read before a burst */
+	double shadow_within_s;
+	unsigned shadow_burst_s, cpu_burst_s; /* busy seconds in a row */
+	double busy_mips[M_COUNT]; /* instructions per guest second that count as busy */
+	double grace_s; /* cpu_no_person: a person's input this close before a burst */
+	struct strlist listen_allow; /* network: ports, as strings ("80", "*") */
+	struct strlist connect_allow; /* network: "a.b.c.d:port" globs */
+	uint64_t max_out_bytes; /* network: per flow */
+	struct strlist shells; /* service_shell */
+};
+
+bool strlist_match(const struct strlist *l, const char *s); /* fnmatch, any */
+
+/* ---- processes (procs.c) ---- */
+
+#define IDS_MAX_PROCS 4096
+#define IDS_MAX_BOUND 8
+
+struct ids_proc {
+	bool used;
+	int32_t pid, ppid; /* thread-group ids */
+	char comm[17];
+	char exe[256]; /* as the last exec named it */
+	uint32_t uid;
+	bool service; /* listened or accepted */
+	uint64_t credit_ns; /* last time a person's input reached it (console, inbound) */
+	uint64_t secret_ns; /* last read of a secret file (by it or a child) */
+	/* CPU: instructions in the current guest second, and the run of busy ones */
+	uint64_t sec, insns;
+	unsigned run;
+	uint64_t burst_start_ns;
+	bool burst_alerted[M_COUNT];
+	struct {
+		int32_t fd;
+		uint16_t port;
+	} bound[IDS_MAX_BOUND];
+};
+
+struct ids_procs {
+	struct ids_proc p[IDS_MAX_PROCS];
+};
+
+/* The process pid, made (with parent ppid, inheriting its credit) if new;
+ * NULL only when the table is full of live processes. */
+struct ids_proc *procs_get(struct ids_procs *t, int32_t pid, int32_t ppid);
+struct ids_proc *procs_find(struct ids_procs *t, int32_t pid);
+void procs_remove(struct ids_procs *t, int32_t pid);
+
+/* ---- network flows (netflow.c) ---- */
+
+#define IDS_MAX_FLOWS 256
+
+struct ids_flow {
+	bool used;
+	uint8_t proto; /* 6 TCP, 17 UDP */
+	uint32_t guest_ip, remote_ip; /* host order */
+	uint16_t guest_port, remote_port;
+	bool inbound; /* the remote side opened it (its SYN) */
+	uint64_t bytes_in, bytes_out; /* payload; out from the remote's ACKs */
+	uint32_t ack_base, ack_max;
+	bool ack_known, alerted;
+	uint64_t first_icount, last_icount;
+};
+
+/* What one inbound frame says, after defensive parsing. */
+struct ids_frame {
+	uint8_t proto;
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t tcp_flags;
+	uint32_t ack;
+	uint32_t payload;
+};
+
+/* Parse an Ethernet frame: 0, or -1 when it is not IPv4 TCP/UDP or is
+ * malformed (truncated headers, bad lengths). */
+int frame_parse(const uint8_t *f, size_t len, struct ids_frame *out);
+
+struct ids_flows {
+	struct ids_flow f[IDS_MAX_FLOWS];
+	unsigned next_evict;
+};
+
+/* Account the frame to its flow; returns the flow (new ones marked), or
+ * NULL for frames that open nothing (a TCP segment of an unknown flow
+ * that is not a SYN is taken up all the same). */
+struct ids_flow *flows_account(struct ids_flows *t, const struct ids_frame *fr, uint64_t icount,
+			       bool *is_new);
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* ---- the detector (ids.c: glue, alerts, responses; detect.c: signals) ---- */
+
+struct vmi;
+struct vmi_events;
+
+#define IDS_MAX_RESPONSES 16
+
+struct ids {
+	struct machine *m;
+	struct ids_policy *p;
+	struct ids_options o;
+	FILE *out;
+	bool own_out;
+	struct vmi_events *ev;
+	int trap_id, event_id;
+	struct tap_trap_ops ops;
+	bool user_seen; /* a system call from U-mode: the kernel can be found */
+	uint64_t last_sample_icount;
+	uint64_t last_console_ns;
+	uint64_t next_check_ns[M_COUNT];
+	json_t *kernel_baseline; /* range -> sha256, modules -> [names] */
+	json_t *hidden_alerted; /* pid (as a string) -> true */
+	json_t *promisc_alerted; /* iface -> true */
+	unsigned long alerts;
+	struct ids_todo {
+		enum ids_response r;
+		int32_t pid;
+		unsigned long alert;
+		unsigned tries;
+	} todo[IDS_MAX_RESPONSES];
+	unsigned ntodo;
+	struct ids_procs procs;
+	struct ids_flows flows;
+};
+
+/* The kernel, when it can be found yet (NULL before the first system call). */
+struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp);
+/* Write an alert for module m about process pid (0: none; task: its
+ * task_struct if known, else 0) with the evidence (taken). */
+void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, uint64_t task,
+	       json_t *evidence);
+
+void detect_vmi_event(void *opaque, json_t *e, struct vmi *v);
+void detect_trap(void *opaque, const struct tap_trap *t);
+void detect_return(void *opaque, const struct tap_trap_return *r);
+void detect_event(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
+		  size_t len);
+
+#endif

@@ -1,0 +1,282 @@
+/* The receiving side of a migration.  See migrate.h and docs/migrate.md.
+ *
+ * Each connection gets a fresh machine: a source that fails half-way
+ * (a cut link, a forged chunk) leaves nothing behind but a message, and
+ * the overlay it was filling is cut back to empty for the next one. */
+#include "svc/migrate/migrate.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "svc/migrate/stream.h"
+#include "vm/machine.h"
+#include "vm/snapshot.h"
+#include "vm/taps.h"
+
+#define HANDSHAKE_TIMEOUT_MS 5000u
+
+static int listen_tcp(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE},
+			*ai;
+	int gai = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
+	if (gai) {
+		snprintf(err, errlen, "--incoming %s:%s: %s", host, port, gai_strerror(gai));
+		return -1;
+	}
+	int fd = -1, why = 0, one = 1;
+	for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 4) == 0)
+			break;
+		why = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		snprintf(err, errlen, "--incoming %s:%s: %s", host, port, strerror(why));
+	return fd;
+}
+
+/* One source's attempt, from the handshake to the handover. */
+struct attempt {
+	int fd;
+	struct mig_channel ch;
+	struct machine *m;
+	uint64_t empty_overlay; /* the overlay was this long (its header) before */
+	uint8_t *state;
+	size_t state_len, state_max;
+	struct state_writer ahead; /* sections sent ahead (MIG_AHEAD) */
+	uint64_t pages;
+	unsigned rounds;
+	char why[600];
+};
+
+static int refuse(struct attempt *a, const char *why)
+{
+	snprintf(a->why, sizeof(a->why), "%s", why);
+	chan_send(&a->ch, MIG_ERROR, why, strlen(why), true);
+	return -1;
+}
+
+static int build_machine(struct attempt *a, const struct machine_config *cfg,
+			 const uint8_t *body, size_t len)
+{
+	struct mig_conf conf;
+	char why[512];
+	if (mig_conf_decode(body, len, &conf, why, sizeof(why)))
+		return refuse(a, why);
+	a->m = calloc(1, sizeof(*a->m));
+	if (!a->m || machine_init(a->m, cfg, why, sizeof(why))) {
+		if (!a->m)
+			snprintf(why, sizeof(why), "out of memory");
+		free(a->m); /* machine_init frees what it made when it fails */
+		a->m = NULL;
+		return refuse(a, why);
+	}
+	struct disk_identity id;
+	taps_disk_identity(a->m, &id);
+	a->empty_overlay = id.kind == DISK_OVERLAY && id.overlay_len == OVERLAY_HEADER_BYTES
+				   ? OVERLAY_HEADER_BYTES
+				   : 0;
+	if (mig_conf_check(&conf, a->m, why, sizeof(why)))
+		return refuse(a, why);
+	a->state_max = (size_t)conf.ram_size + SNAPSHOT_MAX_OVERHEAD;
+	return chan_send(&a->ch, MIG_ACCEPT, NULL, 0, false) ? -1 : 0;
+}
+
+static int add_state(struct attempt *a, const uint8_t *p, size_t len)
+{
+	if (len > a->state_max - a->state_len)
+		return refuse(a, "the device state is larger than any snapshot of this machine");
+	uint8_t *grown = realloc(a->state, a->state_len + len);
+	if (!grown)
+		return refuse(a, "out of memory");
+	memcpy(grown + a->state_len, p, len);
+	a->state = grown;
+	a->state_len += len;
+	return 0;
+}
+
+/* The state as a whole: what came at the stop, and the sections sent
+ * ahead unless the stop sent them again (a later copy). */
+static int join_ahead(struct attempt *a)
+{
+	struct state_writer again;
+	sw_init(&again);
+	if (a->ahead.oom || a->state_len < STATE_FILE_HEADER_LEN ||
+	    mig_split_sections(a->state + STATE_FILE_HEADER_LEN,
+			       a->state_len - STATE_FILE_HEADER_LEN, &again, NULL) ||
+	    mig_split_sections(a->ahead.buf, a->ahead.len, NULL, NULL)) {
+		sw_free(&again);
+		return refuse(a, "the device state does not parse");
+	}
+	bool resent = again.len > 0;
+	sw_free(&again);
+	return resent ? 0 : add_state(a, a->ahead.buf, a->ahead.len);
+}
+
+/* Pages, records and state until END; then load the state. */
+static int take_stream(struct attempt *a)
+{
+	char why[512];
+	for (;;) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		uint64_t end;
+		long n;
+		if (chan_recv(&a->ch, &type, &body, &len) < 0)
+			return -1;
+		switch (type) {
+		case MIG_RAM:
+			if ((n = mig_ram_apply(a->m, body, len, why, sizeof(why))) < 0)
+				return refuse(a, why);
+			a->pages += (uint64_t)n;
+			break;
+		case MIG_DISK:
+			if (mig_disk_apply(a->m, body, len, &end, why, sizeof(why)))
+				return refuse(a, why);
+			break;
+		case MIG_ROUND: a->rounds++; break;
+		case MIG_STATE:
+			if (add_state(a, body, len))
+				return -1;
+			break;
+		case MIG_AHEAD:
+			if (len > a->state_max - a->ahead.len)
+				return refuse(a, "the sections sent ahead are too large");
+			sw_put_bytes(&a->ahead, body, len);
+			break;
+		case MIG_END:
+			if (join_ahead(a) ||
+			    snapshot_load_without_ram(a->m, a->state, a->state_len, why, sizeof(why)))
+				return refuse(a, a->why[0] ? a->why : why);
+			return chan_send(&a->ch, MIG_READY, NULL, 0, false);
+		case MIG_ERROR:
+			snprintf(a->why, sizeof(a->why), "the source gave up: %.*s",
+				 (int)(len < 400 ? len : 400), (const char *)body);
+			return -1;
+		default:
+			snprintf(why, sizeof(why), "unexpected %s message", mig_msg_name(type));
+			return refuse(a, why);
+		}
+	}
+}
+
+static int run_attempt(struct attempt *a, const uint8_t *key, const struct machine_config *cfg,
+		       unsigned timeout_ms)
+{
+	uint8_t type;
+	const uint8_t *body;
+	size_t len;
+	/* Whoever connects gets little time to prove the key: a stranger that
+	 * says nothing must not hold the only seat for long. */
+	chan_set_timeout(a->fd, timeout_ms < HANDSHAKE_TIMEOUT_MS ? timeout_ms : HANDSHAKE_TIMEOUT_MS);
+	if (chan_handshake(&a->ch, a->fd, key, false))
+		return -1;
+	chan_set_timeout(a->fd, timeout_ms);
+	if (chan_recv(&a->ch, &type, &body, &len) < 0)
+		return -1;
+	if (type != MIG_CONF)
+		return refuse(a, "the stream does not start with CONF");
+	if (build_machine(a, cfg, body, len) || take_stream(a))
+		return -1;
+	/* Until GO the source still owns the VM: nothing here has run. */
+	if (chan_recv(&a->ch, &type, &body, &len) < 0)
+		return -1;
+	if (type != MIG_GO)
+		return refuse(a, "expected GO");
+	if (chan_send(&a->ch, MIG_RUNNING, NULL, 0, true))
+		fprintf(stderr, "keel run: the source did not hear that the VM runs here (%s); it "
+				"stays paused there\n",
+			a->ch.err);
+	return 0;
+}
+
+/* A failed attempt leaves no trace: its machine goes, and the overlay
+ * it was filling is cut back to the empty one it was. */
+static void discard(struct attempt *a)
+{
+	if (a->m) {
+		struct disk_identity id;
+		taps_disk_identity(a->m, &id);
+		machine_free(a->m);
+		free(a->m);
+		if (a->empty_overlay && truncate(id.path, (off_t)a->empty_overlay) != 0)
+			fprintf(stderr, "keel run: %s: cannot cut back to empty: %s\n", id.path,
+				strerror(errno));
+	}
+	a->m = NULL;
+}
+
+static void peer_name(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(out, len, "%s:%s", host, serv);
+	else
+		snprintf(out, len, "a peer");
+}
+
+int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
+		const struct machine_config *cfg, unsigned timeout_ms, struct machine **out,
+		char *err, size_t errlen)
+{
+	char host[256], port[16];
+	if (mig_parse_uri(uri, host, sizeof(host), port, sizeof(port), err, errlen))
+		return -1;
+	int lfd = listen_tcp(host, port, err, errlen);
+	if (lfd < 0)
+		return -1;
+	fprintf(stderr, "keel run: waiting for a migration on %s\n", uri);
+	for (;;) {
+		struct attempt a = {0};
+		sw_init(&a.ahead);
+		a.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (a.fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			snprintf(err, errlen, "--incoming %s: accept: %s", uri, strerror(errno));
+			close(lfd);
+			return -1;
+		}
+		char peer[NI_MAXHOST + NI_MAXSERV + 2];
+		peer_name(a.fd, peer, sizeof(peer));
+		int rc = run_attempt(&a, key, cfg, timeout_ms);
+		if (rc == 0) {
+			fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u rounds, "
+					"%.1f MB on the wire\n",
+				peer, (unsigned long long)a.pages, a.rounds,
+				(double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
+			*out = a.m;
+		} else {
+			fprintf(stderr, "keel run: migration from %s refused: %s; waiting for another\n",
+				peer, a.why[0] ? a.why : a.ch.err);
+			discard(&a);
+		}
+		chan_free(&a.ch);
+		free(a.state);
+		sw_free(&a.ahead);
+		close(a.fd);
+		if (rc == 0) {
+			close(lfd);
+			return 0;
+		}
+	}
+}

@@ -1,0 +1,67 @@
+/* Tasks one at a time, for services that follow processes (the intrusion
+ * detector): identity, executable and ancestry of a task_struct, each a
+ * handful of bounded reads through the memory view. */
+#include <string.h>
+
+#include "svc/vmi/vmi_int.h"
+
+#define PF_KTHREAD 0x00200000u
+
+int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t)
+{
+	uint64_t pid, tgid, ppid = 0, uid = 0, flags = 0;
+	memset(t, 0, sizeof(*t));
+	if (!task || kfield(v, task, F_TASK_PID, &pid) || kfield(v, task, F_TASK_TGID, &tgid))
+		return -1;
+	uint64_t parent = kptr(v, task, F_TASK_REAL_PARENT);
+	if (parent)
+		kfield(v, parent, F_TASK_TGID, &ppid);
+	uint64_t cred = kptr(v, task, F_TASK_CRED);
+	if (cred)
+		kfield(v, cred, F_CRED_UID, &uid);
+	kfield(v, task, F_TASK_FLAGS, &flags);
+	uint32_t clen = v->f[F_TASK_COMM].size < 16 ? v->f[F_TASK_COMM].size : 16;
+	if (kread(v, task + v->f[F_TASK_COMM].off, t->comm, clen))
+		t->comm[0] = 0;
+	t->comm[16] = 0;
+	t->task = task;
+	t->pid = (int32_t)pid;
+	t->tgid = (int32_t)tgid;
+	t->ppid = (int32_t)ppid;
+	t->uid = (uint32_t)uid;
+	t->kthread = flags & PF_KTHREAD;
+	return 0;
+}
+
+uint64_t vmi_task_find(struct vmi *v, long pid)
+{
+	return find_task(v, pid);
+}
+
+int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max)
+{
+	uint64_t mm = kptr(v, task, F_TASK_MM);
+	uint64_t file = mm ? kptr(v, mm, F_MM_EXE_FILE) : 0;
+	buf[0] = 0;
+	return file && file_path(v, file, buf, max) >= 0 ? 0 : -1;
+}
+
+json_t *vmi_task_chain(const struct vmi *v, uint64_t task, int max)
+{
+	json_t *chain = json_array();
+	char exe[VMI_MAX_PATH];
+	for (int i = 0; i < max && task; i++) {
+		struct vmi_task t;
+		if (vmi_task_read(v, task, &t))
+			break;
+		json_t *row = json_pack("{s:i,s:o,s:i}", "pid", t.tgid, "comm", gstr(t.comm), "uid",
+					(int)t.uid);
+		if (vmi_task_exe(v, task, exe, sizeof(exe)) == 0)
+			json_object_set_new(row, "exe", gstr(exe));
+		json_array_append_new(chain, row);
+		if (t.tgid <= 1)
+			break;
+		task = kptr(v, task, F_TASK_REAL_PARENT);
+	}
+	return chain;
+}

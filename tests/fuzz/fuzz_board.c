@@ -1,0 +1,315 @@
+/* The guest as the attacker: MMIO register sequences and guest RAM under
+ * the fuzzer's control, on a real virt board (machine_init) with no CPU
+ * running.  One source, several targets; FUZZ_TARGET names which device
+ * the input drives:
+ *
+ *   "blk", "net", "console", "rng": that virtio-mmio slot, with helpers
+ *     that lay out descriptor tables, avail entries and indirect tables in
+ *     guest RAM (or anywhere: raw addresses, the end of RAM, ROM, MMIO,
+ *     huge lengths, loops and overlaps all come from the input);
+ *   "platform": the UART, PLIC, CLINT, RTC and syscon windows, with time
+ *     moving and console bytes arriving in between.
+ *
+ * Every input starts from a freshly reset board (machine_reset).  The
+ * input is a stream of operations, one byte of opcode followed by its
+ * operands; a stream that runs out reads zeros and stops.  A crash, a
+ * sanitizer report or a hang is a bug in keel: the guest may do anything
+ * here that a hostile kernel could. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dev/virtio.h"
+#include "vm/machine.h"
+
+#ifndef FUZZ_TARGET
+#error "compile with -DFUZZ_TARGET=\"blk\" (or net, console, rng, platform)"
+#endif
+
+#define RAM_SIZE (1u << 20)
+#define WINDOW 0x10000u /* the part of RAM the helpers lay rings into */
+#define DISK_BYTES (64u * 1024u)
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint64_t take(struct input *in, unsigned bytes)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
+		v |= (uint64_t)*in->p << (8 * i);
+	return v;
+}
+
+static struct machine *m;
+static struct virtio_mmio *dev; /* NULL for the platform target */
+static uint64_t dev_base;
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "fuzz_board: %s\n", what);
+	exit(1);
+}
+
+static char *make_disk(void)
+{
+	static char path[] = "/tmp/keel-fuzz-disk-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || ftruncate(fd, DISK_BYTES) != 0)
+		fail("cannot make the scratch disk");
+	close(fd);
+	return path;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	static struct machine machine;
+	struct machine_config cfg = {
+		.board = BOARD_VIRT,
+		.ram_size = RAM_SIZE,
+		.entropy_seeded = true,
+		.entropy_seed = 1,
+		.rtc_epoch_ns = 1,
+		.idle_skip = true,
+		.net = "none",
+	};
+	char *disk = NULL;
+	if (!strcmp(FUZZ_TARGET, "blk"))
+		cfg.disk = disk = make_disk();
+	char err[512];
+	if (machine_init(&machine, &cfg, err, sizeof(err)))
+		fail(err);
+	if (disk)
+		unlink(disk); /* the image stays open */
+	m = &machine;
+	const char *names[] = {"blk", "net", "rng", "console"};
+	for (unsigned slot = 0; slot < 4; slot++)
+		if (!strcmp(FUZZ_TARGET, names[slot])) {
+			dev_base = VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE;
+			dev = (struct virtio_mmio *)bus_find(&m->bus, dev_base)->opaque;
+		}
+	if (!dev && strcmp(FUZZ_TARGET, "platform"))
+		fail("unknown FUZZ_TARGET");
+	return 0;
+}
+
+static void mmio(uint64_t addr, unsigned size, bool write, uint64_t val)
+{
+	addr &= ~(uint64_t)(size - 1); /* the CPU splits misaligned accesses */
+	if (write)
+		bus_write(&m->bus, addr, size, val);
+	else
+		bus_read(&m->bus, addr, size, &val);
+}
+
+/* ---- virtio ------------------------------------------------------------- */
+
+static uint32_t reg_read(uint32_t off)
+{
+	uint64_t v = 0;
+	bus_read(&m->bus, dev_base + off, 4, &v);
+	return (uint32_t)v;
+}
+
+static void reg_write(uint32_t off, uint32_t v)
+{
+	bus_write(&m->bus, dev_base + off, 4, v);
+}
+
+static uint8_t *ram(uint64_t off)
+{
+	return m->ram + (off % RAM_SIZE);
+}
+
+/* Where the helpers put queue q's rings: inside the window, so buffer
+ * addresses from the input overlap them often. */
+static uint64_t ring_desc(unsigned q) { return DRAM_BASE + q * 0x4000u; }
+static uint64_t ring_avail(unsigned q) { return ring_desc(q) + 0x1000; }
+static uint64_t ring_used(unsigned q) { return ring_desc(q) + 0x2000; }
+
+/* A guest address from the input: mostly in the window, sometimes raw,
+ * straddling the end of RAM, in ROM or in a device's registers. */
+static uint64_t take_addr(struct input *in)
+{
+	switch (take(in, 1) % 5) {
+	case 0: return DRAM_BASE + take(in, 2);
+	case 1: return take(in, 8);
+	case 2: return DRAM_BASE + RAM_SIZE - take(in, 1);
+	case 3: return VIRT_MROM_BASE + take(in, 2);
+	default: return dev_base + take(in, 1);
+	}
+}
+
+static uint32_t take_len(struct input *in)
+{
+	switch (take(in, 1) % 3) {
+	case 0: return (uint32_t)take(in, 1);
+	case 1: return (uint32_t)take(in, 2);
+	default: return (uint32_t)take(in, 4); /* huge */
+	}
+}
+
+static void put_desc(uint8_t *d, struct input *in)
+{
+	virtio_st64(d, take_addr(in));
+	virtio_st32(d + 8, take_len(in));
+	virtio_st16(d + 12, (uint16_t)take(in, 1)); /* NEXT, WRITE, INDIRECT, junk */
+	virtio_st16(d + 14, (uint16_t)take(in, 2));
+}
+
+/* A driver's set-up (§3.1.1) with the features and queue sizes the input
+ * chooses, rings where the helpers expect them. */
+static void bring_up(struct input *in)
+{
+	uint64_t features = take(in, 1) & 1 ? UINT64_MAX : take(in, 8);
+	reg_write(VIRTIO_MMIO_STATUS, 0);
+	reg_write(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	reg_write(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	uint64_t offered = (uint64_t)reg_read(VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	reg_write(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	offered |= reg_read(VIRTIO_MMIO_DEVICE_FEATURES);
+	features &= offered;
+	for (uint32_t sel = 0; sel < 2; sel++) {
+		reg_write(VIRTIO_MMIO_DRIVER_FEATURES_SEL, sel);
+		reg_write(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> (32 * sel)));
+	}
+	reg_write(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+					      VIRTIO_STATUS_FEATURES_OK);
+	for (uint32_t q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		reg_write(VIRTIO_MMIO_QUEUE_SEL, q);
+		reg_write(VIRTIO_MMIO_QUEUE_NUM, 1u << (take(in, 1) % 10));
+		reg_write(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring_desc(q));
+		reg_write(VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(ring_desc(q) >> 32));
+		reg_write(VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)ring_avail(q));
+		reg_write(VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(ring_avail(q) >> 32));
+		reg_write(VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)ring_used(q));
+		reg_write(VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(ring_used(q) >> 32));
+		reg_write(VIRTIO_MMIO_QUEUE_READY, 1);
+	}
+	reg_write(VIRTIO_MMIO_STATUS, reg_read(VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+}
+
+/* Make chain `head` available on queue q (the avail index moves by one,
+ * or by whatever the input says) and maybe notify. */
+static void publish(struct input *in)
+{
+	unsigned q = take(in, 1) & 1;
+	uint8_t *avail = ram(ring_avail(q) - DRAM_BASE);
+	uint16_t idx = virtio_ld16(avail + 2);
+	uint16_t head = (uint16_t)take(in, 2);
+	virtio_st16(avail + 4 + 2 * (idx % 256), head);
+	uint8_t step = (uint8_t)take(in, 1);
+	virtio_st16(avail + 2, (uint16_t)(idx + (step < 200 ? 1 : step)));
+	if (!(step & 1))
+		reg_write(VIRTIO_MMIO_QUEUE_NOTIFY, q);
+}
+
+/* What arrives from the host side: frames, console bytes. */
+static void host_input(struct input *in)
+{
+	static uint8_t buf[VIRTIO_NET_MAX_FRAME + 16];
+	size_t len = take(in, 2) % sizeof(buf);
+	memset(buf, (int)take(in, 1), len);
+	if (!strcmp(FUZZ_TARGET, "net") && virtio_net_can_receive(&m->net))
+		virtio_net_receive(&m->net, buf, len);
+	else if (!strcmp(FUZZ_TARGET, "console"))
+		virtio_console_input(&m->vcon, buf, len % 512);
+}
+
+static void virtio_op(struct input *in)
+{
+	switch (take(in, 1) % 9) {
+	case 0: reg_write((uint32_t)take(in, 1) * 4, (uint32_t)take(in, 4)); break;
+	case 1: reg_read((uint32_t)take(in, 1) * 4); break;
+	case 2: { /* any size, any offset, config space included */
+		unsigned size = 1u << (take(in, 1) % 4);
+		mmio(dev_base + take(in, 2) % VIRTIO_MMIO_SIZE, size, take(in, 1) & 1, take(in, 8));
+		break;
+	}
+	case 3: { /* raw bytes into the window */
+		uint64_t off = take(in, 2);
+		size_t len = take(in, 1);
+		for (size_t i = 0; i < len; i++)
+			*ram(off + i) = (uint8_t)take(in, 1);
+		break;
+	}
+	case 4: { /* a descriptor in queue q's table */
+		unsigned q = take(in, 1) & 1;
+		put_desc(ram(ring_desc(q) - DRAM_BASE + 16 * (take(in, 1) % 256)), in);
+		break;
+	}
+	case 5: /* a descriptor anywhere in the window: indirect tables */
+		put_desc(ram(take(in, 2) & ~15ull), in);
+		break;
+	case 6: publish(in); break;
+	case 7: bring_up(in); break;
+	default: host_input(in); break;
+	}
+}
+
+/* ---- platform devices --------------------------------------------------- */
+
+static const struct {
+	uint64_t base, size;
+} windows[] = {
+	{VIRT_UART_BASE, UART_SIZE}, {VIRT_PLIC_BASE, PLIC_SIZE}, {VIRT_CLINT_BASE, CLINT_SIZE},
+	{VIRT_RTC_BASE, RTC_SIZE},   {VIRT_TEST_BASE, SYSCON_SIZE},
+};
+
+static void platform_op(struct input *in)
+{
+	switch (take(in, 1) % 6) {
+	case 0:
+	case 1:
+	case 2: {
+		unsigned w = take(in, 1) % 5;
+		/* Small offsets hit the registers; large ones the PLIC's contexts
+		 * and everything past the last register. */
+		uint64_t off = (take(in, 1) & 1 ? take(in, 1) : take(in, 4)) % windows[w].size;
+		unsigned size = 1u << (take(in, 1) % 4);
+		mmio(windows[w].base + off, size, take(in, 1) & 1, take(in, 8));
+		break;
+	}
+	case 3: { /* bytes typed on the console */
+		uint8_t buf[64];
+		size_t len = take(in, 1) % sizeof(buf);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)take(in, 1);
+		machine_console_input(m, buf, len);
+		break;
+	}
+	case 4: /* time passes */
+		m->hart.icount += take(in, 4);
+		timers_update(&m->clint);
+		break;
+	default: /* an interrupt line moves */
+		plic_set_line(&m->plic, (unsigned)take(in, 1) % 64, take(in, 1) & 1);
+		break;
+	}
+	/* What machine_run does between slices: the syscon's requests. */
+	if (m->syscon.request == SYSCON_RESET) {
+		m->syscon.request = SYSCON_NONE;
+		machine_reset(m);
+	}
+	m->syscon.request = SYSCON_NONE;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = {data, size};
+	if (machine_reset(m))
+		fail("machine_reset failed");
+	m->exited = false;
+	for (unsigned ops = 0; in.n && ops < 4096; ops++) {
+		if (dev)
+			virtio_op(&in);
+		else
+			platform_op(&in);
+	}
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* What the file-format fuzz targets and the seed generator share: the
+ * machine a snapshot is loaded into, scratch files, fixed keys.  Header
+ * only; each target is one translation unit. */
+#ifndef KEEL_TESTS_FUZZ_COMMON_H
+#define KEEL_TESTS_FUZZ_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vm/machine.h"
+
+#define FUZZ_RAM_SIZE (1u << 20)
+#define FUZZ_PASSPHRASE "fuzz"
+#define FUZZ_BASE_BYTES (64u * 1024u)
+
+/* The board every snapshot seed is saved from and loaded into: small RAM
+ * keeps a load fast. */
+static inline struct machine_config fuzz_machine_config(void)
+{
+	return (struct machine_config){
+		.board = BOARD_VIRT,
+		.ram_size = FUZZ_RAM_SIZE,
+		.entropy_seeded = true,
+		.entropy_seed = 1,
+		.rtc_epoch_ns = 1,
+		.idle_skip = true,
+		.net = "none",
+	};
+}
+
+static inline void fuzz_die(const char *what, const char *why)
+{
+	fprintf(stderr, "fuzz: %s: %s\n", what, why);
+	exit(1);
+}
+
+/* A private scratch directory, made once per process. */
+static inline const char *fuzz_scratch_dir(void)
+{
+	static char dir[] = "/tmp/keel-fuzz-XXXXXX";
+	static int made;
+	if (!made && !mkdtemp(dir))
+		fuzz_die("mkdtemp", "cannot make a scratch directory");
+	made = 1;
+	return dir;
+}
+
+static inline void fuzz_write_file(const char *path, const void *data, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || (size && fwrite(data, size, 1, f) != 1) || fclose(f) != 0)
+		fuzz_die(path, "cannot write");
+}
+
+/* The base image under every overlay seed: the same bytes each time, so
+ * its BLAKE2b matches the one the seeds' headers carry. */
+static inline void fuzz_make_base(const char *path)
+{
+	static uint8_t buf[FUZZ_BASE_BYTES];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 12));
+	fuzz_write_file(path, buf, sizeof(buf));
+}
+
+/* The secure log's key at epoch 0, fixed so seeds verify with seals. */
+static inline void fuzz_log_key0(uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		key[i] = (uint8_t)(0x5a ^ i);
+}
+
+#endif

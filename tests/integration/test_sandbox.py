@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The keel process's own defences (issue 18, docs/sandbox.md, docs/api.md):
+
+- the seccomp filter stops a forbidden system call (KEEL_TEST_FORBIDDEN_SYSCALL
+  makes keel call execve after set-up) with a message naming it, and
+  --no-sandbox lifts it;
+- the terminal's mode comes back when keel dies of a signal (SIGTERM, and
+  SIGSYS from the sandbox) while the console has it in raw mode;
+- the control socket: mode 0600, refused in a directory others can write,
+  and a process of another uid is turned away (SO_PEERCRED) unless
+  --api-allow-uid names it.
+
+Needs no guest: a tiny Linux "Image" that loops on WFI boots on the virt
+board as both firmware and kernel."""
+import os
+import pty
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import termios
+import time
+
+from guestlib import check, keel_path, main, wfi_image
+
+ISA_ELF = os.path.join(os.path.dirname(keel_path()), "tests", "isa", "rv64i-alu.elf")
+
+
+def virt_args(img, *extra):
+    return [keel_path(), "run", "--bios", img, "--kernel", img, *extra]
+
+
+def test_forbidden_syscall():
+    if not os.path.exists(ISA_ELF):
+        raise SystemExit(f"missing {ISA_ELF}")
+    env = dict(os.environ, KEEL_TEST_FORBIDDEN_SYSCALL="1")
+    run = [keel_path(), "run", "--bios", "none", "--kernel", ISA_ELF]
+    p = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    check(p.returncode == -signal.SIGSYS, f"forbidden execve: exit {p.returncode}, want SIGSYS")
+    check("forbidden system call execve" in p.stderr, f"no clear message: {p.stderr!r}")
+    # Without the filter the same call goes through (execve of /bin/true).
+    p = subprocess.run(run[:2] + ["--no-sandbox"] + run[2:], env=env, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, f"--no-sandbox: exit {p.returncode}: {p.stderr}")
+    # And a normal run under the filter completes.
+    p = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"sandboxed ISA test: exit {p.returncode}: {p.stderr}")
+
+
+def raw_mode(fd):
+    return not (termios.tcgetattr(fd)[3] & termios.ICANON)
+
+
+def keel_on_tty(args, env=None):
+    """Start keel with a pseudo-terminal as its console; wait until it put
+    the terminal in raw mode.  Returns (process, master fd, slave fd)."""
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    check(not raw_mode(slave), "a fresh pty is already raw")
+    p = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
+                         start_new_session=True)
+    deadline = time.time() + 20
+    while not raw_mode(slave) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    check(raw_mode(slave) or p.poll() is not None, f"keel never put the terminal in raw mode (exit {p.poll()})")
+    return p, master, slave, before
+
+
+def drain(master):
+    out = b""
+    os.set_blocking(master, False)
+    try:
+        while True:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    return out.decode(errors="replace")
+
+
+def test_tty_restored(tmp):
+    img = os.path.join(tmp, "wfi.img")
+    wfi_image(img)
+    # With nothing to wake the hart keel would exit at once; a control
+    # socket keeps it waiting.
+    api = os.path.join(tmp, "tty-api")
+    os.mkdir(api, 0o700)
+    for how in ("SIGTERM", "SIGSYS"):
+        env = dict(os.environ)
+        if how == "SIGSYS":
+            env["KEEL_TEST_FORBIDDEN_SYSCALL"] = "1"
+        sock = os.path.join(api, how + ".sock")
+        p, master, slave, before = keel_on_tty(virt_args(img, "--api-sock", sock), env)
+        if how == "SIGTERM":
+            p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        want = -signal.SIGTERM if how == "SIGTERM" else -signal.SIGSYS
+        check(rc == want, f"{how}: exit {rc}, want {want}")
+        check(termios.tcgetattr(slave) == before, f"{how}: terminal left in raw mode")
+        if how == "SIGSYS":
+            out = drain(master)
+            check("forbidden system call execve" in out, f"SIGSYS message: {out!r}")
+        os.close(master)
+        os.close(slave)
+
+
+def api_status(path, timeout=10):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(b'{"id":1,"cmd":"status"}\n')
+        return s.recv(65536).decode()
+
+
+def start_with_api(img, sock, *extra):
+    p = subprocess.Popen(virt_args(img, "--api-sock", sock, *extra), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while not os.path.exists(sock) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    check(os.path.exists(sock), f"no socket: {p.stderr.read() if p.poll() is not None else ''}")
+    return p
+
+
+def quit_keel(p, sock):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(sock)
+        s.sendall(b'{"cmd":"quit"}\n')
+        s.recv(1000)
+    check(p.wait(timeout=20) == 0, "quit: keel did not exit 0")
+
+
+def as_nobody_with_dac_override(sock):
+    """Connect as uid 65534 holding CAP_DAC_OVERRIDE, which gets past the
+    file modes: only SO_PEERCRED can turn it away."""
+    # A refused client gets its error reply unasked; only if none comes
+    # does it send a request (sending first could race with the close).
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(2)\n"
+            "try: print(s.recv(4096).decode())\n"
+            "except socket.timeout:\n"
+            "    s.settimeout(10); s.sendall(b'{\"cmd\":\"status\"}\\n')\n"
+            "    print(s.recv(4096).decode())\n")
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=+dac_override", "--ambient-caps=+dac_override",
+                        "python3", "-c", code, sock], capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_api_socket(tmp):
+    img = os.path.join(tmp, "wfi.img")
+    wfi_image(img)
+    private = os.path.join(tmp, "private")
+    os.mkdir(private, 0o700)
+    sock = os.path.join(private, "k.sock")
+    p = start_with_api(img, sock)
+    try:
+        mode = os.stat(sock).st_mode & 0o777
+        check(mode == 0o600, f"socket mode {mode:o}, want 600")
+        check('"ok":true' in api_status(sock), "status from keel's own uid refused")
+        can_switch = os.geteuid() == 0 and shutil.which("setpriv")
+        if can_switch:
+            rc, out = as_nobody_with_dac_override(sock)
+            check("SO_PEERCRED" in out and '"ok":false' in out,
+                  f"another uid was served: rc {rc}: {out!r}")
+        quit_keel(p, sock)
+        if can_switch:
+            p = start_with_api(img, sock, "--api-allow-uid", "65534")
+            rc, out = as_nobody_with_dac_override(sock)
+            check('"ok":true' in out, f"--api-allow-uid 65534 refused it: {out!r}")
+            quit_keel(p, sock)
+        else:
+            print("note: not root or no setpriv: SO_PEERCRED refusal not exercised")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    shared = os.path.join(tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    r = subprocess.run(virt_args(img, "--api-sock", os.path.join(shared, "k.sock")),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and "not private" in r.stderr,
+          f"socket in a mode 1777 directory: exit {r.returncode}: {r.stderr!r}")
+    check(not os.path.exists(os.path.join(shared, "k.sock")), "socket made in a shared dir")
+
+
+def test():
+    test_forbidden_syscall()
+    with tempfile.TemporaryDirectory() as tmp:
+        test_tty_restored(tmp)
+        test_api_socket(tmp)
+
+
+if __name__ == "__main__":
+    main(test)
