@@ -807,21 +807,16 @@ static uint64_t gdb_history_start(void *opaque)
 
 static int replay_gdb(const struct replay_options *o, struct session *s)
 {
-	uint8_t *snap = NULL;
-	size_t len = 0;
-	char err[512] = "";
-	FILE *f = fopen(s->checkpoint, "rb");
-	if (!f || state_read_file(f, s->cfg.ram_size * 2 + SNAPSHOT_MAX_OVERHEAD, &snap, &len, err,
-				  sizeof(err))) {
-		fprintf(stderr, "keel replay: %s: %s\n", s->checkpoint, f ? err : strerror(errno));
-		if (f)
-			fclose(f);
+	struct snapshot_bytes snap = {0};
+	char err[PATH_MAX + 512] = "";
+	if (snapshot_bytes_read(s->checkpoint, s->cfg.ram_size, &replay_restore, &snap, err,
+				sizeof(err))) {
+		fprintf(stderr, "keel replay: %s: %s\n", s->checkpoint, err);
 		return 1;
 	}
-	fclose(f);
 	struct gdb_replay g = {.o = o, .s = s};
-	int rc = timetravel_open(&g.tt, &tt_ops, &g, snap, len, s->start_index, o->gdb_every);
-	free(snap);
+	int rc = timetravel_open(&g.tt, &tt_ops, &g, snap.p, snap.len, s->start_index, o->gdb_every);
+	snapshot_bytes_free(&snap);
 	if (rc) {
 		fprintf(stderr, "keel replay: %s\n", g.tt.why);
 		timetravel_close(&g.tt);
