@@ -24,13 +24,20 @@ static bool overlaps(const struct bus *b, uint64_t base, uint64_t size)
  * on nothing being mapped above (see NO_FETCH_PAGE in cpu/exec.c). */
 #define PHYS_LIMIT (1ULL << 56)
 
+/* Regions are kept sorted by base, so bus_find can search them by halves
+ * (every device access and every TLB fill looks one up). */
 static struct bus_region *add_region(struct bus *b, const char *name, uint64_t base,
 				     uint64_t size)
 {
 	if (size == 0 || base + size < base || base + size > PHYS_LIMIT || b->count == BUS_MAX_REGIONS ||
 	    overlaps(b, base, size))
 		return NULL;
-	struct bus_region *r = &b->regions[b->count++];
+	int at = b->count;
+	while (at > 0 && b->regions[at - 1].base > base)
+		at--;
+	memmove(&b->regions[at + 1], &b->regions[at], (size_t)(b->count - at) * sizeof(b->regions[0]));
+	b->count++;
+	struct bus_region *r = &b->regions[at];
 	memset(r, 0, sizeof(*r));
 	r->name = name;
 	r->base = base;
@@ -47,6 +54,7 @@ int bus_add_ram(struct bus *b, const char *name, uint64_t base, uint64_t size, u
 	r->code_gen = calloc((size + 4095) / 4096, sizeof(*r->code_gen));
 	if (!r->code_gen) {
 		b->count--;
+		memmove(r, r + 1, (size_t)(&b->regions[b->count] - r) * sizeof(*r));
 		return -1;
 	}
 	r->host = host;
@@ -170,12 +178,19 @@ int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,
 
 const struct bus_region *bus_find(const struct bus *b, uint64_t paddr)
 {
-	for (int i = 0; i < b->count; i++) {
-		const struct bus_region *r = &b->regions[i];
-		if (paddr - r->base < r->size)
-			return r;
+	/* The last region starting at or below paddr is the only candidate. */
+	int lo = 0, hi = b->count; /* regions[lo..hi) may hold it */
+	while (hi - lo > 1) {
+		int mid = (lo + hi) / 2;
+		if (b->regions[mid].base <= paddr)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return NULL;
+	if (lo == hi)
+		return NULL;
+	const struct bus_region *r = &b->regions[lo];
+	return paddr - r->base < r->size ? r : NULL;
 }
 
 uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for_write)

@@ -25,14 +25,22 @@ static void set_bit(uint32_t *words, unsigned n, bool v)
 }
 
 /* The best source context c could claim now, or 0. */
+/* Only sources both pending and enabled compete, so walk the set bits of
+ * their AND a word at a time (plic_update runs on every line change);
+ * lowest source first, so a tie goes to the lowest number. */
 static unsigned best_source(const struct plic *p, unsigned c)
 {
 	unsigned best = 0;
 	uint32_t best_prio = p->threshold[c];
-	for (unsigned s = 1; s < PLIC_SOURCES; s++) {
-		if (bit(p->pending, s) && bit(p->enable[c], s) && p->priority[s] > best_prio) {
-			best = s;
-			best_prio = p->priority[s];
+	for (unsigned w = 0; w < PLIC_SOURCES / 32; w++) {
+		uint32_t live = p->pending[w] & p->enable[c][w];
+		while (live) {
+			unsigned s = 32 * w + (unsigned)__builtin_ctz(live);
+			live &= live - 1;
+			if (s != 0 && p->priority[s] > best_prio) {
+				best = s;
+				best_prio = p->priority[s];
+			}
 		}
 	}
 	return best;

@@ -377,14 +377,8 @@ static int reseed(struct machine *m)
 	return events_entropy(&m->events, seed, sizeof(seed)) ? -1 : boot_reseed(&t, seed);
 }
 
-int machine_reset(struct machine *m)
+void machine_reset_devices(struct machine *m)
 {
-	uint64_t icount = m->hart.icount;
-	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
-	bus_ram_rewritten(&m->bus);
-	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
-	/* hart_init kept the block cache; it was allocated by machine_init */
-	m->hart.icount = icount;
 	clint_init(&m->clint, &m->hart, &m->clock);
 	if (m->cfg.board == BOARD_VIRT) {
 		int64_t rtc_offset = m->rtc.offset_ns;
@@ -396,6 +390,17 @@ int machine_reset(struct machine *m)
 		m->rtc.offset_ns = rtc_offset;
 		reset_virtio_slots(m);
 	}
+}
+
+int machine_reset(struct machine *m)
+{
+	uint64_t icount = m->hart.icount;
+	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
+	bus_ram_rewritten(&m->bus);
+	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
+	/* hart_init kept the block cache; it was allocated by machine_init */
+	m->hart.icount = icount;
+	machine_reset_devices(m);
 	m->resets++;
 	if (!m->boot_image)
 		return 0; /* nothing was loaded, so RAM stays zero */

@@ -129,9 +129,14 @@ void machine_free(struct machine *m);
 
 /* A guest-requested reset (syscon): RAM back to zero (or the boot image),
  * hart and devices to their reset state; virtual time keeps running.
- * Returns 0, or -1 if the boot image cannot be restored.  Also how the
- * fuzz targets start each input from a clean board. */
+ * Returns 0, or -1 if the boot image cannot be restored. */
 int machine_reset(struct machine *m);
+/* The devices' half of machine_reset: CLINT, PLIC, UART, syscon, RTC and
+ * every virtio slot to their reset state; RAM and the hart's registers
+ * are left alone.  The board fuzz targets' per-input reset uses it (with
+ * only the RAM the input wrote cleared), since the full reset's RAM and
+ * hart work is most of an input's cost there. */
+void machine_reset_devices(struct machine *m);
 
 /* Load the guest into a fresh machine.  Virt board: firmware, kernel,
  * initrd and device tree (board/boot.h), then keep RAM as the boot

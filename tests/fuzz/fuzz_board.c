@@ -10,8 +10,19 @@
  *   "platform": the UART, PLIC, CLINT, RTC and syscon windows, with time
  *     moving and console bytes arriving in between.
  *
- * Every input starts from a freshly reset board (machine_reset).  The
- * input is a stream of operations, one byte of opcode followed by its
+ * Every input starts from a board in its reset state.  Rather than a
+ * whole machine_reset per input (zeroing 1 MiB of RAM, re-initialising the
+ * hart, which cost more than the input itself), the harness resets what an
+ * input can change: the devices (machine_reset_devices), the pages of RAM
+ * it wrote (its own stores, and the devices' DMA as the bus's dirty log
+ * records it), the interrupt lines into the hart, the instruction count
+ * and the entropy stream's position and the RTC's offset, so every input
+ * also starts at the same time with the same random bytes to come.  With
+ * KEEL_FUZZ_CHECK_RESET set (`make test` sets it) every reset is checked
+ * against the board's state right after machine_init: all device and
+ * hart state as a snapshot encodes it, and every byte of RAM.
+ *
+ * The input is a stream of operations, one byte of opcode followed by its
  * operands; a stream that runs out reads zeros and stops.  A crash, a
  * sanitizer report or a hang is a bug in keel: the guest may do anything
  * here that a hostile kernel could. */
@@ -21,8 +32,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include "cpu/hart.h"
 #include "dev/virtio.h"
+#include "fuzz_common.h"
+#include "lib/state_io.h"
 #include "vm/machine.h"
+#include "vm/snapshot.h"
 
 #ifndef FUZZ_TARGET
 #error "compile with -DFUZZ_TARGET=\"blk\" (or net, console, rng, platform)"
@@ -49,16 +66,29 @@ static struct machine *m;
 static struct virtio_mmio *dev; /* NULL for the platform target */
 static uint64_t dev_base;
 
+#define PAGES (RAM_SIZE / 4096)
+/* Pages of RAM the current input may have written: the harness's stores
+ * here, the devices' in the bus's dirty log. */
+static uint64_t touched[PAGES / 64];
+static uint64_t icount0; /* the hart's instruction count after machine_init */
+static uint64_t entropy0; /* likewise the seeded entropy stream's position */
+static int64_t rtc_offset0; /* and the RTC's, which a reset keeps */
+static bool check_reset; /* KEEL_FUZZ_CHECK_RESET */
+static struct state_writer pristine; /* the state every reset must give back */
+
 static void fail(const char *what)
 {
 	fprintf(stderr, "fuzz_board: %s\n", what);
 	exit(1);
 }
 
+/* The blk target's disk, in the scratch directory (in memory): a
+ * flush request syncs it. */
 static char *make_disk(void)
 {
-	static char path[] = "/tmp/keel-fuzz-disk-XXXXXX";
-	int fd = mkstemp(path);
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/disk", fuzz_scratch_dir());
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0 || ftruncate(fd, DISK_BYTES) != 0)
 		fail("cannot make the scratch disk");
 	close(fd);
@@ -95,7 +125,73 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		}
 	if (!dev && strcmp(FUZZ_TARGET, "platform"))
 		fail("unknown FUZZ_TARGET");
+	if (bus_dirty_start(&m->bus))
+		fail("cannot track dirty pages");
+	icount0 = m->hart.icount;
+	entropy0 = m->events.stream_pos;
+	rtc_offset0 = m->rtc.offset_ns;
+	check_reset = getenv("KEEL_FUZZ_CHECK_RESET") != NULL;
+	sw_init(&pristine);
+	snapshot_encode_state(m, &pristine);
 	return 0;
+}
+
+/* Back to the state after machine_init, touching only what an input can
+ * change (see the top of the file). */
+static void reset_board(void)
+{
+	uint64_t dirty[PAGES / 64];
+	if (bus_dirty_collect(&m->bus, DRAM_BASE, dirty, PAGES) < 0)
+		fail("dirty tracking is off");
+	for (unsigned w = 0; w < PAGES / 64; w++) {
+		for (uint64_t bits = dirty[w] | touched[w]; bits; bits &= bits - 1)
+			memset(m->ram + 4096 * (64 * w + (unsigned)__builtin_ctzll(bits)), 0, 4096);
+		touched[w] = 0;
+	}
+	m->hart.icount = icount0;
+	m->rtc.offset_ns = rtc_offset0; /* the guest may have set the clock */
+	machine_reset_devices(m);
+	/* The lines the devices drive into the hart are low again; nothing
+	 * else in the hart is reachable without a CPU running. */
+	hart_set_pending(&m->hart, m->hart.mip_hw, false);
+	m->hart.slice_end = false;
+	/* So the rng gives every input the same bytes, and the syscon's
+	 * resets and exit codes leave nothing behind. */
+	m->events.stream_pos = entropy0;
+	m->exited = false;
+	m->exit_code = 0;
+	m->resets = 0;
+}
+
+/* KEEL_FUZZ_CHECK_RESET: the reset left nothing of the last input. */
+static void check_board(void)
+{
+	static const uint8_t zero[4096];
+	for (size_t off = 0; off < RAM_SIZE; off += sizeof(zero))
+		if (memcmp(m->ram + off, zero, sizeof(zero)))
+			fail("reset left a byte of RAM non-zero");
+	struct state_writer now;
+	sw_init(&now);
+	snapshot_encode_state(m, &now);
+	if (now.len != pristine.len || memcmp(now.buf, pristine.buf, now.len)) {
+		size_t i = 0;
+		while (i < now.len && i < pristine.len && now.buf[i] == pristine.buf[i])
+			i++;
+		/* Name the section: each starts with its tag, version, flags
+		 * and a 64-bit length (lib/state_io.h). */
+		size_t sec = 0;
+		while (sec + 20 <= i) {
+			uint64_t len = 0;
+			memcpy(&len, pristine.buf + sec + 12, 8);
+			if (sec + 20 + len > i)
+				break;
+			sec += 20 + len;
+		}
+		fprintf(stderr, "fuzz_board: state differs in section %.4s, byte %zu of it\n",
+			(const char *)pristine.buf + sec, i - sec);
+		fail("reset left device or hart state behind");
+	}
+	sw_free(&now);
 }
 
 static void mmio(uint64_t addr, unsigned size, bool write, uint64_t val)
@@ -121,9 +217,12 @@ static void reg_write(uint32_t off, uint32_t v)
 	bus_write(&m->bus, dev_base + off, 4, v);
 }
 
+/* Guest RAM at offset `off` (wrapping), for the harness to read or write. */
 static uint8_t *ram(uint64_t off)
 {
-	return m->ram + (off % RAM_SIZE);
+	off %= RAM_SIZE;
+	touched[off / 4096 / 64] |= 1ull << (off / 4096 % 64);
+	return m->ram + off;
 }
 
 /* Where the helpers put queue q's rings: inside the window, so buffer
@@ -302,9 +401,9 @@ static void platform_op(struct input *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = {data, size};
-	if (machine_reset(m))
-		fail("machine_reset failed");
-	m->exited = false;
+	reset_board();
+	if (check_reset)
+		check_board();
 	for (unsigned ops = 0; in.n && ops < 4096; ops++) {
 		if (dev)
 			virtio_op(&in);
