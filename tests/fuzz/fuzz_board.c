@@ -15,7 +15,7 @@
  * hart, which cost more than the input itself), the harness resets what an
  * input can change: the devices (machine_reset_devices), the pages of RAM
  * it wrote (its own stores, and the devices' DMA as the bus's dirty log
- * records it), the interrupt lines into the hart, the instruction count
+ * records it, read through vm/ram_dirty.h), the interrupt lines into the hart, the instruction count
  * and the entropy stream's position and the RTC's offset, so every input
  * also starts at the same time with the same random bytes to come.  With
  * KEEL_FUZZ_CHECK_RESET set (`make test` sets it) every reset is checked
@@ -39,6 +39,7 @@
 #include "fuzz_common.h"
 #include "lib/state_io.h"
 #include "vm/machine.h"
+#include "vm/ram_dirty.h"
 #include "vm/snapshot.h"
 
 #ifndef FUZZ_TARGET
@@ -68,8 +69,9 @@ static uint64_t dev_base;
 
 #define PAGES (RAM_SIZE / 4096)
 /* Pages of RAM the current input may have written: the harness's stores
- * here, the devices' in the bus's dirty log. */
+ * here, the devices' in the bus's dirty log (a ram_dirty reader). */
 static uint64_t touched[PAGES / 64];
+static int dirty_reader; /* the harness's ram_dirty reader: the devices' stores */
 static uint64_t icount0; /* the hart's instruction count after machine_init */
 static uint64_t entropy0; /* likewise the seeded entropy stream's position */
 static int64_t rtc_offset0; /* and the RTC's, which a reset keeps */
@@ -125,7 +127,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		}
 	if (!dev && strcmp(FUZZ_TARGET, "platform"))
 		fail("unknown FUZZ_TARGET");
-	if (bus_dirty_start(&m->bus))
+	dirty_reader = ram_dirty_open(m);
+	if (dirty_reader < 0)
 		fail("cannot track dirty pages");
 	icount0 = m->hart.icount;
 	entropy0 = m->events.stream_pos;
@@ -141,7 +144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void reset_board(void)
 {
 	uint64_t dirty[PAGES / 64];
-	if (bus_dirty_collect(&m->bus, DRAM_BASE, dirty, PAGES) < 0)
+	if (ram_dirty_fetch(m, dirty_reader, dirty, PAGES) < 0)
 		fail("dirty tracking is off");
 	for (unsigned w = 0; w < PAGES / 64; w++) {
 		for (uint64_t bits = dirty[w] | touched[w]; bits; bits &= bits - 1)
