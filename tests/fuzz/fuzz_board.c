@@ -15,10 +15,11 @@
  * hart, which cost more than the input itself), the harness resets what an
  * input can change: the devices (machine_reset_devices), the pages of RAM
  * it wrote (its own stores, and the devices' DMA as the bus's dirty log
- * records it, read through vm/ram_dirty.h), the interrupt lines into the hart, the instruction count
- * and the entropy stream's position and the RTC's offset, so every input
- * also starts at the same time with the same random bytes to come.  With
- * KEEL_FUZZ_CHECK_RESET set (`make test` sets it) every reset is checked
+ * records it, read through vm/ram_dirty.h), the interrupt lines into the
+ * hart, the instruction count, the entropy stream's position and the
+ * RTC's offset, so every input also starts at the same time with the same
+ * random bytes to come.  With KEEL_FUZZ_CHECK_RESET set (run-target sets
+ * it for `make test`) every reset is checked
  * against the board's state right after machine_init: all device and
  * hart state as a snapshot encodes it, and every byte of RAM.
  *
@@ -26,14 +27,13 @@
  * operands; a stream that runs out reads zeros and stops.  A crash, a
  * sanitizer report or a hang is a bug in keel: the guest may do anything
  * here that a hostile kernel could. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu/hart.h"
 #include "dev/virtio.h"
