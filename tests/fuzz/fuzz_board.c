@@ -19,9 +19,9 @@
  * hart, the instruction count, the entropy stream's position and the
  * RTC's offset, so every input also starts at the same time with the same
  * random bytes to come.  With KEEL_FUZZ_CHECK_RESET set (run-target sets
- * it for `make test`) every reset is checked
- * against the board's state right after machine_init: all device and
- * hart state as a snapshot encodes it, and every byte of RAM.
+ * it for `make test`) every reset is checked against the board's state
+ * right after machine_init: all device and hart state as a snapshot
+ * encodes it, and every byte of RAM.
  *
  * The input is a stream of operations, one byte of opcode followed by its
  * operands; a stream that runs out reads zeros and stops.  A crash, a
