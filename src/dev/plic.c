@@ -24,10 +24,10 @@ static void set_bit(uint32_t *words, unsigned n, bool v)
 		words[n / 32] &= ~(1u << (n % 32));
 }
 
-/* The best source context c could claim now, or 0. */
-/* Only sources both pending and enabled compete, so walk the set bits of
- * their AND a word at a time (plic_update runs on every line change);
- * lowest source first, so a tie goes to the lowest number. */
+/* The best source context c could claim now, or 0.  Only sources both
+ * pending and enabled compete, so walk the set bits of their AND a word at
+ * a time (plic_update runs on every line change); lowest source first, so
+ * a tie goes to the lowest number. */
 static unsigned best_source(const struct plic *p, unsigned c)
 {
 	unsigned best = 0;
