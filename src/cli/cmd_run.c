@@ -722,7 +722,9 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 		fprintf(stderr, "keel record: %s\n", err);
 		return STOP_NONE;
 	}
-	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed\n", rec->digests);
+	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed (CPU: first checkpoint "
+			"%.2f s, digests %.2f s)\n", rec->digests, rec->checkpoint_cpu_s,
+		rec->digest_cpu_s);
 	return why;
 }
 
