@@ -9,6 +9,7 @@
 #include "vm/machine.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
+#include "vm/taps.h"
 
 #define DIGEST_DOMAIN "keel state digest v2"
 
@@ -40,6 +41,7 @@ static void ram_hash_nonzero_pages(const struct machine *m, uint8_t out[STATE_DI
 int state_digest(struct machine *m, uint8_t out[STATE_DIGEST_BYTES])
 {
 	memset(out, 0, STATE_DIGEST_BYTES);
+	taps_postcopy_complete(m); /* a digest is of all of RAM (taps.h, 5b) */
 	/* crypto_generichash needs no sodium_init(): it uses no randomness
 	 * and its implementation choice does not change its output. */
 	struct state_writer w;

@@ -60,6 +60,8 @@ struct attempt {
 	struct state_writer ahead; /* sections sent ahead (MIG_AHEAD) */
 	uint64_t pages;
 	unsigned rounds;
+	uint64_t *missing; /* post-copy: the pages still on the source (POSTCOPY) */
+	struct mig_postcopy *pc;
 	char why[600];
 };
 
@@ -150,6 +152,16 @@ static int take_stream(struct attempt *a)
 				return refuse(a, why);
 			break;
 		case MIG_ROUND: a->rounds++; break;
+		case MIG_POSTCOPY: {
+			struct memview mv;
+			taps_memview(a->m, &mv);
+			if (a->missing)
+				return refuse(a, "a second POSTCOPY message");
+			if (mig_bitmap_decode(body, len, mv.size / MIG_PAGE, &a->missing, why,
+					      sizeof(why)))
+				return refuse(a, why);
+			break;
+		}
 		case MIG_STATE:
 			if (add_state(a, body, len))
 				return -1;
@@ -198,6 +210,17 @@ static int run_attempt(struct attempt *a, const uint8_t *key, const struct machi
 		return -1;
 	if (type != MIG_GO)
 		return refuse(a, "expected GO");
+	if (a->missing) {
+		/* Post-copy: the connection stays, for the pages still missing. */
+		char why[512];
+		if (chan_send(&a->ch, MIG_RUNNING, NULL, 0, false))
+			return -1;
+		a->pc = mig_postcopy_start(a->m, a->fd, &a->ch, a->missing, why, sizeof(why));
+		if (!a->pc)
+			return refuse(a, why);
+		a->fd = -1;
+		return 0;
+	}
 	if (chan_send(&a->ch, MIG_RUNNING, NULL, 0, true))
 		fprintf(stderr, "keel run: the source did not hear that the VM runs here (%s); it "
 				"stays paused there\n",
@@ -236,7 +259,7 @@ static void peer_name(int fd, char *out, size_t len)
 
 int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		const struct machine_config *cfg, unsigned timeout_ms, struct machine **out,
-		char *err, size_t errlen)
+		struct mig_postcopy **pc_out, char *err, size_t errlen)
 {
 	char host[256], port[16];
 	if (mig_parse_uri(uri, host, sizeof(host), port, sizeof(port), err, errlen))
@@ -260,11 +283,18 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		peer_name(a.fd, peer, sizeof(peer));
 		int rc = run_attempt(&a, key, cfg, timeout_ms);
 		if (rc == 0) {
-			fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u rounds, "
-					"%.1f MB on the wire\n",
-				peer, (unsigned long long)a.pages, a.rounds,
-				(double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
+			if (a.pc)
+				fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u "
+						"rounds; post-copy: runs with %llu pages still to come\n",
+					peer, (unsigned long long)a.pages, a.rounds,
+					(unsigned long long)taps_postcopy_left(a.m));
+			else
+				fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u "
+						"rounds, %.1f MB on the wire\n",
+					peer, (unsigned long long)a.pages, a.rounds,
+					(double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
 			*out = a.m;
+			*pc_out = a.pc;
 		} else {
 			fprintf(stderr, "keel run: migration from %s refused: %s; waiting for another\n",
 				peer, a.why[0] ? a.why : a.ch.err);
@@ -272,8 +302,10 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		}
 		chan_free(&a.ch);
 		free(a.state);
+		free(a.missing);
 		sw_free(&a.ahead);
-		close(a.fd);
+		if (a.fd >= 0)
+			close(a.fd);
 		if (rc == 0) {
 			close(lfd);
 			return 0;
