@@ -436,6 +436,11 @@ static double num(json_t *o, const char *key)
 static void show_progress(json_t *p, bool tty)
 {
 	json_t *pc = json_object_get(p, "postcopy");
+	if (num(p, "base_bytes") > 0 && num(p, "rounds") == 0 && num(p, "pages_sent") == 0) {
+		fprintf(stderr, "%sthe destination lacks the base image: %.1f MB sent%s",
+			tty ? "\r\033[K" : "", num(p, "base_bytes") / 1e6, tty ? "" : "\n");
+		return;
+	}
 	if (json_is_object(pc)) {
 		fprintf(stderr, "%spost-copy: the VM runs on the destination (downtime %.1f ms); "
 				"%.0f of %.0f missing pages sent, %.0f requests%s",

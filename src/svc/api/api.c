@@ -529,6 +529,8 @@ static json_t *stats_json(const struct mig_stats *st)
 			 "bytes", (json_int_t)st->bytes, "dirty_pages_per_s", st->dirty_pages_per_s,
 			 "pages_per_s", st->pages_per_s, "est_downtime_ms", st->est_downtime_ms,
 			 "dirty_tracking", st->dirty_tracking);
+	if (o && st->base_bytes)
+		json_object_set_new(o, "base_bytes", json_integer((json_int_t)st->base_bytes));
 	if (o && st->postcopy)
 		json_object_set_new(o, "postcopy",
 				    json_pack("{s:I,s:I,s:I}", "missing", (json_int_t)st->pc_missing,

@@ -50,6 +50,7 @@ struct mig_stats {
 	unsigned rounds;
 	uint64_t pages_sent, zero_pages, pages_last_round, pages_pending;
 	uint64_t disk_bytes; /* overlay records sent */
+	uint64_t base_bytes; /* of the overlay's base, when the destination lacked it */
 	uint64_t bytes; /* on the wire */
 	double dirty_pages_per_s; /* in the last complete round */
 	double pages_per_s; /* the measured rate: pages over the time spent sending */

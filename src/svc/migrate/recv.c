@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "svc/migrate/base.h"
 #include "svc/migrate/stream.h"
 #include "vm/machine.h"
 #include "vm/snapshot.h"
@@ -72,6 +74,61 @@ static int refuse(struct attempt *a, const char *why)
 	return -1;
 }
 
+/* Take the base the source sends (NEED_BASE was sent): BASE messages,
+ * then BASE_END; kept only if it hashes to the VM's base. */
+static int take_base(struct attempt *a, const char *path, const struct mig_conf *c)
+{
+	char why[512];
+	struct mig_base_recv *b = mig_base_recv_start(path, why, sizeof(why));
+	if (!b)
+		return refuse(a, why);
+	int rc = 1;
+	while (rc > 0) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		if (chan_recv(&a->ch, &type, &body, &len) < 0) {
+			rc = -1;
+		} else if (type == MIG_BASE) {
+			if (mig_base_recv_chunk(b, body, len, why, sizeof(why)))
+				rc = refuse(a, why);
+		} else if (type == MIG_BASE_END) {
+			rc = mig_base_recv_finish(b, body, len, c->disk.base_hash, why, sizeof(why))
+				     ? refuse(a, why)
+				     : 0;
+		} else if (type == MIG_ERROR) {
+			snprintf(a->why, sizeof(a->why), "the source gave up: %.*s",
+				 (int)(len < 400 ? len : 400), (const char *)body);
+			rc = -1;
+		} else {
+			snprintf(why, sizeof(why), "unexpected %s while the base moves",
+				 mig_msg_name(type));
+			rc = refuse(a, why);
+		}
+	}
+	mig_base_recv_free(b);
+	return rc;
+}
+
+/* An overlay whose base this keel was given does not exist yet: ask the
+ * source for it.  (Any other problem with the disk is machine_init's to
+ * report.) */
+static int fetch_base(struct attempt *a, const struct machine_config *cfg,
+		      const struct mig_conf *c)
+{
+	char base[4096];
+	struct stat st;
+	if (c->disk.kind != DISK_OVERLAY || mig_base_spec_path(cfg->disk, base, sizeof(base)) ||
+	    stat(base, &st) == 0 || errno != ENOENT)
+		return 0;
+	fprintf(stderr, "keel run: %s does not exist: the source sends the VM's base image\n",
+		base);
+	if (chan_send(&a->ch, MIG_NEED_BASE, NULL, 0, false) || take_base(a, base, c))
+		return -1;
+	fprintf(stderr, "keel run: %s arrived and hashes to the VM's base\n", base);
+	return 0;
+}
+
 static int build_machine(struct attempt *a, const struct machine_config *cfg,
 			 const uint8_t *body, size_t len)
 {
@@ -79,6 +136,8 @@ static int build_machine(struct attempt *a, const struct machine_config *cfg,
 	char why[512];
 	if (mig_conf_decode(body, len, &conf, why, sizeof(why)))
 		return refuse(a, why);
+	if (fetch_base(a, cfg, &conf))
+		return -1;
 	a->m = calloc(1, sizeof(*a->m));
 	if (!a->m || machine_init(a->m, cfg, why, sizeof(why))) {
 		if (!a->m)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "svc/migrate/base.h"
 #include "svc/migrate/stream.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
@@ -50,6 +51,7 @@ struct mig_source {
 	uint64_t round_pages, prev_round_pages;
 	double t_start, t_round, t_report, send_s, scan_s, round_scan_s;
 	double next_send; /* with a throttle: no batch before this */
+	struct mig_base_send *base; /* the base the destination lacks, going out */
 	/* post-copy: the VM runs on the destination, which lacks pc_left */
 	bool pc;
 	bool pc_done_sent; /* PC_DONE: every page of pc_left went */
@@ -60,6 +62,7 @@ struct mig_source {
 
 static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen);
 static int send_ahead(struct mig_source *s, char *err, size_t errlen);
+static int setup_tracking(struct mig_source *s, char *err, size_t errlen);
 
 static double now_s(void)
 {
@@ -200,6 +203,75 @@ static int send_conf(struct mig_source *s, struct mig_conf *c)
 	return chan_send(&s->ch, MIG_CONF, s->w.buf, s->w.len, false);
 }
 
+/* ACCEPT, or NEED_BASE: the destination lacks the overlay's base, which
+ * then goes out first, in steps (base.c). */
+static int await_accept(struct mig_source *s, const struct mig_conf *c, char *err, size_t errlen)
+{
+	uint8_t type;
+	const uint8_t *body;
+	size_t len;
+	if (chan_recv(&s->ch, &type, &body, &len) < 0) {
+		snprintf(err, errlen, "waiting for the destination's ACCEPT: %s", s->ch.err);
+		return -1;
+	}
+	if (type == MIG_NEED_BASE && c->disk.kind == DISK_OVERLAY) {
+		s->base = mig_base_send_start(c->disk.base_path, err, errlen);
+		return s->base ? 0 : -1;
+	}
+	if (type == MIG_ERROR) {
+		snprintf(err, errlen, "the destination refused: %.*s", (int)(len < 400 ? len : 400),
+			 (const char *)body);
+		return -1;
+	}
+	if (type != MIG_ACCEPT) {
+		snprintf(err, errlen, "the destination sent %s, expected ACCEPT", mig_msg_name(type));
+		return -1;
+	}
+	return 0;
+}
+
+/* The destination has accepted: what never changes goes ahead, and the
+ * rounds begin. */
+static int begin_precopy(struct mig_source *s, char *err, size_t errlen)
+{
+	if (send_ahead(s, err, errlen) || setup_tracking(s, err, errlen))
+		return -1;
+	s->st.dirty_tracking = s->tracking;
+	s->t_round = s->t_report = now_s();
+	return 0;
+}
+
+/* One step of sending the base; the VM runs between steps.  Once it is
+ * all there, the destination builds its machine and accepts. */
+static enum mig_status base_step(struct mig_source *s, char *err, size_t errlen)
+{
+	double t0 = now_s();
+	if (s->req.throttle_ms) {
+		if (t0 < s->next_send)
+			return MIG_CONTINUE;
+		s->next_send = t0 + s->req.throttle_ms / 1e3;
+	}
+	int rc;
+	do
+		rc = mig_base_send_chunk(s->base, &s->ch, &s->w, err, errlen);
+	while (rc == 0 && !s->req.throttle_ms && (now_s() - t0) * 1e3 < STEP_MS);
+	s->st.base_bytes = mig_base_send_bytes(s->base);
+	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
+	if (rc < 0)
+		return MIG_FAILED;
+	if (rc == 1) {
+		mig_base_send_free(s->base);
+		s->base = NULL;
+		if (expect(s, MIG_ACCEPT, err, errlen) || begin_precopy(s, err, errlen))
+			return MIG_FAILED;
+		return MIG_PROGRESS;
+	}
+	if ((now_s() - s->t_report) * 1e3 < PROGRESS_MS)
+		return MIG_CONTINUE;
+	s->t_report = now_s();
+	return MIG_PROGRESS;
+}
+
 struct mig_source *mig_source_start(struct machine *m, const struct mig_request *r, char *err,
 				    size_t errlen)
 {
@@ -223,12 +295,11 @@ struct mig_source *mig_source_start(struct machine *m, const struct mig_request 
 		snprintf(err, errlen, "%s", s->ch.err);
 		goto fail;
 	}
-	if (expect(s, MIG_ACCEPT, err, errlen) || send_ahead(s, err, errlen))
+	if (await_accept(s, &conf, err, errlen))
 		goto fail;
 	chan_set_timeout(s->fd, r->timeout_ms);
-	if (setup_tracking(s, err, errlen))
+	if (!s->base && begin_precopy(s, err, errlen))
 		goto fail;
-	s->st.dirty_tracking = s->tracking;
 	return s;
 fail:
 	mig_source_free(s);
@@ -750,6 +821,8 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 	err[0] = '\0';
 	if (s->pc)
 		return postcopy_step(s, err, errlen);
+	if (s->base)
+		return base_step(s, err, errlen);
 	if (s->req.postcopy == MIG_POSTCOPY_NOW)
 		return finish(s, start_postcopy(s, err, errlen));
 	bool stop = false, progress = false;
@@ -828,6 +901,7 @@ void mig_source_free(struct mig_source *s)
 		munmap(s->shadow, s->shadow_len);
 	free(s->pending);
 	free(s->pc_left);
+	mig_base_send_free(s->base);
 	sw_free(&s->w);
 	sodium_memzero(s->req.key, sizeof(s->req.key));
 	free(s);

@@ -40,6 +40,10 @@ enum mig_msg {
 	MIG_PAGE_REQ = 14, /* destination: the VM waits for this page */
 	MIG_PC_DONE = 15, /* source (final): every missing page was sent */
 	MIG_COMPLETE = 16, /* destination (final): all of RAM is here; its figures */
+	/* an overlay's base the destination lacks (base.c) */
+	MIG_NEED_BASE = 17, /* destination, instead of ACCEPT: send the base */
+	MIG_BASE = 18, /* source: u64 offset, u64 bytes, zstd frame (as DISK) */
+	MIG_BASE_END = 19, /* source: u64 the base's size; then ACCEPT or ERROR */
 };
 
 const char *mig_msg_name(uint8_t type);
