@@ -93,10 +93,14 @@ int taps_postcopy_fill(struct machine *m, uint64_t page, const void *data)
 		return -1;
 	if (!taps_postcopy_missing(m, page))
 		return 0;
-	/* Straight into RAM, not through the bus: nothing has read or cached
-	 * this page yet, and it is not a write by the guest. */
-	memcpy(m->ram + page * PAGE, data, PAGE);
+	/* Clear the bit first: then the bus lets the write through without
+	 * asking for the page again.  A write through the bus, so that the
+	 * dirty pages' readers (the state digest's page cache, a migration
+	 * out of here) hear that the page changed. */
 	m->postcopy.missing[page / 64] &= ~(1ULL << (page % 64));
+	uint8_t *host = bus_ram_ptr(&m->bus, m->ram_base + page * PAGE, PAGE, true);
+	if (host)
+		memcpy(host, data, PAGE);
 	if (--m->postcopy.left == 0)
 		end(m);
 	return 1;
