@@ -11,9 +11,13 @@ on demand.
    link carries, migrated with --postcopy auto, moves through post-copy;
 3. the source killed mid-post-copy: the destination says the VM cannot
    continue and exits 1 at once (no hang); nothing runs anywhere;
-4. the destination killed mid-post-copy: the source reports the failure
-   and stays paused with the VM as it was at the handover, refuses
-   nothing but resume... then resumes on request and runs on."""
+4. the destination killed mid-post-copy: the source refuses resume while
+   post-copy runs, then reports the failure and stays paused with the VM
+   as it was at the handover, and resumes on request;
+5. a snapshot taken on the destination mid-post-copy: it brings in the
+   rest at once (the source rushes them, not at the throttled push's
+   pace), the snapshot restores, and the migration completes."""
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +26,7 @@ import time
 
 from guestlib import boot_args, check, free_port, guest_files, keel_path, main
 from test_clone import digest_line
+from test_api import Client
 from test_migrate import APPEND, FIXED, Keel, destination, keygen, migrate, running_on, source
 
 N = 700_000_000
@@ -161,11 +166,44 @@ def test_destination_killed(tmp, key):
         dst.kill()
 
 
+def test_snapshot_during(tmp, key):
+    port = free_port()
+    dst = destination(tmp, "w-dst", key, port)
+    src, api, sock = source(tmp, "w-src")
+    snap_vm = None
+    try:
+        src.wait_ready()
+        # 64 pages a second: the push alone would take about a minute.
+        proc = ctl_migrate(sock, port, key, "--postcopy", "now", "--throttle", "1000",
+                           "--json")
+        wait_line(proc, "post-copy:")
+        dapi = Client(os.path.join(tmp, "w-dst.sock"))
+        snap = os.path.join(tmp, "w.snap")
+        t0 = time.monotonic()
+        r = dapi.call({"cmd": "snapshot", "path": snap})
+        took = time.monotonic() - t0
+        check(r["ok"] and took < 30, f"snapshot mid-post-copy: {r} after {took:.1f} s")
+        out, err = proc.communicate(timeout=60)
+        reply = json.loads(out)
+        check(proc.returncode == 0 and reply["ok"] and reply["migrated"]["postcopy"],
+              f"migrate: {proc.returncode} {out} {err}")
+        snap_vm = Keel(["--restore", snap, "--idle-sleep", "off", "-m", "256M"])
+        out, status = snap_vm.run("echo restored-ok")
+        check("restored-ok" in out, f"the snapshot taken mid-post-copy: {out!r}")
+        print(f"snapshot mid-post-copy: all pages in {took:.1f} s "
+              f"({reply['migrated']['postcopy']['missing']} were missing), restored")
+    finally:
+        for k in (src, dst, snap_vm):
+            if k:
+                k.kill()
+
+
 def test():
     with tempfile.TemporaryDirectory() as tmp:
         key = keygen(tmp, "k.key")
         test_source_killed(tmp, key)
         test_destination_killed(tmp, key)
+        test_snapshot_during(tmp, key)
         test_oracle(tmp, key)
         test_converges(tmp, key)
 

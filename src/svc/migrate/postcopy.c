@@ -109,15 +109,22 @@ static int fetch(void *opaque, uint64_t page, char *why, size_t whylen)
 		snprintf(why, whylen, "post-copy is over, yet a page is missing");
 		return -1;
 	}
+	/* Everything (a whole-RAM reader waits): the source is asked to send
+	 * the rest at once rather than at the push's pace. */
+	uint32_t want = page == TAPS_POSTCOPY_ALL ? MIG_PAGE_REQ_ALL : (uint32_t)page;
+	uint8_t req[4] = {(uint8_t)want, (uint8_t)(want >> 8), (uint8_t)(want >> 16),
+			  (uint8_t)(want >> 24)};
 	if (page == TAPS_POSTCOPY_ALL) {
+		if (!pc->source_done && chan_send(&pc->ch, MIG_PAGE_REQ, req, sizeof(req), false)) {
+			snprintf(why, whylen, "asking the source for every page: %s", pc->ch.err);
+			return -1;
+		}
 		while (taps_postcopy_left(pc->m) || !pc->source_done)
 			if (take_one(pc, why, whylen))
 				return -1;
 		return 0;
 	}
 	double t0 = now_s();
-	uint8_t req[4] = {(uint8_t)page, (uint8_t)(page >> 8), (uint8_t)(page >> 16),
-			  (uint8_t)(page >> 24)};
 	if (chan_send(&pc->ch, MIG_PAGE_REQ, req, sizeof(req), false)) {
 		snprintf(why, whylen, "asking the source for page %llu: %s",
 			 (unsigned long long)page, pc->ch.err);

@@ -1,5 +1,6 @@
 /* The sending side of a migration: pre-copy in rounds between slices,
- * then stop-and-copy and the handover.  See migrate.h and docs/migrate.md.
+ * then stop-and-copy and the handover, or post-copy (postcopy_send.c).
+ * See migrate.h and docs/migrate.md.
  *
  * Which pages to send again: the pages taps' dirty tracking reports
  * written since the last round.  Without it (taps_dirty_enable fails, or
@@ -22,49 +23,20 @@
 #include <unistd.h>
 
 #include "svc/migrate/base.h"
+#include "svc/migrate/source.h"
 #include "svc/migrate/stream.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
 #include "vm/taps.h"
 
-#define STEP_MS 5.0 /* pre-copy work per step before the VM runs again */
 #define MAX_ROUNDS 30
-#define PROGRESS_MS 250.0
 #define STATE_PART (4u << 20) /* the state travels in parts of this size */
 #define START_TIMEOUT_MS 10000u /* more than a destination gives a stranger */
 
-struct mig_source {
-	struct machine *m;
-	struct mig_request req;
-	int fd;
-	struct mig_channel ch;
-	uint64_t npages;
-	uint64_t *pending; /* bit i: page i is a candidate this round */
-	uint64_t cursor; /* the next page this round looks at */
-	bool tracking; /* taps' dirty pages; else `shadow` */
-	uint8_t *shadow; /* RAM as the destination has it (no tracking) */
-	size_t shadow_len;
-	int ov_fd; /* the overlay, read-only, or -1 */
-	uint64_t disk_sent; /* overlay bytes the destination has (header excluded) */
-	struct state_writer w;
-	struct mig_stats st;
-	uint64_t round_pages, prev_round_pages;
-	double t_start, t_round, t_report, send_s, scan_s, round_scan_s;
-	double next_send; /* with a throttle: no batch before this */
-	struct mig_base_send *base; /* the base the destination lacks, going out */
-	/* post-copy: the VM runs on the destination, which lacks pc_left */
-	bool pc;
-	bool pc_done_sent; /* PC_DONE: every page of pc_left went */
-	uint64_t *pc_left; /* missing there and not sent since the handover */
-	uint64_t pc_cursor; /* the next page to push */
-	double t_stop;
-};
-
-static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen);
 static int send_ahead(struct mig_source *s, char *err, size_t errlen);
 static int setup_tracking(struct mig_source *s, char *err, size_t errlen);
 
-static double now_s(void)
+double mig_src_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -237,7 +209,7 @@ static int begin_precopy(struct mig_source *s, char *err, size_t errlen)
 	if (send_ahead(s, err, errlen) || setup_tracking(s, err, errlen))
 		return -1;
 	s->st.dirty_tracking = s->tracking;
-	s->t_round = s->t_report = now_s();
+	s->t_round = s->t_report = mig_src_now_s();
 	return 0;
 }
 
@@ -245,7 +217,7 @@ static int begin_precopy(struct mig_source *s, char *err, size_t errlen)
  * all there, the destination builds its machine and accepts. */
 static enum mig_status base_step(struct mig_source *s, char *err, size_t errlen)
 {
-	double t0 = now_s();
+	double t0 = mig_src_now_s();
 	if (s->req.throttle_ms) {
 		if (t0 < s->next_send)
 			return MIG_CONTINUE;
@@ -254,7 +226,7 @@ static enum mig_status base_step(struct mig_source *s, char *err, size_t errlen)
 	int rc;
 	do
 		rc = mig_base_send_chunk(s->base, &s->ch, &s->w, err, errlen);
-	while (rc == 0 && !s->req.throttle_ms && (now_s() - t0) * 1e3 < STEP_MS);
+	while (rc == 0 && !s->req.throttle_ms && (mig_src_now_s() - t0) * 1e3 < STEP_MS);
 	s->st.base_bytes = mig_base_send_bytes(s->base);
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
 	if (rc < 0)
@@ -262,13 +234,13 @@ static enum mig_status base_step(struct mig_source *s, char *err, size_t errlen)
 	if (rc == 1) {
 		mig_base_send_free(s->base);
 		s->base = NULL;
-		if (expect(s, MIG_ACCEPT, err, errlen) || begin_precopy(s, err, errlen))
+		if (mig_src_expect(s, MIG_ACCEPT, err, errlen) || begin_precopy(s, err, errlen))
 			return MIG_FAILED;
 		return MIG_PROGRESS;
 	}
-	if ((now_s() - s->t_report) * 1e3 < PROGRESS_MS)
+	if ((mig_src_now_s() - s->t_report) * 1e3 < PROGRESS_MS)
 		return MIG_CONTINUE;
-	s->t_report = now_s();
+	s->t_report = mig_src_now_s();
 	return MIG_PROGRESS;
 }
 
@@ -288,7 +260,7 @@ struct mig_source *mig_source_start(struct machine *m, const struct mig_request 
 	s->fd = s->ov_fd = -1;
 	s->npages = mv.size / MIG_PAGE;
 	sw_init(&s->w);
-	s->t_start = s->t_round = s->t_report = now_s();
+	s->t_start = s->t_round = s->t_report = mig_src_now_s();
 	if (check_disk(s, &conf, err, errlen) || (s->fd = connect_tcp(r, err, errlen)) < 0)
 		goto fail;
 	if (chan_handshake(&s->ch, s->fd, r->key, true) || send_conf(s, &conf)) {
@@ -322,7 +294,7 @@ static size_t collect(struct mig_source *s, uint32_t *pages)
 {
 	struct memview mv;
 	taps_memview(s->m, &mv);
-	double t0 = now_s();
+	double t0 = mig_src_now_s();
 	size_t n = 0;
 	while (n < MIG_BATCH_PAGES && s->cursor < s->npages) {
 		uint64_t i = s->cursor, word = s->pending[i / 64] >> (i % 64);
@@ -339,11 +311,11 @@ static size_t collect(struct mig_source *s, uint32_t *pages)
 	}
 	if (s->cursor > s->npages)
 		s->cursor = s->npages;
-	s->scan_s += now_s() - t0;
+	s->scan_s += mig_src_now_s() - t0;
 	return n;
 }
 
-static int send_pages(struct mig_source *s, const uint32_t *pages, size_t n, char *err,
+int mig_src_send_pages(struct mig_source *s, const uint32_t *pages, size_t n, char *err,
 		      size_t errlen)
 {
 	unsigned zero = 0;
@@ -436,7 +408,7 @@ static void update_estimates(struct mig_source *s, uint64_t left)
  * the rest fits the budget (or rounds stop shrinking): time to stop. */
 static bool end_round(struct mig_source *s)
 {
-	double t = now_s();
+	double t = mig_src_now_s();
 	s->st.rounds++;
 	s->st.pages_last_round = s->round_pages;
 	s->st.dirty_pages_per_s = t > s->t_round ? (double)s->round_pages / (t - s->t_round) : 0;
@@ -486,7 +458,7 @@ static int send_ahead(struct mig_source *s, char *err, size_t errlen)
 
 /* ---- the stop-and-copy and the handover ---- */
 
-static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
+int mig_src_expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
 {
 	uint8_t type;
 	const uint8_t *body;
@@ -510,7 +482,7 @@ static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
 }
 
 /* The devices, CPU and disk at the stop. */
-static int send_state(struct mig_source *s, char *err, size_t errlen)
+int mig_src_send_state(struct mig_source *s, char *err, size_t errlen)
 {
 	/* The state freezes the disk (a flush) and names its final length:
 	 * the records up to there go first. */
@@ -530,7 +502,7 @@ static int send_state(struct mig_source *s, char *err, size_t errlen)
 	return rc;
 }
 
-static int send_end(struct mig_source *s, char *err, size_t errlen)
+int mig_src_send_end(struct mig_source *s, char *err, size_t errlen)
 {
 	if (chan_send(&s->ch, MIG_END, NULL, 0, false)) {
 		snprintf(err, errlen, "%s", s->ch.err);
@@ -544,16 +516,16 @@ static int send_rest(struct mig_source *s, char *err, size_t errlen)
 	uint32_t pages[MIG_BATCH_PAGES];
 	size_t n;
 	while ((n = collect(s, pages)) > 0)
-		if (send_pages(s, pages, n, err, errlen))
+		if (mig_src_send_pages(s, pages, n, err, errlen))
 			return -1;
-	return send_state(s, err, errlen) || send_end(s, err, errlen) ? -1 : 0;
+	return mig_src_send_state(s, err, errlen) || mig_src_send_end(s, err, errlen) ? -1 : 0;
 }
 
 static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t errlen)
 {
-	double t_stop = now_s();
+	double t_stop = mig_src_now_s();
 	s->st.icount = taps_icount(s->m);
-	if (send_rest(s, err, errlen) || expect(s, MIG_READY, err, errlen))
+	if (send_rest(s, err, errlen) || mig_src_expect(s, MIG_READY, err, errlen))
 		return MIG_FAILED;
 	if (chan_send(&s->ch, MIG_GO, NULL, 0, true)) {
 		snprintf(err, errlen, "sending GO: %s; the VM stays paused here: resume it "
@@ -561,246 +533,17 @@ static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t err
 			 s->ch.err);
 		return MIG_UNCONFIRMED;
 	}
-	if (expect(s, MIG_RUNNING, err, errlen)) {
+	if (mig_src_expect(s, MIG_RUNNING, err, errlen)) {
 		size_t n = strlen(err);
 		snprintf(err + n, errlen - n, "; the VM stays paused here: resume it only if the "
 					      "destination is not running it");
 		return MIG_UNCONFIRMED;
 	}
-	double t = now_s();
+	double t = mig_src_now_s();
 	s->st.downtime_ms = (t - t_stop) * 1e3;
 	s->st.total_ms = (t - s->t_start) * 1e3;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
 	return MIG_DONE;
-}
-
-/* ---- post-copy ---- */
-
-#define PC_PUSH_PAGES 64 /* a pushed batch: small, so a request waits little behind it */
-#define PC_WINDOW 16 /* pages sent with a requested one: the next ones, often touched next */
-#define PC_WORKING_SET 1024 /* pages sent before the VM runs there (one batch) */
-
-static bool bit(const uint64_t *b, uint64_t i) { return b[i / 64] >> (i % 64) & 1; }
-
-/* Which pages the destination lacks, now that the VM has stopped: with
- * tracking, those written since they were sent and those this round has
- * not reached (in round 1, only if they are not zero: the destination's
- * fresh RAM is); without, those that differ from what was sent. */
-static int find_missing(struct mig_source *s, char *err, size_t errlen)
-{
-	uint64_t words = (s->npages + 63) / 64;
-	uint64_t *dirty = calloc(words, 8);
-	s->pc_left = calloc(words, 8);
-	if (!dirty || !s->pc_left || (s->tracking && taps_dirty_fetch(s->m, dirty, s->npages) < 0)) {
-		free(dirty);
-		snprintf(err, errlen, "out of memory for the migration's page sets");
-		return -1;
-	}
-	struct memview mv;
-	taps_memview(s->m, &mv);
-	for (uint64_t i = 0; i < s->npages; i++) {
-		const uint8_t *p = mv.ram + i * MIG_PAGE;
-		bool miss;
-		if (!s->tracking)
-			miss = memcmp(p, s->shadow + i * MIG_PAGE, MIG_PAGE) != 0;
-		else
-			miss = bit(dirty, i) || (i >= s->cursor && bit(s->pending, i) &&
-						 (s->st.rounds > 0 || !ram_page_is_zero(p)));
-		if (miss) {
-			s->pc_left[i / 64] |= 1ULL << (i % 64);
-			s->st.pc_missing++;
-		}
-	}
-	free(dirty);
-	return 0;
-}
-
-/* Send up to `max` pages of pc_left from `from` on (wrapping), and
- * forget them.  Returns how many, or -1. */
-static long send_left(struct mig_source *s, uint64_t from, size_t max, bool wrap, char *err,
-		      size_t errlen)
-{
-	uint32_t pages[MIG_BATCH_PAGES];
-	size_t n = 0;
-	uint64_t i = from, seen = 0, span = wrap ? s->npages : s->npages - from;
-	for (; n < max && seen < span && s->st.pc_missing > s->st.pc_pages + n; seen++, i++) {
-		if (i >= s->npages)
-			i = 0;
-		if (bit(s->pc_left, i))
-			pages[n++] = (uint32_t)i;
-	}
-	if (!n)
-		return 0;
-	/* A RAM message wants its pages in ascending order. */
-	for (size_t a = 1; a < n; a++)
-		for (size_t b = a; b > 0 && pages[b - 1] > pages[b]; b--) {
-			uint32_t t = pages[b];
-			pages[b] = pages[b - 1];
-			pages[b - 1] = t;
-		}
-	if (send_pages(s, pages, n, err, errlen))
-		return -1;
-	for (size_t k = 0; k < n; k++)
-		s->pc_left[pages[k] / 64] &= ~(1ULL << (pages[k] % 64));
-	s->st.pc_pages += n;
-	s->pc_cursor = i % s->npages;
-	return (long)n;
-}
-
-/* The pages the hart's TLBs reach (its working set just before the
- * stop) go with the state, so the VM's first steps there do not wait. */
-static int send_working_set(struct mig_source *s, char *err, size_t errlen)
-{
-	uint64_t words = (s->npages + 63) / 64;
-	uint64_t *ws = calloc(words, 8);
-	uint32_t pages[MIG_BATCH_PAGES];
-	size_t n = 0;
-	if (!ws) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	taps_recent_pages(s->m, ws, s->npages);
-	for (uint64_t i = 0; i < s->npages && n < PC_WORKING_SET; i++)
-		if (bit(ws, i) && bit(s->pc_left, i))
-			pages[n++] = (uint32_t)i;
-	free(ws);
-	if (n && send_pages(s, pages, n, err, errlen))
-		return -1;
-	for (size_t k = 0; k < n; k++)
-		s->pc_left[pages[k] / 64] &= ~(1ULL << (pages[k] % 64));
-	s->st.pc_missing -= n;
-	return 0;
-}
-
-/* Stop, send the state, the working set and the list of what is still
- * missing, and hand over: the VM runs on the destination from here. */
-static enum mig_status start_postcopy(struct mig_source *s, char *err, size_t errlen)
-{
-	s->t_stop = now_s();
-	s->st.icount = taps_icount(s->m);
-	s->st.postcopy = true;
-	if (find_missing(s, err, errlen) || send_state(s, err, errlen) ||
-	    send_working_set(s, err, errlen))
-		return MIG_FAILED;
-	sw_reset(&s->w);
-	mig_bitmap_encode(&s->w, s->pc_left, s->npages);
-	if (chan_send(&s->ch, MIG_POSTCOPY, s->w.buf, s->w.len, false)) {
-		snprintf(err, errlen, "%s", s->ch.err);
-		return MIG_FAILED;
-	}
-	if (send_end(s, err, errlen) || expect(s, MIG_READY, err, errlen))
-		return MIG_FAILED;
-	if (chan_send(&s->ch, MIG_GO, NULL, 0, false) || expect(s, MIG_RUNNING, err, errlen)) {
-		snprintf(err, errlen, "the handover to post-copy failed (%s); the VM stays paused "
-				      "here: resume it only if the destination is not running it",
-			 s->ch.err);
-		return MIG_UNCONFIRMED;
-	}
-	double t = now_s();
-	s->st.downtime_ms = (t - s->t_stop) * 1e3;
-	s->pc = true;
-	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
-	return MIG_HANDED_OVER;
-}
-
-/* After the handover, a failure leaves the VM nowhere running: the
- * destination stops when a page cannot come. */
-static enum mig_status pc_failed(struct mig_source *s, const char *why, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "post-copy failed after the handover: %s; %llu pages had not "
-			      "reached the destination, which cannot run without them and stops; "
-			      "this copy stays paused as it was at the handover (icount %llu): "
-			      "'keel ctl resume' runs it here",
-		 why, (unsigned long long)(s->st.pc_missing - s->st.pc_pages),
-		 (unsigned long long)s->st.icount);
-	return MIG_UNCONFIRMED;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Requests that have arrived, each answered with its page and the next
- * few still missing; the push goes on from there.  0, or -1 with why. */
-static int serve_requests(struct mig_source *s, char *why, size_t whylen)
-{
-	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-	while (poll(&pfd, 1, 0) > 0) {
-		uint8_t type;
-		const uint8_t *body;
-		size_t len;
-		if (chan_recv(&s->ch, &type, &body, &len) < 0) {
-			snprintf(why, whylen, "%s", s->ch.err);
-			return -1;
-		}
-		if (type == MIG_ERROR) {
-			snprintf(why, whylen, "the destination gave up: %.*s",
-				 (int)(len < 400 ? len : 400), (const char *)body);
-			return -1;
-		}
-		if (type != MIG_PAGE_REQ || len != 4 || get_u32(body) >= s->npages) {
-			snprintf(why, whylen, "the destination sent a bad %s", mig_msg_name(type));
-			return -1;
-		}
-		uint64_t page = get_u32(body);
-		s->st.pc_requests++;
-		/* Sent already (in flight): it arrives without us. */
-		if (bit(s->pc_left, page) && send_left(s, page, PC_WINDOW, false, why, whylen) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static enum mig_status postcopy_step(struct mig_source *s, char *err, size_t errlen)
-{
-	char why[600];
-	double t0 = now_s();
-	if (serve_requests(s, why, sizeof(why)))
-		return pc_failed(s, why, err, errlen);
-	bool push = !s->req.throttle_ms || t0 >= s->next_send;
-	if (push && s->req.throttle_ms)
-		s->next_send = t0 + s->req.throttle_ms / 1e3;
-	if (push && send_left(s, s->pc_cursor, PC_PUSH_PAGES, true, why, sizeof(why)) < 0)
-		return pc_failed(s, why, err, errlen);
-	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
-	if (s->st.pc_pages < s->st.pc_missing) {
-		if ((now_s() - s->t_report) * 1e3 < PROGRESS_MS)
-			return MIG_CONTINUE;
-		s->t_report = now_s();
-		return MIG_PROGRESS;
-	}
-	if (chan_send(&s->ch, MIG_PC_DONE, NULL, 0, true))
-		return pc_failed(s, s->ch.err, err, errlen);
-	s->pc_done_sent = true;
-	/* COMPLETE, after any requests that crossed PC_DONE on the way. */
-	for (;;) {
-		uint8_t type;
-		const uint8_t *body;
-		size_t len;
-		struct mig_pc_figures f;
-		if (chan_recv(&s->ch, &type, &body, &len) < 0) {
-			snprintf(err, errlen, "every page was sent, but the destination did not "
-					      "confirm (%s); the VM stays paused here: resume it only "
-					      "if the destination is not running it",
-				 s->ch.err);
-			return MIG_UNCONFIRMED;
-		}
-		if (type == MIG_PAGE_REQ)
-			continue;
-		if (type != MIG_COMPLETE || mig_pc_figures_decode(body, len, &f))
-			return pc_failed(s, type == MIG_ERROR ? "the destination gave up"
-							    : "a bad COMPLETE", err, errlen);
-		double t = now_s();
-		s->st.pc_faults = f.faults;
-		s->st.pc_fault_pages = f.pages;
-		s->st.pc_slowest_fault_ms = (double)f.slowest_fault_us / 1e3;
-		s->st.pc_fault_wait_ms = (double)f.fault_wait_us / 1e3;
-		s->st.pc_ms = (t - s->t_stop) * 1e3 - s->st.downtime_ms;
-		s->st.total_ms = (t - s->t_start) * 1e3;
-		s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
-		return MIG_DONE;
-	}
 }
 
 /* The migration is over, one way or another: tracking costs the VM a
@@ -817,14 +560,14 @@ static enum mig_status finish(struct mig_source *s, enum mig_status st)
 enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 {
 	uint32_t pages[MIG_BATCH_PAGES];
-	double t0 = now_s();
+	double t0 = mig_src_now_s();
 	err[0] = '\0';
 	if (s->pc)
-		return postcopy_step(s, err, errlen);
+		return mig_pc_step(s, err, errlen);
 	if (s->base)
 		return base_step(s, err, errlen);
 	if (s->req.postcopy == MIG_POSTCOPY_NOW)
-		return finish(s, start_postcopy(s, err, errlen));
+		return finish(s, mig_pc_start(s, err, errlen));
 	bool stop = false, progress = false;
 	/* A throttled link carries one batch per throttle_ms, and the VM runs
 	 * on meanwhile; the time counts as sending, so the rate is the link's. */
@@ -837,7 +580,7 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 	}
 	do {
 		size_t n = collect(s, pages);
-		if (n && send_pages(s, pages, n, err, errlen))
+		if (n && mig_src_send_pages(s, pages, n, err, errlen))
 			return finish(s, MIG_FAILED);
 		if (s->cursor >= s->npages) {
 			if (chan_send(&s->ch, MIG_ROUND, NULL, 0, false)) {
@@ -848,21 +591,21 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 			progress = true;
 			break;
 		}
-	} while (now_s() - t0 < budget);
+	} while (mig_src_now_s() - t0 < budget);
 	if (s->ov_fd >= 0 && send_disk(s, disk_end(s), 1, err, errlen))
 		return finish(s, MIG_FAILED);
-	s->send_s += now_s() - t0;
+	s->send_s += mig_src_now_s() - t0;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
 	if (stop && s->req.postcopy == MIG_POSTCOPY_AUTO && s->st.est_downtime_ms > s->req.downtime_ms)
-		return finish(s, start_postcopy(s, err, errlen)); /* pre-copy does not converge */
+		return finish(s, mig_pc_start(s, err, errlen)); /* pre-copy does not converge */
 	if (stop)
 		return finish(s, stop_and_copy(s, err, errlen));
-	if (!progress && (now_s() - s->t_report) * 1e3 >= PROGRESS_MS) {
+	if (!progress && (mig_src_now_s() - s->t_report) * 1e3 >= PROGRESS_MS) {
 		update_estimates(s, s->st.pages_pending);
 		progress = true;
 	}
 	if (progress)
-		s->t_report = now_s();
+		s->t_report = mig_src_now_s();
 	return progress ? MIG_PROGRESS : MIG_CONTINUE;
 }
 

@@ -37,7 +37,7 @@ enum mig_msg {
 	MIG_AHEAD = 12, /* source: whole state sections that do not change, sent early */
 	/* post-copy (docs/migrate.md, "Post-copy") */
 	MIG_POSTCOPY = 13, /* source, before END: the pages the destination lacks */
-	MIG_PAGE_REQ = 14, /* destination: the VM waits for this page */
+	MIG_PAGE_REQ = 14, /* destination: the VM waits for this page (or all) */
 	MIG_PC_DONE = 15, /* source (final): every missing page was sent */
 	MIG_COMPLETE = 16, /* destination (final): all of RAM is here; its figures */
 	/* an overlay's base the destination lacks (base.c) */
@@ -45,6 +45,9 @@ enum mig_msg {
 	MIG_BASE = 18, /* source: u64 offset, u64 bytes, zstd frame (as DISK) */
 	MIG_BASE_END = 19, /* source: u64 the base's size; then ACCEPT or ERROR */
 };
+
+/* PAGE_REQ for every page still missing: send them now, unthrottled. */
+#define MIG_PAGE_REQ_ALL UINT32_MAX
 
 const char *mig_msg_name(uint8_t type);
 
