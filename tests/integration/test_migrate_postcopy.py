@@ -25,8 +25,7 @@ import tempfile
 import time
 
 from guestlib import boot_args, check, free_port, guest_files, keel_path, main
-from test_clone import digest_line
-from test_api import Client
+from test_clone import digest_line, wait_for_socket
 from test_migrate import APPEND, FIXED, Keel, destination, keygen, migrate, running_on, source
 
 N = 700_000_000
@@ -177,7 +176,8 @@ def test_snapshot_during(tmp, key):
         proc = ctl_migrate(sock, port, key, "--postcopy", "now", "--throttle", "1000",
                            "--json")
         wait_line(proc, "post-copy:")
-        dapi = Client(os.path.join(tmp, "w-dst.sock"))
+        # Its socket opens once the VM runs there.
+        dapi = wait_for_socket(os.path.join(tmp, "w-dst.sock"), dst.proc)
         snap = os.path.join(tmp, "w.snap")
         t0 = time.monotonic()
         r = dapi.call({"cmd": "snapshot", "path": snap})

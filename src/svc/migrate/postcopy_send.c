@@ -23,7 +23,8 @@ static bool bit(const uint64_t *b, uint64_t i) { return b[i / 64] >> (i % 64) & 
 /* Which pages the destination lacks, now that the VM has stopped: with
  * tracking, those written since they were sent and those this round has
  * not reached (in round 1, only if they are not zero: the destination's
- * fresh RAM is); without, those that differ from what was sent. */
+ * fresh RAM is; mig_pc_scan_step may have found the zero ones already);
+ * without, those that differ from what was sent. */
 static int find_missing(struct mig_source *s, char *err, size_t errlen)
 {
 	uint64_t words = (s->npages + 63) / 64;
@@ -43,7 +44,8 @@ static int find_missing(struct mig_source *s, char *err, size_t errlen)
 			miss = memcmp(p, s->shadow + i * MIG_PAGE, MIG_PAGE) != 0;
 		else
 			miss = bit(dirty, i) || (i >= s->cursor && bit(s->pending, i) &&
-						 (s->st.rounds > 0 || !ram_page_is_zero(p)));
+						 (s->st.rounds > 0 || s->pc_scan >= s->npages ||
+						  !ram_page_is_zero(p)));
 		if (miss) {
 			s->pc_left[i / 64] |= 1ULL << (i % 64);
 			s->st.pc_missing++;
@@ -51,6 +53,26 @@ static int find_missing(struct mig_source *s, char *err, size_t errlen)
 	}
 	free(dirty);
 	return 0;
+}
+
+bool mig_pc_scan_step(struct mig_source *s)
+{
+	/* Without tracking the stop compares all of RAM with the shadow
+	 * anyway; with it, reading all of RAM there would be most of the
+	 * downtime.  A page found zero here and written later is in the
+	 * dirty set at the stop. */
+	if (!s->tracking || s->st.rounds > 0)
+		return true;
+	struct memview mv;
+	taps_memview(s->m, &mv);
+	double t0 = mig_src_now_s();
+	while (s->pc_scan < s->npages && (mig_src_now_s() - t0) * 1e3 < STEP_MS) {
+		uint64_t end = s->pc_scan + 1024 < s->npages ? s->pc_scan + 1024 : s->npages;
+		for (; s->pc_scan < end; s->pc_scan++)
+			if (ram_page_is_zero(mv.ram + s->pc_scan * MIG_PAGE))
+				s->pending[s->pc_scan / 64] &= ~(1ULL << (s->pc_scan % 64));
+	}
+	return s->pc_scan >= s->npages;
 }
 
 /* Send up to `max` pages of pc_left from `from` on (wrapping), and

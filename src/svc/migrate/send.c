@@ -567,7 +567,7 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 	if (s->base)
 		return base_step(s, err, errlen);
 	if (s->req.postcopy == MIG_POSTCOPY_NOW)
-		return finish(s, mig_pc_start(s, err, errlen));
+		return mig_pc_scan_step(s) ? finish(s, mig_pc_start(s, err, errlen)) : MIG_CONTINUE;
 	bool stop = false, progress = false;
 	/* A throttled link carries one batch per throttle_ms, and the VM runs
 	 * on meanwhile; the time counts as sending, so the rate is the link's. */

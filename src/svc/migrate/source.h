@@ -36,6 +36,7 @@ struct mig_source {
 	bool pc;
 	bool pc_done_sent; /* PC_DONE: every page of pc_left went */
 	bool pc_rush; /* the destination waits for all of it: no throttle */
+	uint64_t pc_scan; /* --postcopy now: pages checked for zero before the stop */
 	uint64_t *pc_left; /* missing there and not sent since the handover */
 	uint64_t pc_cursor; /* the next page to push */
 	double t_stop;
@@ -55,6 +56,9 @@ int mig_src_expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
  * what is missing, and hand over (MIG_HANDED_OVER); then serve requests
  * and push the rest, a step at a time, until MIG_DONE. */
 enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen);
+/* --postcopy now, before the stop: a step of finding the pages that are
+ * not zero (the VM runs between steps).  true when done. */
+bool mig_pc_scan_step(struct mig_source *s);
 enum mig_status mig_pc_step(struct mig_source *s, char *err, size_t errlen);
 
 #endif
