@@ -56,6 +56,11 @@ struct bus {
 	uint64_t watch_page; /* physical page address, or UINT64_MAX */
 	void (*watch_hook)(void *opaque, uint64_t paddr);
 	void *watch_opaque;
+	/* Told of every write through bus_ram_ptr (device DMA, cbo.zero,
+	 * loaders, debuggers), or NULL: the byte taint clears the bytes they
+	 * overwrite (vm/taps_taint.c). */
+	void (*ram_write_hook)(void *opaque, uint64_t paddr, uint64_t len);
+	void *ram_write_opaque;
 };
 
 void bus_init(struct bus *b);
