@@ -196,9 +196,10 @@ int machine_net_input(struct machine *m, const uint8_t *frame, size_t len)
 	if (!m->has_net || !virtio_net_can_receive(&m->net) ||
 	    virtio_net_receive(&m->net, frame, len) < 0)
 		return -1;
+	events_deliver(&m->events, EV_NET_FRAME, frame, len);
+	/* After the observers: one may have turned taint on for this frame. */
 	if (m->taps.taint && m->net.stats.rx_frames != delivered)
 		taps_taint_net_rx(m, frame, len);
-	events_deliver(&m->events, EV_NET_FRAME, frame, len);
 	return 0;
 }
 

@@ -324,7 +324,9 @@ int taps_taint_set_xreg(struct machine *m, unsigned n, uint32_t labels);
 int taps_taint_set_freg(struct machine *m, unsigned n, uint32_t labels);
 
 /* The network source: each frame virtio-net delivers to the guest (the
- * Ethernet frame, after the event boundary) is shown to fn, which returns
+ * Ethernet frame, after its event observers: an observer of EV_NET_FRAME
+ * may enable taint and set this for the very frame it sees) is shown to fn,
+ * which returns
  * the labels of its bytes from *payload_off on (set it; the bytes before
  * it, headers, stay clean).  Called from inside machine_run, at the frame's
  * icount, after the device wrote the frame into the guest's buffer.  NULL
