@@ -191,6 +191,19 @@ struct tap_regs {
 
 void taps_regs(const struct machine *m, struct tap_regs *r);
 
+/* The data access the instruction at pc would make if it ran now: its
+ * virtual address (rs1 + offset), size, and whether it reads, writes or
+ * both (an AMO; SC counts as a write, cbo.zero as a 64-byte write), decoded
+ * without running it.  For debuggers' watchpoints, which stop before the
+ * access.  Returns 0, 1 if the instruction makes no data access, -1 if pc
+ * does not translate to memory the view can read. */
+struct tap_next_access {
+	uint64_t va;
+	unsigned size;
+	bool read, write;
+};
+int taps_next_access(const struct machine *m, struct tap_next_access *a);
+
 /* Debuggers: change the hart's state between slices.  A CSR is read and
  * written with its side effects on the hart's own caches (a satp write
  * flushes the TLB) but without privilege checks.  Return 0 or -1 (no such
