@@ -51,7 +51,7 @@ def connect(port):
 
 def scenario(g, ports):
     """The three connections; returns each one's host-side client port."""
-    g.run("nc -l -p 4444 -e /bin/sh >/dev/null 2>&1 & nc -l -p 5555 > /tmp/upload 2>/dev/null &")
+    g.run("nc -l -p 4444 -e /bin/sh >/dev/null 2>&1 & nc -l -p 5555 > /tmp/upload 2>/dev/null & true")
     g.run(f"echo '{CONSOLE_LINE}' >> /etc/passwd")
     clients = {}
     # benign 1: a web page
@@ -163,8 +163,12 @@ def test():
         t0 = time.monotonic()
         r, first = analyze(log, "/etc/passwd")
         secs = time.monotonic() - t0
-        print(f"--taint /etc/passwd: {r['answer']} ({secs:.1f} s, taint from icount "
-              f"{r['taint_from_icount']})")
+        t0 = time.monotonic()
+        rc, _, err = keel("replay", log, "--quiet")
+        plain = time.monotonic() - t0
+        check(rc == 0, f"plain replay: {err[-500:]}")
+        print(f"--taint /etc/passwd: {r['answer']} ({secs:.1f} s, a plain replay {plain:.1f} s; "
+              f"taint from icount {r['taint_from_icount']})")
         check_passwd(r, clients)
         _, again = analyze(log, "/etc/passwd")
         check(again == first, "a second analysis gave another answer")
