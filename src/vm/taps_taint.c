@@ -118,30 +118,35 @@ static void step_amo(struct taint *t, const struct tap_insn_effect *e,
 	t->x[d->rd] = old;
 }
 
+/* The union of the sets of the registers in mask (a few bits at most). */
+static uint32_t regs_union(const uint32_t *sets, uint32_t mask)
+{
+	uint32_t all = 0;
+	for (; mask; mask &= mask - 1)
+		all |= sets[__builtin_ctz(mask)];
+	return all;
+}
+
+static void regs_set(uint32_t *sets, uint32_t mask, uint32_t labels)
+{
+	for (; mask; mask &= mask - 1)
+		sets[__builtin_ctz(mask)] = labels;
+}
+
 /* Everything else: the destination gets the union of the sources. */
 static void step_alu(struct taint *t, const struct decoded_insn *d)
 {
 	struct reg_use u;
 	decode_reg_use(d, &u);
-	uint32_t from = 0;
-	for (unsigned r = 1; r < 32; r++)
-		if (u.x_read & (1u << r))
-			from |= t->x[r];
-	for (unsigned r = 0; r < 32; r++)
-		if (u.f_read & (1u << r))
-			from |= t->f[r];
+	uint32_t from = regs_union(t->x, u.x_read) | regs_union(t->f, u.f_read);
 	/* x ^ x and x - x are 0 whatever x held: the zeroing idiom */
 	enum op op = (enum op)d->op;
 	if ((op == OP_XOR || op == OP_SUB || op == OP_SUBW) && d->rs1 == d->rs2)
 		from = 0;
 	if (u.csr >= 0) /* CSRs are not tracked: what a CSR instruction reads is clean */
 		from = 0;
-	for (unsigned r = 1; r < 32; r++)
-		if (u.x_written & (1u << r))
-			t->x[r] = from;
-	for (unsigned r = 0; r < 32; r++)
-		if (u.f_written & (1u << r))
-			t->f[r] = from;
+	regs_set(t->x, u.x_written, from); /* never x0: reg_use leaves it out */
+	regs_set(t->f, u.f_written, from);
 }
 
 static void step(struct taint *t, const struct tap_insn_effect *e, const struct decoded_insn *d)
