@@ -223,8 +223,11 @@ uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for
 	if (len > r->size - off)
 		return NULL;
 	need_pages(b, r, off, len);
-	if (for_write)
+	if (for_write) {
 		note_write(r, off, len);
+		if (b->ram_write_hook)
+			b->ram_write_hook(b->ram_write_opaque, paddr, len);
+	}
 	return r->host + off;
 }
 

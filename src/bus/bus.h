@@ -60,6 +60,11 @@ struct bus {
 	/* Post-copy: called before any access reaches a missing page. */
 	void (*miss_hook)(void *opaque, uint64_t page_pa);
 	void *miss_opaque;
+	/* Told of every write through bus_ram_ptr (device DMA, cbo.zero,
+	 * loaders, debuggers), or NULL: the byte taint clears the bytes they
+	 * overwrite (vm/taps_taint.c). */
+	void (*ram_write_hook)(void *opaque, uint64_t paddr, uint64_t len);
+	void *ram_write_opaque;
 };
 
 void bus_init(struct bus *b);

@@ -39,6 +39,7 @@ void taps_request_exit(struct machine *m, int code)
 
 void taps_reset(struct machine *m)
 {
+	taps_taint_disable(m);
 	taps_effect_stop(m);
 	memset(&m->taps, 0, sizeof(m->taps));
 	events_unobserve_all(&m->events);

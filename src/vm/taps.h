@@ -191,6 +191,19 @@ struct tap_regs {
 
 void taps_regs(const struct machine *m, struct tap_regs *r);
 
+/* The data access the instruction at pc would make if it ran now: its
+ * virtual address (rs1 + offset), size, and whether it reads, writes or
+ * both (an AMO; SC counts as a write, cbo.zero as a 64-byte write), decoded
+ * without running it.  For debuggers' watchpoints, which stop before the
+ * access.  Returns 0, 1 if the instruction makes no data access, -1 if pc
+ * does not translate to memory the view can read. */
+struct tap_next_access {
+	uint64_t va;
+	unsigned size;
+	bool read, write;
+};
+int taps_next_access(const struct machine *m, struct tap_next_access *a);
+
 /* Debuggers: change the hart's state between slices.  A CSR is read and
  * written with its side effects on the hart's own caches (a satp write
  * flushes the TLB) but without privilege checks.  Return 0 or -1 (no such
@@ -338,5 +351,47 @@ void taps_disk_identity(const struct machine *m, struct disk_identity *id);
  * records (migration replays the source's records this way).  Returns 0,
  * or -1 with errno (no disk: ENODEV). */
 int taps_disk_write(struct machine *m, uint64_t off, const void *buf, size_t len);
+
+/* ---- 8. byte taint ---- */
+
+/* Which sources' bytes each byte of RAM holds, carried through every
+ * instruction (docs/taps.md, "Byte taint").  A label set is a 32-bit
+ * mask: bit i is the service's label i.  Enabling subscribes a memory-
+ * effect observer (section 6: one step at a time, no decoded blocks) and
+ * starts with everything clean; the rules are explicit data flow only
+ * (loads and stores carry labels, ALU results take the union of their
+ * sources, addresses and branches carry none; registers are tracked whole,
+ * RAM byte by byte).  Writes that no instruction makes (device DMA,
+ * cbo.zero, debuggers) leave clean bytes.  Not machine state: never saved,
+ * a fork-clone starts without it.  Returns 0 or -1 (no memory, or no
+ * effect subscriber slot). */
+int taps_taint_enable(struct machine *m);
+void taps_taint_disable(struct machine *m);
+bool taps_taint_enabled(const struct machine *m);
+
+/* Give [pa, pa+len) of RAM the label set `labels` (0: clean), replacing
+ * what they had.  -1 if taint is off or the range is not all RAM. */
+int taps_taint_label(struct machine *m, uint64_t pa, uint64_t len, uint32_t labels);
+/* The union of the label sets of [pa, pa+len), and each byte's in
+ * per_byte[len] (may be NULL).  Bytes outside RAM, or taint off: clean. */
+uint32_t taps_taint_query(const struct machine *m, uint64_t pa, uint64_t len,
+			  uint32_t *per_byte);
+/* The registers' sets (x0: always clean); the setters are for tests. */
+uint32_t taps_taint_xreg(const struct machine *m, unsigned n);
+uint32_t taps_taint_freg(const struct machine *m, unsigned n);
+int taps_taint_set_xreg(struct machine *m, unsigned n, uint32_t labels);
+int taps_taint_set_freg(struct machine *m, unsigned n, uint32_t labels);
+
+/* The network source: each frame virtio-net delivers to the guest (the
+ * Ethernet frame, after its event observers: an observer of EV_NET_FRAME
+ * may enable taint and set this for the very frame it sees) is shown to fn,
+ * which returns
+ * the labels of its bytes from *payload_off on (set it; the bytes before
+ * it, headers, stay clean).  Called from inside machine_run, at the frame's
+ * icount, after the device wrote the frame into the guest's buffer.  NULL
+ * fn: frames arrive clean. */
+typedef uint32_t (*tap_taint_net_fn)(void *opaque, const uint8_t *frame, size_t len,
+				     size_t *payload_off);
+void taps_taint_net_source(struct machine *m, tap_taint_net_fn fn, void *opaque);
 
 #endif
