@@ -237,6 +237,11 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 	return rc;
 }
 
+int hart_after_fork(struct hart *h)
+{
+	return h->jit ? jit_after_fork(h->jit) : 0;
+}
+
 const struct jit_stats *hart_jit_stats(const struct hart *h)
 {
 	return h->jit ? &h->jit->stats : NULL;

@@ -291,6 +291,10 @@ int hart_set_block_cache(struct hart *h, bool on);
  * be mapped (the JIT then stays off). */
 int hart_set_jit(struct hart *h, bool on, unsigned threshold);
 
+/* In a fork()ed child, before it runs: give the JIT a code cache of its
+ * own (cpu/jit.h, jit_after_fork).  Returns 0, or -1 when it cannot. */
+int hart_after_fork(struct hart *h);
+
 /* The JIT's counts for --stats, or NULL when it is off. */
 const struct jit_stats *hart_jit_stats(const struct hart *h);
 

@@ -3,20 +3,20 @@
  * A translation keeps guest registers in h->x and works on them through
  * RAX and a few scratch registers, one guest instruction at a time: it
  * removes the interpreter's dispatch and operand decoding, not yet the
- * register traffic.  Register roles (SysV arguments where they arrive): */
+ * register traffic. */
 #include "cpu/jit.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
 #include "cpu/x86.h"
 
+/* Register roles, the SysV arguments where they arrive: */
 #define R_X RDI /* h->x, the guest registers */
 #define R_BASE RDX /* the pc of the block's first instruction */
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
@@ -422,18 +422,11 @@ enum jit_result jit_translate(struct jit *j, struct block *b)
 	if (!emit_block(&e) || e.a.full)
 		return JIT_NOT_TRANSLATED;
 	size_t len = (size_t)(e.a.p - buf), at = (j->used + 15) & ~(size_t)15;
-	if (at + len > j->size)
+	if (at + len > j->size) {
+		j->stats.flushes++;
 		return JIT_FULL;
-	/* W^X by mprotect: only the pages written are writable, and only
-	 * while they are written */
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)(j->code + at) & ~(page - 1);
-	uintptr_t hi = ((uintptr_t)(j->code + at + len) + page - 1) & ~(page - 1);
-	if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE))
-		return JIT_NOT_TRANSLATED;
-	memcpy(j->code + at, buf, len);
-	if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC))
-		abort(); /* it was executable a moment ago: keel's invariant is broken */
+	}
+	memcpy(j->code_w + at, buf, len); /* relative jumps only: the code runs anywhere */
 	j->used = at + len;
 	b->jit = j->code + at;
 	j->stats.blocks++;
@@ -442,30 +435,50 @@ enum jit_result jit_translate(struct jit *j, struct block *b)
 	return JIT_DONE;
 }
 
+/* Map the code cache twice (jit.h): shared memory, so that the second
+ * mapping (mremap of size 0) shows the same pages.  Not inherited by a
+ * fork()ed child (jit_after_fork). */
+static int map_cache(struct jit *j)
+{
+	j->code_w = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (j->code_w == MAP_FAILED)
+		return -1;
+	j->code = mremap(j->code_w, 0, JIT_CACHE_BYTES, MREMAP_MAYMOVE);
+	if (j->code == MAP_FAILED || mprotect(j->code, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC)) {
+		if (j->code != MAP_FAILED)
+			munmap(j->code, JIT_CACHE_BYTES);
+		munmap(j->code_w, JIT_CACHE_BYTES);
+		return -1;
+	}
+	madvise(j->code_w, JIT_CACHE_BYTES, MADV_DONTFORK);
+	madvise(j->code, JIT_CACHE_BYTES, MADV_DONTFORK);
+	j->size = JIT_CACHE_BYTES;
+	j->used = 0;
+	return 0;
+}
+
 struct jit *jit_new(unsigned threshold)
 {
 	struct jit *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
-	/* Committed as code is written.  A fork-clone starts with it empty
-	 * (its block table is empty too, so nothing refers to it), rather
-	 * than copying pages it would never run. */
-	j->code = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (j->code == MAP_FAILED) {
+	if (map_cache(j)) {
 		free(j);
 		return NULL;
 	}
-	madvise(j->code, JIT_CACHE_BYTES, MADV_WIPEONFORK);
-	j->size = JIT_CACHE_BYTES;
 	j->threshold = threshold > JIT_THRESHOLD_MAX ? JIT_THRESHOLD_MAX : threshold;
 	return j;
+}
+
+int jit_after_fork(struct jit *j)
+{
+	return map_cache(j);
 }
 
 void jit_reset(struct jit *j)
 {
 	j->used = 0;
-	j->stats.flushes++;
 }
 
 void jit_free(struct jit *j)
@@ -473,5 +486,6 @@ void jit_free(struct jit *j)
 	if (!j)
 		return;
 	munmap(j->code, j->size);
+	munmap(j->code_w, j->size);
 	free(j);
 }

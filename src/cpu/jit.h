@@ -49,7 +49,9 @@ struct jit_stats {
 };
 
 struct jit {
-	uint8_t *code; /* the code cache: never writable and executable at once */
+	/* The code cache, mapped twice: executable at `code`, writable at
+	 * `code_w`; no mapping is both (docs/cpu.md, "W^X"). */
+	uint8_t *code, *code_w;
 	size_t size, used;
 	unsigned threshold; /* interpreted entries before a block is translated */
 	struct jit_stats stats;
@@ -72,5 +74,12 @@ enum jit_result jit_translate(struct jit *j, struct block *b);
 
 /* Empty the code cache.  The caller has cleared every block's jit. */
 void jit_reset(struct jit *j);
+
+/* In a fork()ed child: the code cache was not inherited (it is shared
+ * memory, which the child would otherwise write under the parent's
+ * running code); map an empty one of its own.  The child's block table
+ * starts empty too, so nothing refers to the old one.  Returns 0, or -1
+ * when it cannot be mapped. */
+int jit_after_fork(struct jit *j);
 
 #endif
