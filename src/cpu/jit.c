@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cpu/block.h"
 #include "cpu/decode.h"
@@ -435,16 +436,43 @@ enum jit_result jit_translate(struct jit *j, struct block *b)
 	return JIT_DONE;
 }
 
-/* Map the code cache twice (jit.h): shared memory, so that the second
- * mapping (mremap of size 0) shows the same pages.  Not inherited by a
- * fork()ed child (jit_after_fork). */
+/* The second mapping of the shared memory at w: mremap of size 0 maps
+ * the same pages again.  Valgrind does not know that form; a memfd
+ * mapped twice, its fallback, needs memfd_create, which the sandbox does
+ * not allow (a fork-clone maps its cache in the sandbox). */
+static uint8_t *second_mapping(uint8_t **w)
+{
+	void *x = mremap(*w, 0, JIT_CACHE_BYTES, MREMAP_MAYMOVE);
+	if (x != MAP_FAILED)
+		return x;
+	int fd = memfd_create("keel-jit", MFD_CLOEXEC);
+	if (fd < 0)
+		return MAP_FAILED;
+	void *w2 = MAP_FAILED;
+	if (ftruncate(fd, JIT_CACHE_BYTES) == 0)
+		w2 = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w2 != MAP_FAILED)
+		x = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	close(fd);
+	if (x == MAP_FAILED) {
+		if (w2 != MAP_FAILED)
+			munmap(w2, JIT_CACHE_BYTES);
+		return MAP_FAILED;
+	}
+	munmap(*w, JIT_CACHE_BYTES);
+	*w = w2;
+	return x;
+}
+
+/* Map the code cache twice (jit.h), shared memory both times.  Not
+ * inherited by a fork()ed child (jit_after_fork). */
 static int map_cache(struct jit *j)
 {
 	j->code_w = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j->code_w == MAP_FAILED)
 		return -1;
-	j->code = mremap(j->code_w, 0, JIT_CACHE_BYTES, MREMAP_MAYMOVE);
+	j->code = second_mapping(&j->code_w);
 	if (j->code == MAP_FAILED || mprotect(j->code, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC)) {
 		if (j->code != MAP_FAILED)
 			munmap(j->code, JIT_CACHE_BYTES);
