@@ -22,23 +22,59 @@
 #define R_BASE RDX /* the pc of the block's first instruction */
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
 #define R_TLB R10 /* h->data_tlb: nothing in a block can change it */
-/* RAX, RCX, R8 and R9 are scratch; no callee-saved register is touched. */
+/* RAX, RCX and R8 are scratch.  The guest registers a block uses most
+ * live in these while it runs (RSI once data_tlb is read through it; the
+ * callee-saved ones are pushed at entry and popped at every exit): */
+static const int8_t cache_regs[] = {RSI, R9, RBX, RBP, R12, R13, R14, R15};
+#define CACHE_REGS (sizeof(cache_regs) / sizeof(cache_regs[0]))
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index below scales by 16");
 
-static int32_t xoff(unsigned r) { return (int32_t)(8 * r); }
+static bool callee_saved(int reg) { return reg != RSI && reg != R9; }
+
+/* How a translation ends or goes on after an instruction. */
+enum emitted { GOES_ON, LEFT_BLOCK, NOT_TRANSLATED };
+
+struct emit {
+	struct x86 a;
+	const struct block *b;
+	const uint8_t *start; /* the first instruction's code (a loop's target) */
+	int8_t host[33]; /* the host register guest register r lives in, or -1 */
+	uint8_t cached[CACHE_REGS]; /* the guest registers that have one */
+	unsigned ncached;
+	uint32_t written; /* guest registers the block may write */
+	struct {
+		uint8_t *at;
+		unsigned i;
+	} miss[BLOCK_MAX_INSNS]; /* TLB misses, each resuming at its entry */
+	unsigned nmiss;
+};
+
+/* An instruction whose ModRM rm operand is guest register r: its host
+ * register, or [x + 8r] */
+static void op_x(struct emit *e, unsigned flags, unsigned opcode, int reg, unsigned r)
+{
+	if (e->host[r] >= 0)
+		x86_op(&e->a, flags, opcode, reg, e->host[r], false, 0);
+	else
+		x86_op(&e->a, flags, opcode, reg, R_X, true, (int32_t)(8 * r));
+}
 
 /* reg = x[r], 64 bits (flags X86_W) or the low 32 zero-extended (0) */
-static void get_x(struct x86 *a, unsigned flags, int reg, unsigned r)
+static void get_x(struct emit *e, unsigned flags, int reg, unsigned r)
 {
-	x86_op(a, flags, 0x8b, reg, R_X, true, xoff(r));
+	op_x(e, flags, 0x8b, reg, r);
 }
 
 /* x[r] = reg; x0 is never written */
-static void set_x(struct x86 *a, int reg, unsigned r)
+static void set_x(struct emit *e, int reg, unsigned r)
 {
-	if (r)
-		x86_op(a, X86_W, 0x89, reg, R_X, true, xoff(r));
+	if (!r)
+		return;
+	if (e->host[r] >= 0)
+		x86_op(&e->a, X86_W, 0x89, reg, e->host[r], false, 0);
+	else
+		x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
 }
 
 /* An instruction with a 32-bit immediate (group 0x81 /ext: add, or,
@@ -49,20 +85,47 @@ static void op_imm32(struct x86 *a, unsigned flags, unsigned ext, int rm, uint32
 	x86_u32(a, imm);
 }
 
-/* A shift or rotate of RAX by an immediate (group 0xc1 /ext). */
-static void shift_imm(struct x86 *a, unsigned flags, unsigned ext, unsigned count)
+/* A shift or rotate of reg by an immediate (group 0xc1 /ext). */
+static void shift_imm(struct x86 *a, unsigned flags, unsigned ext, int reg, unsigned count)
 {
-	x86_op(a, flags, 0xc1, (int)ext, RAX, false, 0);
+	x86_op(a, flags, 0xc1, (int)ext, reg, false, 0);
 	x86_u8(a, (uint8_t)count);
 }
 
-static void sext_w(struct x86 *a) { x86_op(a, X86_W, 0x63, RAX, RAX, false, 0); }
+/* reg = its low 32 bits sign-extended */
+static void sext_w(struct x86 *a, int reg) { x86_op(a, X86_W, 0x63, reg, reg, false, 0); }
+
+/* The register an instruction writing rd builds its result in: rd's own
+ * host register when it has one, unless the instruction still reads rs2
+ * after writing it (rd == rs2 != rs1), else RAX.  The result is then
+ * where it belongs without a move. */
+static int work_reg(const struct emit *e, const struct decoded_insn *d, bool reads_rs2_after)
+{
+	int h = e->host[d->rd];
+	if (!d->rd || h < 0 || (reads_rs2_after && d->rd == d->rs2 && d->rd != d->rs1))
+		return RAX;
+	return h;
+}
+
+/* w = x[rs1] (nothing when w already is its host register) */
+static void get_into(struct emit *e, unsigned flags, int w, unsigned rs1)
+{
+	if (e->host[rs1] != w)
+		get_x(e, flags, w, rs1);
+}
+
+/* x[rd] = w (nothing when w is rd's host register) */
+static void set_from(struct emit *e, int w, unsigned rd)
+{
+	if (e->host[rd] != w || !rd)
+		set_x(e, w, rd);
+}
 
 /* RAX = 0 or 1 from condition cc */
 static void set_cc(struct x86 *a, enum x86_cc cc)
 {
 	x86_op(a, 0, 0x0f90 | cc, 0, RAX, false, 0);
-	x86_op(a, 0, 0x0fb6, RAX, RAX, false, 0);
+	x86_op(a, 0, 0x0fb6, RAX, RAX, false, 0); /* movzx eax, al */
 }
 
 /* RAX = base + off */
@@ -78,137 +141,148 @@ static void pc_plus(struct x86 *a, int64_t off)
 	x86_op(a, X86_W, 0x01, R_BASE, RAX, false, 0);
 }
 
-/* Return to the interpreter with the pc in RAX, giving back the `unrun`
- * instructions of the block after the one leaving. */
-static void leave(struct x86 *a, unsigned unrun)
+/* The way out, from any exit: cached registers the block may have written
+ * back to h->x, callee-saved ones restored, the steps left in RDX. */
+static void epilogue(struct emit *e)
 {
-	if (unrun)
-		op_imm32(a, X86_W, 0, R_LEFT, unrun);
+	struct x86 *a = &e->a;
+	for (unsigned k = 0; k < e->ncached; k++)
+		if (e->written >> e->cached[k] & 1)
+			x86_op(a, X86_W, 0x89, cache_regs[k], R_X, true, 8 * e->cached[k]);
+	for (unsigned k = e->ncached; k-- > 0;)
+		if (callee_saved(cache_regs[k]))
+			x86_push(a, cache_regs[k], true);
 	x86_op(a, X86_W, 0x89, R_LEFT, RDX, false, 0);
 	x86_u8(a, 0xc3);
 }
 
-/* Return to the interpreter at entry i (jit.h). */
-static void resume(struct x86 *a, unsigned i)
+/* Return to the interpreter with the pc in RAX, giving back the `unrun`
+ * instructions of the block after the one leaving. */
+static void leave(struct emit *e, unsigned unrun)
 {
-	x86_u8(a, 0xb8); /* mov eax, imm32 */
-	x86_u32(a, 2 * i + 1);
-	x86_op(a, X86_W, 0x89, R_LEFT, RDX, false, 0);
-	x86_u8(a, 0xc3);
+	if (unrun)
+		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
+	epilogue(e);
+}
+
+/* Return to the interpreter at entry i (jit.h). */
+static void resume(struct emit *e, unsigned i)
+{
+	x86_u8(&e->a, 0xb8); /* mov eax, imm32 */
+	x86_u32(&e->a, 2 * i + 1);
+	epilogue(e);
 }
 
 /* RAX = x[rs1] + imm, then the TLB lookup of exec.c's tlb_hit for `size`
  * bytes in the table at `table` in struct tlb: RAX becomes the host
  * address on a hit; a miss jumps to the displacement returned. */
-static uint8_t *tlb_lookup(struct x86 *a, const struct decoded_insn *d, int32_t table,
+static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t table,
 			   unsigned size)
 {
-	get_x(a, X86_W, RAX, d->rs1);
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
 	if (d->imm)
 		op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
-	x86_op(a, X86_W, 0x89, RAX, R9, false, 0); /* R9 = entry: (va >> 12) % 1024 * 16 */
-	x86_op(a, X86_W, 0xc1, 5, R9, false, 0);
+	x86_op(a, X86_W, 0x89, RAX, RCX, false, 0); /* RCX = entry: (va >> 12) % 1024 * 16 */
+	x86_op(a, X86_W, 0xc1, 5, RCX, false, 0);
 	x86_u8(a, 8);
-	op_imm32(a, 0, 4, R9, (TLB_ENTRIES - 1) << 4);
-	x86_op(a, X86_W, 0x01, R_TLB, R9, false, 0);
+	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
+	x86_op(a, X86_W, 0x01, R_TLB, RCX, false, 0);
 	x86_op(a, X86_W, 0x89, RAX, R8, false, 0); /* R8 = tag_of(va, size) */
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
-	x86_op(a, X86_W, 0x3b, R8, R9, true, table + (int32_t)offsetof(struct tlb_entry, tag));
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, table + (int32_t)offsetof(struct tlb_entry, tag));
 	uint8_t *miss = x86_jump(a, CC_NE);
-	x86_op(a, X86_W, 0x03, RAX, R9, true, table + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op(a, X86_W, 0x03, RAX, RCX, true, table + (int32_t)offsetof(struct tlb_entry, addend));
 	return miss;
 }
 
-/* How a translation ends or goes on after an instruction. */
-enum emitted { GOES_ON, LEFT_BLOCK, NOT_TRANSLATED };
-
-struct emit {
-	struct x86 a;
-	const struct block *b;
-	const uint8_t *start; /* the first instruction's code (a loop's target) */
-	struct {
-		uint8_t *at;
-		unsigned i;
-	} miss[BLOCK_MAX_INSNS]; /* TLB misses, each resuming at its entry */
-	unsigned nmiss;
-};
-
 /* The x86 operations of the register-register and register-immediate
- * ALU instructions that map onto one: opcode of `op rax, [mem]`, /ext of
- * `op rax, imm32`, and whether the result is sign-extended from 32 bits. */
+ * ALU instructions that map onto one: opcode of `op rax, r/m`, /ext of
+ * `op rax, imm32`. */
 struct alu {
 	unsigned opcode, ext;
 };
 static const struct alu ALU_ADD = {0x03, 0}, ALU_OR = {0x0b, 1}, ALU_AND = {0x23, 4},
 			ALU_SUB = {0x2b, 5}, ALU_XOR = {0x33, 6};
 
-static void alu_rr(struct x86 *a, struct alu op, unsigned flags, const struct decoded_insn *d)
+/* rd = rs1 op rs2, or with flags 0 the 32-bit op sign-extended */
+static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct decoded_insn *d)
 {
-	get_x(a, flags, RAX, d->rs1);
-	x86_op(a, flags, op.opcode, RAX, R_X, true, xoff(d->rs2));
+	int w = work_reg(e, d, true);
+	get_into(e, flags, w, d->rs1);
+	op_x(e, flags, op.opcode, w, d->rs2);
 	if (!(flags & X86_W))
-		sext_w(a);
-	set_x(a, RAX, d->rd);
+		sext_w(&e->a, w);
+	set_from(e, w, d->rd);
 }
 
-static void alu_ri(struct x86 *a, struct alu op, unsigned flags, const struct decoded_insn *d)
+static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct decoded_insn *d)
 {
-	get_x(a, flags, RAX, d->rs1);
-	op_imm32(a, flags, op.ext, RAX, (uint32_t)d->imm);
+	int w = work_reg(e, d, false);
+	get_into(e, flags, w, d->rs1);
+	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
 	if (!(flags & X86_W))
-		sext_w(a);
-	set_x(a, RAX, d->rd);
+		sext_w(&e->a, w);
+	set_from(e, w, d->rd);
 }
 
-/* Shifts and rotates (group /ext): by rs2 (CL) or the immediate; the
- * 32-bit forms mask the count to 31 and are sign-extended, as RV64's W
- * forms want, the 64-bit ones to 63. */
-static void shift(struct x86 *a, unsigned ext, unsigned flags, bool by_reg,
+/* Shifts and rotates (group /ext): by rs2 (CL, loaded first, so rd may
+ * be rs2) or the immediate; the 32-bit forms mask the count to 31 and
+ * are sign-extended, as RV64's W forms want, the 64-bit ones to 63. */
+static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 		  const struct decoded_insn *d)
 {
-	get_x(a, flags, RAX, d->rs1);
-	if (by_reg) {
-		get_x(a, 0, RCX, d->rs2);
-		x86_op(a, flags, 0xd3, (int)ext, RAX, false, 0);
-	} else {
-		shift_imm(a, flags, ext, (unsigned)d->imm & ((flags & X86_W) ? 63 : 31));
-	}
+	int w = work_reg(e, d, false);
+	if (by_reg)
+		get_x(e, 0, RCX, d->rs2);
+	get_into(e, flags, w, d->rs1);
+	if (by_reg)
+		x86_op(&e->a, flags, 0xd3, (int)ext, w, false, 0);
+	else
+		shift_imm(&e->a, flags, ext, w, (unsigned)d->imm & ((flags & X86_W) ? 63 : 31));
 	if (!(flags & X86_W))
-		sext_w(a);
-	set_x(a, RAX, d->rd);
+		sext_w(&e->a, w);
+	set_from(e, w, d->rd);
 }
 
 /* rd = (rs1 cmp rs2 or imm) ? 1 : 0 */
-static void set_less(struct x86 *a, enum x86_cc cc, bool imm, const struct decoded_insn *d)
+static void set_less(struct emit *e, enum x86_cc cc, bool imm, const struct decoded_insn *d)
 {
-	get_x(a, X86_W, RAX, d->rs1);
+	get_x(e, X86_W, RAX, d->rs1);
 	if (imm)
-		op_imm32(a, X86_W, 7, RAX, (uint32_t)d->imm);
+		op_imm32(&e->a, X86_W, 7, RAX, (uint32_t)d->imm);
 	else
-		x86_op(a, X86_W, 0x3b, RAX, R_X, true, xoff(d->rs2));
-	set_cc(a, cc);
-	set_x(a, RAX, d->rd);
+		op_x(e, X86_W, 0x3b, RAX, d->rs2);
+	set_cc(&e->a, cc);
+	set_x(e, RAX, d->rd);
 }
 
 /* rd = rs1 unless (rs1 vs rs2 gives cc), then rs2: MIN, MAX and their
  * unsigned forms (CMOVcc) */
-static void pick(struct x86 *a, enum x86_cc cc, const struct decoded_insn *d)
+static void pick(struct emit *e, enum x86_cc cc, const struct decoded_insn *d)
 {
-	get_x(a, X86_W, RAX, d->rs1);
-	get_x(a, X86_W, RCX, d->rs2);
-	x86_op(a, X86_W, 0x3b, RAX, RCX, false, 0);
-	x86_op(a, X86_W, 0x0f40 | cc, RAX, RCX, false, 0);
-	set_x(a, RAX, d->rd);
+	get_x(e, X86_W, RAX, d->rs1);
+	get_x(e, X86_W, RCX, d->rs2);
+	x86_op(&e->a, X86_W, 0x3b, RAX, RCX, false, 0);
+	x86_op(&e->a, X86_W, 0x0f40 | cc, RAX, RCX, false, 0);
+	set_x(e, RAX, d->rd);
 }
 
 /* rd = (rs1 << k) + rs2, rs1 zero-extended from 32 bits for the _UW forms */
-static void shadd(struct x86 *a, unsigned k, bool uw, const struct decoded_insn *d)
+static void shadd(struct emit *e, unsigned k, bool uw, const struct decoded_insn *d)
 {
-	get_x(a, uw ? 0 : X86_W, RAX, d->rs1);
+	get_x(e, uw ? 0 : X86_W, RAX, d->rs1);
 	if (k)
-		shift_imm(a, X86_W, 4, k);
-	x86_op(a, X86_W, 0x03, RAX, R_X, true, xoff(d->rs2));
-	set_x(a, RAX, d->rd);
+		shift_imm(&e->a, X86_W, 4, RAX, k);
+	op_x(e, X86_W, 0x03, RAX, d->rs2);
+	set_x(e, RAX, d->rd);
+}
+
+/* rd = rs1 extended by the MOVSX/MOVZX `opcode` */
+static void extend(struct emit *e, unsigned flags, unsigned opcode, const struct decoded_insn *d)
+{
+	op_x(e, flags, opcode, RAX, d->rs1);
+	set_x(e, RAX, d->rd);
 }
 
 /* A load or store through the data TLB; a miss resumes at its entry,
@@ -228,14 +302,14 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	struct x86 *a = &e->a;
 	bool store = d->op >= OP_SB;
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
-	e->miss[e->nmiss].at = tlb_lookup(a, d, table, form[d->op].size);
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size);
 	e->miss[e->nmiss++].i = i;
 	if (store) {
-		get_x(a, X86_W, RCX, d->rs2);
+		get_x(e, X86_W, RCX, d->rs2);
 		x86_op(a, form[d->op].flags, form[d->op].opcode, RCX, RAX, true, 0);
 	} else {
 		x86_op(a, form[d->op].flags, form[d->op].opcode, RAX, RAX, true, 0);
-		set_x(a, RAX, d->rd);
+		set_x(e, RAX, d->rd);
 	}
 }
 
@@ -247,8 +321,9 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 {
 	struct x86 *a = &e->a;
 	unsigned n = e->b->n;
-	get_x(a, X86_W, RAX, d->rs1);
-	x86_op(a, X86_W, 0x3b, RAX, R_X, true, xoff(d->rs2));
+	int r1 = e->host[d->rs1] >= 0 ? e->host[d->rs1] : RAX;
+	get_into(e, X86_W, r1, d->rs1);
+	op_x(e, X86_W, 0x3b, r1, d->rs2);
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
@@ -260,7 +335,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 		x86_land(a, short_of_steps, a->p);
 	}
 	pc_plus(a, off);
-	leave(a, n - i - 1);
+	leave(e, n - i - 1);
 	x86_land(a, not_taken, a->p);
 }
 
@@ -273,27 +348,27 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_NOP: break;
 	case OP_LUI:
 		if (d->rd) {
-			x86_op(a, X86_W, 0xc7, 0, R_X, true, xoff(d->rd));
+			op_x(e, X86_W, 0xc7, 0, d->rd);
 			x86_u32(a, (uint32_t)d->imm);
 		}
 		break;
 	case OP_AUIPC:
 		pc_plus(a, (int64_t)pcoff + d->imm);
-		set_x(a, RAX, d->rd);
+		set_x(e, RAX, d->rd);
 		break;
 	case OP_JAL:
 		pc_plus(a, (int64_t)pcoff + d->len);
-		set_x(a, RAX, d->rd);
+		set_x(e, RAX, d->rd);
 		pc_plus(a, (int64_t)pcoff + d->imm);
-		leave(a, 0);
+		leave(e, 0);
 		return LEFT_BLOCK;
 	case OP_JALR:
-		get_x(a, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
+		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
 		pc_plus(a, (int64_t)pcoff + d->len);
-		set_x(a, RAX, d->rd);
+		set_x(e, RAX, d->rd);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
-		leave(a, 0);
+		leave(e, 0);
 		return LEFT_BLOCK;
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
 	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
@@ -305,69 +380,108 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
 		memory(e, i, d);
 		break;
-	case OP_ADDI: alu_ri(a, ALU_ADD, X86_W, d); break;
-	case OP_XORI: alu_ri(a, ALU_XOR, X86_W, d); break;
-	case OP_ORI: alu_ri(a, ALU_OR, X86_W, d); break;
-	case OP_ANDI: alu_ri(a, ALU_AND, X86_W, d); break;
-	case OP_ADDIW: alu_ri(a, ALU_ADD, 0, d); break;
-	case OP_SLTI: set_less(a, CC_L, true, d); break;
-	case OP_SLTIU: set_less(a, CC_B, true, d); break;
-	case OP_SLT: set_less(a, CC_L, false, d); break;
-	case OP_SLTU: set_less(a, CC_B, false, d); break;
-	case OP_ADD: alu_rr(a, ALU_ADD, X86_W, d); break;
-	case OP_SUB: alu_rr(a, ALU_SUB, X86_W, d); break;
-	case OP_XOR: alu_rr(a, ALU_XOR, X86_W, d); break;
-	case OP_OR: alu_rr(a, ALU_OR, X86_W, d); break;
-	case OP_AND: alu_rr(a, ALU_AND, X86_W, d); break;
-	case OP_ADDW: alu_rr(a, ALU_ADD, 0, d); break;
-	case OP_SUBW: alu_rr(a, ALU_SUB, 0, d); break;
+	case OP_ADDI: alu_ri(e, ALU_ADD, X86_W, d); break;
+	case OP_XORI: alu_ri(e, ALU_XOR, X86_W, d); break;
+	case OP_ORI: alu_ri(e, ALU_OR, X86_W, d); break;
+	case OP_ANDI: alu_ri(e, ALU_AND, X86_W, d); break;
+	case OP_ADDIW: alu_ri(e, ALU_ADD, 0, d); break;
+	case OP_SLTI: set_less(e, CC_L, true, d); break;
+	case OP_SLTIU: set_less(e, CC_B, true, d); break;
+	case OP_SLT: set_less(e, CC_L, false, d); break;
+	case OP_SLTU: set_less(e, CC_B, false, d); break;
+	case OP_ADD: alu_rr(e, ALU_ADD, X86_W, d); break;
+	case OP_SUB: alu_rr(e, ALU_SUB, X86_W, d); break;
+	case OP_XOR: alu_rr(e, ALU_XOR, X86_W, d); break;
+	case OP_OR: alu_rr(e, ALU_OR, X86_W, d); break;
+	case OP_AND: alu_rr(e, ALU_AND, X86_W, d); break;
+	case OP_ADDW: alu_rr(e, ALU_ADD, 0, d); break;
+	case OP_SUBW: alu_rr(e, ALU_SUB, 0, d); break;
 	/* shifts: /4 shl, /5 shr, /7 sar; rotates: /0 rol, /1 ror */
-	case OP_SLLI: shift(a, 4, X86_W, false, d); break;
-	case OP_SRLI: shift(a, 5, X86_W, false, d); break;
-	case OP_SRAI: shift(a, 7, X86_W, false, d); break;
-	case OP_SLLIW: shift(a, 4, 0, false, d); break;
-	case OP_SRLIW: shift(a, 5, 0, false, d); break;
-	case OP_SRAIW: shift(a, 7, 0, false, d); break;
-	case OP_SLL: shift(a, 4, X86_W, true, d); break;
-	case OP_SRL: shift(a, 5, X86_W, true, d); break;
-	case OP_SRA: shift(a, 7, X86_W, true, d); break;
-	case OP_SLLW: shift(a, 4, 0, true, d); break;
-	case OP_SRLW: shift(a, 5, 0, true, d); break;
-	case OP_SRAW: shift(a, 7, 0, true, d); break;
-	case OP_ROL: shift(a, 0, X86_W, true, d); break;
-	case OP_ROR: shift(a, 1, X86_W, true, d); break;
-	case OP_RORI: shift(a, 1, X86_W, false, d); break;
-	case OP_ROLW: shift(a, 0, 0, true, d); break;
-	case OP_RORW: shift(a, 1, 0, true, d); break;
-	case OP_RORIW: shift(a, 1, 0, false, d); break;
-	case OP_MUL:
-	case OP_MULW: {
-		unsigned flags = d->op == OP_MUL ? X86_W : 0;
-		get_x(a, flags, RAX, d->rs1);
-		x86_op(a, flags, 0x0faf, RAX, R_X, true, xoff(d->rs2));
-		if (!flags)
-			sext_w(a);
-		set_x(a, RAX, d->rd);
-		break;
-	}
-	case OP_SH1ADD: shadd(a, 1, false, d); break;
-	case OP_SH2ADD: shadd(a, 2, false, d); break;
-	case OP_SH3ADD: shadd(a, 3, false, d); break;
-	case OP_ADD_UW: shadd(a, 0, true, d); break;
-	case OP_SH1ADD_UW: shadd(a, 1, true, d); break;
-	case OP_SH2ADD_UW: shadd(a, 2, true, d); break;
-	case OP_SH3ADD_UW: shadd(a, 3, true, d); break;
-	case OP_MAX: pick(a, CC_L, d); break;
-	case OP_MAXU: pick(a, CC_B, d); break;
-	case OP_MIN: pick(a, CC_G, d); break;
-	case OP_MINU: pick(a, CC_A, d); break;
-	case OP_SEXT_B: x86_op(a, X86_W, 0x0fbe, RAX, R_X, true, xoff(d->rs1)); set_x(a, RAX, d->rd); break;
-	case OP_SEXT_H: x86_op(a, X86_W, 0x0fbf, RAX, R_X, true, xoff(d->rs1)); set_x(a, RAX, d->rd); break;
-	case OP_ZEXT_H: x86_op(a, 0, 0x0fb7, RAX, R_X, true, xoff(d->rs1)); set_x(a, RAX, d->rd); break;
+	case OP_SLLI: shift(e, 4, X86_W, false, d); break;
+	case OP_SRLI: shift(e, 5, X86_W, false, d); break;
+	case OP_SRAI: shift(e, 7, X86_W, false, d); break;
+	case OP_SLLIW: shift(e, 4, 0, false, d); break;
+	case OP_SRLIW: shift(e, 5, 0, false, d); break;
+	case OP_SRAIW: shift(e, 7, 0, false, d); break;
+	case OP_SLL: shift(e, 4, X86_W, true, d); break;
+	case OP_SRL: shift(e, 5, X86_W, true, d); break;
+	case OP_SRA: shift(e, 7, X86_W, true, d); break;
+	case OP_SLLW: shift(e, 4, 0, true, d); break;
+	case OP_SRLW: shift(e, 5, 0, true, d); break;
+	case OP_SRAW: shift(e, 7, 0, true, d); break;
+	case OP_ROL: shift(e, 0, X86_W, true, d); break;
+	case OP_ROR: shift(e, 1, X86_W, true, d); break;
+	case OP_RORI: shift(e, 1, X86_W, false, d); break;
+	case OP_ROLW: shift(e, 0, 0, true, d); break;
+	case OP_RORW: shift(e, 1, 0, true, d); break;
+	case OP_RORIW: shift(e, 1, 0, false, d); break;
+	case OP_MUL: alu_rr(e, (struct alu){0x0faf, 0}, X86_W, d); break; /* imul */
+	case OP_MULW: alu_rr(e, (struct alu){0x0faf, 0}, 0, d); break;
+	case OP_SH1ADD: shadd(e, 1, false, d); break;
+	case OP_SH2ADD: shadd(e, 2, false, d); break;
+	case OP_SH3ADD: shadd(e, 3, false, d); break;
+	case OP_ADD_UW: shadd(e, 0, true, d); break;
+	case OP_SH1ADD_UW: shadd(e, 1, true, d); break;
+	case OP_SH2ADD_UW: shadd(e, 2, true, d); break;
+	case OP_SH3ADD_UW: shadd(e, 3, true, d); break;
+	case OP_MAX: pick(e, CC_L, d); break;
+	case OP_MAXU: pick(e, CC_B, d); break;
+	case OP_MIN: pick(e, CC_G, d); break;
+	case OP_MINU: pick(e, CC_A, d); break;
+	case OP_SEXT_B: extend(e, X86_W, 0x0fbe, d); break;
+	case OP_SEXT_H: extend(e, X86_W, 0x0fbf, d); break;
+	case OP_ZEXT_H: extend(e, 0, 0x0fb7, d); break;
 	default:
 		return NOT_TRANSLATED;
 	}
 	return GOES_ON;
+}
+
+/* Give the guest registers the block uses most a host register each, and
+ * note every register it may write.  Loading and saving them costs at
+ * every entry and exit: a block that loops to its own start gets all
+ * eight for registers used twice or more; others only the two that need
+ * no saving, for registers used three times or more. */
+static void allocate(struct emit *e, const struct decoded_insn *d, unsigned n)
+{
+	unsigned uses[32] = {0};
+	bool loops = false;
+	for (unsigned i = 0; i < n; i++) {
+		struct reg_use u;
+		decode_reg_use(&d[i], &u);
+		e->written |= u.x_written;
+		for (unsigned r = 1; r < 32; r++)
+			uses[r] += (u.x_read >> r & 1) + (u.x_written >> r & 1);
+		if (d[i].op >= OP_BEQ && d[i].op <= OP_BGEU && e->b->insn[i].pcoff + d[i].imm == 0)
+			loops = true;
+	}
+	unsigned regs = loops ? CACHE_REGS : 2, least = loops ? 2 : 3;
+	memset(e->host, -1, sizeof(e->host));
+	while (e->ncached < regs) {
+		unsigned best = 0;
+		for (unsigned r = 1; r < 32; r++)
+			if (uses[r] > uses[best])
+				best = r;
+		if (uses[best] < least)
+			break;
+		uses[best] = 0;
+		e->host[best] = cache_regs[e->ncached];
+		e->cached[e->ncached++] = (uint8_t)best;
+	}
+}
+
+/* Save the callee-saved registers the block uses, move the arguments
+ * where the block wants them, load the cached guest registers. */
+static void prologue(struct emit *e)
+{
+	struct x86 *a = &e->a;
+	for (unsigned k = 0; k < e->ncached; k++)
+		if (callee_saved(cache_regs[k]))
+			x86_push(a, cache_regs[k], false);
+	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
+	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
+	for (unsigned k = 0; k < e->ncached; k++) /* RSI (h) is read above: now free */
+		x86_op(a, X86_W, 0x8b, cache_regs[k], R_X, true, 8 * e->cached[k]);
 }
 
 /* The translation of b into a: false when not even its first
@@ -376,33 +490,34 @@ static bool emit_block(struct emit *e)
 {
 	struct x86 *a = &e->a;
 	const struct block *b = e->b;
-	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
-	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
-	e->start = a->p;
-	enum emitted how = GOES_ON;
-	unsigned i;
-	for (i = 0; i < b->n && how == GOES_ON; i++) {
+	struct decoded_insn d[BLOCK_MAX_INSNS];
+	for (unsigned i = 0; i < b->n; i++) {
 		const uint8_t *p = (const uint8_t *)b->hpc + b->insn[i].pcoff;
 		uint16_t lo, hi = 0;
 		memcpy(&lo, p, 2);
 		if ((lo & 3) == 3)
 			memcpy(&hi, p + 2, 2);
-		struct decoded_insn d;
-		decode_insn(lo | (uint32_t)hi << 16, &d);
-		how = emit_insn(e, i, b->insn[i].pcoff, &d);
+		decode_insn(lo | (uint32_t)hi << 16, &d[i]);
+	}
+	allocate(e, d, b->n);
+	prologue(e);
+	e->start = a->p;
+	enum emitted how = GOES_ON;
+	for (unsigned i = 0; i < b->n && how == GOES_ON; i++) {
+		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
 		if (how == NOT_TRANSLATED) {
 			if (i == 0)
 				return false;
-			resume(a, i);
+			resume(e, i);
 		}
 	}
 	if (how == GOES_ON) { /* the end entry: carry on at the next pc */
 		pc_plus(a, b->bytes);
-		leave(a, 0);
+		leave(e, 0);
 	}
 	for (unsigned k = 0; k < e->nmiss; k++) {
 		x86_land(a, e->miss[k].at, a->p);
-		resume(a, e->miss[k].i);
+		resume(e, e->miss[k].i);
 	}
 	return true;
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-enum x86_reg { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11 };
+enum x86_reg { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
 /* Condition codes (the low nibble of Jcc, SETcc, CMOVcc). */
 enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 0xc, CC_GE = 0xd,
@@ -61,6 +61,16 @@ static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int re
 		x86_u8(a, (uint8_t)disp);
 	else if (mod == 2)
 		x86_u32(a, (uint32_t)disp);
+}
+
+/* PUSH and POP of a 64-bit register, in their short forms (0x50 + r,
+ * 0x58 + r): the ModRM forms are valid too, but some decoders (valgrind)
+ * know only these. */
+static inline void x86_push(struct x86 *a, int reg, bool pop)
+{
+	if (reg & 8)
+		x86_u8(a, 0x41);
+	x86_u8(a, (uint8_t)((pop ? 0x58 : 0x50) + (reg & 7)));
 }
 
 /* A jump whose 32-bit displacement is set later by x86_land: returns
