@@ -46,7 +46,7 @@ struct emit {
 	struct {
 		uint8_t *at;
 		unsigned i;
-	} miss[BLOCK_MAX_INSNS]; /* TLB misses, each resuming at its entry */
+	} miss[2 * BLOCK_MAX_INSNS]; /* TLB misses and FP off, each resuming at its entry */
 	unsigned nmiss;
 };
 
@@ -313,6 +313,43 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	}
 }
 
+/* Where struct hart's fields are from R_X (h->x) */
+#define HART_OFF(field) ((int32_t)(offsetof(struct hart, field) - offsetof(struct hart, x)))
+
+/* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and FSx: with
+ * mstatus.FS off, resume at the entry (the interpreter raises the
+ * illegal instruction); a load NaN-boxes and marks FS dirty. */
+static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	bool store = d->op == OP_FSH || d->op == OP_FSW || d->op == OP_FSD;
+	unsigned size = d->op == OP_FLH || d->op == OP_FSH ? 2 : d->op == OP_FLW || d->op == OP_FSW ? 4 : 8;
+	x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
+	x86_u32(a, (uint32_t)MSTATUS_FS);
+	e->miss[e->nmiss].at = x86_jump(a, CC_E);
+	e->miss[e->nmiss++].i = i;
+	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size);
+	e->miss[e->nmiss++].i = i;
+	unsigned flags = size == 8 ? X86_W : size == 2 ? X86_16 : 0;
+	if (store) {
+		x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(f) + 8 * d->rs2);
+		x86_op(a, flags, 0x89, RCX, RAX, true, 0);
+		return;
+	}
+	x86_op(a, size == 8 ? X86_W : 0, size == 2 ? 0x0fb7 : 0x8b, RAX, RAX, true, 0);
+	if (size < 8) { /* NaN-box: the upper bits all ones */
+		uint64_t box = ~0ull << (8 * size);
+		x86_u8(a, 0x48); /* mov rcx, imm64 */
+		x86_u8(a, 0xb9);
+		x86_bytes(a, &box, 8);
+		x86_op(a, X86_W, 0x0b, RAX, RCX, false, 0);
+	}
+	x86_op(a, X86_W, 0x89, RAX, R_X, true, HART_OFF(f) + 8 * d->rd);
+	x86_op(a, X86_W, 0x81, 1, R_X, true, HART_OFF(mstatus)); /* or mstatus, FS */
+	x86_u32(a, (uint32_t)MSTATUS_FS);
+}
+
 /* A conditional branch at entry i, pcoff bytes into the block.  Taken
  * back to the block's start, it runs the block again while the steps
  * left cover it, as the interpreter's TAKEN does. */
@@ -379,6 +416,9 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
 	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
 		memory(e, i, d);
+		break;
+	case OP_FLH: case OP_FLW: case OP_FLD: case OP_FSH: case OP_FSW: case OP_FSD:
+		fp_memory(e, i, d);
 		break;
 	case OP_ADDI: alu_ri(e, ALU_ADD, X86_W, d); break;
 	case OP_XORI: alu_ri(e, ALU_XOR, X86_W, d); break;
