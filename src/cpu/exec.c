@@ -523,7 +523,7 @@ static __attribute__((noinline, cold)) bool translate(struct hart *h, struct blo
 						       struct block *b, const void *count)
 {
 	fpu_host_env(h); /* host code */
-	enum jit_result r = jit_translate(h->jit, b);
+	enum jit_result r = jit_translate(h->jit, table, b);
 	if (r == JIT_FULL) {
 		for (size_t i = 0; i < BLOCK_TABLE_SIZE; i++) {
 			if (table[i].jit) {
@@ -533,7 +533,7 @@ static __attribute__((noinline, cold)) bool translate(struct hart *h, struct blo
 			}
 		}
 		jit_reset(h->jit);
-		r = jit_translate(h->jit, b);
+		r = jit_translate(h->jit, table, b);
 	}
 	return r == JIT_DONE;
 }
@@ -927,7 +927,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			goto *b->insn[0].run;
 		}
 		/* Run the translation from the first entry; it leaves to a pc, or
-		 * back here at entry (pc >> 1) when pc is odd (cpu/jit.h). */
+		 * back here at entry (pc >> 1) of h->jit_block when pc is odd
+		 * (cpu/jit.h). */
 		op_jit_run: {
 			struct jit_exit r = ((jit_code *)blk->jit)(x, h, base, left);
 			left = r.left;
@@ -935,6 +936,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				pc = r.pc;
 				JUMP();
 			}
+			blk = h->jit_block; /* chained: maybe not the block called */
+			base = h->jit_base;
+			end = blk->insn + blk->n;
 			d = blk->insn + (r.pc >> 1);
 			goto *(d == blk->insn ? handlers[blk->op0] : d->run);
 		}

@@ -212,6 +212,10 @@ struct hart {
 	 * off.  Set through hart_set_jit; kept by hart_init, never saved:
 	 * translations are a cache like the blocks. */
 	struct jit *jit;
+	/* Where a translation returned to the interpreter at an entry: its
+	 * block and that block's base pc (cpu/jit.h).  Never saved. */
+	const struct block *jit_block;
+	uint64_t jit_base;
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;

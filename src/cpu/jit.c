@@ -38,6 +38,7 @@ enum emitted { GOES_ON, LEFT_BLOCK, NOT_TRANSLATED };
 struct emit {
 	struct x86 a;
 	const struct block *b;
+	struct block *table; /* the hart's block table */
 	const uint8_t *start; /* the first instruction's code (a loop's target) */
 	int8_t host[33]; /* the host register guest register r lives in, or -1 */
 	uint8_t cached[CACHE_REGS]; /* the guest registers that have one */
@@ -141,9 +142,16 @@ static void pc_plus(struct x86 *a, int64_t off)
 	x86_op(a, X86_W, 0x01, R_BASE, RAX, false, 0);
 }
 
-/* The way out, from any exit: cached registers the block may have written
- * back to h->x, callee-saved ones restored, the steps left in RDX. */
-static void epilogue(struct emit *e)
+static void mov_imm64(struct x86 *a, int reg, uint64_t v)
+{
+	x86_u8(a, (uint8_t)(0x48 | (reg >> 3))); /* REX.W B8+r: mov reg, imm64 */
+	x86_u8(a, (uint8_t)(0xb8 + (reg & 7)));
+	x86_bytes(a, &v, 8);
+}
+
+/* On the way out of the translation: the cached registers the block may
+ * have written back to h->x, the callee-saved ones restored. */
+static void restore(struct emit *e)
 {
 	struct x86 *a = &e->a;
 	for (unsigned k = 0; k < e->ncached; k++)
@@ -152,24 +160,77 @@ static void epilogue(struct emit *e)
 	for (unsigned k = e->ncached; k-- > 0;)
 		if (callee_saved(cache_regs[k]))
 			x86_push(a, cache_regs[k], true);
-	x86_op(a, X86_W, 0x89, R_LEFT, RDX, false, 0);
-	x86_u8(a, 0xc3);
 }
 
-/* Return to the interpreter with the pc in RAX, giving back the `unrun`
- * instructions of the block after the one leaving. */
-static void leave(struct emit *e, unsigned unrun)
+/* Back to the interpreter: RAX is set, the steps left go in RDX. */
+static void epilogue(struct emit *e)
+{
+	restore(e);
+	x86_op(&e->a, X86_W, 0x89, R_LEFT, RDX, false, 0);
+	x86_u8(&e->a, 0xc3);
+}
+
+_Static_assert(offsetof(struct hart, x) == 0, "a translation finds h at h->x");
+
+/* Leave for the block `off` bytes from this one's start, in the same page
+ * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
+ * it: when the table holds it, current (the page's generation is this
+ * block's, which is current while it runs), translated, and the steps left
+ * cover it, take its steps and jump straight into its translation as if
+ * the interpreter had called it.  Else return to the interpreter. */
+static void chain(struct emit *e, int64_t off)
+{
+	struct x86 *a = &e->a;
+	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
+	if ((hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc)
+		return;
+	mov_imm64(a, RCX, (uintptr_t)block_slot(e->table, hpc));
+	mov_imm64(a, R8, hpc);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *other = x86_jump(a, CC_NE);
+	mov_imm64(a, R8, e->b->gen);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	uint8_t *stale = x86_jump(a, CC_NE);
+	x86_op(a, 0, 0x0fb7, RAX, RCX, true, (int32_t)offsetof(struct block, n));
+	x86_op(a, X86_W, 0x3b, R_LEFT, RAX, false, 0);
+	uint8_t *short_of_steps = x86_jump(a, CC_B);
+	x86_op(a, X86_W, 0x8b, R8, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_op(a, X86_W, 0x85, R8, R8, false, 0);
+	uint8_t *untranslated = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x2b, R_LEFT, RAX, false, 0);
+	restore(e);
+	x86_op(a, X86_W, 0x89, R_LEFT, RCX, false, 0); /* its arguments: left, */
+	x86_op(a, X86_W, 0x8d, R_BASE, R_BASE, true, (int32_t)off); /* base, */
+	x86_op(a, X86_W, 0x89, R_X, RSI, false, 0); /* h, and x as it is */
+	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
+	x86_land(a, other, a->p);
+	x86_land(a, stale, a->p);
+	x86_land(a, short_of_steps, a->p);
+	x86_land(a, untranslated, a->p);
+}
+
+/* Leave for the pc `off` bytes from the block's start, giving back the
+ * `unrun` instructions of the block after the one leaving. */
+static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 {
 	if (unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
+	chain(e, off);
+	pc_plus(&e->a, off);
 	epilogue(e);
 }
 
-/* Return to the interpreter at entry i (jit.h). */
+/* Return to the interpreter at entry i (jit.h), saying which block and
+ * base that is: chained translations may have moved on from the one the
+ * interpreter called. */
 static void resume(struct emit *e, unsigned i)
 {
-	x86_u8(&e->a, 0xb8); /* mov eax, imm32 */
-	x86_u32(&e->a, 2 * i + 1);
+	struct x86 *a = &e->a;
+	mov_imm64(a, RCX, (uintptr_t)e->b);
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_block));
+	x86_op(a, X86_W, 0x89, R_BASE, R_X, true, (int32_t)offsetof(struct hart, jit_base));
+	x86_u8(a, 0xb8); /* mov eax, imm32 */
+	x86_u32(a, 2 * i + 1);
 	epilogue(e);
 }
 
@@ -371,8 +432,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 		x86_land(a, x86_jump(a, -1), e->start);
 		x86_land(a, short_of_steps, a->p);
 	}
-	pc_plus(a, off);
-	leave(e, n - i - 1);
+	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
 }
 
@@ -396,8 +456,7 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_JAL:
 		pc_plus(a, (int64_t)pcoff + d->len);
 		set_x(e, RAX, d->rd);
-		pc_plus(a, (int64_t)pcoff + d->imm);
-		leave(e, 0);
+		leave_to(e, (int64_t)pcoff + d->imm, 0);
 		return LEFT_BLOCK;
 	case OP_JALR:
 		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
@@ -405,7 +464,7 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		set_x(e, RAX, d->rd);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
-		leave(e, 0);
+		epilogue(e);
 		return LEFT_BLOCK;
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
 	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
@@ -552,8 +611,7 @@ static bool emit_block(struct emit *e)
 		}
 	}
 	if (how == GOES_ON) { /* the end entry: carry on at the next pc */
-		pc_plus(a, b->bytes);
-		leave(e, 0);
+		leave_to(e, b->bytes, 0);
 	}
 	for (unsigned k = 0; k < e->nmiss; k++) {
 		x86_land(a, e->miss[k].at, a->p);
@@ -570,11 +628,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-enum jit_result jit_translate(struct jit *j, struct block *b)
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
 {
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
-	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b};
+	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table};
 	if (!emit_block(&e) || e.a.full)
 		return JIT_NOT_TRANSLATED;
 	size_t len = (size_t)(e.a.p - buf), at = (j->used + 15) & ~(size_t)15;

@@ -66,11 +66,12 @@ void jit_free(struct jit *j);
 
 enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
 
-/* Translate block b, whose bytes memory still holds, and set b->jit.
+/* Translate block b of the hart's block table, whose bytes memory still
+ * holds, and set b->jit.
  * JIT_NOT_TRANSLATED: its first instruction is one the JIT leaves to the
  * interpreter.  JIT_FULL: the code cache has no room; empty it
  * (jit_reset) and try again. */
-enum jit_result jit_translate(struct jit *j, struct block *b);
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b);
 
 /* Empty the code cache.  The caller has cleared every block's jit. */
 void jit_reset(struct jit *j);
