@@ -32,6 +32,10 @@ _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index below scales by 16
 
 static bool callee_saved(int reg) { return reg != RSI && reg != R9; }
 
+/* A block whose first untranslated instruction comes sooner is left to
+ * the interpreter. */
+#define JIT_MIN_PREFIX 4
+
 /* How a translation ends or goes on after an instruction. */
 enum emitted { GOES_ON, LEFT_BLOCK, NOT_TRANSLATED };
 
@@ -536,8 +540,8 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	return GOES_ON;
 }
 
-/* Give the guest registers the block uses most a host register each, and
- * note every register it may write.  Loading and saving them costs at
+/* Give the guest registers the first n instructions (those translated)
+ * use most a host register each, and note every register they may write.  Loading and saving them costs at
  * every entry and exit: a block that loops to its own start gets all
  * eight for registers used twice or more; others only the two that need
  * no saving, for registers used three times or more. */
@@ -583,8 +587,25 @@ static void prologue(struct emit *e)
 		x86_op(a, X86_W, 0x8b, cache_regs[k], R_X, true, 8 * e->cached[k]);
 }
 
-/* The translation of b into a: false when not even its first
- * instruction is translated. */
+/* How many of the block's first instructions emit_insn translates: a dry
+ * run into a scratch buffer (the switch there is the one list of what is
+ * translated). */
+static unsigned translated_prefix(const struct emit *e, const struct decoded_insn *d)
+{
+	uint8_t scratch[8192];
+	struct emit t = {.a = {scratch, scratch, scratch + sizeof(scratch), false}, .b = e->b,
+			 .table = e->table, .start = scratch};
+	memset(t.host, -1, sizeof(t.host));
+	for (unsigned i = 0; i < e->b->n; i++) {
+		enum emitted how = emit_insn(&t, i, e->b->insn[i].pcoff, &d[i]);
+		if (how != GOES_ON)
+			return how == LEFT_BLOCK ? i + 1 : i;
+	}
+	return e->b->n;
+}
+
+/* The translation of e->b: false when it would resume the interpreter
+ * within its first few instructions (JIT_MIN_PREFIX). */
 static bool emit_block(struct emit *e)
 {
 	struct x86 *a = &e->a;
@@ -598,21 +619,21 @@ static bool emit_block(struct emit *e)
 			memcpy(&hi, p + 2, 2);
 		decode_insn(lo | (uint32_t)hi << 16, &d[i]);
 	}
-	allocate(e, d, b->n);
+	unsigned prefix = translated_prefix(e, d);
+	/* a call, and the interpreter's dispatch to the rest, for a few
+	 * instructions: a loss */
+	if (prefix < b->n && prefix < JIT_MIN_PREFIX)
+		return false;
+	allocate(e, d, prefix);
 	prologue(e);
 	e->start = a->p;
 	enum emitted how = GOES_ON;
-	for (unsigned i = 0; i < b->n && how == GOES_ON; i++) {
+	for (unsigned i = 0; i < prefix; i++)
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
-		if (how == NOT_TRANSLATED) {
-			if (i == 0)
-				return false;
-			resume(e, i);
-		}
-	}
-	if (how == GOES_ON) { /* the end entry: carry on at the next pc */
+	if (prefix < b->n)
+		resume(e, prefix);
+	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
-	}
 	for (unsigned k = 0; k < e->nmiss; k++) {
 		x86_land(a, e->miss[k].at, a->p);
 		resume(e, e->miss[k].i);

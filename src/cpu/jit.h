@@ -68,8 +68,8 @@ enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
 
 /* Translate block b of the hart's block table, whose bytes memory still
  * holds, and set b->jit.
- * JIT_NOT_TRANSLATED: its first instruction is one the JIT leaves to the
- * interpreter.  JIT_FULL: the code cache has no room; empty it
+ * JIT_NOT_TRANSLATED: one of its first few instructions is one the JIT
+ * leaves to the interpreter.  JIT_FULL: the code cache has no room; empty it
  * (jit_reset) and try again. */
 enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b);
 
