@@ -1,9 +1,10 @@
 /* Translating decoded blocks to x86-64 (see jit.h).
  *
- * A translation keeps guest registers in h->x and works on them through
- * RAX and a few scratch registers, one guest instruction at a time: it
- * removes the interpreter's dispatch and operand decoding, not yet the
- * register traffic. */
+ * One guest instruction at a time, each written once in emit_insn: the
+ * registers the block uses most live in host registers while it runs
+ * (allocate), the rest stay in h->x as memory operands.  Loads and stores
+ * do the TLB hit inline; everything else exits (leave_to, chain, resume).
+ * docs/cpu.md, "The JIT", says why each choice. */
 #include "cpu/jit.h"
 
 #include <stdlib.h>
@@ -381,7 +382,7 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 /* Where struct hart's fields are from R_X (h->x) */
 #define HART_OFF(field) ((int32_t)(offsetof(struct hart, field) - offsetof(struct hart, x)))
 
-/* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and FSx: with
+/* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
  * mstatus.FS off, resume at the entry (the interpreter raises the
  * illegal instruction); a load NaN-boxes and marks FS dirty. */
 static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
