@@ -344,6 +344,19 @@ static void shadd(struct emit *e, unsigned k, bool uw, const struct decoded_insn
 	set_x(e, RAX, d->rd);
 }
 
+/* rd = the high 64 bits of rs1 * rs2 (MUL /4 unsigned, IMUL /5 signed),
+ * which x86 leaves in RDX: the base pc waits in R8 meanwhile */
+static void mul_high(struct emit *e, unsigned ext, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
+	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
+	op_x(e, X86_W, 0xf7, (int)ext, d->rs2);
+	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	set_x(e, RCX, d->rd);
+}
+
 /* rd = rs1 extended by the MOVSX/MOVZX `opcode` */
 static void extend(struct emit *e, unsigned flags, unsigned opcode, const struct decoded_insn *d)
 {
@@ -521,6 +534,8 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_RORIW: shift(e, 1, 0, false, d); break;
 	case OP_MUL: alu_rr(e, (struct alu){0x0faf, 0}, X86_W, d); break; /* imul */
 	case OP_MULW: alu_rr(e, (struct alu){0x0faf, 0}, 0, d); break;
+	case OP_MULHU: mul_high(e, 4, d); break;
+	case OP_MULH: mul_high(e, 5, d); break;
 	case OP_SH1ADD: shadd(e, 1, false, d); break;
 	case OP_SH2ADD: shadd(e, 2, false, d); break;
 	case OP_SH3ADD: shadd(e, 3, false, d); break;
