@@ -60,8 +60,9 @@ def check_boot(tmp):
 
 def record(tmp, name, key, extra):
     log = os.path.join(tmp, name)
-    disk = os.path.join(tmp, name + ".img")
-    shutil.copyfile(guest_files()["rootfs"], disk)
+    # the root disk under a fresh overlay, which the first checkpoint
+    # freezes and replay reads (as test_record_replay)
+    disk = f"{guest_files()['rootfs']},overlay={os.path.join(tmp, name + '.kov')}"
     g = Guest([], command=[keel_path(), "record", "--log", log, "--seal-key", key,
                            "--checkpoint-every", "20000000"] + extra +
               boot_args(disk=disk, append=APPEND))
