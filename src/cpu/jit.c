@@ -357,6 +357,53 @@ static void mul_high(struct emit *e, unsigned ext, const struct decoded_insn *d)
 	set_x(e, RCX, d->rd);
 }
 
+/* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
+ * zero, all ones (DIV) or rs1 (REM); the signed overflow MIN / -1, MIN
+ * (DIV) or 0 (REM).  Dividing by -1 is a negation, so it never reaches
+ * IDIV.  The base pc waits in R8 while RDX takes the high half. */
+static void divide(struct emit *e, bool is_signed, bool rem, unsigned flags,
+		   const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, flags, RCX, d->rs2);
+	get_x(e, flags, RAX, d->rs1);
+	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
+	x86_op(a, flags, 0x85, RCX, RCX, false, 0); /* test */
+	uint8_t *by_zero = x86_jump(a, CC_E), *by_minus_one = NULL;
+	if (is_signed) {
+		op_imm32(a, flags, 7, RCX, ~0u);
+		by_minus_one = x86_jump(a, CC_E);
+		if (flags & X86_W)
+			x86_u8(a, 0x48);
+		x86_u8(a, 0x99); /* cqo or cdq: RDX = RAX's sign */
+	} else {
+		x86_op(a, 0, 0x33, RDX, RDX, false, 0);
+	}
+	x86_op(a, flags, 0xf7, is_signed ? 7 : 6, RCX, false, 0); /* idiv or div */
+	if (rem)
+		x86_op(a, X86_W, 0x89, RDX, RAX, false, 0);
+	uint8_t *done = x86_jump(a, -1), *done2 = NULL;
+	x86_land(a, by_zero, a->p);
+	if (!rem) { /* REM by zero: rs1, already in RAX */
+		x86_op(a, X86_W, 0xc7, 0, RAX, false, 0);
+		x86_u32(a, ~0u);
+	}
+	if (is_signed) {
+		done2 = x86_jump(a, -1);
+		x86_land(a, by_minus_one, a->p);
+		if (rem)
+			x86_op(a, 0, 0x33, RAX, RAX, false, 0);
+		else
+			x86_op(a, flags, 0xf7, 3, RAX, false, 0); /* neg */
+		x86_land(a, done2, a->p);
+	}
+	x86_land(a, done, a->p);
+	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	if (!(flags & X86_W))
+		sext_w(a, RAX);
+	set_x(e, RAX, d->rd);
+}
+
 /* rd = rs1 extended by the MOVSX/MOVZX `opcode` */
 static void extend(struct emit *e, unsigned flags, unsigned opcode, const struct decoded_insn *d)
 {
@@ -536,6 +583,14 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_MULW: alu_rr(e, (struct alu){0x0faf, 0}, 0, d); break;
 	case OP_MULHU: mul_high(e, 4, d); break;
 	case OP_MULH: mul_high(e, 5, d); break;
+	case OP_DIV: divide(e, true, false, X86_W, d); break;
+	case OP_DIVU: divide(e, false, false, X86_W, d); break;
+	case OP_REM: divide(e, true, true, X86_W, d); break;
+	case OP_REMU: divide(e, false, true, X86_W, d); break;
+	case OP_DIVW: divide(e, true, false, 0, d); break;
+	case OP_DIVUW: divide(e, false, false, 0, d); break;
+	case OP_REMW: divide(e, true, true, 0, d); break;
+	case OP_REMUW: divide(e, false, true, 0, d); break;
 	case OP_SH1ADD: shadd(e, 1, false, d); break;
 	case OP_SH2ADD: shadd(e, 2, false, d); break;
 	case OP_SH3ADD: shadd(e, 3, false, d); break;
