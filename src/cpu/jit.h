@@ -44,7 +44,7 @@ typedef struct jit_exit jit_code(uint64_t *x, struct hart *h, uint64_t base, uin
 struct jit_stats {
 	uint64_t blocks; /* translated */
 	uint64_t code_bytes; /* emitted in all */
-	uint64_t translate_ns; /* host time translating, mprotect included */
+	uint64_t translate_ns; /* host CPU time translating */
 	uint64_t flushes; /* times the code cache filled and was emptied */
 };
 
