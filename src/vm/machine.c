@@ -358,6 +358,7 @@ void machine_watch_tohost(struct machine *m)
 
 void machine_free(struct machine *m)
 {
+	taps_postcopy_abandon(m);
 	if (m->has_blk)
 		virtio_blk_free(&m->blk);
 	if (m->has_slirp)
@@ -387,6 +388,7 @@ static int reseed(struct machine *m)
 int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
+	taps_postcopy_complete(m); /* no late page may land in the new boot */
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
 	bus_ram_rewritten(&m->bus);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);

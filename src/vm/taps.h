@@ -228,6 +228,50 @@ bool taps_dirty_enabled(const struct machine *m);
  * too small. */
 long taps_dirty_fetch(struct machine *m, uint64_t *bitmap, size_t nbits);
 
+/* ---- 5b. post-copy: pages that are not here yet ---- */
+
+/* A migrating VM may start to run before all of its RAM has arrived
+ * (docs/migrate.md, "Post-copy").  The service that brings the pages
+ * marks the missing ones; from then on the first access of any kind to
+ * a missing page (the hart's loads, stores, fetches and page-table
+ * walks, device DMA) waits, inside that access, until the service has
+ * put the page in place.  The guest cannot tell: the page holds what
+ * it would have held, and the access completes as it would have.
+ * Readers of all of RAM (taps_memview, snapshots, state digests,
+ * clones, resets, restores) first bring in every page still missing. */
+#define TAPS_POSTCOPY_ALL UINT64_MAX
+struct taps_postcopy_ops {
+	/* Bring the page (its index from the RAM base; TAPS_POSTCOPY_ALL:
+	 * every missing page) in with taps_postcopy_fill, and others that
+	 * come meanwhile.  0, or -1 with a reason: the page cannot come. */
+	int (*fetch)(void *opaque, uint64_t page, char *why, size_t whylen);
+	/* A page cannot come, so the VM cannot go on: say so and end the
+	 * process.  Must not return. */
+	void (*lost)(void *opaque, const char *why);
+	void *opaque;
+};
+/* Start: the pages whose bit is set in `missing` (nbits covering RAM)
+ * are not here.  Called between slices, before the VM runs on.  0, or -1
+ * (no memory, or post-copy already under way). */
+int taps_postcopy_begin(struct machine *m, const uint64_t *missing, size_t nbits,
+			const struct taps_postcopy_ops *ops);
+/* Put a page that arrived in place: 1 if it was missing, 0 if it was
+ * here already (left as it is), -1 for an index past RAM.  Between
+ * slices or from inside fetch. */
+int taps_postcopy_fill(struct machine *m, uint64_t page, const void *data);
+bool taps_postcopy_missing(const struct machine *m, uint64_t page);
+/* Pages still missing (0: post-copy is over, or never began). */
+uint64_t taps_postcopy_left(const struct machine *m);
+/* Bring every missing page in now (a fetch of TAPS_POSTCOPY_ALL). */
+void taps_postcopy_complete(struct machine *m);
+/* Set bit i of `bitmap` (nbits covering RAM) for each RAM page the
+ * hart's TLBs reach now: the pages it used last, which a migration sends
+ * before the VM runs on elsewhere.  Returns how many bits were set. */
+long taps_recent_pages(const struct machine *m, uint64_t *bitmap, size_t nbits);
+/* Forget the missing set (their contents no longer matter: the machine
+ * is being freed). */
+void taps_postcopy_abandon(struct machine *m);
+
 /* ---- 6. memory effects ---- */
 
 /* One memory access an instruction made: `size` bytes at virtual address
