@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/inspect_cli.h"
+#include "cli/replay_cli.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
@@ -104,23 +105,7 @@ struct replay_options {
 	uint64_t gdb_every;
 };
 
-/* The first records of a log: how to rebuild the machine. */
-struct session {
-	struct machine_config cfg; /* the disk comes from the checkpoint's DISK section */
-	char checkpoint[4096]; /* path of the first checkpoint */
-	uint64_t start_index; /* record number of the first digest */
-	uint64_t verified_records; /* replay stops before this record */
-};
-
-/* --- the record source: the log, cut at the end of its verified part --- */
-
-struct log_source {
-	struct log_reader *reader;
-	uint64_t limit;
-	uint64_t read;
-};
-
-static int log_source_next(void *opaque, struct replay_record *rec, char *err, size_t errlen)
+int log_source_next(void *opaque, struct replay_record *rec, char *err, size_t errlen)
 {
 	struct log_source *s = opaque;
 	if (s->read >= s->limit)
@@ -136,7 +121,7 @@ static int log_source_next(void *opaque, struct replay_record *rec, char *err, s
 	return 1;
 }
 
-static int log_source_open(struct log_source *s, const char *dir, uint64_t limit)
+int log_source_open(struct log_source *s, const char *dir, uint64_t limit)
 {
 	char err[512];
 	memset(s, 0, sizeof(*s));
@@ -168,10 +153,10 @@ static int parse_session_json(struct session *s, const struct replay_record *rec
 	return 0;
 }
 
-static int read_session(struct session *s, const struct replay_options *o)
+int read_session(struct session *s, const char *dir)
 {
 	struct log_source src;
-	if (log_source_open(&src, o->dir, s->verified_records))
+	if (log_source_open(&src, dir, s->verified_records))
 		return -1;
 	struct replay_record rec;
 	char err[512] = "the log ends before its first checkpoint";
@@ -188,7 +173,7 @@ static int read_session(struct session *s, const struct replay_options *o)
 		} else if (rec.type == LOG_REC_SNAPSHOT && !have_snap &&
 			   rec.len > LOG_SNAPSHOT_HASH_BYTES) {
 			int n = (int)(rec.len - LOG_SNAPSHOT_HASH_BYTES);
-			snprintf(s->checkpoint, sizeof(s->checkpoint), "%s/%.*s", o->dir, n,
+			snprintf(s->checkpoint, sizeof(s->checkpoint), "%s/%.*s", dir, n,
 				 (const char *)rec.payload + LOG_SNAPSHOT_HASH_BYTES);
 			have_snap = true;
 		} else if (rec.type == LOG_REC_DIGEST) {
@@ -202,7 +187,7 @@ static int read_session(struct session *s, const struct replay_options *o)
 	if (rc == 1 && (!have_conf || !have_snap))
 		snprintf(err, sizeof(err), "no %s before the first digest",
 			 have_conf ? "checkpoint" : "session record");
-	fprintf(stderr, "keel replay: %s: %s\n", o->dir, err);
+	fprintf(stderr, "keel replay: %s: %s\n", dir, err);
 	return -1;
 }
 
@@ -222,7 +207,7 @@ static void console_discard(void *opaque, const uint8_t *buf, size_t len)
  * decoded blocks): the reference machine of --bisect does, so that a
  * divergence an optimisation causes shows up against it, and so does
  * --no-decode-cache. */
-static struct machine_config replay_config(const struct session *s, bool console,
+struct machine_config replay_config(const struct session *s, bool console,
 					   bool no_decode_cache)
 {
 	struct machine_config cfg = s->cfg;
@@ -236,7 +221,7 @@ static struct machine_config replay_config(const struct session *s, bool console
 
 /* The checkpoint's disk is opened for replay: an overlay frozen at the
  * checkpoint with private writes, or a read-only raw image. */
-static const struct restore_request replay_restore = {.disk_mode = RESTORE_DISK_REPLAY};
+const struct restore_request replay_restore = {.disk_mode = RESTORE_DISK_REPLAY};
 
 /* A machine in the state of the checkpoint whose bytes are `snap`. */
 static struct machine *machine_at(const struct session *s, bool console, const void *snap,
@@ -547,26 +532,27 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 
 /* Verify first: a tampered log is never replayed; an unsealed or unclosed
  * one is replayed up to its last seal. */
-static int verify_for_replay(const struct replay_options *o, struct session *s)
+int verify_for_replay(const char *who, const char *dir, const struct log_verify_options *vo,
+		      struct session *s)
 {
 	struct log_verify_report rep;
-	if (log_verify(o->dir, &o->verify, &rep) || rep.status == LOG_STATUS_TAMPERED) {
-		fprintf(stderr, "keel replay: %s: %s: %s (segment %s, offset %" PRIu64 ", record %" PRIu64
+	if (log_verify(dir, vo, &rep) || rep.status == LOG_STATUS_TAMPERED) {
+		fprintf(stderr, "%s: %s: %s: %s (segment %s, offset %" PRIu64 ", record %" PRIu64
 				")\n",
-			o->dir, log_status_name(rep.status), rep.reason, rep.bad.segment,
+			who, dir, log_status_name(rep.status), rep.reason, rep.bad.segment,
 			rep.bad.offset, rep.bad.record);
 		return -1;
 	}
 	if (!rep.seals_checked)
-		fprintf(stderr, "keel replay: warning: no verify key, seals not checked\n");
+		fprintf(stderr, "%s: warning: no verify key, seals not checked\n", who);
 	else if (rep.key_from_dir)
-		fprintf(stderr, "keel replay: warning: verified with %s/verify.key, which is not "
-				"tamper-evident while it sits next to the log\n", o->dir);
+		fprintf(stderr, "%s: warning: verified with %s/verify.key, which is not "
+				"tamper-evident while it sits next to the log\n", who, dir);
 	s->verified_records = rep.seals_checked ? rep.verified.record : rep.records;
 	if (rep.status != LOG_STATUS_VALID)
-		fprintf(stderr, "keel replay: %s: %s; replaying the %" PRIu64
+		fprintf(stderr, "%s: %s: %s; replaying the %" PRIu64
 				" sealed records (up to icount %" PRIu64 ")\n",
-			o->dir, log_status_name(rep.status), s->verified_records, rep.verified.icount);
+			who, dir, log_status_name(rep.status), s->verified_records, rep.verified.icount);
 	return 0;
 }
 
@@ -845,7 +831,7 @@ int cmd_replay(int argc, char **argv)
 	if (rc)
 		return rc > 0 ? 0 : EXIT_USAGE;
 	struct session s = {0};
-	if (verify_for_replay(&o, &s) || read_session(&s, &o))
+	if (verify_for_replay("keel replay", o.dir, &o.verify, &s) || read_session(&s, o.dir))
 		return 1;
 	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
 }
