@@ -12,7 +12,6 @@
 
 #include "svc/analyze/analyze_int.h"
 #include "svc/vmi/vmi_events.h"
-#include "vm/machine.h"
 #include "vm/taps.h"
 
 const char *const an_kind_names[AN_KINDS] = {"exec", "fork", "exit", "open", "connect",
