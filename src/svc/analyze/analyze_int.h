@@ -35,6 +35,7 @@ struct an_proc {
 	uint64_t first_ns, end_ns;
 	uint32_t uid, uid0; /* uid now, and when first seen */
 	uint32_t exe; /* object of its last exec, AN_NONE */
+	uint32_t last_read, last_write; /* its latest such event's index + 1, 0: none */
 	char comm[17];
 	bool forked, exited;
 };

@@ -159,28 +159,34 @@ static uint32_t fd_object(struct analyze *a, struct vmi *v, uint64_t task, uint6
 	return o;
 }
 
-/* A read or write of n bytes: merged into the process's previous event
- * when that was the same call on the same object. */
+/* A read or write of n bytes: merged into the process's previous read
+ * (or write) when that was of the same object (a shell reads its terminal
+ * a byte at a time, echoing each).  A read is never merged across a
+ * moment the process's data can leave it (a write to a file, pipe or
+ * connection, a fork): there the walk may start, and its threshold must
+ * see which reads came before. */
 static void data_event(struct analyze *a, enum an_kind kind, uint32_t proc, uint32_t obj,
 		       int64_t n, uint64_t icount)
 {
 	struct analyze_data *d = &a->d;
 	if (obj == AN_NONE || n <= 0)
 		return;
-	for (size_t i = d->ev.n; i-- > 0 && i + 8 >= d->ev.n;) {
-		struct an_event *e = an_ev(d, i);
-		if (e->proc != proc)
-			continue;
-		if (e->kind == kind && e->obj == obj) {
+	struct an_proc *p = an_proc(d, proc);
+	uint32_t *last = kind == AN_READ ? &p->last_read : &p->last_write;
+	if (*last) {
+		struct an_event *e = an_ev(d, *last - 1);
+		if (e->obj == obj) {
 			e->last = icount;
 			e->num += n;
 			e->count++;
 			d->last_icount = icount;
 			return;
 		}
-		break;
 	}
-	add_event(a, kind, proc, obj, n, icount);
+	if (add_event(a, kind, proc, obj, n, icount))
+		*last = (uint32_t)d->ev.n;
+	if (kind == AN_WRITE && an_obj_carries(an_obj(&d->objs, obj)))
+		an_proc(d, proc)->last_read = 0;
 }
 
 static void uid_check(struct analyze *a, uint32_t proc, const struct vmi_task *t,
@@ -266,6 +272,7 @@ static void on_fork(struct analyze *a, uint32_t parent, json_t *ev, uint64_t ico
 	cp->ppid = an_proc(d, parent)->tgid;
 	if (icount < cp->fork_icount)
 		cp->fork_icount = icount;
+	an_proc(d, parent)->last_read = 0; /* see data_event */
 	add_event(a, AN_FORK, parent, AN_NONE, child, icount);
 }
 

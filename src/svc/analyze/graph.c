@@ -27,6 +27,7 @@ struct edge {
 	uint64_t t0, t1;
 	enum edge_kind kind;
 	uint64_t bytes;
+	uint32_t calls; /* system calls merged into it */
 };
 
 struct graph {
@@ -52,12 +53,12 @@ bool an_obj_carries(const struct an_obj *o)
 }
 
 static int add_edge(struct graph *g, enum edge_kind k, uint32_t src, uint32_t dst, uint64_t t0,
-		    uint64_t t1, uint64_t bytes)
+		    uint64_t t1, uint64_t bytes, uint32_t calls)
 {
 	struct edge *e = an_push(&g->e, sizeof(*e));
 	if (!e)
 		return -1;
-	*e = (struct edge){src, dst, t0, t1, k, bytes};
+	*e = (struct edge){src, dst, t0, t1, k, bytes, calls};
 	return 0;
 }
 
@@ -71,18 +72,19 @@ static int event_edge(struct graph *g, const struct an_event *ev)
 	switch (ev->kind) {
 	case AN_READ: /* the console is a source: what is typed, not what was printed */
 		if (an_obj_carries(o) || o->kind == OBJ_CONSOLE)
-			return add_edge(g, E_READ, on, p, ev->icount, ev->last, (uint64_t)ev->num);
+			return add_edge(g, E_READ, on, p, ev->icount, ev->last, (uint64_t)ev->num,
+					ev->count);
 		return 0;
 	case AN_WRITE:
 		return an_obj_carries(o) ? add_edge(g, E_WRITE, p, on, ev->icount, ev->last,
-						    (uint64_t)ev->num)
+						    (uint64_t)ev->num, ev->count)
 					 : 0;
 	case AN_OPEN:
 		if (o->kind == OBJ_FILE && (ev->num & O_TRUNC_) && (ev->num & O_ACCMODE_))
-			return add_edge(g, E_TRUNC, p, on, ev->icount, ev->icount, 0);
+			return add_edge(g, E_TRUNC, p, on, ev->icount, ev->icount, 0, 1);
 		return 0;
 	case AN_EXEC:
-		return add_edge(g, E_EXEC, on, p, ev->icount, ev->icount, 0);
+		return add_edge(g, E_EXEC, on, p, ev->icount, ev->icount, 0, 1);
 	default:
 		return 0;
 	}
@@ -106,7 +108,7 @@ static int graph_build(struct graph *g, const struct analyze_data *d)
 	for (uint32_t p = 0; p < g->np; p++) {
 		const struct an_proc *pr = an_proc(d, p);
 		if (pr->parent != AN_NONE &&
-		    add_edge(g, E_FORK, pr->parent, p, pr->fork_icount, pr->fork_icount, 0))
+		    add_edge(g, E_FORK, pr->parent, p, pr->fork_icount, pr->fork_icount, 0, 1))
 			return -1;
 	}
 	for (size_t i = 0; i < d->ev.n; i++)
@@ -245,6 +247,8 @@ static json_t *edge_json(const struct graph *g, const struct edge *e)
 			      (json_int_t)e->t1);
 	if (e->bytes)
 		json_object_set_new(j, "bytes", json_integer((json_int_t)e->bytes));
+	if (e->calls > 1)
+		json_object_set_new(j, "calls", json_integer(e->calls));
 	return j;
 }
 
@@ -308,20 +312,36 @@ out:
 	return path;
 }
 
-/* The reads of a source node that the walk kept, as [{pid, comm, icount}]. */
+/* The reads of a source node that the walk kept, one entry per process:
+ * [{pid, comm, icount (the first), last_icount, reads (system calls),
+ * bytes}]. */
 static json_t *readers_json(const struct graph *g, uint32_t src)
 {
-	json_t *r = json_array();
+	json_t *r = json_array(), *by_node = json_object();
+	char key[24];
 	for (uint32_t i = 0; i < g->e.n; i++) {
 		const struct edge *e = edge_at(g, i);
 		if (e->src != src || !edge_used(g, e) || e->dst >= g->np)
 			continue;
-		const struct an_proc *p = an_proc(g->d, e->dst);
-		json_array_append_new(r, json_pack("{s:i,s:s,s:I,s:I,s:I}", "pid", p->tgid, "comm",
-						   p->comm, "icount", (json_int_t)e->t0,
-						   "last_icount", (json_int_t)e->t1, "bytes",
-						   (json_int_t)e->bytes));
+		snprintf(key, sizeof(key), "%u", e->dst);
+		json_t *row = json_object_get(by_node, key);
+		if (!row) {
+			const struct an_proc *p = an_proc(g->d, e->dst);
+			row = json_pack("{s:i,s:s,s:I,s:I,s:i,s:I}", "pid", p->tgid, "comm", p->comm,
+					"icount", (json_int_t)e->t0, "last_icount", (json_int_t)e->t1,
+					"reads", 0, "bytes", (json_int_t)0);
+			json_object_set_new(by_node, key, row);
+			json_array_append(r, row);
+		}
+		json_int_t last = json_integer_value(json_object_get(row, "last_icount"));
+		if ((json_int_t)e->t1 > last)
+			json_object_set_new(row, "last_icount", json_integer((json_int_t)e->t1));
+		json_int_t calls = json_integer_value(json_object_get(row, "reads")) + e->calls;
+		json_int_t bytes = json_integer_value(json_object_get(row, "bytes")) + (json_int_t)e->bytes;
+		json_object_set_new(row, "reads", json_integer(calls));
+		json_object_set_new(row, "bytes", json_integer(bytes));
 	}
+	json_decref(by_node);
 	return r;
 }
 

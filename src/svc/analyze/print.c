@@ -39,10 +39,11 @@ static void print_readers(FILE *out, const json_t *src)
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(src, "read_by"), i, r)
-		fprintf(out, "      read by pid %d (%s) at icount %" PRId64 "..%" PRId64 ", %" PRId64
-			     " bytes\n",
+		fprintf(out, "      read by pid %d (%s) at icount %" PRId64 "..%" PRId64 ": %" PRId64
+			     " reads, %" PRId64 " bytes\n",
 			(int)ival(r, "pid"), sval(r, "comm"), (int64_t)ival(r, "icount"),
-			(int64_t)ival(r, "last_icount"), (int64_t)ival(r, "bytes"));
+			(int64_t)ival(r, "last_icount"), (int64_t)ival(r, "reads"),
+			(int64_t)ival(r, "bytes"));
 }
 
 static void print_flow(FILE *out, const json_t *src, const json_t *nodes, const char *path)
