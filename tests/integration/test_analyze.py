@@ -16,8 +16,9 @@ process chain (the shell nc became, the console shell, init), and none of
 the benign connections or the cron processes; ten runs print the same
 answer byte for byte.  --json gives the same answer as a graph; --at
 before the attack finds no write; a tampered copy of the log is refused
-before any analysis; the --html page loads in headless chromium, shows
-the answer's nodes in its DOM, and a screenshot is taken.
+before any analysis; the --html page (with the detector run over the same
+replay) loads in headless chromium, shows the answer's nodes and the
+detector's alert in its DOM, and a screenshot is taken.
 """
 import json
 import os
@@ -182,8 +183,11 @@ def chromium():
 
 def check_html(tmp, log, keys, ans):
     page, shot = os.path.join(tmp, "timeline.html"), os.path.join(tmp, "timeline.png")
+    policy = os.path.join(tmp, "policy.json")
+    with open(policy, "w") as f:
+        json.dump({"policies": {"system_files": {}}}, f)
     rc, out, err = keel("analyze", log, "--key", keys["verify"], "--why", "/etc/passwd",
-                        "--html", page)
+                        "--html", page, "--ids", policy)
     check(rc == 0 and os.path.getsize(page) > 100000, f"--html: rc={rc} {err}")
     html = open(page).read()
     check("d3={version:" in html and "src=" not in html.split("<body>")[1],
@@ -206,6 +210,9 @@ def check_html(tmp, log, keys, ans):
               re.search(rf'class="lane proc answer" id="lane-{p_["node"]}"', dom),
               f"the DOM lacks the answer's process {p_}")
     check('class="ev write answer-write"' in dom, "the write is not marked")
+    # the detector ran over the same replay: its /etc/passwd alert is on the timeline
+    check(re.search(r'<rect class="alert"[^>]*><title>system_files: pid ' + str(ans["write"]["pid"]),
+                    dom), "the detector's alert is not on the timeline")
     p = subprocess.run(base + [f"--screenshot={shot}", "file://" + page], capture_output=True,
                        text=True, timeout=180)
     check(p.returncode == 0 and os.path.exists(shot) and os.path.getsize(shot) > 10000,
