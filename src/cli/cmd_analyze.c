@@ -137,9 +137,9 @@ static void read_alerts(struct analyze *a, FILE *f)
 }
 
 /* The observers that ride one replay of the log.  The graph's collector
- * is always on; the detector with --ids.  (Another analysis over the
- * same replay, such as byte taint, starts here beside them and is
- * stopped in collect_stop.) */
+ * is always on; the detector with --ids.  Another analysis over the same
+ * replay (byte taint, --taint) is started in riders_start beside them,
+ * stopped in riders_stop, and adds its part of the answer in answer(). */
 struct riders {
 	struct analyze *a;
 	struct ids *ids;
