@@ -345,8 +345,7 @@ static json_t *readers_json(const struct graph *g, uint32_t src)
 	return r;
 }
 
-static json_t *answer_json(const struct graph *g, const struct edge *w, uint32_t target,
-			   const char *path)
+static json_t *answer_json(const struct graph *g, const struct edge *w, const char *path)
 {
 	const struct analyze_data *d = g->d;
 	const struct an_proc *wp = an_proc(d, w->src);
@@ -385,7 +384,6 @@ static json_t *answer_json(const struct graph *g, const struct edge *w, uint32_t
 	json_object_set_new(ans, "chain", chain_json(d, w->src));
 	json_object_set_new(ans, "graph", json_pack("{s:o,s:o,s:I}", "nodes", nodes, "edges", edges,
 						    "pruned_edges", (json_int_t)pruned));
-	(void)target;
 	return ans;
 }
 
@@ -416,7 +414,7 @@ json_t *analyze_why(struct analyze *a, const char *path, uint64_t at, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	ans = answer_json(&g, w, o, path);
+	ans = answer_json(&g, w, path);
 out:
 	graph_free(&g);
 	return ans;
