@@ -210,6 +210,8 @@ def check_html(tmp, log, keys, ans):
               re.search(rf'class="lane proc answer" id="lane-{p_["node"]}"', dom),
               f"the DOM lacks the answer's process {p_}")
     check('class="ev write answer-write"' in dom, "the write is not marked")
+    check('id="lane-cpu"' in dom and dom.count('<rect class="cpu"') == 400,
+          "the CPU lane is not drawn")
     # the detector ran over the same replay: its /etc/passwd alert is on the timeline
     check(re.search(r'<rect class="alert"[^>]*><title>system_files: pid ' + str(ans["write"]["pid"]),
                     dom), "the detector's alert is not on the timeline")

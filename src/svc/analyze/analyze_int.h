@@ -74,6 +74,11 @@ static inline struct an_obj *an_obj(const struct an_objs *o, uint32_t i)
 	return (struct an_obj *)o->v.p + i;
 }
 
+/* A point of guest time: for the timeline's CPU lane. */
+struct an_sample {
+	uint64_t icount, ns;
+};
+
 struct analyze_data {
 	struct an_buf ev; /* struct an_event, in icount order */
 	struct an_buf procs; /* struct an_proc */
@@ -81,6 +86,7 @@ struct analyze_data {
 	uint32_t *by_tgid; /* tgid -> process index + 1 (0: none yet) */
 	size_t ntgid;
 	json_t *alerts;
+	struct an_buf jumps; /* struct an_sample: where guest time jumped */
 	uint64_t console_bytes, frames, first_icount, last_icount, last_ns;
 	unsigned long dropped; /* events lost for want of memory */
 };

@@ -335,7 +335,9 @@ static void on_vmi_event(void *opaque, json_t *ev, struct vmi *v)
 	}
 }
 
-/* The event boundary: the log's frames and console input. */
+/* The event boundary: the log's frames, console input, and the jumps of
+ * guest time (an idle guest's skip to its next timer, a time adjustment;
+ * both delivered once time has jumped). */
 static void on_input(void *opaque, uint64_t icount, enum event_kind kind, const void *payload,
 		     size_t len)
 {
@@ -344,6 +346,11 @@ static void on_input(void *opaque, uint64_t icount, enum event_kind kind, const 
 		an_frame(&a->d, icount, taps_now_ns(a->m), payload, len);
 	else if (kind == EV_CONSOLE_INPUT)
 		a->d.console_bytes += len;
+	else if (kind == EV_IDLE_SKIP || kind == EV_TIME_ADJUST) {
+		struct an_sample *s = an_push(&a->d.jumps, sizeof(*s));
+		if (s)
+			*s = (struct an_sample){icount, taps_now_ns(a->m)};
+	}
 }
 
 struct analyze *analyze_start(struct machine *m, const struct vmi_options *o, char *err,
@@ -392,6 +399,7 @@ void analyze_free(struct analyze *a)
 	free(a->d.objs.v.p);
 	free(a->d.objs.slot);
 	free(a->d.ev.p);
+	free(a->d.jumps.p);
 	free(a->d.procs.p);
 	free(a->d.by_tgid);
 	json_decref(a->d.alerts);

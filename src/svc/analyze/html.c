@@ -119,6 +119,13 @@ static json_t *page_data(const struct analyze_data *d, const json_t *answer)
 				 (json_int_t)start, "end_ns", (json_int_t)d->last_ns, "procs",
 				 procs_json(d), "alerts", d->alerts);
 	events_json(d, page);
+	json_t *jumps = json_array();
+	for (size_t i = 0; i < d->jumps.n; i++) {
+		const struct an_sample *s = (const struct an_sample *)d->jumps.p + i;
+		json_array_append_new(jumps, json_pack("[I,I]", (json_int_t)s->ns, (json_int_t)s->icount));
+	}
+	json_object_set_new(page, "jumps", jumps);
+	json_object_set_new(page, "end_icount", json_integer((json_int_t)d->last_icount));
 	json_object_set_new(page, "answer", answer ? json_deep_copy(answer) : json_null());
 	return page;
 }
@@ -168,7 +175,7 @@ static const char page_head[] =
 	".ev.read{fill:#fd8d3c}.ev.exit{fill:#636363}.ev.uid{fill:#de2d26}\n"
 	".ev.answer-write{fill:#de2d26;stroke:#000;stroke-width:1.5}\n"
 	".link{stroke:#fd8d3c;stroke-width:1;opacity:.5}.link.answer{stroke:#de2d26;opacity:1;stroke-width:2}\n"
-	".alert{fill:#de2d26}.axis path,.axis line{fill:none;stroke:#999}.axis text{font-size:10px}\n"
+	".cpu{fill:#74c476}.alert{fill:#de2d26}.axis path,.axis line{fill:none;stroke:#999}.axis text{font-size:10px}\n"
 	"#answer li{margin:2px 0}#answer li:hover{background:#fdae6b}\n"
 	"</style>\n<script>\n";
 

@@ -4,7 +4,10 @@
  * (from their first to their last frame in the log), then processes (from
  * fork or first sight to exit), over guest time.  Marks: exec, fork, exit,
  * accept, connect, uid changes, file writes, reads from connections.  The
- * --why answer's nodes are highlighted and listed.  Zoom and pan with the
+ * --why answer's nodes are highlighted and listed.  A CPU lane shows how
+ * busy the guest was: instructions retired per guest time, against the
+ * fastest rate seen (the guest's time advances with its instructions
+ * while it runs and jumps when it waits).  Zoom and pan with the
  * wheel and drag; the search box picks out matching lanes. */
 (function () {
 	"use strict";
@@ -16,7 +19,7 @@
 		ans.graph.nodes.forEach(function (n) { inAns[n.node] = n; });
 	var KINDS = D.kinds;
 
-	var rows = [];
+	var rows = [{id: "cpu", kind: "cpu", label: "CPU busy (green)", t0: D.start_ns, t1: D.start_ns}];
 	if (D.alerts.length)
 		rows.push({id: "alerts", kind: "alerts", label: "alerts (" + D.alerts.length + ")",
 			   t0: D.start_ns, t1: D.end_ns});
@@ -77,9 +80,39 @@
 		return KINDS[e[2]] + o + (e[6] ? " (" + e[6] + ")" : "") + " at icount " + e[1] +
 			", " + (e[0] / 1e9).toFixed(6) + " s";
 	});
+	/* CPU: guest time points with their icounts, bucketed */
+	var pts = D.events.map(function (e) { return [e[0], e[1]]; }).concat(D.jumps)
+		.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+	/* guest ns per instruction while busy: the fastest rate over spans long
+	 * enough for the clock's 100 ns steps not to matter */
+	var nspi = Infinity;
+	for (var i = 1, j = 0; i < pts.length; i++) {
+		while (pts[i][1] - pts[j + 1][1] >= 1e6) j++;
+		if (pts[i][1] - pts[j][1] >= 1e6 && pts[i][0] > pts[j][0])
+			nspi = Math.min(nspi, (pts[i][0] - pts[j][0]) / (pts[i][1] - pts[j][1]));
+	}
+	var buckets = [], NB = 400, span = (D.end_ns - D.start_ns) / NB, k = 0;
+	function icountAt(t) { /* linear between the points around t */
+		while (k + 1 < pts.length && pts[k + 1][0] <= t) k++;
+		if (k + 1 >= pts.length || pts[k][0] > t) return pts.length ? pts[Math.min(k, pts.length - 1)][1] : 0;
+		var a = pts[k], b = pts[k + 1];
+		return b[0] === a[0] ? b[1] : a[1] + (b[1] - a[1]) * (t - a[0]) / (b[0] - a[0]);
+	}
+	if (pts.length > 1 && isFinite(nspi) && span > 0) {
+		var prev = icountAt(D.start_ns);
+		for (var b = 0; b < NB; b++) {
+			var t1 = D.start_ns + (b + 1) * span, cur = icountAt(t1);
+			buckets.push({t0: t1 - span, t1: t1, busy: Math.min(1, (cur - prev) * nspi / span)});
+			prev = cur;
+		}
+	}
+	var cpuSel = plot.selectAll("rect.cpu").data(buckets).enter().append("rect").attr("class", "cpu")
+		.attr("y", function (c) { return laneY(rowOf.cpu) + LANE - 1 - c.busy * (LANE - 2); })
+		.attr("height", function (c) { return c.busy * (LANE - 2); });
+	cpuSel.append("title").text(function (c) { return (100 * c.busy).toFixed(0) + "% busy"; });
 	var alertSel = plot.selectAll("rect.alert").data(D.alerts).enter().append("rect")
 		.attr("class", "alert").attr("width", 8).attr("height", LANE - 4)
-		.attr("y", laneY(0) + 2);
+		.attr("y", laneY(rowOf.alerts || 0) + 2);
 	alertSel.append("title").text(function (a) {
 		return a.policy + ": pid " + a.pid + " " + (a.comm || "") + " at icount " + a.icount;
 	});
@@ -91,6 +124,8 @@
 		linkSel.attr("x1", function (e) { return x(e[0]); }).attr("x2", function (e) { return x(e[0]); });
 		markSel.attr("cx", function (e) { return x(e[0]); });
 		alertSel.attr("x", function (a) { return x(a.guest_ns) - 4; });
+		cpuSel.attr("x", function (c) { return x(c.t0); })
+			.attr("width", function (c) { return Math.max(1, x(c.t1) - x(c.t0)); });
 	}
 	var zoom = d3.behavior.zoom().x(x).scaleExtent([1, 1e7]).on("zoom", redraw);
 	svg.call(zoom);
