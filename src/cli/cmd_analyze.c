@@ -196,9 +196,7 @@ static void riders_stop(struct riders *r)
 static int collect(const struct analyze_options *o, const struct session *s, struct riders *rd)
 {
 	char err[PATH_MAX + 1024] = "";
-	struct machine_config cfg = replay_config(s, false, false);
-	struct machine *m = machine_restore_file(&cfg, s->checkpoint, &replay_restore, err,
-						 sizeof(err));
+	struct machine *m = replay_machine_open(s, s->checkpoint, false, false, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "keel analyze: %s\n", err);
 		return 1;

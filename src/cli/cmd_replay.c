@@ -139,17 +139,23 @@ static int parse_session_json(struct session *s, const struct replay_record *rec
 {
 	json_error_t je;
 	json_t *j = json_loadb((const char *)rec->payload, rec->len, 0, &je);
-	json_int_t ram = 0;
+	json_int_t ram = 0, digest = 2; /* logs before "digest" was written used v2 */
 	int net = 0, vcon = 0;
-	if (!j || json_unpack(j, "{s:I, s:b, s:b}", "ram_size", &ram, "net", &net, "console_virtio",
-			      &vcon)) {
+	if (!j || json_unpack(j, "{s:I, s:b, s:b, s?I}", "ram_size", &ram, "net", &net,
+			      "console_virtio", &vcon, "digest", &digest)) {
 		json_decref(j);
 		return -1;
 	}
 	s->cfg.ram_size = (uint64_t)ram;
 	s->cfg.net = net ? "none" : NULL;
 	s->cfg.console_input_virtio = vcon;
+	s->digest_version = (unsigned)digest;
 	json_decref(j);
+	if (digest != 2 && digest != STATE_DIGEST_VERSION) {
+		fprintf(stderr, "keel replay: the log's state digests are version %lld, which this "
+				"keel does not compute\n", (long long)digest);
+		return -1;
+	}
 	return 0;
 }
 
@@ -232,6 +238,18 @@ static struct machine *machine_at(const struct session *s, bool console, const v
 	struct machine *m = machine_restore(&cfg, snap, len, &replay_restore, err, sizeof(err));
 	if (!m)
 		fprintf(stderr, "keel replay: checkpoint: %s\n", err);
+	else
+		state_digest_set_version(m, s->digest_version);
+	return m;
+}
+
+struct machine *replay_machine_open(const struct session *s, const char *path, bool console,
+				    bool no_decode_cache, char *err, size_t errlen)
+{
+	struct machine_config cfg = replay_config(s, console, no_decode_cache);
+	struct machine *m = machine_restore_file(&cfg, path, &replay_restore, err, errlen);
+	if (m)
+		state_digest_set_version(m, s->digest_version);
 	return m;
 }
 
@@ -627,8 +645,8 @@ static int replay_log(const struct replay_options *o, struct session *s)
 {
 	char err[PATH_MAX + 1024] = "";
 	const char *start = o->from ? o->from : s->checkpoint;
-	struct machine_config cfg = replay_config(s, !o->quiet, o->no_decode_cache);
-	struct machine *m = machine_restore_file(&cfg, start, &replay_restore, err, sizeof(err));
+	struct machine *m = replay_machine_open(s, start, !o->quiet, o->no_decode_cache, err,
+						sizeof(err));
 	if (!m) {
 		fprintf(stderr, "keel replay: %s\n", err);
 		return 1;

@@ -19,6 +19,7 @@ struct session {
 	char checkpoint[4096]; /* path of the first checkpoint */
 	uint64_t start_index; /* record number of the first digest */
 	uint64_t verified_records; /* replay stops before this record */
+	unsigned digest_version; /* the state digest the recorder logged */
 };
 
 /* The record source: the log, cut at the end of its verified part. */
@@ -43,5 +44,10 @@ int read_session(struct session *s, const char *dir);
  * host's clock) and how its checkpoint's disk is opened. */
 struct machine_config replay_config(const struct session *s, bool console, bool no_decode_cache);
 extern const struct restore_request replay_restore;
+/* A replay machine restored from the snapshot file at path (the log's
+ * checkpoint), with the state digest the log was recorded with.  NULL
+ * with the reason in err. */
+struct machine *replay_machine_open(const struct session *s, const char *path, bool console,
+				    bool no_decode_cache, char *err, size_t errlen);
 
 #endif
