@@ -722,7 +722,9 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 		fprintf(stderr, "keel record: %s\n", err);
 		return STOP_NONE;
 	}
-	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed\n", rec->digests);
+	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed (CPU: first checkpoint "
+			"%.2f s, digests %.2f s)\n", rec->digests, rec->checkpoint_cpu_s,
+		rec->digest_cpu_s);
 	return why;
 }
 
@@ -955,6 +957,12 @@ static int run_or_record(int argc, char **argv, bool record)
 	if (o.restore && o.snapshot_path && o.snapshot_at < taps_icount(m)) {
 		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is before the snapshot's "
 				"instruction count %" PRIu64 "\n", o.snapshot_at, taps_icount(m));
+		rc = -1;
+	}
+	if (o.snapshot_path && o.max_insns && o.snapshot_at >= o.max_insns) {
+		/* The run would end first and the snapshot never be written. */
+		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is not before --max-insns' end "
+				"at instruction count %" PRIu64 "\n", o.snapshot_at, o.max_insns);
 		rc = -1;
 	}
 	if (rc == 0 && o.stats)
