@@ -57,12 +57,13 @@
 #define O_HASHINFO 0x165000u
 #define O_LHASH 0x165100u
 #define O_EHASH 0x165200u
+#define O_RQ 0x166000u
 
 /* Field offsets of the fake kernel's structures (the BTF says them). */
 enum {
 	T_TASKS = 0, T_PID = 16, T_ANON = 20, T_COMM = 24, T_PARENT = 40, T_CRED = 48, T_MM = 56,
 	T_STATE = 64, T_START = 72, T_FLAGS = 80, T_EXIT_BITS = 84 * 8 + 3, T_PID_LINKS = 96,
-	T_FILES = 160, T_NSPROXY = 168, T_SIGNAL = 176, T_SIZE = 256,
+	T_FILES = 160, T_NSPROXY = 168, T_SIGNAL = 176, T_SE = 192, T_SIZE = 256,
 	/* struct pid: tasks[3] (hlist_head) at 8, numbers[] (upid: nr, ns) at 40;
 	 * xa_node: shift at 0, slots[64] at 40; pid_namespace: idr at 0, whose
 	 * xarray's xa_head is at 8 */
@@ -199,6 +200,18 @@ static void put_btf_full(struct btf *b, const int *t)
 	btf__add_field(b, "state", u32, 72 * 8, 0);
 	btf__add_struct(b, "signal_struct", 8);
 	btf__add_field(b, "nr_threads", i32, 0, 0);
+	/* one CPU's run queue: rq.curr, rq.cfs.tasks_timeline.rb_root.rb_node */
+	int root = btf__add_struct(b, "rb_root", 8);
+	btf__add_field(b, "rb_node", ptr, 0, 0);
+	int cached = btf__add_struct(b, "rb_root_cached", 16);
+	btf__add_field(b, "rb_root", root, 0, 0);
+	btf__add_field(b, "rb_leftmost", ptr, 64, 0);
+	int cfs = btf__add_struct(b, "cfs_rq", 24);
+	btf__add_field(b, "tasks_timeline", cached, 0, 0);
+	btf__add_field(b, "curr", ptr, 128, 0);
+	btf__add_struct(b, "rq", 64);
+	btf__add_field(b, "curr", ptr, 0, 0);
+	btf__add_field(b, "cfs", cfs, 64, 0);
 	btf__add_struct(b, "inet_hashinfo", 32);
 	btf__add_field(b, "ehash", ptr, 0, 0);
 	btf__add_field(b, "ehash_mask", u32, 64, 0);
@@ -243,6 +256,15 @@ static void put_btf(struct fake *f)
 	int links = btf__add_array(b, i32, hnode, 3);
 	int anon = btf__add_struct(b, NULL, 4); /* an anonymous member holds tgid */
 	btf__add_field(b, "tgid", i32, 0, 0);
+	int rbnode = 0, se = 0;
+	if (f->full) { /* the scheduler's: a task's entity is a tree node */
+		rbnode = btf__add_struct(b, "rb_node", 24);
+		btf__add_field(b, "__rb_parent_color", u64, 0, 0);
+		btf__add_field(b, "rb_right", ptr, 64, 0);
+		btf__add_field(b, "rb_left", ptr, 128, 0);
+		se = btf__add_struct(b, "sched_entity", 32);
+		btf__add_field(b, "run_node", rbnode, 0, 0);
+	}
 	btf__add_struct(b, "task_struct", T_SIZE);
 	btf__add_field(b, "tasks", lh, T_TASKS * 8, 0);
 	btf__add_field(b, "pid", i32, T_PID * 8, 0);
@@ -260,6 +282,7 @@ static void put_btf(struct fake *f)
 		btf__add_field(b, "files", ptr, T_FILES * 8, 0);
 		btf__add_field(b, "nsproxy", ptr, T_NSPROXY * 8, 0);
 		btf__add_field(b, "signal", ptr, T_SIGNAL * 8, 0);
+		btf__add_field(b, "se", se, T_SE * 8, 0);
 	}
 	int upid = btf__add_struct(b, "upid", 16);
 	btf__add_field(b, "nr", i32, 0, 0);
@@ -319,7 +342,8 @@ static void put_btf(struct fake *f)
 	if (f->full) {
 		btf__add_field(b, "mnt_list", lh, 32 * 8, 0);
 		btf__add_field(b, "mnt_devname", ptr, 48 * 8, 0);
-		put_btf_full(b, (int[]){i32, u32, u64, chr, ptr, lh, hnode, u16, u8, name56, comm});
+		put_btf_full(b, (int[]){i32, u32, u64, chr, ptr, lh, hnode, u16, u8, name56, comm,
+				     rbnode});
 	}
 	__u32 len;
 	const void *raw = btf__raw_data(b, &len);
@@ -379,8 +403,9 @@ static struct fake *fake_make(bool full)
 		{"__start_rodata", KVA(0x3000)},
 		{"sys_call_table", KVA(0x3800)},
 		{"__end_rodata", KVA(0x4000)},
+		{"runqueues", KVA(O_RQ)},
 	};
-	put_kallsyms(f, syms, full ? 14 : 6);
+	put_kallsyms(f, syms, full ? 15 : 6);
 	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
 	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
 	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
@@ -497,6 +522,9 @@ static void fake_fill_full(struct fake *f)
 	put_list1(f, O_MODS, O_MODS + 0x100);
 	strcpy((char *)f->ram + O_MODS + 0x100 + 16, "evil");
 	memset(f->ram + 0x2000, 0x13, 0x2000); /* "code" and "rodata" */
+	/* the run queue: sh running, kthreadd queued (the tree's one node) */
+	put64(f, O_RQ, KVA(O_TASK(2)));
+	put64(f, O_RQ + 8, KVA(O_TASK(1)) + T_SE);
 }
 
 static void fake_free(struct fake *f)
@@ -780,6 +808,38 @@ static void test_kallsyms_new_order(void **state)
 	fake_free(f);
 }
 
+/* The run queues, the cross-view's third source: a hidden process still
+ * waiting for the CPU is found there; a run-queue tree that loops is cut
+ * short with a note. */
+static void test_crossview_runqueue(void **state)
+{
+	struct fake *f = fake_make(true);
+	json_t *res = full_view(f, "crossview", NULL);
+	assert_true(json_is_true(json_object_get(res, "run_queues")));
+	assert_true(json_is_true(json_object_get(res, "consistent")));
+	assert_true(json_is_true(json_object_get(row_of(res, 2), "run_queue")));
+	assert_true(json_is_true(json_object_get(row_of(res, 42), "run_queue")));
+	assert_false(json_is_true(json_object_get(row_of(res, 1), "run_queue")));
+	json_decref(res);
+	/* unlink kthreadd from the task list and take it out of the IDR: only
+	 * the run queue still has it, and names it */
+	put64(f, O_TASK(0) + T_TASKS, KVA(O_TASK(2)) + T_TASKS);
+	put64(f, O_XANODE + XA_SLOTS + 8, 0);
+	res = full_view(f, "crossview", NULL);
+	json_t *hidden = json_object_get(res, "hidden");
+	assert_int_equal(json_array_size(hidden), 1);
+	assert_int_equal(json_integer_value(json_array_get(hidden, 0)), 2);
+	assert_string_equal(json_string_value(json_object_get(row_of(res, 2), "comm")), "kthreadd");
+	assert_false(json_is_true(json_object_get(row_of(res, 2), "pid_idr")));
+	json_decref(res);
+	/* a node that is its own left child */
+	put64(f, O_TASK(1) + T_SE + 16, KVA(O_TASK(1)) + T_SE);
+	res = full_view(f, "crossview", NULL);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	fake_free(f);
+}
+
 static void test_all_views(void **state)
 {
 	struct fake *f = fake_make(true);
@@ -924,6 +984,7 @@ int main(void)
 		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_idr_loop),
 		cmocka_unit_test(test_kallsyms_new_order),
+		cmocka_unit_test(test_crossview_runqueue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
