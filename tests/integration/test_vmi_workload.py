@@ -5,7 +5,7 @@ The default guest runs a workload that forks (a sleeper more each round,
 the oldest killed every fifth round), opens files (a descriptor of the
 shell moved to another file each round) and makes connections (an HTTP
 request to its own httpd each round, whose socket stays in TIME_WAIT,
-and a held connection every tenth round).  After each round the shell
+and a connection held between two nc every tenth round).  After each round the shell
 prints its own answer (ps, /proc/net/tcp, its descriptors) and blocks
 in `read`; keel pauses the VM and reads ps, net, files and crossview.
 At each of the 100 points keel's answer must equal the guest's (the
@@ -38,8 +38,11 @@ def round_command(i):
     if i % 5 == 4:
         work.append("kill $(pgrep -o -f 'sleep 10') 2>/dev/null")
     if i % 10 == 9:
-        # httpd forks its child when the connection comes: wait for it
-        work += ["sleep 10000 | nc 127.0.0.1 80 >/dev/null &", "sleep 1"]
+        # a connection held open between two nc (httpd would time out
+        # an idle one and close it while keel looks)
+        port = 6000 + i
+        work += [f"sleep 10000 | nc -l -p {port} >/dev/null &", "sleep 1",
+                 f"sleep 10000 | nc 127.0.0.1 {port} >/dev/null &", "sleep 1"]
     return ("".join(w + ("" if w.endswith("&") else ";") + " " for w in work) +
             f"echo @PS{i}; ps -o pid,ppid,comm; echo @TCP; cat /proc/net/tcp;"
             f" echo @FD $$; ls -l /proc/$$/fd; echo @END{i}; read x\n")
