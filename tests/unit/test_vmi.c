@@ -58,6 +58,8 @@
 #define O_LHASH 0x165100u
 #define O_EHASH 0x165200u
 #define O_RQ 0x166000u
+#define O_KSET 0x167000u /* module_kset's kset; the variable at O_KSET + 0x100 */
+#define O_MKOBJ 0x167200u
 
 /* Field offsets of the fake kernel's structures (the BTF says them). */
 enum {
@@ -212,6 +214,15 @@ static void put_btf_full(struct btf *b, const int *t)
 	btf__add_struct(b, "rq", 64);
 	btf__add_field(b, "curr", ptr, 0, 0);
 	btf__add_field(b, "cfs", cfs, 64, 0);
+	/* /sys/module: module_kset's list of module_kobjects */
+	btf__add_struct(b, "kset", 16);
+	btf__add_field(b, "list", lh, 0, 0);
+	int kobj = btf__add_struct(b, "kobject", 32);
+	btf__add_field(b, "name", ptr, 0, 0);
+	btf__add_field(b, "entry", lh, 64, 0);
+	btf__add_struct(b, "module_kobject", 48);
+	btf__add_field(b, "kobj", kobj, 0, 0);
+	btf__add_field(b, "mod", ptr, 32 * 8, 0);
 	btf__add_struct(b, "inet_hashinfo", 32);
 	btf__add_field(b, "ehash", ptr, 0, 0);
 	btf__add_field(b, "ehash_mask", u32, 64, 0);
@@ -404,8 +415,9 @@ static struct fake *fake_make(bool full)
 		{"sys_call_table", KVA(0x3800)},
 		{"__end_rodata", KVA(0x4000)},
 		{"runqueues", KVA(O_RQ)},
+		{"module_kset", KVA(O_KSET + 0x100)},
 	};
-	put_kallsyms(f, syms, full ? 15 : 6);
+	put_kallsyms(f, syms, full ? 16 : 6);
 	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
 	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
 	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
@@ -521,6 +533,9 @@ static void fake_fill_full(struct fake *f)
 	memcpy(f->ram + O_STR + 0x810, "\x52\x54\x00\x12\x34\x56", 6);
 	put_list1(f, O_MODS, O_MODS + 0x100);
 	strcpy((char *)f->ram + O_MODS + 0x100 + 16, "evil");
+	put64(f, O_KSET + 0x100, KVA(O_KSET));
+	put_list1(f, O_KSET, O_MKOBJ + 8);
+	put64(f, O_MKOBJ + 32, KVA(O_MODS + 0x100));
 	memset(f->ram + 0x2000, 0x13, 0x2000); /* "code" and "rodata" */
 	/* the run queue: sh running, kthreadd queued (the tree's one node) */
 	put64(f, O_RQ, KVA(O_TASK(2)));
@@ -872,6 +887,18 @@ static void test_all_views(void **state)
 	json_decref(res);
 	res = full_view(f, "modules", NULL);
 	assert_string_equal(row_str(res, 0, "name"), "evil");
+	assert_int_equal(json_array_size(json_object_get(res, "hidden")), 0);
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(res, "rows"), 0),
+						 "sysfs")));
+	json_decref(res);
+	/* off the module list, as a rootkit takes itself: /sys/module has it */
+	put_list1(f, O_MODS, O_MODS);
+	res = full_view(f, "modules", NULL);
+	assert_string_equal(row_str(res, 0, "name"), "evil");
+	assert_false(json_is_true(json_object_get(json_array_get(json_object_get(res, "rows"), 0),
+						  "module_list")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(res, "hidden"), 0)),
+			    "evil");
 	json_decref(res);
 	res = full_view(f, "integrity", NULL);
 	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
