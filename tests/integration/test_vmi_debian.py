@@ -62,7 +62,7 @@ def check_views(g, sock, tmp):
     g.send(f"echo @PS; ps -e -o pid,ppid,comm; echo @TCP; cat /proc/net/tcp /proc/net/tcp6; "
            f"echo @MOUNTS; cat /proc/mounts; echo @MODS; cat /proc/modules; echo @TASKS; "
            f"ls /proc/{py}/task; echo @FD $$; ls -l /proc/$$/fd; echo @END; read x\n")
-    g.expect("@END\n", 120, start)
+    g.expect("@END\r?\n", 300, start)
     text = clean(g.text()[start:])
     check(keel("ctl", "--sock", sock, "pause")[0] == 0, "pause")
 
