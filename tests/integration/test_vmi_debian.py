@@ -53,7 +53,15 @@ def build_module(d):
     return ko
 
 
+# systemd-udevd's workers idle out on their own a few seconds after the
+# last event, so the process list would change between the guest's
+# listing and keel's look: wait until they have gone.
+QUIESCE = ("udevadm settle; for i in $(seq 300); do pgrep -f udev-worker >/dev/null || break; "
+           "sleep 1; done")
+
+
 def check_views(g, sock, tmp):
+    g.run(QUIESCE, timeout=600)
     out, rc = g.run(THREADS + " echo threads=$!")
     py = int(re.search(r"threads=(\d+)", out).group(1))
     # an IPv6 connection held open by a subshell (which execs the sleep)
