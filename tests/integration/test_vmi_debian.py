@@ -110,8 +110,10 @@ def check_views(g, sock, tmp):
           f"descriptors of the shell: ours {ours_fd}, the guest's {theirs_fd}")
 
     cross = inspect_live(sock, "crossview")
-    check(cross["consistent"] and cross["run_queues"] and
-          any(r["run_queue"] for r in cross["rows"]) and not cross["truncated"],
+    # the run queues were read (every CPU's, into task groups); the guest
+    # idles in `read`, so they may hold nothing: keel_hide's busy process
+    # below must be found there
+    check(cross["consistent"] and cross["run_queues"] and not cross["truncated"],
           f"cross-view: {cross['hidden']} hidden, {cross['not_in_idr']} not in the IDR, "
           f"notes {cross['notes']}")
     integ = inspect_live(sock, "integrity")
