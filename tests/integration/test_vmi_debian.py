@@ -64,6 +64,9 @@ def check_views(g, sock, tmp):
     g.run(QUIESCE, timeout=600)
     out, rc = g.run(THREADS + " echo threads=$!")
     py = int(re.search(r"threads=(\d+)", out).group(1))
+    # python starts its threads seconds later under emulation
+    g.run(f"for i in $(seq 300); do [ $(ls /proc/{py}/task | wc -l) = 4 ] && break; sleep 1; done",
+          timeout=600)
     # an IPv6 connection held open by a subshell (which execs the sleep)
     g.run("(exec 3<>/dev/tcp/::1/80; sleep 10000) & sleep 2")
     start = len(g.text())
