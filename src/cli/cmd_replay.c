@@ -11,6 +11,8 @@
 
 #include "cli/cli.h"
 #include "cli/inspect_cli.h"
+#include "cli/replay_observed.h"
+#include "cli/jit_options.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
@@ -72,6 +74,7 @@ static void replay_usage(FILE *out)
 	      "  --no-decode-cache    replay with the plainest interpreter, every instruction\n"
 	      "                       decoded where it runs (as 'keel run'): a recording made\n"
 	      "                       with decoded blocks must still match every digest\n"
+	      JIT_OPTIONS_HELP
 	      "  --effects-count      diagnostic: observe every instruction's memory effects\n"
 	      "                       (docs/taps.md; about 12x slower) and print their\n"
 	      "                       counts and a hash of them as one JSON line on stderr\n"
@@ -97,11 +100,14 @@ struct replay_options {
 	bool inspect_json;
 	bool bisect, quiet;
 	bool no_decode_cache;
+	bool jit; /* --jit on|off */
+	unsigned jit_threshold;
 	bool effects_count;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
 	int gdb_port; /* -1: no --gdb */
 	uint64_t gdb_every;
+	const struct replay_observer *observer; /* replay_observed's */
 };
 
 /* The first records of a log: how to rebuild the machine. */
@@ -457,7 +463,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
 	       OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
@@ -468,6 +474,8 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"bisect", no_argument, NULL, OPT_BISECT},
 		{"quiet", no_argument, NULL, OPT_QUIET},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
+		{"jit", required_argument, NULL, OPT_JIT},
+		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
 		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
 		{"inspect", required_argument, NULL, OPT_INSPECT},
@@ -484,6 +492,8 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 	memset(o, 0, sizeof(*o));
 	o->gdb_port = -1;
 	o->gdb_every = 20000000;
+	o->jit = JIT_DEFAULT_ON;
+	o->jit_threshold = JIT_DEFAULT_THRESHOLD;
 	optind = 1;
 	int c;
 	char *end;
@@ -497,6 +507,12 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_JIT:
+		case OPT_JIT_THRESHOLD:
+			if (jit_option("keel replay", c == OPT_JIT_THRESHOLD, optarg, &o->jit,
+				       &o->jit_threshold))
+				return -1;
+			break;
 		case OPT_INSPECT: o->inspect = optarg; break;
 		case OPT_JSON: o->inspect_json = true; break;
 		case OPT_VMLINUX: o->vmlinux = optarg; break;
@@ -712,6 +728,17 @@ static int replay_log(const struct replay_options *o, struct session *s)
 			return 1;
 		}
 	}
+	if (o->observer && o->observer->start(o->observer->opaque, m, err, sizeof(err))) {
+		fprintf(stderr, "keel: %s\n", err);
+		ids_stop(ids);
+		vmi_events_stop(ev);
+		if (ev_out && ev_out != stderr)
+			fclose(ev_out);
+		replayer_free(&r);
+		log_reader_close(src.reader);
+		machine_dispose(m);
+		return 1;
+	}
 	double t0 = seconds_now();
 	int skip = o->from ? replayer_skip_before(&r, m->hart.icount, err, sizeof(err))
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
@@ -729,6 +756,8 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		else if (bisect(s, o, &good, bad))
 			status = 1;
 	}
+	if (o->observer)
+		o->observer->stop(o->observer->opaque, m, status);
 	ids_stop(ids);
 	vmi_events_stop(ev);
 	if (ev_out && ev_out != stderr)
@@ -857,5 +886,21 @@ int cmd_replay(int argc, char **argv)
 	struct session s = {0};
 	if (verify_for_replay(&o, &s) || read_session(&s, &o))
 		return 1;
+	/* how this replay runs, not what was recorded: the JIT is a cache */
+	s.cfg.jit = o.jit;
+	s.cfg.jit_threshold = o.jit_threshold;
 	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
+}
+
+int replay_observed(const char *dir, const struct log_verify_options *verify,
+		    const struct replay_observer *obs)
+{
+	struct replay_options o = {.dir = dir, .quiet = true, .no_decode_cache = true,
+				   .gdb_port = -1, .observer = obs};
+	if (verify)
+		o.verify = *verify;
+	struct session s = {0};
+	if (verify_for_replay(&o, &s) || read_session(&s, &o))
+		return 1;
+	return replay_log(&o, &s);
 }

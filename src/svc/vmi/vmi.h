@@ -73,6 +73,9 @@ int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t);
 uint64_t vmi_task_find(struct vmi *v, long pid);
 /* The path of the task's executable (mm->exe_file), or -1. */
 int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max);
+/* The path of the task's open descriptor fd (as the files view names it),
+ * or -1: no such descriptor, or unreadable. */
+int vmi_task_fd_path(const struct vmi *v, uint64_t task, int fd, char *buf, size_t max);
 /* The process and its ancestors up to init, as
  * [{"pid":..,"comm":..,"uid":..,"exe":..}, ...] (at most max, newest first). */
 json_t *vmi_task_chain(const struct vmi *v, uint64_t task, int max);
