@@ -15,6 +15,7 @@
 #include "cli/default_guest.h"
 #include "dev/disk_image.h"
 #include "host/host_loop.h"
+#include "host/shield.h"
 #include "host/sandbox.h"
 #include "svc/api/api.h"
 #include "svc/dirty/dirty_rounds.h"
@@ -49,6 +50,8 @@ struct run_options {
 	uid_t api_allow_uid; /* --api-allow-uid UID; (uid_t)-1: keel's own uid only */
 	const char *vmi_events; /* --vmi-events FILE */
 	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
+	const char *shield_rules; /* --shield RULES */
+	struct shield *shield; /* its front, made before the machine */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *incoming; /* --incoming tcp:HOST:PORT: receive a migrating VM */
 	const char *key; /* --key FILE: the migration key */
@@ -188,6 +191,9 @@ static void run_usage(FILE *out)
 	      "                       POLICY (JSON; docs/ids.md): alerts as JSON lines\n"
 	      "  --ids-out FILE       the alerts go to FILE ('-': stdout) instead of the\n"
 	      "                       policy's \"output\" (default stderr)\n"
+	      "  --shield RULES       intrusion prevention on a clone (docs/shield.md): the\n"
+	      "                       --net forwards RULES names are tried request by request\n"
+	      "                       on a fork-clone first; only clean ones reach this VM\n"
 	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
 	      "                       ms of busy virtual time (MS million instructions), as\n"
 	      "                       a migration would; --stats prints the rounds\n"
@@ -260,7 +266,7 @@ enum {
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
 	OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
-	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
+	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
 /* "N:FILE" */
@@ -351,6 +357,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
 	case OPT_IDS: o->ids = arg; return 0;
 	case OPT_IDS_OUT: o->ids_out = arg; return 0;
+	case OPT_SHIELD: o->shield_rules = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -446,6 +453,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"ids", required_argument, NULL, OPT_IDS},
 		{"ids-out", required_argument, NULL, OPT_IDS_OUT},
+		{"shield", required_argument, NULL, OPT_SHIELD},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -525,6 +533,10 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		o->kernel = o->guest.kernel;
 		if (!o->initrd)
 			o->initrd = o->guest.initrd;
+	}
+	if (o->shield_rules && (bare_metal(o) || o->trace || o->gdb_port)) {
+		fprintf(stderr, "keel run: --shield needs the virt board, without --trace or --gdb\n");
+		return -1;
 	}
 	if (o->api_sock && (bare_metal(o) || o->trace || o->gdb_port)) {
 		fprintf(stderr, "keel run: --api-sock needs the virt board, without --trace or --gdb\n");
@@ -754,6 +766,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	*loop_out = &loop;
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
+	loop.shield = o->shield;
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
 	struct recorder rec;
@@ -923,12 +936,34 @@ static struct machine *boot_guest(const struct run_options *o, const struct mach
 static int run_incoming(const struct run_options *o, const struct machine_config *cfg);
 static int run_machine(struct machine *m, const struct run_options *o);
 
+static int run_configured(struct run_options *o, bool record);
+
 static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
 	int rc = parse_options(argc, argv, &o, record);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+	char *shield_net = NULL;
+	if (o.shield_rules) {
+		char err[2048] = "";
+		o.shield = shield_open(o.shield_rules, o.net, &shield_net, err, sizeof(err));
+		if (!o.shield) {
+			fprintf(stderr, "keel %s: %s\n", record ? "record" : "run", err);
+			return 1;
+		}
+		o.net = shield_net;
+	}
+	rc = run_configured(&o, record);
+	shield_close(o.shield); /* nothing in a clone: the front is its parent's */
+	free(shield_net);
+	return rc;
+}
+
+static int run_configured(struct run_options *o_, bool record)
+{
+	struct run_options o = *o_;
+	int rc;
 	struct machine_config cfg = {
 		.board = bare_metal(&o) ? BOARD_BARE : BOARD_VIRT,
 		.ram_size = o.ram_bytes,

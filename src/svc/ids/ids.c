@@ -197,8 +197,11 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 	d->kernel_baseline = json_object();
 	d->hidden_alerted = json_object();
 	d->promisc_alerted = json_object();
-	d->out = open_out(o->out ? o->out : p->output, &d->own_out, err, errlen);
-	struct vmi_options vo = {0};
+	if (o->out_stream)
+		d->out = o->out_stream;
+	else
+		d->out = open_out(o->out ? o->out : p->output, &d->own_out, err, errlen);
+	struct vmi_options vo = {.attached = o->vmi};
 	if (d->out)
 		d->ev = vmi_events_start_sink(m, detect_vmi_event, d, &vo, err, errlen);
 	d->ops = (struct tap_trap_ops){detect_trap, detect_return};

@@ -10,10 +10,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct machine;
 struct ids;
 struct ids_policy;
+struct vmi;
 
 /* Parse and check the whole policy file (docs/ids.md).  NULL with
  * "FILE:LINE:COLUMN: why" (or "FILE: policies.NAME: why") in err. */
@@ -25,6 +27,12 @@ bool ids_policy_changes_guest(const struct ids_policy *p);
 
 struct ids_options {
 	const char *out; /* alerts file, "-" stdout; NULL: the policy's "output" (default stderr) */
+	/* An open stream instead (a fork-clone's pipe to the shield, say),
+	 * which the caller keeps and closes; overrides out. */
+	FILE *out_stream;
+	/* The guest kernel already found (borrowed; NULL: found at the
+	 * first system call), as svc/vmi/vmi.h's vmi_options.attached. */
+	struct vmi *vmi;
 	/* Carry out the responses (pause, snapshot, kill).  Off in a replay,
 	 * which must not change the machine it is checking. */
 	bool responses;

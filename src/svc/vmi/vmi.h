@@ -29,6 +29,11 @@ struct vmi_options {
 	/* A satp whose table maps the kernel (the hart's, when it has paging
 	 * on); 0: find swapper_pg_dir and check it. */
 	uint64_t satp;
+	/* For an event stream (vmi_events.h): start from this kernel, already
+	 * attached (borrowed: the caller frees it after the stream stops),
+	 * instead of attaching at the first system call.  A fork-clone handed
+	 * its parent's attached vmi skips the attach (about 0.1 s). */
+	struct vmi *attached;
 };
 
 /* Find the kernel in the view's memory.  Returns NULL with a reason in
