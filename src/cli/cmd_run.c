@@ -992,6 +992,12 @@ static int run_configured(struct run_options *o_, bool record)
 				"instruction count %" PRIu64 "\n", o.snapshot_at, taps_icount(m));
 		rc = -1;
 	}
+	if (o.snapshot_path && o.max_insns && o.snapshot_at >= o.max_insns) {
+		/* The run would end first and the snapshot never be written. */
+		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is not before --max-insns' end "
+				"at instruction count %" PRIu64 "\n", o.snapshot_at, o.max_insns);
+		rc = -1;
+	}
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
