@@ -13,7 +13,10 @@
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
+#include "cli/jit_options.h"
+#include "cpu/jit.h"
 #include "dev/disk_image.h"
+#include "host/fatal_signal.h"
 #include "host/host_loop.h"
 #include "host/shield.h"
 #include "host/sandbox.h"
@@ -68,6 +71,8 @@ struct run_options {
 	int gdb_port;
 	bool stats;
 	bool no_decode_cache;
+	bool jit; /* --jit on|off */
+	unsigned jit_threshold;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
@@ -209,6 +214,7 @@ static void run_usage(FILE *out)
 	      "                       instruction count, seconds and MIPS at exit\n"
 	      "  --no-decode-cache    decode and run every instruction on its own (slower;\n"
 	      "                       for checking that decoded blocks change nothing)\n"
+	      JIT_OPTIONS_HELP
 	      "  --no-sandbox         run without the seccomp filter that otherwise allows\n"
 	      "                       only the system calls a running VM needs (docs/sandbox.md)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
@@ -265,8 +271,9 @@ enum {
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
-	OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
-	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
+	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
+	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY,
+	OPT_SEAL_INTERVAL,
 };
 
 /* "N:FILE" */
@@ -351,6 +358,9 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
+	case OPT_JIT:
+	case OPT_JIT_THRESHOLD:
+		return jit_option("keel run", c == OPT_JIT_THRESHOLD, arg, &o->jit, &o->jit_threshold);
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
 	case OPT_INCOMING: o->incoming = arg; return 0;
 	case OPT_KEY: o->key = arg; return 0;
@@ -449,6 +459,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
+		{"jit", required_argument, NULL, OPT_JIT},
+		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"ids", required_argument, NULL, OPT_IDS},
@@ -483,6 +495,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
 	o->idle_sleep = true;
 	o->time_catch_up = true;
+	o->jit = JIT_DEFAULT_ON;
+	o->jit_threshold = JIT_DEFAULT_THRESHOLD;
 	o->passphrase_fd = -1;
 	o->api_allow_uid = (uid_t)-1;
 	optind = 1;
@@ -734,12 +748,14 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 		fprintf(stderr, "keel record: %s\n", err);
 		return STOP_NONE;
 	}
-	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed\n", rec->digests);
+	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed (CPU: first checkpoint "
+			"%.2f s, digests %.2f s)\n", rec->digests, rec->checkpoint_cpu_s,
+		rec->digest_cpu_s);
 	return why;
 }
 
 static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o,
-				       struct host_loop **loop_out)
+				       struct host_loop **loop_out, struct mig_postcopy *pc)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -767,6 +783,12 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
 	loop.shield = o->shield;
+	if (pc) { /* the pages still on the source come between slices */
+		loop.svc_poll = mig_postcopy_poll;
+		loop.svc_opaque = pc;
+		loop.svc_fd = mig_postcopy_fd(pc);
+		mig_postcopy_on_lost(pc, fatal_exit);
+	}
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
 	struct recorder rec;
@@ -845,7 +867,8 @@ static struct vmi_events *open_vmi_events(struct machine *m, const char *path, F
 
 /* The services that watch the run (--events-out, --track-dirty, --vmi-events)
  * around it. */
-static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest(struct machine *m, const struct run_options *o,
+				   struct mig_postcopy *pc)
 {
 	struct event_log evlog = {0};
 	struct dirty_rounds dirty = {0};
@@ -865,7 +888,7 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 					      : NULL;
 	struct ids_pause pause = {m, NULL};
 	struct ids *ids = o->ids && !failed ? open_ids(m, o, &pause, &failed) : NULL;
-	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop);
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop, pc);
 	ids_stop(ids);
 	if (o->track_dirty_ms && o->stats)
 		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
@@ -934,7 +957,7 @@ static struct machine *boot_guest(const struct run_options *o, const struct mach
 }
 
 static int run_incoming(const struct run_options *o, const struct machine_config *cfg);
-static int run_machine(struct machine *m, const struct run_options *o);
+static int run_machine(struct machine *m, const struct run_options *o, struct mig_postcopy *pc);
 
 static int run_configured(struct run_options *o, bool record);
 
@@ -973,6 +996,8 @@ static int run_configured(struct run_options *o_, bool record)
 		/* Debugging runs step the machine; they cannot pace it. */
 		.idle_skip = !o.idle_sleep || o.trace || o.gdb_port,
 		.no_decode_cache = o.no_decode_cache,
+		.jit = o.jit,
+		.jit_threshold = o.jit_threshold,
 		.console_write = stdout_write,
 		.disk = o.disk,
 		.net = o.net,
@@ -1001,7 +1026,7 @@ static int run_configured(struct run_options *o_, bool record)
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
-	return rc == 0 ? run_machine(m, &o) : (machine_free(m), free(m), 1);
+	return rc == 0 ? run_machine(m, &o, NULL) : (machine_free(m), free(m), 1);
 }
 
 /* keel run --incoming: wait for a migrating VM, then run it like any
@@ -1011,19 +1036,22 @@ static int run_incoming(const struct run_options *o, const struct machine_config
 	uint8_t key[MIG_KEY_BYTES];
 	char err[PATH_MAX + 512];
 	struct machine *m = NULL;
+	struct mig_postcopy *pc = NULL;
 	int rc = mig_key_load(o->key, key, err, sizeof(err));
 	if (rc == 0)
-		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, err, sizeof(err));
+		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, &pc, err,
+				 sizeof(err));
 	sodium_memzero(key, sizeof(key));
 	if (rc) {
 		fprintf(stderr, "keel run: %s\n", err);
 		return 1;
 	}
-	return run_machine(m, o);
+	return run_machine(m, o, pc);
 }
 
-/* Run a loaded (booted, restored or received) machine to its end; frees it. */
-static int run_machine(struct machine *m, const struct run_options *o)
+/* Run a loaded (booted, restored or received) machine to its end; frees
+ * it, and ends a post-copy still under way (pc: NULL if none). */
+static int run_machine(struct machine *m, const struct run_options *o, struct mig_postcopy *pc)
 {
 	m->max_insns = o->max_insns;
 	int status;
@@ -1031,7 +1059,7 @@ static int run_machine(struct machine *m, const struct run_options *o)
 	if (o->gdb_port)
 		status = gdbstub_serve(m, o->gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
 	else
-		status = exit_status(m, run_guest(m, o));
+		status = exit_status(m, run_guest(m, o, pc));
 	if (o->digest) {
 		char hex[65];
 		state_digest_hex(m, hex);
@@ -1041,7 +1069,13 @@ static int run_machine(struct machine *m, const struct run_options *o)
 		double secs = now_seconds() - t0;
 		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
 			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
+		const struct jit_stats *js = hart_jit_stats(&m->hart);
+		if (js)
+			fprintf(stderr, "keel: stats: jit blocks=%" PRIu64 " code_bytes=%" PRIu64
+					" translate_ms=%.1f flushes=%" PRIu64 "\n",
+				js->blocks, js->code_bytes, (double)js->translate_ns / 1e6, js->flushes);
 	}
+	mig_postcopy_close(pc, "the VM stopped on the destination");
 	machine_free(m);
 	free(m);
 	return status;

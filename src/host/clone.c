@@ -116,6 +116,10 @@ static int build_own(struct machine *m, struct api_server *own_api, const struct
 {
 	if (own_api)
 		*own_api = *api;
+	if (hart_after_fork(&m->hart)) {
+		snprintf(err, errlen, "cannot map the JIT's code cache");
+		return -1;
+	}
 	if (r->net_user && machine_net_attach_user(m, &r->net, err, errlen))
 		return -1;
 	if (!r->inherit_entropy)
@@ -231,6 +235,9 @@ int clone_vm(struct machine *m, struct api_server *parent_api, const struct clon
 	struct api_server api;
 	if (check_disk(m, out) || open_handover(parent_api, r, &console_fd, &api, ready, out))
 		return -1;
+	/* Both would own the page stream of a post-copy: the pages come
+	 * first, so that each has all of RAM. */
+	taps_postcopy_complete(m);
 	/* Nothing buffered may be written twice, once by each process (the
 	 * caller flushed its own buffers). */
 	fflush(NULL);

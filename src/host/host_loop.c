@@ -168,7 +168,10 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
-#define HOST_POLLFDS (1 + API_MAX_FDS + SHIELD_MAX_FDS)
+/* The console, a service's descriptor and the control socket; then the
+ * shield's connections. */
+#define HOST_BASE_FDS (2 + API_MAX_FDS)
+#define HOST_POLLFDS (HOST_BASE_FDS + SHIELD_MAX_FDS)
 
 /* The console (pfd[0], skipped with fd -1 unless `console`) and the
  * control socket's listener and clients.  Returns how many entries. */
@@ -176,8 +179,10 @@ static unsigned host_pollfds(const struct host_loop *l, struct pollfd *pfd, bool
 {
 	pfd[0] = (struct pollfd){.fd = console ? l->in_fd : -1, .events = POLLIN};
 	unsigned n = 1;
+	if (l->svc_poll)
+		pfd[n++] = (struct pollfd){.fd = l->svc_fd, .events = POLLIN};
 	if (l->api)
-		n += (unsigned)api_server_fds(l->api, pfd + 1, 1 + API_MAX_FDS - 1);
+		n += (unsigned)api_server_fds(l->api, pfd + n, HOST_BASE_FDS - n);
 	return n;
 }
 
@@ -413,6 +418,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 	for (;;) {
 		if (l->clones)
 			l->clones -= clone_reap();
+		if (l->svc_poll && !l->svc_poll(l->svc_opaque))
+			l->svc_poll = NULL;
 		if (l->api) {
 			api_server_poll(l->api, m, &l->actions);
 			if (l->actions.clone_pending) {

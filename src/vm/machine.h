@@ -75,6 +75,11 @@ struct machine_config {
 	 * hart's decode cache (keel run --no-decode-cache): same results,
 	 * slower; the determinism tests compare the two. */
 	bool no_decode_cache;
+	/* Translate hot decoded blocks to x86-64 (keel run --jit on, cpu/jit.h)
+	 * after jit_threshold entries each (0: at the first).  A cache like
+	 * the blocks: same results, never in a snapshot or a log. */
+	bool jit;
+	unsigned jit_threshold;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */
@@ -124,6 +129,12 @@ struct machine {
 	bool exited;
 	int exit_code;
 	unsigned resets; /* guest-requested resets so far */
+	/* Post-copy (vm/postcopy.c): the RAM pages not here yet. */
+	struct {
+		uint64_t *missing; /* NULL: every page is here */
+		uint64_t left;
+		struct taps_postcopy_ops ops;
+	} postcopy;
 	/* RAM right after boot, encoded as a snapshot RAM section (see
 	 * machine_capture_boot_image); NULL if none was captured. */
 	uint8_t *boot_image;
