@@ -50,6 +50,13 @@ struct taps_state {
 	struct hart_effect_hook effect_hook; /* the hart's, while observing */
 	struct tap_insn_effect effect; /* the instruction in flight */
 	bool effect_decoded; /* effect_hook.insn has described it */
+
+	/* disk writes (taps_disk_subscribe) */
+	struct {
+		tap_disk_write_fn fn; /* NULL: a free slot */
+		void *opaque;
+	} disk[TAPS_MAX_SUBSCRIBERS];
+	unsigned ndisk; /* slots in use up to here */
 };
 
 struct machine;

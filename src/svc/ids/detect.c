@@ -76,6 +76,7 @@ static void on_open(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icoun
 	int64_t flags = iget(e, "flags", 0);
 	int acc = (int)(flags & 3);
 	bool write = acc == 1 || acc == 2 || (flags & (01000 | 02000)); /* O_TRUNC, O_APPEND */
+	diskwatch_opened(d, path, p->pid, write);
 	if (d->p->on[M_SYSTEM_FILES] && write && strlist_match(&d->p->write_paths, path))
 		ids_alert(d, M_SYSTEM_FILES, icount, p->pid, 0,
 			  json_pack("{s:s,s:I,s:I}", "path", path, "flags", (json_int_t)flags, "fd",

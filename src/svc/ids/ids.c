@@ -193,7 +193,7 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 	d->m = m;
 	d->p = p;
 	d->o = *o;
-	d->trap_id = d->event_id = -1;
+	d->trap_id = d->event_id = d->disk_id = -1;
 	d->kernel_baseline = json_object();
 	d->hidden_alerted = json_object();
 	d->promisc_alerted = json_object();
@@ -210,6 +210,10 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 		ids_stop(d);
 		return NULL;
 	}
+	char why[256];
+	if (p->on[M_SYSTEM_FILES] && p->disk_writes && taps_disk_size(m) &&
+	    diskwatch_start(d, why, sizeof(why)))
+		fprintf(stderr, "keel: ids: writes to the disk are not mapped to files: %s\n", why);
 	return d;
 }
 
@@ -219,6 +223,7 @@ unsigned long ids_stop(struct ids *d)
 		return 0;
 	unsigned long n = d->alerts;
 	taps_stop_cancel(d->m, d);
+	diskwatch_stop(d);
 	if (d->event_id >= 0)
 		taps_event_unsubscribe(d->m, d->event_id);
 	if (d->trap_id >= 0)

@@ -37,6 +37,8 @@ struct ids_policy {
 	enum ids_response response[M_COUNT];
 	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc) */
 	struct strlist write_paths; /* system_files: globs */
+	bool disk_writes; /* system_files: also map disk writes to paths (diskwatch.c) */
+	double explain_s; /* system_files: a write-open explains disk writes this long */
 	bool kernel_text; /* kernel_integrity: hash .text too */
 	struct strlist raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
 	struct strlist secret_paths; /* shadow_burst: globs read before a burst */
@@ -166,6 +168,16 @@ struct ids {
 	unsigned ntodo;
 	struct ids_procs procs;
 	struct ids_flows flows;
+	/* disk writes mapped to paths (diskwatch.c) */
+	struct ext4map *map;
+	int disk_id;
+	bool map_stale; /* a write hit the blocks the map was read from */
+	uint64_t map_built_ns;
+	json_t *explained; /* path -> guest ns of the last write-open keel saw */
+	json_t *disk_alerted; /* path -> guest ns of its last disk-write alert */
+	int32_t raw_writer; /* the last process that opened a disk device for writing */
+	uint64_t raw_writer_ns;
+	char raw_dev[64];
 };
 
 /* The kernel, when it can be found yet (NULL before the first system call). */
@@ -174,6 +186,14 @@ struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp);
  * task_struct if known, else 0) with the evidence (taken). */
 void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, uint64_t task,
 	       json_t *evidence);
+
+/* Disk writes (diskwatch.c): map the disk's file system and watch its
+ * writes (0, or -1 with a reason: then nothing is subscribed); stop; and
+ * a successful openat of path by pid, which explains later writes to its
+ * blocks. */
+int diskwatch_start(struct ids *d, char *err, size_t errlen);
+void diskwatch_stop(struct ids *d);
+void diskwatch_opened(struct ids *d, const char *path, int32_t pid, bool write);
 
 void detect_vmi_event(void *opaque, json_t *e, struct vmi *v);
 void detect_trap(void *opaque, const struct tap_trap *t);

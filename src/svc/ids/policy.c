@@ -22,7 +22,7 @@ const char *const ids_response_names[] = {"alert", "pause", "snapshot", "kill", 
 /* The keys each module takes besides "response". */
 static const char *const module_keys[M_COUNT][6] = {
 	[M_LIE_DETECTOR] = {"every_s"},
-	[M_SYSTEM_FILES] = {"paths"},
+	[M_SYSTEM_FILES] = {"paths", "disk", "explain_s"},
 	[M_KERNEL_INTEGRITY] = {"every_s", "text"},
 	[M_RAW_SOCKETS] = {"every_s", "allow"},
 	[M_SHADOW_BURST] = {"paths", "within_s", "burst_s", "busy_mips"},
@@ -118,6 +118,8 @@ static void defaults(struct ids_policy *p)
 	p->busy_mips[M_SHADOW_BURST] = p->busy_mips[M_CPU_NO_PERSON] = 20;
 	p->grace_s = 3;
 	p->max_out_bytes = 100u << 20;
+	p->disk_writes = true;
+	p->explain_s = 120;
 }
 
 /* One module's object: every key known, every value of its type. */
@@ -154,6 +156,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 	int rc = number(obj, "every_s", &p->every_s[m], 0.1, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "within_s", &p->shadow_within_s, 0, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "grace_s", &p->grace_s, 0, 86400, why, whylen);
+	rc = rc ? rc : number(obj, "explain_s", &p->explain_s, 0, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "busy_mips", &p->busy_mips[m], 0.001, 1e6, why, whylen);
 	d = m == M_SHADOW_BURST ? p->shadow_burst_s : p->cpu_burst_s;
 	rc = rc ? rc : number(obj, "burst_s", &d, 1, 3600, why, whylen);
@@ -169,7 +172,15 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 		snprintf(why, whylen, "text must be true or false");
 		rc = -1;
 	}
-	p->kernel_text = t && json_is_true(t);
+	if (m == M_KERNEL_INTEGRITY)
+		p->kernel_text = t && json_is_true(t);
+	json_t *disk = json_object_get(obj, "disk");
+	if (!rc && disk && !json_is_boolean(disk)) {
+		snprintf(why, whylen, "disk must be true or false");
+		rc = -1;
+	}
+	if (disk)
+		p->disk_writes = json_is_true(disk);
 	struct {
 		const char *key;
 		struct strlist *l;
