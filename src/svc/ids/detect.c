@@ -407,7 +407,8 @@ static void check_hidden(struct ids *d, struct vmi *v, uint64_t icount)
 
 static void poll_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t now)
 {
-	static const enum ids_module polled[] = {M_LIE_DETECTOR, M_KERNEL_INTEGRITY, M_RAW_SOCKETS};
+	static const enum ids_module polled[] = {M_LIE_DETECTOR, M_KERNEL_INTEGRITY, M_RAW_SOCKETS,
+						 M_PROCESS_FLOOD};
 	for (size_t i = 0; i < sizeof(polled) / sizeof(polled[0]); i++) {
 		enum ids_module m = polled[i];
 		if (!d->p->on[m] || now < d->next_check_ns[m])
@@ -417,6 +418,8 @@ static void poll_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t 
 			check_hidden(d, v, icount);
 		else if (m == M_KERNEL_INTEGRITY)
 			check_kernel(d, v, icount);
+		else if (m == M_PROCESS_FLOOD)
+			flood_check(d, v, icount);
 		else
 			check_promisc(d, v, icount, 0, 0);
 	}

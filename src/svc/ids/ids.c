@@ -97,6 +97,34 @@ static void snapshot(struct ids *d, unsigned long alert)
 		response_line(d, alert, "snapshot", json_pack("{s:s}", "file", path));
 }
 
+/* A paused fork-clone of the VM as it is at the alert, for a person to
+ * inspect through its own control socket (keel ctl --sock SOCK inspect
+ * ps, snapshot FILE) while this VM runs on. */
+static void forensic_clone(struct ids *d, unsigned long alert)
+{
+	char sock[PATH_MAX], console[PATH_MAX], err[512] = "no control socket to serve a clone on";
+	const char *dir = d->p->snapshot_dir ? d->p->snapshot_dir : ".";
+	uint64_t icount = taps_icount(d->m);
+	snprintf(sock, sizeof(sock), "%s/ids-clone-%" PRIu64 ".sock", dir, icount);
+	snprintf(console, sizeof(console), "%s/ids-clone-%" PRIu64 ".console", dir, icount);
+	if (strlen(sock) >= 108) /* sockaddr_un's sun_path */
+		snprintf(err, sizeof(err), "%.400s: longer than a socket path may be", sock);
+	else if (d->o.clone && !d->o.clone(d->o.clone_opaque, d, alert, sock, console, err,
+					    sizeof(err)))
+		return; /* ids_clone_done writes the line */
+	response_line(d, alert, "clone", json_pack("{s:s}", "error", err));
+}
+
+void ids_clone_done(struct ids *d, unsigned long alert, int pid, const char *sock,
+		    uint64_t icount, const char *err)
+{
+	if (err)
+		response_line(d, alert, "clone", json_pack("{s:s}", "error", err));
+	else
+		response_line(d, alert, "clone", json_pack("{s:i,s:s,s:I}", "pid", pid, "sock", sock,
+							  "clone_icount", (json_int_t)icount));
+}
+
 /* Kill from below: when the process is caught running in U-mode, point
  * its pc at an ecall instruction of its own text with a7 = exit_group and
  * a0 = 137, so it exits as if by its own call (docs/ids.md).  Returns
@@ -157,6 +185,8 @@ static bool respond_at_stop(void *opaque, struct machine *m, uint64_t icount)
 				d->o.pause(d->o.pause_opaque);
 			else
 				taps_request_exit(m, 3);
+		} else if (t->r == R_CLONE) {
+			forensic_clone(d, t->alert);
 		} else if (t->r == R_KILL && !try_kill(d, t->pid, t->alert, ++t->tries)) {
 			d->todo[kept++] = *t;
 		}
@@ -224,6 +254,7 @@ unsigned long ids_stop(struct ids *d)
 	unsigned long n = d->alerts;
 	taps_stop_cancel(d->m, d);
 	diskwatch_stop(d);
+	flood_free(d);
 	if (d->event_id >= 0)
 		taps_event_unsubscribe(d->m, d->event_id);
 	if (d->trap_id >= 0)

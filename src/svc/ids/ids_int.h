@@ -17,11 +17,11 @@
 
 enum ids_module {
 	M_LIE_DETECTOR, M_SYSTEM_FILES, M_KERNEL_INTEGRITY, M_RAW_SOCKETS, M_SHADOW_BURST,
-	M_CPU_NO_PERSON, M_NETWORK, M_SERVICE_SHELL, M_COUNT
+	M_CPU_NO_PERSON, M_NETWORK, M_SERVICE_SHELL, M_PROCESS_FLOOD, M_COUNT
 };
 extern const char *const ids_module_names[M_COUNT];
 
-enum ids_response { R_ALERT, R_PAUSE, R_SNAPSHOT, R_KILL };
+enum ids_response { R_ALERT, R_PAUSE, R_SNAPSHOT, R_KILL, R_CLONE };
 extern const char *const ids_response_names[];
 
 struct strlist {
@@ -35,7 +35,7 @@ struct ids_policy {
 	char *snapshot_dir;
 	bool on[M_COUNT];
 	enum ids_response response[M_COUNT];
-	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc) */
+	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc), flood */
 	struct strlist write_paths; /* system_files: globs */
 	bool disk_writes; /* system_files: also map disk writes to paths (diskwatch.c) */
 	double explain_s; /* system_files: a write-open explains disk writes this long */
@@ -50,6 +50,8 @@ struct ids_policy {
 	struct strlist connect_allow; /* network: "a.b.c.d:port" globs */
 	uint64_t max_out_bytes; /* network: per flow */
 	struct strlist shells; /* service_shell */
+	uint32_t flood_descendants; /* process_flood: live descendants of one process */
+	uint32_t flood_new; /* process_flood: new live processes since the last check */
 };
 
 bool strlist_match(const struct strlist *l, const char *s); /* fnmatch, any */
@@ -175,6 +177,12 @@ struct ids {
 	uint64_t map_built_ns;
 	json_t *explained; /* path -> guest ns of the last write-open keel saw */
 	json_t *disk_alerted; /* path -> guest ns of its last disk-write alert */
+	/* process_flood (flood.c): the live user processes at the last check,
+	 * sorted, and what was alerted (pid -> true; " new": a flood of new ones) */
+	int32_t *flood_pids;
+	uint32_t flood_npids;
+	bool flood_checked;
+	json_t *flood_alerted;
 	int32_t raw_writer; /* the last process that opened a disk device for writing */
 	uint64_t raw_writer_ns;
 	char raw_dev[64];
@@ -194,6 +202,10 @@ void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, u
 int diskwatch_start(struct ids *d, char *err, size_t errlen);
 void diskwatch_stop(struct ids *d);
 void diskwatch_opened(struct ids *d, const char *path, int32_t pid, bool write);
+
+/* process_flood (flood.c): a poll of the task list. */
+void flood_check(struct ids *d, struct vmi *v, uint64_t icount);
+void flood_free(struct ids *d);
 
 void detect_vmi_event(void *opaque, json_t *e, struct vmi *v);
 void detect_trap(void *opaque, const struct tap_trap *t);

@@ -15,9 +15,10 @@ const char *const ids_module_names[M_COUNT] = {
 	[M_KERNEL_INTEGRITY] = "kernel_integrity", [M_RAW_SOCKETS] = "raw_sockets",
 	[M_SHADOW_BURST] = "shadow_burst",     [M_CPU_NO_PERSON] = "cpu_no_person",
 	[M_NETWORK] = "network",               [M_SERVICE_SHELL] = "service_shell",
+	[M_PROCESS_FLOOD] = "process_flood",
 };
 
-const char *const ids_response_names[] = {"alert", "pause", "snapshot", "kill", NULL};
+const char *const ids_response_names[] = {"alert", "pause", "snapshot", "kill", "clone", NULL};
 
 /* The keys each module takes besides "response". */
 static const char *const module_keys[M_COUNT][6] = {
@@ -29,6 +30,7 @@ static const char *const module_keys[M_COUNT][6] = {
 	[M_CPU_NO_PERSON] = {"burst_s", "grace_s", "busy_mips"},
 	[M_NETWORK] = {"listen_allow", "connect_allow", "max_out_bytes"},
 	[M_SERVICE_SHELL] = {"shells"},
+	[M_PROCESS_FLOOD] = {"every_s", "max_descendants", "max_new"},
 };
 
 bool strlist_match(const struct strlist *l, const char *s)
@@ -118,6 +120,9 @@ static void defaults(struct ids_policy *p)
 	p->busy_mips[M_SHADOW_BURST] = p->busy_mips[M_CPU_NO_PERSON] = 20;
 	p->grace_s = 3;
 	p->max_out_bytes = 100u << 20;
+	p->every_s[M_PROCESS_FLOOD] = 1;
+	p->flood_descendants = 256;
+	p->flood_new = 256;
 	p->disk_writes = true;
 	p->explain_s = 120;
 }
@@ -147,7 +152,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 						  !strcmp(json_string_value(r), ids_response_names[i])))
 			i++;
 		if (!ids_response_names[i]) {
-			snprintf(why, whylen, "response must be alert, pause, snapshot or kill");
+			snprintf(why, whylen, "response must be alert, pause, snapshot, kill or clone");
 			return -1;
 		}
 		p->response[m] = (enum ids_response)i;
@@ -164,6 +169,12 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 		p->shadow_burst_s = (unsigned)d;
 	else
 		p->cpu_burst_s = (unsigned)d;
+	d = p->flood_descendants;
+	rc = rc ? rc : number(obj, "max_descendants", &d, 2, 1e6, why, whylen);
+	p->flood_descendants = (uint32_t)d;
+	d = p->flood_new;
+	rc = rc ? rc : number(obj, "max_new", &d, 2, 1e6, why, whylen);
+	p->flood_new = (uint32_t)d;
 	d = (double)p->max_out_bytes;
 	rc = rc ? rc : number(obj, "max_out_bytes", &d, 1, 1e15, why, whylen);
 	p->max_out_bytes = (uint64_t)d;
@@ -301,6 +312,14 @@ bool ids_policy_changes_guest(const struct ids_policy *p)
 {
 	for (int m = 0; m < M_COUNT; m++)
 		if (p->on[m] && p->response[m] == R_KILL)
+			return true;
+	return false;
+}
+
+bool ids_policy_clones(const struct ids_policy *p)
+{
+	for (int m = 0; m < M_COUNT; m++)
+		if (p->on[m] && p->response[m] == R_CLONE)
 			return true;
 	return false;
 }
