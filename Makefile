@@ -86,6 +86,7 @@ test-defconfig: build guest
 # clone, poweroff, record and 3 replays (tests/integration/test_debian.py).
 test-debian: build guest-debian
 	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_debian.py
+	KEEL_DEBIAN_DIR=$$(guest/build --debian) KEEL=build/keel python3 tests/integration/test_ids_benign.py --debian
 
 test-unit: build
 	$(MESON_TEST) -C $(BUILD) --suite unit

@@ -170,12 +170,24 @@ def fork_bomb(g, out):
         pids = [r["pid"] for r in json.loads(ps)["rows"]] if rc == 0 else []
         check(root in pids and len(pids) >= 256, f"the clone's ps: rc={rc} {len(pids)} rows {err}")
     finally:
-        keel("ctl", "--sock", done["sock"], "quit")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and os.path.exists(f"/proc/{done['pid']}") and \
-                not open(f"/proc/{done['pid']}/stat").read().split(") ")[-1].startswith("Z"):
-            time.sleep(0.2)
+        quit_clones(out)
     g.run(f"wait {root}", timeout=300)
+    clones = [j for j in map(json.loads, open(out)) if j.get("response") == "clone" and "policy" not in j]
+    check(len(clones) == 1, f"one bomb, one clone: {clones}")
+
+
+def quit_clones(out):
+    """Every clone the detector made, quit (and killed if it will not)."""
+    for j in map(json.loads, open(out)):
+        if j.get("response") != "clone" or "policy" in j or "pid" not in j:
+            continue
+        keel("ctl", "--sock", j["sock"], "quit")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{j['pid']}") and \
+                not open(f"/proc/{j['pid']}/stat").read().split(") ")[-1].startswith("Z"):
+            time.sleep(0.2)
+        if time.monotonic() >= deadline:
+            os.kill(j["pid"], 9)
 
 
 def a_number(path, alert):

@@ -287,6 +287,11 @@ static void close_second(struct ids *d, struct ids_proc *p, uint64_t sec, uint64
 		if (!p->run)
 			p->burst_start_ns = p->sec * NS;
 		p->run++;
+		if (p->run > d->peaks.busy_run_s)
+			d->peaks.busy_run_s = p->run;
+		if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS) &&
+		    p->run > d->peaks.unattended_run_s)
+			d->peaks.unattended_run_s = p->run;
 		if (d->p->on[M_SHADOW_BURST])
 			burst_check(d, p, M_SHADOW_BURST, icount);
 		if (d->p->on[M_CPU_NO_PERSON])
@@ -457,6 +462,8 @@ void detect_event(void *opaque, uint64_t icount, enum event_kind kind, const voi
 		return;
 	bool is_new;
 	struct ids_flow *f = flows_account(&d->flows, &fr, icount, &is_new);
+	if (f->bytes_out > d->peaks.flow_out_bytes)
+		d->peaks.flow_out_bytes = f->bytes_out;
 	if (!d->p->on[M_NETWORK] || f->alerted || f->bytes_out <= d->p->max_out_bytes)
 		return;
 	f->alerted = true;

@@ -50,6 +50,24 @@ static void pid_key(char *key, size_t len, int32_t pid)
 	snprintf(key, len, "%d", (int)pid);
 }
 
+/* One explosion, one alert: its branches grow past the threshold after
+ * its root did, and are not new explosions. */
+static bool ancestor_alerted(struct ids *d, const struct vmi_task *t, long n, long i)
+{
+	int32_t q = t[i].ppid;
+	for (int depth = 0; depth < FLOOD_MAX_DEPTH && q > 1; depth++) {
+		char key[16];
+		pid_key(key, sizeof(key), q);
+		if (json_object_get(d->flood_alerted, key))
+			return true;
+		long j = find(t, n, q);
+		if (j < 0)
+			break;
+		q = t[j].ppid;
+	}
+	return false;
+}
+
 /* The lowest processes with at least max_descendants live descendants. */
 static void check_descendants(struct ids *d, const struct vmi_task *t, long n, uint64_t icount)
 {
@@ -68,6 +86,9 @@ static void check_descendants(struct ids *d, const struct vmi_task *t, long n, u
 		}
 	}
 	uint32_t limit = d->p->flood_descendants;
+	for (long i = 0; i < n; i++)
+		if (t[i].tgid > 1 && desc[i] > d->peaks.descendants)
+			d->peaks.descendants = desc[i];
 	for (long i = 0; i < n; i++) {
 		long j = desc[i] >= limit ? find(t, n, t[i].ppid) : -1;
 		if (j >= 0)
@@ -90,7 +111,7 @@ static void check_descendants(struct ids *d, const struct vmi_task *t, long n, u
 		char key[16];
 		pid_key(key, sizeof(key), t[i].tgid);
 		if (desc[i] < limit || big_child[i] || t[i].tgid <= 1 ||
-		    json_object_get(d->flood_alerted, key))
+		    json_object_get(d->flood_alerted, key) || ancestor_alerted(d, t, n, i))
 			continue;
 		json_object_set_new(d->flood_alerted, key, json_true());
 		ids_alert(d, M_PROCESS_FLOOD, icount, t[i].tgid, t[i].task,
@@ -114,6 +135,8 @@ static void check_new(struct ids *d, const struct vmi_task *t, long n, uint64_t 
 		if (!d->flood_npids || !bsearch(&t[i].tgid, d->flood_pids, d->flood_npids,
 						sizeof(int32_t), cmp_i32))
 			ppids[nnew++] = t[i].ppid;
+	if (d->flood_checked && (uint64_t)nnew > d->peaks.new_procs)
+		d->peaks.new_procs = (uint32_t)nnew;
 	bool seen = json_object_get(d->flood_alerted, " new") != NULL;
 	if (seen && (uint64_t)nnew < d->p->flood_new / 2)
 		json_object_del(d->flood_alerted, " new");
@@ -154,6 +177,8 @@ void flood_check(struct ids *d, struct vmi *v, uint64_t icount)
 		if (!t[i].kthread && t[i].tgid > 0)
 			t[users++] = t[i];
 	n = users;
+	if ((uint64_t)n > d->peaks.processes)
+		d->peaks.processes = (uint32_t)n;
 	qsort(t, (size_t)n, sizeof(*t), cmp_task);
 	if (!d->flood_alerted)
 		d->flood_alerted = json_object();

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "svc/ids/ids_int.h"
 #include "svc/vmi/vmi_events.h"
@@ -222,6 +223,7 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 	}
 	d->m = m;
 	d->p = p;
+	d->owner = getpid();
 	d->o = *o;
 	d->trap_id = d->event_id = d->disk_id = -1;
 	d->kernel_baseline = json_object();
@@ -247,11 +249,33 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 	return d;
 }
 
+/* The last line: how many alerts, over how long, and the largest values
+ * the thresholds met (docs/ids.md, "The summary"). */
+static void summary(struct ids *d)
+{
+	const struct ids_peaks *k = &d->peaks;
+	json_t *j = json_pack(
+		"{s:{s:I,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:I}}}", "summary", "alerts",
+		(json_int_t)d->alerts, "icount", (json_int_t)taps_icount(d->m), "guest_ns",
+		(json_int_t)taps_now_ns(d->m), "peaks", "processes", (int)k->processes, "descendants",
+		(int)k->descendants, "new_processes", (int)k->new_procs, "busy_run_s",
+		(int)k->busy_run_s, "unattended_run_s", (int)k->unattended_run_s, "flow_out_bytes",
+		(json_int_t)k->flow_out_bytes);
+	if (j && json_dumpf(j, d->out, JSON_COMPACT) == 0)
+		fputc('\n', d->out);
+	json_decref(j);
+}
+
 unsigned long ids_stop(struct ids *d)
 {
 	if (!d)
 		return 0;
 	unsigned long n = d->alerts;
+	/* not in a fork-clone of the VM, whose detector is its parent's copy
+	 * and shares the parent's alerts file (it watches nothing: a clone
+	 * starts with no subscriptions) */
+	if (d->out && d->event_id >= 0 && getpid() == d->owner)
+		summary(d);
 	taps_stop_cancel(d->m, d);
 	diskwatch_stop(d);
 	flood_free(d);

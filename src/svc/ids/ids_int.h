@@ -144,9 +144,21 @@ struct vmi_events;
 
 #define IDS_MAX_RESPONSES 16
 
+/* The largest values the thresholds were compared with, for tuning them
+ * against benign work (the summary line at the end, docs/ids.md). */
+struct ids_peaks {
+	uint32_t processes; /* live user processes at a process_flood check */
+	uint32_t descendants; /* live descendants of one process, init aside */
+	uint32_t new_procs; /* new processes at one check */
+	unsigned busy_run_s; /* a process's busy guest seconds in a row */
+	unsigned unattended_run_s; /* ... in a burst that began grace_s after its person */
+	uint64_t flow_out_bytes; /* bytes out of one flow */
+};
+
 struct ids {
 	struct machine *m;
 	struct ids_policy *p;
+	int owner; /* the process that started it (a fork-clone has a copy) */
 	struct ids_options o;
 	FILE *out;
 	bool own_out;
@@ -161,6 +173,7 @@ struct ids {
 	json_t *hidden_alerted; /* pid (as a string) -> true */
 	json_t *promisc_alerted; /* iface -> true */
 	unsigned long alerts;
+	struct ids_peaks peaks;
 	struct ids_todo {
 		enum ids_response r;
 		int32_t pid;
