@@ -134,13 +134,21 @@ def kbench_archive(kbench):
     return gzip.compress(cpio, mtime=0)
 
 
-def input_key(base_initrd):
+def march_flags(march):
+    """Extra compiler flags for a -march other than the toolchain's default
+    (rv64gc): e.g. rv64gc_zba_zbb_zbs to measure the RVA22 bitmanip
+    extensions keel implements."""
+    return [f"-march={march}"] if march else []
+
+
+def input_key(base_initrd, march=None):
     """What the bench initramfs is made of: the sources, the flags, the
     compiler, the base initramfs and the recipe."""
     h = hashlib.sha256()
     cc_version = subprocess.run([CROSS_CC, "--version"], stdout=subprocess.PIPE,
                                 text=True, check=True).stdout.splitlines()[0]
-    h.update(f"recipe {INITRAMFS_RECIPE}\ncc {cc_version}\ncflags {' '.join(CFLAGS)}\n".encode())
+    flags = CFLAGS + march_flags(march)
+    h.update(f"recipe {INITRAMFS_RECIPE}\ncc {cc_version}\ncflags {' '.join(flags)}\n".encode())
     for rel in SOURCES + HEADERS:
         with open(os.path.join(HERE, rel), "rb") as f:
             h.update(f"{rel} {hashlib.sha256(f.read()).hexdigest()}\n".encode())
@@ -148,19 +156,20 @@ def input_key(base_initrd):
     return h.hexdigest()[:16]
 
 
-def bench_initramfs(progress=None):
+def bench_initramfs(progress=None, march=None):
     """Path of the bench initramfs (built if missing) and of the kbench it
     holds: {"initrd", "kbench", "dir"}.  Inputs unchanged, nothing is
-    compiled: the result is found again by its hash."""
+    compiled: the result is found again by its hash.  march: see
+    march_flags()."""
     base = guest_files()["initrd"]
-    d = os.path.join(cache_root(), input_key(base))
+    d = os.path.join(cache_root(), input_key(base, march))
     initrd, kbench = os.path.join(d, "initramfs.cpio.gz"), os.path.join(d, "kbench")
     if not os.path.exists(initrd):
         if progress:
             progress(f"building kbench and the bench initramfs in {d}")
         tmp = f"{d}.tmp{os.getpid()}"
         os.makedirs(tmp, exist_ok=True)
-        compile_kbench(CROSS_CC, os.path.join(tmp, "kbench"), ["-static"])
+        compile_kbench(CROSS_CC, os.path.join(tmp, "kbench"), ["-static"] + march_flags(march))
         with open(base, "rb") as f:
             image = f.read()
         image += b"\0" * (-len(image) % 4) + kbench_archive(os.path.join(tmp, "kbench"))
