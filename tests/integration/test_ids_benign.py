@@ -8,13 +8,8 @@ Default guest (make test): boot on its ext4 disk, console commands, a copy
 of /etc, tar/gzip/gunzip/sha256sum, dd to the disk and sync, a periodic
 job every 2 s, a program fetched from the host with wget, every kbench
 workload of bench/guest-bench at its benchmark size (CPU, memory, FP,
-spawn, pipe, shell), 200 requests to the guest's httpd, idle time.
-
-    test_ids_benign.py [--debian]
-
---debian (make test-debian): the Debian guest booted to its login prompt
-under the same policy (systemd, udev, networking, ssh, nginx, cron), a
-console login, systemctl and apt-cache, then poweroff.
+spawn, pipe, shell), 200 requests to the guest's httpd, idle time.  (The Debian guest's benign boot is in test_ids_debian.py,
+part of make test-debian.)
 
 Prints the summary's peaks (the largest values each threshold met), which
 docs/ids.md quotes."""
@@ -58,15 +53,20 @@ def verdict(out, what):
     s = summary[-1]
     print(f"{what}: {s['alerts']} alerts in {s['guest_ns'] / 1e9:.0f} guest s, "
           f"{s['icount'] / 1e9:.1f} G instructions; peaks {json.dumps(s['peaks'])}", flush=True)
+    check(s["kernel_found"] and s["peaks"]["processes"] > 0,
+          f"{what}: the detector never found the guest kernel: nothing was watched")
     check(alerts == [] and s["alerts"] == 0, f"{what}: false alarms: {alerts}")
     return s
 
 
 def serve(directory):
     """A host HTTP server over directory (the guest fetches from 10.0.2.2)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-    handler.log_message = lambda *a: None
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                          functools.partial(Quiet, directory=directory))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
 
@@ -123,31 +123,9 @@ def default_guest(tmp):
     verdict(out, "default guest")
 
 
-def debian_guest(tmp):
-    import debianlib as deb
-    d = deb.debian_dir()
-    out = os.path.join(tmp, "deb-alerts.jsonl")
-    policy = default_policy(tmp, out)
-    g = Guest(deb.boot_args(d, os.path.join(tmp, "deb.kov")) + ["--ids", policy], timeout=1800)
-    try:
-        deb.login(g)
-        for c in ["systemctl is-system-running --wait || true", "systemctl list-units >/dev/null",
-                  "apt-cache policy bash >/dev/null", "ls -lR /etc >/dev/null", "sleep 10"]:
-            _, rc = g.run(c, timeout=600)
-            check(rc == 0, f"Debian: {c} failed")
-        g.send("poweroff\n")
-        check(g.wait_exit(600) == 0, f"keel exit: {g.stderr()[-2000:]}")
-    finally:
-        g.kill()
-    verdict(out, "Debian guest")
-
-
 def test():
     with tempfile.TemporaryDirectory() as tmp:
-        if "--debian" in sys.argv:
-            debian_guest(tmp)
-        else:
-            default_guest(tmp)
+        default_guest(tmp)
 
 
 if __name__ == "__main__":

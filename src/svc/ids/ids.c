@@ -19,7 +19,9 @@
 
 struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp)
 {
-	return d->user_seen ? vmi_events_vmi(d->ev, icount, satp) : NULL;
+	struct vmi *v = d->user_seen ? vmi_events_vmi(d->ev, icount, satp) : NULL;
+	d->kernel_found |= v != NULL;
+	return v;
 }
 
 /* The chain from the detector's own table, for a process the kernel no
@@ -255,8 +257,8 @@ static void summary(struct ids *d)
 {
 	const struct ids_peaks *k = &d->peaks;
 	json_t *j = json_pack(
-		"{s:{s:I,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:I}}}", "summary", "alerts",
-		(json_int_t)d->alerts, "icount", (json_int_t)taps_icount(d->m), "guest_ns",
+		"{s:{s:I,s:b,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:I}}}", "summary", "alerts",
+		(json_int_t)d->alerts, "kernel_found", d->kernel_found, "icount", (json_int_t)taps_icount(d->m), "guest_ns",
 		(json_int_t)taps_now_ns(d->m), "peaks", "processes", (int)k->processes, "descendants",
 		(int)k->descendants, "new_processes", (int)k->new_procs, "busy_run_s",
 		(int)k->busy_run_s, "unattended_run_s", (int)k->unattended_run_s, "flow_out_bytes",

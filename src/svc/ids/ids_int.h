@@ -166,6 +166,7 @@ struct ids {
 	int trap_id, event_id;
 	struct tap_trap_ops ops;
 	bool user_seen; /* a system call from U-mode: the kernel can be found */
+	bool kernel_found; /* introspection found it (else only frames and disk writes are watched) */
 	uint64_t last_sample_icount;
 	uint64_t last_console_ns;
 	uint64_t next_check_ns[M_COUNT];
