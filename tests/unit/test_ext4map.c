@@ -89,7 +89,7 @@ static int setup(void **state)
 	sh("ln %s/tree/etc/passwd %s/tree/bin/passwd-link", tmpdir, tmpdir);
 	sh("E2FSPROGS_FAKE_TIME=1700000000 /sbin/mke2fs -q -F -t ext4 -b 4096 -U "
 	   "6b65656c-0000-0000-0000-000000000001 -E hash_seed=6b65656c-0000-0000-0000-000000000002 "
-	   "-d %s/tree %s/img 8M",
+	   "-d %s/tree %s/img 8M >/dev/null",
 	   tmpdir, tmpdir);
 	return 0;
 }

@@ -490,7 +490,8 @@ struct ext4map *ext4map_build(ext4map_read_fn read, void *opaque, uint64_t disk_
 	ext2fs_close_free(&fs);
 	if (io.over_budget)
 		x->truncated = true;
-	qsort(x->r, x->nr, sizeof(*x->r), cmp_range);
+	if (x->nr)
+		qsort(x->r, x->nr, sizeof(*x->r), cmp_range);
 	x->max_end = malloc((x->nr ? x->nr : 1) * sizeof(*x->max_end));
 	if (!x->max_end) {
 		ext4map_free(x);
