@@ -99,7 +99,7 @@ static void defaults(struct ids_policy *p)
 		"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers",
 		"/bin/*", "/sbin/*", "/usr/bin/*", "/usr/sbin/*", "/lib/*", "/usr/lib/*", NULL};
 	static const char *const secrets[] = {"/etc/shadow", "/etc/gshadow", NULL};
-	static const char *const raw_allow[] = {"udhcpc", "dhclient", NULL};
+	static const char *const raw_allow[] = {"udhcpc", "dhclient", "systemd-network", NULL};
 	static const char *const listen_allow[] = {"80", NULL};
 	static const char *const connect_allow[] = {"127.0.0.1:*", "10.0.2.*:*", NULL};
 	static const char *const shells[] = {"*/sh", "*/ash", "*/bash", "*/dash", "*/zsh",
@@ -116,7 +116,7 @@ static void defaults(struct ids_policy *p)
 	p->every_s[M_RAW_SOCKETS] = 1;
 	p->shadow_within_s = 120;
 	p->shadow_burst_s = 2;
-	p->cpu_burst_s = 5;
+	p->cpu_burst_s = 30; /* a boot's busy helpers burn for seconds; a miner for ever */
 	p->busy_mips[M_SHADOW_BURST] = p->busy_mips[M_CPU_NO_PERSON] = 20;
 	p->grace_s = 3;
 	p->max_out_bytes = 100u << 20;
