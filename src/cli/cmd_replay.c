@@ -110,6 +110,7 @@ struct session {
 	char checkpoint[4096]; /* path of the first checkpoint */
 	uint64_t start_index; /* record number of the first digest */
 	uint64_t verified_records; /* replay stops before this record */
+	unsigned digest_version; /* the state digest the recorder logged */
 };
 
 /* --- the record source: the log, cut at the end of its verified part --- */
@@ -154,17 +155,23 @@ static int parse_session_json(struct session *s, const struct replay_record *rec
 {
 	json_error_t je;
 	json_t *j = json_loadb((const char *)rec->payload, rec->len, 0, &je);
-	json_int_t ram = 0;
+	json_int_t ram = 0, digest = 2; /* logs before "digest" was written used v2 */
 	int net = 0, vcon = 0;
-	if (!j || json_unpack(j, "{s:I, s:b, s:b}", "ram_size", &ram, "net", &net, "console_virtio",
-			      &vcon)) {
+	if (!j || json_unpack(j, "{s:I, s:b, s:b, s?I}", "ram_size", &ram, "net", &net,
+			      "console_virtio", &vcon, "digest", &digest)) {
 		json_decref(j);
 		return -1;
 	}
 	s->cfg.ram_size = (uint64_t)ram;
 	s->cfg.net = net ? "none" : NULL;
 	s->cfg.console_input_virtio = vcon;
+	s->digest_version = (unsigned)digest;
 	json_decref(j);
+	if (digest != 2 && digest != STATE_DIGEST_VERSION) {
+		fprintf(stderr, "keel replay: the log's state digests are version %lld, which this "
+				"keel does not compute\n", (long long)digest);
+		return -1;
+	}
 	return 0;
 }
 
@@ -247,6 +254,8 @@ static struct machine *machine_at(const struct session *s, bool console, const v
 	struct machine *m = machine_restore(&cfg, snap, len, &replay_restore, err, sizeof(err));
 	if (!m)
 		fprintf(stderr, "keel replay: checkpoint: %s\n", err);
+	else
+		state_digest_set_version(m, s->digest_version);
 	return m;
 }
 
@@ -647,6 +656,7 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		fprintf(stderr, "keel replay: %s\n", err);
 		return 1;
 	}
+	state_digest_set_version(m, s->digest_version);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);

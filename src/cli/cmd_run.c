@@ -660,11 +660,11 @@ static enum stop_reason run_with_snapshot(struct machine *m, const struct run_op
 /* What replay needs to rebuild this machine (LOG_REC_SESSION_START). */
 static char *session_json(const struct machine *m, const struct run_options *o)
 {
-	json_t *j = json_pack("{s:s, s:I, s:s?, s:b, s:b, s:I, s:s?, s:s?}", "keel", KEEL_VERSION,
+	json_t *j = json_pack("{s:s, s:I, s:s?, s:b, s:b, s:I, s:s?, s:s?, s:i}", "keel", KEEL_VERSION,
 			      "ram_size", (json_int_t)m->ram_size, "disk", o->disk, "net",
 			      m->has_net, "console_virtio", m->cfg.console_input_virtio,
 			      "checkpoint_every", (json_int_t)o->checkpoint_every, "kernel",
-			      o->kernel, "restore", o->restore);
+			      o->kernel, "restore", o->restore, "digest", STATE_DIGEST_VERSION);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -1005,6 +1005,12 @@ static int run_or_record(int argc, char **argv, bool record)
 	if (o.restore && o.snapshot_path && o.snapshot_at < taps_icount(m)) {
 		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is before the snapshot's "
 				"instruction count %" PRIu64 "\n", o.snapshot_at, taps_icount(m));
+		rc = -1;
+	}
+	if (o.snapshot_path && o.max_insns && o.snapshot_at >= o.max_insns) {
+		/* The run would end first and the snapshot never be written. */
+		fprintf(stderr, "keel run: --snapshot-at %" PRIu64 " is not before --max-insns' end "
+				"at instruction count %" PRIu64 "\n", o.snapshot_at, o.max_insns);
 		rc = -1;
 	}
 	if (rc == 0 && o.stats)

@@ -363,6 +363,8 @@ void machine_free(struct machine *m)
 	m->ram = NULL;
 	free(m->boot_image);
 	m->boot_image = NULL;
+	state_digest_forget(m);
+	ram_dirty_free(m);
 	hart_free(&m->hart);
 	bus_free(&m->bus);
 }

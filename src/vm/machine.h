@@ -29,6 +29,8 @@
 #include "dev/virtio_rng.h"
 #include "lib/vclock.h"
 #include "vm/events.h"
+#include "vm/ram_dirty.h"
+#include "vm/state_digest.h"
 #include "vm/taps_state.h"
 
 #define DRAM_BASE VIRT_DRAM_BASE
@@ -112,6 +114,12 @@ struct machine {
 	 * is a pause, not an end, unlike max_insns: services that act at
 	 * exact instruction counts (recording checkpoints, replay) add them. */
 	struct taps_state taps;
+	/* RAM pages written, shared out to several readers (vm/ram_dirty.h);
+	 * taps_dirty_reader is the taps' own reader + 1, 0 while off. */
+	struct ram_dirty dirty;
+	int taps_dirty_reader;
+	/* Page hashes the state digest keeps between calls (state_digest.c). */
+	struct digest_cache digest;
 	uint64_t reset_pc;
 	bool exited;
 	int exit_code;

@@ -212,7 +212,9 @@ int taps_csr_write(struct machine *m, unsigned csr, uint64_t val);
  * those it held, and a device buffer handed to a device for writing (a
  * virtio receive buffer) counts as written whole; a page never written is
  * never reported.  Enabling starts with every page clean; enabling again
- * changes nothing.  One consumer: a fetch clears the bits for everyone.
+ * changes nothing.  One consumer among the taps' users: a fetch clears
+ * the bits for every service (the state digest's page cache reads its own
+ * copy, vm/ram_dirty.h, and is not disturbed).
  * Tracking is not machine state: snapshots never hold it and a fork-clone
  * starts with it off.  Costs a slow-path store per page per round while
  * on, nothing while off.  Returns 0 or -1 (no memory). */

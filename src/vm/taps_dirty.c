@@ -1,37 +1,37 @@
-/* Dirty-page tracking (taps.h, section 5).  The bus keeps the bits
- * (bus/bus.h, "Dirty pages"); this file keeps the hart's TLB in step
- * with them: a page whose bit is clear must have no TLB write entry, so
- * its first store takes the slow path, which sets the bit.  Starting and
- * every fetch clear bits, so both drop the hart's write entries. */
+/* Dirty-page tracking (taps.h, section 5): one reader of the machine's
+ * shared dirty pages (vm/ram_dirty.h), so that services tracking pages
+ * and the state digest's cache do not steal each other's bits. */
 #include "vm/machine.h"
+#include "vm/ram_dirty.h"
 #include "vm/taps.h"
 
 int taps_dirty_enable(struct machine *m)
 {
-	if (bus_dirty_tracking(&m->bus))
+	if (taps_dirty_enabled(m))
 		return 0;
-	if (bus_dirty_start(&m->bus))
+	int reader = ram_dirty_open(m);
+	if (reader < 0)
 		return -1;
-	hart_drop_write_entries(&m->hart);
+	m->taps_dirty_reader = reader + 1;
 	return 0;
 }
 
 void taps_dirty_disable(struct machine *m)
 {
-	/* Write entries are allowed again for every page; the ones the hart
-	 * lacks it makes on the next store. */
-	bus_dirty_stop(&m->bus);
+	if (!taps_dirty_enabled(m))
+		return;
+	ram_dirty_close(m, m->taps_dirty_reader - 1);
+	m->taps_dirty_reader = 0;
 }
 
 bool taps_dirty_enabled(const struct machine *m)
 {
-	return bus_dirty_tracking(&m->bus);
+	return m->taps_dirty_reader > 0;
 }
 
 long taps_dirty_fetch(struct machine *m, uint64_t *bitmap, size_t nbits)
 {
-	long set = bus_dirty_collect(&m->bus, m->ram_base, bitmap, nbits);
-	if (set >= 0)
-		hart_drop_write_entries(&m->hart);
-	return set;
+	if (!taps_dirty_enabled(m))
+		return -1;
+	return ram_dirty_fetch(m, m->taps_dirty_reader - 1, bitmap, nbits);
 }

@@ -7,7 +7,8 @@ restored with --entropy-seed N, kept drawing from the host, so two
 restores with one seed diverged.  Now the restored guest's /dev/hwrng
 reads come from N's seeded stream, in both restores.  And options only a
 boot reads (--initrd) or that would contradict the saved state
-(--rtc-epoch, --snapshot-at before the saved instruction count) are
+(--rtc-epoch, --snapshot-at before the saved instruction count or not
+before --max-insns) are
 refused with a message naming the option."""
 import os
 import re
@@ -78,6 +79,12 @@ def test():
         refused(restore(snap, "--rtc-epoch", "1700000000"), "--rtc-epoch", "1790000000")
         refused(restore(snap, "--snapshot-at", f"1:{os.path.join(tmp, 'early.snap')}"),
                 "--snapshot-at", "before")
+        # A snapshot the run would end before reaching is refused, not
+        # silently never written.
+        late = os.path.join(tmp, "late.snap")
+        refused(restore(snap, "--max-insns", "999999999999", "--snapshot-at",
+                        f"999999999999:{late}"), "--snapshot-at", "--max-insns")
+        check(not os.path.exists(late), f"{late} was written")
         # The same epoch is no contradiction: the restore runs.
         g = Guest(restore(snap, "--rtc-epoch", "1790000000"))
         try:
