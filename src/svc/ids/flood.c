@@ -5,8 +5,7 @@
  * count the living) and alerts when
  *  - one process other than init has max_descendants live descendants
  *    (`:(){ :|:& };:`, a loop that starts sleepers): the alert names the
- *    lowest such process, the root of the explosion rather than the shell
- *    above it;
+ *    root of the explosion rather than the shell above it (explosion());
  *  - max_new more live processes exist than at the previous check that
  *    were not there then (a flood that double-forks to hang its processes
  *    on init, which no subtree but init's counts).
@@ -50,6 +49,26 @@ static void pid_key(char *key, size_t len, int32_t pid)
 	snprintf(key, len, "%d", (int)pid);
 }
 
+/* Where the explosion is, below the lowest process that crossed the
+ * threshold (top): down through the child that holds most of its
+ * descendants (a shell running the bomb, the bomb's root), stopping
+ * where they split (a bomb's two halves) or lie in no one child (a loop
+ * starting sleepers). */
+static long explosion(const struct vmi_task *t, long n, const uint32_t *desc, long top)
+{
+	long i = top;
+	for (int depth = 0; depth < FLOOD_MAX_DEPTH; depth++) {
+		long best = -1;
+		for (long k = 0; k < n; k++)
+			if (t[k].ppid == t[i].tgid && k != i && (best < 0 || desc[k] > desc[best]))
+				best = k;
+		if (best < 0 || ((uint64_t)desc[best] + 1) * 4 < (uint64_t)desc[i] * 3)
+			break;
+		i = best;
+	}
+	return i;
+}
+
 /* One explosion, one alert: its branches grow past the threshold after
  * its root did, and are not new explosions. */
 static bool ancestor_alerted(struct ids *d, const struct vmi_task *t, long n, long i)
@@ -68,7 +87,8 @@ static bool ancestor_alerted(struct ids *d, const struct vmi_task *t, long n, lo
 	return false;
 }
 
-/* The lowest processes with at least max_descendants live descendants. */
+/* Explosions: where the lowest processes with max_descendants live
+ * descendants have them. */
 static void check_descendants(struct ids *d, const struct vmi_task *t, long n, uint64_t icount)
 {
 	uint32_t *desc = calloc((size_t)n + 1, sizeof(*desc));
@@ -107,11 +127,13 @@ static void check_descendants(struct ids *d, const struct vmi_task *t, long n, u
 		json_object_set(kept, " new", new_seen);
 	json_decref(d->flood_alerted);
 	d->flood_alerted = kept;
-	for (long i = 0; i < n; i++) {
+	for (long top = 0; top < n; top++) {
+		if (desc[top] < limit || big_child[top] || t[top].tgid <= 1)
+			continue;
+		long i = explosion(t, n, desc, top);
 		char key[16];
 		pid_key(key, sizeof(key), t[i].tgid);
-		if (desc[i] < limit || big_child[i] || t[i].tgid <= 1 ||
-		    json_object_get(d->flood_alerted, key) || ancestor_alerted(d, t, n, i))
+		if (json_object_get(d->flood_alerted, key) || ancestor_alerted(d, t, n, i))
 			continue;
 		json_object_set_new(d->flood_alerted, key, json_true());
 		ids_alert(d, M_PROCESS_FLOOD, icount, t[i].tgid, t[i].task,
