@@ -66,7 +66,7 @@ def test():
         g = Guest(deb.boot_args(d, os.path.join(tmp, "deb.kov"), ssh_port, http_port) +
                   ["--ids", os.path.join(tmp, "policy.json")], timeout=1800)
         try:
-            deb.login(g)
+            deb.login(g, timeout=3600)  # a loaded host boots Debian in 15-30 min
             deb.system_state(g)
             for c in ["systemctl list-units >/dev/null", "apt-cache policy bash >/dev/null",
                       "ls -lR /etc >/dev/null"]:
