@@ -84,6 +84,18 @@ static void note_write(const struct bus_region *r, uint64_t off, uint64_t len)
 	}
 }
 
+/* Bring in the missing pages of [off, off + len) of r (see bus.h). */
+static void need_pages(const struct bus *b, const struct bus_region *r, uint64_t off,
+		       uint64_t len)
+{
+	if (!r->missing || !len)
+		return;
+	/* The hook may end post-copy (the last page came): then no bitmap. */
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12 && r->missing; p++)
+		if (r->missing[p / 64] >> (p % 64) & 1)
+			b->miss_hook(b->miss_opaque, r->base + (p << 12));
+}
+
 uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
 		      uint64_t **code_gen)
 {
@@ -91,6 +103,7 @@ uint8_t *bus_ram_page(const struct bus *b, uint64_t page_pa, bool for_write,
 	if (!r || !r->host || 4096 > r->size - (page_pa - r->base))
 		return NULL;
 	uint64_t off = page_pa - r->base;
+	need_pages(b, r, off, 4096);
 	if (for_write) {
 		if (!r->writable || (r->code_gen[off >> 12] & 1))
 			return NULL;
@@ -157,6 +170,29 @@ long bus_dirty_collect(struct bus *b, uint64_t base, uint64_t *out, uint64_t nbi
 	return set;
 }
 
+int bus_missing_start(struct bus *b, uint64_t base, uint64_t *missing,
+		      void (*hook)(void *opaque, uint64_t page_pa), void *opaque)
+{
+	for (int i = 0; i < b->count; i++) {
+		struct bus_region *r = &b->regions[i];
+		if (r->host && r->writable && r->base == base) {
+			r->missing = missing;
+			b->miss_hook = hook;
+			b->miss_opaque = opaque;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void bus_missing_stop(struct bus *b)
+{
+	for (int i = 0; i < b->count; i++)
+		b->regions[i].missing = NULL;
+	b->miss_hook = NULL;
+	b->miss_opaque = NULL;
+}
+
 int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,
 		 const struct mmio_ops *ops, void *opaque)
 {
@@ -186,8 +222,12 @@ uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for
 	uint64_t off = paddr - r->base;
 	if (len > r->size - off)
 		return NULL;
-	if (for_write)
+	need_pages(b, r, off, len);
+	if (for_write) {
 		note_write(r, off, len);
+		if (b->ram_write_hook)
+			b->ram_write_hook(b->ram_write_opaque, paddr, len);
+	}
 	return r->host + off;
 }
 
@@ -217,6 +257,7 @@ int bus_read(struct bus *b, uint64_t paddr, unsigned size, uint64_t *val)
 	if (!r || size > r->size - (paddr - r->base))
 		return -1;
 	if (r->host) {
+		need_pages(b, r, paddr - r->base, size);
 		*val = load_le(r->host + (paddr - r->base), size);
 		return 0;
 	}
@@ -233,6 +274,7 @@ int bus_write(struct bus *b, uint64_t paddr, unsigned size, uint64_t val)
 	if (r->host) {
 		if (!r->writable)
 			return -1;
+		need_pages(b, r, paddr - r->base, size);
 		memcpy(r->host + (paddr - r->base), &val, size);
 		note_write(r, paddr - r->base, size);
 		if ((paddr & ~0xfffULL) == b->watch_page && b->watch_hook)

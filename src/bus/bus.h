@@ -41,6 +41,7 @@ struct bus_region {
 	uint8_t *host; /* RAM/ROM: host memory; NULL for MMIO */
 	uint64_t *code_gen; /* RAM/ROM: one per page, see above */
 	uint64_t *dirty; /* writable RAM while tracking: bit i is page i; else NULL */
+	uint64_t *missing; /* RAM during post-copy: bit i, page i is not here yet; else NULL */
 	bool writable; /* RAM: true, ROM: false */
 	const struct mmio_ops *ops; /* MMIO only */
 	void *opaque;
@@ -56,6 +57,14 @@ struct bus {
 	uint64_t watch_page; /* physical page address, or UINT64_MAX */
 	void (*watch_hook)(void *opaque, uint64_t paddr);
 	void *watch_opaque;
+	/* Post-copy: called before any access reaches a missing page. */
+	void (*miss_hook)(void *opaque, uint64_t page_pa);
+	void *miss_opaque;
+	/* Told of every write through bus_ram_ptr (device DMA, cbo.zero,
+	 * loaders, debuggers), or NULL: the byte taint clears the bytes they
+	 * overwrite (vm/taps_taint.c). */
+	void (*ram_write_hook)(void *opaque, uint64_t paddr, uint64_t len);
+	void *ram_write_opaque;
 };
 
 void bus_init(struct bus *b);
@@ -105,6 +114,19 @@ bool bus_dirty_tracking(const struct bus *b);
  * clear them.  Returns the number of pages set, or -1 if tracking is off,
  * no tracked region starts at base or out is too small. */
 long bus_dirty_collect(struct bus *b, uint64_t base, uint64_t *out, uint64_t nbits);
+
+/* Missing pages (post-copy migration, vm/postcopy.c).  While a RAM
+ * region has a `missing` bitmap, every access the bus serves to a page
+ * whose bit is set first calls miss_hook with the page's address, which
+ * returns only once the page is there and its bit clear (or never: the
+ * VM cannot continue without it).  The accesses are exactly the ones
+ * above: TLB fills (bus_ram_page), device DMA and loaders (bus_ram_ptr),
+ * and slow-path loads and stores (bus_read, bus_write), so the hart
+ * never holds a TLB entry for a missing page and never decodes one.
+ * The bitmap is the caller's; stop before freeing it. */
+int bus_missing_start(struct bus *b, uint64_t base, uint64_t *missing,
+		      void (*hook)(void *opaque, uint64_t page_pa), void *opaque);
+void bus_missing_stop(struct bus *b);
 
 /* Physical access of naturally aligned `size` bytes (1,2,4,8), RAM or MMIO.
  * Return 0, or -1 for an access fault (nothing there, ROM write, device

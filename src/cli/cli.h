@@ -10,5 +10,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_analyze_taint(int argc, char **argv); /* keel analyze LOG --taint PATH */
 
 #endif

@@ -55,16 +55,20 @@ static void ctl_usage(FILE *out)
 	      "                   stands still while it is read, for the time printed\n"
 	      "  input TEXT       type TEXT on the guest's console; end a command line\n"
 	      "                   with a real newline, e.g. $'ls\\n' in bash\n"
-	      "  migrate tcp:HOST:PORT --key FILE [--downtime MS] [--postcopy never]\n"
-	      "        [--keep] [--json]\n"
+	      "  migrate tcp:HOST:PORT --key FILE [--downtime MS]\n"
+	      "        [--postcopy auto|never|now] [--keep] [--json]\n"
 	      "                   move the running VM, live, to a 'keel run --incoming\n"
 	      "                   tcp:HOST:PORT --key FILE' (docs/migrate.md): pre-copy\n"
 	      "                   rounds until what is left fits --downtime (default 50\n"
-	      "                   ms), then the handover.  Progress on stderr; then one\n"
-	      "                   line with the figures (the JSON reply with --json).\n"
-	      "                   The source quits once the VM runs on the destination\n"
-	      "                   (--keep: stays, paused); on any failure it runs on.\n"
-	      "                   Post-copy (--postcopy auto|now) is not built yet\n"
+	      "                   ms), then the handover.  When the rounds stop\n"
+	      "                   shrinking (--postcopy auto, the default), or at once\n"
+	      "                   (now): post-copy, the VM runs on the destination with\n"
+	      "                   pages missing, fetched on demand while the rest\n"
+	      "                   follow (never: stop and copy whatever is left).\n"
+	      "                   Progress on stderr; then one line with the figures\n"
+	      "                   (the JSON reply with --json).  The source quits once\n"
+	      "                   the destination has all of the VM (--keep: stays,\n"
+	      "                   paused); on a failure before the handover it runs on\n"
 	      "  quit             stop keel (it exits 0)\n"
 	      "  raw JSON         send JSON as the request line, as is\n"
 	      "\n"
@@ -210,7 +214,7 @@ static char *build_migrate(int argc, char **argv, bool *json_out)
 	json_decref(req);
 	if (!text)
 		fprintf(stderr, "keel ctl: usage: migrate tcp:HOST:PORT --key FILE [--downtime MS] "
-				"[--postcopy never] [--keep] [--json]\n");
+				"[--postcopy auto|never|now] [--keep] [--json]\n");
 	return text;
 }
 
@@ -431,6 +435,19 @@ static double num(json_t *o, const char *key)
 
 static void show_progress(json_t *p, bool tty)
 {
+	json_t *pc = json_object_get(p, "postcopy");
+	if (num(p, "base_bytes") > 0 && num(p, "rounds") == 0 && num(p, "pages_sent") == 0) {
+		fprintf(stderr, "%sthe destination lacks the base image: %.1f MB sent%s",
+			tty ? "\r\033[K" : "", num(p, "base_bytes") / 1e6, tty ? "" : "\n");
+		return;
+	}
+	if (json_is_object(pc)) {
+		fprintf(stderr, "%spost-copy: the VM runs on the destination (downtime %.1f ms); "
+				"%.0f of %.0f missing pages sent, %.0f requests%s",
+			tty ? "\r\033[K" : "", num(p, "downtime_ms"), num(pc, "sent"),
+			num(pc, "missing"), num(pc, "requests"), tty ? "" : "\n");
+		return;
+	}
 	fprintf(stderr, "%sround %d: %.0f pages sent (%.0f zero), %.0f left, %.0f dirty pages/s, "
 			"%.0f pages/s, est. downtime %.1f ms%s",
 		tty ? "\r\033[K" : "", (int)num(p, "rounds"), num(p, "pages_sent"),
@@ -456,6 +473,13 @@ static int show_result(json_t *reply, bool json, bool compact, bool tty)
 		       (int)num(fig, "rounds"), num(fig, "pages_sent"), num(fig, "zero_pages"),
 		       num(fig, "disk_bytes") / 1e6, num(fig, "bytes") / 1e6, num(fig, "downtime_ms"),
 		       num(fig, "total_ms"), num(fig, "icount"));
+		json_t *pc = json_object_get(fig, "postcopy");
+		if (json_is_object(pc))
+			printf("post-copy: %.0f pages were missing when the VM started there; %.0f "
+			       "faults waited for a page (the slowest %.1f ms, %.1f ms in all); "
+			       "%.0f ms until all of RAM was there\n",
+			       num(pc, "missing"), num(pc, "faults"), num(pc, "slowest_fault_ms"),
+			       num(pc, "fault_wait_ms"), num(pc, "ms"));
 	}
 	if (!ok)
 		fprintf(stderr, "keel ctl: migrate: %s\n",

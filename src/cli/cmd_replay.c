@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/inspect_cli.h"
+#include "cli/replay_observed.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
@@ -102,6 +103,7 @@ struct replay_options {
 	unsigned perturb_reg;
 	int gdb_port; /* -1: no --gdb */
 	uint64_t gdb_every;
+	const struct replay_observer *observer; /* replay_observed's */
 };
 
 /* The first records of a log: how to rebuild the machine. */
@@ -712,6 +714,17 @@ static int replay_log(const struct replay_options *o, struct session *s)
 			return 1;
 		}
 	}
+	if (o->observer && o->observer->start(o->observer->opaque, m, err, sizeof(err))) {
+		fprintf(stderr, "keel: %s\n", err);
+		ids_stop(ids);
+		vmi_events_stop(ev);
+		if (ev_out && ev_out != stderr)
+			fclose(ev_out);
+		replayer_free(&r);
+		log_reader_close(src.reader);
+		machine_dispose(m);
+		return 1;
+	}
 	double t0 = seconds_now();
 	int skip = o->from ? replayer_skip_before(&r, m->hart.icount, err, sizeof(err))
 			   : replayer_skip_to(&r, s->start_index, err, sizeof(err));
@@ -729,6 +742,8 @@ static int replay_log(const struct replay_options *o, struct session *s)
 		else if (bisect(s, o, &good, bad))
 			status = 1;
 	}
+	if (o->observer)
+		o->observer->stop(o->observer->opaque, m, status);
 	ids_stop(ids);
 	vmi_events_stop(ev);
 	if (ev_out && ev_out != stderr)
@@ -858,4 +873,17 @@ int cmd_replay(int argc, char **argv)
 	if (verify_for_replay(&o, &s) || read_session(&s, &o))
 		return 1;
 	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
+}
+
+int replay_observed(const char *dir, const struct log_verify_options *verify,
+		    const struct replay_observer *obs)
+{
+	struct replay_options o = {.dir = dir, .quiet = true, .no_decode_cache = true,
+				   .gdb_port = -1, .observer = obs};
+	if (verify)
+		o.verify = *verify;
+	struct session s = {0};
+	if (verify_for_replay(&o, &s) || read_session(&s, &o))
+		return 1;
+	return replay_log(&o, &s);
 }

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/default_guest.h"
 #include "dev/disk_image.h"
+#include "host/fatal_signal.h"
 #include "host/host_loop.h"
 #include "host/sandbox.h"
 #include "svc/api/api.h"
@@ -722,12 +723,14 @@ static enum stop_reason finish_recording(struct recorder *rec, enum stop_reason 
 		fprintf(stderr, "keel record: %s\n", err);
 		return STOP_NONE;
 	}
-	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed\n", rec->digests);
+	fprintf(stderr, "keel record: %" PRIu64 " checkpoints, log closed (CPU: first checkpoint "
+			"%.2f s, digests %.2f s)\n", rec->digests, rec->checkpoint_cpu_s,
+		rec->digest_cpu_s);
 	return why;
 }
 
 static enum stop_reason run_guest_loop(struct machine *m, const struct run_options *o,
-				       struct host_loop **loop_out)
+				       struct host_loop **loop_out, struct mig_postcopy *pc)
 {
 	if (o->trace) {
 		FILE *out = fopen(o->trace, "w");
@@ -754,6 +757,12 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	*loop_out = &loop;
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
+	if (pc) { /* the pages still on the source come between slices */
+		loop.svc_poll = mig_postcopy_poll;
+		loop.svc_opaque = pc;
+		loop.svc_fd = mig_postcopy_fd(pc);
+		mig_postcopy_on_lost(pc, fatal_exit);
+	}
 	m->cfg.console_write = host_loop_console_write;
 	m->cfg.console_opaque = &loop;
 	struct recorder rec;
@@ -882,7 +891,8 @@ static struct vmi_events *open_vmi_events(struct machine *m, const char *path, F
 
 /* The services that watch the run (--events-out, --track-dirty, --vmi-events)
  * around it. */
-static enum stop_reason run_guest(struct machine *m, const struct run_options *o)
+static enum stop_reason run_guest(struct machine *m, const struct run_options *o,
+				   struct mig_postcopy *pc)
 {
 	struct event_log evlog = {0};
 	struct dirty_rounds dirty = {0};
@@ -902,7 +912,7 @@ static enum stop_reason run_guest(struct machine *m, const struct run_options *o
 					      : NULL;
 	struct ids_pause pause = {m, NULL};
 	struct ids *ids = o->ids && !failed ? open_ids(m, o, &pause, &failed) : NULL;
-	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop);
+	enum stop_reason why = failed ? STOP_NONE : run_guest_loop(m, o, &pause.loop, pc);
 	ids_stop(ids);
 	if (o->track_dirty_ms && o->stats)
 		fprintf(stderr, "keel: stats: dirty rounds=%" PRIu64 " pages=%" PRIu64 " max=%" PRIu64 "\n",
@@ -971,7 +981,7 @@ static struct machine *boot_guest(const struct run_options *o, const struct mach
 }
 
 static int run_incoming(const struct run_options *o, const struct machine_config *cfg);
-static int run_machine(struct machine *m, const struct run_options *o);
+static int run_machine(struct machine *m, const struct run_options *o, struct mig_postcopy *pc);
 
 static int run_or_record(int argc, char **argv, bool record)
 {
@@ -1016,7 +1026,7 @@ static int run_or_record(int argc, char **argv, bool record)
 	if (rc == 0 && o.stats)
 		fprintf(stderr, "keel: stats: %s in %.1f ms\n", o.restore ? "restored" : "loaded",
 			(now_seconds() - t_load) * 1e3);
-	return rc == 0 ? run_machine(m, &o) : (machine_free(m), free(m), 1);
+	return rc == 0 ? run_machine(m, &o, NULL) : (machine_free(m), free(m), 1);
 }
 
 /* keel run --incoming: wait for a migrating VM, then run it like any
@@ -1026,19 +1036,22 @@ static int run_incoming(const struct run_options *o, const struct machine_config
 	uint8_t key[MIG_KEY_BYTES];
 	char err[PATH_MAX + 512];
 	struct machine *m = NULL;
+	struct mig_postcopy *pc = NULL;
 	int rc = mig_key_load(o->key, key, err, sizeof(err));
 	if (rc == 0)
-		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, err, sizeof(err));
+		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, &pc, err,
+				 sizeof(err));
 	sodium_memzero(key, sizeof(key));
 	if (rc) {
 		fprintf(stderr, "keel run: %s\n", err);
 		return 1;
 	}
-	return run_machine(m, o);
+	return run_machine(m, o, pc);
 }
 
-/* Run a loaded (booted, restored or received) machine to its end; frees it. */
-static int run_machine(struct machine *m, const struct run_options *o)
+/* Run a loaded (booted, restored or received) machine to its end; frees
+ * it, and ends a post-copy still under way (pc: NULL if none). */
+static int run_machine(struct machine *m, const struct run_options *o, struct mig_postcopy *pc)
 {
 	m->max_insns = o->max_insns;
 	int status;
@@ -1046,7 +1059,7 @@ static int run_machine(struct machine *m, const struct run_options *o)
 	if (o->gdb_port)
 		status = gdbstub_serve(m, o->gdb_port) ? 1 : (m->exited ? exit_status(m, STOP_EXIT) : 0);
 	else
-		status = exit_status(m, run_guest(m, o));
+		status = exit_status(m, run_guest(m, o, pc));
 	if (o->digest) {
 		char hex[65];
 		state_digest_hex(m, hex);
@@ -1057,6 +1070,7 @@ static int run_machine(struct machine *m, const struct run_options *o)
 		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
 			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
 	}
+	mig_postcopy_close(pc, "the VM stopped on the destination");
 	machine_free(m);
 	free(m);
 	return status;

@@ -18,6 +18,7 @@ static void usage(FILE *out)
 	      "  disk     make, inspect, check and convert disk overlays ('keel disk --help')\n"
 	      "  migrate  make a key for live migration ('keel migrate --help')\n"
 	      "  inspect  introspect a saved VM's guest kernel ('keel inspect --help')\n"
+	      "  analyze  ask a recorded log what happened ('keel analyze --help')\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "inspect"))
 		return cmd_inspect(argc - 1, argv + 1);
+	if (!strcmp(cmd, "analyze"))
+		return cmd_analyze(argc - 1, argv + 1);
 	fprintf(stderr, "keel: unknown command '%s' (try 'keel --help')\n", cmd);
 	return 2;
 }

@@ -230,6 +230,9 @@ int clone_vm(struct machine *m, struct api_server *parent_api, const struct clon
 	struct api_server api;
 	if (check_disk(m, out) || open_handover(parent_api, r, &console_fd, &api, ready, out))
 		return -1;
+	/* Both would own the page stream of a post-copy: the pages come
+	 * first, so that each has all of RAM. */
+	taps_postcopy_complete(m);
 	/* Nothing buffered may be written twice, once by each process (the
 	 * caller flushed its own buffers). */
 	fflush(NULL);

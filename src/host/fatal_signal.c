@@ -61,6 +61,14 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
 	_exit(128 + sig);
 }
 
+void fatal_exit(int status)
+{
+	if (tty_guard.armed)
+		tcsetattr(tty_guard.fd, TCSANOW, &tty_guard.saved);
+	tty_guard.armed = 0;
+	exit(status);
+}
+
 void fatal_signal_install(void)
 {
 	if (tty_guard.installed)

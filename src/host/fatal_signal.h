@@ -20,6 +20,10 @@ void fatal_signal_guard_tty(int fd, const struct termios *saved);
 /* The terminal was restored normally: nothing to do at death any more. */
 void fatal_signal_release_tty(void);
 
+/* keel cannot go on (a post-copy migration lost its source): restore the
+ * terminal if it is guarded, then exit(status). */
+void fatal_exit(int status);
+
 /* Install the handlers without a terminal (the sandbox's SIGSYS report
  * needs them).  Idempotent. */
 void fatal_signal_install(void);

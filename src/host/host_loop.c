@@ -153,7 +153,7 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
-#define HOST_POLLFDS (1 + API_MAX_FDS)
+#define HOST_POLLFDS (2 + API_MAX_FDS)
 
 /* The console (pfd[0], skipped with fd -1 unless `console`) and the
  * control socket's listener and clients.  Returns how many entries. */
@@ -161,8 +161,10 @@ static unsigned host_pollfds(const struct host_loop *l, struct pollfd *pfd, bool
 {
 	pfd[0] = (struct pollfd){.fd = console ? l->in_fd : -1, .events = POLLIN};
 	unsigned n = 1;
+	if (l->svc_poll)
+		pfd[n++] = (struct pollfd){.fd = l->svc_fd, .events = POLLIN};
 	if (l->api)
-		n += (unsigned)api_server_fds(l->api, pfd + 1, HOST_POLLFDS - 1);
+		n += (unsigned)api_server_fds(l->api, pfd + n, HOST_POLLFDS - n);
 	return n;
 }
 
@@ -383,6 +385,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 	for (;;) {
 		if (l->clones)
 			l->clones -= clone_reap();
+		if (l->svc_poll && !l->svc_poll(l->svc_opaque))
+			l->svc_poll = NULL;
 		if (l->api) {
 			api_server_poll(l->api, m, &l->actions);
 			if (l->actions.clone_pending) {

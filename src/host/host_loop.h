@@ -34,6 +34,12 @@ struct host_loop {
 	/* The control socket (NULL: none), served between slices. */
 	struct api_server *api;
 	struct api_actions actions;
+	/* A service with a connection of its own, served between slices when
+	 * svc_fd is readable (post-copy's page stream): svc_poll returns
+	 * false when it is done.  NULL: none. */
+	bool (*svc_poll)(void *opaque);
+	void *svc_opaque;
+	int svc_fd;
 	/* Fork-clones (src/host/clone.c): this process is one, and how many
 	 * of its own clones have not been reaped yet. */
 	bool is_clone;

@@ -192,10 +192,14 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 
 int machine_net_input(struct machine *m, const uint8_t *frame, size_t len)
 {
+	uint64_t delivered = m->net.stats.rx_frames;
 	if (!m->has_net || !virtio_net_can_receive(&m->net) ||
 	    virtio_net_receive(&m->net, frame, len) < 0)
 		return -1;
 	events_deliver(&m->events, EV_NET_FRAME, frame, len);
+	/* After the observers: one may have turned taint on for this frame. */
+	if (m->taps.taint && m->net.stats.rx_frames != delivered)
+		taps_taint_net_rx(m, frame, len);
 	return 0;
 }
 
@@ -353,6 +357,8 @@ void machine_watch_tohost(struct machine *m)
 
 void machine_free(struct machine *m)
 {
+	taps_postcopy_abandon(m);
+	taps_taint_disable(m);
 	if (m->has_blk)
 		virtio_blk_free(&m->blk);
 	if (m->has_slirp)
@@ -382,6 +388,7 @@ static int reseed(struct machine *m)
 int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
+	taps_postcopy_complete(m); /* no late page may land in the new boot */
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
 	bus_ram_rewritten(&m->bus);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);

@@ -124,6 +124,12 @@ struct machine {
 	bool exited;
 	int exit_code;
 	unsigned resets; /* guest-requested resets so far */
+	/* Post-copy (vm/postcopy.c): the RAM pages not here yet. */
+	struct {
+		uint64_t *missing; /* NULL: every page is here */
+		uint64_t left;
+		struct taps_postcopy_ops ops;
+	} postcopy;
 	/* RAM right after boot, encoded as a snapshot RAM section (see
 	 * machine_capture_boot_image); NULL if none was captured. */
 	uint8_t *boot_image;

@@ -86,11 +86,14 @@ int machine_rom_load(struct machine *m, struct state_reader *r)
 int machine_ram_save(const struct machine *m, struct state_writer *w, bool checksum, char *err,
 		     size_t errlen)
 {
+	if (m->postcopy.missing) /* all of RAM, not what has arrived (taps.h, 5b) */
+		taps_postcopy_complete((struct machine *)m);
 	return ram_state_save(m->ram, m->ram_size, checksum, w, err, errlen);
 }
 
 int machine_ram_load(struct machine *m, struct state_reader *r)
 {
+	taps_postcopy_complete(m); /* no late page may overwrite what loads here */
 	return ram_state_load(m->ram, m->ram_size, &m->bus, r);
 }
 

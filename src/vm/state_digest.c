@@ -13,6 +13,7 @@
 #include "vm/ram_dirty.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
+#include "vm/taps.h"
 
 
 static void put_le64(uint8_t p[8], uint64_t v)
@@ -151,6 +152,7 @@ void state_digest_forget(struct machine *m)
 int state_digest(struct machine *m, uint8_t out[STATE_DIGEST_BYTES])
 {
 	memset(out, 0, STATE_DIGEST_BYTES);
+	taps_postcopy_complete(m); /* a digest is of all of RAM (taps.h, 5b) */
 	/* crypto_generichash needs no sodium_init(): it uses no randomness
 	 * and its implementation choice does not change its output. */
 	struct state_writer w;

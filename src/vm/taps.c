@@ -39,6 +39,7 @@ void taps_request_exit(struct machine *m, int code)
 
 void taps_reset(struct machine *m)
 {
+	taps_taint_disable(m);
 	taps_effect_stop(m);
 	memset(&m->taps, 0, sizeof(m->taps));
 	events_unobserve_all(&m->events);
@@ -243,6 +244,11 @@ void taps_trap_unsubscribe(struct machine *m, int id)
 
 void taps_memview(const struct machine *m, struct memview *mv)
 {
+	/* A view is of all of RAM: during post-copy, the missing pages come
+	 * first.  That changes nothing the guest can see (taps.h, 5b), which
+	 * is why a const machine may do it. */
+	if (m->postcopy.missing)
+		taps_postcopy_complete((struct machine *)m);
 	mv->ram = m->ram;
 	mv->base = m->ram_base;
 	mv->size = m->ram_size;

@@ -191,6 +191,19 @@ struct tap_regs {
 
 void taps_regs(const struct machine *m, struct tap_regs *r);
 
+/* The data access the instruction at pc would make if it ran now: its
+ * virtual address (rs1 + offset), size, and whether it reads, writes or
+ * both (an AMO; SC counts as a write, cbo.zero as a 64-byte write), decoded
+ * without running it.  For debuggers' watchpoints, which stop before the
+ * access.  Returns 0, 1 if the instruction makes no data access, -1 if pc
+ * does not translate to memory the view can read. */
+struct tap_next_access {
+	uint64_t va;
+	unsigned size;
+	bool read, write;
+};
+int taps_next_access(const struct machine *m, struct tap_next_access *a);
+
 /* Debuggers: change the hart's state between slices.  A CSR is read and
  * written with its side effects on the hart's own caches (a satp write
  * flushes the TLB) but without privilege checks.  Return 0 or -1 (no such
@@ -227,6 +240,50 @@ bool taps_dirty_enabled(const struct machine *m);
  * Returns the number of pages set, or -1 if not enabled or the bitmap is
  * too small. */
 long taps_dirty_fetch(struct machine *m, uint64_t *bitmap, size_t nbits);
+
+/* ---- 5b. post-copy: pages that are not here yet ---- */
+
+/* A migrating VM may start to run before all of its RAM has arrived
+ * (docs/migrate.md, "Post-copy").  The service that brings the pages
+ * marks the missing ones; from then on the first access of any kind to
+ * a missing page (the hart's loads, stores, fetches and page-table
+ * walks, device DMA) waits, inside that access, until the service has
+ * put the page in place.  The guest cannot tell: the page holds what
+ * it would have held, and the access completes as it would have.
+ * Readers of all of RAM (taps_memview, snapshots, state digests,
+ * clones, resets, restores) first bring in every page still missing. */
+#define TAPS_POSTCOPY_ALL UINT64_MAX
+struct taps_postcopy_ops {
+	/* Bring the page (its index from the RAM base; TAPS_POSTCOPY_ALL:
+	 * every missing page) in with taps_postcopy_fill, and others that
+	 * come meanwhile.  0, or -1 with a reason: the page cannot come. */
+	int (*fetch)(void *opaque, uint64_t page, char *why, size_t whylen);
+	/* A page cannot come, so the VM cannot go on: say so and end the
+	 * process.  Must not return. */
+	void (*lost)(void *opaque, const char *why);
+	void *opaque;
+};
+/* Start: the pages whose bit is set in `missing` (nbits covering RAM)
+ * are not here.  Called between slices, before the VM runs on.  0, or -1
+ * (no memory, or post-copy already under way). */
+int taps_postcopy_begin(struct machine *m, const uint64_t *missing, size_t nbits,
+			const struct taps_postcopy_ops *ops);
+/* Put a page that arrived in place: 1 if it was missing, 0 if it was
+ * here already (left as it is), -1 for an index past RAM.  Between
+ * slices or from inside fetch. */
+int taps_postcopy_fill(struct machine *m, uint64_t page, const void *data);
+bool taps_postcopy_missing(const struct machine *m, uint64_t page);
+/* Pages still missing (0: post-copy is over, or never began). */
+uint64_t taps_postcopy_left(const struct machine *m);
+/* Bring every missing page in now (a fetch of TAPS_POSTCOPY_ALL). */
+void taps_postcopy_complete(struct machine *m);
+/* Set bit i of `bitmap` (nbits covering RAM) for each RAM page the
+ * hart's TLBs reach now: the pages it used last, which a migration sends
+ * before the VM runs on elsewhere.  Returns how many bits were set. */
+long taps_recent_pages(const struct machine *m, uint64_t *bitmap, size_t nbits);
+/* Forget the missing set (their contents no longer matter: the machine
+ * is being freed). */
+void taps_postcopy_abandon(struct machine *m);
 
 /* ---- 6. memory effects ---- */
 
@@ -312,5 +369,47 @@ typedef void (*tap_disk_write_fn)(void *opaque, uint64_t icount, uint64_t off, u
 /* Returns an id (>= 0), or -1 when TAPS_MAX_SUBSCRIBERS are taken. */
 int taps_disk_subscribe(struct machine *m, tap_disk_write_fn fn, void *opaque);
 void taps_disk_unsubscribe(struct machine *m, int id);
+
+/* ---- 8. byte taint ---- */
+
+/* Which sources' bytes each byte of RAM holds, carried through every
+ * instruction (docs/taps.md, "Byte taint").  A label set is a 32-bit
+ * mask: bit i is the service's label i.  Enabling subscribes a memory-
+ * effect observer (section 6: one step at a time, no decoded blocks) and
+ * starts with everything clean; the rules are explicit data flow only
+ * (loads and stores carry labels, ALU results take the union of their
+ * sources, addresses and branches carry none; registers are tracked whole,
+ * RAM byte by byte).  Writes that no instruction makes (device DMA,
+ * cbo.zero, debuggers) leave clean bytes.  Not machine state: never saved,
+ * a fork-clone starts without it.  Returns 0 or -1 (no memory, or no
+ * effect subscriber slot). */
+int taps_taint_enable(struct machine *m);
+void taps_taint_disable(struct machine *m);
+bool taps_taint_enabled(const struct machine *m);
+
+/* Give [pa, pa+len) of RAM the label set `labels` (0: clean), replacing
+ * what they had.  -1 if taint is off or the range is not all RAM. */
+int taps_taint_label(struct machine *m, uint64_t pa, uint64_t len, uint32_t labels);
+/* The union of the label sets of [pa, pa+len), and each byte's in
+ * per_byte[len] (may be NULL).  Bytes outside RAM, or taint off: clean. */
+uint32_t taps_taint_query(const struct machine *m, uint64_t pa, uint64_t len,
+			  uint32_t *per_byte);
+/* The registers' sets (x0: always clean); the setters are for tests. */
+uint32_t taps_taint_xreg(const struct machine *m, unsigned n);
+uint32_t taps_taint_freg(const struct machine *m, unsigned n);
+int taps_taint_set_xreg(struct machine *m, unsigned n, uint32_t labels);
+int taps_taint_set_freg(struct machine *m, unsigned n, uint32_t labels);
+
+/* The network source: each frame virtio-net delivers to the guest (the
+ * Ethernet frame, after its event observers: an observer of EV_NET_FRAME
+ * may enable taint and set this for the very frame it sees) is shown to fn,
+ * which returns
+ * the labels of its bytes from *payload_off on (set it; the bytes before
+ * it, headers, stay clean).  Called from inside machine_run, at the frame's
+ * icount, after the device wrote the frame into the guest's buffer.  NULL
+ * fn: frames arrive clean. */
+typedef uint32_t (*tap_taint_net_fn)(void *opaque, const uint8_t *frame, size_t len,
+				     size_t *payload_off);
+void taps_taint_net_source(struct machine *m, tap_taint_net_fn fn, void *opaque);
 
 #endif

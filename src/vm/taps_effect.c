@@ -34,6 +34,7 @@ static void on_insn(void *opaque, const struct hart *h, uint64_t pc,
 	e->csr_read = u.csr_read;
 	e->csr_written = u.csr_written;
 	e->naccess = 0;
+	t->effect_insn = *d;
 	t->effect_decoded = true;
 }
 

@@ -50,6 +50,9 @@ struct taps_state {
 	struct hart_effect_hook effect_hook; /* the hart's, while observing */
 	struct tap_insn_effect effect; /* the instruction in flight */
 	bool effect_decoded; /* effect_hook.insn has described it */
+	struct decoded_insn effect_insn; /* ... as this (vm/taps_taint.c reads it) */
+
+	struct taint *taint; /* byte taint (vm/taps_taint.c), or NULL: off */
 
 	/* disk writes (taps_disk_subscribe) */
 	struct {
@@ -73,6 +76,11 @@ bool taps_fire_stops(struct machine *m);
  * any effect subscriber exists: run up to `budget` steps one at a time,
  * reporting each.  Returns the steps taken (as hart_run). */
 uint64_t taps_effect_run(struct machine *m, uint64_t budget);
+
+/* machine_net_input's side of the byte taint: the frame it just handed
+ * to virtio-net (its chain still in m->net.req) gets the net source's
+ * labels.  Only called while taint is on. */
+void taps_taint_net_rx(struct machine *m, const uint8_t *frame, size_t len);
 
 /* Stop observing: the hart gets its hook cleared and its decoded blocks
  * back (taps_reset, the last unsubscribe). */

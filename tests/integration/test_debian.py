@@ -18,7 +18,15 @@ keel, as a person uses it (docs/guest.md, "The Debian guest"):
    5. `keel record` a session (console login, ssh login writing a file,
       HTTP request, poweroff) and `keel replay` it 3 times: each replay
       prints exactly the recorded console output and matches every
-      checkpoint digest.
+      checkpoint digest;
+   6. state: snapshot a running guest and restore it on a copy of its
+      overlay (the file written before is there, the one written after is
+      not; ssh on the restored VM's own forward); suspend it encrypted
+      and resume it (wrong passphrase refused; ssh again); migrate the
+      resumed VM to another keel while an ssh session runs: the session
+      ends with the source (slirp's connections do not move,
+      docs/migrate.md "Network"), a fresh ssh reaches the moved guest on
+      the destination's forward and finds the files.
 
 Every keel started here is killed at the end, clones included."""
 import concurrent.futures
@@ -33,6 +41,8 @@ import debianlib as deb
 import vmilib as vmi
 from guestlib import Guest, GuestError, check, free_port, keel_path, main
 from test_clone import clone, wait_for_socket
+from test_migrate import Keel, keygen
+from test_suspend import FdGuest, run_fd3
 
 REPLAYS = int(os.environ.get("KEEL_DEBIAN_REPLAYS", "3"))
 
@@ -155,6 +165,96 @@ def test_record_replay(d, tmp):
         print(f"replay {i}: identical console, {err.strip().splitlines()[-1]}")
 
 
+PASS = "debian pass phrase"
+
+
+def test_state(d, tmp):
+    f = deb.files(d)
+    sock = os.path.join(tmp, "st.sock")
+    ports = [free_port() for _ in range(4)]
+    fwd = lambda p: ["--net", f"user,hostfwd=tcp:127.0.0.1:{p}-:22"]
+    g = Guest(deb.boot_args(d, os.path.join(tmp, "st.kov"), ports[0], None,
+                            ["--api-sock", sock]), timeout=1500)
+    keels = [g]
+    try:
+        api = wait_for_socket(sock, g.proc)
+        deb.login(g)
+        deb.ssh(d, ports[0], "echo before-snap > /root/before; sync")
+        snap = os.path.join(tmp, "deb.snap")
+        r = api.call({"cmd": "snapshot", "path": snap})
+        check(r["ok"], f"snapshot: {r}")
+        out, rc = g.run("echo after-snap > /root/after; sync; cat /root/after")
+        check("after-snap" in out, f"writing after the snapshot: {out!r}")
+
+        # Restore on a copy of the overlay as it was (the original wrote on).
+        rst = Guest(["--restore", snap, "--overlay", os.path.join(tmp, "restored.kov"),
+                     "-m", "1G"] + fwd(ports[1]), timeout=600)
+        keels.append(rst)
+        out, rc = rst.run("cat /root/before; ls /root/after")
+        check("before-snap" in out and rc != 0, f"the restored guest's files: {rc} {out!r}")
+        out = deb.ssh(d, ports[1], "cat /root/before; hostname")
+        check("before-snap" in out and "keel-debian" in out, f"ssh, restored: {out!r}")
+        rst.kill()
+        print(f"snapshot: restored on a copy of the overlay, ssh on its own forward "
+              f"({os.path.getsize(snap) / 1e6:.0f} MB snapshot)")
+
+        # Encrypted suspend and resume.
+        sealed = os.path.join(tmp, "deb.sealed")
+        rc, out, err = run_fd3([keel_path(), "ctl", "--sock", sock, "suspend", "--encrypt",
+                                sealed, "--passphrase-fd", "3"], PASS)
+        check(rc == 0 and '"ok": true' in out, f"suspend: {rc} {out} {err}")
+        check(g.wait_exit(120) == 0, "keel did not exit after suspend")
+        resume = [keel_path(), "run", "--restore", sealed, "--passphrase-fd", "3", "-m", "1G",
+                  "--api-sock", os.path.join(tmp, "res.sock")] + fwd(ports[2])
+        rc, _, err = run_fd3(resume, "not " + PASS)
+        check(rc != 0 and "wrong passphrase" in err, f"wrong passphrase: {rc} {err!r}")
+        res = FdGuest(resume, PASS, timeout=600)
+        keels.append(res)
+        api2 = wait_for_socket(os.path.join(tmp, "res.sock"), res.proc)
+        out = deb.ssh(d, ports[2], "cat /root/before /root/after")
+        check("before-snap" in out and "after-snap" in out, f"ssh, resumed: {out!r}")
+        print("suspend: sealed, a wrong passphrase refused, resumed with ssh on a new forward")
+
+        # Migrate the resumed VM while an ssh session runs.
+        key = keygen(tmp, "deb.key")
+        mport = free_port()
+        dst = Keel(["--incoming", f"tcp:127.0.0.1:{mport}", "--key", key, "-m", "1G",
+                    "--disk", f"{f['rootfs.ext4']},overlay={tmp}/moved.kov"] + fwd(ports[3]))
+        keels.append(dst)
+        dst.expect_err(r"waiting for a migration")
+        session = subprocess.Popen(
+            ["ssh", "-p", str(ports[2]), "-i", f["id_ed25519"],
+             "-o", f"UserKnownHostsFile={f['known_hosts']}", "-o", "StrictHostKeyChecking=yes",
+             "-o", "BatchMode=yes", "-o", "ServerAliveInterval=2",
+             "-o", "ServerAliveCountMax=5", "root@127.0.0.1",
+             "while :; do echo tick; sleep 1; done"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        first = session.stdout.readline()  # logged in, and ticking
+        check(first.strip() == b"tick", f"the ssh session: {first!r}")
+        p = subprocess.run([keel_path(), "ctl", "--sock", os.path.join(tmp, "res.sock"),
+                            "migrate", f"tcp:127.0.0.1:{mport}", "--key", key],
+                           capture_output=True, text=True, timeout=900)
+        check(p.returncode == 0 and "migrated:" in p.stdout, f"migrate: {p.stdout} {p.stderr}")
+        check(res.wait_exit(120) == 0, "the source did not quit after the migration")
+        try:
+            session.wait(60)
+        except subprocess.TimeoutExpired:
+            session.kill()
+            check(False, "the ssh session through the source's slirp outlived its source")
+        ticks = 1 + session.stdout.read().decode().count("tick")
+        check(session.returncode != 0,
+              f"ssh session: exit {session.returncode}: {session.stderr.read()!r}")
+        out = deb.ssh(d, ports[3], "cat /root/before /root/after; systemctl is-active ssh")
+        check("before-snap" in out and "after-snap" in out and "active" in out,
+              f"ssh after the migration: {out!r}")
+        print(f"migration: {p.stdout.strip()}; the ssh session through the source ended "
+              f"(exit {session.returncode}, {ticks} ticks), a fresh ssh reached the moved guest")
+        deb.poweroff(dst)
+    finally:
+        for k in keels:
+            k.kill()
+
+
 def test():
     # Importing test_clone registered its atexit hook that kills every
     # clone in CLONE_PIDS, the ones made here too.
@@ -163,8 +263,12 @@ def test():
         if "--smoke" in sys.argv:
             test_smoke(d, tmp)
             return
+        if "--state" in sys.argv:
+            test_state(d, tmp)
+            return
         test_system(d, tmp)
         test_record_replay(d, tmp)
+        test_state(d, tmp)
 
 
 if __name__ == "__main__":

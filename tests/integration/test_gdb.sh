@@ -5,7 +5,7 @@
 #
 # Builds its own tiny bare-metal guest (so the assertions know exactly what
 # the program does) and runs these sessions against `keel run --gdb PORT`:
-#   1. gdb-multiarch: breakpoints, continue, stepi, registers (x, f, CSR,
+#   1. gdb-multiarch: breakpoints, a read watchpoint, continue, stepi, registers (x, f, CSR,
 #      priv), memory read/write, register write that changes the guest's
 #      result, and continuing to the guest's exit (checks keel's status).
 #   2. a raw protocol client (python3): malformed and hostile packets must
@@ -219,6 +219,11 @@ x/1xw &value
 set \$a0 = 100
 echo @@ a0 written\n
 p \$a0
+rwatch -l *(int *)&value
+continue
+echo @@ after rwatch\n
+info registers pc
+delete 2
 hbreak *bp_check
 continue
 echo @@ at bp_check\n
@@ -262,10 +267,13 @@ session_gdb() {
 	expect_in "$out" ":[[:space:]]+0xdeadbeef[[:space:]]+0x11223344[[:space:]]+0x55667788[[:space:]]+0x99aabbcc" "x/4xw shows the data"
 	expect_in "$out" ":[[:space:]]+0x00000005\$" "memory write is read back"
 	expect_in "$out" "^\\\$1 = 100\$" "register write is read back"
-	expect_in "$out" "^Breakpoint 2, 0x0*${check#0x} in bp_check" "stop at hardware breakpoint"
+	expect_in "$out" "^Hardware read watchpoint 2: -location" "a read watchpoint stops"
+	expect_in "$out" "^Value = 5\$" "the read watchpoint shows the value read"
+	expect_in "$out" "^pc +$(printf '0x%x' $((after_li + 20)))[[:space:]]" "the read watchpoint stops right after the lw"
+	expect_in "$out" "^Breakpoint 3, 0x0*${check#0x} in bp_check" "stop at hardware breakpoint"
 	expect_in "$out" "^\\\$2 = 101\$" "guest computed a2 from the a0 gdb wrote"
 	expect_in "$out" "^\\\$3 = 5\$" "guest loaded the value gdb wrote"
-	expect_in "$out" "^Breakpoint 3, " "stop at breakpoint 3"
+	expect_in "$out" "^Breakpoint 4, " "stop at breakpoint 4"
 	expect_in "$out" "double = 1[,}]" "ft0 holds 1.0"
 	expect_in "$out" "^\\\$6 = 106\$" "a4 == 106"
 	expect_in "$out" "^misa +0x8000000000[0-9a-f]{6}" "misa readable, MXL=64"
@@ -398,8 +406,14 @@ check(not big.startswith("E") and 0 < len(big) <= 0x4000 and len(big) % 2 == 0,
       "huge m length not clamped: %d chars" % len(big))
 check(big[:8] == bytes.fromhex(big[:8]).hex(), "m reply not hex")
 check(ask("q" * 20000).startswith("E"), "overlong packet not rejected")
-for pkt in ("qFooBar", "vMustReplyEmpty", "Z2,80000000,4", "!", "bc"):
+for pkt in ("qFooBar", "vMustReplyEmpty", "Z5,80000000,4", "!", "bc"):
     check(ask(pkt) == "", "%r should get the empty reply" % pkt)
+# watchpoints: kept (and removed) by address and length; an empty or
+# wrapping range is refused
+for pkt, want in (("Z2,80000000,4", "OK"), ("Z3,80000000,8", "OK"), ("z2,80000000,4", "OK"),
+                  ("z3,80000000,8", "OK"), ("Z4,80000000,0", "E"),
+                  ("Z2,ffffffffffffffff,4", "E")):
+    check(ask(pkt).startswith(want), "%r should get %s" % (pkt, want))
 check(ask("X80003000,0:") == "OK", "X probe")
 check(ask("qfThreadInfo") == "m1" and ask("qsThreadInfo") == "l", "thread list")
 check(ask("qC") == "QC1" and ask("Hg0") == "OK", "qC/H")

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -399,9 +400,51 @@ def test_network(tmp, key):
         server.shutdown()
 
 
+def test_base_moves(tmp, key):
+    """A destination without the overlay's base gets it from the source,
+    verified by its hash; one with another file there refuses."""
+    base = os.path.join(tmp, "b-base.ext4")
+    shutil.copyfile(guest_files()["rootfs"], base)
+    os.makedirs(os.path.join(tmp, "far"))
+    far = os.path.join(tmp, "far", "base.ext4")
+    other = os.path.join(tmp, "far", "other.ext4")
+    shutil.copyfile(base, other)
+    with open(other, "r+b") as f:  # same size, one byte else
+        f.seek(4096 * 100)
+        b = f.read(1)
+        f.seek(4096 * 100)
+        f.write(bytes([b[0] ^ 0xff]))
+    port, port2 = free_port(), free_port()
+    bad = destination(tmp, "b-bad", key, port2, ["--disk", f"{other},overlay={tmp}/b-bad.kov"])
+    dst = destination(tmp, "b-dst", key, port, ["--disk", f"{far},overlay={tmp}/b-dst.kov"])
+    src, api, sock = source(tmp, "b-src", f"{base},overlay={tmp}/b-src.kov")
+    try:
+        src.wait_ready()
+        rc, reply, err = migrate(sock, port2, key)
+        check(rc == 1 and "is not the VM's" in reply["error"], f"another base: {rc} {reply}")
+        running_on(api)
+        src.run("echo written > /moved.txt; sync")
+        rc, reply, err = migrate(sock, port, key, "--throttle", "10")
+        check(rc == 0 and reply["ok"], f"migrate with the base: {rc} {reply} {err}")
+        size = os.path.getsize(base)
+        check(reply["migrated"].get("base_bytes") == size, f"figures: {reply['migrated']}")
+        check(open(far, "rb").read() == open(base, "rb").read(), "the base arrived changed")
+        check(not [f for f in os.listdir(os.path.dirname(far)) if ".part-" in f],
+              "a partial base was left behind")
+        dst.expect_err(r"arrived and hashes to the VM's base")
+        out, status = dst.run("cat /moved.txt")
+        check("written" in out, f"the moved VM's disk: {out!r}")
+        print(f"base image: {size} bytes moved to a destination that lacked it, verified; "
+              "another base at the path refused")
+    finally:
+        for k in (src, dst, bad):
+            k.kill()
+
+
 def test():
     with tempfile.TemporaryDirectory() as tmp:
         key = keygen(tmp, "k.key")
+        test_base_moves(tmp, key)
         test_network(tmp, key)
         test_refusals_and_life(tmp, key)
         test_link_cut(tmp, key)

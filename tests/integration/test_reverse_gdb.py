@@ -10,7 +10,12 @@ guest kernel's vmlinux against the replay:
     again: the first hit's registers once more;
   - a second gdb session goes straight forward to that icount from the
     start of the recording (`monitor seek N`, no backward move): every
-    general register equals what reverse-stepi showed.
+    general register equals what reverse-stepi showed;
+  - a third puts a write watchpoint on jiffies after the first vfs_write:
+    continue twice stops right after each of two writes (gdb shows old and
+    new values), reverse-continue twice stops right before each of them
+    (one instruction earlier, the value before the write), and continue
+    from there stops after the first write again.
 
 Each session must end with keel's exit, and nothing is left running."""
 import os
@@ -71,6 +76,39 @@ def gdb_session(log, commands):
             keel.wait()
 
 
+def values(out):
+    """Every `print` result: the jiffies read at each stop."""
+    return [int(x) for x in re.findall(r"^\$\d+ = (-?\d+)$", out, re.M)]
+
+
+def check_watchpoints(log):
+    jiffies = "*(long *)&jiffies"
+    out = gdb_session(log, [
+        f"break {BREAK}", "continue", "delete",
+        f"watch -l {jiffies}",
+        "continue", "monitor icount", f"print {jiffies}",
+        "continue", "monitor icount", f"print {jiffies}",
+        "reverse-continue", "monitor icount", f"print {jiffies}",
+        "reverse-continue", "monitor icount", f"print {jiffies}",
+        "continue", "monitor icount", f"print {jiffies}",
+    ])
+    counts, vals = icounts(out), values(out)
+    check(len(counts) == 5 and len(vals) == 5, f"gdb watch session:\n{out[-3000:]}")
+    after1, after2, before2, before1, again = counts
+    v1, v2, vb2, vb1, va = vals
+    check(out.count("Old value") == 5, f"gdb did not report five watchpoint stops:\n{out[-3000:]}")
+    check(after1 < after2 and v2 != v1, f"two writes: icounts {after1}, {after2}, values {v1}, {v2}")
+    check(before2 == after2 - 1 and vb2 == v1,
+          f"reverse-continue from {after2} went to {before2} (jiffies {vb2}); "
+          f"want {after2 - 1} and {v1}")
+    check(before1 == after1 - 1 and vb1 != v1,
+          f"second reverse-continue went to {before1} (jiffies {vb1}); want {after1 - 1}")
+    check(again == after1 and va == v1, f"continue went to {again} (jiffies {va}); "
+          f"want {after1} and {v1}")
+    print(f"watch jiffies: writes retire at icount {after1 - 1} and {after2 - 1}; reverse-continue "
+          f"stops before each, continue after")
+
+
 def icounts(out):
     return [int(x) for x in re.findall(r"^(\d+)$", out, re.M)]
 
@@ -128,6 +166,7 @@ def test():
         check(regs2[0] == regs[2], f"a forward run to {before} differs from reverse-stepi:\n"
               f"{regs2[0]}\n{regs[2]}")
         print(f"a forward run to {before} has the registers reverse-stepi showed")
+        check_watchpoints(log)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,48 @@ static void test_write_through_view_reaches_code(void **state)
 
 /* ---- registers ---- */
 
+/* The data access the next instruction would make, decoded without
+ * running it; the compressed encoding is c.sd a1, 8(a0). */
+static void test_next_access(void **state)
+{
+	struct machine *m = *state;
+	struct code c = code_at(m, CODE_BASE);
+	emit(&c, sd(T0, A0, -8));
+	emit(&c, lbu(T1, A1, 3));
+	emit(&c, amo(AMO_ADD, 2, T2, A2, T0));
+	emit(&c, lr_d(T2, A2));
+	emit(&c, sc_w(T2, A2, T0));
+	emit(&c, addi(T0, T0, 1));
+	emit16(&c, 0xe50c);
+	m->hart.x[A0] = DATA_BASE + 16;
+	m->hart.x[A1] = DATA_BASE + 0x100;
+	m->hart.x[A2] = DATA_BASE + 0x200;
+	const struct tap_next_access want[] = {
+		{DATA_BASE + 8, 8, false, true}, {DATA_BASE + 0x103, 1, true, false},
+		{DATA_BASE + 0x200, 4, true, true}, {DATA_BASE + 0x200, 8, true, false},
+		{DATA_BASE + 0x200, 4, false, true}, {0}, {DATA_BASE + 24, 8, false, true},
+	};
+	uint64_t pc = CODE_BASE;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct tap_next_access a;
+		m->hart.pc = pc;
+		pc += i == 6 ? 2 : 4;
+		if (!want[i].size) {
+			assert_int_equal(taps_next_access(m, &a), 1);
+			continue;
+		}
+		assert_int_equal(taps_next_access(m, &a), 0);
+		assert_int_equal(a.va, want[i].va);
+		assert_int_equal(a.size, want[i].size);
+		assert_int_equal(a.read, want[i].read);
+		assert_int_equal(a.write, want[i].write);
+	}
+	m->hart.pc = 0x10; /* nothing there to fetch */
+	struct tap_next_access a;
+	assert_int_equal(taps_next_access(m, &a), -1);
+	assert_int_equal(m->hart.icount, 0); /* nothing ran */
+}
+
 static void test_regs_snapshot(void **state)
 {
 	struct machine *m = *state;
@@ -458,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_memview_never_touches_mmio),
 		VM_TEST(test_write_through_view_reaches_code),
 		VM_TEST(test_regs_snapshot),
+		VM_TEST(test_next_access),
 		VM_TEST(test_stop_points),
 		cmocka_unit_test(test_event_observers),
 		VM_TEST(test_trap_hook_syscalls),

@@ -250,7 +250,8 @@ int api_server_fds(struct api_server *s, struct pollfd *out, int max)
 		out[n++] = (struct pollfd){.fd = c->fd, .events = ev};
 	}
 	if (s->migration && n < max)
-		out[n++] = (struct pollfd){.fd = mig_source_fd(s->migration), .events = POLLOUT};
+		out[n++] = (struct pollfd){.fd = mig_source_fd(s->migration),
+					   .events = mig_source_events(s->migration)};
 	return n;
 }
 
@@ -480,10 +481,12 @@ static json_t *parse_migrate(json_t *id, json_t *req, struct mig_request *r)
 		return reply_error(id, "migrate needs \"uri\" (tcp:HOST:PORT) and \"key\" (a key file)");
 	if (keep && !json_is_boolean(keep))
 		return reply_error(id, "\"keep\" must be true or false");
-	if (postcopy && strcmp(postcopy, "never"))
-		return reply_error(id, strcmp(postcopy, "auto") && strcmp(postcopy, "now")
-					       ? "\"postcopy\" must be \"auto\", \"never\" or \"now\""
-					       : "post-copy is not built yet: only \"never\"");
+	r->postcopy = !postcopy || !strcmp(postcopy, "auto") ? MIG_POSTCOPY_AUTO
+		      : !strcmp(postcopy, "never")		 ? MIG_POSTCOPY_NEVER
+		      : !strcmp(postcopy, "now")		 ? MIG_POSTCOPY_NOW
+								 : (enum mig_postcopy_mode)-1;
+	if ((int)r->postcopy < 0)
+		return reply_error(id, "\"postcopy\" must be \"auto\", \"never\" or \"now\"");
 	r->keep = json_is_true(keep);
 	if (mig_parse_uri(uri, r->host, sizeof(r->host), r->port, sizeof(r->port), err,
 			  sizeof(err)) ||
@@ -518,7 +521,7 @@ static json_t *do_migrate(struct api_server *s, json_t *id, struct machine *m, j
 
 static json_t *stats_json(const struct mig_stats *st)
 {
-	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:b}", "rounds", st->rounds,
+	json_t *o = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:b}", "rounds", st->rounds,
 			 "pages_sent", (json_int_t)st->pages_sent, "zero_pages",
 			 (json_int_t)st->zero_pages, "pages_last_round",
 			 (json_int_t)st->pages_last_round, "pages_pending",
@@ -526,6 +529,14 @@ static json_t *stats_json(const struct mig_stats *st)
 			 "bytes", (json_int_t)st->bytes, "dirty_pages_per_s", st->dirty_pages_per_s,
 			 "pages_per_s", st->pages_per_s, "est_downtime_ms", st->est_downtime_ms,
 			 "dirty_tracking", st->dirty_tracking);
+	if (o && st->base_bytes)
+		json_object_set_new(o, "base_bytes", json_integer((json_int_t)st->base_bytes));
+	if (o && st->postcopy)
+		json_object_set_new(o, "postcopy",
+				    json_pack("{s:I,s:I,s:I}", "missing", (json_int_t)st->pc_missing,
+					      "sent", (json_int_t)st->pc_pages, "requests",
+					      (json_int_t)st->pc_requests));
+	return o;
 }
 
 static void migrate_tell(struct api_server *s, json_t *line)
@@ -551,12 +562,30 @@ static void step_migration(struct api_server *s, struct api_actions *a)
 		json_decref(fig);
 		return;
 	}
-	if (st == MIG_PROGRESS) {
+	if (st == MIG_PROGRESS || st == MIG_HANDED_OVER) {
+		/* Handed over: the VM runs there; this copy waits, paused,
+		 * serving the pages the destination still lacks. */
+		if (st == MIG_HANDED_OVER) {
+			a->paused = true;
+			json_object_set_new(fig, "handed_over", json_true());
+			json_object_set_new(fig, "downtime_ms", json_real(stats.downtime_ms));
+			json_object_set_new(fig, "icount", json_integer((json_int_t)stats.icount));
+		}
 		line = json_pack("{s:O?,s:o}", "id", s->migrate_id, "progress", fig);
 	} else if (st == MIG_DONE) {
 		json_object_set_new(fig, "downtime_ms", json_real(stats.downtime_ms));
 		json_object_set_new(fig, "total_ms", json_real(stats.total_ms));
 		json_object_set_new(fig, "icount", json_integer((json_int_t)stats.icount));
+		json_t *pc = json_object_get(fig, "postcopy");
+		if (pc) {
+			json_object_set_new(pc, "faults", json_integer((json_int_t)stats.pc_faults));
+			json_object_set_new(pc, "pages_after_start",
+					    json_integer((json_int_t)stats.pc_fault_pages));
+			json_object_set_new(pc, "slowest_fault_ms",
+					    json_real(stats.pc_slowest_fault_ms));
+			json_object_set_new(pc, "fault_wait_ms", json_real(stats.pc_fault_wait_ms));
+			json_object_set_new(pc, "ms", json_real(stats.pc_ms));
+		}
 		line = json_pack("{s:O?,s:b,s:o}", "id", s->migrate_id, "ok", 1, "migrated", fig);
 		a->quit_requested = !s->migrate_keep;
 		a->paused = s->migrate_keep;
@@ -566,7 +595,7 @@ static void step_migration(struct api_server *s, struct api_actions *a)
 		a->paused |= st == MIG_UNCONFIRMED;
 	}
 	migrate_tell(s, line);
-	if (st != MIG_PROGRESS)
+	if (st != MIG_PROGRESS && st != MIG_HANDED_OVER)
 		drop_migration(s);
 }
 
@@ -673,6 +702,12 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 				   : migrate ? migrate_args : inspect ? inspect_args : no_args;
 	if (check_args(req, allowed, err, sizeof(err)))
 		return reply_error(id, err);
+	/* During post-copy the VM runs on the destination, which needs this
+	 * copy's pages: nothing may run, duplicate or end it. */
+	if ((clone || suspend || !strcmp(cmd, "resume") || !strcmp(cmd, "quit")) && s->migration &&
+	    mig_source_handed_over(s->migration))
+		return reply_error(id, "the VM runs on the migration's destination now; this copy "
+				       "serves the pages it still lacks (post-copy) until it has all");
 	if (clone)
 		return do_clone(s, id, m, a, req);
 	if (input)

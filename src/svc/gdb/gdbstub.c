@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -69,6 +70,23 @@ struct breakpoint {
 	enum bp_type type;
 };
 
+/* Z2, Z3, Z4: stop on a write, a read, or either, of [addr, addr+len). */
+enum watch_type { WP_WRITE = 2, WP_READ = 3, WP_ACCESS = 4 };
+
+#define GDB_MAX_WATCHPOINTS 16
+
+struct watchpoint {
+	uint64_t addr, len;
+	enum watch_type type;
+};
+
+/* A watchpoint an instruction hit: what the stop reply names. */
+struct watch_hit {
+	bool hit;
+	enum watch_type type;
+	uint64_t addr; /* the first watched byte the access touched */
+};
+
 /* A bounded text buffer: `buf` has room for cap + 1 bytes (text plus NUL).
  * An append that does not fit sets `overflow` and writes nothing. */
 struct text {
@@ -105,6 +123,9 @@ struct gdb_session {
 	bool client_swbreak, client_hwbreak; /* gdb understands these stop reasons */
 	int stop_signal; /* of the last stop, for '?' */
 	enum bp_type stop_bp; /* breakpoint that caused the last stop, or BP_NONE */
+	struct watchpoint watches[GDB_MAX_WATCHPOINTS];
+	unsigned nwatches;
+	struct watch_hit stop_watch; /* the watchpoint of the last stop */
 	enum session_end end;
 	bool no_reply; /* the current packet gets no reply ('k') */
 	bool enter_no_ack; /* switch to no-ack mode once the current reply is out */
@@ -768,19 +789,74 @@ static const char *bp_remove(struct gdb_session *s, uint64_t addr, enum bp_type 
 	return "OK";
 }
 
-/* Z/z type,addr,kind[;cond...].  Types 0 and 1 only: an empty reply to
- * watchpoints makes gdb fall back to single-stepping software ones. */
+/* Watchpoints are checked before each instruction, as breakpoints are:
+ * the data access the next instruction would make (taps_next_access)
+ * against every watched range.  A hit stops before the access, with pc
+ * on the accessing instruction: RISC-V's watchpoints are "nonsteppable"
+ * to gdb, which then steps over the instruction itself and compares the
+ * old and new values.  Reverse-continue: see last_hit_in. */
+static bool watch_hit(struct gdb_session *s)
+{
+	struct tap_next_access a;
+	s->stop_watch.hit = false;
+	if (!s->nwatches || taps_next_access(s->m, &a) != 0)
+		return false;
+	for (unsigned w = 0; w < s->nwatches; w++) {
+		const struct watchpoint *wp = &s->watches[w];
+		bool kind = wp->type == WP_ACCESS || (wp->type == WP_WRITE ? a.write : a.read);
+		if (!kind || a.va + a.size <= wp->addr || a.va >= wp->addr + wp->len)
+			continue;
+		s->stop_watch = (struct watch_hit){true, wp->type, a.va > wp->addr ? a.va : wp->addr};
+		return true;
+	}
+	return false;
+}
+
+static const char *watch_insert(struct gdb_session *s, uint64_t addr, uint64_t len,
+				enum watch_type type)
+{
+	if (!len || addr + len < addr)
+		return "E22";
+	for (unsigned i = 0; i < s->nwatches; i++)
+		if (s->watches[i].addr == addr && s->watches[i].len == len &&
+		    s->watches[i].type == type)
+			return "OK";
+	if (s->nwatches == GDB_MAX_WATCHPOINTS)
+		return "E28";
+	s->watches[s->nwatches++] = (struct watchpoint){addr, len, type};
+	return "OK";
+}
+
+static const char *watch_remove(struct gdb_session *s, uint64_t addr, uint64_t len,
+				enum watch_type type)
+{
+	for (unsigned i = 0; i < s->nwatches; i++)
+		if (s->watches[i].addr == addr && s->watches[i].len == len &&
+		    s->watches[i].type == type) {
+			s->watches[i] = s->watches[--s->nwatches];
+			break;
+		}
+	return "OK";
+}
+
+/* Z/z type,addr,kind[;cond...].  Types 0 and 1: breakpoints (kind: the
+ * instruction's length); 2, 3, 4: write, read and access watchpoints
+ * (kind: the watched length). */
 static void cmd_breakpoint(struct gdb_session *s, const char *pkt)
 {
 	const char *p = pkt + 1;
 	uint64_t type, addr, kind;
+	bool insert = pkt[0] == 'Z';
 	if (!parse_hex(&p, &type) || !expect(&p, ','))
 		text_puts(&s->reply, "E01");
-	else if (type != BP_SOFTWARE && type != BP_HARDWARE)
-		return;
+	else if (type > WP_ACCESS)
+		return; /* empty reply: not supported */
 	else if (!parse_hex(&p, &addr) || !expect(&p, ',') || !parse_hex(&p, &kind))
 		text_puts(&s->reply, "E01");
-	else if (pkt[0] == 'Z')
+	else if (type >= WP_WRITE)
+		text_puts(&s->reply, insert ? watch_insert(s, addr, kind, (enum watch_type)type)
+					    : watch_remove(s, addr, kind, (enum watch_type)type));
+	else if (insert)
 		text_puts(&s->reply, bp_insert(s, addr, (enum bp_type)type));
 	else
 		text_puts(&s->reply, bp_remove(s, addr, (enum bp_type)type));
@@ -814,6 +890,12 @@ static void reply_stop(struct gdb_session *s)
 		text_puts(&s->reply, "swbreak:;");
 	if (s->stop_bp == BP_HARDWARE && s->client_hwbreak)
 		text_puts(&s->reply, "hwbreak:;");
+	if (s->stop_watch.hit) {
+		static const char *const name[] = {[WP_WRITE] = "watch", [WP_READ] = "rwatch",
+						   [WP_ACCESS] = "awatch"};
+		text_printf(&s->reply, "%s:%" PRIx64 ";", name[s->stop_watch.type],
+			    s->stop_watch.addr);
+	}
 }
 
 /* Does this machine_run result end the run?  Records why in the session.
@@ -877,12 +959,17 @@ static bool trap_loop(struct gdb_session *s, uint64_t icount_before, unsigned lo
 static void run_until_stop(struct gdb_session *s)
 {
 	unsigned long stuck = 0;
+	/* Unlike a breakpoint (gdb steps over those itself), a watchpoint
+	 * hit by the instruction at pc stops at once: after a reverse move
+	 * gdb stands before the access, and going on must show it. */
+	if (watch_hit(s))
+		return;
 	for (unsigned long n = 1;; n++) {
-		bool per_insn = s->nbps > 0;
+		bool per_insn = s->nbps > 0 || s->nwatches > 0;
 		uint64_t icount = taps_icount(s->m);
 		if (run_result_stops(s, target_run(s, per_insn ? 1 : GDB_RUN_CHUNK)))
 			return;
-		if (per_insn && (breakpoint_hit(s) || trap_loop(s, icount, &stuck)))
+		if (per_insn && (breakpoint_hit(s) || watch_hit(s) || trap_loop(s, icount, &stuck)))
 			return;
 		if ((!per_insn || n % GDB_POLL_INTERVAL == 0) && conn_interrupted(&s->conn)) {
 			s->stop_signal = GDB_SIGINT;
@@ -895,6 +982,7 @@ static void resume(struct gdb_session *s, bool single_step)
 {
 	s->stop_signal = GDB_SIGTRAP;
 	s->stop_bp = BP_NONE;
+	s->stop_watch.hit = false;
 	s->history = HISTORY_INSIDE;
 	if (single_step)
 		run_result_stops(s, target_run(s, 1));
@@ -909,16 +997,28 @@ static void resume(struct gdb_session *s, bool single_step)
  * one instruction at a time, comparing pc with the breakpoints. */
 #define GDB_REVERSE_WINDOW 2000000ULL
 
-/* The last icount in [lo, hi) at which pc sits on a breakpoint, found by
- * replaying the window; UINT64_MAX if none (or gdb interrupted). */
-static uint64_t last_hit_in(struct gdb_session *s, uint64_t lo, uint64_t hi)
+/* The last place in [lo, hi] to stop at going backward, found by
+ * replaying the window: an icount in [lo, hi) at which pc sits on a
+ * breakpoint, or the icount right after an instruction in [lo, hi) that
+ * hit a watchpoint (*watch says which).  gdb steps back over that
+ * instruction itself, as it steps over it going forward ("nonsteppable"
+ * watchpoints), and so ends before the access, comparing the values.
+ * UINT64_MAX if none (or gdb interrupted). */
+static uint64_t last_hit_in(struct gdb_session *s, uint64_t lo, uint64_t hi,
+			    struct watch_hit *watch)
 {
 	uint64_t found = UINT64_MAX;
 	if (!target_seek(s, lo))
 		return found;
 	for (unsigned long n = 1; taps_icount(s->m) < hi; n++) {
-		if (breakpoint_hit(s))
+		if (breakpoint_hit(s)) {
 			found = taps_icount(s->m);
+			watch->hit = false;
+		}
+		if (watch_hit(s)) {
+			found = taps_icount(s->m) + 1;
+			*watch = s->stop_watch;
+		}
 		uint64_t before = taps_icount(s->m);
 		target_run(s, 1);
 		if (taps_icount(s->m) == before && s->m->exited)
@@ -935,6 +1035,7 @@ static void reverse(struct gdb_session *s, bool step)
 {
 	s->stop_signal = GDB_SIGTRAP;
 	s->stop_bp = BP_NONE;
+	s->stop_watch.hit = false;
 	s->history = HISTORY_INSIDE;
 	uint64_t start = s->t->history_start(s->t->opaque);
 	uint64_t here = taps_icount(s->m);
@@ -946,10 +1047,13 @@ static void reverse(struct gdb_session *s, bool step)
 	}
 	for (uint64_t hi = here; hi > start;) {
 		uint64_t lo = hi - start > GDB_REVERSE_WINDOW ? hi - GDB_REVERSE_WINDOW : start;
-		uint64_t hit = s->nbps ? last_hit_in(s, lo, hi) : UINT64_MAX;
+		struct watch_hit watch = {0};
+		uint64_t hit = s->nbps || s->nwatches ? last_hit_in(s, lo, hi, &watch) : UINT64_MAX;
 		if (hit != UINT64_MAX) {
 			target_seek(s, hit);
-			breakpoint_hit(s); /* sets stop_bp for the reply */
+			s->stop_watch = watch;
+			if (!watch.hit)
+				breakpoint_hit(s); /* sets stop_bp for the reply */
 			reply_stop(s);
 			return;
 		}

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "svc/migrate/base.h"
 #include "svc/migrate/stream.h"
 #include "vm/machine.h"
 #include "vm/snapshot.h"
@@ -60,6 +62,8 @@ struct attempt {
 	struct state_writer ahead; /* sections sent ahead (MIG_AHEAD) */
 	uint64_t pages;
 	unsigned rounds;
+	uint64_t *missing; /* post-copy: the pages still on the source (POSTCOPY) */
+	struct mig_postcopy *pc;
 	char why[600];
 };
 
@@ -70,6 +74,61 @@ static int refuse(struct attempt *a, const char *why)
 	return -1;
 }
 
+/* Take the base the source sends (NEED_BASE was sent): BASE messages,
+ * then BASE_END; kept only if it hashes to the VM's base. */
+static int take_base(struct attempt *a, const char *path, const struct mig_conf *c)
+{
+	char why[512];
+	struct mig_base_recv *b = mig_base_recv_start(path, why, sizeof(why));
+	if (!b)
+		return refuse(a, why);
+	int rc = 1;
+	while (rc > 0) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		if (chan_recv(&a->ch, &type, &body, &len) < 0) {
+			rc = -1;
+		} else if (type == MIG_BASE) {
+			if (mig_base_recv_chunk(b, body, len, why, sizeof(why)))
+				rc = refuse(a, why);
+		} else if (type == MIG_BASE_END) {
+			rc = mig_base_recv_finish(b, body, len, c->disk.base_hash, why, sizeof(why))
+				     ? refuse(a, why)
+				     : 0;
+		} else if (type == MIG_ERROR) {
+			snprintf(a->why, sizeof(a->why), "the source gave up: %.*s",
+				 (int)(len < 400 ? len : 400), (const char *)body);
+			rc = -1;
+		} else {
+			snprintf(why, sizeof(why), "unexpected %s while the base moves",
+				 mig_msg_name(type));
+			rc = refuse(a, why);
+		}
+	}
+	mig_base_recv_free(b);
+	return rc;
+}
+
+/* An overlay whose base this keel was given does not exist yet: ask the
+ * source for it.  (Any other problem with the disk is machine_init's to
+ * report.) */
+static int fetch_base(struct attempt *a, const struct machine_config *cfg,
+		      const struct mig_conf *c)
+{
+	char base[4096];
+	struct stat st;
+	if (c->disk.kind != DISK_OVERLAY || mig_base_spec_path(cfg->disk, base, sizeof(base)) ||
+	    stat(base, &st) == 0 || errno != ENOENT)
+		return 0;
+	fprintf(stderr, "keel run: %s does not exist: the source sends the VM's base image\n",
+		base);
+	if (chan_send(&a->ch, MIG_NEED_BASE, NULL, 0, false) || take_base(a, base, c))
+		return -1;
+	fprintf(stderr, "keel run: %s arrived and hashes to the VM's base\n", base);
+	return 0;
+}
+
 static int build_machine(struct attempt *a, const struct machine_config *cfg,
 			 const uint8_t *body, size_t len)
 {
@@ -77,6 +136,8 @@ static int build_machine(struct attempt *a, const struct machine_config *cfg,
 	char why[512];
 	if (mig_conf_decode(body, len, &conf, why, sizeof(why)))
 		return refuse(a, why);
+	if (fetch_base(a, cfg, &conf))
+		return -1;
 	a->m = calloc(1, sizeof(*a->m));
 	if (!a->m || machine_init(a->m, cfg, why, sizeof(why))) {
 		if (!a->m)
@@ -150,6 +211,16 @@ static int take_stream(struct attempt *a)
 				return refuse(a, why);
 			break;
 		case MIG_ROUND: a->rounds++; break;
+		case MIG_POSTCOPY: {
+			struct memview mv;
+			taps_memview(a->m, &mv);
+			if (a->missing)
+				return refuse(a, "a second POSTCOPY message");
+			if (mig_bitmap_decode(body, len, mv.size / MIG_PAGE, &a->missing, why,
+					      sizeof(why)))
+				return refuse(a, why);
+			break;
+		}
 		case MIG_STATE:
 			if (add_state(a, body, len))
 				return -1;
@@ -198,6 +269,17 @@ static int run_attempt(struct attempt *a, const uint8_t *key, const struct machi
 		return -1;
 	if (type != MIG_GO)
 		return refuse(a, "expected GO");
+	if (a->missing) {
+		/* Post-copy: the connection stays, for the pages still missing. */
+		char why[512];
+		if (chan_send(&a->ch, MIG_RUNNING, NULL, 0, false))
+			return -1;
+		a->pc = mig_postcopy_start(a->m, a->fd, &a->ch, a->missing, why, sizeof(why));
+		if (!a->pc)
+			return refuse(a, why);
+		a->fd = -1;
+		return 0;
+	}
 	if (chan_send(&a->ch, MIG_RUNNING, NULL, 0, true))
 		fprintf(stderr, "keel run: the source did not hear that the VM runs here (%s); it "
 				"stays paused there\n",
@@ -236,7 +318,7 @@ static void peer_name(int fd, char *out, size_t len)
 
 int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		const struct machine_config *cfg, unsigned timeout_ms, struct machine **out,
-		char *err, size_t errlen)
+		struct mig_postcopy **pc_out, char *err, size_t errlen)
 {
 	char host[256], port[16];
 	if (mig_parse_uri(uri, host, sizeof(host), port, sizeof(port), err, errlen))
@@ -260,11 +342,18 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		peer_name(a.fd, peer, sizeof(peer));
 		int rc = run_attempt(&a, key, cfg, timeout_ms);
 		if (rc == 0) {
-			fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u rounds, "
-					"%.1f MB on the wire\n",
-				peer, (unsigned long long)a.pages, a.rounds,
-				(double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
+			if (a.pc)
+				fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u "
+						"rounds; post-copy: runs with %llu pages still to come\n",
+					peer, (unsigned long long)a.pages, a.rounds,
+					(unsigned long long)taps_postcopy_left(a.m));
+			else
+				fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u "
+						"rounds, %.1f MB on the wire\n",
+					peer, (unsigned long long)a.pages, a.rounds,
+					(double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
 			*out = a.m;
+			*pc_out = a.pc;
 		} else {
 			fprintf(stderr, "keel run: migration from %s refused: %s; waiting for another\n",
 				peer, a.why[0] ? a.why : a.ch.err);
@@ -272,8 +361,10 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		}
 		chan_free(&a.ch);
 		free(a.state);
+		free(a.missing);
 		sw_free(&a.ahead);
-		close(a.fd);
+		if (a.fd >= 0)
+			close(a.fd);
 		if (rc == 0) {
 			close(lfd);
 			return 0;

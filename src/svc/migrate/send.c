@@ -1,5 +1,6 @@
 /* The sending side of a migration: pre-copy in rounds between slices,
- * then stop-and-copy and the handover.  See migrate.h and docs/migrate.md.
+ * then stop-and-copy and the handover, or post-copy (postcopy_send.c).
+ * See migrate.h and docs/migrate.md.
  *
  * Which pages to send again: the pages taps' dirty tracking reports
  * written since the last round.  Without it (taps_dirty_enable fails, or
@@ -21,41 +22,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "svc/migrate/base.h"
+#include "svc/migrate/source.h"
 #include "svc/migrate/stream.h"
 #include "vm/ram_page.h"
 #include "vm/snapshot.h"
 #include "vm/taps.h"
 
-#define STEP_MS 5.0 /* pre-copy work per step before the VM runs again */
 #define MAX_ROUNDS 30
-#define PROGRESS_MS 250.0
 #define STATE_PART (4u << 20) /* the state travels in parts of this size */
 #define START_TIMEOUT_MS 10000u /* more than a destination gives a stranger */
 
-struct mig_source {
-	struct machine *m;
-	struct mig_request req;
-	int fd;
-	struct mig_channel ch;
-	uint64_t npages;
-	uint64_t *pending; /* bit i: page i is a candidate this round */
-	uint64_t cursor; /* the next page this round looks at */
-	bool tracking; /* taps' dirty pages; else `shadow` */
-	uint8_t *shadow; /* RAM as the destination has it (no tracking) */
-	size_t shadow_len;
-	int ov_fd; /* the overlay, read-only, or -1 */
-	uint64_t disk_sent; /* overlay bytes the destination has (header excluded) */
-	struct state_writer w;
-	struct mig_stats st;
-	uint64_t round_pages, prev_round_pages;
-	double t_start, t_round, t_report, send_s, scan_s, round_scan_s;
-	double next_send; /* with a throttle: no batch before this */
-};
-
-static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen);
 static int send_ahead(struct mig_source *s, char *err, size_t errlen);
+static int setup_tracking(struct mig_source *s, char *err, size_t errlen);
 
-static double now_s(void)
+double mig_src_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -194,6 +175,75 @@ static int send_conf(struct mig_source *s, struct mig_conf *c)
 	return chan_send(&s->ch, MIG_CONF, s->w.buf, s->w.len, false);
 }
 
+/* ACCEPT, or NEED_BASE: the destination lacks the overlay's base, which
+ * then goes out first, in steps (base.c). */
+static int await_accept(struct mig_source *s, const struct mig_conf *c, char *err, size_t errlen)
+{
+	uint8_t type;
+	const uint8_t *body;
+	size_t len;
+	if (chan_recv(&s->ch, &type, &body, &len) < 0) {
+		snprintf(err, errlen, "waiting for the destination's ACCEPT: %s", s->ch.err);
+		return -1;
+	}
+	if (type == MIG_NEED_BASE && c->disk.kind == DISK_OVERLAY) {
+		s->base = mig_base_send_start(c->disk.base_path, err, errlen);
+		return s->base ? 0 : -1;
+	}
+	if (type == MIG_ERROR) {
+		snprintf(err, errlen, "the destination refused: %.*s", (int)(len < 400 ? len : 400),
+			 (const char *)body);
+		return -1;
+	}
+	if (type != MIG_ACCEPT) {
+		snprintf(err, errlen, "the destination sent %s, expected ACCEPT", mig_msg_name(type));
+		return -1;
+	}
+	return 0;
+}
+
+/* The destination has accepted: what never changes goes ahead, and the
+ * rounds begin. */
+static int begin_precopy(struct mig_source *s, char *err, size_t errlen)
+{
+	if (send_ahead(s, err, errlen) || setup_tracking(s, err, errlen))
+		return -1;
+	s->st.dirty_tracking = s->tracking;
+	s->t_round = s->t_report = mig_src_now_s();
+	return 0;
+}
+
+/* One step of sending the base; the VM runs between steps.  Once it is
+ * all there, the destination builds its machine and accepts. */
+static enum mig_status base_step(struct mig_source *s, char *err, size_t errlen)
+{
+	double t0 = mig_src_now_s();
+	if (s->req.throttle_ms) {
+		if (t0 < s->next_send)
+			return MIG_CONTINUE;
+		s->next_send = t0 + s->req.throttle_ms / 1e3;
+	}
+	int rc;
+	do
+		rc = mig_base_send_chunk(s->base, &s->ch, &s->w, err, errlen);
+	while (rc == 0 && !s->req.throttle_ms && (mig_src_now_s() - t0) * 1e3 < STEP_MS);
+	s->st.base_bytes = mig_base_send_bytes(s->base);
+	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
+	if (rc < 0)
+		return MIG_FAILED;
+	if (rc == 1) {
+		mig_base_send_free(s->base);
+		s->base = NULL;
+		if (mig_src_expect(s, MIG_ACCEPT, err, errlen) || begin_precopy(s, err, errlen))
+			return MIG_FAILED;
+		return MIG_PROGRESS;
+	}
+	if ((mig_src_now_s() - s->t_report) * 1e3 < PROGRESS_MS)
+		return MIG_CONTINUE;
+	s->t_report = mig_src_now_s();
+	return MIG_PROGRESS;
+}
+
 struct mig_source *mig_source_start(struct machine *m, const struct mig_request *r, char *err,
 				    size_t errlen)
 {
@@ -210,19 +260,18 @@ struct mig_source *mig_source_start(struct machine *m, const struct mig_request 
 	s->fd = s->ov_fd = -1;
 	s->npages = mv.size / MIG_PAGE;
 	sw_init(&s->w);
-	s->t_start = s->t_round = s->t_report = now_s();
+	s->t_start = s->t_round = s->t_report = mig_src_now_s();
 	if (check_disk(s, &conf, err, errlen) || (s->fd = connect_tcp(r, err, errlen)) < 0)
 		goto fail;
 	if (chan_handshake(&s->ch, s->fd, r->key, true) || send_conf(s, &conf)) {
 		snprintf(err, errlen, "%s", s->ch.err);
 		goto fail;
 	}
-	if (expect(s, MIG_ACCEPT, err, errlen) || send_ahead(s, err, errlen))
+	if (await_accept(s, &conf, err, errlen))
 		goto fail;
 	chan_set_timeout(s->fd, r->timeout_ms);
-	if (setup_tracking(s, err, errlen))
+	if (!s->base && begin_precopy(s, err, errlen))
 		goto fail;
-	s->st.dirty_tracking = s->tracking;
 	return s;
 fail:
 	mig_source_free(s);
@@ -245,7 +294,7 @@ static size_t collect(struct mig_source *s, uint32_t *pages)
 {
 	struct memview mv;
 	taps_memview(s->m, &mv);
-	double t0 = now_s();
+	double t0 = mig_src_now_s();
 	size_t n = 0;
 	while (n < MIG_BATCH_PAGES && s->cursor < s->npages) {
 		uint64_t i = s->cursor, word = s->pending[i / 64] >> (i % 64);
@@ -262,11 +311,11 @@ static size_t collect(struct mig_source *s, uint32_t *pages)
 	}
 	if (s->cursor > s->npages)
 		s->cursor = s->npages;
-	s->scan_s += now_s() - t0;
+	s->scan_s += mig_src_now_s() - t0;
 	return n;
 }
 
-static int send_pages(struct mig_source *s, const uint32_t *pages, size_t n, char *err,
+int mig_src_send_pages(struct mig_source *s, const uint32_t *pages, size_t n, char *err,
 		      size_t errlen)
 {
 	unsigned zero = 0;
@@ -359,7 +408,7 @@ static void update_estimates(struct mig_source *s, uint64_t left)
  * the rest fits the budget (or rounds stop shrinking): time to stop. */
 static bool end_round(struct mig_source *s)
 {
-	double t = now_s();
+	double t = mig_src_now_s();
 	s->st.rounds++;
 	s->st.pages_last_round = s->round_pages;
 	s->st.dirty_pages_per_s = t > s->t_round ? (double)s->round_pages / (t - s->t_round) : 0;
@@ -409,7 +458,7 @@ static int send_ahead(struct mig_source *s, char *err, size_t errlen)
 
 /* ---- the stop-and-copy and the handover ---- */
 
-static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
+int mig_src_expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
 {
 	uint8_t type;
 	const uint8_t *body;
@@ -432,13 +481,9 @@ static int expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
 	return 0;
 }
 
-static int send_rest(struct mig_source *s, char *err, size_t errlen)
+/* The devices, CPU and disk at the stop. */
+int mig_src_send_state(struct mig_source *s, char *err, size_t errlen)
 {
-	uint32_t pages[MIG_BATCH_PAGES];
-	size_t n;
-	while ((n = collect(s, pages)) > 0)
-		if (send_pages(s, pages, n, err, errlen))
-			return -1;
 	/* The state freezes the disk (a flush) and names its final length:
 	 * the records up to there go first. */
 	struct state_writer st;
@@ -454,18 +499,33 @@ static int send_rest(struct mig_source *s, char *err, size_t errlen)
 		}
 	}
 	sw_free(&st);
-	if (rc == 0 && chan_send(&s->ch, MIG_END, NULL, 0, false)) {
-		snprintf(err, errlen, "%s", s->ch.err);
-		rc = -1;
-	}
 	return rc;
+}
+
+int mig_src_send_end(struct mig_source *s, char *err, size_t errlen)
+{
+	if (chan_send(&s->ch, MIG_END, NULL, 0, false)) {
+		snprintf(err, errlen, "%s", s->ch.err);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_rest(struct mig_source *s, char *err, size_t errlen)
+{
+	uint32_t pages[MIG_BATCH_PAGES];
+	size_t n;
+	while ((n = collect(s, pages)) > 0)
+		if (mig_src_send_pages(s, pages, n, err, errlen))
+			return -1;
+	return mig_src_send_state(s, err, errlen) || mig_src_send_end(s, err, errlen) ? -1 : 0;
 }
 
 static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t errlen)
 {
-	double t_stop = now_s();
+	double t_stop = mig_src_now_s();
 	s->st.icount = taps_icount(s->m);
-	if (send_rest(s, err, errlen) || expect(s, MIG_READY, err, errlen))
+	if (send_rest(s, err, errlen) || mig_src_expect(s, MIG_READY, err, errlen))
 		return MIG_FAILED;
 	if (chan_send(&s->ch, MIG_GO, NULL, 0, true)) {
 		snprintf(err, errlen, "sending GO: %s; the VM stays paused here: resume it "
@@ -473,13 +533,13 @@ static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t err
 			 s->ch.err);
 		return MIG_UNCONFIRMED;
 	}
-	if (expect(s, MIG_RUNNING, err, errlen)) {
+	if (mig_src_expect(s, MIG_RUNNING, err, errlen)) {
 		size_t n = strlen(err);
 		snprintf(err + n, errlen - n, "; the VM stays paused here: resume it only if the "
 					      "destination is not running it");
 		return MIG_UNCONFIRMED;
 	}
-	double t = now_s();
+	double t = mig_src_now_s();
 	s->st.downtime_ms = (t - t_stop) * 1e3;
 	s->st.total_ms = (t - s->t_start) * 1e3;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
@@ -490,7 +550,7 @@ static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t err
  * little on every first write to a page, so it goes. */
 static enum mig_status finish(struct mig_source *s, enum mig_status st)
 {
-	if (st != MIG_CONTINUE && st != MIG_PROGRESS && s->tracking) {
+	if (st != MIG_CONTINUE && st != MIG_PROGRESS && st != MIG_HANDED_OVER && s->tracking) {
 		taps_dirty_disable(s->m);
 		s->tracking = false;
 	}
@@ -500,8 +560,14 @@ static enum mig_status finish(struct mig_source *s, enum mig_status st)
 enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 {
 	uint32_t pages[MIG_BATCH_PAGES];
-	double t0 = now_s();
+	double t0 = mig_src_now_s();
 	err[0] = '\0';
+	if (s->pc)
+		return mig_pc_step(s, err, errlen);
+	if (s->base)
+		return base_step(s, err, errlen);
+	if (s->req.postcopy == MIG_POSTCOPY_NOW)
+		return mig_pc_scan_step(s) ? finish(s, mig_pc_start(s, err, errlen)) : MIG_CONTINUE;
 	bool stop = false, progress = false;
 	/* A throttled link carries one batch per throttle_ms, and the VM runs
 	 * on meanwhile; the time counts as sending, so the rate is the link's. */
@@ -514,7 +580,7 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 	}
 	do {
 		size_t n = collect(s, pages);
-		if (n && send_pages(s, pages, n, err, errlen))
+		if (n && mig_src_send_pages(s, pages, n, err, errlen))
 			return finish(s, MIG_FAILED);
 		if (s->cursor >= s->npages) {
 			if (chan_send(&s->ch, MIG_ROUND, NULL, 0, false)) {
@@ -525,19 +591,21 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 			progress = true;
 			break;
 		}
-	} while (now_s() - t0 < budget);
+	} while (mig_src_now_s() - t0 < budget);
 	if (s->ov_fd >= 0 && send_disk(s, disk_end(s), 1, err, errlen))
 		return finish(s, MIG_FAILED);
-	s->send_s += now_s() - t0;
+	s->send_s += mig_src_now_s() - t0;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
+	if (stop && s->req.postcopy == MIG_POSTCOPY_AUTO && s->st.est_downtime_ms > s->req.downtime_ms)
+		return finish(s, mig_pc_start(s, err, errlen)); /* pre-copy does not converge */
 	if (stop)
 		return finish(s, stop_and_copy(s, err, errlen));
-	if (!progress && (now_s() - s->t_report) * 1e3 >= PROGRESS_MS) {
+	if (!progress && (mig_src_now_s() - s->t_report) * 1e3 >= PROGRESS_MS) {
 		update_estimates(s, s->st.pages_pending);
 		progress = true;
 	}
 	if (progress)
-		s->t_report = now_s();
+		s->t_report = mig_src_now_s();
 	return progress ? MIG_PROGRESS : MIG_CONTINUE;
 }
 
@@ -549,6 +617,16 @@ void mig_source_stats(const struct mig_source *s, struct mig_stats *out)
 int mig_source_fd(const struct mig_source *s)
 {
 	return s->fd;
+}
+
+short mig_source_events(const struct mig_source *s)
+{
+	return s->pc ? POLLIN | POLLOUT : POLLOUT;
+}
+
+bool mig_source_handed_over(const struct mig_source *s)
+{
+	return s->pc;
 }
 
 void mig_source_free(struct mig_source *s)
@@ -565,6 +643,8 @@ void mig_source_free(struct mig_source *s)
 	if (s->shadow)
 		munmap(s->shadow, s->shadow_len);
 	free(s->pending);
+	free(s->pc_left);
+	mig_base_send_free(s->base);
 	sw_free(&s->w);
 	sodium_memzero(s->req.key, sizeof(s->req.key));
 	free(s);

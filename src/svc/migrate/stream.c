@@ -22,6 +22,9 @@ const char *mig_msg_name(uint8_t type)
 		[MIG_ROUND] = "ROUND", [MIG_STATE] = "STATE", [MIG_END] = "END",
 		[MIG_READY] = "READY", [MIG_GO] = "GO", [MIG_RUNNING] = "RUNNING",
 		[MIG_ERROR] = "ERROR", [MIG_ACCEPT] = "ACCEPT", [MIG_AHEAD] = "AHEAD",
+		[MIG_POSTCOPY] = "POSTCOPY", [MIG_PAGE_REQ] = "PAGE_REQ", [MIG_PC_DONE] = "PC_DONE",
+		[MIG_COMPLETE] = "COMPLETE", [MIG_NEED_BASE] = "NEED_BASE", [MIG_BASE] = "BASE",
+		[MIG_BASE_END] = "BASE_END",
 	};
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }
@@ -244,10 +247,9 @@ static int read_runs(struct state_reader *r, uint64_t npages, struct ram_run *ru
 	return sr_failed(r) ? -1 : 0;
 }
 
-long mig_ram_apply(struct machine *m, const uint8_t *p, size_t len, char *err, size_t errlen)
+long mig_ram_decode(uint64_t npages, const uint8_t *p, size_t len, mig_page_fn put, void *opaque,
+		    char *err, size_t errlen)
 {
-	struct memview mv;
-	taps_memview(m, &mv);
 	static const uint8_t zero_page[MIG_PAGE];
 	struct ram_run *runs = malloc(sizeof(*runs) * MIG_BATCH_PAGES);
 	uint8_t *raw = malloc((size_t)MIG_BATCH_PAGES * MIG_PAGE);
@@ -259,7 +261,7 @@ long mig_ram_apply(struct machine *m, const uint8_t *p, size_t len, char *err, s
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (read_runs(&r, mv.size / MIG_PAGE, runs, &nruns, &data)) {
+	if (read_runs(&r, npages, runs, &nruns, &data)) {
 		snprintf(err, errlen, "%s", r.err);
 		goto out;
 	}
@@ -273,17 +275,85 @@ long mig_ram_apply(struct machine *m, const uint8_t *p, size_t len, char *err, s
 	size_t k = 0;
 	pages = 0;
 	for (uint32_t i = 0; i < nruns; i++) {
-		for (uint32_t j = 0; j < runs[i].count; j++) {
-			uint64_t pa = mv.base + (uint64_t)(runs[i].first + j) * MIG_PAGE;
-			const uint8_t *src = runs[i].zero ? zero_page : raw + MIG_PAGE * k++;
-			taps_write_phys(m, pa, src, MIG_PAGE);
-		}
+		for (uint32_t j = 0; j < runs[i].count; j++)
+			put(opaque, runs[i].first + j, runs[i].zero ? zero_page : raw + MIG_PAGE * k++);
 		pages += runs[i].count;
 	}
 out:
 	free(runs);
 	free(raw);
 	return pages;
+}
+
+static void put_phys(void *opaque, uint64_t page, const uint8_t *data)
+{
+	struct machine *m = opaque;
+	struct memview mv;
+	taps_memview(m, &mv);
+	taps_write_phys(m, mv.base + page * MIG_PAGE, data, MIG_PAGE);
+}
+
+long mig_ram_apply(struct machine *m, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	struct memview mv;
+	taps_memview(m, &mv);
+	return mig_ram_decode(mv.size / MIG_PAGE, p, len, put_phys, m, err, errlen);
+}
+
+/* ---- POSTCOPY, COMPLETE ---- */
+
+void mig_bitmap_encode(struct state_writer *w, const uint64_t *bits, uint64_t npages)
+{
+	sw_put_u64(w, npages);
+	for (uint64_t i = 0; i < (npages + 63) / 64; i++)
+		sw_put_u64(w, bits[i]);
+}
+
+int mig_bitmap_decode(const uint8_t *p, size_t len, uint64_t npages, uint64_t **out, char *err,
+		      size_t errlen)
+{
+	struct state_reader r;
+	sr_init(&r, p, len);
+	uint64_t n = sr_u64(&r), words = (npages + 63) / 64;
+	*out = NULL;
+	if (sr_failed(&r) || n != npages || sr_remaining(&r) != words * 8) {
+		snprintf(err, errlen, "POSTCOPY: a bitmap of %llu pages in %zu bytes, RAM has %llu",
+			 (unsigned long long)n, len, (unsigned long long)npages);
+		return -1;
+	}
+	uint64_t *bits = malloc(words ? words * 8 : 8);
+	if (!bits) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (uint64_t i = 0; i < words; i++)
+		bits[i] = sr_u64(&r);
+	if (npages % 64 && bits[words - 1] >> (npages % 64)) {
+		free(bits);
+		snprintf(err, errlen, "POSTCOPY: pages past the end of RAM");
+		return -1;
+	}
+	*out = bits;
+	return 0;
+}
+
+void mig_pc_figures_encode(struct state_writer *w, const struct mig_pc_figures *f)
+{
+	sw_put_u64(w, f->faults);
+	sw_put_u64(w, f->pages);
+	sw_put_u64(w, f->slowest_fault_us);
+	sw_put_u64(w, f->fault_wait_us);
+}
+
+int mig_pc_figures_decode(const uint8_t *p, size_t len, struct mig_pc_figures *f)
+{
+	struct state_reader r;
+	sr_init(&r, p, len);
+	f->faults = sr_u64(&r);
+	f->pages = sr_u64(&r);
+	f->slowest_fault_us = sr_u64(&r);
+	f->fault_wait_us = sr_u64(&r);
+	return sr_failed(&r) || sr_remaining(&r) ? -1 : 0;
 }
 
 /* ---- DISK ---- */

@@ -35,7 +35,19 @@ enum mig_msg {
 	MIG_ERROR = 10, /* either side (final): a reason, then the end */
 	MIG_ACCEPT = 11, /* destination: CONF fits, send the pages */
 	MIG_AHEAD = 12, /* source: whole state sections that do not change, sent early */
+	/* post-copy (docs/migrate.md, "Post-copy") */
+	MIG_POSTCOPY = 13, /* source, before END: the pages the destination lacks */
+	MIG_PAGE_REQ = 14, /* destination: the VM waits for this page (or all) */
+	MIG_PC_DONE = 15, /* source (final): every missing page was sent */
+	MIG_COMPLETE = 16, /* destination (final): all of RAM is here; its figures */
+	/* an overlay's base the destination lacks (base.c) */
+	MIG_NEED_BASE = 17, /* destination, instead of ACCEPT: send the base */
+	MIG_BASE = 18, /* source: u64 offset, u64 bytes, zstd frame (as DISK) */
+	MIG_BASE_END = 19, /* source: u64 the base's size; then ACCEPT or ERROR */
 };
+
+/* PAGE_REQ for every page still missing: send them now, unthrottled. */
+#define MIG_PAGE_REQ_ALL UINT32_MAX
 
 const char *mig_msg_name(uint8_t type);
 
@@ -73,6 +85,28 @@ int mig_ram_encode(struct state_writer *w, const struct machine *m, const uint32
 /* Check a RAM message against `m`'s RAM and write its pages there.
  * Returns the number of pages, or -1 with a reason. */
 long mig_ram_apply(struct machine *m, const uint8_t *p, size_t len, char *err, size_t errlen);
+/* The same, but each page goes to put(opaque, page index, 4096 bytes),
+ * for a RAM of `npages` pages. */
+typedef void (*mig_page_fn)(void *opaque, uint64_t page, const uint8_t *data);
+long mig_ram_decode(uint64_t npages, const uint8_t *p, size_t len, mig_page_fn put, void *opaque,
+		    char *err, size_t errlen);
+
+/* MIG_POSTCOPY: a bitmap of `npages` bits (bit i of word i / 64: page
+ * i), as u64 npages, then the words.  Decode checks the count against
+ * the destination's RAM and that no bit lies past it; *out is malloc'd. */
+void mig_bitmap_encode(struct state_writer *w, const uint64_t *bits, uint64_t npages);
+int mig_bitmap_decode(const uint8_t *p, size_t len, uint64_t npages, uint64_t **out, char *err,
+		      size_t errlen);
+
+/* MIG_COMPLETE's body: what the destination saw of post-copy. */
+struct mig_pc_figures {
+	uint64_t faults; /* accesses that waited for a page */
+	uint64_t pages; /* pages that arrived after the VM ran on */
+	uint64_t slowest_fault_us;
+	uint64_t fault_wait_us; /* all waits together */
+};
+void mig_pc_figures_encode(struct state_writer *w, const struct mig_pc_figures *f);
+int mig_pc_figures_decode(const uint8_t *p, size_t len, struct mig_pc_figures *f);
 
 /* MIG_DISK: `len` bytes of overlay records (whole records) that start
  * at file offset `off`, zstd-compressed. */

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "svc/log/log_record.h"
 #include "svc/log/log_writer.h"
@@ -44,10 +45,21 @@ static void on_event(void *opaque, uint64_t icount, enum event_kind kind, const 
 		tick(r);
 }
 
+/* This thread's CPU time: the machine runs on it, host I/O does not. */
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int log_digest(struct recorder *r)
 {
 	uint8_t d[STATE_DIGEST_BYTES];
-	if (state_digest(r->m, d) ||
+	double t0 = thread_cpu_s();
+	int rc = state_digest(r->m, d);
+	r->digest_cpu_s += thread_cpu_s() - t0;
+	if (rc ||
 	    log_writer_append(r->log, taps_icount(r->m), LOG_REC_DIGEST, d, sizeof(d))) {
 		fail(r, "logging a checkpoint digest");
 		return -1;
@@ -93,13 +105,17 @@ int recorder_start(struct recorder *r, struct machine *m, const struct recorder_
 		fprintf(stderr, "keel record: %s\n", warning);
 	uint64_t icount = taps_icount(m);
 	uint64_t epoch = taps_rtc_epoch_ns(m);
+	int rc_checkpoint;
 	const char *json = o->session_json ? o->session_json : "{}";
 	if (log_writer_append(r->log, icount, LOG_REC_SESSION_START, json, (uint32_t)strlen(json)) ||
 	    log_writer_append(r->log, icount, LOG_REC_RTC_EPOCH, &epoch, 8)) {
 		snprintf(err, errlen, "%s: %s", o->dir, log_writer_error(r->log));
 		goto fail;
 	}
-	if (save_checkpoint(r, o->dir, err, errlen))
+	double t0 = thread_cpu_s();
+	rc_checkpoint = save_checkpoint(r, o->dir, err, errlen);
+	r->checkpoint_cpu_s = thread_cpu_s() - t0;
+	if (rc_checkpoint)
 		goto fail;
 	if (log_digest(r)) {
 		snprintf(err, errlen, "%s", r->err);

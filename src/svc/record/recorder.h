@@ -32,6 +32,10 @@ struct recorder {
 	uint64_t every;
 	int subscription; /* its event subscriber (taps_event_subscribe) */
 	uint64_t digests;
+	/* CPU seconds the recorder's own heavy steps took (the first
+	 * checkpoint, the digests): what it adds to a run, measured in a way
+	 * that another process's load moves little. */
+	double checkpoint_cpu_s, digest_cpu_s;
 	bool failed;
 	char err[512];
 };

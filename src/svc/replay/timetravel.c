@@ -15,10 +15,9 @@ static void fail(struct timetravel *tt, const char *what, const char *detail)
 	snprintf(tt->why, sizeof(tt->why), "%s: %s", what, detail);
 }
 
-static int keep_snapshot(struct timetravel *tt)
+/* The machine's state now, into *sn.  0 or -1 (tt->why). */
+static int save_snapshot(struct timetravel *tt, struct timetravel_snapshot *sn)
 {
-	if (tt->nsnaps == TIMETRAVEL_MAX_SNAPSHOTS)
-		return 0; /* enough: later points just replay further */
 	char *buf = NULL, err[256] = "out of memory";
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -30,8 +29,17 @@ static int keep_snapshot(struct timetravel *tt)
 		fail(tt, "keeping a snapshot", err);
 		return -1;
 	}
-	tt->snaps[tt->nsnaps++] = (struct timetravel_snapshot){(uint8_t *)buf, len,
-							       taps_icount(tt->m)};
+	*sn = (struct timetravel_snapshot){(uint8_t *)buf, len, taps_icount(tt->m)};
+	return 0;
+}
+
+static int keep_snapshot(struct timetravel *tt)
+{
+	if (tt->nsnaps == TIMETRAVEL_MAX_SNAPSHOTS)
+		return 0; /* enough: later points just replay further */
+	if (save_snapshot(tt, &tt->snaps[tt->nsnaps]))
+		return -1;
+	tt->nsnaps++;
 	return 0;
 }
 
@@ -47,12 +55,12 @@ static void drop_replay(struct timetravel *tt)
 	tt->m = NULL;
 }
 
-/* A machine from snapshot i, with a replayer positioned at its icount
- * (or, for the start, just after the record it was taken at). */
-static int start_from(struct timetravel *tt, size_t i)
+/* A machine from snapshot sn (snaps[0]: the start), with a replayer
+ * positioned at its icount (or, for the start, just after the record it
+ * was taken at). */
+static int start_from(struct timetravel *tt, const struct timetravel_snapshot *sn)
 {
 	drop_replay(tt);
-	const struct timetravel_snapshot *sn = &tt->snaps[i];
 	char err[512] = "";
 	tt->m = tt->ops->machine_at(tt->opaque, sn->buf, sn->len);
 	if (!tt->m) {
@@ -66,7 +74,7 @@ static int start_from(struct timetravel *tt, size_t i)
 	replayer_init(&tt->r, tt->m, tt->src);
 	tt->have_replayer = true;
 	tt->ended = false;
-	int rc = i == 0 ? replayer_skip_to(&tt->r, tt->start_index, err, sizeof(err))
+	int rc = sn == &tt->snaps[0] ? replayer_skip_to(&tt->r, tt->start_index, err, sizeof(err))
 			: replayer_skip_before(&tt->r, sn->icount, err, sizeof(err));
 	if (rc) {
 		fail(tt, "positioning the log", err);
@@ -93,7 +101,7 @@ int timetravel_open(struct timetravel *tt, const struct timetravel_ops *ops, voi
 	tt->snaps[0] = (struct timetravel_snapshot){copy, len, 0};
 	tt->nsnaps = 1;
 	tt->start_index = start_index;
-	if (start_from(tt, 0))
+	if (start_from(tt, &tt->snaps[0]))
 		return -1;
 	tt->snaps[0].icount = taps_icount(tt->m);
 	return 0;
@@ -104,6 +112,8 @@ void timetravel_close(struct timetravel *tt)
 	drop_replay(tt);
 	for (size_t i = 0; i < tt->nsnaps; i++)
 		free(tt->snaps[i].buf);
+	free(tt->near.buf);
+	tt->near.buf = NULL;
 	free(tt->snaps);
 	tt->snaps = NULL;
 	tt->nsnaps = 0;
@@ -141,6 +151,29 @@ int timetravel_forward(struct timetravel *tt, uint64_t steps)
 	return 0;
 }
 
+/* How far before a backward move's target the near snapshot is kept. */
+static uint64_t near_distance(const struct timetravel *tt)
+{
+	return tt->interval / 32 > 1000 ? tt->interval / 32 : 1000;
+}
+
+/* On the way to icount, far from the snapshot the machine started at:
+ * keep the near snapshot a little before it (replacing the last one). */
+static int keep_near(struct timetravel *tt, uint64_t icount)
+{
+	uint64_t at = icount - near_distance(tt);
+	if (timetravel_forward(tt, at - taps_icount(tt->m)))
+		return -1;
+	if (taps_icount(tt->m) != at || tt->ended)
+		return 0; /* the log ended first: nothing worth keeping */
+	struct timetravel_snapshot sn;
+	if (save_snapshot(tt, &sn))
+		return -1;
+	free(tt->near.buf);
+	tt->near = sn;
+	return 0;
+}
+
 int timetravel_seek(struct timetravel *tt, uint64_t icount)
 {
 	if (tt->failed)
@@ -155,9 +188,15 @@ int timetravel_seek(struct timetravel *tt, uint64_t icount)
 		size_t i = tt->nsnaps - 1;
 		while (i > 0 && tt->snaps[i].icount > icount)
 			i--;
-		if (start_from(tt, i))
+		const struct timetravel_snapshot *from = &tt->snaps[i];
+		if (tt->near.buf && tt->near.icount <= icount && tt->near.icount > from->icount)
+			from = &tt->near;
+		if (start_from(tt, from))
 			return -1;
 		tt->restores++;
+		now = taps_icount(tt->m);
+		if (icount - now > 2 * near_distance(tt) && keep_near(tt, icount))
+			return -1;
 		now = taps_icount(tt->m);
 	}
 	if (icount > now && timetravel_forward(tt, icount - now))

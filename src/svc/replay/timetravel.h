@@ -47,6 +47,11 @@ struct timetravel {
 	uint64_t interval; /* instructions between kept snapshots */
 	struct timetravel_snapshot *snaps; /* by icount, ascending; [0] is the start */
 	size_t nsnaps;
+	/* One more, kept a little before the target of the last long backward
+	 * move, so that the next moves back (reverse-stepi after
+	 * reverse-stepi) replay from there instead of a whole interval; buf
+	 * NULL: none. */
+	struct timetravel_snapshot near;
 	uint64_t start_index; /* the log record snaps[0] was taken at */
 	struct machine *m; /* the machine now */
 	struct replayer r;

@@ -70,6 +70,18 @@ int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max)
 	return file && file_path(v, file, buf, max) >= 0 ? 0 : -1;
 }
 
+int vmi_task_fd_path(const struct vmi *v, uint64_t task, int fd, char *buf, size_t max)
+{
+	uint64_t files = kptr(v, task, F_TASK_FILES), nfds = 0, file = 0;
+	uint64_t fdt = files ? kptr(v, files, F_FILES_FDT) : 0;
+	uint64_t arr = fdt ? kptr(v, fdt, F_FDT_FD) : 0;
+	buf[0] = 0;
+	if (fd < 0 || !arr || kfield(v, fdt, F_FDT_MAX_FDS, &nfds) || (uint64_t)fd >= nfds ||
+	    kread(v, arr + 8 * (uint64_t)fd, &file, 8) || !file)
+		return -1;
+	return file_path(v, file, buf, max) >= 0 ? 0 : -1;
+}
+
 json_t *vmi_task_chain(const struct vmi *v, uint64_t task, int max)
 {
 	json_t *chain = json_array();

@@ -77,6 +77,9 @@ uint64_t vmi_task_find(struct vmi *v, long pid);
 long vmi_task_list(struct vmi *v, struct vmi_task *out, long max);
 /* The path of the task's executable (mm->exe_file), or -1. */
 int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max);
+/* The path of the task's open descriptor fd (as the files view names it),
+ * or -1: no such descriptor, or unreadable. */
+int vmi_task_fd_path(const struct vmi *v, uint64_t task, int fd, char *buf, size_t max);
 /* The process and its ancestors up to init, as
  * [{"pid":..,"comm":..,"uid":..,"exe":..}, ...] (at most max, newest first). */
 json_t *vmi_task_chain(const struct vmi *v, uint64_t task, int max);

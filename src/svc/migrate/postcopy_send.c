@@ -1,0 +1,273 @@
+/* The source's side of a post-copy (docs/migrate.md, "Post-copy"): at the
+ * stop, find the pages the destination lacks, send the state and the
+ * hart's working set, and hand over with the rest missing; then, paused,
+ * answer the destination's page requests and push everything else,
+ * going on from the last page asked for, until the destination has all
+ * of RAM.  The destination's side is postcopy.c. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc/migrate/source.h"
+#include "svc/migrate/stream.h"
+#include "vm/ram_page.h"
+#include "vm/taps.h"
+
+#define PC_PUSH_PAGES 64 /* a pushed batch: small, so a request waits little behind it */
+#define PC_WINDOW 16 /* pages sent with a requested one: the next ones, often touched next */
+#define PC_WORKING_SET 1024 /* pages sent before the VM runs there (one batch) */
+
+static bool bit(const uint64_t *b, uint64_t i) { return b[i / 64] >> (i % 64) & 1; }
+
+/* Which pages the destination lacks, now that the VM has stopped: with
+ * tracking, those written since they were sent and those this round has
+ * not reached (in round 1, only if they are not zero: the destination's
+ * fresh RAM is; mig_pc_scan_step may have found the zero ones already);
+ * without, those that differ from what was sent. */
+static int find_missing(struct mig_source *s, char *err, size_t errlen)
+{
+	uint64_t words = (s->npages + 63) / 64;
+	uint64_t *dirty = calloc(words, 8);
+	s->pc_left = calloc(words, 8);
+	if (!dirty || !s->pc_left || (s->tracking && taps_dirty_fetch(s->m, dirty, s->npages) < 0)) {
+		free(dirty);
+		snprintf(err, errlen, "out of memory for the migration's page sets");
+		return -1;
+	}
+	struct memview mv;
+	taps_memview(s->m, &mv);
+	for (uint64_t i = 0; i < s->npages; i++) {
+		const uint8_t *p = mv.ram + i * MIG_PAGE;
+		bool miss;
+		if (!s->tracking)
+			miss = memcmp(p, s->shadow + i * MIG_PAGE, MIG_PAGE) != 0;
+		else
+			miss = bit(dirty, i) || (i >= s->cursor && bit(s->pending, i) &&
+						 (s->st.rounds > 0 || s->pc_scan >= s->npages ||
+						  !ram_page_is_zero(p)));
+		if (miss) {
+			s->pc_left[i / 64] |= 1ULL << (i % 64);
+			s->st.pc_missing++;
+		}
+	}
+	free(dirty);
+	return 0;
+}
+
+bool mig_pc_scan_step(struct mig_source *s)
+{
+	/* Without tracking the stop compares all of RAM with the shadow
+	 * anyway; with it, reading all of RAM there would be most of the
+	 * downtime.  A page found zero here and written later is in the
+	 * dirty set at the stop. */
+	if (!s->tracking || s->st.rounds > 0)
+		return true;
+	struct memview mv;
+	taps_memview(s->m, &mv);
+	double t0 = mig_src_now_s();
+	while (s->pc_scan < s->npages && (mig_src_now_s() - t0) * 1e3 < STEP_MS) {
+		uint64_t end = s->pc_scan + 1024 < s->npages ? s->pc_scan + 1024 : s->npages;
+		for (; s->pc_scan < end; s->pc_scan++)
+			if (ram_page_is_zero(mv.ram + s->pc_scan * MIG_PAGE))
+				s->pending[s->pc_scan / 64] &= ~(1ULL << (s->pc_scan % 64));
+	}
+	return s->pc_scan >= s->npages;
+}
+
+/* Send up to `max` pages of pc_left from `from` on (wrapping), and
+ * forget them.  Returns how many, or -1. */
+static long send_left(struct mig_source *s, uint64_t from, size_t max, bool wrap, char *err,
+		      size_t errlen)
+{
+	uint32_t pages[MIG_BATCH_PAGES];
+	size_t n = 0;
+	uint64_t i = from, seen = 0, span = wrap ? s->npages : s->npages - from;
+	for (; n < max && seen < span && s->st.pc_missing > s->st.pc_pages + n; seen++, i++) {
+		if (i >= s->npages)
+			i = 0;
+		if (bit(s->pc_left, i))
+			pages[n++] = (uint32_t)i;
+	}
+	if (!n)
+		return 0;
+	/* A RAM message wants its pages in ascending order. */
+	for (size_t a = 1; a < n; a++)
+		for (size_t b = a; b > 0 && pages[b - 1] > pages[b]; b--) {
+			uint32_t t = pages[b];
+			pages[b] = pages[b - 1];
+			pages[b - 1] = t;
+		}
+	if (mig_src_send_pages(s, pages, n, err, errlen))
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		s->pc_left[pages[k] / 64] &= ~(1ULL << (pages[k] % 64));
+	s->st.pc_pages += n;
+	s->pc_cursor = i % s->npages;
+	return (long)n;
+}
+
+/* The pages the hart's TLBs reach (its working set just before the
+ * stop) go with the state, so the VM's first steps there do not wait. */
+static int send_working_set(struct mig_source *s, char *err, size_t errlen)
+{
+	uint64_t words = (s->npages + 63) / 64;
+	uint64_t *ws = calloc(words, 8);
+	uint32_t pages[MIG_BATCH_PAGES];
+	size_t n = 0;
+	if (!ws) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	taps_recent_pages(s->m, ws, s->npages);
+	for (uint64_t i = 0; i < s->npages && n < PC_WORKING_SET; i++)
+		if (bit(ws, i) && bit(s->pc_left, i))
+			pages[n++] = (uint32_t)i;
+	free(ws);
+	if (n && mig_src_send_pages(s, pages, n, err, errlen))
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		s->pc_left[pages[k] / 64] &= ~(1ULL << (pages[k] % 64));
+	s->st.pc_missing -= n;
+	return 0;
+}
+
+/* Stop, send the state, the working set and the list of what is still
+ * missing, and hand over: the VM runs on the destination from here. */
+enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen)
+{
+	s->t_stop = mig_src_now_s();
+	s->st.icount = taps_icount(s->m);
+	s->st.postcopy = true;
+	if (find_missing(s, err, errlen) || mig_src_send_state(s, err, errlen) ||
+	    send_working_set(s, err, errlen))
+		return MIG_FAILED;
+	sw_reset(&s->w);
+	mig_bitmap_encode(&s->w, s->pc_left, s->npages);
+	if (chan_send(&s->ch, MIG_POSTCOPY, s->w.buf, s->w.len, false)) {
+		snprintf(err, errlen, "%s", s->ch.err);
+		return MIG_FAILED;
+	}
+	if (mig_src_send_end(s, err, errlen) || mig_src_expect(s, MIG_READY, err, errlen))
+		return MIG_FAILED;
+	if (chan_send(&s->ch, MIG_GO, NULL, 0, false) || mig_src_expect(s, MIG_RUNNING, err, errlen)) {
+		snprintf(err, errlen, "the handover to post-copy failed (%s); the VM stays paused "
+				      "here: resume it only if the destination is not running it",
+			 s->ch.err);
+		return MIG_UNCONFIRMED;
+	}
+	double t = mig_src_now_s();
+	s->st.downtime_ms = (t - s->t_stop) * 1e3;
+	s->pc = true;
+	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
+	return MIG_HANDED_OVER;
+}
+
+/* After the handover, a failure leaves the VM nowhere running: the
+ * destination stops when a page cannot come. */
+static enum mig_status pc_failed(struct mig_source *s, const char *why, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "post-copy failed after the handover: %s; %llu pages had not "
+			      "reached the destination, which cannot run without them and stops; "
+			      "this copy stays paused as it was at the handover (icount %llu): "
+			      "'keel ctl resume' runs it here",
+		 why, (unsigned long long)(s->st.pc_missing - s->st.pc_pages),
+		 (unsigned long long)s->st.icount);
+	return MIG_UNCONFIRMED;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Requests that have arrived, each answered with its page and the next
+ * few still missing; the push goes on from there.  0, or -1 with why. */
+static int serve_requests(struct mig_source *s, char *why, size_t whylen)
+{
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	while (poll(&pfd, 1, 0) > 0) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		if (chan_recv(&s->ch, &type, &body, &len) < 0) {
+			snprintf(why, whylen, "%s", s->ch.err);
+			return -1;
+		}
+		if (type == MIG_ERROR) {
+			snprintf(why, whylen, "the destination gave up: %.*s",
+				 (int)(len < 400 ? len : 400), (const char *)body);
+			return -1;
+		}
+		if (type == MIG_PAGE_REQ && len == 4 && get_u32(body) == MIG_PAGE_REQ_ALL) {
+			s->pc_rush = true;
+			continue;
+		}
+		if (type != MIG_PAGE_REQ || len != 4 || get_u32(body) >= s->npages) {
+			snprintf(why, whylen, "the destination sent a bad %s", mig_msg_name(type));
+			return -1;
+		}
+		uint64_t page = get_u32(body);
+		s->st.pc_requests++;
+		/* Sent already (in flight): it arrives without us. */
+		if (bit(s->pc_left, page) && send_left(s, page, PC_WINDOW, false, why, whylen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum mig_status mig_pc_step(struct mig_source *s, char *err, size_t errlen)
+{
+	char why[600];
+	double t0 = mig_src_now_s();
+	if (serve_requests(s, why, sizeof(why)))
+		return pc_failed(s, why, err, errlen);
+	bool push = !s->req.throttle_ms || s->pc_rush || t0 >= s->next_send;
+	if (push && s->req.throttle_ms)
+		s->next_send = t0 + s->req.throttle_ms / 1e3;
+	/* Rushed: full batches until the step's time is up. */
+	do
+		if (push && send_left(s, s->pc_cursor, s->pc_rush ? MIG_BATCH_PAGES : PC_PUSH_PAGES,
+				      true, why, sizeof(why)) < 0)
+			return pc_failed(s, why, err, errlen);
+	while (s->pc_rush && s->st.pc_pages < s->st.pc_missing && (mig_src_now_s() - t0) * 1e3 < STEP_MS);
+	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
+	if (s->st.pc_pages < s->st.pc_missing) {
+		if ((mig_src_now_s() - s->t_report) * 1e3 < PROGRESS_MS)
+			return MIG_CONTINUE;
+		s->t_report = mig_src_now_s();
+		return MIG_PROGRESS;
+	}
+	if (chan_send(&s->ch, MIG_PC_DONE, NULL, 0, true))
+		return pc_failed(s, s->ch.err, err, errlen);
+	s->pc_done_sent = true;
+	/* COMPLETE, after any requests that crossed PC_DONE on the way. */
+	for (;;) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		struct mig_pc_figures f;
+		if (chan_recv(&s->ch, &type, &body, &len) < 0) {
+			snprintf(err, errlen, "every page was sent, but the destination did not "
+					      "confirm (%s); the VM stays paused here: resume it only "
+					      "if the destination is not running it",
+				 s->ch.err);
+			return MIG_UNCONFIRMED;
+		}
+		if (type == MIG_PAGE_REQ)
+			continue;
+		if (type != MIG_COMPLETE || mig_pc_figures_decode(body, len, &f))
+			return pc_failed(s, type == MIG_ERROR ? "the destination gave up"
+							    : "a bad COMPLETE", err, errlen);
+		double t = mig_src_now_s();
+		s->st.pc_faults = f.faults;
+		s->st.pc_fault_pages = f.pages;
+		s->st.pc_slowest_fault_ms = (double)f.slowest_fault_us / 1e3;
+		s->st.pc_fault_wait_ms = (double)f.fault_wait_us / 1e3;
+		s->st.pc_ms = (t - s->t_stop) * 1e3 - s->st.downtime_ms;
+		s->st.total_ms = (t - s->t_start) * 1e3;
+		s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
+		return MIG_DONE;
+	}
+}
+
