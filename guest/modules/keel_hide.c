@@ -4,9 +4,11 @@
  * (tests/integration/test_vmi_debian.py, docs/vmi.md).  Loaded with
  *   insmod keel_hide.ko pid=N [hide_self=1]
  * it unlinks process N's thread-group leader from the task list, so that
- * `ps` and /proc no longer list it while it keeps running (it stays in the
- * PID allocator and, while runnable, on a run queue: keel's cross-view
- * finds it there), and with hide_self=1 it also takes itself off the
+ * the kernel's walks of all processes (for_each_process) no longer reach
+ * it while it keeps running; it stays in the PID allocator, which /proc
+ * lists (a rootkit would filter /proc's directory reads too), and, while
+ * runnable, on a run queue: keel's cross-view finds it in both.  With
+ * hide_self=1 it also takes itself off the
  * module list, so that lsmod and /proc/modules no longer show it (its
  * /sys/module entry stays: keel's modules view finds it there).
  *

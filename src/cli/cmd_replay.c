@@ -12,6 +12,8 @@
 #include "cli/cli.h"
 #include "cli/inspect_cli.h"
 #include "cli/replay_observed.h"
+#include "cli/jit_options.h"
+#include "cli/replay_cli.h"
 #include "svc/log/log_reader.h"
 #include "svc/log/log_record.h"
 #include "svc/log/log_verify.h"
@@ -73,6 +75,7 @@ static void replay_usage(FILE *out)
 	      "  --no-decode-cache    replay with the plainest interpreter, every instruction\n"
 	      "                       decoded where it runs (as 'keel run'): a recording made\n"
 	      "                       with decoded blocks must still match every digest\n"
+	      JIT_OPTIONS_HELP
 	      "  --effects-count      diagnostic: observe every instruction's memory effects\n"
 	      "                       (docs/taps.md; about 12x slower) and print their\n"
 	      "                       counts and a hash of them as one JSON line on stderr\n"
@@ -98,6 +101,8 @@ struct replay_options {
 	bool inspect_json;
 	bool bisect, quiet;
 	bool no_decode_cache;
+	bool jit; /* --jit on|off */
+	unsigned jit_threshold;
 	bool effects_count;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
@@ -106,24 +111,7 @@ struct replay_options {
 	const struct replay_observer *observer; /* replay_observed's */
 };
 
-/* The first records of a log: how to rebuild the machine. */
-struct session {
-	struct machine_config cfg; /* the disk comes from the checkpoint's DISK section */
-	char checkpoint[4096]; /* path of the first checkpoint */
-	uint64_t start_index; /* record number of the first digest */
-	uint64_t verified_records; /* replay stops before this record */
-	unsigned digest_version; /* the state digest the recorder logged */
-};
-
-/* --- the record source: the log, cut at the end of its verified part --- */
-
-struct log_source {
-	struct log_reader *reader;
-	uint64_t limit;
-	uint64_t read;
-};
-
-static int log_source_next(void *opaque, struct replay_record *rec, char *err, size_t errlen)
+int log_source_next(void *opaque, struct replay_record *rec, char *err, size_t errlen)
 {
 	struct log_source *s = opaque;
 	if (s->read >= s->limit)
@@ -139,7 +127,7 @@ static int log_source_next(void *opaque, struct replay_record *rec, char *err, s
 	return 1;
 }
 
-static int log_source_open(struct log_source *s, const char *dir, uint64_t limit)
+int log_source_open(struct log_source *s, const char *dir, uint64_t limit)
 {
 	char err[512];
 	memset(s, 0, sizeof(*s));
@@ -177,10 +165,10 @@ static int parse_session_json(struct session *s, const struct replay_record *rec
 	return 0;
 }
 
-static int read_session(struct session *s, const struct replay_options *o)
+int read_session(struct session *s, const char *dir)
 {
 	struct log_source src;
-	if (log_source_open(&src, o->dir, s->verified_records))
+	if (log_source_open(&src, dir, s->verified_records))
 		return -1;
 	struct replay_record rec;
 	char err[512] = "the log ends before its first checkpoint";
@@ -197,7 +185,7 @@ static int read_session(struct session *s, const struct replay_options *o)
 		} else if (rec.type == LOG_REC_SNAPSHOT && !have_snap &&
 			   rec.len > LOG_SNAPSHOT_HASH_BYTES) {
 			int n = (int)(rec.len - LOG_SNAPSHOT_HASH_BYTES);
-			snprintf(s->checkpoint, sizeof(s->checkpoint), "%s/%.*s", o->dir, n,
+			snprintf(s->checkpoint, sizeof(s->checkpoint), "%s/%.*s", dir, n,
 				 (const char *)rec.payload + LOG_SNAPSHOT_HASH_BYTES);
 			have_snap = true;
 		} else if (rec.type == LOG_REC_DIGEST) {
@@ -211,7 +199,7 @@ static int read_session(struct session *s, const struct replay_options *o)
 	if (rc == 1 && (!have_conf || !have_snap))
 		snprintf(err, sizeof(err), "no %s before the first digest",
 			 have_conf ? "checkpoint" : "session record");
-	fprintf(stderr, "keel replay: %s: %s\n", o->dir, err);
+	fprintf(stderr, "keel replay: %s: %s\n", dir, err);
 	return -1;
 }
 
@@ -231,7 +219,7 @@ static void console_discard(void *opaque, const uint8_t *buf, size_t len)
  * decoded blocks): the reference machine of --bisect does, so that a
  * divergence an optimisation causes shows up against it, and so does
  * --no-decode-cache. */
-static struct machine_config replay_config(const struct session *s, bool console,
+struct machine_config replay_config(const struct session *s, bool console,
 					   bool no_decode_cache)
 {
 	struct machine_config cfg = s->cfg;
@@ -245,7 +233,7 @@ static struct machine_config replay_config(const struct session *s, bool console
 
 /* The checkpoint's disk is opened for replay: an overlay frozen at the
  * checkpoint with private writes, or a read-only raw image. */
-static const struct restore_request replay_restore = {.disk_mode = RESTORE_DISK_REPLAY};
+const struct restore_request replay_restore = {.disk_mode = RESTORE_DISK_REPLAY};
 
 /* A machine in the state of the checkpoint whose bytes are `snap`. */
 static struct machine *machine_at(const struct session *s, bool console, const void *snap,
@@ -257,6 +245,16 @@ static struct machine *machine_at(const struct session *s, bool console, const v
 	if (!m)
 		fprintf(stderr, "keel replay: checkpoint: %s\n", err);
 	else
+		state_digest_set_version(m, s->digest_version);
+	return m;
+}
+
+struct machine *replay_machine_open(const struct session *s, const char *path, bool console,
+				    bool no_decode_cache, char *err, size_t errlen)
+{
+	struct machine_config cfg = replay_config(s, console, no_decode_cache);
+	struct machine *m = machine_restore_file(&cfg, path, &replay_restore, err, errlen);
+	if (m)
 		state_digest_set_version(m, s->digest_version);
 	return m;
 }
@@ -459,7 +457,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
 	       OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
@@ -470,6 +468,8 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"bisect", no_argument, NULL, OPT_BISECT},
 		{"quiet", no_argument, NULL, OPT_QUIET},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
+		{"jit", required_argument, NULL, OPT_JIT},
+		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
 		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
 		{"inspect", required_argument, NULL, OPT_INSPECT},
@@ -486,6 +486,8 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 	memset(o, 0, sizeof(*o));
 	o->gdb_port = -1;
 	o->gdb_every = 20000000;
+	o->jit = JIT_DEFAULT_ON;
+	o->jit_threshold = JIT_DEFAULT_THRESHOLD;
 	optind = 1;
 	int c;
 	char *end;
@@ -499,6 +501,12 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_JIT:
+		case OPT_JIT_THRESHOLD:
+			if (jit_option("keel replay", c == OPT_JIT_THRESHOLD, optarg, &o->jit,
+				       &o->jit_threshold))
+				return -1;
+			break;
 		case OPT_INSPECT: o->inspect = optarg; break;
 		case OPT_JSON: o->inspect_json = true; break;
 		case OPT_VMLINUX: o->vmlinux = optarg; break;
@@ -558,26 +566,27 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 
 /* Verify first: a tampered log is never replayed; an unsealed or unclosed
  * one is replayed up to its last seal. */
-static int verify_for_replay(const struct replay_options *o, struct session *s)
+int verify_for_replay(const char *who, const char *dir, const struct log_verify_options *vo,
+		      struct session *s)
 {
 	struct log_verify_report rep;
-	if (log_verify(o->dir, &o->verify, &rep) || rep.status == LOG_STATUS_TAMPERED) {
-		fprintf(stderr, "keel replay: %s: %s: %s (segment %s, offset %" PRIu64 ", record %" PRIu64
+	if (log_verify(dir, vo, &rep) || rep.status == LOG_STATUS_TAMPERED) {
+		fprintf(stderr, "%s: %s: %s: %s (segment %s, offset %" PRIu64 ", record %" PRIu64
 				")\n",
-			o->dir, log_status_name(rep.status), rep.reason, rep.bad.segment,
+			who, dir, log_status_name(rep.status), rep.reason, rep.bad.segment,
 			rep.bad.offset, rep.bad.record);
 		return -1;
 	}
 	if (!rep.seals_checked)
-		fprintf(stderr, "keel replay: warning: no verify key, seals not checked\n");
+		fprintf(stderr, "%s: warning: no verify key, seals not checked\n", who);
 	else if (rep.key_from_dir)
-		fprintf(stderr, "keel replay: warning: verified with %s/verify.key, which is not "
-				"tamper-evident while it sits next to the log\n", o->dir);
+		fprintf(stderr, "%s: warning: verified with %s/verify.key, which is not "
+				"tamper-evident while it sits next to the log\n", who, dir);
 	s->verified_records = rep.seals_checked ? rep.verified.record : rep.records;
 	if (rep.status != LOG_STATUS_VALID)
-		fprintf(stderr, "keel replay: %s: %s; replaying the %" PRIu64
+		fprintf(stderr, "%s: %s: %s; replaying the %" PRIu64
 				" sealed records (up to icount %" PRIu64 ")\n",
-			o->dir, log_status_name(rep.status), s->verified_records, rep.verified.icount);
+			who, dir, log_status_name(rep.status), s->verified_records, rep.verified.icount);
 	return 0;
 }
 
@@ -652,13 +661,12 @@ static int replay_log(const struct replay_options *o, struct session *s)
 {
 	char err[PATH_MAX + 1024] = "";
 	const char *start = o->from ? o->from : s->checkpoint;
-	struct machine_config cfg = replay_config(s, !o->quiet, o->no_decode_cache);
-	struct machine *m = machine_restore_file(&cfg, start, &replay_restore, err, sizeof(err));
+	struct machine *m = replay_machine_open(s, start, !o->quiet, o->no_decode_cache, err,
+						sizeof(err));
 	if (!m) {
 		fprintf(stderr, "keel replay: %s\n", err);
 		return 1;
 	}
-	state_digest_set_version(m, s->digest_version);
 	struct log_source src;
 	if (!m || log_source_open(&src, o->dir, s->verified_records)) {
 		machine_dispose(m);
@@ -870,8 +878,11 @@ int cmd_replay(int argc, char **argv)
 	if (rc)
 		return rc > 0 ? 0 : EXIT_USAGE;
 	struct session s = {0};
-	if (verify_for_replay(&o, &s) || read_session(&s, &o))
+	if (verify_for_replay("keel replay", o.dir, &o.verify, &s) || read_session(&s, o.dir))
 		return 1;
+	/* how this replay runs, not what was recorded: the JIT is a cache */
+	s.cfg.jit = o.jit;
+	s.cfg.jit_threshold = o.jit_threshold;
 	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
 }
 
@@ -883,7 +894,7 @@ int replay_observed(const char *dir, const struct log_verify_options *verify,
 	if (verify)
 		o.verify = *verify;
 	struct session s = {0};
-	if (verify_for_replay(&o, &s) || read_session(&s, &o))
+	if (verify_for_replay("keel analyze --taint", dir, &o.verify, &s) || read_session(&s, dir))
 		return 1;
 	return replay_log(&o, &s);
 }

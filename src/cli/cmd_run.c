@@ -13,6 +13,8 @@
 
 #include "cli/cli.h"
 #include "cli/default_guest.h"
+#include "cli/jit_options.h"
+#include "cpu/jit.h"
 #include "dev/disk_image.h"
 #include "host/fatal_signal.h"
 #include "host/host_loop.h"
@@ -66,6 +68,8 @@ struct run_options {
 	int gdb_port;
 	bool stats;
 	bool no_decode_cache;
+	bool jit; /* --jit on|off */
+	unsigned jit_threshold;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
@@ -204,6 +208,7 @@ static void run_usage(FILE *out)
 	      "                       instruction count, seconds and MIPS at exit\n"
 	      "  --no-decode-cache    decode and run every instruction on its own (slower;\n"
 	      "                       for checking that decoded blocks change nothing)\n"
+	      JIT_OPTIONS_HELP
 	      "  --no-sandbox         run without the seccomp filter that otherwise allows\n"
 	      "                       only the system calls a running VM needs (docs/sandbox.md)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
@@ -260,7 +265,7 @@ enum {
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
-	OPT_NO_DECODE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
+	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
 };
 
@@ -346,6 +351,9 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
+	case OPT_JIT:
+	case OPT_JIT_THRESHOLD:
+		return jit_option("keel run", c == OPT_JIT_THRESHOLD, arg, &o->jit, &o->jit_threshold);
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
 	case OPT_INCOMING: o->incoming = arg; return 0;
 	case OPT_KEY: o->key = arg; return 0;
@@ -443,6 +451,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
+		{"jit", required_argument, NULL, OPT_JIT},
+		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"ids", required_argument, NULL, OPT_IDS},
@@ -476,6 +486,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
 	o->idle_sleep = true;
 	o->time_catch_up = true;
+	o->jit = JIT_DEFAULT_ON;
+	o->jit_threshold = JIT_DEFAULT_THRESHOLD;
 	o->passphrase_fd = -1;
 	o->api_allow_uid = (uid_t)-1;
 	optind = 1;
@@ -998,6 +1010,8 @@ static int run_or_record(int argc, char **argv, bool record)
 		/* Debugging runs step the machine; they cannot pace it. */
 		.idle_skip = !o.idle_sleep || o.trace || o.gdb_port,
 		.no_decode_cache = o.no_decode_cache,
+		.jit = o.jit,
+		.jit_threshold = o.jit_threshold,
 		.console_write = stdout_write,
 		.disk = o.disk,
 		.net = o.net,
@@ -1069,6 +1083,11 @@ static int run_machine(struct machine *m, const struct run_options *o, struct mi
 		double secs = now_seconds() - t0;
 		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
 			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
+		const struct jit_stats *js = hart_jit_stats(&m->hart);
+		if (js)
+			fprintf(stderr, "keel: stats: jit blocks=%" PRIu64 " code_bytes=%" PRIu64
+					" translate_ms=%.1f flushes=%" PRIu64 "\n",
+				js->blocks, js->code_bytes, (double)js->translate_ns / 1e6, js->flushes);
 	}
 	mig_postcopy_close(pc, "the VM stopped on the destination");
 	machine_free(m);

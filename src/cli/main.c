@@ -18,7 +18,7 @@ static void usage(FILE *out)
 	      "  disk     make, inspect, check and convert disk overlays ('keel disk --help')\n"
 	      "  migrate  make a key for live migration ('keel migrate --help')\n"
 	      "  inspect  introspect a saved VM's guest kernel ('keel inspect --help')\n"
-	      "  analyze  ask a recorded log what happened ('keel analyze --help')\n"
+	      "  analyze  which connection changed a file, from a recorded log ('keel analyze --help')\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"

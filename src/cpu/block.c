@@ -102,6 +102,8 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 		enum op pair = n ? fused(prev, (enum op)d.op) : OP_COUNT;
 		if (pair != OP_COUNT)
 			b->insn[n - 1].run = handlers[pair];
+		if (n == 0 || (n == 1 && pair != OP_COUNT))
+			b->op0 = (uint8_t)(n ? pair : d.op);
 		prev = pair == OP_COUNT ? (enum op)d.op : OP_COUNT;
 		off += len;
 		n++;
@@ -113,6 +115,8 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 		return false;
 	}
 	b->hpc = hpc;
+	b->uses = 0;
+	b->jit = NULL;
 	b->n = (uint16_t)n;
 	b->bytes = (uint16_t)off;
 	block_end_entry(&b->insn[n], off, handlers);

@@ -61,11 +61,18 @@ struct block {
 	uint64_t gen; /* the page's code generation it was decoded at */
 	uint16_t n; /* instructions, not counting the end entry */
 	uint16_t bytes; /* their length; the end entry's pcoff */
+	/* For the JIT (cpu/jit.h): entries while it was not yet translated,
+	 * and the op of insn[0]'s own handler (a pair's, if fused), which the
+	 * JIT's handlers take the place of */
+	uint16_t uses;
+	uint8_t op0;
 	struct block_insn insn[BLOCK_MAX_INSNS + 1];
+	const void *jit; /* its translation (cpu/jit.h), or NULL */
 } __attribute__((aligned(512))); /* a power of two: the table index is a shift,
 				    and a block's header shares a cache line
 				    with its first instructions */
 _Static_assert(sizeof(struct block) == 512, "struct block is not 512 bytes");
+_Static_assert(OP_COUNT + 2 <= 256, "op0 and the JIT's two handlers fit a byte");
 
 #define BLOCK_TABLE_BYTES (BLOCK_TABLE_SIZE * sizeof(struct block))
 

@@ -17,6 +17,7 @@
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
+#include "cpu/jit.h"
 #include "cpu/mmu.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -494,6 +495,10 @@ static uint32_t raw_insn(const struct block *b, const struct block_insn *d)
 	return lo | (uint32_t)hi << 16;
 }
 
+/* The handlers that take the place of a block's first entry's (cpu/jit.h,
+ * struct block's op0): counting entries, then running the translation. */
+enum { OP_JIT_COUNT = OP_COUNT, OP_JIT_RUN, OP_HANDLERS };
+
 /* Decode the block at hpc into b, `room` bytes before the end of its page,
  * whose code generation is *gen. */
 static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, uintptr_t hpc,
@@ -507,7 +512,30 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
 	if (!block_build(b, hpc, room, handlers))
 		return false;
 	b->gen = *gen;
+	if (h->jit) /* count its entries until it is hot (op_jit_count) */
+		b->insn[0].run = handlers[OP_JIT_COUNT];
 	return true;
+}
+
+/* Translate block b (op_jit_count).  A full code cache is emptied, and
+ * every block that had a translation counts its entries again. */
+static __attribute__((noinline, cold)) bool translate(struct hart *h, struct block *table,
+						       struct block *b, const void *count)
+{
+	fpu_host_env(h); /* host code */
+	enum jit_result r = jit_translate(h->jit, table, b);
+	if (r == JIT_FULL) {
+		for (size_t i = 0; i < BLOCK_TABLE_SIZE; i++) {
+			if (table[i].jit) {
+				table[i].jit = NULL;
+				table[i].uses = 0;
+				table[i].insn[0].run = count;
+			}
+		}
+		jit_reset(h->jit);
+		r = jit_translate(h->jit, table, b);
+	}
+	return r == JIT_DONE;
 }
 
 /* Tell the effect hook (hart.h) which instruction runs next.  Out of
@@ -554,7 +582,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 	uint64_t base = 0; /* the pc of blk's first instruction */
 	uint32_t word;
 	/* one entry per enum op (decode.h); decode_insn produces no other */
-	static const void *const handlers[OP_COUNT] = {
+	static const void *const handlers[OP_HANDLERS] = {
 		[OP_ILLEGAL] = &&op_illegal,
 		[OP_NOP] = &&op_nop,
 		[OP_LUI] = &&op_lui,
@@ -708,6 +736,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		[OP_SRLIW_SLLIW] = &&op_srliw_slliw,
 		[OP_SLLIW_SRLIW] = &&op_slliw_srliw,
 		[OP_ADDW_XOR] = &&op_addw_xor,
+		[OP_JIT_COUNT] = &&op_jit_count,
+		[OP_JIT_RUN] = &&op_jit_run,
 	};
 	uint64_t v;
 	struct loaded l;
@@ -883,6 +913,35 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		ENTER(&single);
 	}
 
+		/* The first entry of a block built with the JIT on: count the
+		 * block's entries, translate it when it is hot, and run it as it
+		 * is now (op0: the first entry's own handler). */
+		op_jit_count: {
+			struct block *b = (struct block *)blk;
+			if (b->uses < h->jit->threshold) {
+				b->uses++;
+				goto *handlers[b->op0];
+			}
+			b->insn[0].run = translate(h, table, b, &&op_jit_count) ? &&op_jit_run
+										: handlers[b->op0];
+			goto *b->insn[0].run;
+		}
+		/* Run the translation from the first entry; it leaves to a pc, or
+		 * back here at entry (pc >> 1) of h->jit_block when pc is odd
+		 * (cpu/jit.h). */
+		op_jit_run: {
+			struct jit_exit r = ((jit_code *)blk->jit)(x, h, base, left);
+			left = r.left;
+			if (likely(!(r.pc & 1))) {
+				pc = r.pc;
+				JUMP();
+			}
+			blk = h->jit_block; /* chained: maybe not the block called */
+			base = h->jit_base;
+			end = blk->insn + blk->n;
+			d = blk->insn + (r.pc >> 1);
+			goto *(d == blk->insn ? handlers[blk->op0] : d->run);
+		}
 		op_illegal:
 			if (fetch_page == NO_FETCH_PAGE && in_fetch_window(PC, NO_FETCH_PAGE)) {
 				/* not an instruction: the fetch has yet to fault */

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "cpu/block.h"
+#include "cpu/jit.h"
 #include "cpu/mmu.h"
 #include "lib/vclock.h"
 
@@ -66,10 +67,12 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	       uint64_t reset_pc)
 {
 	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
+	struct jit *jit = h->jit; /* likewise */
 	const struct hart_trap_hook *hook = h->trap_hook; /* a service's, not state */
 	const struct hart_effect_hook *effect_hook = h->effect_hook; /* likewise */
 	memset(h, 0, sizeof(*h));
 	h->blocks = blocks;
+	h->jit = jit;
 	h->trap_hook = hook;
 	h->effect_hook = effect_hook;
 	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
@@ -182,10 +185,17 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 	}
 }
 
+static void free_blocks(struct hart *h)
+{
+	if (h->blocks)
+		munmap(h->blocks, BLOCK_TABLE_BYTES);
+	h->blocks = NULL;
+}
+
 int hart_set_block_cache(struct hart *h, bool on)
 {
 	if (!on) {
-		hart_free(h);
+		free_blocks(h);
 		return 0;
 	}
 	if (h->blocks)
@@ -206,14 +216,42 @@ int hart_set_block_cache(struct hart *h, bool on)
 	 * sides copy 2 MiB for their first block built in each huge page. */
 	madvise(table, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);
 	h->blocks = table;
+	if (h->jit) /* no block refers to a translation now */
+		jit_reset(h->jit);
 	return 0;
+}
+
+int hart_set_jit(struct hart *h, bool on, unsigned threshold)
+{
+	/* A block built with the JIT on or off starts with a different
+	 * handler (exec.c, rebuild): start again from an empty table. */
+	bool blocks = h->blocks != NULL;
+	free_blocks(h);
+	jit_free(h->jit);
+	h->jit = NULL;
+	int rc = 0;
+	if (on && !(h->jit = jit_new(threshold)))
+		rc = -1;
+	if (blocks && hart_set_block_cache(h, true))
+		rc = -1;
+	return rc;
+}
+
+int hart_after_fork(struct hart *h)
+{
+	return h->jit ? jit_after_fork(h->jit) : 0;
+}
+
+const struct jit_stats *hart_jit_stats(const struct hart *h)
+{
+	return h->jit ? &h->jit->stats : NULL;
 }
 
 void hart_free(struct hart *h)
 {
-	if (h->blocks)
-		munmap(h->blocks, BLOCK_TABLE_BYTES);
-	h->blocks = NULL;
+	free_blocks(h);
+	jit_free(h->jit);
+	h->jit = NULL;
 }
 
 void hart_drop_write_entries(struct hart *h)

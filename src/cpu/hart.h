@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct bus;
+struct jit_stats;
 struct vclock;
 
 enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
@@ -207,6 +208,14 @@ struct hart {
 	 * against.  Set through hart_set_block_cache; hart_init keeps it.
 	 * Never saved, never needs invalidating. */
 	struct block *blocks;
+	/* Hot blocks translated to x86-64 (cpu/jit.h), or NULL: the JIT is
+	 * off.  Set through hart_set_jit; kept by hart_init, never saved:
+	 * translations are a cache like the blocks. */
+	struct jit *jit;
+	/* Where a translation returned to the interpreter at an entry: its
+	 * block and that block's base pc (cpu/jit.h).  Never saved. */
+	const struct block *jit_block;
+	uint64_t jit_base;
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;
@@ -279,7 +288,21 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
  * the table cannot be allocated (the hart then runs without it). */
 int hart_set_block_cache(struct hart *h, bool on);
 
-/* Free what the hart allocated (the block table). */
+/* Turn the JIT (cpu/jit.h) on or off; on, a block is translated after
+ * `threshold` entries in the interpreter (0: at its first).  Drops every
+ * block and translation.  The JIT works on decoded blocks: with the block
+ * cache off it does nothing.  Returns 0, or -1 when the code cache cannot
+ * be mapped (the JIT then stays off). */
+int hart_set_jit(struct hart *h, bool on, unsigned threshold);
+
+/* In a fork()ed child, before it runs: give the JIT a code cache of its
+ * own (cpu/jit.h, jit_after_fork).  Returns 0, or -1 when it cannot. */
+int hart_after_fork(struct hart *h);
+
+/* The JIT's counts for --stats, or NULL when it is off. */
+const struct jit_stats *hart_jit_stats(const struct hart *h);
+
+/* Free what the hart allocated (the block table, the JIT). */
 void hart_free(struct hart *h);
 
 /* The current mtime: the virtual clock at this hart's instruction count.

@@ -116,6 +116,10 @@ static int build_own(struct machine *m, struct api_server *own_api, const struct
 {
 	if (own_api)
 		*own_api = *api;
+	if (hart_after_fork(&m->hart)) {
+		snprintf(err, errlen, "cannot map the JIT's code cache");
+		return -1;
+	}
 	if (r->net_user && machine_net_attach_user(m, &r->net, err, errlen))
 		return -1;
 	if (!r->inherit_entropy)

@@ -260,6 +260,11 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 		machine_free(m);
 		return -1;
 	}
+	if (cfg->jit && !cfg->no_decode_cache && hart_set_jit(&m->hart, true, cfg->jit_threshold)) {
+		snprintf(err, errlen, "cannot map the JIT's code cache");
+		machine_free(m);
+		return -1;
+	}
 	events_init(&m->events, &m->hart.icount, cfg->entropy_seeded, cfg->entropy_seed,
 		    cfg->rtc_epoch_ns);
 	bus_init(&m->bus);

@@ -75,6 +75,11 @@ struct machine_config {
 	 * hart's decode cache (keel run --no-decode-cache): same results,
 	 * slower; the determinism tests compare the two. */
 	bool no_decode_cache;
+	/* Translate hot decoded blocks to x86-64 (keel run --jit on, cpu/jit.h)
+	 * after jit_threshold entries each (0: at the first).  A cache like
+	 * the blocks: same results, never in a snapshot or a log. */
+	bool jit;
+	unsigned jit_threshold;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */

@@ -1303,6 +1303,16 @@ static void test_machine_run_budget(void **state)
 	assert_int_equal(m->hart.x[T0], 501);
 }
 
+/* The same machine with the JIT translating every block at its first
+ * entry (docs/cpu.md, "The JIT"): every test must pass the same way. */
+static int vm_setup_jit(void **state)
+{
+	if (vm_setup(state))
+		return -1;
+	struct machine *m = *state;
+	return hart_set_jit(&m->hart, true, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1357,5 +1367,13 @@ int main(void)
 		VM_TEST(test_faults_not_counted),
 		VM_TEST(test_machine_run_budget),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	enum { N = sizeof(tests) / sizeof(tests[0]) };
+	struct CMUnitTest jit_tests[N];
+	for (size_t i = 0; i < N; i++) {
+		jit_tests[i] = tests[i];
+		if (jit_tests[i].setup_func == vm_setup)
+			jit_tests[i].setup_func = vm_setup_jit;
+	}
+	int failed = cmocka_run_group_tests_name("exec", tests, NULL, NULL);
+	return failed + cmocka_run_group_tests_name("exec with the JIT", jit_tests, NULL, NULL);
 }

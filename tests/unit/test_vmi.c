@@ -914,6 +914,39 @@ static void test_all_views(void **state)
 	fake_free(f);
 }
 
+/* One descriptor at a time (svc/vmi/fd.c), as replay analysis resolves
+ * each read and write: a file, a TCP socket with its endpoints, a UNIX
+ * socket, an empty slot and slots past the table. */
+static void test_task_fd(void **state)
+{
+	struct fake *f = fake_make(true);
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	struct vmi_fd fd;
+	uint64_t task = KVA(O_TASK(0));
+	assert_int_equal(vmi_task_fd(v, task, 0, &fd), 0);
+	assert_int_equal(fd.kind, VMI_FD_FILE);
+	assert_string_equal(fd.path, "/bin/sh");
+	assert_int_equal(vmi_task_fd(v, task, 2, &fd), 0);
+	assert_int_equal(fd.kind, VMI_FD_SOCKET);
+	assert_string_equal(fd.path, "socket:[777]");
+	assert_int_equal(fd.ino, 777);
+	assert_string_equal(fd.proto, "tcp");
+	assert_string_equal(fd.local, "10.0.2.15:80");
+	assert_int_equal(vmi_task_fd(v, task, 3, &fd), 0);
+	assert_string_equal(fd.proto, "unix-stream");
+	assert_string_equal(fd.local, "");
+	assert_int_equal(vmi_task_fd(v, task, 1, &fd), -1); /* an empty slot */
+	assert_int_equal(vmi_task_fd(v, task, 4, &fd), -1); /* past max_fds */
+	assert_int_equal(vmi_task_fd(v, task, UINT64_MAX, &fd), -1);
+	put32(f, O_FDT, 0xffffffffu); /* a table that lies about its size */
+	assert_int_equal(vmi_task_fd(v, task, 1u << 30, &fd), -1);
+	assert_int_equal(vmi_task_fd(v, 0, 0, &fd), -1); /* no task */
+	vmi_free(v);
+	fake_free(f);
+}
+
 /* Hostile descriptor tables and TCP chains end, with a note. */
 static void test_hostile_files_and_sockets(void **state)
 {
@@ -1008,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_crossview),
 		cmocka_unit_test(test_all_views),
 		cmocka_unit_test(test_hostile_files_and_sockets),
+		cmocka_unit_test(test_task_fd),
 		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_idr_loop),
 		cmocka_unit_test(test_kallsyms_new_order),

@@ -194,16 +194,6 @@ static void on_trap(void *opaque, const struct tap_trap *t)
 		user_sockaddr(v, t->satp, t->args[1], t->args[2], p->what, sizeof(p->what));
 }
 
-/* The file behind descriptor fd of the task, or 0. */
-static uint64_t task_file(struct vmi *v, uint64_t task, uint64_t fd)
-{
-	uint64_t fdt = kptr(v, kptr(v, task, F_TASK_FILES), F_FILES_FDT), max = 0, file = 0;
-	if (!fdt || kfield(v, fdt, F_FDT_MAX_FDS, &max) || fd >= max)
-		return 0;
-	uint64_t arr = kptr(v, fdt, F_FDT_FD);
-	return arr && kread(v, arr + 8 * fd, &file, 8) == 0 ? file : 0;
-}
-
 static void set_result(json_t *j, uint64_t ret, const char *key)
 {
 	int64_t r = (int64_t)ret;
@@ -253,7 +243,7 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 		json_object_set_new(j, "name", gstr(p->what));
 		json_object_set_new(j, "flags", json_integer((json_int_t)r->args[2]));
 		set_result(j, r->ret, "fd");
-		uint64_t file = (int64_t)r->ret >= 0 ? task_file(v, task, r->ret) : 0;
+		uint64_t file = (int64_t)r->ret >= 0 ? task_fd_file(v, task, r->ret) : 0;
 		if (file && file_path(v, file, path, sizeof(path)) >= 0)
 			json_object_set_new(j, "path", gstr(path));
 	} else if (p->nr == NR_CONNECT) {

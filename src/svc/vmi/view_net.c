@@ -93,6 +93,29 @@ static void sock_common_row(struct vmi *v, uint64_t sk, const char *proto, json_
 										 : "-"));
 }
 
+int socket_endpoints(const struct vmi *v, uint64_t file, char *proto, size_t plen, char *local,
+		     char *remote, size_t alen)
+{
+	uint64_t sock = kptr(v, file, F_FILE_PRIVATE), sk = kptr(v, sock, F_SOCKET_SK);
+	uint64_t family = 0, type = 0, pr = 0;
+	local[0] = remote[0] = 0;
+	if (!sk || kfield(v, sk, F_SK_FAMILY, &family))
+		return -1;
+	kfield(v, sock, F_SOCKET_TYPE, &type);
+	kfield(v, sk, F_SK_PROTOCOL, &pr);
+	snprintf(proto, plen, "%s", proto_name(family, type, pr));
+	if (family == AF_INET_) {
+		uint64_t la = 0, lp = 0, ra = 0, rp = 0;
+		kfield(v, sk, F_SK_RCV_SADDR, &la);
+		kfield(v, sk, F_SK_NUM, &lp);
+		kfield(v, sk, F_SK_DADDR, &ra);
+		kfield(v, sk, F_SK_DPORT, &rp);
+		ipv4(local, alen, la, lp);
+		ipv4(remote, alen, ra, (rp >> 8 | rp << 8) & 0xffff);
+	}
+	return 0;
+}
+
 /* A UNIX socket's bound name (unix_sock.addr: a struct sockaddr_un of
  * len bytes), "@name" for an abstract one; "" when unbound. */
 static void unix_name(struct vmi *v, uint64_t sk, char *buf, size_t max)

@@ -84,6 +84,21 @@ int vmi_task_fd_path(const struct vmi *v, uint64_t task, int fd, char *buf, size
  * [{"pid":..,"comm":..,"uid":..,"exe":..}, ...] (at most max, newest first). */
 json_t *vmi_task_chain(const struct vmi *v, uint64_t task, int max);
 
+/* What a task's descriptor refers to (svc/vmi/fd.c): for services that
+ * follow reads and writes to the files and connections behind them. */
+enum vmi_fd_kind { VMI_FD_FILE, VMI_FD_PIPE, VMI_FD_SOCKET, VMI_FD_OTHER };
+struct vmi_fd {
+	enum vmi_fd_kind kind;
+	uint64_t file; /* the struct file's kernel address */
+	uint64_t ino;
+	char path[512]; /* "/etc/passwd", "pipe:[12]", "socket:[34]", "anon_inode:[eventfd]" */
+	char proto[16]; /* sockets: "tcp", "udp", "unix-stream", ... */
+	char local[48], remote[48]; /* IPv4 sockets: "a.b.c.d:port"; else "" */
+};
+/* Resolve descriptor fd of the task: 0, or -1 when it is not open (or
+ * its file is unreadable). */
+int vmi_task_fd(const struct vmi *v, uint64_t task, uint64_t fd, struct vmi_fd *out);
+
 /* Print a view's result as an aligned table (its notes after). */
 void vmi_print_table(FILE *out, const json_t *result);
 

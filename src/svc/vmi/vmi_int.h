@@ -170,6 +170,13 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque);
  * ("socket:[1234]").  Returns 0, or 1 when cut short (marked "..."). */
 int kpath(const struct vmi *v, uint64_t vfsmnt, uint64_t dentry, char *buf, size_t max);
 int file_path(const struct vmi *v, uint64_t file, char *buf, size_t max);
+/* The struct file behind descriptor fd of the task, or 0. */
+uint64_t task_fd_file(const struct vmi *v, uint64_t task, uint64_t fd);
+/* A socket file's protocol name ("tcp", "unix-stream", ...) and, for
+ * IPv4, its endpoints as "a.b.c.d:port" ("" otherwise).  -1 when the
+ * file's socket is unreadable. */
+int socket_endpoints(const struct vmi *v, uint64_t file, char *proto, size_t plen, char *local,
+		     char *remote, size_t alen);
 /* Call fn for each open file of the task; -1 if its table is unreadable. */
 typedef void (*fd_fn)(struct vmi *v, uint64_t task, int fd, uint64_t file, void *opaque);
 int for_each_fd(struct vmi *v, struct view_out *o, uint64_t task, fd_fn fn, void *opaque);

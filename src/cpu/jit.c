@@ -1,0 +1,827 @@
+/* Translating decoded blocks to x86-64 (see jit.h).
+ *
+ * One guest instruction at a time, each written once in emit_insn: the
+ * registers the block uses most live in host registers while it runs
+ * (allocate), the rest stay in h->x as memory operands.  Loads and stores
+ * do the TLB hit inline; everything else exits (leave_to, chain, resume).
+ * docs/cpu.md, "The JIT", says why each choice. */
+#include "cpu/jit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpu/block.h"
+#include "cpu/decode.h"
+#include "cpu/hart.h"
+#include "cpu/x86.h"
+
+/* Register roles, the SysV arguments where they arrive: */
+#define R_X RDI /* h->x, the guest registers */
+#define R_BASE RDX /* the pc of the block's first instruction */
+#define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
+#define R_TLB R10 /* h->data_tlb: nothing in a block can change it */
+/* RAX, RCX and R8 are scratch.  The guest registers a block uses most
+ * live in these while it runs (RSI once data_tlb is read through it; the
+ * callee-saved ones are pushed at entry and popped at every exit): */
+static const int8_t cache_regs[] = {RSI, R9, RBX, RBP, R12, R13, R14, R15};
+#define CACHE_REGS (sizeof(cache_regs) / sizeof(cache_regs[0]))
+
+_Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index below scales by 16");
+
+static bool callee_saved(int reg) { return reg != RSI && reg != R9; }
+
+/* A block whose first untranslated instruction comes sooner is left to
+ * the interpreter. */
+#define JIT_MIN_PREFIX 4
+
+/* How a translation ends or goes on after an instruction. */
+enum emitted { GOES_ON, LEFT_BLOCK, NOT_TRANSLATED };
+
+struct emit {
+	struct x86 a;
+	const struct block *b;
+	struct block *table; /* the hart's block table */
+	const uint8_t *start; /* the first instruction's code (a loop's target) */
+	int8_t host[33]; /* the host register guest register r lives in, or -1 */
+	uint8_t cached[CACHE_REGS]; /* the guest registers that have one */
+	unsigned ncached;
+	uint32_t written; /* guest registers the block may write */
+	struct {
+		uint8_t *at;
+		unsigned i;
+	} miss[2 * BLOCK_MAX_INSNS]; /* TLB misses and FP off, each resuming at its entry */
+	unsigned nmiss;
+};
+
+/* An instruction whose ModRM rm operand is guest register r: its host
+ * register, or [x + 8r] */
+static void op_x(struct emit *e, unsigned flags, unsigned opcode, int reg, unsigned r)
+{
+	if (e->host[r] >= 0)
+		x86_op(&e->a, flags, opcode, reg, e->host[r], false, 0);
+	else
+		x86_op(&e->a, flags, opcode, reg, R_X, true, (int32_t)(8 * r));
+}
+
+/* reg = x[r], 64 bits (flags X86_W) or the low 32 zero-extended (0) */
+static void get_x(struct emit *e, unsigned flags, int reg, unsigned r)
+{
+	op_x(e, flags, 0x8b, reg, r);
+}
+
+/* x[r] = reg; x0 is never written */
+static void set_x(struct emit *e, int reg, unsigned r)
+{
+	if (!r)
+		return;
+	if (e->host[r] >= 0)
+		x86_op(&e->a, X86_W, 0x89, reg, e->host[r], false, 0);
+	else
+		x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
+}
+
+/* An instruction with a 32-bit immediate (group 0x81 /ext: add, or,
+ * and, sub, xor, cmp) on register rm. */
+static void op_imm32(struct x86 *a, unsigned flags, unsigned ext, int rm, uint32_t imm)
+{
+	x86_op(a, flags, 0x81, (int)ext, rm, false, 0);
+	x86_u32(a, imm);
+}
+
+/* A shift or rotate of reg by an immediate (group 0xc1 /ext). */
+static void shift_imm(struct x86 *a, unsigned flags, unsigned ext, int reg, unsigned count)
+{
+	x86_op(a, flags, 0xc1, (int)ext, reg, false, 0);
+	x86_u8(a, (uint8_t)count);
+}
+
+/* reg = its low 32 bits sign-extended */
+static void sext_w(struct x86 *a, int reg) { x86_op(a, X86_W, 0x63, reg, reg, false, 0); }
+
+/* The register an instruction writing rd builds its result in: rd's own
+ * host register when it has one, unless the instruction still reads rs2
+ * after writing it (rd == rs2 != rs1), else RAX.  The result is then
+ * where it belongs without a move. */
+static int work_reg(const struct emit *e, const struct decoded_insn *d, bool reads_rs2_after)
+{
+	int h = e->host[d->rd];
+	if (!d->rd || h < 0 || (reads_rs2_after && d->rd == d->rs2 && d->rd != d->rs1))
+		return RAX;
+	return h;
+}
+
+/* w = x[rs1] (nothing when w already is its host register) */
+static void get_into(struct emit *e, unsigned flags, int w, unsigned rs1)
+{
+	if (e->host[rs1] != w)
+		get_x(e, flags, w, rs1);
+}
+
+/* x[rd] = w (nothing when w is rd's host register) */
+static void set_from(struct emit *e, int w, unsigned rd)
+{
+	if (e->host[rd] != w || !rd)
+		set_x(e, w, rd);
+}
+
+/* RAX = 0 or 1 from condition cc */
+static void set_cc(struct x86 *a, enum x86_cc cc)
+{
+	x86_op(a, 0, 0x0f90 | cc, 0, RAX, false, 0);
+	x86_op(a, 0, 0x0fb6, RAX, RAX, false, 0); /* movzx eax, al */
+}
+
+/* RAX = base + off */
+static void pc_plus(struct x86 *a, int64_t off)
+{
+	if (off == (int32_t)off) {
+		x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, (int32_t)off);
+		return;
+	}
+	x86_u8(a, 0x48); /* mov rax, imm64 */
+	x86_u8(a, 0xb8);
+	x86_bytes(a, &off, 8);
+	x86_op(a, X86_W, 0x01, R_BASE, RAX, false, 0);
+}
+
+static void mov_imm64(struct x86 *a, int reg, uint64_t v)
+{
+	x86_u8(a, (uint8_t)(0x48 | (reg >> 3))); /* REX.W B8+r: mov reg, imm64 */
+	x86_u8(a, (uint8_t)(0xb8 + (reg & 7)));
+	x86_bytes(a, &v, 8);
+}
+
+/* On the way out of the translation: the cached registers the block may
+ * have written back to h->x, the callee-saved ones restored. */
+static void restore(struct emit *e)
+{
+	struct x86 *a = &e->a;
+	for (unsigned k = 0; k < e->ncached; k++)
+		if (e->written >> e->cached[k] & 1)
+			x86_op(a, X86_W, 0x89, cache_regs[k], R_X, true, 8 * e->cached[k]);
+	for (unsigned k = e->ncached; k-- > 0;)
+		if (callee_saved(cache_regs[k]))
+			x86_push(a, cache_regs[k], true);
+}
+
+/* Back to the interpreter: RAX is set, the steps left go in RDX. */
+static void epilogue(struct emit *e)
+{
+	restore(e);
+	x86_op(&e->a, X86_W, 0x89, R_LEFT, RDX, false, 0);
+	x86_u8(&e->a, 0xc3);
+}
+
+_Static_assert(offsetof(struct hart, x) == 0, "a translation finds h at h->x");
+
+/* Leave for the block `off` bytes from this one's start, in the same page
+ * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
+ * it: when the table holds it, current (the page's generation is this
+ * block's, which is current while it runs), translated, and the steps left
+ * cover it, take its steps and jump straight into its translation as if
+ * the interpreter had called it.  Else return to the interpreter. */
+static void chain(struct emit *e, int64_t off)
+{
+	struct x86 *a = &e->a;
+	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
+	if ((hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc)
+		return;
+	mov_imm64(a, RCX, (uintptr_t)block_slot(e->table, hpc));
+	mov_imm64(a, R8, hpc);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *other = x86_jump(a, CC_NE);
+	mov_imm64(a, R8, e->b->gen);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	uint8_t *stale = x86_jump(a, CC_NE);
+	x86_op(a, 0, 0x0fb7, RAX, RCX, true, (int32_t)offsetof(struct block, n));
+	x86_op(a, X86_W, 0x3b, R_LEFT, RAX, false, 0);
+	uint8_t *short_of_steps = x86_jump(a, CC_B);
+	x86_op(a, X86_W, 0x8b, R8, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_op(a, X86_W, 0x85, R8, R8, false, 0);
+	uint8_t *untranslated = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x2b, R_LEFT, RAX, false, 0);
+	restore(e);
+	x86_op(a, X86_W, 0x89, R_LEFT, RCX, false, 0); /* its arguments: left, */
+	x86_op(a, X86_W, 0x8d, R_BASE, R_BASE, true, (int32_t)off); /* base, */
+	x86_op(a, X86_W, 0x89, R_X, RSI, false, 0); /* h, and x as it is */
+	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
+	x86_land(a, other, a->p);
+	x86_land(a, stale, a->p);
+	x86_land(a, short_of_steps, a->p);
+	x86_land(a, untranslated, a->p);
+}
+
+/* Leave for the pc `off` bytes from the block's start, giving back the
+ * `unrun` instructions of the block after the one leaving. */
+static void leave_to(struct emit *e, int64_t off, unsigned unrun)
+{
+	if (unrun)
+		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
+	chain(e, off);
+	pc_plus(&e->a, off);
+	epilogue(e);
+}
+
+/* Return to the interpreter at entry i (jit.h), saying which block and
+ * base that is: chained translations may have moved on from the one the
+ * interpreter called. */
+static void resume(struct emit *e, unsigned i)
+{
+	struct x86 *a = &e->a;
+	mov_imm64(a, RCX, (uintptr_t)e->b);
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_block));
+	x86_op(a, X86_W, 0x89, R_BASE, R_X, true, (int32_t)offsetof(struct hart, jit_base));
+	x86_u8(a, 0xb8); /* mov eax, imm32 */
+	x86_u32(a, 2 * i + 1);
+	epilogue(e);
+}
+
+/* RAX = x[rs1] + imm, then the TLB lookup of exec.c's tlb_hit for `size`
+ * bytes in the table at `table` in struct tlb: RAX becomes the host
+ * address on a hit; a miss jumps to the displacement returned. */
+static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t table,
+			   unsigned size)
+{
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
+	if (d->imm)
+		op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
+	x86_op(a, X86_W, 0x89, RAX, RCX, false, 0); /* RCX = entry: (va >> 12) % 1024 * 16 */
+	x86_op(a, X86_W, 0xc1, 5, RCX, false, 0);
+	x86_u8(a, 8);
+	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
+	x86_op(a, X86_W, 0x01, R_TLB, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, RAX, R8, false, 0); /* R8 = tag_of(va, size) */
+	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, table + (int32_t)offsetof(struct tlb_entry, tag));
+	uint8_t *miss = x86_jump(a, CC_NE);
+	x86_op(a, X86_W, 0x03, RAX, RCX, true, table + (int32_t)offsetof(struct tlb_entry, addend));
+	return miss;
+}
+
+/* The x86 operations of the register-register and register-immediate
+ * ALU instructions that map onto one: opcode of `op rax, r/m`, /ext of
+ * `op rax, imm32`. */
+struct alu {
+	unsigned opcode, ext;
+};
+static const struct alu ALU_ADD = {0x03, 0}, ALU_OR = {0x0b, 1}, ALU_AND = {0x23, 4},
+			ALU_SUB = {0x2b, 5}, ALU_XOR = {0x33, 6};
+
+/* rd = rs1 op rs2, or with flags 0 the 32-bit op sign-extended */
+static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct decoded_insn *d)
+{
+	int w = work_reg(e, d, true);
+	get_into(e, flags, w, d->rs1);
+	op_x(e, flags, op.opcode, w, d->rs2);
+	if (!(flags & X86_W))
+		sext_w(&e->a, w);
+	set_from(e, w, d->rd);
+}
+
+static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct decoded_insn *d)
+{
+	int w = work_reg(e, d, false);
+	get_into(e, flags, w, d->rs1);
+	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
+	if (!(flags & X86_W))
+		sext_w(&e->a, w);
+	set_from(e, w, d->rd);
+}
+
+/* Shifts and rotates (group /ext): by rs2 (CL, loaded first, so rd may
+ * be rs2) or the immediate; the 32-bit forms mask the count to 31 and
+ * are sign-extended, as RV64's W forms want, the 64-bit ones to 63. */
+static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
+		  const struct decoded_insn *d)
+{
+	int w = work_reg(e, d, false);
+	if (by_reg)
+		get_x(e, 0, RCX, d->rs2);
+	get_into(e, flags, w, d->rs1);
+	if (by_reg)
+		x86_op(&e->a, flags, 0xd3, (int)ext, w, false, 0);
+	else
+		shift_imm(&e->a, flags, ext, w, (unsigned)d->imm & ((flags & X86_W) ? 63 : 31));
+	if (!(flags & X86_W))
+		sext_w(&e->a, w);
+	set_from(e, w, d->rd);
+}
+
+/* rd = (rs1 cmp rs2 or imm) ? 1 : 0 */
+static void set_less(struct emit *e, enum x86_cc cc, bool imm, const struct decoded_insn *d)
+{
+	get_x(e, X86_W, RAX, d->rs1);
+	if (imm)
+		op_imm32(&e->a, X86_W, 7, RAX, (uint32_t)d->imm);
+	else
+		op_x(e, X86_W, 0x3b, RAX, d->rs2);
+	set_cc(&e->a, cc);
+	set_x(e, RAX, d->rd);
+}
+
+/* rd = rs1 unless (rs1 vs rs2 gives cc), then rs2: MIN, MAX and their
+ * unsigned forms (CMOVcc) */
+static void pick(struct emit *e, enum x86_cc cc, const struct decoded_insn *d)
+{
+	get_x(e, X86_W, RAX, d->rs1);
+	get_x(e, X86_W, RCX, d->rs2);
+	x86_op(&e->a, X86_W, 0x3b, RAX, RCX, false, 0);
+	x86_op(&e->a, X86_W, 0x0f40 | cc, RAX, RCX, false, 0);
+	set_x(e, RAX, d->rd);
+}
+
+/* rd = (rs1 << k) + rs2, rs1 zero-extended from 32 bits for the _UW forms */
+static void shadd(struct emit *e, unsigned k, bool uw, const struct decoded_insn *d)
+{
+	get_x(e, uw ? 0 : X86_W, RAX, d->rs1);
+	if (k)
+		shift_imm(&e->a, X86_W, 4, RAX, k);
+	op_x(e, X86_W, 0x03, RAX, d->rs2);
+	set_x(e, RAX, d->rd);
+}
+
+/* rd = the high 64 bits of rs1 * rs2 (MUL /4 unsigned, IMUL /5 signed),
+ * which x86 leaves in RDX: the base pc waits in R8 meanwhile */
+static void mul_high(struct emit *e, unsigned ext, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
+	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
+	op_x(e, X86_W, 0xf7, (int)ext, d->rs2);
+	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	set_x(e, RCX, d->rd);
+}
+
+/* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
+ * zero, all ones (DIV) or rs1 (REM); the signed overflow MIN / -1, MIN
+ * (DIV) or 0 (REM).  Dividing by -1 is a negation, so it never reaches
+ * IDIV.  The base pc waits in R8 while RDX takes the high half. */
+static void divide(struct emit *e, bool is_signed, bool rem, unsigned flags,
+		   const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, flags, RCX, d->rs2);
+	get_x(e, flags, RAX, d->rs1);
+	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
+	x86_op(a, flags, 0x85, RCX, RCX, false, 0); /* test */
+	uint8_t *by_zero = x86_jump(a, CC_E), *by_minus_one = NULL;
+	if (is_signed) {
+		op_imm32(a, flags, 7, RCX, ~0u);
+		by_minus_one = x86_jump(a, CC_E);
+		if (flags & X86_W)
+			x86_u8(a, 0x48);
+		x86_u8(a, 0x99); /* cqo or cdq: RDX = RAX's sign */
+	} else {
+		x86_op(a, 0, 0x33, RDX, RDX, false, 0);
+	}
+	x86_op(a, flags, 0xf7, is_signed ? 7 : 6, RCX, false, 0); /* idiv or div */
+	if (rem)
+		x86_op(a, X86_W, 0x89, RDX, RAX, false, 0);
+	uint8_t *done = x86_jump(a, -1), *done2 = NULL;
+	x86_land(a, by_zero, a->p);
+	if (!rem) { /* REM by zero: rs1, already in RAX */
+		x86_op(a, X86_W, 0xc7, 0, RAX, false, 0);
+		x86_u32(a, ~0u);
+	}
+	if (is_signed) {
+		done2 = x86_jump(a, -1);
+		x86_land(a, by_minus_one, a->p);
+		if (rem)
+			x86_op(a, 0, 0x33, RAX, RAX, false, 0);
+		else
+			x86_op(a, flags, 0xf7, 3, RAX, false, 0); /* neg */
+		x86_land(a, done2, a->p);
+	}
+	x86_land(a, done, a->p);
+	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	if (!(flags & X86_W))
+		sext_w(a, RAX);
+	set_x(e, RAX, d->rd);
+}
+
+/* rd = rs1 extended by the MOVSX/MOVZX `opcode` */
+static void extend(struct emit *e, unsigned flags, unsigned opcode, const struct decoded_insn *d)
+{
+	op_x(e, flags, opcode, RAX, d->rs1);
+	set_x(e, RAX, d->rd);
+}
+
+/* A load or store through the data TLB; a miss resumes at its entry,
+ * whose interpreter handler takes the slow path. */
+static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
+{
+	static const struct {
+		uint8_t size, flags;
+		uint16_t opcode;
+	} form[] = {
+		[OP_LB] = {1, X86_W, 0x0fbe}, [OP_LH] = {2, X86_W, 0x0fbf},
+		[OP_LW] = {4, X86_W, 0x63}, [OP_LD] = {8, X86_W, 0x8b},
+		[OP_LBU] = {1, 0, 0x0fb6}, [OP_LHU] = {2, 0, 0x0fb7}, [OP_LWU] = {4, 0, 0x8b},
+		[OP_SB] = {1, 0, 0x88}, [OP_SH] = {2, X86_16, 0x89}, [OP_SW] = {4, 0, 0x89},
+		[OP_SD] = {8, X86_W, 0x89},
+	};
+	struct x86 *a = &e->a;
+	bool store = d->op >= OP_SB;
+	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size);
+	e->miss[e->nmiss++].i = i;
+	if (store) {
+		get_x(e, X86_W, RCX, d->rs2);
+		x86_op(a, form[d->op].flags, form[d->op].opcode, RCX, RAX, true, 0);
+	} else {
+		x86_op(a, form[d->op].flags, form[d->op].opcode, RAX, RAX, true, 0);
+		set_x(e, RAX, d->rd);
+	}
+}
+
+/* Where struct hart's fields are from R_X (h->x) */
+#define HART_OFF(field) ((int32_t)(offsetof(struct hart, field) - offsetof(struct hart, x)))
+
+/* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
+ * mstatus.FS off, resume at the entry (the interpreter raises the
+ * illegal instruction); a load NaN-boxes and marks FS dirty. */
+static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	bool store = d->op == OP_FSH || d->op == OP_FSW || d->op == OP_FSD;
+	unsigned size = d->op == OP_FLH || d->op == OP_FSH ? 2 : d->op == OP_FLW || d->op == OP_FSW ? 4 : 8;
+	x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
+	x86_u32(a, (uint32_t)MSTATUS_FS);
+	e->miss[e->nmiss].at = x86_jump(a, CC_E);
+	e->miss[e->nmiss++].i = i;
+	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size);
+	e->miss[e->nmiss++].i = i;
+	unsigned flags = size == 8 ? X86_W : size == 2 ? X86_16 : 0;
+	if (store) {
+		x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(f) + 8 * d->rs2);
+		x86_op(a, flags, 0x89, RCX, RAX, true, 0);
+		return;
+	}
+	x86_op(a, size == 8 ? X86_W : 0, size == 2 ? 0x0fb7 : 0x8b, RAX, RAX, true, 0);
+	if (size < 8) { /* NaN-box: the upper bits all ones */
+		uint64_t box = ~0ull << (8 * size);
+		x86_u8(a, 0x48); /* mov rcx, imm64 */
+		x86_u8(a, 0xb9);
+		x86_bytes(a, &box, 8);
+		x86_op(a, X86_W, 0x0b, RAX, RCX, false, 0);
+	}
+	x86_op(a, X86_W, 0x89, RAX, R_X, true, HART_OFF(f) + 8 * d->rd);
+	x86_op(a, X86_W, 0x81, 1, R_X, true, HART_OFF(mstatus)); /* or mstatus, FS */
+	x86_u32(a, (uint32_t)MSTATUS_FS);
+}
+
+/* A conditional branch at entry i, pcoff bytes into the block.  Taken
+ * back to the block's start, it runs the block again while the steps
+ * left cover it, as the interpreter's TAKEN does. */
+static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
+		   const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	unsigned n = e->b->n;
+	int r1 = e->host[d->rs1] >= 0 ? e->host[d->rs1] : RAX;
+	get_into(e, X86_W, r1, d->rs1);
+	op_x(e, X86_W, 0x3b, r1, d->rs2);
+	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
+	int64_t off = (int64_t)pcoff + d->imm;
+	if (off == 0) {
+		/* left += n - i - 1, then if left >= n: left -= n; so: */
+		op_imm32(a, X86_W, 7, R_LEFT, i + 1);
+		uint8_t *short_of_steps = x86_jump(a, CC_B);
+		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
+		x86_land(a, x86_jump(a, -1), e->start);
+		x86_land(a, short_of_steps, a->p);
+	}
+	leave_to(e, off, n - i - 1);
+	x86_land(a, not_taken, a->p);
+}
+
+/* Emit instruction d, entry i of the block, pcoff bytes into it. */
+static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
+			      const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	switch ((enum op)d->op) {
+	case OP_NOP: break;
+	case OP_LUI:
+		if (d->rd) {
+			op_x(e, X86_W, 0xc7, 0, d->rd);
+			x86_u32(a, (uint32_t)d->imm);
+		}
+		break;
+	case OP_AUIPC:
+		pc_plus(a, (int64_t)pcoff + d->imm);
+		set_x(e, RAX, d->rd);
+		break;
+	case OP_JAL:
+		pc_plus(a, (int64_t)pcoff + d->len);
+		set_x(e, RAX, d->rd);
+		leave_to(e, (int64_t)pcoff + d->imm, 0);
+		return LEFT_BLOCK;
+	case OP_JALR:
+		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
+		pc_plus(a, (int64_t)pcoff + d->len);
+		set_x(e, RAX, d->rd);
+		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
+		op_imm32(a, X86_W, 4, RAX, ~1u);
+		epilogue(e);
+		return LEFT_BLOCK;
+	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
+	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
+	case OP_BLT: branch(e, CC_L, i, pcoff, d); break;
+	case OP_BGE: branch(e, CC_GE, i, pcoff, d); break;
+	case OP_BLTU: branch(e, CC_B, i, pcoff, d); break;
+	case OP_BGEU: branch(e, CC_AE, i, pcoff, d); break;
+	case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+		memory(e, i, d);
+		break;
+	case OP_FLH: case OP_FLW: case OP_FLD: case OP_FSH: case OP_FSW: case OP_FSD:
+		fp_memory(e, i, d);
+		break;
+	case OP_ADDI: alu_ri(e, ALU_ADD, X86_W, d); break;
+	case OP_XORI: alu_ri(e, ALU_XOR, X86_W, d); break;
+	case OP_ORI: alu_ri(e, ALU_OR, X86_W, d); break;
+	case OP_ANDI: alu_ri(e, ALU_AND, X86_W, d); break;
+	case OP_ADDIW: alu_ri(e, ALU_ADD, 0, d); break;
+	case OP_SLTI: set_less(e, CC_L, true, d); break;
+	case OP_SLTIU: set_less(e, CC_B, true, d); break;
+	case OP_SLT: set_less(e, CC_L, false, d); break;
+	case OP_SLTU: set_less(e, CC_B, false, d); break;
+	case OP_ADD: alu_rr(e, ALU_ADD, X86_W, d); break;
+	case OP_SUB: alu_rr(e, ALU_SUB, X86_W, d); break;
+	case OP_XOR: alu_rr(e, ALU_XOR, X86_W, d); break;
+	case OP_OR: alu_rr(e, ALU_OR, X86_W, d); break;
+	case OP_AND: alu_rr(e, ALU_AND, X86_W, d); break;
+	case OP_ADDW: alu_rr(e, ALU_ADD, 0, d); break;
+	case OP_SUBW: alu_rr(e, ALU_SUB, 0, d); break;
+	/* shifts: /4 shl, /5 shr, /7 sar; rotates: /0 rol, /1 ror */
+	case OP_SLLI: shift(e, 4, X86_W, false, d); break;
+	case OP_SRLI: shift(e, 5, X86_W, false, d); break;
+	case OP_SRAI: shift(e, 7, X86_W, false, d); break;
+	case OP_SLLIW: shift(e, 4, 0, false, d); break;
+	case OP_SRLIW: shift(e, 5, 0, false, d); break;
+	case OP_SRAIW: shift(e, 7, 0, false, d); break;
+	case OP_SLL: shift(e, 4, X86_W, true, d); break;
+	case OP_SRL: shift(e, 5, X86_W, true, d); break;
+	case OP_SRA: shift(e, 7, X86_W, true, d); break;
+	case OP_SLLW: shift(e, 4, 0, true, d); break;
+	case OP_SRLW: shift(e, 5, 0, true, d); break;
+	case OP_SRAW: shift(e, 7, 0, true, d); break;
+	case OP_ROL: shift(e, 0, X86_W, true, d); break;
+	case OP_ROR: shift(e, 1, X86_W, true, d); break;
+	case OP_RORI: shift(e, 1, X86_W, false, d); break;
+	case OP_ROLW: shift(e, 0, 0, true, d); break;
+	case OP_RORW: shift(e, 1, 0, true, d); break;
+	case OP_RORIW: shift(e, 1, 0, false, d); break;
+	case OP_MUL: alu_rr(e, (struct alu){0x0faf, 0}, X86_W, d); break; /* imul */
+	case OP_MULW: alu_rr(e, (struct alu){0x0faf, 0}, 0, d); break;
+	case OP_MULHU: mul_high(e, 4, d); break;
+	case OP_MULH: mul_high(e, 5, d); break;
+	case OP_DIV: divide(e, true, false, X86_W, d); break;
+	case OP_DIVU: divide(e, false, false, X86_W, d); break;
+	case OP_REM: divide(e, true, true, X86_W, d); break;
+	case OP_REMU: divide(e, false, true, X86_W, d); break;
+	case OP_DIVW: divide(e, true, false, 0, d); break;
+	case OP_DIVUW: divide(e, false, false, 0, d); break;
+	case OP_REMW: divide(e, true, true, 0, d); break;
+	case OP_REMUW: divide(e, false, true, 0, d); break;
+	case OP_SH1ADD: shadd(e, 1, false, d); break;
+	case OP_SH2ADD: shadd(e, 2, false, d); break;
+	case OP_SH3ADD: shadd(e, 3, false, d); break;
+	case OP_ADD_UW: shadd(e, 0, true, d); break;
+	case OP_SH1ADD_UW: shadd(e, 1, true, d); break;
+	case OP_SH2ADD_UW: shadd(e, 2, true, d); break;
+	case OP_SH3ADD_UW: shadd(e, 3, true, d); break;
+	case OP_MAX: pick(e, CC_L, d); break;
+	case OP_MAXU: pick(e, CC_B, d); break;
+	case OP_MIN: pick(e, CC_G, d); break;
+	case OP_MINU: pick(e, CC_A, d); break;
+	case OP_SEXT_B: extend(e, X86_W, 0x0fbe, d); break;
+	case OP_SEXT_H: extend(e, X86_W, 0x0fbf, d); break;
+	case OP_ZEXT_H: extend(e, 0, 0x0fb7, d); break;
+	default:
+		return NOT_TRANSLATED;
+	}
+	return GOES_ON;
+}
+
+/* Give the guest registers the first n instructions (those translated)
+ * use most a host register each, and note every register they may write.  Loading and saving them costs at
+ * every entry and exit: a block that loops to its own start gets all
+ * eight for registers used twice or more; others only the two that need
+ * no saving, for registers used three times or more. */
+static void allocate(struct emit *e, const struct decoded_insn *d, unsigned n)
+{
+	unsigned uses[32] = {0};
+	bool loops = false;
+	for (unsigned i = 0; i < n; i++) {
+		struct reg_use u;
+		decode_reg_use(&d[i], &u);
+		e->written |= u.x_written;
+		for (unsigned r = 1; r < 32; r++)
+			uses[r] += (u.x_read >> r & 1) + (u.x_written >> r & 1);
+		if (d[i].op >= OP_BEQ && d[i].op <= OP_BGEU && e->b->insn[i].pcoff + d[i].imm == 0)
+			loops = true;
+	}
+	unsigned regs = loops ? CACHE_REGS : 2, least = loops ? 2 : 3;
+	memset(e->host, -1, sizeof(e->host));
+	while (e->ncached < regs) {
+		unsigned best = 0;
+		for (unsigned r = 1; r < 32; r++)
+			if (uses[r] > uses[best])
+				best = r;
+		if (uses[best] < least)
+			break;
+		uses[best] = 0;
+		e->host[best] = cache_regs[e->ncached];
+		e->cached[e->ncached++] = (uint8_t)best;
+	}
+}
+
+/* Save the callee-saved registers the block uses, move the arguments
+ * where the block wants them, load the cached guest registers. */
+static void prologue(struct emit *e)
+{
+	struct x86 *a = &e->a;
+	for (unsigned k = 0; k < e->ncached; k++)
+		if (callee_saved(cache_regs[k]))
+			x86_push(a, cache_regs[k], false);
+	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
+	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
+	for (unsigned k = 0; k < e->ncached; k++) /* RSI (h) is read above: now free */
+		x86_op(a, X86_W, 0x8b, cache_regs[k], R_X, true, 8 * e->cached[k]);
+}
+
+/* How many of the block's first instructions emit_insn translates: a dry
+ * run into a scratch buffer (the switch there is the one list of what is
+ * translated). */
+static unsigned translated_prefix(const struct emit *e, const struct decoded_insn *d)
+{
+	uint8_t scratch[8192];
+	struct emit t = {.a = {scratch, scratch, scratch + sizeof(scratch), false}, .b = e->b,
+			 .table = e->table, .start = scratch};
+	memset(t.host, -1, sizeof(t.host));
+	for (unsigned i = 0; i < e->b->n; i++) {
+		enum emitted how = emit_insn(&t, i, e->b->insn[i].pcoff, &d[i]);
+		if (how != GOES_ON)
+			return how == LEFT_BLOCK ? i + 1 : i;
+	}
+	return e->b->n;
+}
+
+/* The translation of e->b: false when it would resume the interpreter
+ * within its first few instructions (JIT_MIN_PREFIX). */
+static bool emit_block(struct emit *e)
+{
+	struct x86 *a = &e->a;
+	const struct block *b = e->b;
+	struct decoded_insn d[BLOCK_MAX_INSNS];
+	for (unsigned i = 0; i < b->n; i++) {
+		const uint8_t *p = (const uint8_t *)b->hpc + b->insn[i].pcoff;
+		uint16_t lo, hi = 0;
+		memcpy(&lo, p, 2);
+		if ((lo & 3) == 3)
+			memcpy(&hi, p + 2, 2);
+		decode_insn(lo | (uint32_t)hi << 16, &d[i]);
+	}
+	unsigned prefix = translated_prefix(e, d);
+	/* a call, and the interpreter's dispatch to the rest, for a few
+	 * instructions: a loss */
+	if (prefix < b->n && prefix < JIT_MIN_PREFIX)
+		return false;
+	allocate(e, d, prefix);
+	prologue(e);
+	e->start = a->p;
+	enum emitted how = GOES_ON;
+	for (unsigned i = 0; i < prefix; i++)
+		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
+	if (prefix < b->n)
+		resume(e, prefix);
+	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
+		leave_to(e, b->bytes, 0);
+	for (unsigned k = 0; k < e->nmiss; k++) {
+		x86_land(a, e->miss[k].at, a->p);
+		resume(e, e->miss[k].i);
+	}
+	return true;
+}
+
+static uint64_t now_ns(void)
+{
+	/* host time for the --stats report only; nothing the guest sees.
+	 * CPU time: on a busy host the wall clock counts other processes'
+	 * turns (a boot measured 3.2 s of "translating" that way, more CPU
+	 * time than the whole run took). */
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
+{
+	uint64_t t0 = now_ns();
+	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
+	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table};
+	if (!emit_block(&e) || e.a.full)
+		return JIT_NOT_TRANSLATED;
+	size_t len = (size_t)(e.a.p - buf), at = (j->used + 15) & ~(size_t)15;
+	if (at + len > j->size) {
+		j->stats.flushes++;
+		return JIT_FULL;
+	}
+	memcpy(j->code_w + at, buf, len); /* relative jumps only: the code runs anywhere */
+	j->used = at + len;
+	b->jit = j->code + at;
+	j->stats.blocks++;
+	j->stats.code_bytes += len;
+	j->stats.translate_ns += now_ns() - t0;
+	return JIT_DONE;
+}
+
+/* The second mapping of the shared memory at w: mremap of size 0 maps
+ * the same pages again.  Valgrind does not know that form; a memfd
+ * mapped twice, its fallback, needs memfd_create, which the sandbox does
+ * not allow (a fork-clone maps its cache in the sandbox). */
+static uint8_t *second_mapping(uint8_t **w)
+{
+	void *x = mremap(*w, 0, JIT_CACHE_BYTES, MREMAP_MAYMOVE);
+	if (x != MAP_FAILED)
+		return x;
+	int fd = memfd_create("keel-jit", MFD_CLOEXEC);
+	if (fd < 0)
+		return MAP_FAILED;
+	void *w2 = MAP_FAILED;
+	if (ftruncate(fd, JIT_CACHE_BYTES) == 0)
+		w2 = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w2 != MAP_FAILED)
+		x = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	close(fd);
+	if (x == MAP_FAILED) {
+		if (w2 != MAP_FAILED)
+			munmap(w2, JIT_CACHE_BYTES);
+		return MAP_FAILED;
+	}
+	munmap(*w, JIT_CACHE_BYTES);
+	*w = w2;
+	return x;
+}
+
+/* Map the code cache twice (jit.h), shared memory both times.  Not
+ * inherited by a fork()ed child (jit_after_fork). */
+static int map_cache(struct jit *j)
+{
+	j->code_w = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (j->code_w == MAP_FAILED)
+		return -1;
+	j->code = second_mapping(&j->code_w);
+	if (j->code == MAP_FAILED || mprotect(j->code, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC)) {
+		if (j->code != MAP_FAILED)
+			munmap(j->code, JIT_CACHE_BYTES);
+		munmap(j->code_w, JIT_CACHE_BYTES);
+		return -1;
+	}
+	madvise(j->code_w, JIT_CACHE_BYTES, MADV_DONTFORK);
+	madvise(j->code, JIT_CACHE_BYTES, MADV_DONTFORK);
+	j->size = JIT_CACHE_BYTES;
+	j->used = 0;
+	return 0;
+}
+
+struct jit *jit_new(unsigned threshold)
+{
+	struct jit *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	if (map_cache(j)) {
+		free(j);
+		return NULL;
+	}
+	j->threshold = threshold > JIT_THRESHOLD_MAX ? JIT_THRESHOLD_MAX : threshold;
+	return j;
+}
+
+int jit_after_fork(struct jit *j)
+{
+	return map_cache(j);
+}
+
+void jit_reset(struct jit *j)
+{
+	j->used = 0;
+}
+
+void jit_free(struct jit *j)
+{
+	if (!j)
+		return;
+	munmap(j->code, j->size);
+	munmap(j->code_w, j->size);
+	free(j);
+}

@@ -1,0 +1,86 @@
+/* The JIT: decoded blocks (cpu/block.h) that run often translated to
+ * x86-64.  The translation of a block is a function that runs its
+ * instructions from the first and leaves at one of them:
+ *
+ *   - to another pc (a branch taken, a jump, the end of the block): it
+ *     returns that pc, even as every pc is (IALIGN 16), and `left`, the
+ *     steps the interpreter has left, with the block's instructions that
+ *     did not run given back exactly as the interpreter would;
+ *   - to the interpreter at entry i of the same block, for anything it
+ *     does not translate and every TLB miss: it returns the odd value
+ *     2i + 1 and `left` unchanged.  The interpreter then runs entry i and
+ *     on, with the accounting it does for any block it has entered.
+ *
+ * So translated code never traps, calls out or reads anything but guest
+ * registers, the data TLB and RAM through it; every slow path, trap, FP
+ * instruction and MMIO access happens in the interpreter at the exact
+ * instruction count it has there.  A branch back to its block's own start
+ * loops inside the translation while the steps left cover the block,
+ * which is the test the interpreter makes before entering a block.
+ *
+ * Translations are a cache: none is ever saved or compared, a block's
+ * translation goes with the block when it is rebuilt (code generations),
+ * and a full code cache is emptied at once.  See docs/cpu.md, "The JIT". */
+#ifndef KEEL_CPU_JIT_H
+#define KEEL_CPU_JIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct block;
+struct hart;
+
+struct jit_exit {
+	uint64_t pc; /* the next pc, or 2i + 1: the interpreter goes on at entry i */
+	uint64_t left;
+};
+
+/* A translation: x is h->x, base the pc of the block's first
+ * instruction, left the steps the interpreter has left after taking the
+ * block's. */
+typedef struct jit_exit jit_code(uint64_t *x, struct hart *h, uint64_t base, uint64_t left);
+
+struct jit_stats {
+	uint64_t blocks; /* translated */
+	uint64_t code_bytes; /* emitted in all */
+	uint64_t translate_ns; /* host CPU time translating */
+	uint64_t flushes; /* times the code cache filled and was emptied */
+};
+
+struct jit {
+	/* The code cache, mapped twice: executable at `code`, writable at
+	 * `code_w`; no mapping is both (docs/cpu.md, "W^X"). */
+	uint8_t *code, *code_w;
+	size_t size, used;
+	unsigned threshold; /* interpreted entries before a block is translated */
+	struct jit_stats stats;
+};
+
+#define JIT_CACHE_BYTES (32u << 20)
+#define JIT_THRESHOLD_MAX 65535 /* struct block's use count is 16 bits */
+
+/* A JIT with an empty code cache, or NULL when it cannot be mapped. */
+struct jit *jit_new(unsigned threshold);
+void jit_free(struct jit *j);
+
+enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
+
+/* Translate block b of the hart's block table, whose bytes memory still
+ * holds, and set b->jit.
+ * JIT_NOT_TRANSLATED: one of its first few instructions is one the JIT
+ * leaves to the interpreter.  JIT_FULL: the code cache has no room; empty it
+ * (jit_reset) and try again. */
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b);
+
+/* Empty the code cache.  The caller has cleared every block's jit. */
+void jit_reset(struct jit *j);
+
+/* In a fork()ed child: the code cache was not inherited (it is shared
+ * memory, which the child would otherwise write under the parent's
+ * running code); map an empty one of its own.  The child's block table
+ * starts empty too, so nothing refers to the old one.  Returns 0, or -1
+ * when it cannot be mapped. */
+int jit_after_fork(struct jit *j);
+
+#endif

@@ -1,0 +1,100 @@
+/* A small x86-64 encoder: the handful of instruction forms the JIT
+ * (cpu/jit.c) emits, and nothing else.  Memory operands are always
+ * [base + disp] with a base that needs no SIB byte (not RSP, RBP, R12 or
+ * R13), which is all the JIT uses. */
+#ifndef KEEL_CPU_X86_H
+#define KEEL_CPU_X86_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+enum x86_reg { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+
+/* Condition codes (the low nibble of Jcc, SETcc, CMOVcc). */
+enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 0xc, CC_GE = 0xd,
+	      CC_G = 0xf };
+
+/* The buffer being written.  Writing past `end` sets `full` and writes
+ * nothing: the caller checks once at the end. */
+struct x86 {
+	uint8_t *p, *start, *end;
+	bool full;
+};
+
+static inline void x86_bytes(struct x86 *a, const void *b, size_t n)
+{
+	if ((size_t)(a->end - a->p) < n) {
+		a->full = true;
+		return;
+	}
+	memcpy(a->p, b, n);
+	a->p += n;
+}
+
+static inline void x86_u8(struct x86 *a, uint8_t v) { x86_bytes(a, &v, 1); }
+static inline void x86_u32(struct x86 *a, uint32_t v) { x86_bytes(a, &v, 4); }
+
+/* Operand size and prefix flags of x86_op. */
+#define X86_W 1 /* 64-bit operand (REX.W) */
+#define X86_16 2 /* 16-bit operand (0x66) */
+
+/* One instruction [66] [REX] opcode ModRM [disp]: `reg` is the ModRM reg
+ * field (a register, or an opcode extension /n); `rm` is a register, or
+ * with mem the base of [rm + disp].  An opcode above 0xff is two bytes
+ * (0x0f xx).  Immediates, if any, follow from the caller. */
+static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int reg, int rm,
+			  bool mem, int32_t disp)
+{
+	if (flags & X86_16)
+		x86_u8(a, 0x66);
+	uint8_t rex = (uint8_t)(0x40 | ((flags & X86_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) |
+				((rm & 8) ? 1 : 0));
+	if (rex != 0x40)
+		x86_u8(a, rex);
+	if (opcode > 0xff)
+		x86_u8(a, (uint8_t)(opcode >> 8));
+	x86_u8(a, (uint8_t)opcode);
+	unsigned mod = !mem ? 3 : disp == 0 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | (rm & 7)));
+	if (mod == 1)
+		x86_u8(a, (uint8_t)disp);
+	else if (mod == 2)
+		x86_u32(a, (uint32_t)disp);
+}
+
+/* PUSH and POP of a 64-bit register, in their short forms (0x50 + r,
+ * 0x58 + r): the ModRM forms are valid too, but some decoders (valgrind)
+ * know only these. */
+static inline void x86_push(struct x86 *a, int reg, bool pop)
+{
+	if (reg & 8)
+		x86_u8(a, 0x41);
+	x86_u8(a, (uint8_t)((pop ? 0x58 : 0x50) + (reg & 7)));
+}
+
+/* A jump whose 32-bit displacement is set later by x86_land: returns
+ * where it is.  cc < 0: unconditional. */
+static inline uint8_t *x86_jump(struct x86 *a, int cc)
+{
+	if (cc < 0) {
+		x86_u8(a, 0xe9);
+	} else {
+		x86_u8(a, 0x0f);
+		x86_u8(a, (uint8_t)(0x80 | cc));
+	}
+	uint8_t *at = a->p;
+	x86_u32(a, 0);
+	return at;
+}
+
+/* Point the jump whose displacement is at `at` to `to`. */
+static inline void x86_land(struct x86 *a, uint8_t *at, const uint8_t *to)
+{
+	if (a->full)
+		return;
+	int32_t rel = (int32_t)(to - (at + 4));
+	memcpy(at, &rel, 4);
+}
+
+#endif
