@@ -83,9 +83,13 @@ test-defconfig: build guest
 	KEEL_GUEST_DIR=$$(guest/build) python3 tests/integration/test_defconfig.py
 
 # The Debian guest's whole test: boot to multi-user.target, ssh, nginx,
-# clone, poweroff, record and 3 replays (tests/integration/test_debian.py).
+# clone, poweroff, record and 3 replays (tests/integration/test_debian.py);
+# then introspection on Debian's kernel against the guest's own tools and
+# a rootkit-like module built for it (test_vmi_debian.py, docs/vmi.md).
 test-debian: build guest-debian
 	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_debian.py
+	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_vmi_debian.py
+	KEEL_DEBIAN_DIR=$$(guest/build --debian) KEEL=build/keel python3 tests/integration/test_ids_debian.py
 
 test-unit: build
 	$(MESON_TEST) -C $(BUILD) --suite unit

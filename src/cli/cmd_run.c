@@ -826,6 +826,50 @@ static void ids_pause(void *opaque)
 	}
 }
 
+/* The detector's "clone": the host loop forks a paused clone at its next
+ * turn, as for the control socket's "clone" but with no client to reply
+ * to; the outcome goes back to the detector's response line. */
+struct ids_clone {
+	struct ids *d;
+	unsigned long alert;
+	char sock[108];
+};
+
+static void ids_clone_result(void *opaque, const struct clone_result *r, bool ok)
+{
+	struct ids_clone *c = opaque;
+	ids_clone_done(c->d, c->alert, r->pid, c->sock, r->icount, ok ? NULL : r->err);
+	free(c);
+}
+
+static int ids_clone(void *opaque, struct ids *d, unsigned long alert, const char *sock,
+		     const char *console, char *err, size_t errlen)
+{
+	struct ids_pause *p = opaque;
+	struct api_actions *a = p->loop ? &p->loop->actions : NULL;
+	struct ids_clone *c = NULL;
+	if (!a || !p->loop->api)
+		snprintf(err, errlen, "no control socket (--api-sock) to serve a clone on");
+	else if (a->clone_pending)
+		snprintf(err, errlen, "another clone is being made");
+	else if (strlen(sock) >= sizeof(a->clone.sock) || strlen(console) >= sizeof(a->clone.console))
+		snprintf(err, errlen, "%s: path too long", sock);
+	else if (!(c = calloc(1, sizeof(*c))))
+		snprintf(err, errlen, "out of memory");
+	if (!c)
+		return -1;
+	*c = (struct ids_clone){d, alert, ""};
+	snprintf(c->sock, sizeof(c->sock), "%s", sock);
+	memset(&a->clone, 0, sizeof(a->clone));
+	snprintf(a->clone.sock, sizeof(a->clone.sock), "%s", sock);
+	snprintf(a->clone.console, sizeof(a->clone.console), "%s", console);
+	a->clone_pending = true;
+	a->clone_paused = true;
+	a->clone_done = ids_clone_result;
+	a->clone_done_opaque = c;
+	return 0;
+}
+
 /* The detector under --ids, or NULL (with *failed set on an error). */
 static struct ids *open_ids(struct machine *m, const struct run_options *o,
 			    struct ids_pause *pause, bool *failed)
@@ -838,8 +882,14 @@ static struct ids *open_ids(struct machine *m, const struct run_options *o,
 		ids_policy_free(p);
 		p = NULL;
 	}
+	if (p && !o->api_sock && ids_policy_clones(p)) {
+		snprintf(err, sizeof(err), "%s: response clone needs --api-sock (the clone is served "
+			 "on a control socket of its own)", o->ids);
+		ids_policy_free(p);
+		p = NULL;
+	}
 	struct ids_options io = {.out = o->ids_out, .responses = true, .pause = ids_pause,
-				 .pause_opaque = pause};
+				 .pause_opaque = pause, .clone = ids_clone, .clone_opaque = pause};
 	struct ids *d = p ? ids_start(m, p, &io, err, sizeof(err)) : NULL;
 	if (!d) {
 		fprintf(stderr, "keel %s: --ids %s\n", o->record ? "record" : "run", err);

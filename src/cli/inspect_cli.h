@@ -11,13 +11,14 @@
 
 #define INSPECT_VIEWS_HELP                                                                   \
 	"  ps               processes: pid, ppid, uid/gid, comm, state, start, exe, page table\n" \
+	"  threads PID      the threads of process PID: tid, comm, state\n"                  \
 	"  files PID        the open files of process PID: fd, path, mode, flags, pos\n"       \
 	"  net              sockets: proto, local and remote address, state, owner pid/fd\n"   \
 	"  mounts           the mount table of init's namespace\n"                             \
 	"  ifaces           network interfaces and their flags (PROMISC among them)\n"        \
-	"  modules          loaded kernel modules\n"                                          \
+	"  modules          kernel modules: the module list against /sys/module (hidden)\n"  \
 	"  integrity        SHA-256 of kernel text, rodata and the syscall table\n"            \
-	"  crossview        the task list against the PID allocator (hidden processes)\n"     \
+	"  crossview        the task list against the PID allocator and the run queues\n"   \
 	"  info             what was found: kernel base, page table, symbol and BTF sources\n"
 
 #define INSPECT_OPTIONS_HELP                                                         \

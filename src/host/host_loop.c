@@ -402,14 +402,23 @@ static void serve_clone(struct host_loop *l)
 	l->actions.clone_pending = false;
 	host_loop_flush(l);
 	int rc = clone_vm(l->m, l->api, &l->actions.clone, &r);
+	void (*done)(void *, const struct clone_result *, bool) = l->actions.clone_done;
+	bool paused = l->actions.clone_paused;
+	l->actions.clone_done = NULL;
+	l->actions.clone_paused = false;
 	if (rc == 0) { /* the clone: pacing restarts here, as after a pause */
 		become_clone(l);
+		if (paused) /* kept as it was for whoever inspects it */
+			l->actions.paused = true;
 		restart_pacing(l);
 		return;
 	}
 	if (rc > 0)
 		l->clones++;
-	api_server_clone_done(l->api, &r, rc > 0, l->actions.clone.sock);
+	if (done)
+		done(l->actions.clone_done_opaque, &r, rc > 0);
+	else
+		api_server_clone_done(l->api, &r, rc > 0, l->actions.clone.sock);
 }
 
 enum stop_reason host_loop_run(struct host_loop *l)

@@ -38,6 +38,7 @@ import tempfile
 import time
 
 import debianlib as deb
+import vmilib as vmi
 from guestlib import Guest, GuestError, check, free_port, keel_path, main
 from test_clone import clone, wait_for_socket
 from test_migrate import Keel, keygen
@@ -50,9 +51,10 @@ def test_smoke(d, tmp):
     f = deb.files(d)
     with open(f["cmdline"]) as c:
         append = c.read().strip() + " init=/bin/sh"
+    sock = os.path.join(tmp, "smoke.sock")
     g = Guest(["--kernel", f["Image"], "--initrd", f["initrd.img"], "--append", append,
                "-m", "1G", "--disk", f"{f['rootfs.ext4']},overlay={tmp}/smoke.kov",
-               "--net", "none"], timeout=1200)
+               "--net", "none", "--api-sock", sock], timeout=1200)
     try:
         g.expect(r"\n# ", 1200)
         out, rc = g.run("cat /etc/debian_version; uname -r; "
@@ -63,12 +65,38 @@ def test_smoke(d, tmp):
         out, rc = g.run("ls /sys/bus/virtio/drivers")
         for drv in ("virtio_blk", "virtio_net"):
             check(drv in out, f"{drv} not loaded from the initramfs: {out!r}")
+        vmi_smoke(g, sock)
         g.send("echo o > /proc/sysrq-trigger\n")
         status = g.wait_exit(300)
         check(status == 0, f"keel exited {status} after the kernel's power-off")
     finally:
         g.kill()
-    print("smoke: Debian's kernel + initramfs mounted the image, ran /bin/sh, powered off")
+    print("smoke: Debian's kernel + initramfs mounted the image, ran /bin/sh, powered off; "
+          "keel's ps, modules and mounts equal the guest's")
+
+
+def vmi_smoke(g, sock):
+    """Introspection on Debian's kernel (docs/vmi.md), the quick part of
+    test_vmi_debian.py: the guest prints ps, /proc/modules and
+    /proc/mounts and blocks; keel, paused, must agree, with no view
+    refused and a consistent cross-view."""
+    start = len(g.text())
+    g.send("echo @PS; ps -e -o pid,ppid,comm; echo @MODS; cat /proc/modules; echo @MOUNTS; "
+           "cat /proc/mounts; echo @END; read x\n")
+    g.expect("@END\r?\n", 300, start)
+    text = vmi.clean(g.text()[start:])
+    check(vmi.keel("ctl", "--sock", sock, "pause")[0] == 0, "pause")
+    info = vmi.inspect_live(sock, "info")
+    check(info["refused_views"] == [], f"views refused on Debian's kernel: {info}")
+    vmi.compare_ps(vmi.parse_ps(vmi.section(text, "@PS\n", "@MODS")),
+                   vmi.inspect_live(sock, "ps"), ("ps",))
+    vmi.compare_modules(vmi.section(text, "@MODS\n", "@MOUNTS"), vmi.inspect_live(sock, "modules"))
+    vmi.compare_mounts(vmi.section(text, "@MOUNTS\n", "@END"), vmi.inspect_live(sock, "mounts"),
+                       {("rootfs", "/", "rootfs")})
+    cross = vmi.inspect_live(sock, "crossview")
+    check(cross["consistent"] and cross["run_queues"], f"cross-view: {cross}")
+    check(vmi.keel("ctl", "--sock", sock, "resume")[0] == 0, "resume")
+    g.send("\n")
 
 
 def test_system(d, tmp):

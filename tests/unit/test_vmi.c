@@ -57,12 +57,15 @@
 #define O_HASHINFO 0x165000u
 #define O_LHASH 0x165100u
 #define O_EHASH 0x165200u
+#define O_RQ 0x166000u
+#define O_KSET 0x167000u /* module_kset's kset; the variable at O_KSET + 0x100 */
+#define O_MKOBJ 0x167200u
 
 /* Field offsets of the fake kernel's structures (the BTF says them). */
 enum {
 	T_TASKS = 0, T_PID = 16, T_ANON = 20, T_COMM = 24, T_PARENT = 40, T_CRED = 48, T_MM = 56,
 	T_STATE = 64, T_START = 72, T_FLAGS = 80, T_EXIT_BITS = 84 * 8 + 3, T_PID_LINKS = 96,
-	T_FILES = 160, T_NSPROXY = 168, T_SIGNAL = 176, T_SIZE = 256,
+	T_FILES = 160, T_NSPROXY = 168, T_SIGNAL = 176, T_SE = 192, T_SIZE = 256,
 	/* struct pid: tasks[3] (hlist_head) at 8, numbers[] (upid: nr, ns) at 40;
 	 * xa_node: shift at 0, slots[64] at 40; pid_namespace: idr at 0, whose
 	 * xarray's xa_head is at 8 */
@@ -87,19 +90,32 @@ struct sym {
 	uint64_t addr;
 };
 
-/* kallsyms tables at O_KALLSYMS: every non-NUL byte is its own token. */
-static void put_kallsyms(struct fake *f, const struct sym *s, uint32_t n)
+static int sym_by_addr(const void *a, const void *b)
 {
+	uint64_t x = ((const struct sym *)a)->addr, y = ((const struct sym *)b)->addr;
+	return (x > y) - (x < y);
+}
+
+/* kallsyms tables at O_KALLSYMS, sorted by address as scripts/kallsyms
+ * sorts them: every non-NUL byte is its own token.  new_order: Linux
+ * 6.4's layout (the offsets and relative base after the token index)
+ * instead of the older one (before num_syms). */
+static void put_kallsyms_order(struct fake *f, const struct sym *in, uint32_t n, bool new_order)
+{
+	struct sym s[64];
+	memcpy(s, in, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), sym_by_addr);
 	uint64_t rb = s[0].addr;
-	for (uint32_t i = 0; i < n; i++)
-		rb = s[i].addr < rb ? s[i].addr : rb;
-	uint64_t p = O_KALLSYMS;
-	for (uint32_t i = 0; i < n; i++)
-		put32(f, p + 4 * i, (uint32_t)(s[i].addr - rb));
-	p = al8(p + 4 * n);
-	put64(f, p, rb);
-	put32(f, p + 8, n);
-	uint64_t names = p + 16, q = names;
+	uint64_t p = O_KALLSYMS, offs = p;
+	if (!new_order) {
+		for (uint32_t i = 0; i < n; i++)
+			put32(f, offs + 4 * i, (uint32_t)(s[i].addr - rb));
+		p = al8(p + 4 * n);
+		put64(f, p, rb);
+		p += 8;
+	}
+	put32(f, p, n);
+	uint64_t names = p + 8, q = names;
 	for (uint32_t i = 0; i < n; i++) {
 		size_t len = strlen(s[i].name) + 1;
 		f->ram[q++] = (uint8_t)len;
@@ -124,6 +140,17 @@ static void put_kallsyms(struct fake *f, const struct sym *s, uint32_t n)
 	uint64_t ti = al8(t);
 	for (int i = 0; i < 256; i++)
 		put16(f, ti + 2 * i, idx[i]);
+	if (new_order) {
+		offs = al8(ti + 512);
+		for (uint32_t i = 0; i < n; i++)
+			put32(f, offs + 4 * i, (uint32_t)(s[i].addr - rb));
+		put64(f, al8(offs + 4 * n), rb);
+	}
+}
+
+static void put_kallsyms(struct fake *f, const struct sym *s, uint32_t n)
+{
+	put_kallsyms_order(f, s, n, false);
 }
 
 /* The structures only the full fake kernel has: files, sockets and the
@@ -175,6 +202,27 @@ static void put_btf_full(struct btf *b, const int *t)
 	btf__add_field(b, "state", u32, 72 * 8, 0);
 	btf__add_struct(b, "signal_struct", 8);
 	btf__add_field(b, "nr_threads", i32, 0, 0);
+	/* one CPU's run queue: rq.curr, rq.cfs.tasks_timeline.rb_root.rb_node */
+	int root = btf__add_struct(b, "rb_root", 8);
+	btf__add_field(b, "rb_node", ptr, 0, 0);
+	int cached = btf__add_struct(b, "rb_root_cached", 16);
+	btf__add_field(b, "rb_root", root, 0, 0);
+	btf__add_field(b, "rb_leftmost", ptr, 64, 0);
+	int cfs = btf__add_struct(b, "cfs_rq", 24);
+	btf__add_field(b, "tasks_timeline", cached, 0, 0);
+	btf__add_field(b, "curr", ptr, 128, 0);
+	btf__add_struct(b, "rq", 64);
+	btf__add_field(b, "curr", ptr, 0, 0);
+	btf__add_field(b, "cfs", cfs, 64, 0);
+	/* /sys/module: module_kset's list of module_kobjects */
+	btf__add_struct(b, "kset", 16);
+	btf__add_field(b, "list", lh, 0, 0);
+	int kobj = btf__add_struct(b, "kobject", 32);
+	btf__add_field(b, "name", ptr, 0, 0);
+	btf__add_field(b, "entry", lh, 64, 0);
+	btf__add_struct(b, "module_kobject", 48);
+	btf__add_field(b, "kobj", kobj, 0, 0);
+	btf__add_field(b, "mod", ptr, 32 * 8, 0);
 	btf__add_struct(b, "inet_hashinfo", 32);
 	btf__add_field(b, "ehash", ptr, 0, 0);
 	btf__add_field(b, "ehash_mask", u32, 64, 0);
@@ -219,6 +267,15 @@ static void put_btf(struct fake *f)
 	int links = btf__add_array(b, i32, hnode, 3);
 	int anon = btf__add_struct(b, NULL, 4); /* an anonymous member holds tgid */
 	btf__add_field(b, "tgid", i32, 0, 0);
+	int rbnode = 0, se = 0;
+	if (f->full) { /* the scheduler's: a task's entity is a tree node */
+		rbnode = btf__add_struct(b, "rb_node", 24);
+		btf__add_field(b, "__rb_parent_color", u64, 0, 0);
+		btf__add_field(b, "rb_right", ptr, 64, 0);
+		btf__add_field(b, "rb_left", ptr, 128, 0);
+		se = btf__add_struct(b, "sched_entity", 32);
+		btf__add_field(b, "run_node", rbnode, 0, 0);
+	}
 	btf__add_struct(b, "task_struct", T_SIZE);
 	btf__add_field(b, "tasks", lh, T_TASKS * 8, 0);
 	btf__add_field(b, "pid", i32, T_PID * 8, 0);
@@ -236,6 +293,7 @@ static void put_btf(struct fake *f)
 		btf__add_field(b, "files", ptr, T_FILES * 8, 0);
 		btf__add_field(b, "nsproxy", ptr, T_NSPROXY * 8, 0);
 		btf__add_field(b, "signal", ptr, T_SIGNAL * 8, 0);
+		btf__add_field(b, "se", se, T_SE * 8, 0);
 	}
 	int upid = btf__add_struct(b, "upid", 16);
 	btf__add_field(b, "nr", i32, 0, 0);
@@ -295,7 +353,8 @@ static void put_btf(struct fake *f)
 	if (f->full) {
 		btf__add_field(b, "mnt_list", lh, 32 * 8, 0);
 		btf__add_field(b, "mnt_devname", ptr, 48 * 8, 0);
-		put_btf_full(b, (int[]){i32, u32, u64, chr, ptr, lh, hnode, u16, u8, name56, comm});
+		put_btf_full(b, (int[]){i32, u32, u64, chr, ptr, lh, hnode, u16, u8, name56, comm,
+				     rbnode});
 	}
 	__u32 len;
 	const void *raw = btf__raw_data(b, &len);
@@ -355,8 +414,10 @@ static struct fake *fake_make(bool full)
 		{"__start_rodata", KVA(0x3000)},
 		{"sys_call_table", KVA(0x3800)},
 		{"__end_rodata", KVA(0x4000)},
+		{"runqueues", KVA(O_RQ)},
+		{"module_kset", KVA(O_KSET + 0x100)},
 	};
-	put_kallsyms(f, syms, full ? 14 : 6);
+	put_kallsyms(f, syms, full ? 16 : 6);
 	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
 	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
 	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
@@ -472,7 +533,13 @@ static void fake_fill_full(struct fake *f)
 	memcpy(f->ram + O_STR + 0x810, "\x52\x54\x00\x12\x34\x56", 6);
 	put_list1(f, O_MODS, O_MODS + 0x100);
 	strcpy((char *)f->ram + O_MODS + 0x100 + 16, "evil");
+	put64(f, O_KSET + 0x100, KVA(O_KSET));
+	put_list1(f, O_KSET, O_MKOBJ + 8);
+	put64(f, O_MKOBJ + 32, KVA(O_MODS + 0x100));
 	memset(f->ram + 0x2000, 0x13, 0x2000); /* "code" and "rodata" */
+	/* the run queue: sh running, kthreadd queued (the tree's one node) */
+	put64(f, O_RQ, KVA(O_TASK(2)));
+	put64(f, O_RQ + 8, KVA(O_TASK(1)) + T_SE);
 }
 
 static void fake_free(struct fake *f)
@@ -538,6 +605,12 @@ static void test_missing_fields_refuse_views(void **state)
 	assert_non_null(strstr(err, "sock.__sk_common.skc_family"));
 	assert_null(vmi_view(v, "modules", NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "CONFIG_MODULES"));
+	/* mounts takes either kernel's pair of fields: the message names both */
+	assert_null(vmi_view(v, "mounts", NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "mnt_namespace.list"));
+	assert_non_null(strstr(err, "mnt_namespace.mounts"));
+	assert_null(vmi_view(v, "threads", "1", err, sizeof(err)));
+	assert_non_null(strstr(err, "signal_struct.thread_head"));
 	assert_null(vmi_view(v, "nosuch", NULL, err, sizeof(err)));
 	json_t *info = vmi_info(v);
 	assert_true(json_array_size(json_object_get(info, "missing_fields")) > 10);
@@ -728,6 +801,60 @@ static const char *row_str(json_t *res, size_t i, const char *key)
 }
 
 /* Every view on a kernel that has all their fields. */
+/* Linux 6.4 moved the offsets and relative base after the token index
+ * (Debian's 6.12 has them there): found all the same. */
+static void test_kallsyms_new_order(void **state)
+{
+	struct fake *f = fake_kernel();
+	memset(f->ram + O_KALLSYMS, 0, 0x2000);
+	const struct sym syms[] = {
+		{"_start", KVA(0)},
+		{"swapper_pg_dir", KVA(O_PGD)},
+		{"__start_BTF", KVA(O_BTF)},
+		{"__stop_BTF", KVA(O_BTF + f->btf_len)},
+		{"init_task", KVA(O_INIT)},
+		{"init_pid_ns", KVA(O_PIDNS)},
+	};
+	put_kallsyms_order(f, syms, 6, true);
+	json_t *res = ps_of(f);
+	assert_non_null(res);
+	assert_string_equal(json_string_value(json_object_get(row_of(res, 42), "comm")), "sh");
+	json_decref(res);
+	fake_free(f);
+}
+
+/* The run queues, the cross-view's third source: a hidden process still
+ * waiting for the CPU is found there; a run-queue tree that loops is cut
+ * short with a note. */
+static void test_crossview_runqueue(void **state)
+{
+	struct fake *f = fake_make(true);
+	json_t *res = full_view(f, "crossview", NULL);
+	assert_true(json_is_true(json_object_get(res, "run_queues")));
+	assert_true(json_is_true(json_object_get(res, "consistent")));
+	assert_true(json_is_true(json_object_get(row_of(res, 2), "run_queue")));
+	assert_true(json_is_true(json_object_get(row_of(res, 42), "run_queue")));
+	assert_false(json_is_true(json_object_get(row_of(res, 1), "run_queue")));
+	json_decref(res);
+	/* unlink kthreadd from the task list and take it out of the IDR: only
+	 * the run queue still has it, and names it */
+	put64(f, O_TASK(0) + T_TASKS, KVA(O_TASK(2)) + T_TASKS);
+	put64(f, O_XANODE + XA_SLOTS + 8, 0);
+	res = full_view(f, "crossview", NULL);
+	json_t *hidden = json_object_get(res, "hidden");
+	assert_int_equal(json_array_size(hidden), 1);
+	assert_int_equal(json_integer_value(json_array_get(hidden, 0)), 2);
+	assert_string_equal(json_string_value(json_object_get(row_of(res, 2), "comm")), "kthreadd");
+	assert_false(json_is_true(json_object_get(row_of(res, 2), "pid_idr")));
+	json_decref(res);
+	/* a node that is its own left child */
+	put64(f, O_TASK(1) + T_SE + 16, KVA(O_TASK(1)) + T_SE);
+	res = full_view(f, "crossview", NULL);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	fake_free(f);
+}
+
 static void test_all_views(void **state)
 {
 	struct fake *f = fake_make(true);
@@ -760,6 +887,18 @@ static void test_all_views(void **state)
 	json_decref(res);
 	res = full_view(f, "modules", NULL);
 	assert_string_equal(row_str(res, 0, "name"), "evil");
+	assert_int_equal(json_array_size(json_object_get(res, "hidden")), 0);
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(res, "rows"), 0),
+						 "sysfs")));
+	json_decref(res);
+	/* off the module list, as a rootkit takes itself: /sys/module has it */
+	put_list1(f, O_MODS, O_MODS);
+	res = full_view(f, "modules", NULL);
+	assert_string_equal(row_str(res, 0, "name"), "evil");
+	assert_false(json_is_true(json_object_get(json_array_get(json_object_get(res, "rows"), 0),
+						  "module_list")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(res, "hidden"), 0)),
+			    "evil");
 	json_decref(res);
 	res = full_view(f, "integrity", NULL);
 	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
@@ -905,6 +1044,8 @@ int main(void)
 		cmocka_unit_test(test_task_fd),
 		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_idr_loop),
+		cmocka_unit_test(test_kallsyms_new_order),
+		cmocka_unit_test(test_crossview_runqueue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

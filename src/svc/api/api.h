@@ -92,6 +92,12 @@ struct api_actions {
 	 * the host loop has run clone_vm() and called api_server_clone_done(). */
 	bool clone_pending;
 	struct clone_request clone;
+	/* A clone a service asked for (the intrusion detector's "clone"
+	 * response), not a client: it starts paused when clone_paused, and
+	 * clone_done hears how it went instead of a client's reply. */
+	bool clone_paused;
+	void (*clone_done)(void *opaque, const struct clone_result *r, bool ok);
+	void *clone_done_opaque;
 	/* "input": queue console bytes; returns how many fit (the host loop
 	 * sets this; NULL: no console to type into). */
 	size_t (*console_input)(void *opaque, const uint8_t *buf, size_t len);

@@ -2,13 +2,17 @@
  * kallsyms tables, found in physical memory by their shape, or a
  * System.map / vmlinux file when one is given.
  *
- * scripts/kallsyms.c lays the tables out in .rodata, each 8-aligned:
+ * scripts/kallsyms.c lays the tables out in .rodata, each 8-aligned, in
+ * one of two orders.  Up to Linux 6.3 (the default guest's 6.1):
  *   kallsyms_offsets[N] (u32), kallsyms_relative_base (u64),
  *   kallsyms_num_syms (u32), kallsyms_names (length-prefixed token
  *   strings), kallsyms_markers[(N+255)/256] (u32),
- *   [kallsyms_seqs_of_names[N] (3 bytes), in newer kernels],
+ *   [kallsyms_seqs_of_names[N] (3 bytes), from 6.2],
  *   kallsyms_token_table (256 NUL-terminated strings),
  *   kallsyms_token_index[256] (u16).
+ * From 6.4 (Debian's 6.12) the offsets follow the token index:
+ *   num_syms, names, markers, token_table, token_index,
+ *   offsets[N], relative_base, seqs_of_names[N].
  * Digits stand for themselves in the token table (every symbol set uses
  * them), so "0\0" .. "9\0" in a row marks entries 0x30..0x39; the table
  * start, the index after it and every table before it are then checked
@@ -80,19 +84,25 @@ static int check_tokens(struct ktab *k, uint64_t d)
 	return 0;
 }
 
+/* Symbols are sorted by address, so their offsets never go down: a
+ * table of N u32 that does is not kallsyms_offsets. */
+static bool offsets_sorted(const struct ktab *k, uint64_t offs, uint32_t n)
+{
+	if (offs + 4ull * n > k->size)
+		return false;
+	for (uint32_t i = 1; i < n; i++)
+		if (rd32(k, offs + 4ull * i) < rd32(k, offs + 4ull * (i - 1)))
+			return false;
+	return true;
+}
+
 /* kallsyms_num_syms at p: do the tables from there on fit together up to
- * the token table? */
+ * the token table, with the offsets and relative base before them (old
+ * order) or after the token index (new order)? */
 static int check_tables_at(struct ktab *k, uint64_t p)
 {
 	uint32_t n = rd32(k, p);
-	if (n == 0 || n > MAX_SYMS || p < 8)
-		return -1;
-	uint64_t rb;
-	memcpy(&rb, k->ram + p - 8, 8);
-	if ((rb >> 48) != 0xffff)
-		return -1; /* relative_base is a kernel address */
-	uint64_t need = align8(4ull * n);
-	if (p - 8 < need)
+	if (n == 0 || n > MAX_SYMS)
 		return -1;
 	uint64_t names = p + 8, q = names, marker1 = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -114,13 +124,30 @@ static int check_tables_at(struct ktab *k, uint64_t p)
 	if (markers + 4 * nmark > k->tt || rd32(k, markers) != 0 ||
 	    (n > 256 && rd32(k, markers + 4) != marker1))
 		return -1;
-	uint64_t after = align8(markers + 4 * nmark);
-	if (after != k->tt && align8(after + 3ull * n) != k->tt)
+	uint64_t after = align8(markers + 4 * nmark), need = align8(4ull * n), rb;
+	bool seqs_here = after != k->tt;
+	if (seqs_here && align8(after + 3ull * n) != k->tt)
 		return -1;
+	/* old order: relative_base right below num_syms, offsets below it */
+	if (p >= 8 + need) {
+		memcpy(&rb, k->ram + p - 8, 8);
+		if ((rb >> 48) == 0xffff && offsets_sorted(k, p - 8 - need, n)) {
+			k->offs = p - 8 - need;
+			goto found;
+		}
+	}
+	/* new order: offsets after the token index (no sequence table here) */
+	uint64_t offs = align8(k->ti + 512);
+	if (seqs_here || offs + need + 8 > k->size)
+		return -1;
+	memcpy(&rb, k->ram + offs + need, 8);
+	if ((rb >> 48) != 0xffff || !offsets_sorted(k, offs, n))
+		return -1;
+	k->offs = offs;
+found:
 	k->n = n;
 	k->rb_val = rb;
 	k->names = names;
-	k->offs = p - 8 - need;
 	return 0;
 }
 

@@ -64,7 +64,9 @@ static const struct {
 	[F_MOUNT_MNT] = {"mount", "mnt", V_FILES | V_MOUNTS},
 	[F_MOUNT_PARENT] = {"mount", "mnt_parent", V_FILES | V_MOUNTS},
 	[F_MOUNT_MOUNTPOINT] = {"mount", "mnt_mountpoint", V_FILES | V_MOUNTS},
-	[F_MOUNT_LIST] = {"mount", "mnt_list", V_MOUNTS},
+	/* the namespace's mounts: a list up to Linux 6.7, a red-black tree
+	 * ordered by mount id from 6.8; view_mounts takes either pair */
+	[F_MOUNT_LIST] = {"mount", "mnt_list", 0},
 	[F_MOUNT_DEVNAME] = {"mount", "mnt_devname", V_MOUNTS},
 	[F_FILES_FDT] = {"files_struct", "fdt", V_FILES | V_NET | V_EVENTS},
 	[F_FDT_MAX_FDS] = {"fdtable", "max_fds", V_FILES | V_NET | V_EVENTS},
@@ -79,7 +81,7 @@ static const struct {
 	[F_SK_DADDR] = {"sock", "__sk_common.skc_daddr", V_NET},
 	[F_SK_PROTOCOL] = {"sock", "sk_protocol", V_NET},
 	[F_NSPROXY_MNT_NS] = {"nsproxy", "mnt_ns", V_MOUNTS},
-	[F_MNTNS_LIST] = {"mnt_namespace", "list", V_MOUNTS},
+	[F_MNTNS_LIST] = {"mnt_namespace", "list", 0},
 	[F_NET_DEV_BASE] = {"net", "dev_base_head", V_IFACES},
 	[F_NETDEV_LIST] = {"net_device", "dev_list", V_IFACES},
 	[F_NETDEV_NAME] = {"net_device", "name", V_IFACES},
@@ -112,6 +114,32 @@ static const struct {
 	[F_UNIX_ADDR] = {"unix_sock", "addr", 0},
 	[F_UNIXADDR_LEN] = {"unix_address", "len", 0},
 	[F_UNIXADDR_NAME] = {"unix_address", "name", 0},
+	[F_MNTNS_MOUNTS] = {"mnt_namespace", "mounts", 0},
+	[F_MOUNT_NODE] = {"mount", "mnt_node", 0},
+	[F_RBROOT_NODE] = {"rb_root", "rb_node", 0},
+	[F_RB_LEFT] = {"rb_node", "rb_left", 0},
+	[F_RB_RIGHT] = {"rb_node", "rb_right", 0},
+	/* optional: the run queues, the cross-view's third source (the fair
+	 * class's tree of each CPU's rq, recursing into group entities) */
+	[F_RQ_CFS] = {"rq", "cfs", 0},
+	[F_RQ_CURR] = {"rq", "curr", 0},
+	[F_CFSRQ_TIMELINE] = {"cfs_rq", "tasks_timeline.rb_root", 0},
+	[F_CFSRQ_CURR] = {"cfs_rq", "curr", 0},
+	[F_TASK_SE] = {"task_struct", "se", 0},
+	[F_SE_RUN_NODE] = {"sched_entity", "run_node", 0},
+	[F_SE_MY_Q] = {"sched_entity", "my_q", 0}, /* CONFIG_FAIR_GROUP_SCHED */
+	/* a process's threads: signal->thread_head, each task's thread_node */
+	[F_SIGNAL_THREAD_HEAD] = {"signal_struct", "thread_head", V_THREADS},
+	[F_TASK_THREAD_NODE] = {"task_struct", "thread_node", V_THREADS},
+	/* optional: IPv6 addresses (CONFIG_IPV6) */
+	[F_SK_V6_RCV_SADDR] = {"sock", "__sk_common.skc_v6_rcv_saddr", 0},
+	[F_SK_V6_DADDR] = {"sock", "__sk_common.skc_v6_daddr", 0},
+	/* optional: /sys/module's side of the modules view (module_kset's
+	 * kobjects, each a module_kobject pointing at its module) */
+	[F_KSET_LIST] = {"kset", "list", 0},
+	[F_KOBJ_ENTRY] = {"kobject", "entry", 0},
+	[F_MKOBJ_KOBJ] = {"module_kobject", "kobj", 0},
+	[F_MKOBJ_MOD] = {"module_kobject", "mod", 0},
 };
 
 static const char *const type_names[TY_COUNT] = {
@@ -120,7 +148,7 @@ static const char *const type_names[TY_COUNT] = {
 };
 
 static const char *const view_bit_names[] = {"ps", "files", "net", "modules", "mounts",
-					     "ifaces", "integrity", "crossview", "events"};
+					     "ifaces", "integrity", "crossview", "events", "threads"};
 
 json_t *views_of_mask(unsigned mask)
 {
@@ -245,6 +273,18 @@ void ktypes_resolve(struct vmi *v)
 		snprintf(name, sizeof(name), "%s.%s", specs[i].type, specs[i].path);
 		json_array_append_new(v->missing, json_pack("{s:s,s:o}", "field", name, "views",
 							      views_of_mask(specs[i].views)));
+	}
+	/* mounts needs one of two pairs (a list up to 6.7, a tree from 6.8) */
+	const struct field *f = v->f;
+	if (!(f[F_MNTNS_LIST].ok && f[F_MOUNT_LIST].ok) &&
+	    !(f[F_MNTNS_MOUNTS].ok && f[F_MOUNT_NODE].ok && f[F_RBROOT_NODE].ok &&
+	      f[F_RB_LEFT].ok && f[F_RB_RIGHT].ok)) {
+		v->refused |= V_MOUNTS;
+		json_array_append_new(v->missing,
+				      json_pack("{s:s,s:o}", "field",
+						"mnt_namespace.list with mount.mnt_list (Linux up to "
+						"6.7) or mnt_namespace.mounts with mount.mnt_node (6.8 on)",
+						"views", views_of_mask(V_MOUNTS)));
 	}
 }
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "svc/vmi/vmi_int.h"
 
 #define AF_UNIX_ 1
@@ -50,6 +52,17 @@ static void ipv4(char *buf, size_t len, uint64_t be32, uint64_t port)
 		 (unsigned)(be32 >> 16 & 0xff), (unsigned)(be32 >> 24 & 0xff), (unsigned)port);
 }
 
+/* "[addr]:port", the address as 16 bytes at va in the usual short form
+ * ("[::1]:22", "[::ffff:10.0.2.15]:80"); "" when unreadable. */
+static void ipv6(const struct vmi *v, uint64_t va, uint64_t port, char *buf, size_t len)
+{
+	uint8_t a[16];
+	char text[INET6_ADDRSTRLEN];
+	buf[0] = 0;
+	if (kread(v, va, a, 16) == 0 && inet_ntop(AF_INET6, a, text, sizeof(text)))
+		snprintf(buf, len, "[%s]:%u", text, (unsigned)port);
+}
+
 /* The sock_common fields every socket has (time-wait ones included). */
 static void sock_common_row(struct vmi *v, uint64_t sk, const char *proto, json_t *row)
 {
@@ -57,8 +70,15 @@ static void sock_common_row(struct vmi *v, uint64_t sk, const char *proto, json_
 	kfield(v, sk, F_SK_FAMILY, &family);
 	kfield(v, sk, F_SK_STATE, &state);
 	json_object_set_new(row, "proto", json_string(proto));
-	char local[32] = "", remote[32] = "";
-	if (family == AF_INET_) {
+	char local[64] = "", remote[64] = "";
+	if (family == AF_INET6_ && v->f[F_SK_V6_RCV_SADDR].ok && v->f[F_SK_V6_DADDR].ok) {
+		uint64_t lp = 0, rp = 0;
+		kfield(v, sk, F_SK_NUM, &lp);
+		kfield(v, sk, F_SK_DPORT, &rp);
+		ipv6(v, sk + v->f[F_SK_V6_RCV_SADDR].off, lp, local, sizeof(local));
+		ipv6(v, sk + v->f[F_SK_V6_DADDR].off, (rp >> 8 | rp << 8) & 0xffff, remote,
+		     sizeof(remote));
+	} else if (family == AF_INET_) {
 		uint64_t la = 0, lp = 0, ra = 0, rp = 0;
 		kfield(v, sk, F_SK_RCV_SADDR, &la);
 		kfield(v, sk, F_SK_NUM, &lp);

@@ -1,6 +1,8 @@
-/* Processes: the task list walked from init_task, and the cross-view that
- * checks it against the PID allocator (init_pid_ns's IDR), where a task
- * unlinked from the list to hide it still has its pid. */
+/* Processes: the task list walked from init_task, a process's threads,
+ * and the cross-view that checks the list against the PID allocator
+ * (init_pid_ns's IDR), where a task unlinked from the list to hide it
+ * still has its pid, and against the run queues, where it still waits
+ * for the CPU whenever it is runnable. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,10 +165,11 @@ int view_ps(struct vmi *v, struct view_out *o, const char *arg, char *err, size_
 
 struct pidset {
 	int32_t *pid;
+	uint64_t *task; /* the task each was reached through (0: not kept) */
 	size_t n, cap;
 };
 
-static void pidset_add(struct pidset *s, int32_t pid)
+static void pidset_add_task(struct pidset *s, int32_t pid, uint64_t task)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
@@ -174,9 +177,25 @@ static void pidset_add(struct pidset *s, int32_t pid)
 		if (!p)
 			return;
 		s->pid = p;
+		uint64_t *t = realloc(s->task, cap * sizeof(*t));
+		if (!t)
+			return;
+		s->task = t;
 		s->cap = cap;
 	}
+	s->task[s->n] = task;
 	s->pid[s->n++] = pid;
+}
+
+static void pidset_add(struct pidset *s, int32_t pid)
+{
+	pidset_add_task(s, pid, 0);
+}
+
+static void pidset_free(struct pidset *s)
+{
+	free(s->pid);
+	free(s->task);
 }
 
 static bool pidset_has(const struct pidset *s, int32_t pid)
@@ -191,6 +210,7 @@ struct xwalk {
 	struct vmi *v;
 	struct view_out *o;
 	struct pidset leaders; /* processes the IDR reaches */
+	struct pidset runq; /* processes with a thread on a run queue */
 	long visited;
 };
 
@@ -213,7 +233,7 @@ static void idr_pid(struct xwalk *w, uint64_t pid)
 		return;
 	}
 	if (tid == tgid)
-		pidset_add(&w->leaders, (int32_t)tgid);
+		pidset_add_task(&w->leaders, (int32_t)tgid, task);
 }
 
 /* An XArray entry: a node (internal, tagged 2) or a leaf pointer. */
@@ -245,6 +265,117 @@ static void xa_walk(struct xwalk *w, uint64_t entry, int depth)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		xa_walk(w, buf[i], depth + 1);
+}
+
+/* ---- run queues ---- */
+
+#define MAX_CPUS 256
+#define MAX_GROUP_DEPTH 16 /* nested task groups (cgroups) */
+
+/* A sched_entity: a task's (its leader's tgid into w->runq) or, with
+ * group scheduling, a group's, whose own cfs_rq is walked in turn. */
+static void rq_cfs(struct xwalk *w, uint64_t cfs_rq, int depth);
+
+static void rq_entity(struct xwalk *w, uint64_t se, int depth)
+{
+	struct vmi *v = w->v;
+	uint64_t my_q = v->f[F_SE_MY_Q].ok ? kptr(v, se, F_SE_MY_Q) : 0, tgid;
+	if (my_q) {
+		rq_cfs(w, my_q, depth + 1);
+		return;
+	}
+	uint64_t task = se - v->f[F_TASK_SE].off;
+	if (kfield(v, task, F_TASK_TGID, &tgid)) {
+		note(w->o, "a task on a run queue is unreadable");
+		return;
+	}
+	if ((int32_t)tgid > 0 && !pidset_has(&w->runq, (int32_t)tgid))
+		pidset_add_task(&w->runq, (int32_t)tgid, task);
+}
+
+/* The entities queued on a cfs_rq (its red-black tree, in order) and the
+ * one running, which the fair class keeps out of the tree. */
+static void rq_cfs(struct xwalk *w, uint64_t cfs_rq, int depth)
+{
+	struct vmi *v = w->v;
+	if (depth > MAX_GROUP_DEPTH) {
+		note(w->o, "task groups nested deeper than %d: cut short", MAX_GROUP_DEPTH);
+		return;
+	}
+	uint64_t stack[64], node = kptr(v, cfs_rq + v->f[F_CFSRQ_TIMELINE].off, F_RBROOT_NODE);
+	int sp = 0;
+	while (node || sp) {
+		while (node) {
+			if (sp == 64 || w->visited++ > VMI_MAX_LIST) {
+				note(w->o, "a run queue's tree is not a red-black tree: cut short");
+				return;
+			}
+			stack[sp++] = node;
+			node = kptr(v, node, F_RB_LEFT);
+		}
+		node = stack[--sp];
+		rq_entity(w, node - v->f[F_SE_RUN_NODE].off, depth);
+		node = kptr(v, node, F_RB_RIGHT);
+	}
+	uint64_t curr = v->f[F_CFSRQ_CURR].ok ? kptr(v, cfs_rq, F_CFSRQ_CURR) : 0;
+	if (curr)
+		rq_entity(w, curr, depth);
+}
+
+/* Every CPU's rq (the per-CPU variable runqueues: its link address plus
+ * __per_cpu_offset[cpu] on SMP kernels): the task running there and the
+ * fair class's queue.  Returns false (with a note) when the kernel's
+ * types or symbols do not allow it. */
+static bool walk_runqueues(struct xwalk *w)
+{
+	struct vmi *v = w->v;
+	static const enum field_id need[] = {F_RQ_CFS, F_RQ_CURR, F_CFSRQ_TIMELINE, F_TASK_SE,
+					     F_SE_RUN_NODE, F_RBROOT_NODE, F_RB_LEFT, F_RB_RIGHT};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!v->f[need[i]].ok) {
+			note(w->o, "run queues not read: this kernel's BTF lacks a scheduler field");
+			return false;
+		}
+	uint64_t rq0, offs = 0, ncpu = 1;
+	if (ksyms_lookup(&v->syms, "runqueues", &rq0)) {
+		note(w->o, "run queues not read: no runqueues symbol");
+		return false;
+	}
+	uint64_t nr_sym;
+	bool smp = ksyms_lookup(&v->syms, "__per_cpu_offset", &offs) == 0;
+	if (smp) {
+		uint32_t n = 1;
+		if (ksyms_lookup(&v->syms, "nr_cpu_ids", &nr_sym) == 0 && kread(v, nr_sym, &n, 4) == 0)
+			ncpu = n;
+		if (ncpu == 0 || ncpu > MAX_CPUS) {
+			note(w->o, "run queues not read: nr_cpu_ids is %" PRIu64, ncpu);
+			return false;
+		}
+	}
+	for (uint64_t cpu = 0; cpu < ncpu; cpu++) {
+		uint64_t off = 0;
+		if (smp && kread(v, offs + 8 * cpu, &off, 8)) {
+			note(w->o, "__per_cpu_offset is unreadable");
+			return false;
+		}
+		uint64_t rq = rq0 + off, curr = kptr(v, rq, F_RQ_CURR), tgid;
+		if (curr && kfield(v, curr, F_TASK_TGID, &tgid) == 0 && (int32_t)tgid > 0 &&
+		    !pidset_has(&w->runq, (int32_t)tgid))
+			pidset_add_task(&w->runq, (int32_t)tgid, curr);
+		rq_cfs(w, rq + v->f[F_RQ_CFS].off, 0);
+	}
+	return true;
+}
+
+/* A task of process pid as the IDR or a run queue reached it, or 0. */
+static uint64_t idr_task(const struct xwalk *w, int32_t pid)
+{
+	const struct pidset *sets[] = {&w->leaders, &w->runq};
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < sets[k]->n; i++)
+			if (sets[k]->pid[i] == pid && sets[k]->task[i])
+				return sets[k]->task[i];
+	return 0;
 }
 
 struct list_ctx {
@@ -288,13 +419,16 @@ int view_crossview(struct vmi *v, struct view_out *o, const char *arg, char *err
 		note(o, "init_pid_ns's IDR is unreadable");
 	else
 		xa_walk(&w, head, 0);
-	/* every pid either set has, in order */
+	w.visited = 0;
+	bool have_rq = walk_runqueues(&w);
+	/* every pid any source has, in order */
 	struct pidset all = {0};
 	for (size_t i = 0; i < lc.pids.n; i++)
 		pidset_add(&all, lc.pids.pid[i]);
 	for (size_t i = 0; i < w.leaders.n; i++)
-		if (!pidset_has(&all, w.leaders.pid[i]))
-			pidset_add(&all, w.leaders.pid[i]);
+		pidset_add(&all, w.leaders.pid[i]);
+	for (size_t i = 0; i < w.runq.n; i++)
+		pidset_add(&all, w.runq.pid[i]);
 	if (all.n)
 		qsort(all.pid, all.n, sizeof(*all.pid), cmp_pid);
 	json_t *hidden = json_array(), *unlisted = json_array();
@@ -303,24 +437,88 @@ int view_crossview(struct vmi *v, struct view_out *o, const char *arg, char *err
 		if (i && pid == all.pid[i - 1])
 			continue;
 		bool in_list = pidset_has(&lc.pids, pid), in_idr = pidset_has(&w.leaders, pid);
+		bool in_rq = pidset_has(&w.runq, pid);
 		char key[16];
 		snprintf(key, sizeof(key), "%d", pid);
 		json_t *comm = json_object_get(lc.comm, key);
-		json_array_append_new(o->rows, json_pack("{s:i,s:O,s:b,s:b}", "pid", pid, "comm",
+		if (!comm && (in_idr || in_rq)) {
+			uint64_t t = idr_task(&w, pid);
+			struct vmi_task vt;
+			if (t && vmi_task_read(v, t, &vt) == 0)
+				json_object_set_new(lc.comm, key, gstr(vt.comm));
+			comm = json_object_get(lc.comm, key);
+		}
+		json_array_append_new(o->rows, json_pack("{s:i,s:O,s:b,s:b,s:o}", "pid", pid, "comm",
 							 comm ? comm : json_null(), "task_list",
-							 in_list, "pid_idr", in_idr));
-		if (in_idr && !in_list)
+							 in_list, "pid_idr", in_idr, "run_queue",
+							 have_rq ? json_boolean(in_rq) : json_null()));
+		if ((in_idr || in_rq) && !in_list)
 			json_array_append_new(hidden, json_integer(pid));
 		if (in_list && !in_idr)
 			json_array_append_new(unlisted, json_integer(pid));
 	}
 	json_object_set_new(o->extra, "hidden", hidden);
 	json_object_set_new(o->extra, "not_in_idr", unlisted);
+	json_object_set_new(o->extra, "run_queues", json_boolean(have_rq));
 	json_object_set_new(o->extra, "consistent",
 			    json_boolean(!json_array_size(hidden) && !json_array_size(unlisted)));
-	free(lc.pids.pid);
-	free(w.leaders.pid);
-	free(all.pid);
+	pidset_free(&w.runq);
+	pidset_free(&lc.pids);
+	pidset_free(&w.leaders);
+	pidset_free(&all);
 	json_decref(lc.comm);
+	return 0;
+}
+
+/* ---- threads ---- */
+
+/* Process pid's threads: its signal_struct's thread_head, a list through
+ * each task's thread_node (the leader first, as /proc/PID/task lists). */
+int view_threads(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
+{
+	char *end;
+	long pid = strtol(arg, &end, 10);
+	if (*end || pid <= 0 || pid > 0x7fffffff) {
+		snprintf(err, errlen, "'%s' is not a pid", arg);
+		return -1;
+	}
+	uint64_t task = find_task(v, pid);
+	if (!task) {
+		snprintf(err, errlen, "no process %ld in the task list", pid);
+		return -1;
+	}
+	uint64_t sig = v->f[F_TASK_SIGNAL].ok ? kptr(v, task, F_TASK_SIGNAL) : 0;
+	if (!sig) {
+		snprintf(err, errlen, "process %ld's signal_struct is unreadable", pid);
+		return -1;
+	}
+	json_t *who = json_object();
+	task_identity(v, task, who);
+	json_object_set_new(o->extra, "process", who);
+	uint64_t off = v->f[F_TASK_THREAD_NODE].off, head = sig + v->f[F_SIGNAL_THREAD_HEAD].off;
+	uint64_t next;
+	if (kread(v, head, &next, 8)) {
+		note(o, "the thread list head is unreadable");
+		return 0;
+	}
+	for (long n = 0; next != head; n++) {
+		if (n >= VMI_MAX_TASKS) {
+			note(o, "the thread list did not end after %d threads (a cycle?): cut short",
+			     VMI_MAX_TASKS);
+			break;
+		}
+		uint64_t t = next - off, st = 0, ex = 0;
+		if (kread(v, next, &next, 8)) {
+			note(o, "the thread list is broken: cut short");
+			break;
+		}
+		json_t *row = json_object();
+		task_identity(v, t, row);
+		kfield(v, t, F_TASK_STATE, &st);
+		kfield(v, t, F_TASK_EXIT_STATE, &ex);
+		char state[2] = {state_letter(st, ex), 0};
+		json_object_set_new(row, "state", json_string(state));
+		json_array_append_new(o->rows, row);
+	}
 	return 0;
 }

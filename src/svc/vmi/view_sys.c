@@ -1,6 +1,7 @@
 /* System-wide views: mounts, network interfaces, modules and the
  * integrity of the kernel's code and read-only data. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -9,10 +10,10 @@
 
 /* Walk a kernel list_head at head whose entries embed their link at
  * link_off; fn(entry) for each, at most VMI_MAX_LIST. */
-typedef void (*entry_fn)(struct vmi *v, struct view_out *o, uint64_t entry);
+typedef void (*entry_fn)(struct vmi *v, struct view_out *o, uint64_t entry, void *opaque);
 
 static void walk_list(struct vmi *v, struct view_out *o, uint64_t head, uint64_t link_off,
-		      const char *what, entry_fn fn)
+		      const char *what, entry_fn fn, void *opaque)
 {
 	uint64_t next;
 	if (kread(v, head, &next, 8)) {
@@ -30,11 +31,11 @@ static void walk_list(struct vmi *v, struct view_out *o, uint64_t head, uint64_t
 			note(o, "the %s list is broken: cut short", what);
 			return;
 		}
-		fn(v, o, entry);
+		fn(v, o, entry, opaque);
 	}
 }
 
-static void mount_row(struct vmi *v, struct view_out *o, uint64_t mount)
+static void mount_row(struct vmi *v, struct view_out *o, uint64_t mount, void *opaque)
 {
 	uint64_t vfsmnt = mount + v->f[F_MOUNT_MNT].off;
 	char dev[256], type[64], path[VMI_MAX_PATH];
@@ -48,19 +49,65 @@ static void mount_row(struct vmi *v, struct view_out *o, uint64_t mount)
 						 gstr(path), "type", gstr(type)));
 }
 
+/* An in-order walk of the red-black tree rooted at root_va (a struct
+ * rb_root) whose entries embed their rb_node at node_off: fn(entry) from
+ * the smallest key up, as rb_first/rb_next go.  Bounded in entries and in
+ * depth (a real tree of VMI_MAX_LIST nodes is at most 2*log2 deep). */
+#define RB_MAX_DEPTH 64
+static void walk_rbtree(struct vmi *v, struct view_out *o, uint64_t root_va, uint64_t node_off,
+			const char *what, entry_fn fn, void *opaque)
+{
+	uint64_t stack[RB_MAX_DEPTH], node = kptr(v, root_va, F_RBROOT_NODE);
+	int sp = 0;
+	long n = 0;
+	while (node || sp) {
+		while (node) {
+			if (sp == RB_MAX_DEPTH) {
+				note(o, "the %s tree is deeper than %d (not a red-black tree): cut short",
+				     what, RB_MAX_DEPTH);
+				return;
+			}
+			stack[sp++] = node;
+			node = kptr(v, node, F_RB_LEFT);
+		}
+		node = stack[--sp];
+		if (n++ >= VMI_MAX_LIST) {
+			note(o, "the %s tree has more than %d entries (a cycle?): cut short", what,
+			     VMI_MAX_LIST);
+			return;
+		}
+		fn(v, o, node - node_off, opaque);
+		node = kptr(v, node, F_RB_RIGHT);
+	}
+}
+
 int view_mounts(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
 {
+	bool list = v->f[F_MNTNS_LIST].ok && v->f[F_MOUNT_LIST].ok;
+	bool tree = v->f[F_MNTNS_MOUNTS].ok && v->f[F_MOUNT_NODE].ok && v->f[F_RBROOT_NODE].ok &&
+		    v->f[F_RB_LEFT].ok && v->f[F_RB_RIGHT].ok;
+	if (!list && !tree) {
+		snprintf(err, errlen, "view 'mounts' refused: this kernel's BTF lacks "
+				      "mnt_namespace.list with mount.mnt_list (Linux up to 6.7) and "
+				      "mnt_namespace.mounts with mount.mnt_node (6.8 on)");
+		return -1;
+	}
 	uint64_t init = ksym(v, "init_task");
 	uint64_t ns = kptr(v, kptr(v, init, F_TASK_NSPROXY), F_NSPROXY_MNT_NS);
 	if (!ns) {
 		snprintf(err, errlen, "init_task's mount namespace is unreadable");
 		return -1;
 	}
-	walk_list(v, o, ns + v->f[F_MNTNS_LIST].off, v->f[F_MOUNT_LIST].off, "mount", mount_row);
+	if (list)
+		walk_list(v, o, ns + v->f[F_MNTNS_LIST].off, v->f[F_MOUNT_LIST].off, "mount",
+			  mount_row, NULL);
+	else
+		walk_rbtree(v, o, ns + v->f[F_MNTNS_MOUNTS].off, v->f[F_MOUNT_NODE].off, "mount",
+			    mount_row, NULL);
 	return 0;
 }
 
-static void iface_row(struct vmi *v, struct view_out *o, uint64_t dev)
+static void iface_row(struct vmi *v, struct view_out *o, uint64_t dev, void *opaque)
 {
 	char name[17] = "";
 	uint64_t flags = 0, ifindex = 0, mtu = 0, alen = 0;
@@ -105,11 +152,53 @@ int view_ifaces(struct vmi *v, struct view_out *o, const char *arg, char *err, s
 		return -1;
 	}
 	walk_list(v, o, net + v->f[F_NET_DEV_BASE].off, v->f[F_NETDEV_LIST].off, "device",
-		  iface_row);
+		  iface_row, NULL);
 	return 0;
 }
 
-static void module_row(struct vmi *v, struct view_out *o, uint64_t mod)
+/* The modules view: the module list (what lsmod and /proc/modules show)
+ * and /sys/module's kobjects (module_kset), where a module that took
+ * itself off the list to hide still is. */
+#define MAX_MODULES 4096
+struct mod_seen {
+	uint64_t mod[MAX_MODULES];
+	bool in_list[MAX_MODULES], in_sysfs[MAX_MODULES];
+	size_t n;
+	bool full;
+};
+
+static void mod_mark(struct mod_seen *m, uint64_t mod, bool list)
+{
+	size_t i = 0;
+	while (i < m->n && m->mod[i] != mod)
+		i++;
+	if (i == m->n) {
+		if (m->n == MAX_MODULES) {
+			m->full = true;
+			return;
+		}
+		m->mod[m->n++] = mod;
+	}
+	if (list)
+		m->in_list[i] = true;
+	else
+		m->in_sysfs[i] = true;
+}
+
+static void module_entry(struct vmi *v, struct view_out *o, uint64_t mod, void *m)
+{
+	mod_mark(m, mod, true);
+}
+
+static void kobj_entry(struct vmi *v, struct view_out *o, uint64_t kobj, void *m)
+{
+	uint64_t mod = kptr(v, kobj - v->f[F_MKOBJ_KOBJ].off, F_MKOBJ_MOD);
+	if (mod) /* built-in code has a /sys/module entry too, without a module */
+		mod_mark(m, mod, false);
+}
+
+static void module_row(struct vmi *v, struct view_out *o, uint64_t mod, bool list, bool sysfs,
+		       bool have_sysfs, json_t *hidden)
 {
 	char name[64] = "";
 	uint64_t state = 0;
@@ -119,14 +208,38 @@ static void module_row(struct vmi *v, struct view_out *o, uint64_t mod)
 	name[n] = 0;
 	kfield(v, mod, F_MODULE_STATE, &state);
 	static const char *const states[] = {"live", "coming", "going", "unformed"};
-	json_array_append_new(o->rows, json_pack("{s:o,s:s}", "name", gstr(name), "state",
-						 state < 4 ? states[state] : "?"));
+	json_array_append_new(o->rows, json_pack("{s:o,s:s,s:b,s:o}", "name", gstr(name), "state",
+						 state < 4 ? states[state] : "?", "module_list",
+						 list, "sysfs",
+						 have_sysfs ? json_boolean(sysfs) : json_null()));
+	if (!list)
+		json_array_append_new(hidden, gstr(name));
 }
 
 int view_modules(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
 {
-	uint64_t head = ksym(v, "modules");
-	walk_list(v, o, head, v->f[F_MODULE_LIST].off, "module", module_row);
+	struct mod_seen *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	walk_list(v, o, ksym(v, "modules"), v->f[F_MODULE_LIST].off, "module", module_entry, m);
+	uint64_t kset_p, kset = 0;
+	bool have_sysfs = v->f[F_KSET_LIST].ok && v->f[F_KOBJ_ENTRY].ok && v->f[F_MKOBJ_KOBJ].ok &&
+			  v->f[F_MKOBJ_MOD].ok && ksyms_lookup(&v->syms, "module_kset", &kset_p) == 0 &&
+			  kread(v, kset_p, &kset, 8) == 0 && kset;
+	if (have_sysfs)
+		walk_list(v, o, kset + v->f[F_KSET_LIST].off, v->f[F_KOBJ_ENTRY].off,
+			  "/sys/module", kobj_entry, m);
+	else
+		note(o, "/sys/module not read (no module_kset, or its types are missing)");
+	if (m->full)
+		note(o, "more than %d modules: cut short", MAX_MODULES);
+	json_t *hidden = json_array();
+	for (size_t i = 0; i < m->n; i++)
+		module_row(v, o, m->mod[i], m->in_list[i], m->in_sysfs[i], have_sysfs, hidden);
+	json_object_set_new(o->extra, "hidden", hidden);
+	free(m);
 	return 0;
 }
 

@@ -146,8 +146,8 @@ json_t *vmi_info(const struct vmi *v)
 			 views_of_mask(v->refused), "attach_ms", v->attach_ms, "btf_ms", v->btf_ms);
 }
 
-const char *const vmi_view_names[] = {"ps", "files", "net", "modules", "mounts", "ifaces",
-				      "integrity", "crossview", NULL};
+const char *const vmi_view_names[] = {"ps", "threads", "files", "net", "modules", "mounts",
+				      "ifaces", "integrity", "crossview", NULL};
 
 static const struct {
 	const char *name;
@@ -157,6 +157,7 @@ static const struct {
 	const char *needs_sym, *why; /* a symbol only some kernels have */
 } views[] = {
 	{"ps", view_ps, V_PS, false, NULL, NULL},
+	{"threads", view_threads, V_THREADS | V_PS, true, NULL, NULL},
 	{"files", view_files, V_FILES, true, NULL, NULL},
 	{"net", view_net, V_NET, false, NULL, NULL},
 	{"modules", view_modules, V_MODULES, false, "modules",
@@ -223,7 +224,7 @@ json_t *vmi_view(struct vmi *v, const char *view, const char *arg, char *err, si
 		json_decref(o.extra);
 		return res;
 	}
-	snprintf(err, errlen, "no view '%s' (ps, files PID, net, modules, mounts, ifaces, "
-			      "integrity, crossview)", view);
+	snprintf(err, errlen, "no view '%s' (ps, threads PID, files PID, net, modules, mounts, "
+			      "ifaces, integrity, crossview)", view);
 	return NULL;
 }

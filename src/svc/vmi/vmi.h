@@ -76,6 +76,10 @@ int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t);
 /* The task_struct of the process whose tgid is pid, or 0 (a walk of the
  * task list: for alerts, not per event). */
 uint64_t vmi_task_find(struct vmi *v, long pid);
+/* The processes on the task list (thread-group leaders, kernel threads
+ * included: see .kthread), at most max of them, in list order.  Returns
+ * how many were read into out, or -1 (no task list). */
+long vmi_task_list(struct vmi *v, struct vmi_task *out, long max);
 /* The path of the task's executable (mm->exe_file), or -1. */
 int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max);
 /* The path of the task's open descriptor fd (as the files view names it),

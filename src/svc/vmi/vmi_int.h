@@ -59,6 +59,7 @@ enum {
 	V_INTEGRITY = 1u << 6,
 	V_CROSS = 1u << 7,
 	V_EVENTS = 1u << 8,
+	V_THREADS = 1u << 9,
 };
 
 /* ---- fields (ktypes.c) ---- */
@@ -89,6 +90,11 @@ enum field_id {
 	F_NET_TCP_HASHINFO, F_HI_EHASH, F_HI_EHASH_MASK, F_HI_LHASH2, F_HI_LHASH2_MASK,
 	F_EHB_CHAIN, F_LHB_HEAD, F_SK_NULLS_NODE,
 	F_UNIX_ADDR, F_UNIXADDR_LEN, F_UNIXADDR_NAME,
+	F_MNTNS_MOUNTS, F_MOUNT_NODE, F_RBROOT_NODE, F_RB_LEFT, F_RB_RIGHT,
+	F_RQ_CFS, F_RQ_CURR, F_CFSRQ_TIMELINE, F_CFSRQ_CURR, F_TASK_SE, F_SE_RUN_NODE, F_SE_MY_Q,
+	F_SIGNAL_THREAD_HEAD, F_TASK_THREAD_NODE,
+	F_SK_V6_RCV_SADDR, F_SK_V6_DADDR,
+	F_KSET_LIST, F_KOBJ_ENTRY, F_MKOBJ_KOBJ, F_MKOBJ_MOD,
 	F_COUNT
 };
 
@@ -192,6 +198,7 @@ int view_ifaces(struct vmi *v, struct view_out *o, const char *arg, char *err, s
 int view_modules(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen);
 int view_integrity(struct vmi *v, struct view_out *o, const char *arg, char *err,
 		   size_t errlen);
+int view_threads(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen);
 
 /* Magic numbers of the pseudo file systems whose names the kernel makes
  * up (include/uapi/linux/magic.h). */
