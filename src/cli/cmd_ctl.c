@@ -69,6 +69,10 @@ static void ctl_usage(FILE *out)
 	      "                   (the JSON reply with --json).  The source quits once\n"
 	      "                   the destination has all of the VM (--keep: stays,\n"
 	      "                   paused); on a failure before the handover it runs on\n"
+	      "  shield status|rules|verdicts\n"
+	      "                   the intrusion-prevention front of 'keel run --shield'\n"
+	      "                   (docs/shield.md): counters (tried, clean, blocked,\n"
+	      "                   passed...), the rules in force, the latest verdicts\n"
 	      "  quit             stop keel (it exits 0)\n"
 	      "  raw JSON         send JSON as the request line, as is\n"
 	      "\n"
@@ -244,6 +248,20 @@ static char *build_inspect(int argc, char **argv, enum reply_form *form)
 	return text;
 }
 
+/* shield [status|rules|verdicts] */
+static char *build_shield(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "status";
+	if (argc > 2 || (strcmp(what, "status") && strcmp(what, "rules") && strcmp(what, "verdicts"))) {
+		fprintf(stderr, "keel ctl: usage: shield status|rules|verdicts\n");
+		return NULL;
+	}
+	json_t *req = json_pack("{s:i,s:s,s:s}", "id", 1, "cmd", "shield", "what", what);
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	return text;
+}
+
 /* The request line for COMMAND [ARG] (malloc'd, no newline), or NULL with
  * a message printed. */
 static char *build_request(int argc, char **argv, enum reply_form *form)
@@ -255,6 +273,8 @@ static char *build_request(int argc, char **argv, enum reply_form *form)
 		return build_suspend(argc, argv);
 	if (!strcmp(cmd, "clone"))
 		return build_clone(argc, argv);
+	if (!strcmp(cmd, "shield"))
+		return build_shield(argc, argv);
 	bool needs_arg = !strcmp(cmd, "snapshot") || !strcmp(cmd, "raw") || !strcmp(cmd, "input");
 	bool known = needs_arg || !strcmp(cmd, "status") || !strcmp(cmd, "pause") ||
 		     !strcmp(cmd, "resume") || !strcmp(cmd, "quit");

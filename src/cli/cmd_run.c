@@ -18,6 +18,7 @@
 #include "dev/disk_image.h"
 #include "host/fatal_signal.h"
 #include "host/host_loop.h"
+#include "host/shield.h"
 #include "host/sandbox.h"
 #include "svc/api/api.h"
 #include "svc/dirty/dirty_rounds.h"
@@ -52,6 +53,8 @@ struct run_options {
 	uid_t api_allow_uid; /* --api-allow-uid UID; (uid_t)-1: keel's own uid only */
 	const char *vmi_events; /* --vmi-events FILE */
 	const char *ids, *ids_out; /* --ids POLICY, --ids-out FILE */
+	const char *shield_rules; /* --shield RULES */
+	struct shield *shield; /* its front, made before the machine */
 	const char *restore; /* snapshot to resume instead of booting */
 	const char *incoming; /* --incoming tcp:HOST:PORT: receive a migrating VM */
 	const char *key; /* --key FILE: the migration key */
@@ -193,6 +196,9 @@ static void run_usage(FILE *out)
 	      "                       POLICY (JSON; docs/ids.md): alerts as JSON lines\n"
 	      "  --ids-out FILE       the alerts go to FILE ('-': stdout) instead of the\n"
 	      "                       policy's \"output\" (default stderr)\n"
+	      "  --shield RULES       intrusion prevention on a clone (docs/shield.md): the\n"
+	      "                       --net forwards RULES names are tried request by request\n"
+	      "                       on a fork-clone first; only clean ones reach this VM\n"
 	      "  --track-dirty MS     track dirty pages and fetch-and-clear them every MS\n"
 	      "                       ms of busy virtual time (MS million instructions), as\n"
 	      "                       a migration would; --stats prints the rounds\n"
@@ -266,7 +272,8 @@ enum {
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
 	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
-	OPT_TIME_CATCH_UP, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY, OPT_SEAL_INTERVAL,
+	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY,
+	OPT_SEAL_INTERVAL,
 };
 
 /* "N:FILE" */
@@ -360,6 +367,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_VMI_EVENTS: o->vmi_events = arg; return 0;
 	case OPT_IDS: o->ids = arg; return 0;
 	case OPT_IDS_OUT: o->ids_out = arg; return 0;
+	case OPT_SHIELD: o->shield_rules = arg; return 0;
 	case OPT_MAX_INSNS:
 		return parse_u64(arg, &o->max_insns) || !o->max_insns ? bad("--max-insns", arg) : 0;
 	case OPT_GDB:
@@ -457,6 +465,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"ids", required_argument, NULL, OPT_IDS},
 		{"ids-out", required_argument, NULL, OPT_IDS_OUT},
+		{"shield", required_argument, NULL, OPT_SHIELD},
 		{"idle-sleep", required_argument, NULL, OPT_IDLE_SLEEP},
 		{"time-catch-up", required_argument, NULL, OPT_TIME_CATCH_UP},
 		{"entropy-seed", required_argument, NULL, OPT_ENTROPY_SEED},
@@ -538,6 +547,10 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		o->kernel = o->guest.kernel;
 		if (!o->initrd)
 			o->initrd = o->guest.initrd;
+	}
+	if (o->shield_rules && (bare_metal(o) || o->trace || o->gdb_port)) {
+		fprintf(stderr, "keel run: --shield needs the virt board, without --trace or --gdb\n");
+		return -1;
 	}
 	if (o->api_sock && (bare_metal(o) || o->trace || o->gdb_port)) {
 		fprintf(stderr, "keel run: --api-sock needs the virt board, without --trace or --gdb\n");
@@ -769,6 +782,7 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	*loop_out = &loop;
 	loop.catch_up = o->idle_sleep && o->time_catch_up;
 	loop.api = o->api_sock ? &api : NULL;
+	loop.shield = o->shield;
 	if (pc) { /* the pages still on the source come between slices */
 		loop.svc_poll = mig_postcopy_poll;
 		loop.svc_opaque = pc;
@@ -812,6 +826,50 @@ static void ids_pause(void *opaque)
 	}
 }
 
+/* The detector's "clone": the host loop forks a paused clone at its next
+ * turn, as for the control socket's "clone" but with no client to reply
+ * to; the outcome goes back to the detector's response line. */
+struct ids_clone {
+	struct ids *d;
+	unsigned long alert;
+	char sock[108];
+};
+
+static void ids_clone_result(void *opaque, const struct clone_result *r, bool ok)
+{
+	struct ids_clone *c = opaque;
+	ids_clone_done(c->d, c->alert, r->pid, c->sock, r->icount, ok ? NULL : r->err);
+	free(c);
+}
+
+static int ids_clone(void *opaque, struct ids *d, unsigned long alert, const char *sock,
+		     const char *console, char *err, size_t errlen)
+{
+	struct ids_pause *p = opaque;
+	struct api_actions *a = p->loop ? &p->loop->actions : NULL;
+	struct ids_clone *c = NULL;
+	if (!a || !p->loop->api)
+		snprintf(err, errlen, "no control socket (--api-sock) to serve a clone on");
+	else if (a->clone_pending)
+		snprintf(err, errlen, "another clone is being made");
+	else if (strlen(sock) >= sizeof(a->clone.sock) || strlen(console) >= sizeof(a->clone.console))
+		snprintf(err, errlen, "%s: path too long", sock);
+	else if (!(c = calloc(1, sizeof(*c))))
+		snprintf(err, errlen, "out of memory");
+	if (!c)
+		return -1;
+	*c = (struct ids_clone){d, alert, ""};
+	snprintf(c->sock, sizeof(c->sock), "%s", sock);
+	memset(&a->clone, 0, sizeof(a->clone));
+	snprintf(a->clone.sock, sizeof(a->clone.sock), "%s", sock);
+	snprintf(a->clone.console, sizeof(a->clone.console), "%s", console);
+	a->clone_pending = true;
+	a->clone_paused = true;
+	a->clone_done = ids_clone_result;
+	a->clone_done_opaque = c;
+	return 0;
+}
+
 /* The detector under --ids, or NULL (with *failed set on an error). */
 static struct ids *open_ids(struct machine *m, const struct run_options *o,
 			    struct ids_pause *pause, bool *failed)
@@ -824,8 +882,14 @@ static struct ids *open_ids(struct machine *m, const struct run_options *o,
 		ids_policy_free(p);
 		p = NULL;
 	}
+	if (p && !o->api_sock && ids_policy_clones(p)) {
+		snprintf(err, sizeof(err), "%s: response clone needs --api-sock (the clone is served "
+			 "on a control socket of its own)", o->ids);
+		ids_policy_free(p);
+		p = NULL;
+	}
 	struct ids_options io = {.out = o->ids_out, .responses = true, .pause = ids_pause,
-				 .pause_opaque = pause};
+				 .pause_opaque = pause, .clone = ids_clone, .clone_opaque = pause};
 	struct ids *d = p ? ids_start(m, p, &io, err, sizeof(err)) : NULL;
 	if (!d) {
 		fprintf(stderr, "keel %s: --ids %s\n", o->record ? "record" : "run", err);
@@ -945,12 +1009,34 @@ static struct machine *boot_guest(const struct run_options *o, const struct mach
 static int run_incoming(const struct run_options *o, const struct machine_config *cfg);
 static int run_machine(struct machine *m, const struct run_options *o, struct mig_postcopy *pc);
 
+static int run_configured(struct run_options *o, bool record);
+
 static int run_or_record(int argc, char **argv, bool record)
 {
 	struct run_options o;
 	int rc = parse_options(argc, argv, &o, record);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+	char *shield_net = NULL;
+	if (o.shield_rules) {
+		char err[2048] = "";
+		o.shield = shield_open(o.shield_rules, o.net, &shield_net, err, sizeof(err));
+		if (!o.shield) {
+			fprintf(stderr, "keel %s: %s\n", record ? "record" : "run", err);
+			return 1;
+		}
+		o.net = shield_net;
+	}
+	rc = run_configured(&o, record);
+	shield_close(o.shield); /* nothing in a clone: the front is its parent's */
+	free(shield_net);
+	return rc;
+}
+
+static int run_configured(struct run_options *o_, bool record)
+{
+	struct run_options o = *o_;
+	int rc;
 	struct machine_config cfg = {
 		.board = bare_metal(&o) ? BOARD_BARE : BOARD_VIRT,
 		.ram_size = o.ram_bytes,

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/un.h>
+
 #include <slirp/libslirp.h>
 
 /* A slirp timer.  libslirp creates them either with a callback
@@ -57,12 +59,29 @@ static int parse_endpoint(const char *s, size_t n, const char *dflt, struct in_a
 	return parse_port(colon + 1, n - iplen - 1, port);
 }
 
+/* unix:PATH-[GUESTIP]:GUESTPORT; PATH is absolute and has no '-' or ','. */
+static int parse_unix_hostfwd(const char *v, size_t n, struct net_hostfwd *f)
+{
+	const char *path = v + 5, *end = v + n;
+	const char *dash = memchr(path, '-', (size_t)(end - path));
+	size_t plen = dash ? (size_t)(dash - path) : 0;
+	if (!dash || plen < 2 || path[0] != '/' || plen >= sizeof(f->unix_path))
+		return -1;
+	memcpy(f->unix_path, path, plen);
+	f->unix_path[plen] = '\0';
+	inet_pton(AF_INET, "127.0.0.1", &f->host_addr);
+	return parse_endpoint(dash + 1, (size_t)(end - dash - 1), "10.0.2.15", &f->guest_addr,
+			      &f->guest_port);
+}
+
 static int parse_hostfwd(const char *v, size_t n, struct net_hostfwd *f)
 {
 	const char *colon = memchr(v, ':', n);
 	if (!colon)
 		return -1;
 	size_t plen = (size_t)(colon - v);
+	if (plen == 4 && strncmp(v, "unix", 4) == 0)
+		return parse_unix_hostfwd(v, n, f);
 	if (plen == 3 && strncmp(v, "udp", 3) == 0)
 		f->udp = true;
 	else if (plen == 0 || (plen == 3 && strncmp(v, "tcp", 3) == 0))
@@ -95,7 +114,8 @@ static int parse_option(const char *opt, size_t n, struct net_user_opts *o, char
 		}
 		if (parse_hostfwd(v, vlen, &o->fwd[o->nfwd]) < 0) {
 			snprintf(err, errlen,
-				 "--net: bad hostfwd '%.*s' (want [tcp|udp]:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT, ports 1-65535)",
+				 "--net: bad hostfwd '%.*s' (want [tcp|udp]:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT "
+				 "or unix:/PATH-[GUESTIP]:GUESTPORT, ports 1-65535)",
 				 (int)vlen, v);
 			return -1;
 		}
@@ -275,11 +295,36 @@ static void ip6(struct in6_addr *a, const char *s)
 	inet_pton(AF_INET6, s, a);
 }
 
+/* A forward from a UNIX socket (libslirp 4.7's hostxfwd), to TCP in the
+ * guest.  An existing file at the path is an error (never removed here);
+ * the caller picks a path in a directory only keel's user can reach. */
+static int add_unix_forward(struct net_slirp *s, const struct net_hostfwd *f, char *err,
+			    size_t errlen)
+{
+	struct sockaddr_un h = {.sun_family = AF_UNIX};
+	struct sockaddr_in g = {.sin_family = AF_INET, .sin_addr = f->guest_addr,
+				.sin_port = htons(f->guest_port)};
+	snprintf(h.sun_path, sizeof(h.sun_path), "%s", f->unix_path);
+	errno = 0;
+	if (slirp_add_hostxfwd(s->slirp, (struct sockaddr *)&h, sizeof(h), (struct sockaddr *)&g,
+			       sizeof(g), 0) < 0) {
+		snprintf(err, errlen, "--net: hostfwd unix:%s: cannot listen (%s)", f->unix_path,
+			 errno ? strerror(errno) : "unknown error");
+		return -1;
+	}
+	return 0;
+}
+
 static int add_forwards(struct net_slirp *s, const struct net_user_opts *o, char *err,
 			size_t errlen)
 {
 	for (unsigned i = 0; i < o->nfwd; i++) {
 		const struct net_hostfwd *f = &o->fwd[i];
+		if (f->unix_path[0]) {
+			if (add_unix_forward(s, f, err, errlen))
+				return -1;
+			continue;
+		}
 		errno = 0;
 		if (slirp_add_hostfwd(s->slirp, f->udp, f->host_addr, f->host_port, f->guest_addr,
 				      f->guest_port) < 0) {

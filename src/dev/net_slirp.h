@@ -42,11 +42,16 @@
 
 /* hostfwd=[tcp|udp]:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT.  An empty HOSTIP
  * is 127.0.0.1 (QEMU binds every interface; we do not expose a guest to
- * the network by default), an empty GUESTIP is 10.0.2.15. */
+ * the network by default), an empty GUESTIP is 10.0.2.15.
+ * hostfwd=unix:PATH-[GUESTIP]:GUESTPORT listens on a UNIX socket instead
+ * (TCP to the guest): the shield's private way in (docs/shield.md), which
+ * only keel's user can reach when PATH is in a private directory. */
+#define NET_UNIX_PATH_MAX 108 /* sun_path */
 struct net_hostfwd {
 	bool udp;
 	struct in_addr host_addr, guest_addr;
 	uint16_t host_port, guest_port;
+	char unix_path[NET_UNIX_PATH_MAX]; /* "" : a TCP/UDP host port */
 };
 
 /* The parsed --net option. */

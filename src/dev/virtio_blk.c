@@ -55,6 +55,8 @@ static uint8_t do_write(struct virtio_blk *b, const struct virtq_req *r, uint64_
 	struct io_ctx c = { b->disk, sector * VIRTIO_BLK_SECTOR, true };
 	if (virtq_req_foreach(r, false, HEADER_LEN, len, transfer_piece, &c) != 0)
 		return VIRTIO_BLK_S_IOERR;
+	if (b->on_write && len)
+		b->on_write(b->on_write_opaque, c.disk_off, len);
 	return VIRTIO_BLK_S_OK;
 }
 

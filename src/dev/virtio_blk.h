@@ -46,6 +46,10 @@ struct virtio_blk {
 	bool readonly;
 	uint64_t capacity; /* in 512-byte sectors */
 	struct virtq_req req; /* scratch for the request being served */
+	/* Told of each guest write that reached the disk (vm/taps.c sets it
+	 * while a service observes the disk; NULL: nobody). */
+	void (*on_write)(void *opaque, uint64_t off, uint64_t len);
+	void *on_write_opaque;
 };
 
 /* Set up the device over `disk`, which it then owns. */

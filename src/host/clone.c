@@ -85,7 +85,7 @@ static int redirect_stdio(int console_fd, char *err, size_t errlen)
 /* Drop the parent's host side; keep the machine exactly as it is and
  * the descriptors the clone was handed. */
 static int leave_parent(struct machine *m, struct api_server *parent_api, int console_fd,
-			int ready_fd, int api_fd, char *err, size_t errlen)
+			int ready_fd, int api_fd, int extra_fd, char *err, size_t errlen)
 {
 	setsid(); /* out of the parent's terminal session: no SIGINT/SIGHUP from it */
 	if (parent_api)
@@ -105,7 +105,7 @@ static int leave_parent(struct machine *m, struct api_server *parent_api, int co
 		disk_image_fds(m->blk.disk, disk_fds);
 	}
 	int keep[] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, console_fd, ready_fd, api_fd,
-		      disk_fds[0], disk_fds[1]};
+		      disk_fds[0], disk_fds[1], extra_fd};
 	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 	return redirect_stdio(console_fd, err, errlen);
 }
@@ -133,7 +133,8 @@ static int become_clone(struct machine *m, struct api_server *parent_api,
 			int ready_fd)
 {
 	char err[768] = "";
-	if (leave_parent(m, parent_api, console_fd, ready_fd, api->listen_fd, err, sizeof(err)) ||
+	if (leave_parent(m, parent_api, console_fd, ready_fd, api->listen_fd, r->keep_fd, err,
+			 sizeof(err)) ||
 	    build_own(m, parent_api, r, api, err, sizeof(err))) {
 		/* Never an empty report: a lone zero byte means "running". */
 		const char *why = err[0] ? err : "set-up failed";

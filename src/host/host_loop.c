@@ -8,6 +8,7 @@
 #include "host/host_loop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 
 #include "host/clone.h"
 #include "host/fatal_signal.h"
+#include "host/shield.h"
 
 #define CTRL_A 0x01
 #define SLICE_STEPS (1u << 16)
@@ -64,6 +66,17 @@ static size_t queue_console_input(void *opaque, const uint8_t *buf, size_t len)
 	return n;
 }
 
+/* The control socket's "shield". */
+static json_t *ctl_shield(void *opaque, const char *what, char *err, size_t errlen)
+{
+	struct host_loop *l = opaque;
+	if (!l->shield) {
+		snprintf(err, errlen, "this VM runs without --shield");
+		return NULL;
+	}
+	return shield_ctl(l->shield, what, err, errlen);
+}
+
 void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle)
 {
 	memset(l, 0, sizeof(*l));
@@ -86,6 +99,8 @@ void host_loop_init(struct host_loop *l, struct machine *m, bool sleep_when_idle
 	l->actions.console_input = queue_console_input;
 	l->actions.console_room = console_room;
 	l->actions.console_opaque = l;
+	l->actions.shield = ctl_shield;
+	l->actions.shield_opaque = l;
 }
 
 static void flush_out(struct host_loop *l)
@@ -153,7 +168,10 @@ static void read_input(struct host_loop *l)
 		take_byte(l, buf[i]);
 }
 
-#define HOST_POLLFDS (2 + API_MAX_FDS)
+/* The console, a service's descriptor and the control socket; then the
+ * shield's connections. */
+#define HOST_BASE_FDS (2 + API_MAX_FDS)
+#define HOST_POLLFDS (HOST_BASE_FDS + SHIELD_MAX_FDS)
 
 /* The console (pfd[0], skipped with fd -1 unless `console`) and the
  * control socket's listener and clients.  Returns how many entries. */
@@ -164,23 +182,46 @@ static unsigned host_pollfds(const struct host_loop *l, struct pollfd *pfd, bool
 	if (l->svc_poll)
 		pfd[n++] = (struct pollfd){.fd = l->svc_fd, .events = POLLIN};
 	if (l->api)
-		n += (unsigned)api_server_fds(l->api, pfd + n, HOST_POLLFDS - n);
+		n += (unsigned)api_server_fds(l->api, pfd + n, HOST_BASE_FDS - n);
 	return n;
 }
 
-/* Wait up to timeout_ms (-1: forever) for host input on the console or
- * the network backend's sockets; true if something came. */
+/* The clone's side of becoming one, shared by the control socket's
+ * clones and the shield's trial clones. */
+static void become_clone(struct host_loop *l);
+static void restart_pacing(struct host_loop *l);
+
+/* Step the shield after a poll; in a new trial clone, become the clone. */
+static void step_shield(struct host_loop *l, const struct pollfd *pfd, unsigned n)
+{
+	if (l->shield && shield_step(l->shield, l, pfd, n)) {
+		become_clone(l);
+		restart_pacing(l);
+	}
+}
+
+/* Wait up to timeout_ms (-1: forever) for host input on the console,
+ * the control socket, the shield's connections or the network backend's
+ * sockets; true if something came. */
 static bool wait_input(struct host_loop *l, int timeout_ms)
 {
 	struct pollfd pfd[HOST_POLLFDS];
-	unsigned n = host_pollfds(l, pfd, l->in_open);
+	unsigned n = host_pollfds(l, pfd, l->in_open), ns = 0;
+	if (l->shield) {
+		ns = shield_pollfds(l->shield, pfd + n, SHIELD_MAX_FDS);
+		int st = shield_timeout_ms(l->shield);
+		if (st >= 0 && (timeout_ms < 0 || st < timeout_ms))
+			timeout_ms = st;
+	}
 	int rc;
 	if (l->m->has_slirp)
-		rc = net_slirp_poll_with(&l->m->slirp, pfd, n, timeout_ms);
+		rc = net_slirp_poll_with(&l->m->slirp, pfd, n + ns, timeout_ms);
 	else
-		rc = poll(pfd, n, timeout_ms);
+		rc = poll(pfd, n + ns, timeout_ms);
 	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 		read_input(l);
+	if (l->shield)
+		step_shield(l, rc > 0 ? pfd + n : NULL, ns);
 	return rc > 0;
 }
 
@@ -350,6 +391,7 @@ static void become_clone(struct host_loop *l)
 	l->quit = false;
 	l->clones = 0; /* the parent's clones are not our children */
 	l->is_clone = true;
+	l->shield = NULL; /* the front is the parent's; its descriptors are closed */
 }
 
 /* Carry out the control socket's "clone".  The clone returns from here
@@ -360,14 +402,23 @@ static void serve_clone(struct host_loop *l)
 	l->actions.clone_pending = false;
 	host_loop_flush(l);
 	int rc = clone_vm(l->m, l->api, &l->actions.clone, &r);
+	void (*done)(void *, const struct clone_result *, bool) = l->actions.clone_done;
+	bool paused = l->actions.clone_paused;
+	l->actions.clone_done = NULL;
+	l->actions.clone_paused = false;
 	if (rc == 0) { /* the clone: pacing restarts here, as after a pause */
 		become_clone(l);
+		if (paused) /* kept as it was for whoever inspects it */
+			l->actions.paused = true;
 		restart_pacing(l);
 		return;
 	}
 	if (rc > 0)
 		l->clones++;
-	api_server_clone_done(l->api, &r, rc > 0, l->actions.clone.sock);
+	if (done)
+		done(l->actions.clone_done_opaque, &r, rc > 0);
+	else
+		api_server_clone_done(l->api, &r, rc > 0, l->actions.clone.sock);
 }
 
 enum stop_reason host_loop_run(struct host_loop *l)

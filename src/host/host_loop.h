@@ -44,6 +44,9 @@ struct host_loop {
 	 * of its own clones have not been reaped yet. */
 	bool is_clone;
 	unsigned clones;
+	/* The intrusion-prevention front (src/host/shield.c, NULL: none),
+	 * polled with the console and stepped after each poll. */
+	struct shield *shield;
 };
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be

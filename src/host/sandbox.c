@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <termios.h>
 
 #include "host/fatal_signal.h"
@@ -66,6 +67,7 @@ static int add_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	int rc;
 	for (size_t i = 0; i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++) {
 		struct scmp_arg_cmp request = {.arg = 1, .op = SCMP_CMP_EQ,
 					       .datum_a = allowed_ioctls[i]};
@@ -75,9 +77,18 @@ static int add_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* prctl only to tie a shield's trial clone to its parent's life
+	 * (src/host/shield.c). */
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+			      (struct scmp_arg_cmp){.arg = 0, .op = SCMP_CMP_EQ,
+						    .datum_a = PR_SET_PDEATHSIG});
+	if (rc < 0) {
+		snprintf(err, errlen, "sandbox: prctl: %s", strerror(-rc));
+		return -1;
+	}
 	/* clone3 (new threads in glibc) answers ENOSYS so a library that
 	 * tries it falls back to clone, which the list allows. */
-	int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (rc < 0) {
 		snprintf(err, errlen, "sandbox: clone3: %s", strerror(-rc));
 		return -1;

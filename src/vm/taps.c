@@ -44,6 +44,7 @@ void taps_reset(struct machine *m)
 	memset(&m->taps, 0, sizeof(m->taps));
 	events_unobserve_all(&m->events);
 	m->hart.trap_hook = NULL;
+	m->blk.on_write = NULL;
 	taps_dirty_disable(m);
 }
 
@@ -397,4 +398,56 @@ int taps_disk_write(struct machine *m, uint64_t off, const void *buf, size_t len
 		return -1;
 	}
 	return disk_image_write(m->blk.disk, off, buf, len);
+}
+
+int taps_disk_read(struct machine *m, uint64_t off, void *buf, size_t len)
+{
+	if (!m->has_blk) {
+		errno = ENODEV;
+		return -1;
+	}
+	return disk_image_read(m->blk.disk, off, buf, len);
+}
+
+uint64_t taps_disk_size(const struct machine *m)
+{
+	return m->has_blk ? disk_image_size(m->blk.disk) : 0;
+}
+
+static void on_disk_write(void *opaque, uint64_t off, uint64_t len)
+{
+	struct machine *m = opaque;
+	struct taps_state *t = &m->taps;
+	for (unsigned i = 0; i < t->ndisk; i++)
+		if (t->disk[i].fn)
+			t->disk[i].fn(t->disk[i].opaque, m->hart.icount, off, len);
+}
+
+int taps_disk_subscribe(struct machine *m, tap_disk_write_fn fn, void *opaque)
+{
+	struct taps_state *t = &m->taps;
+	unsigned slot = t->ndisk;
+	while (slot > 0 && !t->disk[slot - 1].fn)
+		slot--;
+	if (slot >= TAPS_MAX_SUBSCRIBERS || !fn)
+		return -1;
+	t->disk[slot].fn = fn;
+	t->disk[slot].opaque = opaque;
+	t->ndisk = slot + 1;
+	m->blk.on_write = on_disk_write;
+	m->blk.on_write_opaque = m;
+	return (int)slot;
+}
+
+void taps_disk_unsubscribe(struct machine *m, int id)
+{
+	struct taps_state *t = &m->taps;
+	if (id < 0 || (unsigned)id >= t->ndisk)
+		return;
+	t->disk[id].fn = NULL;
+	t->disk[id].opaque = NULL;
+	while (t->ndisk > 0 && !t->disk[t->ndisk - 1].fn)
+		t->ndisk--;
+	if (!t->ndisk)
+		m->blk.on_write = NULL;
 }

@@ -352,6 +352,24 @@ void taps_disk_identity(const struct machine *m, struct disk_identity *id);
  * or -1 with errno (no disk: ENODEV). */
 int taps_disk_write(struct machine *m, uint64_t off, const void *buf, size_t len);
 
+/* Read the disk as the guest sees it now (an overlay's newest copy of
+ * each block, else its base).  Returns 0, or -1 with errno (no disk:
+ * ENODEV; out of range: EINVAL). */
+int taps_disk_read(struct machine *m, uint64_t off, void *buf, size_t len);
+/* The disk's size in bytes (0: no disk). */
+uint64_t taps_disk_size(const struct machine *m);
+
+/* Called after each write the guest's driver made reached the disk
+ * (virtio-blk OUT: [off, off+len) in bytes), from inside machine_run at
+ * the icount of the store that notified the device, so a replay sees the
+ * same writes at the same icounts.  Writes made through taps_disk_write
+ * are not reported.  The callback may read the disk (taps_disk_read) but
+ * must not change the machine. */
+typedef void (*tap_disk_write_fn)(void *opaque, uint64_t icount, uint64_t off, uint64_t len);
+/* Returns an id (>= 0), or -1 when TAPS_MAX_SUBSCRIBERS are taken. */
+int taps_disk_subscribe(struct machine *m, tap_disk_write_fn fn, void *opaque);
+void taps_disk_unsubscribe(struct machine *m, int id);
+
 /* ---- 8. byte taint ---- */
 
 /* Which sources' bytes each byte of RAM holds, carried through every

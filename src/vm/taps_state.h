@@ -53,6 +53,13 @@ struct taps_state {
 	struct decoded_insn effect_insn; /* ... as this (vm/taps_taint.c reads it) */
 
 	struct taint *taint; /* byte taint (vm/taps_taint.c), or NULL: off */
+
+	/* disk writes (taps_disk_subscribe) */
+	struct {
+		tap_disk_write_fn fn; /* NULL: a free slot */
+		void *opaque;
+	} disk[TAPS_MAX_SUBSCRIBERS];
+	unsigned ndisk; /* slots in use up to here */
 };
 
 struct machine;

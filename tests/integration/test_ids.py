@@ -36,6 +36,7 @@ POLICY = {
         "cpu_no_person": {"burst_s": 3, "grace_s": 3, "busy_mips": 5},
         "network": {"listen_allow": [80]},
         "service_shell": {},
+        "process_flood": {},
     }
 }
 # Latency: an alert about a system call is written at that call's return,
@@ -98,6 +99,15 @@ def attacks(g, out):
     check(a["pid"] == shell_pid and a["evidence"]["path"] == "/etc/passwd",
           f"passwd alert names the wrong process or file: {a}")
 
+    # /etc/shadow overwritten through the raw disk: no openat of it, the
+    # write is seen below and mapped back to the file (libext2fs)
+    blk = block_of(guest_files()["rootfs"], "/etc/shadow")
+    dd = int(g.run(f"dd if=/dev/zero of=/dev/vda bs=512 seek={blk * 8} count=1 conv=notrunc,fsync "
+                   "2>/dev/null & echo $!; wait")[0].split()[-1])
+    a = wait_alert(out, "system_files", lambda a: a["evidence"].get("via") == "disk", 30)
+    check(a["pid"] == dd and a["evidence"]["path"] == "/etc/shadow" and a["evidence"]["block"] == blk,
+          f"the raw disk write names the wrong process, file or block (dd {dd}, block {blk}): {a}")
+
     g.run("ip link set eth0 promisc on")
     a = wait_alert(out, "raw_sockets", lambda a: a["evidence"].get("iface") == "eth0", 5)
     check(a["comm"] == "ip" and a["chain"][1]["pid"] == shell_pid, f"promisc alert: {a}")
@@ -132,6 +142,63 @@ def attacks(g, out):
     return shell_pid
 
 
+def block_of(image, path):
+    """The first data block of path in an ext4 image, as debugfs (not
+    keel) reads it."""
+    p = subprocess.run(["/sbin/debugfs", "-R", f"blocks {path}", image], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0 and p.stdout.split(), f"debugfs blocks {path}: {p.stderr}")
+    return int(p.stdout.split()[0])
+
+
+def fork_bomb(g, out):
+    """A bounded fork bomb (2^9 - 1 shells, each waiting on its two
+    children or sleeping): process_flood names a process inside it, and its
+    clone response leaves a paused clone whose own task list holds the
+    bomb, for a person to inspect."""
+    root = int(g.run("b(){ if [ $1 -lt 8 ]; then b $(($1+1)) & b $(($1+1)) & wait; "
+                     "else sleep 20; fi; }; b 0 >/dev/null 2>&1 & echo $!")[0].split()[-1])
+    a = wait_alert(out, "process_flood", timeout=120)
+    check(root in [c["pid"] for c in a["chain"]] and a["evidence"]["descendants"] >= 256,
+          f"process_flood names {a['pid']}, outside the bomb rooted at {root}: {a}")
+    done = wait_response(out, "clone")
+    check("sock" in done and done.get("alert") == a_number(out, a), f"clone: {done}")
+    try:
+        rc, st, err = keel("ctl", "--sock", done["sock"], "status")
+        check(rc == 0 and json.loads(st)["state"] == "paused", f"the clone is not paused: {st} {err}")
+        rc, ps, err = keel("ctl", "--sock", done["sock"], "inspect", "ps", "--json")
+        pids = [r["pid"] for r in json.loads(ps)["rows"]] if rc == 0 else []
+        check(root in pids and len(pids) >= 256, f"the clone's ps: rc={rc} {len(pids)} rows {err}")
+    finally:
+        quit_clones(out)
+    g.run(f"wait {root}", timeout=300)
+    clones = [j for j in map(json.loads, open(out)) if j.get("response") == "clone" and "policy" not in j]
+    check(len(clones) == 1, f"one bomb, one clone: {clones}")
+
+
+def quit_clones(out):
+    """Every clone the detector made, quit (and killed if it will not)."""
+    if not os.path.exists(out):
+        return
+    for j in map(json.loads, open(out)):
+        if j.get("response") != "clone" or "policy" in j or "pid" not in j:
+            continue
+        if not os.path.exists(f"/proc/{j['pid']}"):
+            continue
+        keel("ctl", "--sock", j["sock"], "quit")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{j['pid']}") and \
+                not open(f"/proc/{j['pid']}/stat").read().split(") ")[-1].startswith("Z"):
+            time.sleep(0.2)
+        if time.monotonic() >= deadline:
+            os.kill(j["pid"], 9)
+
+
+def a_number(path, alert):
+    """The alert's number (1-based, as response lines name it)."""
+    return [a for a in alerts(path)].index(alert) + 1
+
+
 def same_alerts(a, b):
     strip = lambda xs: [{k: v for k, v in x.items() if k != "host_ns"} for x in xs]
     return strip(a) == strip(b)
@@ -145,6 +212,7 @@ def bad_policies(tmp):
         '{"policies": {"system_files": {}, "rootkit_finder": {}}}': r"policies\.rootkit_finder: unknown policy",
         '{"policies": {"system_files": {"response": "reboot"}}}': r"response must be",
         '{"policies": {"network": {"listen_alow": [80]}}}': r"listen_alow: unknown key",
+        '{"policies": {"process_flood": {"response": "clone"}}}': r"response clone needs --api-sock",
     }
     path = os.path.join(tmp, "bad.json")
     for text, want in cases.items():
@@ -171,7 +239,15 @@ def responses(tmp):
             "system_files": {"response": "snapshot"},
             "shadow_burst": {"burst_s": 2, "busy_mips": 5, "response": "kill"},
             "lie_detector": {"every_s": 1},
-            "raw_sockets": {"response": "pause"}}}, f)
+            "raw_sockets": {"response": "pause"},
+            "process_flood": {"response": "clone"}}}, f)
+    # the restored run has no control socket to serve a clone on
+    policy2 = os.path.join(tmp, "resp2.json")
+    with open(policy) as f:
+        p2 = json.load(f)
+    del p2["policies"]["process_flood"]
+    with open(policy2, "w") as f:
+        json.dump(p2, f)
     sock, snap = os.path.join(tmp, "k.sock"), os.path.join(tmp, "live.keel")
     args = [a for a in boot_args(net="none", append="console=ttyS0 keel.net=off")
             if a not in ("--idle-sleep", "off")]
@@ -193,6 +269,7 @@ def responses(tmp):
         g.run("sleep 1")
         _, rc = g.run(f"kill -0 {cr} 2>/dev/null")
         check(rc != 0, f"the cracker {cr} is still alive after the kill response")
+        fork_bomb(g, out)
         sleeper = int(g.run("sleep 1000 & echo $!")[0].split()[-1])
         g.run("sleep 1")
         check(keel("ctl", "--sock", sock, "snapshot", snap)[0] == 0, "ctl snapshot")
@@ -200,13 +277,14 @@ def responses(tmp):
         g.wait_exit(120)
     finally:
         g.kill()
+        quit_clones(out)  # however the test went: no clone left behind
     hide = os.environ.get("VMI_HIDE", os.path.join(os.path.dirname(keel_path()), "tests",
                                                    "vmi_hide"))
     hidden = os.path.join(tmp, "hidden.keel")
     p = subprocess.run([hide, snap, str(sleeper), hidden], capture_output=True, text=True)
     check(p.returncode == 0, f"vmi_hide: {p.stderr}")
     out2 = os.path.join(tmp, "resp2.jsonl")
-    g = Guest(["--restore", hidden, "--net", "none", "--ids", policy, "--ids-out", out2])
+    g = Guest(["--restore", hidden, "--net", "none", "--ids", policy2, "--ids-out", out2])
     try:
         g.run("echo after restore")
         a = wait_alert(out2, "lie_detector", timeout=60)

@@ -188,6 +188,27 @@ static void test_policy(void **state)
 	assert_false(strlist_match(&p->write_paths, "/bin/sh"));
 	assert_true(strlist_match(&p->listen_allow, "22") && strlist_match(&p->listen_allow, "80"));
 	assert_true(ids_policy_changes_guest(p));
+	assert_false(ids_policy_clones(p));
+	assert_true(p->disk_writes); /* system_files watches the disk unless told not to */
+	ids_policy_free(p);
+
+	refused("{\"policies\": {\"system_files\": {\"disk\": 1}}}", "disk must be true or false");
+	refused("{\"policies\": {\"process_flood\": {\"max_descendants\": 1}}}",
+		"max_descendants must be");
+	refused("{\"policies\": {\"process_flood\": {\"max_kids\": 9}}}", "max_kids: unknown key");
+	/* kernel_integrity's text survives modules parsed after it */
+	path = write_tmp("{\"policies\": {\"kernel_integrity\": {\"text\": true},"
+			 " \"system_files\": {\"disk\": false, \"explain_s\": 30},"
+			 " \"process_flood\": {\"max_new\": 64, \"response\": \"clone\"}}}");
+	p = ids_policy_load(path, err, sizeof(err));
+	unlink(path);
+	assert_non_null(p);
+	assert_true(p->kernel_text);
+	assert_false(p->disk_writes);
+	assert_true(p->explain_s == 30);
+	assert_int_equal(p->flood_new, 64);
+	assert_int_equal(p->flood_descendants, 256);
+	assert_true(ids_policy_clones(p) && !ids_policy_changes_guest(p));
 	ids_policy_free(p);
 }
 

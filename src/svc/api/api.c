@@ -398,6 +398,7 @@ static json_t *do_clone(struct api_server *s, json_t *id, struct machine *m,
 	struct clone_request *r = &a->clone;
 	json_t *bad = NULL;
 	memset(r, 0, sizeof(*r));
+	r->keep_fd = -1;
 	const char *sock = opt_string(req, "sock", id, &bad);
 	const char *net = opt_string(req, "net", id, &bad);
 	const char *console = opt_string(req, "console", id, &bad);
@@ -620,6 +621,20 @@ static json_t *do_input(json_t *id, struct api_actions *a, json_t *req)
 	return json_pack("{s:O?,s:b,s:I}", "id", id, "ok", 1, "bytes", (json_int_t)len);
 }
 
+static json_t *do_shield(json_t *id, struct api_actions *a, json_t *req)
+{
+	json_t *what = json_object_get(req, "what");
+	if (what && !json_is_string(what))
+		return reply_error(id, "\"what\" must be a string");
+	char err[256] = "this VM runs without --shield";
+	json_t *res = a->shield ? a->shield(a->shield_opaque, what ? json_string_value(what) : "status",
+					    err, sizeof(err))
+				: NULL;
+	if (!res)
+		return reply_error(id, err);
+	return json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", res);
+}
+
 static double mono_ms(void)
 {
 	struct timespec ts;
@@ -677,6 +692,7 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	static const char *const migrate_args[] = {"uri", "key", "downtime_ms", "postcopy", "keep",
 						   "timeout_ms", "throttle_ms", NULL};
 	static const char *const inspect_args[] = {"view", "arg", "vmlinux", NULL};
+	static const char *const shield_args[] = {"what", NULL};
 	char err[256];
 	json_t *cmdv = json_object_get(req, "cmd");
 	if (!cmdv)
@@ -690,7 +706,8 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	bool input = !strcmp(cmd, "input");
 	bool migrate = !strcmp(cmd, "migrate");
 	bool inspect = !strcmp(cmd, "inspect");
-	bool known = snapshot || suspend || clone || input || migrate || inspect ||
+	bool shield = !strcmp(cmd, "shield");
+	bool known = snapshot || suspend || clone || input || migrate || inspect || shield ||
 		     !strcmp(cmd, "status") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
 		     !strcmp(cmd, "quit");
 	if (!known) {
@@ -699,7 +716,8 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 	}
 	const char *const *allowed = suspend ? suspend_args : snapshot ? path_arg
 				   : clone ? clone_args : input ? input_args
-				   : migrate ? migrate_args : inspect ? inspect_args : no_args;
+				   : migrate ? migrate_args : inspect ? inspect_args
+				   : shield ? shield_args : no_args;
 	if (check_args(req, allowed, err, sizeof(err)))
 		return reply_error(id, err);
 	/* During post-copy the VM runs on the destination, which needs this
@@ -712,6 +730,8 @@ static json_t *dispatch(struct api_server *s, json_t *req, json_t *id, struct ma
 		return do_clone(s, id, m, a, req);
 	if (input)
 		return do_input(id, a, req);
+	if (shield)
+		return do_shield(id, a, req);
 	if (migrate)
 		return do_migrate(s, id, m, req);
 	if (inspect)

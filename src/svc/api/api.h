@@ -33,6 +33,9 @@ struct clone_request {
 	bool net_user; /* false: no network (frames are dropped) */
 	struct net_user_opts net; /* with net_user: its own forwards */
 	bool inherit_entropy; /* keep the parent's entropy source (tests) */
+	/* One more descriptor the clone keeps open (-1: none): the shield's
+	 * pipe for a trial clone's alerts (src/host/shield.c). */
+	int keep_fd;
 };
 
 struct clone_result {
@@ -89,11 +92,21 @@ struct api_actions {
 	 * the host loop has run clone_vm() and called api_server_clone_done(). */
 	bool clone_pending;
 	struct clone_request clone;
+	/* A clone a service asked for (the intrusion detector's "clone"
+	 * response), not a client: it starts paused when clone_paused, and
+	 * clone_done hears how it went instead of a client's reply. */
+	bool clone_paused;
+	void (*clone_done)(void *opaque, const struct clone_result *r, bool ok);
+	void *clone_done_opaque;
 	/* "input": queue console bytes; returns how many fit (the host loop
 	 * sets this; NULL: no console to type into). */
 	size_t (*console_input)(void *opaque, const uint8_t *buf, size_t len);
 	size_t (*console_room)(void *opaque);
 	void *console_opaque;
+	/* "shield": the intrusion-prevention front's status, rules or
+	 * verdicts (docs/shield.md); NULL with a reason when there is none. */
+	struct json_t *(*shield)(void *opaque, const char *what, char *err, size_t errlen);
+	void *shield_opaque;
 };
 
 /* Listen on `path`, a socket file of mode 0600 in a directory that only

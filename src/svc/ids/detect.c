@@ -76,6 +76,7 @@ static void on_open(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icoun
 	int64_t flags = iget(e, "flags", 0);
 	int acc = (int)(flags & 3);
 	bool write = acc == 1 || acc == 2 || (flags & (01000 | 02000)); /* O_TRUNC, O_APPEND */
+	diskwatch_opened(d, path, p->pid, write);
 	if (d->p->on[M_SYSTEM_FILES] && write && strlist_match(&d->p->write_paths, path))
 		ids_alert(d, M_SYSTEM_FILES, icount, p->pid, 0,
 			  json_pack("{s:s,s:I,s:I}", "path", path, "flags", (json_int_t)flags, "fd",
@@ -139,8 +140,10 @@ void detect_vmi_event(void *opaque, json_t *e, struct vmi *v)
 		const char *addr = sget(e, "addr");
 		int64_t ret = iget(e, "ret", 0);
 		bool ok = json_object_get(e, "ret") ? ret == 0 : iget(e, "errno", 0) == 115;
-		/* IPv4 only ("a.b.c.d:port"); UNIX sockets are local */
-		if (ok && strchr(addr, '.') && !strlist_match(&d->p->connect_allow, addr))
+		/* IPv4 only ("a.b.c.d:port"); UNIX sockets are local, and so is
+		 * 0.0.0.0 (Linux connects it to this host) */
+		if (ok && strchr(addr, '.') && strncmp(addr, "0.0.0.0:", 8) &&
+		    !strlist_match(&d->p->connect_allow, addr))
 			ids_alert(d, M_NETWORK, icount, p->pid, 0,
 				  json_pack("{s:s,s:s}", "what", "connect not allowed", "addr", addr));
 	}
@@ -177,8 +180,9 @@ static void on_socket_call(struct ids *d, struct vmi *v, const struct tap_trap_r
 		struct memview mv;
 		uint8_t sa[4];
 		taps_memview(d->m, &mv);
+		/* sin_port and sin6_port are both at offset 2 */
 		if (memview_read_virt(&mv, r->satp, r->args[1], sa, 4) == 4 &&
-		    (sa[0] | sa[1] << 8) == AF_INET) {
+		    ((sa[0] | sa[1] << 8) == AF_INET || (sa[0] | sa[1] << 8) == AF_INET6)) {
 			for (int i = 0; i < IDS_MAX_BOUND; i++) /* the fd's slot, else the oldest */
 				if (p->bound[i].fd == (int32_t)r->args[0] || i == IDS_MAX_BOUND - 1) {
 					memmove(&p->bound[1], &p->bound[0], (size_t)i * sizeof(p->bound[0]));
@@ -195,7 +199,9 @@ static void on_socket_call(struct ids *d, struct vmi *v, const struct tap_trap_r
 				port = p->bound[i].port;
 		char ps[16];
 		snprintf(ps, sizeof(ps), "%d", port);
-		if (d->p->on[M_NETWORK] && !strlist_match(&d->p->listen_allow, ps))
+		/* a socket whose bind was not seen is not judged: a UNIX socket
+		 * (systemd's, journald's), one bound before the detector started */
+		if (d->p->on[M_NETWORK] && port >= 0 && !strlist_match(&d->p->listen_allow, ps))
 			ids_alert(d, M_NETWORK, r->icount, p->pid, task,
 				  json_pack("{s:s,s:i,s:I}", "what", "listener not allowed", "port",
 					    port, "fd", (json_int_t)r->args[0]));
@@ -248,7 +254,26 @@ void detect_return(void *opaque, const struct tap_trap_return *r)
 
 /* ---- CPU ---- */
 
-static void burst_check(struct ids *d, struct ids_proc *p, enum ids_module m, uint64_t icount)
+/* init, and the helpers the kernel starts itself (modprobe for a module
+ * it wants, under a kworker): boot and hotplug work no person starts, and
+ * no intruder's. */
+static bool kernels_own(struct ids *d, struct vmi *v, struct ids_proc *p)
+{
+	if (p->pid <= 1)
+		return true;
+	/* the kernel's ancestry: kworkers are not in the detector's table */
+	uint64_t task = v ? vmi_task_find(v, p->pid) : 0;
+	json_t *chain = task ? vmi_task_chain(v, task, 16) : NULL, *row;
+	size_t i;
+	bool own = false;
+	json_array_foreach(chain, i, row)
+		own |= json_integer_value(json_object_get(row, "pid")) == 2;
+	json_decref(chain);
+	return own;
+}
+
+static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum ids_module m,
+			uint64_t icount)
 {
 	bool shadow = m == M_SHADOW_BURST;
 	unsigned need = shadow ? d->p->shadow_burst_s : d->p->cpu_burst_s;
@@ -262,7 +287,8 @@ static void burst_check(struct ids *d, struct ids_proc *p, enum ids_module m, ui
 			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)read,
 				       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
 				       (json_int_t)p->run);
-	} else if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS)) {
+	} else if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS) &&
+		   !kernels_own(d, v, p)) {
 		ev = json_pack("{s:I,s:I,s:I}", "last_person_ns", (json_int_t)p->credit_ns,
 			       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
 			       (json_int_t)p->run);
@@ -275,7 +301,8 @@ static void burst_check(struct ids *d, struct ids_proc *p, enum ids_module m, ui
 
 /* A guest second of the process's ended: was it busy, and for how long
  * in a row now?  One run for both modules, at the lower threshold. */
-static void close_second(struct ids *d, struct ids_proc *p, uint64_t sec, uint64_t icount)
+static void close_second(struct ids *d, struct vmi *v, struct ids_proc *p, uint64_t sec,
+			 uint64_t icount)
 {
 	double mips = 1e12;
 	if (d->p->on[M_SHADOW_BURST])
@@ -286,10 +313,15 @@ static void close_second(struct ids *d, struct ids_proc *p, uint64_t sec, uint64
 		if (!p->run)
 			p->burst_start_ns = p->sec * NS;
 		p->run++;
+		if (p->run > d->peaks.busy_run_s)
+			d->peaks.busy_run_s = p->run;
+		if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS) &&
+		    p->run > d->peaks.unattended_run_s)
+			d->peaks.unattended_run_s = p->run;
 		if (d->p->on[M_SHADOW_BURST])
-			burst_check(d, p, M_SHADOW_BURST, icount);
+			burst_check(d, v, p, M_SHADOW_BURST, icount);
 		if (d->p->on[M_CPU_NO_PERSON])
-			burst_check(d, p, M_CPU_NO_PERSON, icount);
+			burst_check(d, v, p, M_CPU_NO_PERSON, icount);
 	} else {
 		p->run = 0;
 	}
@@ -325,7 +357,7 @@ static void cpu_sample(struct ids *d, struct vmi *v, const struct tap_trap *t, u
 			q->credit_ns = now;
 	uint64_t sec = now / NS;
 	if (p->sec != sec)
-		close_second(d, p, sec, t->icount);
+		close_second(d, v, p, sec, t->icount);
 	p->insns += delta;
 }
 
@@ -406,7 +438,8 @@ static void check_hidden(struct ids *d, struct vmi *v, uint64_t icount)
 
 static void poll_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t now)
 {
-	static const enum ids_module polled[] = {M_LIE_DETECTOR, M_KERNEL_INTEGRITY, M_RAW_SOCKETS};
+	static const enum ids_module polled[] = {M_LIE_DETECTOR, M_KERNEL_INTEGRITY, M_RAW_SOCKETS,
+						 M_PROCESS_FLOOD};
 	for (size_t i = 0; i < sizeof(polled) / sizeof(polled[0]); i++) {
 		enum ids_module m = polled[i];
 		if (!d->p->on[m] || now < d->next_check_ns[m])
@@ -416,6 +449,8 @@ static void poll_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t 
 			check_hidden(d, v, icount);
 		else if (m == M_KERNEL_INTEGRITY)
 			check_kernel(d, v, icount);
+		else if (m == M_PROCESS_FLOOD)
+			flood_check(d, v, icount);
 		else
 			check_promisc(d, v, icount, 0, 0);
 	}
@@ -453,6 +488,8 @@ void detect_event(void *opaque, uint64_t icount, enum event_kind kind, const voi
 		return;
 	bool is_new;
 	struct ids_flow *f = flows_account(&d->flows, &fr, icount, &is_new);
+	if (f->bytes_out > d->peaks.flow_out_bytes)
+		d->peaks.flow_out_bytes = f->bytes_out;
 	if (!d->p->on[M_NETWORK] || f->alerted || f->bytes_out <= d->p->max_out_bytes)
 		return;
 	f->alerted = true;

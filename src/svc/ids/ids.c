@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "svc/ids/ids_int.h"
 #include "svc/vmi/vmi_events.h"
@@ -18,7 +19,9 @@
 
 struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp)
 {
-	return d->user_seen ? vmi_events_vmi(d->ev, icount, satp) : NULL;
+	struct vmi *v = d->user_seen ? vmi_events_vmi(d->ev, icount, satp) : NULL;
+	d->kernel_found |= v != NULL;
+	return v;
 }
 
 /* The chain from the detector's own table, for a process the kernel no
@@ -97,6 +100,34 @@ static void snapshot(struct ids *d, unsigned long alert)
 		response_line(d, alert, "snapshot", json_pack("{s:s}", "file", path));
 }
 
+/* A paused fork-clone of the VM as it is at the alert, for a person to
+ * inspect through its own control socket (keel ctl --sock SOCK inspect
+ * ps, snapshot FILE) while this VM runs on. */
+static void forensic_clone(struct ids *d, unsigned long alert)
+{
+	char sock[PATH_MAX], console[PATH_MAX], err[512] = "no control socket to serve a clone on";
+	const char *dir = d->p->snapshot_dir ? d->p->snapshot_dir : ".";
+	uint64_t icount = taps_icount(d->m);
+	snprintf(sock, sizeof(sock), "%s/ids-clone-%" PRIu64 ".sock", dir, icount);
+	snprintf(console, sizeof(console), "%s/ids-clone-%" PRIu64 ".console", dir, icount);
+	if (strlen(sock) >= 108) /* sockaddr_un's sun_path */
+		snprintf(err, sizeof(err), "%.400s: longer than a socket path may be", sock);
+	else if (d->o.clone && !d->o.clone(d->o.clone_opaque, d, alert, sock, console, err,
+					    sizeof(err)))
+		return; /* ids_clone_done writes the line */
+	response_line(d, alert, "clone", json_pack("{s:s}", "error", err));
+}
+
+void ids_clone_done(struct ids *d, unsigned long alert, int pid, const char *sock,
+		    uint64_t icount, const char *err)
+{
+	if (err)
+		response_line(d, alert, "clone", json_pack("{s:s}", "error", err));
+	else
+		response_line(d, alert, "clone", json_pack("{s:i,s:s,s:I}", "pid", pid, "sock", sock,
+							  "clone_icount", (json_int_t)icount));
+}
+
 /* Kill from below: when the process is caught running in U-mode, point
  * its pc at an ecall instruction of its own text with a7 = exit_group and
  * a0 = 137, so it exits as if by its own call (docs/ids.md).  Returns
@@ -157,6 +188,8 @@ static bool respond_at_stop(void *opaque, struct machine *m, uint64_t icount)
 				d->o.pause(d->o.pause_opaque);
 			else
 				taps_request_exit(m, 3);
+		} else if (t->r == R_CLONE) {
+			forensic_clone(d, t->alert);
 		} else if (t->r == R_KILL && !try_kill(d, t->pid, t->alert, ++t->tries)) {
 			d->todo[kept++] = *t;
 		}
@@ -192,13 +225,17 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 	}
 	d->m = m;
 	d->p = p;
+	d->owner = getpid();
 	d->o = *o;
-	d->trap_id = d->event_id = -1;
+	d->trap_id = d->event_id = d->disk_id = -1;
 	d->kernel_baseline = json_object();
 	d->hidden_alerted = json_object();
 	d->promisc_alerted = json_object();
-	d->out = open_out(o->out ? o->out : p->output, &d->own_out, err, errlen);
-	struct vmi_options vo = {0};
+	if (o->out_stream)
+		d->out = o->out_stream;
+	else
+		d->out = open_out(o->out ? o->out : p->output, &d->own_out, err, errlen);
+	struct vmi_options vo = {.attached = o->vmi};
 	if (d->out)
 		d->ev = vmi_events_start_sink(m, detect_vmi_event, d, &vo, err, errlen);
 	d->ops = (struct tap_trap_ops){detect_trap, detect_return};
@@ -210,7 +247,28 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 		ids_stop(d);
 		return NULL;
 	}
+	char why[256];
+	if (p->on[M_SYSTEM_FILES] && p->disk_writes && taps_disk_size(m) &&
+	    diskwatch_start(d, why, sizeof(why)))
+		fprintf(stderr, "keel: ids: writes to the disk are not mapped to files: %s\n", why);
 	return d;
+}
+
+/* The last line: how many alerts, over how long, and the largest values
+ * the thresholds met (docs/ids.md, "The summary"). */
+static void summary(struct ids *d)
+{
+	const struct ids_peaks *k = &d->peaks;
+	json_t *j = json_pack(
+		"{s:{s:I,s:b,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:I}}}", "summary", "alerts",
+		(json_int_t)d->alerts, "kernel_found", d->kernel_found, "icount", (json_int_t)taps_icount(d->m), "guest_ns",
+		(json_int_t)taps_now_ns(d->m), "peaks", "processes", (int)k->processes, "descendants",
+		(int)k->descendants, "new_processes", (int)k->new_procs, "busy_run_s",
+		(int)k->busy_run_s, "unattended_run_s", (int)k->unattended_run_s, "flow_out_bytes",
+		(json_int_t)k->flow_out_bytes);
+	if (j && json_dumpf(j, d->out, JSON_COMPACT) == 0)
+		fputc('\n', d->out);
+	json_decref(j);
 }
 
 unsigned long ids_stop(struct ids *d)
@@ -218,7 +276,14 @@ unsigned long ids_stop(struct ids *d)
 	if (!d)
 		return 0;
 	unsigned long n = d->alerts;
+	/* not in a fork-clone of the VM, whose detector is its parent's copy
+	 * and shares the parent's alerts file (it watches nothing: a clone
+	 * starts with no subscriptions) */
+	if (d->out && d->event_id >= 0 && getpid() == d->owner)
+		summary(d);
 	taps_stop_cancel(d->m, d);
+	diskwatch_stop(d);
+	flood_free(d);
 	if (d->event_id >= 0)
 		taps_event_unsubscribe(d->m, d->event_id);
 	if (d->trap_id >= 0)

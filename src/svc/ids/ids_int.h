@@ -17,11 +17,11 @@
 
 enum ids_module {
 	M_LIE_DETECTOR, M_SYSTEM_FILES, M_KERNEL_INTEGRITY, M_RAW_SOCKETS, M_SHADOW_BURST,
-	M_CPU_NO_PERSON, M_NETWORK, M_SERVICE_SHELL, M_COUNT
+	M_CPU_NO_PERSON, M_NETWORK, M_SERVICE_SHELL, M_PROCESS_FLOOD, M_COUNT
 };
 extern const char *const ids_module_names[M_COUNT];
 
-enum ids_response { R_ALERT, R_PAUSE, R_SNAPSHOT, R_KILL };
+enum ids_response { R_ALERT, R_PAUSE, R_SNAPSHOT, R_KILL, R_CLONE };
 extern const char *const ids_response_names[];
 
 struct strlist {
@@ -35,8 +35,10 @@ struct ids_policy {
 	char *snapshot_dir;
 	bool on[M_COUNT];
 	enum ids_response response[M_COUNT];
-	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc) */
+	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc), flood */
 	struct strlist write_paths; /* system_files: globs */
+	bool disk_writes; /* system_files: also map disk writes to paths (diskwatch.c) */
+	double explain_s; /* system_files: a write-open explains disk writes this long */
 	bool kernel_text; /* kernel_integrity: hash .text too */
 	struct strlist raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
 	struct strlist secret_paths; /* shadow_burst: globs read before a burst */
@@ -48,6 +50,8 @@ struct ids_policy {
 	struct strlist connect_allow; /* network: "a.b.c.d:port" globs */
 	uint64_t max_out_bytes; /* network: per flow */
 	struct strlist shells; /* service_shell */
+	uint32_t flood_descendants; /* process_flood: live descendants of one process */
+	uint32_t flood_new; /* process_flood: new live processes since the last check */
 };
 
 bool strlist_match(const struct strlist *l, const char *s); /* fnmatch, any */
@@ -140,9 +144,21 @@ struct vmi_events;
 
 #define IDS_MAX_RESPONSES 16
 
+/* The largest values the thresholds were compared with, for tuning them
+ * against benign work (the summary line at the end, docs/ids.md). */
+struct ids_peaks {
+	uint32_t processes; /* live user processes at a process_flood check */
+	uint32_t descendants; /* live descendants of one process, init aside */
+	uint32_t new_procs; /* new processes at one check */
+	unsigned busy_run_s; /* a process's busy guest seconds in a row */
+	unsigned unattended_run_s; /* ... in a burst that began grace_s after its person */
+	uint64_t flow_out_bytes; /* bytes out of one flow */
+};
+
 struct ids {
 	struct machine *m;
 	struct ids_policy *p;
+	int owner; /* the process that started it (a fork-clone has a copy) */
 	struct ids_options o;
 	FILE *out;
 	bool own_out;
@@ -150,6 +166,7 @@ struct ids {
 	int trap_id, event_id;
 	struct tap_trap_ops ops;
 	bool user_seen; /* a system call from U-mode: the kernel can be found */
+	bool kernel_found; /* introspection found it (else only frames and disk writes are watched) */
 	uint64_t last_sample_icount;
 	uint64_t last_console_ns;
 	uint64_t next_check_ns[M_COUNT];
@@ -157,6 +174,7 @@ struct ids {
 	json_t *hidden_alerted; /* pid (as a string) -> true */
 	json_t *promisc_alerted; /* iface -> true */
 	unsigned long alerts;
+	struct ids_peaks peaks;
 	struct ids_todo {
 		enum ids_response r;
 		int32_t pid;
@@ -166,6 +184,22 @@ struct ids {
 	unsigned ntodo;
 	struct ids_procs procs;
 	struct ids_flows flows;
+	/* disk writes mapped to paths (diskwatch.c) */
+	struct ext4map *map;
+	int disk_id;
+	bool map_stale; /* a write hit the blocks the map was read from */
+	uint64_t map_built_ns;
+	json_t *explained; /* path -> guest ns of the last write-open keel saw */
+	json_t *disk_alerted; /* path -> guest ns of its last disk-write alert */
+	/* process_flood (flood.c): the live user processes at the last check,
+	 * sorted, and what was alerted (pid -> true; " new": a flood of new ones) */
+	int32_t *flood_pids;
+	uint32_t flood_npids;
+	bool flood_checked;
+	json_t *flood_alerted;
+	int32_t raw_writer; /* the last process that opened a disk device for writing */
+	uint64_t raw_writer_ns;
+	char raw_dev[64];
 };
 
 /* The kernel, when it can be found yet (NULL before the first system call). */
@@ -174,6 +208,18 @@ struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp);
  * task_struct if known, else 0) with the evidence (taken). */
 void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, uint64_t task,
 	       json_t *evidence);
+
+/* Disk writes (diskwatch.c): map the disk's file system and watch its
+ * writes (0, or -1 with a reason: then nothing is subscribed); stop; and
+ * a successful openat of path by pid, which explains later writes to its
+ * blocks. */
+int diskwatch_start(struct ids *d, char *err, size_t errlen);
+void diskwatch_stop(struct ids *d);
+void diskwatch_opened(struct ids *d, const char *path, int32_t pid, bool write);
+
+/* process_flood (flood.c): a poll of the task list. */
+void flood_check(struct ids *d, struct vmi *v, uint64_t icount);
+void flood_free(struct ids *d);
 
 void detect_vmi_event(void *opaque, json_t *e, struct vmi *v);
 void detect_trap(void *opaque, const struct tap_trap *t);

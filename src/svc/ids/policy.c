@@ -15,20 +15,22 @@ const char *const ids_module_names[M_COUNT] = {
 	[M_KERNEL_INTEGRITY] = "kernel_integrity", [M_RAW_SOCKETS] = "raw_sockets",
 	[M_SHADOW_BURST] = "shadow_burst",     [M_CPU_NO_PERSON] = "cpu_no_person",
 	[M_NETWORK] = "network",               [M_SERVICE_SHELL] = "service_shell",
+	[M_PROCESS_FLOOD] = "process_flood",
 };
 
-const char *const ids_response_names[] = {"alert", "pause", "snapshot", "kill", NULL};
+const char *const ids_response_names[] = {"alert", "pause", "snapshot", "kill", "clone", NULL};
 
 /* The keys each module takes besides "response". */
 static const char *const module_keys[M_COUNT][6] = {
 	[M_LIE_DETECTOR] = {"every_s"},
-	[M_SYSTEM_FILES] = {"paths"},
+	[M_SYSTEM_FILES] = {"paths", "disk", "explain_s"},
 	[M_KERNEL_INTEGRITY] = {"every_s", "text"},
 	[M_RAW_SOCKETS] = {"every_s", "allow"},
 	[M_SHADOW_BURST] = {"paths", "within_s", "burst_s", "busy_mips"},
 	[M_CPU_NO_PERSON] = {"burst_s", "grace_s", "busy_mips"},
 	[M_NETWORK] = {"listen_allow", "connect_allow", "max_out_bytes"},
 	[M_SERVICE_SHELL] = {"shells"},
+	[M_PROCESS_FLOOD] = {"every_s", "max_descendants", "max_new"},
 };
 
 bool strlist_match(const struct strlist *l, const char *s)
@@ -97,7 +99,7 @@ static void defaults(struct ids_policy *p)
 		"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers",
 		"/bin/*", "/sbin/*", "/usr/bin/*", "/usr/sbin/*", "/lib/*", "/usr/lib/*", NULL};
 	static const char *const secrets[] = {"/etc/shadow", "/etc/gshadow", NULL};
-	static const char *const raw_allow[] = {"udhcpc", "dhclient", NULL};
+	static const char *const raw_allow[] = {"udhcpc", "dhclient", "systemd-network", NULL};
 	static const char *const listen_allow[] = {"80", NULL};
 	static const char *const connect_allow[] = {"127.0.0.1:*", "10.0.2.*:*", NULL};
 	static const char *const shells[] = {"*/sh", "*/ash", "*/bash", "*/dash", "*/zsh",
@@ -114,10 +116,15 @@ static void defaults(struct ids_policy *p)
 	p->every_s[M_RAW_SOCKETS] = 1;
 	p->shadow_within_s = 120;
 	p->shadow_burst_s = 2;
-	p->cpu_burst_s = 5;
+	p->cpu_burst_s = 30; /* a boot's busy helpers burn for seconds; a miner for ever */
 	p->busy_mips[M_SHADOW_BURST] = p->busy_mips[M_CPU_NO_PERSON] = 20;
 	p->grace_s = 3;
 	p->max_out_bytes = 100u << 20;
+	p->every_s[M_PROCESS_FLOOD] = 1;
+	p->flood_descendants = 256;
+	p->flood_new = 256;
+	p->disk_writes = true;
+	p->explain_s = 120;
 }
 
 /* One module's object: every key known, every value of its type. */
@@ -145,7 +152,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 						  !strcmp(json_string_value(r), ids_response_names[i])))
 			i++;
 		if (!ids_response_names[i]) {
-			snprintf(why, whylen, "response must be alert, pause, snapshot or kill");
+			snprintf(why, whylen, "response must be alert, pause, snapshot, kill or clone");
 			return -1;
 		}
 		p->response[m] = (enum ids_response)i;
@@ -154,6 +161,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 	int rc = number(obj, "every_s", &p->every_s[m], 0.1, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "within_s", &p->shadow_within_s, 0, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "grace_s", &p->grace_s, 0, 86400, why, whylen);
+	rc = rc ? rc : number(obj, "explain_s", &p->explain_s, 0, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "busy_mips", &p->busy_mips[m], 0.001, 1e6, why, whylen);
 	d = m == M_SHADOW_BURST ? p->shadow_burst_s : p->cpu_burst_s;
 	rc = rc ? rc : number(obj, "burst_s", &d, 1, 3600, why, whylen);
@@ -161,6 +169,12 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 		p->shadow_burst_s = (unsigned)d;
 	else
 		p->cpu_burst_s = (unsigned)d;
+	d = p->flood_descendants;
+	rc = rc ? rc : number(obj, "max_descendants", &d, 2, 1e6, why, whylen);
+	p->flood_descendants = (uint32_t)d;
+	d = p->flood_new;
+	rc = rc ? rc : number(obj, "max_new", &d, 2, 1e6, why, whylen);
+	p->flood_new = (uint32_t)d;
 	d = (double)p->max_out_bytes;
 	rc = rc ? rc : number(obj, "max_out_bytes", &d, 1, 1e15, why, whylen);
 	p->max_out_bytes = (uint64_t)d;
@@ -169,7 +183,15 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 		snprintf(why, whylen, "text must be true or false");
 		rc = -1;
 	}
-	p->kernel_text = t && json_is_true(t);
+	if (m == M_KERNEL_INTEGRITY)
+		p->kernel_text = t && json_is_true(t);
+	json_t *disk = json_object_get(obj, "disk");
+	if (!rc && disk && !json_is_boolean(disk)) {
+		snprintf(why, whylen, "disk must be true or false");
+		rc = -1;
+	}
+	if (disk)
+		p->disk_writes = json_is_true(disk);
 	struct {
 		const char *key;
 		struct strlist *l;
@@ -290,6 +312,14 @@ bool ids_policy_changes_guest(const struct ids_policy *p)
 {
 	for (int m = 0; m < M_COUNT; m++)
 		if (p->on[m] && p->response[m] == R_KILL)
+			return true;
+	return false;
+}
+
+bool ids_policy_clones(const struct ids_policy *p)
+{
+	for (int m = 0; m < M_COUNT; m++)
+		if (p->on[m] && p->response[m] == R_CLONE)
 			return true;
 	return false;
 }

@@ -274,6 +274,7 @@ struct vmi_events *vmi_events_start(struct machine *m, FILE *out, const struct v
 	e->m = m;
 	e->out = out;
 	e->o = *o;
+	e->v = o->attached;
 	e->ops = (struct tap_trap_ops){on_trap, on_return};
 	e->trap_id = taps_trap_subscribe(m, &e->ops, e);
 	if (e->trap_id < 0) {
@@ -308,7 +309,8 @@ unsigned long vmi_events_stop(struct vmi_events *e)
 	taps_trap_unsubscribe(e->m, e->trap_id);
 	if (e->out)
 		fflush(e->out);
-	vmi_free(e->v);
+	if (e->v != e->o.attached)
+		vmi_free(e->v);
 	free(e);
 	return n;
 }

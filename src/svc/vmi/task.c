@@ -38,6 +38,30 @@ uint64_t vmi_task_find(struct vmi *v, long pid)
 	return find_task(v, pid);
 }
 
+struct list_ctx {
+	struct vmi_task *out;
+	long n, max;
+};
+
+static int list_fn(struct vmi *v, uint64_t task, void *opaque)
+{
+	struct list_ctx *c = opaque;
+	if (c->n >= c->max)
+		return 1;
+	if (vmi_task_read(v, task, &c->out[c->n]) == 0)
+		c->n++;
+	return 0;
+}
+
+long vmi_task_list(struct vmi *v, struct vmi_task *out, long max)
+{
+	struct list_ctx c = {out, 0, max};
+	struct view_out o = {0};
+	long rc = for_each_task(v, &o, list_fn, &c);
+	json_decref(o.notes);
+	return rc < 0 ? -1 : c.n;
+}
+
 int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max)
 {
 	uint64_t mm = kptr(v, task, F_TASK_MM);

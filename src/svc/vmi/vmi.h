@@ -29,6 +29,11 @@ struct vmi_options {
 	/* A satp whose table maps the kernel (the hart's, when it has paging
 	 * on); 0: find swapper_pg_dir and check it. */
 	uint64_t satp;
+	/* For an event stream (vmi_events.h): start from this kernel, already
+	 * attached (borrowed: the caller frees it after the stream stops),
+	 * instead of attaching at the first system call.  A fork-clone handed
+	 * its parent's attached vmi skips the attach (about 0.1 s). */
+	struct vmi *attached;
 };
 
 /* Find the kernel in the view's memory.  Returns NULL with a reason in
@@ -71,6 +76,10 @@ int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t);
 /* The task_struct of the process whose tgid is pid, or 0 (a walk of the
  * task list: for alerts, not per event). */
 uint64_t vmi_task_find(struct vmi *v, long pid);
+/* The processes on the task list (thread-group leaders, kernel threads
+ * included: see .kthread), at most max of them, in list order.  Returns
+ * how many were read into out, or -1 (no task list). */
+long vmi_task_list(struct vmi *v, struct vmi_task *out, long max);
 /* The path of the task's executable (mm->exe_file), or -1. */
 int vmi_task_exe(const struct vmi *v, uint64_t task, char *buf, size_t max);
 /* The path of the task's open descriptor fd (as the files view names it),
