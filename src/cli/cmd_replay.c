@@ -570,7 +570,13 @@ int verify_for_replay(const char *who, const char *dir, const struct log_verify_
 		      struct session *s)
 {
 	struct log_verify_report rep;
-	if (log_verify(dir, vo, &rep) || rep.status == LOG_STATUS_TAMPERED) {
+	if (log_verify(dir, vo, &rep)) {
+		/* No verdict (no log there, an unreadable key): saying TAMPERED
+		 * would send a person looking for an attacker. */
+		fprintf(stderr, "%s: %s: cannot verify the log: %s\n", who, dir, rep.reason);
+		return -1;
+	}
+	if (rep.status == LOG_STATUS_TAMPERED) {
 		fprintf(stderr, "%s: %s: %s: %s (segment %s, offset %" PRIu64 ", record %" PRIu64
 				")\n",
 			who, dir, log_status_name(rep.status), rep.reason, rep.bad.segment,

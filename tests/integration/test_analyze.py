@@ -171,6 +171,10 @@ def check_tampered(tmp, log, keys):
           f"tampered log: rc={rc} out={out[:200]!r} err={err[-400:]}")
     print(f"tampered log refused in {time.monotonic() - t0:.2f} s: {err.strip().splitlines()[-1]}")
     shutil.rmtree(copy)
+    # No log at all is an error, not a verdict: it must not say TAMPERED.
+    rc, out, err = keel("analyze", copy, "--why", "/etc/passwd")
+    check(rc == 1 and "cannot verify the log" in err and "No such file" in err
+          and "TAMPERED" not in err and not out, f"missing log: rc={rc} err={err[-400:]}")
 
 
 def chromium():
