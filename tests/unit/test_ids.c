@@ -184,9 +184,9 @@ static void test_policy(void **state)
 	unlink(path);
 	assert_non_null(p);
 	assert_true(p->on[M_SYSTEM_FILES] && p->on[M_NETWORK] && !p->on[M_CPU_NO_PERSON]);
-	assert_true(strlist_match(&p->write_paths, "/etc/x/y"));
-	assert_false(strlist_match(&p->write_paths, "/bin/sh"));
-	assert_true(strlist_match(&p->listen_allow, "22") && strlist_match(&p->listen_allow, "80"));
+	assert_true(glob_list_match(&p->write_paths, "/etc/x/y"));
+	assert_false(glob_list_match(&p->write_paths, "/bin/sh"));
+	assert_true(glob_list_match(&p->listen_allow, "22") && glob_list_match(&p->listen_allow, "80"));
 	assert_true(ids_policy_changes_guest(p));
 	assert_false(ids_policy_clones(p));
 	assert_true(p->disk_writes); /* system_files watches the disk unless told not to */

@@ -77,11 +77,11 @@ static void on_open(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icoun
 	int acc = (int)(flags & 3);
 	bool write = acc == 1 || acc == 2 || (flags & (01000 | 02000)); /* O_TRUNC, O_APPEND */
 	diskwatch_opened(d, path, p->pid, write);
-	if (d->p->on[M_SYSTEM_FILES] && write && strlist_match(&d->p->write_paths, path))
+	if (d->p->on[M_SYSTEM_FILES] && write && glob_list_match(&d->p->write_paths, path))
 		ids_alert(d, M_SYSTEM_FILES, icount, p->pid, 0,
 			  json_pack("{s:s,s:I,s:I}", "path", path, "flags", (json_int_t)flags, "fd",
 				    (json_int_t)iget(e, "fd", -1)));
-	if ((acc == 0 || acc == 2) && strlist_match(&d->p->secret_paths, path)) {
+	if ((acc == 0 || acc == 2) && glob_list_match(&d->p->secret_paths, path)) {
 		/* the reader and the process that started it: a script's loop
 		 * runs in the shell, the read in its child */
 		uint64_t now = taps_now_ns(d->m);
@@ -101,7 +101,7 @@ static void on_exec(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icoun
 	p->secret_ns = 0; /* a new program: what the old one read is not its */
 	struct ids_proc *parent = procs_find(&d->procs, p->ppid);
 	bool service = p->service || (parent && parent->service);
-	if (d->p->on[M_SERVICE_SHELL] && service && strlist_match(&d->p->shells, path))
+	if (d->p->on[M_SERVICE_SHELL] && service && glob_list_match(&d->p->shells, path))
 		ids_alert(d, M_SERVICE_SHELL, icount, p->pid, 0,
 			  json_pack("{s:s,s:i,s:s}", "shell", path, "service_pid",
 				    p->service ? p->pid : parent->pid, "service_comm",
@@ -143,7 +143,7 @@ void detect_vmi_event(void *opaque, json_t *e, struct vmi *v)
 		/* IPv4 only ("a.b.c.d:port"); UNIX sockets are local, and so is
 		 * 0.0.0.0 (Linux connects it to this host) */
 		if (ok && strchr(addr, '.') && strncmp(addr, "0.0.0.0:", 8) &&
-		    !strlist_match(&d->p->connect_allow, addr))
+		    !glob_list_match(&d->p->connect_allow, addr))
 			ids_alert(d, M_NETWORK, icount, p->pid, 0,
 				  json_pack("{s:s,s:s}", "what", "connect not allowed", "addr", addr));
 	}
@@ -171,7 +171,7 @@ static void on_socket_call(struct ids *d, struct vmi *v, const struct tap_trap_r
 		bool raw = family == AF_PACKET ||
 			   ((family == AF_INET || family == AF_INET6) && type == SOCK_RAW);
 		if (raw &&
-		    !strlist_match(&d->p->raw_allow, p->comm))
+		    !glob_list_match(&d->p->raw_allow, p->comm))
 			ids_alert(d, M_RAW_SOCKETS, r->icount, p->pid, task,
 				  json_pack("{s:s,s:i,s:i,s:I}", "what", family == AF_PACKET ?
 					    "packet socket" : "raw socket", "family", family,
@@ -201,7 +201,7 @@ static void on_socket_call(struct ids *d, struct vmi *v, const struct tap_trap_r
 		snprintf(ps, sizeof(ps), "%d", port);
 		/* a socket whose bind was not seen is not judged: a UNIX socket
 		 * (systemd's, journald's), one bound before the detector started */
-		if (d->p->on[M_NETWORK] && port >= 0 && !strlist_match(&d->p->listen_allow, ps))
+		if (d->p->on[M_NETWORK] && port >= 0 && !glob_list_match(&d->p->listen_allow, ps))
 			ids_alert(d, M_NETWORK, r->icount, p->pid, task,
 				  json_pack("{s:s,s:i,s:I}", "what", "listener not allowed", "port",
 					    port, "fd", (json_int_t)r->args[0]));

@@ -60,7 +60,7 @@ void diskwatch_opened(struct ids *d, const char *path, int32_t pid, bool write)
 	if (!d->map || !write)
 		return;
 	uint64_t now = taps_now_ns(d->m);
-	if (strlist_match(&d->p->write_paths, path))
+	if (glob_list_match(&d->p->write_paths, path))
 		remember(d->explained, path, now);
 	for (size_t i = 0; i < sizeof(block_devices) / sizeof(block_devices[0]); i++)
 		if (fnmatch(block_devices[i], path, 0) == 0) {

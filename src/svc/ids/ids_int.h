@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "lib/glob_list.h"
 #include "svc/ids/ids.h"
 #include "vm/taps.h"
 
@@ -24,11 +25,6 @@ extern const char *const ids_module_names[M_COUNT];
 enum ids_response { R_ALERT, R_PAUSE, R_SNAPSHOT, R_KILL, R_CLONE };
 extern const char *const ids_response_names[];
 
-struct strlist {
-	char **v;
-	size_t n;
-};
-
 struct ids_policy {
 	char *path;
 	char *output; /* "-": stdout, "stderr", else a file; NULL: stderr */
@@ -36,25 +32,24 @@ struct ids_policy {
 	bool on[M_COUNT];
 	enum ids_response response[M_COUNT];
 	double every_s[M_COUNT]; /* the polled modules: lie, kernel, raw (promisc), flood */
-	struct strlist write_paths; /* system_files: globs */
+	struct glob_list write_paths; /* system_files: globs */
 	bool disk_writes; /* system_files: also map disk writes to paths (diskwatch.c) */
 	double explain_s; /* system_files: a write-open explains disk writes this long */
 	bool kernel_text; /* kernel_integrity: hash .text too */
-	struct strlist raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
-	struct strlist secret_paths; /* shadow_burst: globs read before a burst */
+	struct glob_list raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
+	struct glob_list secret_paths; /* shadow_burst: globs read before a burst */
 	double shadow_within_s;
 	unsigned shadow_burst_s, cpu_burst_s; /* busy seconds in a row */
 	double busy_mips[M_COUNT]; /* instructions per guest second that count as busy */
 	double grace_s; /* cpu_no_person: a person's input this close before a burst */
-	struct strlist listen_allow; /* network: ports, as strings ("80", "*") */
-	struct strlist connect_allow; /* network: "a.b.c.d:port" globs */
+	struct glob_list listen_allow; /* network: ports, as strings ("80", "*") */
+	struct glob_list connect_allow; /* network: "a.b.c.d:port" globs */
 	uint64_t max_out_bytes; /* network: per flow */
-	struct strlist shells; /* service_shell */
+	struct glob_list shells; /* service_shell */
 	uint32_t flood_descendants; /* process_flood: live descendants of one process */
 	uint32_t flood_new; /* process_flood: new live processes since the last check */
 };
 
-bool strlist_match(const struct strlist *l, const char *s); /* fnmatch, any */
 
 /* ---- processes (procs.c) ---- */
 

@@ -3,7 +3,6 @@
  * detector starts, so a bad file changes nothing: a syntax error names
  * its line and column (jansson's), an unknown module, key or response
  * is refused by name. */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,26 +32,10 @@ static const char *const module_keys[M_COUNT][6] = {
 	[M_PROCESS_FLOOD] = {"every_s", "max_descendants", "max_new"},
 };
 
-bool strlist_match(const struct strlist *l, const char *s)
+static int globs_or_defaults(struct glob_list *l, const char *const *defaults, json_t *arr,
+			     char *why, size_t whylen)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (fnmatch(l->v[i], s, 0) == 0)
-			return true;
-	return false;
-}
-
-static void strlist_free(struct strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	*l = (struct strlist){0};
-}
-
-static int strlist_set(struct strlist *l, const char *const *defaults, json_t *arr, char *why,
-		       size_t whylen)
-{
-	strlist_free(l);
+	glob_list_free(l);
 	size_t n = 0;
 	if (arr && !json_is_array(arr)) {
 		snprintf(why, whylen, "must be an array of strings");
@@ -105,12 +88,12 @@ static void defaults(struct ids_policy *p)
 	static const char *const shells[] = {"*/sh", "*/ash", "*/bash", "*/dash", "*/zsh",
 					     "*/ksh", "sh", "bash", NULL};
 	char why[8];
-	strlist_set(&p->write_paths, write_paths, NULL, why, sizeof(why));
-	strlist_set(&p->secret_paths, secrets, NULL, why, sizeof(why));
-	strlist_set(&p->raw_allow, raw_allow, NULL, why, sizeof(why));
-	strlist_set(&p->listen_allow, listen_allow, NULL, why, sizeof(why));
-	strlist_set(&p->connect_allow, connect_allow, NULL, why, sizeof(why));
-	strlist_set(&p->shells, shells, NULL, why, sizeof(why));
+	globs_or_defaults(&p->write_paths, write_paths, NULL, why, sizeof(why));
+	globs_or_defaults(&p->secret_paths, secrets, NULL, why, sizeof(why));
+	globs_or_defaults(&p->raw_allow, raw_allow, NULL, why, sizeof(why));
+	globs_or_defaults(&p->listen_allow, listen_allow, NULL, why, sizeof(why));
+	globs_or_defaults(&p->connect_allow, connect_allow, NULL, why, sizeof(why));
+	globs_or_defaults(&p->shells, shells, NULL, why, sizeof(why));
 	p->every_s[M_LIE_DETECTOR] = 5;
 	p->every_s[M_KERNEL_INTEGRITY] = 10;
 	p->every_s[M_RAW_SOCKETS] = 1;
@@ -194,7 +177,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 		p->disk_writes = json_is_true(disk);
 	struct {
 		const char *key;
-		struct strlist *l;
+		struct glob_list *l;
 	} lists[] = {
 		{"paths", m == M_SYSTEM_FILES ? &p->write_paths : &p->secret_paths},
 		{"allow", &p->raw_allow},
@@ -205,7 +188,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 	for (size_t i = 0; !rc && i < sizeof(lists) / sizeof(lists[0]); i++) {
 		json_t *arr = json_object_get(obj, lists[i].key);
 		char inner[64] = "out of memory";
-		if (arr && strlist_set(lists[i].l, NULL, arr, inner, sizeof(inner))) {
+		if (arr && globs_or_defaults(lists[i].l, NULL, arr, inner, sizeof(inner))) {
 			snprintf(why, whylen, "%s: %s", lists[i].key, inner);
 			rc = -1;
 		}
@@ -298,10 +281,10 @@ void ids_policy_free(struct ids_policy *p)
 {
 	if (!p)
 		return;
-	struct strlist *lists[] = {&p->write_paths, &p->raw_allow, &p->secret_paths,
+	struct glob_list *lists[] = {&p->write_paths, &p->raw_allow, &p->secret_paths,
 				   &p->listen_allow, &p->connect_allow, &p->shells};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		strlist_free(lists[i]);
+		glob_list_free(lists[i]);
 	free(p->path);
 	free(p->output);
 	free(p->snapshot_dir);

@@ -2,7 +2,6 @@
 #include "svc/shield/rules.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,29 +9,13 @@
 
 #define MAX_REQUEST_BODY (1u << 30)
 
-bool shield_globs_match(const struct shield_globs *g, const char *s)
-{
-	for (size_t i = 0; i < g->n; i++)
-		if (fnmatch(g->v[i], s, 0) == 0)
-			return true;
-	return false;
-}
-
-static void globs_free(struct shield_globs *g)
-{
-	for (size_t i = 0; i < g->n; i++)
-		free(g->v[i]);
-	free(g->v);
-	*g = (struct shield_globs){0};
-}
-
-static int globs_set(struct shield_globs *g, json_t *arr, const char *key, char *why, size_t wl)
+static int globs_set(struct glob_list *g, json_t *arr, const char *key, char *why, size_t wl)
 {
 	if (!json_is_array(arr)) {
 		snprintf(why, wl, "%s must be an array of strings", key);
 		return -1;
 	}
-	globs_free(g);
+	glob_list_free(g);
 	g->v = calloc(json_array_size(arr) + 1, sizeof(char *));
 	if (!g->v) {
 		snprintf(why, wl, "out of memory");
@@ -50,7 +33,7 @@ static int globs_set(struct shield_globs *g, json_t *arr, const char *key, char 
 	return 0;
 }
 
-static json_t *globs_json(const struct shield_globs *g)
+static json_t *globs_json(const struct glob_list *g)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < g->n; i++)
@@ -259,9 +242,9 @@ void shield_rules_free(struct shield_rules *r)
 {
 	if (!r)
 		return;
-	globs_free(&r->from);
-	globs_free(&r->payload);
-	globs_free(&r->exec_allow);
+	glob_list_free(&r->from);
+	glob_list_free(&r->payload);
+	glob_list_free(&r->exec_allow);
 	free(r->path);
 	free(r->ids);
 	free(r->alerts);
@@ -303,7 +286,7 @@ bool shield_pick_conn(const struct shield_rules *r, const char *peer_ip, double 
 {
 	if (r->try_all)
 		*why = "all";
-	else if (shield_globs_match(&r->from, peer_ip))
+	else if (glob_list_match(&r->from, peer_ip))
 		*why = "from";
 	else if (dice < r->sample)
 		*why = "sample";
@@ -341,7 +324,7 @@ bool shield_pick_request(const struct shield_rules *r, const uint8_t *req, size_
 	for (size_t i = 0; i < len; i++)
 		s[i] = req[i] ? (char)req[i] : '.';
 	s[len] = '\0';
-	bool hit = shield_globs_match(&r->payload, s);
+	bool hit = glob_list_match(&r->payload, s);
 	free(s);
 	if (hit)
 		*why = "payload";

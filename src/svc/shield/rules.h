@@ -13,14 +13,9 @@
 
 #include <jansson.h>
 
+#include "lib/glob_list.h"
+
 #define SHIELD_MAX_PORTS 16
-
-struct shield_globs {
-	char **v;
-	size_t n;
-};
-
-bool shield_globs_match(const struct shield_globs *g, const char *s);
 
 struct shield_rules {
 	char *path;
@@ -29,8 +24,8 @@ struct shield_rules {
 	bool http; /* "protocol": "http" (requests framed) or "raw" (bursts) */
 	/* "try": which are tried on a clone (any one that matches) */
 	bool try_all;
-	struct shield_globs from; /* peer addresses */
-	struct shield_globs payload; /* request bytes (NULs read as '.') */
+	struct glob_list from; /* peer addresses */
+	struct glob_list payload; /* request bytes (NULs read as '.') */
 	double sample; /* 0..1 of connections */
 	size_t det_max_bytes; /* cheap detector: a request longer than this (0: off) */
 	bool det_nonprintable; /* ...or one with bytes outside printable ASCII, \r\n\t */
@@ -38,7 +33,7 @@ struct shield_rules {
 	unsigned settle_ms; /* watching the clone on after its reply */
 	unsigned idle_ms; /* a connection with nothing to judge this long is closed */
 	bool timeout_blocks; /* "on_timeout": "block" (default) or "pass" */
-	struct shield_globs exec_allow; /* programs the guest may exec during a trial */
+	struct glob_list exec_allow; /* programs the guest may exec during a trial */
 	char *ids; /* the intrusion-detection policy each clone runs (NULL: none) */
 	char *alerts; /* "stderr" (default), "-" stdout, or a file */
 	char *verdicts; /* the verdict log file (NULL: only in memory) */

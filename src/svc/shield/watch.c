@@ -11,7 +11,7 @@
 
 struct shield_watch {
 	struct machine *m;
-	const struct shield_globs *allow;
+	const struct glob_list *allow;
 	FILE *out;
 	struct vmi_events *ev;
 	unsigned long alerts;
@@ -23,7 +23,7 @@ static void on_event(void *opaque, json_t *e, struct vmi *v)
 	const char *kind = json_string_value(json_object_get(e, "event"));
 	const char *path = json_string_value(json_object_get(e, "path"));
 	if (!v || !kind || strcmp(kind, "exec") || !path || json_object_get(e, "errno") ||
-	    shield_globs_match(w->allow, path))
+	    glob_list_match(w->allow, path))
 		return;
 	json_t *pid = json_object_get(e, "tgid");
 	json_t *comm = json_object_get(e, "comm");
@@ -42,7 +42,7 @@ static void on_event(void *opaque, json_t *e, struct vmi *v)
 	w->alerts++;
 }
 
-struct shield_watch *shield_watch_start(struct machine *m, const struct shield_globs *allow,
+struct shield_watch *shield_watch_start(struct machine *m, const struct glob_list *allow,
 					struct vmi *vmi, FILE *out, char *err, size_t errlen)
 {
 	struct shield_watch *w = calloc(1, sizeof(*w));

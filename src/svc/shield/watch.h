@@ -18,7 +18,7 @@ struct vmi;
 
 /* Watch m; `allow` must outlive the watch; `vmi` is the kernel already
  * found (borrowed), or NULL.  NULL with a reason in err. */
-struct shield_watch *shield_watch_start(struct machine *m, const struct shield_globs *allow,
+struct shield_watch *shield_watch_start(struct machine *m, const struct glob_list *allow,
 					struct vmi *vmi, FILE *out, char *err, size_t errlen);
 void shield_watch_stop(struct shield_watch *w);
 
