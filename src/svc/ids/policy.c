@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json_file.h"
 #include "svc/ids/ids_int.h"
 
 const char *const ids_module_names[M_COUNT] = {
@@ -251,15 +252,9 @@ static int top_level(struct ids_policy *p, json_t *root, char *err, size_t errle
 
 struct ids_policy *ids_policy_load(const char *path, char *err, size_t errlen)
 {
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		if (je.line > 0)
-			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-		else
-			snprintf(err, errlen, "%s: %s", path, je.text);
+	json_t *root = json_file_load(path, err, errlen);
+	if (!root)
 		return NULL;
-	}
 	struct ids_policy *p = calloc(1, sizeof(*p));
 	if (!p) {
 		json_decref(root);

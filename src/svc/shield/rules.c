@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/json_file.h"
+
 #define MAX_REQUEST_BODY (1u << 30)
 
 static int globs_set(struct glob_list *g, json_t *arr, const char *key, char *why, size_t wl)
@@ -209,15 +211,9 @@ static int parse_root(struct shield_rules *r, json_t *root, char *why, size_t wl
 
 struct shield_rules *shield_rules_load(const char *path, char *err, size_t errlen)
 {
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		if (je.line > 0)
-			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-		else
-			snprintf(err, errlen, "%s: %s", path, je.text);
+	json_t *root = json_file_load(path, err, errlen);
+	if (!root)
 		return NULL;
-	}
 	struct shield_rules *r = calloc(1, sizeof(*r));
 	char why[256] = "out of memory";
 	int rc = -1;
