@@ -7,6 +7,7 @@ wait has a timeout so a hung guest fails the test instead of the suite.
 import os
 import re
 import select
+import shutil
 import subprocess
 import struct
 import sys
@@ -180,6 +181,19 @@ def wfi_image(path):
     struct.pack_into("<I", hdr, 0x38, 0x05435352)  # "RSC\x05"
     with open(path, "wb") as f:
         f.write(bytes(hdr) + struct.pack("<II", 0x10500073, 0xFFDFF06F))
+
+
+def tampered_copy(log, copy):
+    """A copy of the recorded log at `copy` with one bit flipped in the
+    middle of its first segment: what a log verifier must refuse."""
+    shutil.copytree(log, copy)
+    seg = os.path.join(copy, "seg-000000.klog")
+    with open(seg, "r+b") as f:
+        f.seek(os.path.getsize(seg) // 2)
+        b = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([b[0] ^ 0x40]))
+    return copy
 
 
 def check(cond, message):

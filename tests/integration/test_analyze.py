@@ -29,7 +29,8 @@ import subprocess
 import tempfile
 import time
 
-from guestlib import Guest, boot_args, check, free_port, keel_path, main
+from guestlib import (Guest, boot_args, check, free_port, keel_path, main,
+                      tampered_copy)
 
 APPEND = "console=ttyS0"
 RUNS = int(os.environ.get("ANALYZE_RUNS", "10"))
@@ -156,15 +157,7 @@ def check_at(log, keys, ans):
 
 
 def check_tampered(tmp, log, keys):
-    copy = os.path.join(tmp, "tampered")
-    shutil.copytree(log, copy)
-    seg = os.path.join(copy, "seg-000000.klog")
-    size = os.path.getsize(seg)
-    with open(seg, "r+b") as f:
-        f.seek(size // 2)
-        b = f.read(1)
-        f.seek(size // 2)
-        f.write(bytes([b[0] ^ 0x40]))
+    copy = tampered_copy(log, os.path.join(tmp, "tampered"))
     t0 = time.monotonic()
     rc, out, err = keel("analyze", copy, "--key", keys["verify"], "--why", "/etc/passwd")
     check(rc == 1 and "TAMPERED" in err and not out and "replayed" not in err,

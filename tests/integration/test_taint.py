@@ -27,7 +27,8 @@ import tempfile
 import time
 import urllib.request
 
-from guestlib import Guest, boot_args, check, free_port, keel_path, main
+from guestlib import (Guest, boot_args, check, free_port, keel_path, main,
+                      tampered_copy)
 
 ATTACK = "echo 'evil:x:0:0:pwned:/root:/bin/sh' >> /etc/passwd\n"
 EVIL_LINE = "evil:x:0:0:pwned:/root:/bin/sh\n"
@@ -123,15 +124,7 @@ def check_upload(r, clients):
 
 
 def check_tampered(tmp, log):
-    copy = os.path.join(tmp, "tampered")
-    shutil.copytree(log, copy)
-    seg = os.path.join(copy, "seg-000000.klog")
-    size = os.path.getsize(seg)
-    with open(seg, "r+b") as f:
-        f.seek(size // 2)
-        b = f.read(1)
-        f.seek(size // 2)
-        f.write(bytes([b[0] ^ 0x40]))
+    copy = tampered_copy(log, os.path.join(tmp, "tampered"))
     t0 = time.monotonic()
     rc, out, err = keel("analyze", copy, "--taint", "/etc/passwd", "--json", timeout=120)
     check(rc != 0 and "TAMPERED" in err and not out.strip(),
