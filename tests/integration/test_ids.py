@@ -173,7 +173,8 @@ def fork_bomb(g, out):
         quit_clones(out)
     g.run(f"wait {root}", timeout=300)
     clones = [j for j in map(json.loads, open(out)) if j.get("response") == "clone" and "policy" not in j]
-    check(len(clones) == 1, f"one bomb, one clone: {clones}")
+    floods = [a for a in alerts(out) if a["policy"] == "process_flood"]
+    check(len(clones) == 1, f"one bomb, one clone: {clones}; the alerts: {floods}")
 
 
 def quit_clones(out):

@@ -9,7 +9,7 @@
  *  - max_new more live processes exist than at the previous check that
  *    were not there then (a flood that double-forks to hang its processes
  *    on init, which no subtree but init's counts).
- * Each alerts once until it has fallen below half its threshold. */
+ * One flood raises one alert: see in_open_incident(). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,11 +69,21 @@ static long explosion(const struct vmi_task *t, long n, const uint32_t *desc, lo
 	return i;
 }
 
-/* One explosion, one alert: its branches grow past the threshold after
- * its root did, and are not new explosions. */
-static bool ancestor_alerted(struct ids *d, const struct vmi_task *t, long n, long i)
+/* One flood, one alert.  An alert opens an incident over the explosion's
+ * scope: its root's parent (the shell or bomb root above it), or the root
+ * itself when that parent is init.  A bomb's second half, and its root
+ * once the first half's sleepers have died, lie in that scope and are the
+ * same flood, as are the new processes it keeps making (check_new()).
+ * The incident closes when its scope has fewer than half the threshold of
+ * live descendants, so a second flood later alerts again. */
+static int32_t scope_of(const struct vmi_task *t, long i)
 {
-	int32_t q = t[i].ppid;
+	return t[i].ppid > 1 ? t[i].ppid : t[i].tgid;
+}
+
+static bool in_open_incident(struct ids *d, const struct vmi_task *t, long n, long i)
+{
+	int32_t q = t[i].tgid;
 	for (int depth = 0; depth < FLOOD_MAX_DEPTH && q > 1; depth++) {
 		char key[16];
 		pid_key(key, sizeof(key), q);
@@ -114,7 +124,7 @@ static void check_descendants(struct ids *d, const struct vmi_task *t, long n, u
 		if (j >= 0)
 			big_child[j] = true;
 	}
-	/* forget what fell below half, so a second explosion alerts again */
+	/* close the incidents whose scope fell below half (or is gone) */
 	json_t *kept = json_object();
 	for (long i = 0; i < n; i++) {
 		char key[16];
@@ -131,10 +141,10 @@ static void check_descendants(struct ids *d, const struct vmi_task *t, long n, u
 		if (desc[top] < limit || big_child[top] || t[top].tgid <= 1)
 			continue;
 		long i = explosion(t, n, desc, top);
-		char key[16];
-		pid_key(key, sizeof(key), t[i].tgid);
-		if (json_object_get(d->flood_alerted, key) || ancestor_alerted(d, t, n, i))
+		if (in_open_incident(d, t, n, i))
 			continue;
+		char key[16];
+		pid_key(key, sizeof(key), scope_of(t, i));
 		json_object_set_new(d->flood_alerted, key, json_true());
 		ids_alert(d, M_PROCESS_FLOOD, icount, t[i].tgid, t[i].task,
 			  json_pack("{s:s,s:I,s:I,s:I}", "what", "descendants", "descendants",
@@ -153,9 +163,12 @@ static void check_new(struct ids *d, const struct vmi_task *t, long n, uint64_t 
 	if (!ppids)
 		return;
 	long nnew = 0;
+	bool incidents = json_object_size(d->flood_alerted) >
+			 (json_object_get(d->flood_alerted, " new") ? 1u : 0u);
 	for (long i = 0; i < n; i++)
-		if (!d->flood_npids || !bsearch(&t[i].tgid, d->flood_pids, d->flood_npids,
-						sizeof(int32_t), cmp_i32))
+		if ((!d->flood_npids || !bsearch(&t[i].tgid, d->flood_pids, d->flood_npids,
+						 sizeof(int32_t), cmp_i32)) &&
+		    !(incidents && in_open_incident(d, t, n, i)))
 			ppids[nnew++] = t[i].ppid;
 	if (d->flood_checked && (uint64_t)nnew > d->peaks.new_procs)
 		d->peaks.new_procs = (uint32_t)nnew;
