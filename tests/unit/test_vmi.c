@@ -431,6 +431,7 @@ static struct fake *fake_make(bool full)
 		put32(f, O_PID(i) + PID_NUMBERS, (uint32_t)pids[i]);
 	}
 	put16(f, O_TASK(2) + 84, 32 << 3); /* exit_state EXIT_ZOMBIE, in its bitfield */
+	put32(f, O_TASK(2) + T_FLAGS, 0x4); /* PF_EXITING, as a zombie has it; no mm */
 	put32(f, O_CRED + 4, 1000);
 	put32(f, O_CRED + 8, 100);
 	/* init has an address space and runs /bin/sh */
@@ -587,6 +588,11 @@ static void test_attach_and_ps(void **state)
 	assert_string_equal(json_string_value(json_object_get(init, "state")), "S");
 	assert_string_equal(json_string_value(json_object_get(init, "exe")), "/bin/sh");
 	assert_string_equal(json_string_value(json_object_get(init, "pgd_pa")), "0x80001000");
+	/* a task past exit_mm says so: no image, and why */
+	assert_true(json_is_true(json_object_get(sh, "exiting")));
+	assert_false(json_is_true(json_object_get(init, "exiting")));
+	assert_true(json_is_null(json_object_get(sh, "exe")));
+	assert_true(json_is_null(json_object_get(sh, "pgd_pa")));
 	json_decref(res);
 	vmi_free(v);
 	fake_free(f);
