@@ -161,8 +161,10 @@ def check_replay():
                                "--vmi-events", rec_events] + boot_args(append=APPEND))
         try:
             g.wait_ready()
-            # the child runs when the scheduler gets to it: wait until it has
-            out, _ = g.run("sleep 1000 & sleep 1; ps -o comm | grep -c '^sleep'")
+            # the child runs when the scheduler gets to it: wait until it has.
+            # Idle time is skipped here (guest hours in a host second), so
+            # the sleep is long enough to outlast the icount taken below.
+            out, _ = g.run("sleep 100000000 & sleep 1; ps -o comm | grep -c '^sleep'")
             check(out.strip().endswith("1"), f"sleep did not start: {out!r}")
             rc, out, err = keel("ctl", "--sock", sock, "status")
             check(rc == 0, f"status: {err}")
