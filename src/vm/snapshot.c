@@ -116,6 +116,11 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 	encode_state(m, w, true);
 }
 
+void snapshot_encode_state_except_boot(struct machine *m, struct state_writer *w)
+{
+	encode_state(m, w, false);
+}
+
 /* Write out what is buffered, hashing it on the way. */
 static int sum_flush(struct state_writer *w, crypto_generichash_state *sum, FILE *out, char *err,
 		     size_t errlen)

@@ -51,8 +51,12 @@ int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, ch
 			      size_t errlen);
 
 /* Append every section except DISK and RAM, in file order, to `w` (no
- * file header).  The state digest hashes exactly these bytes. */
+ * file header).  State digests before version 4 hash exactly these bytes. */
 void snapshot_encode_state(struct machine *m, struct state_writer *w);
+/* The same without BOOT, which the digest (version 4) takes by its hash
+ * instead: the boot image does not change while a machine runs, and is
+ * tens of MiB on a distribution guest. */
+void snapshot_encode_state_except_boot(struct machine *m, struct state_writer *w);
 
 /* The DISK section's identity fields (no paths) as the state digest
  * hashes them. */
