@@ -645,8 +645,8 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 	switch (res) {
 	case REPLAY_END:
 		fprintf(stderr, "keel replay: done: %" PRIu64 " records, %" PRIu64
-				" checkpoints matched, icount %" PRIu64 ", %.2f s\n",
-			r->records, r->digests_checked, icount, secs);
+				" checkpoints matched, icount %" PRIu64 ", %.2f s (state digest v%u)\n",
+			r->records, r->digests_checked, icount, secs, state_digest_version(r->m));
 		return 0;
 	case REPLAY_UNTIL:
 		fprintf(stderr, "keel replay: stopped at icount %" PRIu64 " (--until), %" PRIu64
