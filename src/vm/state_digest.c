@@ -146,7 +146,8 @@ static bool page_entry(struct machine *m, unsigned version, bool cached, uint64_
 	if (cached) {
 		set_bit(c->known, i, true);
 		set_bit(c->nonzero, i, nonzero);
-		memcpy(c->page_hash[i], out, 32);
+		if (nonzero) /* a zero page's hash is never read */
+			memcpy(c->page_hash[i], out, 32);
 	}
 	return nonzero;
 }
