@@ -152,66 +152,49 @@ static bool page_entry(struct machine *m, unsigned version, bool cached, uint64_
 	return nonzero;
 }
 
-/* Version 3: H(le64(i) || BLAKE2b-256(page i)) over the pages that are
- * not all zero, in one stream. */
-static void ram_hash_v3(struct machine *m, bool cached, uint8_t out[STATE_DIGEST_BYTES])
+/* An entry's hash into out; false if the entry is left out (all zero). */
+typedef bool entry_fn(struct machine *m, unsigned version, bool cached, uint64_t k,
+		      uint8_t out[32]);
+
+/* H( le64(k) || entry(k) ) for k in [first, end) whose entry is not left
+ * out: every level of the RAM hash has this shape.  Returns whether any
+ * entry went in. */
+static bool hash_entries(struct machine *m, unsigned version, bool cached, uint64_t first,
+			 uint64_t end, entry_fn *entry, uint8_t out[32])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, STATE_DIGEST_BYTES);
-	uint8_t entry[8 + 32];
-	for (uint64_t i = 0; i < ram_pages(m); i++) {
-		if (!page_entry(m, 3, cached, i, entry + 8))
+	crypto_generichash_init(&st, NULL, 0, 32);
+	uint8_t e[8 + 32];
+	bool any = false;
+	for (uint64_t k = first; k < end; k++) {
+		if (!entry(m, version, cached, k, e + 8))
 			continue;
-		put_le64(entry, i);
-		crypto_generichash_update(&st, entry, sizeof(entry));
+		put_le64(e, k);
+		crypto_generichash_update(&st, e, sizeof(e));
+		any = true;
 	}
-	crypto_generichash_final(&st, out, STATE_DIGEST_BYTES);
+	crypto_generichash_final(&st, out, 32);
+	return any;
 }
 
 /* Version 4, one group: H(le64(i) || H_page(i)) over its pages that are
  * not all zero, into out; false if every page of it is zero. */
-static bool group_entry(struct machine *m, bool cached, uint64_t g, uint8_t out[32])
+static bool group_entry(struct machine *m, unsigned version, bool cached, uint64_t g,
+			uint8_t out[32])
 {
 	struct digest_cache *c = &m->digest;
 	if (cached && bit(c->group_known, g)) {
 		memcpy(out, c->group_hash[g], 32);
 		return c->nonzero[g] != 0;
 	}
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, 32);
-	uint8_t entry[8 + 32];
-	bool any = false;
 	uint64_t first = g * STATE_DIGEST_GROUP_PAGES, end = first + STATE_DIGEST_GROUP_PAGES;
-	for (uint64_t i = first; i < end && i < ram_pages(m); i++) {
-		if (!page_entry(m, 4, cached, i, entry + 8))
-			continue;
-		put_le64(entry, i);
-		crypto_generichash_update(&st, entry, sizeof(entry));
-		any = true;
-	}
-	crypto_generichash_final(&st, out, 32);
+	bool any = hash_entries(m, version, cached, first, end < ram_pages(m) ? end : ram_pages(m),
+				page_entry, out);
 	if (cached) {
 		set_bit(c->group_known, g, true);
 		memcpy(c->group_hash[g], out, 32);
 	}
 	return any;
-}
-
-/* Version 4: H(le64(g) || H_group(g)) over the groups with a page that is
- * not all zero.  With the cache, a digest reads again only the pages
- * written since the last one and hashes again only their groups. */
-static void ram_hash_v4(struct machine *m, bool cached, uint8_t out[STATE_DIGEST_BYTES])
-{
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, STATE_DIGEST_BYTES);
-	uint8_t entry[8 + 32];
-	for (uint64_t g = 0; g < ram_groups(m); g++) {
-		if (!group_entry(m, cached, g, entry + 8))
-			continue;
-		put_le64(entry, g);
-		crypto_generichash_update(&st, entry, sizeof(entry));
-	}
-	crypto_generichash_final(&st, out, STATE_DIGEST_BYTES);
 }
 
 /* Version 4 takes the boot image (the BOOT section's bytes after its
@@ -236,7 +219,7 @@ unsigned state_digest_version(const struct machine *m)
 
 int state_digest_set_version(struct machine *m, unsigned version)
 {
-	if (version < 2 || version > 4)
+	if (version < 2 || version > STATE_DIGEST_VERSION)
 		return -1;
 	m->digest.version = version;
 	return 0;
@@ -272,10 +255,11 @@ static void ram_hash(struct machine *m, unsigned version, uint8_t out[STATE_DIGE
 	bool cached = cache_ready(m);
 	if (cached)
 		cache_forget_written(m, version);
-	if (version == 3)
-		ram_hash_v3(m, cached, out);
-	else
-		ram_hash_v4(m, cached, out);
+	if (version == 3) /* H(le64(i) || H_page(i)) over the nonzero pages, one stream */
+		hash_entries(m, 3, cached, 0, ram_pages(m), page_entry, out);
+	else /* H(le64(g) || H_group(g)) over the groups with a nonzero page:
+	      * with the cache, only the groups written since are hashed again */
+		hash_entries(m, 4, cached, 0, ram_groups(m), group_entry, out);
 }
 
 int state_digest(struct machine *m, uint8_t out[STATE_DIGEST_BYTES])
