@@ -116,6 +116,11 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 	encode_state(m, w, true);
 }
 
+void snapshot_encode_state_except_boot(struct machine *m, struct state_writer *w)
+{
+	encode_state(m, w, false);
+}
+
 /* Write out what is buffered, hashing it on the way. */
 static int sum_flush(struct state_writer *w, crypto_generichash_state *sum, FILE *out, char *err,
 		     size_t errlen)
@@ -159,6 +164,12 @@ int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool bo
 
 int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 {
+	return snapshot_save_hashed(m, out, NULL, err, errlen);
+}
+
+int snapshot_save_hashed(struct machine *m, FILE *out, uint8_t file_hash[SNAPSHOT_SUM_BYTES],
+			 char *err, size_t errlen)
+{
 	struct state_writer w;
 	crypto_generichash_state sum;
 	crypto_generichash_init(&sum, NULL, 0, SNAPSHOT_SUM_BYTES);
@@ -174,12 +185,18 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 	if (rc == 0)
 		rc = sum_flush(&w, &sum, out, err, errlen);
 	if (rc == 0) {
-		/* Last: the hash of every byte before this section. */
+		/* Last: the hash of every byte before this section.  The
+		 * whole file's hash goes on from the same state. */
 		uint8_t digest[SNAPSHOT_SUM_BYTES];
+		crypto_generichash_state whole = sum;
 		crypto_generichash_final(&sum, digest, sizeof(digest));
 		sw_begin_section(&w, TAG_SUM, SUM_STATE_VERSION, 0);
 		sw_put_bytes(&w, digest, sizeof(digest));
 		sw_end_section(&w);
+		if (file_hash) {
+			crypto_generichash_update(&whole, w.buf, w.len);
+			crypto_generichash_final(&whole, file_hash, SNAPSHOT_SUM_BYTES);
+		}
 		rc = sw_flush(&w, out, err, errlen);
 	}
 	if (rc == 0 && fflush(out)) {
@@ -192,6 +209,12 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 
 int snapshot_save_file(struct machine *m, const char *path, char *err, size_t errlen)
 {
+	return snapshot_save_file_hashed(m, path, NULL, err, errlen);
+}
+
+int snapshot_save_file_hashed(struct machine *m, const char *path,
+			      uint8_t file_hash[SNAPSHOT_SUM_BYTES], char *err, size_t errlen)
+{
 	char tmp[PATH_MAX], why[512] = "";
 	if (!*path || (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
 		snprintf(err, errlen, "'%.64s': %s", path, *path ? "path too long" : "empty path");
@@ -202,7 +225,7 @@ int snapshot_save_file(struct machine *m, const char *path, char *err, size_t er
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	int rc = snapshot_save(m, out, why, sizeof(why));
+	int rc = snapshot_save_hashed(m, out, file_hash, why, sizeof(why));
 	if (fclose(out) != 0 && rc == 0) {
 		snprintf(why, sizeof(why), "%s", strerror(errno));
 		rc = -1;
