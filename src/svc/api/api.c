@@ -255,6 +255,11 @@ int api_server_fds(struct api_server *s, struct pollfd *out, int max)
 	return n;
 }
 
+int api_server_timeout_ms(const struct api_server *s)
+{
+	return s->migration ? mig_source_timeout_ms(s->migration) : -1;
+}
+
 /* Queue `reply` (consumed) as one line.  Returns -1 if the client must be
  * dropped (out of memory, or it lets replies pile up). */
 static int client_queue(struct api_client *c, json_t *reply)

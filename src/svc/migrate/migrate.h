@@ -94,6 +94,10 @@ void mig_source_stats(const struct mig_source *s, struct mig_stats *out);
  * for mig_source_events. */
 int mig_source_fd(const struct mig_source *s);
 short mig_source_events(const struct mig_source *s);
+/* How long the host loop may wait for those events before stepping again
+ * anyway, in ms (-1: as long as it likes).  The paused source of a
+ * post-copy blocks in that wait rather than spinning. */
+int mig_source_timeout_ms(const struct mig_source *s);
 /* The VM runs on the destination (post-copy under way): this copy must
  * not resume. */
 bool mig_source_handed_over(const struct mig_source *s);

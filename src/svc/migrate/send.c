@@ -621,7 +621,12 @@ int mig_source_fd(const struct mig_source *s)
 
 short mig_source_events(const struct mig_source *s)
 {
-	return s->pc ? POLLIN | POLLOUT : POLLOUT;
+	return s->pc ? mig_pc_events(s) : POLLOUT;
+}
+
+int mig_source_timeout_ms(const struct mig_source *s)
+{
+	return s->pc ? mig_pc_timeout_ms(s) : -1;
 }
 
 bool mig_source_handed_over(const struct mig_source *s)

@@ -39,6 +39,8 @@ struct mig_source {
 	uint64_t pc_scan; /* --postcopy now: pages checked for zero before the stop */
 	uint64_t *pc_left; /* missing there and not sent since the handover */
 	uint64_t pc_cursor; /* the next page to push */
+	unsigned pc_inflight; /* RAM messages sent since the handover, not yet acknowledged */
+	double pc_heard; /* when the destination last sent something (or we began to wait) */
 	double t_stop;
 };
 
@@ -60,5 +62,11 @@ enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen);
  * not zero (the VM runs between steps).  true when done. */
 bool mig_pc_scan_step(struct mig_source *s);
 enum mig_status mig_pc_step(struct mig_source *s, char *err, size_t errlen);
+/* Post-copy: what the host loop waits for before stepping again (the
+ * source is paused meanwhile): POLLIN always, POLLOUT when a push may go
+ * now; and the longest wait in ms (-1: none) before a throttled push is
+ * due or a silent destination counts as gone. */
+short mig_pc_events(const struct mig_source *s);
+int mig_pc_timeout_ms(const struct mig_source *s);
 
 #endif
