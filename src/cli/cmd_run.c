@@ -794,6 +794,8 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
 	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
+		if (o->incoming)
+			mig_trace("destination", "first-slice");
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/host/clone.c) returns here too: the log is the parent's,

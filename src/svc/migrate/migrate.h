@@ -56,6 +56,10 @@ struct mig_stats {
 	double pages_per_s; /* the measured rate: pages over the time spent sending */
 	double est_downtime_ms;
 	double total_ms, downtime_ms; /* at the end: start to RUNNING, stop to RUNNING */
+	/* The downtime's parts, as the source sees them: the last pages, the
+	 * state (encoded and sent, with END), END to READY (the destination
+	 * loads the state), GO to RUNNING. */
+	double stop_pages_ms, stop_state_ms, stop_ready_ms, stop_running_ms;
 	uint64_t icount; /* where the source stopped */
 	bool dirty_tracking; /* taps' dirty pages (else: compared with what was sent) */
 	/* post-copy: the pages the destination lacked when it started to run,
@@ -135,5 +139,10 @@ bool mig_postcopy_poll(void *pc);
 /* The VM stops here: a post-copy still under way is ended (the source
  * hears why), and pc freed. */
 void mig_postcopy_close(struct mig_postcopy *pc, const char *why);
+
+/* KEEL_MIGRATE_TRACE set: print "keel: migrate-trace SIDE EVENT SECONDS"
+ * (CLOCK_MONOTONIC, so both keels on one host share the clock) on
+ * stderr, for measuring where the downtime goes (docs/migrate.md). */
+void mig_trace(const char *side, const char *event);
 
 #endif

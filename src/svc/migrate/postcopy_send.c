@@ -140,10 +140,14 @@ static int send_working_set(struct mig_source *s, char *err, size_t errlen)
 enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen)
 {
 	s->t_stop = mig_src_now_s();
+	mig_trace("source", "stop");
 	s->st.icount = taps_icount(s->m);
 	s->st.postcopy = true;
-	if (find_missing(s, err, errlen) || mig_src_send_state(s, err, errlen) ||
-	    send_working_set(s, err, errlen))
+	if (find_missing(s, err, errlen))
+		return MIG_FAILED;
+	double t = mig_src_now_s();
+	s->st.stop_pages_ms = (t - s->t_stop) * 1e3; /* finding them: none is sent */
+	if (mig_src_send_state(s, err, errlen) || send_working_set(s, err, errlen))
 		return MIG_FAILED;
 	sw_reset(&s->w);
 	mig_bitmap_encode(&s->w, s->pc_left, s->npages);
@@ -151,15 +155,14 @@ enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", s->ch.err);
 		return MIG_FAILED;
 	}
-	if (mig_src_send_end(s, err, errlen) || mig_src_expect(s, MIG_READY, err, errlen))
+	if (mig_src_send_end(s, err, errlen))
 		return MIG_FAILED;
-	if (chan_send(&s->ch, MIG_GO, NULL, 0, false) || mig_src_expect(s, MIG_RUNNING, err, errlen)) {
-		snprintf(err, errlen, "the handover to post-copy failed (%s); the VM stays paused "
-				      "here: resume it only if the destination is not running it",
-			 s->ch.err);
-		return MIG_UNCONFIRMED;
-	}
-	double t = mig_src_now_s();
+	s->st.stop_state_ms = (mig_src_now_s() - t) * 1e3;
+	mig_trace("source", "end-sent");
+	int rc = mig_src_handover(s, false, err, errlen);
+	if (rc)
+		return rc < 0 ? MIG_FAILED : MIG_UNCONFIRMED;
+	t = mig_src_now_s();
 	s->st.downtime_ms = (t - s->t_stop) * 1e3;
 	s->pc = true;
 	s->pc_heard = t;

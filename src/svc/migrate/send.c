@@ -511,6 +511,12 @@ int mig_src_send_end(struct mig_source *s, char *err, size_t errlen)
 	return 0;
 }
 
+void mig_trace(const char *side, const char *event)
+{
+	if (getenv("KEEL_MIGRATE_TRACE"))
+		fprintf(stderr, "keel: migrate-trace %s %s %.6f\n", side, event, mig_src_now_s());
+}
+
 static int send_rest(struct mig_source *s, char *err, size_t errlen)
 {
 	uint32_t pages[MIG_BATCH_PAGES];
@@ -518,34 +524,57 @@ static int send_rest(struct mig_source *s, char *err, size_t errlen)
 	while ((n = collect(s, pages)) > 0)
 		if (mig_src_send_pages(s, pages, n, err, errlen))
 			return -1;
-	return mig_src_send_state(s, err, errlen) || mig_src_send_end(s, err, errlen) ? -1 : 0;
+	double t = mig_src_now_s();
+	s->st.stop_pages_ms = (t - s->t_stop) * 1e3;
+	mig_trace("source", "pages-sent");
+	if (mig_src_send_state(s, err, errlen) || mig_src_send_end(s, err, errlen))
+		return -1;
+	s->st.stop_state_ms = (mig_src_now_s() - t) * 1e3;
+	mig_trace("source", "end-sent");
+	return 0;
 }
 
-static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t errlen)
+int mig_src_handover(struct mig_source *s, bool final, char *err, size_t errlen)
 {
-	double t_stop = mig_src_now_s();
-	s->st.icount = taps_icount(s->m);
-	if (send_rest(s, err, errlen) || mig_src_expect(s, MIG_READY, err, errlen))
-		return MIG_FAILED;
-	if (chan_send(&s->ch, MIG_GO, NULL, 0, true)) {
+	double t = mig_src_now_s();
+	if (mig_src_expect(s, MIG_READY, err, errlen))
+		return -1;
+	double t_ready = mig_src_now_s();
+	s->st.stop_ready_ms = (t_ready - t) * 1e3;
+	mig_trace("source", "ready-received");
+	if (chan_send(&s->ch, MIG_GO, NULL, 0, final)) {
 		snprintf(err, errlen, "sending GO: %s; the VM stays paused here: resume it "
 				      "only if the destination is not running it",
 			 s->ch.err);
-		return MIG_UNCONFIRMED;
+		return 1;
 	}
 	if (mig_src_expect(s, MIG_RUNNING, err, errlen)) {
 		size_t n = strlen(err);
 		snprintf(err + n, errlen - n, "; the VM stays paused here: resume it only if the "
 					      "destination is not running it");
-		return MIG_UNCONFIRMED;
+		return 1;
 	}
+	mig_trace("source", "running-received");
+	s->st.stop_running_ms = (mig_src_now_s() - t_ready) * 1e3;
+	return 0;
+}
+
+static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t errlen)
+{
+	s->t_stop = mig_src_now_s();
+	mig_trace("source", "stop");
+	s->st.icount = taps_icount(s->m);
+	if (send_rest(s, err, errlen))
+		return MIG_FAILED;
+	int rc = mig_src_handover(s, true, err, errlen);
+	if (rc)
+		return rc < 0 ? MIG_FAILED : MIG_UNCONFIRMED;
 	double t = mig_src_now_s();
-	s->st.downtime_ms = (t - t_stop) * 1e3;
+	s->st.downtime_ms = (t - s->t_stop) * 1e3;
 	s->st.total_ms = (t - s->t_start) * 1e3;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
 	return MIG_DONE;
 }
-
 /* The migration is over, one way or another: tracking costs the VM a
  * little on every first write to a page, so it goes. */
 static enum mig_status finish(struct mig_source *s, enum mig_status st)

@@ -51,6 +51,10 @@ int mig_src_send_pages(struct mig_source *s, const uint32_t *pages, size_t n, ch
 /* The devices, CPU and disk at the stop (STATE, after the last DISK). */
 int mig_src_send_state(struct mig_source *s, char *err, size_t errlen);
 int mig_src_send_end(struct mig_source *s, char *err, size_t errlen);
+/* After END: READY, then GO (`final` unless post-copy keeps the link),
+ * then RUNNING.  0; -1 (before GO: the VM may resume here); 1 (GO went
+ * out: unconfirmed, the VM stays paused).  err says why. */
+int mig_src_handover(struct mig_source *s, bool final, char *err, size_t errlen);
 /* Receive the destination's `want`; an ERROR or anything else fails. */
 int mig_src_expect(struct mig_source *s, uint8_t want, char *err, size_t errlen);
 
