@@ -135,6 +135,44 @@ static int send_working_set(struct mig_source *s, char *err, size_t errlen)
 	return 0;
 }
 
+int mig_pc_presend(struct mig_source *s, char *err, size_t errlen)
+{
+	uint64_t words = (s->npages + 63) / 64;
+	uint64_t *ws = calloc(words, 8), *dirty = calloc(words, 8);
+	uint32_t pages[MIG_BATCH_PAGES];
+	size_t n = 0;
+	int rc = -1;
+	if (!ws || !dirty)
+		goto out;
+	/* Written since the last look: still lacking there (a page found
+	 * zero before is pending again); what is sent now and written after
+	 * is in the dirty set at the stop. */
+	if (s->tracking) {
+		if (taps_dirty_fetch(s->m, dirty, s->npages) < 0)
+			goto out;
+		for (uint64_t w = 0; w < words; w++)
+			s->pending[w] |= dirty[w];
+	}
+	taps_recent_pages(s->m, ws, s->npages);
+	for (uint64_t i = 0; i < s->npages && n < PC_WORKING_SET && n < MIG_BATCH_PAGES; i++)
+		if (bit(ws, i) && (!s->tracking || bit(s->pending, i)))
+			pages[n++] = (uint32_t)i;
+	if (n && mig_src_send_pages(s, pages, n, err, errlen)) {
+		rc = -2;
+		goto out;
+	}
+	if (s->tracking)
+		for (size_t k = 0; k < n; k++)
+			s->pending[pages[k] / 64] &= ~(1ULL << (pages[k] % 64));
+	rc = 0;
+out:
+	if (rc == -1)
+		snprintf(err, errlen, "out of memory for the migration's page sets");
+	free(ws);
+	free(dirty);
+	return rc ? -1 : 0;
+}
+
 /* Stop, send the state, the working set and the list of what is still
  * missing, and hand over: the VM runs on the destination from here. */
 enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen)

@@ -213,6 +213,11 @@ static int take_stream(struct attempt *a)
 				return refuse(a, why);
 			break;
 		case MIG_ROUND: a->rounds++; break;
+		case MIG_SYNC:
+			mig_trace("destination", "sync-received");
+			if (chan_send(&a->ch, MIG_SYNCED, NULL, 0, false))
+				return -1;
+			break;
 		case MIG_POSTCOPY: {
 			struct memview mv;
 			taps_memview(a->m, &mv);

@@ -32,6 +32,10 @@ struct mig_source {
 	double t_start, t_round, t_report, send_s, scan_s, round_scan_s;
 	double next_send; /* with a throttle: no batch before this */
 	struct mig_base_send *base; /* the base the destination lacks, going out */
+	/* SYNC sent: the VM runs on until the destination has caught up
+	 * (SYNCED), then stops; `sync_pc`: into post-copy */
+	bool syncing, sync_pc;
+	double t_sync;
 	/* post-copy: the VM runs on the destination, which lacks pc_left */
 	bool pc;
 	bool pc_done_sent; /* PC_DONE: every page of pc_left went */
@@ -62,6 +66,10 @@ int mig_src_expect(struct mig_source *s, uint8_t want, char *err, size_t errlen)
  * what is missing, and hand over (MIG_HANDED_OVER); then serve requests
  * and push the rest, a step at a time, until MIG_DONE. */
 enum mig_status mig_pc_start(struct mig_source *s, char *err, size_t errlen);
+/* Just before a post-copy's stop, while the VM runs: the hart's working
+ * set as ordinary pages, so the stop itself sends only those of them
+ * written since.  0, or -1 with err. */
+int mig_pc_presend(struct mig_source *s, char *err, size_t errlen);
 /* --postcopy now, before the stop: a step of finding the pages that are
  * not zero (the VM runs between steps).  true when done. */
 bool mig_pc_scan_step(struct mig_source *s);
