@@ -74,6 +74,7 @@ struct run_options {
 	bool jit; /* --jit on|off */
 	unsigned jit_threshold;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter */
+	bool sandboxed; /* the filter is on already (--incoming: before the stream) */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
@@ -648,7 +649,7 @@ static int save_snapshot(struct machine *m, const char *path)
  * rules right after, so that the tests can see a forbidden call stopped. */
 static int enter_sandbox(const struct run_options *o)
 {
-	if (o->no_sandbox)
+	if (o->no_sandbox || o->sandboxed)
 		return 0;
 	char err[256];
 	if (sandbox_enter(err, sizeof(err))) {
@@ -806,6 +807,8 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
 	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
+		if (o->incoming)
+			mig_trace("destination", "first-slice");
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/host/clone.c) returns here too: the log is the parent's,
@@ -1092,14 +1095,28 @@ static int run_configured(struct run_options *o_, bool record)
 }
 
 /* keel run --incoming: wait for a migrating VM, then run it like any
- * other; its console, socket and forwards are this keel's. */
-static int run_incoming(const struct run_options *o, const struct machine_config *cfg)
+ * other; its console, socket and forwards are this keel's.  The stream
+ * comes from the network and is parsed (decrypted, decompressed, decoded
+ * into a machine) under the seccomp filter: the key is read first, and
+ * everything the receiving needs (a listening socket, the disk, a base
+ * image that arrives) is allowed by it.  The debugging runs (--gdb,
+ * --trace) go without it, as they do anyway. */
+static int run_incoming(const struct run_options *o_, const struct machine_config *cfg)
 {
+	struct run_options in = *o_;
+	const struct run_options *o = &in;
 	uint8_t key[MIG_KEY_BYTES];
 	char err[PATH_MAX + 512];
 	struct machine *m = NULL;
 	struct mig_postcopy *pc = NULL;
 	int rc = mig_key_load(o->key, key, err, sizeof(err));
+	if (rc == 0 && !o->gdb_port && !o->trace) {
+		if (enter_sandbox(o)) {
+			sodium_memzero(key, sizeof(key));
+			return 1;
+		}
+		in.sandboxed = true;
+	}
 	if (rc == 0)
 		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, &pc, err,
 				 sizeof(err));

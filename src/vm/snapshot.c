@@ -316,8 +316,9 @@ static int decode_section(struct machine *m, int i, struct state_reader *r)
 }
 
 /* `ram`: the file must have a RAM section (false: it must not, and RAM
- * is left as it is). */
-static int load_sections(struct machine *m, struct state_reader *r, bool ram)
+ * is left as it is).  `boot`: it must have BOOT (false: it may, and the
+ * machine's boot image is otherwise left as it is). */
+static int load_sections(struct machine *m, struct state_reader *r, bool ram, bool boot)
 {
 	uint32_t version, flags;
 	if (sr_file_header(r, &version, &flags))
@@ -352,7 +353,7 @@ static int load_sections(struct machine *m, struct state_reader *r, bool ram)
 	if (rc < 0)
 		return -1;
 	for (int i = 0; i < SEC_COUNT; i++) {
-		if (!seen[i] && section_needed(m, i, ram))
+		if (!seen[i] && section_needed(m, i, ram) && (boot || i != SEC_BOOT))
 			return sr_fail(r, "missing section '%s' (truncated?)",
 				       state_tag_name(section_tag(i), name));
 	}
@@ -414,7 +415,7 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
 	sr_init(&r, buf, len);
 	if (verify_sum(&r, &body, true) == 0) {
 		sr_init(&r, buf, body);
-		if (load_sections(m, &r, true) == 0)
+		if (load_sections(m, &r, true, true) == 0)
 			return 0;
 	}
 	snprintf(err, errlen, "snapshot: %s", r.err);
@@ -424,12 +425,41 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
 /* A migration's state (svc/migrate): written by snapshot_save_without_ram
  * into a stream that the channel authenticates chunk by chunk, so it
  * carries no SUM section of its own. */
-int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
-			      size_t errlen)
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, bool boot,
+			      char *err, size_t errlen)
 {
 	struct state_reader r;
 	sr_init(&r, buf, len);
-	if (load_sections(m, &r, false) == 0)
+	if (load_sections(m, &r, false, boot) == 0)
+		return 0;
+	snprintf(err, errlen, "snapshot: %s", r.err);
+	return -1;
+}
+
+int snapshot_load_boot(struct machine *m, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct state_reader r;
+	struct state_section s;
+	bool seen = false;
+	int rc;
+	char name[5];
+	sr_init(&r, buf, len);
+	while ((rc = sr_next_section(&r, &s)) == 1) {
+		state_tag_name(s.tag, name);
+		if (s.tag != TAG_BOOT || !section_needed(m, SEC_BOOT, false))
+			rc = sr_fail(&r, "section '%s' where only BOOT may be", name);
+		else if (seen)
+			rc = sr_fail(&r, "section '%s' appears twice", name);
+		else if (s.version != BOOT_STATE_VERSION)
+			rc = sr_fail(&r, "section '%s' version %u; this keel reads version %u", name,
+				     s.version, BOOT_STATE_VERSION);
+		else if (machine_boot_load(m, &s.body) || sr_end_section(&s))
+			rc = sr_fail(&r, "%s", s.body.err);
+		if (rc < 0)
+			break;
+		seen = true;
+	}
+	if (rc == 0)
 		return 0;
 	snprintf(err, errlen, "snapshot: %s", r.err);
 	return -1;

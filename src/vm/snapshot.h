@@ -51,11 +51,15 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
  * file header and every other section (DISK included, after a flush) to
  * `w`, BOOT only if `boot` (the boot image never changes while a machine
  * runs, so a migration sends it ahead); loading expects no RAM section
- * and leaves RAM as it is. */
+ * and leaves RAM as it is, and BOOT only if `boot`. */
 int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool boot, char *err,
 			      size_t errlen);
-int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
-			      size_t errlen);
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, bool boot,
+			      char *err, size_t errlen);
+/* The BOOT section alone (sections without a file header, as a
+ * migration sends ahead), loaded long before the rest: the state at the
+ * stop is then loaded with `boot` false, and the stop stays short. */
+int snapshot_load_boot(struct machine *m, const void *buf, size_t len, char *err, size_t errlen);
 
 /* Append every section except DISK and RAM, in file order, to `w` (no
  * file header).  State digests before version 4 hash exactly these bytes. */
