@@ -51,6 +51,9 @@
 #define MAX_REPLY (64u * 1024u) /* the clone's reply kept for judging */
 #define MAX_ALERTS (64u * 1024u)
 #define RAW_QUIET_MS 10 /* raw protocol: a burst ends after this pause */
+/* A trial clone's line on its alert pipe each time its guest goes idle
+ * (never JSON, so never taken for an alert). */
+#define IDLE_MARK "idle\n"
 #define VERDICT_RING 128
 #define CONSOLE_TAIL 8192
 #define MAX_KEEPERS 8 /* blocked clones being saved at once */
@@ -72,6 +75,7 @@ struct trial {
 	struct buf reply;
 	bool reply_eof, dead;
 	struct buf alerts;
+	unsigned long idles; /* idle marks read from the alert pipe */
 	/* Its console, read as it comes from a pipe: the tail, how much of it
 	 * was scanned, and the lines that say something crashed. */
 	int console_fd;
@@ -99,6 +103,7 @@ struct conn {
 	enum conn_state st;
 	double t_accept, t_last, t_start, t_reply, t_settle, deadline;
 	unsigned requests;
+	unsigned long idles_at_reply; /* t.idles when the reply was complete */
 	struct trial t;
 };
 
@@ -108,7 +113,9 @@ struct conn {
 struct keeper {
 	int pid; /* 0: a free slot */
 	int fd; /* the clone's control socket */
-	int console_fd; /* its console, held open (not read: it is paused) */
+	/* Its console and alert pipe, held open but not read (it is paused):
+	 * a write into a closed pipe would kill it with SIGPIPE. */
+	int console_fd, alerts_fd;
 	struct buf reply;
 	unsigned long conn;
 	double deadline;
@@ -435,10 +442,20 @@ static void trial_end(struct shield *sh, struct trial *t)
 	*t = NO_TRIAL;
 }
 
+/* In a trial clone, at each idle: the front's settle ends at the first
+ * one after the reply (settle_until_idle). */
+static void trial_idle(void *opaque)
+{
+	FILE *out = opaque;
+	fputs(IDLE_MARK, out);
+	fflush(out);
+}
+
 /* In the new clone: watch it, then run as a clone.  Nothing of the front
  * is ours: its descriptors are closed (clone.c), its memory the parent's. */
-static void become_trial(struct shield *sh, struct machine *m, int alert_fd, int parent)
+static void become_trial(struct shield *sh, struct host_loop *l, int alert_fd, int parent)
 {
+	struct machine *m = l->m;
 	sh->in_clone = true;
 	/* A trial clone dies with the front that forked it: never a leak. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -458,6 +475,10 @@ static void become_trial(struct shield *sh, struct machine *m, int alert_fd, int
 	}
 	if (!shield_watch_start(m, sh->rules, sh->vmi, out, err, sizeof(err)))
 		_exit(1);
+	if (sh->rules->settle_until_idle) {
+		l->idle_hook = trial_idle;
+		l->idle_opaque = out;
+	}
 }
 
 /* Find the guest kernel before the first fork (again after a reboot moved
@@ -513,7 +534,7 @@ static int trial_fork(struct shield *sh, struct host_loop *l, struct conn *c)
 	int rc = clone_vm(l->m, l->api, &r, &res);
 	if (rc == 0) {
 		close(p[0]); /* con[]: closed by the clone already */
-		become_trial(sh, l->m, p[1], parent);
+		become_trial(sh, l, p[1], parent);
 		return 1;
 	}
 	close(p[1]);
@@ -544,6 +565,8 @@ static void keeper_free(struct shield *sh, struct keeper *k)
 	close(k->fd);
 	if (k->console_fd >= 0)
 		close(k->console_fd);
+	if (k->alerts_fd >= 0)
+		close(k->alerts_fd);
 	unlink(k->ctl);
 	buf_free(&k->reply);
 	*k = (struct keeper){0};
@@ -565,7 +588,8 @@ static const char *keep_clone(struct shield *sh, struct conn *c)
 	int fd = connect_unix(t->ctl);
 	if (fd < 0)
 		return NULL;
-	*k = (struct keeper){.pid = t->pid, .fd = fd, .console_fd = -1, .conn = c->id,
+	*k = (struct keeper){.pid = t->pid, .fd = fd, .console_fd = -1, .alerts_fd = -1,
+			     .conn = c->id,
 			     .deadline = now_ms() + KEEP_TIMEOUT_MS};
 	snprintf(k->ctl, sizeof(k->ctl), "%s", t->ctl);
 	snprintf(k->path, sizeof(k->path), "%s/shield-c%lu-r%u-%d.keel", sh->rules->snapshot_dir,
@@ -589,7 +613,8 @@ static const char *keep_clone(struct shield *sh, struct conn *c)
 	free(line);
 	buf_free(&req);
 	k->console_fd = t->console_fd;
-	t->console_fd = -1;
+	k->alerts_fd = t->alerts_fd;
+	t->console_fd = t->alerts_fd = -1;
 	t->pid = 0; /* the keeper's now: not killed with the trial */
 	return k->path;
 }
@@ -913,6 +938,30 @@ static bool reply_complete(struct shield *sh, const struct trial *t, double now,
 	return now - t_reply >= RAW_QUIET_MS;
 }
 
+/* The idle marks among the clone's alert lines: counted and taken out. */
+static void take_idle_marks(struct trial *t)
+{
+	size_t in = 0, out = 0, mark = strlen(IDLE_MARK);
+	while (in < t->alerts.len) {
+		uint8_t *nl = memchr(t->alerts.p + in, '\n', t->alerts.len - in);
+		size_t len = nl ? (size_t)(nl - t->alerts.p) - in + 1 : t->alerts.len - in;
+		if (nl && len == mark && !memcmp(t->alerts.p + in, IDLE_MARK, mark)) {
+			t->idles++;
+		} else {
+			memmove(t->alerts.p + out, t->alerts.p + in, len);
+			out += len;
+		}
+		in += len;
+	}
+	t->alerts.len = out;
+}
+
+/* What is left is the start of an idle mark still on its way. */
+static bool is_idle_prefix(const struct buf *b)
+{
+	return b->len < strlen(IDLE_MARK) && !memcmp(b->p, IDLE_MARK, b->len);
+}
+
 /* 1: it became a clone. */
 static int trial_step(struct shield *sh, struct host_loop *l, struct conn *c)
 {
@@ -930,7 +979,7 @@ static int trial_step(struct shield *sh, struct host_loop *l, struct conn *c)
 	} else if (t->dead) {
 		trial_done(sh, c);
 		attack(sh, c, "attack", "the clone stopped (guest panic, poweroff or crash)");
-	} else if (t->alerts.len) {
+	} else if (t->alerts.len && !is_idle_prefix(&t->alerts)) {
 		trial_done(sh, c);
 		attack(sh, c, "attack", "the clone raised alerts");
 	} else if (json_array_size(t->crash)) {
@@ -940,7 +989,10 @@ static int trial_step(struct shield *sh, struct host_loop *l, struct conn *c)
 	} else if (c->st == C_TRIAL && reply_complete(sh, t, now, c->t_reply)) {
 		c->st = C_SETTLE;
 		c->t_settle = now + sh->rules->settle_ms;
-	} else if (c->st == C_SETTLE && now >= c->t_settle) {
+		c->idles_at_reply = t->idles;
+	} else if (c->st == C_SETTLE &&
+		   (now >= c->t_settle ||
+		    (sh->rules->settle_until_idle && t->idles > c->idles_at_reply))) {
 		trial_done(sh, c);
 		if (!t->reply.len)
 			attack(sh, c, "attack", "the service closed the connection without answering");
@@ -1081,6 +1133,7 @@ static void on_ready(struct shield *sh, struct conn *c, unsigned kind, short rev
 	case K_ALERTS:
 		if (read_into(c->t.alerts_fd, &c->t.alerts, MAX_ALERTS) < 0)
 			c->t.dead = true; /* every writer is gone: the clone died */
+		take_idle_marks(&c->t);
 		break;
 	case K_CONSOLE:
 		console_read(&c->t);

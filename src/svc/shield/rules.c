@@ -193,7 +193,8 @@ static int parse_root(struct shield_rules *r, json_t *root, char *why, size_t wl
 {
 	static const char *const keys[] = {"ports", "protocol", "try", "verdict_ms", "settle_ms",
 					   "idle_ms", "on_timeout", "exec_allow", "ids", "alerts",
-					   "verdicts", "max_trials", "uid", "snapshot_dir", NULL};
+					   "verdicts", "max_trials", "uid", "snapshot_dir",
+					   "settle_until_idle", NULL};
 	if (!json_is_object(root)) {
 		snprintf(why, wl, "the rules must be a JSON object");
 		return -1;
@@ -211,6 +212,11 @@ static int parse_root(struct shield_rules *r, json_t *root, char *why, size_t wl
 		return -1;
 	if ((v = json_object_get(root, "try")) && parse_try(r, v, why, wl))
 		return -1;
+	if ((v = json_object_get(root, "settle_until_idle")) && !json_is_boolean(v)) {
+		snprintf(why, wl, "settle_until_idle must be true or false");
+		return -1;
+	}
+	r->settle_until_idle = !v || json_is_true(v);
 	if ((v = json_object_get(root, "exec_allow")) &&
 	    globs_set(&r->exec_allow, v, "exec_allow", why, wl))
 		return -1;
@@ -272,10 +278,11 @@ json_t *shield_rules_json(const struct shield_rules *r)
 				globs_json(&r->from), "payload", globs_json(&r->payload), "sample",
 				r->sample, "detector", det);
 	static const char *const uids[] = {"gain", "any", "off"};
-	return json_pack("{s:s,s:o,s:s,s:o,s:i,s:i,s:i,s:s,s:o,s:s,s:s?,s:s,s:s?,s:i,s:s?}",
+	return json_pack("{s:s,s:o,s:s,s:o,s:i,s:i,s:b,s:i,s:s,s:o,s:s,s:s?,s:s,s:s?,s:i,s:s?}",
 			 "file", r->path,
 			 "ports", ports, "protocol", r->http ? "http" : "raw", "try", try,
-			 "verdict_ms", r->verdict_ms, "settle_ms", r->settle_ms, "idle_ms",
+			 "verdict_ms", r->verdict_ms, "settle_ms", r->settle_ms,
+			 "settle_until_idle", r->settle_until_idle, "idle_ms",
 			 r->idle_ms, "on_timeout", r->timeout_blocks ? "block" : "pass",
 			 "exec_allow", globs_json(&r->exec_allow), "uid", uids[r->uid], "ids",
 			 r->ids, "alerts", r->alerts ? r->alerts : "stderr", "verdicts",

@@ -36,7 +36,8 @@ struct shield_rules {
 	size_t det_max_bytes; /* cheap detector: a request longer than this (0: off) */
 	bool det_nonprintable; /* ...or one with bytes outside printable ASCII, \r\n\t */
 	unsigned verdict_ms; /* the whole trial, fork to verdict */
-	unsigned settle_ms; /* watching the clone on after its reply */
+	unsigned settle_ms; /* watching the clone on after its reply, at most */
+	bool settle_until_idle; /* ...or until its guest first idles after the reply */
 	unsigned idle_ms; /* a connection with nothing to judge this long is closed */
 	bool timeout_blocks; /* "on_timeout": "block" (default) or "pass" */
 	struct glob_list exec_allow; /* programs the guest may exec during a trial */
