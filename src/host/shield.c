@@ -459,6 +459,10 @@ static void become_trial(struct shield *sh, struct host_loop *l, int alert_fd, i
 	sh->in_clone = true;
 	/* A trial clone dies with the front that forked it: never a leak. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* ...and never of the front closing its end of the service's
+	 * connection or a pipe: a clone kept for its snapshot runs on a
+	 * moment after its trial, and its slirp writes to what is closed. */
+	signal(SIGPIPE, SIG_IGN);
 	if (getppid() != parent)
 		_exit(1);
 	FILE *out = fdopen(alert_fd, "w");
@@ -557,6 +561,21 @@ static int trial_fork(struct shield *sh, struct host_loop *l, struct conn *c)
 	return 0;
 }
 
+/* Bytes as a JSON string, non-printable ones as dots. */
+static json_t *printable(const uint8_t *b, size_t n, size_t max)
+{
+	char *s = malloc((n < max ? n : max) + 1);
+	if (!s)
+		return json_null();
+	size_t k = 0;
+	for (; k < n && k < max; k++)
+		s[k] = b[k] >= 0x20 && b[k] < 0x7f ? (char)b[k] : '.';
+	s[k] = '\0';
+	json_t *j = json_string(s);
+	free(s);
+	return j ? j : json_null();
+}
+
 /* ---- forensic snapshots of blocked clones ---- */
 
 static void keeper_free(struct shield *sh, struct keeper *k)
@@ -642,8 +661,16 @@ static void keeper_step(struct shield *sh, struct keeper *k, bool eof)
 	json_t *line = json_pack("{s:f,s:s,s:s,s:I,s:i,s:s}", "host_ns", wall_ns(), "policy",
 				 "shield", "response", "snapshot", "conn", (json_int_t)k->conn,
 				 "clone_pid", k->pid, "file", k->path);
-	if (line && error)
+	if (line && error) {
 		json_object_set_new(line, "error", json_string(error));
+		/* keel's own last words in the clone (its stderr is the console) */
+		struct buf con = {0};
+		while (k->console_fd >= 0 && read_into(k->console_fd, &con, 1u << 20) > 0)
+			;
+		size_t from = con.len > 400 ? con.len - 400 : 0;
+		json_object_set_new(line, "console_tail", printable(con.p + from, con.len - from, 400));
+		buf_free(&con);
+	}
 	if (line && json_dumpf(line, sh->alerts, JSON_COMPACT) == 0)
 		fputc('\n', sh->alerts);
 	fflush(sh->alerts);
@@ -660,19 +687,6 @@ static void keeper_read(struct shield *sh, struct keeper *k)
 
 /* ---- verdicts ---- */
 
-static json_t *printable(const uint8_t *b, size_t n, size_t max)
-{
-	char *s = malloc((n < max ? n : max) + 1);
-	if (!s)
-		return json_null();
-	size_t k = 0;
-	for (; k < n && k < max; k++)
-		s[k] = b[k] >= 0x20 && b[k] < 0x7f ? (char)b[k] : '.';
-	s[k] = '\0';
-	json_t *j = json_string(s);
-	free(s);
-	return j ? j : json_null();
-}
 
 /* New console output of the clone: the lines that say something crashed
  * (a process killed by a signal, the kernel's panic, oops or BUG) are
