@@ -237,27 +237,11 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 	return rc;
 }
 
-void hart_before_fork(struct hart *h, bool brief)
-{
-	if (!brief)
-		return;
-	if (h->blocks)
-		madvise(h->blocks, BLOCK_TABLE_BYTES, MADV_KEEPONFORK);
-	if (h->jit)
-		jit_fork_brief(h->jit);
-}
-
-void hart_after_fork_parent(struct hart *h)
-{
-	if (h->blocks) /* the next clone's table starts empty again */
-		madvise(h->blocks, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);
-}
-
 int hart_after_fork(struct hart *h, bool brief)
 {
-	if (h->blocks) /* this clone's own clones start empty, as the parent's do */
-		madvise(h->blocks, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);
-	return h->jit ? jit_after_fork(h->jit, brief) : 0;
+	if (brief && h->blocks)
+		madvise(h->blocks, BLOCK_TABLE_BYTES, MADV_NOHUGEPAGE);
+	return h->jit ? jit_after_fork(h->jit) : 0;
 }
 
 const struct jit_stats *hart_jit_stats(const struct hart *h)

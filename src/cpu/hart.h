@@ -295,17 +295,13 @@ int hart_set_block_cache(struct hart *h, bool on);
  * be mapped (the JIT then stays off). */
 int hart_set_jit(struct hart *h, bool on, unsigned threshold);
 
-/* Around fork() of a clone.  A clone starts with an empty block table
- * and JIT code cache of its own (hart_after_fork in the child).  A brief
- * one (a shield trial, which lives for a moment) keeps its parent's
- * decoded blocks, copy-on-write, and runs their translations in the
- * parent's code cache without writing it (jit_after_fork): it would
- * otherwise spend about 40% of its CPU decoding the same blocks again.
- * hart_before_fork before fork(); hart_after_fork_parent in the parent
- * after it; hart_after_fork in the child before it runs, which returns 0,
- * or -1 when it cannot map a code cache. */
-void hart_before_fork(struct hart *h, bool brief);
-void hart_after_fork_parent(struct hart *h);
+/* In a fork()ed child, before it runs: give the JIT a code cache of its
+ * own (cpu/jit.h, jit_after_fork).  `brief`: the child lives for a moment
+ * (a shield trial): its block table, empty after the fork, is filled in
+ * 4 KiB pages instead of huge ones, so each region it builds a block in
+ * costs a 4 KiB page to zero, not 2 MiB (about a seventh of a trial
+ * clone's CPU), for the host TLB misses a long run would pay.  Returns 0,
+ * or -1 when it cannot. */
 int hart_after_fork(struct hart *h, bool brief);
 
 /* The JIT's counts for --stats, or NULL when it is off. */

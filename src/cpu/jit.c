@@ -725,8 +725,6 @@ static uint64_t now_ns(void)
 
 enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
 {
-	if (j->frozen)
-		return JIT_NOT_TRANSLATED;
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
 	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table};
@@ -774,8 +772,8 @@ static uint8_t *second_mapping(uint8_t **w)
 	return x;
 }
 
-/* Map the code cache twice (jit.h), shared memory both times.  A
- * fork()ed child inherits both views (jit_after_fork). */
+/* Map the code cache twice (jit.h), shared memory both times.  Not
+ * inherited by a fork()ed child (jit_after_fork). */
 static int map_cache(struct jit *j)
 {
 	j->code_w = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE,
@@ -789,6 +787,8 @@ static int map_cache(struct jit *j)
 		munmap(j->code_w, JIT_CACHE_BYTES);
 		return -1;
 	}
+	madvise(j->code_w, JIT_CACHE_BYTES, MADV_DONTFORK);
+	madvise(j->code, JIT_CACHE_BYTES, MADV_DONTFORK);
 	j->size = JIT_CACHE_BYTES;
 	j->used = 0;
 	return 0;
@@ -807,44 +807,21 @@ struct jit *jit_new(unsigned threshold)
 	return j;
 }
 
-static void unmap_cache(struct jit *j)
+int jit_after_fork(struct jit *j)
 {
-	munmap(j->code, j->size);
-	munmap(j->code_w, j->size);
-}
-
-void jit_fork_brief(struct jit *j)
-{
-	j->lent = true;
-}
-
-int jit_after_fork(struct jit *j, bool brief)
-{
-	j->lent = false;
-	if (!brief)
-		unmap_cache(j);
-	/* brief: the parent's stays mapped until this process ends */
-	j->frozen = map_cache(j) != 0;
-	return j->frozen ? -1 : 0;
+	return map_cache(j);
 }
 
 void jit_reset(struct jit *j)
 {
 	j->used = 0;
-	if (!j->lent)
-		return;
-	/* A brief clone may be running code in this memory: it keeps it, and
-	 * this process takes a new cache. */
-	unmap_cache(j);
-	j->lent = false;
-	if (map_cache(j))
-		j->frozen = true; /* nothing mapped: no more translations */
 }
 
 void jit_free(struct jit *j)
 {
 	if (!j)
 		return;
-	unmap_cache(j);
+	munmap(j->code, j->size);
+	munmap(j->code_w, j->size);
 	free(j);
 }

@@ -54,11 +54,6 @@ struct jit {
 	uint8_t *code, *code_w;
 	size_t size, used;
 	unsigned threshold; /* interpreted entries before a block is translated */
-	/* A brief fork-clone may still run translations in this cache
-	 * (jit_fork_brief): emptying it maps a new one instead. */
-	bool lent;
-	/* No cache could be mapped: nothing is translated any more. */
-	bool frozen;
 	struct jit_stats stats;
 };
 
@@ -81,18 +76,11 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 /* Empty the code cache.  The caller has cleared every block's jit. */
 void jit_reset(struct jit *j);
 
-/* Before fork() of a brief clone, which keeps the parent's block table
- * and runs the translations it refers to in the cache it inherits. */
-void jit_fork_brief(struct jit *j);
-
-/* In a fork()ed child: map an empty cache of its own for what it
- * translates.  Brief: the inherited one (shared memory, which the parent
- * writes on) stays mapped where it was, never written, for the
- * translations the inherited block table refers to; the parent that
- * empties its cache maps a new one rather than overwrite code the child
- * may be running.  Otherwise the child's block table starts empty and the
- * inherited cache is unmapped.  Returns 0, or -1 when no cache can be
- * mapped. */
-int jit_after_fork(struct jit *j, bool brief);
+/* In a fork()ed child: the code cache was not inherited (it is shared
+ * memory, which the child would otherwise write under the parent's
+ * running code); map an empty one of its own.  The child's block table
+ * starts empty too, so nothing refers to the old one.  Returns 0, or -1
+ * when it cannot be mapped. */
+int jit_after_fork(struct jit *j);
 
 #endif

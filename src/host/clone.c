@@ -248,10 +248,7 @@ int clone_vm(struct machine *m, struct api_server *parent_api, const struct clon
 	 * caller flushed its own buffers). */
 	fflush(NULL);
 	double t0 = now_us();
-	hart_before_fork(&m->hart, r->brief);
 	pid_t pid = fork();
-	if (pid != 0)
-		hart_after_fork_parent(&m->hart);
 	double t1 = now_us();
 	if (pid == 0) {
 		close(ready[0]);
