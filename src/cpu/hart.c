@@ -237,10 +237,8 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 	return rc;
 }
 
-int hart_after_fork(struct hart *h, bool brief)
+int hart_after_fork(struct hart *h)
 {
-	if (brief && h->blocks)
-		madvise(h->blocks, BLOCK_TABLE_BYTES, MADV_NOHUGEPAGE);
 	return h->jit ? jit_after_fork(h->jit) : 0;
 }
 

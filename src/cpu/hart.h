@@ -296,13 +296,8 @@ int hart_set_block_cache(struct hart *h, bool on);
 int hart_set_jit(struct hart *h, bool on, unsigned threshold);
 
 /* In a fork()ed child, before it runs: give the JIT a code cache of its
- * own (cpu/jit.h, jit_after_fork).  `brief`: the child lives for a moment
- * (a shield trial): its block table, empty after the fork, is filled in
- * 4 KiB pages instead of huge ones, so each region it builds a block in
- * costs a 4 KiB page to zero, not 2 MiB (about a seventh of a trial
- * clone's CPU), for the host TLB misses a long run would pay.  Returns 0,
- * or -1 when it cannot. */
-int hart_after_fork(struct hart *h, bool brief);
+ * own (cpu/jit.h, jit_after_fork).  Returns 0, or -1 when it cannot. */
+int hart_after_fork(struct hart *h);
 
 /* The JIT's counts for --stats, or NULL when it is off. */
 const struct jit_stats *hart_jit_stats(const struct hart *h);

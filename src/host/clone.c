@@ -116,7 +116,7 @@ static int build_own(struct machine *m, struct api_server *own_api, const struct
 {
 	if (own_api)
 		*own_api = *api;
-	if (hart_after_fork(&m->hart, r->brief)) {
+	if (hart_after_fork(&m->hart)) {
 		snprintf(err, errlen, "cannot map the JIT's code cache");
 		return -1;
 	}

@@ -524,8 +524,7 @@ static int trial_fork(struct shield *sh, struct host_loop *l, struct conn *c)
 		t->dead = true;
 		return 0;
 	}
-	struct clone_request r = {.net_user = true, .keep_fd = p[1], .console_fd = con[1],
-				  .brief = true};
+	struct clone_request r = {.net_user = true, .keep_fd = p[1], .console_fd = con[1]};
 	snprintf(r.sock, sizeof(r.sock), "%s", t->ctl);
 	r.net.ipv6 = sh->ipv6;
 	r.net.nfwd = 1;

@@ -33,9 +33,6 @@ struct clone_request {
 	/* Its console output into this descriptor instead (-1: console): the
 	 * shield reads a trial clone's console from a pipe as it comes. */
 	int console_fd;
-	/* A clone that lives for a moment (a shield trial): its caches are
-	 * set up for a short run (hart_after_fork). */
-	bool brief;
 	bool net_user; /* false: no network (frames are dropped) */
 	struct net_user_opts net; /* with net_user: its own forwards */
 	bool inherit_entropy; /* keep the parent's entropy source (tests) */
