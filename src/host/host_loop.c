@@ -469,6 +469,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 		 * hart runs on at once, instead of the host sleeping until the
 		 * next deadline or more input, with a frame in the guest's ring. */
 		if (why == STOP_IDLE && machine_hart_waiting(m)) {
+			if (l->idle_hook)
+				l->idle_hook(l->idle_opaque);
 			why = idle(l);
 			if (why == STOP_WFI_IDLE)
 				return why;

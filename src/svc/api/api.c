@@ -404,6 +404,7 @@ static json_t *do_clone(struct api_server *s, json_t *id, struct machine *m,
 	json_t *bad = NULL;
 	memset(r, 0, sizeof(*r));
 	r->keep_fd = -1;
+	r->console_fd = -1;
 	const char *sock = opt_string(req, "sock", id, &bad);
 	const char *net = opt_string(req, "net", id, &bad);
 	const char *console = opt_string(req, "console", id, &bad);

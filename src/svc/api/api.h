@@ -30,6 +30,9 @@ struct vmi;
 struct clone_request {
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* the clone's API socket */
 	char console[PATH_MAX]; /* its console output; "" is /dev/null */
+	/* Its console output into this descriptor instead (-1: console): the
+	 * shield reads a trial clone's console from a pipe as it comes. */
+	int console_fd;
 	bool net_user; /* false: no network (frames are dropped) */
 	struct net_user_opts net; /* with net_user: its own forwards */
 	bool inherit_entropy; /* keep the parent's entropy source (tests) */
