@@ -426,7 +426,10 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn)
 	if (funct7_of(insn) == 0x09 || funct7_of(insn) == 0x0b) { /* SFENCE.VMA, SINVAL.VMA */
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			return illegal(h, insn);
-		hart_flush_translations(h);
+		/* x0 in rs1 or rs2 means every address or every ASID, whatever
+		 * the register's value */
+		unsigned rs1 = rs1_of(insn), rs2 = rs2_of(insn);
+		hart_sfence_vma(h, rs1 != 0, h->x[rs1], rs2 != 0, h->x[rs2]);
 		return SYS_NEXT;
 	}
 	if (rs1_of(insn) != 0)
