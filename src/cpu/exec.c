@@ -237,15 +237,19 @@ static int exec_amo(struct hart *h, uint32_t insn)
 	unsigned size = f3 == 2 ? 4 : 8;
 	uint64_t va = h->x[rs1_of(insn)], src = h->x[rs2_of(insn)];
 	int priv = mmu_data_priv(h);
-	uint64_t pa, old = 0, result = 0;
+	uint64_t pa = 0, old = 0, result = 0;
+	uint8_t *host; /* the TLB's host address for va, when it has the page */
 	if (op == AMO_LR) {
 		if (rs2_of(insn) != 0)
 			return 1;
 		if (va & (size - 1))
 			return raise_exc(h, EXC_LOAD_MISALIGNED, va);
-		if (mmu_translate(h, va, size, ACCESS_READ, priv, &pa))
+		host = mmu_tlb_hit(h, va, ACCESS_READ, priv, &pa);
+		if (!host && mmu_translate_fill(h, va, size, ACCESS_READ, priv, &pa, &host))
 			return -1;
-		if (bus_read(h->bus, pa, size, &old))
+		if (host)
+			memcpy(&old, host, size);
+		else if (bus_read(h->bus, pa, size, &old))
 			return raise_exc(h, EXC_LOAD_ACCESS, va);
 		h->reservation = pa;
 		h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
@@ -255,12 +259,20 @@ static int exec_amo(struct hart *h, uint32_t insn)
 		return 1;
 	if (va & (size - 1))
 		return raise_exc(h, EXC_STORE_MISALIGNED, va);
-	if (mmu_translate(h, va, size, ACCESS_WRITE, priv, &pa))
-		return -1;
+	/* Linux takes a lock or changes a count with one every few hundred
+	 * instructions: a walk each time cost more than the rest of them. */
+	bool need_pa = op == AMO_SC || h->effect_hook; /* the reservation, note_amo */
+	host = mmu_tlb_hit(h, va, ACCESS_WRITE, priv, need_pa ? &pa : NULL);
 	if (op == AMO_SC) {
+		/* no fill: a failed SC writes nothing, so must not make the
+		 * page dirty or its blocks stale */
+		if (!host && mmu_translate(h, va, size, ACCESS_WRITE, priv, &pa))
+			return -1;
 		bool ok = h->reservation == pa;
 		h->reservation = UINT64_MAX;
-		if (ok && bus_write(h->bus, pa, size, src))
+		if (ok && host)
+			memcpy(host, &src, size);
+		else if (ok && bus_write(h->bus, pa, size, src))
 			return raise_exc(h, EXC_STORE_ACCESS, va);
 		h->x[rd_of(insn)] = !ok;
 		if (!ok)
@@ -268,11 +280,19 @@ static int exec_amo(struct hart *h, uint32_t insn)
 		result = src;
 		goto done;
 	}
-	if (!pmp_allows(h, pa, size, ACCESS_READ, priv) || bus_read(h->bus, pa, size, &old))
-		return raise_exc(h, EXC_STORE_ACCESS, va);
-	amo_compute(op, size, old, src, &result);
-	if (bus_write(h->bus, pa, size, result))
-		return raise_exc(h, EXC_STORE_ACCESS, va);
+	if (!host && mmu_translate_fill(h, va, size, ACCESS_WRITE, priv, &pa, &host))
+		return -1;
+	if (host) {
+		memcpy(&old, host, size);
+		amo_compute(op, size, old, src, &result);
+		memcpy(host, &result, size);
+	} else {
+		if (!pmp_allows(h, pa, size, ACCESS_READ, priv) || bus_read(h->bus, pa, size, &old))
+			return raise_exc(h, EXC_STORE_ACCESS, va);
+		amo_compute(op, size, old, src, &result);
+		if (bus_write(h->bus, pa, size, result))
+			return raise_exc(h, EXC_STORE_ACCESS, va);
+	}
 	h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
 done:
 	if (unlikely(h->effect_hook))

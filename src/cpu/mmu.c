@@ -312,18 +312,23 @@ __attribute__((cold)) void mmu_note_access_slow(struct hart *h, uint64_t va, uin
 	h->effect_hook->access(h->effect_hook->opaque, va, pa, size, value, write);
 }
 
-/* While an effect hook observes, data_tlb always misses (hart.h): do here
- * what a hit in the real TLB would have done on the fast path, so that
- * observing changes no walk.  Returns the host address of the aligned
- * access at va, with its physical address in *pa, or NULL on a miss. */
-static uint8_t *observed_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv,
-				 uint64_t *pa)
+uint8_t *mmu_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv, uint64_t *pa)
 {
 	const struct tlb_entry *e = tlb_slot(hart_tlb(h, priv, type), type, va);
 	if (e->tag != (va & PAGE_MASK))
 		return NULL;
 	uint8_t *host = (uint8_t *)(uintptr_t)(va + e->addend);
-	return bus_host_to_pa(h->bus, host, pa) ? host : NULL;
+	return !pa || bus_host_to_pa(h->bus, host, pa) ? host : NULL;
+}
+
+int mmu_translate_fill(struct hart *h, uint64_t va, unsigned size, enum access_type type,
+		       int priv, uint64_t *pa, uint8_t **host)
+{
+	uint64_t page_bytes;
+	if (translate(h, va, size, type, priv, pa, &page_bytes))
+		return -1;
+	*host = tlb_fill(h, va, *pa, page_bytes, type, priv);
+	return 0;
 }
 
 static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
@@ -331,13 +336,12 @@ static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum acces
 {
 	int priv = mmu_data_priv(h);
 	uint64_t pa;
-	uint8_t *host = h->effect_hook ? observed_tlb_hit(h, va, type, priv, &pa) : NULL;
-	if (!host) {
-		uint64_t page_bytes;
-		if (translate(h, va, size, type, priv, &pa, &page_bytes))
-			return -1;
-		host = tlb_fill(h, va, pa, page_bytes, type, priv);
-	}
+	/* While an effect hook observes, data_tlb always misses (hart.h): do
+	 * here what a hit in the real TLB would have done on the fast path,
+	 * so that observing changes no walk. */
+	uint8_t *host = h->effect_hook ? mmu_tlb_hit(h, va, type, priv, &pa) : NULL;
+	if (!host && mmu_translate_fill(h, va, size, type, priv, &pa, &host))
+		return -1;
 	if (host) {
 		if (type == ACCESS_WRITE)
 			memcpy(host, val, size);
