@@ -796,6 +796,48 @@ static void test_sum_toggles(void **state)
 	assert_int_equal(must_load(m, PRIV_S, VA_4K), 0x2222);
 }
 
+/* AMOs and LR/SC use the TLB: a read entry lets LR read but no AMO or SC
+ * write, and a mapping changed and fenced is seen by the next AMO. */
+static void test_amo_through_tlb(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt;
+	mmu_on(m, &pt, 3);
+	uint64_t slot = pt_map(&pt, VA_4K, FRAME(1), 0, PTE_R | PTE_A);
+	poke64(m, FRAME(1), 40);
+	poke64(m, FRAME(2), 100);
+	m->hart.x[A0] = VA_4K;
+	m->hart.x[A1] = 2;
+	assert_int_equal(must_load(m, PRIV_S, VA_4K), 40); /* a read entry */
+	assert_true(exec_in(m, PRIV_S, lr_d(T0, A0)));
+	assert_int_equal(m->hart.x[T0], 40);
+	assert_false(exec_in(m, PRIV_S, sc_d(T0, A0, A1)));
+	assert_mtrap(m, EXC_STORE_PAGE_FAULT, CODE_BASE, VA_4K);
+	assert_false(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1)));
+	assert_mtrap(m, EXC_STORE_PAGE_FAULT, CODE_BASE, VA_4K);
+	assert_int_equal(peek64(m, FRAME(1)), 40);
+
+	poke64(m, slot, pte_make(FRAME(1), RW_AD | PTE_V));
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
+	m->hart.x[A0] = VA_4K;
+	assert_true(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1))); /* fills */
+	assert_true(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1))); /* hits */
+	assert_int_equal(m->hart.x[T0], 42);
+	assert_int_equal(peek64(m, FRAME(1)), 44);
+	assert_true(exec_in(m, PRIV_S, lr_d(T0, A0)));
+	assert_true(exec_in(m, PRIV_S, sc_d(T1, A0, A1)));
+	assert_int_equal(m->hart.x[T1], 0);
+	assert_int_equal(peek64(m, FRAME(1)), 2);
+
+	poke64(m, slot, pte_make(FRAME(2), RW_AD | PTE_V));
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
+	m->hart.x[A0] = VA_4K;
+	assert_true(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1)));
+	assert_int_equal(m->hart.x[T0], 100);
+	assert_int_equal(peek64(m, FRAME(2)), 102);
+	assert_int_equal(peek64(m, FRAME(1)), 2);
+}
+
 /* ---- fetch across pages ---- */
 
 static void test_fetch_across_pages(void **state)
@@ -929,6 +971,7 @@ int main(void)
 		VM_TEST(test_many_address_spaces),
 		VM_TEST(test_sfence_vma_superpage),
 		VM_TEST(test_sum_toggles),
+		VM_TEST(test_amo_through_tlb),
 		VM_TEST(test_fetch_across_pages),
 		VM_TEST(test_translate_debug),
 		VM_TEST(test_store_through_alias_to_decoded_code),
