@@ -540,6 +540,23 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
 	return true;
 }
 
+/* The block at hpc, which neither slot of its pair (b is block_slot's)
+ * holds current: one of the two, rebuilt for it (NULL when even its first
+ * instruction does not fit in the page).  A block is never moved, as
+ * translations name it. */
+static __attribute__((noinline)) struct block *find_block(struct hart *h, struct block *table,
+							   struct block *b, uintptr_t hpc,
+							   unsigned room, uint64_t *gen,
+							   const void *const *handlers)
+{
+	struct block *p = block_partner(table, b);
+	/* rebuild where it was; else keep a translated block from an
+	 * untranslated one, the hot code from the cold */
+	if (b->hpc != hpc && (p->hpc == hpc || !p->hpc || (b->jit && !p->jit)))
+		b = p;
+	return rebuild(h, b, hpc, room, gen, handlers) ? b : NULL;
+}
+
 /* Translate block b (op_jit_count).  A full code cache is emptied, and
  * every block that had a translation counts its entries again. */
 static __attribute__((noinline, cold)) bool translate(struct hart *h, struct block *table,
@@ -892,10 +909,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		if (likely(table)) {
 			uintptr_t hpc = (uintptr_t)(pc + fetch_addend);
 			struct block *b = block_slot(table, hpc);
-			if (unlikely(b->hpc != hpc || b->gen != *window_gen) &&
-			    !rebuild(h, b, hpc, 0x1000 - (unsigned)(pc - fetch_page), window_gen,
-				     handlers))
-				goto fetch_slow;
+			if (unlikely(b->hpc != hpc || b->gen != *window_gen)) {
+				struct block *p = block_partner(table, b);
+				if (p->hpc == hpc && p->gen == *window_gen)
+					b = p; /* the other way of the pair */
+				else if (!(b = find_block(h, table, b, hpc,
+							  0x1000 - (unsigned)(pc - fetch_page),
+							  window_gen, handlers)))
+					goto fetch_slow;
+			}
 			if (likely(b->n <= left))
 				ENTER(b);
 		}

@@ -203,6 +203,9 @@ struct hart {
 	/* Entry i matches [pmp_lo[i], pmp_hi[i]); lo >= hi matches nothing.
 	 * Derived from pmpcfg/pmpaddr by pmp_update(), never saved. */
 	uint64_t pmp_lo[PMP_ENTRIES], pmp_hi[PMP_ENTRIES];
+	/* The entries that match anything, in priority order: every walk
+	 * checks each PTE read, and firmware leaves most entries off. */
+	uint8_t pmp_used[PMP_ENTRIES], pmp_nused;
 
 	/* LR/SC: one reservation, set by LR on an aligned address and cleared by
 	 * SC (success or failure), by any trap entry and by xRET.  A store by the

@@ -189,7 +189,8 @@ static void chain(struct emit *e, int64_t off)
 	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
 	if ((hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc)
 		return;
-	mov_imm64(a, RCX, (uintptr_t)block_slot(e->table, hpc));
+	/* the slot it is in now: if it moves, the check below fails */
+	mov_imm64(a, RCX, (uintptr_t)block_find(e->table, hpc));
 	mov_imm64(a, R8, hpc);
 	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *other = x86_jump(a, CC_NE);

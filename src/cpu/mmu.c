@@ -96,11 +96,14 @@ static bool pmp_range(const struct hart *h, int i, uint64_t *lo, uint64_t *hi)
 void pmp_update(struct hart *h)
 {
 	h->pmp_active = false;
+	h->pmp_nused = 0;
 	for (int i = 0; i < PMP_ENTRIES; i++) {
 		h->pmp_lo[i] = 1;
 		h->pmp_hi[i] = 0;
 		if (pmp_range(h, i, &h->pmp_lo[i], &h->pmp_hi[i]))
 			h->pmp_active = true;
+		if (h->pmp_lo[i] < h->pmp_hi[i])
+			h->pmp_used[h->pmp_nused++] = (uint8_t)i;
 	}
 }
 
@@ -110,10 +113,11 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_ty
 		return true;
 	static const uint8_t need[3] = {PMP_R, PMP_W, PMP_X};
 	uint64_t end = pa + size;
-	for (int i = 0; i < PMP_ENTRIES; i++) {
+	for (unsigned k = 0; k < h->pmp_nused; k++) {
+		unsigned i = h->pmp_used[k];
 		uint64_t lo = h->pmp_lo[i], hi = h->pmp_hi[i];
-		if (lo >= hi || end <= lo || pa >= hi)
-			continue; /* off, empty, or no byte matches */
+		if (end <= lo || pa >= hi)
+			continue; /* no byte matches */
 		if (pa < lo || end > hi)
 			return false; /* a partial match fails the access */
 		uint8_t cfg = h->pmpcfg[i];
