@@ -681,13 +681,6 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_ANDN: logic_not(e, ALU_AND, d); break;
 	case OP_ORN: logic_not(e, ALU_OR, d); break;
 	case OP_XNOR: logic_not(e, ALU_XOR, d); break;
-	case OP_REV8:
-		get_x(e, X86_W, RAX, d->rs1);
-		x86_u8(a, 0x48); /* bswap rax */
-		x86_u8(a, 0x0f);
-		x86_u8(a, 0xc8);
-		set_x(e, RAX, d->rd);
-		break;
 	case OP_BSET: bit_op(e, 0x0fab, NULL, d); break;
 	case OP_BCLR: bit_op(e, 0x0fb3, NULL, d); break;
 	case OP_BINV: bit_op(e, 0x0fbb, NULL, d); break;
