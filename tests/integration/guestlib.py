@@ -121,14 +121,12 @@ class Guest:
         self.send(f"{command}; echo {marker[:6]}''{marker[6:]} $?\n")
         m = self.expect(re.escape(marker) + r" (\d+)", timeout, start)
         out = self.text()[start:m.start()]
-        # drop the echoed command line, and whatever came before it (the
-        # end of the last prompt may arrive after `start` was taken): it
-        # ends with the line holding the marker as typed
-        typed = out.find(f"{marker[:6]}''")
-        if typed >= 0 and "\n" in out[typed:]:
-            out = out[out.index("\n", typed) + 1:]
-        else:
-            out = out.split("\n", 1)[1] if "\n" in out else ""
+        # drop the echoed command line (and a prompt or newline that came
+        # before it): up to the end of the line holding the marker's echo,
+        # whose quotes keep it from matching the marker itself
+        echo = out.find(f"{marker[:6]}''{marker[6:]}")
+        out = out[echo:] if echo >= 0 else out
+        out = out.split("\n", 1)[1] if "\n" in out else ""
         return out.replace("\r", ""), int(m.group(1))
 
     def wait_ready(self, timeout=None):
