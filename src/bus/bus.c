@@ -24,6 +24,14 @@ static bool overlaps(const struct bus *b, uint64_t base, uint64_t size)
  * on nothing being mapped above (see NO_FETCH_PAGE in cpu/exec.c). */
 #define PHYS_LIMIT (1ULL << 56)
 
+static void find_big(struct bus *b)
+{
+	b->big = 0;
+	for (int i = 1; i < b->count; i++)
+		if (b->regions[i].size > b->regions[b->big].size)
+			b->big = i;
+}
+
 /* Regions are kept sorted by base, so bus_find can search them by halves
  * (every device access and every TLB fill looks one up). */
 static struct bus_region *add_region(struct bus *b, const char *name, uint64_t base,
@@ -42,6 +50,7 @@ static struct bus_region *add_region(struct bus *b, const char *name, uint64_t b
 	r->name = name;
 	r->base = base;
 	r->size = size;
+	find_big(b);
 	return r;
 }
 
@@ -55,6 +64,7 @@ int bus_add_ram(struct bus *b, const char *name, uint64_t base, uint64_t size, u
 	if (!r->code_gen) {
 		b->count--;
 		memmove(r, r + 1, (size_t)(&b->regions[b->count] - r) * sizeof(*r));
+		find_big(b);
 		return -1;
 	}
 	r->host = host;
@@ -214,6 +224,9 @@ int bus_add_mmio(struct bus *b, const char *name, uint64_t base, uint64_t size,
 
 const struct bus_region *bus_find(const struct bus *b, uint64_t paddr)
 {
+	const struct bus_region *big = &b->regions[b->big];
+	if (paddr - big->base < big->size && b->count)
+		return big;
 	/* The last region starting at or below paddr is the only candidate. */
 	int lo = 0, hi = b->count; /* regions[lo..hi) may hold it */
 	while (hi - lo > 1) {
@@ -248,7 +261,9 @@ uint8_t *bus_ram_ptr(const struct bus *b, uint64_t paddr, uint64_t len, bool for
 
 bool bus_host_to_pa(const struct bus *b, const void *host, uint64_t *pa)
 {
-	for (int i = 0; i < b->count; i++) {
+	for (int k = 0; k < b->count; k++) {
+		/* the largest region first, then the others in order */
+		int i = k == 0 ? b->big : k <= b->big ? k - 1 : k;
 		const struct bus_region *r = &b->regions[i];
 		uintptr_t off = (uintptr_t)host - (uintptr_t)r->host;
 		if (r->host && off < r->size) {

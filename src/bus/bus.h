@@ -54,6 +54,10 @@ struct bus_region {
 struct bus {
 	struct bus_region regions[BUS_MAX_REGIONS];
 	int count;
+	/* The largest region (RAM), where page walks, TLB fills and atomics
+	 * land: bus_find and bus_host_to_pa look there first.  Its index,
+	 * redone whenever a region is added (they move to stay sorted). */
+	int big;
 	uint64_t watch_page; /* physical page address, or UINT64_MAX */
 	void (*watch_hook)(void *opaque, uint64_t paddr);
 	void *watch_opaque;

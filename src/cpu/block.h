@@ -76,10 +76,30 @@ _Static_assert(OP_COUNT + 2 <= 256, "op0 and the JIT's two handlers fit a byte")
 
 #define BLOCK_TABLE_BYTES (BLOCK_TABLE_SIZE * sizeof(struct block))
 
-/* The table slot for a block starting at host address hpc. */
+/* The table slot for a block starting at host address hpc: where lookups
+ * look first.  The table is two-way: a block may also sit in the other
+ * slot of the pair (block_partner), where the lookups that miss the first
+ * look next (exec.c, find_block).  Linux's fork and exec ran through more
+ * code than a direct-mapped table of this size kept without collisions:
+ * one rebuild every 800 instructions, many of translated blocks. */
 static inline struct block *block_slot(struct block *table, uintptr_t hpc)
 {
 	return &table[(hpc >> 1) % BLOCK_TABLE_SIZE];
+}
+
+/* The other slot of b's pair. */
+static inline struct block *block_partner(struct block *table, struct block *b)
+{
+	return &table[(size_t)(b - table) ^ 1];
+}
+
+/* The slot that holds the block at hpc, or block_slot's when neither
+ * does. */
+static inline struct block *block_find(struct block *table, uintptr_t hpc)
+{
+	struct block *b = block_slot(table, hpc);
+	struct block *p = block_partner(table, b);
+	return b->hpc != hpc && p->hpc == hpc ? p : b;
 }
 
 /* Decode the block starting at host address hpc, `room` bytes before the

@@ -47,6 +47,7 @@ enum {
 #define MENVCFG_WRITABLE (SENVCFG_WRITABLE | ENVCFG_PBMTE | ENVCFG_STCE)
 #define PMPADDR_MASK ((1ULL << 54) - 1)
 #define SATP_PPN_MASK ((1ULL << 44) - 1)
+#define SATP_ASID_MASK (0xffffULL << 44)
 
 #define PMP_L 0x80
 #define PMP_A 0x18
@@ -181,7 +182,9 @@ static void set_mstatus(struct hart *h, uint64_t val, uint64_t writable)
 	if (mpp == 2)
 		val = (val & ~MSTATUS_MPP) | (old & MSTATUS_MPP); /* reserved: keep */
 	h->mstatus = (old & ~writable) | (val & writable);
-	if ((old ^ h->mstatus) & (MSTATUS_SUM | MSTATUS_MXR))
+	/* SUM needs no flush: S-mode data accesses use a table of their own
+	 * while it is set (struct tlb_space), and hart_update_mode picks it. */
+	if ((old ^ h->mstatus) & MSTATUS_MXR)
 		hart_flush_translations(h);
 	hart_update_mode(h);
 }
@@ -203,9 +206,11 @@ static void set_satp(struct hart *h, uint64_t val)
 	unsigned mode = (unsigned)(val >> 60);
 	if (mode != 0 && mode != 8 && mode != 9)
 		return; /* unsupported mode: the whole write has no effect */
-	/* No ASIDs: ASIDLEN is 0, so the field is read-only zero. */
-	h->satp = ((uint64_t)mode << 60) | (val & SATP_PPN_MASK);
-	hart_flush_translations(h);
+	/* ASIDLEN is 16, the most Sv39 and Sv48 allow.  The write flushes
+	 * nothing (the spec asks for SFENCE.VMA): the TLB switches to the
+	 * space of the new value (docs/cpu.md, "ASIDs"). */
+	h->satp = ((uint64_t)mode << 60) | (val & (SATP_ASID_MASK | SATP_PPN_MASK));
+	hart_switch_space(h);
 }
 
 static void set_counter_offset(struct hart *h, int64_t *offset, uint64_t val)

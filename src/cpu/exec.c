@@ -237,15 +237,19 @@ static int exec_amo(struct hart *h, uint32_t insn)
 	unsigned size = f3 == 2 ? 4 : 8;
 	uint64_t va = h->x[rs1_of(insn)], src = h->x[rs2_of(insn)];
 	int priv = mmu_data_priv(h);
-	uint64_t pa, old = 0, result = 0;
+	uint64_t pa = 0, old = 0, result = 0;
+	uint8_t *host; /* the TLB's host address for va, when it has the page */
 	if (op == AMO_LR) {
 		if (rs2_of(insn) != 0)
 			return 1;
 		if (va & (size - 1))
 			return raise_exc(h, EXC_LOAD_MISALIGNED, va);
-		if (mmu_translate(h, va, size, ACCESS_READ, priv, &pa))
+		host = mmu_tlb_hit(h, va, ACCESS_READ, priv, &pa);
+		if (!host && mmu_translate_fill(h, va, size, ACCESS_READ, priv, &pa, &host))
 			return -1;
-		if (bus_read(h->bus, pa, size, &old))
+		if (host)
+			memcpy(&old, host, size);
+		else if (bus_read(h->bus, pa, size, &old))
 			return raise_exc(h, EXC_LOAD_ACCESS, va);
 		h->reservation = pa;
 		h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
@@ -255,12 +259,20 @@ static int exec_amo(struct hart *h, uint32_t insn)
 		return 1;
 	if (va & (size - 1))
 		return raise_exc(h, EXC_STORE_MISALIGNED, va);
-	if (mmu_translate(h, va, size, ACCESS_WRITE, priv, &pa))
-		return -1;
+	/* Linux takes a lock or changes a count with one every few hundred
+	 * instructions: a walk each time cost more than the rest of them. */
+	bool need_pa = op == AMO_SC || h->effect_hook; /* the reservation, note_amo */
+	host = mmu_tlb_hit(h, va, ACCESS_WRITE, priv, need_pa ? &pa : NULL);
 	if (op == AMO_SC) {
+		/* no fill: a failed SC writes nothing, so must not make the
+		 * page dirty or its blocks stale */
+		if (!host && mmu_translate(h, va, size, ACCESS_WRITE, priv, &pa))
+			return -1;
 		bool ok = h->reservation == pa;
 		h->reservation = UINT64_MAX;
-		if (ok && bus_write(h->bus, pa, size, src))
+		if (ok && host)
+			memcpy(host, &src, size);
+		else if (ok && bus_write(h->bus, pa, size, src))
 			return raise_exc(h, EXC_STORE_ACCESS, va);
 		h->x[rd_of(insn)] = !ok;
 		if (!ok)
@@ -268,11 +280,19 @@ static int exec_amo(struct hart *h, uint32_t insn)
 		result = src;
 		goto done;
 	}
-	if (!pmp_allows(h, pa, size, ACCESS_READ, priv) || bus_read(h->bus, pa, size, &old))
-		return raise_exc(h, EXC_STORE_ACCESS, va);
-	amo_compute(op, size, old, src, &result);
-	if (bus_write(h->bus, pa, size, result))
-		return raise_exc(h, EXC_STORE_ACCESS, va);
+	if (!host && mmu_translate_fill(h, va, size, ACCESS_WRITE, priv, &pa, &host))
+		return -1;
+	if (host) {
+		memcpy(&old, host, size);
+		amo_compute(op, size, old, src, &result);
+		memcpy(host, &result, size);
+	} else {
+		if (!pmp_allows(h, pa, size, ACCESS_READ, priv) || bus_read(h->bus, pa, size, &old))
+			return raise_exc(h, EXC_STORE_ACCESS, va);
+		amo_compute(op, size, old, src, &result);
+		if (bus_write(h->bus, pa, size, result))
+			return raise_exc(h, EXC_STORE_ACCESS, va);
+	}
 	h->x[rd_of(insn)] = size == 4 ? sext32(old) : old;
 done:
 	if (unlikely(h->effect_hook))
@@ -426,7 +446,10 @@ static enum sys_result exec_system(struct hart *h, uint32_t insn)
 	if (funct7_of(insn) == 0x09 || funct7_of(insn) == 0x0b) { /* SFENCE.VMA, SINVAL.VMA */
 		if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			return illegal(h, insn);
-		hart_flush_translations(h);
+		/* x0 in rs1 or rs2 means every address or every ASID, whatever
+		 * the register's value */
+		unsigned rs1 = rs1_of(insn), rs2 = rs2_of(insn);
+		hart_sfence_vma(h, rs1 != 0, h->x[rs1], rs2 != 0, h->x[rs2]);
 		return SYS_NEXT;
 	}
 	if (rs1_of(insn) != 0)
@@ -515,6 +538,23 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
 	if (h->jit) /* count its entries until it is hot (op_jit_count) */
 		b->insn[0].run = handlers[OP_JIT_COUNT];
 	return true;
+}
+
+/* The block at hpc, which neither slot of its pair (b is block_slot's)
+ * holds current: one of the two, rebuilt for it (NULL when even its first
+ * instruction does not fit in the page).  A block is never moved, as
+ * translations name it. */
+static __attribute__((noinline)) struct block *find_block(struct hart *h, struct block *table,
+							   struct block *b, uintptr_t hpc,
+							   unsigned room, uint64_t *gen,
+							   const void *const *handlers)
+{
+	struct block *p = block_partner(table, b);
+	/* rebuild where it was; else keep a translated block from an
+	 * untranslated one, the hot code from the cold */
+	if (b->hpc != hpc && (p->hpc == hpc || !p->hpc || (b->jit && !p->jit)))
+		b = p;
+	return rebuild(h, b, hpc, room, gen, handlers) ? b : NULL;
 }
 
 /* Translate block b (op_jit_count).  A full code cache is emptied, and
@@ -869,10 +909,15 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		if (likely(table)) {
 			uintptr_t hpc = (uintptr_t)(pc + fetch_addend);
 			struct block *b = block_slot(table, hpc);
-			if (unlikely(b->hpc != hpc || b->gen != *window_gen) &&
-			    !rebuild(h, b, hpc, 0x1000 - (unsigned)(pc - fetch_page), window_gen,
-				     handlers))
-				goto fetch_slow;
+			if (unlikely(b->hpc != hpc || b->gen != *window_gen)) {
+				struct block *p = block_partner(table, b);
+				if (p->hpc == hpc && p->gen == *window_gen)
+					b = p; /* the other way of the pair */
+				else if (!(b = find_block(h, table, b, hpc,
+							  0x1000 - (unsigned)(pc - fetch_page),
+							  window_gen, handlers)))
+					goto fetch_slow;
+			}
 			if (likely(b->n <= left))
 				ENTER(b);
 		}

@@ -12,6 +12,9 @@
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
 
+#define PAGE_MASK (~4095ULL)
+#define SATP_ASID(satp) (((satp) >> 44) & 0xffff)
+
 static void flush(struct tlb *t)
 {
 	if (t->nfilled <= TLB_FILL_LOG) {
@@ -27,18 +30,102 @@ static void flush(struct tlb *t)
 		memset(t->exec, 0xff, sizeof(t->exec));
 	}
 	t->nfilled = 0;
+	t->super_lo = UINT64_MAX;
+	t->super_hi = 0;
+}
+
+static void flush_space(struct tlb_space *s)
+{
+	for (int i = 0; i < 3; i++)
+		flush(&s->tlbs[i]);
+}
+
+/* Drop va's page from t: its one slot per access type, or the whole table
+ * when va may lie in a superpage it entered 4 KiB at a time. */
+static void flush_page(struct tlb *t, uint64_t va)
+{
+	if (va >= t->super_lo && va <= t->super_hi) {
+		flush(t);
+		return;
+	}
+	unsigned index = (unsigned)((va >> 12) % TLB_ENTRIES);
+	for (int type = ACCESS_READ; type <= ACCESS_EXEC; type++) {
+		struct tlb_entry *e = &tlb_table(t, (enum access_type)type)[index];
+		if (e->tag == (va & PAGE_MASK))
+			e->tag = TLB_INVALID;
+	}
+}
+
+/* The TLBs that may hold entries: M's and every space's in use. */
+static size_t live_tlbs(struct hart *h, struct tlb **out)
+{
+	size_t n = 0;
+	out[n++] = &h->tlb_m;
+	for (int i = 0; i < TLB_SPACES; i++)
+		if (h->spaces[i].satp != TLB_SPACE_FREE)
+			for (int k = 0; k < 3; k++)
+				out[n++] = &h->spaces[i].tlbs[k];
+	return n;
+}
+
+size_t hart_live_tlbs(const struct hart *h, const struct tlb **out)
+{
+	/* live_tlbs only takes addresses: reading them changes nothing */
+	return live_tlbs((struct hart *)h, (struct tlb **)out);
 }
 
 void hart_flush_tlb(struct hart *h)
 {
-	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
-		flush(&h->tlbs[p]);
+	struct tlb *t[HART_MAX_TLBS];
+	size_t n = live_tlbs(h, t);
+	for (size_t i = 0; i < n; i++)
+		flush(t[i]);
 }
 
 void hart_flush_translations(struct hart *h)
 {
-	flush(&h->tlbs[PRIV_U]);
-	flush(&h->tlbs[PRIV_S]);
+	for (int i = 0; i < TLB_SPACES; i++)
+		if (h->spaces[i].satp != TLB_SPACE_FREE)
+			flush_space(&h->spaces[i]);
+}
+
+void hart_sfence_vma(struct hart *h, bool one_va, uint64_t va, bool one_asid, uint64_t asid)
+{
+	/* Spaces are keyed by the whole satp, so a space holds one ASID's
+	 * translations, global mappings included: dropping them with the
+	 * ASID's own is more than the fence must do, which is allowed.  A
+	 * space of another ASID keeps its copies of global mappings, which
+	 * the fence need not drop either. */
+	for (int i = 0; i < TLB_SPACES; i++) {
+		struct tlb_space *s = &h->spaces[i];
+		if (s->satp == TLB_SPACE_FREE || (one_asid && SATP_ASID(s->satp) != (asid & 0xffff)))
+			continue;
+		for (int k = 0; k < 3; k++) {
+			if (one_va)
+				flush_page(&s->tlbs[k], va);
+			else
+				flush(&s->tlbs[k]);
+		}
+	}
+}
+
+void hart_switch_space(struct hart *h)
+{
+	struct tlb_space *pick = NULL;
+	for (int i = 0; i < TLB_SPACES && !pick; i++)
+		if (h->spaces[i].satp == h->satp)
+			pick = &h->spaces[i];
+	if (!pick) {
+		pick = &h->spaces[0];
+		for (int i = 1; i < TLB_SPACES; i++)
+			if (h->spaces[i].used < pick->used) /* a free one has 0 */
+				pick = &h->spaces[i];
+		flush_space(pick);
+		pick->satp = h->satp;
+	}
+	pick->used = ++h->tlb_clock;
+	h->space = pick;
+	hart_update_mode(h);
 }
 
 void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index)
@@ -53,8 +140,8 @@ void hart_update_mode(struct hart *h)
 {
 	/* Observed, every data access misses and takes a slow path, which
 	 * reports it (struct hart_effect_hook). */
-	h->data_tlb = &h->tlbs[h->effect_hook ? TLB_NO_PRIV : mmu_data_priv(h)];
-	h->fetch_tlb = &h->tlbs[h->priv];
+	h->data_tlb = h->effect_hook ? &h->tlb_none : hart_tlb(h, mmu_data_priv(h), ACCESS_READ);
+	h->fetch_tlb = hart_tlb(h, h->priv, ACCESS_EXEC);
 }
 
 void hart_set_effect_hook(struct hart *h, const struct hart_effect_hook *hook)
@@ -75,8 +162,14 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	h->jit = jit;
 	h->trap_hook = hook;
 	h->effect_hook = effect_hook;
-	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
-		h->tlbs[p].nfilled = TLB_FILL_LOG + 1; /* all zero: not yet invalid */
+	/* All zero, not yet invalid: each table is emptied in full when it is
+	 * first used (a space when hart_switch_space picks it). */
+	h->tlb_m.nfilled = h->tlb_none.nfilled = TLB_FILL_LOG + 1;
+	for (int i = 0; i < TLB_SPACES; i++) {
+		h->spaces[i].satp = TLB_SPACE_FREE;
+		for (int k = 0; k < 3; k++)
+			h->spaces[i].tlbs[k].nfilled = TLB_FILL_LOG + 1;
+	}
 	h->bus = bus;
 	h->clock = clock;
 	h->mhartid = hartid;
@@ -87,8 +180,9 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64-bit */
 	h->reservation = UINT64_MAX;
 	h->stimecmp = UINT64_MAX; /* so enabling Sstc does not fire a stale timer */
-	hart_flush_tlb(h);
-	hart_update_mode(h);
+	flush(&h->tlb_m);
+	flush(&h->tlb_none);
+	hart_switch_space(h); /* for satp 0 */
 }
 
 void hart_set_pending(struct hart *h, uint64_t mask, bool level)
@@ -254,22 +348,36 @@ void hart_free(struct hart *h)
 	h->jit = NULL;
 }
 
+/* Drop t's write entries that reach host_page, or all of them when it is
+ * NULL.  A table that logged all its fills looks only at those. */
+static void drop_write_entries(struct tlb *t, const void *host_page)
+{
+	bool logged = t->nfilled <= TLB_FILL_LOG;
+	unsigned n = logged ? t->nfilled : TLB_ENTRIES;
+	for (unsigned i = 0; i < n; i++) {
+		if (logged && t->filled[i] >> 12 != ACCESS_WRITE)
+			continue;
+		struct tlb_entry *e = &t->write[logged ? t->filled[i] & 0xfff : i];
+		if (e->tag != TLB_INVALID &&
+		    (!host_page || e->tag + e->addend == (uintptr_t)host_page))
+			e->tag = TLB_INVALID;
+	}
+}
+
 void hart_drop_write_entries(struct hart *h)
 {
-	/* The fill log (struct tlb) may still name these entries; clearing
-	 * them again on the next flush is harmless. */
-	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++)
-		memset(h->tlbs[p].write, 0xff, sizeof(h->tlbs[p].write));
+	struct tlb *t[HART_MAX_TLBS];
+	size_t n = live_tlbs(h, t);
+	for (size_t i = 0; i < n; i++)
+		drop_write_entries(t[i], NULL);
 }
 
 void hart_protect_code_page(struct hart *h, const void *host_page)
 {
-	for (size_t p = 0; p < sizeof(h->tlbs) / sizeof(h->tlbs[0]); p++) {
-		struct tlb_entry *w = h->tlbs[p].write;
-		for (size_t i = 0; i < TLB_ENTRIES; i++)
-			if (w[i].tag != TLB_INVALID && w[i].tag + w[i].addend == (uintptr_t)host_page)
-				w[i].tag = TLB_INVALID;
-	}
+	struct tlb *t[HART_MAX_TLBS];
+	size_t n = live_tlbs(h, t);
+	for (size_t i = 0; i < n; i++)
+		drop_write_entries(t[i], host_page);
 }
 
 uint64_t hart_mtime(const struct hart *h)

@@ -61,9 +61,10 @@ struct tlb_entry {
 	uintptr_t addend;
 };
 
-/* One TLB per access type.  A hart keeps one `struct tlb` per effective
- * privilege level so that U<->S transitions (every syscall) switch a pointer
- * instead of flushing. */
+/* One TLB per access type.  A hart keeps several (struct tlb_space) so
+ * that U<->S transitions (every syscall), sstatus.SUM toggles (every user
+ * copy) and satp writes (every context switch) switch a pointer instead of
+ * flushing. */
 struct tlb {
 	struct tlb_entry read[TLB_ENTRIES];
 	struct tlb_entry write[TLB_ENTRIES];
@@ -71,10 +72,15 @@ struct tlb {
 	/* the code generation (bus/bus.h) of exec[i]'s page, valid while
 	 * exec[i] is */
 	uint64_t *exec_gen[TLB_ENTRIES];
+	/* The virtual range [super_lo, super_hi] that the entries filled from
+	 * superpages (and 64 KiB NAPOT pages) came from since the last flush,
+	 * or lo > hi: none.  A superpage is entered 4 KiB at a time, so
+	 * SFENCE.VMA of one address in it must drop the whole table. */
+	uint64_t super_lo, super_hi;
 	/* The entries filled since the last flush (access type << 12 | index),
-	 * while there are at most TLB_FILL_LOG of them: Linux flushes the
-	 * whole TLB on every context switch, and a process that ran briefly
-	 * filled a few entries, so a flush clears those instead of all 3072. */
+	 * while there are at most TLB_FILL_LOG of them: a space reused for a
+	 * new address space, or flushed by SFENCE.VMA, often filled only a
+	 * few entries, so a flush clears those instead of all 3072. */
 	uint16_t filled[TLB_FILL_LOG];
 	uint16_t nfilled; /* TLB_FILL_LOG + 1: too many, clear them all */
 };
@@ -84,6 +90,21 @@ static inline struct tlb_entry *tlb_table(struct tlb *t, enum access_type type)
 {
 	return type == ACCESS_READ ? t->read : type == ACCESS_WRITE ? t->write : t->exec;
 }
+
+/* The translated TLBs of one address space, keyed by the whole satp value
+ * (mode, ASID and root), so a return to a recent address space finds its
+ * entries again (docs/cpu.md, "ASIDs").  tlbs[PRIV_U] and tlbs[PRIV_S]
+ * serve U- and S-mode; tlbs[SPACE_S_SUM] serves S-mode data accesses while
+ * sstatus.SUM is set, the only ones that may reach U pages, so turning SUM
+ * off needs no flush. */
+#define TLB_SPACES 8
+#define SPACE_S_SUM 2
+#define TLB_SPACE_FREE UINT64_MAX /* no satp has mode 15 */
+struct tlb_space {
+	uint64_t satp; /* whose translations the tables hold, or TLB_SPACE_FREE */
+	uint64_t used; /* hart.tlb_clock when last chosen: the least recent is reused */
+	struct tlb tlbs[3];
+};
 
 #define PMP_ENTRIES 16
 
@@ -114,9 +135,9 @@ struct hart_trap_hook {
 /* Who is told about each instruction and its memory accesses
  * (vm/taps_effect.c).  Only exact, not fast: while a hook is set the
  * caller runs the hart one step at a time without decoded blocks, and
- * data_tlb names TLB_NO_PRIV's table, which is never filled, so every
+ * data_tlb names tlb_none, which is never filled, so every
  * load, store and AMO takes a slow path in mmu.c or exec.c that reports
- * it.  Those paths still look in the real TLB (tlbs[priv]) first, as the
+ * it.  Those paths still look in the real TLB (hart_tlb) first, as the
  * fast path would have, so an observed run walks page tables, and sets
  * A/D bits, exactly when an unobserved one does. */
 struct hart_effect_hook {
@@ -132,10 +153,6 @@ struct hart_effect_hook {
 		       bool write);
 	void *opaque;
 };
-
-/* tlbs[TLB_NO_PRIV] belongs to no privilege level, so it is never filled:
- * a table that always misses. */
-#define TLB_NO_PRIV 2
 
 struct hart {
 	/* --- hot state, touched by the interpreter loop --- */
@@ -186,6 +203,9 @@ struct hart {
 	/* Entry i matches [pmp_lo[i], pmp_hi[i]); lo >= hi matches nothing.
 	 * Derived from pmpcfg/pmpaddr by pmp_update(), never saved. */
 	uint64_t pmp_lo[PMP_ENTRIES], pmp_hi[PMP_ENTRIES];
+	/* The entries that match anything, in priority order: every walk
+	 * checks each PTE read, and firmware leaves most entries off. */
+	uint8_t pmp_used[PMP_ENTRIES], pmp_nused;
 
 	/* LR/SC: one reservation, set by LR on an aligned address and cleared by
 	 * SC (success or failure), by any trap entry and by xRET.  A store by the
@@ -200,7 +220,11 @@ struct hart {
 	struct bus *bus;
 	const struct vclock *clock;
 
-	struct tlb tlbs[4]; /* indexed by effective privilege (TLB_NO_PRIV: always empty) */
+	struct tlb tlb_m; /* M-mode's, untranslated: kept across satp writes */
+	struct tlb tlb_none; /* never filled: a table that always misses */
+	struct tlb_space spaces[TLB_SPACES];
+	struct tlb_space *space; /* the one for satp */
+	uint64_t tlb_clock; /* satp writes so far, for choosing a space to reuse */
 
 	/* Decoded blocks (cpu/block.h), BLOCK_TABLE_SIZE of them, or NULL:
 	 * then every instruction is decoded where it runs and executed alone
@@ -344,16 +368,44 @@ uint64_t hart_run(struct hart *h, uint64_t budget);
 void hart_set_pending(struct hart *h, uint64_t mask, bool level);
 
 /* The TLBs cache translations and permissions; drop them after anything
- * that changes either (satp, SFENCE.VMA, PMP, MXR/SUM). */
+ * that changes either (PMP).  Every space keeps its satp. */
 void hart_flush_tlb(struct hart *h);
 
-/* Drop what satp, SFENCE.VMA, SUM and MXR affect: the U and S TLBs.  The
- * M TLB (untranslated: M-mode without MPRV) is kept. */
+/* Drop what SFENCE.VMA with rs1 = rs2 = x0, MXR and menvcfg.PBMTE affect:
+ * every space's tables.  The M TLB (untranslated: M-mode without MPRV) is
+ * kept. */
 void hart_flush_translations(struct hart *h);
+
+/* SFENCE.VMA: one_va says rs1 was not x0 (then va is its value), one_asid
+ * that rs2 was not x0 (asid its value).  Drops at least what the
+ * privileged spec says the fence invalidates, and never the M TLB. */
+void hart_sfence_vma(struct hart *h, bool one_va, uint64_t va, bool one_asid, uint64_t asid);
+
+/* h->satp changed: make h->space the space for it, reusing the least
+ * recently chosen one (emptied first) when none has it.  Then re-derive
+ * the TLB pointers (hart_update_mode). */
+void hart_switch_space(struct hart *h);
+
+/* The TLBs that may hold entries: M's and every space's in use.  Fills
+ * out[] (room for HART_MAX_TLBS) and returns how many. */
+#define HART_MAX_TLBS (1 + 3 * TLB_SPACES)
+size_t hart_live_tlbs(const struct hart *h, const struct tlb **out);
 
 /* For the TLB fill (mmu.c): entry `index` of t's `type` table is valid
  * now, so the next flush must clear it. */
 void hart_note_tlb_fill(struct tlb *t, enum access_type type, unsigned index);
+
+/* The table a fast-path access of `type` at privilege `priv` uses (M
+ * untranslated; U, S and S with SUM from the current space), whatever an
+ * observer does to data_tlb.  The one place that choice is made. */
+static inline struct tlb *hart_tlb(struct hart *h, int priv, enum access_type type)
+{
+	if (priv == PRIV_M)
+		return &h->tlb_m;
+	if (priv == PRIV_S && type != ACCESS_EXEC && (h->mstatus & MSTATUS_SUM))
+		return &h->space->tlbs[SPACE_S_SUM];
+	return &h->space->tlbs[priv];
+}
 
 /* Re-derive data_tlb/fetch_tlb after a change of priv, MPRV or MPP. */
 void hart_update_mode(struct hart *h);

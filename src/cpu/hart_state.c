@@ -105,13 +105,13 @@ int hart_load(struct hart *h, struct state_reader *r)
 	if (h->fflags > 0x1f || h->frm > 7)
 		return sr_fail(r, "CPU: invalid fflags/frm");
 	unsigned mode = (unsigned)(h->satp >> 60);
-	if ((mode != 0 && mode != 8 && mode != 9) || (h->satp & 0x0ffff00000000000ULL))
+	if (mode != 0 && mode != 8 && mode != 9)
 		return sr_fail(r, "CPU: invalid satp 0x%llx", (unsigned long long)h->satp);
 	/* Caches and derived state: rebuilt from what was restored, never
 	 * saved. */
 	h->slice_end = false;
 	pmp_update(h);
-	hart_update_mode(h);
 	hart_flush_tlb(h);
+	hart_switch_space(h); /* which also re-derives the TLB pointers */
 	return 0;
 }

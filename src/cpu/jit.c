@@ -189,7 +189,8 @@ static void chain(struct emit *e, int64_t off)
 	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
 	if ((hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc)
 		return;
-	mov_imm64(a, RCX, (uintptr_t)block_slot(e->table, hpc));
+	/* the slot it is in now: if it moves, the check below fails */
+	mov_imm64(a, RCX, (uintptr_t)block_find(e->table, hpc));
 	mov_imm64(a, R8, hpc);
 	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *other = x86_jump(a, CC_NE);
@@ -355,6 +356,77 @@ static void mul_high(struct emit *e, unsigned ext, const struct decoded_insn *d)
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
 	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
 	set_x(e, RCX, d->rd);
+}
+
+/* MULHSU: the unsigned high half, less rs2 when rs1 is negative (rs1 as
+ * unsigned is rs1 + 2^64, which adds rs2 to the high half) */
+static void mul_high_su(struct emit *e, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
+	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
+	op_x(e, X86_W, 0xf7, 4, d->rs2);
+	get_x(e, X86_W, RCX, d->rs1);
+	shift_imm(a, X86_W, 7, RCX, 63); /* all ones when negative */
+	op_x(e, X86_W, 0x23, RCX, d->rs2);
+	x86_op(a, X86_W, 0x2b, RDX, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	set_x(e, RCX, d->rd);
+}
+
+/* ANDN, ORN (invert rs2, then op rs1) and XNOR (op, then invert) */
+static void logic_not(struct emit *e, struct alu op, const struct decoded_insn *d)
+{
+	bool xnor = op.opcode == ALU_XOR.opcode;
+	get_x(e, X86_W, RAX, xnor ? d->rs1 : d->rs2);
+	if (!xnor)
+		x86_op(&e->a, X86_W, 0xf7, 2, RAX, false, 0); /* not */
+	op_x(e, X86_W, op.opcode, RAX, xnor ? d->rs2 : d->rs1);
+	if (xnor)
+		x86_op(&e->a, X86_W, 0xf7, 2, RAX, false, 0);
+	set_x(e, RAX, d->rd);
+}
+
+/* Zbs on bit rs2 & 63 (BTS 0x0fab, BTR 0x0fb3, BTC 0x0fbb take the bit
+ * number modulo 64 from a register), or on bit imm: OR, AND with the
+ * inverse, XOR with the bit.  ext 0 is BEXT: shift right and keep bit 0. */
+static void bit_op(struct emit *e, unsigned bt_opcode, const struct alu *imm_op,
+		   const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
+	if (imm_op) {
+		uint64_t bit = 1ULL << (d->imm & 63);
+		if (!bt_opcode) {
+			shift_imm(a, X86_W, 5, RAX, (unsigned)d->imm & 63);
+		} else {
+			mov_imm64(a, RCX, imm_op->opcode == ALU_AND.opcode ? ~bit : bit);
+			x86_op(a, X86_W, imm_op->opcode, RAX, RCX, false, 0);
+		}
+	} else {
+		get_x(e, 0, RCX, d->rs2);
+		if (!bt_opcode)
+			x86_op(a, X86_W, 0xd3, 5, RAX, false, 0); /* shr rax, cl */
+		else
+			x86_op(a, X86_W, bt_opcode, RCX, RAX, false, 0);
+	}
+	if (!bt_opcode)
+		op_imm32(a, X86_W, ALU_AND.ext, RAX, 1);
+	set_x(e, RAX, d->rd);
+}
+
+/* CZERO.EQZ / CZERO.NEZ: rd = 0 when rs2 is (not) zero, else rs1 */
+static void czero(struct emit *e, enum x86_cc cc, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	get_x(e, X86_W, RAX, d->rs1);
+	get_x(e, X86_W, RCX, d->rs2);
+	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0); /* test */
+	x86_op(a, 0, 0xc7, 0, RCX, false, 0); /* mov ecx, 0: flags stay */
+	x86_u32(a, 0);
+	x86_op(a, X86_W, 0x0f40 | cc, RAX, RCX, false, 0); /* cmov */
+	set_x(e, RAX, d->rd);
 }
 
 /* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
@@ -605,6 +677,20 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_SEXT_B: extend(e, X86_W, 0x0fbe, d); break;
 	case OP_SEXT_H: extend(e, X86_W, 0x0fbf, d); break;
 	case OP_ZEXT_H: extend(e, 0, 0x0fb7, d); break;
+	case OP_MULHSU: mul_high_su(e, d); break;
+	case OP_ANDN: logic_not(e, ALU_AND, d); break;
+	case OP_ORN: logic_not(e, ALU_OR, d); break;
+	case OP_XNOR: logic_not(e, ALU_XOR, d); break;
+	case OP_BSET: bit_op(e, 0x0fab, NULL, d); break;
+	case OP_BCLR: bit_op(e, 0x0fb3, NULL, d); break;
+	case OP_BINV: bit_op(e, 0x0fbb, NULL, d); break;
+	case OP_BEXT: bit_op(e, 0, NULL, d); break;
+	case OP_BSETI: bit_op(e, 0x0fab, &ALU_OR, d); break;
+	case OP_BCLRI: bit_op(e, 0x0fb3, &ALU_AND, d); break;
+	case OP_BINVI: bit_op(e, 0x0fbb, &ALU_XOR, d); break;
+	case OP_BEXTI: bit_op(e, 0, &ALU_ADD, d); break;
+	case OP_CZERO_EQZ: czero(e, CC_E, d); break;
+	case OP_CZERO_NEZ: czero(e, CC_NE, d); break;
 	default:
 		return NOT_TRANSLATED;
 	}

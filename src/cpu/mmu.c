@@ -96,11 +96,14 @@ static bool pmp_range(const struct hart *h, int i, uint64_t *lo, uint64_t *hi)
 void pmp_update(struct hart *h)
 {
 	h->pmp_active = false;
+	h->pmp_nused = 0;
 	for (int i = 0; i < PMP_ENTRIES; i++) {
 		h->pmp_lo[i] = 1;
 		h->pmp_hi[i] = 0;
 		if (pmp_range(h, i, &h->pmp_lo[i], &h->pmp_hi[i]))
 			h->pmp_active = true;
+		if (h->pmp_lo[i] < h->pmp_hi[i])
+			h->pmp_used[h->pmp_nused++] = (uint8_t)i;
 	}
 }
 
@@ -110,10 +113,11 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_ty
 		return true;
 	static const uint8_t need[3] = {PMP_R, PMP_W, PMP_X};
 	uint64_t end = pa + size;
-	for (int i = 0; i < PMP_ENTRIES; i++) {
+	for (unsigned k = 0; k < h->pmp_nused; k++) {
+		unsigned i = h->pmp_used[k];
 		uint64_t lo = h->pmp_lo[i], hi = h->pmp_hi[i];
-		if (lo >= hi || end <= lo || pa >= hi)
-			continue; /* off, empty, or no byte matches */
+		if (end <= lo || pa >= hi)
+			continue; /* no byte matches */
 		if (pa < lo || end > hi)
 			return false; /* a partial match fails the access */
 		uint8_t cfg = h->pmpcfg[i];
@@ -159,9 +163,10 @@ static bool pte_bits_valid(const struct hart *h, uint64_t pte)
 }
 
 /* Walk the page table.  `update` = false makes it side-effect free (for
- * debuggers) and skips permission checks. */
+ * debuggers) and skips permission checks.  *page_bytes is the size of the
+ * page the leaf maps (a superpage's or a NAPOT page's). */
 static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bool update,
-		uint64_t *pa)
+		uint64_t *pa, uint64_t *page_bytes)
 {
 	unsigned mode = (unsigned)(h->satp >> 60);
 	int levels = mode == SATP_MODE_SV48 ? 4 : 3;
@@ -207,6 +212,7 @@ static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bo
 		}
 		uint64_t offset_mask = (PAGE_SIZE << (9 * level)) - 1;
 		*pa = ((ppn << 12) & ~offset_mask) | (va & offset_mask);
+		*page_bytes = (pte & PTE_N) ? 16 * PAGE_SIZE : offset_mask + 1;
 		return 0;
 	}
 	return raise(h, page_fault_cause[type], va); /* no leaf at level 0 */
@@ -218,11 +224,12 @@ static bool translation_on(const struct hart *h, int priv)
 	return priv != PRIV_M && mode != SATP_MODE_BARE;
 }
 
-int mmu_translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
-		  uint64_t *pa)
+static int translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
+		     uint64_t *pa, uint64_t *page_bytes)
 {
+	*page_bytes = PAGE_SIZE;
 	if (translation_on(h, priv)) {
-		if (walk(h, va, type, priv, true, pa))
+		if (walk(h, va, type, priv, true, pa, page_bytes))
 			return -1;
 	} else {
 		*pa = va;
@@ -232,12 +239,20 @@ int mmu_translate(struct hart *h, uint64_t va, unsigned size, enum access_type t
 	return 0;
 }
 
+int mmu_translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
+		  uint64_t *pa)
+{
+	uint64_t page_bytes;
+	return translate(h, va, size, type, priv, pa, &page_bytes);
+}
+
 int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr)
 {
 	uint64_t saved_cause = h->exc_cause, saved_tval = h->exc_tval;
 	int rc = 0;
+	uint64_t page_bytes;
 	if (translation_on(h, h->priv))
-		rc = walk(h, vaddr, ACCESS_READ, h->priv, false, paddr);
+		rc = walk(h, vaddr, ACCESS_READ, h->priv, false, paddr, &page_bytes);
 	else
 		*paddr = vaddr;
 	h->exc_cause = saved_cause;
@@ -252,14 +267,16 @@ static struct tlb_entry *tlb_slot(struct tlb *t, enum access_type type, uint64_t
 	return &tlb_table(t, type)[(va >> 12) % TLB_ENTRIES];
 }
 
-/* Enter va's page if it is plain RAM with uniform permission; returns the
+/* Enter va's page (in a page of page_bytes, from the walk) into the table
+ * the fast path uses (hart_tlb) if it is plain RAM with uniform permission; returns the
  * host pointer for `pa`, or NULL when the access must stay on the slow
  * path (MMIO, ROM writes, the watched page, fine-grained PMP, and writes
  * to a page with decoded blocks: bus.h, code generations).  Called for a
  * write only on the way to a store into the page, which bus_ram_page
  * counts as the page's first write for dirty tracking (bus.h, dirty
  * pages): later stores hit the entry and need not be seen. */
-static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_type type, int priv)
+static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, uint64_t page_bytes,
+			 enum access_type type, int priv)
 {
 	uint64_t page_pa = pa & PAGE_MASK;
 	bool write = type == ACCESS_WRITE;
@@ -271,7 +288,14 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, enum access_t
 		return NULL;
 	if (!pmp_allows(h, page_pa, PAGE_SIZE, type, priv))
 		return NULL;
-	struct tlb *t = &h->tlbs[priv];
+	struct tlb *t = hart_tlb(h, priv, type);
+	if (page_bytes > PAGE_SIZE) { /* SFENCE.VMA of any address in it drops it */
+		uint64_t lo = va & ~(page_bytes - 1), hi = lo + (page_bytes - 1);
+		if (lo < t->super_lo)
+			t->super_lo = lo;
+		if (hi > t->super_hi)
+			t->super_hi = hi;
+	}
 	unsigned index = (unsigned)((va >> 12) % TLB_ENTRIES);
 	struct tlb_entry *e = &tlb_table(t, type)[index];
 	if (type == ACCESS_EXEC)
@@ -292,18 +316,23 @@ __attribute__((cold)) void mmu_note_access_slow(struct hart *h, uint64_t va, uin
 	h->effect_hook->access(h->effect_hook->opaque, va, pa, size, value, write);
 }
 
-/* While an effect hook observes, data_tlb always misses (hart.h): do here
- * what a hit in the real TLB would have done on the fast path, so that
- * observing changes no walk.  Returns the host address of the aligned
- * access at va, with its physical address in *pa, or NULL on a miss. */
-static uint8_t *observed_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv,
-				 uint64_t *pa)
+uint8_t *mmu_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv, uint64_t *pa)
 {
-	const struct tlb_entry *e = tlb_slot(&h->tlbs[priv], type, va);
+	const struct tlb_entry *e = tlb_slot(hart_tlb(h, priv, type), type, va);
 	if (e->tag != (va & PAGE_MASK))
 		return NULL;
 	uint8_t *host = (uint8_t *)(uintptr_t)(va + e->addend);
-	return bus_host_to_pa(h->bus, host, pa) ? host : NULL;
+	return !pa || bus_host_to_pa(h->bus, host, pa) ? host : NULL;
+}
+
+int mmu_translate_fill(struct hart *h, uint64_t va, unsigned size, enum access_type type,
+		       int priv, uint64_t *pa, uint8_t **host)
+{
+	uint64_t page_bytes;
+	if (translate(h, va, size, type, priv, pa, &page_bytes))
+		return -1;
+	*host = tlb_fill(h, va, *pa, page_bytes, type, priv);
+	return 0;
 }
 
 static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum access_type type,
@@ -311,12 +340,12 @@ static int access_aligned(struct hart *h, uint64_t va, unsigned size, enum acces
 {
 	int priv = mmu_data_priv(h);
 	uint64_t pa;
-	uint8_t *host = h->effect_hook ? observed_tlb_hit(h, va, type, priv, &pa) : NULL;
-	if (!host) {
-		if (mmu_translate(h, va, size, type, priv, &pa))
-			return -1;
-		host = tlb_fill(h, va, pa, type, priv);
-	}
+	/* While an effect hook observes, data_tlb always misses (hart.h): do
+	 * here what a hit in the real TLB would have done on the fast path,
+	 * so that observing changes no walk. */
+	uint8_t *host = h->effect_hook ? mmu_tlb_hit(h, va, type, priv, &pa) : NULL;
+	if (!host && mmu_translate_fill(h, va, size, type, priv, &pa, &host))
+		return -1;
 	if (host) {
 		if (type == ACCESS_WRITE)
 			memcpy(host, val, size);
@@ -433,10 +462,10 @@ static int fetch_half(struct hart *h, uint64_t va, uint64_t *half, uint64_t *pag
 		}
 		return 0;
 	}
-	uint64_t pa;
-	if (mmu_translate(h, va, 2, ACCESS_EXEC, h->priv, &pa))
+	uint64_t pa, page_bytes;
+	if (translate(h, va, 2, ACCESS_EXEC, h->priv, &pa, &page_bytes))
 		return -1;
-	uint8_t *host = tlb_fill(h, va, pa, ACCESS_EXEC, h->priv);
+	uint8_t *host = tlb_fill(h, va, pa, page_bytes, ACCESS_EXEC, h->priv);
 	if (host) {
 		uint16_t v;
 		memcpy(&v, host, 2);

@@ -17,6 +17,22 @@ int mmu_data_priv(const struct hart *h);
 int mmu_translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
 		  uint64_t *pa);
 
+/* The host address of an aligned access at va when the TLB the fast path
+ * would use (hart_tlb, whatever an observer did to data_tlb) holds va's
+ * page for `type`, with its physical address in *pa (pa may be NULL:
+ * finding it costs a search of the bus); else NULL.  A write
+ * entry also allows reading (PTE W needs R, PMP W needs R), and its page
+ * may be written without telling anyone (docs/cpu.md, the TLB write-entry
+ * rule). */
+uint8_t *mmu_tlb_hit(struct hart *h, uint64_t va, enum access_type type, int priv, uint64_t *pa);
+
+/* mmu_translate, then enter the page in the TLB where it may be (the
+ * access is about to happen: for a write, bus_ram_page counts it as the
+ * page's first).  *host is the host address of pa, or NULL when the
+ * access must go through the bus. */
+int mmu_translate_fill(struct hart *h, uint64_t va, unsigned size, enum access_type type,
+		       int priv, uint64_t *pa, uint8_t **host);
+
 /* Slow paths for loads and stores of 1, 2, 4 or 8 bytes, misaligned included
  * (emulated, not trapped).  Fill the TLB where the page allows it.  Loads
  * return the zero-extended value.  Return 0, or -1 with the exception set. */

@@ -127,8 +127,10 @@ long taps_recent_pages(const struct machine *m, uint64_t *bitmap, size_t nbits)
 	long set = 0;
 	if (nbits < npages(m))
 		return -1;
-	for (unsigned t = 0; t < sizeof(m->hart.tlbs) / sizeof(m->hart.tlbs[0]); t++) {
-		const struct tlb *tlb = &m->hart.tlbs[t];
+	const struct tlb *tlbs[HART_MAX_TLBS];
+	size_t ntlbs = hart_live_tlbs(&m->hart, tlbs);
+	for (size_t t = 0; t < ntlbs; t++) {
+		const struct tlb *tlb = tlbs[t];
 		const struct tlb_entry *tables[] = {tlb->read, tlb->write, tlb->exec};
 		for (unsigned k = 0; k < 3; k++)
 			for (unsigned i = 0; i < TLB_ENTRIES; i++) {

@@ -294,7 +294,11 @@ static void test_satp_modes(void **state)
 {
 	struct machine *m = *state;
 	uint64_t sv39 = SATP_SV39 | (PT_BASE >> 12);
-	guest_csrw(m, CSR_SATP, sv39 | 0xffffULL << 44); /* keel: ASIDLEN 0 */
+	guest_csrw(m, CSR_SATP, sv39 | 0xffffULL << 44); /* keel: ASIDLEN 16 */
+	assert_int_equal(guest_csrr(m, CSR_SATP), sv39 | 0xffffULL << 44);
+	guest_csrw(m, CSR_SATP, sv39 | 0x1234ULL << 44);
+	assert_int_equal(guest_csrr(m, CSR_SATP), sv39 | 0x1234ULL << 44);
+	guest_csrw(m, CSR_SATP, sv39);
 	assert_int_equal(guest_csrr(m, CSR_SATP), sv39);
 	guest_csrw(m, CSR_SATP, 10ULL << 60 | 0x1234); /* Sv57: unsupported */
 	assert_int_equal(guest_csrr(m, CSR_SATP), sv39);

@@ -106,7 +106,7 @@ static uint32_t amoadd_d(unsigned rd, unsigned rs1, unsigned rs2)
 /* A store to va at privilege `priv` would hit the TLB. */
 static bool has_write_entry(struct machine *m, int priv, uint64_t va)
 {
-	const struct tlb_entry *e = &m->hart.tlbs[priv].write[(va >> 12) % TLB_ENTRIES];
+	const struct tlb_entry *e = &hart_tlb(&m->hart, priv, ACCESS_WRITE)->write[(va >> 12) % TLB_ENTRIES];
 	return e->tag == va;
 }
 

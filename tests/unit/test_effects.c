@@ -699,7 +699,7 @@ static void test_subscribers(void **state)
 		taps_effect_unsubscribe(m, ids[i]);
 	assert_null(m->hart.effect_hook);
 	assert_non_null(m->hart.blocks);
-	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlbs[PRIV_M]);
+	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlb_m);
 	assert_int_equal(machine_run(m, 10), STOP_BUDGET);
 	for (int i = 0; i < TAPS_MAX_SUBSCRIBERS; i++)
 		assert_int_equal(s[i].n, 10);
@@ -743,11 +743,11 @@ static void test_reset_stops_observing(void **state)
 	assert_int_equal(machine_run(m, 5), STOP_BUDGET);
 	assert_non_null(m->hart.effect_hook);
 	assert_null(m->hart.blocks);
-	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlbs[TLB_NO_PRIV]);
+	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlb_none);
 	taps_reset(m);
 	assert_null(m->hart.effect_hook);
 	assert_non_null(m->hart.blocks);
-	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlbs[PRIV_M]);
+	assert_ptr_equal(m->hart.data_tlb, &m->hart.tlb_m);
 	assert_int_equal(machine_run(m, 5), STOP_BUDGET);
 	assert_int_equal(s->n, 5);
 	assert_int_equal(m->hart.x[T0], 5);

@@ -131,7 +131,7 @@ static struct hart *fresh(struct hart *h, uint64_t fa, uint64_t fb, uint64_t fc,
 {
 	/* the architectural state only: the TLBs and decode cache behind it
 	 * are large and fpu_execute never touches them */
-	memset(h, 0, offsetof(struct hart, tlbs));
+	memset(h, 0, offsetof(struct hart, tlb_m));
 	h->f[1] = fa;
 	h->f[2] = fb;
 	h->f[3] = fc;

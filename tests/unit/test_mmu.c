@@ -600,8 +600,9 @@ static void test_sfence_vma(void **state)
 	load_faults(m, PRIV_S, VA_4K);
 }
 
-/* U-mode has a TLB of its own; SFENCE.VMA from S (and a satp write) drops
- * it too, while M-mode's untranslated entries may stay. */
+/* U-mode has a TLB of its own; SFENCE.VMA from S drops it too, while
+ * M-mode's untranslated entries may stay.  Writing satp with the value it
+ * has flushes nothing (the spec asks for SFENCE.VMA). */
 static void test_sfence_vma_user_tlb(void **state)
 {
 	struct machine *m = *state;
@@ -620,6 +621,8 @@ static void test_sfence_vma_user_tlb(void **state)
 	poke64(m, slot, pte_make(FRAME(1), RW_AD | PTE_U | PTE_V));
 	m->hart.x[T1] = m->hart.satp;
 	assert_true(exec_in(m, PRIV_S, csrw(CSR_SATP, T1)));
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x2222); /* keel: still cached */
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
 	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x1111);
 }
 
@@ -641,6 +644,198 @@ static void test_satp_switch(void **state)
 	m->hart.x[T1] = pt_satp(&b);
 	assert_true(exec_in(m, PRIV_S, csrw(CSR_SATP, T1)));
 	assert_int_equal(must_load(m, PRIV_S, VA_4K), 0x2222);
+}
+
+/* ---- ASIDs ---- */
+
+/* n page tables that share the code mappings, each mapping VA_4K to
+ * FRAME(10 + i) (holding 0x100 + i), all with the same allocator. */
+static void spaces(struct machine *m, struct pt *pt, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i == 0) {
+			pt_init(&pt[0], m, 3);
+		} else {
+			pt[i] = pt[i - 1];
+			pt[i].root = pt_alloc(&pt[i]);
+		}
+		pt_map(&pt[i], CODE_BASE, CODE_BASE, 0, PTE_R | PTE_X | PTE_A);
+		pt_map(&pt[i], UCODE_BASE, UCODE_BASE, 0, PTE_R | PTE_X | PTE_A | PTE_U);
+		pt_map(&pt[i], VA_4K, FRAME(10 + i), 0, URW_AD);
+		poke64(m, FRAME(10 + i), 0x100 + (uint64_t)i);
+		if (i + 1 < n)
+			pt[i + 1].next = pt[i].next;
+	}
+}
+
+/* Set or clear sstatus.SUM from S-mode, as Linux's user copies do (a
+ * CSR instruction: set_mstatus_bits would flush the TLB as well). */
+static void sum(struct machine *m, bool on)
+{
+	m->hart.x[T1] = MSTATUS_SUM;
+	assert_true(exec_in(m, PRIV_S, on ? csrrs(ZERO, CSR_SSTATUS, T1)
+					 : csrrc(ZERO, CSR_SSTATUS, T1)));
+}
+
+/* Switch to pt's table with ASID asid, from S-mode, as Linux does. */
+static void switch_to(struct machine *m, const struct pt *pt, uint64_t asid)
+{
+	m->hart.x[T1] = pt_satp(pt) | asid << 44;
+	assert_true(exec_in(m, PRIV_S, csrw(CSR_SATP, T1)));
+	assert_int_equal(m->hart.satp, pt_satp(pt) | asid << 44);
+}
+
+/* The translations of an address space survive a switch away and back;
+ * SFENCE.VMA with an ASID drops only that ASID's, with an address only
+ * that page's, and with rs2 = x0 every ASID's. */
+static void test_asid_entries_survive_switches(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt[2];
+	spaces(m, pt, 2);
+	uint64_t slot_a = pt_slot(&pt[0], VA_4K, 0);
+	switch_to(m, &pt[0], 1);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x100);
+	switch_to(m, &pt[1], 2);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x101);
+
+	/* A's mapping changes while B runs: A's entry is stale until a fence
+	 * for A (keel keeps it: a TLB may) */
+	poke64(m, slot_a, pte_make(FRAME(20), URW_AD | PTE_V));
+	poke64(m, FRAME(20), 0x2020);
+	m->hart.x[A1] = 2;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, A1))); /* B's: not A's */
+	switch_to(m, &pt[0], 1);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x100);
+	m->hart.x[A0] = VA_4K + 0x1000; /* keel: another page of A is not this one */
+	m->hart.x[A1] = 1;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(A0, A1)));
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x100);
+	m->hart.x[A0] = VA_4K + 0x10; /* this page, by any address in it */
+	assert_true(exec_in(m, PRIV_S, sfence_vma(A0, A1)));
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x2020);
+
+	/* an address with rs2 = x0 reaches every ASID, also from another */
+	poke64(m, slot_a, pte_make(FRAME(21), URW_AD | PTE_V));
+	poke64(m, FRAME(21), 0x2121);
+	switch_to(m, &pt[1], 2);
+	m->hart.x[A0] = VA_4K;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(A0, ZERO)));
+	switch_to(m, &pt[0], 1);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x2121);
+
+	/* the ASID form drops every page of the ASID, and only the low 16
+	 * bits of rs2 count */
+	poke64(m, slot_a, pte_make(FRAME(22), URW_AD | PTE_V));
+	poke64(m, FRAME(22), 0x2222);
+	m->hart.x[A1] = 1 | 1ULL << 16;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, A1)));
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x2222);
+	switch_to(m, &pt[1], 2);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x101);
+}
+
+/* More address spaces than keel keeps TLBs for: each still sees its own
+ * mapping every time round. */
+static void test_many_address_spaces(void **state)
+{
+	struct machine *m = *state;
+	enum { N = TLB_SPACES + 3 };
+	struct pt pt[N];
+	spaces(m, pt, N);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++) {
+			switch_to(m, &pt[i], (uint64_t)i + 1);
+			assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x100 + (uint64_t)i);
+			must_store(m, PRIV_U, VA_4K + 8, (uint64_t)round);
+			sum(m, true);
+			assert_int_equal(must_load(m, PRIV_S, VA_4K + 8), (uint64_t)round);
+			sum(m, false);
+		}
+}
+
+/* A superpage is entered 4 KiB at a time: SFENCE.VMA of one address in it
+ * must drop every piece of it. */
+static void test_sfence_vma_superpage(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt;
+	mmu_on(m, &pt, 3);
+	uint64_t va = 0x40200000, pa = DRAM_BASE + 0x200000, pa2 = DRAM_BASE + 0x400000;
+	uint64_t slot = pt_map(&pt, va, pa, 1, RW_AD);
+	poke64(m, pa + 0x5000, 0x55);
+	poke64(m, pa2 + 0x5000, 0x66);
+	assert_int_equal(must_load(m, PRIV_S, va + 0x5000), 0x55);
+	poke64(m, slot, pte_make(pa2, RW_AD | PTE_V));
+	m->hart.x[A0] = va + 0x1000;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(A0, ZERO)));
+	assert_int_equal(must_load(m, PRIV_S, va + 0x5000), 0x66);
+}
+
+/* SUM set, S-mode reaches a user page; cleared, it faults; set again, it
+ * reaches it again, and a fence taken while SUM was clear also dropped the
+ * entry S-mode had made with SUM set. */
+static void test_sum_toggles(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt;
+	mmu_on(m, &pt, 3);
+	uint64_t slot = pt_map(&pt, VA_4K, FRAME(1), 0, URW_AD);
+	poke64(m, FRAME(1), 0x1111);
+	poke64(m, FRAME(2), 0x2222);
+	sum(m, true);
+	assert_int_equal(must_load(m, PRIV_S, VA_4K), 0x1111);
+	sum(m, false);
+	load_faults(m, PRIV_S, VA_4K);
+	sum(m, true);
+	assert_int_equal(must_load(m, PRIV_S, VA_4K), 0x1111);
+	sum(m, false);
+	poke64(m, slot, pte_make(FRAME(2), URW_AD | PTE_V));
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
+	sum(m, true);
+	assert_int_equal(must_load(m, PRIV_S, VA_4K), 0x2222);
+}
+
+/* AMOs and LR/SC use the TLB: a read entry lets LR read but no AMO or SC
+ * write, and a mapping changed and fenced is seen by the next AMO. */
+static void test_amo_through_tlb(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt;
+	mmu_on(m, &pt, 3);
+	uint64_t slot = pt_map(&pt, VA_4K, FRAME(1), 0, PTE_R | PTE_A);
+	poke64(m, FRAME(1), 40);
+	poke64(m, FRAME(2), 100);
+	m->hart.x[A0] = VA_4K;
+	m->hart.x[A1] = 2;
+	assert_int_equal(must_load(m, PRIV_S, VA_4K), 40); /* a read entry */
+	assert_true(exec_in(m, PRIV_S, lr_d(T0, A0)));
+	assert_int_equal(m->hart.x[T0], 40);
+	assert_false(exec_in(m, PRIV_S, sc_d(T0, A0, A1)));
+	assert_mtrap(m, EXC_STORE_PAGE_FAULT, CODE_BASE, VA_4K);
+	assert_false(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1)));
+	assert_mtrap(m, EXC_STORE_PAGE_FAULT, CODE_BASE, VA_4K);
+	assert_int_equal(peek64(m, FRAME(1)), 40);
+
+	poke64(m, slot, pte_make(FRAME(1), RW_AD | PTE_V));
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
+	m->hart.x[A0] = VA_4K;
+	assert_true(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1))); /* fills */
+	assert_true(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1))); /* hits */
+	assert_int_equal(m->hart.x[T0], 42);
+	assert_int_equal(peek64(m, FRAME(1)), 44);
+	assert_true(exec_in(m, PRIV_S, lr_d(T0, A0)));
+	assert_true(exec_in(m, PRIV_S, sc_d(T1, A0, A1)));
+	assert_int_equal(m->hart.x[T1], 0);
+	assert_int_equal(peek64(m, FRAME(1)), 2);
+
+	poke64(m, slot, pte_make(FRAME(2), RW_AD | PTE_V));
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, ZERO)));
+	m->hart.x[A0] = VA_4K;
+	assert_true(exec_in(m, PRIV_S, amo(AMO_ADD, 3, T0, A0, A1)));
+	assert_int_equal(m->hart.x[T0], 100);
+	assert_int_equal(peek64(m, FRAME(2)), 102);
+	assert_int_equal(peek64(m, FRAME(1)), 2);
 }
 
 /* ---- fetch across pages ---- */
@@ -772,6 +967,11 @@ int main(void)
 		VM_TEST(test_sfence_vma),
 		VM_TEST(test_sfence_vma_user_tlb),
 		VM_TEST(test_satp_switch),
+		VM_TEST(test_asid_entries_survive_switches),
+		VM_TEST(test_many_address_spaces),
+		VM_TEST(test_sfence_vma_superpage),
+		VM_TEST(test_sum_toggles),
+		VM_TEST(test_amo_through_tlb),
 		VM_TEST(test_fetch_across_pages),
 		VM_TEST(test_translate_debug),
 		VM_TEST(test_store_through_alias_to_decoded_code),
