@@ -121,7 +121,11 @@ class Guest:
         self.send(f"{command}; echo {marker[:6]}''{marker[6:]} $?\n")
         m = self.expect(re.escape(marker) + r" (\d+)", timeout, start)
         out = self.text()[start:m.start()]
-        # drop the echoed command line
+        # drop the echoed command line (and a prompt or newline that came
+        # before it): up to the end of the line holding the marker's echo,
+        # whose quotes keep it from matching the marker itself
+        echo = out.find(f"{marker[:6]}''{marker[6:]}")
+        out = out[echo:] if echo >= 0 else out
         out = out.split("\n", 1)[1] if "\n" in out else ""
         return out.replace("\r", ""), int(m.group(1))
 
