@@ -19,7 +19,7 @@
 #include "host/shield.h"
 
 #define CTRL_A 0x01
-#define SLICE_STEPS (1u << 16)
+#define SLICE_INSNS (1u << 16)
 
 static double wall_seconds(void)
 {
@@ -448,7 +448,9 @@ enum stop_reason host_loop_run(struct host_loop *l)
 			m->exit_code = 0;
 			return STOP_EXIT;
 		}
-		enum stop_reason why = machine_run(m, SLICE_STEPS);
+		/* Not machine_run's steps: input comes in between, and must
+		 * come where replay stops (machine.h). */
+		enum stop_reason why = machine_run_insns(m, SLICE_INSNS);
 		flush_out(l);
 		if (why == STOP_EXIT || why == STOP_MAX_INSNS || why == STOP_WFI_IDLE ||
 		    why == STOP_TRAP_LOOP || why == STOP_AT) {

@@ -496,10 +496,13 @@ bool machine_hart_waiting(const struct machine *m)
 	return h->wfi && !((h->mip | h->mip_hw) & h->mie);
 }
 
-enum stop_reason machine_run(struct machine *m, uint64_t budget)
+/* `budget` counts steps (a trap taken is a step that retires nothing),
+ * or with `retired` only retired instructions. */
+static enum stop_reason run(struct machine *m, uint64_t budget, bool retired)
 {
 	struct hart *h = &m->hart;
 	uint64_t done = 0;
+	uint64_t stuck = 0; /* steps in a row that retired nothing */
 	for (;;) {
 		if (m->exited || handle_requests(m))
 			return STOP_EXIT;
@@ -517,11 +520,12 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		/* one test per slice: memory-effect observers run the hart
 		 * one step at a time (vm/taps_effect.c) */
 		uint64_t steps = m->taps.neffects ? taps_effect_run(m, len) : hart_run(h, len);
-		done += steps;
-		/* Every step trapped and none retired: the hart is stuck (e.g.
-		 * garbage firmware, a trap vector that faults).  Say so rather
-		 * than spin forever. */
-		if (steps == SLICE && h->icount == before)
+		done += retired ? h->icount - before : steps;
+		/* A slice's worth of steps trapped and none retired: the hart
+		 * is stuck (e.g. garbage firmware, a trap vector that faults).
+		 * Say so rather than spin forever. */
+		stuck = h->icount == before ? stuck + steps : 0;
+		if (stuck >= SLICE)
 			return STOP_TRAP_LOOP;
 		timers_update(&m->clint);
 		if (!machine_hart_waiting(m))
@@ -535,4 +539,14 @@ enum stop_reason machine_run(struct machine *m, uint64_t budget)
 		if (!machine_skip_to_deadline(m))
 			return STOP_WFI_IDLE;
 	}
+}
+
+enum stop_reason machine_run(struct machine *m, uint64_t budget)
+{
+	return run(m, budget, false);
+}
+
+enum stop_reason machine_run_insns(struct machine *m, uint64_t insns)
+{
+	return run(m, insns, true);
 }

@@ -205,8 +205,20 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
 int machine_net_input(struct machine *m, const uint8_t *frame, size_t len);
 
 /* Run up to `budget` steps (0: until something stops it).  Returns why it
- * stopped. */
+ * stopped.  A step is a retired instruction or a trap taken by one (which
+ * retires nothing), so a budget of steps can run out just after a trap, at
+ * an instruction count that was also reached before it: a point replay
+ * cannot tell apart from that one.  For single-stepping and tests. */
 enum stop_reason machine_run(struct machine *m, uint64_t budget);
+
+/* Run until `insns` more instructions have retired (0: until something
+ * stops it).  It returns, as every other stop does (deadlines, stop
+ * points, WFI), at the moment the instruction count first reaches where it
+ * stopped, before any trap taken there: exactly where replay, which stops
+ * at instruction counts, stops too.  So host input delivered between two
+ * calls (host/host_loop.c) replays exactly.  Traps on the way cost
+ * nothing. */
+enum stop_reason machine_run_insns(struct machine *m, uint64_t insns);
 
 /* The hart waits in WFI with nothing pending: only time or input can wake
  * it.  False again once input delivered after the stop raised an
