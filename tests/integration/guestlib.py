@@ -122,9 +122,10 @@ class Guest:
         m = self.expect(re.escape(marker) + r" (\d+)", timeout, start)
         out = self.text()[start:m.start()].replace("\r", "")
         # drop the echoed command line (and a prompt or newline that came
-        # before it): up to the end of the line holding the marker's echo,
-        # whose quotes keep it from matching the marker itself
-        echo = out.find(f"{marker[:6]}''{marker[6:]}")
+        # before it, or a copy a line editor redrew): up to the end of the
+        # line holding the marker's last echo, whose quotes keep it from
+        # matching the marker itself
+        echo = out.rfind(f"{marker[:6]}''{marker[6:]}")
         out = out[echo:] if echo >= 0 else out
         out = out.split("\n", 1)[1] if "\n" in out else ""
         return out, int(m.group(1))
