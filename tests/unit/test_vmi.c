@@ -865,7 +865,16 @@ static void test_crossview_runqueue(void **state)
 	assert_int_equal(json_integer_value(json_array_get(hidden, 0)), 2);
 	assert_string_equal(json_string_value(json_object_get(row_of(res, 2), "comm")), "kthreadd");
 	assert_false(json_is_true(json_object_get(row_of(res, 2), "pid_idr")));
+	assert_false(json_is_true(json_object_get(row_of(res, 2), "dead")));
 	json_decref(res);
+	/* the same task released by its own exit (EXIT_DEAD) while still on
+	 * its run queue: dead, not hidden */
+	put16(f, O_TASK(1) + 84, 16 << 3);
+	res = full_view(f, "crossview", NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "hidden")), 0);
+	assert_true(json_is_true(json_object_get(row_of(res, 2), "dead")));
+	json_decref(res);
+	put16(f, O_TASK(1) + 84, 0);
 	/* a node that is its own left child */
 	put64(f, O_TASK(1) + T_SE + 16, KVA(O_TASK(1)) + T_SE);
 	res = full_view(f, "crossview", NULL);

@@ -382,6 +382,20 @@ static uint64_t idr_task(const struct xwalk *w, int32_t pid)
 	return 0;
 }
 
+/* A task that has exited and been released, but is still its CPU's
+ * current task until its last schedule(): the kernel takes it off the
+ * task list and out of the IDR first (release_task), so for a moment the
+ * run queue alone has it.  Its exit_state says so (EXIT_DEAD, or
+ * EXIT_ZOMBIE just before); a live task hidden by a rootkit has none,
+ * and a rootkit that wrote one there would have its process ignored by
+ * wait, ptrace and the scheduler's own exit paths. */
+static bool task_dead(struct vmi *v, uint64_t task)
+{
+	uint64_t exit_state = 0;
+	return task && kfield(v, task, F_TASK_EXIT_STATE, &exit_state) == 0 &&
+	       (uint32_t)exit_state != 0;
+}
+
 struct list_ctx {
 	struct pidset pids;
 	json_t *comm; /* pid -> comm */
@@ -452,11 +466,14 @@ int view_crossview(struct vmi *v, struct view_out *o, const char *arg, char *err
 				json_object_set_new(lc.comm, key, gstr(vt.comm));
 			comm = json_object_get(lc.comm, key);
 		}
-		json_array_append_new(o->rows, json_pack("{s:i,s:O,s:b,s:b,s:o}", "pid", pid, "comm",
-							 comm ? comm : json_null(), "task_list",
-							 in_list, "pid_idr", in_idr, "run_queue",
-							 have_rq ? json_boolean(in_rq) : json_null()));
-		if ((in_idr || in_rq) && !in_list)
+		bool dead = !in_list && !in_idr && in_rq && task_dead(v, idr_task(&w, pid));
+		json_array_append_new(o->rows, json_pack("{s:i,s:O,s:b,s:b,s:o,s:b}", "pid", pid,
+							 "comm", comm ? comm : json_null(),
+							 "task_list", in_list, "pid_idr", in_idr,
+							 "run_queue",
+							 have_rq ? json_boolean(in_rq) : json_null(),
+							 "dead", dead));
+		if ((in_idr || in_rq) && !in_list && !dead)
 			json_array_append_new(hidden, json_integer(pid));
 		if (in_list && !in_idr)
 			json_array_append_new(unlisted, json_integer(pid));
