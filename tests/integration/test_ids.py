@@ -75,7 +75,11 @@ def fetch(url):
 def benign(g, out, fwd):
     """Everyday work with every policy on: not one alert."""
     g.run("echo hello; ls / >/dev/null; cat /etc/passwd >/dev/null; id")
-    cmds = ["mkdir -p /root/work && cp -a /etc /bin/busybox /root/work/",
+    # Everything of /etc but /etc/shadow: reading it and then compressing
+    # for burst_s is shadow_burst's own pattern (docs/ids.md), and with
+    # guest time on wall time a loaded host stretches the work past 2 s.
+    cmds = ["mkdir -p /root/work/etc && for f in /etc/*; do [ $f = /etc/shadow ] || "
+            "cp -a $f /root/work/etc/; done && cp -a /bin/busybox /root/work/",
             "tar cf /root/t.tar /root/work && gzip -9 /root/t.tar && gunzip -c /root/t.tar.gz | tar tf - >/dev/null",
             "sha256sum /root/work/busybox /root/t.tar.gz",
             "dd if=/dev/zero of=/root/zero bs=64k count=128 && sync",

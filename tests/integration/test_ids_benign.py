@@ -5,7 +5,7 @@
 (guest time paced against wall time), and no alert allowed.
 
 Default guest (make test): boot on its ext4 disk, console commands, a copy
-of /etc, tar/gzip/gunzip/sha256sum, dd to the disk and sync, a periodic
+of /etc (less /etc/shadow), tar/gzip/gunzip/sha256sum, dd to the disk and sync, a periodic
 job every 2 s, a program fetched from the host with wget, every kbench
 workload of bench/guest-bench at its benchmark size (CPU, memory, FP,
 spawn, pipe, shell), 200 requests to the guest's httpd, idle time.  (The Debian guest's benign boot is in test_ids_debian.py,
@@ -94,7 +94,10 @@ def default_guest(tmp):
     try:
         g.wait_ready()
         cmds = ["echo hello; ls / >/dev/null; cat /etc/passwd >/dev/null; id; ps >/dev/null",
-                "mkdir -p /root/work && cp -a /etc /bin/busybox /root/work/",
+                # /etc but /etc/shadow: reading it, then compressing for 2 s
+                # is shadow_burst's pattern (docs/ids.md, blind spots)
+                "mkdir -p /root/work/etc && for f in /etc/*; do [ $f = /etc/shadow ] || "
+                "cp -a $f /root/work/etc/; done && cp -a /bin/busybox /root/work/",
                 "tar cf /root/t.tar /root/work && gzip -9 /root/t.tar && "
                 "gunzip -c /root/t.tar.gz | tar tf - >/dev/null",
                 "sha256sum /root/work/busybox /root/t.tar.gz",
