@@ -95,7 +95,9 @@ def test():
                   flush=True)
 
             t0 = time.monotonic()
-            o, rc = g.run(f"insmod /root/{MODULE}.ko && dmesg | grep {MODULE}", timeout=300)
+            # the module's own lines in the kernel log say which step failed, if one did
+            o, rc = g.run(f"(insmod /root/{MODULE}.ko; r=$?; dmesg | grep {MODULE}; exit $r)",
+                          timeout=300)
             check(rc == 0 and "nop" in o, f"insmod: {o!r}")
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
