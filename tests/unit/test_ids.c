@@ -208,7 +208,7 @@ static void test_policy(void **state)
 	unlink(path);
 	assert_non_null(p);
 	assert_true(p->kernel_text);
-	assert_true(p->settle_s == 600 && p->settle_insns == 4e9); /* a boot's churn is absorbed */
+	assert_true(p->settle_s == 600 && p->settle_insns == 6e9); /* a boot's churn is absorbed */
 	assert_false(p->disk_writes);
 	assert_true(p->explain_s == 30);
 	assert_int_equal(p->flood_new, 64);

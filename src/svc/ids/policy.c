@@ -97,9 +97,9 @@ static void defaults(struct ids_policy *p)
 	globs_or_defaults(&p->shells, shells, NULL, why, sizeof(why));
 	p->every_s[M_LIE_DETECTOR] = 5;
 	p->every_s[M_KERNEL_INTEGRITY] = 10;
-	/* Debian's boot loads modules up to 1.8 G instructions apart; 140
+	/* Debian's boot loads modules up to 2.3 G instructions apart; 140
 	 * guest seconds apart on a loaded host, 40 on a quiet one */
-	p->settle_insns = 4e9;
+	p->settle_insns = 6e9;
 	p->settle_s = 600;
 	p->every_s[M_RAW_SOCKETS] = 1;
 	p->shadow_within_s = 120;
