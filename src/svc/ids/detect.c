@@ -417,11 +417,16 @@ static void kernel_settle(struct ids *d, uint64_t icount, uint64_t now, bool cha
 {
 	if (d->kernel_settled)
 		return;
-	if (changed || !d->kernel_checked) {
+	bool first = !d->kernel_checked;
+	d->kernel_checked = true;
+	if (first && (d->o.kernel_booted || !d->p->settle_insns || !d->p->settle_s)) {
+		d->kernel_settled = true; /* the first check is the baseline: nothing to say */
+		return;
+	}
+	if (changed || first) {
 		d->kernel_quiet_icount = icount;
 		d->kernel_quiet_ns = now;
 	}
-	d->kernel_checked = true;
 	if (icount - d->kernel_quiet_icount < (uint64_t)d->p->settle_insns &&
 	    now - d->kernel_quiet_ns < (uint64_t)(d->p->settle_s * NS))
 		return;
