@@ -128,7 +128,8 @@ def test():
             check(t["evidence"]["baseline"] != t["evidence"]["now"], f"text alert: {t}")
             print(f"attack: {MODULE} loaded (alert at icount {loaded[0]['icount']}) and kernel "
                   f"text changed (icount {t['icount']}), seen {time.monotonic() - t0:.0f} s "
-                  "after insmod was typed", flush=True)
+                  "after insmod was typed; every alert since: "
+                  + "; ".join(json.dumps(a["evidence"]) for a in got), flush=True)
             deb.poweroff(g)
         finally:
             g.kill()
