@@ -90,6 +90,7 @@ test-debian: build guest-debian
 	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_debian.py
 	KEEL_DEBIAN_DIR=$$(guest/build --debian) python3 tests/integration/test_vmi_debian.py
 	KEEL_DEBIAN_DIR=$$(guest/build --debian) KEEL=build/keel python3 tests/integration/test_ids_debian.py
+	KEEL_DEBIAN_DIR=$$(guest/build --debian) KEEL=build/keel python3 tests/integration/test_analyze_debian.py
 
 test-unit: build
 	$(MESON_TEST) -C $(BUILD) --suite unit

@@ -95,8 +95,8 @@ int memview_translate(const struct memview *mv, uint64_t satp, uint64_t va, uint
 	return MV_FAULT; /* no leaf at level 0 */
 }
 
-size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, void *buf,
-			 size_t len)
+size_t memview_each_piece(const struct memview *mv, uint64_t satp, uint64_t va, size_t len,
+			  int (*piece)(void *ctx, uint64_t pa, size_t offset, size_t n), void *ctx)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -106,9 +106,27 @@ size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, v
 		size_t chunk = 4096 - ((va + done) & 4095);
 		if (chunk > len - done)
 			chunk = len - done;
-		if (memview_read_phys(mv, pa, (uint8_t *)buf + done, chunk))
+		if (piece(ctx, pa, done, chunk))
 			break;
 		done += chunk;
 	}
 	return done;
+}
+
+struct read_ctx {
+	const struct memview *mv;
+	uint8_t *buf;
+};
+
+static int read_piece(void *ctx, uint64_t pa, size_t offset, size_t n)
+{
+	struct read_ctx *r = ctx;
+	return memview_read_phys(r->mv, pa, r->buf + offset, n);
+}
+
+size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, void *buf,
+			 size_t len)
+{
+	struct read_ctx r = {mv, buf};
+	return memview_each_piece(mv, satp, va, len, read_piece, &r);
 }

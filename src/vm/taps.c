@@ -279,24 +279,24 @@ int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len)
 	return MV_OK;
 }
 
+struct write_ctx {
+	struct machine *m;
+	const uint8_t *buf;
+};
+
+static int write_piece(void *ctx, uint64_t pa, size_t offset, size_t n)
+{
+	struct write_ctx *w = ctx;
+	return taps_write_phys(w->m, pa, w->buf + offset, n);
+}
+
 size_t taps_write_virt(struct machine *m, uint64_t satp, uint64_t va, const void *buf,
 		       size_t len)
 {
 	struct memview mv;
 	taps_memview(m, &mv);
-	size_t done = 0;
-	while (done < len) {
-		uint64_t pa;
-		if (memview_translate(&mv, satp, va + done, &pa, NULL))
-			break;
-		size_t chunk = 4096 - ((va + done) & 4095);
-		if (chunk > len - done)
-			chunk = len - done;
-		if (taps_write_phys(m, pa, (const uint8_t *)buf + done, chunk))
-			break;
-		done += chunk;
-	}
-	return done;
+	struct write_ctx w = {m, buf};
+	return memview_each_piece(&mv, satp, va, len, write_piece, &w);
 }
 
 /* ---- registers ---- */

@@ -158,6 +158,13 @@ int memview_read_phys(const struct memview *mv, uint64_t pa, void *buf, size_t l
 int memview_translate(const struct memview *mv, uint64_t satp, uint64_t va, uint64_t *pa,
 		      uint64_t *page_size);
 
+/* Call piece(ctx, pa, offset, n) for each page-bounded piece of
+ * [va, va+len) in satp's address space, in order, until a piece does not
+ * translate or piece() returns nonzero.  Returns the bytes done: the one
+ * walk behind memview_read_virt() and taps_write_virt(). */
+size_t memview_each_piece(const struct memview *mv, uint64_t satp, uint64_t va, size_t len,
+			  int (*piece)(void *ctx, uint64_t pa, size_t offset, size_t n), void *ctx);
+
 /* Read len bytes at va in satp's address space.  Returns how many bytes
  * were read before the first one that does not translate to RAM. */
 size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, void *buf,

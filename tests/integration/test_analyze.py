@@ -2,23 +2,28 @@
 """Replay analysis (docs/analyze.md): which connection changed /etc/passwd?
 
 One recorded session of the default guest: a cron-like loop rewrites
-/root/status every second; a service that runs what it receives (busybox
-`nc -l -p 4444 -e /bin/sh`) listens; two benign clients fetch pages from
-the guest's web server (busybox httpd), one before and one after the
-attack; the attacker connects to the service and appends a line to
-/etc/passwd.  After the service started, the console shell (an ancestor
-of the attacker's shell) reads /root/status: a flow that time order must
-prune.
+/root/status every second; the deliberately vulnerable service of the
+prevention tests (tests/guest/vulnsrv.c, one child per connection, whose
+/echo?msg= runs `echo MSG` through popen) listens; two benign clients
+fetch pages from the guest's web server (busybox httpd), one before and
+one after the attack; the attacker's request injects a command that
+appends a line to /etc/passwd.  After the service started, the console
+shell (an ancestor of the attacker's shell) reads /root/status: a flow
+that time order must prune.
 
 Then `keel analyze LOG --why /etc/passwd` must name exactly the
 attacker's connection (its client port, as the host saw it) and the
-process chain (the shell nc became, the console shell, init), and none of
+process chain (popen's shell, vulnsrv's child for the connection,
+vulnsrv, the console shell, init), and none of
 the benign connections or the cron processes; ten runs print the same
 answer byte for byte.  --json gives the same answer as a graph; --at
 before the attack finds no write; a tampered copy of the log is refused
 before any analysis; the --html page (with the detector run over the same
 replay) loads in headless chromium, shows the answer's nodes and the
-detector's alert in its DOM, and a screenshot is taken.
+detector's alert in its DOM, and a screenshot is taken.  `--taint
+/etc/passwd` on the same log names the attacker's connection alone, for
+every byte of the line it injected (carried through vulnsrv's buffers,
+popen's argv and the shell's echo); only echo's newline is unlabelled.
 """
 import json
 import os
@@ -28,7 +33,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
+import vulnsrv
 from guestlib import (Guest, boot_args, check, free_port, keel_path, main,
                       tampered_copy)
 
@@ -71,10 +78,13 @@ def fetch(port):
 
 
 def attack(g, port):
-    """The attacker: a line for the service's shell.  Returns its client port."""
+    """The attacker: a command injected into vulnsrv's /echo.  Returns its
+    client port."""
     s = connect(port)
     cport = s.getsockname()[1]
-    s.sendall(f"echo '{LINE}' >> /etc/passwd\n".encode())
+    msg = urllib.parse.quote(f"x; echo '{LINE}' >> /etc/passwd")
+    s.sendall(f"GET /echo?msg={msg} HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n"
+              .encode())
     for _ in range(120):
         out, _ = g.run("grep -c toor /etc/passwd")
         if out.strip().endswith("1"):
@@ -82,7 +92,6 @@ def attack(g, port):
         time.sleep(0.5)
     else:
         check(False, "the attacker's line never reached /etc/passwd")
-    s.sendall(b"exit\n")
     s.close()
     return cport
 
@@ -91,6 +100,7 @@ def record(tmp, log, keys):
     web, svc = free_port(), free_port()
     net = f"user,hostfwd=tcp:127.0.0.1:{web}-:80,hostfwd=tcp:127.0.0.1:{svc}-:4444"
     args = [a for a in boot_args(net=net, append=APPEND) if a not in ("--idle-sleep", "off")]
+    args[args.index("--initrd") + 1] = vulnsrv.initramfs()
     g = Guest([], command=[keel_path(), "record", "--log", log, "--seal-key", keys["seal"]]
               + args, timeout=600)
     try:
@@ -98,7 +108,7 @@ def record(tmp, log, keys):
         shell = int(g.run("echo $$")[0].split()[-1])
         cron = int(g.run("(while :; do date > /root/status; sleep 1; done) >/dev/null 2>&1 & "
                          "echo $!")[0].split()[-1])
-        nc = int(g.run("nc -l -p 4444 -e /bin/sh & echo $!")[0].split()[-1])
+        srv = int(g.run("vulnsrv 4444 >/dev/null 2>&1 & echo $!")[0].split()[-1])
         g.run("sleep 2; read status < /root/status; echo \"$status\" >/dev/null")
         benign = [fetch(web)]
         attacker = attack(g, svc)
@@ -107,7 +117,7 @@ def record(tmp, log, keys):
         g.power_off(180)
     finally:
         g.kill()
-    return {"shell": shell, "cron": cron, "nc": nc, "benign": benign, "attacker": attacker}
+    return {"shell": shell, "cron": cron, "vulnsrv": srv, "benign": benign, "attacker": attacker}
 
 
 def check_answer(log, keys, who):
@@ -134,11 +144,15 @@ def check_answer(log, keys, who):
           f"connections: {conns}")
     check(conns[0]["frames"] > 0 and conns[0]["read_by"], f"the connection's frames: {conns[0]}")
     chain = [p["pid"] for p in ans["chain"]]
-    # busybox nc -e execs the shell in its own process: the writer is nc's pid
-    check(ans["write"]["pid"] == who["nc"] and chain[:2] == [who["nc"], who["shell"]]
-          and chain[-1] == 1, f"chain {chain}; nc {who['nc']}, console shell {who['shell']}")
+    # popen's shell wrote; vulnsrv forked a child for the connection
+    check(ans["write"]["pid"] == chain[0] and chain[2:4] == [who["vulnsrv"], who["shell"]]
+          and chain[-1] == 1, f"chain {chain}; vulnsrv {who['vulnsrv']}, "
+          f"console shell {who['shell']}")
     check(ans["chain"][0].get("exe") == "/bin/busybox" and ans["chain"][0]["comm"] == "sh",
           f"the writer: {ans['chain'][0]}")
+    check(ans["chain"][1]["comm"] == "vulnsrv" and
+          ans["chain"][1]["pid"] in [r["pid"] for r in conns[0]["read_by"]],
+          f"the connection was not read by vulnsrv's child: {ans['chain'][1]} {conns[0]}")
     pids = {n["pid"] for n in ans["graph"]["nodes"] if n["type"] == "process"}
     names = {n["name"] for n in ans["graph"]["nodes"] if n["type"] != "process"}
     check(who["cron"] not in pids and "/root/status" not in names,
@@ -146,6 +160,18 @@ def check_answer(log, keys, who):
     check(ans["graph"]["pruned_edges"] > 0, "nothing pruned by time order")
     check(not any(f":{p}" in n for p in who["benign"] for n in names), f"benign: {names}")
     return ans
+
+
+def check_taint(log, keys, who):
+    rc, out, err = keel("analyze", log, "--key", keys["verify"], "--taint", "/etc/passwd",
+                        "--json")
+    check(rc == 0, f"--taint: rc={rc} {err}")
+    t = json.loads(out)
+    ans = [(a["client_port"], a["server_port"], a["bytes"]) for a in t["answer"]]
+    check(ans == [(who["attacker"], 4444, len(LINE))] and t["bytes_written"] == len(LINE) + 1,
+          f"--taint /etc/passwd: {ans}, {t['bytes_written']} bytes written; the attacker is "
+          f"{who['attacker']}, {len(LINE)} bytes")
+    print(f"--taint: {len(LINE)} of {t['bytes_written']} bytes from client port {who['attacker']}")
 
 
 def check_at(log, keys, ans):
@@ -236,6 +262,7 @@ def test():
             json.dump(who, open(os.environ["ANALYZE_KEEP"] + ".json", "w"))
         ans = check_answer(log, keys, who)
         check_at(log, keys, ans)
+        check_taint(log, keys, who)
         check_tampered(tmp, log, keys)
         check_html(tmp, log, keys, ans)
 

@@ -289,7 +289,9 @@ def responses(tmp):
     try:
         g.run("echo after restore")
         a = wait_alert(out2, "lie_detector", timeout=60)
-        check(a["pid"] == sleeper, f"lie detector: {a}")
+        ev = a["evidence"]
+        check(a["pid"] == sleeper and ev["comm"] == "sleep" and ev["pid_table"] and
+              ev["what"].endswith("not in the task list"), f"lie detector: {a}")
         g.send("ip link set eth0 promisc on\n")
         status = g.wait_exit(60)
         check(status == 3 and "stopped by the intrusion detector" in g.stderr(),

@@ -6,11 +6,14 @@ the oldest killed every fifth round), opens files (a descriptor of the
 shell moved to another file each round) and makes connections (an HTTP
 request to its own httpd each round, whose socket stays in TIME_WAIT,
 and a connection held between two nc every tenth round).  After each round the shell
-prints its own answer (ps, /proc/net/tcp, its descriptors) and blocks
-in `read`; keel pauses the VM and reads ps, net, files and crossview.
-At each of the 100 points keel's answer must equal the guest's (the
-printing commands aside) and the cross-view must be consistent with no
-notes: 100/100, no errors, no garbage.
+waits until its state is still (vmilib.SETTLE_SH: no child between fork
+and exec, no connection of httpd's being served; the killed sleeper is
+reaped), prints its own answer (ps, /proc/net/tcp, its descriptors) and
+blocks in `read`; keel pauses the VM and reads ps, net, files and
+crossview.  At each of the 100 points keel's answer must equal the
+guest's (the printing `ps` aside), every user process must be whole (not
+exiting, not a zombie, with its exe and page table) and the cross-view
+must be consistent with no notes: 100/100, no errors, no garbage.
 
 Guest time keeps pace with wall time here (--idle-sleep on): skipping
 idle time would let many timers fire between the guest's listing and
@@ -24,19 +27,20 @@ import time
 
 from guestlib import Guest, boot_args, check, main
 from vmilib import (clean, compare_ps, compare_tcp, inspect_live, keel, parse_proc_net_tcp,
-                    parse_ps, section)
+                    parse_ps, section, settle, user_rows_whole)
 
 POINTS = 100
-TRANSIENT = ("ps", "cat", "ls", "wget")
 
 
 def round_command(i):
     """Round i's workload, then the listings, then block."""
-    work = [f"sleep {10000 + i} &", "cat /etc/passwd >/dev/null",
+    # $q: the sleepers' pids, oldest first; the one killed is waited for
+    # (reaped), so that the guest's listing and keel's look agree on it
+    work = [f"sleep {10000 + i} & q=\"$q $!\"", "cat /etc/passwd >/dev/null",
             f"exec 5</etc/{'passwd' if i % 2 else 'hostname'}",
             "wget -q -O /dev/null http://127.0.0.1/"]
     if i % 5 == 4:
-        work.append("kill $(pgrep -o -f 'sleep 10') 2>/dev/null")
+        work.append('set -- $q; kill $1; wait $1; shift; q="$*"')
     if i % 10 == 9:
         # a connection held open between two nc (httpd would time out
         # an idle one and close it while keel looks)
@@ -44,7 +48,7 @@ def round_command(i):
         work += [f"sleep 10000 | nc -l -p {port} >/dev/null &", "sleep 1",
                  f"sleep 10000 | nc 127.0.0.1 {port} >/dev/null &", "sleep 1"]
     return ("".join(w + ("" if w.endswith("&") else ";") + " " for w in work) +
-            f"echo @PS{i}; ps -o pid,ppid,comm; echo @TCP; cat /proc/net/tcp;"
+            f"settle; echo @PS{i}; ps -o pid,ppid,comm; echo @TCP; cat /proc/net/tcp;"
             f" echo @FD $$; ls -l /proc/$$/fd; echo @END{i}; read x\n")
 
 
@@ -55,10 +59,10 @@ def one_point(g, sock, i):
     text = clean(g.text()[start:])
     check(keel("ctl", "--sock", sock, "pause")[0] == 0, "pause")
     ps = inspect_live(sock, "ps")
-    compare_ps(parse_ps(section(text, f"@PS{i}\n", "@TCP")), ps, TRANSIENT)
-    check(all(r["comm"] and r["start_ns"] >= 0 and (r["kthread"] or r["pgd_pa"])
-              for r in ps["rows"]) and len({r["pid"] for r in ps["rows"]}) == len(ps["rows"]),
-          f"point {i}: a malformed ps row")
+    compare_ps(parse_ps(section(text, f"@PS{i}\n", "@TCP")), ps)
+    user_rows_whole(ps, f"point {i}: ")
+    check(all(r["comm"] and r["start_ns"] >= 0 for r in ps["rows"]) and
+          len({r["pid"] for r in ps["rows"]}) == len(ps["rows"]), f"point {i}: a malformed ps row")
     net = inspect_live(sock, "net")
     tcp = compare_tcp(parse_proc_net_tcp(section(text, "@TCP\n", "@FD")), net, may_expire=True)
     check(not net["truncated"], f"point {i}: net notes {net['notes']}")
@@ -87,6 +91,7 @@ def test():
         g = Guest(args)
         try:
             g.wait_ready()
+            settle(g)
             t0 = time.monotonic()
             procs, socks = set(), set()
             for i in range(POINTS):

@@ -15,6 +15,35 @@ TCP_STATES = ["?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT
               "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"]
 
 
+# A shell function the guest runs before it lists its processes, so that
+# the listing and keel's later look (after the pause) see one state: it
+# waits until no child of the shell is between fork and exec (still "sh")
+# and busybox httpd serves no connection (a child of httpd exits on its
+# own time, after the client has its answer).  Only builtins: it forks
+# nothing that could itself be listed.  ash's read takes a byte per
+# system call, so only the short comm is read of every process.
+SETTLE_SH = ("settle() { b=1; while [ $b = 1 ]; do b=0; for d in /proc/[0-9]*; do "
+             "read -r c 2>/dev/null <$d/comm || continue; case $c in sh|httpd) "
+             "read -r p c s pp r 2>/dev/null <$d/stat || continue; case \"$c $pp\" in "
+             "\"(sh) $$\") b=1;; \"(httpd) 1\") ;; \"(httpd) \"*) b=1;; esac;; esac; "
+             "done; done; }")
+
+
+def settle(g):
+    """Define settle() in the guest's shell (SETTLE_SH)."""
+    out, rc = g.run(SETTLE_SH)
+    check(rc == 0, f"settle(): {out!r}")
+
+
+def user_rows_whole(ps, where=""):
+    """Every user process keel lists in a settled guest is alive with its
+    image: an exe, a page table, neither exiting nor a zombie (those two
+    have no mm, and ps would show them as R or Z)."""
+    bad = [r for r in ps["rows"] if not r["kthread"] and
+           (r["exiting"] or r["state"] == "Z" or not r["exe"] or not r["pgd_pa"])]
+    check(not bad, f"{where}user processes without their image: {bad}")
+
+
 def keel(*args, timeout=300):
     p = subprocess.run([keel_path(), *args], capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr

@@ -20,11 +20,16 @@
 
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (8u << 20)
-#define KVA_BASE 0xffffffff80000000ull
+#define KVA_LINK 0xffffffff80000000ull /* where the kernel is linked */
+/* Where the fake kernel runs: its link address, or slid as a KASLR
+ * kernel is (test_kaslr_slide; the test's own, not keel's, state). */
+static uint64_t kva_base = KVA_LINK;
+#define KVA_BASE kva_base
 #define KVA(off) (KVA_BASE + (off))
 
 /* Where the fake kernel keeps things (offsets into RAM). */
 #define O_PGD 0x1000u
+#define O_PMD 0x8000u /* a slid kernel's second-level table */
 #define O_KALLSYMS 0x10000u
 #define O_BTF 0x40000u
 #define O_INIT 0x100000u
@@ -396,8 +401,16 @@ static struct fake *fake_make(bool full)
 	f->full = full;
 	f->ram = calloc(1, RAM_SIZE);
 	f->mv = (struct memview){.ram = f->ram, .base = RAM_BASE, .size = RAM_SIZE};
-	/* Sv39: one gigapage maps KVA_BASE to RAM_BASE */
-	put64(f, O_PGD + 8 * 0x1fe, (RAM_BASE >> 12) << 10 | 0xcf);
+	/* Sv39: one gigapage maps KVA_BASE to RAM_BASE; a slid kernel (2 MiB
+	 * steps, as Linux/riscv's KASLR moves it) gets 2 MiB pages instead */
+	if (KVA_BASE == KVA_LINK) {
+		put64(f, O_PGD + 8 * 0x1fe, (RAM_BASE >> 12) << 10 | 0xcf);
+	} else {
+		put64(f, O_PGD + 8 * ((KVA_BASE >> 30) & 0x1ff), ((RAM_BASE + O_PMD) >> 12) << 10 | 1);
+		for (uint64_t pa = 0; pa < RAM_SIZE; pa += 2u << 20)
+			put64(f, O_PMD + 8 * (((KVA_BASE + pa) >> 21) & 0x1ff),
+			      ((RAM_BASE + pa) >> 12) << 10 | 0xcf);
+	}
 	put_btf(f);
 	const struct sym syms[] = {
 		{"_start", KVA(0)},
@@ -433,6 +446,7 @@ static struct fake *fake_make(bool full)
 		put32(f, O_PID(i) + PID_NUMBERS, (uint32_t)pids[i]);
 	}
 	put16(f, O_TASK(2) + 84, 32 << 3); /* exit_state EXIT_ZOMBIE, in its bitfield */
+	put32(f, O_TASK(2) + T_FLAGS, 0x4); /* PF_EXITING, as a zombie has it; no mm */
 	put32(f, O_CRED + 4, 1000);
 	put32(f, O_CRED + 8, 100);
 	/* init has an address space and runs /bin/sh */
@@ -589,6 +603,11 @@ static void test_attach_and_ps(void **state)
 	assert_string_equal(json_string_value(json_object_get(init, "state")), "S");
 	assert_string_equal(json_string_value(json_object_get(init, "exe")), "/bin/sh");
 	assert_string_equal(json_string_value(json_object_get(init, "pgd_pa")), "0x80001000");
+	/* a task past exit_mm says so: no image, and why */
+	assert_true(json_is_true(json_object_get(sh, "exiting")));
+	assert_false(json_is_true(json_object_get(init, "exiting")));
+	assert_true(json_is_null(json_object_get(sh, "exe")));
+	assert_true(json_is_null(json_object_get(sh, "pgd_pa")));
 	json_decref(res);
 	vmi_free(v);
 	fake_free(f);
@@ -1044,6 +1063,39 @@ static void test_corrupt_btf(void **state)
 	fake_free(f);
 }
 
+/* A kernel slid from its link address, as CONFIG_RANDOMIZE_BASE does:
+ * the kallsyms in RAM are the running kernel's, the image is placed by
+ * the page table that maps it, and every view reads as at the link
+ * address.  (Neither guest kernel randomises: see docs/vmi.md.) */
+static void test_kaslr_slide(void **state)
+{
+	kva_base = KVA_LINK + 0x1a400000; /* 420 MiB up, a 2 MiB multiple */
+	struct fake *f = fake_make(true);
+	char err[512] = "";
+	struct vmi *v = attach(f, err, sizeof(err));
+	assert_non_null(v);
+	json_t *info = vmi_info(v);
+	assert_string_equal(json_string_value(json_object_get(info, "kernel_va")),
+			    "0xffffffff9a400000");
+	assert_string_equal(json_string_value(json_object_get(info, "kernel_pa")), "0x80000000");
+	json_decref(info);
+	json_t *res = vmi_view(v, "ps", NULL, err, sizeof(err));
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	json_t *init = row_of(res, 1);
+	assert_string_equal(json_string_value(json_object_get(init, "exe")), "/bin/sh");
+	assert_string_equal(json_string_value(json_object_get(init, "pgd_pa")), "0x80001000");
+	json_decref(res);
+	res = vmi_view(v, "crossview", NULL, err, sizeof(err));
+	assert_true(json_is_true(json_object_get(res, "consistent")));
+	json_decref(res);
+	res = vmi_view(v, "net", NULL, err, sizeof(err));
+	assert_string_equal(row_str(res, 0, "local"), "10.0.2.15:80");
+	json_decref(res);
+	vmi_free(v);
+	fake_free(f);
+	kva_base = KVA_LINK;
+}
+
 /* Random bytes over every structure, every view: whatever comes out, it ends. */
 static void test_random_tasks(void **state)
 {
@@ -1090,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(test_idr_loop),
 		cmocka_unit_test(test_kallsyms_new_order),
 		cmocka_unit_test(test_crossview_runqueue),
+		cmocka_unit_test(test_kaslr_slide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

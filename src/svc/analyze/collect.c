@@ -75,20 +75,55 @@ static bool tgid_room(struct analyze_data *d, int32_t tgid)
 	return true;
 }
 
+/* The live node of tgid, or AN_NONE. */
+static uint32_t live_proc(struct analyze_data *d, int32_t tgid)
+{
+	uint32_t i = d->by_tgid[tgid];
+	return i && !an_proc(d, i - 1)->exited ? i - 1 : AN_NONE;
+}
+
+/* A process first seen running (no fork of it was seen): its ancestors,
+ * read from the task list, join the graph as running processes too, so
+ * that its chain reaches init even when the recording began from a
+ * snapshot, after they made their last call of interest. */
+static void link_ancestors(struct analyze_data *d, struct vmi *v, uint32_t p, uint64_t icount,
+			   uint64_t ns)
+{
+	for (int depth = 0; v && depth < 64; depth++) {
+		int32_t tgid = an_proc(d, p)->tgid, ppid = an_proc(d, p)->ppid;
+		if (an_proc(d, p)->parent != AN_NONE || ppid <= 0 || ppid == tgid)
+			return;
+		struct vmi_task t;
+		uint64_t task = vmi_task_find(v, ppid);
+		if (!task || vmi_task_read(v, task, &t) || t.tgid != ppid || !tgid_room(d, ppid))
+			return;
+		uint32_t q = live_proc(d, ppid);
+		if (q == AN_NONE)
+			q = new_proc(d, &t, icount, ns);
+		if (q == AN_NONE)
+			return;
+		an_proc(d, p)->parent = q; /* new_proc may have moved the array */
+		p = q;
+	}
+}
+
 /* The process node of task t now: the current one of its tgid, or a new
  * one (a process running when the analysis began, or a child seen before
  * its parent's fork returned). */
-static uint32_t proc_of(struct analyze_data *d, const struct vmi_task *t, uint64_t icount,
-			uint64_t ns)
+static uint32_t proc_of(struct analyze_data *d, struct vmi *v, const struct vmi_task *t,
+			uint64_t icount, uint64_t ns)
 {
 	if (!tgid_room(d, t->tgid))
 		return AN_NONE;
-	uint32_t i = d->by_tgid[t->tgid];
-	if (i && !an_proc(d, i - 1)->exited) {
-		memcpy(an_proc(d, i - 1)->comm, t->comm, sizeof(t->comm));
-		return i - 1;
+	uint32_t i = live_proc(d, t->tgid);
+	if (i != AN_NONE) {
+		memcpy(an_proc(d, i)->comm, t->comm, sizeof(t->comm));
+		return i;
 	}
-	return new_proc(d, t, icount, ns);
+	i = new_proc(d, t, icount, ns);
+	if (i != AN_NONE)
+		link_ancestors(d, v, i, icount, ns);
+	return i;
 }
 
 static struct an_event *add_event(struct analyze *a, enum an_kind kind, uint32_t proc,
@@ -233,7 +268,7 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 	struct vmi_task t;
 	if (!v || vmi_task_read(v, task, &t))
 		return;
-	uint32_t p = proc_of(&a->d, &t, r->icount, taps_now_ns(a->m));
+	uint32_t p = proc_of(&a->d, v, &t, r->icount, taps_now_ns(a->m));
 	if (p == AN_NONE)
 		return;
 	if (uid) {
@@ -293,7 +328,7 @@ static void on_vmi_event(void *opaque, json_t *ev, struct vmi *v)
 	if (!v || !name || failed(ev) || vmi_task_read(v, task, &t))
 		return;
 	struct analyze_data *d = &a->d;
-	uint32_t p = proc_of(d, &t, icount, taps_now_ns(a->m));
+	uint32_t p = proc_of(d, v, &t, icount, taps_now_ns(a->m));
 	if (p == AN_NONE)
 		return;
 	int64_t fd = json_integer_value(json_object_get(ev, "fd"));

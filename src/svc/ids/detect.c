@@ -474,6 +474,30 @@ static void check_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t
 	kernel_settle(d, icount, now, changed);
 }
 
+/* The cross-view's row for pid: which of the kernel's sources reach it. */
+static json_t *crossview_row(json_t *res, json_int_t pid)
+{
+	size_t i;
+	json_t *row;
+	json_array_foreach(json_object_get(res, "rows"), i, row)
+		if (json_integer_value(json_object_get(row, "pid")) == pid)
+			return row;
+	return NULL;
+}
+
+/* A hidden process is missing from the task list but reached through the
+ * PID table, a run queue, or both: the alert says which. */
+static json_t *hidden_evidence(json_t *row)
+{
+	bool idr = json_is_true(json_object_get(row, "pid_idr"));
+	bool rq = json_is_true(json_object_get(row, "run_queue"));
+	const char *what = idr && rq ? "in the PID table and on a run queue, not in the task list"
+			   : idr     ? "in the PID table, not in the task list"
+				     : "on a run queue, not in the task list";
+	return json_pack("{s:s,s:b,s:O?,s:O?}", "what", what, "pid_table", idr, "run_queue",
+			 json_object_get(row, "run_queue"), "comm", json_object_get(row, "comm"));
+}
+
 static void check_hidden(struct ids *d, struct vmi *v, uint64_t icount)
 {
 	char err[256];
@@ -488,7 +512,7 @@ static void check_hidden(struct ids *d, struct vmi *v, uint64_t icount)
 		/* The kernel's lists no longer lead to its task: the chain is
 		 * what the detector's table learnt of it, if anything. */
 		ids_alert(d, M_LIE_DETECTOR, icount, (int32_t)json_integer_value(pid), 0,
-			  json_pack("{s:s}", "what", "in the PID table, not in the task list"));
+			  hidden_evidence(crossview_row(res, json_integer_value(pid))));
 	}
 	json_decref(res);
 }

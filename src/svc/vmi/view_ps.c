@@ -9,6 +9,7 @@
 
 #include "svc/vmi/vmi_int.h"
 
+#define PF_EXITING 0x00000004u
 #define PF_KTHREAD 0x00200000u
 #define PIDTYPE_PID 0
 
@@ -128,6 +129,9 @@ static int ps_fn(struct vmi *v, uint64_t task, void *opaque)
 	char state[2] = {state_letter(st, ex), 0};
 	json_object_set_new(row, "state", json_string(state));
 	json_object_set_new(row, "kthread", json_boolean(flags & PF_KTHREAD));
+	/* in do_exit: from exit_mm on, a task has no mm (so no exe and no
+	 * page table) while ps still shows it R until it becomes a zombie */
+	json_object_set_new(row, "exiting", json_boolean(flags & PF_EXITING));
 	uint64_t threads;
 	json_object_set_new(row, "threads",
 			    kfield(v, kptr(v, task, F_TASK_SIGNAL), F_SIGNAL_NR_THREADS, &threads)
