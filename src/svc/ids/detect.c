@@ -412,14 +412,17 @@ static void kernel_change(struct ids *d, uint64_t icount, const char *what, json
  * (Debian's) has stopped.  Instructions measure the boot's work whatever
  * the host's load (guest time runs ahead of them on a loaded host); guest
  * seconds bound the wait on a guest that idles.  One line says when, and
- * what was taken in (docs/ids.md, "The kernel's baseline"). */
-static void kernel_settle(struct ids *d, uint64_t icount, uint64_t now, bool changed)
+ * what was taken in (docs/ids.md, "The kernel's baseline").  A fixed
+ * kernel (no loadable modules, no static keys: the default guest's) has
+ * nothing to settle: its first check is the baseline. */
+static void kernel_settle(struct ids *d, uint64_t icount, uint64_t now, bool changed,
+			  bool fixed)
 {
 	if (d->kernel_settled)
 		return;
 	bool first = !d->kernel_checked;
 	d->kernel_checked = true;
-	if (first && (d->o.kernel_booted || !d->p->settle_insns || !d->p->settle_s)) {
+	if (first && (fixed || d->o.kernel_booted || !d->p->settle_insns || !d->p->settle_s)) {
 		d->kernel_settled = true; /* the first check is the baseline: nothing to say */
 		return;
 	}
@@ -439,11 +442,12 @@ static void kernel_settle(struct ids *d, uint64_t icount, uint64_t now, bool cha
 static void check_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t now)
 {
 	char err[256];
-	bool changed = false;
+	bool changed = false, patchable = false;
 	json_t *res = vmi_view(v, "integrity", NULL, err, sizeof(err)), *row;
 	size_t i;
 	json_array_foreach(res ? json_object_get(res, "rows") : NULL, i, row) {
 		const char *range = sget(row, "range"), *sha = sget(row, "sha256");
+		patchable |= json_integer_value(json_object_get(row, "jump_sites")) > 0;
 		if (!strcmp(range, "text") && !d->p->kernel_text)
 			continue;
 		const char *base = json_string_value(json_object_get(d->kernel_baseline, range));
@@ -470,8 +474,10 @@ static void check_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t
 	}
 	changed |= known && json_object_size(known) != json_object_size(now_mods);
 	json_object_set_new(d->kernel_baseline, " modules", now_mods);
+	/* no loadable modules, no static keys: nothing changes it once it runs */
+	bool fixed = !res && !patchable;
 	json_decref(res);
-	kernel_settle(d, icount, now, changed);
+	kernel_settle(d, icount, now, changed, fixed);
 }
 
 /* The cross-view's row for pid: which of the kernel's sources reach it. */
