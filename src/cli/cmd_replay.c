@@ -157,7 +157,7 @@ static int parse_session_json(struct session *s, const struct replay_record *rec
 	s->cfg.console_input_virtio = vcon;
 	s->digest_version = (unsigned)digest;
 	json_decref(j);
-	if (digest != 2 && digest != STATE_DIGEST_VERSION) {
+	if (digest < 2 || digest > STATE_DIGEST_VERSION) {
 		fprintf(stderr, "keel replay: the log's state digests are version %lld, which this "
 				"keel does not compute\n", (long long)digest);
 		return -1;
@@ -645,8 +645,8 @@ static int report(struct replayer *r, enum replay_result res, const char *err, d
 	switch (res) {
 	case REPLAY_END:
 		fprintf(stderr, "keel replay: done: %" PRIu64 " records, %" PRIu64
-				" checkpoints matched, icount %" PRIu64 ", %.2f s\n",
-			r->records, r->digests_checked, icount, secs);
+				" checkpoints matched, icount %" PRIu64 ", %.2f s (state digest v%u)\n",
+			r->records, r->digests_checked, icount, secs, state_digest_version(r->m));
 		return 0;
 	case REPLAY_UNTIL:
 		fprintf(stderr, "keel replay: stopped at icount %" PRIu64 " (--until), %" PRIu64

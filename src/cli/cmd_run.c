@@ -74,6 +74,7 @@ struct run_options {
 	bool jit; /* --jit on|off */
 	unsigned jit_threshold;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter */
+	bool sandboxed; /* the filter is on already (--incoming: before the stream) */
 	bool idle_sleep;
 	bool time_catch_up; /* --time-catch-up on|off */
 	bool entropy_seeded;
@@ -87,6 +88,7 @@ struct run_options {
 	const char *seal_key, *sign_key;
 	uint64_t checkpoint_every;
 	uint64_t seal_interval_ms;
+	unsigned digest_version; /* --digest-version; 0: STATE_DIGEST_VERSION */
 };
 
 #define DEFAULT_CHECKPOINT_EVERY 500000000ULL
@@ -109,6 +111,9 @@ static void record_usage(FILE *out)
 	      "                       verification key in DIR/verify.key (move it offline)\n"
 	      "  --sign-key FILE      also sign every seal with this Ed25519 key\n"
 	      "  --seal-interval SECONDS  seal at least this often (default: the log's)\n"
+	      "  --digest-version N   log state digests of an older definition (2 or 3;\n"
+	      "                       default the newest, 4; docs/snapshot-format.md):\n"
+	      "                       for comparing their cost and testing old logs\n"
 	      "\n"
 	      "A writable disk must be an overlay (--disk BASE,overlay=FILE.kov; the default\n"
 	      "guest's is one): the first checkpoint freezes it, and replay reads that\n"
@@ -273,7 +278,7 @@ enum {
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
 	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY,
-	OPT_SEAL_INTERVAL,
+	OPT_SEAL_INTERVAL, OPT_DIGEST_VERSION,
 };
 
 /* "N:FILE" */
@@ -299,7 +304,7 @@ static int bad(const char *what, const char *value)
 static int parse_record_option(int c, const char *arg, struct run_options *o)
 {
 	uint64_t v;
-	if (!o->record && c >= OPT_LOG && c <= OPT_SEAL_INTERVAL) {
+	if (!o->record && c >= OPT_LOG && c <= OPT_DIGEST_VERSION) {
 		fprintf(stderr, "keel run: that option belongs to 'keel record'\n");
 		return -1;
 	}
@@ -313,6 +318,11 @@ static int parse_record_option(int c, const char *arg, struct run_options *o)
 		if (parse_u64(arg, &v) || v == 0 || v > UINT64_MAX / 1000)
 			return bad("--seal-interval", arg);
 		o->seal_interval_ms = v * 1000;
+		return 0;
+	case OPT_DIGEST_VERSION:
+		if (parse_u64(arg, &v) || v < 2 || v > STATE_DIGEST_VERSION)
+			return bad("--digest-version", arg);
+		o->digest_version = (unsigned)v;
 		return 0;
 	default:
 		(o->record ? record_usage : run_usage)(stderr);
@@ -487,6 +497,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"seal-key", required_argument, NULL, OPT_SEAL_KEY},
 		{"sign-key", required_argument, NULL, OPT_SIGN_KEY},
 		{"seal-interval", required_argument, NULL, OPT_SEAL_INTERVAL},
+		{"digest-version", required_argument, NULL, OPT_DIGEST_VERSION},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -638,7 +649,7 @@ static int save_snapshot(struct machine *m, const char *path)
  * rules right after, so that the tests can see a forbidden call stopped. */
 static int enter_sandbox(const struct run_options *o)
 {
-	if (o->no_sandbox)
+	if (o->no_sandbox || o->sandboxed)
 		return 0;
 	char err[256];
 	if (sandbox_enter(err, sizeof(err))) {
@@ -690,7 +701,7 @@ static char *session_json(const struct machine *m, const struct run_options *o)
 			      "ram_size", (json_int_t)m->ram_size, "disk", o->disk, "net",
 			      m->has_net, "console_virtio", m->cfg.console_input_virtio,
 			      "checkpoint_every", (json_int_t)o->checkpoint_every, "kernel",
-			      o->kernel, "restore", o->restore, "digest", STATE_DIGEST_VERSION);
+			      o->kernel, "restore", o->restore, "digest", (int)state_digest_version(m));
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -715,6 +726,8 @@ static int start_recording(struct recorder *rec, struct machine *m, const struct
 	rec->log = NULL;
 	if (!disk_recordable(m))
 		return -1;
+	if (o->digest_version)
+		state_digest_set_version(m, o->digest_version); /* checked when parsed */
 	char err[1024], *json = session_json(m, o);
 	struct recorder_options ro = {
 		.dir = o->log_dir,
@@ -794,6 +807,8 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	struct recorder rec;
 	enum stop_reason why = STOP_NONE;
 	if ((!o->record || start_recording(&rec, m, o) == 0) && enter_sandbox(o) == 0) {
+		if (o->incoming)
+			mig_trace("destination", "first-slice");
 		why = run_with_snapshot(m, o, &loop);
 	}
 	/* A clone (src/host/clone.c) returns here too: the log is the parent's,
@@ -1080,14 +1095,28 @@ static int run_configured(struct run_options *o_, bool record)
 }
 
 /* keel run --incoming: wait for a migrating VM, then run it like any
- * other; its console, socket and forwards are this keel's. */
-static int run_incoming(const struct run_options *o, const struct machine_config *cfg)
+ * other; its console, socket and forwards are this keel's.  The stream
+ * comes from the network and is parsed (decrypted, decompressed, decoded
+ * into a machine) under the seccomp filter: the key is read first, and
+ * everything the receiving needs (a listening socket, the disk, a base
+ * image that arrives) is allowed by it.  The debugging runs (--gdb,
+ * --trace) go without it, as they do anyway. */
+static int run_incoming(const struct run_options *o_, const struct machine_config *cfg)
 {
+	struct run_options in = *o_;
+	const struct run_options *o = &in;
 	uint8_t key[MIG_KEY_BYTES];
 	char err[PATH_MAX + 512];
 	struct machine *m = NULL;
 	struct mig_postcopy *pc = NULL;
 	int rc = mig_key_load(o->key, key, err, sizeof(err));
+	if (rc == 0 && !o->gdb_port && !o->trace) {
+		if (enter_sandbox(o)) {
+			sodium_memzero(key, sizeof(key));
+			return 1;
+		}
+		in.sandboxed = true;
+	}
 	if (rc == 0)
 		rc = mig_receive(o->incoming, key, cfg, MIG_DEFAULT_TIMEOUT_MS, &m, &pc, err,
 				 sizeof(err));

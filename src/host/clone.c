@@ -196,6 +196,12 @@ static int check_disk(const struct machine *m, struct clone_result *out)
 
 static int open_console(const struct clone_request *r, struct clone_result *out)
 {
+	if (r->console_fd >= 0) {
+		int fd = fcntl(r->console_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			snprintf(out->err, sizeof(out->err), "console: %s", strerror(errno));
+		return fd;
+	}
 	const char *path = r->console[0] ? r->console : "/dev/null";
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)

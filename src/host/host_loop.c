@@ -233,7 +233,8 @@ static void wait_paused(struct host_loop *l)
 	flush_out(l);
 	struct pollfd pfd[HOST_POLLFDS];
 	unsigned n = host_pollfds(l, pfd, l->in_open && l->in_len < HOST_IN_BUF);
-	if (poll(pfd, n, -1) > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+	int timeout = l->api ? api_server_timeout_ms(l->api) : -1;
+	if (poll(pfd, n, timeout) > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 		read_input(l);
 	restart_pacing(l);
 }
@@ -468,6 +469,8 @@ enum stop_reason host_loop_run(struct host_loop *l)
 		 * hart runs on at once, instead of the host sleeping until the
 		 * next deadline or more input, with a frame in the guest's ring. */
 		if (why == STOP_IDLE && machine_hart_waiting(m)) {
+			if (l->idle_hook)
+				l->idle_hook(l->idle_opaque);
 			why = idle(l);
 			if (why == STOP_WFI_IDLE)
 				return why;

@@ -47,6 +47,11 @@ struct host_loop {
 	/* The intrusion-prevention front (src/host/shield.c, NULL: none),
 	 * polled with the console and stepped after each poll. */
 	struct shield *shield;
+	/* Called each time the guest goes idle (its hart waits), after what
+	 * it sent in its last slice has gone out (NULL: none): a trial clone
+	 * tells its front that the guest has settled. */
+	void (*idle_hook)(void *opaque);
+	void *idle_opaque;
 };
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be

@@ -27,6 +27,9 @@ static const char *const allowed[] = {
 	"fsync", "fdatasync", "ftruncate", "fallocate", "fadvise64", "flock", "fcntl", "dup",
 	"dup2", "dup3", "pipe", "pipe2", "copy_file_range", "sendfile", "fchmod", "chmod",
 	"fchmodat", "umask", "statfs", "fstatfs",
+	/* a migration's destination: a base image that arrived is linked into
+	 * place; a failed attempt's overlay is cut back to empty */
+	"link", "linkat", "truncate",
 	/* waiting and time */
 	"poll", "ppoll", "select", "pselect6", "clock_gettime", "clock_getres", "clock_nanosleep",
 	"nanosleep", "gettimeofday", "time", "sched_yield", "futex", "restart_syscall",

@@ -51,8 +51,13 @@
 #define MAX_REPLY (64u * 1024u) /* the clone's reply kept for judging */
 #define MAX_ALERTS (64u * 1024u)
 #define RAW_QUIET_MS 10 /* raw protocol: a burst ends after this pause */
+/* A trial clone's line on its alert pipe each time its guest goes idle
+ * (never JSON, so never taken for an alert). */
+#define IDLE_MARK "idle\n"
 #define VERDICT_RING 128
 #define CONSOLE_TAIL 8192
+#define MAX_KEEPERS 8 /* blocked clones being saved at once */
+#define KEEP_TIMEOUT_MS 60000 /* a clone that has not saved itself by then is killed */
 
 struct buf {
 	uint8_t *p;
@@ -70,9 +75,19 @@ struct trial {
 	struct buf reply;
 	bool reply_eof, dead;
 	struct buf alerts;
-	char sock[NET_UNIX_PATH_MAX], ctl[NET_UNIX_PATH_MAX], console[PATH_MAX];
+	unsigned long idles; /* idle marks read from the alert pipe */
+	/* Its console, read as it comes from a pipe: the tail, how much of it
+	 * was scanned, and the lines that say something crashed. */
+	int console_fd;
+	struct buf console;
+	size_t scanned;
+	json_t *crash;
+	bool kernel_crash; /* one of them is the kernel's (panic, oops, BUG) */
+	char sock[NET_UNIX_PATH_MAX], ctl[NET_UNIX_PATH_MAX];
 	double fork_ms;
 };
+
+#define NO_TRIAL ((struct trial){.alerts_fd = -1, .sfd = -1, .console_fd = -1})
 
 struct conn {
 	bool used;
@@ -88,7 +103,23 @@ struct conn {
 	enum conn_state st;
 	double t_accept, t_last, t_start, t_reply, t_settle, deadline;
 	unsigned requests;
+	unsigned long idles_at_reply; /* t.idles when the reply was complete */
 	struct trial t;
+};
+
+/* A blocked trial's clone being saved for forensics ("snapshot_dir"):
+ * asked through its own control socket to pause and write a snapshot,
+ * killed once it has answered (or at the deadline). */
+struct keeper {
+	int pid; /* 0: a free slot */
+	int fd; /* the clone's control socket */
+	/* Its console and alert pipe, held open but not read (it is paused):
+	 * a write into a closed pipe would kill it with SIGPIPE. */
+	int console_fd, alerts_fd;
+	struct buf reply;
+	unsigned long conn;
+	double deadline;
+	char path[PATH_MAX], ctl[NET_UNIX_PATH_MAX];
 };
 
 struct front {
@@ -108,7 +139,7 @@ struct pmap {
 	unsigned char front;
 };
 
-enum { K_CLIENT, K_REAL, K_CLONE, K_ALERTS };
+enum { K_CLIENT, K_REAL, K_CLONE, K_ALERTS, K_CONSOLE, K_KEEP /* conn: a keeper's index */ };
 
 struct shield {
 	struct shield_rules *rules;
@@ -123,6 +154,7 @@ struct shield {
 	struct front fronts[NET_USER_MAX_HOSTFWD];
 	unsigned nfronts;
 	struct conn conns[SHIELD_MAX_CONNS];
+	struct keeper keepers[MAX_KEEPERS];
 	unsigned long next_id, next_trial;
 	unsigned live_clones;
 	FILE *alerts, *verdicts;
@@ -394,27 +426,43 @@ static void trial_end(struct shield *sh, struct trial *t)
 	}
 	if (t->alerts_fd >= 0)
 		close(t->alerts_fd);
-	if (t->sock[0]) { /* the files the clone was given (its console's crash lines are
-			     in the alert) */
+	if (t->console_fd >= 0)
+		close(t->console_fd);
+	if (t->sock[0]) { /* the sockets the clone was given */
 		unlink(t->sock);
 		unlink(t->ctl);
-		unlink(t->console);
 	}
 	if (t->sfd >= 0)
 		close(t->sfd);
 	buf_free(&t->out);
 	buf_free(&t->reply);
 	buf_free(&t->alerts);
-	*t = (struct trial){.alerts_fd = -1, .sfd = -1};
+	buf_free(&t->console);
+	json_decref(t->crash);
+	*t = NO_TRIAL;
+}
+
+/* In a trial clone, at each idle: the front's settle ends at the first
+ * one after the reply (settle_until_idle). */
+static void trial_idle(void *opaque)
+{
+	FILE *out = opaque;
+	fputs(IDLE_MARK, out);
+	fflush(out);
 }
 
 /* In the new clone: watch it, then run as a clone.  Nothing of the front
  * is ours: its descriptors are closed (clone.c), its memory the parent's. */
-static void become_trial(struct shield *sh, struct machine *m, int alert_fd, int parent)
+static void become_trial(struct shield *sh, struct host_loop *l, int alert_fd, int parent)
 {
+	struct machine *m = l->m;
 	sh->in_clone = true;
 	/* A trial clone dies with the front that forked it: never a leak. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* ...and never of the front closing its end of the service's
+	 * connection or a pipe: a clone kept for its snapshot runs on a
+	 * moment after its trial, and its slirp writes to what is closed. */
+	signal(SIGPIPE, SIG_IGN);
 	if (getppid() != parent)
 		_exit(1);
 	FILE *out = fdopen(alert_fd, "w");
@@ -430,8 +478,12 @@ static void become_trial(struct shield *sh, struct machine *m, int alert_fd, int
 			_exit(1);
 		}
 	}
-	if (!shield_watch_start(m, &sh->rules->exec_allow, sh->vmi, out, err, sizeof(err)))
+	if (!shield_watch_start(m, sh->rules, sh->vmi, out, err, sizeof(err)))
 		_exit(1);
+	if (sh->rules->settle_until_idle) {
+		l->idle_hook = trial_idle;
+		l->idle_opaque = out;
+	}
 }
 
 /* Find the guest kernel before the first fork (again after a reboot moved
@@ -462,15 +514,19 @@ static int trial_fork(struct shield *sh, struct host_loop *l, struct conn *c)
 	unsigned long n = ++sh->next_trial;
 	snprintf(t->sock, sizeof(t->sock), "%s/t%lu.sock", sh->dir, n);
 	snprintf(t->ctl, sizeof(t->ctl), "%s/t%lu.ctl", sh->dir, n);
-	snprintf(t->console, sizeof(t->console), "%s/t%lu.console", sh->dir, n);
-	int p[2];
+	int p[2], con[2];
 	if (pipe2(p, O_CLOEXEC)) {
 		t->dead = true;
 		return 0;
 	}
-	struct clone_request r = {.net_user = true, .keep_fd = p[1]};
+	if (pipe2(con, O_CLOEXEC)) {
+		close(p[0]);
+		close(p[1]);
+		t->dead = true;
+		return 0;
+	}
+	struct clone_request r = {.net_user = true, .keep_fd = p[1], .console_fd = con[1]};
 	snprintf(r.sock, sizeof(r.sock), "%s", t->ctl);
-	snprintf(r.console, sizeof(r.console), "%s", t->console);
 	r.net.ipv6 = sh->ipv6;
 	r.net.nfwd = 1;
 	r.net.fwd[0] = sh->fronts[c->fwd].fwd;
@@ -482,12 +538,15 @@ static int trial_fork(struct shield *sh, struct host_loop *l, struct conn *c)
 	double t0 = now_ms();
 	int rc = clone_vm(l->m, l->api, &r, &res);
 	if (rc == 0) {
-		close(p[0]);
-		become_trial(sh, l->m, p[1], parent);
+		close(p[0]); /* con[]: closed by the clone already */
+		become_trial(sh, l, p[1], parent);
 		return 1;
 	}
 	close(p[1]);
+	close(con[1]);
 	t->alerts_fd = p[0];
+	t->console_fd = con[0];
+	fcntl(con[0], F_SETFL, O_NONBLOCK);
 	t->fork_ms = now_ms() - t0;
 	if (rc < 0) {
 		fprintf(stderr, "keel: shield: %s\n", res.err);
@@ -502,8 +561,7 @@ static int trial_fork(struct shield *sh, struct host_loop *l, struct conn *c)
 	return 0;
 }
 
-/* ---- verdicts ---- */
-
+/* Bytes as a JSON string, non-printable ones as dots. */
 static json_t *printable(const uint8_t *b, size_t n, size_t max)
 {
 	char *s = malloc((n < max ? n : max) + 1);
@@ -518,29 +576,166 @@ static json_t *printable(const uint8_t *b, size_t n, size_t max)
 	return j ? j : json_null();
 }
 
-/* The lines of the clone's console that say something crashed. */
-static json_t *console_evidence(const struct trial *t)
+/* ---- forensic snapshots of blocked clones ---- */
+
+static void keeper_free(struct shield *sh, struct keeper *k)
 {
-	json_t *lines = json_array();
-	FILE *f = t->console[0] ? fopen(t->console, "r") : NULL;
-	if (!f)
-		return lines;
-	char buf[CONSOLE_TAIL + 1];
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	fseek(f, size > CONSOLE_TAIL ? size - CONSOLE_TAIL : 0, SEEK_SET);
-	size_t n = fread(buf, 1, CONSOLE_TAIL, f);
-	fclose(f);
-	buf[n] = '\0';
-	static const char *const marks[] = {"unhandled signal", "Kernel panic", "Oops",
-					    "segfault", "BUG:", NULL};
-	for (char *line = strtok(buf, "\r\n"); line; line = strtok(NULL, "\r\n"))
+	kill(k->pid, SIGKILL); /* the host loop reaps it */
+	sh->live_clones--;
+	close(k->fd);
+	if (k->console_fd >= 0)
+		close(k->console_fd);
+	if (k->alerts_fd >= 0)
+		close(k->alerts_fd);
+	unlink(k->ctl);
+	buf_free(&k->reply);
+	*k = (struct keeper){0};
+}
+
+/* Ask the clone of a blocked trial to pause and save itself; the keeper
+ * takes the clone over from the trial.  The snapshot's path, or NULL
+ * when it cannot be kept (no slot, its socket refused: it is killed
+ * with its trial as usual). */
+static const char *keep_clone(struct shield *sh, struct conn *c)
+{
+	struct trial *t = &c->t;
+	struct keeper *k = NULL;
+	for (unsigned i = 0; i < MAX_KEEPERS && !k; i++)
+		if (!sh->keepers[i].pid)
+			k = &sh->keepers[i];
+	if (!k || t->pid <= 0 || t->dead)
+		return NULL;
+	int fd = connect_unix(t->ctl);
+	if (fd < 0)
+		return NULL;
+	*k = (struct keeper){.pid = t->pid, .fd = fd, .console_fd = -1, .alerts_fd = -1,
+			     .conn = c->id,
+			     .deadline = now_ms() + KEEP_TIMEOUT_MS};
+	snprintf(k->ctl, sizeof(k->ctl), "%s", t->ctl);
+	snprintf(k->path, sizeof(k->path), "%s/shield-c%lu-r%u-%d.keel", sh->rules->snapshot_dir,
+		 c->id, c->requests, t->pid);
+	/* Paused first, so the snapshot is the clone as the verdict found it
+	 * (give or take the slice it was in). */
+	json_t *snap = json_pack("{s:s,s:s}", "cmd", "snapshot", "path", k->path);
+	char *line = snap ? json_dumps(snap, JSON_COMPACT) : NULL;
+	json_decref(snap);
+	struct buf req = {0};
+	static const char pause[] = "{\"cmd\":\"pause\"}\n";
+	if (!line || buf_add(&req, pause, strlen(pause), 4096) ||
+	    buf_add(&req, line, strlen(line), 4096) || buf_add(&req, "\n", 1, 4096) ||
+	    flush_to(fd, &req) < 0 || req.len) { /* a fresh socket takes a few hundred bytes */
+		free(line);
+		buf_free(&req);
+		close(fd);
+		*k = (struct keeper){0};
+		return NULL;
+	}
+	free(line);
+	buf_free(&req);
+	k->console_fd = t->console_fd;
+	k->alerts_fd = t->alerts_fd;
+	t->console_fd = t->alerts_fd = -1;
+	t->pid = 0; /* the keeper's now: not killed with the trial */
+	return k->path;
+}
+
+/* The clone has answered both requests (or gone, or run out of time):
+ * say how its snapshot went, then kill it. */
+static void keeper_step(struct shield *sh, struct keeper *k, bool eof)
+{
+	const uint8_t *second = memchr(k->reply.p, '\n', k->reply.len);
+	const uint8_t *end = NULL;
+	if (second)
+		end = memchr(second + 1, '\n', k->reply.len - (size_t)(second + 1 - k->reply.p));
+	if (!end && !eof && now_ms() < k->deadline)
+		return;
+	json_t *r = end ? json_loadb((const char *)second + 1, (size_t)(end - second - 1), 0, NULL)
+			: NULL;
+	const char *error = NULL;
+	if (!end)
+		error = eof ? "the clone closed its control socket" : "no answer within 60 s";
+	else if (!json_is_true(json_object_get(r, "ok")))
+		error = json_string_value(json_object_get(r, "error"));
+	if (end && !error && !json_is_true(json_object_get(r, "ok")))
+		error = "the snapshot failed";
+	json_t *line = json_pack("{s:f,s:s,s:s,s:I,s:i,s:s}", "host_ns", wall_ns(), "policy",
+				 "shield", "response", "snapshot", "conn", (json_int_t)k->conn,
+				 "clone_pid", k->pid, "file", k->path);
+	if (line && error) {
+		json_object_set_new(line, "error", json_string(error));
+		/* keel's own last words in the clone (its stderr is the console) */
+		struct buf con = {0};
+		while (k->console_fd >= 0 && read_into(k->console_fd, &con, 1u << 20) > 0)
+			;
+		size_t from = con.len > 400 ? con.len - 400 : 0;
+		json_object_set_new(line, "console_tail", printable(con.p + from, con.len - from, 400));
+		buf_free(&con);
+	}
+	if (line && json_dumpf(line, sh->alerts, JSON_COMPACT) == 0)
+		fputc('\n', sh->alerts);
+	fflush(sh->alerts);
+	json_decref(line);
+	json_decref(r);
+	keeper_free(sh, k);
+}
+
+static void keeper_read(struct shield *sh, struct keeper *k)
+{
+	if (read_into(k->fd, &k->reply, 4096) < 0)
+		keeper_step(sh, k, true);
+}
+
+/* ---- verdicts ---- */
+
+
+/* New console output of the clone: the lines that say something crashed
+ * (a process killed by a signal, the kernel's panic, oops or BUG) are
+ * kept as evidence, and the trial ends at once. */
+static void console_scan(struct trial *t)
+{
+	static const char *const marks[] = {"Kernel panic", "Oops", "BUG:", "unhandled signal",
+					    "segfault", NULL};
+	if (!t->crash)
+		t->crash = json_array();
+	for (;;) {
+		uint8_t *nl = memchr(t->console.p + t->scanned, '\n', t->console.len - t->scanned);
+		if (!nl)
+			break;
+		size_t start = t->scanned, len = (size_t)(nl - t->console.p) - start;
+		t->scanned += len + 1;
+		char line[301];
+		size_t n = len < 300 ? len : 300;
+		memcpy(line, t->console.p + start, n);
+		line[n] = '\0';
 		for (int i = 0; marks[i]; i++)
-			if (strstr(line, marks[i])) {
-				json_array_append_new(lines, printable((uint8_t *)line, strlen(line), 300));
+			if (memmem(t->console.p + start, len, marks[i], strlen(marks[i]))) {
+				json_array_append_new(t->crash, printable((uint8_t *)line, n, 300));
+				t->kernel_crash |= i < 3;
 				break;
 			}
-	return lines;
+	}
+	if (t->console.len >= CONSOLE_TAIL) { /* keep an unfinished line, drop the rest */
+		size_t drop = t->scanned < t->console.len ? t->scanned : t->console.len;
+		if (drop == 0)
+			drop = t->console.len; /* a line longer than the tail: its start is lost */
+		buf_drop(&t->console, drop);
+		t->scanned -= drop < t->scanned ? drop : t->scanned;
+	}
+}
+
+static void console_read(struct trial *t)
+{
+	if (read_into(t->console_fd, &t->console, CONSOLE_TAIL) < 0) {
+		close(t->console_fd); /* the clone is gone: its alert pipe says so too */
+		t->console_fd = -1;
+	}
+	console_scan(t);
+}
+
+/* The crash lines seen so far (a new reference). */
+static json_t *console_evidence(const struct trial *t)
+{
+	return t->crash ? json_copy(t->crash) : json_array();
 }
 
 /* The clone's alert lines, parsed (a line that is not JSON is kept as text). */
@@ -600,7 +795,7 @@ static void close_conn(struct shield *sh, struct conn *c, bool reset)
 	buf_free(&c->in);
 	buf_free(&c->to_real);
 	buf_free(&c->to_client);
-	*c = (struct conn){.cfd = -1, .rfd = -1, .t = {.alerts_fd = -1, .sfd = -1}};
+	*c = (struct conn){.cfd = -1, .rfd = -1, .t = NO_TRIAL};
 }
 
 static void attack(struct shield *sh, struct conn *c, const char *verdict, const char *reason)
@@ -616,13 +811,15 @@ static void attack(struct shield *sh, struct conn *c, const char *verdict, const
 		if (p)
 			json_array_append(policies, p);
 	}
-	json_t *alert = json_pack("{s:f,s:s,s:s,s:I,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i}",
+	int pid = c->t.pid;
+	const char *snap = sh->rules->snapshot_dir ? keep_clone(sh, c) : NULL;
+	json_t *alert = json_pack("{s:f,s:s,s:s,s:I,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:s?}",
 				  "host_ns", wall_ns(), "policy", "shield", "response", "reset",
 				  "conn", (json_int_t)c->id, "port", sh->fronts[c->fwd].fwd.host_port,
 				  "peer", c->peer, "verdict", verdict, "reason", reason, "policies",
 				  policies, "evidence", ev, "console", console_evidence(&c->t),
-				  "request", printable(c->in.p, c->req_len, 1024), "clone_pid",
-				  c->t.pid);
+				  "request", printable(c->in.p, c->req_len, 1024), "clone_pid", pid,
+				  "snapshot", snap);
 	if (alert) {
 		if (json_dumpf(alert, sh->alerts, JSON_COMPACT) == 0)
 			fputc('\n', sh->alerts);
@@ -756,6 +953,30 @@ static bool reply_complete(struct shield *sh, const struct trial *t, double now,
 	return now - t_reply >= RAW_QUIET_MS;
 }
 
+/* The idle marks among the clone's alert lines: counted and taken out. */
+static void take_idle_marks(struct trial *t)
+{
+	size_t in = 0, out = 0, mark = strlen(IDLE_MARK);
+	while (in < t->alerts.len) {
+		uint8_t *nl = memchr(t->alerts.p + in, '\n', t->alerts.len - in);
+		size_t len = nl ? (size_t)(nl - t->alerts.p) - in + 1 : t->alerts.len - in;
+		if (nl && len == mark && !memcmp(t->alerts.p + in, IDLE_MARK, mark)) {
+			t->idles++;
+		} else {
+			memmove(t->alerts.p + out, t->alerts.p + in, len);
+			out += len;
+		}
+		in += len;
+	}
+	t->alerts.len = out;
+}
+
+/* What is left is the start of an idle mark still on its way. */
+static bool is_idle_prefix(const struct buf *b)
+{
+	return b->len < strlen(IDLE_MARK) && !memcmp(b->p, IDLE_MARK, b->len);
+}
+
 /* 1: it became a clone. */
 static int trial_step(struct shield *sh, struct host_loop *l, struct conn *c)
 {
@@ -773,21 +994,23 @@ static int trial_step(struct shield *sh, struct host_loop *l, struct conn *c)
 	} else if (t->dead) {
 		trial_done(sh, c);
 		attack(sh, c, "attack", "the clone stopped (guest panic, poweroff or crash)");
-	} else if (t->alerts.len) {
+	} else if (t->alerts.len && !is_idle_prefix(&t->alerts)) {
 		trial_done(sh, c);
 		attack(sh, c, "attack", "the clone raised alerts");
+	} else if (json_array_size(t->crash)) {
+		trial_done(sh, c);
+		attack(sh, c, "crash", t->kernel_crash ? "the clone's kernel crashed (its console)"
+						       : "a process crashed in the clone (its console)");
 	} else if (c->st == C_TRIAL && reply_complete(sh, t, now, c->t_reply)) {
 		c->st = C_SETTLE;
 		c->t_settle = now + sh->rules->settle_ms;
-	} else if (c->st == C_SETTLE && now >= c->t_settle) {
-		json_t *crash = console_evidence(t);
-		bool crashed = json_array_size(crash) > 0;
-		json_decref(crash);
+		c->idles_at_reply = t->idles;
+	} else if (c->st == C_SETTLE &&
+		   (now >= c->t_settle ||
+		    (sh->rules->settle_until_idle && t->idles > c->idles_at_reply))) {
 		trial_done(sh, c);
 		if (!t->reply.len)
 			attack(sh, c, "attack", "the service closed the connection without answering");
-		else if (crashed)
-			attack(sh, c, "attack", "a crash on the clone's console");
 		else
 			clean(sh, c, "clean", "answered, no alerts");
 	} else if (now >= c->deadline) {
@@ -888,7 +1111,7 @@ static void accept_on(struct shield *sh, unsigned f)
 		if (fd < 0)
 			return;
 		*c = (struct conn){.used = true, .id = ++sh->next_id, .fwd = f, .cfd = fd, .rfd = -1,
-				   .t = {.alerts_fd = -1, .sfd = -1}};
+				   .t = NO_TRIAL};
 		char ip[INET_ADDRSTRLEN] = "?";
 		inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip));
 		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(a.sin_port));
@@ -925,6 +1148,10 @@ static void on_ready(struct shield *sh, struct conn *c, unsigned kind, short rev
 	case K_ALERTS:
 		if (read_into(c->t.alerts_fd, &c->t.alerts, MAX_ALERTS) < 0)
 			c->t.dead = true; /* every writer is gone: the clone died */
+		take_idle_marks(&c->t);
+		break;
+	case K_CONSOLE:
+		console_read(&c->t);
 		break;
 	}
 }
@@ -965,7 +1192,12 @@ unsigned shield_pollfds(struct shield *sh, struct pollfd *pfd, unsigned max)
 			       (short)i, K_CLONE);
 		if (c->t.alerts_fd >= 0 && !c->t.dead)
 			add_fd(sh, pfd, &n, c->t.alerts_fd, POLLIN, (short)i, K_ALERTS);
+		if (c->t.console_fd >= 0)
+			add_fd(sh, pfd, &n, c->t.console_fd, POLLIN, (short)i, K_CONSOLE);
 	}
+	for (unsigned i = 0; i < MAX_KEEPERS; i++)
+		if (sh->keepers[i].pid)
+			add_fd(sh, pfd, &n, sh->keepers[i].fd, POLLIN, (short)i, K_KEEP);
 	sh->npmap = n;
 	return n;
 }
@@ -998,6 +1230,9 @@ int shield_timeout_ms(const struct shield *sh)
 		if (next < 0 || t < next)
 			next = t;
 	}
+	for (unsigned i = 0; i < MAX_KEEPERS; i++)
+		if (sh->keepers[i].pid && (next < 0 || sh->keepers[i].deadline < next))
+			next = sh->keepers[i].deadline;
 	if (next < 0)
 		return -1;
 	return next <= now ? 0 : (int)(next - now) + 1;
@@ -1011,11 +1246,16 @@ int shield_step(struct shield *sh, struct host_loop *l, const struct pollfd *pfd
 		const struct pmap *p = &sh->pmap[i];
 		if (p->conn < 0)
 			accept_on(sh, p->front);
+		else if (p->kind == K_KEEP)
+			keeper_read(sh, &sh->keepers[p->conn]);
 		else if (sh->conns[p->conn].used)
 			on_ready(sh, &sh->conns[p->conn], p->kind, pfd[i].revents);
 	}
 	if (pfd)
 		sh->npmap = 0;
+	for (unsigned i = 0; i < MAX_KEEPERS; i++)
+		if (sh->keepers[i].pid)
+			keeper_step(sh, &sh->keepers[i], false);
 	for (unsigned i = 0; i < SHIELD_MAX_CONNS; i++)
 		if (sh->conns[i].used && conn_step(sh, l, &sh->conns[i]))
 			return 1;
@@ -1072,6 +1312,9 @@ void shield_close(struct shield *sh)
 	for (unsigned i = 0; i < SHIELD_MAX_CONNS; i++)
 		if (sh->conns[i].used)
 			close_conn(sh, &sh->conns[i], false);
+	for (unsigned i = 0; i < MAX_KEEPERS; i++)
+		if (sh->keepers[i].pid)
+			keeper_free(sh, &sh->keepers[i]); /* unsaved: keel is going */
 	for (unsigned f = 0; f < sh->nfronts; f++) {
 		if (sh->fronts[f].lfd >= 0)
 			close(sh->fronts[f].lfd);

@@ -23,9 +23,10 @@ struct pollfd;
 struct shield;
 
 #define SHIELD_MAX_CONNS 64
-/* Listeners, and per connection the client, the real VM, the clone's
- * service and the clone's alert pipe. */
-#define SHIELD_MAX_FDS (16 + 4 * SHIELD_MAX_CONNS)
+/* Listeners (one per forward), blocked clones being saved (8), and per
+ * connection the client, the real VM, the clone's service, the clone's
+ * alert pipe and its console. */
+#define SHIELD_MAX_FDS (16 + 8 + 5 * SHIELD_MAX_CONNS)
 
 /* Read the rules (and the intrusion-detection policy they name), make the
  * private directory, listen on the shielded forwards of `net` (the --net

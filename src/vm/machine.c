@@ -301,10 +301,16 @@ int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
 		sw_free(&w);
 		return -1;
 	}
-	free(m->boot_image);
-	m->boot_image = w.buf;
-	m->boot_image_len = w.len;
+	machine_set_boot_image(m, w.buf, w.len);
 	return 0;
+}
+
+void machine_set_boot_image(struct machine *m, uint8_t *image, size_t len)
+{
+	free(m->boot_image);
+	m->boot_image = image;
+	m->boot_image_len = len;
+	state_digest_boot_image_changed(m);
 }
 
 int machine_restore_boot_image(struct machine *m, char *err, size_t errlen)

@@ -169,6 +169,9 @@ int machine_load_elf(struct machine *m, const char *path, char *err, size_t errl
  * machine's boot image: a guest-requested reset restores it instead of
  * re-reading files, and snapshots carry it (section BOOT). */
 int machine_capture_boot_image(struct machine *m, char *err, size_t errlen);
+/* Replace the boot image (freed with the machine): the one way it
+ * changes, so that the state digest's hash of it follows. */
+void machine_set_boot_image(struct machine *m, uint8_t *image, size_t len);
 /* Put the boot image into RAM (every other page zero). */
 int machine_restore_boot_image(struct machine *m, char *err, size_t errlen);
 

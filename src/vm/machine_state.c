@@ -121,9 +121,7 @@ int machine_boot_load(struct machine *m, struct state_reader *r)
 		return sr_fail(r, "BOOT: out of memory");
 	if (len)
 		sr_bytes(r, copy, (size_t)len);
-	free(m->boot_image);
-	m->boot_image = copy;
-	m->boot_image_len = (size_t)len;
+	machine_set_boot_image(m, copy, (size_t)len);
 	return 0;
 }
 

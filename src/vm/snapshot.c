@@ -116,6 +116,11 @@ void snapshot_encode_state(struct machine *m, struct state_writer *w)
 	encode_state(m, w, true);
 }
 
+void snapshot_encode_state_except_boot(struct machine *m, struct state_writer *w)
+{
+	encode_state(m, w, false);
+}
+
 /* Write out what is buffered, hashing it on the way. */
 static int sum_flush(struct state_writer *w, crypto_generichash_state *sum, FILE *out, char *err,
 		     size_t errlen)
@@ -159,6 +164,12 @@ int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool bo
 
 int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 {
+	return snapshot_save_hashed(m, out, NULL, err, errlen);
+}
+
+int snapshot_save_hashed(struct machine *m, FILE *out, uint8_t file_hash[SNAPSHOT_SUM_BYTES],
+			 char *err, size_t errlen)
+{
 	struct state_writer w;
 	crypto_generichash_state sum;
 	crypto_generichash_init(&sum, NULL, 0, SNAPSHOT_SUM_BYTES);
@@ -174,12 +185,18 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 	if (rc == 0)
 		rc = sum_flush(&w, &sum, out, err, errlen);
 	if (rc == 0) {
-		/* Last: the hash of every byte before this section. */
+		/* Last: the hash of every byte before this section.  The
+		 * whole file's hash goes on from the same state. */
 		uint8_t digest[SNAPSHOT_SUM_BYTES];
+		crypto_generichash_state whole = sum;
 		crypto_generichash_final(&sum, digest, sizeof(digest));
 		sw_begin_section(&w, TAG_SUM, SUM_STATE_VERSION, 0);
 		sw_put_bytes(&w, digest, sizeof(digest));
 		sw_end_section(&w);
+		if (file_hash) {
+			crypto_generichash_update(&whole, w.buf, w.len);
+			crypto_generichash_final(&whole, file_hash, SNAPSHOT_SUM_BYTES);
+		}
 		rc = sw_flush(&w, out, err, errlen);
 	}
 	if (rc == 0 && fflush(out)) {
@@ -192,6 +209,12 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 
 int snapshot_save_file(struct machine *m, const char *path, char *err, size_t errlen)
 {
+	return snapshot_save_file_hashed(m, path, NULL, err, errlen);
+}
+
+int snapshot_save_file_hashed(struct machine *m, const char *path,
+			      uint8_t file_hash[SNAPSHOT_SUM_BYTES], char *err, size_t errlen)
+{
 	char tmp[PATH_MAX], why[512] = "";
 	if (!*path || (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
 		snprintf(err, errlen, "'%.64s': %s", path, *path ? "path too long" : "empty path");
@@ -202,7 +225,7 @@ int snapshot_save_file(struct machine *m, const char *path, char *err, size_t er
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	int rc = snapshot_save(m, out, why, sizeof(why));
+	int rc = snapshot_save_hashed(m, out, file_hash, why, sizeof(why));
 	if (fclose(out) != 0 && rc == 0) {
 		snprintf(why, sizeof(why), "%s", strerror(errno));
 		rc = -1;
@@ -293,8 +316,9 @@ static int decode_section(struct machine *m, int i, struct state_reader *r)
 }
 
 /* `ram`: the file must have a RAM section (false: it must not, and RAM
- * is left as it is). */
-static int load_sections(struct machine *m, struct state_reader *r, bool ram)
+ * is left as it is).  `boot`: it must have BOOT (false: it may, and the
+ * machine's boot image is otherwise left as it is). */
+static int load_sections(struct machine *m, struct state_reader *r, bool ram, bool boot)
 {
 	uint32_t version, flags;
 	if (sr_file_header(r, &version, &flags))
@@ -329,7 +353,7 @@ static int load_sections(struct machine *m, struct state_reader *r, bool ram)
 	if (rc < 0)
 		return -1;
 	for (int i = 0; i < SEC_COUNT; i++) {
-		if (!seen[i] && section_needed(m, i, ram))
+		if (!seen[i] && section_needed(m, i, ram) && (boot || i != SEC_BOOT))
 			return sr_fail(r, "missing section '%s' (truncated?)",
 				       state_tag_name(section_tag(i), name));
 	}
@@ -391,7 +415,7 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
 	sr_init(&r, buf, len);
 	if (verify_sum(&r, &body, true) == 0) {
 		sr_init(&r, buf, body);
-		if (load_sections(m, &r, true) == 0)
+		if (load_sections(m, &r, true, true) == 0)
 			return 0;
 	}
 	snprintf(err, errlen, "snapshot: %s", r.err);
@@ -401,12 +425,41 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
 /* A migration's state (svc/migrate): written by snapshot_save_without_ram
  * into a stream that the channel authenticates chunk by chunk, so it
  * carries no SUM section of its own. */
-int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
-			      size_t errlen)
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, bool boot,
+			      char *err, size_t errlen)
 {
 	struct state_reader r;
 	sr_init(&r, buf, len);
-	if (load_sections(m, &r, false) == 0)
+	if (load_sections(m, &r, false, boot) == 0)
+		return 0;
+	snprintf(err, errlen, "snapshot: %s", r.err);
+	return -1;
+}
+
+int snapshot_load_boot(struct machine *m, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct state_reader r;
+	struct state_section s;
+	bool seen = false;
+	int rc;
+	char name[5];
+	sr_init(&r, buf, len);
+	while ((rc = sr_next_section(&r, &s)) == 1) {
+		state_tag_name(s.tag, name);
+		if (s.tag != TAG_BOOT || !section_needed(m, SEC_BOOT, false))
+			rc = sr_fail(&r, "section '%s' where only BOOT may be", name);
+		else if (seen)
+			rc = sr_fail(&r, "section '%s' appears twice", name);
+		else if (s.version != BOOT_STATE_VERSION)
+			rc = sr_fail(&r, "section '%s' version %u; this keel reads version %u", name,
+				     s.version, BOOT_STATE_VERSION);
+		else if (machine_boot_load(m, &s.body) || sr_end_section(&s))
+			rc = sr_fail(&r, "%s", s.body.err);
+		if (rc < 0)
+			break;
+		seen = true;
+	}
+	if (rc == 0)
 		return 0;
 	snprintf(err, errlen, "snapshot: %s", r.err);
 	return -1;

@@ -33,6 +33,13 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen);
 /* Save to `path` through PATH.tmp and a rename, so `path` is either absent,
  * the old file or a complete snapshot.  Errors say "FILE: reason". */
 int snapshot_save_file(struct machine *m, const char *path, char *err, size_t errlen);
+/* The same, also giving the BLAKE2b-256 of the whole file as written (the
+ * hash a log names a checkpoint by, docs/log-format.md) from the stream
+ * the SUM section is hashed from, so nobody reads the file back for it. */
+int snapshot_save_hashed(struct machine *m, FILE *out, uint8_t file_hash[SNAPSHOT_SUM_BYTES],
+			 char *err, size_t errlen);
+int snapshot_save_file_hashed(struct machine *m, const char *path,
+			      uint8_t file_hash[SNAPSHOT_SUM_BYTES], char *err, size_t errlen);
 int snapshot_load(struct machine *m, FILE *in, char *err, size_t errlen);
 
 /* The same, over a buffer already in memory. */
@@ -44,15 +51,23 @@ int snapshot_load_buffer(struct machine *m, const void *buf, size_t len, char *e
  * file header and every other section (DISK included, after a flush) to
  * `w`, BOOT only if `boot` (the boot image never changes while a machine
  * runs, so a migration sends it ahead); loading expects no RAM section
- * and leaves RAM as it is. */
+ * and leaves RAM as it is, and BOOT only if `boot`. */
 int snapshot_save_without_ram(struct machine *m, struct state_writer *w, bool boot, char *err,
 			      size_t errlen);
-int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, char *err,
-			      size_t errlen);
+int snapshot_load_without_ram(struct machine *m, const void *buf, size_t len, bool boot,
+			      char *err, size_t errlen);
+/* The BOOT section alone (sections without a file header, as a
+ * migration sends ahead), loaded long before the rest: the state at the
+ * stop is then loaded with `boot` false, and the stop stays short. */
+int snapshot_load_boot(struct machine *m, const void *buf, size_t len, char *err, size_t errlen);
 
 /* Append every section except DISK and RAM, in file order, to `w` (no
- * file header).  The state digest hashes exactly these bytes. */
+ * file header).  State digests before version 4 hash exactly these bytes. */
 void snapshot_encode_state(struct machine *m, struct state_writer *w);
+/* The same without BOOT, which the digest (version 4) takes by its hash
+ * instead: the boot image does not change while a machine runs, and is
+ * tens of MiB on a distribution guest. */
+void snapshot_encode_state_except_boot(struct machine *m, struct state_writer *w);
 
 /* The DISK section's identity fields (no paths) as the state digest
  * hashes them. */

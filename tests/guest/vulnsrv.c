@@ -8,7 +8,9 @@
  * and append it to the default guest's initramfs as /bin/vulnsrv.
  * Run in the guest: vulnsrv [PORT] &   (default port 8000)
  *
- * One process per connection (fork), keep-alive requests in turn:
+ * One process per connection (fork), which drops to uid 1000 for the
+ * connection but keeps root as its saved uid (setresuid(1000, 1000, 0)),
+ * and serves keep-alive requests in turn:
  *   GET /              "hello from vulnsrv"
  *   GET /echo?msg=M    runs `echo M` through /bin/sh (popen) and returns its
  *                      output: a COMMAND INJECTION (M=x;touch%20/tmp/p)
@@ -16,12 +18,20 @@
  *                      bounds check: a STACK BUFFER OVERFLOW (a long N
  *                      overwrites the saved return address; the handler
  *                      dies of SIGSEGV)
+ *   GET /admin?key=K   switches back to root (setresuid(0, 0, 0)) when K is
+ *                      the admin key; the check compares only strlen(K)
+ *                      bytes, so an EMPTY KEY PASSES: a PRIVILEGE
+ *                      ESCALATION (the handler runs on as uid 0)
+ *   GET /cache?mb=N    fills a cache of N MiB, N unchecked: a MEMORY
+ *                      EXHAUSTION (a guest set to panic_on_oom panics)
  *   GET /sleep?ms=N    answers after N milliseconds
  *   GET /count         how many requests the log holds
- * Every request line is appended to /tmp/vulnsrv.log before it is
- * handled, so a test can see which requests ever reached this server. */
+ * Every request line is appended to /tmp/vulnsrv.log (opened by the
+ * server as root) before it is handled, so a test can see which requests
+ * ever reached this server. */
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +43,10 @@
 #include <unistd.h>
 
 #define LOG "/tmp/vulnsrv.log"
+#define ADMIN_KEY "s3cret-admin-key"
+#define USER 1000
+
+static int log_fd = -1;
 
 static void reply(int fd, int status, const char *body, int keep)
 {
@@ -74,11 +88,10 @@ static void url_decode(char *s)
 
 static void log_line(const char *line)
 {
-	FILE *f = fopen(LOG, "a");
-	if (f) {
-		fprintf(f, "%s\n", line);
-		fclose(f);
-	}
+	char l[8200];
+	int n = snprintf(l, sizeof(l), "%s\n", line);
+	if (write(log_fd, l, (size_t)n < sizeof(l) ? (size_t)n : sizeof(l) - 1) < 0)
+		perror("vulnsrv: log");
 }
 
 static void echo(int fd, const char *msg, int keep)
@@ -101,6 +114,33 @@ __attribute__((noinline)) static void hello(int fd, const char *name, int keep)
 	strcat(buf, name);
 	strcat(buf, "\n");
 	reply(fd, 200, buf, keep);
+}
+
+/* The escalation: strncmp over the length of the key given. */
+static void admin(int fd, const char *key, int keep)
+{
+	char body[64];
+	if (strncmp(key, ADMIN_KEY, strlen(key)) || setresuid(0, 0, 0)) {
+		reply(fd, 404, "no\n", keep);
+		return;
+	}
+	snprintf(body, sizeof(body), "admin: uid %d\n", (int)getuid());
+	reply(fd, 200, body, keep);
+}
+
+/* The exhaustion: the size comes from the request, unbounded. */
+static void cache(int fd, const char *mb, int keep)
+{
+	size_t n = (size_t)atol(mb) << 20;
+	char *p = malloc(n ? n : 1);
+	if (!p) {
+		reply(fd, 404, "no memory\n", keep);
+		return;
+	}
+	for (size_t i = 0; i < n; i += 4096) /* every page, as a real fill would */
+		((volatile char *)p)[i] = 1;
+	reply(fd, 200, "cached\n", keep);
+	free(p);
 }
 
 static int count(void)
@@ -129,6 +169,10 @@ static void handle(int fd, char *path, int keep)
 		echo(fd, arg, keep);
 	} else if (!strcmp(path, "/hello") && arg) {
 		hello(fd, arg, keep);
+	} else if (!strcmp(path, "/admin") && arg) {
+		admin(fd, arg, keep);
+	} else if (!strcmp(path, "/cache") && arg) {
+		cache(fd, arg, keep);
 	} else if (!strcmp(path, "/sleep") && arg) {
 		long ms = atol(arg);
 		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -189,6 +233,11 @@ int main(int argc, char **argv)
 		perror("vulnsrv");
 		return 1;
 	}
+	log_fd = open(LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0) {
+		perror("vulnsrv: " LOG);
+		return 1;
+	}
 	signal(SIGCHLD, SIG_IGN); /* no zombies */
 	printf("vulnsrv: listening on %d\n", port);
 	fflush(stdout);
@@ -198,6 +247,10 @@ int main(int argc, char **argv)
 			continue;
 		if (fork() == 0) {
 			close(s);
+			/* Root's privileges are not needed to serve, but kept
+			 * (the saved uid) "for later": the bug /admin uses. */
+			if (setresuid(USER, USER, 0))
+				_exit(1);
 			serve(fd);
 			_exit(0);
 		}

@@ -120,10 +120,14 @@ class Guest:
         start = len(self.text())
         self.send(f"{command}; echo {marker[:6]}''{marker[6:]} $?\n")
         m = self.expect(re.escape(marker) + r" (\d+)", timeout, start)
-        out = self.text()[start:m.start()]
-        # drop the echoed command line
+        out = self.text()[start:m.start()].replace("\r", "")
+        # drop the echoed command line (and a prompt or newline that came
+        # before it): up to the end of the line holding the marker's echo,
+        # whose quotes keep it from matching the marker itself
+        echo = out.find(f"{marker[:6]}''{marker[6:]}")
+        out = out[echo:] if echo >= 0 else out
         out = out.split("\n", 1)[1] if "\n" in out else ""
-        return out.replace("\r", ""), int(m.group(1))
+        return out, int(m.group(1))
 
     def wait_ready(self, timeout=None):
         self.expect(re.escape(READY_MARKER), timeout)

@@ -41,7 +41,7 @@ import debianlib as deb
 import vmilib as vmi
 from guestlib import Guest, GuestError, check, free_port, keel_path, main
 from test_clone import clone, wait_for_socket
-from test_migrate import Keel, keygen
+from migratelib import Keel, keygen
 from test_suspend import FdGuest, run_fd3
 
 REPLAYS = int(os.environ.get("KEEL_DEBIAN_REPLAYS", "3"))

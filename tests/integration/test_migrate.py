@@ -22,9 +22,7 @@
 5. the network: the destination's own slirp forwards reach the moved
    guest, which reaches the host through it."""
 import http.server
-import json
 import os
-import re
 import select
 import shutil
 import signal
@@ -32,86 +30,15 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 
 import test_net
-from guestlib import Guest, boot_args, check, free_port, guest_files, keel_path, main
+from guestlib import boot_args, check, free_port, guest_files, keel_path, main
+from migratelib import (APPEND, FIXED, Keel, destination, keygen, migrate, pair, running_on,
+                        source)
 from test_api import Client
 from test_clone import digest_line, wait_for_socket
 
-APPEND = "console=ttyS0 keel.net=off"
-FIXED = ["--entropy-seed", "3", "--rtc-epoch", "1790000000", "-m", "256M"]
 N = 600_000_000
-
-
-class Keel(Guest):
-    """A keel whose stderr is collected as it comes, so a test can wait
-    for a line there (the destination says when it listens)."""
-
-    def __init__(self, args):
-        super().__init__(args)
-        os.set_blocking(self.proc.stderr.fileno(), False)
-        self.err = b""
-
-    def errtext(self):
-        fd = self.proc.stderr.fileno()
-        while select.select([fd], [], [], 0)[0]:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            self.err += chunk
-        return self.err.decode("utf-8", "replace")
-
-    def expect_err(self, pattern, timeout=120):
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.search(pattern, self.errtext())
-            if m:
-                return m
-            check(time.monotonic() < deadline,
-                  f"no {pattern!r} on stderr of {self.cmd[:4]}:\n{self.errtext()[-2000:]}")
-            self._read_some(0.1)  # keep the console pipe drained
-
-    def stderr(self):
-        return self.errtext()
-
-
-def destination(tmp, name, key, port, extra=()):
-    d = Keel(["--incoming", f"tcp:127.0.0.1:{port}", "--key", key,
-              "--api-sock", os.path.join(tmp, name + ".sock"), "--idle-sleep", "off"]
-             + FIXED + list(extra))
-    d.expect_err(r"waiting for a migration")
-    return d
-
-
-def source(tmp, name, disk="none", extra=()):
-    sock = os.path.join(tmp, name + ".sock")
-    g = Keel(boot_args(disk=disk, append=APPEND, extra=FIXED + ["--api-sock", sock] + list(extra)))
-    return g, wait_for_socket(sock, g.proc), sock
-
-
-def migrate(sock, port, key, *opts):
-    p = subprocess.run([keel_path(), "ctl", "--sock", sock, "migrate", f"tcp:127.0.0.1:{port}",
-                        "--key", key, "--json"] + list(opts),
-                       capture_output=True, text=True, timeout=600)
-    reply = json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
-    return p.returncode, reply, p.stderr
-
-
-def keygen(tmp, name):
-    path = os.path.join(tmp, name)
-    p = subprocess.run([keel_path(), "migrate", "keygen", path], capture_output=True, text=True)
-    check(p.returncode == 0 and os.stat(path).st_mode & 0o777 == 0o600, f"keygen: {p.stderr}")
-    return path
-
-
-def running_on(api):
-    """The VM still runs: its icount moves."""
-    a = api.call({"cmd": "status"})
-    time.sleep(0.3)
-    b = api.call({"cmd": "status"})
-    check(a["ok"] and b["state"] == "running" and b["icount"] > a["icount"],
-          f"the source is not running on: {a!r} {b!r}")
 
 
 def test_oracle_keep(tmp, key):
@@ -121,21 +48,19 @@ def test_oracle_keep(tmp, key):
     base = guest_files()["rootfs"]
     port = free_port()
     n = 1_200_000_000
-    dst = destination(tmp, "k-dst", key, port,
-                      ["--disk", f"{base},overlay={tmp}/k-dst.kov", "--max-insns", str(n),
-                       "--digest"])
     # --track-dirty: another consumer of taps' dirty pages, so the
     # migration finds written pages by comparing with what it sent.
-    src, api, sock = source(tmp, "k-src", f"{base},overlay={tmp}/k-src.kov",
-                            ["--max-insns", str(n), "--digest", "--track-dirty", "20"])
-    try:
+    with pair(tmp, "k", key, ["--disk", f"{base},overlay={tmp}/k-dst.kov", "--max-insns", str(n),
+                              "--digest"], f"{base},overlay={tmp}/k-src.kov",
+              ["--max-insns", str(n), "--digest", "--track-dirty", "20"]) as p:
+        src, dst, api = p.src, p.dst, p.api
         src.wait_ready()
         src.send("i=0; while :; do echo $i >> /mig.log; sync; i=$((i+1)); done &\n")
         out, _ = src.run("sleep 1; wc -l < /mig.log")
         lines = out.strip().splitlines()
         check(lines and lines[-1].isdigit() and int(lines[-1]) > 0,
               f"the writer does not write: {out!r}")
-        rc, reply, err = migrate(sock, port, key, "--keep", "--throttle", "20")
+        rc, reply, err = migrate(p.sock, p.port, key, "--keep", "--throttle", "20")
         check(rc == 0 and reply and reply["ok"], f"migrate: {rc} {reply} {err}")
         fig = reply["migrated"]
         check(fig["icount"] < n and fig["disk_bytes"] > 0 and not fig["dirty_tracking"],
@@ -148,24 +73,17 @@ def test_oracle_keep(tmp, key):
         check(kept == moved, f"at N: kept copy {kept}, migrated {moved}")
         print(f"kept copy and migrated VM equal at {n}; {fig['disk_bytes']} bytes of "
               f"overlay moved in {fig['rounds']} rounds while the guest wrote")
-    finally:
-        src.kill()
-        dst.kill()
 
 
 def test_oracle(tmp, key):
     base = guest_files()["rootfs"]
-    port = free_port()
-    dst = destination(tmp, "o-dst", key, port,
-                      ["--disk", f"{base},overlay={tmp}/o-dst.kov", "--max-insns", str(N),
-                       "--digest"])
-    src, api, sock = source(tmp, "o-src", f"{base},overlay={tmp}/o-src.kov")
-    ref = None
-    try:
+    with pair(tmp, "o", key, ["--disk", f"{base},overlay={tmp}/o-dst.kov", "--max-insns", str(N),
+                              "--digest"], f"{base},overlay={tmp}/o-src.kov") as p:
+        src, dst = p.src, p.dst
         # While Linux starts init, which mounts the overlay disk: one
         # 4 MiB batch per 100 ms (the guest runs on between batches).
         src.expect(r"Run /init")
-        rc, reply, err = migrate(sock, port, key, "--throttle", "100", "--downtime", "5")
+        rc, reply, err = migrate(p.sock, p.port, key, "--throttle", "100", "--downtime", "5")
         check(rc == 0 and reply and reply["ok"], f"migrate: {rc} {reply} {err}")
         fig = reply["migrated"]
         check(fig["icount"] < N and fig["rounds"] >= 2 and fig["pages_sent"] > 1000 and
@@ -173,8 +91,8 @@ def test_oracle(tmp, key):
         check(src.wait_exit(60) == 0, f"the source did not quit: {src.stderr()}")
         check(dst.wait_exit(900) == 124, f"destination: {dst.stderr()}")
         got = digest_line(dst.stderr())
-        ref = Keel(boot_args(disk=f"{base},overlay={tmp}/o-ref.kov", append=APPEND,
-                             extra=FIXED + ["--max-insns", str(N), "--digest"]))
+        ref = p.also(Keel(boot_args(disk=f"{base},overlay={tmp}/o-ref.kov", append=APPEND,
+                                    extra=FIXED + ["--max-insns", str(N), "--digest"])))
         check(ref.wait_exit(900) == 124, "the reference run did not reach N")
         want = digest_line(ref.stderr())
         check(got == want, f"migrated at {fig['icount']}: {got} vs unmigrated {want}")
@@ -184,10 +102,6 @@ def test_oracle(tmp, key):
         print(f"oracle: migrated at icount {fig['icount']} after {fig['rounds']} rounds, "
               f"{fig['pages_sent']} pages, {fig['disk_bytes']} bytes of overlay; "
               f"digest at {N} equal")
-    finally:
-        for k in (src, dst, ref):
-            if k:
-                k.kill()
 
 
 class Relay:
@@ -330,11 +244,8 @@ def test_refusals_and_life(tmp, key):
 
 
 def test_link_cut(tmp, key):
-    port = free_port()
-    dst = destination(tmp, "c-dst", key, port)
-    src, api, sock = source(tmp, "c-src")
-    dst2 = None
-    try:
+    with pair(tmp, "c", key) as p:
+        src, dst, api, sock, port = p.src, p.dst, p.api, p.sock, p.port
         src.wait_ready()
         # A slow link: one batch per 500 ms, so round 1 takes seconds.
         # Kill the destination at the first progress line: mid-round 1.
@@ -351,7 +262,7 @@ def test_link_cut(tmp, key):
         out, status = src.run("echo still-here")
         check("still-here" in out, f"source console after the cut: {out!r}")
         port2 = free_port()
-        dst2 = destination(tmp, "c-dst2", key, port2)
+        dst2 = p.also(destination(tmp, "c-dst2", key, port2))
         # A stranger connects first and says nothing: the destination
         # gives it a few seconds, then takes the real source.
         stranger = socket.create_connection(("127.0.0.1", port2))
@@ -361,10 +272,6 @@ def test_link_cut(tmp, key):
         dst2.expect_err(r"refused: the link to the peer failed: timed out")
         print("link cut: the source ran on and then migrated elsewhere, past a silent "
               "stranger")
-    finally:
-        for k in (src, dst, dst2):
-            if k:
-                k.kill()
 
 
 def test_network(tmp, key):

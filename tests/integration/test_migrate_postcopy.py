@@ -19,49 +19,24 @@ on demand.
    pace), the snapshot restores, and the migration completes."""
 import json
 import os
-import signal
-import subprocess
 import tempfile
 import time
 
-from guestlib import boot_args, check, free_port, guest_files, keel_path, main
+from guestlib import boot_args, check, guest_files, main
+from migratelib import (APPEND, FIXED, Keel, ctl_migrate, keygen, migrate, pair, running_on,
+                        wait_line)
 from test_clone import digest_line, wait_for_socket
-from test_migrate import APPEND, FIXED, Keel, destination, keygen, migrate, running_on, source
 
 N = 700_000_000
 
 
-def ctl_migrate(sock, port, key, *opts):
-    """keel ctl migrate in the background, its progress on stderr."""
-    return subprocess.Popen([keel_path(), "ctl", "--sock", sock, "migrate",
-                             f"tcp:127.0.0.1:{port}", "--key", key] + list(opts),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_line(proc, prefix, timeout=120):
-    deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith(prefix):
-            return line
-    check(False, f"no {prefix!r} line from keel ctl migrate: {''.join(lines)!r}")
-
-
 def test_oracle(tmp, key):
     base = guest_files()["rootfs"]
-    port = free_port()
-    dst = destination(tmp, "p-dst", key, port,
-                      ["--disk", f"{base},overlay={tmp}/p-dst.kov", "--max-insns", str(N),
-                       "--digest"])
-    src, api, sock = source(tmp, "p-src", f"{base},overlay={tmp}/p-src.kov")
-    ref = None
-    try:
+    with pair(tmp, "p", key, ["--disk", f"{base},overlay={tmp}/p-dst.kov", "--max-insns", str(N),
+                              "--digest"], f"{base},overlay={tmp}/p-src.kov") as p:
+        src, dst = p.src, p.dst
         src.expect(r"Run /init")
-        rc, reply, err = migrate(sock, port, key, "--postcopy", "now", "--throttle", "20")
+        rc, reply, err = migrate(p.sock, p.port, key, "--postcopy", "now", "--throttle", "20")
         check(rc == 0 and reply and reply["ok"], f"migrate: {rc} {reply} {err}")
         fig = reply["migrated"]
         pc = fig.get("postcopy")
@@ -72,32 +47,26 @@ def test_oracle(tmp, key):
         check(dst.wait_exit(900) == 124, f"destination: {dst.stderr()}")
         check("post-copy complete" in dst.stderr(), f"destination: {dst.stderr()}")
         got = digest_line(dst.stderr())
-        ref = Keel(boot_args(disk=f"{base},overlay={tmp}/p-ref.kov", append=APPEND,
-                             extra=FIXED + ["--max-insns", str(N), "--digest"]))
+        ref = p.also(Keel(boot_args(disk=f"{base},overlay={tmp}/p-ref.kov", append=APPEND,
+                                    extra=FIXED + ["--max-insns", str(N), "--digest"])))
         check(ref.wait_exit(900) == 124, "the reference run did not reach N")
         want = digest_line(ref.stderr())
         check(got == want, f"post-copy at {fig['icount']}: {got} vs unmigrated {want}")
         print(f"post-copy oracle: moved at icount {fig['icount']} with {pc['missing']} pages "
               f"missing, {pc['faults']} faults (slowest {pc['slowest_fault_ms']:.1f} ms), "
               f"downtime {fig['downtime_ms']:.1f} ms; digest at {N} equal")
-    finally:
-        for k in (src, dst, ref):
-            if k:
-                k.kill()
 
 
 def test_converges(tmp, key):
     """Rewriting 32 MiB over and over against a link of one 4 MiB batch
     per 100 ms: the rounds do not shrink, and auto switches to post-copy."""
-    port = free_port()
-    dst = destination(tmp, "a-dst", key, port)
-    src, api, sock = source(tmp, "a-src")
-    try:
+    with pair(tmp, "a", key) as p:
+        src, dst = p.src, p.dst
         src.wait_ready()
         src.send("while :; do dd if=/dev/zero of=/dev/shm/x bs=1M count=32 2>/dev/null; "
                  "done &\n")
         time.sleep(1)
-        rc, reply, err = migrate(sock, port, key, "--throttle", "100", "--downtime", "5")
+        rc, reply, err = migrate(p.sock, p.port, key, "--throttle", "100", "--downtime", "5")
         check(rc == 0 and reply and reply["ok"] and reply["migrated"].get("postcopy"),
               f"migrate: {rc} {reply} {err}")
         fig = reply["migrated"]
@@ -107,19 +76,14 @@ def test_converges(tmp, key):
         print(f"converged through post-copy after {fig['rounds']} rounds: "
               f"{fig['postcopy']['missing']} pages missing at the handover, "
               f"{fig['postcopy']['faults']} faults, total {fig['total_ms']:.0f} ms")
-    finally:
-        src.kill()
-        dst.kill()
 
 
 def test_source_killed(tmp, key):
-    port = free_port()
-    dst = destination(tmp, "s-dst", key, port)
-    src, api, sock = source(tmp, "s-src")
-    try:
+    with pair(tmp, "s", key) as p:
+        src, dst = p.src, p.dst
         src.wait_ready()
         # A slow push (64 pages per second): post-copy lasts minutes.
-        proc = ctl_migrate(sock, port, key, "--postcopy", "now", "--throttle", "1000")
+        proc = ctl_migrate(p.sock, p.port, key, "--postcopy", "now", "--throttle", "1000")
         wait_line(proc, "post-copy:")
         dst.expect_err(r"post-copy: runs with \d+ pages still to come")
         src.proc.kill()
@@ -132,18 +96,13 @@ def test_source_killed(tmp, key):
         proc.communicate(timeout=30)
         print(f"source killed mid-post-copy: the destination stopped in {took:.1f} s: "
               + [l for l in err.splitlines() if "post-copy failed" in l][0])
-    finally:
-        src.kill()
-        dst.kill()
 
 
 def test_destination_killed(tmp, key):
-    port = free_port()
-    dst = destination(tmp, "d-dst", key, port)
-    src, api, sock = source(tmp, "d-src")
-    try:
+    with pair(tmp, "d", key) as p:
+        src, dst, api = p.src, p.dst, p.api
         src.wait_ready()
-        proc = ctl_migrate(sock, port, key, "--postcopy", "now", "--throttle", "1000",
+        proc = ctl_migrate(p.sock, p.port, key, "--postcopy", "now", "--throttle", "1000",
                            "--json")
         line = wait_line(proc, "post-copy:")
         r = api.call({"cmd": "resume"})
@@ -160,24 +119,17 @@ def test_destination_killed(tmp, key):
         out, status = src.run("echo back-$((6*7))")
         check("back-42" in out, f"the source's console: {out!r}")
         print("destination killed mid-post-copy: the source stayed paused, then resumed")
-    finally:
-        src.kill()
-        dst.kill()
 
 
 def test_snapshot_during(tmp, key):
-    port = free_port()
-    dst = destination(tmp, "w-dst", key, port)
-    src, api, sock = source(tmp, "w-src")
-    snap_vm = None
-    try:
-        src.wait_ready()
+    with pair(tmp, "w", key) as p:
+        p.src.wait_ready()
         # 64 pages a second: the push alone would take about a minute.
-        proc = ctl_migrate(sock, port, key, "--postcopy", "now", "--throttle", "1000",
+        proc = ctl_migrate(p.sock, p.port, key, "--postcopy", "now", "--throttle", "1000",
                            "--json")
         wait_line(proc, "post-copy:")
         # Its socket opens once the VM runs there.
-        dapi = wait_for_socket(os.path.join(tmp, "w-dst.sock"), dst.proc)
+        dapi = wait_for_socket(os.path.join(tmp, "w-dst.sock"), p.dst.proc)
         snap = os.path.join(tmp, "w.snap")
         t0 = time.monotonic()
         r = dapi.call({"cmd": "snapshot", "path": snap})
@@ -187,15 +139,11 @@ def test_snapshot_during(tmp, key):
         reply = json.loads(out)
         check(proc.returncode == 0 and reply["ok"] and reply["migrated"]["postcopy"],
               f"migrate: {proc.returncode} {out} {err}")
-        snap_vm = Keel(["--restore", snap, "--idle-sleep", "off", "-m", "256M"])
+        snap_vm = p.also(Keel(["--restore", snap, "--idle-sleep", "off", "-m", "256M"]))
         out, status = snap_vm.run("echo restored-ok")
         check("restored-ok" in out, f"the snapshot taken mid-post-copy: {out!r}")
         print(f"snapshot mid-post-copy: all pages in {took:.1f} s "
               f"({reply['migrated']['postcopy']['missing']} were missing), restored")
-    finally:
-        for k in (src, dst, snap_vm):
-            if k:
-                k.kill()
 
 
 def test():

@@ -4,8 +4,10 @@ session, then replay it with the test-only --debug-perturb X:2, which
 flips bit 0 of sp at icount X.  Replay must stop at the first checkpoint
 after X and say so, and --bisect must name X as the first divergent
 instruction.  A replay without the flag is the control.  Then keel
-record is started from a snapshot the replay took (--restore), and that
-recording must replay too."""
+record is started from a snapshot the replay took (--restore), logging
+the older state digest version 3 (--digest-version 3, as logs recorded
+before version 4 carry), and that recording must replay too, and still
+catch a perturbation."""
 import os
 import re
 import subprocess
@@ -52,12 +54,14 @@ def test():
 
 def check_record_from_restore(tmp, log, at):
     """keel record also starts from a snapshot (--restore): take one from
-    the replay, record a session from it in a new process, replay that."""
+    the replay, record a session from it in a new process with digests of
+    version 3, replay that."""
     snap, log2 = os.path.join(tmp, "mid.snap"), os.path.join(tmp, "log2")
     rc, out, err = keel("replay", log, "--quiet", "--until", str(at), "--snapshot", snap)
     check(rc == 0, f"replay --until: {err}")
     g = Guest([], command=[keel_path(), "record", "--log", log2, "--restore", snap,
-                           "--idle-sleep", "off"])
+                           "--idle-sleep", "off", "--digest-version", "3",
+                           "--checkpoint-every", str(EVERY)])
     try:
         g.wait_ready()  # the snapshot is mid-boot: typing earlier is lost
         out, rc = g.run("echo from-the-snapshot")
@@ -70,6 +74,16 @@ def check_record_from_restore(tmp, log, at):
     check(p.returncode == 0 and p.stdout == g.output,
           f"replay of a recording from a snapshot: exit {p.returncode}: "
           f"{p.stderr.decode()[-800:]}")
+    m = re.search(r"(\d+) checkpoints matched, icount (\d+), .* \(state digest v3\)",
+                  p.stderr.decode())
+    check(m and int(m.group(1)) > 2, f"version 3 checkpoints: {p.stderr.decode()[-300:]}")
+    checkpoint = at + EVERY  # the recording's first after its start
+    x = checkpoint - 1000
+    rc, out, err = keel("replay", log2, "--quiet", "--debug-perturb", f"{x}:2")
+    check(rc == 3 and f"differs at the checkpoint at icount {checkpoint} " in err,
+          f"perturbed v3 replay: exit {rc}: {err}")
+    print(f"a version 3 log from a snapshot: {m.group(1)} checkpoints matched; "
+          f"a perturbation at {x} was caught")
 
 
 if __name__ == "__main__":

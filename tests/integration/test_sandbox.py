@@ -11,8 +11,9 @@
   --api-allow-uid names it;
 - the filter is on in every way a VM comes to run, not only `keel run`:
   `keel record` (and a forbidden call kills it too), a fork-clone of it,
-  and a VM received by `keel run --incoming` once it runs (the call
-  forbidden after a migration kills the destination).  Seen in
+  and `keel run --incoming`, from before it parses a byte of the stream
+  (the filter is on while it waits, and a forbidden call kills it there)
+  to the migrated VM's run.  Seen in
   /proc/PID/status ("Seccomp: 2" is filter mode).  `keel replay` runs
   without the filter by design (docs/sandbox.md), so it is not checked.
 
@@ -272,14 +273,20 @@ def test_record_and_clone(tmp, img):
             p.wait()
 
 
-def migrate_in(tmp, img, key, name, env=None):
-    """A WFI VM migrated into `keel run --incoming`; returns the destination."""
+def incoming(key, port, dsock, env=None):
+    return subprocess.Popen([keel_path(), "run", "--incoming", f"tcp:127.0.0.1:{port}", "--key",
+                             key, "--api-sock", dsock], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def migrate_in(tmp, img, key, name):
+    """A WFI VM migrated into `keel run --incoming`; returns the destination,
+    which was under the filter before the stream began."""
     port = free_port()
     dsock = os.path.join(tmp, "private", name + "-dst.sock")
     ssock = os.path.join(tmp, "private", name + "-src.sock")
-    dst = subprocess.Popen([keel_path(), "run", "--incoming", f"tcp:127.0.0.1:{port}", "--key", key,
-                            "--api-sock", dsock], env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dst = incoming(key, port, dsock)
+    check(filtered(dst.pid), "keel run --incoming waits for the stream without the filter")
     src = start_with_api(img, ssock)
     try:
         deadline = time.time() + 20
@@ -313,12 +320,15 @@ def test_incoming(tmp, img):
         if dst.poll() is None:
             dst.kill()
             dst.wait()
+    # The filter is on before any source connects: a call it forbids
+    # kills the destination while it still waits.
     env = dict(os.environ, KEEL_TEST_FORBIDDEN_SYSCALL="1")
-    dst, _ = migrate_in(tmp, img, key, "in-forbidden", env)
+    dst = incoming(key, free_port(), os.path.join(tmp, "private", "in-forbidden.sock"), env)
     try:
         rc = dst.wait(timeout=30)
         err = dst.stderr.read()
-        check(rc == -signal.SIGSYS and "forbidden system call execve" in err,
+        check(rc == -signal.SIGSYS and "forbidden system call execve" in err and
+              "waiting for a migration" not in err,
               f"--incoming with a forbidden call: exit {rc}: {err!r}")
     finally:
         if dst.poll() is None:

@@ -6,16 +6,20 @@ The guest runs the deliberately vulnerable tests/guest/vulnsrv.c on port
 every request tried on a fork-clone first.
 
 1. exploits are blocked: a command injection (the clone execs
-   /bin/touch, not on exec_allow) and a stack overflow (the clone's
-   handler dies of SIGSEGV) get a reset; the alerts name the policy and
-   the clone's evidence; the real VM's files (/tmp/pwned, vulnsrv's
-   request log) and processes (vulnsrv still running) show they never
-   reached it;
+   /bin/touch, not on exec_allow), a stack overflow (the clone's
+   handler dies of SIGSEGV) and a privilege escalation (the handler
+   switches back to uid 0: the uid watch) get a reset; the alerts name
+   the policy and the clone's evidence; the real VM's files (/tmp/pwned,
+   vulnsrv's request log) and processes (vulnsrv still running) show
+   they never reached it; each blocked clone is kept as a snapshot, and
+   `keel inspect SNAP ps` shows the escalated handler as uid 0 in it;
 2. benign requests to vulnsrv and to httpd, sent while the attacks run,
    are all served with the right replies, keep-alive included;
 3. edge cases end within the verdict window with a stated outcome: a
    client that closes mid-trial, one that sends nothing, a service that
-   never answers, a clone that dies mid-trial;
+   never answers, a clone that dies mid-trial, a request that panics the
+   clone's kernel (a memory exhaustion on a guest set to panic on OOM:
+   a "crash" verdict from the panic line, not a timeout);
 4. `keel ctl shield status|rules|verdicts` counts them, and no trial
    clone is left running (the test counts keel's child processes);
 5. 200 benign requests, every one tried on a clone: 0 blocked, all
@@ -44,7 +48,9 @@ def rules(tmp, extra=None):
     r = {"try": {"all": True}, "verdict_ms": VERDICT_MS, "settle_ms": 20,
          "exec_allow": ["/bin/sh"], "ids": os.path.join(tmp, "policy.json"),
          "alerts": os.path.join(tmp, "alerts.jsonl"),
-         "verdicts": os.path.join(tmp, "verdicts.jsonl")}
+         "verdicts": os.path.join(tmp, "verdicts.jsonl"),
+         "snapshot_dir": os.path.join(tmp, "forensics")}
+    os.makedirs(r["snapshot_dir"], exist_ok=True)
     r.update(extra or {})
     with open(os.path.join(tmp, "policy.json"), "w") as f:
         json.dump(POLICY, f)
@@ -112,7 +118,7 @@ def children(pid):
     return kids
 
 
-def wait_no_clones(pid, timeout=10):
+def wait_no_clones(pid, timeout=30):
     deadline = time.monotonic() + timeout
     while children(pid):
         check(time.monotonic() < deadline, f"trial clones left running: {children(pid)}")
@@ -131,8 +137,9 @@ class Shielded:
         self.sock = os.path.join(tmp, "api.sock")
         net = (f"user,hostfwd=tcp:127.0.0.1:{self.vport}-:8000,"
                f"hostfwd=tcp:127.0.0.1:{self.hport}-:80")
+        # 128 MiB: the memory exhaustion below fills it quickly
         args = boot_args(net=net, extra=["--shield", rules(tmp, extra_rules), "--api-sock",
-                                         self.sock, "--idle-sleep", "on"])
+                                         self.sock, "--idle-sleep", "on", "-m", "128M"])
         args[args.index("--initrd") + 1] = vulnsrv.initramfs()
         cmd = None
         if record:
@@ -146,6 +153,10 @@ class Shielded:
         # that lands on a TIME_WAIT left by the parent's connections is
         # refused for one retransmit time (3 s).
         self.g.run("echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets")
+        # A guest that overcommits and panics when it runs out of memory
+        # (no OOM killer): what a memory exhaustion does to a clone is a
+        # kernel panic.
+        self.g.run("echo 1 > /proc/sys/vm/overcommit_memory; echo 1 > /proc/sys/vm/panic_on_oom")
         out, rc = self.g.run("vulnsrv 8000 > /dev/null 2>&1 & sleep 0.5; pidof vulnsrv")
         check(rc == 0 and out.strip(), f"vulnsrv did not start: {out!r}")
 
@@ -156,16 +167,39 @@ class Shielded:
         check(status == 0, f"keel exited {status}: {self.g.stderr()}")
 
 
+def verdict_alerts(tmp):
+    """The alert lines of blocked requests (not the snapshot lines)."""
+    return [a for a in read_jsonl(os.path.join(tmp, "alerts.jsonl")) if "verdict" in a]
+
+
+def saved_snapshot(tmp, alert, timeout=60):
+    """Wait for the line saying the alert's clone was saved; its file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = [a for a in read_jsonl(os.path.join(tmp, "alerts.jsonl"))
+                if a.get("response") == "snapshot" and a.get("file") == alert.get("snapshot")]
+        if done:
+            check("error" not in done[0] and os.path.exists(done[0]["file"]),
+                  f"the clone was not saved: {done[0]!r}")
+            return done[0]["file"]
+        check(time.monotonic() < deadline, f"no snapshot line for {alert!r}")
+        time.sleep(0.2)
+
+
 def check_attacks_and_benign(s):
     """Attacks and benign requests at the same time (threads)."""
     inject = "/echo?msg=x;touch%20/tmp/pwned"
     overflow = "/hello?name=" + "A" * 200
+    # keep-alive: the escalated handler waits for the next request, so it
+    # is still there when the clone is saved
+    escalate = ["/admin?key=", "/"]
     results = {}
 
     def go(key, port, path, keep=False):
         results[key] = http(port, path, keep)
 
-    jobs = [("inject", s.vport, inject), ("overflow", s.vport, overflow)]
+    jobs = [("inject", s.vport, inject), ("overflow", s.vport, overflow),
+            ("escalate", s.vport, escalate, True)]
     for i in range(4):
         jobs += [(f"root{i}", s.vport, "/"), (f"echo{i}", s.vport, f"/echo?msg=hi{i}"),
                  (f"httpd{i}", s.hport, "/")]
@@ -177,7 +211,7 @@ def check_attacks_and_benign(s):
         t.start()
     for t in threads:
         t.join(120)
-    for k in ("inject", "overflow"):
+    for k in ("inject", "overflow", "escalate"):
         replies, reset = results[k]
         check(not replies, f"{k}: the attacker got a reply: {replies!r}")
     for i in range(4):
@@ -188,15 +222,38 @@ def check_attacks_and_benign(s):
     check(results["keep"][0] == [(200, "hello from vulnsrv\n"), (200, "one\n"), (200, "two\n")],
           f"keep-alive: {results['keep']!r}")
 
-    alerts = read_jsonl(os.path.join(s.tmp, "alerts.jsonl"))
-    check(len(alerts) == 2, f"two alerts expected: {alerts!r}")
-    by_req = {("touch" in a["request"]): a for a in alerts}
-    a = by_req[True]
+    alerts = verdict_alerts(s.tmp)
+    check(len(alerts) == 3, f"three alerts expected: {alerts!r}")
+    def kind(a):
+        r = a["request"]
+        return "inject" if "touch" in r else "escalate" if "/admin" in r else "overflow"
+    by_req = {kind(a): a for a in alerts}
+    a = by_req["inject"]
     check(a["policies"] == ["exec_allow"] and
           a["evidence"][0]["evidence"]["path"] == "/bin/touch", f"injection alert: {a!r}")
-    a = by_req[False]
+    a = by_req["overflow"]
     check(any("unhandled signal 11" in line for line in a["console"]),
           f"overflow alert without the crash: {a!r}")
+    a = by_req["escalate"]
+    ev = a["evidence"][0] if a["evidence"] else {}
+    check(a["policies"] == ["uid"] and ev.get("comm") == "vulnsrv" and
+          ev["evidence"]["uid_before"] == 1000 and ev["evidence"]["uid"] == 0,
+          f"escalation alert: {a!r}")
+
+    # Each blocked clone was kept; in the escalation's, its handler runs as
+    # root (in the real VM, no handler ever did).
+    for k, a in by_req.items():
+        check(a.get("snapshot", "").startswith(os.path.join(s.tmp, "forensics")),
+              f"{k}: no snapshot named: {a!r}")
+    snap = saved_snapshot(s.tmp, by_req["escalate"])
+    rc, out, err = keel("inspect", snap, "ps", "--json")
+    check(rc == 0, f"inspect {snap}: {err}")
+    rows = {r["pid"]: r for r in json.loads(out)["rows"]}
+    h = rows.get(ev["pid"])
+    check(h and h["comm"] == "vulnsrv" and h["uid"] == 0,
+          f"the escalated handler in the snapshot: {h!r} (pids {sorted(rows)})")
+    for k in ("inject", "overflow"):
+        saved_snapshot(s.tmp, by_req[k])
 
     # The real VM never saw either attack.
     out, rc = s.g.run("ls /tmp/pwned")
@@ -230,12 +287,15 @@ def check_edges(s):
     waited = time.monotonic() - t0
     check(not replies and waited < VERDICT_MS / 1000 + 3, f"no answer: {replies} {waited:.1f}s")
     # 4. A clone that dies mid-trial (as a panicking or crashing one does):
-    #    the connection is reset at once.
+    #    the connection is reset at once.  (The clones kept for forensics
+    #    are saved and gone first: only the trial's is killed.)
+    wait_no_clones(s.g.proc.pid)
     result = {}
     th = threading.Thread(target=lambda: result.update(r=http(s.vport, "/sleep?ms=3000")))
     th.start()
     deadline = time.monotonic() + 10
-    while not children(s.g.proc.pid):
+    # running (the front counts it once it said so), not still starting
+    while ctl(s.sock, "shield", "status")["clones_live"] < 1:
         check(time.monotonic() < deadline, "no trial clone appeared")
         time.sleep(0.02)
     for pid in children(s.g.proc.pid):
@@ -256,6 +316,24 @@ def check_edges(s):
     # The real VM is unaffected.
     replies, _ = http(s.vport, "/echo?msg=after")
     check(replies == [(200, "after\n")], f"after the edge cases: {replies!r}")
+
+
+def check_panic(s):
+    """A request that panics the clone's kernel: with panic=0 the kernel
+    spins on, but its console's panic line ends the trial at once."""
+    t0 = time.monotonic()
+    replies, reset = http(s.vport, "/cache?mb=200")
+    waited = time.monotonic() - t0
+    check(not replies, f"a reply from a panicked clone: {replies!r}")
+    v = read_jsonl(os.path.join(s.tmp, "verdicts.jsonl"))[-1]
+    check(v["verdict"] == "crash" and "kernel" in v["reason"] and
+          v["trial_ms"] < VERDICT_MS and
+          any("Kernel panic" in line for line in v["alert"]["console"]),
+          f"panic: {waited:.1f}s {v!r}")
+    wait_no_clones(s.g.proc.pid, timeout=60)  # the panicked clone is saved first
+    out, _ = s.g.run("cat /tmp/vulnsrv.log")
+    check("/cache" not in out, f"the real VM saw the exhaustion: {out!r}")
+    check(http(s.vport, "/echo?msg=alive")[0] == [(200, "alive\n")], "after the panic")
 
 
 def settled_status(s, timeout=10):
@@ -327,10 +405,23 @@ def check_recorded(tmp):
         s.g.kill()
     rc, out, err = keel("log", "verify", log, "--key", verify)
     check(rc == 0, f"verify: exit {rc}: {out} {err}")
-    rc, out, err = keel("replay", log, "--key", verify)
+    events = os.path.join(tmp, "events.jsonl")
+    rc, out, err = keel("replay", log, "--key", verify, "--vmi-events", events)
     check(rc == 0, f"replay: exit {rc}: {err[-1500:]}")
     check(out == s.g.output, "the replayed console differs from the recorded one")
     print(err.strip().splitlines()[-1])
+    # The digests: every checkpoint of the replay equals the recording's, so
+    # the replay is the real VM, instruction for instruction; what it never
+    # did, the real VM never did.  It ran the five benign requests' shells
+    # (vulnsrv's popen) and never the attack's /bin/touch, which the
+    # clone's alert shows the attack did there.
+    execs = [e for e in read_jsonl(events) if e["event"] == "exec" and "errno" not in e]
+    shells = [e for e in execs if e["path"] == "/bin/sh"]
+    check(len(shells) >= 5, f"the benign requests' shells in the replay: {execs!r}")
+    check(not [e for e in execs if "touch" in e["path"]], f"the attack ran: {execs!r}")
+    check([a for a in verdict_alerts(tmp)
+           if a["evidence"] and a["evidence"][0]["evidence"].get("path") == "/bin/touch"],
+          "the recorded attack's clone did not exec /bin/touch")
 
 
 def check_bad_rules(tmp):
@@ -356,6 +447,7 @@ def test():
             check_attacks_and_benign(s)
             wait_no_clones(s.g.proc.pid)
             check_edges(s)
+            check_panic(s)
             check_ctl(s)
             check_many_benign(s)
             s.quit()

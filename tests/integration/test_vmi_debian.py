@@ -14,11 +14,12 @@ entered by hand.  Part of make test-debian.
     rows offline.
  2. A rootkit-like module built for this kernel from Debian packages
     (guest/build-module guest/modules/keel_hide.c) unlinks a busy process
-    from the task list and takes itself off the module list: lsmod loses
-    the module, keel's ps the process (the guest's ps does not: /proc is
-    built from the PID IDR), keel's cross-view reports the process hidden
-    by pid and comm (in the PID IDR and on a run queue) and its modules
-    view reports the module hidden (in /sys/module only).
+    from the task list and its pid from the PID IDR, and takes itself off
+    the module list: the guest's ps (/proc is built from the IDR) loses
+    the process, lsmod the module, keel's ps the process; keel's
+    cross-view reports the process hidden by pid and comm (found on a run
+    queue alone) and its modules view reports the module hidden (in
+    /sys/module only).
 
 Every keel started here is killed at the end."""
 import json
@@ -152,23 +153,27 @@ def check_hidden(g, sock, d, ko):
                         "root@127.0.0.1", "cat > /root/keel_hide.ko"],
                        input=data, capture_output=True, timeout=300)
     check(p.returncode == 0, f"copying the module in: {p.stderr[-500:]}")
-    out, rc = g.run("sh -c 'while :; do :; done' & echo busy=$!")
+    # unhash=1 takes its pid out of the IDR too, so it cannot be killed by
+    # pid: it stops when /root/stop-busy appears
+    out, rc = g.run("rm -f /root/stop-busy; sh -c 'while [ ! -e /root/stop-busy ]; do :; done' & "
+                    "echo busy=$!")
     busy = int(re.search(r"busy=(\d+)", out).group(1))
-    out, rc = g.run(f"insmod /root/keel_hide.ko pid={busy} hide_self=1 && echo loaded; "
+    out, rc = g.run(f"insmod /root/keel_hide.ko pid={busy} unhash=1 hide_self=1 && echo loaded; "
                     f"ps -e -o pid | grep -cw {busy}; grep -c keel_hide /proc/modules; "
                     f"ls -d /sys/module/keel_hide", timeout=300)
     # the kernel's own messages share the console
     lines = [l for l in out.split("\n") if l.strip() and not re.match(r"\[ *\d+\.\d+\]", l)]
-    # /proc is read through the PID IDR (next_tgid), not the task list, so
-    # the guest's ps still lists the process (a rootkit would also filter
-    # /proc's getdents); lsmod reads the module list and loses the module
-    check(len(lines) == 4 and lines[0] == "loaded" and lines[2:] == ["0", "/sys/module/keel_hide"],
-          f"in the guest after insmod (lsmod must lose the module): {out!r}")
+    # /proc is read through the PID IDR (next_tgid), which lost the pid:
+    # the guest's ps no longer lists the process; lsmod reads the module
+    # list and loses the module
+    check(len(lines) == 4 and lines == ["loaded", "0", "0", "/sys/module/keel_hide"],
+          f"in the guest after insmod (ps and lsmod must lose them): {out!r}")
     check(keel("ctl", "--sock", sock, "pause")[0] == 0, "pause")
     cross = inspect_live(sock, "crossview")
     row = next((r for r in cross["rows"] if r["pid"] == busy), None)
     check(cross["hidden"] == [busy] and not cross["consistent"] and row and
-          row["comm"] == "sh" and not row["task_list"] and row["pid_idr"] and row["run_queue"],
+          row["comm"] == "sh" and not row["task_list"] and not row["pid_idr"] and
+          row["run_queue"],
           f"cross-view of hidden pid {busy}: {cross['hidden']} {row}")
     ps = inspect_live(sock, "ps")
     check(busy not in [r["pid"] for r in ps["rows"]], f"ps still lists the unlinked pid {busy}")
@@ -177,14 +182,15 @@ def check_hidden(g, sock, d, ko):
     check(mods["hidden"] == ["keel_hide"] and len(hid) == 1 and hid[0]["sysfs"] and
           not hid[0]["module_list"], f"modules: {mods['hidden']} {hid}")
     check(keel("ctl", "--sock", sock, "resume")[0] == 0, "resume")
-    # signals still reach it through its pid; it exits and is gone everywhere
-    g.run(f"kill {busy}; sleep 2")
+    # it stops on its own, exits, and is gone everywhere
+    g.run("touch /root/stop-busy; sleep 2")
     cross = inspect_live(sock, "crossview")
     check(cross["consistent"] and busy not in [r["pid"] for r in cross["rows"]],
           f"after the hidden process exited: {cross['hidden']}")
     print(f"hidden: keel_hide unlinked pid {busy} (sh) from the task list and itself from the "
-          f"module list; lsmod lost it; keel's ps lost the pid, its cross-view found it in the "
-          f"IDR and on a run queue, its modules view the module in /sys/module")
+          f"module list and its pid from the IDR; the guest's ps and lsmod lost them; keel's ps "
+          f"lost the pid, its cross-view found it on a run queue, its modules view the module "
+          f"in /sys/module")
 
 
 def test():

@@ -244,15 +244,26 @@ static void test_sections_ahead(void **state)
 	assert_int_equal(stop.len, rest.len);
 	assert_memory_equal(stop.buf, rest.buf, rest.len);
 	sw_free(&stop);
-	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), -1);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, true, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "BOOT"));
+	/* The destination loads what came ahead early, then the rest alone. */
+	assert_int_equal(snapshot_load_boot(b, ahead.buf, ahead.len, err, sizeof(err)), 0);
+	assert_int_equal(b->boot_image_len, a->boot_image_len);
+	assert_memory_equal(b->boot_image, a->boot_image, a->boot_image_len);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, false, err, sizeof(err)),
+			 0);
+	assert_int_equal(snapshot_load_boot(b, rest.buf + STATE_FILE_HEADER_LEN,
+					    rest.len - STATE_FILE_HEADER_LEN, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "only BOOT"));
 	size_t rest_len = rest.len;
 	sw_put_bytes(&rest, ahead.buf, ahead.len);
-	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), 0);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, true, err, sizeof(err)), 0);
 	assert_int_equal(b->boot_image_len, a->boot_image_len);
 	assert_memory_equal(b->boot_image, a->boot_image, a->boot_image_len);
 	sw_put_bytes(&rest, ahead.buf, ahead.len);
-	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, err, sizeof(err)), -1);
+	assert_int_equal(snapshot_load_without_ram(b, rest.buf, rest.len, true, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "twice"));
 	/* Junk is not sections. */
 	assert_int_equal(mig_split_sections(rest.buf + STATE_FILE_HEADER_LEN + 3, rest_len, NULL,

@@ -114,6 +114,10 @@ static void test_bad_rules(void **state)
 		{"{\"verdict_ms\": 100, \"settle_ms\": 200}", "settle_ms must be less"},
 		{"{\"ports\": [0]}", "ports[0] must be"},
 		{"{\"exec_allow\": [1]}", "exec_allow[0] is not a string"},
+		{"{\"uid\": \"some\"}", "uid must be"},
+		{"{\"uid\": 0}", "uid must be"},
+		{"{\"settle_until_idle\": 1}", "settle_until_idle must be"},
+		{"{\"snapshot_dir\": []}", "snapshot_dir must be a string"},
 		{"{\"a\": 1, \"a\": 2}", "duplicate"},
 		{"{", "1:"},
 	};
@@ -125,6 +129,41 @@ static void test_bad_rules(void **state)
 	}
 }
 
+/* The defaults of the newer keys, and each uid mode read back. */
+static void test_uid_and_settle(void **state)
+{
+	(void)state;
+	char err[512] = "";
+	struct shield_rules *r = load_text("{}", err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(r->uid, SHIELD_UID_GAIN);
+	assert_true(r->settle_until_idle);
+	assert_null(r->snapshot_dir);
+	shield_rules_free(r);
+	static const struct {
+		const char *text;
+		enum shield_uid uid;
+	} modes[] = {{"{\"uid\": \"any\"}", SHIELD_UID_ANY},
+		     {"{\"uid\": \"off\"}", SHIELD_UID_OFF},
+		     {"{\"uid\": \"gain\"}", SHIELD_UID_GAIN}};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		r = load_text(modes[i].text, err, sizeof(err));
+		assert_non_null(r);
+		assert_int_equal(r->uid, modes[i].uid);
+		shield_rules_free(r);
+	}
+	r = load_text("{\"settle_until_idle\": false, \"snapshot_dir\": \"/var/keel\"}", err,
+		      sizeof(err));
+	assert_non_null(r);
+	assert_false(r->settle_until_idle);
+	assert_string_equal(r->snapshot_dir, "/var/keel");
+	json_t *j = shield_rules_json(r);
+	assert_string_equal(json_string_value(json_object_get(j, "snapshot_dir")), "/var/keel");
+	assert_string_equal(json_string_value(json_object_get(j, "uid")), "gain");
+	json_decref(j);
+	shield_rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_reply_framing),
 		cmocka_unit_test(test_picks),
 		cmocka_unit_test(test_bad_rules),
+		cmocka_unit_test(test_uid_and_settle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,6 +255,11 @@ int api_server_fds(struct api_server *s, struct pollfd *out, int max)
 	return n;
 }
 
+int api_server_timeout_ms(const struct api_server *s)
+{
+	return s->migration ? mig_source_timeout_ms(s->migration) : -1;
+}
+
 /* Queue `reply` (consumed) as one line.  Returns -1 if the client must be
  * dropped (out of memory, or it lets replies pile up). */
 static int client_queue(struct api_client *c, json_t *reply)
@@ -399,6 +404,7 @@ static json_t *do_clone(struct api_server *s, json_t *id, struct machine *m,
 	json_t *bad = NULL;
 	memset(r, 0, sizeof(*r));
 	r->keep_fd = -1;
+	r->console_fd = -1;
 	const char *sock = opt_string(req, "sock", id, &bad);
 	const char *net = opt_string(req, "net", id, &bad);
 	const char *console = opt_string(req, "console", id, &bad);
@@ -520,6 +526,15 @@ static json_t *do_migrate(struct api_server *s, json_t *id, struct machine *m, j
 	return NULL;
 }
 
+/* The downtime's parts (the source's view), once the VM has stopped. */
+static void add_handover(json_t *fig, const struct mig_stats *st)
+{
+	json_object_set_new(fig, "handover",
+			    json_pack("{s:f,s:f,s:f,s:f}", "pages_ms", st->stop_pages_ms,
+				      "state_ms", st->stop_state_ms, "ready_ms", st->stop_ready_ms,
+				      "running_ms", st->stop_running_ms));
+}
+
 static json_t *stats_json(const struct mig_stats *st)
 {
 	json_t *o = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:b}", "rounds", st->rounds,
@@ -571,12 +586,14 @@ static void step_migration(struct api_server *s, struct api_actions *a)
 			json_object_set_new(fig, "handed_over", json_true());
 			json_object_set_new(fig, "downtime_ms", json_real(stats.downtime_ms));
 			json_object_set_new(fig, "icount", json_integer((json_int_t)stats.icount));
+			add_handover(fig, &stats);
 		}
 		line = json_pack("{s:O?,s:o}", "id", s->migrate_id, "progress", fig);
 	} else if (st == MIG_DONE) {
 		json_object_set_new(fig, "downtime_ms", json_real(stats.downtime_ms));
 		json_object_set_new(fig, "total_ms", json_real(stats.total_ms));
 		json_object_set_new(fig, "icount", json_integer((json_int_t)stats.icount));
+		add_handover(fig, &stats);
 		json_t *pc = json_object_get(fig, "postcopy");
 		if (pc) {
 			json_object_set_new(pc, "faults", json_integer((json_int_t)stats.pc_faults));

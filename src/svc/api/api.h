@@ -30,6 +30,9 @@ struct vmi;
 struct clone_request {
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* the clone's API socket */
 	char console[PATH_MAX]; /* its console output; "" is /dev/null */
+	/* Its console output into this descriptor instead (-1: console): the
+	 * shield reads a trial clone's console from a pipe as it comes. */
+	int console_fd;
 	bool net_user; /* false: no network (frames are dropped) */
 	struct net_user_opts net; /* with net_user: its own forwards */
 	bool inherit_entropy; /* keep the parent's entropy source (tests) */
@@ -140,9 +143,14 @@ void api_server_clone_done(struct api_server *s, const struct clone_result *r, b
 #define API_MAX_FDS (1 + API_MAX_CLIENTS + 1)
 
 /* Fill `out` with up to `max` pollfds (the listening socket first, then
- * the clients, then a migration's socket, which asks for POLLOUT so a
- * waiting host loop wakes at once to send more); returns how many. */
+ * the clients, then a migration's socket, which asks for POLLOUT when it
+ * has more to send now, so a waiting host loop wakes at once); returns
+ * how many. */
 int api_server_fds(struct api_server *s, struct pollfd *out, int max);
+/* The longest a host loop waiting on those fds may sleep before the next
+ * api_server_poll is due anyway, in ms (-1: no limit): a migration's
+ * throttled push or its peer's timeout. */
+int api_server_timeout_ms(const struct api_server *s);
 
 /* Accept connections, read what has arrived and serve every complete
  * request, writing what replies the sockets take; take a migration one

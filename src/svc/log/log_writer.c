@@ -269,22 +269,37 @@ int log_writer_append(struct log_writer *w, uint64_t icount, uint16_t type, cons
 	return log_writer_tick(w);
 }
 
+static bool snapshot_name_ok(struct log_writer *w, const char *name, size_t len)
+{
+	if (log_snapshot_name_ok(name, len))
+		return true;
+	snprintf(w->error, sizeof(w->error), "%s: a snapshot name must be relative to the "
+		 "log directory, printable, without '.' or '..'", name);
+	return false;
+}
+
 int log_writer_add_snapshot(struct log_writer *w, uint64_t icount, const char *name_in_dir)
 {
-	if (w->failed)
-		return -1;
 	size_t len = strlen(name_in_dir);
-	if (!log_snapshot_name_ok(name_in_dir, len)) {
-		snprintf(w->error, sizeof(w->error), "%s: a snapshot name must be relative to the "
-			 "log directory, printable, without '.' or '..'", name_in_dir);
+	if (w->failed || !snapshot_name_ok(w, name_in_dir, len))
 		return -1;
-	}
-	uint8_t payload[LOG_SNAPSHOT_HASH_BYTES + 256];
+	uint8_t hash[LOG_SNAPSHOT_HASH_BYTES];
 	char why[512];
-	if (log_hash_file(w->dir, name_in_dir, len, payload, why, sizeof(why))) {
+	if (log_hash_file(w->dir, name_in_dir, len, hash, why, sizeof(why))) {
 		snprintf(w->error, sizeof(w->error), "%s", why);
 		return -1;
 	}
+	return log_writer_add_snapshot_hashed(w, icount, name_in_dir, hash);
+}
+
+int log_writer_add_snapshot_hashed(struct log_writer *w, uint64_t icount, const char *name_in_dir,
+				   const uint8_t hash[LOG_SNAPSHOT_HASH_BYTES])
+{
+	size_t len = strlen(name_in_dir);
+	if (w->failed || !snapshot_name_ok(w, name_in_dir, len))
+		return -1;
+	uint8_t payload[LOG_SNAPSHOT_HASH_BYTES + 256];
+	memcpy(payload, hash, LOG_SNAPSHOT_HASH_BYTES);
 	memcpy(payload + LOG_SNAPSHOT_HASH_BYTES, name_in_dir, len);
 	return log_writer_append(w, icount, LOG_REC_SNAPSHOT, payload,
 				 (uint32_t)(LOG_SNAPSHOT_HASH_BYTES + len));

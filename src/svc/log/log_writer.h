@@ -56,6 +56,10 @@ int log_writer_append(struct log_writer *w, uint64_t icount, uint16_t type, cons
 /* Hash DIR/name_in_dir and append a LOG_REC_SNAPSHOT record naming it.
  * The name must be relative, without "." or ".." components. */
 int log_writer_add_snapshot(struct log_writer *w, uint64_t icount, const char *name_in_dir);
+/* The same with the file's BLAKE2b-256 already known (the recorder has
+ * it from writing the file: snapshot_save_file_hashed). */
+int log_writer_add_snapshot_hashed(struct log_writer *w, uint64_t icount, const char *name_in_dir,
+				   const uint8_t hash[32]);
 /* Write out the current block now (no seal, no fsync). */
 int log_writer_flush(struct log_writer *w);
 /* Seal if the interval has passed and something was logged since. */

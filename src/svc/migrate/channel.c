@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +288,11 @@ int chan_handshake(struct mig_channel *c, int fd, const uint8_t key[MIG_KEY_BYTE
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	/* Every chunk is one write, and a small one (a page request, an
+	 * acknowledgement, GO) is awaited at once: Nagle's algorithm would
+	 * hold it until the peer's delayed ACK, tens of milliseconds. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (sodium_init() < 0)
 		return fail(c, "libsodium failed to initialise");
 	uint8_t mine[MIG_NONCE_BYTES], theirs[MIG_NONCE_BYTES], hello[HELLO_BYTES];

@@ -56,6 +56,10 @@ struct mig_stats {
 	double pages_per_s; /* the measured rate: pages over the time spent sending */
 	double est_downtime_ms;
 	double total_ms, downtime_ms; /* at the end: start to RUNNING, stop to RUNNING */
+	/* The downtime's parts, as the source sees them: the last pages, the
+	 * state (encoded and sent, with END), END to READY (the destination
+	 * loads the state), GO to RUNNING. */
+	double stop_pages_ms, stop_state_ms, stop_ready_ms, stop_running_ms;
 	uint64_t icount; /* where the source stopped */
 	bool dirty_tracking; /* taps' dirty pages (else: compared with what was sent) */
 	/* post-copy: the pages the destination lacked when it started to run,
@@ -94,6 +98,10 @@ void mig_source_stats(const struct mig_source *s, struct mig_stats *out);
  * for mig_source_events. */
 int mig_source_fd(const struct mig_source *s);
 short mig_source_events(const struct mig_source *s);
+/* How long the host loop may wait for those events before stepping again
+ * anyway, in ms (-1: as long as it likes).  The paused source of a
+ * post-copy blocks in that wait rather than spinning. */
+int mig_source_timeout_ms(const struct mig_source *s);
 /* The VM runs on the destination (post-copy under way): this copy must
  * not resume. */
 bool mig_source_handed_over(const struct mig_source *s);
@@ -131,5 +139,10 @@ bool mig_postcopy_poll(void *pc);
 /* The VM stops here: a post-copy still under way is ended (the source
  * hears why), and pc freed. */
 void mig_postcopy_close(struct mig_postcopy *pc, const char *why);
+
+/* KEEL_MIGRATE_TRACE set: print "keel: migrate-trace SIDE EVENT SECONDS"
+ * (CLOCK_MONOTONIC, so both keels on one host share the clock) on
+ * stderr, for measuring where the downtime goes (docs/migrate.md). */
+void mig_trace(const char *side, const char *event);
 
 #endif

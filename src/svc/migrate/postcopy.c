@@ -84,7 +84,15 @@ static int take_one(struct mig_postcopy *pc, char *why, size_t whylen)
 	}
 	switch (type) {
 	case MIG_RAM:
-		return mig_ram_decode(pc->npages, body, len, put_page, pc, why, whylen) < 0 ? -1 : 0;
+		if (mig_ram_decode(pc->npages, body, len, put_page, pc, why, whylen) < 0)
+			return -1;
+		/* The source keeps only a few messages in flight, so that a
+		 * request overtakes the push: this one is taken. */
+		if (chan_send(&pc->ch, MIG_PC_ACK, NULL, 0, false)) {
+			snprintf(why, whylen, "the link to the source failed: %s", pc->ch.err);
+			return -1;
+		}
+		return 0;
 	case MIG_PC_DONE:
 		pc->source_done = true;
 		if (taps_postcopy_left(pc->m) == 0)

@@ -60,6 +60,7 @@ struct attempt {
 	uint8_t *state;
 	size_t state_len, state_max;
 	struct state_writer ahead; /* sections sent ahead (MIG_AHEAD) */
+	bool ahead_loaded; /* into the machine, at the first message after them */
 	uint64_t pages;
 	unsigned rounds;
 	uint64_t *missing; /* post-copy: the pages still on the source (POSTCOPY) */
@@ -170,22 +171,21 @@ static int add_state(struct attempt *a, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* The state as a whole: what came at the stop, and the sections sent
- * ahead unless the stop sent them again (a later copy). */
-static int join_ahead(struct attempt *a)
+/* The sections sent ahead (the boot image: megabytes) go into the
+ * machine as soon as they are all here, so that loading the state at the
+ * stop, inside the downtime, has only the small sections left.  A later
+ * copy in the state at the stop wins. */
+static int load_ahead(struct attempt *a)
 {
-	struct state_writer again;
-	sw_init(&again);
-	if (a->ahead.oom || a->state_len < STATE_FILE_HEADER_LEN ||
-	    mig_split_sections(a->state + STATE_FILE_HEADER_LEN,
-			       a->state_len - STATE_FILE_HEADER_LEN, &again, NULL) ||
-	    mig_split_sections(a->ahead.buf, a->ahead.len, NULL, NULL)) {
-		sw_free(&again);
-		return refuse(a, "the device state does not parse");
-	}
-	bool resent = again.len > 0;
-	sw_free(&again);
-	return resent ? 0 : add_state(a, a->ahead.buf, a->ahead.len);
+	char why[512];
+	if (a->ahead.oom)
+		return refuse(a, "out of memory for the sections sent ahead");
+	if (snapshot_load_boot(a->m, a->ahead.buf, a->ahead.len, why, sizeof(why)))
+		return refuse(a, why);
+	a->ahead_loaded = true;
+	sw_free(&a->ahead);
+	sw_init(&a->ahead);
+	return 0;
 }
 
 /* Pages, records and state until END; then load the state. */
@@ -200,6 +200,8 @@ static int take_stream(struct attempt *a)
 		long n;
 		if (chan_recv(&a->ch, &type, &body, &len) < 0)
 			return -1;
+		if (type != MIG_AHEAD && a->ahead.len && !a->ahead_loaded && load_ahead(a))
+			return -1;
 		switch (type) {
 		case MIG_RAM:
 			if ((n = mig_ram_apply(a->m, body, len, why, sizeof(why))) < 0)
@@ -211,6 +213,11 @@ static int take_stream(struct attempt *a)
 				return refuse(a, why);
 			break;
 		case MIG_ROUND: a->rounds++; break;
+		case MIG_SYNC:
+			mig_trace("destination", "sync-received");
+			if (chan_send(&a->ch, MIG_SYNCED, NULL, 0, false))
+				return -1;
+			break;
 		case MIG_POSTCOPY: {
 			struct memview mv;
 			taps_memview(a->m, &mv);
@@ -226,14 +233,18 @@ static int take_stream(struct attempt *a)
 				return -1;
 			break;
 		case MIG_AHEAD:
+			if (a->ahead_loaded)
+				return refuse(a, "sections sent ahead after the pages began");
 			if (len > a->state_max - a->ahead.len)
 				return refuse(a, "the sections sent ahead are too large");
 			sw_put_bytes(&a->ahead, body, len);
 			break;
 		case MIG_END:
-			if (join_ahead(a) ||
-			    snapshot_load_without_ram(a->m, a->state, a->state_len, why, sizeof(why)))
-				return refuse(a, a->why[0] ? a->why : why);
+			mig_trace("destination", "end-received");
+			if (snapshot_load_without_ram(a->m, a->state, a->state_len, !a->ahead_loaded,
+						      why, sizeof(why)))
+				return refuse(a, why);
+			mig_trace("destination", "state-loaded");
 			return chan_send(&a->ch, MIG_READY, NULL, 0, false);
 		case MIG_ERROR:
 			snprintf(a->why, sizeof(a->why), "the source gave up: %.*s",
@@ -269,6 +280,7 @@ static int run_attempt(struct attempt *a, const uint8_t *key, const struct machi
 		return -1;
 	if (type != MIG_GO)
 		return refuse(a, "expected GO");
+	mig_trace("destination", "go-received");
 	if (a->missing) {
 		/* Post-copy: the connection stays, for the pages still missing. */
 		char why[512];

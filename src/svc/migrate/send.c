@@ -511,6 +511,12 @@ int mig_src_send_end(struct mig_source *s, char *err, size_t errlen)
 	return 0;
 }
 
+void mig_trace(const char *side, const char *event)
+{
+	if (getenv("KEEL_MIGRATE_TRACE"))
+		fprintf(stderr, "keel: migrate-trace %s %s %.6f\n", side, event, mig_src_now_s());
+}
+
 static int send_rest(struct mig_source *s, char *err, size_t errlen)
 {
 	uint32_t pages[MIG_BATCH_PAGES];
@@ -518,34 +524,57 @@ static int send_rest(struct mig_source *s, char *err, size_t errlen)
 	while ((n = collect(s, pages)) > 0)
 		if (mig_src_send_pages(s, pages, n, err, errlen))
 			return -1;
-	return mig_src_send_state(s, err, errlen) || mig_src_send_end(s, err, errlen) ? -1 : 0;
+	double t = mig_src_now_s();
+	s->st.stop_pages_ms = (t - s->t_stop) * 1e3;
+	mig_trace("source", "pages-sent");
+	if (mig_src_send_state(s, err, errlen) || mig_src_send_end(s, err, errlen))
+		return -1;
+	s->st.stop_state_ms = (mig_src_now_s() - t) * 1e3;
+	mig_trace("source", "end-sent");
+	return 0;
 }
 
-static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t errlen)
+int mig_src_handover(struct mig_source *s, bool final, char *err, size_t errlen)
 {
-	double t_stop = mig_src_now_s();
-	s->st.icount = taps_icount(s->m);
-	if (send_rest(s, err, errlen) || mig_src_expect(s, MIG_READY, err, errlen))
-		return MIG_FAILED;
-	if (chan_send(&s->ch, MIG_GO, NULL, 0, true)) {
+	double t = mig_src_now_s();
+	if (mig_src_expect(s, MIG_READY, err, errlen))
+		return -1;
+	double t_ready = mig_src_now_s();
+	s->st.stop_ready_ms = (t_ready - t) * 1e3;
+	mig_trace("source", "ready-received");
+	if (chan_send(&s->ch, MIG_GO, NULL, 0, final)) {
 		snprintf(err, errlen, "sending GO: %s; the VM stays paused here: resume it "
 				      "only if the destination is not running it",
 			 s->ch.err);
-		return MIG_UNCONFIRMED;
+		return 1;
 	}
 	if (mig_src_expect(s, MIG_RUNNING, err, errlen)) {
 		size_t n = strlen(err);
 		snprintf(err + n, errlen - n, "; the VM stays paused here: resume it only if the "
 					      "destination is not running it");
-		return MIG_UNCONFIRMED;
+		return 1;
 	}
+	mig_trace("source", "running-received");
+	s->st.stop_running_ms = (mig_src_now_s() - t_ready) * 1e3;
+	return 0;
+}
+
+static enum mig_status stop_and_copy(struct mig_source *s, char *err, size_t errlen)
+{
+	s->t_stop = mig_src_now_s();
+	mig_trace("source", "stop");
+	s->st.icount = taps_icount(s->m);
+	if (send_rest(s, err, errlen))
+		return MIG_FAILED;
+	int rc = mig_src_handover(s, true, err, errlen);
+	if (rc)
+		return rc < 0 ? MIG_FAILED : MIG_UNCONFIRMED;
 	double t = mig_src_now_s();
-	s->st.downtime_ms = (t - t_stop) * 1e3;
+	s->st.downtime_ms = (t - s->t_stop) * 1e3;
 	s->st.total_ms = (t - s->t_start) * 1e3;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
 	return MIG_DONE;
 }
-
 /* The migration is over, one way or another: tracking costs the VM a
  * little on every first write to a page, so it goes. */
 static enum mig_status finish(struct mig_source *s, enum mig_status st)
@@ -557,6 +586,69 @@ static enum mig_status finish(struct mig_source *s, enum mig_status st)
 	return st;
 }
 
+/* ---- catching up before the stop ---- */
+
+/* When it is time to stop, the destination may still be taking what was
+ * sent (decompressing and writing the last round's pages, loading the
+ * sections sent ahead), and all of that would fall inside the downtime.
+ * SYNC asks it to answer once it has; the VM runs on meanwhile, and what
+ * it writes goes with the stop. */
+static enum mig_status start_sync(struct mig_source *s, bool pc, bool progress, char *err,
+				  size_t errlen)
+{
+	if (pc && mig_pc_presend(s, err, errlen))
+		return finish(s, MIG_FAILED);
+	if (chan_send(&s->ch, MIG_SYNC, NULL, 0, false)) {
+		snprintf(err, errlen, "%s", s->ch.err);
+		return finish(s, MIG_FAILED);
+	}
+	mig_trace("source", "sync-sent");
+	s->syncing = true;
+	s->sync_pc = pc;
+	s->t_sync = mig_src_now_s();
+	return progress ? MIG_PROGRESS : MIG_CONTINUE;
+}
+
+/* The pages written since the last round ended join its dirty set. */
+static int add_dirty(struct mig_source *s, char *err, size_t errlen)
+{
+	uint64_t words = (s->npages + 63) / 64;
+	uint64_t *more = calloc(words, 8);
+	if (!more || taps_dirty_fetch(s->m, more, s->npages) < 0) {
+		free(more);
+		snprintf(err, errlen, "out of memory for the migration's page sets");
+		return -1;
+	}
+	for (uint64_t w = 0; w < words; w++)
+		s->pending[w] |= more[w];
+	free(more);
+	return 0;
+}
+
+/* SYNCED come: stop.  Until then the VM runs on (MIG_CONTINUE); a
+ * destination silent for timeout_ms fails the migration, the VM running
+ * on here. */
+static enum mig_status stop_after_sync(struct mig_source *s, char *err, size_t errlen)
+{
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	if (poll(&pfd, 1, 0) <= 0) {
+		if ((mig_src_now_s() - s->t_sync) * 1e3 <= s->req.timeout_ms)
+			return MIG_CONTINUE;
+		snprintf(err, errlen, "the destination did not catch up within %u ms",
+			 s->req.timeout_ms);
+		return finish(s, MIG_FAILED);
+	}
+	if (mig_src_expect(s, MIG_SYNCED, err, errlen))
+		return finish(s, MIG_FAILED);
+	mig_trace("source", "synced");
+	s->syncing = false;
+	if (s->sync_pc)
+		return finish(s, mig_pc_start(s, err, errlen));
+	if (s->tracking && add_dirty(s, err, errlen))
+		return finish(s, MIG_FAILED);
+	return finish(s, stop_and_copy(s, err, errlen));
+}
+
 enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 {
 	uint32_t pages[MIG_BATCH_PAGES];
@@ -566,8 +658,10 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 		return mig_pc_step(s, err, errlen);
 	if (s->base)
 		return base_step(s, err, errlen);
+	if (s->syncing)
+		return stop_after_sync(s, err, errlen);
 	if (s->req.postcopy == MIG_POSTCOPY_NOW)
-		return mig_pc_scan_step(s) ? finish(s, mig_pc_start(s, err, errlen)) : MIG_CONTINUE;
+		return mig_pc_scan_step(s) ? start_sync(s, true, false, err, errlen) : MIG_CONTINUE;
 	bool stop = false, progress = false;
 	/* A throttled link carries one batch per throttle_ms, and the VM runs
 	 * on meanwhile; the time counts as sending, so the rate is the link's. */
@@ -596,10 +690,10 @@ enum mig_status mig_source_step(struct mig_source *s, char *err, size_t errlen)
 		return finish(s, MIG_FAILED);
 	s->send_s += mig_src_now_s() - t0;
 	s->st.bytes = s->ch.bytes_out + s->ch.bytes_in;
-	if (stop && s->req.postcopy == MIG_POSTCOPY_AUTO && s->st.est_downtime_ms > s->req.downtime_ms)
-		return finish(s, mig_pc_start(s, err, errlen)); /* pre-copy does not converge */
-	if (stop)
-		return finish(s, stop_and_copy(s, err, errlen));
+	if (stop) /* into post-copy when pre-copy does not converge */
+		return start_sync(s, s->req.postcopy == MIG_POSTCOPY_AUTO &&
+					     s->st.est_downtime_ms > s->req.downtime_ms,
+				  true, err, errlen);
 	if (!progress && (mig_src_now_s() - s->t_report) * 1e3 >= PROGRESS_MS) {
 		update_estimates(s, s->st.pages_pending);
 		progress = true;
@@ -621,7 +715,12 @@ int mig_source_fd(const struct mig_source *s)
 
 short mig_source_events(const struct mig_source *s)
 {
-	return s->pc ? POLLIN | POLLOUT : POLLOUT;
+	return s->pc ? mig_pc_events(s) : s->syncing ? POLLIN : POLLOUT;
+}
+
+int mig_source_timeout_ms(const struct mig_source *s)
+{
+	return s->pc ? mig_pc_timeout_ms(s) : -1;
 }
 
 bool mig_source_handed_over(const struct mig_source *s)

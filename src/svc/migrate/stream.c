@@ -24,7 +24,8 @@ const char *mig_msg_name(uint8_t type)
 		[MIG_ERROR] = "ERROR", [MIG_ACCEPT] = "ACCEPT", [MIG_AHEAD] = "AHEAD",
 		[MIG_POSTCOPY] = "POSTCOPY", [MIG_PAGE_REQ] = "PAGE_REQ", [MIG_PC_DONE] = "PC_DONE",
 		[MIG_COMPLETE] = "COMPLETE", [MIG_NEED_BASE] = "NEED_BASE", [MIG_BASE] = "BASE",
-		[MIG_BASE_END] = "BASE_END",
+		[MIG_BASE_END] = "BASE_END", [MIG_PC_ACK] = "PC_ACK",
+		[MIG_SYNC] = "SYNC", [MIG_SYNCED] = "SYNCED",
 	};
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }

@@ -13,7 +13,7 @@
 
 struct machine;
 
-#define MIG_STREAM_VERSION 1u
+#define MIG_STREAM_VERSION 2u
 #define MIG_PAGE 4096u
 /* Pages in one RAM message: 4 MiB before compression, so a message fits
  * in one chunk even when zstd cannot compress it. */
@@ -44,6 +44,9 @@ enum mig_msg {
 	MIG_NEED_BASE = 17, /* destination, instead of ACCEPT: send the base */
 	MIG_BASE = 18, /* source: u64 offset, u64 bytes, zstd frame (as DISK) */
 	MIG_BASE_END = 19, /* source: u64 the base's size; then ACCEPT or ERROR */
+	MIG_PC_ACK = 20, /* destination, post-copy: one more RAM message taken */
+	MIG_SYNC = 21, /* source: about to stop the VM; answer once all before is taken */
+	MIG_SYNCED = 22, /* destination: everything before SYNC is in the machine */
 };
 
 /* PAGE_REQ for every page still missing: send them now, unthrottled. */

@@ -73,9 +73,12 @@ static int save_checkpoint(struct recorder *r, const char *dir, char *err, size_
 	char name[64], path[4096];
 	snprintf(name, sizeof(name), "checkpoint-%" PRIu64 ".snap", taps_icount(r->m));
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (snapshot_save_file(r->m, path, err, errlen))
+	/* The file's hash comes from writing it: reading 100 MiB back to
+	 * hash it again cost a Debian recording 0.17 s of CPU. */
+	uint8_t hash[SNAPSHOT_SUM_BYTES];
+	if (snapshot_save_file_hashed(r->m, path, hash, err, errlen))
 		return -1;
-	if (log_writer_add_snapshot(r->log, taps_icount(r->m), name)) {
+	if (log_writer_add_snapshot_hashed(r->log, taps_icount(r->m), name, hash)) {
 		snprintf(err, errlen, "%s: %s", path, log_writer_error(r->log));
 		return -1;
 	}

@@ -175,6 +175,17 @@ static int parse_choices(struct shield_rules *r, json_t *root, char *why, size_t
 		return -1;
 	}
 	r->timeout_blocks = !v || !strcmp(json_string_value(v), "block");
+	/* the order of enum shield_uid */
+	static const char *const uids[] = {"gain", "any", "off", NULL};
+	const char *u = json_string_value(v = json_object_get(root, "uid"));
+	r->uid = SHIELD_UID_GAIN;
+	for (unsigned i = 0; u && uids[i]; i++)
+		if (!strcmp(u, uids[i]))
+			r->uid = (enum shield_uid)i, u = NULL;
+	if (v && (u || !json_is_string(v))) {
+		snprintf(why, wl, "uid must be \"gain\", \"any\" or \"off\"");
+		return -1;
+	}
 	return 0;
 }
 
@@ -182,7 +193,8 @@ static int parse_root(struct shield_rules *r, json_t *root, char *why, size_t wl
 {
 	static const char *const keys[] = {"ports", "protocol", "try", "verdict_ms", "settle_ms",
 					   "idle_ms", "on_timeout", "exec_allow", "ids", "alerts",
-					   "verdicts", "max_trials", NULL};
+					   "verdicts", "max_trials", "uid", "snapshot_dir",
+					   "settle_until_idle", NULL};
 	if (!json_is_object(root)) {
 		snprintf(why, wl, "the rules must be a JSON object");
 		return -1;
@@ -195,10 +207,16 @@ static int parse_root(struct shield_rules *r, json_t *root, char *why, size_t wl
 	    uint_in(root, "idle_ms", &r->idle_ms, 10, 3600000, why, wl) ||
 	    uint_in(root, "max_trials", &r->max_trials, 1, 256, why, wl) ||
 	    string_in(root, "ids", &r->ids, why, wl) || string_in(root, "alerts", &r->alerts, why, wl) ||
-	    string_in(root, "verdicts", &r->verdicts, why, wl))
+	    string_in(root, "verdicts", &r->verdicts, why, wl) ||
+	    string_in(root, "snapshot_dir", &r->snapshot_dir, why, wl))
 		return -1;
 	if ((v = json_object_get(root, "try")) && parse_try(r, v, why, wl))
 		return -1;
+	if ((v = json_object_get(root, "settle_until_idle")) && !json_is_boolean(v)) {
+		snprintf(why, wl, "settle_until_idle must be true or false");
+		return -1;
+	}
+	r->settle_until_idle = !v || json_is_true(v);
 	if ((v = json_object_get(root, "exec_allow")) &&
 	    globs_set(&r->exec_allow, v, "exec_allow", why, wl))
 		return -1;
@@ -245,6 +263,7 @@ void shield_rules_free(struct shield_rules *r)
 	free(r->ids);
 	free(r->alerts);
 	free(r->verdicts);
+	free(r->snapshot_dir);
 	free(r);
 }
 
@@ -258,13 +277,17 @@ json_t *shield_rules_json(const struct shield_rules *r)
 	json_t *try = json_pack("{s:b,s:o,s:o,s:f,s:o}", "all", r->try_all, "from",
 				globs_json(&r->from), "payload", globs_json(&r->payload), "sample",
 				r->sample, "detector", det);
-	return json_pack("{s:s,s:o,s:s,s:o,s:i,s:i,s:i,s:s,s:o,s:s?,s:s,s:s?,s:i}", "file", r->path,
+	static const char *const uids[] = {"gain", "any", "off"};
+	return json_pack("{s:s,s:o,s:s,s:o,s:i,s:i,s:b,s:i,s:s,s:o,s:s,s:s?,s:s,s:s?,s:i,s:s?}",
+			 "file", r->path,
 			 "ports", ports, "protocol", r->http ? "http" : "raw", "try", try,
-			 "verdict_ms", r->verdict_ms, "settle_ms", r->settle_ms, "idle_ms",
+			 "verdict_ms", r->verdict_ms, "settle_ms", r->settle_ms,
+			 "settle_until_idle", r->settle_until_idle, "idle_ms",
 			 r->idle_ms, "on_timeout", r->timeout_blocks ? "block" : "pass",
-			 "exec_allow", globs_json(&r->exec_allow), "ids", r->ids, "alerts",
-			 r->alerts ? r->alerts : "stderr", "verdicts", r->verdicts, "max_trials",
-			 r->max_trials);
+			 "exec_allow", globs_json(&r->exec_allow), "uid", uids[r->uid], "ids",
+			 r->ids, "alerts", r->alerts ? r->alerts : "stderr", "verdicts",
+			 r->verdicts, "max_trials", r->max_trials, "snapshot_dir",
+			 r->snapshot_dir);
 }
 
 bool shield_port_shielded(const struct shield_rules *r, uint16_t host_port)

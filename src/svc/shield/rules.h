@@ -17,6 +17,12 @@
 
 #define SHIELD_MAX_PORTS 16
 
+/* "uid": a process's uid or euid changing during a trial.  GAIN (the
+ * default): only a change to 0 from another uid (a dropped privilege
+ * regained, a kernel exploit's commit_creds); ANY: every change (a
+ * service that drops privileges per request is then an attack); OFF. */
+enum shield_uid { SHIELD_UID_GAIN, SHIELD_UID_ANY, SHIELD_UID_OFF };
+
 struct shield_rules {
 	char *path;
 	uint16_t ports[SHIELD_MAX_PORTS]; /* host ports of --net forwards; none: every TCP one */
@@ -30,10 +36,15 @@ struct shield_rules {
 	size_t det_max_bytes; /* cheap detector: a request longer than this (0: off) */
 	bool det_nonprintable; /* ...or one with bytes outside printable ASCII, \r\n\t */
 	unsigned verdict_ms; /* the whole trial, fork to verdict */
-	unsigned settle_ms; /* watching the clone on after its reply */
+	unsigned settle_ms; /* watching the clone on after its reply, at most */
+	bool settle_until_idle; /* ...or until its guest first idles after the reply */
 	unsigned idle_ms; /* a connection with nothing to judge this long is closed */
 	bool timeout_blocks; /* "on_timeout": "block" (default) or "pass" */
 	struct glob_list exec_allow; /* programs the guest may exec during a trial */
+	enum shield_uid uid; /* which uid changes in a trial are evidence */
+	/* Where a blocked trial's clone is saved as a snapshot before it is
+	 * killed (NULL: discarded). */
+	char *snapshot_dir;
 	char *ids; /* the intrusion-detection policy each clone runs (NULL: none) */
 	char *alerts; /* "stderr" (default), "-" stdout, or a file */
 	char *verdicts; /* the verdict log file (NULL: only in memory) */

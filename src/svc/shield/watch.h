@@ -1,5 +1,6 @@
 /* What a trial clone watches besides the intrusion-detection policies:
- * every program the guest runs while it handles the tried input.  The
+ * every program the guest runs while it handles the tried input, and
+ * every uid change (rules "uid").  The
  * clone exists only for the trial, so anything exec'd there that is not on
  * the rules' exec_allow list is the input's doing (docs/shield.md).  Runs
  * inside the clone; alerts go out as JSON lines in the intrusion
@@ -16,9 +17,9 @@ struct shield_watch;
 
 struct vmi;
 
-/* Watch m; `allow` must outlive the watch; `vmi` is the kernel already
+/* Watch m; `rules` must outlive the watch; `vmi` is the kernel already
  * found (borrowed), or NULL.  NULL with a reason in err. */
-struct shield_watch *shield_watch_start(struct machine *m, const struct glob_list *allow,
+struct shield_watch *shield_watch_start(struct machine *m, const struct shield_rules *rules,
 					struct vmi *vmi, FILE *out, char *err, size_t errlen);
 void shield_watch_stop(struct shield_watch *w);
 

@@ -40,6 +40,8 @@ static const struct {
 	[F_SIGNAL_NR_THREADS] = {"signal_struct", "nr_threads", 0},
 	[F_CRED_UID] = {"cred", "uid", V_PS},
 	[F_CRED_GID] = {"cred", "gid", V_PS},
+	/* optional: vmi_task_creds reports the real uid as effective without it */
+	[F_CRED_EUID] = {"cred", "euid", 0},
 	[F_MM_PGD] = {"mm_struct", "pgd", V_PS},
 	[F_MM_EXE_FILE] = {"mm_struct", "exe_file", 0},
 	[F_FILE_PATH] = {"file", "f_path", V_FILES | V_NET},

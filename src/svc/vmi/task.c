@@ -33,6 +33,20 @@ int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t)
 	return 0;
 }
 
+int vmi_task_creds(const struct vmi *v, uint64_t task, struct vmi_creds *c)
+{
+	uint64_t pid, tgid, uid, euid;
+	uint64_t cred = kptr(v, task, F_TASK_CRED);
+	if (!cred || kfield(v, task, F_TASK_PID, &pid) || kfield(v, task, F_TASK_TGID, &tgid) ||
+	    kfield(v, cred, F_CRED_UID, &uid))
+		return -1;
+	if (kfield(v, cred, F_CRED_EUID, &euid))
+		euid = uid;
+	*c = (struct vmi_creds){.pid = (int32_t)pid, .tgid = (int32_t)tgid, .uid = (uint32_t)uid,
+				.euid = (uint32_t)euid};
+	return 0;
+}
+
 uint64_t vmi_task_find(struct vmi *v, long pid)
 {
 	return find_task(v, pid);

@@ -73,6 +73,13 @@ struct vmi_task {
 
 /* Read the task_struct at `task`: 0, or -1 when it is unreadable. */
 int vmi_task_read(const struct vmi *v, uint64_t task, struct vmi_task *t);
+/* A task's pid and uids, in four reads: cheap enough for a check at every
+ * system call (the shield's uid watch).  0, or -1 when unreadable. */
+struct vmi_creds {
+	int32_t pid, tgid;
+	uint32_t uid, euid;
+};
+int vmi_task_creds(const struct vmi *v, uint64_t task, struct vmi_creds *c);
 /* The task_struct of the process whose tgid is pid, or 0 (a walk of the
  * task list: for alerts, not per event). */
 uint64_t vmi_task_find(struct vmi *v, long pid);
