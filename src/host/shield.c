@@ -470,7 +470,8 @@ static void become_trial(struct shield *sh, struct host_loop *l, int alert_fd, i
 	if (!out)
 		_exit(1);
 	if (sh->ids) {
-		struct ids_options io = {.out_stream = out, .vmi = sh->vmi};
+		/* every line is an alert to the front; the boot is the parent's */
+		struct ids_options io = {.out_stream = out, .vmi = sh->vmi, .kernel_booted = true};
 		/* The clone's copy of the policy is the detector's from here on. */
 		if (!ids_start(m, sh->ids, &io, err, sizeof(err))) {
 			fprintf(out, "{\"policy\":\"shield\",\"evidence\":{\"what\":\"ids failed\"}}\n");

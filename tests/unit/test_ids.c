@@ -196,6 +196,10 @@ static void test_policy(void **state)
 	refused("{\"policies\": {\"process_flood\": {\"max_descendants\": 1}}}",
 		"max_descendants must be");
 	refused("{\"policies\": {\"process_flood\": {\"max_kids\": 9}}}", "max_kids: unknown key");
+	refused("{\"policies\": {\"kernel_integrity\": {\"settle_s\": -1}}}", "settle_s must be");
+	refused("{\"policies\": {\"kernel_integrity\": {\"settle_insns\": \"1G\"}}}",
+		"settle_insns must be");
+	refused("{\"policies\": {\"lie_detector\": {\"settle_s\": 5}}}", "settle_s: unknown key");
 	/* kernel_integrity's text survives modules parsed after it */
 	path = write_tmp("{\"policies\": {\"kernel_integrity\": {\"text\": true},"
 			 " \"system_files\": {\"disk\": false, \"explain_s\": 30},"
@@ -204,6 +208,7 @@ static void test_policy(void **state)
 	unlink(path);
 	assert_non_null(p);
 	assert_true(p->kernel_text);
+	assert_true(p->settle_s == 600 && p->settle_insns == 6e9); /* a boot's churn is absorbed */
 	assert_false(p->disk_writes);
 	assert_true(p->explain_s == 30);
 	assert_int_equal(p->flood_new, 64);

@@ -425,12 +425,14 @@ static struct fake *fake_make(bool full)
 		{"_stext", KVA(0x2000)},
 		{"_etext", KVA(0x3000)},
 		{"__start_rodata", KVA(0x3000)},
+		{"__start___jump_table", KVA(0x3100)},
+		{"__stop___jump_table", KVA(0x3120)},
 		{"sys_call_table", KVA(0x3800)},
 		{"__end_rodata", KVA(0x4000)},
 		{"runqueues", KVA(O_RQ)},
 		{"module_kset", KVA(O_KSET + 0x100)},
 	};
-	put_kallsyms(f, syms, full ? 16 : 6);
+	put_kallsyms(f, syms, full ? 18 : 6);
 	put_task(f, O_INIT, 0, "swapper", O_TASK(0), O_INIT);
 	put_task(f, O_TASK(0), 1, "init", O_TASK(1), O_INIT);
 	put_task(f, O_TASK(1), 2, "kthreadd", O_TASK(2), O_INIT);
@@ -883,6 +885,46 @@ static void test_crossview_runqueue(void **state)
 	fake_free(f);
 }
 
+
+/* The kernel's own static-key flips leave the text hash alone; anything
+ * else at a flip site changes it.  Two jump-table entries (s32 code, s32
+ * target, long key, each relative to its field): a nop at text 0x2200
+ * that may become a jal to 0x2300, and a jal at 0x2400 back to 0x2280
+ * that may become a nop; the jal encodings are the assembler's. */
+static void jump_sites(struct fake *f, const char *clean)
+{
+	put32(f, 0x3100, (uint32_t)(0x2200 - 0x3100));
+	put32(f, 0x3104, (uint32_t)(0x2300 - 0x3104));
+	put32(f, 0x3110, (uint32_t)(0x2400 - 0x3110));
+	put32(f, 0x3114, (uint32_t)(0x2280 - 0x3114));
+	const struct {
+		uint32_t a, b;
+	} cases[] = {
+		{0x00000013, 0x00000013}, /* both keys off: the reference */
+		{0x1000006f, 0x00000013}, /* the kernel's flips: the same hash */
+		{0x00000013, 0xe81ff06f},
+		{0x1000006f, 0xe81ff06f},
+		{0x2000006f, 0x00000013}, /* a jal to elsewhere: foreign */
+		{0x00000013, 0x00100013}, /* another instruction: foreign */
+	};
+	char off[65];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put32(f, 0x2200, cases[i].a);
+		put32(f, 0x2400, cases[i].b);
+		json_t *res = full_view(f, "integrity", NULL);
+		json_t *text = json_array_get(json_object_get(res, "rows"), 0);
+		assert_int_equal(json_integer_value(json_object_get(text, "jump_sites")), 2);
+		const char *h = json_string_value(json_object_get(res, "kernel_sha256"));
+		if (i == 0)
+			snprintf(off, sizeof(off), "%s", h);
+		else if (i < 4)
+			assert_string_equal(h, off);
+		else
+			assert_string_not_equal(h, off);
+		assert_string_not_equal(h, clean); /* the table itself is rodata */
+		json_decref(res);
+	}
+}
 static void test_all_views(void **state)
 {
 	struct fake *f = fake_make(true);
@@ -939,6 +981,8 @@ static void test_all_views(void **state)
 	res = full_view(f, "integrity", NULL);
 	assert_string_not_equal(json_string_value(json_object_get(res, "kernel_sha256")), before);
 	json_decref(res);
+	f->ram[0x2100] ^= 1;
+	jump_sites(f, before);
 	fake_free(f);
 }
 

@@ -386,35 +386,98 @@ static void check_promisc(struct ids *d, struct vmi *v, uint64_t icount, int32_t
 	json_decref(res);
 }
 
-static void check_kernel(struct ids *d, struct vmi *v, uint64_t icount)
+/* A change kernel_integrity found: an alert once the baseline has
+ * settled; before that, taken into the baseline and counted. */
+static void kernel_change(struct ids *d, uint64_t icount, const char *what, json_t *evidence)
+{
+	if (d->kernel_settled) {
+		ids_alert(d, M_KERNEL_INTEGRITY, icount, 0, 0, evidence);
+		return;
+	}
+	json_t *a = d->kernel_absorbed;
+	if (!strcmp(what, "modules")) {
+		if (!json_object_get(a, "modules"))
+			json_object_set_new(a, "modules", json_array());
+		json_array_append(json_object_get(a, "modules"), json_object_get(evidence, "module"));
+	} else {
+		json_int_t n = json_integer_value(json_object_get(a, what));
+		json_object_set_new(a, what, json_integer(n + 1));
+	}
+	json_decref(evidence);
+}
+
+/* The boot is over for kernel_integrity when a check finds the kernel as
+ * it was settle_insns instructions or settle_s guest seconds ago: a
+ * kernel that loads modules on demand and patches itself while it boots
+ * (Debian's) has stopped.  Instructions measure the boot's work whatever
+ * the host's load (guest time runs ahead of them on a loaded host); guest
+ * seconds bound the wait on a guest that idles.  One line says when, and
+ * what was taken in (docs/ids.md, "The kernel's baseline").  A fixed
+ * kernel (no loadable modules, no static keys: the default guest's) has
+ * nothing to settle: its first check is the baseline. */
+static void kernel_settle(struct ids *d, uint64_t icount, uint64_t now, bool changed,
+			  bool fixed)
+{
+	if (d->kernel_settled)
+		return;
+	bool first = !d->kernel_checked;
+	d->kernel_checked = true;
+	if (first && (fixed || d->o.kernel_booted || !d->p->settle_insns || !d->p->settle_s)) {
+		d->kernel_settled = true; /* the first check is the baseline: nothing to say */
+		return;
+	}
+	if (changed || first) {
+		d->kernel_quiet_icount = icount;
+		d->kernel_quiet_ns = now;
+	}
+	if (icount - d->kernel_quiet_icount < (uint64_t)d->p->settle_insns &&
+	    now - d->kernel_quiet_ns < (uint64_t)(d->p->settle_s * NS))
+		return;
+	d->kernel_settled = true;
+	ids_write_line(d, json_pack("{s:s,s:I,s:I,s:O}", "baseline", "kernel_integrity", "icount",
+				    (json_int_t)icount, "guest_ns", (json_int_t)now, "absorbed",
+				    d->kernel_absorbed));
+}
+
+static void check_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t now)
 {
 	char err[256];
+	bool changed = false, patchable = false;
 	json_t *res = vmi_view(v, "integrity", NULL, err, sizeof(err)), *row;
 	size_t i;
 	json_array_foreach(res ? json_object_get(res, "rows") : NULL, i, row) {
 		const char *range = sget(row, "range"), *sha = sget(row, "sha256");
+		patchable |= json_integer_value(json_object_get(row, "jump_sites")) > 0;
 		if (!strcmp(range, "text") && !d->p->kernel_text)
 			continue;
 		const char *base = json_string_value(json_object_get(d->kernel_baseline, range));
-		if (base && strcmp(base, sha))
-			ids_alert(d, M_KERNEL_INTEGRITY, icount, 0, 0,
-				  json_pack("{s:s,s:s,s:s}", "range", range, "baseline", base,
-					    "now", sha));
+		if (base && strcmp(base, sha)) {
+			changed = true;
+			kernel_change(d, icount, range,
+				      json_pack("{s:s,s:s,s:s}", "range", range, "baseline", base,
+						"now", sha));
+		}
 		json_object_set_new(d->kernel_baseline, range, json_string(sha));
 	}
 	json_decref(res);
 	res = vmi_view(v, "modules", NULL, err, sizeof(err)); /* refused without CONFIG_MODULES */
 	json_t *known = json_object_get(d->kernel_baseline, " modules");
-	json_t *now = json_object();
+	json_t *now_mods = json_object();
 	json_array_foreach(res ? json_object_get(res, "rows") : NULL, i, row) {
 		const char *name = sget(row, "name");
-		json_object_set_new(now, name, json_true());
-		if (known && !json_object_get(known, name))
-			ids_alert(d, M_KERNEL_INTEGRITY, icount, 0, 0,
-				  json_pack("{s:s,s:s}", "what", "module loaded", "module", name));
+		json_object_set_new(now_mods, name, json_true());
+		if (known && !json_object_get(known, name)) {
+			changed = true;
+			kernel_change(d, icount, "modules",
+				      json_pack("{s:s,s:s}", "what", "module loaded", "module", name));
+		}
 	}
-	json_object_set_new(d->kernel_baseline, " modules", now);
+	changed |= known && json_object_size(known) != json_object_size(now_mods);
+	json_object_set_new(d->kernel_baseline, " modules", now_mods);
+	/* no loadable modules, no static keys: nothing changes it once it runs */
+	bool fixed = !res && !patchable;
 	json_decref(res);
+	kernel_settle(d, icount, now, changed, fixed);
 }
 
 /* The cross-view's row for pid: which of the kernel's sources reach it. */
@@ -472,7 +535,7 @@ static void poll_kernel(struct ids *d, struct vmi *v, uint64_t icount, uint64_t 
 		if (m == M_LIE_DETECTOR)
 			check_hidden(d, v, icount);
 		else if (m == M_KERNEL_INTEGRITY)
-			check_kernel(d, v, icount);
+			check_kernel(d, v, icount, now);
 		else if (m == M_PROCESS_FLOOD)
 			flood_check(d, v, icount);
 		else

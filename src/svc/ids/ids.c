@@ -64,10 +64,7 @@ void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, u
 	json_object_set(j, "comm", first ? json_object_get(first, "comm") : json_null());
 	json_object_set_new(j, "chain", chain);
 	json_object_set_new(j, "evidence", evidence ? evidence : json_object());
-	if (json_dumpf(j, d->out, JSON_COMPACT) == 0)
-		fputc('\n', d->out);
-	fflush(d->out);
-	json_decref(j);
+	ids_write_line(d, j);
 	d->alerts++;
 	enum ids_response r = d->p->response[m];
 	if (r == R_ALERT || !d->o.responses || d->ntodo >= IDS_MAX_RESPONSES)
@@ -77,16 +74,21 @@ void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, u
 	taps_stop_at(d->m, taps_icount(d->m), respond_at_stop, d);
 }
 
+void ids_write_line(struct ids *d, json_t *j)
+{
+	if (j && json_dumpf(j, d->out, JSON_COMPACT) == 0)
+		fputc('\n', d->out);
+	fflush(d->out);
+	json_decref(j);
+}
+
 static void response_line(struct ids *d, unsigned long alert, const char *what, json_t *more)
 {
 	json_t *j = json_pack("{s:I,s:s,s:I}", "icount", (json_int_t)taps_icount(d->m), "response",
 			      what, "alert", (json_int_t)alert);
 	if (more)
 		json_object_update_new(j, more);
-	if (json_dumpf(j, d->out, JSON_COMPACT) == 0)
-		fputc('\n', d->out);
-	fflush(d->out);
-	json_decref(j);
+	ids_write_line(d, j);
 }
 
 static void snapshot(struct ids *d, unsigned long alert)
@@ -229,6 +231,7 @@ struct ids *ids_start(struct machine *m, struct ids_policy *p, const struct ids_
 	d->o = *o;
 	d->trap_id = d->event_id = d->disk_id = -1;
 	d->kernel_baseline = json_object();
+	d->kernel_absorbed = json_object();
 	d->hidden_alerted = json_object();
 	d->promisc_alerted = json_object();
 	if (o->out_stream)
@@ -266,9 +269,7 @@ static void summary(struct ids *d)
 		(int)k->descendants, "new_processes", (int)k->new_procs, "busy_run_s",
 		(int)k->busy_run_s, "unattended_run_s", (int)k->unattended_run_s, "flow_out_bytes",
 		(json_int_t)k->flow_out_bytes);
-	if (j && json_dumpf(j, d->out, JSON_COMPACT) == 0)
-		fputc('\n', d->out);
-	json_decref(j);
+	ids_write_line(d, j);
 }
 
 unsigned long ids_stop(struct ids *d)
@@ -294,6 +295,7 @@ unsigned long ids_stop(struct ids *d)
 	if (d->own_out)
 		fclose(d->out);
 	json_decref(d->kernel_baseline);
+	json_decref(d->kernel_absorbed);
 	json_decref(d->hidden_alerted);
 	json_decref(d->promisc_alerted);
 	ids_policy_free(d->p);

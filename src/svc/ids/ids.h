@@ -36,6 +36,11 @@ struct ids_options {
 	/* The guest kernel already found (borrowed; NULL: found at the
 	 * first system call), as svc/vmi/vmi.h's vmi_options.attached. */
 	struct vmi *vmi;
+	/* The kernel has booted already (a trial clone of a running VM):
+	 * kernel_integrity's first check is its baseline, and no line says
+	 * so, instead of following the kernel until it settles (docs/ids.md,
+	 * "The kernel's baseline"). */
+	bool kernel_booted;
 	/* Carry out the responses (pause, snapshot, kill).  Off in a replay,
 	 * which must not change the machine it is checking. */
 	bool responses;

@@ -36,6 +36,9 @@ struct ids_policy {
 	bool disk_writes; /* system_files: also map disk writes to paths (diskwatch.c) */
 	double explain_s; /* system_files: a write-open explains disk writes this long */
 	bool kernel_text; /* kernel_integrity: hash .text too */
+	/* kernel_integrity: the baseline follows the kernel until it has
+	 * been quiet for this many instructions or guest seconds */
+	double settle_insns, settle_s;
 	struct glob_list raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
 	struct glob_list secret_paths; /* shadow_burst: globs read before a burst */
 	double shadow_within_s;
@@ -165,7 +168,12 @@ struct ids {
 	uint64_t last_sample_icount;
 	uint64_t last_console_ns;
 	uint64_t next_check_ns[M_COUNT];
-	json_t *kernel_baseline; /* range -> sha256, modules -> [names] */
+	json_t *kernel_baseline; /* range -> sha256, " modules" -> {name: true} */
+	/* kernel_integrity's baseline follows the boot until nothing changed
+	 * for settle_s (detect.c, check_kernel); what it took in meanwhile */
+	bool kernel_checked, kernel_settled;
+	uint64_t kernel_quiet_icount, kernel_quiet_ns; /* the last change (or first check) */
+	json_t *kernel_absorbed; /* range -> changes, "modules" -> [names] */
 	json_t *hidden_alerted; /* pid (as a string) -> true */
 	json_t *promisc_alerted; /* iface -> true */
 	unsigned long alerts;
@@ -203,6 +211,9 @@ struct vmi *ids_vmi(struct ids *d, uint64_t icount, uint64_t satp);
  * task_struct if known, else 0) with the evidence (taken). */
 void ids_alert(struct ids *d, enum ids_module m, uint64_t icount, int32_t pid, uint64_t task,
 	       json_t *evidence);
+
+/* Write j (taken) as one line of the alerts file. */
+void ids_write_line(struct ids *d, json_t *j);
 
 /* Disk writes (diskwatch.c): map the disk's file system and watch its
  * writes (0, or -1 with a reason: then nothing is subscribed); stop; and

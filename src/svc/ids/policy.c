@@ -24,7 +24,7 @@ const char *const ids_response_names[] = {"alert", "pause", "snapshot", "kill", 
 static const char *const module_keys[M_COUNT][6] = {
 	[M_LIE_DETECTOR] = {"every_s"},
 	[M_SYSTEM_FILES] = {"paths", "disk", "explain_s"},
-	[M_KERNEL_INTEGRITY] = {"every_s", "text"},
+	[M_KERNEL_INTEGRITY] = {"every_s", "text", "settle_s", "settle_insns"},
 	[M_RAW_SOCKETS] = {"every_s", "allow"},
 	[M_SHADOW_BURST] = {"paths", "within_s", "burst_s", "busy_mips"},
 	[M_CPU_NO_PERSON] = {"burst_s", "grace_s", "busy_mips"},
@@ -97,6 +97,10 @@ static void defaults(struct ids_policy *p)
 	globs_or_defaults(&p->shells, shells, NULL, why, sizeof(why));
 	p->every_s[M_LIE_DETECTOR] = 5;
 	p->every_s[M_KERNEL_INTEGRITY] = 10;
+	/* Debian's boot loads modules up to 2.3 G instructions apart; 140
+	 * guest seconds apart on a loaded host, 40 on a quiet one */
+	p->settle_insns = 6e9;
+	p->settle_s = 600;
 	p->every_s[M_RAW_SOCKETS] = 1;
 	p->shadow_within_s = 120;
 	p->shadow_burst_s = 2;
@@ -146,6 +150,8 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 	rc = rc ? rc : number(obj, "within_s", &p->shadow_within_s, 0, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "grace_s", &p->grace_s, 0, 86400, why, whylen);
 	rc = rc ? rc : number(obj, "explain_s", &p->explain_s, 0, 86400, why, whylen);
+	rc = rc ? rc : number(obj, "settle_s", &p->settle_s, 0, 86400, why, whylen);
+	rc = rc ? rc : number(obj, "settle_insns", &p->settle_insns, 0, 1e15, why, whylen);
 	rc = rc ? rc : number(obj, "busy_mips", &p->busy_mips[m], 0.001, 1e6, why, whylen);
 	d = m == M_SHADOW_BURST ? p->shadow_burst_s : p->cpu_burst_s;
 	rc = rc ? rc : number(obj, "burst_s", &d, 1, 3600, why, whylen);

@@ -245,18 +245,98 @@ int view_modules(struct vmi *v, struct view_out *o, const char *arg, char *err, 
 
 /* ---- integrity ---- */
 
-/* SHA-256 of [start, end) of kernel memory, page by page. */
-static int hash_range(struct vmi *v, uint64_t start, uint64_t end, char hex[65])
+/* The kernel patches its own text at run time: each static key's sites
+ * (listed in the jump table) hold a nop while the key is off and a jal to
+ * the entry's target while it is on, flipped whenever a key is
+ * (cgroup BPF for a login's session, timestamping for a socket...).  The
+ * text hash counts a site in either of those two states as the nop, so
+ * the kernel's own flips leave it alone while anything else written there,
+ * or anywhere else in the text, changes it.  Sites are RISC-V's
+ * (arch/riscv/kernel/jump_label.c): 4 bytes, 4-aligned; the entries are
+ * the relative kind (struct jump_entry: s32 code, s32 target, long key,
+ * each an offset from its own field). */
+struct jump_site {
+	uint64_t code, target;
+};
+
+#define JUMP_ENTRY 16
+#define VMI_MAX_JUMP_SITES (1u << 20)
+#define INSN_NOP 0x00000013u
+
+static int site_cmp(const void *a, const void *b)
+{
+	const struct jump_site *x = a, *y = b;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+/* The sites in [start, end), sorted; *n of them (0 and NULL: no jump
+ * table, as in a kernel without CONFIG_JUMP_LABEL).  -1: unreadable. */
+static int jump_sites(struct vmi *v, uint64_t start, uint64_t end, struct jump_site **out,
+		      size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	uint64_t t0 = ksym(v, "__start___jump_table"), t1 = ksym(v, "__stop___jump_table");
+	if (!t0 || !t1 || t1 <= t0)
+		return 0;
+	if ((t1 - t0) % JUMP_ENTRY || (t1 - t0) / JUMP_ENTRY > VMI_MAX_JUMP_SITES)
+		return -1;
+	size_t count = (t1 - t0) / JUMP_ENTRY;
+	struct jump_site *s = malloc(count * sizeof(*s));
+	uint8_t buf[4096];
+	if (!s)
+		return -1;
+	for (uint64_t a = t0; a < t1; a += sizeof(buf)) {
+		size_t len = t1 - a < sizeof(buf) ? t1 - a : sizeof(buf);
+		if (kread(v, a, buf, len)) {
+			free(s);
+			return -1;
+		}
+		for (size_t off = 0; off < len; off += JUMP_ENTRY) {
+			int32_t code, target;
+			memcpy(&code, buf + off, 4);
+			memcpy(&target, buf + off + 4, 4);
+			uint64_t c = a + off + (uint64_t)(int64_t)code;
+			if (c >= start && c + 4 <= end && !(c & 3))
+				s[(*n)++] = (struct jump_site){c, a + off + 4 + (uint64_t)(int64_t)target};
+		}
+	}
+	qsort(s, *n, sizeof(*s), site_cmp);
+	*out = s;
+	return 0;
+}
+
+/* jal x0, to (J-type immediate: bits 20 | 10:1 | 11 | 19:12). */
+static uint32_t jal_to(uint64_t from, uint64_t to)
+{
+	uint32_t off = (uint32_t)(to - from);
+	return 0x6fu | (off & 0xff000u) | (off >> 11 & 1) << 20 | (off >> 1 & 0x3ffu) << 21 |
+	       (off >> 20 & 1) << 31;
+}
+
+/* SHA-256 of [start, end) of kernel memory, page by page, each of the
+ * sorted sites in a kernel-made state counted as a nop. */
+static int hash_range(struct vmi *v, uint64_t start, uint64_t end, const struct jump_site *site,
+		      size_t nsites, char hex[65])
 {
 	crypto_hash_sha256_state st;
 	crypto_hash_sha256_init(&st);
 	uint8_t page[4096];
+	size_t k = 0;
 	for (uint64_t a = start; a < end;) {
 		size_t n = 4096 - (a & 4095);
 		if (n > end - a)
 			n = end - a;
 		if (kread(v, a, page, n))
 			return -1;
+		for (; k < nsites && site[k].code + 4 <= a + n; k++) {
+			uint32_t insn;
+			memcpy(&insn, page + (site[k].code - a), 4);
+			if (insn == INSN_NOP || insn == jal_to(site[k].code, site[k].target)) {
+				insn = INSN_NOP;
+				memcpy(page + (site[k].code - a), &insn, 4);
+			}
+		}
 		crypto_hash_sha256_update(&st, page, n);
 		a += n;
 	}
@@ -288,7 +368,13 @@ int view_integrity(struct vmi *v, struct view_out *o, const char *arg, char *err
 			complete = false;
 			continue;
 		}
-		if (hash_range(v, s, e, hex)) {
+		struct jump_site *sites = NULL;
+		size_t nsites = 0;
+		if (!strcmp(ranges[i].name, "text") && jump_sites(v, s, e, &sites, &nsites))
+			note(o, "text: the jump table is unreadable: static-key sites hashed as they are");
+		int rc = hash_range(v, s, e, sites, nsites, hex);
+		free(sites);
+		if (rc) {
 			note(o, "%s: not all of it is mapped", ranges[i].name);
 			complete = false;
 			continue;
@@ -296,9 +382,11 @@ int view_integrity(struct vmi *v, struct view_out *o, const char *arg, char *err
 		crypto_hash_sha256_update(&all, (const uint8_t *)hex, 64);
 		char a[24];
 		snprintf(a, sizeof(a), "0x%" PRIx64, s);
-		json_array_append_new(o->rows, json_pack("{s:s,s:s,s:I,s:s}", "range", ranges[i].name,
-							 "start", a, "bytes", (json_int_t)(e - s),
-							 "sha256", hex));
+		json_t *row = json_pack("{s:s,s:s,s:I,s:s}", "range", ranges[i].name, "start", a,
+					"bytes", (json_int_t)(e - s), "sha256", hex);
+		if (!strcmp(ranges[i].name, "text"))
+			json_object_set_new(row, "jump_sites", json_integer((json_int_t)nsites));
+		json_array_append_new(o->rows, row);
 	}
 	uint8_t d[32];
 	char hex[65];
