@@ -146,10 +146,14 @@ static void check_descendants(struct ids *d, const struct vmi_task *t, long n, u
 		char key[16];
 		pid_key(key, sizeof(key), scope_of(t, i));
 		json_object_set_new(d->flood_alerted, key, json_true());
+		/* descendants: the count that crossed the threshold (at top);
+		 * the root named below it may hold fewer (a quarter may lie in
+		 * top's other children) */
 		ids_alert(d, M_PROCESS_FLOOD, icount, t[i].tgid, t[i].task,
-			  json_pack("{s:s,s:I,s:I,s:I}", "what", "descendants", "descendants",
-				    (json_int_t)desc[i], "max_descendants", (json_int_t)limit,
-				    "processes", (json_int_t)n));
+			  json_pack("{s:s,s:I,s:i,s:I,s:I,s:I}", "what", "descendants",
+				    "descendants", (json_int_t)desc[top], "crossed_at", t[top].tgid,
+				    "root_descendants", (json_int_t)desc[i], "max_descendants",
+				    (json_int_t)limit, "processes", (json_int_t)n));
 	}
 out:
 	free(desc);
