@@ -263,6 +263,11 @@ uint64_t taps_current_satp(const struct machine *m)
 	return m->hart.priv == PRIV_M ? 0 : m->hart.satp;
 }
 
+uint64_t taps_sscratch(const struct machine *m)
+{
+	return m->hart.sscratch;
+}
+
 int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len)
 {
 	if (len == 0)

@@ -175,6 +175,11 @@ size_t memview_read_virt(const struct memview *mv, uint64_t satp, uint64_t va, v
  * shows "the current address space" passes to the calls above. */
 uint64_t taps_current_satp(const struct machine *m);
 
+/* The hart's sscratch: where Linux/riscv keeps `current` (the running
+ * task_struct) while the hart is in U-mode.  One load, for observers that
+ * need only that on every system call (taps_regs copies the whole file). */
+uint64_t taps_sscratch(const struct machine *m);
+
 /* Writes go through the machine, so that decoded code and dirty tracking
  * see them.  Same results as the reads. */
 int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len);

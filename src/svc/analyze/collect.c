@@ -34,9 +34,7 @@ enum {
 
 static uint64_t current_task(struct analyze *a)
 {
-	struct tap_regs r;
-	taps_regs(a->m, &r); /* Linux/riscv keeps current in sscratch in U-mode */
-	return r.sscratch;
+	return taps_sscratch(a->m); /* Linux/riscv keeps current there in U-mode */
 }
 
 static uint32_t new_proc(struct analyze_data *d, const struct vmi_task *t, uint64_t icount,

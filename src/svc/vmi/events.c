@@ -139,11 +139,11 @@ static struct pending *pending_for(struct vmi_events *e, uint64_t task, bool mak
 	return free_slot;
 }
 
+/* On every return to U-mode while a call is pending: one load, not the
+ * register file taps_regs would copy. */
 static uint64_t current_task(struct vmi_events *e)
 {
-	struct tap_regs r;
-	taps_regs(e->m, &r);
-	return r.sscratch;
+	return taps_sscratch(e->m);
 }
 
 /* Start a JSON line with the process's identity. */
