@@ -144,17 +144,10 @@ static void file_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void *
 
 int view_files(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
 {
-	char *end;
-	long pid = strtol(arg, &end, 10);
-	if (*end || pid <= 0 || pid > 0x7fffffff) {
-		snprintf(err, errlen, "'%s' is not a pid", arg);
+	long pid;
+	uint64_t task = find_task_arg(v, arg, &pid, err, errlen);
+	if (!task)
 		return -1;
-	}
-	uint64_t task = find_task(v, pid);
-	if (!task) {
-		snprintf(err, errlen, "no process %ld in the task list", pid);
-		return -1;
-	}
 	json_t *who = json_object();
 	task_identity(v, task, who);
 	json_object_set_new(o->extra, "process", who);

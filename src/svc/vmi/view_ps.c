@@ -84,6 +84,20 @@ uint64_t find_task(struct vmi *v, long pid)
 	return c.task;
 }
 
+uint64_t find_task_arg(struct vmi *v, const char *arg, long *pid, char *err, size_t errlen)
+{
+	char *end;
+	*pid = strtol(arg, &end, 10);
+	if (*end || *pid <= 0 || *pid > 0x7fffffff) {
+		snprintf(err, errlen, "'%s' is not a pid", arg);
+		return 0;
+	}
+	uint64_t task = find_task(v, *pid);
+	if (!task)
+		snprintf(err, errlen, "no process %ld in the task list", *pid);
+	return task;
+}
+
 /* The letter ps shows, as fs/proc/array.c computes it. */
 static char state_letter(uint64_t state, uint64_t exit_state)
 {
@@ -497,17 +511,10 @@ int view_crossview(struct vmi *v, struct view_out *o, const char *arg, char *err
  * each task's thread_node (the leader first, as /proc/PID/task lists). */
 int view_threads(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
 {
-	char *end;
-	long pid = strtol(arg, &end, 10);
-	if (*end || pid <= 0 || pid > 0x7fffffff) {
-		snprintf(err, errlen, "'%s' is not a pid", arg);
+	long pid;
+	uint64_t task = find_task_arg(v, arg, &pid, err, errlen);
+	if (!task)
 		return -1;
-	}
-	uint64_t task = find_task(v, pid);
-	if (!task) {
-		snprintf(err, errlen, "no process %ld in the task list", pid);
-		return -1;
-	}
 	uint64_t sig = v->f[F_TASK_SIGNAL].ok ? kptr(v, task, F_TASK_SIGNAL) : 0;
 	if (!sig) {
 		snprintf(err, errlen, "process %ld's signal_struct is unreadable", pid);

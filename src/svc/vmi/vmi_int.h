@@ -182,6 +182,9 @@ typedef void (*fd_fn)(struct vmi *v, uint64_t task, int fd, uint64_t file, void 
 int for_each_fd(struct vmi *v, struct view_out *o, uint64_t task, fd_fn fn, void *opaque);
 /* The task whose pid is `pid`, or 0. */
 uint64_t find_task(struct vmi *v, long pid);
+/* The task a view's PID argument names, its pid in *pid; 0 with err set
+ * when the argument is not a pid or no process has it. */
+uint64_t find_task_arg(struct vmi *v, const char *arg, long *pid, char *err, size_t errlen);
 /* Task fields every view reports. */
 void task_identity(const struct vmi *v, uint64_t task, json_t *row);
 
