@@ -50,57 +50,60 @@ def keel(*args, timeout=1800):
     return p.returncode, p.stdout, p.stderr
 
 
-def connect(port, tries=60):
+def connect(port, tries=60, timeout=30):
     for _ in range(tries):
         try:
-            return socket.create_connection(("127.0.0.1", port), timeout=30)
+            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
         except OSError:
             time.sleep(0.5)
     check(False, f"127.0.0.1:{port} unreachable")
 
 
-def fetch(port):
-    """A benign client: one page from httpd.  Returns its client port."""
+def exchange(port, request, tries=60, timeout=30):
+    """Send request on a new connection and read until the server closes.
+    Returns (the client port, the reply)."""
+    s = connect(port, tries, timeout)
+    cport = s.getsockname()[1]
+    s.sendall(request)
+    reply = b""
+    while chunk := s.recv(65536):
+        reply += chunk
+    s.close()
+    return cport, reply
+
+
+def fetch(port, server="httpd", tries=60, timeout=30):
+    """A benign client: one page from the web server.  Returns its client
+    port."""
     for _ in range(30):
-        s = connect(port)
-        cport = s.getsockname()[1]
-        s.sendall(b"GET / HTTP/1.0\r\nHost: guest\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
+        cport, data = exchange(port, b"GET / HTTP/1.0\r\nHost: guest\r\n\r\n", tries, timeout)
         if b"200 OK" in data:
             return cport
-        time.sleep(1)  # the forward may answer before httpd is up
-    check(False, "no page from httpd")
+        time.sleep(1)  # the forward may answer before the server is up
+    check(False, f"no page from {server}")
+
+
+def wait_for_line(g, polls=120):
+    """Until the attacker's line is in the guest's /etc/passwd."""
+    for _ in range(polls):
+        out, _ = g.run("grep -c toor /etc/passwd")
+        if out.strip().endswith("1"):
+            return
+        time.sleep(0.5)
+    check(False, "the attacker's line never reached /etc/passwd")
 
 
 def attack(g, port):
     """The attacker, on one keep-alive connection: vulnsrv's /admin with an
     empty key (its handler, uid 1000, gets root back), then a command
     injected into its /echo.  Returns its client port."""
-    s = connect(port)
-    cport = s.getsockname()[1]
     msg = urllib.parse.quote(f"x; echo '{LINE}' >> /etc/passwd")
-    s.sendall(f"GET /admin?key= HTTP/1.1\r\nHost: guest\r\n\r\n"
-              f"GET /echo?msg={msg} HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n"
-              .encode())
-    reply = b""
-    while chunk := s.recv(65536):
-        reply += chunk
-    s.close()
+    cport, reply = exchange(port, f"GET /admin?key= HTTP/1.1\r\nHost: guest\r\n\r\n"
+                            f"GET /echo?msg={msg} HTTP/1.1\r\nHost: guest\r\n"
+                            "Connection: close\r\n\r\n".encode())
     check(b"admin: uid 0" in reply and reply.count(b"200 OK") == 2,
           f"vulnsrv's replies to the attacker: {reply!r}")
-    for _ in range(120):
-        out, _ = g.run("grep -c toor /etc/passwd")
-        if out.strip().endswith("1"):
-            break
-        time.sleep(0.5)
-    else:
-        check(False, "the attacker's line never reached /etc/passwd")
+    wait_for_line(g)
     return cport
 
 

@@ -23,16 +23,17 @@ at the end."""
 import json
 import os
 import re
-import socket
 import subprocess
 import tempfile
 import time
 
 import debianlib as deb
 from guestlib import Guest, check, free_port, keel_path, main
+from test_analyze import exchange, fetch, wait_for_line
 from test_clone import wait_for_socket
 
 RUNS = int(os.environ.get("ANALYZE_RUNS", "3"))
+PATIENCE = 120  # connection attempts, 0.5 s apart: a slower guest than test_analyze's
 LINE = "toor:x:0:0::/root:/bin/sh"
 # The service: one connection at a time, the request's text after the
 # first '=' up to the next space goes to the shell.  No URL decoding: the
@@ -80,49 +81,13 @@ def prepare(d, tmp, snap):
     return snap
 
 
-def connect(port):
-    for _ in range(120):
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=60)
-        except OSError:
-            time.sleep(0.5)
-    check(False, f"127.0.0.1:{port} unreachable")
-
-
-def fetch(port):
-    """A benign client: nginx's page.  Returns its client port."""
-    for _ in range(30):
-        s = connect(port)
-        cport = s.getsockname()[1]
-        s.sendall(b"GET / HTTP/1.0\r\nHost: guest\r\n\r\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-        s.close()
-        if b"200 OK" in data:
-            return cport
-        time.sleep(1)
-    check(False, "no page from nginx")
-
-
 def attack(g, port):
-    s = connect(port)
-    cport = s.getsockname()[1]
     msg = f"x;echo${{IFS}}{LINE}>>/etc/passwd"
-    s.sendall(f"GET /echo?msg={msg} HTTP/1.0\r\nHost: guest\r\n\r\n".encode())
-    reply = b""
-    while chunk := s.recv(65536):
-        reply += chunk
-    s.close()
+    cport, reply = exchange(port, f"GET /echo?msg={msg} HTTP/1.0\r\nHost: guest\r\n\r\n"
+                            .encode(), PATIENCE, 60)
     check(b"200 OK" in reply, f"the service's reply: {reply!r}; "
           f"its stderr: {g.run('cat /root/vulnsrv.err')[0]}")
-    for _ in range(240):
-        out, _ = g.run("grep -c toor /etc/passwd")
-        if out.strip().endswith("1"):
-            break
-        time.sleep(0.5)
-    else:
-        check(False, "the attacker's line never reached /etc/passwd")
+    wait_for_line(g, polls=240)
     return cport
 
 
@@ -145,9 +110,9 @@ def record(d, tmp, snap, log, keys):
         else:
             check(False, f"the service did not start: {g.run('cat /root/vulnsrv.err')[0]}")
         g.run("read status < /root/status; echo \"$status\" >/dev/null")
-        benign = [fetch(web)]
+        benign = [fetch(web, "nginx", PATIENCE, 60)]
         attacker = attack(g, svc)
-        benign.append(fetch(web))
+        benign.append(fetch(web, "nginx", PATIENCE, 60))
         g.run("sleep 2")
         g.power_off(600)
     finally:
