@@ -96,9 +96,7 @@ static bool uid_alerts(enum shield_uid mode, uint32_t old, uint32_t now)
 static void uid_check(struct shield_watch *w, uint64_t icount, uint64_t satp, bool entry,
 		      uint64_t nr)
 {
-	struct tap_regs r;
-	taps_regs(w->m, &r);
-	uint64_t task = r.sscratch; /* Linux/riscv: current, in U-mode */
+	uint64_t task = taps_sscratch(w->m); /* Linux/riscv: current, in U-mode */
 	struct vmi *v = vmi_events_vmi(w->ev, icount, satp);
 	struct vmi_creds c;
 	if (!v || !task || vmi_task_creds(v, task, &c))

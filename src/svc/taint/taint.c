@@ -240,9 +240,7 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 	if (!r->syscall || !is_write(r->nr) || (int64_t)r->ret <= 0)
 		return;
 	struct vmi *v = vmi_events_vmi(s->ev, r->icount, r->satp);
-	struct tap_regs regs;
-	taps_regs(s->m, &regs);
-	uint64_t task = regs.sscratch; /* Linux/riscv keeps current there in U-mode */
+	uint64_t task = taps_sscratch(s->m); /* Linux/riscv keeps current there in U-mode */
 	if (!v || !task)
 		return;
 	char path[PATH_MAX_LEN];
