@@ -89,8 +89,9 @@ def parse_proc_net_tcp(text):
 
 def section(text, start, end):
     """What the guest printed between two marker lines (the echoed command
-    line has them too, but never at the start of a line)."""
-    m = re.search("^" + re.escape(start), text, re.M)
+    line has them too, but never followed by the newline).  A shell prompt
+    that came after the typed line's echo may stand before the first."""
+    m = re.search(r"^(?:[^\n]*?[#$] )?" + re.escape(start), text, re.M)
     check(m, f"no {start!r} in the guest's output: {text[-3000:]!r}")
     return text[m.end():].split("\n" + end, 1)[0]
 
