@@ -492,6 +492,27 @@ static void test_hostile_files_and_sockets(void **state)
 	fake_free(f);
 }
 
+/* A task list that cycles through a process whose descriptor table
+ * claims 2^31 slots: each bound alone holds (32768 tasks, 65536 slots
+ * each), but together they were 2^31 reads; the view's own budget cuts
+ * it short.  (Found by fuzz_vmi.) */
+static void test_fd_slots_in_all(void **state)
+{
+	struct fake *f = fake_make(true);
+	put64(f, O_TASK(2) + T_TASKS, KVA(f, O_TASK(0)) + T_TASKS);
+	put32(f, O_FDT, 0x7fffffffu);
+	json_t *res = full_view(f, "net", NULL);
+	assert_non_null(res);
+	bool budget = false;
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(res, "notes"), i, n)
+		budget |= strstr(json_string_value(n), "slots in all are not read") != NULL;
+	assert_true(budget);
+	json_decref(res);
+	fake_free(f);
+}
+
 static void test_corrupt_kallsyms(void **state)
 {
 	struct fake *f = fake_kernel();
@@ -595,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_crossview),
 		cmocka_unit_test(test_all_views),
 		cmocka_unit_test(test_hostile_files_and_sockets),
+		cmocka_unit_test(test_fd_slots_in_all),
 		cmocka_unit_test(test_task_fd),
 		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_idr_loop),

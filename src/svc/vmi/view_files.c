@@ -111,6 +111,12 @@ int for_each_fd(struct vmi *v, struct view_out *o, uint64_t task, fd_fn fn, void
 		note(o, "a descriptor table claims %" PRIu64 " slots: only %d read", max, VMI_MAX_FDS);
 		max = VMI_MAX_FDS;
 	}
+	if (max > v->fd_slots_left) {
+		note(o, "descriptor tables past %u slots in all are not read: cut short",
+		     VMI_MAX_FD_SLOTS);
+		max = v->fd_slots_left;
+	}
+	v->fd_slots_left -= max;
 	uint64_t chunk[512];
 	for (uint64_t base = 0; base < max; base += 512) {
 		uint64_t n = max - base < 512 ? max - base : 512;

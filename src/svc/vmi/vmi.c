@@ -210,6 +210,7 @@ json_t *vmi_view(struct vmi *v, const char *view, const char *arg, char *err, si
 			return NULL;
 		}
 		double t0 = now_ms();
+		v->fd_slots_left = VMI_MAX_FD_SLOTS;
 		struct view_out o = {json_array(), json_array(), json_object()};
 		if (views[k].fn(v, &o, arg, err, errlen)) {
 			json_decref(o.rows);

@@ -17,6 +17,12 @@
  * run). */
 #define VMI_MAX_TASKS 32768
 #define VMI_MAX_FDS 65536
+/* Descriptor slots one view reads in all (for_each_fd, every task's table
+ * together): the two bounds above multiply, and a task list that cycles
+ * through one process whose table claims VMI_MAX_FDS slots made the net
+ * view read 2^31 slots (44 s in the fuzz build, keel stalled meanwhile).
+ * 4 Mi slots is 32 MiB of reads, far more than a small VM's tables hold. */
+#define VMI_MAX_FD_SLOTS (1u << 22)
 #define VMI_MAX_LIST 65536
 #define VMI_MAX_PATH 4096
 #define VMI_MAX_DEPTH 256 /* path components */
@@ -120,6 +126,7 @@ struct vmi {
 	struct field f[F_COUNT];
 	uint32_t tsize[TY_COUNT]; /* 0: not in the BTF */
 	unsigned refused; /* views some missing field needs */
+	uint64_t fd_slots_left; /* of VMI_MAX_FD_SLOTS, in the view under way */
 	json_t *missing; /* [{"field":..., "views":[...]}] */
 	double attach_ms, btf_ms;
 };
