@@ -154,7 +154,10 @@ static void test_task_list_cycle(void **state)
 	json_t *res = ps_of(f);
 	assert_non_null(res);
 	assert_true(json_is_true(json_object_get(res, "truncated")));
-	assert_int_equal(json_array_size(json_object_get(res, "rows")), VMI_MAX_TASKS);
+	/* each task once: the walk ends where the list comes back to kthreadd */
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(res, "notes"), 0)),
+			       "(a cycle): cut short"));
 	json_decref(res);
 	fake_free(f);
 }
@@ -492,14 +495,20 @@ static void test_hostile_files_and_sockets(void **state)
 	fake_free(f);
 }
 
-/* A task list that cycles through a process whose descriptor table
- * claims 2^31 slots: each bound alone holds (32768 tasks, 65536 slots
- * each), but together they were 2^31 reads; the view's own budget cuts
- * it short.  (Found by fuzz_vmi.) */
+/* 128 processes sharing one descriptor table that claims 2^31 slots:
+ * each bound alone holds (32768 tasks, 65536 slots a table), but
+ * together they allowed 2^31 reads; the view's own budget cuts it short.
+ * (Found by fuzz_vmi, with a task list that cycled through init.) */
 static void test_fd_slots_in_all(void **state)
 {
 	struct fake *f = fake_make(true);
-	put64(f, O_TASK(2) + T_TASKS, KVA(f, O_TASK(0)) + T_TASKS);
+	const uint64_t first = 0x400000; /* free RAM: T_SIZE bytes a task */
+	put64(f, O_TASK(2) + T_TASKS, KVA(f, first) + T_TASKS);
+	for (int i = 0; i < 128; i++) {
+		uint64_t o = first + (uint64_t)i * T_SIZE;
+		put_task(f, o, 100 + i, "many", i < 127 ? o + T_SIZE : O_INIT, O_TASK(0));
+		put64(f, o + T_FILES, KVA(f, O_FILES));
+	}
 	put32(f, O_FDT, 0x7fffffffu);
 	json_t *res = full_view(f, "net", NULL);
 	assert_non_null(res);

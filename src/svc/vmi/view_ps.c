@@ -4,6 +4,7 @@
  * still has its pid, and against the run queues, where it still waits
  * for the CPU whenever it is runnable. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,27 @@
 #define PF_EXITING 0x00000004u
 #define PF_KTHREAD 0x00200000u
 #define PIDTYPE_PID 0
+
+/* The tasks one walk has passed, as an open-addressed set (task + 1, so
+ * that 0 is an empty slot): a list that loops without coming back to
+ * init_task then ends at its first repeat, each task listed once, rather
+ * than going VMI_MAX_TASKS times round the loop. */
+#define SEEN_SLOTS (2u * VMI_MAX_TASKS) /* a power of two: at most half full */
+
+static bool seen_before(uint64_t *seen, uint64_t task)
+{
+	uint64_t key = task + 1;
+	if (!seen || !key)
+		return false; /* no set (out of memory): the count still bounds the walk */
+	size_t i = (size_t)((key >> 3) * 0x9e3779b97f4a7c15ull >> 40) & (SEEN_SLOTS - 1);
+	while (seen[i]) {
+		if (seen[i] == key)
+			return true;
+		i = (i + 1) & (SEEN_SLOTS - 1);
+	}
+	seen[i] = key;
+	return false;
+}
 
 long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 {
@@ -26,13 +48,19 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 		note(o, "init_task at 0x%" PRIx64 " is not readable", init);
 		return -1;
 	}
+	uint64_t *seen = calloc(SEEN_SLOTS, sizeof(*seen));
 	while (next != head) {
 		if (n >= VMI_MAX_TASKS) {
-			note(o, "the task list did not end after %d tasks (a cycle?): cut short",
-			     VMI_MAX_TASKS);
+			note(o, "the task list did not end after %d tasks: cut short", VMI_MAX_TASKS);
 			break;
 		}
 		uint64_t task = next - off;
+		if (seen_before(seen, task)) {
+			note(o, "the task list comes back to 0x%" PRIx64 " without passing init_task "
+				"(a cycle): cut short",
+			     task);
+			break;
+		}
 		if (kread(v, next, &next, 8)) {
 			note(o, "the task list is broken at 0x%" PRIx64 ": cut short", task + off);
 			break;
@@ -41,6 +69,7 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 		if (fn(v, task, opaque))
 			break;
 	}
+	free(seen);
 	return n;
 }
 

@@ -18,10 +18,10 @@
 #define VMI_MAX_TASKS 32768
 #define VMI_MAX_FDS 65536
 /* Descriptor slots one view reads in all (for_each_fd, every task's table
- * together): the two bounds above multiply, and a task list that cycles
- * through one process whose table claims VMI_MAX_FDS slots made the net
- * view read 2^31 slots (44 s in the fuzz build, keel stalled meanwhile).
- * 4 Mi slots is 32 MiB of reads, far more than a small VM's tables hold. */
+ * together): the two bounds above multiply, and tasks sharing a table
+ * that claims VMI_MAX_FDS slots could make the net view read 2^31 slots
+ * (44 s in the fuzz build, keel stalled meanwhile).  4 Mi slots is 32 MiB
+ * of reads, far more than a small VM's tables hold. */
 #define VMI_MAX_FD_SLOTS (1u << 22)
 #define VMI_MAX_LIST 65536
 #define VMI_MAX_PATH 4096
