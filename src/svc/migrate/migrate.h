@@ -119,6 +119,15 @@ struct mig_postcopy;
 int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		const struct machine_config *cfg, unsigned timeout_ms, struct machine **out,
 		struct mig_postcopy **pc_out, char *err, size_t errlen);
+/* One source's attempt on a connected socket `fd` (which it takes: closed
+ * on return, or kept by *pc_out): the handshake, CONF, the pages and the
+ * state, the handover.  0 with *out (and *pc_out) set as mig_receive sets
+ * them and `what` the figures ("N pages in R rounds, ..."); -1 with the
+ * reason in `what`, and nothing left behind (no machine; the overlay cut
+ * back to empty). */
+int mig_receive_conn(int fd, const uint8_t key[MIG_KEY_BYTES], const struct machine_config *cfg,
+		     unsigned timeout_ms, struct machine **out, struct mig_postcopy **pc_out,
+		     char *what, size_t whatlen);
 
 /* The destination's side of a post-copy (postcopy.c): *pc_out from
  * mig_receive, NULL when every page came before the VM ran.  It owns the

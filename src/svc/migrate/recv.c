@@ -328,6 +328,38 @@ static void peer_name(int fd, char *out, size_t len)
 		snprintf(out, len, "a peer");
 }
 
+int mig_receive_conn(int fd, const uint8_t key[MIG_KEY_BYTES], const struct machine_config *cfg,
+		     unsigned timeout_ms, struct machine **out, struct mig_postcopy **pc_out,
+		     char *what, size_t whatlen)
+{
+	struct attempt a = {.fd = fd};
+	sw_init(&a.ahead);
+	int rc = run_attempt(&a, key, cfg, timeout_ms);
+	if (rc == 0) {
+		if (a.pc)
+			snprintf(what, whatlen, "%llu pages in %u rounds; post-copy: runs with %llu "
+						"pages still to come",
+				 (unsigned long long)a.pages, a.rounds,
+				 (unsigned long long)taps_postcopy_left(a.m));
+		else
+			snprintf(what, whatlen, "%llu pages in %u rounds, %.1f MB on the wire",
+				 (unsigned long long)a.pages, a.rounds,
+				 (double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
+		*out = a.m;
+		*pc_out = a.pc;
+	} else {
+		snprintf(what, whatlen, "%s", a.why[0] ? a.why : a.ch.err);
+		discard(&a);
+	}
+	chan_free(&a.ch);
+	free(a.state);
+	free(a.missing);
+	sw_free(&a.ahead);
+	if (a.fd >= 0)
+		close(a.fd);
+	return rc;
+}
+
 int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		const struct machine_config *cfg, unsigned timeout_ms, struct machine **out,
 		struct mig_postcopy **pc_out, char *err, size_t errlen)
@@ -340,46 +372,22 @@ int mig_receive(const char *uri, const uint8_t key[MIG_KEY_BYTES],
 		return -1;
 	fprintf(stderr, "keel run: waiting for a migration on %s\n", uri);
 	for (;;) {
-		struct attempt a = {0};
-		sw_init(&a.ahead);
-		a.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (a.fd < 0) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			snprintf(err, errlen, "--incoming %s: accept: %s", uri, strerror(errno));
 			close(lfd);
 			return -1;
 		}
-		char peer[NI_MAXHOST + NI_MAXSERV + 2];
-		peer_name(a.fd, peer, sizeof(peer));
-		int rc = run_attempt(&a, key, cfg, timeout_ms);
-		if (rc == 0) {
-			if (a.pc)
-				fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u "
-						"rounds; post-copy: runs with %llu pages still to come\n",
-					peer, (unsigned long long)a.pages, a.rounds,
-					(unsigned long long)taps_postcopy_left(a.m));
-			else
-				fprintf(stderr, "keel run: migrated in from %s: %llu pages in %u "
-						"rounds, %.1f MB on the wire\n",
-					peer, (unsigned long long)a.pages, a.rounds,
-					(double)(a.ch.bytes_in + a.ch.bytes_out) / 1e6);
-			*out = a.m;
-			*pc_out = a.pc;
-		} else {
-			fprintf(stderr, "keel run: migration from %s refused: %s; waiting for another\n",
-				peer, a.why[0] ? a.why : a.ch.err);
-			discard(&a);
-		}
-		chan_free(&a.ch);
-		free(a.state);
-		free(a.missing);
-		sw_free(&a.ahead);
-		if (a.fd >= 0)
-			close(a.fd);
-		if (rc == 0) {
+		char peer[NI_MAXHOST + NI_MAXSERV + 2], what[700];
+		peer_name(fd, peer, sizeof(peer));
+		if (mig_receive_conn(fd, key, cfg, timeout_ms, out, pc_out, what, sizeof(what)) == 0) {
+			fprintf(stderr, "keel run: migrated in from %s: %s\n", peer, what);
 			close(lfd);
 			return 0;
 		}
+		fprintf(stderr, "keel run: migration from %s refused: %s; waiting for another\n", peer,
+			what);
 	}
 }
