@@ -96,4 +96,19 @@ static inline void fuzz_log_key0(uint8_t *key, size_t len)
 		key[i] = (uint8_t)(0x5a ^ i);
 }
 
+/* The migration key both ends of fuzz_migrate's channel hold. */
+static inline void fuzz_mig_key(uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		key[i] = (uint8_t)(0x33 ^ (i * 5));
+}
+
+/* fuzz_migrate's input after its first byte: messages, each a type byte,
+ * a flags byte (FUZZ_MIG_FINAL: the chunk carries the FINAL tag) and a
+ * 24-bit little-endian body length, then the body. */
+#define FUZZ_MIG_HEADER 5
+#define FUZZ_MIG_FINAL 1u
+/* The first byte: the destination lacks the overlay's base (NEED_BASE). */
+#define FUZZ_MIG_NO_BASE 1u
+
 #endif

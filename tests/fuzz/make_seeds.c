@@ -5,14 +5,21 @@
  * hand (those are named crash-* and never regenerated).
  *
  * Usage: make_seeds CORPUS_DIR */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "dev/disk_image.h"
 #include "dev/virtio.h"
 #include "dev/virtio_blk.h"
 #include "fuzz_common.h"
+#include "fuzz_vmi.h"
 #include "svc/log/log_keys.h"
 #include "svc/log/log_writer.h"
+#include "svc/migrate/migrate.h"
+#include "svc/migrate/stream.h"
 #include "vm/sealed_snapshot.h"
 #include "vm/snapshot.h"
 
@@ -284,6 +291,276 @@ static void overlay_seed(const char *scratch)
 	copy_seed("overlay", "seed-three-records", ov);
 }
 
+/* ---- a migration stream for fuzz_migrate.c ------------------------------ */
+
+/* The destination's half of a real migration, recording what the source
+ * sends in fuzz_migrate's input format (fuzz_common.h) and answering as
+ * recv.c and postcopy.c do, without applying anything. */
+struct recorder {
+	int lfd;
+	bool need_base; /* answer CONF with NEED_BASE */
+	uint8_t *rec;
+	size_t len, cap;
+	size_t cut[64]; /* where each message begins, for the truncations */
+	unsigned nmsg;
+};
+
+static void record(struct recorder *r, uint8_t type, bool final, const uint8_t *body, size_t len)
+{
+	if (r->len + FUZZ_MIG_HEADER + len > r->cap) {
+		r->cap = 2 * (r->len + FUZZ_MIG_HEADER + len);
+		r->rec = realloc(r->rec, r->cap);
+		if (!r->rec)
+			fuzz_die("make_seeds", "out of memory");
+	}
+	if (r->nmsg < sizeof(r->cut) / sizeof(r->cut[0]))
+		r->cut[r->nmsg++] = r->len;
+	uint8_t *h = r->rec + r->len;
+	h[0] = type, h[1] = final ? FUZZ_MIG_FINAL : 0;
+	h[2] = (uint8_t)len, h[3] = (uint8_t)(len >> 8), h[4] = (uint8_t)(len >> 16);
+	memcpy(h + FUZZ_MIG_HEADER, body, len);
+	r->len += FUZZ_MIG_HEADER + len;
+}
+
+static void *record_destination(void *arg)
+{
+	struct recorder *r = arg;
+	uint8_t key[MIG_KEY_BYTES];
+	fuzz_mig_key(key, sizeof(key));
+	struct mig_channel ch;
+	int fd = accept(r->lfd, NULL, NULL);
+	if (fd < 0 || chan_handshake(&ch, fd, key, false))
+		fuzz_die("record_destination", "handshake failed");
+	bool postcopy = false, handed_over = false, done = false;
+	while (!done) {
+		uint8_t type, reply = 0, figures[32] = {0};
+		const uint8_t *body;
+		size_t len;
+		if (chan_recv(&ch, &type, &body, &len) < 0)
+			fuzz_die("record_destination", ch.err);
+		record(r, type, ch.rx_final, body, len);
+		bool final = false;
+		size_t reply_len = 0;
+		switch (type) {
+		case MIG_CONF: reply = r->need_base ? MIG_NEED_BASE : MIG_ACCEPT; break;
+		case MIG_BASE_END: reply = MIG_ACCEPT; break;
+		case MIG_SYNC: reply = MIG_SYNCED; break;
+		case MIG_POSTCOPY: postcopy = true; break;
+		case MIG_END: reply = MIG_READY; break;
+		case MIG_GO:
+			reply = MIG_RUNNING, final = !postcopy, done = !postcopy;
+			handed_over = true;
+			break;
+		case MIG_RAM: reply = handed_over ? MIG_PC_ACK : 0; break;
+		case MIG_PC_DONE:
+			reply = MIG_COMPLETE, final = done = true, reply_len = sizeof(figures);
+			break;
+		case MIG_ERROR: done = true; break;
+		}
+		if (reply && chan_send(&ch, reply, figures, reply_len, final))
+			fuzz_die("record_destination", ch.err);
+	}
+	chan_free(&ch);
+	close(fd);
+	return NULL;
+}
+
+/* Migrate a small machine (some RAM written, an overlay with records)
+ * into a recorder; r->rec is the stream. */
+static void record_migration(struct recorder *r, const char *scratch, enum mig_postcopy_mode pc)
+{
+	char base[512], ov[512], spec[1100], err[8192];
+	snprintf(base, sizeof(base), "%s/mig-base.img", scratch);
+	snprintf(ov, sizeof(ov), "%s/mig-src.kov", scratch);
+	snprintf(spec, sizeof(spec), "%s,overlay=%s", base, ov);
+	fuzz_make_base(base);
+	unlink(ov);
+	struct disk_image *d;
+	if (disk_image_open_overlay(&d, ov, base, err, sizeof(err)))
+		fuzz_die("disk_image_open_overlay", err);
+	static uint8_t block[OVERLAY_BLOCK];
+	memset(block, 0x5c, sizeof(block));
+	disk_image_write(d, 3 * OVERLAY_BLOCK, block, sizeof(block));
+	disk_image_flush(d);
+	disk_image_close(d);
+
+	struct machine m;
+	struct machine_config cfg = fuzz_machine_config();
+	cfg.disk = spec;
+	if (machine_init(&m, &cfg, err, sizeof(err)))
+		fuzz_die("machine_init", err);
+	memcpy(m.ram, "\x73\x00\x50\x10", 4); /* wfi */
+	for (size_t i = 0; i < 4096; i++) /* a page zstd compresses, one it cannot */
+		m.ram[0x3000 + i] = (uint8_t)(i / 64), m.ram[0x5000 + i] = (uint8_t)(i * 2654435761u >> 13);
+
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(r->lfd, 1) || getsockname(r->lfd, (struct sockaddr *)&sa, &sl))
+		fuzz_die("record_migration", "cannot listen on 127.0.0.1");
+	pthread_t t;
+	if (pthread_create(&t, NULL, record_destination, r))
+		fuzz_die("pthread_create", "cannot start a thread");
+	struct mig_request req = {.downtime_ms = 1000, .timeout_ms = 10000, .postcopy = pc};
+	snprintf(req.host, sizeof(req.host), "127.0.0.1");
+	snprintf(req.port, sizeof(req.port), "%u", (unsigned)ntohs(sa.sin_port));
+	fuzz_mig_key(req.key, sizeof(req.key));
+	struct mig_source *s = mig_source_start(&m, &req, err, sizeof(err));
+	if (!s)
+		fuzz_die("mig_source_start", err);
+	enum mig_status st;
+	do
+		st = mig_source_step(s, err, sizeof(err));
+	while (st == MIG_CONTINUE || st == MIG_PROGRESS || st == MIG_HANDED_OVER);
+	if (st != MIG_DONE)
+		fuzz_die("mig_source_step", err);
+	pthread_join(t, NULL);
+	mig_source_free(s);
+	close(r->lfd);
+	machine_free(&m);
+}
+
+static void put_stream(const char *name, uint8_t first, const uint8_t *p, size_t len)
+{
+	uint8_t *seed = malloc(len + 1);
+	if (!seed)
+		fuzz_die("make_seeds", "out of memory");
+	seed[0] = first;
+	memcpy(seed + 1, p, len);
+	put_seed("migrate", name, seed, len + 1);
+	free(seed);
+}
+
+static void migrate_seeds(const char *scratch)
+{
+	struct recorder r = {0};
+	record_migration(&r, scratch, MIG_POSTCOPY_NEVER);
+	put_stream("seed-precopy", 0, r.rec, r.len);
+	/* cut short: after CONF, in the middle of the first RAM message, and
+	 * just before END and before GO */
+	static const struct {
+		const char *name;
+		uint8_t type;
+		bool half; /* cut in the middle of that message, not before it */
+	} cuts[] = {{"seed-cut-conf", MIG_AHEAD, false}, {"seed-cut-ram", MIG_RAM, true},
+		    {"seed-cut-end", MIG_END, false}, {"seed-cut-go", MIG_GO, false}};
+	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+		unsigned i = 0;
+		while (i < r.nmsg && r.rec[r.cut[i]] != cuts[c].type)
+			i++;
+		if (i == r.nmsg)
+			fuzz_die("make_seeds", "the recorded migration lacks a message to cut at");
+		size_t end = i + 1 < r.nmsg ? r.cut[i + 1] : r.len;
+		put_stream(cuts[c].name, 0, r.rec, cuts[c].half ? (r.cut[i] + end) / 2 : r.cut[i]);
+	}
+	free(r.rec);
+
+	r = (struct recorder){0};
+	record_migration(&r, scratch, MIG_POSTCOPY_NOW);
+	put_stream("seed-postcopy", 0, r.rec, r.len);
+	free(r.rec);
+
+	r = (struct recorder){.need_base = true};
+	record_migration(&r, scratch, MIG_POSTCOPY_NEVER);
+	put_stream("seed-base", FUZZ_MIG_NO_BASE, r.rec, r.len);
+	free(r.rec);
+}
+
+/* ---- stores into the fake kernel for fuzz_vmi.c (fuzz_vmi.h) ----------- */
+
+static void vmi_place(struct ops *o, uint32_t region, uint32_t off)
+{
+	emit(o, vmi_region_at(region), 1), emit(o, off, 2);
+}
+
+static void vmi_ptr(struct ops *o, uint32_t at, uint32_t off, uint32_t to, uint32_t to_off)
+{
+	emit(o, VMI_PTR, 1), vmi_place(o, at, off), vmi_place(o, to, to_off);
+}
+
+static void vmi_val(struct ops *o, uint32_t at, uint32_t off, uint8_t which)
+{
+	emit(o, VMI_VAL, 1), vmi_place(o, at, off), emit(o, which, 1);
+}
+
+static void vmi_u32(struct ops *o, uint32_t at, uint32_t off, uint32_t v)
+{
+	emit(o, VMI_U32, 1), vmi_place(o, at, off), emit(o, v, 4);
+}
+
+static void vmi_raw(struct ops *o, uint32_t at, uint32_t off, const void *p, uint8_t len)
+{
+	emit(o, VMI_RAW, 1), vmi_place(o, at, off), emit(o, len, 1);
+	for (unsigned i = 0; i < len; i++)
+		emit(o, ((const uint8_t *)p)[i], 1);
+}
+
+static void vmi_seed(const char *name, struct ops *o)
+{
+	put_seed("vmi", name, o->b, o->n);
+	o->n = 0;
+}
+
+static void vmi_seeds(void)
+{
+	struct ops o = {0};
+	struct fake f = {.kva = KVA_LINK}; /* for KVA() only */
+	emit(&o, 1, 1), emit(&o, 0, 1); /* attach afresh, pid 1 */
+	vmi_seed("seed-clean", &o);
+	emit(&o, 0, 1), emit(&o, 1, 1); /* the start-up attach, pid 42 */
+	vmi_seed("seed-views-42", &o);
+	/* the task list cycles without init; a rootkit's unlinked task */
+	emit(&o, 0, 2);
+	vmi_ptr(&o, O_TASK(2), T_TASKS, O_TASK(1), T_TASKS);
+	vmi_ptr(&o, O_TASK(0), T_TASKS, O_TASK(2), T_TASKS);
+	vmi_seed("seed-task-cycle", &o);
+	/* a gigapage over MMIO and a task list into the UART */
+	emit(&o, 0, 2);
+	vmi_val(&o, O_PGD, 8 * 0x1fd, 10);
+	vmi_val(&o, O_TASK(1), T_TASKS, 4);
+	vmi_val(&o, O_TASK(0), T_CRED, 3);
+	vmi_seed("seed-mmio", &o);
+	/* the root table's kernel entry points back at the root */
+	emit(&o, 1, 0);
+	vmi_val(&o, O_PGD, 8 * 0x1fe, 11);
+	vmi_seed("seed-page-table-loop", &o);
+	/* dentries their own grandparents; names unterminated and too long */
+	emit(&o, 0, 0);
+	vmi_ptr(&o, O_DENTRY(0), 0x100, O_DENTRY(0), 0x200);
+	vmi_u32(&o, O_DENTRY(0), 0x200 + 12, 0xffffffffu);
+	vmi_raw(&o, O_TASK(1), T_COMM, "AAAAAAAAAAAAAAAAAAAA", 20);
+	vmi_raw(&o, O_STR, 0x800, "\xff\xfe not utf-8 \xc0", 14);
+	vmi_seed("seed-dentry-cycle", &o);
+	/* sockets: a chain its own next, a huge fd table, a device list loop */
+	emit(&o, 0, 0);
+	vmi_ptr(&o, O_SK(0), 0x100 + 16, O_SK(0), 0x100 + 16);
+	vmi_u32(&o, O_FDT, 0, 0x7fffffff);
+	vmi_ptr(&o, O_NETDEV, 0, O_NETDEV, 0);
+	vmi_ptr(&o, O_MODS, 0x100, O_MODS, 0x100);
+	vmi_u32(&o, O_HASHINFO, 8, 0xffffffffu);
+	vmi_seed("seed-sockets", &o);
+	/* the PID IDR: an XArray node whose slots hold itself */
+	emit(&o, 0, 2);
+	uint64_t node = KVA(&f, O_XANODE) | 2;
+	for (unsigned i = 0; i < 4; i++)
+		vmi_raw(&o, O_XANODE, XA_SLOTS + 8 * i, &node, 8);
+	vmi_u32(&o, O_XANODE, 0, 0x3f);
+	vmi_seed("seed-idr-loop", &o);
+	/* mounts and the run queue: a mount its own list neighbour, a tree
+	 * node its own child */
+	emit(&o, 0, 0);
+	vmi_ptr(&o, O_MOUNT, 32, O_MOUNT, 32);
+	vmi_ptr(&o, O_TASK(1), T_SE + 16, O_TASK(1), T_SE);
+	vmi_ptr(&o, O_KSET, 0, O_KSET, 0);
+	vmi_seed("seed-mounts-runqueue", &o);
+	/* a fresh attach over corrupt kallsyms and BTF */
+	emit(&o, 1, 0);
+	vmi_raw(&o, O_KALLSYMS, 0x40, "\xff\xff\xff\xff\x00\x01\x02\x03", 8);
+	vmi_u32(&o, O_BTF, 8, 0xfffffff0u);
+	vmi_seed("seed-corrupt-symbols", &o);
+}
+
 static void api_seeds(void)
 {
 	static const char *const seeds[] = {
@@ -321,6 +598,8 @@ int main(int argc, char **argv)
 	log_seed(scratch);
 	overlay_seed(scratch);
 	api_seeds();
+	migrate_seeds(scratch);
+	vmi_seeds();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
 	return system(cmd) == 0 ? 0 : 1;
