@@ -40,7 +40,10 @@ uint8_t *sw_reserve(struct state_writer *w, size_t n)
 {
 	if (w->oom)
 		return NULL;
-	if (n > w->cap - w->len) {
+	/* No buffer yet even for n == 0: the pointer returned is buf + len,
+	 * and NULL + 0 is undefined (an empty AHEAD message first, found by
+	 * fuzz_migrate under UBSan). */
+	if (n > w->cap - w->len || !w->buf) {
 		size_t cap = w->cap ? w->cap : 4096;
 		while (cap - w->len < n) {
 			if (cap > SIZE_MAX / 2) {
