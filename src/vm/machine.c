@@ -302,6 +302,7 @@ int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
 		return -1;
 	}
 	machine_set_boot_image(m, w.buf, w.len);
+	m->ram_is_boot_image = true;
 	return 0;
 }
 
@@ -310,6 +311,7 @@ void machine_set_boot_image(struct machine *m, uint8_t *image, size_t len)
 	free(m->boot_image);
 	m->boot_image = image;
 	m->boot_image_len = len;
+	m->ram_is_boot_image = false;
 	state_digest_boot_image_changed(m);
 }
 
@@ -414,6 +416,7 @@ void machine_reset_devices(struct machine *m)
 int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
+	m->ram_is_boot_image = false; /* the image, but with a new rng-seed (reseed) */
 	taps_postcopy_complete(m); /* no late page may land in the new boot */
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
 	bus_ram_rewritten(&m->bus);
@@ -503,6 +506,7 @@ static enum stop_reason run(struct machine *m, uint64_t budget, bool retired)
 	struct hart *h = &m->hart;
 	uint64_t done = 0;
 	uint64_t stuck = 0; /* steps in a row that retired nothing */
+	m->ram_is_boot_image = false; /* the hart may store from here on */
 	for (;;) {
 		if (m->exited || handle_requests(m))
 			return STOP_EXIT;
