@@ -169,6 +169,7 @@ void machine_deliver_net(struct machine *m)
 	if (now >= net_slirp_next_deadline(&m->slirp))
 		net_slirp_timers_run(&m->slirp, now);
 	const struct input_note note = {frame_taken, &m->events};
+	m->ram_is_boot_image = false; /* a frame is written into guest buffers */
 	net_slirp_deliver(&m->slirp, &m->net, &note);
 }
 
@@ -178,6 +179,7 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 		return 0;
 	size_t n;
 	if (m->cfg.console_input_virtio) {
+		m->ram_is_boot_image = false; /* written into guest buffers */
 		n = virtio_console_input(&m->vcon, buf, len);
 	} else {
 		n = uart_rx_space(&m->uart);
@@ -193,6 +195,7 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 int machine_net_input(struct machine *m, const uint8_t *frame, size_t len)
 {
 	uint64_t delivered = m->net.stats.rx_frames;
+	m->ram_is_boot_image = false; /* a frame is written into guest buffers */
 	if (!m->has_net || !virtio_net_can_receive(&m->net) ||
 	    virtio_net_receive(&m->net, frame, len) < 0)
 		return -1;
