@@ -167,15 +167,26 @@ static void restore(struct emit *e)
 			x86_push(a, cache_regs[k], true);
 }
 
-/* Back to the interpreter: RAX is set, the steps left go in RDX. */
-static void epilogue(struct emit *e)
+/* Back to the interpreter, saying why: RAX is set, the steps left go in
+ * RDX. */
+static void epilogue(struct emit *e, enum jit_exit_kind why)
 {
+	x86_op(&e->a, 0, 0xc6, 0, R_X, true, (int32_t)offsetof(struct hart, jit_exit_kind));
+	x86_u8(&e->a, (uint8_t)why); /* mov byte [h + jit_exit_kind], why */
 	restore(e);
 	x86_op(&e->a, X86_W, 0x89, R_LEFT, RDX, false, 0);
 	x86_u8(&e->a, 0xc3);
 }
 
 _Static_assert(offsetof(struct hart, x) == 0, "a translation finds h at h->x");
+
+/* Whether the pc `off` bytes from the block's start is outside its page,
+ * or in its last two bytes (where a block needs the fetch slow path). */
+static bool other_page(const struct emit *e, int64_t off)
+{
+	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
+	return (hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc;
+}
 
 /* Leave for the block `off` bytes from this one's start, in the same page
  * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
@@ -187,7 +198,7 @@ static void chain(struct emit *e, int64_t off)
 {
 	struct x86 *a = &e->a;
 	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
-	if ((hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc)
+	if (other_page(e, off))
 		return;
 	/* the slot it is in now: if it moves, the check below fails */
 	mov_imm64(a, RCX, (uintptr_t)block_find(e->table, hpc));
@@ -215,6 +226,79 @@ static void chain(struct emit *e, int64_t off)
 	x86_land(a, untranslated, a->p);
 }
 
+/* Leave for the pc in RAX (even) when it is not a static exit in this
+ * page: a jump through a register, or to another page.  Look it up as the
+ * interpreter's dispatch would: its page in the exec TLB (the tag matches
+ * and pc is not in the page's last two bytes), the block in either slot of
+ * its pair, current (its generation is the page's), the steps left cover
+ * it, translated; then take its steps and jump into its translation with
+ * base = pc.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
+ * R8 and R10 are free here: nothing after needs the base or the data TLB. */
+static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
+{
+	struct x86 *a = &e->a;
+	uint8_t *fail[6];
+	unsigned nfail = 0;
+	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
+	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
+	op_imm32(a, 0, 4, RCX, 0xfff);
+	op_imm32(a, 0, 7, RCX, 0xffc);
+	fail[nfail++] = x86_jump(a, CC_A);
+	x86_op(a, X86_W, 0x8b, R10, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
+	x86_op(a, X86_W, 0x89, RAX, RCX, false, 0); /* RCX = (pc >> 12) % 1024 */
+	shift_imm(a, X86_W, 5, RCX, 12);
+	op_imm32(a, 0, 4, RCX, TLB_ENTRIES - 1);
+	x86_op(a, X86_W, 0x8d, R8, R10, true, (int32_t)offsetof(struct tlb, exec_gen));
+	/* R8 = &exec_gen[i], RCX = &exec[i] less the exec offset (x86.h has no
+	 * scaled index) */
+	x86_op(a, X86_W, 0x89, RCX, RDX, false, 0);
+	shift_imm(a, X86_W, 4, RDX, 3);
+	x86_op(a, X86_W, 0x01, RDX, R8, false, 0);
+	shift_imm(a, X86_W, 4, RCX, 4);
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, RAX, RDX, false, 0); /* the tag: pc's page */
+	op_imm32(a, X86_W, 4, RDX, ~0xfffu);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, exec + (int32_t)offsetof(struct tlb_entry, tag));
+	fail[nfail++] = x86_jump(a, CC_NE);
+	x86_op(a, X86_W, 0x8b, RDX, RCX, true, exec + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op(a, X86_W, 0x01, RAX, RDX, false, 0); /* RDX = hpc */
+	x86_op(a, X86_W, 0x8b, R8, R8, true, 0);
+	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
+	/* RCX = block_slot(table, hpc), or its partner when that holds it */
+	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
+	shift_imm(a, X86_W, 5, RCX, 1);
+	op_imm32(a, 0, 4, RCX, BLOCK_TABLE_SIZE - 1);
+	shift_imm(a, X86_W, 4, RCX, 9);
+	_Static_assert(sizeof(struct block) == 1 << 9, "the slot index above scales by 512");
+	mov_imm64(a, R10, (uintptr_t)e->table);
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *found = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* the partner: slot index ^ 1 */
+	op_imm32(a, X86_W, 6, RCX, sizeof(struct block));
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	fail[nfail++] = x86_jump(a, CC_NE);
+	x86_land(a, found, a->p);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	fail[nfail++] = x86_jump(a, CC_NE);
+	x86_op(a, 0, 0x0fb7, R8, RCX, true, (int32_t)offsetof(struct block, n));
+	x86_op(a, X86_W, 0x3b, R_LEFT, R8, false, 0);
+	fail[nfail++] = x86_jump(a, CC_B);
+	x86_op(a, X86_W, 0x8b, R10, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_op(a, X86_W, 0x85, R10, R10, false, 0);
+	fail[nfail++] = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
+	restore(e);
+	x86_op(a, X86_W, 0x89, R_LEFT, RCX, false, 0); /* its arguments: left, */
+	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* base, */
+	x86_op(a, X86_W, 0x89, R_X, RSI, false, 0); /* h, and x as it is */
+	x86_op(a, 0, 0xff, 4, R10, false, 0); /* jmp r10 */
+	for (unsigned k = 0; k < nfail; k++)
+		x86_land(a, fail[k], a->p);
+	epilogue(e, why);
+}
+
 /* Leave for the pc `off` bytes from the block's start, giving back the
  * `unrun` instructions of the block after the one leaving. */
 static void leave_to(struct emit *e, int64_t off, unsigned unrun)
@@ -223,13 +307,16 @@ static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
 	chain(e, off);
 	pc_plus(&e->a, off);
-	epilogue(e);
+	if (other_page(e, off))
+		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
+	else
+		epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
 /* Return to the interpreter at entry i (jit.h), saying which block and
  * base that is: chained translations may have moved on from the one the
  * interpreter called. */
-static void resume(struct emit *e, unsigned i)
+static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 {
 	struct x86 *a = &e->a;
 	mov_imm64(a, RCX, (uintptr_t)e->b);
@@ -237,7 +324,7 @@ static void resume(struct emit *e, unsigned i)
 	x86_op(a, X86_W, 0x89, R_BASE, R_X, true, (int32_t)offsetof(struct hart, jit_base));
 	x86_u8(a, 0xb8); /* mov eax, imm32 */
 	x86_u32(a, 2 * i + 1);
-	epilogue(e);
+	epilogue(e, why);
 }
 
 /* RAX = x[rs1] + imm, then the TLB lookup of exec.c's tlb_hit for `size`
@@ -601,7 +688,7 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		set_x(e, RAX, d->rd);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
-		epilogue(e);
+		chain_to_rax(e, JIT_EXIT_JALR);
 		return LEFT_BLOCK;
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
 	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
@@ -788,12 +875,12 @@ static bool emit_block(struct emit *e)
 	for (unsigned i = 0; i < prefix; i++)
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
 	if (prefix < b->n)
-		resume(e, prefix);
+		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
 	for (unsigned k = 0; k < e->nmiss; k++) {
 		x86_land(a, e->miss[k].at, a->p);
-		resume(e, e->miss[k].i);
+		resume(e, e->miss[k].i, JIT_EXIT_MISS);
 	}
 	return true;
 }
