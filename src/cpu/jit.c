@@ -516,6 +516,37 @@ static void czero(struct emit *e, enum x86_cc cc, const struct decoded_insn *d)
 	set_x(e, RAX, d->rd);
 }
 
+/* CLZ[W] and CTZ[W] as BSR and BSF, which set ZF for a zero rs1, where
+ * RISC-V wants the width; CPOP[W] as POPCNT, where the host has it.  The
+ * 32-bit forms count the low half; their results are small, so the
+ * zero-extension x86 gives them is the sign-extension RISC-V wants. */
+static enum emitted count_bits(struct emit *e, unsigned opcode, unsigned flags,
+			       const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	unsigned width = flags & X86_W ? 64 : 32;
+	if (opcode == 0x0fb8) { /* popcnt */
+		if (!__builtin_cpu_supports("popcnt"))
+			return NOT_TRANSLATED;
+		x86_u8(a, 0xf3);
+		op_x(e, flags, opcode, RAX, d->rs1);
+	} else if (opcode == 0x0fbd) { /* bsr: width - 1 - the top bit, or width */
+		x86_op(a, flags, 0xc7, 0, RCX, false, 0); /* mov rcx, -1 */
+		x86_u32(a, ~0u);
+		op_x(e, flags, opcode, RAX, d->rs1);
+		x86_op(a, flags, 0x0f44, RAX, RCX, false, 0); /* cmovz */
+		x86_op(a, flags, 0xf7, 3, RAX, false, 0); /* neg */
+		op_imm32(a, flags, ALU_ADD.ext, RAX, width - 1);
+	} else { /* bsf: the bottom bit, or width */
+		op_x(e, flags, opcode, RAX, d->rs1);
+		x86_op(a, 0, 0xc7, 0, RCX, false, 0); /* mov ecx, width: flags stay */
+		x86_u32(a, width);
+		x86_op(a, flags, 0x0f44, RAX, RCX, false, 0); /* cmovz */
+	}
+	set_x(e, RAX, d->rd);
+	return GOES_ON;
+}
+
 /* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
  * zero, all ones (DIV) or rs1 (REM); the signed overflow MIN / -1, MIN
  * (DIV) or 0 (REM).  Dividing by -1 is a negation, so it never reaches
@@ -768,6 +799,19 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_ANDN: logic_not(e, ALU_AND, d); break;
 	case OP_ORN: logic_not(e, ALU_OR, d); break;
 	case OP_XNOR: logic_not(e, ALU_XOR, d); break;
+	case OP_REV8:
+		get_x(e, X86_W, RAX, d->rs1);
+		x86_u8(a, 0x48); /* bswap rax */
+		x86_u8(a, 0x0f);
+		x86_u8(a, 0xc8);
+		set_x(e, RAX, d->rd);
+		break;
+	case OP_CLZ: return count_bits(e, 0x0fbd, X86_W, d);
+	case OP_CTZ: return count_bits(e, 0x0fbc, X86_W, d);
+	case OP_CPOP: return count_bits(e, 0x0fb8, X86_W, d);
+	case OP_CLZW: return count_bits(e, 0x0fbd, 0, d);
+	case OP_CTZW: return count_bits(e, 0x0fbc, 0, d);
+	case OP_CPOPW: return count_bits(e, 0x0fb8, 0, d);
 	case OP_BSET: bit_op(e, 0x0fab, NULL, d); break;
 	case OP_BCLR: bit_op(e, 0x0fb3, NULL, d); break;
 	case OP_BINV: bit_op(e, 0x0fbb, NULL, d); break;
