@@ -200,13 +200,24 @@ static void chain(struct emit *e, int64_t off)
 	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
 	if (other_page(e, off))
 		return;
-	/* the slot it is in now: if it moves, the check below fails */
-	mov_imm64(a, RCX, (uintptr_t)block_find(e->table, hpc));
+	/* either slot of its pair, the one it is in now first: a target not
+	 * built yet may land in either */
+	struct block *first = block_find(e->table, hpc);
+	mov_imm64(a, RCX, (uintptr_t)first);
 	mov_imm64(a, R8, hpc);
 	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *found = x86_jump(a, CC_E);
+	mov_imm64(a, RCX, (uintptr_t)block_partner(e->table, first));
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *other = x86_jump(a, CC_NE);
-	mov_imm64(a, R8, e->b->gen);
-	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	x86_land(a, found, a->p);
+	if (e->b->gen <= INT32_MAX) { /* cmp qword [rcx + gen], imm32 */
+		x86_op(a, X86_W, 0x81, 7, RCX, true, (int32_t)offsetof(struct block, gen));
+		x86_u32(a, (uint32_t)e->b->gen);
+	} else {
+		mov_imm64(a, R8, e->b->gen);
+		x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	}
 	uint8_t *stale = x86_jump(a, CC_NE);
 	x86_op(a, 0, 0x0fb7, RAX, RCX, true, (int32_t)offsetof(struct block, n));
 	x86_op(a, X86_W, 0x3b, R_LEFT, RAX, false, 0);
@@ -680,12 +691,11 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
-		/* left += n - i - 1, then if left >= n: left -= n; so: */
-		op_imm32(a, X86_W, 7, R_LEFT, i + 1);
-		uint8_t *short_of_steps = x86_jump(a, CC_B);
+		/* left += n - i - 1, then if left >= n: left -= n; so
+		 * left -= i + 1 unless that borrows (given back below) */
 		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
-		x86_land(a, x86_jump(a, -1), e->start);
-		x86_land(a, short_of_steps, a->p);
+		x86_land(a, x86_jump(a, CC_AE), e->start);
+		op_imm32(a, X86_W, 0, R_LEFT, i + 1);
 	}
 	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
