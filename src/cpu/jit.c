@@ -251,6 +251,22 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	uint8_t *fail[6];
 	unsigned nfail = 0;
 	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
+	uint8_t *have_page = NULL;
+	if (why == JIT_EXIT_JALR) {
+		/* A target in this block's page (a jump table, a loop's call)
+		 * needs no TLB: its offset in the page is pc - base plus
+		 * base's, its host page and generation this block's. */
+		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
+		x86_op(a, X86_W, 0x2b, RCX, R_BASE, false, 0);
+		op_imm32(a, X86_W, 0, RCX, (uint32_t)(e->b->hpc & 0xfff));
+		op_imm32(a, X86_W, 7, RCX, 0xffc);
+		uint8_t *elsewhere = x86_jump(a, CC_A);
+		mov_imm64(a, RDX, e->b->hpc & ~(uintptr_t)0xfff);
+		x86_op(a, X86_W, 0x01, RCX, RDX, false, 0); /* RDX = hpc */
+		mov_imm64(a, R8, e->b->gen);
+		have_page = x86_jump(a, -1);
+		x86_land(a, elsewhere, a->p);
+	}
 	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
 	op_imm32(a, 0, 4, RCX, 0xfff);
 	op_imm32(a, 0, 7, RCX, 0xffc);
@@ -275,6 +291,8 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	x86_op(a, X86_W, 0x01, RAX, RDX, false, 0); /* RDX = hpc */
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0);
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
+	if (have_page)
+		x86_land(a, have_page, a->p);
 	/* RCX = block_slot(table, hpc), or its partner when that holds it */
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
 	shift_imm(a, X86_W, 5, RCX, 1);
