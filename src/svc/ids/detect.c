@@ -294,6 +294,14 @@ static bool kernels_own(struct ids *d, struct vmi *v, struct ids_proc *p)
 	return own;
 }
 
+/* p, or a child it started, read a secret within_s before its burst
+ * began (detect_secret_read marks the reader's parent too). */
+static bool secret_recent(const struct ids *d, const struct ids_proc *p)
+{
+	return p->secret_ns &&
+	       p->secret_ns + (uint64_t)(d->p->shadow_within_s * NS) >= p->burst_start_ns;
+}
+
 static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum ids_module m,
 			uint64_t icount)
 {
@@ -303,12 +311,11 @@ static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum i
 		return;
 	json_t *ev = NULL;
 	if (shadow) {
-		uint64_t read = p->secret_ns;
-		char exe[256] = "";
-		if (read && read + (uint64_t)(d->p->shadow_within_s * NS) >= p->burst_start_ns)
+		char exe[256];
+		if (secret_recent(d, p)) /* the walk behind exe only then */
 			proc_exe(v, p->pid, exe, sizeof(exe));
-		if (read && detect_shadow_suspect(d, p, exe))
-			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)read,
+		if (secret_recent(d, p) && detect_shadow_suspect(d, p, exe))
+			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)p->secret_ns,
 				       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
 				       (json_int_t)p->run);
 	} else if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS) &&
@@ -325,9 +332,7 @@ static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum i
 
 bool detect_shadow_suspect(struct ids *d, struct ids_proc *p, const char *exe)
 {
-	/* its own read, or its child's (detect_secret_read marks the parent too) */
-	uint64_t read = p->secret_ns;
-	if (!read || read + (uint64_t)(d->p->shadow_within_s * NS) < p->burst_start_ns)
+	if (!secret_recent(d, p))
 		return false;
 	/* An authentication program that started a reader (sshd-session
 	 * running `cat /etc/shadow` for a remote user) relays what it read,
