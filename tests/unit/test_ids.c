@@ -267,6 +267,8 @@ static void test_shadow_exempt(void **state)
 	sess->burst_start_ns = 21 * s;
 	assert_false(detect_shadow_suspect(d, sess, "/usr/lib/openssh/sshd-session"));
 	assert_int_equal(sess->secret_ns, 0);
+	assert_int_equal(d->exempt_reads, 1);
+	assert_int_equal(d->exempt_bursts, 1);
 	/* the default guest's cracker: a busybox shell loop whose busybox cat
 	 * reads; the loop is suspect, within within_s of the read only */
 	struct ids_proc *loop = procs_get(&d->procs, 200, 1);

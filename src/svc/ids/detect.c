@@ -104,8 +104,10 @@ void detect_secret_read(struct ids *d, struct ids_proc *p, const char *exe, uint
 {
 	/* An authentication program keeps what it read: it answers yes or
 	 * no, so neither it nor the process that started it holds a hash. */
-	if (ids_policy_exempt(d->p, exe))
+	if (ids_policy_exempt(d->p, exe)) {
+		d->exempt_reads++;
 		return;
+	}
 	/* the reader and the process that started it: a script's loop
 	 * runs in the shell, the read in its child */
 	p->secret_ns = now;
@@ -339,6 +341,7 @@ bool detect_shadow_suspect(struct ids *d, struct ids_proc *p, const char *exe)
 	 * encrypted: busy, and no cracker.  Judged by what it runs now: a
 	 * shell it started has exec'd a program of its own. */
 	if (ids_policy_exempt(d->p, exe)) {
+		d->exempt_bursts++;
 		p->secret_ns = 0;
 		return false;
 	}

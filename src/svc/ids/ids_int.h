@@ -185,6 +185,9 @@ struct ids {
 	json_t *promisc_alerted; /* iface -> true */
 	unsigned long alerts;
 	struct ids_peaks peaks;
+	/* shadow_burst's exempt programs: secret reads and bursts let pass
+	 * (the summary line: the exemption is seen at work) */
+	unsigned long exempt_reads, exempt_bursts;
 	struct ids_todo {
 		enum ids_response r;
 		int32_t pid;
