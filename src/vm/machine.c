@@ -169,6 +169,7 @@ void machine_deliver_net(struct machine *m)
 	if (now >= net_slirp_next_deadline(&m->slirp))
 		net_slirp_timers_run(&m->slirp, now);
 	const struct input_note note = {frame_taken, &m->events};
+	m->ram_is_boot_image = false; /* a frame is written into guest buffers */
 	net_slirp_deliver(&m->slirp, &m->net, &note);
 }
 
@@ -178,6 +179,7 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 		return 0;
 	size_t n;
 	if (m->cfg.console_input_virtio) {
+		m->ram_is_boot_image = false; /* written into guest buffers */
 		n = virtio_console_input(&m->vcon, buf, len);
 	} else {
 		n = uart_rx_space(&m->uart);
@@ -193,6 +195,7 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 int machine_net_input(struct machine *m, const uint8_t *frame, size_t len)
 {
 	uint64_t delivered = m->net.stats.rx_frames;
+	m->ram_is_boot_image = false; /* a frame is written into guest buffers */
 	if (!m->has_net || !virtio_net_can_receive(&m->net) ||
 	    virtio_net_receive(&m->net, frame, len) < 0)
 		return -1;
@@ -302,6 +305,7 @@ int machine_capture_boot_image(struct machine *m, char *err, size_t errlen)
 		return -1;
 	}
 	machine_set_boot_image(m, w.buf, w.len);
+	m->ram_is_boot_image = true;
 	return 0;
 }
 
@@ -310,6 +314,7 @@ void machine_set_boot_image(struct machine *m, uint8_t *image, size_t len)
 	free(m->boot_image);
 	m->boot_image = image;
 	m->boot_image_len = len;
+	m->ram_is_boot_image = false;
 	state_digest_boot_image_changed(m);
 }
 
@@ -414,6 +419,7 @@ void machine_reset_devices(struct machine *m)
 int machine_reset(struct machine *m)
 {
 	uint64_t icount = m->hart.icount;
+	m->ram_is_boot_image = false; /* the image, but with a new rng-seed (reseed) */
 	taps_postcopy_complete(m); /* no late page may land in the new boot */
 	madvise(m->ram, m->ram_size, MADV_DONTNEED); /* anonymous: reads as zero again */
 	bus_ram_rewritten(&m->bus);
@@ -503,6 +509,7 @@ static enum stop_reason run(struct machine *m, uint64_t budget, bool retired)
 	struct hart *h = &m->hart;
 	uint64_t done = 0;
 	uint64_t stuck = 0; /* steps in a row that retired nothing */
+	m->ram_is_boot_image = false; /* the hart may store from here on */
 	for (;;) {
 		if (m->exited || handle_requests(m))
 			return STOP_EXIT;

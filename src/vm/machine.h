@@ -139,6 +139,15 @@ struct machine {
 	 * machine_capture_boot_image); NULL if none was captured. */
 	uint8_t *boot_image;
 	size_t boot_image_len;
+	/* RAM holds exactly the boot image: set when it is captured (or a
+	 * snapshot's RAM is loaded as it), cleared by anything that may write
+	 * RAM after: running (machine_run), a RAM load, a reset, a host
+	 * write (taps_write_phys), console or network input (devices write
+	 * it into guest buffers), a post-copy page, a new image.  A snapshot
+	 * then stores RAM as a reference to its BOOT section instead of a
+	 * second copy (docs/snapshot-format.md, RAM version 2): the first
+	 * checkpoint of a recording of a fresh boot. */
+	bool ram_is_boot_image;
 };
 
 /* Allocate RAM and wire the board.  Returns 0, or -1 with a one-line

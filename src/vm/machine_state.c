@@ -9,6 +9,7 @@
 #include "lib/state_io.h"
 #include "vm/machine.h"
 #include "vm/ram_state.h"
+#include "vm/state_digest.h"
 
 /* --- CONF: the configuration the snapshot needs ------------------------- */
 
@@ -94,7 +95,40 @@ int machine_ram_save(const struct machine *m, struct state_writer *w, bool check
 int machine_ram_load(struct machine *m, struct state_reader *r)
 {
 	taps_postcopy_complete(m); /* no late page may overwrite what loads here */
+	m->ram_is_boot_image = false;
 	return ram_state_load(m->ram, m->ram_size, &m->bus, r);
+}
+
+/* RAM that is the boot image (a fresh boot's first checkpoint) goes by
+ * the image's hash: the file holds the image once, in BOOT, and the save
+ * compresses nothing.  The hash is the one version 4 digests keep, so a
+ * recording's first digest does not hash the image again. */
+void machine_ram_boot_save(struct machine *m, struct state_writer *w)
+{
+	uint8_t hash[32];
+	state_digest_boot_hash(m, hash);
+	sw_put_bytes(w, hash, sizeof(hash));
+}
+
+int machine_ram_boot_load(struct machine *m, struct state_reader *r)
+{
+	uint8_t want[32], have[32];
+	sr_bytes(r, want, sizeof(want));
+	if (sr_failed(r))
+		return -1;
+	if (!m->boot_image_len)
+		return sr_fail(r, "RAM: it is the boot image, but the snapshot has no BOOT "
+				  "section before it");
+	state_digest_boot_hash(m, have);
+	if (memcmp(want, have, sizeof(want)) != 0)
+		return sr_fail(r, "RAM: it is the boot image with another BLAKE2b-256 than the "
+				  "BOOT section's");
+	taps_postcopy_complete(m); /* no late page may overwrite what loads here */
+	char err[256];
+	if (machine_restore_boot_image(m, err, sizeof(err)))
+		return sr_fail(r, "RAM: %s", err);
+	m->ram_is_boot_image = true;
+	return 0;
 }
 
 /* --- BOOT: the RAM image a reboot starts from -------------------------- */

@@ -20,6 +20,9 @@ struct state_writer;
 #define MROM_STATE_VERSION 1u
 #define BOOT_STATE_VERSION 1u
 #define RAM_STATE_VERSION 1u
+/* RAM's other version: RAM is the BOOT section's image, named by its
+ * BLAKE2b-256 (written only while m->ram_is_boot_image holds). */
+#define RAM_BOOT_STATE_VERSION 2u
 
 /* CONF: the configuration a snapshot needs (board, RAM, which devices).
  * Check refuses a file made for another configuration. */
@@ -46,6 +49,11 @@ int machine_boot_load(struct machine *m, struct state_reader *r);
 int machine_ram_save(const struct machine *m, struct state_writer *w, bool checksum, char *err,
 		     size_t errlen);
 int machine_ram_load(struct machine *m, struct state_reader *r);
+/* RAM version 2: the boot image's hash.  Load checks it against the
+ * machine's boot image (the BOOT section the file has just loaded) and
+ * puts that image into RAM. */
+void machine_ram_boot_save(struct machine *m, struct state_writer *w);
+int machine_ram_boot_load(struct machine *m, struct state_reader *r);
 
 /* The attached disk's identity (kind DISK_NONE without one). */
 void machine_disk_identity(const struct machine *m, struct disk_identity *id);

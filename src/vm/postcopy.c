@@ -99,6 +99,7 @@ int taps_postcopy_fill(struct machine *m, uint64_t page, const void *data)
 	 * out of here) hear that the page changed. */
 	m->postcopy.missing[page / 64] &= ~(1ULL << (page % 64));
 	uint8_t *host = bus_ram_ptr(&m->bus, m->ram_base + page * PAGE, PAGE, true);
+	m->ram_is_boot_image = false;
 	if (host)
 		memcpy(host, data, PAGE);
 	if (--m->postcopy.left == 0)

@@ -167,6 +167,13 @@ int snapshot_save(struct machine *m, FILE *out, char *err, size_t errlen)
 	return snapshot_save_hashed(m, out, NULL, err, errlen);
 }
 
+/* RAM goes as a reference to BOOT (RAM version 2) when it is the boot
+ * image, which this file carries in its BOOT section. */
+static bool ram_is_boot(const struct machine *m)
+{
+	return m->ram_is_boot_image && m->cfg.board == BOARD_VIRT && m->boot_image_len;
+}
+
 int snapshot_save_hashed(struct machine *m, FILE *out, uint8_t file_hash[SNAPSHOT_SUM_BYTES],
 			 char *err, size_t errlen)
 {
@@ -177,7 +184,11 @@ int snapshot_save_hashed(struct machine *m, FILE *out, uint8_t file_hash[SNAPSHO
 	int rc = save_head(m, &w, true, SNAPSHOT_FLAG_SUM, err, errlen);
 	if (rc == 0)
 		rc = sum_flush(&w, &sum, out, err, errlen);
-	if (rc == 0) {
+	if (rc == 0 && ram_is_boot(m)) {
+		sw_begin_section(&w, TAG_RAM, RAM_BOOT_STATE_VERSION, 0);
+		machine_ram_boot_save(m, &w);
+		sw_end_section(&w);
+	} else if (rc == 0) {
 		sw_begin_section(&w, TAG_RAM, RAM_STATE_VERSION, 0);
 		rc = machine_ram_save(m, &w, true, err, errlen);
 		sw_end_section(&w);
@@ -343,10 +354,14 @@ static int load_sections(struct machine *m, struct state_reader *r, bool ram, bo
 		if (seen[i])
 			return sr_fail(r, "section '%s' appears twice", name);
 		seen[i] = true;
-		if (s.version != section_version(i))
+		bool ram_boot = i == SEC_RAM && s.version == RAM_BOOT_STATE_VERSION;
+		if (s.version != section_version(i) && !ram_boot)
 			return sr_fail(r, "section '%s' version %u; this keel reads version %u", name,
 				       s.version, section_version(i));
-		decode_section(m, i, &s.body);
+		if (ram_boot)
+			machine_ram_boot_load(m, &s.body);
+		else
+			decode_section(m, i, &s.body);
 		if (sr_end_section(&s))
 			return sr_fail(r, "%s", s.body.err);
 	}

@@ -200,7 +200,7 @@ static bool group_entry(struct machine *m, unsigned version, bool cached, uint64
 /* Version 4 takes the boot image (the BOOT section's bytes after its
  * length; none on the bare board, which has no BOOT section) by its hash,
  * kept until the image is replaced. */
-static void boot_hash(struct machine *m, uint8_t out[32])
+void state_digest_boot_hash(struct machine *m, uint8_t out[32])
 {
 	struct digest_cache *c = &m->digest;
 	if (!c->boot_known) {
@@ -303,7 +303,7 @@ int state_digest(struct machine *m, uint8_t out[STATE_DIGEST_BYTES])
 	crypto_generichash_update(&st, w.buf, w.len);
 	if (version >= 4) {
 		uint8_t boot[32];
-		boot_hash(m, boot);
+		state_digest_boot_hash(m, boot);
 		put_le64(len, m->cfg.board == BOARD_VIRT ? m->boot_image_len : 0);
 		crypto_generichash_update(&st, len, sizeof(len));
 		crypto_generichash_update(&st, boot, sizeof(boot));

@@ -63,6 +63,10 @@ int state_digest_hex(struct machine *m, char out[STATE_DIGEST_HEX]);
  * version this build does not know. */
 int state_digest_set_version(struct machine *m, unsigned version);
 unsigned state_digest_version(const struct machine *m);
+/* BLAKE2b-256 of the boot image (of nothing on the bare board), hashed
+ * once and kept until the image is replaced: version 4 digests take it,
+ * and a snapshot's RAM section can name the image by it. */
+void state_digest_boot_hash(struct machine *m, uint8_t out[32]);
 /* The machine's boot image was replaced (machine_set_boot_image): its
  * cached hash no longer holds. */
 void state_digest_boot_image_changed(struct machine *m);

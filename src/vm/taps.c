@@ -301,6 +301,7 @@ int taps_write_phys(struct machine *m, uint64_t pa, const void *buf, size_t len)
 	uint8_t *host = bus_ram_ptr(&m->bus, pa, len, true);
 	if (!host)
 		return MV_NOT_RAM;
+	m->ram_is_boot_image = false;
 	memcpy(host, buf, len);
 	return MV_OK;
 }

@@ -10,11 +10,13 @@ console output of the recording and match every checkpoint digest.  Then the rea
 (the full list is covered record by record in tests/unit/test_log.c) and
 replay must refuse each."""
 import concurrent.futures
+import hashlib
 import http.server
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -162,6 +164,29 @@ def check_split_replay(tmp, log, key, recorded):
     print(f"split at icount {m} (a frame in flight): {matched} later checkpoints matched")
 
 
+def check_first_checkpoint(log):
+    """The first checkpoint of a fresh boot is taken before the guest runs,
+    while RAM is the boot image: its RAM section is version 2, the BOOT
+    image's BLAKE2b-256, not a second copy (docs/snapshot-format.md)."""
+    with open(os.path.join(log, "checkpoint-0.snap"), "rb") as f:
+        data = f.read()
+    off, sections = 16, {}
+    while off + 20 <= len(data):
+        tag = data[off:off + 4].decode()
+        version, _, n = struct.unpack_from("<IIQ", data, off + 4)
+        sections[tag] = (version, data[off + 20:off + 20 + n])
+        off += 20 + n
+    version, ram = sections["RAM "]
+    boot = sections["BOOT"][1]
+    image = boot[8:8 + struct.unpack_from("<Q", boot)[0]]
+    check(version == 2 and ram == hashlib.blake2b(image, digest_size=32).digest(),
+          f"first checkpoint: RAM section version {version}, {len(ram)} bytes, not the "
+          "boot image's hash")
+    check(len(data) < len(image) + 65536,
+          f"first checkpoint of {len(data)} bytes for a boot image of {len(image)}")
+    print(f"first checkpoint: {len(data)} bytes, RAM by the boot image's hash")
+
+
 def check_tampering(tmp, log, key):
     """A few edits of the real log: replay must refuse every one."""
     seg = os.path.join(log, "seg-000000.klog")
@@ -217,6 +242,7 @@ def test():
         rc, out, err = keel("log", "show", log, "--key", keys["verify"])
         for kind in ("console", "net", "entropy", "digest"):
             check(f"  {kind} " in out.decode(), f"log show lists no {kind} records")
+        check_first_checkpoint(log)
         check_two_subscribers(tmp, log, keys["verify"])
         check_replays(log, keys["verify"], recorded)
         check_split_replay(tmp, log, keys["verify"], recorded)

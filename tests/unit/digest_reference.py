@@ -60,6 +60,11 @@ def digest_v4(buf):
             boot = payload[8:8 + struct.unpack_from("<Q", payload, 0)[0]]
         elif tag == "DISK":
             d = payload[:50]  # kind, read-only, size, base hash, L
+        elif tag == "RAM " and struct.unpack_from("<I", whole, 4)[0] == 2:
+            # version 2: RAM is the BOOT image, named by its hash
+            if payload != h(boot):
+                sys.exit("digest_reference: RAM names another image than BOOT's")
+            npages, pages = ram_pages(boot)
         elif tag == "RAM ":
             npages, pages = ram_pages(payload)
         elif tag != "SUM ":

@@ -717,6 +717,82 @@ static size_t unsealed(const struct fixture *f, uint8_t *out)
 	return f->len - SUM_TRAILER;
 }
 
+/* A virt machine with a program in RAM, kept as its boot image. */
+static struct machine *booted_machine(void)
+{
+	struct machine *m = new_machine(BOARD_VIRT, RAM_SIZE);
+	load_program(m);
+	char err[256] = "";
+	if (machine_capture_boot_image(m, err, sizeof(err))) {
+		print_error("capture: %s\n", err);
+		fail();
+	}
+	return m;
+}
+
+static uint32_t ram_version(const uint8_t *buf, size_t len)
+{
+	const struct fixture f = {.buf = (uint8_t *)buf, .len = len};
+	return rd32(buf + find_section(&f, "RAM ") + 4);
+}
+
+/* RAM that is the boot image (a fresh boot's first checkpoint) goes as
+ * the image's hash (RAM version 2), not as a second copy of it; it
+ * restores the same machine; anything that may write RAM ends it; and a
+ * hash that does not name the file's BOOT image is refused. */
+static void test_boot_ram_by_reference(void **state)
+{
+	(void)state;
+	struct machine *a = booted_machine();
+	size_t len, full_len;
+	uint8_t *buf = save_snap(a, &len);
+	assert_int_equal(ram_version(buf, len), 2);
+	a->ram_is_boot_image = false; /* the same machine, RAM saved in full */
+	uint8_t *full = save_snap(a, &full_len);
+	assert_int_equal(ram_version(full, full_len), 1);
+	assert_true(len + 32 < full_len);
+
+	struct machine *b = new_machine(BOARD_VIRT, RAM_SIZE);
+	char err[256] = "";
+	if (load_snap(b, buf, len, err, sizeof(err))) {
+		print_error("snapshot_load: %s\n", err);
+		fail();
+	}
+	assert_same_digest(a, b);
+	assert_memory_equal(a->ram, b->ram, RAM_SIZE);
+	assert_true(b->ram_is_boot_image);
+	/* And it runs on like the original. */
+	machine_run(a, 5000);
+	machine_run(b, 5000);
+	assert_same_digest(a, b);
+	free(full);
+
+	/* Run, written from the host, or loaded from a full RAM section:
+	 * RAM is no longer known to be the image. */
+	uint8_t *after = save_snap(a, &full_len);
+	assert_int_equal(ram_version(after, full_len), 1);
+	free(after);
+	struct machine *c = booted_machine();
+	assert_int_equal(taps_write_phys(c, DRAM_BASE + 0x20000, "x", 1), MV_OK);
+	after = save_snap(c, &full_len);
+	assert_int_equal(ram_version(after, full_len), 1);
+	free(after);
+
+	/* The hash must be the BOOT section's image. */
+	const struct fixture f = {.buf = buf, .len = len};
+	size_t ram = find_section(&f, "RAM ");
+	buf[ram + STATE_SECTION_HEADER_LEN] ^= 1;
+	reseal(buf, len);
+	struct machine *d = new_machine(BOARD_VIRT, RAM_SIZE);
+	assert_int_equal(load_snap(d, buf, len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "BLAKE2b-256 than the BOOT section's"));
+	free(buf);
+	free_machine(a);
+	free_machine(b);
+	free_machine(c);
+	free_machine(d);
+}
+
 static void test_truncated_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -925,6 +1001,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_virt_board_round_trip),
 		cmocka_unit_test(test_disk_overlay_round_trip),
 		cmocka_unit_test(test_old_snapshot_loads),
+		cmocka_unit_test(test_boot_ram_by_reference),
 		cmocka_unit_test_setup_teardown(test_truncated_refused, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_length_refused, fixture_setup,
 						fixture_teardown),
