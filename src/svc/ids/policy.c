@@ -81,7 +81,7 @@ static void defaults(struct ids_policy *p)
 {
 	static const char *const write_paths[] = {
 		"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers",
-		"/bin/*", "/sbin/*", "/usr/bin/*", "/usr/sbin/*", "/lib/*", "/usr/lib/*", NULL};
+		"/etc/ld.so.preload", "/etc/pam.d/*", "/bin/*", "/sbin/*", "/usr/bin/*", "/usr/sbin/*", "/lib/*", "/usr/lib/*", NULL};
 	static const char *const secrets[] = {"/etc/shadow", "/etc/gshadow", NULL};
 	/* The programs that read the password files to authenticate and
 	 * then work hard on purpose (a slow hash, a key exchange), at their
