@@ -1153,6 +1153,13 @@ static int run_machine(struct machine *m, const struct run_options *o, struct mi
 			fprintf(stderr, "keel: stats: jit blocks=%" PRIu64 " code_bytes=%" PRIu64
 					" translate_ms=%.1f flushes=%" PRIu64 "\n",
 				js->blocks, js->code_bytes, (double)js->translate_ns / 1e6, js->flushes);
+		if (js)
+			fprintf(stderr, "keel: stats: jit exits jalr=%" PRIu64
+					" same_page=%" PRIu64 " other_page=%" PRIu64
+					" untranslated=%" PRIu64 " miss=%" PRIu64 "\n",
+				js->exits[JIT_EXIT_JALR], js->exits[JIT_EXIT_SAME_PAGE],
+				js->exits[JIT_EXIT_OTHER_PAGE], js->exits[JIT_EXIT_UNTRANSLATED],
+				js->exits[JIT_EXIT_MISS]);
 	}
 	mig_postcopy_close(pc, "the VM stopped on the destination");
 	machine_free(m);

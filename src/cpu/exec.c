@@ -977,11 +977,17 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		op_jit_run: {
 			struct jit_exit r = ((jit_code *)blk->jit)(x, h, base, left);
 			left = r.left;
+			h->jit->stats.exits[h->jit_exit_kind]++;
 			if (likely(!(r.pc & 1))) {
 				pc = r.pc;
 				JUMP();
 			}
-			blk = h->jit_block; /* chained: maybe not the block called */
+			/* chained: maybe not the block called, maybe in another
+			 * page, whose generation the fetch window does not give:
+			 * closed, it ends the block after any slow access */
+			if (unlikely((h->jit_block->hpc ^ blk->hpc) >> 12))
+				close_fetch_window();
+			blk = h->jit_block;
 			base = h->jit_base;
 			end = blk->insn + blk->n;
 			d = blk->insn + (r.pc >> 1);

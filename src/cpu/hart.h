@@ -240,6 +240,7 @@ struct hart {
 	 * block and that block's base pc (cpu/jit.h).  Never saved. */
 	const struct block *jit_block;
 	uint64_t jit_base;
+	uint8_t jit_exit_kind; /* why it returned (enum jit_exit_kind), for --stats */
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;

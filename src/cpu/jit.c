@@ -167,15 +167,26 @@ static void restore(struct emit *e)
 			x86_push(a, cache_regs[k], true);
 }
 
-/* Back to the interpreter: RAX is set, the steps left go in RDX. */
-static void epilogue(struct emit *e)
+/* Back to the interpreter, saying why: RAX is set, the steps left go in
+ * RDX. */
+static void epilogue(struct emit *e, enum jit_exit_kind why)
 {
+	x86_op(&e->a, 0, 0xc6, 0, R_X, true, (int32_t)offsetof(struct hart, jit_exit_kind));
+	x86_u8(&e->a, (uint8_t)why); /* mov byte [h + jit_exit_kind], why */
 	restore(e);
 	x86_op(&e->a, X86_W, 0x89, R_LEFT, RDX, false, 0);
 	x86_u8(&e->a, 0xc3);
 }
 
 _Static_assert(offsetof(struct hart, x) == 0, "a translation finds h at h->x");
+
+/* Whether the pc `off` bytes from the block's start is outside its page,
+ * or in its last two bytes (where a block needs the fetch slow path). */
+static bool other_page(const struct emit *e, int64_t off)
+{
+	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
+	return (hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc;
+}
 
 /* Leave for the block `off` bytes from this one's start, in the same page
  * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
@@ -187,15 +198,26 @@ static void chain(struct emit *e, int64_t off)
 {
 	struct x86 *a = &e->a;
 	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
-	if ((hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc)
+	if (other_page(e, off))
 		return;
-	/* the slot it is in now: if it moves, the check below fails */
-	mov_imm64(a, RCX, (uintptr_t)block_find(e->table, hpc));
+	/* either slot of its pair, the one it is in now first: a target not
+	 * built yet may land in either */
+	struct block *first = block_find(e->table, hpc);
+	mov_imm64(a, RCX, (uintptr_t)first);
 	mov_imm64(a, R8, hpc);
 	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *found = x86_jump(a, CC_E);
+	mov_imm64(a, RCX, (uintptr_t)block_partner(e->table, first));
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *other = x86_jump(a, CC_NE);
-	mov_imm64(a, R8, e->b->gen);
-	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	x86_land(a, found, a->p);
+	if (e->b->gen <= INT32_MAX) { /* cmp qword [rcx + gen], imm32 */
+		x86_op(a, X86_W, 0x81, 7, RCX, true, (int32_t)offsetof(struct block, gen));
+		x86_u32(a, (uint32_t)e->b->gen);
+	} else {
+		mov_imm64(a, R8, e->b->gen);
+		x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	}
 	uint8_t *stale = x86_jump(a, CC_NE);
 	x86_op(a, 0, 0x0fb7, RAX, RCX, true, (int32_t)offsetof(struct block, n));
 	x86_op(a, X86_W, 0x3b, R_LEFT, RAX, false, 0);
@@ -215,6 +237,97 @@ static void chain(struct emit *e, int64_t off)
 	x86_land(a, untranslated, a->p);
 }
 
+/* Leave for the pc in RAX (even) when it is not a static exit in this
+ * page: a jump through a register, or to another page.  Look it up as the
+ * interpreter's dispatch would: its page in the exec TLB (the tag matches
+ * and pc is not in the page's last two bytes), the block in either slot of
+ * its pair, current (its generation is the page's), the steps left cover
+ * it, translated; then take its steps and jump into its translation with
+ * base = pc.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
+ * R8 and R10 are free here: nothing after needs the base or the data TLB. */
+static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
+{
+	struct x86 *a = &e->a;
+	uint8_t *fail[6];
+	unsigned nfail = 0;
+	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
+	uint8_t *have_page = NULL;
+	if (why == JIT_EXIT_JALR) {
+		/* A target in this block's page (a jump table, a loop's call)
+		 * needs no TLB: its offset in the page is pc - base plus
+		 * base's, its host page and generation this block's. */
+		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
+		x86_op(a, X86_W, 0x2b, RCX, R_BASE, false, 0);
+		op_imm32(a, X86_W, 0, RCX, (uint32_t)(e->b->hpc & 0xfff));
+		op_imm32(a, X86_W, 7, RCX, 0xffc);
+		uint8_t *elsewhere = x86_jump(a, CC_A);
+		mov_imm64(a, RDX, e->b->hpc & ~(uintptr_t)0xfff);
+		x86_op(a, X86_W, 0x01, RCX, RDX, false, 0); /* RDX = hpc */
+		mov_imm64(a, R8, e->b->gen);
+		have_page = x86_jump(a, -1);
+		x86_land(a, elsewhere, a->p);
+	}
+	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
+	op_imm32(a, 0, 4, RCX, 0xfff);
+	op_imm32(a, 0, 7, RCX, 0xffc);
+	fail[nfail++] = x86_jump(a, CC_A);
+	x86_op(a, X86_W, 0x8b, R10, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
+	x86_op(a, X86_W, 0x89, RAX, RCX, false, 0); /* RCX = (pc >> 12) % 1024 */
+	shift_imm(a, X86_W, 5, RCX, 12);
+	op_imm32(a, 0, 4, RCX, TLB_ENTRIES - 1);
+	x86_op(a, X86_W, 0x8d, R8, R10, true, (int32_t)offsetof(struct tlb, exec_gen));
+	/* R8 = &exec_gen[i], RCX = &exec[i] less the exec offset (x86.h has no
+	 * scaled index) */
+	x86_op(a, X86_W, 0x89, RCX, RDX, false, 0);
+	shift_imm(a, X86_W, 4, RDX, 3);
+	x86_op(a, X86_W, 0x01, RDX, R8, false, 0);
+	shift_imm(a, X86_W, 4, RCX, 4);
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x89, RAX, RDX, false, 0); /* the tag: pc's page */
+	op_imm32(a, X86_W, 4, RDX, ~0xfffu);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, exec + (int32_t)offsetof(struct tlb_entry, tag));
+	fail[nfail++] = x86_jump(a, CC_NE);
+	x86_op(a, X86_W, 0x8b, RDX, RCX, true, exec + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op(a, X86_W, 0x01, RAX, RDX, false, 0); /* RDX = hpc */
+	x86_op(a, X86_W, 0x8b, R8, R8, true, 0);
+	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
+	if (have_page)
+		x86_land(a, have_page, a->p);
+	/* RCX = block_slot(table, hpc), or its partner when that holds it */
+	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
+	shift_imm(a, X86_W, 5, RCX, 1);
+	op_imm32(a, 0, 4, RCX, BLOCK_TABLE_SIZE - 1);
+	shift_imm(a, X86_W, 4, RCX, 9);
+	_Static_assert(sizeof(struct block) == 1 << 9, "the slot index above scales by 512");
+	mov_imm64(a, R10, (uintptr_t)e->table);
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *found = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* the partner: slot index ^ 1 */
+	op_imm32(a, X86_W, 6, RCX, sizeof(struct block));
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	fail[nfail++] = x86_jump(a, CC_NE);
+	x86_land(a, found, a->p);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	fail[nfail++] = x86_jump(a, CC_NE);
+	x86_op(a, 0, 0x0fb7, R8, RCX, true, (int32_t)offsetof(struct block, n));
+	x86_op(a, X86_W, 0x3b, R_LEFT, R8, false, 0);
+	fail[nfail++] = x86_jump(a, CC_B);
+	x86_op(a, X86_W, 0x8b, R10, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_op(a, X86_W, 0x85, R10, R10, false, 0);
+	fail[nfail++] = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
+	restore(e);
+	x86_op(a, X86_W, 0x89, R_LEFT, RCX, false, 0); /* its arguments: left, */
+	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* base, */
+	x86_op(a, X86_W, 0x89, R_X, RSI, false, 0); /* h, and x as it is */
+	x86_op(a, 0, 0xff, 4, R10, false, 0); /* jmp r10 */
+	for (unsigned k = 0; k < nfail; k++)
+		x86_land(a, fail[k], a->p);
+	epilogue(e, why);
+}
+
 /* Leave for the pc `off` bytes from the block's start, giving back the
  * `unrun` instructions of the block after the one leaving. */
 static void leave_to(struct emit *e, int64_t off, unsigned unrun)
@@ -223,13 +336,16 @@ static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
 	chain(e, off);
 	pc_plus(&e->a, off);
-	epilogue(e);
+	if (other_page(e, off))
+		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
+	else
+		epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
 /* Return to the interpreter at entry i (jit.h), saying which block and
  * base that is: chained translations may have moved on from the one the
  * interpreter called. */
-static void resume(struct emit *e, unsigned i)
+static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 {
 	struct x86 *a = &e->a;
 	mov_imm64(a, RCX, (uintptr_t)e->b);
@@ -237,7 +353,7 @@ static void resume(struct emit *e, unsigned i)
 	x86_op(a, X86_W, 0x89, R_BASE, R_X, true, (int32_t)offsetof(struct hart, jit_base));
 	x86_u8(a, 0xb8); /* mov eax, imm32 */
 	x86_u32(a, 2 * i + 1);
-	epilogue(e);
+	epilogue(e, why);
 }
 
 /* RAX = x[rs1] + imm, then the TLB lookup of exec.c's tlb_hit for `size`
@@ -429,6 +545,37 @@ static void czero(struct emit *e, enum x86_cc cc, const struct decoded_insn *d)
 	set_x(e, RAX, d->rd);
 }
 
+/* CLZ[W] and CTZ[W] as BSR and BSF, which set ZF for a zero rs1, where
+ * RISC-V wants the width; CPOP[W] as POPCNT, where the host has it.  The
+ * 32-bit forms count the low half; their results are small, so the
+ * zero-extension x86 gives them is the sign-extension RISC-V wants. */
+static enum emitted count_bits(struct emit *e, unsigned opcode, unsigned flags,
+			       const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	unsigned width = flags & X86_W ? 64 : 32;
+	if (opcode == 0x0fb8) { /* popcnt */
+		if (!__builtin_cpu_supports("popcnt"))
+			return NOT_TRANSLATED;
+		x86_u8(a, 0xf3);
+		op_x(e, flags, opcode, RAX, d->rs1);
+	} else if (opcode == 0x0fbd) { /* bsr: width - 1 - the top bit, or width */
+		x86_op(a, flags, 0xc7, 0, RCX, false, 0); /* mov rcx, -1 */
+		x86_u32(a, ~0u);
+		op_x(e, flags, opcode, RAX, d->rs1);
+		x86_op(a, flags, 0x0f44, RAX, RCX, false, 0); /* cmovz */
+		x86_op(a, flags, 0xf7, 3, RAX, false, 0); /* neg */
+		op_imm32(a, flags, ALU_ADD.ext, RAX, width - 1);
+	} else { /* bsf: the bottom bit, or width */
+		op_x(e, flags, opcode, RAX, d->rs1);
+		x86_op(a, 0, 0xc7, 0, RCX, false, 0); /* mov ecx, width: flags stay */
+		x86_u32(a, width);
+		x86_op(a, flags, 0x0f44, RAX, RCX, false, 0); /* cmovz */
+	}
+	set_x(e, RAX, d->rd);
+	return GOES_ON;
+}
+
 /* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
  * zero, all ones (DIV) or rs1 (REM); the signed overflow MIN / -1, MIN
  * (DIV) or 0 (REM).  Dividing by -1 is a negation, so it never reaches
@@ -562,12 +709,11 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
-		/* left += n - i - 1, then if left >= n: left -= n; so: */
-		op_imm32(a, X86_W, 7, R_LEFT, i + 1);
-		uint8_t *short_of_steps = x86_jump(a, CC_B);
+		/* left += n - i - 1, then if left >= n: left -= n; so
+		 * left -= i + 1 unless that borrows (given back below) */
 		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
-		x86_land(a, x86_jump(a, -1), e->start);
-		x86_land(a, short_of_steps, a->p);
+		x86_land(a, x86_jump(a, CC_AE), e->start);
+		op_imm32(a, X86_W, 0, R_LEFT, i + 1);
 	}
 	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
@@ -601,7 +747,7 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		set_x(e, RAX, d->rd);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
-		epilogue(e);
+		chain_to_rax(e, JIT_EXIT_JALR);
 		return LEFT_BLOCK;
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
 	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
@@ -681,6 +827,19 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_ANDN: logic_not(e, ALU_AND, d); break;
 	case OP_ORN: logic_not(e, ALU_OR, d); break;
 	case OP_XNOR: logic_not(e, ALU_XOR, d); break;
+	case OP_REV8:
+		get_x(e, X86_W, RAX, d->rs1);
+		x86_u8(a, 0x48); /* bswap rax */
+		x86_u8(a, 0x0f);
+		x86_u8(a, 0xc8);
+		set_x(e, RAX, d->rd);
+		break;
+	case OP_CLZ: return count_bits(e, 0x0fbd, X86_W, d);
+	case OP_CTZ: return count_bits(e, 0x0fbc, X86_W, d);
+	case OP_CPOP: return count_bits(e, 0x0fb8, X86_W, d);
+	case OP_CLZW: return count_bits(e, 0x0fbd, 0, d);
+	case OP_CTZW: return count_bits(e, 0x0fbc, 0, d);
+	case OP_CPOPW: return count_bits(e, 0x0fb8, 0, d);
 	case OP_BSET: bit_op(e, 0x0fab, NULL, d); break;
 	case OP_BCLR: bit_op(e, 0x0fb3, NULL, d); break;
 	case OP_BINV: bit_op(e, 0x0fbb, NULL, d); break;
@@ -788,12 +947,12 @@ static bool emit_block(struct emit *e)
 	for (unsigned i = 0; i < prefix; i++)
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
 	if (prefix < b->n)
-		resume(e, prefix);
+		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
 	for (unsigned k = 0; k < e->nmiss; k++) {
 		x86_land(a, e->miss[k].at, a->p);
-		resume(e, e->miss[k].i);
+		resume(e, e->miss[k].i, JIT_EXIT_MISS);
 	}
 	return true;
 }

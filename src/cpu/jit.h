@@ -41,8 +41,20 @@ struct jit_exit {
  * block's. */
 typedef struct jit_exit jit_code(uint64_t *x, struct hart *h, uint64_t base, uint64_t left);
 
+/* Why a translation returned to the interpreter (jit_stats.exits): the
+ * translation notes it in h->jit_exit_kind on its way out. */
+enum jit_exit_kind {
+	JIT_EXIT_JALR, /* an indirect jump its lookup did not chain */
+	JIT_EXIT_SAME_PAGE, /* a static exit within the page: target not current, translated or covered */
+	JIT_EXIT_OTHER_PAGE, /* a static exit to another page its lookup did not chain */
+	JIT_EXIT_UNTRANSLATED, /* an instruction the JIT leaves to the interpreter */
+	JIT_EXIT_MISS, /* a TLB miss (or FP off) */
+	JIT_EXIT_KINDS
+};
+
 struct jit_stats {
 	uint64_t blocks; /* translated */
+	uint64_t exits[JIT_EXIT_KINDS]; /* returns to the interpreter, by enum jit_exit_kind */
 	uint64_t code_bytes; /* emitted in all */
 	uint64_t translate_ns; /* host CPU time translating */
 	uint64_t flushes; /* times the code cache filled and was emptied */

@@ -2,6 +2,7 @@
  * reg_use).  Derived from the same decode the interpreter runs, so a
  * compressed instruction reports its 32-bit twin's registers (C.LWSP reads
  * sp, C.JAL writes ra). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "cpu/decode.h"
@@ -72,6 +73,20 @@ static void system_use(uint32_t insn, struct reg_use *u)
 	u->x_written = bit(rd);
 }
 
+/* The register-form bit-manipulation ops that read rs1 alone (an
+ * immediate or a function code where rs2 would be). */
+static bool one_source(enum op op)
+{
+	switch (op) {
+	case OP_SLLI_UW: case OP_CLZ: case OP_CTZ: case OP_CPOP: case OP_CLZW: case OP_CTZW:
+	case OP_CPOPW: case OP_SEXT_B: case OP_SEXT_H: case OP_ZEXT_H: case OP_RORI: case OP_RORIW:
+	case OP_ORC_B: case OP_REV8: case OP_BCLRI: case OP_BEXTI: case OP_BINVI: case OP_BSETI:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void decode_reg_use(const struct decoded_insn *d, struct reg_use *u)
 {
 	memset(u, 0, sizeof(*u));
@@ -86,13 +101,13 @@ void decode_reg_use(const struct decoded_insn *d, struct reg_use *u)
 		u->x_written = rd;
 	} else if ((op >= OP_BEQ && op <= OP_BGEU) || (op >= OP_SB && op <= OP_SD)) {
 		u->x_read = rs1 | rs2;
-	} else if (op >= OP_ADD && op <= OP_REMUW) {
-		u->x_read = rs1 | rs2;
+	} else if (op >= OP_ADD && op <= OP_CZERO_NEZ) { /* RV64IM, Zba, Zbb, Zbc, Zbs, Zicond */
+		u->x_read = one_source(op) ? rs1 : rs1 | rs2;
 		u->x_written = rd;
-	} else if (op == OP_FLW || op == OP_FLD) {
+	} else if (op == OP_FLW || op == OP_FLD || op == OP_FLH) {
 		u->x_read = rs1;
 		u->f_written = rd;
-	} else if (op == OP_FSW || op == OP_FSD) {
+	} else if (op == OP_FSW || op == OP_FSD || op == OP_FSH) {
 		u->x_read = rs1;
 		u->f_read = rs2;
 	} else if (op == OP_FP_ROUNDING || op == OP_FP) {

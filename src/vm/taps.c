@@ -126,33 +126,79 @@ bool taps_fire_stops(struct machine *m)
 
 /* ---- trap observers ---- */
 
+static unsigned pending_bucket(uint64_t satp, uint64_t sp, uint64_t ret_pc)
+{
+	uint64_t h = (satp ^ sp ^ ret_pc * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+	return (unsigned)(h >> 58); /* 0..63: TAPS_PENDING_SYSCALLS buckets */
+}
+
 static struct tap_pending_syscall *find_pending(struct taps_state *t, uint64_t satp, uint64_t sp,
 						uint64_t ret_pc)
 {
-	for (unsigned i = 0; i < TAPS_PENDING_SYSCALLS; i++) {
-		struct tap_pending_syscall *p = &t->pending[i];
-		if (p->used && p->satp == satp && p->sp == sp && p->ret_pc == ret_pc)
+	for (uint64_t in = t->pending_in[pending_bucket(satp, sp, ret_pc)]; in; in &= in - 1) {
+		struct tap_pending_syscall *p = &t->pending[__builtin_ctzll(in)];
+		if (p->satp == satp && p->sp == sp && p->ret_pc == ret_pc)
 			return p;
 	}
 	return NULL;
 }
 
+static void pending_drop(struct taps_state *t, struct tap_pending_syscall *p)
+{
+	unsigned i = (unsigned)(p - t->pending);
+	if (!(t->pending_used & 1ull << i))
+		return;
+	t->pending_used &= ~(1ull << i);
+	t->pending_in[pending_bucket(p->satp, p->sp, p->ret_pc)] &= ~(1ull << i);
+}
+
+/* Calls of Linux's RISC-V ABI (asm-generic/unistd.h) that never come
+ * back to the instruction after their ecall: exit and exit_group end the
+ * thread, rt_sigreturn resumes the interrupted context.  Remembering them
+ * would only fill the table with entries no return ever takes away. */
+static bool never_returns(uint64_t nr)
+{
+	return nr == 93 || nr == 94 || nr == 139; /* exit, exit_group, rt_sigreturn */
+}
+
+/* The slot to overwrite when every slot is used.  A successful execve
+ * returns into a new image (a new satp) that no entry matches, while a
+ * failed one returns at once: an execve still pending is almost surely
+ * stale, so it goes before anything else.  Otherwise slots go round, so
+ * a call blocked for long (a server's accept) outlives at least 63 other
+ * stale entries. */
+static struct tap_pending_syscall *pending_victim(struct taps_state *t)
+{
+	for (uint64_t u = t->pending_used; u; u &= u - 1) {
+		struct tap_pending_syscall *p = &t->pending[__builtin_ctzll(u)];
+		if (p->nr == 221 || p->nr == 281) /* execve, execveat */
+			return p;
+	}
+	struct tap_pending_syscall *p = &t->pending[t->pending_next];
+	t->pending_next = (t->pending_next + 1) % TAPS_PENDING_SYSCALLS;
+	return p;
+}
+
 /* A syscall entered: remember it until its return.  A thread has one
  * syscall at a time, so an older entry with the same name is stale (its
- * return was never seen: execve, exit, sigreturn) and is replaced; when
- * every slot is used the oldest-written one goes. */
+ * return was never seen: a successful execve) and is replaced; when
+ * every slot is used, pending_victim chooses. */
 static void note_syscall(struct taps_state *t, const struct tap_trap *tr, uint64_t sp)
 {
+	_Static_assert(TAPS_PENDING_SYSCALLS == 64, "one bit per slot in a uint64_t");
+	if (never_returns(tr->nr))
+		return;
 	struct tap_pending_syscall *p = find_pending(t, tr->satp, sp, tr->pc + 4);
-	for (unsigned i = 0; !p && i < TAPS_PENDING_SYSCALLS; i++)
-		if (!t->pending[i].used)
-			p = &t->pending[i];
-	if (!p) {
-		p = &t->pending[t->pending_next];
-		t->pending_next = (t->pending_next + 1) % TAPS_PENDING_SYSCALLS;
-	}
-	*p = (struct tap_pending_syscall){true, tr->satp, sp, tr->pc + 4, tr->nr, {0}};
+	if (!p && ~t->pending_used)
+		p = &t->pending[__builtin_ctzll(~t->pending_used)];
+	if (!p)
+		p = pending_victim(t);
+	pending_drop(t, p);
+	*p = (struct tap_pending_syscall){tr->satp, sp, tr->pc + 4, tr->nr, {0}};
 	memcpy(p->args, tr->args, sizeof(p->args));
+	unsigned i = (unsigned)(p - t->pending);
+	t->pending_used |= 1ull << i;
+	t->pending_in[pending_bucket(p->satp, p->sp, p->ret_pc)] |= 1ull << i;
 }
 
 static void on_hart_trap(void *opaque, const struct hart *h, uint64_t cause, uint64_t tval,
@@ -200,7 +246,7 @@ static void on_hart_xret(void *opaque, const struct hart *h, unsigned from_priv)
 			r.nr = p->nr;
 			memcpy(r.args, p->args, sizeof(r.args));
 			r.ret = h->x[10];
-			p->used = false;
+			pending_drop(t, p);
 		}
 	}
 	for (unsigned i = 0; i < t->ntraps; i++)
@@ -237,6 +283,8 @@ void taps_trap_unsubscribe(struct machine *m, int id)
 		/* No one listens: the hart pays nothing for traps again. */
 		m->hart.trap_hook = NULL;
 		memset(t->pending, 0, sizeof(t->pending));
+		t->pending_used = 0;
+		memset(t->pending_in, 0, sizeof(t->pending_in));
 	}
 }
 

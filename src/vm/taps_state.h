@@ -20,7 +20,6 @@ struct tap_stop_point {
  * has at most one: it is named by its address space, user stack pointer
  * and return address, which the return to U-mode restores. */
 struct tap_pending_syscall {
-	bool used;
 	uint64_t satp, sp, ret_pc;
 	uint64_t nr, args[6];
 };
@@ -39,6 +38,13 @@ struct taps_state {
 	unsigned ntraps; /* slots in use up to here */
 	struct hart_trap_hook hook; /* the hart's, while any trap subscriber exists */
 	struct tap_pending_syscall pending[TAPS_PENDING_SYSCALLS];
+	uint64_t pending_used; /* bit i: pending[i] holds a call */
+	/* Bit i of pending_in[b]: pending[i] is used and its (satp, sp,
+	 * ret_pc) hashes to b (vm/taps.c, pending_bucket).  Calls that never
+	 * return (execve, exit, sigreturn) keep every slot used, and every
+	 * return to U-mode looks for its call: one bucket's few slots instead
+	 * of all of them. */
+	uint64_t pending_in[TAPS_PENDING_SYSCALLS];
 	unsigned pending_next; /* the slot the next entry overwrites when all are used */
 
 	/* memory effects (vm/taps_effect.c) */

@@ -556,6 +556,12 @@ static void test_reg_use(void **state)
 		{ecall(), 0, 0, 0, 0},
 		{0x9502, X(A0), X(RA), 0, 0}, /* c.jalr a0 */
 		{0x4512, X(SP), X(A0), 0, 0}, /* c.lwsp a0, 4(sp) */
+		/* bit manipulation: the JIT writes back the registers these say
+		 * are written (it lost rev8's and sh1add's once) */
+		{enc_r(0x10, A2, A1, 2, A0, 0x33), X(A1) | X(A2), X(A0), 0, 0}, /* sh1add a0, a1, a2 */
+		{0x6b80d713, X(1), X(14), 0, 0}, /* rev8 a4, ra */
+		{enc_r(0x30, 2, A1, 1, A0, 0x1b), X(A1), X(A0), 0, 0}, /* cpopw a0, a1 */
+		{enc_r(0x07, A2, A1, 5, A0, 0x33), X(A1) | X(A2), X(A0), 0, 0}, /* czero.eqz a0, a1, a2 */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct decoded_insn d;

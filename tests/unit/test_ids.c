@@ -217,6 +217,85 @@ static void test_policy(void **state)
 	ids_policy_free(p);
 }
 
+/* shadow_burst's exemption of authentication programs: by the resolved
+ * executable, busybox never by default, nothing inherited by a child
+ * that has exec'd a program of its own. */
+static void test_shadow_exempt(void **state)
+{
+	(void)state;
+	refused("{\"policies\": {\"shadow_burst\": {\"exempt\": \"/usr/sbin/sshd\"}}}",
+		"exempt: must be an array");
+	refused("{\"policies\": {\"shadow_burst\": {\"exempts\": []}}}", "exempts: unknown key");
+	refused("{\"policies\": {\"raw_sockets\": {\"exempt\": []}}}", "exempt: unknown key");
+	char err[512];
+	char *path = write_tmp("{\"policies\": {\"shadow_burst\": {}}}");
+	struct ids_policy *pol = ids_policy_load(path, err, sizeof(err));
+	unlink(path);
+	assert_non_null(pol);
+	assert_true(ids_policy_exempt(pol, "/usr/lib/openssh/sshd-session"));
+	assert_true(ids_policy_exempt(pol, "/usr/sbin/sshd"));
+	assert_true(ids_policy_exempt(pol, "/usr/sbin/unix_chkpwd"));
+	assert_true(ids_policy_exempt(pol, "/usr/bin/login"));
+	assert_false(ids_policy_exempt(pol, "/bin/busybox")); /* every applet of the default guest */
+	assert_false(ids_policy_exempt(pol, "/usr/bin/bash"));
+	assert_false(ids_policy_exempt(pol, "/tmp/sshd-session")); /* a path, not a name */
+	assert_false(ids_policy_exempt(pol, "")); /* unknown: judged */
+
+	struct ids *d = calloc(1, sizeof(*d));
+	assert_non_null(d);
+	d->p = pol;
+	const uint64_t s = 1000000000ull;
+	/* sshd (50) -> sshd-session (100) reads /etc/shadow through PAM, then
+	 * its key exchange keeps it busy: neither it nor sshd holds a secret */
+	procs_get(&d->procs, 50, 1);
+	struct ids_proc *sess = procs_get(&d->procs, 100, 50);
+	detect_secret_read(d, sess, "/usr/lib/openssh/sshd-session", 10 * s);
+	assert_int_equal(sess->secret_ns, 0);
+	assert_int_equal(procs_find(&d->procs, 50)->secret_ns, 0);
+	sess->burst_start_ns = 11 * s;
+	assert_false(detect_shadow_suspect(d, sess, "/usr/lib/openssh/sshd-session"));
+	/* the root shell it started after the login is bash, not sshd-session:
+	 * it reads /etc/shadow and burns CPU, a cracker like any other */
+	struct ids_proc *sh = procs_get(&d->procs, 101, 100);
+	detect_secret_read(d, sh, "/usr/bin/bash", 20 * s);
+	assert_int_equal(sh->secret_ns, 20 * s);
+	sh->burst_start_ns = 21 * s;
+	assert_true(detect_shadow_suspect(d, sh, "/usr/bin/bash"));
+	/* the read marked sshd-session too (the reader's parent), yet its own
+	 * burst is authentication's work, and the mark is forgotten */
+	assert_int_equal(sess->secret_ns, 20 * s);
+	sess->burst_start_ns = 21 * s;
+	assert_false(detect_shadow_suspect(d, sess, "/usr/lib/openssh/sshd-session"));
+	assert_int_equal(sess->secret_ns, 0);
+	assert_int_equal(d->exempt_reads, 1);
+	assert_int_equal(d->exempt_bursts, 1);
+	/* the default guest's cracker: a busybox shell loop whose busybox cat
+	 * reads; the loop is suspect, within within_s of the read only */
+	struct ids_proc *loop = procs_get(&d->procs, 200, 1);
+	struct ids_proc *cat = procs_get(&d->procs, 201, 200);
+	detect_secret_read(d, cat, "/bin/busybox", 30 * s);
+	loop->burst_start_ns = 31 * s;
+	assert_true(detect_shadow_suspect(d, loop, "/bin/busybox"));
+	loop->burst_start_ns = 30 * s + (uint64_t)(pol->shadow_within_s * (double)s) + 1;
+	assert_false(detect_shadow_suspect(d, loop, "/bin/busybox"));
+	/* an unknown executable is not exempt */
+	struct ids_proc *who = procs_get(&d->procs, 300, 1);
+	detect_secret_read(d, who, "", 40 * s);
+	who->burst_start_ns = 41 * s;
+	assert_true(detect_shadow_suspect(d, who, ""));
+	free(d);
+	ids_policy_free(pol);
+
+	/* a policy's own list replaces the defaults */
+	path = write_tmp("{\"policies\": {\"shadow_burst\": {\"exempt\": [\"/opt/auth/*\"]}}}");
+	pol = ids_policy_load(path, err, sizeof(err));
+	unlink(path);
+	assert_non_null(pol);
+	assert_true(ids_policy_exempt(pol, "/opt/auth/check"));
+	assert_false(ids_policy_exempt(pol, "/usr/sbin/sshd"));
+	ids_policy_free(pol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_procs),
 		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_shadow_exempt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

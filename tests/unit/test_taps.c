@@ -486,7 +486,7 @@ static void test_trap_hook_syscalls(void **state)
 	m->hart.mtvec = SYSCALL_HANDLER;
 
 	struct code c = code_at(m, CODE_BASE);
-	static const uint64_t nrs[3] = {63, 64, 93}; /* read, write, exit */
+	static const uint64_t nrs[3] = {63, 64, 57}; /* read, write, close */
 	for (unsigned i = 0; i < 3; i++) {
 		emit(&c, addi(A7, ZERO, (int32_t)nrs[i]));
 		for (unsigned a = 0; a < 6; a++)
@@ -560,6 +560,51 @@ static void test_trap_hook_matches_by_stack(void **state)
 	taps_trap_unsubscribe(m, id);
 }
 
+/* What the hook sees of one ecall from U-mode into S-mode, and of one
+ * return to U-mode, with the hart in the state a kernel would leave. */
+static void fake_ecall(struct machine *m, uint64_t satp, uint64_t sp, uint64_t pc, uint64_t nr)
+{
+	struct hart *h = &m->hart;
+	h->satp = satp, h->x[SP] = sp, h->x[A7] = nr, h->sepc = pc, h->priv = PRIV_S;
+	h->trap_hook->trap(h->trap_hook->opaque, h, EXC_ECALL_U, 0, false, PRIV_U);
+}
+
+static void fake_return(struct machine *m, uint64_t satp, uint64_t sp, uint64_t pc, uint64_t ret)
+{
+	struct hart *h = &m->hart;
+	h->satp = satp, h->x[SP] = sp, h->pc = pc, h->x[A0] = ret, h->priv = PRIV_U;
+	h->trap_hook->xret(h->trap_hook->opaque, h, PRIV_S);
+}
+
+/* A server blocked in accept keeps its call pending while other
+ * processes exec (a successful execve never returns to its call), exit
+ * and take signals.  Its return must still be matched to the accept
+ * after many more of those than the table has slots: the calls that
+ * never return are not kept, and stale execs go first. */
+static void test_trap_hook_keeps_a_long_blocked_call(void **state)
+{
+	struct machine *m = *state;
+	struct trap_log l = {0};
+	int id = taps_trap_subscribe(m, &trap_log_ops, &l);
+	assert_true(id >= 0);
+	fake_ecall(m, 0x8000000000000001ull, 0x7000, 0x10000, 242); /* accept4 */
+	for (uint64_t i = 0; i < 4 * TAPS_PENDING_SYSCALLS; i++) {
+		uint64_t satp = 0x8000000000000100ull + i; /* a process each */
+		fake_ecall(m, satp, 0x9000, 0x20000, 221); /* execve: succeeds */
+		fake_return(m, satp + 0x1000, 0x5000, 0x30000, 0); /* the new image */
+		fake_ecall(m, satp + 0x1000, 0x5000, 0x30100, 139); /* rt_sigreturn */
+		fake_return(m, satp + 0x1000, 0x5200, 0x30200, 0);
+		fake_ecall(m, satp + 0x1000, 0x5000, 0x30300, 94); /* exit_group */
+	}
+	l.nrets = 0;
+	fake_return(m, 0x8000000000000001ull, 0x7000, 0x10004, 5);
+	assert_int_equal(l.nrets, 1);
+	assert_true(l.rets[0].syscall);
+	assert_int_equal(l.rets[0].nr, 242);
+	assert_int_equal(l.rets[0].ret, 5);
+	taps_trap_unsubscribe(m, id);
+}
+
 /* A trap observer is host code and may compute in floating point.  When
  * the trap comes, the host FPU may still hold the guest's rounding mode
  * and accrue into the guest's flags (fpu_host_env): the observer must get
@@ -612,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_input_between_runs_replays),
 		cmocka_unit_test(test_event_observers),
 		VM_TEST(test_trap_hook_syscalls),
+		VM_TEST(test_trap_hook_keeps_a_long_blocked_call),
 		VM_TEST(test_trap_hook_matches_by_stack),
 		VM_TEST(test_trap_hook_runs_in_host_fp_env),
 	};

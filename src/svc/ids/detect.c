@@ -66,9 +66,21 @@ static struct ids_proc *proc_of(struct ids *d, struct vmi *v, int32_t pid, const
 	return p;
 }
 
+/* The executable of process pid as the kernel resolved it (its
+ * mm->exe_file: what runs, whatever path or name the exec gave or the
+ * process gave itself since), or "" when unknown.  A walk of the task
+ * list: for the rare events (a secret read, a burst after one). */
+static void proc_exe(struct vmi *v, int32_t pid, char *buf, size_t max)
+{
+	uint64_t task = v ? vmi_task_find(v, pid) : 0;
+	if (!task || vmi_task_exe(v, task, buf, max))
+		buf[0] = 0;
+}
+
 /* ---- introspection's events ---- */
 
-static void on_open(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icount)
+static void on_open(struct ids *d, struct vmi *v, struct ids_proc *p, json_t *e,
+		    uint64_t icount)
 {
 	if (iget(e, "fd", -1) < 0)
 		return;
@@ -82,14 +94,26 @@ static void on_open(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icoun
 			  json_pack("{s:s,s:I,s:I}", "path", path, "flags", (json_int_t)flags, "fd",
 				    (json_int_t)iget(e, "fd", -1)));
 	if ((acc == 0 || acc == 2) && glob_list_match(&d->p->secret_paths, path)) {
-		/* the reader and the process that started it: a script's loop
-		 * runs in the shell, the read in its child */
-		uint64_t now = taps_now_ns(d->m);
-		p->secret_ns = now;
-		struct ids_proc *parent = procs_find(&d->procs, p->ppid);
-		if (parent)
-			parent->secret_ns = now;
+		char exe[256];
+		proc_exe(v, p->pid, exe, sizeof(exe));
+		detect_secret_read(d, p, exe, taps_now_ns(d->m));
 	}
+}
+
+void detect_secret_read(struct ids *d, struct ids_proc *p, const char *exe, uint64_t now)
+{
+	/* An authentication program keeps what it read: it answers yes or
+	 * no, so neither it nor the process that started it holds a hash. */
+	if (ids_policy_exempt(d->p, exe)) {
+		d->exempt_reads++;
+		return;
+	}
+	/* the reader and the process that started it: a script's loop
+	 * runs in the shell, the read in its child */
+	p->secret_ns = now;
+	struct ids_proc *parent = procs_find(&d->procs, p->ppid);
+	if (parent)
+		parent->secret_ns = now;
 }
 
 static void on_exec(struct ids *d, struct ids_proc *p, json_t *e, uint64_t icount)
@@ -132,7 +156,7 @@ void detect_vmi_event(void *opaque, json_t *e, struct vmi *v)
 	} else if (!strcmp(ev, "exec")) {
 		on_exec(d, p, e, icount);
 	} else if (!strcmp(ev, "open")) {
-		on_open(d, p, e, icount);
+		on_open(d, v, p, e, icount);
 	} else if (!strcmp(ev, "accept") && iget(e, "fd", -1) >= 0) {
 		p->service = true;
 		p->credit_ns = taps_now_ns(d->m); /* an inbound connection is a person too */
@@ -272,6 +296,14 @@ static bool kernels_own(struct ids *d, struct vmi *v, struct ids_proc *p)
 	return own;
 }
 
+/* p, or a child it started, read a secret within_s before its burst
+ * began (detect_secret_read marks the reader's parent too). */
+static bool secret_recent(const struct ids *d, const struct ids_proc *p)
+{
+	return p->secret_ns &&
+	       p->secret_ns + (uint64_t)(d->p->shadow_within_s * NS) >= p->burst_start_ns;
+}
+
 static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum ids_module m,
 			uint64_t icount)
 {
@@ -281,10 +313,11 @@ static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum i
 		return;
 	json_t *ev = NULL;
 	if (shadow) {
-		/* its own read, or its child's (on_open marks the parent too) */
-		uint64_t read = p->secret_ns;
-		if (read && read + (uint64_t)(d->p->shadow_within_s * NS) >= p->burst_start_ns)
-			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)read,
+		char exe[256];
+		if (secret_recent(d, p)) /* the walk behind exe only then */
+			proc_exe(v, p->pid, exe, sizeof(exe));
+		if (secret_recent(d, p) && detect_shadow_suspect(d, p, exe))
+			ev = json_pack("{s:I,s:I,s:I}", "secret_read_ns", (json_int_t)p->secret_ns,
 				       "burst_start_ns", (json_int_t)p->burst_start_ns, "busy_s",
 				       (json_int_t)p->run);
 	} else if (p->burst_start_ns > p->credit_ns + (uint64_t)(d->p->grace_s * NS) &&
@@ -297,6 +330,22 @@ static void burst_check(struct ids *d, struct vmi *v, struct ids_proc *p, enum i
 		p->burst_alerted[m] = true;
 		ids_alert(d, m, icount, p->pid, 0, ev);
 	}
+}
+
+bool detect_shadow_suspect(struct ids *d, struct ids_proc *p, const char *exe)
+{
+	if (!secret_recent(d, p))
+		return false;
+	/* An authentication program that started a reader (sshd-session
+	 * running `cat /etc/shadow` for a remote user) relays what it read,
+	 * encrypted: busy, and no cracker.  Judged by what it runs now: a
+	 * shell it started has exec'd a program of its own. */
+	if (ids_policy_exempt(d->p, exe)) {
+		d->exempt_bursts++;
+		p->secret_ns = 0;
+		return false;
+	}
+	return true;
 }
 
 /* A guest second of the process's ended: was it busy, and for how long

@@ -263,12 +263,13 @@ static void summary(struct ids *d)
 {
 	const struct ids_peaks *k = &d->peaks;
 	json_t *j = json_pack(
-		"{s:{s:I,s:b,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:I}}}", "summary", "alerts",
+		"{s:{s:I,s:b,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:I},s:{s:I,s:I}}}", "summary", "alerts",
 		(json_int_t)d->alerts, "kernel_found", d->kernel_found, "icount", (json_int_t)taps_icount(d->m), "guest_ns",
 		(json_int_t)taps_now_ns(d->m), "peaks", "processes", (int)k->processes, "descendants",
 		(int)k->descendants, "new_processes", (int)k->new_procs, "busy_run_s",
 		(int)k->busy_run_s, "unattended_run_s", (int)k->unattended_run_s, "flow_out_bytes",
-		(json_int_t)k->flow_out_bytes);
+		(json_int_t)k->flow_out_bytes, "shadow_exempt", "reads", (json_int_t)d->exempt_reads,
+		"bursts", (json_int_t)d->exempt_bursts);
 	ids_write_line(d, j);
 }
 

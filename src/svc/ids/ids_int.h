@@ -41,6 +41,9 @@ struct ids_policy {
 	double settle_insns, settle_s;
 	struct glob_list raw_allow; /* raw_sockets: comms allowed packet/raw sockets */
 	struct glob_list secret_paths; /* shadow_burst: globs read before a burst */
+	/* shadow_burst: programs (their executable's resolved path, globs)
+	 * whose reads and bursts are authentication's own work */
+	struct glob_list shadow_exempt;
 	double shadow_within_s;
 	unsigned shadow_burst_s, cpu_burst_s; /* busy seconds in a row */
 	double busy_mips[M_COUNT]; /* instructions per guest second that count as busy */
@@ -82,6 +85,10 @@ struct ids_proc {
 struct ids_procs {
 	struct ids_proc p[IDS_MAX_PROCS];
 };
+
+/* Is exe (a process's executable as the kernel resolved it; "" when
+ * unknown) one that shadow_burst leaves alone?  Never when unknown. */
+bool ids_policy_exempt(const struct ids_policy *p, const char *exe);
 
 /* The process pid, made (with parent ppid, inheriting its credit) if new;
  * NULL only when the table is full of live processes. */
@@ -178,6 +185,9 @@ struct ids {
 	json_t *promisc_alerted; /* iface -> true */
 	unsigned long alerts;
 	struct ids_peaks peaks;
+	/* shadow_burst's exempt programs: secret reads and bursts let pass
+	 * (the summary line: the exemption is seen at work) */
+	unsigned long exempt_reads, exempt_bursts;
 	struct ids_todo {
 		enum ids_response r;
 		int32_t pid;
@@ -226,6 +236,15 @@ void diskwatch_opened(struct ids *d, const char *path, int32_t pid, bool write);
 /* process_flood (flood.c): a poll of the task list. */
 void flood_check(struct ids *d, struct vmi *v, uint64_t icount);
 void flood_free(struct ids *d);
+
+/* shadow_burst's two halves, apart from introspection so that they can
+ * be tested alone: p, running exe, read a secret file at guest time now
+ * (marks it and its parent unless exe is exempt); and is p, busy since
+ * p->burst_start_ns and running exe, a cracker (a secret read within_s
+ * before its burst, and exe not exempt)?  The latter forgets an exempt
+ * process's read, so that its later bursts cost nothing. */
+void detect_secret_read(struct ids *d, struct ids_proc *p, const char *exe, uint64_t now);
+bool detect_shadow_suspect(struct ids *d, struct ids_proc *p, const char *exe);
 
 void detect_vmi_event(void *opaque, json_t *e, struct vmi *v);
 void detect_trap(void *opaque, const struct tap_trap *t);

@@ -26,7 +26,7 @@ static const char *const module_keys[M_COUNT][6] = {
 	[M_SYSTEM_FILES] = {"paths", "disk", "explain_s"},
 	[M_KERNEL_INTEGRITY] = {"every_s", "text", "settle_s", "settle_insns"},
 	[M_RAW_SOCKETS] = {"every_s", "allow"},
-	[M_SHADOW_BURST] = {"paths", "within_s", "burst_s", "busy_mips"},
+	[M_SHADOW_BURST] = {"paths", "within_s", "burst_s", "busy_mips", "exempt"},
 	[M_CPU_NO_PERSON] = {"burst_s", "grace_s", "busy_mips"},
 	[M_NETWORK] = {"listen_allow", "connect_allow", "max_out_bytes"},
 	[M_SERVICE_SHELL] = {"shells"},
@@ -81,8 +81,19 @@ static void defaults(struct ids_policy *p)
 {
 	static const char *const write_paths[] = {
 		"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers",
-		"/bin/*", "/sbin/*", "/usr/bin/*", "/usr/sbin/*", "/lib/*", "/usr/lib/*", NULL};
+		"/etc/ld.so.preload", "/etc/pam.d/*", "/bin/*", "/sbin/*", "/usr/bin/*", "/usr/sbin/*", "/lib/*", "/usr/lib/*", NULL};
 	static const char *const secrets[] = {"/etc/shadow", "/etc/gshadow", NULL};
+	/* The programs that read the password files to authenticate and
+	 * then work hard on purpose (a slow hash, a key exchange), at their
+	 * Debian paths (merged /usr, and the older split ones).  By the
+	 * executable the kernel resolved, so the busybox guest's applets
+	 * (/bin/login -> /bin/busybox) are never among them. */
+	static const char *const exempt[] = {
+		"/usr/sbin/sshd", "/usr/lib/openssh/sshd-session", "/usr/lib/openssh/sshd-auth",
+		"/usr/bin/login", "/bin/login", "/usr/bin/su", "/bin/su", "/usr/bin/sudo",
+		"/usr/bin/passwd", "/usr/bin/chage", "/usr/bin/chfn", "/usr/bin/chsh",
+		"/usr/bin/gpasswd", "/usr/bin/newgrp", "/usr/sbin/unix_chkpwd", "/sbin/unix_chkpwd",
+		"/usr/sbin/unix_update", "/sbin/unix_update", NULL};
 	static const char *const raw_allow[] = {"udhcpc", "dhclient", "systemd-network", NULL};
 	static const char *const listen_allow[] = {"80", NULL};
 	static const char *const connect_allow[] = {"127.0.0.1:*", "10.0.2.*:*", NULL};
@@ -91,6 +102,7 @@ static void defaults(struct ids_policy *p)
 	char why[8];
 	globs_or_defaults(&p->write_paths, write_paths, NULL, why, sizeof(why));
 	globs_or_defaults(&p->secret_paths, secrets, NULL, why, sizeof(why));
+	globs_or_defaults(&p->shadow_exempt, exempt, NULL, why, sizeof(why));
 	globs_or_defaults(&p->raw_allow, raw_allow, NULL, why, sizeof(why));
 	globs_or_defaults(&p->listen_allow, listen_allow, NULL, why, sizeof(why));
 	globs_or_defaults(&p->connect_allow, connect_allow, NULL, why, sizeof(why));
@@ -188,6 +200,7 @@ static int module(struct ids_policy *p, enum ids_module m, json_t *obj, char *wh
 	} lists[] = {
 		{"paths", m == M_SYSTEM_FILES ? &p->write_paths : &p->secret_paths},
 		{"allow", &p->raw_allow},
+		{"exempt", &p->shadow_exempt},
 		{"listen_allow", &p->listen_allow},
 		{"connect_allow", &p->connect_allow},
 		{"shells", &p->shells},
@@ -283,13 +296,19 @@ void ids_policy_free(struct ids_policy *p)
 	if (!p)
 		return;
 	struct glob_list *lists[] = {&p->write_paths, &p->raw_allow, &p->secret_paths,
-				   &p->listen_allow, &p->connect_allow, &p->shells};
+				   &p->shadow_exempt, &p->listen_allow, &p->connect_allow,
+				   &p->shells};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		glob_list_free(lists[i]);
 	free(p->path);
 	free(p->output);
 	free(p->snapshot_dir);
 	free(p);
+}
+
+bool ids_policy_exempt(const struct ids_policy *p, const char *exe)
+{
+	return exe[0] && glob_list_match(&p->shadow_exempt, exe);
 }
 
 bool ids_policy_changes_guest(const struct ids_policy *p)

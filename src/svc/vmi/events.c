@@ -27,7 +27,6 @@ enum {
 struct pending {
 	uint64_t task, nr;
 	uint64_t pid; /* a task_struct freed mid-call may come back as another task */
-	bool used;
 	char what[256]; /* the path or address the call named */
 };
 
@@ -42,7 +41,10 @@ struct vmi_events {
 	int trap_id;
 	struct tap_trap_ops ops;
 	struct pending pend[PENDING];
-	unsigned npending; /* slots in use: returns cost nothing while 0 */
+	/* bit i: pend[i] is in use.  A server blocked in accept keeps one
+	 * for good, and every return to U-mode looks its task up: the
+	 * slots in use, not all of them. */
+	uint64_t used;
 	unsigned long events;
 };
 
@@ -122,21 +124,18 @@ static void user_sockaddr(const struct vmi *v, uint64_t satp, uint64_t va, uint6
 
 static struct pending *pending_for(struct vmi_events *e, uint64_t task, bool make)
 {
-	struct pending *free_slot = NULL;
-	for (int i = 0; i < PENDING; i++) {
-		if (e->pend[i].used && e->pend[i].task == task)
-			return &e->pend[i];
-		if (!e->pend[i].used && !free_slot)
-			free_slot = &e->pend[i];
-	}
+	_Static_assert(PENDING == 64, "one bit per slot in a uint64_t");
+	for (uint64_t u = e->used; u; u &= u - 1)
+		if (e->pend[__builtin_ctzll(u)].task == task)
+			return &e->pend[__builtin_ctzll(u)];
 	if (!make)
 		return NULL;
-	if (!free_slot) /* more blocked calls than slots: reuse one */
-		free_slot = &e->pend[task % PENDING];
-	else
-		e->npending++;
-	*free_slot = (struct pending){.task = task, .used = true};
-	return free_slot;
+	/* the lowest free slot; with none (more blocked calls than slots)
+	 * reuse one */
+	unsigned i = ~e->used ? (unsigned)__builtin_ctzll(~e->used) : (unsigned)(task % PENDING);
+	e->used |= 1ull << i;
+	e->pend[i] = (struct pending){.task = task};
+	return &e->pend[i];
 }
 
 /* On every return to U-mode while a call is pending: one load, not the
@@ -206,7 +205,7 @@ static void set_result(json_t *j, uint64_t ret, const char *key)
 static void on_return(void *opaque, const struct tap_trap_return *r)
 {
 	struct vmi_events *e = opaque;
-	if (r->to_priv != 0 || !e->v || !e->npending)
+	if (r->to_priv != 0 || !e->v || !e->used)
 		return;
 	uint64_t task = current_task(e);
 	struct pending *p = pending_for(e, task, false);
@@ -218,8 +217,7 @@ static void on_return(void *opaque, const struct tap_trap_return *r)
 	 * to the call; a matched return is another call's (or exec's error). */
 	if (!r->syscall && !exec)
 		return;
-	p->used = false;
-	e->npending--;
+	e->used &= ~(1ull << (p - e->pend));
 	uint64_t pid = 0;
 	kfield(v, task, F_TASK_PID, &pid);
 	if ((r->syscall && r->nr != p->nr) || pid != p->pid)
