@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "svc/vmi/vmi_int.h"
@@ -316,19 +317,30 @@ static uint32_t jal_to(uint64_t from, uint64_t to)
 
 /* SHA-256 of [start, end) of kernel memory, page by page, each of the
  * sorted sites in a kernel-made state counted as a nop. */
+/* SHA-256 through OpenSSL, which uses the host's SHA extensions: the
+ * kernel's text and read-only data are megabytes, and libsodium's
+ * portable SHA-256 took 55 host instructions a byte (259 million for the
+ * default guest's 4.6 MB, 3% of a short benchmark under --ids), OpenSSL's
+ * a few.  The same digest either way, so baselines do not change. */
 static int hash_range(struct vmi *v, uint64_t start, uint64_t end, const struct jump_site *site,
 		      size_t nsites, char hex[65])
 {
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
 	uint8_t page[4096];
 	size_t k = 0;
-	for (uint64_t a = start; a < end;) {
+	int rc = 0;
+	for (uint64_t a = start; a < end && !rc;) {
 		size_t n = 4096 - (a & 4095);
 		if (n > end - a)
 			n = end - a;
-		if (kread(v, a, page, n))
-			return -1;
+		if (kread(v, a, page, n)) {
+			rc = -1;
+			break;
+		}
 		for (; k < nsites && site[k].code + 4 <= a + n; k++) {
 			uint32_t insn;
 			memcpy(&insn, page + (site[k].code - a), 4);
@@ -337,13 +349,18 @@ static int hash_range(struct vmi *v, uint64_t start, uint64_t end, const struct 
 				memcpy(page + (site[k].code - a), &insn, 4);
 			}
 		}
-		crypto_hash_sha256_update(&st, page, n);
+		if (!EVP_DigestUpdate(ctx, page, n))
+			rc = -1;
 		a += n;
 	}
 	uint8_t d[32];
-	crypto_hash_sha256_final(&st, d);
-	sodium_bin2hex(hex, 65, d, 32);
-	return 0;
+	unsigned len = 0;
+	if (!rc && (!EVP_DigestFinal_ex(ctx, d, &len) || len != sizeof(d)))
+		rc = -1;
+	EVP_MD_CTX_free(ctx);
+	if (!rc)
+		sodium_bin2hex(hex, 65, d, 32);
+	return rc;
 }
 
 int view_integrity(struct vmi *v, struct view_out *o, const char *arg, char *err, size_t errlen)
