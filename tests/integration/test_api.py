@@ -6,6 +6,7 @@ malformed request gets a JSON error and leaves the server answering, check
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -250,6 +251,7 @@ def test():
         c.close()
     finally:
         g.kill()
+        shutil.rmtree(tmp, ignore_errors=True)  # the snapshots it saved
 
 
 if __name__ == "__main__":
