@@ -17,21 +17,46 @@
 /* The tasks one walk has passed, as an open-addressed set (task + 1, so
  * that 0 is an empty slot): a list that loops without coming back to
  * init_task then ends at its first repeat, each task listed once, rather
- * than going VMI_MAX_TASKS times round the loop. */
-#define SEEN_SLOTS (2u * VMI_MAX_TASKS) /* a power of two: at most half full */
+ * than going VMI_MAX_TASKS times round the loop.  It starts small and
+ * doubles when half full, so a walk pays for the tasks it passes (a
+ * lookup by pid that stops early, tens of tasks), not for the longest
+ * list there may be (the 512 KiB a fixed set for VMI_MAX_TASKS took, per
+ * walk). */
+struct seen_set {
+	uint64_t *slot;
+	size_t cap, n; /* cap: a power of two */
+};
 
-static bool seen_before(uint64_t *seen, uint64_t task)
+/* The slot holding key, or the empty one where it goes. */
+static uint64_t *seen_slot(uint64_t *slot, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)((key >> 3) * 0x9e3779b97f4a7c15ull >> 40) & (cap - 1);
+	while (slot[i] && slot[i] != key)
+		i = (i + 1) & (cap - 1);
+	return &slot[i];
+}
+
+static bool seen_before(struct seen_set *s, uint64_t task)
 {
 	uint64_t key = task + 1;
-	if (!seen || !key)
-		return false; /* no set (out of memory): the count still bounds the walk */
-	size_t i = (size_t)((key >> 3) * 0x9e3779b97f4a7c15ull >> 40) & (SEEN_SLOTS - 1);
-	while (seen[i]) {
-		if (seen[i] == key)
-			return true;
-		i = (i + 1) & (SEEN_SLOTS - 1);
+	if (!key)
+		return false;
+	if (2 * (s->n + 1) > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		uint64_t *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return false; /* out of memory: the count still bounds the walk */
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				*seen_slot(slot, cap, s->slot[i]) = s->slot[i];
+		free(s->slot);
+		s->slot = slot, s->cap = cap;
 	}
-	seen[i] = key;
+	uint64_t *at = seen_slot(s->slot, s->cap, key);
+	if (*at)
+		return true;
+	*at = key;
+	s->n++;
 	return false;
 }
 
@@ -48,14 +73,14 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 		note(o, "init_task at 0x%" PRIx64 " is not readable", init);
 		return -1;
 	}
-	uint64_t *seen = calloc(SEEN_SLOTS, sizeof(*seen));
+	struct seen_set seen = {0};
 	while (next != head) {
 		if (n >= VMI_MAX_TASKS) {
 			note(o, "the task list did not end after %d tasks: cut short", VMI_MAX_TASKS);
 			break;
 		}
 		uint64_t task = next - off;
-		if (seen_before(seen, task)) {
+		if (seen_before(&seen, task)) {
 			note(o, "the task list comes back to 0x%" PRIx64 " without passing init_task "
 				"(a cycle): cut short",
 			     task);
@@ -69,7 +94,7 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 		if (fn(v, task, opaque))
 			break;
 	}
-	free(seen);
+	free(seen.slot);
 	return n;
 }
 
