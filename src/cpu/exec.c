@@ -528,6 +528,8 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
 					      unsigned room, uint64_t *gen,
 					      const void *const *handlers)
 {
+	if (b->jit) /* sites linked to its translation must not run it */
+		jit_kill(h->jit, b->jit);
 	if (!(*gen & 1)) { /* the page's first block since it was written */
 		*gen |= 1;
 		hart_protect_code_page(h, (const void *)(hpc & ~(uintptr_t)0xfff));
@@ -975,10 +977,12 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		 * back here at entry (pc >> 1) of h->jit_block when pc is odd
 		 * (cpu/jit.h). */
 		op_jit_run: {
-			struct jit_exit r = ((jit_code *)blk->jit)(x, h, base, left);
+			struct jit_exit r = jit_run(h->jit, x, h, base, left, blk->jit);
 			left = r.left;
 			h->jit->stats.exits[h->jit_exit_kind]++;
 			if (likely(!(r.pc & 1))) {
+				if (unlikely(h->jit_exit_kind == JIT_EXIT_LINK))
+					jit_link(h->jit, h->jit_link_site, h->jit_link_to);
 				pc = r.pc;
 				JUMP();
 			}

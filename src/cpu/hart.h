@@ -241,6 +241,9 @@ struct hart {
 	const struct block *jit_block;
 	uint64_t jit_base;
 	uint8_t jit_exit_kind; /* why it returned (enum jit_exit_kind), for --stats */
+	/* With JIT_EXIT_LINK: the site to link and the block it found. */
+	uint8_t *jit_link_site;
+	const struct block *jit_link_to;
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;

@@ -1,9 +1,11 @@
 /* Translating decoded blocks to x86-64 (see jit.h).
  *
- * One guest instruction at a time, each written once in emit_insn: the
- * registers the block uses most live in host registers while it runs
- * (allocate), the rest stay in h->x as memory operands.  Loads and stores
- * do the TLB hit inline; everything else exits (leave_to, chain, resume).
+ * One guest instruction at a time, each written once in emit_insn: eight
+ * guest registers live in host registers for the whole stay in
+ * translated code (`fixed`), the rest stay in h->x as memory operands.
+ * Loads and stores do the TLB hit inline; everything else exits
+ * (leave_to, chain, resume).  A static exit within the page is linked
+ * to its target's translation once found (chain, jit_link).
  * docs/cpu.md, "The JIT", says why each choice. */
 #include "cpu/jit.h"
 
@@ -18,20 +20,55 @@
 #include "cpu/hart.h"
 #include "cpu/x86.h"
 
+/* Valgrind (how docs/cpu.md's host instruction counts are measured) keeps
+ * its own translations of code, and does not see code rewritten through
+ * the writable alias (a memfd under valgrind, which it takes for a
+ * file): a linked site would keep running its old bytes.  Told, it drops
+ * them; without valgrind this is a few instructions on the cold paths
+ * that rewrite code. */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CODE_REWRITTEN(p, n) VALGRIND_DISCARD_TRANSLATIONS(p, n)
+#else
+#define CODE_REWRITTEN(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Register roles, the SysV arguments where they arrive: */
 #define R_X RDI /* h->x, the guest registers */
 #define R_BASE RDX /* the pc of the block's first instruction */
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
 #define R_TLB R10 /* h->data_tlb: nothing in a block can change it */
-/* RAX, RCX and R8 are scratch.  The guest registers a block uses most
- * live in these while it runs (RSI once data_tlb is read through it; the
- * callee-saved ones are pushed at entry and popped at every exit): */
-static const int8_t cache_regs[] = {RSI, R9, RBX, RBP, R12, R13, R14, R15};
-#define CACHE_REGS (sizeof(cache_regs) / sizeof(cache_regs[0]))
+/* RAX, RCX and R8 are scratch (RDX too, where an instruction saves the
+ * base in R8 first, as MULH and DIV do).
+ *
+ * The register interface every emitter (and jit_fp.c) keeps: guest
+ * register r lives in host register fixed_host[r] when that is not -1,
+ * for the whole stay in translated code, chained blocks included, and
+ * in h->x[r] otherwise.  The same mapping for every block is what lets a
+ * chain jump straight from one translation into the next.  The enter
+ * stub (emit_enter) pushes the callee-saved registers and loads the
+ * mapped guest registers; every exit to the interpreter jumps to the
+ * leave stub (emit_leave), which writes all of them back to h->x and
+ * pops.  So code that reads h->x[r] directly must use get_x (or
+ * op_x), and code that calls out of translated code must first save the
+ * caller-saved ones it uses (RSI, R9, R10, R11, RDX, RDI).  Which guest
+ * registers: the ones compiled RISC-V code uses most (sp, s0 and a0-a5,
+ * counted over the bench workloads), in the six callee-saved registers
+ * and RSI and R9. */
+static const struct {
+	uint8_t guest;
+	int8_t host;
+} fixed[] = {
+	{2, RBX}, {8, RBP}, {10, R12}, {11, R13}, {12, R14}, {13, R15}, {14, RSI}, {15, R9},
+};
+#define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index below scales by 16");
 
 static bool callee_saved(int reg) { return reg != RSI && reg != R9; }
+
+/* Where struct hart's fields are from R_X (h->x) */
+#define HART_OFF(field) ((int32_t)(offsetof(struct hart, field) - offsetof(struct hart, x)))
 
 /* A block whose first untranslated instruction comes sooner is left to
  * the interpreter. */
@@ -45,10 +82,9 @@ struct emit {
 	const struct block *b;
 	struct block *table; /* the hart's block table */
 	const uint8_t *start; /* the first instruction's code (a loop's target) */
+	const uint8_t *run_at; /* where a.start will run (jumps out of the buffer) */
+	const uint8_t *leave; /* the leave stub */
 	int8_t host[33]; /* the host register guest register r lives in, or -1 */
-	uint8_t cached[CACHE_REGS]; /* the guest registers that have one */
-	unsigned ncached;
-	uint32_t written; /* guest registers the block may write */
 	struct {
 		uint8_t *at;
 		unsigned i;
@@ -154,28 +190,23 @@ static void mov_imm64(struct x86 *a, int reg, uint64_t v)
 	x86_bytes(a, &v, 8);
 }
 
-/* On the way out of the translation: the cached registers the block may
- * have written back to h->x, the callee-saved ones restored. */
-static void restore(struct emit *e)
+/* jmp to `to`, outside the buffer being written (it runs at e->run_at) */
+static void jump_out(struct emit *e, const uint8_t *to)
 {
-	struct x86 *a = &e->a;
-	for (unsigned k = 0; k < e->ncached; k++)
-		if (e->written >> e->cached[k] & 1)
-			x86_op(a, X86_W, 0x89, cache_regs[k], R_X, true, 8 * e->cached[k]);
-	for (unsigned k = e->ncached; k-- > 0;)
-		if (callee_saved(cache_regs[k]))
-			x86_push(a, cache_regs[k], true);
+	uint8_t *at = x86_jump(&e->a, -1);
+	if (e->a.full)
+		return;
+	int32_t rel = (int32_t)(to - (e->run_at + (at - e->a.start) + 4));
+	memcpy(at, &rel, 4);
 }
 
-/* Back to the interpreter, saying why: RAX is set, the steps left go in
- * RDX. */
+/* Back to the interpreter, saying why: RAX is set; the leave stub writes
+ * the guest registers back and returns RAX and the steps left. */
 static void epilogue(struct emit *e, enum jit_exit_kind why)
 {
 	x86_op(&e->a, 0, 0xc6, 0, R_X, true, (int32_t)offsetof(struct hart, jit_exit_kind));
 	x86_u8(&e->a, (uint8_t)why); /* mov byte [h + jit_exit_kind], why */
-	restore(e);
-	x86_op(&e->a, X86_W, 0x89, R_LEFT, RDX, false, 0);
-	x86_u8(&e->a, 0xc3);
+	jump_out(e, e->leave);
 }
 
 _Static_assert(offsetof(struct hart, x) == 0, "a translation finds h at h->x");
@@ -188,20 +219,17 @@ static bool other_page(const struct emit *e, int64_t off)
 	return (hpc & ~(uintptr_t)0xfff) != (e->b->hpc & ~(uintptr_t)0xfff) || (hpc & 0xfff) > 0xffc;
 }
 
-/* Leave for the block `off` bytes from this one's start, in the same page
- * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
- * it: when the table holds it, current (the page's generation is this
- * block's, which is current while it runs), translated, and the steps left
- * cover it, take its steps and jump straight into its translation as if
- * the interpreter had called it.  Else return to the interpreter. */
-static void chain(struct emit *e, int64_t off)
+/* Find the block `off` bytes from this one's start, in the same page, as
+ * the interpreter's JUMP would: either slot of its pair holds it (a
+ * target built after this translation may be in the other), it is
+ * current (its generation is this block's, which is the page's while this
+ * one runs), the steps left cover it and it is translated.  Then RCX is
+ * the block, RAX its n and R8 its translation; else it jumps to one of
+ * the displacements it puts in fail[] (returns how many). */
+static unsigned find_in_page(struct emit *e, int64_t off, uint8_t *fail[4])
 {
 	struct x86 *a = &e->a;
 	uintptr_t hpc = e->b->hpc + (uintptr_t)off;
-	if (other_page(e, off))
-		return;
-	/* either slot of its pair, the one it is in now first: a target not
-	 * built yet may land in either */
 	struct block *first = block_find(e->table, hpc);
 	mov_imm64(a, RCX, (uintptr_t)first);
 	mov_imm64(a, R8, hpc);
@@ -209,7 +237,7 @@ static void chain(struct emit *e, int64_t off)
 	uint8_t *found = x86_jump(a, CC_E);
 	mov_imm64(a, RCX, (uintptr_t)block_partner(e->table, first));
 	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, hpc));
-	uint8_t *other = x86_jump(a, CC_NE);
+	fail[0] = x86_jump(a, CC_NE);
 	x86_land(a, found, a->p);
 	if (e->b->gen <= INT32_MAX) { /* cmp qword [rcx + gen], imm32 */
 		x86_op(a, X86_W, 0x81, 7, RCX, true, (int32_t)offsetof(struct block, gen));
@@ -218,23 +246,89 @@ static void chain(struct emit *e, int64_t off)
 		mov_imm64(a, R8, e->b->gen);
 		x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
 	}
-	uint8_t *stale = x86_jump(a, CC_NE);
+	fail[1] = x86_jump(a, CC_NE);
 	x86_op(a, 0, 0x0fb7, RAX, RCX, true, (int32_t)offsetof(struct block, n));
 	x86_op(a, X86_W, 0x3b, R_LEFT, RAX, false, 0);
-	uint8_t *short_of_steps = x86_jump(a, CC_B);
+	fail[2] = x86_jump(a, CC_B);
 	x86_op(a, X86_W, 0x8b, R8, RCX, true, (int32_t)offsetof(struct block, jit));
 	x86_op(a, X86_W, 0x85, R8, R8, false, 0);
-	uint8_t *untranslated = x86_jump(a, CC_E);
+	fail[3] = x86_jump(a, CC_E);
+	return 4;
+}
+
+/* A link site (chain): its layout, which jit_link fills in.  Before
+ * linking, the first instruction is a jmp to the lookup after the site. */
+enum {
+	LINK_SUB = 0, /* sub r11, n (7 bytes: 49 81 eb n32) */
+	LINK_JB = 7, /* jb LINK_UNDO (6) */
+	LINK_LEA = 13, /* lea rdx, [rdx + off] (7) */
+	LINK_JMP = 20, /* jmp to the target's translation (5) */
+	LINK_UNDO = 25, /* add r11, n (7: 49 81 c3 n32) */
+	LINK_SLOW = 32, /* jmp to the lookup (5) */
+	LINK_BYTES = 37
+};
+
+/* Leave for the block `off` bytes from this one's start, in the same page
+ * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
+ * it.  The first time the lookup (find_in_page) finds it translated, the
+ * translation returns to the interpreter to have this site linked
+ * (JIT_EXIT_LINK, jit_link): from then on the site takes the block's
+ * steps when the steps left cover it and jumps straight into its
+ * translation, with no lookup.  A site stays right because of what a
+ * link joins: two translations of the same page at the same generation,
+ * so while this one runs the target's code is the page's too, and a
+ * target dropped from the table is cut off (jit_kill).  Else return to
+ * the interpreter. */
+static void chain(struct emit *e, int64_t off)
+{
+	struct x86 *a = &e->a;
+	if (other_page(e, off))
+		return;
+	uint8_t *site = a->p;
+	uint8_t *to_slow = x86_jump(a, -1);
+	x86_u8(a, 0xcc);
+	x86_u8(a, 0xcc);
+	x86_land(a, x86_jump(a, CC_B), site + LINK_UNDO);
+	uint8_t lea[] = {0x48, 0x8d, 0x92}; /* lea rdx, [rdx + disp32]: always 7 bytes */
+	x86_bytes(a, lea, sizeof(lea));
+	x86_u32(a, (uint32_t)(int32_t)off);
+	x86_land(a, x86_jump(a, -1), site + LINK_JMP + 5); /* a jmp to its own end until linked */
+	uint8_t undo[] = {0x49, 0x81, 0xc3, 0, 0, 0, 0};
+	x86_bytes(a, undo, sizeof(undo));
+	uint8_t *slow = x86_jump(a, -1);
+	if (!a->full && a->p != site + LINK_BYTES)
+		abort(); /* the layout above: a broken invariant */
+	x86_land(a, to_slow, a->p);
+	x86_land(a, slow, a->p);
+	uint8_t *fail[4];
+	unsigned nfail = find_in_page(e, off, fail);
+	/* found: the interpreter links this site (and runs the target) */
+	mov_imm64(a, R8, (uintptr_t)(e->run_at + (site - a->start)));
+	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
+	pc_plus(a, off);
+	epilogue(e, JIT_EXIT_LINK);
+	for (unsigned k = 0; k < nfail; k++)
+		x86_land(a, fail[k], a->p);
+}
+
+/* What a translation's first bytes jump to once jit_kill has cut it off
+ * (its entries were taken by a site linked to it, the steps taken, and
+ * the base set): give the steps back and look the block up again as an
+ * unlinked site would, going on into a current translation of it or else
+ * returning to the interpreter. */
+static void emit_dead(struct emit *e)
+{
+	struct x86 *a = &e->a;
+	op_imm32(a, X86_W, 0, R_LEFT, e->b->n);
+	uint8_t *fail[4];
+	unsigned nfail = find_in_page(e, 0, fail);
 	x86_op(a, X86_W, 0x2b, R_LEFT, RAX, false, 0);
-	restore(e);
-	x86_op(a, X86_W, 0x89, R_LEFT, RCX, false, 0); /* its arguments: left, */
-	x86_op(a, X86_W, 0x8d, R_BASE, R_BASE, true, (int32_t)off); /* base, */
-	x86_op(a, X86_W, 0x89, R_X, RSI, false, 0); /* h, and x as it is */
 	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
-	x86_land(a, other, a->p);
-	x86_land(a, stale, a->p);
-	x86_land(a, short_of_steps, a->p);
-	x86_land(a, untranslated, a->p);
+	for (unsigned k = 0; k < nfail; k++)
+		x86_land(a, fail[k], a->p);
+	x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, 0);
+	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
 /* Leave for the pc in RAX (even) when it is not a static exit in this
@@ -244,7 +338,8 @@ static void chain(struct emit *e, int64_t off)
  * its pair, current (its generation is the page's), the steps left cover
  * it, translated; then take its steps and jump into its translation with
  * base = pc.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
- * R8 and R10 are free here: nothing after needs the base or the data TLB. */
+ * R8 and R10 are free here: nothing after needs the base, and the data
+ * TLB is read again on the way into the next translation. */
 static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 {
 	struct x86 *a = &e->a;
@@ -314,15 +409,13 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	x86_op(a, 0, 0x0fb7, R8, RCX, true, (int32_t)offsetof(struct block, n));
 	x86_op(a, X86_W, 0x3b, R_LEFT, R8, false, 0);
 	fail[nfail++] = x86_jump(a, CC_B);
-	x86_op(a, X86_W, 0x8b, R10, RCX, true, (int32_t)offsetof(struct block, jit));
-	x86_op(a, X86_W, 0x85, R10, R10, false, 0);
+	x86_op(a, X86_W, 0x8b, RCX, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0);
 	fail[nfail++] = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
-	restore(e);
-	x86_op(a, X86_W, 0x89, R_LEFT, RCX, false, 0); /* its arguments: left, */
-	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* base, */
-	x86_op(a, X86_W, 0x89, R_X, RSI, false, 0); /* h, and x as it is */
-	x86_op(a, 0, 0xff, 4, R10, false, 0); /* jmp r10 */
+	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
+	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
 	epilogue(e, why);
@@ -658,9 +751,6 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	}
 }
 
-/* Where struct hart's fields are from R_X (h->x) */
-#define HART_OFF(field) ((int32_t)(offsetof(struct hart, field) - offsetof(struct hart, x)))
-
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
  * mstatus.FS off, resume at the entry (the interpreter raises the
  * illegal instruction); a load NaN-boxes and marks FS dirty. */
@@ -856,51 +946,12 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	return GOES_ON;
 }
 
-/* Give the guest registers the first n instructions (those translated)
- * use most a host register each, and note every register they may write.  Loading and saving them costs at
- * every entry and exit: a block that loops to its own start gets all
- * eight for registers used twice or more; others only the two that need
- * no saving, for registers used three times or more. */
-static void allocate(struct emit *e, const struct decoded_insn *d, unsigned n)
+/* The fixed mapping (above) as e->host */
+static void map_fixed(struct emit *e)
 {
-	unsigned uses[32] = {0};
-	bool loops = false;
-	for (unsigned i = 0; i < n; i++) {
-		struct reg_use u;
-		decode_reg_use(&d[i], &u);
-		e->written |= u.x_written;
-		for (unsigned r = 1; r < 32; r++)
-			uses[r] += (u.x_read >> r & 1) + (u.x_written >> r & 1);
-		if (d[i].op >= OP_BEQ && d[i].op <= OP_BGEU && e->b->insn[i].pcoff + d[i].imm == 0)
-			loops = true;
-	}
-	unsigned regs = loops ? CACHE_REGS : 2, least = loops ? 2 : 3;
 	memset(e->host, -1, sizeof(e->host));
-	while (e->ncached < regs) {
-		unsigned best = 0;
-		for (unsigned r = 1; r < 32; r++)
-			if (uses[r] > uses[best])
-				best = r;
-		if (uses[best] < least)
-			break;
-		uses[best] = 0;
-		e->host[best] = cache_regs[e->ncached];
-		e->cached[e->ncached++] = (uint8_t)best;
-	}
-}
-
-/* Save the callee-saved registers the block uses, move the arguments
- * where the block wants them, load the cached guest registers. */
-static void prologue(struct emit *e)
-{
-	struct x86 *a = &e->a;
-	for (unsigned k = 0; k < e->ncached; k++)
-		if (callee_saved(cache_regs[k]))
-			x86_push(a, cache_regs[k], false);
-	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
-	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
-	for (unsigned k = 0; k < e->ncached; k++) /* RSI (h) is read above: now free */
-		x86_op(a, X86_W, 0x8b, cache_regs[k], R_X, true, 8 * e->cached[k]);
+	for (unsigned k = 0; k < NFIXED; k++)
+		e->host[fixed[k].guest] = fixed[k].host;
 }
 
 /* How many of the block's first instructions emit_insn translates: a dry
@@ -910,7 +961,7 @@ static unsigned translated_prefix(const struct emit *e, const struct decoded_ins
 {
 	uint8_t scratch[8192];
 	struct emit t = {.a = {scratch, scratch, scratch + sizeof(scratch), false}, .b = e->b,
-			 .table = e->table, .start = scratch};
+			 .table = e->table, .start = scratch, .run_at = scratch, .leave = scratch};
 	memset(t.host, -1, sizeof(t.host));
 	for (unsigned i = 0; i < e->b->n; i++) {
 		enum emitted how = emit_insn(&t, i, e->b->insn[i].pcoff, &d[i]);
@@ -940,8 +991,8 @@ static bool emit_block(struct emit *e)
 	 * instructions: a loss */
 	if (prefix < b->n && prefix < JIT_MIN_PREFIX)
 		return false;
-	allocate(e, d, prefix);
-	prologue(e);
+	map_fixed(e);
+	uint8_t *to_dead = x86_jump(a, -1); /* never run: where jit_kill finds emit_dead */
 	e->start = a->p;
 	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++)
@@ -954,6 +1005,8 @@ static bool emit_block(struct emit *e)
 		x86_land(a, e->miss[k].at, a->p);
 		resume(e, e->miss[k].i, JIT_EXIT_MISS);
 	}
+	x86_land(a, to_dead, a->p);
+	emit_dead(e);
 	return true;
 }
 
@@ -972,21 +1025,97 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 {
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
-	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table};
+	size_t at = (j->used + 15) & ~(size_t)15;
+	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table,
+			 .run_at = j->code + at, .leave = j->leave};
 	if (!emit_block(&e) || e.a.full)
 		return JIT_NOT_TRANSLATED;
-	size_t len = (size_t)(e.a.p - buf), at = (j->used + 15) & ~(size_t)15;
+	size_t len = (size_t)(e.a.p - buf);
 	if (at + len > j->size) {
 		j->stats.flushes++;
 		return JIT_FULL;
 	}
-	memcpy(j->code_w + at, buf, len); /* relative jumps only: the code runs anywhere */
+	memcpy(j->code_w + at, buf, len);
+	CODE_REWRITTEN(j->code + at, len); /* after a flush, old code was here */
 	j->used = at + len;
-	b->jit = j->code + at;
+	b->jit = j->code + at + (e.start - buf); /* past the jmp to emit_dead */
 	j->stats.blocks++;
 	j->stats.code_bytes += len;
 	j->stats.translate_ns += now_ns() - t0;
 	return JIT_DONE;
+}
+
+/* The writable alias of translated code at p */
+static uint8_t *writable(struct jit *j, const uint8_t *p) { return j->code_w + (p - j->code); }
+
+void jit_link(struct jit *j, uint8_t *site, const struct block *to)
+{
+	uint8_t *w = writable(j, site);
+	uint32_t n = to->n;
+	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
+	memcpy(w + LINK_UNDO + 3, &n, 4);
+	memcpy(w + LINK_JMP + 1, &rel, 4);
+	uint8_t sub[7] = {0x49, 0x81, 0xeb};
+	memcpy(sub + 3, &n, 4);
+	memcpy(w + LINK_SUB, sub, sizeof(sub));
+	CODE_REWRITTEN(site, LINK_BYTES);
+}
+
+void jit_kill(struct jit *j, const void *code)
+{
+	const uint8_t *p = code;
+	int32_t rel; /* of the jmp to emit_dead just before the entry: to p + rel */
+	memcpy(&rel, p - 4, 4);
+	rel -= 5; /* the same target from a jmp at p */
+	uint8_t jmp[5] = {0xe9};
+	memcpy(jmp + 1, &rel, 4);
+	memcpy(writable(j, p), jmp, sizeof(jmp));
+	CODE_REWRITTEN(p, sizeof(jmp));
+}
+
+/* The enter stub, which op_jit_run calls (jit_run): save the
+ * callee-saved registers, move the arguments where translations want
+ * them, load the mapped guest registers (RSI, h, last: x is h), and jump
+ * to the translation (R8, the fifth argument). */
+static void emit_enter(struct x86 *a)
+{
+	for (unsigned k = 0; k < NFIXED; k++)
+		if (callee_saved(fixed[k].host))
+			x86_push(a, fixed[k].host, false);
+	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
+	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
+	for (unsigned k = NFIXED; k-- > 0;)
+		x86_op(a, X86_W, 0x8b, fixed[k].host, R_X, true, 8 * fixed[k].guest);
+	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
+}
+
+/* The leave stub, where every exit to the interpreter goes with the pc
+ * (or 2i + 1) in RAX: write every mapped guest register back, restore
+ * the callee-saved ones, return RAX and the steps left (RDX). */
+static void emit_leave(struct x86 *a)
+{
+	for (unsigned k = 0; k < NFIXED; k++)
+		x86_op(a, X86_W, 0x89, fixed[k].host, R_X, true, 8 * fixed[k].guest);
+	for (unsigned k = NFIXED; k-- > 0;)
+		if (callee_saved(fixed[k].host))
+			x86_push(a, fixed[k].host, true);
+	x86_op(a, X86_W, 0x89, R_LEFT, RDX, false, 0);
+	x86_u8(a, 0xc3);
+}
+
+/* Write both stubs at the start of an empty code cache. */
+static void emit_stubs(struct jit *j)
+{
+	struct x86 a = {j->code_w, j->code_w, j->code_w + 256, false};
+	emit_enter(&a);
+	size_t leave = ((size_t)(a.p - a.start) + 15) & ~(size_t)15;
+	a.p = a.start + leave;
+	emit_leave(&a);
+	if (a.full)
+		abort(); /* 256 bytes hold both: a broken invariant */
+	j->leave = j->code + leave;
+	j->stubs = (size_t)(a.p - a.start);
+	j->used = j->stubs;
 }
 
 /* The second mapping of the shared memory at w: mremap of size 0 maps
@@ -1035,7 +1164,7 @@ static int map_cache(struct jit *j)
 	madvise(j->code_w, JIT_CACHE_BYTES, MADV_DONTFORK);
 	madvise(j->code, JIT_CACHE_BYTES, MADV_DONTFORK);
 	j->size = JIT_CACHE_BYTES;
-	j->used = 0;
+	emit_stubs(j);
 	return 0;
 }
 
@@ -1059,7 +1188,7 @@ int jit_after_fork(struct jit *j)
 
 void jit_reset(struct jit *j)
 {
-	j->used = 0;
+	j->used = j->stubs; /* the stubs stay */
 }
 
 void jit_free(struct jit *j)

@@ -36,10 +36,13 @@ struct jit_exit {
 	uint64_t left;
 };
 
-/* A translation: x is h->x, base the pc of the block's first
+/* The enter stub at the start of the code cache, which runs translation
+ * `code` (a block's jit): x is h->x, base the pc of the block's first
  * instruction, left the steps the interpreter has left after taking the
- * block's. */
-typedef struct jit_exit jit_code(uint64_t *x, struct hart *h, uint64_t base, uint64_t left);
+ * block's.  Translations themselves are entered only through it or by a
+ * chain from another (jit.c says what they keep in which register). */
+typedef struct jit_exit jit_entry(uint64_t *x, struct hart *h, uint64_t base, uint64_t left,
+				  const void *code);
 
 /* Why a translation returned to the interpreter (jit_stats.exits): the
  * translation notes it in h->jit_exit_kind on its way out. */
@@ -49,6 +52,7 @@ enum jit_exit_kind {
 	JIT_EXIT_OTHER_PAGE, /* a static exit to another page its lookup did not chain */
 	JIT_EXIT_UNTRANSLATED, /* an instruction the JIT leaves to the interpreter */
 	JIT_EXIT_MISS, /* a TLB miss (or FP off) */
+	JIT_EXIT_LINK, /* a static exit in the page found its target: link the site (jit_link) */
 	JIT_EXIT_KINDS
 };
 
@@ -65,12 +69,23 @@ struct jit {
 	 * `code_w`; no mapping is both (docs/cpu.md, "W^X"). */
 	uint8_t *code, *code_w;
 	size_t size, used;
+	/* The enter stub is at `code`, the leave stub at `leave`: the first
+	 * `stubs` bytes, written once per mapping and kept by jit_reset. */
+	const uint8_t *leave;
+	size_t stubs;
 	unsigned threshold; /* interpreted entries before a block is translated */
 	struct jit_stats stats;
 };
 
 #define JIT_CACHE_BYTES (32u << 20)
 #define JIT_THRESHOLD_MAX 65535 /* struct block's use count is 16 bits */
+
+/* Run the translation `code` (jit_entry). */
+static inline struct jit_exit jit_run(const struct jit *j, uint64_t *x, struct hart *h,
+				      uint64_t base, uint64_t left, const void *code)
+{
+	return ((jit_entry *)(void *)j->code)(x, h, base, left, code);
+}
 
 /* A JIT with an empty code cache, or NULL when it cannot be mapped. */
 struct jit *jit_new(unsigned threshold);
@@ -84,6 +99,17 @@ enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
  * leaves to the interpreter.  JIT_FULL: the code cache has no room; empty it
  * (jit_reset) and try again. */
 enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b);
+
+/* Link the site h->jit_link_site of a translation that returned
+ * JIT_EXIT_LINK to block `to` (h->jit_link_to), which it found current
+ * and translated: from then on it jumps straight into to's translation
+ * (jit.c, chain).  Call it before anything else runs. */
+void jit_link(struct jit *j, uint8_t *site, const struct block *to);
+
+/* Cut off the translation `code` (a block's jit) that its block drops,
+ * when the block is rebuilt: sites linked to it look its pc up again
+ * instead of running it. */
+void jit_kill(struct jit *j, const void *code);
 
 /* Empty the code cache.  The caller has cleared every block's jit. */
 void jit_reset(struct jit *j);
