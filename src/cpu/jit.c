@@ -257,16 +257,20 @@ static unsigned find_in_page(struct emit *e, int64_t off, uint8_t *fail[4])
 }
 
 /* A link site (chain): its layout, which jit_link fills in.  Before
- * linking, the first instruction is a jmp to the lookup after the site. */
+ * linking, the first instruction is a jmp to the lookup after the site,
+ * and LINK_UNDO's immediate holds `unrun`, the steps the exit gives
+ * back.  Linked, the site takes k = the target's n - unrun steps. */
 enum {
-	LINK_SUB = 0, /* sub r11, n (7 bytes: 49 81 eb n32) */
+	LINK_SUB = 0, /* sub r11, k (7 bytes: 49 81 eb k32), or add r11, -k */
 	LINK_JB = 7, /* jb LINK_UNDO (6) */
 	LINK_LEA = 13, /* lea rdx, [rdx + off] (7) */
 	LINK_JMP = 20, /* jmp to the target's translation (5) */
-	LINK_UNDO = 25, /* add r11, n (7: 49 81 c3 n32) */
+	LINK_UNDO = 25, /* add r11, k (7: 49 81 c3 k32) */
 	LINK_SLOW = 32, /* jmp to the lookup (5) */
 	LINK_BYTES = 37
 };
+#define SUB_R11 0x49, 0x81, 0xeb
+#define ADD_R11 0x49, 0x81, 0xc3
 
 /* Leave for the block `off` bytes from this one's start, in the same page
  * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
@@ -279,11 +283,9 @@ enum {
  * so while this one runs the target's code is the page's too, and a
  * target dropped from the table is cut off (jit_kill).  Else return to
  * the interpreter. */
-static void chain(struct emit *e, int64_t off)
+static void chain(struct emit *e, int64_t off, unsigned unrun)
 {
 	struct x86 *a = &e->a;
-	if (other_page(e, off))
-		return;
 	uint8_t *site = a->p;
 	uint8_t *to_slow = x86_jump(a, -1);
 	x86_u8(a, 0xcc);
@@ -293,13 +295,15 @@ static void chain(struct emit *e, int64_t off)
 	x86_bytes(a, lea, sizeof(lea));
 	x86_u32(a, (uint32_t)(int32_t)off);
 	x86_land(a, x86_jump(a, -1), site + LINK_JMP + 5); /* a jmp to its own end until linked */
-	uint8_t undo[] = {0x49, 0x81, 0xc3, 0, 0, 0, 0};
+	uint8_t undo[] = {ADD_R11, (uint8_t)unrun, 0, 0, 0}; /* unrun < BLOCK_MAX_INSNS */
 	x86_bytes(a, undo, sizeof(undo));
 	uint8_t *slow = x86_jump(a, -1);
 	if (!a->full && a->p != site + LINK_BYTES)
 		abort(); /* the layout above: a broken invariant */
 	x86_land(a, to_slow, a->p);
 	x86_land(a, slow, a->p);
+	if (unrun)
+		op_imm32(a, X86_W, 0, R_LEFT, unrun);
 	uint8_t *fail[4];
 	unsigned nfail = find_in_page(e, off, fail);
 	/* found: the interpreter links this site (and runs the target) */
@@ -425,9 +429,10 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
  * `unrun` instructions of the block after the one leaving. */
 static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 {
-	if (unrun)
+	if (!other_page(e, off))
+		chain(e, off, unrun);
+	else if (unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
-	chain(e, off);
 	pc_plus(&e->a, off);
 	if (other_page(e, off))
 		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
@@ -456,19 +461,28 @@ static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t
 			   unsigned size)
 {
 	struct x86 *a = &e->a;
-	get_x(e, X86_W, RAX, d->rs1);
-	if (d->imm)
-		op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
-	x86_op(a, X86_W, 0x89, RAX, RCX, false, 0); /* RCX = entry: (va >> 12) % 1024 * 16 */
-	x86_op(a, X86_W, 0xc1, 5, RCX, false, 0);
-	x86_u8(a, 8);
+	if (e->host[d->rs1] >= 0 && d->imm) {
+		x86_op(a, X86_W, 0x8d, RAX, e->host[d->rs1], true, d->imm); /* lea */
+	} else {
+		get_x(e, X86_W, RAX, d->rs1);
+		if (d->imm)
+			op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
+	}
+	/* RCX = the entry's offset: (va >> 12) % 1024 * 16 */
+	if (__builtin_cpu_supports("bmi2")) {
+		x86_rorx(a, RCX, RAX, 8); /* the bits below 12 are masked off */
+	} else {
+		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
+		shift_imm(a, X86_W, 5, RCX, 8);
+	}
 	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
-	x86_op(a, X86_W, 0x01, R_TLB, RCX, false, 0);
 	x86_op(a, X86_W, 0x89, RAX, R8, false, 0); /* R8 = tag_of(va, size) */
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
-	x86_op(a, X86_W, 0x3b, R8, RCX, true, table + (int32_t)offsetof(struct tlb_entry, tag));
+	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
+		     table + (int32_t)offsetof(struct tlb_entry, tag));
 	uint8_t *miss = x86_jump(a, CC_NE);
-	x86_op(a, X86_W, 0x03, RAX, RCX, true, table + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op_index(a, X86_W, 0x03, RAX, R_TLB, RCX,
+		     table + (int32_t)offsetof(struct tlb_entry, addend));
 	return miss;
 }
 
@@ -481,9 +495,52 @@ struct alu {
 static const struct alu ALU_ADD = {0x03, 0}, ALU_OR = {0x0b, 1}, ALU_AND = {0x23, 4},
 			ALU_SUB = {0x2b, 5}, ALU_XOR = {0x33, 6};
 
+/* x[rd] = x[rs], 64 bits or (flags 0) the low 32 sign-extended: MV,
+ * SEXT.W, C.MV */
+static void copy_x(struct emit *e, unsigned flags, const struct decoded_insn *d, unsigned rs)
+{
+	int w = e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
+	if (flags & X86_W) {
+		if (d->rd == rs)
+			return; /* MV to itself */
+		if (w == RAX && e->host[rs] >= 0) {
+			set_x(e, e->host[rs], d->rd);
+			return;
+		}
+		get_into(e, X86_W, w, rs);
+	} else {
+		op_x(e, X86_W, 0x63, w, rs); /* movsxd */
+	}
+	set_from(e, w, d->rd);
+}
+
+static bool plain_alu(struct alu op)
+{
+	return op.opcode == ALU_ADD.opcode || op.opcode == ALU_OR.opcode ||
+	       op.opcode == ALU_AND.opcode || op.opcode == ALU_SUB.opcode ||
+	       op.opcode == ALU_XOR.opcode;
+}
+
 /* rd = rs1 op rs2, or with flags 0 the 32-bit op sign-extended */
 static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct decoded_insn *d)
 {
+	if (!d->rd)
+		return; /* a hint: no effect */
+	if (!d->rs1 && (flags & X86_W) &&
+	    (op.opcode == ALU_ADD.opcode || op.opcode == ALU_OR.opcode || op.opcode == ALU_XOR.opcode)) {
+		copy_x(e, X86_W, d, d->rs2); /* C.MV */
+		return;
+	}
+	if ((flags & X86_W) && plain_alu(op) && e->host[d->rd] < 0 && d->rd == d->rs1) {
+		/* op [x + 8rd], rs2: the `op r/m, r` form is the opcode less 2 */
+		int r2 = e->host[d->rs2];
+		if (r2 < 0) {
+			get_x(e, X86_W, RAX, d->rs2);
+			r2 = RAX;
+		}
+		x86_op(&e->a, X86_W, op.opcode - 2, r2, R_X, true, (int32_t)(8 * d->rd));
+		return;
+	}
 	int w = work_reg(e, d, true);
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
@@ -494,6 +551,30 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 
 static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct decoded_insn *d)
 {
+	struct x86 *a = &e->a;
+	int hd = e->host[d->rd], h1 = e->host[d->rs1];
+	if (!d->rd)
+		return; /* a hint: no effect */
+	if (!d->rs1) { /* LI: the immediate, sign-extended (AND: 0) */
+		op_x(e, X86_W, 0xc7, 0, d->rd);
+		x86_u32(a, op.opcode == ALU_AND.opcode ? 0 : (uint32_t)d->imm);
+		return;
+	}
+	if (op.opcode == ALU_ADD.opcode && !d->imm) {
+		copy_x(e, flags, d, d->rs1); /* MV, SEXT.W */
+		return;
+	}
+	if (op.opcode == ALU_ADD.opcode && hd >= 0 && h1 >= 0 && d->rd != d->rs1) {
+		x86_op(a, flags, 0x8d, hd, h1, true, d->imm); /* lea */
+		if (!(flags & X86_W))
+			sext_w(a, hd);
+		return;
+	}
+	if ((flags & X86_W) && hd < 0 && d->rd == d->rs1) { /* op qword [x + 8rd], imm */
+		x86_op(a, X86_W, 0x81, (int)op.ext, R_X, true, (int32_t)(8 * d->rd));
+		x86_u32(a, (uint32_t)d->imm);
+		return;
+	}
 	int w = work_reg(e, d, false);
 	get_into(e, flags, w, d->rs1);
 	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
@@ -743,11 +824,18 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size);
 	e->miss[e->nmiss++].i = i;
 	if (store) {
-		get_x(e, X86_W, RCX, d->rs2);
-		x86_op(a, form[d->op].flags, form[d->op].opcode, RCX, RAX, true, 0);
+		/* from rs2's host register, except a byte of RSP-RDI, which
+		 * would need a REX prefix x86_op leaves out (it names AH-BH) */
+		int h = e->host[d->rs2];
+		if (h < 0 || (form[d->op].size == 1 && h >= RSP && h <= RDI)) {
+			get_x(e, X86_W, RCX, d->rs2);
+			h = RCX;
+		}
+		x86_op(a, form[d->op].flags, form[d->op].opcode, h, RAX, true, 0);
 	} else {
-		x86_op(a, form[d->op].flags, form[d->op].opcode, RAX, RAX, true, 0);
-		set_x(e, RAX, d->rd);
+		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
+		x86_op(a, form[d->op].flags, form[d->op].opcode, w, RAX, true, 0);
+		set_from(e, w, d->rd);
 	}
 }
 
@@ -793,9 +881,19 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 {
 	struct x86 *a = &e->a;
 	unsigned n = e->b->n;
-	int r1 = e->host[d->rs1] >= 0 ? e->host[d->rs1] : RAX;
-	get_into(e, X86_W, r1, d->rs1);
-	op_x(e, X86_W, 0x3b, r1, d->rs2);
+	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
+	if (!d->rs2 && h1 >= 0) { /* against zero: the flags of cmp r, 0 */
+		x86_op(a, X86_W, 0x85, h1, h1, false, 0); /* test */
+	} else if (!d->rs2 && d->rs1) {
+		x86_op(a, X86_W, 0x83, 7, R_X, true, (int32_t)(8 * d->rs1)); /* cmp qword [m], 0 */
+		x86_u8(a, 0);
+	} else if (h1 < 0 && h2 >= 0 && d->rs1) {
+		x86_op(a, X86_W, 0x39, h2, R_X, true, (int32_t)(8 * d->rs1)); /* cmp [m], rs2 */
+	} else {
+		int r1 = h1 >= 0 ? h1 : RAX;
+		get_into(e, X86_W, r1, d->rs1);
+		op_x(e, X86_W, 0x3b, r1, d->rs2);
+	}
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
@@ -1051,13 +1149,21 @@ static uint8_t *writable(struct jit *j, const uint8_t *p) { return j->code_w + (
 void jit_link(struct jit *j, uint8_t *site, const struct block *to)
 {
 	uint8_t *w = writable(j, site);
-	uint32_t n = to->n;
-	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
-	memcpy(w + LINK_UNDO + 3, &n, 4);
+	int32_t unrun, rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
+	memcpy(&unrun, w + LINK_UNDO + 3, 4);
+	int32_t k = (int32_t)to->n - unrun;
+	/* a borrow means too few steps; adding (k < 0) never carries */
+	uint8_t take[7] = {SUB_R11}, undo[7] = {ADD_R11};
+	if (k < 0) {
+		take[2] = undo[2]; /* add r11, -k */
+		undo[2] = 0xeb; /* never run */
+		k = -k;
+	}
+	memcpy(take + 3, &k, 4);
+	memcpy(undo + 3, &k, 4);
+	memcpy(w + LINK_UNDO, undo, sizeof(undo));
 	memcpy(w + LINK_JMP + 1, &rel, 4);
-	uint8_t sub[7] = {0x49, 0x81, 0xeb};
-	memcpy(sub + 3, &n, 4);
-	memcpy(w + LINK_SUB, sub, sizeof(sub));
+	memcpy(w + LINK_SUB, take, sizeof(take));
 	CODE_REWRITTEN(site, LINK_BYTES);
 }
 

@@ -1,7 +1,6 @@
 /* A small x86-64 encoder: the handful of instruction forms the JIT
- * (cpu/jit.c) emits, and nothing else.  Memory operands are always
- * [base + disp] with a base that needs no SIB byte (not RSP, RBP, R12 or
- * R13), which is all the JIT uses. */
+ * (cpu/jit.c) emits, and nothing else.  Memory operands are [base +
+ * disp] (x86_op) or [base + index + disp] (x86_op_index). */
 #ifndef KEEL_CPU_X86_H
 #define KEEL_CPU_X86_H
 
@@ -55,12 +54,50 @@ static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int re
 	if (opcode > 0xff)
 		x86_u8(a, (uint8_t)(opcode >> 8));
 	x86_u8(a, (uint8_t)opcode);
-	unsigned mod = !mem ? 3 : disp == 0 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+	/* a base of RBP or R13 with no displacement would mean RIP-relative,
+	 * of RSP or R12 a SIB byte: given a zero displacement, and a SIB
+	 * byte with no index */
+	unsigned mod = !mem ? 3 : disp == 0 && (rm & 7) != 5 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
 	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | (rm & 7)));
+	if (mod != 3 && (rm & 7) == 4)
+		x86_u8(a, 0x24);
 	if (mod == 1)
 		x86_u8(a, (uint8_t)disp);
 	else if (mod == 2)
 		x86_u32(a, (uint32_t)disp);
+}
+
+/* One instruction [66] [REX] opcode ModRM SIB [disp] whose memory operand
+ * is [base + index + disp] (index not RSP). */
+static inline void x86_op_index(struct x86 *a, unsigned flags, unsigned opcode, int reg,
+				int base, int index, int32_t disp)
+{
+	if (flags & X86_16)
+		x86_u8(a, 0x66);
+	uint8_t rex = (uint8_t)(0x40 | ((flags & X86_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) |
+				((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0));
+	if (rex != 0x40)
+		x86_u8(a, rex);
+	if (opcode > 0xff)
+		x86_u8(a, (uint8_t)(opcode >> 8));
+	x86_u8(a, (uint8_t)opcode);
+	/* a base of RBP or R13 with no displacement means something else */
+	unsigned mod = disp == 0 && (base & 7) != 5 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
+	x86_u8(a, (uint8_t)((index & 7) << 3 | (base & 7)));
+	if (mod == 1)
+		x86_u8(a, (uint8_t)disp);
+	else if (mod == 2)
+		x86_u32(a, (uint32_t)disp);
+}
+
+/* RORX dst, src, count (BMI2): a rotate that leaves src and the flags
+ * alone, 64-bit. */
+static inline void x86_rorx(struct x86 *a, int dst, int src, uint8_t count)
+{
+	uint8_t v[] = {0xc4, (uint8_t)(((dst & 8) ? 0 : 0x80) | 0x40 | ((src & 8) ? 0 : 0x20) | 3),
+		       0xfb, 0xf0, (uint8_t)(0xc0 | (dst & 7) << 3 | (src & 7)), count};
+	x86_bytes(a, v, sizeof(v));
 }
 
 /* PUSH and POP of a 64-bit register, in their short forms (0x50 + r,
