@@ -53,6 +53,11 @@ bool seen_before(struct seen_set *s, uint64_t addr)
 	return false;
 }
 
+bool seen_has(const struct seen_set *s, uint64_t addr)
+{
+	return s->cap && addr + 1 && *seen_slot(s->slot, s->cap, addr + 1);
+}
+
 void seen_free(struct seen_set *s)
 {
 	free(s->slot);

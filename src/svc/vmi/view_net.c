@@ -135,23 +135,10 @@ static void unix_name(struct vmi *v, uint64_t sk, char *buf, size_t max)
 
 struct net_ctx {
 	struct view_out *o;
-	uint64_t *held; /* the socks descriptors hold */
-	size_t n, cap;
+	struct seen_set held; /* the socks descriptors hold */
+	struct seen_set chained; /* the socks the TCP tables' chains passed */
 	long unowned;
 };
-
-static void hold(struct net_ctx *c, uint64_t sk)
-{
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 64;
-		uint64_t *p = realloc(c->held, cap * sizeof(*p));
-		if (!p)
-			return;
-		c->held = p;
-		c->cap = cap;
-	}
-	c->held[c->n++] = sk;
-}
 
 static void socket_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void *opaque)
 {
@@ -166,7 +153,7 @@ static void socket_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void
 		note(c->o, "a socket is unreadable");
 		return;
 	}
-	hold(c, sk);
+	seen_before(&c->held, sk);
 	kfield(v, sock, F_SOCKET_TYPE, &type);
 	kfield(v, sk, F_SK_PROTOCOL, &proto);
 	json_t *row = json_object();
@@ -183,9 +170,8 @@ static void socket_row(struct vmi *v, uint64_t task, int fd, uint64_t file, void
 /* A TCP socket from the tables: listed if no descriptor held it. */
 static void table_sock(struct vmi *v, struct net_ctx *c, uint64_t sk)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (c->held[i] == sk)
-			return;
+	if (seen_has(&c->held, sk))
+		return;
 	uint64_t family = 0;
 	kfield(v, sk, F_SK_FAMILY, &family);
 	json_t *row = json_pack("{s:n,s:n,s:n,s:n,s:n}", "pid", "tgid", "comm", "fd", "inode");
@@ -202,6 +188,11 @@ static void walk_chain(struct vmi *v, struct net_ctx *c, uint64_t first, long *b
 		if (*budget <= 0) {
 			note(c->o, "the TCP tables hold more than %d sockets (a cycle?): cut short",
 			     VMI_MAX_LIST);
+			return;
+		}
+		if (seen_before(&c->chained, p)) {
+			note(c->o, "a TCP hash chain comes back to 0x%" PRIx64 " (a cycle): cut short",
+			     p);
 			return;
 		}
 		table_sock(v, c, p - link);
@@ -273,11 +264,12 @@ int view_net(struct vmi *v, struct view_out *o, const char *arg, char *err, size
 	struct net_ctx c = {.o = o};
 	if (for_each_task(v, o, net_task, &c) < 0) {
 		snprintf(err, errlen, "%s", json_string_value(json_array_get(o->notes, 0)));
-		free(c.held);
+		seen_free(&c.held);
 		return -1;
 	}
 	tcp_tables(v, &c);
 	json_object_set_new(o->extra, "unowned", json_integer(c.unowned));
-	free(c.held);
+	seen_free(&c.held);
+	seen_free(&c.chained);
 	return 0;
 }
