@@ -203,6 +203,32 @@ static void walk_chain(struct vmi *v, struct net_ctx *c, uint64_t first, long *b
 	}
 }
 
+/* The 8 bytes at va, read through a copy of the 4 KiB page that holds
+ * them: a table of millions of buckets is read a page at a time, not a
+ * bucket at a time (the walk of a hostile 4 Mi-bucket table took 88% of
+ * the fuzz target's time).  A page that cannot be read whole, or a value
+ * across two pages, is read on its own, so each value is what kread
+ * would give. */
+struct page_cursor {
+	uint64_t page; /* the va of the page in buf, or 1: none */
+	uint8_t buf[4096];
+};
+
+static int cursor_read64(const struct vmi *v, struct page_cursor *pc, uint64_t va, uint64_t *out)
+{
+	uint64_t page = va & ~4095ull;
+	if ((va & 4095) > 4096 - 8)
+		return kread(v, va, out, 8);
+	if (pc->page != page) {
+		pc->page = 1;
+		if (kread(v, page, pc->buf, sizeof(pc->buf)))
+			return kread(v, va, out, 8);
+		pc->page = page;
+	}
+	memcpy(out, pc->buf + (va & 4095), 8);
+	return 0;
+}
+
 /* Every bucket of one table: base, mask, bucket size, the chain's offset. */
 static void walk_table(struct vmi *v, struct net_ctx *c, uint64_t base, uint64_t mask,
 		       uint32_t size, uint32_t head_off, long *budget)
@@ -214,14 +240,21 @@ static void walk_table(struct vmi *v, struct net_ctx *c, uint64_t base, uint64_t
 		     MAX_BUCKETS);
 		mask = MAX_BUCKETS - 1;
 	}
+	struct page_cursor *pc = malloc(sizeof(*pc));
+	if (!pc) {
+		note(c->o, "out of memory: a TCP hash table is not walked");
+		return;
+	}
+	pc->page = 1;
 	for (uint64_t i = 0; i <= mask && *budget > 0; i++) {
 		uint64_t first;
-		if (kread(v, base + i * size + head_off, &first, 8)) {
+		if (cursor_read64(v, pc, base + i * size + head_off, &first)) {
 			note(c->o, "a TCP hash table is unreadable: cut short");
-			return;
+			break;
 		}
 		walk_chain(v, c, first, budget);
 	}
+	free(pc);
 }
 
 static void tcp_tables(struct vmi *v, struct net_ctx *c)
