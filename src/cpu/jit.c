@@ -335,6 +335,19 @@ static void emit_dead(struct emit *e)
 	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
+/* RCX = the offset of the TLB entry for the address in RAX:
+ * (va >> 12) % 1024 * 16 */
+static void entry_offset(struct x86 *a)
+{
+	if (__builtin_cpu_supports("bmi2")) {
+		x86_rorx(a, RCX, RAX, 8); /* the bits below 12 are masked off */
+	} else {
+		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
+		shift_imm(a, X86_W, 5, RCX, 8);
+	}
+	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
+}
+
 /* Leave for the pc in RAX (even) when it is not a static exit in this
  * page: a jump through a register, or to another page.  Look it up as the
  * interpreter's dispatch would: its page in the exec TLB (the tag matches
@@ -350,20 +363,28 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	uint8_t *fail[6];
 	unsigned nfail = 0;
 	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
-	uint8_t *have_page = NULL;
+	uint8_t *have_slot = NULL;
 	if (why == JIT_EXIT_JALR) {
 		/* A target in this block's page (a jump table, a loop's call)
 		 * needs no TLB: its offset in the page is pc - base plus
-		 * base's, its host page and generation this block's. */
+		 * base's, its host page and generation this block's.  The
+		 * page's slots are consecutive (a page's first slot is a
+		 * multiple of 2048), so its slot is the first one's plus the
+		 * offset / 2 slots. */
+		_Static_assert(BLOCK_TABLE_SIZE % 2048 == 0, "a page's slots do not wrap");
+		uintptr_t page = e->b->hpc & ~(uintptr_t)0xfff;
 		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
 		x86_op(a, X86_W, 0x2b, RCX, R_BASE, false, 0);
 		op_imm32(a, X86_W, 0, RCX, (uint32_t)(e->b->hpc & 0xfff));
 		op_imm32(a, X86_W, 7, RCX, 0xffc);
 		uint8_t *elsewhere = x86_jump(a, CC_A);
-		mov_imm64(a, RDX, e->b->hpc & ~(uintptr_t)0xfff);
+		mov_imm64(a, RDX, page);
 		x86_op(a, X86_W, 0x01, RCX, RDX, false, 0); /* RDX = hpc */
+		shift_imm(a, X86_W, 4, RCX, 8); /* offset / 2 * 512 */
+		mov_imm64(a, R10, (uintptr_t)block_slot(e->table, page));
+		x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 		mov_imm64(a, R8, e->b->gen);
-		have_page = x86_jump(a, -1);
+		have_slot = x86_jump(a, -1);
 		x86_land(a, elsewhere, a->p);
 	}
 	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
@@ -371,27 +392,18 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	op_imm32(a, 0, 7, RCX, 0xffc);
 	fail[nfail++] = x86_jump(a, CC_A);
 	x86_op(a, X86_W, 0x8b, R10, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
-	x86_op(a, X86_W, 0x89, RAX, RCX, false, 0); /* RCX = (pc >> 12) % 1024 */
-	shift_imm(a, X86_W, 5, RCX, 12);
-	op_imm32(a, 0, 4, RCX, TLB_ENTRIES - 1);
-	x86_op(a, X86_W, 0x8d, R8, R10, true, (int32_t)offsetof(struct tlb, exec_gen));
-	/* R8 = &exec_gen[i], RCX = &exec[i] less the exec offset (x86.h has no
-	 * scaled index) */
-	x86_op(a, X86_W, 0x89, RCX, RDX, false, 0);
-	shift_imm(a, X86_W, 4, RDX, 3);
-	x86_op(a, X86_W, 0x01, RDX, R8, false, 0);
-	shift_imm(a, X86_W, 4, RCX, 4);
-	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	entry_offset(a); /* RCX = i * 16, i = (pc >> 12) % 1024 */
 	x86_op(a, X86_W, 0x89, RAX, RDX, false, 0); /* the tag: pc's page */
 	op_imm32(a, X86_W, 4, RDX, ~0xfffu);
-	x86_op(a, X86_W, 0x3b, RDX, RCX, true, exec + (int32_t)offsetof(struct tlb_entry, tag));
+	x86_op_index(a, X86_W, 0x3b, RDX, R10, RCX, exec + (int32_t)offsetof(struct tlb_entry, tag));
 	fail[nfail++] = x86_jump(a, CC_NE);
-	x86_op(a, X86_W, 0x8b, RDX, RCX, true, exec + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op_index(a, X86_W, 0x8b, RDX, R10, RCX,
+		     exec + (int32_t)offsetof(struct tlb_entry, addend));
 	x86_op(a, X86_W, 0x01, RAX, RDX, false, 0); /* RDX = hpc */
-	x86_op(a, X86_W, 0x8b, R8, R8, true, 0);
+	_Static_assert(sizeof(((struct tlb *)0)->exec_gen[0]) == 8, "i * 8 is the offset / 2");
+	shift_imm(a, 0, 5, RCX, 1);
+	x86_op_index(a, X86_W, 0x8b, R8, R10, RCX, (int32_t)offsetof(struct tlb, exec_gen));
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
-	if (have_page)
-		x86_land(a, have_page, a->p);
 	/* RCX = block_slot(table, hpc), or its partner when that holds it */
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
 	shift_imm(a, X86_W, 5, RCX, 1);
@@ -400,11 +412,13 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	_Static_assert(sizeof(struct block) == 1 << 9, "the slot index above scales by 512");
 	mov_imm64(a, R10, (uintptr_t)e->table);
 	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	if (have_slot)
+		x86_land(a, have_slot, a->p);
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *found = x86_jump(a, CC_E);
-	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* the partner: slot index ^ 1 */
+	/* the partner: slot index ^ 1, which is the address's 512 bit as
+	 * the table is page-aligned (jit_translate) */
 	op_imm32(a, X86_W, 6, RCX, sizeof(struct block));
-	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	fail[nfail++] = x86_jump(a, CC_NE);
 	x86_land(a, found, a->p);
@@ -468,14 +482,7 @@ static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t
 		if (d->imm)
 			op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
 	}
-	/* RCX = the entry's offset: (va >> 12) % 1024 * 16 */
-	if (__builtin_cpu_supports("bmi2")) {
-		x86_rorx(a, RCX, RAX, 8); /* the bits below 12 are masked off */
-	} else {
-		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
-		shift_imm(a, X86_W, 5, RCX, 8);
-	}
-	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
+	entry_offset(a);
 	x86_op(a, X86_W, 0x89, RAX, R8, false, 0); /* R8 = tag_of(va, size) */
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
 	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
@@ -931,8 +938,10 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		return LEFT_BLOCK;
 	case OP_JALR:
 		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
-		pc_plus(a, (int64_t)pcoff + d->len);
-		set_x(e, RAX, d->rd);
+		if (d->rd) {
+			pc_plus(a, (int64_t)pcoff + d->len);
+			set_x(e, RAX, d->rd);
+		}
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
 		chain_to_rax(e, JIT_EXIT_JALR);
@@ -1121,6 +1130,8 @@ static uint64_t now_ns(void)
 
 enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
 {
+	if ((uintptr_t)table % 4096)
+		abort(); /* mapped (hart.c), so page-aligned: chain_to_rax's partner needs it */
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
 	size_t at = (j->used + 15) & ~(size_t)15;
