@@ -16,6 +16,7 @@
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
+#include "cpu/jit_fp.h"
 #include "cpu/x86.h"
 
 /* Register roles, the SysV arguments where they arrive: */
@@ -52,8 +53,9 @@ struct emit {
 	struct {
 		uint8_t *at;
 		unsigned i;
-	} miss[2 * BLOCK_MAX_INSNS]; /* TLB misses and FP off, each resuming at its entry */
+	} miss[JIT_FP_RESUMES * BLOCK_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its entry */
 	unsigned nmiss;
+	struct jit_fp fp; /* what its FP instructions have checked (jit_fp.h) */
 };
 
 /* An instruction whose ModRM rm operand is guest register r: its host
@@ -762,6 +764,15 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_FLH: case OP_FLW: case OP_FLD: case OP_FSH: case OP_FSW: case OP_FSD:
 		fp_memory(e, i, d);
 		break;
+	case OP_FP_ROUNDING: case OP_FP: {
+		uint8_t *out[JIT_FP_RESUMES];
+		unsigned n;
+		if (!jit_fp_emit(&e->fp, a, e->host, d, out, &n))
+			return NOT_TRANSLATED;
+		for (unsigned k = 0; k < n; k++, e->nmiss++)
+			e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = i;
+		break;
+	}
 	case OP_ADDI: alu_ri(e, ALU_ADD, X86_W, d); break;
 	case OP_XORI: alu_ri(e, ALU_XOR, X86_W, d); break;
 	case OP_ORI: alu_ri(e, ALU_OR, X86_W, d); break;
@@ -950,9 +961,10 @@ static bool emit_block(struct emit *e)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
-	for (unsigned k = 0; k < e->nmiss; k++) {
+	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per entry */
 		x86_land(a, e->miss[k].at, a->p);
-		resume(e, e->miss[k].i, JIT_EXIT_MISS);
+		if (k + 1 == e->nmiss || e->miss[k + 1].i != e->miss[k].i)
+			resume(e, e->miss[k].i, JIT_EXIT_MISS);
 	}
 	return true;
 }
