@@ -284,6 +284,10 @@ static void set_f_fma(const struct ctx *c, unsigned rd)
 static void get_xmm(const struct ctx *c, int x, unsigned r, bool negate)
 {
 	struct x86 *a = c->a;
+	if (c->dbl && !negate) { /* movq xmm, [f + 8r] */
+		x86_op(a, X86_F3, 0x0f7e, x, R_X, true, f_off(r));
+		return;
+	}
 	get_f(c, RAX, RCX, r);
 	if (negate) {
 		x86_op(a, w(c), 0x0fba, 7, RAX, false, 0); /* btc rax, sign */
