@@ -665,16 +665,20 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
  * mstatus.FS off, resume at the entry (the interpreter raises the
- * illegal instruction); a load NaN-boxes and marks FS dirty. */
+ * illegal instruction); a load NaN-boxes and marks FS dirty.  Each only
+ * where the translation has not done so yet (struct jit_fp). */
 static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 {
 	struct x86 *a = &e->a;
 	bool store = d->op == OP_FSH || d->op == OP_FSW || d->op == OP_FSD;
 	unsigned size = d->op == OP_FLH || d->op == OP_FSH ? 2 : d->op == OP_FLW || d->op == OP_FSW ? 4 : 8;
-	x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
-	x86_u32(a, (uint32_t)MSTATUS_FS);
-	e->miss[e->nmiss].at = x86_jump(a, CC_E);
-	e->miss[e->nmiss++].i = i;
+	if (!e->fp.fs_on) {
+		x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
+		x86_u32(a, (uint32_t)MSTATUS_FS);
+		e->miss[e->nmiss].at = x86_jump(a, CC_E);
+		e->miss[e->nmiss++].i = i;
+		e->fp.fs_on = true;
+	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
 	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size);
 	e->miss[e->nmiss++].i = i;
@@ -693,8 +697,11 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 		x86_op(a, X86_W, 0x0b, RAX, RCX, false, 0);
 	}
 	x86_op(a, X86_W, 0x89, RAX, R_X, true, HART_OFF(f) + 8 * d->rd);
-	x86_op(a, X86_W, 0x81, 1, R_X, true, HART_OFF(mstatus)); /* or mstatus, FS */
-	x86_u32(a, (uint32_t)MSTATUS_FS);
+	if (!e->fp.dirty) {
+		x86_op(a, X86_W, 0x81, 1, R_X, true, HART_OFF(mstatus)); /* or mstatus, FS */
+		x86_u32(a, (uint32_t)MSTATUS_FS);
+		e->fp.dirty = true;
+	}
 }
 
 /* A conditional branch at entry i, pcoff bytes into the block.  Taken
@@ -953,6 +960,11 @@ static bool emit_block(struct emit *e)
 		return false;
 	allocate(e, d, prefix);
 	prologue(e);
+	uint8_t *out[JIT_FP_RESUMES];
+	unsigned nout;
+	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
+	for (unsigned k = 0; k < nout; k++, e->nmiss++)
+		e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = 0;
 	e->start = a->p;
 	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++)

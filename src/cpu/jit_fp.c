@@ -540,3 +540,34 @@ bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 	default: return false; /* FCVT to integers, FCLASS: the interpreter's */
 	}
 }
+
+/* The rounding mode instruction d loads into MXCSR (its rm field), or -1 */
+static int env_of(const struct decoded_insn *d)
+{
+	uint32_t insn = decoded_insn32(d);
+	if (d->op == OP_FP_ROUNDING || (d->op == OP_FP && insn >> 27 == F5_CVT_FF))
+		return (int)funct3_of(insn);
+	return -1;
+}
+
+void jit_fp_preamble(struct jit_fp *s, struct x86 *a, const struct decoded_insn *d, unsigned n,
+		     uint8_t **resume, unsigned *nresume)
+{
+	struct ctx c = { s, a, NULL, resume, nresume, false };
+	bool fp = false, one_rm = true;
+	int rm = -1;
+	*nresume = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int r = env_of(&d[i]);
+		fp |= (d[i].op >= OP_FLW && d[i].op <= OP_FSH) || d[i].op == OP_FP ||
+		      d[i].op == OP_FP_ROUNDING;
+		if (r >= 0 && rm >= 0 && r != rm)
+			one_rm = false;
+		if (r >= 0)
+			rm = r;
+	}
+	if (fp)
+		need_fs(&c);
+	if (rm >= 0 && one_rm)
+		need_env(&c, (unsigned)rm);
+}

@@ -35,4 +35,16 @@ struct jit_fp {
 bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 		 const struct decoded_insn *d, uint8_t **resume, unsigned *n);
 
+/* Before the start of a translation of the n instructions d (the target
+ * of its loop back to itself): FS checked when any of them is an FP
+ * instruction, and MXCSR loaded when all its rounding ones name the same
+ * rounding mode, so that a loop checks neither on every pass.  The jumps
+ * in resume[*n] resume the interpreter at the block's first entry.
+ * Loading MXCSR before the instructions ahead of the first FP one run is
+ * not observable: the flags the guest's MXCSR then holds are those the
+ * interpreter's would (none after the host's, the same after another
+ * rounding mode's), and fpu_host_env folds and restores it either way. */
+void jit_fp_preamble(struct jit_fp *s, struct x86 *a, const struct decoded_insn *d, unsigned n,
+		     uint8_t **resume, unsigned *nresume);
+
 #endif

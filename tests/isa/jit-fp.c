@@ -15,7 +15,8 @@
  * RTZ, RDN, RUP and RMM (the last resumes the interpreter for the dynamic
  * instructions) and hashes the results and fflags of each kernel.  A last
  * case runs translated FP instructions with mstatus.FS off: each must raise
- * the illegal instruction; and one with FS clean must leave it dirty. */
+ * the illegal instruction, as must the dynamic-rounding ones with a
+ * reserved frm; and one with FS clean must leave FS dirty. */
 #include "ctest.h"
 
 struct io {
@@ -92,6 +93,10 @@ struct io {
 FMT_KERNELS(s, d)
 FMT_KERNELS(d, s)
 
+/* A loop inside one translation with rounding modes mixed */
+KERNEL(k_loop, "li t2,5\n1:\nfadd.d f0,f0,f1,dyn\nfmul.d f0,f0,f2,rtz\nfdiv.d f3,f1,f0,rup\n"
+	       "addi t2,t2,-1\nbnez t2,1b\nfsd f0,24(a0)\nfsd f3,32(a0)\n");
+
 KERNEL(k_mv, "fmv.x.w t2,f0\nsd t2,24(a0)\nfmv.x.d t2,f0\nsd t2,32(a0)\n"
 	     "fmv.w.x f3,t1\nfsd f3,40(a0)\nfmv.d.x f3,t1\nfsd f3,48(a0)\n");
 
@@ -128,7 +133,7 @@ struct kernel {
 	{ k_lt_##t, TWO, tc }, { k_min_##t, TWO, tc }, { k_fma_##t, THREE, tc }
 
 static const struct kernel kernels[] = {
-	FMT_TABLE(s, 's', 'd'), FMT_TABLE(d, 'd', 's'), { k_mv, INT, 'd' },
+	FMT_TABLE(s, 's', 'd'), FMT_TABLE(d, 'd', 's'), { k_mv, INT, 'd' }, { k_loop, THREE, 'd' },
 };
 #define NKERNELS (sizeof(kernels) / sizeof(kernels[0]))
 
@@ -272,6 +277,7 @@ static const uint64_t expected[NKERNELS] = {
 	0xc58bdbfce23c31b4,
 	0x4803739c6ac8e7ca,
 	0x79acbdba451fbaa0,
+	0xd8900193755fad9e,
 };
 
 int test_main(void)
@@ -289,6 +295,23 @@ int test_main(void)
 	trap_m.mode = TRAP_FATAL;
 	CHECK_EQ(trap_m.count - before, 6);
 	CHECK_EQ(trap_m.cause, 2);
+	/* a reserved frm: every dynamic-rounding instruction is illegal */
+	set_case(NKERNELS + 2);
+	csr_set(mstatus, MSTATUS_FS_INITIAL);
+	before = trap_m.count;
+	struct io io = { 0 };
+	trap_m.mode = TRAP_SKIP;
+	for (uint64_t frm = 5; frm <= 7; frm++) {
+		csr_write(frm, frm);
+		k_one_d(&io);
+		k_w_s(&io);
+	}
+	trap_m.mode = TRAP_FATAL;
+	csr_write(frm, 0);
+	CHECK_EQ(trap_m.count - before, 3 * (6 + 1));
+	CHECK_EQ(trap_m.cause, 2);
+
+	set_case(NKERNELS + 3);
 	csr_set(mstatus, MSTATUS_FS_CLEAN);
 	k_fs_dirty();
 	CHECK_EQ(csr_read(mstatus) & MSTATUS_FS, MSTATUS_FS);
