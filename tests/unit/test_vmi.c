@@ -138,6 +138,18 @@ static void test_idr_loop(void **state)
 	assert_non_null(res);
 	assert_true(json_is_true(json_object_get(res, "truncated")));
 	json_decref(res);
+	/* one unused slot back to the node: pids 1, 2 and 42 are still read,
+	 * and the node is walked once, not until the entry count runs out */
+	fake_free(f);
+	f = fake_kernel();
+	put64(f, O_XANODE + XA_SLOTS + 8 * 63, KVA(f, O_XANODE) | 2);
+	res = view_of(f, "crossview");
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	assert_true(json_is_true(json_object_get(res, "consistent")));
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(res, "notes"), 0)),
+			       "reaches node"));
+	json_decref(res);
 	put64(f, O_PIDNS + IDR_HEAD, (f->kva - (1u << 30) + 0x10000000) | 2);
 	put64(f, O_PGD + 8 * 0x1fd, 0xcfull);
 	res = view_of(f, "crossview");
@@ -398,6 +410,25 @@ static void test_all_views(void **state)
 	assert_null(row_str(res, 2, "comm"));
 	assert_int_equal(json_integer_value(json_object_get(res, "unowned")), 1);
 	json_decref(res);
+	/* the TIME_WAIT sock's chain comes back to itself: listed once */
+	put64(f, O_SK(1) + 16, KVA(f, O_SK(1)) + 16);
+	res = full_view(f, "net", NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);
+	assert_int_equal(json_integer_value(json_object_get(res, "unowned")), 1);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	json_decref(res);
+	put64(f, O_SK(1) + 16, 1);
+	/* a table that claims 2^32 buckets: no more than a sixteenth of RAM
+	 * is read (Linux's own bound), a page at a time */
+	put32(f, O_HASHINFO + 8, 0xffffffffu);
+	res = full_view(f, "net", NULL);
+	assert_string_equal(row_str(res, 2, "state"), "TIME_WAIT");
+	char claim[96];
+	snprintf(claim, sizeof(claim), "claims 4294967296 buckets: only %u read", RAM_SIZE / 16 / 8);
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(res, "notes"), 0)),
+			       claim));
+	json_decref(res);
+	put32(f, O_HASHINFO + 8, 0);
 	res = full_view(f, "mounts", NULL);
 	assert_string_equal(row_str(res, 0, "device"), "rootfs");
 	assert_string_equal(row_str(res, 0, "mountpoint"), "/");
@@ -423,6 +454,15 @@ static void test_all_views(void **state)
 						  "module_list")));
 	assert_string_equal(json_string_value(json_array_get(json_object_get(res, "hidden"), 0)),
 			    "evil");
+	json_decref(res);
+	/* a module whose link points at itself: listed once, cut short */
+	put_list1(f, O_MODS, O_MODS + 0x100);
+	put64(f, O_MODS + 0x100, KVA(f, O_MODS + 0x100));
+	res = full_view(f, "modules", NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 1);
+	assert_true(json_is_true(json_object_get(res, "truncated")));
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(res, "notes"), 0)),
+			       "(a cycle): cut short"));
 	json_decref(res);
 	res = full_view(f, "integrity", NULL);
 	assert_int_equal(json_array_size(json_object_get(res, "rows")), 3);

@@ -14,52 +14,6 @@
 #define PF_KTHREAD 0x00200000u
 #define PIDTYPE_PID 0
 
-/* The tasks one walk has passed, as an open-addressed set (task + 1, so
- * that 0 is an empty slot): a list that loops without coming back to
- * init_task then ends at its first repeat, each task listed once, rather
- * than going VMI_MAX_TASKS times round the loop.  It starts small and
- * doubles when half full, so a walk pays for the tasks it passes (a
- * lookup by pid that stops early, tens of tasks), not for the longest
- * list there may be (the 512 KiB a fixed set for VMI_MAX_TASKS took, per
- * walk). */
-struct seen_set {
-	uint64_t *slot;
-	size_t cap, n; /* cap: a power of two */
-};
-
-/* The slot holding key, or the empty one where it goes. */
-static uint64_t *seen_slot(uint64_t *slot, size_t cap, uint64_t key)
-{
-	size_t i = (size_t)((key >> 3) * 0x9e3779b97f4a7c15ull >> 40) & (cap - 1);
-	while (slot[i] && slot[i] != key)
-		i = (i + 1) & (cap - 1);
-	return &slot[i];
-}
-
-static bool seen_before(struct seen_set *s, uint64_t task)
-{
-	uint64_t key = task + 1;
-	if (!key)
-		return false;
-	if (2 * (s->n + 1) > s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		uint64_t *slot = calloc(cap, sizeof(*slot));
-		if (!slot)
-			return false; /* out of memory: the count still bounds the walk */
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slot[i])
-				*seen_slot(slot, cap, s->slot[i]) = s->slot[i];
-		free(s->slot);
-		s->slot = slot, s->cap = cap;
-	}
-	uint64_t *at = seen_slot(s->slot, s->cap, key);
-	if (*at)
-		return true;
-	*at = key;
-	s->n++;
-	return false;
-}
-
 long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 {
 	uint64_t init = ksym(v, "init_task");
@@ -94,7 +48,7 @@ long for_each_task(struct vmi *v, struct view_out *o, task_fn fn, void *opaque)
 		if (fn(v, task, opaque))
 			break;
 	}
-	free(seen.slot);
+	seen_free(&seen);
 	return n;
 }
 
@@ -283,6 +237,7 @@ struct xwalk {
 	struct view_out *o;
 	struct pidset leaders; /* processes the IDR reaches */
 	struct pidset runq; /* processes with a thread on a run queue */
+	struct seen_set nodes; /* the IDR's nodes passed */
 	long visited;
 };
 
@@ -308,6 +263,21 @@ static void idr_pid(struct xwalk *w, uint64_t pid)
 		pidset_add_task(&w->leaders, (int32_t)tgid, task);
 }
 
+/* pid_max can be at most PID_MAX_LIMIT, 2^22 (include/linux/threads.h),
+ * so the PID IDR's XArray indexes at most 22 bits: with 64-slot nodes
+ * (6 bits each) a node is at depth 0 to 3, with 16-slot ones
+ * (CONFIG_BASE_SMALL) at 0 to 5.  A node deeper than that, or one reached
+ * twice, is not part of a tree the kernel built. */
+#define PID_INDEX_BITS 22
+
+static int xa_max_depth(uint32_t slots)
+{
+	int bits = 0;
+	while ((1u << bits) < slots)
+		bits++;
+	return bits ? (PID_INDEX_BITS + bits - 1) / bits - 1 : 0;
+}
+
 /* An XArray entry: a node (internal, tagged 2) or a leaf pointer. */
 static void xa_walk(struct xwalk *w, uint64_t entry, int depth)
 {
@@ -323,13 +293,17 @@ static void xa_walk(struct xwalk *w, uint64_t entry, int depth)
 	}
 	if (entry <= 4096)
 		return; /* retry or sibling entries */
-	if (depth > 12) {
-		note(w->o, "the PID IDR is deeper than an XArray can be: cut short");
+	const struct field *slots = &w->v->f[F_XANODE_SLOTS];
+	uint32_t n = slots->nelem ? slots->nelem : 64;
+	if (depth > xa_max_depth(n)) {
+		note(w->o, "the PID IDR is deeper than 2^%d pids need: cut short", PID_INDEX_BITS);
 		return;
 	}
 	uint64_t node = entry - 2;
-	const struct field *slots = &w->v->f[F_XANODE_SLOTS];
-	uint32_t n = slots->nelem ? slots->nelem : 64;
+	if (seen_before(&w->nodes, node)) {
+		note(w->o, "the PID IDR reaches node 0x%" PRIx64 " twice: cut short", node);
+		return;
+	}
 	uint64_t buf[256];
 	if (n > 256 || kread(w->v, node + slots->off, buf, n * 8)) {
 		note(w->o, "an IDR node is unreadable");
@@ -505,6 +479,7 @@ int view_crossview(struct vmi *v, struct view_out *o, const char *arg, char *err
 		note(o, "init_pid_ns's IDR is unreadable");
 	else
 		xa_walk(&w, head, 0);
+	seen_free(&w.nodes);
 	w.visited = 0;
 	bool have_rq = walk_runqueues(&w);
 	/* every pid any source has, in order */

@@ -10,7 +10,9 @@
 #include "svc/vmi/vmi_int.h"
 
 /* Walk a kernel list_head at head whose entries embed their link at
- * link_off; fn(entry) for each, at most VMI_MAX_LIST. */
+ * link_off; fn(entry) for each, at most VMI_MAX_LIST, and each once: a
+ * list that comes back to an entry other than its head is cut short
+ * there. */
 typedef void (*entry_fn)(struct vmi *v, struct view_out *o, uint64_t entry, void *opaque);
 
 static void walk_list(struct vmi *v, struct view_out *o, uint64_t head, uint64_t link_off,
@@ -21,19 +23,27 @@ static void walk_list(struct vmi *v, struct view_out *o, uint64_t head, uint64_t
 		note(o, "the %s list head is unreadable", what);
 		return;
 	}
+	struct seen_set seen = {0};
 	for (long n = 0; next != head; n++) {
 		if (n >= VMI_MAX_LIST) {
-			note(o, "the %s list did not end after %d entries (a cycle?): cut short", what,
+			note(o, "the %s list did not end after %d entries: cut short", what,
 			     VMI_MAX_LIST);
-			return;
+			break;
+		}
+		if (seen_before(&seen, next)) {
+			note(o, "the %s list comes back to 0x%" PRIx64 " without passing its head "
+				"(a cycle): cut short",
+			     what, next);
+			break;
 		}
 		uint64_t entry = next - link_off;
 		if (kread(v, next, &next, 8)) {
 			note(o, "the %s list is broken: cut short", what);
-			return;
+			break;
 		}
 		fn(v, o, entry, opaque);
 	}
+	seen_free(&seen);
 }
 
 static void mount_row(struct vmi *v, struct view_out *o, uint64_t mount, void *opaque)

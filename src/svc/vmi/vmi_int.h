@@ -168,6 +168,17 @@ void note(struct view_out *o, const char *fmt, ...) __attribute__((format(printf
 
 /* ---- shared walks ---- */
 
+/* The addresses one walk has passed (seen_set.c): seen_before(s, a) is
+ * true when a was passed already, and records it otherwise; seen_has
+ * only looks.  A zeroed struct is an empty set; seen_free releases it. */
+struct seen_set {
+	uint64_t *slot;
+	size_t cap, n; /* cap: a power of two */
+};
+bool seen_before(struct seen_set *s, uint64_t addr);
+bool seen_has(const struct seen_set *s, uint64_t addr);
+void seen_free(struct seen_set *s);
+
 /* Call fn for each task on the task list (every thread-group leader but
  * init_task), at most VMI_MAX_TASKS; returns how many, or -1. */
 typedef int (*task_fn)(struct vmi *v, uint64_t task, void *opaque);
