@@ -37,7 +37,8 @@ _Static_assert(offsetof(struct hart, fpenv_rm) == offsetof(struct hart, fpenv_gu
 /* OP-FP's funct5 (fpu.c's) and the fused multiply-adds' opcodes */
 enum {
 	F5_ADD = 0x00, F5_SUB = 0x01, F5_MUL = 0x02, F5_DIV = 0x03, F5_SGNJ = 0x04,
-	F5_MINMAX = 0x05, F5_CVT_FF = 0x08, F5_SQRT = 0x0b, F5_CMP = 0x14, F5_CVT_FI = 0x1a,
+	F5_MINMAX = 0x05, F5_CVT_FF = 0x08, F5_SQRT = 0x0b, F5_CMP = 0x14, F5_CVT_IF = 0x18,
+	F5_CVT_FI = 0x1a,
 	F5_MV_X = 0x1c, F5_MV_F = 0x1e,
 };
 #define OPC_OP_FP 0x53
@@ -423,7 +424,8 @@ static bool sign_inject(struct ctx *c, uint32_t insn)
 }
 
 /* A NaN operand (or a single not NaN-boxed, which reads as one) resumes:
- * FMIN/FMAX and the comparisons then have their NaN rules and flags */
+ * FMIN/FMAX, the comparisons and the conversions to integers then have
+ * their own rules and flags */
 static void no_nan(struct ctx *c, unsigned r)
 {
 	struct x86 *a = c->a;
@@ -498,6 +500,60 @@ static bool min_max_compare(struct ctx *c, uint32_t insn, bool cmp)
 	return true;
 }
 
+/* FCVT.W/WU/L/LU.S/D with a static rounding mode but RMM, which fpu.c's
+ * float_to_int does in software: ROUNDSS/SD to an integral value in
+ * that mode with the precision exception suppressed (it raises nothing
+ * else but for a signalling NaN, and no denormal flag), then CVTTSS/SD2SI
+ * of that exact value; NX into fflags when rounding changed the value.
+ * A NaN, an infinity or a result out of the type's range resumes before
+ * any effect (fpu.c saturates and raises NV). */
+static bool convert_if(struct ctx *c, uint32_t insn)
+{
+	static const uint8_t mode[4] = { 0, 3, 1, 2 }; /* ROUNDSD's for RNE, RTZ, RDN, RUP */
+	unsigned rm = funct3_of(insn), type = rs2_of(insn), rs1 = rs1_of(insn), fw = w(c);
+	if (rm > RM_RUP || type > 3 || !__builtin_cpu_supports("sse4.1"))
+		return false;
+	struct x86 *a = c->a;
+	need_fs(c);
+	if (c->dbl)
+		x86_mov_imm64(a, RAX, inf_x2(c));
+	no_nan(c, rs1);
+	get_xmm(c, 0, rs1, false);
+	x86_op(a, X86_16, c->dbl ? 0x0f3a0b : 0x0f3a0a, 1, 0, false, 0); /* roundsd/ss xmm1, xmm0 */
+	x86_u8(a, (uint8_t)(mode[rm] | 8));
+	/* |xmm1| < 2^63 (not infinite), or resume */
+	x86_op(a, X86_16 | fw, 0x0f7e, 1, RCX, false, 0);
+	x86_op(a, fw, 0x03, RCX, RCX, false, 0);
+	if (c->dbl) {
+		x86_mov_imm64(a, RAX, 0x43e0000000000000ull << 1);
+		x86_op(a, X86_W, 0x3b, RCX, RAX, false, 0);
+	} else {
+		x86_op(a, 0, 0x81, 7, RCX, false, 0);
+		x86_u32(a, 0x5f000000u << 1);
+	}
+	out(c, CC_AE);
+	x86_op(a, (c->dbl ? X86_F2 : X86_F3) | X86_W, 0x0f2c, RAX, 1, false, 0); /* cvttsd2si rax */
+	if (type == 0 || type == 1) { /* W: the int32 range; WU: the uint32 one */
+		x86_op(a, type ? 0 : X86_W, type ? 0x8b : 0x63, RCX, RAX, false, 0);
+		x86_op(a, X86_W, 0x3b, RCX, RAX, false, 0);
+		out(c, CC_NE);
+		x86_op(a, X86_W, 0x63, RAX, RAX, false, 0); /* sign-extended from bit 31 */
+	} else if (type == 3) { /* LU: not negative (-0 is 0) */
+		x86_op(a, X86_W, 0x85, RAX, RAX, false, 0);
+		out(c, 8); /* js */
+	}
+	x86_op(a, X86_16 | fw, 0x0f7e, 0, RCX, false, 0); /* NX when rounding changed it */
+	x86_op(a, X86_16 | fw, 0x0f7e, 1, R8, false, 0);
+	x86_op(a, fw, 0x3b, RCX, R8, false, 0);
+	uint8_t *exact = x86_jump(a, CC_E);
+	x86_op(a, 0, 0x80, 1, R_X, true, HART(fflags));
+	x86_u8(a, FFLAG_NX);
+	x86_land(a, exact, a->p);
+	set_x(c, rd_of(insn));
+	mark_dirty(c);
+	return true;
+}
+
 /* FMV.X.W/D (raw bits, W sign-extended) and FMV.W/D.X (a single boxed) */
 static bool move(struct ctx *c, uint32_t insn, bool to_f)
 {
@@ -535,9 +591,10 @@ bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 	case F5_CMP: return min_max_compare(&c, insn, true);
 	case F5_CVT_FF: return convert_ff(&c, insn);
 	case F5_CVT_FI: return convert_fi(&c, insn);
+	case F5_CVT_IF: return convert_if(&c, insn);
 	case F5_MV_X: return move(&c, insn, false);
 	case F5_MV_F: return move(&c, insn, true);
-	default: return false; /* FCVT to integers, FCLASS: the interpreter's */
+	default: return false; /* FCLASS: the interpreter's */
 	}
 }
 

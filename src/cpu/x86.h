@@ -43,9 +43,10 @@ static inline void x86_u32(struct x86 *a, uint32_t v) { x86_bytes(a, &v, 4); }
 /* One instruction [66|F2|F3] [REX] opcode ModRM [SIB] [disp]: `reg` is the
  * ModRM reg field (a register, an XMM register or an opcode extension
  * /n); `rm` is a register, or with mem the base of [rm + disp].  An
- * opcode above 0xff is two bytes (0x0f xx).  Immediates, if any, follow
- * from the caller.  Base RSP or R12 takes a SIB byte (no index); base RBP
- * or R13 always a displacement (mod 0 there means RIP-relative). */
+ * opcode above 0xff is two bytes (0x0f xx), above 0xffff three (0x0f 0x3a
+ * xx).  Immediates, if any, follow from the caller.  Base RSP or R12
+ * takes a SIB byte (no index); base RBP or R13 always a displacement
+ * (mod 0 there means RIP-relative). */
 static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int reg, int rm,
 			  bool mem, int32_t disp)
 {
@@ -57,6 +58,8 @@ static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int re
 				((rm & 8) ? 1 : 0));
 	if (rex != 0x40)
 		x86_u8(a, rex);
+	if (opcode > 0xffff)
+		x86_u8(a, (uint8_t)(opcode >> 16));
 	if (opcode > 0xff)
 		x86_u8(a, (uint8_t)(opcode >> 8));
 	x86_u8(a, (uint8_t)opcode);

@@ -39,6 +39,11 @@ struct io {
 	F(op, args, "rne", 0) F(op, args, "rtz", 1) F(op, args, "rdn", 2) \
 	F(op, args, "rup", 3) F(op, args, "dyn", 4) F(op, args, "rmm", 5)
 #define ONE(op, args, k) F(op, args, "dyn", k)
+/* t2 = op(f0, rm) into r[k], for the conversions to integers */
+#define FX(op, rm, k) op " t2,f0," rm "\nsd t2," #k "*8+24(a0)\n"
+#define RMSX(op) \
+	FX(op, "rne", 0) FX(op, "rtz", 1) FX(op, "rdn", 2) FX(op, "rup", 3) FX(op, "dyn", 4) \
+	FX(op, "rmm", 5)
 /* The same by encoding (.insn r OP-FP, rm, funct7, rd, rs1, rs2): the
  * assembler takes no rounding mode for conversions that never round */
 #define FI(f7, src, rs2, rm, k) ".insn r 0x53," #rm "," #f7 ",f3," src "," rs2 "\nfsd f3," #k "*8+24(a0)\n"
@@ -88,7 +93,12 @@ struct io {
 			  "fle." #t " t2,f1,f0\nsd t2,48(a0)\n");                             \
 	KERNEL(k_lt_##t, "flt." #t " t2,f0,f1\nsd t2,24(a0)\n");                              \
 	KERNEL(k_min_##t, "fmin." #t " f3,f1,f0\nfsd f3,24(a0)\n");                            \
-	KERNEL(k_fma_##t, ONE("fmadd." #t, "f0,f1,f2", 0));
+	KERNEL(k_fma_##t, ONE("fmadd." #t, "f0,f1,f2", 0));                                   \
+	KERNEL(k_fw_##t, RMSX("fcvt.w." #t));                                                 \
+	KERNEL(k_fwu_##t, RMSX("fcvt.wu." #t));                                               \
+	KERNEL(k_fl_##t, RMSX("fcvt.l." #t));                                                 \
+	KERNEL(k_flu_##t, RMSX("fcvt.lu." #t));                                               \
+	KERNEL(k_fx1_##t, FX("fcvt.l." #t, "rdn", 0));
 
 FMT_KERNELS(s, d)
 FMT_KERNELS(d, s)
@@ -114,7 +124,7 @@ __asm__(".text\n.balign 4\n.globl k_fs_dirty\nk_fs_dirty:\n"
 	"fmv.x.d t2,f0\nret\n");
 void k_fs_dirty(void);
 
-enum operands { TWO, THREE, INT, ONE_OP };
+enum operands { TWO, THREE, INT, ONE_OP, TO_INT };
 
 struct kernel {
 	void (*run)(struct io *);
@@ -130,7 +140,9 @@ struct kernel {
 	{ k_cvt_##t, ONE_OP, oc }, { k_w_##t, INT, tc }, { k_wu_##t, INT, tc },       \
 	{ k_l_##t, INT, tc }, { k_lu_##t, INT, tc }, { k_one_##t, THREE, tc },        \
 	{ k_sgnj_##t, TWO, tc }, { k_minmax_##t, TWO, tc }, { k_cmp_##t, TWO, tc },   \
-	{ k_lt_##t, TWO, tc }, { k_min_##t, TWO, tc }, { k_fma_##t, THREE, tc }
+	{ k_lt_##t, TWO, tc }, { k_min_##t, TWO, tc }, { k_fma_##t, THREE, tc },              \
+	{ k_fw_##t, TO_INT, tc }, { k_fwu_##t, TO_INT, tc }, { k_fl_##t, TO_INT, tc },        \
+	{ k_flu_##t, TO_INT, tc }, { k_fx1_##t, TO_INT, tc }
 
 static const struct kernel kernels[] = {
 	FMT_TABLE(s, 's', 'd'), FMT_TABLE(d, 'd', 's'), { k_mv, INT, 'd' }, { k_loop, THREE, 'd' },
@@ -156,6 +168,25 @@ static const uint64_t values_d[] = {
 	0x4340000000000001, 0x1ff0000000000000, 0x36a0000000000000, 0xc7efffffe0000000,
 };
 #define NVALUES (sizeof(values_d) / sizeof(values_d[0]))
+/* For the conversions to integers besides those: ties, values just
+ * inside and outside each integer type's range, tiny ones */
+static const uint64_t to_int_s[] = {
+	BOX | 0x3f000000, BOX | 0xbf000000, BOX | 0x3fc00000, BOX | 0x40200000, BOX | 0xc0200000,
+	BOX | 0xbe99999a, BOX | 0x3f333333, BOX | 0x4f000000, BOX | 0xcf000000, BOX | 0x4effffff,
+	BOX | 0x4f800000, BOX | 0x4f7fffff, BOX | 0x5f000000, BOX | 0xdf000000, BOX | 0x5effffff,
+	BOX | 0x5f800000, BOX | 0x501502f9, BOX | 0xd01502f9, BOX | 0xbf800000, BOX | 0x40400000,
+	BOX | 0x0da24260, BOX | 0x8da24260, BOX | 0x4affffff, BOX | 0x4b7fffff,
+};
+static const uint64_t to_int_d[] = {
+	0x3fe0000000000000, 0xbfe0000000000000, 0x3ff8000000000000, 0x4004000000000000,
+	0xc004000000000000, 0xbfd3333333333333, 0x3fe6666666666666, 0x41dfffffffe00000,
+	0x41dfffffffc00000, 0x41e0000000000000, 0xc1e0000000000000, 0xc1e0000000100000,
+	0xc1e0000000200000, 0x41effffffff00000, 0x41f0000000000000, 0x41f0000000080000,
+	0x4330000000000000, 0x43dfffffffffffff, 0x43e0000000000000, 0xc3e0000000000000,
+	0xc3e0000000000001, 0x43f0000000000000, 0x4202a05f20000000, 0xc202a05f20000000,
+	0xbff0000000000000, 0x4008000000000000, 0x01a56e1fc2f8f359, 0x81a56e1fc2f8f359,
+};
+
 /* FMA operands: a subset, all three ways */
 static const uint8_t fma_pick[] = { 0, 1, 2, 4, 7, 9, 11, 13, 15, 18 };
 #define NFMA (sizeof(fma_pick) / sizeof(fma_pick[0]))
@@ -221,6 +252,15 @@ static uint64_t run_kernel(const struct kernel *k)
 					h = call(k, &io, h);
 				}
 		break;
+	case TO_INT: {
+		const uint64_t *t = k->fmt == 's' ? to_int_s : to_int_d;
+		unsigned nt = k->fmt == 's' ? sizeof(to_int_s) / 8 : sizeof(to_int_d) / 8;
+		for (unsigned i = 0; i < NVALUES + nt; i++) {
+			io.a = i < NVALUES ? v[i] : t[i - NVALUES];
+			h = call(k, &io, h);
+		}
+		break;
+	}
 	case INT:
 		for (unsigned i = 0; i < NINTS; i++) {
 			io.xin = ints[i];
@@ -255,6 +295,11 @@ static const uint64_t expected[NKERNELS] = {
 	0xc3d8704502d6a1ca,
 	0x00ab475aaeb3c661,
 	0xb682632d7615a8f6,
+	0x1481e52bf3992ef9,
+	0x1062f21d7f781b69,
+	0x52e415cb215e966b,
+	0x3e98816d0adb0156,
+	0x4db1d88fee6ae1b7,
 	0x5d1b2a1f3afcd88c,
 	0x288dbe9f96a4cd24,
 	0x70c1330d1861acf4,
@@ -276,6 +321,11 @@ static const uint64_t expected[NKERNELS] = {
 	0x322c4d27e6430aac,
 	0xc58bdbfce23c31b4,
 	0x4803739c6ac8e7ca,
+	0x84a8a94081ffb65d,
+	0x21a138417cf5e49b,
+	0xd4658571aa39be7e,
+	0xb2ae6a7a5e2c8b8e,
+	0xbee36c09e03c609b,
 	0x79acbdba451fbaa0,
 	0xd8900193755fad9e,
 };
