@@ -1,12 +1,14 @@
 /* The JIT's FP instructions (jit_fp.h): the F and D arithmetic fpu.c runs
  * on the host's SSE unit, done with the same SSE instruction under the
- * same MXCSR, and the rest of OP-FP that fpu.c computes in software done
- * in integer code with the same results and fflags.
+ * same MXCSR, and most of the rest of OP-FP, which fpu.c computes in
+ * software, done in integer code (or SSE that raises nothing) with the
+ * same results and fflags.
  *
  * Exactness is by construction: every check that can send the
  * instruction back to the interpreter (FP off, a rounding mode that is
  * reserved or that x86 lacks, a NaN operand of FMIN/FMAX and the
- * comparisons, a conversion that would round) comes before any effect, so
+ * comparisons, a conversion that would round or saturate) comes before
+ * any effect, so
  * the interpreter then runs the whole instruction as if the translation
  * had never started it.  MXCSR is handled as fpu.c's guest_env does: the
  * guest's rounding mode is loaded once and its flags accrue there until
@@ -38,8 +40,7 @@ _Static_assert(offsetof(struct hart, fpenv_rm) == offsetof(struct hart, fpenv_gu
 enum {
 	F5_ADD = 0x00, F5_SUB = 0x01, F5_MUL = 0x02, F5_DIV = 0x03, F5_SGNJ = 0x04,
 	F5_MINMAX = 0x05, F5_CVT_FF = 0x08, F5_SQRT = 0x0b, F5_CMP = 0x14, F5_CVT_IF = 0x18,
-	F5_CVT_FI = 0x1a,
-	F5_MV_X = 0x1c, F5_MV_F = 0x1e,
+	F5_CVT_FI = 0x1a, F5_MV_X = 0x1c, F5_MV_F = 0x1e,
 };
 #define OPC_OP_FP 0x53
 #define OPC_FMSUB 0x47

@@ -1,10 +1,11 @@
-/* The JIT's FP arithmetic (jit_fp.c), for jit.c's emitter only.
+/* The JIT's F and D instructions (jit_fp.c), for jit.c's emitter only.
  *
  * A translation runs straight through from its start (jit.h), so what an
  * FP instruction has established holds for the ones after it until the
  * translation leaves: mstatus.FS is on and dirty, and MXCSR holds the
  * guest's environment for a rounding mode.  struct jit_fp remembers that
- * while one translation is emitted, so each is checked or done once. */
+ * while one translation is emitted, so each is checked or done once (by
+ * jit.c's FP loads and stores too). */
 #ifndef KEEL_CPU_JIT_FP_H
 #define KEEL_CPU_JIT_FP_H
 
@@ -30,8 +31,9 @@ struct jit_fp {
  * registers to the host registers they live in (-1: in h->x).  Returns
  * false, emitting nothing, for an instruction left to the interpreter;
  * else the jumps whose displacements must land where the interpreter is
- * resumed at this instruction's entry (FP off, the rounding mode not
- * loaded or not one x86 has, a case not done here) go in resume[*n]. */
+ * resumed at this instruction's entry, before any effect of it (FP off, a
+ * dynamic rounding mode that is RMM or reserved, an operand or value
+ * jit_fp.c leaves to the interpreter) go in resume[*n]. */
 bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 		 const struct decoded_insn *d, uint8_t **resume, unsigned *n);
 
