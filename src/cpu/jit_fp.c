@@ -555,6 +555,62 @@ static bool convert_if(struct ctx *c, uint32_t insn)
 	return true;
 }
 
+/* FCLASS (fpu.c's classify): from the exponent and the significand of
+ * f[rs1] (read as read_f does) k = 0 zero, 1 subnormal, 2 normal, 3
+ * infinite; the class bit is 4 + k, or 3 - k when negative; a NaN's is 8
+ * or 9 by its quiet bit */
+static bool classify(struct ctx *c, uint32_t insn)
+{
+	if (rs2_of(insn))
+		return false;
+	struct x86 *a = c->a;
+	unsigned fw = w(c), mant = c->dbl ? 52 : 23, top = c->dbl ? 0x7ff : 0xff;
+	need_fs(c);
+	get_f(c, RAX, RCX, rs1_of(insn));
+	x86_op(a, fw, 0x8b, RCX, RAX, false, 0);
+	x86_op(a, fw, 0x03, RCX, RCX, false, 0); /* rcx = the magnitude << 1 */
+	x86_op(a, fw, 0x8b, R8, RCX, false, 0);
+	x86_op(a, fw, 0xc1, 5, R8, false, 0); /* r8 = the exponent */
+	x86_u8(a, (uint8_t)(mant + 1));
+	x86_op(a, 0, 0x81, 7, R8, false, 0);
+	x86_u32(a, top);
+	uint8_t *special = x86_jump(a, CC_E);
+	x86_op(a, 0, 0x85, R8, R8, false, 0);
+	mov_imm32(a, R8, 2); /* normal; mov keeps the flags */
+	uint8_t *normal = x86_jump(a, CC_NE);
+	x86_op(a, fw, 0x85, RCX, RCX, false, 0);
+	mov_imm32(a, R8, 0);
+	uint8_t *zero = x86_jump(a, CC_E);
+	mov_imm32(a, R8, 1);
+	uint8_t *sub = x86_jump(a, -1);
+	x86_land(a, special, a->p); /* infinite or NaN: the significand left */
+	x86_op(a, fw, 0xc1, 4, RCX, false, 0);
+	x86_u8(a, (uint8_t)(c->dbl ? 11 : 8));
+	mov_imm32(a, R8, 3);
+	uint8_t *inf = x86_jump(a, CC_E);
+	mov_imm32(a, RAX, 1u << 8);
+	uint8_t *snan = x86_jump(a, 9); /* jns: the quiet bit clear */
+	mov_imm32(a, RAX, 1u << 9);
+	uint8_t *nan = x86_jump(a, -1);
+	x86_land(a, normal, a->p);
+	x86_land(a, zero, a->p);
+	x86_land(a, sub, a->p);
+	x86_land(a, inf, a->p);
+	x86_op(a, 0, 0x8d, RCX, R8, true, 4); /* ecx = 4 + k */
+	x86_op(a, 0, 0xf7, 3, R8, false, 0); /* r8d = 3 - k */
+	x86_op(a, 0, 0x83, 0, R8, false, 0);
+	x86_u8(a, 3);
+	x86_op(a, fw, 0x85, RAX, RAX, false, 0);
+	x86_op(a, 0, 0x0f48, RCX, R8, false, 0); /* cmovs: negative */
+	mov_imm32(a, RAX, 1);
+	x86_op(a, 0, 0xd3, 4, RAX, false, 0); /* shl eax, cl */
+	x86_land(a, snan, a->p);
+	x86_land(a, nan, a->p);
+	set_x(c, rd_of(insn));
+	mark_dirty(c);
+	return true;
+}
+
 /* FMV.X.W/D (raw bits, W sign-extended) and FMV.W/D.X (a single boxed) */
 static bool move(struct ctx *c, uint32_t insn, bool to_f)
 {
@@ -593,9 +649,9 @@ bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 	case F5_CVT_FF: return convert_ff(&c, insn);
 	case F5_CVT_FI: return convert_fi(&c, insn);
 	case F5_CVT_IF: return convert_if(&c, insn);
-	case F5_MV_X: return move(&c, insn, false);
+	case F5_MV_X: return funct3_of(insn) == 1 ? classify(&c, insn) : move(&c, insn, false);
 	case F5_MV_F: return move(&c, insn, true);
-	default: return false; /* FCLASS: the interpreter's */
+	default: return false;
 	}
 }
 

@@ -98,7 +98,8 @@ struct io {
 	KERNEL(k_fwu_##t, RMSX("fcvt.wu." #t));                                               \
 	KERNEL(k_fl_##t, RMSX("fcvt.l." #t));                                                 \
 	KERNEL(k_flu_##t, RMSX("fcvt.lu." #t));                                               \
-	KERNEL(k_fx1_##t, FX("fcvt.l." #t, "rdn", 0));
+	KERNEL(k_fx1_##t, FX("fcvt.l." #t, "rdn", 0));                                       \
+	KERNEL(k_class_##t, "fclass." #t " t2,f0\nsd t2,24(a0)\n");
 
 FMT_KERNELS(s, d)
 FMT_KERNELS(d, s)
@@ -142,7 +143,7 @@ struct kernel {
 	{ k_sgnj_##t, TWO, tc }, { k_minmax_##t, TWO, tc }, { k_cmp_##t, TWO, tc },   \
 	{ k_lt_##t, TWO, tc }, { k_min_##t, TWO, tc }, { k_fma_##t, THREE, tc },              \
 	{ k_fw_##t, TO_INT, tc }, { k_fwu_##t, TO_INT, tc }, { k_fl_##t, TO_INT, tc },        \
-	{ k_flu_##t, TO_INT, tc }, { k_fx1_##t, TO_INT, tc }
+	{ k_flu_##t, TO_INT, tc }, { k_fx1_##t, TO_INT, tc }, { k_class_##t, TO_INT, tc }
 
 static const struct kernel kernels[] = {
 	FMT_TABLE(s, 's', 'd'), FMT_TABLE(d, 'd', 's'), { k_mv, INT, 'd' }, { k_loop, THREE, 'd' },
@@ -300,6 +301,7 @@ static const uint64_t expected[NKERNELS] = {
 	0x52e415cb215e966b,
 	0x3e98816d0adb0156,
 	0x4db1d88fee6ae1b7,
+	0x6312c6bb609be3fe,
 	0x5d1b2a1f3afcd88c,
 	0x288dbe9f96a4cd24,
 	0x70c1330d1861acf4,
@@ -326,6 +328,7 @@ static const uint64_t expected[NKERNELS] = {
 	0xd4658571aa39be7e,
 	0xb2ae6a7a5e2c8b8e,
 	0xbee36c09e03c609b,
+	0x5364f598824f1ea1,
 	0x79acbdba451fbaa0,
 	0xd8900193755fad9e,
 };
