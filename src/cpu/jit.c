@@ -45,7 +45,8 @@ struct emit {
 	struct x86 a;
 	const struct block *b;
 	struct block *table; /* the hart's block table */
-	const uint8_t *start; /* the first instruction's code (a loop's target) */
+	const uint8_t *start; /* the block's code, before its FP checks (jit_fp_preamble) */
+	const uint8_t *loop; /* a loop's target: past those checks */
 	int8_t host[33]; /* the host register guest register r lives in, or -1 */
 	uint8_t cached[CACHE_REGS]; /* the guest registers that have one */
 	unsigned ncached;
@@ -721,7 +722,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 		/* left += n - i - 1, then if left >= n: left -= n; so
 		 * left -= i + 1 unless that borrows (given back below) */
 		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
-		x86_land(a, x86_jump(a, CC_AE), e->start);
+		x86_land(a, x86_jump(a, CC_AE), e->loop);
 		op_imm32(a, X86_W, 0, R_LEFT, i + 1);
 	}
 	leave_to(e, off, n - i - 1);
@@ -928,7 +929,7 @@ static unsigned translated_prefix(const struct emit *e, const struct decoded_ins
 {
 	uint8_t scratch[8192];
 	struct emit t = {.a = {scratch, scratch, scratch + sizeof(scratch), false}, .b = e->b,
-			 .table = e->table, .start = scratch};
+			 .table = e->table, .start = scratch, .loop = scratch};
 	memset(t.host, -1, sizeof(t.host));
 	for (unsigned i = 0; i < e->b->n; i++) {
 		enum emitted how = emit_insn(&t, i, e->b->insn[i].pcoff, &d[i]);
@@ -960,12 +961,13 @@ static bool emit_block(struct emit *e)
 		return false;
 	allocate(e, d, prefix);
 	prologue(e);
+	e->start = a->p;
 	uint8_t *out[JIT_FP_RESUMES];
 	unsigned nout;
 	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
 	for (unsigned k = 0; k < nout; k++, e->nmiss++)
 		e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = 0;
-	e->start = a->p;
+	e->loop = a->p;
 	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++)
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);

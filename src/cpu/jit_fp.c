@@ -159,10 +159,8 @@ static void need_env(struct ctx *c, unsigned rm)
 		return;
 	uint8_t *ready;
 	if (rm == RM_DYN) {
+		/* loaded already: then frm is RNE..RUP (fpenv_rm is one) */
 		x86_op(a, 0, 0x0fb6, RCX, R_X, true, HART(frm)); /* movzx ecx, frm */
-		x86_op(a, 0, 0x83, 7, RCX, false, 0); /* cmp ecx, RM_RUP */
-		x86_u8(a, RM_RUP);
-		out(c, CC_A);
 		x86_op(a, 0, 0x8b, RAX, RCX, false, 0); /* ax = guest, rm = frm */
 		x86_op(a, 0, 0xc1, 4, RAX, false, 0);
 		x86_u8(a, 8);
@@ -170,6 +168,9 @@ static void need_env(struct ctx *c, unsigned rm)
 		x86_u8(a, 1);
 		x86_op(a, X86_16, 0x3b, RAX, R_X, true, HART(fpenv_guest));
 		ready = x86_jump(a, CC_E);
+		x86_op(a, 0, 0x83, 7, RCX, false, 0); /* cmp ecx, RM_RUP */
+		x86_u8(a, RM_RUP);
+		out(c, CC_A);
 		x86_mov_imm64(a, RAX, MXCSR_TABLE);
 		x86_op(a, 0, 0xc1, 4, RCX, false, 0); /* shl ecx, 4 */
 		x86_u8(a, 4);

@@ -37,8 +37,9 @@ struct jit_fp {
 bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 		 const struct decoded_insn *d, uint8_t **resume, unsigned *n);
 
-/* Before the start of a translation of the n instructions d (the target
- * of its loop back to itself): FS checked when any of them is an FP
+/* At the start of a translation of the n instructions d, where every
+ * entry runs it and a loop back to the block's start does not (jit.c's
+ * `loop` is after it): FS checked when any of them is an FP
  * instruction, and MXCSR loaded when all its rounding ones name the same
  * rounding mode, so that a loop checks neither on every pass.  The jumps
  * in resume[*n] resume the interpreter at the block's first entry.
