@@ -293,7 +293,8 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
 	if (have_page)
 		x86_land(a, have_page, a->p);
-	/* RCX = block_slot(table, hpc), or its partner when that holds it */
+	/* RCX = block_slot(table, hpc) (block_index: (hpc >> 1) % size), or
+	 * its partner when that holds it */
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
 	shift_imm(a, X86_W, 5, RCX, 1);
 	op_imm32(a, 0, 4, RCX, BLOCK_TABLE_SIZE - 1);
@@ -303,8 +304,8 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *found = x86_jump(a, CC_E);
-	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* the partner: slot index ^ 1 */
-	op_imm32(a, X86_W, 6, RCX, sizeof(struct block));
+	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* block_partner */
+	op_imm32(a, X86_W, 6, RCX, BLOCK_WAY_BIT * sizeof(struct block));
 	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	fail[nfail++] = x86_jump(a, CC_NE);
