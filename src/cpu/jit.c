@@ -16,6 +16,7 @@
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/hart.h"
+#include "cpu/jit_fp.h"
 #include "cpu/x86.h"
 
 /* Register roles, the SysV arguments where they arrive: */
@@ -44,7 +45,8 @@ struct emit {
 	struct x86 a;
 	const struct block *b;
 	struct block *table; /* the hart's block table */
-	const uint8_t *start; /* the first instruction's code (a loop's target) */
+	const uint8_t *start; /* the block's code, before its FP checks (jit_fp_preamble) */
+	const uint8_t *loop; /* a loop's target: past those checks */
 	int8_t host[33]; /* the host register guest register r lives in, or -1 */
 	uint8_t cached[CACHE_REGS]; /* the guest registers that have one */
 	unsigned ncached;
@@ -52,8 +54,9 @@ struct emit {
 	struct {
 		uint8_t *at;
 		unsigned i;
-	} miss[2 * BLOCK_MAX_INSNS]; /* TLB misses and FP off, each resuming at its entry */
+	} miss[JIT_FP_RESUMES * BLOCK_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its entry */
 	unsigned nmiss;
+	struct jit_fp fp; /* what its FP instructions have checked (jit_fp.h) */
 };
 
 /* An instruction whose ModRM rm operand is guest register r: its host
@@ -664,16 +667,20 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
  * mstatus.FS off, resume at the entry (the interpreter raises the
- * illegal instruction); a load NaN-boxes and marks FS dirty. */
+ * illegal instruction); a load NaN-boxes and marks FS dirty.  Each only
+ * where the translation has not done so yet (struct jit_fp). */
 static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 {
 	struct x86 *a = &e->a;
 	bool store = d->op == OP_FSH || d->op == OP_FSW || d->op == OP_FSD;
 	unsigned size = d->op == OP_FLH || d->op == OP_FSH ? 2 : d->op == OP_FLW || d->op == OP_FSW ? 4 : 8;
-	x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
-	x86_u32(a, (uint32_t)MSTATUS_FS);
-	e->miss[e->nmiss].at = x86_jump(a, CC_E);
-	e->miss[e->nmiss++].i = i;
+	if (!e->fp.fs_on) {
+		x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
+		x86_u32(a, (uint32_t)MSTATUS_FS);
+		e->miss[e->nmiss].at = x86_jump(a, CC_E);
+		e->miss[e->nmiss++].i = i;
+		e->fp.fs_on = true;
+	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
 	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size);
 	e->miss[e->nmiss++].i = i;
@@ -692,8 +699,11 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 		x86_op(a, X86_W, 0x0b, RAX, RCX, false, 0);
 	}
 	x86_op(a, X86_W, 0x89, RAX, R_X, true, HART_OFF(f) + 8 * d->rd);
-	x86_op(a, X86_W, 0x81, 1, R_X, true, HART_OFF(mstatus)); /* or mstatus, FS */
-	x86_u32(a, (uint32_t)MSTATUS_FS);
+	if (!e->fp.dirty) {
+		x86_op(a, X86_W, 0x81, 1, R_X, true, HART_OFF(mstatus)); /* or mstatus, FS */
+		x86_u32(a, (uint32_t)MSTATUS_FS);
+		e->fp.dirty = true;
+	}
 }
 
 /* A conditional branch at entry i, pcoff bytes into the block.  Taken
@@ -713,7 +723,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 		/* left += n - i - 1, then if left >= n: left -= n; so
 		 * left -= i + 1 unless that borrows (given back below) */
 		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
-		x86_land(a, x86_jump(a, CC_AE), e->start);
+		x86_land(a, x86_jump(a, CC_AE), e->loop);
 		op_imm32(a, X86_W, 0, R_LEFT, i + 1);
 	}
 	leave_to(e, off, n - i - 1);
@@ -763,6 +773,15 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_FLH: case OP_FLW: case OP_FLD: case OP_FSH: case OP_FSW: case OP_FSD:
 		fp_memory(e, i, d);
 		break;
+	case OP_FP_ROUNDING: case OP_FP: {
+		uint8_t *out[JIT_FP_RESUMES];
+		unsigned n;
+		if (!jit_fp_emit(&e->fp, a, e->host, d, out, &n))
+			return NOT_TRANSLATED;
+		for (unsigned k = 0; k < n; k++, e->nmiss++)
+			e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = i;
+		break;
+	}
 	case OP_ADDI: alu_ri(e, ALU_ADD, X86_W, d); break;
 	case OP_XORI: alu_ri(e, ALU_XOR, X86_W, d); break;
 	case OP_ORI: alu_ri(e, ALU_OR, X86_W, d); break;
@@ -911,7 +930,7 @@ static unsigned translated_prefix(const struct emit *e, const struct decoded_ins
 {
 	uint8_t scratch[8192];
 	struct emit t = {.a = {scratch, scratch, scratch + sizeof(scratch), false}, .b = e->b,
-			 .table = e->table, .start = scratch};
+			 .table = e->table, .start = scratch, .loop = scratch};
 	memset(t.host, -1, sizeof(t.host));
 	for (unsigned i = 0; i < e->b->n; i++) {
 		enum emitted how = emit_insn(&t, i, e->b->insn[i].pcoff, &d[i]);
@@ -944,6 +963,12 @@ static bool emit_block(struct emit *e)
 	allocate(e, d, prefix);
 	prologue(e);
 	e->start = a->p;
+	uint8_t *out[JIT_FP_RESUMES];
+	unsigned nout;
+	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
+	for (unsigned k = 0; k < nout; k++, e->nmiss++)
+		e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = 0;
+	e->loop = a->p;
 	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++)
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
@@ -951,9 +976,10 @@ static bool emit_block(struct emit *e)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
-	for (unsigned k = 0; k < e->nmiss; k++) {
+	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per entry */
 		x86_land(a, e->miss[k].at, a->p);
-		resume(e, e->miss[k].i, JIT_EXIT_MISS);
+		if (k + 1 == e->nmiss || e->miss[k + 1].i != e->miss[k].i)
+			resume(e, e->miss[k].i, JIT_EXIT_MISS);
 	}
 	return true;
 }

@@ -12,9 +12,10 @@
  *     on, with the accounting it does for any block it has entered.
  *
  * So translated code never traps, calls out or reads anything but guest
- * registers, the data TLB and RAM through it; every slow path, trap, FP
- * instruction and MMIO access happens in the interpreter at the exact
- * instruction count it has there.  A branch back to its block's own start
+ * registers (with fflags, mstatus.FS and MXCSR as fpu.c keeps them:
+ * jit_fp.h), the data TLB and RAM through it; every slow path, trap and
+ * MMIO access happens in the interpreter at the exact instruction count
+ * it has there.  A branch back to its block's own start
  * loops inside the translation while the steps left cover the block,
  * which is the test the interpreter makes before entering a block.
  *
@@ -48,7 +49,7 @@ enum jit_exit_kind {
 	JIT_EXIT_SAME_PAGE, /* a static exit within the page: target not current, translated or covered */
 	JIT_EXIT_OTHER_PAGE, /* a static exit to another page its lookup did not chain */
 	JIT_EXIT_UNTRANSLATED, /* an instruction the JIT leaves to the interpreter */
-	JIT_EXIT_MISS, /* a TLB miss (or FP off) */
+	JIT_EXIT_MISS, /* a TLB miss, FP off, an FP case jit_fp.c leaves to the interpreter */
 	JIT_EXIT_KINDS
 };
 

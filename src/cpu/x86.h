@@ -1,7 +1,6 @@
 /* A small x86-64 encoder: the handful of instruction forms the JIT
- * (cpu/jit.c) emits, and nothing else.  Memory operands are always
- * [base + disp] with a base that needs no SIB byte (not RSP, RBP, R12 or
- * R13), which is all the JIT uses. */
+ * (cpu/jit.c, cpu/jit_fp.c) emits, and nothing else.  Memory operands are
+ * always [base + disp], no index register. */
 #ifndef KEEL_CPU_X86_H
 #define KEEL_CPU_X86_H
 
@@ -12,8 +11,8 @@
 enum x86_reg { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
 /* Condition codes (the low nibble of Jcc, SETcc, CMOVcc). */
-enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 0xc, CC_GE = 0xd,
-	      CC_G = 0xf };
+enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_BE = 6, CC_A = 7, CC_L = 0xc,
+	      CC_GE = 0xd, CC_LE = 0xe, CC_G = 0xf };
 
 /* The buffer being written.  Writing past `end` sets `full` and writes
  * nothing: the caller checks once at the end. */
@@ -37,30 +36,60 @@ static inline void x86_u32(struct x86 *a, uint32_t v) { x86_bytes(a, &v, 4); }
 
 /* Operand size and prefix flags of x86_op. */
 #define X86_W 1 /* 64-bit operand (REX.W) */
-#define X86_16 2 /* 16-bit operand (0x66) */
+#define X86_16 2 /* 16-bit operand, or SSE's 66 prefix (0x66) */
+#define X86_F2 4 /* SSE's F2 prefix (scalar double) */
+#define X86_F3 8 /* SSE's F3 prefix (scalar single) */
 
-/* One instruction [66] [REX] opcode ModRM [disp]: `reg` is the ModRM reg
- * field (a register, or an opcode extension /n); `rm` is a register, or
- * with mem the base of [rm + disp].  An opcode above 0xff is two bytes
- * (0x0f xx).  Immediates, if any, follow from the caller. */
+/* One instruction [66|F2|F3] [REX] opcode ModRM [SIB] [disp]: `reg` is the
+ * ModRM reg field (a register, an XMM register or an opcode extension
+ * /n); `rm` is a register, or with mem the base of [rm + disp].  An
+ * opcode above 0xff is two bytes (0x0f xx), above 0xffff three (0x0f 0x3a
+ * xx).  Immediates, if any, follow from the caller.  Base RSP or R12
+ * takes a SIB byte (no index); base RBP or R13 always a displacement
+ * (mod 0 there means RIP-relative). */
 static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int reg, int rm,
 			  bool mem, int32_t disp)
 {
 	if (flags & X86_16)
 		x86_u8(a, 0x66);
+	if (flags & (X86_F2 | X86_F3))
+		x86_u8(a, (flags & X86_F2) ? 0xf2 : 0xf3);
 	uint8_t rex = (uint8_t)(0x40 | ((flags & X86_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) |
 				((rm & 8) ? 1 : 0));
 	if (rex != 0x40)
 		x86_u8(a, rex);
+	if (opcode > 0xffff)
+		x86_u8(a, (uint8_t)(opcode >> 16));
 	if (opcode > 0xff)
 		x86_u8(a, (uint8_t)(opcode >> 8));
 	x86_u8(a, (uint8_t)opcode);
-	unsigned mod = !mem ? 3 : disp == 0 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+	unsigned mod = !mem ? 3 : disp == 0 && (rm & 7) != 5 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
 	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | (rm & 7)));
+	if (mem && (rm & 7) == 4)
+		x86_u8(a, 0x24); /* SIB: base only */
 	if (mod == 1)
 		x86_u8(a, (uint8_t)disp);
 	else if (mod == 2)
 		x86_u32(a, (uint32_t)disp);
+}
+
+/* VFMADD231SS/SD (FMA3, VEX.66.0F38 B9 /r): xmm c += xmm a * xmm b with
+ * one rounding; W1 is the double form. */
+static inline void x86_fma231(struct x86 *a, bool dbl, int c, int ma, int mb)
+{
+	uint8_t v[5] = { 0xc4,
+			 (uint8_t)(((c & 8) ? 0 : 0x80) | 0x40 | ((mb & 8) ? 0 : 0x20) | 0x02),
+			 (uint8_t)((dbl ? 0x80 : 0) | (~ma & 15) << 3 | 0x01), 0xb9,
+			 (uint8_t)(0xc0 | (c & 7) << 3 | (mb & 7)) };
+	x86_bytes(a, v, sizeof v);
+}
+
+/* mov reg, imm64 (REX.W B8+r) */
+static inline void x86_mov_imm64(struct x86 *a, int reg, uint64_t v)
+{
+	x86_u8(a, (uint8_t)(0x48 | (reg >> 3)));
+	x86_u8(a, (uint8_t)(0xb8 + (reg & 7)));
+	x86_bytes(a, &v, 8);
 }
 
 /* PUSH and POP of a 64-bit register, in their short forms (0x50 + r,

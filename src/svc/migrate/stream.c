@@ -253,17 +253,23 @@ long mig_ram_decode(uint64_t npages, const uint8_t *p, size_t len, mig_page_fn p
 {
 	static const uint8_t zero_page[MIG_PAGE];
 	struct ram_run *runs = malloc(sizeof(*runs) * MIG_BATCH_PAGES);
-	uint8_t *raw = malloc((size_t)MIG_BATCH_PAGES * MIG_PAGE);
+	uint8_t *raw = NULL;
 	struct state_reader r;
 	sr_init(&r, p, len);
 	uint32_t nruns = 0, data = 0;
 	long pages = -1;
-	if (!runs || !raw) {
+	if (!runs) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (read_runs(&r, npages, runs, &nruns, &data)) {
 		snprintf(err, errlen, "%s", r.err);
+		goto out;
+	}
+	/* As many pages as the batch carries data for, not the 4 MiB a full
+	 * batch may: most messages carry a few pages, or only zero runs. */
+	if (!(raw = malloc(data ? (size_t)data * MIG_PAGE : 1))) {
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	size_t clen = sr_remaining(&r);

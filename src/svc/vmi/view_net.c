@@ -235,10 +235,17 @@ static void walk_table(struct vmi *v, struct net_ctx *c, uint64_t base, uint64_t
 {
 	if (!base)
 		return;
-	if (mask >= MAX_BUCKETS) {
-		note(c->o, "a TCP hash table claims %" PRIu64 " buckets: only %u read", mask + 1,
-		     MAX_BUCKETS);
-		mask = MAX_BUCKETS - 1;
+	/* Linux's alloc_large_system_hash never gives a table more than a
+	 * sixteenth of memory, so a table claiming more is not the kernel's,
+	 * and its walk is cut to that (and to MAX_BUCKETS). */
+	uint64_t most = v->mv.size / 16 / (size ? size : 1);
+	most = most < MAX_BUCKETS ? most : MAX_BUCKETS;
+	if (mask >= most) {
+		note(c->o, "a TCP hash table claims %" PRIu64 " buckets: only %" PRIu64 " read",
+		     mask + 1, most);
+		if (!most)
+			return;
+		mask = most - 1;
 	}
 	struct page_cursor *pc = malloc(sizeof(*pc));
 	if (!pc) {
