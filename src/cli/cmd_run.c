@@ -1148,6 +1148,11 @@ static int run_machine(struct machine *m, const struct run_options *o, struct mi
 		double secs = now_seconds() - t0;
 		fprintf(stderr, "keel: stats: icount=%" PRIu64 " seconds=%.3f mips=%.1f\n",
 			m->hart.icount, secs, secs > 0 ? (double)m->hart.icount / secs / 1e6 : 0.0);
+		const struct block_stats *bs = hart_block_stats(&m->hart);
+		if (bs)
+			fprintf(stderr, "keel: stats: blocks built=%" PRIu64 " stale=%" PRIu64
+					" evicted=%" PRIu64 " evicted_jit=%" PRIu64 "\n",
+				bs->built, bs->stale, bs->evicted, bs->evicted_jit);
 		const struct jit_stats *js = hart_jit_stats(&m->hart);
 		if (js)
 			fprintf(stderr, "keel: stats: jit blocks=%" PRIu64 " code_bytes=%" PRIu64

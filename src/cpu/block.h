@@ -76,21 +76,38 @@ _Static_assert(OP_COUNT + 2 <= 256, "op0 and the JIT's two handlers fit a byte")
 
 #define BLOCK_TABLE_BYTES (BLOCK_TABLE_SIZE * sizeof(struct block))
 
-/* The table slot for a block starting at host address hpc: where lookups
- * look first.  The table is two-way: a block may also sit in the other
- * slot of the pair (block_partner), where the lookups that miss the first
- * look next (exec.c, find_block).  Linux's fork and exec ran through more
- * code than a direct-mapped table of this size kept without collisions:
- * one rebuild every 800 instructions, many of translated blocks. */
+/* The table is two-way: a block sits in one of a pair of slots, i and
+ * i ^ BLOCK_WAY_BIT, whichever find_block (exec.c) chose.  Lookups look
+ * first in block_index's, bits 1-15 of the host address (instructions are
+ * 2-byte aligned), so the blocks of any 64 KiB of code never share a
+ * first slot.  Its partner is the first slot of the address 32 KiB away:
+ * neighbours, which run together (a loop's head at X and the block at
+ * X + 2 its back branch enters), are never in one pair, and two blocks
+ * that share a first slot still have a slot each.  With pairs i and i ^ 1
+ * the blocks at X and X + 2 filled one pair, and in kbench compress a
+ * third at X - 0x220000 evicted one of them at every turn of the loop,
+ * which then never ran long enough to be translated.  Direct-mapped,
+ * Linux's fork and exec ran through more code than the table kept: one
+ * rebuild every 800 instructions, many of translated blocks.  jit.c
+ * (chain_to_rax) emits the same computation. */
+#define BLOCK_WAY_BIT (BLOCK_TABLE_SIZE / 2)
+
+static inline size_t block_index(uintptr_t hpc)
+{
+	return (hpc >> 1) % BLOCK_TABLE_SIZE;
+}
+
+/* The slot for a block starting at host address hpc that lookups look in
+ * first. */
 static inline struct block *block_slot(struct block *table, uintptr_t hpc)
 {
-	return &table[(hpc >> 1) % BLOCK_TABLE_SIZE];
+	return &table[block_index(hpc)];
 }
 
 /* The other slot of b's pair. */
 static inline struct block *block_partner(struct block *table, struct block *b)
 {
-	return &table[(size_t)(b - table) ^ 1];
+	return &table[(size_t)(b - table) ^ BLOCK_WAY_BIT];
 }
 
 /* The slot that holds the block at hpc, or block_slot's when neither

@@ -556,6 +556,13 @@ static __attribute__((noinline)) struct block *find_block(struct hart *h, struct
 	 * untranslated one, the hot code from the cold */
 	if (b->hpc != hpc && (p->hpc == hpc || !p->hpc || (b->jit && !p->jit)))
 		b = p;
+	h->block_stats.built++;
+	if (b->hpc == hpc)
+		h->block_stats.stale++;
+	else if (b->hpc) {
+		h->block_stats.evicted++;
+		h->block_stats.evicted_jit += b->jit != NULL;
+	}
 	return rebuild(h, b, hpc, room, gen, handlers) ? b : NULL;
 }
 

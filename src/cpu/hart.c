@@ -154,11 +154,13 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	       uint64_t reset_pc)
 {
 	struct block *blocks = h->blocks; /* derived from memory alone: still valid */
+	struct block_stats block_stats = h->block_stats; /* counts, not state */
 	struct jit *jit = h->jit; /* likewise */
 	const struct hart_trap_hook *hook = h->trap_hook; /* a service's, not state */
 	const struct hart_effect_hook *effect_hook = h->effect_hook; /* likewise */
 	memset(h, 0, sizeof(*h));
 	h->blocks = blocks;
+	h->block_stats = block_stats;
 	h->jit = jit;
 	h->trap_hook = hook;
 	h->effect_hook = effect_hook;
@@ -334,6 +336,11 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 int hart_after_fork(struct hart *h)
 {
 	return h->jit ? jit_after_fork(h->jit) : 0;
+}
+
+const struct block_stats *hart_block_stats(const struct hart *h)
+{
+	return h->blocks ? &h->block_stats : NULL;
 }
 
 const struct jit_stats *hart_jit_stats(const struct hart *h)

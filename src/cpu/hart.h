@@ -16,6 +16,16 @@ struct bus;
 struct jit_stats;
 struct vclock;
 
+/* What the decoded-block table (cpu/block.h) did, for --stats
+ * (hart_block_stats): counted where a block is built, never on the
+ * lookups' path. */
+struct block_stats {
+	uint64_t built; /* blocks decoded into the table */
+	uint64_t stale; /* ... into the slot that held the same block, from old bytes */
+	uint64_t evicted; /* ... over another block: a conflict in the pair */
+	uint64_t evicted_jit; /* ... of those, over a translated block */
+};
+
 enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
 
 /* Exception causes (mcause with the interrupt bit clear). */
@@ -232,6 +242,7 @@ struct hart {
 	 * against.  Set through hart_set_block_cache; hart_init keeps it.
 	 * Never saved, never needs invalidating. */
 	struct block *blocks;
+	struct block_stats block_stats; /* for --stats; kept by hart_init */
 	/* Hot blocks translated to x86-64 (cpu/jit.h), or NULL: the JIT is
 	 * off.  Set through hart_set_jit; kept by hart_init, never saved:
 	 * translations are a cache like the blocks. */
@@ -326,6 +337,9 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold);
 /* In a fork()ed child, before it runs: give the JIT a code cache of its
  * own (cpu/jit.h, jit_after_fork).  Returns 0, or -1 when it cannot. */
 int hart_after_fork(struct hart *h);
+
+/* The block table's counts for --stats, or NULL when it is off. */
+const struct block_stats *hart_block_stats(const struct hart *h);
 
 /* The JIT's counts for --stats, or NULL when it is off. */
 const struct jit_stats *hart_jit_stats(const struct hart *h);

@@ -386,8 +386,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		mov_imm64(a, RDX, page);
 		x86_op(a, X86_W, 0x01, RCX, RDX, false, 0); /* RDX = hpc */
 		shift_imm(a, X86_W, 4, RCX, 8); /* offset / 2 * 512 */
-		op_imm32(a, X86_W, 0, RCX,
-			 (uint32_t)((size_t)(block_slot(e->table, page) - e->table) * sizeof(struct block)));
+		op_imm32(a, X86_W, 0, RCX, (uint32_t)(block_index(page) * sizeof(struct block)));
 		mov_imm64(a, R10, (uintptr_t)e->table); /* the partner below needs it */
 		x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 		mov_imm64(a, R8, e->b->gen);
@@ -411,7 +410,8 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	shift_imm(a, 0, 5, RCX, 1);
 	x86_op_index(a, X86_W, 0x8b, R8, R10, RCX, (int32_t)offsetof(struct tlb, exec_gen));
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
-	/* RCX = block_slot(table, hpc), or its partner when that holds it */
+	/* RCX = block_slot(table, hpc) (block_index: (hpc >> 1) % size), or
+	 * its partner when that holds it */
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
 	shift_imm(a, X86_W, 5, RCX, 1);
 	op_imm32(a, 0, 4, RCX, BLOCK_TABLE_SIZE - 1);
@@ -424,8 +424,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *found = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* block_partner */
-	op_imm32(a, X86_W, 6, RCX, /* index ^ block_partner's bit */
-		 (uint32_t)((size_t)(block_partner(e->table, e->table) - e->table) * sizeof(struct block)));
+	op_imm32(a, X86_W, 6, RCX, BLOCK_WAY_BIT * sizeof(struct block));
 	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	fail[nfail++] = x86_jump(a, CC_NE);

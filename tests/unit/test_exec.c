@@ -7,6 +7,7 @@
  * (docs/cpu.md) are labelled "keel:" where a test relies on them.
  */
 #include "cpu/block.h"
+#include "cpu/jit.h"
 #include "harness.h"
 #include "vm/taps.h"
 
@@ -736,6 +737,49 @@ static void test_cache_slot_aliasing(void **state)
 	assert_int_equal(m->hart.x[A0], 3 * 1 + 2 * 100);
 }
 
+/* A loop's head at X and the block at X + 2 its back branch enters, and a
+ * third block whose first slot is X's, all stay in the table: neighbours
+ * land in different pairs (block.h, block_index).  When the pair was
+ * slots i and i ^ 1, the third evicted one of the two at every turn and
+ * none of them stayed long enough to be translated (compress in
+ * bench/workloads). */
+static void test_cache_neighbours_keep_their_slots(void **state)
+{
+	struct machine *m = *state;
+	uint64_t x = CODE_BASE + 0x100; /* X's slot is even: pair i, i ^ 1 was X + 2's */
+	uint64_t far = x + 2 * BLOCK_TABLE_SIZE; /* first slot X's */
+	struct code c = code_at(m, x);
+	emit16(&c, C_ADDI_T0_31);
+	emit(&c, addi(A0, A0, 1)); /* X + 2: the inner loop */
+	emit(&c, addi(A1, A1, -1));
+	emit(&c, bne(A1, ZERO, -8));
+	emit(&c, addi(A2, A2, -1));
+	emit(&c, beq(A2, ZERO, 8));
+	emit(&c, jal(ZERO, (int32_t)(far - c.pc)));
+	uint64_t halt = emit_halt(&c);
+	c = code_at(m, far);
+	emit(&c, addi(A3, A3, 1));
+	emit(&c, addi(A1, ZERO, 3));
+	emit(&c, jal(ZERO, (int32_t)(x - c.pc)));
+	m->hart.x[A1] = 3;
+	m->hart.x[A2] = 50;
+	run_from(m, x, 16 * 50);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[T0], 31 * 50);
+	assert_int_equal(m->hart.x[A0], 3 * 50);
+	assert_int_equal(m->hart.x[A3], 49);
+	const struct block_stats *bs = hart_block_stats(&m->hart);
+	assert_non_null(bs);
+	assert_int_equal(bs->evicted, 0);
+	assert_in_range(bs->built, 4, 5); /* X, X + 2, far, the halt (and its own loop) */
+	/* With the JIT, the translations' own lookups (jit.c, chain_to_rax)
+	 * find far in its partner slot: X's jump there returns to the
+	 * interpreter only before far is translated. */
+	const struct jit_stats *js = hart_jit_stats(&m->hart);
+	if (js)
+		assert_in_range(js->exits[JIT_EXIT_OTHER_PAGE], 0, 2);
+}
+
 /* With the cache off (keel run --no-decode-cache) nothing is cached and the
  * results are the same. */
 static void test_decode_cache_off(void **state)
@@ -1343,6 +1387,7 @@ int main(void)
 		VM_TEST(test_dma_into_cached_code),
 		VM_TEST(test_patch_compressed),
 		VM_TEST(test_cache_slot_aliasing),
+		VM_TEST(test_cache_neighbours_keep_their_slots),
 		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
 		VM_TEST(test_fetch_where_nothing_is),
