@@ -1161,10 +1161,12 @@ static int run_machine(struct machine *m, const struct run_options *o, struct mi
 		if (js)
 			fprintf(stderr, "keel: stats: jit exits jalr=%" PRIu64
 					" same_page=%" PRIu64 " other_page=%" PRIu64
-					" untranslated=%" PRIu64 " miss=%" PRIu64 " link=%" PRIu64 "\n",
+					" untranslated=%" PRIu64 " miss=%" PRIu64 " link=%" PRIu64
+					" link_far=%" PRIu64 "\n",
 				js->exits[JIT_EXIT_JALR], js->exits[JIT_EXIT_SAME_PAGE],
 				js->exits[JIT_EXIT_OTHER_PAGE], js->exits[JIT_EXIT_UNTRANSLATED],
-				js->exits[JIT_EXIT_MISS], js->exits[JIT_EXIT_LINK]);
+				js->exits[JIT_EXIT_MISS], js->exits[JIT_EXIT_LINK],
+				js->exits[JIT_EXIT_LINK_FAR]);
 	}
 	mig_postcopy_close(pc, "the VM stopped on the destination");
 	machine_free(m);

@@ -990,6 +990,9 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			if (likely(!(r.pc & 1))) {
 				if (unlikely(h->jit_exit_kind == JIT_EXIT_LINK))
 					jit_link(h->jit, h->jit_link_site, h->jit_link_to);
+				else if (unlikely(h->jit_exit_kind == JIT_EXIT_LINK_FAR))
+					jit_link_far(h->jit, h->jit_link_site, h->jit_link_to,
+						     r.pc, h->fetch_tlb);
 				pc = r.pc;
 				JUMP();
 			}

@@ -353,6 +353,87 @@ static void entry_offset(struct x86 *a)
 	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 }
 
+/* A guarded site (jit_link_far fills it in): room for the checks that
+ * make entering a translation of another page (or a JALR's first target)
+ * exact, placed before the lookup (chain_to_rax) with RAX the pc.
+ * Unlinked, its first instruction jumps over it to the lookup. */
+enum { FAR_BYTES = 128, FAR_JALR = 0xf4 /* hlt */ };
+
+static uint8_t *far_site(struct emit *e, bool jalr)
+{
+	struct x86 *a = &e->a;
+	uint8_t *site = a->p;
+	uint8_t *over = x86_jump(a, -1);
+	x86_u8(a, jalr ? FAR_JALR : 0xcc); /* for jit_link_far, never run */
+	while (!a->full && a->p < site + FAR_BYTES)
+		x86_u8(a, 0xcc);
+	x86_land(a, over, a->p);
+	return site;
+}
+
+/* RCX the slot for hpc RDX (R10 the table's address plus its offset),
+ * R8 the generation it must have: go on with RCX the block and R8 its n
+ * when that slot or its partner holds it, current, and the steps left
+ * cover it; else jump to a displacement added to fail[]. */
+static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
+{
+	struct x86 *a = &e->a;
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	uint8_t *found = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* block_partner */
+	op_imm32(a, X86_W, 6, RCX, BLOCK_WAY_BIT * sizeof(struct block));
+	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	fail[(*nfail)++] = x86_jump(a, CC_NE);
+	x86_land(a, found, a->p);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	fail[(*nfail)++] = x86_jump(a, CC_NE);
+	x86_op(a, 0, 0x0fb7, R8, RCX, true, (int32_t)offsetof(struct block, n));
+	x86_op(a, X86_W, 0x3b, R_LEFT, R8, false, 0);
+	fail[(*nfail)++] = x86_jump(a, CC_B);
+}
+
+/* The block found (RCX, its n in R8, pc RAX): enter its translation,
+ * when it has one, with base = pc. */
+static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
+{
+	struct x86 *a = &e->a;
+	x86_op(a, X86_W, 0x8b, RCX, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0);
+	fail[(*nfail)++] = x86_jump(a, CC_E);
+	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
+	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
+	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
+}
+
+/* The block found (RCX) through the exec TLB: have the interpreter link
+ * the guarded site before the lookup to it (jit_link_far) when it is
+ * translated; a JALR's site only while unlinked (its first byte is still
+ * the jmp), as its targets may differ from one run to the next. */
+static void link_found(struct emit *e, const uint8_t *site, enum jit_exit_kind why,
+		       uint8_t **fail, unsigned *nfail)
+{
+	struct x86 *a = &e->a;
+	uint8_t *linked = NULL;
+	if (why == JIT_EXIT_JALR) {
+		uint8_t cmp[] = {0x80, 0x3d}; /* cmp byte [rip + rel], 0xe9 */
+		x86_bytes(a, cmp, sizeof(cmp));
+		x86_u32(a, (uint32_t)(int32_t)(site - (a->p + 5)));
+		x86_u8(a, 0xe9);
+		linked = x86_jump(a, CC_NE);
+	}
+	x86_op(a, X86_W, 0x83, 7, RCX, true, (int32_t)offsetof(struct block, jit));
+	x86_u8(a, 0); /* cmp qword [rcx + jit], 0 */
+	fail[(*nfail)++] = x86_jump(a, CC_E);
+	mov_imm64(a, R8, (uintptr_t)(e->run_at + (site - a->start)));
+	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
+	epilogue(e, JIT_EXIT_LINK_FAR);
+	if (linked)
+		x86_land(a, linked, a->p);
+}
+
 /* Leave for the pc in RAX (even) when it is not a static exit in this
  * page: a jump through a register, or to another page.  Look it up as the
  * interpreter's dispatch would: its page in the exec TLB (the tag matches
@@ -365,10 +446,9 @@ static void entry_offset(struct x86 *a)
 static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 {
 	struct x86 *a = &e->a;
-	uint8_t *fail[6];
+	uint8_t *fail[12];
 	unsigned nfail = 0;
 	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
-	uint8_t *have_slot = NULL;
 	if (why == JIT_EXIT_JALR) {
 		/* A target in this block's page (a jump table, a loop's call)
 		 * needs no TLB: its offset in the page is pc - base plus
@@ -390,9 +470,11 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		mov_imm64(a, R10, (uintptr_t)e->table); /* the partner below needs it */
 		x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 		mov_imm64(a, R8, e->b->gen);
-		have_slot = x86_jump(a, -1);
+		find_in_slot(e, fail, &nfail);
+		enter_found(e, fail, &nfail);
 		x86_land(a, elsewhere, a->p);
 	}
+	const uint8_t *site = far_site(e, why == JIT_EXIT_JALR);
 	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
 	op_imm32(a, 0, 4, RCX, 0xfff);
 	op_imm32(a, 0, 7, RCX, 0xffc);
@@ -419,28 +501,9 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	_Static_assert(sizeof(struct block) == 1 << 9, "the slot index above scales by 512");
 	mov_imm64(a, R10, (uintptr_t)e->table);
 	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
-	if (have_slot)
-		x86_land(a, have_slot, a->p);
-	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
-	uint8_t *found = x86_jump(a, CC_E);
-	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* block_partner */
-	op_imm32(a, X86_W, 6, RCX, BLOCK_WAY_BIT * sizeof(struct block));
-	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
-	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
-	fail[nfail++] = x86_jump(a, CC_NE);
-	x86_land(a, found, a->p);
-	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
-	fail[nfail++] = x86_jump(a, CC_NE);
-	x86_op(a, 0, 0x0fb7, R8, RCX, true, (int32_t)offsetof(struct block, n));
-	x86_op(a, X86_W, 0x3b, R_LEFT, R8, false, 0);
-	fail[nfail++] = x86_jump(a, CC_B);
-	x86_op(a, X86_W, 0x8b, RCX, RCX, true, (int32_t)offsetof(struct block, jit));
-	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0);
-	fail[nfail++] = x86_jump(a, CC_E);
-	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
-	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
-	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
-	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
+	find_in_slot(e, fail, &nfail);
+	link_found(e, site, why, fail, &nfail);
+	enter_found(e, fail, &nfail);
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
 	epilogue(e, why);
@@ -1205,6 +1268,65 @@ void jit_link(struct jit *j, uint8_t *site, const struct block *to)
 	memcpy(w + LINK_JMP + 1, &rel, 4);
 	memcpy(w + LINK_SUB, take, sizeof(take));
 	CODE_REWRITTEN(site, LINK_BYTES);
+}
+
+/* Fill in a guarded site (far_site): the interpreter has just run the
+ * lookup after it, which found `to` for the pc, through entry i of the
+ * exec TLB t.  The site enters to's translation only while that entry
+ * still maps the pc's page to the same host page and that page's
+ * generation is still to's (and for a JALR, the pc is this one): the
+ * checks the lookup makes, less those that cannot change (the block's
+ * own hpc and generation are constants of its translation, and a
+ * translation dropped from the table is cut off by jit_kill). */
+void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t pc,
+		  const struct tlb *t)
+{
+	unsigned i = (unsigned)(pc >> 12) % TLB_ENTRIES;
+	if (t->exec[i].tag != (pc & ~(uint64_t)0xfff) || (pc & 0xfff) > 0xffc ||
+	    t->exec[i].addend + pc != to->hpc || *t->exec_gen[i] != to->gen || !to->jit)
+		return; /* not what the lookup found: leave the site as it is */
+	uint8_t *w = writable(j, site);
+	bool jalr = w[0] == 0xe9 && w[5] == FAR_JALR; /* only static sites are relinked */
+	struct x86 a = {.p = w, .start = w, .end = w + FAR_BYTES};
+	uint8_t *miss[4];
+	unsigned n = 0;
+	if (jalr) {
+		mov_imm64(&a, RCX, pc);
+		x86_op(&a, X86_W, 0x3b, RAX, RCX, false, 0);
+		miss[n++] = x86_jump(&a, CC_NE);
+	}
+	int32_t entry = (int32_t)(offsetof(struct tlb, exec) + i * sizeof(struct tlb_entry));
+	x86_op(&a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(fetch_tlb));
+	mov_imm64(&a, R8, t->exec[i].tag);
+	x86_op(&a, X86_W, 0x3b, R8, RCX, true, entry + (int32_t)offsetof(struct tlb_entry, tag));
+	miss[n++] = x86_jump(&a, CC_NE);
+	mov_imm64(&a, R8, t->exec[i].addend);
+	x86_op(&a, X86_W, 0x3b, R8, RCX, true, entry + (int32_t)offsetof(struct tlb_entry, addend));
+	miss[n++] = x86_jump(&a, CC_NE);
+	x86_op(&a, X86_W, 0x8b, RCX, RCX, true,
+	       (int32_t)(offsetof(struct tlb, exec_gen) + i * sizeof(t->exec_gen[0])));
+	mov_imm64(&a, R8, to->gen);
+	x86_op(&a, X86_W, 0x3b, R8, RCX, true, 0);
+	miss[n++] = x86_jump(&a, CC_NE);
+	uint8_t take[7] = {SUB_R11}, undo[7] = {ADD_R11};
+	uint32_t k = to->n;
+	memcpy(take + 3, &k, 4);
+	memcpy(undo + 3, &k, 4);
+	x86_bytes(&a, take, sizeof(take));
+	uint8_t *few = x86_jump(&a, CC_B);
+	x86_op(&a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	uint8_t *go = x86_jump(&a, -1);
+	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + (go - w) + 4));
+	memcpy(go, &rel, 4);
+	while (!a.full && a.p < w + FAR_BYTES - sizeof(undo))
+		x86_u8(&a, 0xcc);
+	x86_land(&a, few, a.p);
+	x86_bytes(&a, undo, sizeof(undo));
+	if (a.full || a.p != w + FAR_BYTES)
+		abort(); /* FAR_BYTES too small: a broken invariant */
+	for (unsigned m = 0; m < n; m++)
+		x86_land(&a, miss[m], a.p);
+	CODE_REWRITTEN(site, FAR_BYTES);
 }
 
 void jit_kill(struct jit *j, const void *code)

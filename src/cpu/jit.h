@@ -54,6 +54,7 @@ enum jit_exit_kind {
 	JIT_EXIT_UNTRANSLATED, /* an instruction the JIT leaves to the interpreter */
 	JIT_EXIT_MISS, /* a TLB miss, FP off, an FP case jit_fp.c leaves to the interpreter */
 	JIT_EXIT_LINK, /* a static exit in the page found its target: link the site (jit_link) */
+	JIT_EXIT_LINK_FAR, /* a JALR or an exit to another page found its target (jit_link_far) */
 	JIT_EXIT_KINDS
 };
 
@@ -106,6 +107,13 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
  * and translated: from then on it jumps straight into to's translation
  * (jit.c, chain).  Call it before anything else runs. */
 void jit_link(struct jit *j, uint8_t *site, const struct block *to);
+
+/* Link the guarded site h->jit_link_site of a translation that returned
+ * JIT_EXIT_LINK_FAR and the pc to block `to`, which its lookup found
+ * through the exec TLB t (h->fetch_tlb), unless t no longer says so. */
+struct tlb;
+void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t pc,
+		  const struct tlb *t);
 
 /* Cut off the translation `code` (a block's jit) that its block drops,
  * when the block is rebuilt: sites linked to it look its pc up again
