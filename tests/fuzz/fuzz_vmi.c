@@ -2,9 +2,10 @@
  * the full fake kernel of the unit tests (tests/unit/vmi_fake.h), built
  * once, then overwritten by the input (fuzz_vmi.h: its task list, strings,
  * page-table entries, dentries, sockets, kallsyms, BTF, anything), and
- * every view run over it.  Each view must end with a result or an error
- * naming why; a crash, a sanitizer report, a view that returns neither,
- * or an input that runs past libFuzzer's -timeout is a finding.
+ * every view run over it, and the one-task API services call.  Each view
+ * must end with a result or an error naming why; a crash, a sanitizer
+ * report, a view that returns neither, or an input that runs past
+ * libFuzzer's -timeout is a finding.
  *
  * Reset is cheap: only the bytes the input stored are put back from a
  * clean copy, so an input costs its stores and the walks, not 8 MiB. */
@@ -103,6 +104,28 @@ static void run_stores(struct reader *r)
 	}
 }
 
+/* The one-task API the detector and the shield call (task.c): each of a
+ * few listed tasks read, its credentials, executable, descriptors 0 to 3
+ * and ancestry; whatever they return, they must return. */
+static void task_api(struct vmi *v)
+{
+	struct vmi_task tasks[8];
+	long n = vmi_task_list(v, tasks, 8);
+	uint64_t found = vmi_task_find(v, 42);
+	for (long i = 0; i <= n && i < 8; i++) {
+		uint64_t task = i < n ? tasks[i].task : found;
+		struct vmi_task t;
+		struct vmi_creds c;
+		char path[256];
+		vmi_task_read(v, task, &t);
+		vmi_task_creds(v, task, &c);
+		vmi_task_exe(v, task, path, sizeof(path));
+		for (int fd = 0; fd < 4; fd++)
+			vmi_task_fd_path(v, task, fd, path, sizeof(path));
+		json_decref(vmi_task_chain(v, task, 16));
+	}
+}
+
 static void views(struct vmi *v, const char *arg)
 {
 	for (const char *const *name = vmi_view_names; *name; name++) {
@@ -115,6 +138,7 @@ static void views(struct vmi *v, const char *arg)
 		json_decref(res);
 	}
 	json_decref(vmi_info(v));
+	task_api(v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
