@@ -14,6 +14,7 @@
  *    another physical page, and back.
  * Without the guard the old translation would run: the old sum.
  */
+#include "code.h"
 #include "vm.h"
 
 #define CALLER_PA 0x80700000ULL /* RAM the image does not use */
@@ -24,28 +25,8 @@
 
 enum { A0 = 10, A1 = 11 };
 
-static uint32_t addi(unsigned rd, unsigned rs1, int32_t imm)
-{
-	return ((uint32_t)imm << 20) | rs1 << 15 | rd << 7 | 0x13;
-}
-
-/* jal x0, off */
-static uint32_t jump(int32_t off)
-{
-	uint32_t i = (uint32_t)off;
-	return ((i >> 20) & 1) << 31 | ((i >> 1) & 0x3ff) << 21 | ((i >> 11) & 1) << 20 |
-	       ((i >> 12) & 0xff) << 12 | 0x6f;
-}
-
 #define JR_A1 0x00058067u /* jalr x0, 0(a1) */
 #define ECALL 0x00000073u
-
-static void put(uint64_t pa, const uint32_t *words, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		((volatile uint32_t *)pa)[i] = words[i];
-	fence_i();
-}
 
 /* a0 = 3, then to a1 (at +0), or to the target page's +0x100 (at +0x40) */
 static void put_callers(void)

@@ -16,6 +16,7 @@
  * that, the interpreter would have gone on at D's entry 4, which adds
  * 2000.
  */
+#include "code.h"
 #include "vm.h"
 
 #define A_PA 0x80700000ULL /* RAM the image does not use */
@@ -25,28 +26,8 @@
 
 enum { A0 = 10 };
 
-static uint32_t addi(unsigned rd, unsigned rs1, int32_t imm)
-{
-	return ((uint32_t)imm << 20) | rs1 << 15 | rd << 7 | 0x13;
-}
-
-/* jal x0, off */
-static uint32_t jump(int32_t off)
-{
-	uint32_t i = (uint32_t)off;
-	return ((i >> 20) & 1) << 31 | ((i >> 1) & 0x3ff) << 21 | ((i >> 11) & 1) << 20 |
-	       ((i >> 12) & 0xff) << 12 | 0x6f;
-}
-
 #define CSRR_T0_MSCRATCH 0x340022f3u /* the JIT leaves CSRs to the interpreter */
 #define ECALL 0x00000073u
-
-static void put(uint64_t pa, const uint32_t *words, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		((volatile uint32_t *)pa)[i] = words[i];
-	fence_i();
-}
 
 static void run(uint64_t case_no, uint64_t pa, uint64_t expected)
 {

@@ -10,6 +10,7 @@
  *    alias while it runs: the first iteration adds 1, all later ones 2;
  *  - the same loop at its physical address in M-mode, rewritten directly.
  */
+#include "code.h"
 #include "vm.h"
 
 #define CODE_PA 0x80700000ULL /* RAM the image does not use */
@@ -18,23 +19,11 @@
 
 enum { A0 = 10, A1 = 11, A2 = 12, A3 = 13 };
 
-static uint32_t addi(unsigned rd, unsigned rs1, int32_t imm)
-{
-	return ((uint32_t)imm << 20) | rs1 << 15 | rd << 7 | 0x13;
-}
-
 static uint32_t bne_back(unsigned rs1, int32_t off)
 {
 	uint32_t i = (uint32_t)off;
 	return ((i >> 12) & 1) << 31 | ((i >> 5) & 0x3f) << 25 | rs1 << 15 | 1 << 12 |
 	       ((i >> 1) & 0xf) << 8 | ((i >> 11) & 1) << 7 | 0x63;
-}
-
-static void put(uint64_t pa, const uint32_t *words, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		((volatile uint32_t *)pa)[i] = words[i];
-	fence_i();
 }
 
 /* a0 = 0; loop a1 times: a0 += K (the word at +4); ecall */
