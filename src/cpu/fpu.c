@@ -1059,29 +1059,6 @@ static uint64_t sign_inject(const struct fmt *f, uint64_t a, uint64_t b, unsigne
 /* ------------------------------------------------------------------ */
 /* Instruction decode                                                   */
 
-#define OPC_FMADD 0x43
-#define OPC_FMSUB 0x47
-#define OPC_FNMSUB 0x4b
-#define OPC_FNMADD 0x4f
-#define OPC_OP_FP 0x53
-
-/* funct5 values of OP-FP */
-enum {
-	F5_ADD = 0x00,
-	F5_SUB = 0x01,
-	F5_MUL = 0x02,
-	F5_DIV = 0x03,
-	F5_SGNJ = 0x04,
-	F5_MINMAX = 0x05,
-	F5_CVT_FF = 0x08,
-	F5_SQRT = 0x0b,
-	F5_CMP = 0x14,
-	F5_CVT_IF = 0x18, /* float to integer */
-	F5_CVT_FI = 0x1a, /* integer to float */
-	F5_MV_X_CLASS = 0x1c,
-	F5_MV_F = 0x1e,
-};
-
 struct fp_insn {
 	unsigned rd, rs1, rs2, rs3, funct3, funct5;
 	enum fpu_fmt fmt;

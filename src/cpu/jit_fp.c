@@ -36,17 +36,6 @@ _Static_assert(offsetof(struct hart, fpenv_rm) == offsetof(struct hart, fpenv_gu
 
 #define HART(field) ((int32_t)offsetof(struct hart, field))
 
-/* OP-FP's funct5 (fpu.c's) and the fused multiply-adds' opcodes */
-enum {
-	F5_ADD = 0x00, F5_SUB = 0x01, F5_MUL = 0x02, F5_DIV = 0x03, F5_SGNJ = 0x04,
-	F5_MINMAX = 0x05, F5_CVT_FF = 0x08, F5_SQRT = 0x0b, F5_CMP = 0x14, F5_CVT_IF = 0x18,
-	F5_CVT_FI = 0x1a, F5_MV_X = 0x1c, F5_MV_F = 0x1e,
-};
-#define OPC_OP_FP 0x53
-#define OPC_FMSUB 0x47
-#define OPC_FNMSUB 0x4b
-#define OPC_FNMADD 0x4f
-
 /* One instruction being emitted. */
 struct ctx {
 	struct jit_fp *s;
@@ -650,7 +639,7 @@ bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 	case F5_CVT_FF: return convert_ff(&c, insn);
 	case F5_CVT_FI: return convert_fi(&c, insn);
 	case F5_CVT_IF: return convert_if(&c, insn);
-	case F5_MV_X: return funct3_of(insn) == 1 ? classify(&c, insn) : move(&c, insn, false);
+	case F5_MV_X_CLASS: return funct3_of(insn) == 1 ? classify(&c, insn) : move(&c, insn, false);
 	case F5_MV_F: return move(&c, insn, true);
 	default: return false;
 	}
