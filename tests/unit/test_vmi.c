@@ -287,7 +287,6 @@ static const char *row_str(json_t *res, size_t i, const char *key)
 	return json_string_value(json_object_get(json_array_get(json_object_get(res, "rows"), i), key));
 }
 
-/* Every view on a kernel that has all their fields. */
 /* Linux 6.4 moved the offsets and relative base after the token index
  * (Debian's 6.12 has them there): found all the same. */
 static void test_kallsyms_new_order(void **state)
@@ -391,6 +390,8 @@ static void jump_sites(struct fake *f, const char *clean)
 		json_decref(res);
 	}
 }
+
+/* Every view on a kernel that has all their fields. */
 static void test_all_views(void **state)
 {
 	struct fake *f = fake_make(true);

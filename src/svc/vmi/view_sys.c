@@ -326,12 +326,12 @@ static uint32_t jal_to(uint64_t from, uint64_t to)
 }
 
 /* SHA-256 of [start, end) of kernel memory, page by page, each of the
- * sorted sites in a kernel-made state counted as a nop. */
-/* SHA-256 through OpenSSL, which uses the host's SHA extensions: the
- * kernel's text and read-only data are megabytes, and libsodium's
- * portable SHA-256 took 55 host instructions a byte (259 million for the
- * default guest's 4.6 MB, 3% of a short benchmark under --ids), OpenSSL's
- * a few.  The same digest either way, so baselines do not change. */
+ * sorted sites in a kernel-made state counted as a nop.  Through OpenSSL,
+ * which uses the host's SHA extensions: the kernel's text and read-only
+ * data are megabytes, and libsodium's portable SHA-256 took 55 host
+ * instructions a byte (259 million for the default guest's 4.6 MB, 3% of
+ * a short benchmark under --ids), OpenSSL's a few.  The same digest either
+ * way, so baselines do not change. */
 static int hash_range(struct vmi *v, uint64_t start, uint64_t end, const struct jump_site *site,
 		      size_t nsites, char hex[65])
 {
