@@ -36,12 +36,12 @@ def files(d):
             ("Image", "initrd.img", "rootfs.ext4", "id_ed25519", "known_hosts", "cmdline")}
 
 
-def boot_args(d, overlay, ssh_port=None, http_port=None, extra=()):
-    """keel run arguments for the Debian guest on an overlay over its disk."""
+def boot_args(d, overlay, ssh_port=None, http_port=None, extra=(), net="user"):
+    """keel run arguments for the Debian guest on an overlay over its disk;
+    net "none" for a card with nothing behind it (no ports then)."""
     f = files(d)
     with open(f["cmdline"]) as c:
         append = c.read().strip()
-    net = "user"
     if ssh_port:
         net += f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
     if http_port:

@@ -46,12 +46,8 @@ def debian_guest(tmp, name):
     network, idle time skipped rather than slept (a guest that idles
     would otherwise see wall time pass): nothing from the host but the
     seeded entropy and clock."""
-    f = debianlib.files(debianlib.debian_dir())
-    with open(f["cmdline"]) as c:
-        append = c.read().strip()
-    return ["--kernel", f["Image"], "--initrd", f["initrd.img"], "--append", append,
-            "--disk", f"{f['rootfs.ext4']},overlay={os.path.join(tmp, name + '.kov')}",
-            "--net", "none", "--idle-sleep", "off"] + SEEDS + ["-m", "1G"]
+    return debianlib.boot_args(debianlib.debian_dir(), os.path.join(tmp, name + ".kov"),
+                               net="none", extra=["--idle-sleep", "off"] + SEEDS)
 
 
 def run_to_n(tmp, name, extra, guest=default_guest):
