@@ -1249,14 +1249,15 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 /* The writable alias of translated code at p */
 static uint8_t *writable(struct jit *j, const uint8_t *p) { return j->code_w + (p - j->code); }
 
-void jit_link(struct jit *j, uint8_t *site, const struct block *to)
+/* The steps a linked site takes before it jumps (take: sub r11, k, whose
+ * borrow means too few steps) and gives back when it does not (undo: add
+ * r11, k).  A negative k is taken as add r11, -k, which never carries, so
+ * its undo is never run. */
+static void step_pair(int32_t k, uint8_t take[7], uint8_t undo[7])
 {
-	uint8_t *w = writable(j, site);
-	int32_t unrun, rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
-	memcpy(&unrun, w + LINK_UNDO + 3, 4);
-	int32_t k = (int32_t)to->n - unrun;
-	/* a borrow means too few steps; adding (k < 0) never carries */
-	uint8_t take[7] = {SUB_R11}, undo[7] = {ADD_R11};
+	const uint8_t sub[3] = {SUB_R11}, add[3] = {ADD_R11};
+	memcpy(take, sub, 3);
+	memcpy(undo, add, 3);
 	if (k < 0) {
 		take[2] = undo[2]; /* add r11, -k */
 		undo[2] = 0xeb; /* never run */
@@ -1264,6 +1265,15 @@ void jit_link(struct jit *j, uint8_t *site, const struct block *to)
 	}
 	memcpy(take + 3, &k, 4);
 	memcpy(undo + 3, &k, 4);
+}
+
+void jit_link(struct jit *j, uint8_t *site, const struct block *to)
+{
+	uint8_t *w = writable(j, site);
+	int32_t unrun, rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
+	memcpy(&unrun, w + LINK_UNDO + 3, 4);
+	uint8_t take[7], undo[7];
+	step_pair((int32_t)to->n - unrun, take, undo);
 	memcpy(w + LINK_UNDO, undo, sizeof(undo));
 	memcpy(w + LINK_JMP + 1, &rel, 4);
 	memcpy(w + LINK_SUB, take, sizeof(take));
@@ -1308,10 +1318,8 @@ void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t
 	mov_imm64(&a, R8, to->gen);
 	x86_op(&a, X86_W, 0x3b, R8, RCX, true, 0);
 	miss[n++] = x86_jump(&a, CC_NE);
-	uint8_t take[7] = {SUB_R11}, undo[7] = {ADD_R11};
-	uint32_t k = to->n;
-	memcpy(take + 3, &k, 4);
-	memcpy(undo + 3, &k, 4);
+	uint8_t take[7], undo[7];
+	step_pair((int32_t)to->n, take, undo);
 	x86_bytes(&a, take, sizeof(take));
 	uint8_t *few = x86_jump(&a, CC_B);
 	x86_op(&a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
