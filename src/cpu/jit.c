@@ -96,16 +96,59 @@ struct emit {
 	} miss[JIT_FP_RESUMES * BLOCK_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its entry */
 	unsigned nmiss;
 	struct jit_fp fp; /* what its FP instructions have checked (jit_fp.h) */
+	/* RAX holds x[rax_reg] (a register with no host register) at code
+	 * position rax_at: the value just stored to or loaded from h->x, which
+	 * the next read of that register takes from RAX (rax_holds). */
+	unsigned rax_reg;
+	const uint8_t *rax_at;
 };
 
-/* An instruction whose ModRM rm operand is guest register r: its host
- * register, or [x + 8r] */
+/* Whether RAX holds a guest register here.  Only code that leaves RAX
+ * alone moves rax_at on (rax_kept), so any other instruction emitted
+ * since ends it; no jump lands at rax_at from elsewhere (each emitter
+ * lands its jumps before its last instruction, or, in branch, after a
+ * taken path that ends in a jump). */
+static bool rax_valid(const struct emit *e) { return e->rax_reg && e->rax_at == e->a.p; }
+
+static bool rax_holds(const struct emit *e, unsigned r) { return r == e->rax_reg && rax_valid(e); }
+
+/* The code emitted since RAX was valid (rax_valid, `was`) left RAX alone
+ * and wrote guest register `wrote` (0: none) otherwise: what RAX held
+ * there it still holds. */
+static void rax_kept(struct emit *e, bool was, unsigned wrote)
+{
+	if (was && wrote != e->rax_reg)
+		e->rax_at = e->a.p;
+}
+
+static void rax_is(struct emit *e, unsigned r)
+{
+	e->rax_reg = r;
+	e->rax_at = e->a.p;
+}
+
+/* An instruction whose ModRM rm operand is guest register r, which it
+ * reads (or with opcode 0xc7, mov r/m imm32, writes): its host register,
+ * RAX when that holds it, or [x + 8r] */
 static void op_x(struct emit *e, unsigned flags, unsigned opcode, int reg, unsigned r)
 {
-	if (e->host[r] >= 0)
+	bool was = rax_valid(e), writes = opcode == 0xc7;
+	if (e->host[r] >= 0) {
 		x86_op(&e->a, flags, opcode, reg, e->host[r], false, 0);
-	else
+	} else if (!writes && rax_holds(e, r)) {
+		if (opcode == 0x8b && reg == RAX && (flags & X86_W))
+			return; /* RAX = RAX */
+		x86_op(&e->a, flags, opcode, reg, RAX, false, 0);
+	} else {
 		x86_op(&e->a, flags, opcode, reg, R_X, true, (int32_t)(8 * r));
+		if (opcode == 0x8b && reg == RAX && (flags & X86_W)) {
+			rax_is(e, r);
+			return;
+		}
+	}
+	/* reg is written, except by a compare (0x3b); r by mov imm32 */
+	if (reg != RAX || opcode == 0x3b)
+		rax_kept(e, was, writes ? r : 0);
 }
 
 /* reg = x[r], 64 bits (flags X86_W) or the low 32 zero-extended (0) */
@@ -117,12 +160,19 @@ static void get_x(struct emit *e, unsigned flags, int reg, unsigned r)
 /* x[r] = reg; x0 is never written */
 static void set_x(struct emit *e, int reg, unsigned r)
 {
+	bool was = rax_valid(e);
 	if (!r)
 		return;
-	if (e->host[r] >= 0)
+	if (e->host[r] >= 0) {
 		x86_op(&e->a, X86_W, 0x89, reg, e->host[r], false, 0);
+		rax_kept(e, was, 0);
+		return;
+	}
+	x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
+	if (reg == RAX)
+		rax_is(e, r);
 	else
-		x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
+		rax_kept(e, was, r);
 }
 
 /* An instruction with a 32-bit immediate (group 0x81 /ext: add, or,
@@ -616,14 +666,20 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 			get_x(e, X86_W, RAX, d->rs2);
 			r2 = RAX;
 		}
+		bool was = rax_valid(e);
 		x86_op(&e->a, X86_W, op.opcode - 2, r2, R_X, true, (int32_t)(8 * d->rd));
+		rax_kept(e, was, d->rd);
 		return;
 	}
 	int w = work_reg(e, d, true);
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
-	if (!(flags & X86_W))
+	if (!(flags & X86_W)) {
+		bool was = rax_valid(e);
 		sext_w(&e->a, w);
+		if (w != RAX)
+			rax_kept(e, was, 0);
+	}
 	set_from(e, w, d->rd);
 }
 
@@ -633,9 +689,11 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	int hd = e->host[d->rd], h1 = e->host[d->rs1];
 	if (!d->rd)
 		return; /* a hint: no effect */
+	bool was = rax_valid(e);
 	if (!d->rs1) { /* LI: the immediate, sign-extended (AND: 0) */
 		op_x(e, X86_W, 0xc7, 0, d->rd);
 		x86_u32(a, op.opcode == ALU_AND.opcode ? 0 : (uint32_t)d->imm);
+		rax_kept(e, was, d->rd);
 		return;
 	}
 	if (op.opcode == ALU_ADD.opcode && !d->imm) {
@@ -646,37 +704,57 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 		x86_op(a, flags, 0x8d, hd, h1, true, d->imm); /* lea */
 		if (!(flags & X86_W))
 			sext_w(a, hd);
+		rax_kept(e, was, 0);
 		return;
 	}
 	if ((flags & X86_W) && hd < 0 && d->rd == d->rs1) { /* op qword [x + 8rd], imm */
 		x86_op(a, X86_W, 0x81, (int)op.ext, R_X, true, (int32_t)(8 * d->rd));
 		x86_u32(a, (uint32_t)d->imm);
+		rax_kept(e, was, d->rd);
 		return;
 	}
 	int w = work_reg(e, d, false);
 	get_into(e, flags, w, d->rs1);
+	was = rax_valid(e);
 	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
 	if (!(flags & X86_W))
 		sext_w(&e->a, w);
+	if (w != RAX)
+		rax_kept(e, was, 0);
 	set_from(e, w, d->rd);
 }
 
 /* Shifts and rotates (group /ext): by rs2 (CL, loaded first, so rd may
  * be rs2) or the immediate; the 32-bit forms mask the count to 31 and
- * are sign-extended, as RV64's W forms want, the 64-bit ones to 63. */
+ * are sign-extended, as RV64's W forms want, the 64-bit ones to 63.
+ * Two W forms by an immediate need no extension after: SRLIW by 1 or
+ * more leaves bit 31 clear, so the zero-extension x86 gives is the
+ * sign-extension; SRAIW shifts rs1 sign-extended first by the 64-bit
+ * SAR, whose result is the sign-extended one. */
 static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 		  const struct decoded_insn *d)
 {
+	unsigned count = (unsigned)d->imm & ((flags & X86_W) ? 63 : 31);
+	bool srliw = !by_reg && !(flags & X86_W) && ext == 5 && count;
+	bool sraiw = !by_reg && !(flags & X86_W) && ext == 7;
 	int w = work_reg(e, d, false);
 	if (by_reg)
 		get_x(e, 0, RCX, d->rs2);
-	get_into(e, flags, w, d->rs1);
+	if (sraiw)
+		op_x(e, X86_W, 0x63, w, d->rs1); /* movsxd */
+	else
+		get_into(e, flags, w, d->rs1);
+	bool was = rax_valid(e);
 	if (by_reg)
 		x86_op(&e->a, flags, 0xd3, (int)ext, w, false, 0);
+	else if (sraiw)
+		shift_imm(&e->a, X86_W, ext, w, count);
 	else
-		shift_imm(&e->a, flags, ext, w, (unsigned)d->imm & ((flags & X86_W) ? 63 : 31));
-	if (!(flags & X86_W))
+		shift_imm(&e->a, flags, ext, w, count);
+	if (!(flags & X86_W) && !srliw && !sraiw)
 		sext_w(&e->a, w);
+	if (w != RAX)
+		rax_kept(e, was, 0);
 	set_from(e, w, d->rd);
 }
 
@@ -967,6 +1045,9 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	struct x86 *a = &e->a;
 	unsigned n = e->b->n;
 	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
+	bool was = rax_valid(e);
+	if (h1 < 0 && rax_holds(e, d->rs1))
+		h1 = RAX; /* compare the copy there */
 	if (!d->rs2 && h1 >= 0) { /* against zero: the flags of cmp r, 0 */
 		x86_op(a, X86_W, 0x85, h1, h1, false, 0); /* test */
 	} else if (!d->rs2 && d->rs1) {
@@ -977,8 +1058,13 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	} else {
 		int r1 = h1 >= 0 ? h1 : RAX;
 		get_into(e, X86_W, r1, d->rs1);
+		was = rax_valid(e);
 		op_x(e, X86_W, 0x3b, r1, d->rs2);
 	}
+	/* RAX is left alone on the way not taken */
+	rax_kept(e, was, 0);
+	was = rax_valid(e);
+	unsigned held = e->rax_reg;
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
@@ -990,6 +1076,8 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	}
 	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
+	e->rax_reg = held;
+	rax_kept(e, was, 0);
 }
 
 /* Emit instruction d, entry i of the block, pcoff bytes into it. */
@@ -1001,8 +1089,10 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_NOP: break;
 	case OP_LUI:
 		if (d->rd) {
+			bool was = rax_valid(e);
 			op_x(e, X86_W, 0xc7, 0, d->rd);
 			x86_u32(a, (uint32_t)d->imm);
+			rax_kept(e, was, d->rd);
 		}
 		break;
 	case OP_AUIPC:
