@@ -101,6 +101,8 @@ struct emit {
 	 * the next read of that register takes from RAX (rax_holds). */
 	unsigned rax_reg;
 	const uint8_t *rax_at;
+	/* the instruction translated after this one, if any (sext_dead) */
+	const struct decoded_insn *next;
 };
 
 /* Whether RAX holds a guest register here.  Only code that leaves RAX
@@ -192,6 +194,26 @@ static void shift_imm(struct x86 *a, unsigned flags, unsigned ext, int reg, unsi
 
 /* reg = its low 32 bits sign-extended */
 static void sext_w(struct x86 *a, int reg) { x86_op(a, X86_W, 0x63, reg, reg, false, 0); }
+
+/* Whether a W result for rd may keep whatever x86 left in its upper half
+ * because the next instruction is a W form writing rd again: those read
+ * only their operands' low halves (32-bit x86 operations, MOVSXD), and as
+ * ALU operations they write rd without leaving the block first, so no
+ * one sees the upper half.  (addw a5, a5, a4; addw a5, a5, a3: sha256's
+ * sums.) */
+static bool sext_dead(const struct emit *e, unsigned rd)
+{
+	const struct decoded_insn *n = e->next;
+	if (!n || !rd || n->rd != rd)
+		return false;
+	switch ((enum op)n->op) {
+	case OP_ADDW: case OP_SUBW: case OP_ADDIW: case OP_MULW:
+	case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* The register an instruction writing rd builds its result in: rd's own
  * host register when it has one, unless the instruction still reads rs2
@@ -674,7 +696,7 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 	int w = work_reg(e, d, true);
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
-	if (!(flags & X86_W)) {
+	if (!(flags & X86_W) && !sext_dead(e, d->rd)) {
 		bool was = rax_valid(e);
 		sext_w(&e->a, w);
 		if (w != RAX)
@@ -702,7 +724,7 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	}
 	if (op.opcode == ALU_ADD.opcode && hd >= 0 && h1 >= 0 && d->rd != d->rs1) {
 		x86_op(a, flags, 0x8d, hd, h1, true, d->imm); /* lea */
-		if (!(flags & X86_W))
+		if (!(flags & X86_W) && !sext_dead(e, d->rd))
 			sext_w(a, hd);
 		rax_kept(e, was, 0);
 		return;
@@ -717,7 +739,7 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	get_into(e, flags, w, d->rs1);
 	was = rax_valid(e);
 	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
-	if (!(flags & X86_W))
+	if (!(flags & X86_W) && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
 	if (w != RAX)
 		rax_kept(e, was, 0);
@@ -751,7 +773,7 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 		shift_imm(&e->a, X86_W, ext, w, count);
 	else
 		shift_imm(&e->a, flags, ext, w, count);
-	if (!(flags & X86_W) && !srliw && !sraiw)
+	if (!(flags & X86_W) && !srliw && !sraiw && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
 	if (w != RAX)
 		rax_kept(e, was, 0);
@@ -1286,8 +1308,10 @@ static bool emit_block(struct emit *e)
 		e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = 0;
 	e->loop = a->p;
 	enum emitted how = GOES_ON;
-	for (unsigned i = 0; i < prefix; i++)
+	for (unsigned i = 0; i < prefix; i++) {
+		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
+	}
 	if (prefix < b->n)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
