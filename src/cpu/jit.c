@@ -36,7 +36,9 @@
 
 /* Register roles, the SysV arguments where they arrive: */
 #define R_X RDI /* h->x, the guest registers */
-#define R_BASE RDX /* the pc of the block's first instruction */
+/* the pc of the start of the block's page: the same for every block a
+ * same-page link joins, so a link need not set it (page_base) */
+#define R_BASE RDX
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
 #define R_TLB R10 /* h->data_tlb: nothing in a block can change it */
 /* RAX, RCX and R8 are scratch (RDX too, where an instruction saves the
@@ -248,9 +250,14 @@ static void set_cc(struct x86 *a, enum x86_cc cc)
 	x86_op(a, 0, 0x0fb6, RAX, RAX, false, 0); /* movzx eax, al */
 }
 
-/* RAX = base + off */
-static void pc_plus(struct x86 *a, int64_t off)
+/* RAX = the pc `off` bytes from the block's start.  A pc's offset in its
+ * page is its host address's: RAM is mapped page-aligned, so the exec
+ * TLB's addends are multiples of the page size, and jit_translate leaves
+ * blocks elsewhere (a ROM in a host buffer) to the interpreter. */
+static void pc_plus(struct emit *e, int64_t off)
 {
+	struct x86 *a = &e->a;
+	off += (int64_t)(e->b->hpc & 0xfff);
 	if (off == (int32_t)off) {
 		x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, (int32_t)off);
 		return;
@@ -341,11 +348,10 @@ static unsigned find_in_page(struct emit *e, int64_t off, uint8_t *fail[4])
 enum {
 	LINK_SUB = 0, /* sub r11, k (7 bytes: 49 81 eb k32), or add r11, -k */
 	LINK_JB = 7, /* jb LINK_UNDO (6) */
-	LINK_LEA = 13, /* lea rdx, [rdx + off] (7) */
-	LINK_JMP = 20, /* jmp to the target's translation (5) */
-	LINK_UNDO = 25, /* add r11, k (7: 49 81 c3 k32) */
-	LINK_SLOW = 32, /* jmp to the lookup (5) */
-	LINK_BYTES = 37
+	LINK_JMP = 13, /* jmp to the target's translation (5); R_BASE stays */
+	LINK_UNDO = 18, /* add r11, k (7: 49 81 c3 k32) */
+	LINK_SLOW = 25, /* jmp to the lookup (5) */
+	LINK_BYTES = 30
 };
 #define SUB_R11 0x49, 0x81, 0xeb
 #define ADD_R11 0x49, 0x81, 0xc3
@@ -369,9 +375,6 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	x86_u8(a, 0xcc);
 	x86_u8(a, 0xcc);
 	x86_land(a, x86_jump(a, CC_B), site + LINK_UNDO);
-	uint8_t lea[] = {0x48, 0x8d, 0x92}; /* lea rdx, [rdx + disp32]: always 7 bytes */
-	x86_bytes(a, lea, sizeof(lea));
-	x86_u32(a, (uint32_t)(int32_t)off);
 	x86_land(a, x86_jump(a, -1), site + LINK_JMP + 5); /* a jmp to its own end until linked */
 	uint8_t undo[] = {ADD_R11, (uint8_t)unrun, 0, 0, 0}; /* unrun < BLOCK_MAX_INSNS */
 	x86_bytes(a, undo, sizeof(undo));
@@ -388,7 +391,7 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	mov_imm64(a, R8, (uintptr_t)(e->run_at + (site - a->start)));
 	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
-	pc_plus(a, off);
+	pc_plus(e, off);
 	epilogue(e, JIT_EXIT_LINK);
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
@@ -409,7 +412,7 @@ static void emit_dead(struct emit *e)
 	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
-	x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, 0);
+	pc_plus(e, 0);
 	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
@@ -430,7 +433,7 @@ static void entry_offset(struct x86 *a)
  * make entering a translation of another page (or a JALR's first target)
  * exact, placed before the lookup (chain_to_rax) with RAX the pc.
  * Unlinked, its first instruction jumps over it to the lookup. */
-enum { FAR_BYTES = 128, FAR_JALR = 0xf4 /* hlt */ };
+enum { FAR_BYTES = 136, FAR_JALR = 0xf4 /* hlt */ };
 
 static uint8_t *far_site(struct emit *e, bool jalr)
 {
@@ -466,8 +469,15 @@ static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
 	fail[(*nfail)++] = x86_jump(a, CC_B);
 }
 
+/* R_BASE = the start of the page of the pc in reg */
+static void page_base(struct x86 *a, int reg)
+{
+	x86_op(a, X86_W, 0x89, reg, R_BASE, false, 0);
+	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu);
+}
+
 /* The block found (RCX, its n in R8, pc RAX): enter its translation,
- * when it has one, with base = pc. */
+ * when it has one, with R_BASE the pc's page. */
 static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 {
 	struct x86 *a = &e->a;
@@ -475,7 +485,7 @@ static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0);
 	fail[(*nfail)++] = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
-	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	page_base(a, RAX);
 	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
 }
@@ -513,7 +523,7 @@ static void link_found(struct emit *e, const uint8_t *site, enum jit_exit_kind w
  * and pc is not in the page's last two bytes), the block in either slot of
  * its pair, current (its generation is the page's), the steps left cover
  * it, translated; then take its steps and jump into its translation with
- * base = pc.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
+ * R_BASE the pc's page.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
  * R8 and R10 are free here: nothing after needs the base, and the data
  * TLB is read again on the way into the next translation. */
 static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
@@ -524,8 +534,8 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
 	if (why == JIT_EXIT_JALR) {
 		/* A target in this block's page (a jump table, a loop's call)
-		 * needs no TLB: its offset in the page is pc - base plus
-		 * base's, its host page and generation this block's.  The
+		 * needs no TLB: its offset in the page is pc - base, its host
+		 * page and generation this block's.  The
 		 * page's slots are consecutive (a page's first slot is a
 		 * multiple of 2048), so its slot is the first one's plus the
 		 * offset / 2 slots. */
@@ -533,7 +543,6 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		uintptr_t page = e->b->hpc & ~(uintptr_t)0xfff;
 		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
 		x86_op(a, X86_W, 0x2b, RCX, R_BASE, false, 0);
-		op_imm32(a, X86_W, 0, RCX, (uint32_t)(e->b->hpc & 0xfff));
 		op_imm32(a, X86_W, 7, RCX, 0xffc);
 		uint8_t *elsewhere = x86_jump(a, CC_A);
 		mov_imm64(a, RDX, page);
@@ -590,7 +599,7 @@ static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 		chain(e, off, unrun);
 	else if (unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
-	pc_plus(&e->a, off);
+	pc_plus(e, off);
 	if (other_page(e, off))
 		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
 	else
@@ -605,7 +614,8 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 	struct x86 *a = &e->a;
 	mov_imm64(a, RCX, (uintptr_t)e->b);
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_block));
-	x86_op(a, X86_W, 0x89, R_BASE, R_X, true, (int32_t)offsetof(struct hart, jit_base));
+	x86_op(a, X86_W, 0x8d, RCX, R_BASE, true, (int32_t)(e->b->hpc & 0xfff)); /* its pc */
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_base));
 	x86_u8(a, 0xb8); /* mov eax, imm32 */
 	x86_u32(a, 2 * i + 1);
 	epilogue(e, why);
@@ -1118,18 +1128,18 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		}
 		break;
 	case OP_AUIPC:
-		pc_plus(a, (int64_t)pcoff + d->imm);
+		pc_plus(e, (int64_t)pcoff + d->imm);
 		set_x(e, RAX, d->rd);
 		break;
 	case OP_JAL:
-		pc_plus(a, (int64_t)pcoff + d->len);
+		pc_plus(e, (int64_t)pcoff + d->len);
 		set_x(e, RAX, d->rd);
 		leave_to(e, (int64_t)pcoff + d->imm, 0);
 		return LEFT_BLOCK;
 	case OP_JALR:
 		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
 		if (d->rd) {
-			pc_plus(a, (int64_t)pcoff + d->len);
+			pc_plus(e, (int64_t)pcoff + d->len);
 			set_x(e, RAX, d->rd);
 		}
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
@@ -1337,8 +1347,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc)
 {
+	if ((pc ^ b->hpc) & 0xfff)
+		return JIT_NOT_TRANSLATED; /* R_BASE would be wrong (pc_plus) */
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
 	size_t at = (j->used + 15) & ~(size_t)15;
@@ -1437,7 +1449,7 @@ void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t
 	step_pair((int32_t)to->n, take, undo);
 	x86_bytes(&a, take, sizeof(take));
 	uint8_t *few = x86_jump(&a, CC_B);
-	x86_op(&a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	page_base(&a, RAX);
 	uint8_t *go = x86_jump(&a, -1);
 	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + (go - w) + 4));
 	memcpy(go, &rel, 4);
@@ -1466,7 +1478,8 @@ void jit_kill(struct jit *j, const void *code)
 
 /* The enter stub, which op_jit_run calls (jit_run): save the
  * callee-saved registers, move the arguments where translations want
- * them, load the mapped guest registers (RSI, h, last: x is h), and jump
+ * them (the base pc as its page's, R_BASE), load the mapped guest
+ * registers (RSI, h, last: x is h), and jump
  * to the translation (R8, the fifth argument). */
 static void emit_enter(struct x86 *a)
 {
@@ -1474,6 +1487,7 @@ static void emit_enter(struct x86 *a)
 		if (callee_saved(fixed[k].host))
 			x86_push(a, fixed[k].host, false);
 	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
+	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu); /* the block's pc: its page's */
 	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
 	for (unsigned k = NFIXED; k-- > 0;)
 		x86_op(a, X86_W, 0x8b, fixed[k].host, R_X, true, 8 * fixed[k].guest);

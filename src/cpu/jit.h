@@ -96,11 +96,13 @@ void jit_free(struct jit *j);
 enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
 
 /* Translate block b of the hart's block table, whose bytes memory still
- * holds, and set b->jit.
+ * holds, and set b->jit; pc is its pc now.
  * JIT_NOT_TRANSLATED: one of its first few instructions is one the JIT
- * leaves to the interpreter.  JIT_FULL: the code cache has no room; empty it
- * (jit_reset) and try again. */
-enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b);
+ * leaves to the interpreter, or its host address is not as far into a
+ * host page as pc is into its page (memory not mapped page-aligned).
+ * JIT_FULL: the code cache has no room; empty it (jit_reset) and try
+ * again. */
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc);
 
 /* Link the site h->jit_link_site of a translation that returned
  * JIT_EXIT_LINK to block `to` (h->jit_link_to), which it found current
