@@ -416,14 +416,14 @@ static void emit_dead(struct emit *e)
 	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
-/* RCX = the offset of the TLB entry for the address in RAX:
+/* RCX = the offset of the TLB entry for the address in va:
  * (va >> 12) % 1024 * 16 */
-static void entry_offset(struct x86 *a)
+static void entry_offset(struct x86 *a, int va)
 {
 	if (__builtin_cpu_supports("bmi2")) {
-		x86_rorx(a, RCX, RAX, 8); /* the bits below 12 are masked off */
+		x86_rorx(a, RCX, va, 8); /* the bits below 12 are masked off */
 	} else {
-		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
+		x86_op(a, X86_W, 0x89, va, RCX, false, 0);
 		shift_imm(a, X86_W, 5, RCX, 8);
 	}
 	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
@@ -562,7 +562,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	op_imm32(a, 0, 7, RCX, 0xffc);
 	fail[nfail++] = x86_jump(a, CC_A);
 	x86_op(a, X86_W, 0x8b, R10, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
-	entry_offset(a); /* RCX = i * 16, i = (pc >> 12) % 1024 */
+	entry_offset(a, RAX); /* RCX = i * 16, i = (pc >> 12) % 1024 */
 	x86_op(a, X86_W, 0x89, RAX, RDX, false, 0); /* the tag: pc's page */
 	op_imm32(a, X86_W, 4, RDX, ~0xfffu);
 	x86_op_index(a, X86_W, 0x3b, RDX, R10, RCX, exec + (int32_t)offsetof(struct tlb_entry, tag));
@@ -621,27 +621,38 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 	epilogue(e, why);
 }
 
-/* RAX = x[rs1] + imm, then the TLB lookup of exec.c's tlb_hit for `size`
- * bytes in the table at `table` in struct tlb: RAX becomes the host
- * address on a hit; a miss jumps to the displacement returned. */
+/* The TLB lookup of exec.c's tlb_hit for the `size` bytes at va = x[rs1]
+ * + imm in the table at `table` in struct tlb; a miss jumps to the
+ * displacement returned.  On a hit the host address is [RAX + *index +
+ * *disp]: with rs1 in a host register (and `split`), RAX is the entry's
+ * addend, *index rs1's register and *disp imm, so va is built once, in R8,
+ * for the tag (one instruction less); else RAX is the host address (*index
+ * -1, *disp 0). */
 static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t table,
-			   unsigned size)
+			   unsigned size, bool split, int *index, int32_t *disp)
 {
 	struct x86 *a = &e->a;
-	if (e->host[d->rs1] >= 0 && d->imm) {
-		x86_op(a, X86_W, 0x8d, RAX, e->host[d->rs1], true, d->imm); /* lea */
+	int h1 = e->host[d->rs1];
+	int va = split && h1 >= 0 ? R8 : RAX;
+	*index = va == R8 ? h1 : -1;
+	*disp = va == R8 ? d->imm : 0;
+	if (h1 >= 0 && d->imm) {
+		x86_op(a, X86_W, 0x8d, va, h1, true, d->imm); /* lea */
+	} else if (h1 >= 0) {
+		x86_op(a, X86_W, 0x89, h1, va, false, 0);
 	} else {
 		get_x(e, X86_W, RAX, d->rs1);
 		if (d->imm)
 			op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
 	}
-	entry_offset(a);
-	x86_op(a, X86_W, 0x89, RAX, R8, false, 0); /* R8 = tag_of(va, size) */
+	entry_offset(a, va);
+	if (va == RAX) /* R8 = tag_of(va, size) */
+		x86_op(a, X86_W, 0x89, RAX, R8, false, 0);
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
 	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, tag));
 	uint8_t *miss = x86_jump(a, CC_NE);
-	x86_op_index(a, X86_W, 0x03, RAX, R_TLB, RCX,
+	x86_op_index(a, X86_W, va == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, addend));
 	return miss;
 }
@@ -992,6 +1003,15 @@ static void extend(struct emit *e, unsigned flags, unsigned opcode, const struct
 	set_x(e, RAX, d->rd);
 }
 
+/* The load or store `opcode` of reg at [RAX + index + disp] (tlb_lookup) */
+static void mem_access(struct x86 *a, unsigned flags, unsigned opcode, int reg, int index, int32_t disp)
+{
+	if (index < 0)
+		x86_op(a, flags, opcode, reg, RAX, true, disp);
+	else
+		x86_op_index(a, flags, opcode, reg, RAX, index, disp);
+}
+
 /* A load or store through the data TLB; a miss resumes at its entry,
  * whose interpreter handler takes the slow path. */
 static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
@@ -1009,7 +1029,9 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	struct x86 *a = &e->a;
 	bool store = d->op >= OP_SB;
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size);
+	int index;
+	int32_t disp;
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size, true, &index, &disp);
 	e->miss[e->nmiss++].i = i;
 	if (store) {
 		/* from rs2's host register, except a byte of RSP-RDI, which
@@ -1019,10 +1041,10 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 			get_x(e, X86_W, RCX, d->rs2);
 			h = RCX;
 		}
-		x86_op(a, form[d->op].flags, form[d->op].opcode, h, RAX, true, 0);
+		mem_access(a, form[d->op].flags, form[d->op].opcode, h, index, disp);
 	} else {
 		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
-		x86_op(a, form[d->op].flags, form[d->op].opcode, w, RAX, true, 0);
+		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, disp);
 		set_from(e, w, d->rd);
 	}
 }
@@ -1044,7 +1066,9 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 		e->fp.fs_on = true;
 	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size);
+	int index;
+	int32_t disp;
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size, false, &index, &disp);
 	e->miss[e->nmiss++].i = i;
 	unsigned flags = size == 8 ? X86_W : size == 2 ? X86_16 : 0;
 	if (store) {
