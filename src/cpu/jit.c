@@ -344,7 +344,9 @@ static unsigned find_in_page(struct emit *e, int64_t off, uint8_t *fail[4])
 /* A link site (chain): its layout, which jit_link fills in.  Before
  * linking, the first instruction is a jmp to the lookup after the site,
  * and LINK_UNDO's immediate holds `unrun`, the steps the exit gives
- * back.  Linked, the site takes k = the target's n - unrun steps. */
+ * back.  Linked, the site takes k = the target's n - unrun steps; a k of
+ * 0 or less cannot borrow, so its site is add r11, -k and the jmp at
+ * LINK_JB, or for k = 0 the jmp alone (jit_link). */
 enum {
 	LINK_SUB = 0, /* sub r11, k (7 bytes: 49 81 eb k32), or add r11, -k */
 	LINK_JB = 7, /* jb LINK_UNDO (6) */
@@ -1421,13 +1423,21 @@ static void step_pair(int32_t k, uint8_t take[7], uint8_t undo[7])
 void jit_link(struct jit *j, uint8_t *site, const struct block *to)
 {
 	uint8_t *w = writable(j, site);
-	int32_t unrun, rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
+	int32_t unrun;
 	memcpy(&unrun, w + LINK_UNDO + 3, 4);
-	uint8_t take[7], undo[7];
-	step_pair((int32_t)to->n - unrun, take, undo);
-	memcpy(w + LINK_UNDO, undo, sizeof(undo));
-	memcpy(w + LINK_JMP + 1, &rel, 4);
-	memcpy(w + LINK_SUB, take, sizeof(take));
+	int32_t k = (int32_t)to->n - unrun;
+	/* k <= 0 never borrows: the jmp takes the jb's place (the take is
+	 * add r11, -k) or, for k = 0, the take's */
+	unsigned at = k > 0 ? LINK_JMP : k < 0 ? LINK_JB : LINK_SUB;
+	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + at + 5));
+	uint8_t jmp[5] = {0xe9}, take[7], undo[7];
+	memcpy(jmp + 1, &rel, 4);
+	step_pair(k, take, undo);
+	if (k > 0)
+		memcpy(w + LINK_UNDO, undo, sizeof(undo));
+	memcpy(w + at, jmp, sizeof(jmp));
+	if (k)
+		memcpy(w + LINK_SUB, take, sizeof(take));
 	CODE_REWRITTEN(site, LINK_BYTES);
 }
 
