@@ -1488,6 +1488,9 @@ static int copy_cache(struct jit *j)
 	uint8_t *x, *w;
 	if (map_pair(&x, &w, true))
 		return -1;
+	/* One call that allocates the pages rather than a fault for each
+	 * (advice only: without it memcpy faults them in). */
+	madvise(w, (j->used + 4095) & ~(size_t)4095, MADV_POPULATE_WRITE);
 	memcpy(w, j->code_w, j->used);
 	if (mremap(x, JIT_CACHE_BYTES, JIT_CACHE_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED, j->code) ==
 	    MAP_FAILED) {
