@@ -80,6 +80,10 @@ struct machine_config {
 	 * the blocks: same results, never in a snapshot or a log. */
 	bool jit;
 	unsigned jit_threshold;
+	/* A fork-clone starts with a copy of the decoded blocks and
+	 * translations rather than empty caches (keel run --jit-clone-cache
+	 * inherit; hart_set_clone_cache). */
+	bool clone_keeps_cache;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */
