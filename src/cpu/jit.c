@@ -626,36 +626,30 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 /* The TLB lookup of exec.c's tlb_hit for the `size` bytes at va = x[rs1]
  * + imm in the table at `table` in struct tlb; a miss jumps to the
  * displacement returned.  On a hit the host address is [RAX + *index +
- * *disp]: with rs1 in a host register (and `split`), RAX is the entry's
- * addend, *index rs1's register and *disp imm, so va is built once, in R8,
- * for the tag (one instruction less); else RAX is the host address (*index
- * -1, *disp 0). */
+ * imm]: va is built once, in R8, for the index and tag, and rs1 stays
+ * where it is, so the hit needs no copy of va.  With rs1 in a host
+ * register RAX is the entry's addend and *index that register; else RAX
+ * is rs1 plus the addend and *index -1. */
 static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t table,
-			   unsigned size, bool split, int *index, int32_t *disp)
+			   unsigned size, int *index)
 {
 	struct x86 *a = &e->a;
 	int h1 = e->host[d->rs1];
-	int va = split && h1 >= 0 ? R8 : RAX;
-	*index = va == R8 ? h1 : -1;
-	*disp = va == R8 ? d->imm : 0;
-	if (h1 >= 0 && d->imm) {
-		x86_op(a, X86_W, 0x8d, va, h1, true, d->imm); /* lea */
-	} else if (h1 >= 0) {
-		x86_op(a, X86_W, 0x89, h1, va, false, 0);
-	} else {
+	int base = h1 >= 0 ? h1 : RAX; /* rs1's register */
+	if (base == RAX)
 		get_x(e, X86_W, RAX, d->rs1);
-		if (d->imm)
-			op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
-	}
-	entry_offset(a, va);
-	if (va == RAX) /* R8 = tag_of(va, size) */
-		x86_op(a, X86_W, 0x89, RAX, R8, false, 0);
-	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
+	if (d->imm)
+		x86_op(a, X86_W, 0x8d, R8, base, true, d->imm); /* lea r8, [rs1 + imm] */
+	else
+		x86_op(a, X86_W, 0x89, base, R8, false, 0);
+	entry_offset(a, R8);
+	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1))); /* tag_of(va, size) */
 	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, tag));
 	uint8_t *miss = x86_jump(a, CC_NE);
-	x86_op_index(a, X86_W, va == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
+	x86_op_index(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, addend));
+	*index = base == RAX ? -1 : h1;
 	return miss;
 }
 
@@ -1032,8 +1026,7 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	bool store = d->op >= OP_SB;
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
 	int index;
-	int32_t disp;
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size, true, &index, &disp);
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size, &index);
 	e->miss[e->nmiss++].i = i;
 	if (store) {
 		/* from rs2's host register, except a byte of RSP-RDI, which
@@ -1043,10 +1036,10 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 			get_x(e, X86_W, RCX, d->rs2);
 			h = RCX;
 		}
-		mem_access(a, form[d->op].flags, form[d->op].opcode, h, index, disp);
+		mem_access(a, form[d->op].flags, form[d->op].opcode, h, index, d->imm);
 	} else {
 		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
-		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, disp);
+		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, d->imm);
 		set_from(e, w, d->rd);
 	}
 }
@@ -1069,16 +1062,15 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
 	int index;
-	int32_t disp;
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size, false, &index, &disp);
+	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size, &index);
 	e->miss[e->nmiss++].i = i;
 	unsigned flags = size == 8 ? X86_W : size == 2 ? X86_16 : 0;
 	if (store) {
 		x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(f) + 8 * d->rs2);
-		x86_op(a, flags, 0x89, RCX, RAX, true, 0);
+		mem_access(a, flags, 0x89, RCX, index, d->imm);
 		return;
 	}
-	x86_op(a, size == 8 ? X86_W : 0, size == 2 ? 0x0fb7 : 0x8b, RAX, RAX, true, 0);
+	mem_access(a, size == 8 ? X86_W : 0, size == 2 ? 0x0fb7 : 0x8b, RAX, index, d->imm);
 	if (size < 8) { /* NaN-box: the upper bits all ones */
 		uint64_t box = ~0ull << (8 * size);
 		x86_u8(a, 0x48); /* mov rcx, imm64 */
