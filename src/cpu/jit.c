@@ -776,19 +776,33 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	unsigned count = (unsigned)d->imm & ((flags & X86_W) ? 63 : 31);
 	bool srliw = !by_reg && !(flags & X86_W) && ext == 5 && count;
 	bool sraiw = !by_reg && !(flags & X86_W) && ext == 7;
-	int w = work_reg(e, d, false);
+	bool slliw = !by_reg && !(flags & X86_W) && ext == 4 && count;
+	int w = work_reg(e, d, false), h1 = e->host[d->rs1];
+	if (!by_reg && (flags & X86_W) && ext == 4 && count >= 1 && count <= 3 && h1 >= 0 &&
+	    w != h1) { /* SLLI into another register: lea w, [rs1 * 2^count] */
+		bool was = rax_valid(e);
+		x86_lea_scaled(&e->a, w, h1, count);
+		if (w != RAX)
+			rax_kept(e, was, 0);
+		set_from(e, w, d->rd);
+		return;
+	}
 	if (by_reg)
 		get_x(e, 0, RCX, d->rs2);
-	if (sraiw)
+	if (slliw) { /* imul w, rs1, 2^count: the copy and the shift in one */
+		op_x(e, 0, 0x69, w, d->rs1);
+		x86_u32(&e->a, 1u << count);
+	} else if (sraiw) {
 		op_x(e, X86_W, 0x63, w, d->rs1); /* movsxd */
-	else
+	} else {
 		get_into(e, flags, w, d->rs1);
+	}
 	bool was = rax_valid(e);
 	if (by_reg)
 		x86_op(&e->a, flags, 0xd3, (int)ext, w, false, 0);
 	else if (sraiw)
 		shift_imm(&e->a, X86_W, ext, w, count);
-	else
+	else if (!slliw)
 		shift_imm(&e->a, flags, ext, w, count);
 	if (!(flags & X86_W) && !srliw && !sraiw && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
