@@ -268,6 +268,21 @@ static void pc_plus(struct emit *e, int64_t off)
 	x86_op(a, X86_W, 0x01, R_BASE, RAX, false, 0);
 }
 
+/* x[rd] = the pc `off` bytes from the block's start: straight into rd's
+ * host register when it has one */
+static void set_pc_plus(struct emit *e, unsigned rd, int64_t off)
+{
+	int64_t in_page = off + (int64_t)(e->b->hpc & 0xfff);
+	if (e->host[rd] >= 0 && in_page == (int32_t)in_page) {
+		bool was = rax_valid(e);
+		x86_op(&e->a, X86_W, 0x8d, e->host[rd], R_BASE, true, (int32_t)in_page);
+		rax_kept(e, was, 0);
+		return;
+	}
+	pc_plus(e, off);
+	set_x(e, RAX, rd);
+}
+
 static void mov_imm64(struct x86 *a, int reg, uint64_t v)
 {
 	x86_u8(a, (uint8_t)(0x48 | (reg >> 3))); /* REX.W B8+r: mov reg, imm64 */
@@ -1160,20 +1175,18 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		}
 		break;
 	case OP_AUIPC:
-		pc_plus(e, (int64_t)pcoff + d->imm);
-		set_x(e, RAX, d->rd);
+		if (d->rd)
+			set_pc_plus(e, d->rd, (int64_t)pcoff + d->imm);
 		break;
 	case OP_JAL:
-		pc_plus(e, (int64_t)pcoff + d->len);
-		set_x(e, RAX, d->rd);
+		if (d->rd) /* not for J */
+			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		leave_to(e, (int64_t)pcoff + d->imm, 0);
 		return LEFT_BLOCK;
 	case OP_JALR:
 		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
-		if (d->rd) {
-			pc_plus(e, (int64_t)pcoff + d->len);
-			set_x(e, RAX, d->rd);
-		}
+		if (d->rd)
+			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
 		chain_to_rax(e, JIT_EXIT_JALR);
