@@ -243,13 +243,6 @@ static void set_from(struct emit *e, int w, unsigned rd)
 		set_x(e, w, rd);
 }
 
-/* RAX = 0 or 1 from condition cc */
-static void set_cc(struct x86 *a, enum x86_cc cc)
-{
-	x86_op(a, 0, 0x0f90 | cc, 0, RAX, false, 0);
-	x86_op(a, 0, 0x0fb6, RAX, RAX, false, 0); /* movzx eax, al */
-}
-
 /* RAX = the pc `off` bytes from the block's start.  A pc's offset in its
  * page is its host address's: RAM is mapped page-aligned, so the exec
  * TLB's addends are multiples of the page size, and jit_translate leaves
@@ -826,16 +819,31 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	set_from(e, w, d->rd);
 }
 
-/* rd = (rs1 cmp rs2 or imm) ? 1 : 0 */
+/* rd = (rs1 cmp rs2 or imm) ? 1 : 0: compared where they are, the flag
+ * zero-extended straight into rd's host register when it has one */
 static void set_less(struct emit *e, enum x86_cc cc, bool imm, const struct decoded_insn *d)
 {
-	get_x(e, X86_W, RAX, d->rs1);
-	if (imm)
-		op_imm32(&e->a, X86_W, 7, RAX, (uint32_t)d->imm);
-	else
-		op_x(e, X86_W, 0x3b, RAX, d->rs2);
-	set_cc(&e->a, cc);
-	set_x(e, RAX, d->rd);
+	struct x86 *a = &e->a;
+	int h1 = e->host[d->rs1];
+	if (h1 < 0 && rax_holds(e, d->rs1))
+		h1 = RAX;
+	if (imm && h1 >= 0) {
+		op_imm32(a, X86_W, 7, h1, (uint32_t)d->imm);
+	} else if (imm && d->rs1) { /* cmp qword [x + 8rs1], imm */
+		x86_op(a, X86_W, 0x81, 7, R_X, true, (int32_t)(8 * d->rs1));
+		x86_u32(a, (uint32_t)d->imm);
+	} else {
+		int r1 = h1 >= 0 ? h1 : RAX;
+		get_into(e, X86_W, r1, d->rs1);
+		if (imm)
+			op_imm32(a, X86_W, 7, r1, (uint32_t)d->imm);
+		else
+			op_x(e, X86_W, 0x3b, r1, d->rs2);
+	}
+	int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
+	x86_op(a, 0, 0x0f90 | cc, 0, RAX, false, 0); /* setcc al */
+	x86_op(a, 0, 0x0fb6, w, RAX, false, 0); /* movzx w, al */
+	set_from(e, w, d->rd);
 }
 
 /* rd = rs1 unless (rs1 vs rs2 gives cc), then rs2: MIN, MAX and their
