@@ -103,26 +103,49 @@ struct emit {
 	 * the next read of that register takes from RAX (rax_holds). */
 	unsigned rax_reg;
 	const uint8_t *rax_at;
+	/* RCX holds the TLB entry offset of the last load or store at
+	 * rcx_at, which was at x[rcx_reg] + rcx_imm: the next access from
+	 * the same register tries that entry first (tlb_lookup) */
+	unsigned rcx_reg;
+	int32_t rcx_imm;
+	const uint8_t *rcx_at;
+	struct {
+		uint8_t *at, *back;
+		int32_t table;
+		unsigned i;
+	} fix[BLOCK_MAX_INSNS]; /* a tried entry that was not it (emit_fix) */
+	unsigned nfix;
 	/* the instruction translated after this one, if any (sext_dead) */
 	const struct decoded_insn *next;
 };
 
-/* Whether RAX holds a guest register here.  Only code that leaves RAX
- * alone moves rax_at on (rax_kept), so any other instruction emitted
- * since ends it; no jump lands at rax_at from elsewhere (each emitter
- * lands its jumps before its last instruction, or, in branch, after a
- * taken path that ends in a jump). */
+/* Whether RAX holds a guest register here (RCX an entry offset).  Only
+ * code that leaves them alone moves rax_at and rcx_at on (kept), so any
+ * other instruction emitted since ends it; no jump lands at them from
+ * elsewhere (each emitter lands its jumps before its last instruction,
+ * or, in branch, after a taken path that ends in a jump). */
 static bool rax_valid(const struct emit *e) { return e->rax_reg && e->rax_at == e->a.p; }
+
+static bool rcx_valid(const struct emit *e) { return e->rcx_at == e->a.p; }
 
 static bool rax_holds(const struct emit *e, unsigned r) { return r == e->rax_reg && rax_valid(e); }
 
-/* The code emitted since RAX was valid (rax_valid, `was`) left RAX alone
- * and wrote guest register `wrote` (0: none) otherwise: what RAX held
- * there it still holds. */
-static void rax_kept(struct emit *e, bool was, unsigned wrote)
+/* What RAX and RCX held before some code (kept_now) */
+struct kept {
+	bool rax, rcx;
+};
+
+static struct kept kept_now(const struct emit *e) { return (struct kept){rax_valid(e), rcx_valid(e)}; }
+
+/* The code emitted since `was` wrote host register `host` (-1: none) and
+ * guest register `wrote` (0: none), and left RAX and RCX alone otherwise:
+ * what they held there they still hold, unless it is what was written. */
+static void kept(struct emit *e, struct kept was, unsigned wrote, int host)
 {
-	if (was && wrote != e->rax_reg)
+	if (was.rax && host != RAX && (!wrote || wrote != e->rax_reg))
 		e->rax_at = e->a.p;
+	if (was.rcx && host != RCX && (!wrote || wrote != e->rcx_reg))
+		e->rcx_at = e->a.p;
 }
 
 static void rax_is(struct emit *e, unsigned r)
@@ -136,7 +159,8 @@ static void rax_is(struct emit *e, unsigned r)
  * RAX when that holds it, or [x + 8r] */
 static void op_x(struct emit *e, unsigned flags, unsigned opcode, int reg, unsigned r)
 {
-	bool was = rax_valid(e), writes = opcode == 0xc7;
+	struct kept was = kept_now(e);
+	bool writes = opcode == 0xc7;
 	if (e->host[r] >= 0) {
 		x86_op(&e->a, flags, opcode, reg, e->host[r], false, 0);
 	} else if (!writes && rax_holds(e, r)) {
@@ -146,13 +170,14 @@ static void op_x(struct emit *e, unsigned flags, unsigned opcode, int reg, unsig
 	} else {
 		x86_op(&e->a, flags, opcode, reg, R_X, true, (int32_t)(8 * r));
 		if (opcode == 0x8b && reg == RAX && (flags & X86_W)) {
+			kept(e, was, 0, RAX);
 			rax_is(e, r);
 			return;
 		}
 	}
-	/* reg is written, except by a compare (0x3b); r by mov imm32 */
-	if (reg != RAX || opcode == 0x3b)
-		rax_kept(e, was, writes ? r : 0);
+	/* reg is written, except by a compare (0x3b) or mov imm32 (which
+	 * writes r); MUL and IMUL (0xf7 /4, /5) write RDX:RAX */
+	kept(e, was, writes ? r : 0, writes || opcode == 0x3b ? -1 : opcode == 0xf7 ? RAX : reg);
 }
 
 /* reg = x[r], 64 bits (flags X86_W) or the low 32 zero-extended (0) */
@@ -164,19 +189,18 @@ static void get_x(struct emit *e, unsigned flags, int reg, unsigned r)
 /* x[r] = reg; x0 is never written */
 static void set_x(struct emit *e, int reg, unsigned r)
 {
-	bool was = rax_valid(e);
+	struct kept was = kept_now(e);
 	if (!r)
 		return;
 	if (e->host[r] >= 0) {
 		x86_op(&e->a, X86_W, 0x89, reg, e->host[r], false, 0);
-		rax_kept(e, was, 0);
+		kept(e, was, 0, e->host[r]);
 		return;
 	}
 	x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
+	kept(e, was, r, -1);
 	if (reg == RAX)
 		rax_is(e, r);
-	else
-		rax_kept(e, was, r);
 }
 
 /* An instruction with a 32-bit immediate (group 0x81 /ext: add, or,
@@ -267,12 +291,14 @@ static void set_pc_plus(struct emit *e, unsigned rd, int64_t off)
 {
 	int64_t in_page = off + (int64_t)(e->b->hpc & 0xfff);
 	if (e->host[rd] >= 0 && in_page == (int32_t)in_page) {
-		bool was = rax_valid(e);
+		struct kept was = kept_now(e);
 		x86_op(&e->a, X86_W, 0x8d, e->host[rd], R_BASE, true, (int32_t)in_page);
-		rax_kept(e, was, 0);
+		kept(e, was, 0, e->host[rd]);
 		return;
 	}
+	struct kept was = kept_now(e);
 	pc_plus(e, off);
+	kept(e, was, 0, RAX);
 	set_x(e, RAX, rd);
 }
 
@@ -632,33 +658,64 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 }
 
 /* The TLB lookup of exec.c's tlb_hit for the `size` bytes at va = x[rs1]
- * + imm in the table at `table` in struct tlb; a miss jumps to the
- * displacement returned.  On a hit the host address is [RAX + *index +
- * imm]: va is built once, in R8, for the index and tag, and rs1 stays
- * where it is, so the hit needs no copy of va.  With rs1 in a host
+ * + imm in the table at `table` in struct tlb, for entry i: a miss
+ * resumes the interpreter there.  On a hit the host address is [RAX +
+ * *index + imm]: va is built once, in R8, for the index and tag, and rs1
+ * stays where it is, so the hit needs no copy of va.  With rs1 in a host
  * register RAX is the entry's addend and *index that register; else RAX
- * is rs1 plus the addend and *index -1. */
-static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t table,
-			   unsigned size, int *index)
+ * is rs1 plus the addend and *index -1.  RCX is then the entry's offset.
+ * An access from the same register as the last one (not written since,
+ * an offset less than 2 KiB away: the same page, mostly) tries that
+ * entry without computing the index, as any entry whose tag is va's page
+ * is va's (index the page's); when it is not, emit_fix computes it and
+ * comes back. */
+static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d, int32_t table,
+		       unsigned size, int *index)
 {
 	struct x86 *a = &e->a;
 	int h1 = e->host[d->rs1];
 	int base = h1 >= 0 ? h1 : RAX; /* rs1's register */
+	int64_t near = (int64_t)d->imm - e->rcx_imm;
+	bool guess = rcx_valid(e) && e->rcx_reg == d->rs1 && near > -2048 && near < 2048;
 	if (base == RAX)
-		get_x(e, X86_W, RAX, d->rs1);
+		get_x(e, X86_W, RAX, d->rs1); /* leaves RCX alone */
 	if (d->imm)
 		x86_op(a, X86_W, 0x8d, R8, base, true, d->imm); /* lea r8, [rs1 + imm] */
 	else
 		x86_op(a, X86_W, 0x89, base, R8, false, 0);
-	entry_offset(a, R8);
+	if (!guess)
+		entry_offset(a, R8);
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1))); /* tag_of(va, size) */
 	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, tag));
-	uint8_t *miss = x86_jump(a, CC_NE);
+	uint8_t *ne = x86_jump(a, CC_NE);
+	if (guess) {
+		e->fix[e->nfix].at = ne;
+		e->fix[e->nfix].back = a->p;
+		e->fix[e->nfix].table = table;
+		e->fix[e->nfix++].i = i;
+	} else {
+		e->miss[e->nmiss].at = ne;
+		e->miss[e->nmiss++].i = i;
+	}
 	x86_op_index(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, addend));
 	*index = base == RAX ? -1 : h1;
-	return miss;
+}
+
+/* Where a tried entry (tlb_lookup) was not va's: the index from the tag
+ * in R8 (its page bits are va's), the tag compared again, a miss resuming
+ * the interpreter; else back to the hit. */
+static void emit_fix(struct emit *e, unsigned k)
+{
+	struct x86 *a = &e->a;
+	x86_land(a, e->fix[k].at, a->p);
+	entry_offset(a, R8);
+	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
+		     e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
+	e->miss[e->nmiss].at = x86_jump(a, CC_NE);
+	e->miss[e->nmiss++].i = e->fix[k].i;
+	x86_land(a, x86_jump(a, -1), e->fix[k].back);
 }
 
 /* The x86 operations of the register-register and register-immediate
@@ -713,19 +770,18 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 			get_x(e, X86_W, RAX, d->rs2);
 			r2 = RAX;
 		}
-		bool was = rax_valid(e);
+		struct kept was = kept_now(e);
 		x86_op(&e->a, X86_W, op.opcode - 2, r2, R_X, true, (int32_t)(8 * d->rd));
-		rax_kept(e, was, d->rd);
+		kept(e, was, d->rd, -1);
 		return;
 	}
 	int w = work_reg(e, d, true);
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
 	if (!(flags & X86_W) && !sext_dead(e, d->rd)) {
-		bool was = rax_valid(e);
+		struct kept was = kept_now(e);
 		sext_w(&e->a, w);
-		if (w != RAX)
-			rax_kept(e, was, 0);
+		kept(e, was, 0, w);
 	}
 	set_from(e, w, d->rd);
 }
@@ -736,11 +792,11 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	int hd = e->host[d->rd], h1 = e->host[d->rs1];
 	if (!d->rd)
 		return; /* a hint: no effect */
-	bool was = rax_valid(e);
+	struct kept was = kept_now(e);
 	if (!d->rs1) { /* LI: the immediate, sign-extended (AND: 0) */
 		op_x(e, X86_W, 0xc7, 0, d->rd);
 		x86_u32(a, op.opcode == ALU_AND.opcode ? 0 : (uint32_t)d->imm);
-		rax_kept(e, was, d->rd);
+		kept(e, was, d->rd, -1);
 		return;
 	}
 	if (op.opcode == ALU_ADD.opcode && !d->imm) {
@@ -751,23 +807,22 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 		x86_op(a, flags, 0x8d, hd, h1, true, d->imm); /* lea */
 		if (!(flags & X86_W) && !sext_dead(e, d->rd))
 			sext_w(a, hd);
-		rax_kept(e, was, 0);
+		kept(e, was, 0, hd);
 		return;
 	}
 	if ((flags & X86_W) && hd < 0 && d->rd == d->rs1) { /* op qword [x + 8rd], imm */
 		x86_op(a, X86_W, 0x81, (int)op.ext, R_X, true, (int32_t)(8 * d->rd));
 		x86_u32(a, (uint32_t)d->imm);
-		rax_kept(e, was, d->rd);
+		kept(e, was, d->rd, -1);
 		return;
 	}
 	int w = work_reg(e, d, false);
 	get_into(e, flags, w, d->rs1);
-	was = rax_valid(e);
+	was = kept_now(e);
 	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
 	if (!(flags & X86_W) && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
-	if (w != RAX)
-		rax_kept(e, was, 0);
+	kept(e, was, 0, w);
 	set_from(e, w, d->rd);
 }
 
@@ -788,10 +843,9 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	int w = work_reg(e, d, false), h1 = e->host[d->rs1];
 	if (!by_reg && (flags & X86_W) && ext == 4 && count >= 1 && count <= 3 && h1 >= 0 &&
 	    w != h1) { /* SLLI into another register: lea w, [rs1 * 2^count] */
-		bool was = rax_valid(e);
+		struct kept was = kept_now(e);
 		x86_lea_scaled(&e->a, w, h1, count);
-		if (w != RAX)
-			rax_kept(e, was, 0);
+		kept(e, was, 0, w);
 		set_from(e, w, d->rd);
 		return;
 	}
@@ -805,7 +859,7 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	} else {
 		get_into(e, flags, w, d->rs1);
 	}
-	bool was = rax_valid(e);
+	struct kept was = kept_now(e);
 	if (by_reg)
 		x86_op(&e->a, flags, 0xd3, (int)ext, w, false, 0);
 	else if (sraiw)
@@ -814,8 +868,7 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 		shift_imm(&e->a, flags, ext, w, count);
 	if (!(flags & X86_W) && !srliw && !sraiw && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
-	if (w != RAX)
-		rax_kept(e, was, 0);
+	kept(e, was, 0, w);
 	set_from(e, w, d->rd);
 }
 
@@ -1063,22 +1116,27 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	bool store = d->op >= OP_SB;
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
 	int index;
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size, &index);
-	e->miss[e->nmiss++].i = i;
+	tlb_lookup(e, i, d, table, form[d->op].size, &index);
 	if (store) {
 		/* from rs2's host register, except a byte of RSP-RDI, which
-		 * would need a REX prefix x86_op leaves out (it names AH-BH) */
+		 * would need a REX prefix x86_op leaves out (it names AH-BH);
+		 * else from R8 (the tag is done with), as RCX is kept */
 		int h = e->host[d->rs2];
 		if (h < 0 || (form[d->op].size == 1 && h >= RSP && h <= RDI)) {
-			get_x(e, X86_W, RCX, d->rs2);
-			h = RCX;
+			get_x(e, X86_W, R8, d->rs2);
+			h = R8;
 		}
 		mem_access(a, form[d->op].flags, form[d->op].opcode, h, index, d->imm);
 	} else {
 		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
 		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, d->imm);
 		set_from(e, w, d->rd);
+		if (d->rd == d->rs1)
+			return; /* the next access from rs1 is elsewhere */
 	}
+	e->rcx_reg = d->rs1; /* for the next access (tlb_lookup) */
+	e->rcx_imm = d->imm;
+	e->rcx_at = a->p;
 }
 
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
@@ -1099,8 +1157,7 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
 	int index;
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size, &index);
-	e->miss[e->nmiss++].i = i;
+	tlb_lookup(e, i, d, table, size, &index);
 	unsigned flags = size == 8 ? X86_W : size == 2 ? X86_16 : 0;
 	if (store) {
 		x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(f) + 8 * d->rs2);
@@ -1132,7 +1189,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	struct x86 *a = &e->a;
 	unsigned n = e->b->n;
 	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
-	bool was = rax_valid(e);
+	struct kept was = kept_now(e);
 	if (h1 < 0 && rax_holds(e, d->rs1))
 		h1 = RAX; /* compare the copy there */
 	if (!d->rs2 && h1 >= 0) { /* against zero: the flags of cmp r, 0 */
@@ -1145,13 +1202,14 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	} else {
 		int r1 = h1 >= 0 ? h1 : RAX;
 		get_into(e, X86_W, r1, d->rs1);
-		was = rax_valid(e);
+		was = kept_now(e);
 		op_x(e, X86_W, 0x3b, r1, d->rs2);
 	}
-	/* RAX is left alone on the way not taken */
-	rax_kept(e, was, 0);
-	was = rax_valid(e);
-	unsigned held = e->rax_reg;
+	/* RAX and RCX are left alone on the way not taken */
+	kept(e, was, 0, -1);
+	was = kept_now(e);
+	unsigned held = e->rax_reg, held_rcx = e->rcx_reg;
+	int32_t held_imm = e->rcx_imm;
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
@@ -1164,7 +1222,9 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
 	e->rax_reg = held;
-	rax_kept(e, was, 0);
+	e->rcx_reg = held_rcx;
+	e->rcx_imm = held_imm;
+	kept(e, was, 0, -1);
 }
 
 /* Emit instruction d, entry i of the block, pcoff bytes into it. */
@@ -1176,10 +1236,10 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_NOP: break;
 	case OP_LUI:
 		if (d->rd) {
-			bool was = rax_valid(e);
+			struct kept was = kept_now(e);
 			op_x(e, X86_W, 0xc7, 0, d->rd);
 			x86_u32(a, (uint32_t)d->imm);
-			rax_kept(e, was, d->rd);
+			kept(e, was, d->rd, -1);
 		}
 		break;
 	case OP_AUIPC:
@@ -1379,6 +1439,8 @@ static bool emit_block(struct emit *e)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
+	for (unsigned k = 0; k < e->nfix; k++)
+		emit_fix(e, k);
 	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per entry */
 		x86_land(a, e->miss[k].at, a->p);
 		if (k + 1 == e->nmiss || e->miss[k + 1].i != e->miss[k].i)
