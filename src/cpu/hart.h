@@ -334,6 +334,11 @@ int hart_set_block_cache(struct hart *h, bool on);
  * be mapped (the JIT then stays off). */
 int hart_set_jit(struct hart *h, bool on, unsigned threshold);
 
+/* --jit-perfmap: name every translation from now on in /tmp/perf-<pid>.map
+ * (cpu/jit.h, jit_perfmap_open).  Returns 0 (also with the JIT off: there
+ * is nothing to name), or -1 with errno. */
+int hart_jit_perfmap(struct hart *h);
+
 /* In a fork()ed child, before it runs: give the JIT a code cache of its
  * own (cpu/jit.h, jit_after_fork).  Returns 0, or -1 when it cannot. */
 int hart_after_fork(struct hart *h);

@@ -1222,7 +1222,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc,
+			      unsigned priv)
 {
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
@@ -1242,6 +1243,7 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 	b->jit = j->code + at + (e.start - buf); /* past the jmp to emit_dead */
 	j->stats.blocks++;
 	j->stats.code_bytes += len;
+	jit_perfmap_note(j, j->code + at, len, pc, priv);
 	j->stats.translate_ns += now_ns() - t0;
 	return JIT_DONE;
 }
@@ -1454,11 +1456,17 @@ struct jit *jit_new(unsigned threshold)
 		return NULL;
 	}
 	j->threshold = threshold > JIT_THRESHOLD_MAX ? JIT_THRESHOLD_MAX : threshold;
+	j->perfmap = -1;
 	return j;
 }
 
 int jit_after_fork(struct jit *j)
 {
+	/* The clone has a pid of its own, and its perf map would be a new
+	 * file, which the sandbox it runs in does not let it create: it
+	 * writes none.  The parent's descriptor was closed with the others
+	 * the clone does not keep. */
+	jit_perfmap_forget(j);
 	return map_cache(j);
 }
 
@@ -1473,5 +1481,7 @@ void jit_free(struct jit *j)
 		return;
 	munmap(j->code, j->size);
 	munmap(j->code_w, j->size);
+	if (j->perfmap >= 0)
+		close(j->perfmap);
 	free(j);
 }

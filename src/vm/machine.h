@@ -80,6 +80,9 @@ struct machine_config {
 	 * the blocks: same results, never in a snapshot or a log. */
 	bool jit;
 	unsigned jit_threshold;
+	/* Name translations for perf in /tmp/perf-<pid>.map (--jit-perfmap):
+	 * host profiling only, nothing the guest sees. */
+	bool jit_perfmap;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */
