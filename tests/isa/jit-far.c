@@ -12,7 +12,10 @@
  *    changed, SFENCE.VMA);
  *  - another address space (satp) in which the target's virtual page is
  *    another physical page, and back.
- * Without the guard the old translation would run: the old sum.
+ * Without the guard the old translation would run: the old sum.  The
+ * JALR's second target goes through the site's slot, refilled by the
+ * lookup in translated code, whose guard (host pc, generation) must catch
+ * the same changes.
  */
 #include "code.h"
 #include "vm.h"
@@ -47,7 +50,10 @@ static void put_target(uint64_t pa, int32_t k)
 	put(pa + 0x100, code, 5);
 }
 
-/* Run both callers a few times (the sites link), expecting a0 = 3 + 4k. */
+/* Run both callers a few times (the sites link), expecting a0 = 3 + 4k;
+ * the JALR's target alternates between the target page's +0 and +0x100,
+ * so its site is linked to the first and its slot (jit.c, jalr_slot)
+ * refilled with the other, again and again. */
 static void run(long priv, uint64_t caller, uint64_t target, uint64_t case_no, int32_t k)
 {
 	for (uint64_t r = 0; r < 4; r++) {
@@ -57,6 +63,10 @@ static void run(long priv, uint64_t caller, uint64_t target, uint64_t case_no, i
 		set_case(case_no + 4 + r);
 		CHECK_EQ(probe_run(priv, (const void *)(caller + 0x40), 0, 0, 0), ecall_cause(priv));
 		CHECK_EQ(probe_value, 3 + 4 * (uint64_t)k);
+		set_case(case_no + 8 + r);
+		CHECK_EQ(probe_run(priv, (const void *)caller, target + 0x100, 0, 0),
+			 ecall_cause(priv));
+		CHECK_EQ(probe_value, 3 + 4 * (uint64_t)k);
 	}
 }
 
@@ -65,9 +75,9 @@ static void rewritten(void)
 {
 	put_callers();
 	put_target(TARGET_PA, 10);
-	run(PRIV_M, CALLER_PA, TARGET_PA, 10, 10);
+	run(PRIV_M, CALLER_PA, TARGET_PA, 100, 10);
 	put_target(TARGET_PA, 100);
-	run(PRIV_M, CALLER_PA, TARGET_PA, 20, 100);
+	run(PRIV_M, CALLER_PA, TARGET_PA, 200, 100);
 }
 
 /* S-mode: the target's page mapped elsewhere, then another satp. */
@@ -83,17 +93,17 @@ static void remapped(void)
 	vm_map(&other, CALLER_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_map(&other, TARGET_VA, OTHER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 30, 10);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 300, 10);
 	*leaf = pte(OTHER_PA, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm); /* SFENCE.VMA */
-	run(PRIV_S, CALLER_VA, TARGET_VA, 40, 1000);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 400, 1000);
 	*leaf = pte(TARGET_PA, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 50, 10);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 500, 10);
 	vm_enable(&other);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 60, 1000);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 600, 1000);
 	vm_enable(&vm);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 70, 10);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 700, 10);
 	vm_disable();
 	page_pool_reset();
 }
