@@ -95,9 +95,6 @@ struct emit {
 	} miss[JIT_FP_RESUMES * BLOCK_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its entry */
 	unsigned nmiss;
 	struct jit_fp fp; /* what its FP instructions have checked (jit_fp.h) */
-	struct jit *jit; /* NULL in translated_prefix's dry run */
-	unsigned nslots; /* JALR slots taken (jalr_slot), from jit->slots_used on */
-	bool slots_full; /* one more than jit->slots holds: empty the cache */
 };
 
 /* An instruction whose ModRM rm operand is guest register r: its host
@@ -437,78 +434,6 @@ static void link_found(struct emit *e, const uint8_t *site, enum jit_exit_kind w
 		x86_land(a, linked, a->p);
 }
 
-/* A JALR site's slot (struct jit_slot): what its lookup last entered,
- * which the lookup refills itself (jalr_enter) and checks before the block
- * table (jalr_hit).  Data next to no code, so a refill is a few stores,
- * never a rewrite of code (which would cost a pipeline clear, and be
- * writable and executable at once through one mapping). */
-static uint64_t jalr_slot(struct emit *e)
-{
-	struct jit *j = e->jit;
-	if (!j || j->slots_used + e->nslots >= j->nslots) {
-		e->slots_full = j != NULL;
-		return UINT64_MAX - 0xff; /* the dry run's, or a flush follows */
-	}
-	return (uintptr_t)&j->slots[j->slots_used + e->nslots++];
-}
-
-#define SLOT_OFF(field) ((int32_t)offsetof(struct jit_slot, field))
-
-/* The lookup of a JALR's pc (RAX) has found its host page: RDX the pc's
- * host address, R8 the page's generation.  When the site's slot names
- * that hpc at that generation, the block the lookup would find is the one
- * whose translation the slot holds (a translation dropped from the table
- * since was cut off by jit_kill, and its dead path looks again): take its
- * steps when the steps left cover it and enter it with base = pc.  Else
- * go on with the lookup (RCX and R10 clobbered). */
-static void jalr_hit(struct emit *e, uint64_t slot)
-{
-	struct x86 *a = &e->a;
-	mov_imm64(a, R10, slot);
-	x86_op(a, X86_W, 0x3b, RDX, R10, true, SLOT_OFF(hpc));
-	uint8_t *miss[3];
-	miss[0] = x86_jump(a, CC_NE);
-	x86_op(a, X86_W, 0x3b, R8, R10, true, SLOT_OFF(gen));
-	miss[1] = x86_jump(a, CC_NE);
-	x86_op(a, X86_W, 0x8b, RCX, R10, true, SLOT_OFF(n));
-	x86_op(a, X86_W, 0x3b, R_LEFT, RCX, false, 0);
-	miss[2] = x86_jump(a, CC_B);
-	x86_op(a, X86_W, 0x2b, R_LEFT, RCX, false, 0);
-	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
-	x86_op(a, X86_W, 0x8b, RCX, R10, true, SLOT_OFF(code));
-	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
-	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
-	for (unsigned k = 0; k < 3; k++)
-		x86_land(a, miss[k], a->p);
-}
-
-/* enter_found for a JALR's lookup (RCX the block, R8 its n, RDX its hpc,
- * RAX the pc), which first refills the site's slot with that block when
- * it is translated: the next time the site goes to it, jalr_hit enters
- * it without the block table. */
-static void jalr_enter(struct emit *e, uint64_t slot, uint8_t **fail, unsigned *nfail)
-{
-	struct x86 *a = &e->a;
-	x86_op(a, X86_W, 0x8b, R10, RCX, true, (int32_t)offsetof(struct block, jit));
-	x86_op(a, X86_W, 0x85, R10, R10, false, 0);
-	fail[(*nfail)++] = x86_jump(a, CC_E);
-	x86_op(a, X86_W, 0x8b, RCX, RCX, true, (int32_t)offsetof(struct block, gen));
-	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
-	x86_u8(a, 0x48); /* xchg rax, rdx: RDX = pc, the base; RAX = hpc */
-	x86_u8(a, 0x92);
-	_Static_assert(offsetof(struct jit_slot, hpc) == 0, "movabs writes the slot's first field");
-	x86_u8(a, 0x48); /* movabs [slot], rax */
-	x86_u8(a, 0xa3);
-	x86_bytes(a, &slot, 8);
-	mov_imm64(a, RAX, slot);
-	x86_op(a, X86_W, 0x89, RCX, RAX, true, SLOT_OFF(gen));
-	x86_op(a, X86_W, 0x89, R8, RAX, true, SLOT_OFF(n));
-	x86_op(a, X86_W, 0x89, R10, RAX, true, SLOT_OFF(code));
-	x86_op(a, X86_W, 0x89, R10, RCX, false, 0);
-	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
-	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
-}
-
 /* Leave for the pc in RAX (even) when it is not a static exit in this
  * page: a jump through a register, or to another page.  Look it up as the
  * interpreter's dispatch would: its page in the exec TLB (the tag matches
@@ -567,11 +492,6 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	shift_imm(a, 0, 5, RCX, 1);
 	x86_op_index(a, X86_W, 0x8b, R8, R10, RCX, (int32_t)offsetof(struct tlb, exec_gen));
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
-	uint64_t slot = 0;
-	if (why == JIT_EXIT_JALR) {
-		slot = jalr_slot(e);
-		jalr_hit(e, slot);
-	}
 	/* RCX = block_slot(table, hpc) (block_index: (hpc >> 1) % size), or
 	 * its partner when that holds it */
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
@@ -583,10 +503,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
 	find_in_slot(e, fail, &nfail);
 	link_found(e, site, why, fail, &nfail);
-	if (why == JIT_EXIT_JALR)
-		jalr_enter(e, slot, fail, &nfail);
-	else
-		enter_found(e, fail, &nfail);
+	enter_found(e, fail, &nfail);
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
 	epilogue(e, why);
@@ -1312,20 +1229,17 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
 	size_t at = (j->used + 15) & ~(size_t)15;
 	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table,
-			 .run_at = j->code + at, .leave = j->leave, .jit = j};
+			 .run_at = j->code + at, .leave = j->leave};
 	if (!emit_block(&e) || e.a.full)
 		return JIT_NOT_TRANSLATED;
 	size_t len = (size_t)(e.a.p - buf);
-	if (at + len > j->size || e.slots_full) {
+	if (at + len > j->size) {
 		j->stats.flushes++;
 		return JIT_FULL;
 	}
 	memcpy(j->code_w + at, buf, len);
 	CODE_REWRITTEN(j->code + at, len); /* after a flush, old code was here */
 	j->used = at + len;
-	/* hpc 0 is no block's: the slots enter nothing until refilled */
-	memset(j->slots + j->slots_used, 0, e.nslots * sizeof(j->slots[0]));
-	j->slots_used += e.nslots;
 	b->jit = j->code + at + (e.start - buf); /* past the jmp to emit_dead */
 	j->stats.blocks++;
 	j->stats.code_bytes += len;
@@ -1480,7 +1394,6 @@ static void emit_stubs(struct jit *j)
 	j->leave = j->code + leave;
 	j->stubs = (size_t)(a.p - a.start);
 	j->used = j->stubs;
-	j->slots_used = 0;
 }
 
 /* The second mapping of the shared memory at w: mremap of size 0 maps
@@ -1538,13 +1451,7 @@ struct jit *jit_new(unsigned threshold)
 	struct jit *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
-	/* private: a fork-clone's copy is its own, as its code cache is */
-	j->nslots = JIT_SLOTS;
-	j->slots = mmap(NULL, JIT_SLOTS * sizeof(struct jit_slot), PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (j->slots == MAP_FAILED || map_cache(j)) {
-		if (j->slots != MAP_FAILED)
-			munmap(j->slots, JIT_SLOTS * sizeof(struct jit_slot));
+	if (map_cache(j)) {
 		free(j);
 		return NULL;
 	}
@@ -1566,7 +1473,6 @@ int jit_after_fork(struct jit *j)
 void jit_reset(struct jit *j)
 {
 	j->used = j->stubs; /* the stubs stay */
-	j->slots_used = 0; /* their sites are gone with the code */
 }
 
 void jit_free(struct jit *j)
@@ -1575,7 +1481,6 @@ void jit_free(struct jit *j)
 		return;
 	munmap(j->code, j->size);
 	munmap(j->code_w, j->size);
-	munmap(j->slots, JIT_SLOTS * sizeof(struct jit_slot));
 	if (j->perfmap >= 0)
 		close(j->perfmap);
 	free(j);

@@ -66,13 +66,6 @@ struct jit_stats {
 	uint64_t flushes; /* times the code cache filled and was emptied */
 };
 
-/* What a JALR site last entered (jit.c, jalr_slot): data, not code, so
- * translated code rewrites it itself. */
-struct jit_slot {
-	uint64_t hpc, gen, n; /* the block's host pc, generation and steps */
-	const void *code; /* its translation */
-};
-
 struct jit {
 	/* The code cache, mapped twice: executable at `code`, writable at
 	 * `code_w`; no mapping is both (docs/cpu.md, "W^X"). */
@@ -84,17 +77,12 @@ struct jit {
 	size_t stubs;
 	unsigned threshold; /* interpreted entries before a block is translated */
 	struct jit_stats stats;
-	/* One slot per JALR site, in order of translation: `slots_used` of
-	 * `nslots` are taken; emptied with the cache. */
-	struct jit_slot *slots;
-	size_t nslots, slots_used;
 	/* --jit-perfmap: the descriptor of /tmp/perf-<pid>.map, or -1 (off;
 	 * jit_perfmap.c) */
 	int perfmap;
 };
 
 #define JIT_CACHE_BYTES (32u << 20)
-#define JIT_SLOTS (1u << 18) /* 8 MiB reserved, touched as sites fill them */
 #define JIT_THRESHOLD_MAX 65535 /* struct block's use count is 16 bits */
 
 /* Run the translation `code` (jit_entry). */
