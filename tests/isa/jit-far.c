@@ -13,9 +13,8 @@
  *  - another address space (satp) in which the target's virtual page is
  *    another physical page, and back.
  * Without the guard the old translation would run: the old sum.  The
- * JALR's second target goes through the site's slot, refilled by the
- * lookup in translated code, whose guard (host pc, generation) must catch
- * the same changes.
+ * JALR's second target goes through the lookup, which must see the same
+ * changes.
  */
 #include "code.h"
 #include "vm.h"
@@ -52,8 +51,8 @@ static void put_target(uint64_t pa, int32_t k)
 
 /* Run both callers a few times (the sites link), expecting a0 = 3 + 4k;
  * the JALR's target alternates between the target page's +0 and +0x100,
- * so its site is linked to the first and its slot (jit.c, jalr_slot)
- * refilled with the other, again and again. */
+ * so its site is linked to the first and the other goes through the
+ * lookup behind it (jit.c, chain_to_rax) every time. */
 static void run(long priv, uint64_t caller, uint64_t target, uint64_t case_no, int32_t k)
 {
 	for (uint64_t r = 0; r < 4; r++) {
