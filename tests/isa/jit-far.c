@@ -22,6 +22,10 @@
 #define CALLER_PA 0x80700000ULL /* RAM the image does not use */
 #define TARGET_PA 0x80702000ULL /* another page */
 #define OTHER_PA 0x80704000ULL /* the target's second physical page */
+/* the target's first physical page in S-mode: fresh, so that its code
+ * generation is OTHER_PA's when the remap takes effect (each had blocks
+ * built once), and only the addend guard tells them apart */
+#define FRESH_PA 0x80706000ULL
 #define CALLER_VA 0x40000000ULL /* CALLER_PA */
 #define TARGET_VA 0x40002000ULL /* TARGET_PA or OTHER_PA */
 
@@ -82,12 +86,12 @@ static void rewritten(void)
 /* S-mode: the target's page mapped elsewhere, then another satp. */
 static void remapped(void)
 {
-	put_target(TARGET_PA, 10);
+	put_target(FRESH_PA, 10);
 	put_target(OTHER_PA, 1000);
 	struct vm vm, other;
 	vm_init(&vm, SATP_MODE_SV39);
 	vm_map(&vm, CALLER_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
-	volatile uint64_t *leaf = vm_map(&vm, TARGET_VA, TARGET_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
+	volatile uint64_t *leaf = vm_map(&vm, TARGET_VA, FRESH_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_init(&other, SATP_MODE_SV39);
 	vm_map(&other, CALLER_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_map(&other, TARGET_VA, OTHER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
@@ -96,7 +100,7 @@ static void remapped(void)
 	*leaf = pte(OTHER_PA, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm); /* SFENCE.VMA */
 	run(PRIV_S, CALLER_VA, TARGET_VA, 400, 1000);
-	*leaf = pte(TARGET_PA, PTE_V | PTE_R | PTE_X | PTE_A);
+	*leaf = pte(FRESH_PA, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm);
 	run(PRIV_S, CALLER_VA, TARGET_VA, 500, 10);
 	vm_enable(&other);
