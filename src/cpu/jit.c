@@ -1243,8 +1243,8 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 	b->jit = j->code + at + (e.start - buf); /* past the jmp to emit_dead */
 	j->stats.blocks++;
 	j->stats.code_bytes += len;
-	jit_perfmap_note(j, j->code + at, len, pc, priv);
 	j->stats.translate_ns += now_ns() - t0;
+	jit_perfmap_note(j, j->code + at, len, pc, priv);
 	return JIT_DONE;
 }
 
@@ -1462,10 +1462,11 @@ struct jit *jit_new(unsigned threshold)
 
 int jit_after_fork(struct jit *j)
 {
-	/* The clone has a pid of its own, and its perf map would be a new
-	 * file, which the sandbox it runs in does not let it create: it
-	 * writes none.  The parent's descriptor was closed with the others
-	 * the clone does not keep. */
+	/* No perf map in a clone: the parent's descriptor was closed with
+	 * the others the clone does not keep (and writing to it would put
+	 * the clone's addresses under the parent's pid), and a map of its
+	 * own would leave a file in /tmp behind for every clone, which are
+	 * many and short-lived. */
 	jit_perfmap_forget(j);
 	return map_cache(j);
 }

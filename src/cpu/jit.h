@@ -116,8 +116,8 @@ int jit_perfmap_open(struct jit *j);
 /* The line for a translation at code, len bytes (jit_translate's caller);
  * nothing when the map is off. */
 void jit_perfmap_note(struct jit *j, const void *code, size_t len, uint64_t pc, unsigned priv);
-/* Stop writing the map and forget its descriptor (the clone's, which
- * clone.c has closed already: jit_after_fork). */
+/* Stop writing the map and forget its descriptor without closing it (a
+ * clone's, which clone.c has closed already: jit_after_fork). */
 void jit_perfmap_forget(struct jit *j);
 
 /* Link the site h->jit_link_site of a translation that returned

@@ -17,8 +17,10 @@ int jit_perfmap_open(struct jit *j)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
-	/* O_TRUNC: an earlier process with this pid may have left its map */
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* O_TRUNC: an earlier process with this pid may have left its map;
+	 * O_NOFOLLOW: /tmp is everyone's, and a link planted there must not
+	 * send the map over a file of ours */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -1;
 	if (j->perfmap >= 0)
