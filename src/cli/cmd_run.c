@@ -40,6 +40,9 @@
 #define DEFAULT_RAM_MIB 256
 #define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 #define DEFAULT_APPEND "console=ttyS0"
+/* --jit-clone-cache: what a fork-clone starts with (docs/cpu.md, "A
+ * cache, never state", says why this one) */
+#define CLONE_CACHE_DEFAULT "empty"
 
 struct run_options {
 	const char *bios;
@@ -74,6 +77,7 @@ struct run_options {
 	bool jit; /* --jit on|off */
 	unsigned jit_threshold;
 	bool jit_perfmap; /* --jit-perfmap */
+	bool clone_keeps_cache; /* --jit-clone-cache inherit */
 	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool sandboxed; /* the filter is on already (--incoming: before the stream) */
 	bool idle_sleep;
@@ -221,6 +225,10 @@ static void run_usage(FILE *out)
 	      "  --no-decode-cache    decode and run every instruction on its own (slower;\n"
 	      "                       for checking that decoded blocks change nothing)\n"
 	      JIT_OPTIONS_HELP
+	      "  --jit-clone-cache empty|inherit  what a fork-clone (a control-socket\n"
+	      "                       clone, a --shield trial) starts with: empty caches, or\n"
+	      "                       a copy of this VM's decoded blocks and translations\n"
+	      "                       (default: " CLONE_CACHE_DEFAULT "); results are the same either way\n"
 	      "  --no-sandbox         run without the seccomp filter that otherwise allows\n"
 	      "                       only the system calls a running VM needs (docs/sandbox.md)\n"
 	      "  --api-sock PATH      serve the JSON control API on a Unix socket at PATH\n"
@@ -277,7 +285,8 @@ enum {
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
-	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_JIT_PERFMAP, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
+	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_JIT_PERFMAP, OPT_JIT_CLONE_CACHE,
+	OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY,
 	OPT_SEAL_INTERVAL, OPT_DIGEST_VERSION,
 };
@@ -373,6 +382,11 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_JIT:
 	case OPT_JIT_THRESHOLD:
 		return jit_option("keel run", c == OPT_JIT_THRESHOLD, arg, &o->jit, &o->jit_threshold);
+	case OPT_JIT_CLONE_CACHE:
+		if (strcmp(arg, "empty") && strcmp(arg, "inherit"))
+			return bad("--jit-clone-cache (empty or inherit)", arg);
+		o->clone_keeps_cache = !strcmp(arg, "inherit");
+		return 0;
 	case OPT_API_SOCK: o->api_sock = arg; return 0;
 	case OPT_INCOMING: o->incoming = arg; return 0;
 	case OPT_KEY: o->key = arg; return 0;
@@ -474,6 +488,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"jit", required_argument, NULL, OPT_JIT},
 		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
 		{"jit-perfmap", no_argument, NULL, OPT_JIT_PERFMAP},
+		{"jit-clone-cache", required_argument, NULL, OPT_JIT_CLONE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
 		{"ids", required_argument, NULL, OPT_IDS},
@@ -511,6 +526,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 	o->time_catch_up = true;
 	o->jit = JIT_DEFAULT_ON;
 	o->jit_threshold = JIT_DEFAULT_THRESHOLD;
+	o->clone_keeps_cache = !strcmp(CLONE_CACHE_DEFAULT, "inherit");
 	o->passphrase_fd = -1;
 	o->api_allow_uid = (uid_t)-1;
 	optind = 1;
@@ -1067,6 +1083,7 @@ static int run_configured(struct run_options *o_, bool record)
 		.jit = o.jit,
 		.jit_threshold = o.jit_threshold,
 		.jit_perfmap = o.jit_perfmap,
+		.clone_keeps_cache = o.clone_keeps_cache,
 		.console_write = stdout_write,
 		.disk = o.disk,
 		.net = o.net,

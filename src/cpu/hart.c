@@ -158,7 +158,9 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 	struct jit *jit = h->jit; /* likewise */
 	const struct hart_trap_hook *hook = h->trap_hook; /* a service's, not state */
 	const struct hart_effect_hook *effect_hook = h->effect_hook; /* likewise */
+	bool clone_keeps_cache = h->clone_keeps_cache; /* how the two above fork */
 	memset(h, 0, sizeof(*h));
+	h->clone_keeps_cache = clone_keeps_cache;
 	h->blocks = blocks;
 	h->block_stats = block_stats;
 	h->jit = jit;
@@ -281,6 +283,24 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 	}
 }
 
+/* What a fork-clone (host/clone.c) gets of the caches: an empty block
+ * table (MADV_WIPEONFORK) and code cache, or the parent's table
+ * copy-on-write and a copy of its code cache (hart_set_clone_cache). */
+static void fork_advice(struct hart *h)
+{
+	if (h->blocks)
+		madvise(h->blocks, BLOCK_TABLE_BYTES,
+			h->clone_keeps_cache ? MADV_KEEPONFORK : MADV_WIPEONFORK);
+	if (h->jit)
+		jit_set_fork(h->jit, h->clone_keeps_cache);
+}
+
+void hart_set_clone_cache(struct hart *h, bool inherit)
+{
+	h->clone_keeps_cache = inherit;
+	fork_advice(h);
+}
+
 static void free_blocks(struct hart *h)
 {
 	if (h->blocks)
@@ -307,11 +327,8 @@ int hart_set_block_cache(struct hart *h, bool on)
 	if (table == MAP_FAILED)
 		return -1;
 	madvise(table, BLOCK_TABLE_BYTES, MADV_HUGEPAGE);
-	/* A fork-clone (host/clone.c) starts with an empty table: blocks are
-	 * only a cache, and sharing the table copy-on-write would make both
-	 * sides copy 2 MiB for their first block built in each huge page. */
-	madvise(table, BLOCK_TABLE_BYTES, MADV_WIPEONFORK);
 	h->blocks = table;
+	fork_advice(h);
 	if (h->jit) /* no block refers to a translation now */
 		jit_reset(h->jit);
 	return 0;
@@ -328,6 +345,8 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 	int rc = 0;
 	if (on && !(h->jit = jit_new(threshold)))
 		rc = -1;
+	if (h->jit)
+		jit_set_fork(h->jit, h->clone_keeps_cache);
 	if (blocks && hart_set_block_cache(h, true))
 		rc = -1;
 	return rc;

@@ -255,6 +255,10 @@ struct hart {
 	/* With JIT_EXIT_LINK: the site to link and the block it found. */
 	uint8_t *jit_link_site;
 	const struct block *jit_link_to;
+	/* A fork-clone keeps the block table and translations (a copy)
+	 * rather than starting with empty ones: hart_set_clone_cache.  Kept
+	 * by hart_init. */
+	bool clone_keeps_cache;
 	/* The code generation (bus.h) of the page fetched from when no page
 	 * is open (exec.c: NO_FETCH_PAGE); it never changes. */
 	uint64_t no_fetch_gen;
@@ -338,9 +342,15 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold);
  * (cpu/jit.h, jit_perfmap_open).  Returns 0 (also with the JIT off: there
  * is nothing to name), or -1 with errno. */
 int hart_jit_perfmap(struct hart *h);
+/* What a fork()ed child (a fork-clone) starts with: empty caches (inherit
+ * false, the default), or the parent's decoded blocks copy-on-write and
+ * a copy of its translations (true).  The same results either way; which
+ * is faster is docs/cpu.md's "A cache, never state". */
+void hart_set_clone_cache(struct hart *h, bool inherit);
 
 /* In a fork()ed child, before it runs: give the JIT a code cache of its
- * own (cpu/jit.h, jit_after_fork).  Returns 0, or -1 when it cannot. */
+ * own, empty or a copy (cpu/jit.h, jit_after_fork).  Returns 0, or -1
+ * when it cannot; the child must then not run. */
 int hart_after_fork(struct hart *h);
 
 /* The block table's counts for --stats, or NULL when it is off. */

@@ -1424,23 +1424,34 @@ static uint8_t *second_mapping(uint8_t **w)
 	return x;
 }
 
-/* Map the code cache twice (jit.h), shared memory both times.  Not
- * inherited by a fork()ed child (jit_after_fork). */
-static int map_cache(struct jit *j)
+/* Map a code cache twice, shared memory both times: writable at *w,
+ * executable at *x.  Whether a fork()ed child inherits the mappings is
+ * jit_set_fork's choice. */
+static int map_pair(uint8_t **x, uint8_t **w, bool inherit)
 {
-	j->code_w = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (j->code_w == MAP_FAILED)
+	*w = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (*w == MAP_FAILED)
 		return -1;
-	j->code = second_mapping(&j->code_w);
-	if (j->code == MAP_FAILED || mprotect(j->code, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC)) {
-		if (j->code != MAP_FAILED)
-			munmap(j->code, JIT_CACHE_BYTES);
-		munmap(j->code_w, JIT_CACHE_BYTES);
+	*x = second_mapping(w);
+	if (*x == MAP_FAILED || mprotect(*x, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC)) {
+		if (*x != MAP_FAILED)
+			munmap(*x, JIT_CACHE_BYTES);
+		munmap(*w, JIT_CACHE_BYTES);
 		return -1;
 	}
-	madvise(j->code_w, JIT_CACHE_BYTES, MADV_DONTFORK);
-	madvise(j->code, JIT_CACHE_BYTES, MADV_DONTFORK);
+	if (!inherit) {
+		madvise(*w, JIT_CACHE_BYTES, MADV_DONTFORK);
+		madvise(*x, JIT_CACHE_BYTES, MADV_DONTFORK);
+	}
+	return 0;
+}
+
+/* Map an empty code cache (jit.h). */
+static int map_cache(struct jit *j)
+{
+	if (map_pair(&j->code, &j->code_w, j->fork_inherits))
+		return -1;
 	j->size = JIT_CACHE_BYTES;
 	emit_stubs(j);
 	return 0;
@@ -1460,6 +1471,47 @@ struct jit *jit_new(unsigned threshold)
 	return j;
 }
 
+void jit_set_fork(struct jit *j, bool inherit)
+{
+	j->fork_inherits = inherit;
+	int advice = inherit ? MADV_DOFORK : MADV_DONTFORK;
+	madvise(j->code_w, j->size, advice);
+	madvise(j->code, j->size, advice);
+}
+
+/* In the child: a code cache of its own with the parent's translations,
+ * at the addresses they were written for.  A new pair of mappings gets
+ * the bytes written so far (not the rest: it reads as zero, like an
+ * empty cache's) and is then moved over the two inherited views, which
+ * are the parent's shared memory: from then on neither side's writes
+ * (new translations, jit_link, jit_kill, jit_reset) reach the other.
+ * Nothing runs from the cache meanwhile: the child has not run yet. */
+static int copy_cache(struct jit *j)
+{
+	uint8_t *x, *w;
+	if (map_pair(&x, &w, true))
+		return -1;
+	/* One call that allocates the pages rather than a fault for each
+	 * (advice only: without it memcpy faults them in). */
+	madvise(w, (j->used + 4095) & ~(size_t)4095, MADV_POPULATE_WRITE);
+	memcpy(w, j->code_w, j->used);
+	if (mremap(x, JIT_CACHE_BYTES, JIT_CACHE_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED, j->code) ==
+	    MAP_FAILED) {
+		munmap(x, JIT_CACHE_BYTES);
+		munmap(w, JIT_CACHE_BYTES);
+		return -1;
+	}
+	/* Past here a failure leaves the writable view the parent's: the
+	 * child must not run (jit.h). */
+	if (mremap(w, JIT_CACHE_BYTES, JIT_CACHE_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   j->code_w) == MAP_FAILED) {
+		munmap(w, JIT_CACHE_BYTES);
+		return -1;
+	}
+	CODE_REWRITTEN(j->code, j->used);
+	return 0;
+}
+
 int jit_after_fork(struct jit *j)
 {
 	/* No perf map in a clone: the parent's descriptor was closed with
@@ -1468,7 +1520,7 @@ int jit_after_fork(struct jit *j)
 	 * own would leave a file in /tmp behind for every clone, which are
 	 * many and short-lived. */
 	jit_perfmap_forget(j);
-	return map_cache(j);
+	return j->fork_inherits ? copy_cache(j) : map_cache(j);
 }
 
 void jit_reset(struct jit *j)

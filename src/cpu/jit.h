@@ -76,6 +76,7 @@ struct jit {
 	const uint8_t *leave;
 	size_t stubs;
 	unsigned threshold; /* interpreted entries before a block is translated */
+	bool fork_inherits; /* jit_set_fork */
 	struct jit_stats stats;
 	/* --jit-perfmap: the descriptor of /tmp/perf-<pid>.map, or -1 (off;
 	 * jit_perfmap.c) */
@@ -141,11 +142,19 @@ void jit_kill(struct jit *j, const void *code);
 /* Empty the code cache.  The caller has cleared every block's jit. */
 void jit_reset(struct jit *j);
 
-/* In a fork()ed child: the code cache was not inherited (it is shared
- * memory, which the child would otherwise write under the parent's
- * running code); map an empty one of its own.  The child's block table
- * starts empty too, so nothing refers to the old one.  Returns 0, or -1
- * when it cannot be mapped. */
+/* What a fork()ed child (a fork-clone, host/clone.c) starts with.
+ * inherit false (the default): an empty code cache, the parent's not
+ * mapped in the child at all (MADV_DONTFORK: it is shared memory, which
+ * the child would otherwise write under the parent's running code).
+ * inherit true: a copy of the parent's, at the same addresses, made by
+ * jit_after_fork; the block table that refers to it must be inherited
+ * too (hart_set_clone_cache).  docs/cpu.md, "A cache, never state". */
+void jit_set_fork(struct jit *j, bool inherit);
+
+/* In a fork()ed child, before anything runs from the cache: give it a
+ * code cache of its own, empty or a copy of the parent's (jit_set_fork).
+ * Returns 0, or -1 when it cannot; then the child must not run guest
+ * code (its cache may still be the parent's). */
 int jit_after_fork(struct jit *j);
 
 #endif

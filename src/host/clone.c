@@ -117,7 +117,8 @@ static int build_own(struct machine *m, struct api_server *own_api, const struct
 	if (own_api)
 		*own_api = *api;
 	if (hart_after_fork(&m->hart)) {
-		snprintf(err, errlen, "cannot map the JIT's code cache");
+		snprintf(err, errlen, "cannot map the JIT's code cache (%s)",
+			 m->hart.clone_keeps_cache ? "a copy of the parent's" : "an empty one");
 		return -1;
 	}
 	if (r->net_user && machine_net_attach_user(m, &r->net, err, errlen))

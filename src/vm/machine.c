@@ -259,6 +259,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 	m->reset_pc = cfg->board == BOARD_VIRT ? VIRT_MROM_BASE : DRAM_BASE;
 	vclock_init(&m->clock, INSNS_PER_TICK);
 	hart_init(&m->hart, &m->bus, &m->clock, 0, m->reset_pc);
+	hart_set_clone_cache(&m->hart, cfg->clone_keeps_cache);
 	if (hart_set_block_cache(&m->hart, !cfg->no_decode_cache)) {
 		snprintf(err, errlen, "cannot allocate the interpreter's block cache");
 		machine_free(m);

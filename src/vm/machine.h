@@ -83,6 +83,10 @@ struct machine_config {
 	/* Name translations for perf in /tmp/perf-<pid>.map (--jit-perfmap):
 	 * host profiling only, nothing the guest sees. */
 	bool jit_perfmap;
+	/* A fork-clone starts with a copy of the decoded blocks and
+	 * translations rather than empty caches (keel run --jit-clone-cache
+	 * inherit; hart_set_clone_cache). */
+	bool clone_keeps_cache;
 	/* Console input goes to virtio-console (hvc0) instead of the UART. */
 	bool console_input_virtio;
 	/* Where console output goes (UART, HTIF, virtio-console). */

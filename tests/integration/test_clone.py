@@ -4,7 +4,8 @@
 1. the determinism oracle: a VM paused at M and cloned with inherited
    entropy and no network, parent and clone (and a second clone, and a
    clone of that clone) resumed with no input, reach equal state digests
-   at --max-insns N (and a clone given one key does not);
+   at --max-insns N (and a clone given one key does not); so does a
+   clone that starts with the parent's caches (--jit-clone-cache inherit);
 2. parent and clone are independent: the parent answers its socket during
    and after the clone, each has its own console and tmpfs, quitting the
    clone leaves the parent running;
@@ -178,6 +179,45 @@ def test_oracle(tmp):
             check(got == parent, f"clone {c.sock} (forked at {m}): {got} vs parent {parent}")
         typed.expect(r"digest=[0-9a-f]{64} icount=\d+", 600)
         check(digest_line(typed.text()) != parent, "a clone given input kept the digest")
+    finally:
+        g.kill()
+
+
+def stats_lines(text):
+    """--stats' counts of the caches, without the times."""
+    blocks = re.search(r"blocks built=\d+ stale=\d+ evicted=\d+ evicted_jit=\d+", text)
+    jit = re.search(r"jit blocks=\d+ code_bytes=\d+", text)
+    check(blocks and jit, f"no --stats lines in: {text[-1500:]!r}")
+    return blocks.group(0), jit.group(0)
+
+
+def test_oracle_inherited(tmp):
+    """The oracle with clones that start with a copy of the parent's
+    decoded blocks and translations (--jit-clone-cache inherit; the
+    default, empty caches, is test_oracle's): the clone reaches the
+    parent's digest at N, and its cache counts (cumulative, the parent's
+    at the fork included) are the parent's too, which they are only if
+    it built on the parent's table rather than an empty one."""
+    sock = os.path.join(tmp, "inherit.sock")
+    g = Guest(boot_args(append=APPEND, extra=FIXED + [
+        "--api-sock", sock, "--max-insns", str(N), "--digest", "--stats",
+        "--jit-clone-cache", "inherit"]))
+    try:
+        api = wait_for_socket(sock, g.proc)
+        g.wait_ready()
+        check(api.call({"cmd": "pause"})["ok"], "pause")
+        a = clone(api, tmp, "i-a", entropy="inherit", net="none")
+        for vm in (api, a.api):
+            check(vm.call({"cmd": "resume"})["ok"], "resume")
+        check(g.wait_exit(600) == 124, "the parent did not stop at --max-insns")
+        a.expect(r"jit exits", 600)
+        wait_gone(a.pid)
+        err = g.stderr()
+        parent = digest_line(err)
+        check(digest_line(a.text()) == parent, f"clone: {digest_line(a.text())} vs {parent}")
+        mine, its = stats_lines(err), stats_lines(a.text())
+        check(mine == its, f"the clone's caches were not the parent's: {its} vs {mine}")
+        print(f"inherited caches: digest at {N} equal, counts equal ({its[0]}; {its[1]})")
     finally:
         g.kill()
 
@@ -431,6 +471,7 @@ def test():
         test_disks(tmp)
         test_network(tmp)
         test_oracle(tmp)
+        test_oracle_inherited(tmp)
     finally:
         # Never leave a clone running, whatever failed.
         for name in os.listdir(tmp):

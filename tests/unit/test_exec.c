@@ -6,6 +6,9 @@
  * arithmetic in a comment.  Keel-specific choices the spec leaves open
  * (docs/cpu.md) are labelled "keel:" where a test relies on them.
  */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cpu/block.h"
 #include "cpu/jit.h"
 #include "harness.h"
@@ -1347,6 +1350,105 @@ static void test_machine_run_budget(void **state)
 	assert_int_equal(m->hart.x[T0], 501);
 }
 
+/* ---- fork-clones (host/clone.c) and the caches ---- */
+
+#define FORK_LOOP (CODE_BASE + 0x3000) /* runs before the fork */
+#define FORK_NEW (CODE_BASE + 0x5000) /* written after it, differently on each side */
+
+/* a0 += step five times, then park */
+static uint64_t fork_loop(struct machine *m, int32_t step)
+{
+	struct code c = code_at(m, FORK_LOOP);
+	emit(&c, addi(A1, ZERO, 5));
+	emit(&c, addi(A0, A0, step));
+	emit(&c, addi(A1, A1, -1));
+	emit(&c, bne(A1, ZERO, -8));
+	return emit_halt(&c);
+}
+
+/* a0 = value, then park */
+static uint64_t fork_new(struct machine *m, int32_t value)
+{
+	struct code c = code_at(m, FORK_NEW);
+	emit(&c, addi(A0, ZERO, value));
+	return emit_halt(&c);
+}
+
+/* Run from pc to the halt at `halt`; a0, or ~0 when it stopped elsewhere. */
+static uint64_t fork_run(struct machine *m, uint64_t pc, uint64_t halt)
+{
+	m->hart.x[A0] = 0;
+	run_from(m, pc, 40);
+	return m->hart.pc == halt ? m->hart.x[A0] : ~0ull;
+}
+
+/* The child's side, in plain checks (cmocka's are the parent's): the
+ * number of the first one that failed, or 0. */
+static int fork_child(struct machine *m, bool inherit, int go_fd)
+{
+	if (hart_after_fork(&m->hart))
+		return 1;
+	char go;
+	if (read(go_fd, &go, 1) != 1) /* the parent has translated its FORK_NEW */
+		return 2;
+	uint64_t built = m->hart.block_stats.built;
+	const struct jit_stats *js = hart_jit_stats(&m->hart);
+	uint64_t translated = js ? js->blocks : 0;
+	if (fork_run(m, FORK_LOOP, FORK_LOOP + 16) != 15)
+		return 3;
+	/* Inherited, the loop's blocks (and translations) are there already. */
+	if ((m->hart.block_stats.built == built) != inherit)
+		return 4;
+	if (js && (js->blocks == translated) != inherit)
+		return 5;
+	/* Code of the child's own where the parent has put other code since
+	 * the fork: with the JIT, translated where the parent's was, each
+	 * side in its own code cache. */
+	uint64_t halt = fork_new(m, 22);
+	if (fork_run(m, FORK_NEW, halt) != 22)
+		return 6;
+	/* Code the parent translated, rewritten: the child's copy of the
+	 * translation goes, the parent's must not. */
+	if (fork_run(m, FORK_LOOP, fork_loop(m, 7)) != 35)
+		return 7;
+	return 0;
+}
+
+/* A clone's caches are its own whether it starts empty or with the
+ * parent's (hart_set_clone_cache): it computes the same as the parent
+ * would, and what either side translates or rewrites after the fork
+ * never reaches the other's code. */
+static void fork_case(struct machine *m, bool inherit)
+{
+	hart_set_clone_cache(&m->hart, inherit);
+	uint64_t halt = fork_loop(m, 3);
+	assert_int_equal(fork_run(m, FORK_LOOP, halt), 15);
+	int go[2];
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		_exit(fork_child(m, inherit, go[0]));
+	}
+	close(go[0]);
+	uint64_t new_halt = fork_new(m, 11);
+	assert_int_equal(fork_run(m, FORK_NEW, new_halt), 11);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent runs its own bytes, translated or not. */
+	assert_int_equal(fork_run(m, FORK_NEW, new_halt), 11);
+	assert_int_equal(fork_run(m, FORK_LOOP, halt), 15);
+}
+
+static void test_fork_empty_caches(void **state) { fork_case(*state, false); }
+
+static void test_fork_inherited_caches(void **state) { fork_case(*state, true); }
+
 /* The same machine with the JIT translating every block at its first
  * entry (docs/cpu.md, "The JIT"): every test must pass the same way. */
 static int vm_setup_jit(void **state)
@@ -1411,6 +1513,8 @@ int main(void)
 		VM_TEST(test_minstret_counts_retired),
 		VM_TEST(test_faults_not_counted),
 		VM_TEST(test_machine_run_budget),
+		VM_TEST(test_fork_empty_caches),
+		VM_TEST(test_fork_inherited_caches),
 	};
 	enum { N = sizeof(tests) / sizeof(tests[0]) };
 	struct CMUnitTest jit_tests[N];
