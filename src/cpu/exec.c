@@ -572,7 +572,7 @@ static __attribute__((noinline, cold)) bool translate(struct hart *h, struct blo
 						       struct block *b, uint64_t pc, const void *count)
 {
 	fpu_host_env(h); /* host code */
-	enum jit_result r = jit_translate(h->jit, table, b, pc);
+	enum jit_result r = jit_translate(h->jit, table, b, pc, h->priv);
 	if (r == JIT_FULL) {
 		for (size_t i = 0; i < BLOCK_TABLE_SIZE; i++) {
 			if (table[i].jit) {
@@ -582,7 +582,7 @@ static __attribute__((noinline, cold)) bool translate(struct hart *h, struct blo
 			}
 		}
 		jit_reset(h->jit);
-		r = jit_translate(h->jit, table, b, pc);
+		r = jit_translate(h->jit, table, b, pc, h->priv);
 	}
 	return r == JIT_DONE;
 }
