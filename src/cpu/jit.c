@@ -666,11 +666,12 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
  * stays where it is, so the hit needs no copy of va.  With rs1 in a host
  * register RAX is the entry's addend and *index that register; else RAX
  * is rs1 plus the addend and *index -1.  RCX is then the entry's offset.
- * An access from the same register as the last one (not written since,
- * an offset less than 2 KiB away: the same page, mostly) tries that
- * entry without computing the index, as any entry whose tag is va's page
- * is va's (index the page's); when it is not, emit_fix computes it and
- * comes back. */
+ * An access from the same register as the last one (an offset less than
+ * 2 KiB away; not loaded into since, and mostly not written since: the
+ * same page, mostly) tries that entry without computing the index, as
+ * any entry whose tag is va's page is va's (index the page's); when it
+ * is not, emit_fix computes it and comes back.  Which entry is tried is
+ * only a guess: RCX being an entry's offset is all that must hold. */
 static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d, int32_t table,
 		       unsigned size, int *index)
 {
