@@ -471,14 +471,13 @@ static void entry_offset(struct x86 *a, int va)
  * make entering a translation of another page (or a JALR's first target)
  * exact, placed before the lookup (chain_to_rax) with RAX the pc.
  * Unlinked, its first instruction jumps over it to the lookup. */
-enum { FAR_BYTES = 136, FAR_JALR = 0xf4 /* hlt */ };
+enum { FAR_BYTES = 136 };
 
-static uint8_t *far_site(struct emit *e, bool jalr)
+static uint8_t *far_site(struct emit *e)
 {
 	struct x86 *a = &e->a;
 	uint8_t *site = a->p;
 	uint8_t *over = x86_jump(a, -1);
-	x86_u8(a, jalr ? FAR_JALR : 0xcc); /* for jit_link_far, never run */
 	while (!a->full && a->p < site + FAR_BYTES)
 		x86_u8(a, 0xcc);
 	x86_land(a, over, a->p);
@@ -594,7 +593,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		enter_found(e, fail, &nfail);
 		x86_land(a, elsewhere, a->p);
 	}
-	const uint8_t *site = far_site(e, why == JIT_EXIT_JALR);
+	const uint8_t *site = far_site(e);
 	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
 	op_imm32(a, 0, 4, RCX, 0xfff);
 	op_imm32(a, 0, 7, RCX, 0xffc);
@@ -1584,8 +1583,9 @@ void jit_link(struct jit *j, uint8_t *site, const struct block *to)
  * lookup after it, which found `to` for the pc, through entry i of the
  * exec TLB t.  The site enters to's translation only while that entry
  * still maps the pc's page to the same host page and that page's
- * generation is still to's (and for a JALR, the pc is this one): the
- * checks the lookup makes, less those that cannot change (the block's
+ * generation is still to's, and the pc is this one (a static exit's too:
+ * the block may run at another virtual address, its exit's page then
+ * another page): the checks the lookup makes, less those that cannot change (the block's
  * own hpc and generation are constants of its translation, and a
  * translation dropped from the table is cut off by jit_kill). */
 void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t pc,
@@ -1596,15 +1596,12 @@ void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t
 	    t->exec[i].addend + pc != to->hpc || *t->exec_gen[i] != to->gen || !to->jit)
 		return; /* not what the lookup found: leave the site as it is */
 	uint8_t *w = writable(j, site);
-	bool jalr = w[0] == 0xe9 && w[5] == FAR_JALR; /* only static sites are relinked */
 	struct x86 a = {.p = w, .start = w, .end = w + FAR_BYTES};
 	uint8_t *miss[4];
 	unsigned n = 0;
-	if (jalr) {
-		mov_imm64(&a, RCX, pc);
-		x86_op(&a, X86_W, 0x3b, RAX, RCX, false, 0);
-		miss[n++] = x86_jump(&a, CC_NE);
-	}
+	mov_imm64(&a, RCX, pc);
+	x86_op(&a, X86_W, 0x3b, RAX, RCX, false, 0);
+	miss[n++] = x86_jump(&a, CC_NE);
 	int32_t entry = (int32_t)(offsetof(struct tlb, exec) + i * sizeof(struct tlb_entry));
 	x86_op(&a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(fetch_tlb));
 	mov_imm64(&a, R8, t->exec[i].tag);
