@@ -40,7 +40,6 @@
  * same-page link joins, so a link need not set it (page_base) */
 #define R_BASE RDX
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
-#define R_TLB R10 /* h->data_tlb: nothing in a block can change it */
 /* RAX, RCX and R8 are scratch (RDX too, where an instruction saves the
  * base in R8 first, as MULH and DIV do).
  *
@@ -64,12 +63,13 @@ static const struct {
 	int8_t host;
 } fixed[] = {
 	{2, RBX}, {6, RBP}, {10, R12}, {11, R13}, {12, R14}, {13, R15}, {14, RSI}, {15, R9},
+	{17, R10},
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index below scales by 16");
 
-static bool callee_saved(int reg) { return reg != RSI && reg != R9; }
+static bool callee_saved(int reg) { return reg != RSI && reg != R9 && reg != R10; }
 
 /* Where struct hart's fields are from R_X (h->x) */
 #define HART_OFF(field) ((int32_t)(offsetof(struct hart, field) - offsetof(struct hart, x)))
@@ -467,6 +467,16 @@ static void entry_offset(struct x86 *a, int va)
 	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 }
 
+/* RCX = the address of the entry for va = R8 in h->data_tlb, less the
+ * table's offset in struct tlb.  The table's address is read from h, not
+ * kept in a register: that register holds a guest register instead
+ * (fixed). */
+static void data_entry(struct x86 *a)
+{
+	entry_offset(a, R8);
+	x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(data_tlb));
+}
+
 /* A guarded site (jit_link_far fills it in): room for the checks that
  * make entering a translation of another page (or a JALR's first target)
  * exact, placed before the lookup (chain_to_rax) with RAX the pc.
@@ -484,8 +494,8 @@ static uint8_t *far_site(struct emit *e)
 	return site;
 }
 
-/* RCX the slot for hpc RDX (R10 the table's address plus its offset),
- * R8 the generation it must have: go on with RCX the block and R8 its n
+/* RCX the slot for hpc RDX (in h->blocks, the table), R8 the generation
+ * it must have: go on with RCX the block and R8 its n
  * when that slot or its partner holds it, current, and the steps left
  * cover it; else jump to a displacement added to fail[]. */
 static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
@@ -493,9 +503,9 @@ static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
 	struct x86 *a = &e->a;
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *found = x86_jump(a, CC_E);
-	x86_op(a, X86_W, 0x29, R10, RCX, false, 0); /* block_partner */
+	x86_op(a, X86_W, 0x2b, RCX, R_X, true, HART_OFF(blocks)); /* block_partner */
 	op_imm32(a, X86_W, 6, RCX, BLOCK_WAY_BIT * sizeof(struct block));
-	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(blocks));
 	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
 	fail[(*nfail)++] = x86_jump(a, CC_NE);
 	x86_land(a, found, a->p);
@@ -523,7 +533,6 @@ static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 	fail[(*nfail)++] = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
 	page_base(a, RAX);
-	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
 }
 
@@ -586,8 +595,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		x86_op(a, X86_W, 0x01, RCX, RDX, false, 0); /* RDX = hpc */
 		shift_imm(a, X86_W, 4, RCX, 8); /* offset / 2 * 512 */
 		op_imm32(a, X86_W, 0, RCX, (uint32_t)(block_index(page) * sizeof(struct block)));
-		mov_imm64(a, R10, (uintptr_t)e->table); /* the partner below needs it */
-		x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+		x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(blocks));
 		mov_imm64(a, R8, e->b->gen);
 		find_in_slot(e, fail, &nfail);
 		enter_found(e, fail, &nfail);
@@ -598,18 +606,18 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	op_imm32(a, 0, 4, RCX, 0xfff);
 	op_imm32(a, 0, 7, RCX, 0xffc);
 	fail[nfail++] = x86_jump(a, CC_A);
-	x86_op(a, X86_W, 0x8b, R10, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
+	x86_op(a, X86_W, 0x8b, R8, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
 	entry_offset(a, RAX); /* RCX = i * 16, i = (pc >> 12) % 1024 */
 	x86_op(a, X86_W, 0x89, RAX, RDX, false, 0); /* the tag: pc's page */
 	op_imm32(a, X86_W, 4, RDX, ~0xfffu);
-	x86_op_index(a, X86_W, 0x3b, RDX, R10, RCX, exec + (int32_t)offsetof(struct tlb_entry, tag));
+	x86_op_index(a, X86_W, 0x3b, RDX, R8, RCX, exec + (int32_t)offsetof(struct tlb_entry, tag));
 	fail[nfail++] = x86_jump(a, CC_NE);
-	x86_op_index(a, X86_W, 0x8b, RDX, R10, RCX,
+	x86_op_index(a, X86_W, 0x8b, RDX, R8, RCX,
 		     exec + (int32_t)offsetof(struct tlb_entry, addend));
 	x86_op(a, X86_W, 0x01, RAX, RDX, false, 0); /* RDX = hpc */
 	_Static_assert(sizeof(((struct tlb *)0)->exec_gen[0]) == 8, "i * 8 is the offset / 2");
 	shift_imm(a, 0, 5, RCX, 1);
-	x86_op_index(a, X86_W, 0x8b, R8, R10, RCX, (int32_t)offsetof(struct tlb, exec_gen));
+	x86_op_index(a, X86_W, 0x8b, R8, R8, RCX, (int32_t)offsetof(struct tlb, exec_gen));
 	x86_op(a, X86_W, 0x8b, R8, R8, true, 0); /* R8 = the page's generation */
 	/* RCX = block_slot(table, hpc) (block_index: (hpc >> 1) % size), or
 	 * its partner when that holds it */
@@ -618,8 +626,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	op_imm32(a, 0, 4, RCX, BLOCK_TABLE_SIZE - 1);
 	shift_imm(a, X86_W, 4, RCX, 9);
 	_Static_assert(sizeof(struct block) == 1 << 9, "the slot index above scales by 512");
-	mov_imm64(a, R10, (uintptr_t)e->table);
-	x86_op(a, X86_W, 0x01, R10, RCX, false, 0);
+	x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(blocks));
 	find_in_slot(e, fail, &nfail);
 	link_found(e, site, why, fail, &nfail);
 	enter_found(e, fail, &nfail);
@@ -686,10 +693,9 @@ static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d,
 	else
 		x86_op(a, X86_W, 0x89, base, R8, false, 0);
 	if (!guess)
-		entry_offset(a, R8);
+		data_entry(a);
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1))); /* tag_of(va, size) */
-	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
-		     table + (int32_t)offsetof(struct tlb_entry, tag));
+	x86_op(a, X86_W, 0x3b, R8, RCX, true, table + (int32_t)offsetof(struct tlb_entry, tag));
 	uint8_t *ne = x86_jump(a, CC_NE);
 	if (guess) {
 		e->fix[e->nfix].at = ne;
@@ -700,8 +706,8 @@ static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d,
 		e->miss[e->nmiss].at = ne;
 		e->miss[e->nmiss++].i = i;
 	}
-	x86_op_index(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
-		     table + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, RCX, true,
+	       table + (int32_t)offsetof(struct tlb_entry, addend));
 	*index = base == RAX ? -1 : h1;
 }
 
@@ -712,9 +718,9 @@ static void emit_fix(struct emit *e, unsigned k)
 {
 	struct x86 *a = &e->a;
 	x86_land(a, e->fix[k].at, a->p);
-	entry_offset(a, R8);
-	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
-		     e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
+	data_entry(a);
+	x86_op(a, X86_W, 0x3b, R8, RCX, true,
+	       e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
 	e->miss[e->nmiss].at = x86_jump(a, CC_NE);
 	e->miss[e->nmiss++].i = e->fix[k].i;
 	x86_land(a, x86_jump(a, -1), e->fix[k].back);
@@ -1658,7 +1664,6 @@ static void emit_enter(struct x86 *a)
 			x86_push(a, fixed[k].host, false);
 	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
 	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu); /* the block's pc: its page's */
-	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
 	for (unsigned k = NFIXED; k-- > 0;)
 		x86_op(a, X86_W, 0x8b, fixed[k].host, R_X, true, 8 * fixed[k].guest);
 	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
