@@ -251,6 +251,9 @@ struct hart {
 	 * block and that block's base pc (cpu/jit.h).  Never saved. */
 	const struct block *jit_block;
 	uint64_t jit_base;
+	/* While translated code runs: the pc of the start of the running
+	 * block's page (jit.c, page_base).  Never saved. */
+	uint64_t jit_page;
 	uint8_t jit_exit_kind; /* why it returned (enum jit_exit_kind), for --stats */
 	/* With JIT_EXIT_LINK: the site to link and the block it found. */
 	uint8_t *jit_link_site;

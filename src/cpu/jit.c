@@ -36,9 +36,10 @@
 
 /* Register roles, the SysV arguments where they arrive: */
 #define R_X RDI /* h->x, the guest registers */
-/* the pc of the start of the block's page: the same for every block a
- * same-page link joins, so a link need not set it (page_base) */
-#define R_BASE RDX
+/* the pc of the start of the block's page, h->jit_page, is the same for
+ * every block a same-page link joins, so a link need not set it
+ * (page_base) */
+#define R_TLB RDX /* h->data_tlb: nothing in a block can change it */
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
 /* RAX, RCX and R8 are scratch (RDX too, where an instruction saves the
  * base in R8 first, as MULH and DIV do).
@@ -278,13 +279,15 @@ static void pc_plus(struct emit *e, int64_t off)
 	struct x86 *a = &e->a;
 	off += (int64_t)(e->b->hpc & 0xfff);
 	if (off == (int32_t)off) {
-		x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, (int32_t)off);
+		x86_op(a, X86_W, 0x8b, RAX, R_X, true, HART_OFF(jit_page));
+		if (off)
+			op_imm32(a, X86_W, 0, RAX, (uint32_t)off);
 		return;
 	}
 	x86_u8(a, 0x48); /* mov rax, imm64 */
 	x86_u8(a, 0xb8);
 	x86_bytes(a, &off, 8);
-	x86_op(a, X86_W, 0x01, R_BASE, RAX, false, 0);
+	x86_op(a, X86_W, 0x03, RAX, R_X, true, HART_OFF(jit_page));
 }
 
 /* x[rd] = the pc `off` bytes from the block's start: straight into rd's
@@ -294,7 +297,9 @@ static void set_pc_plus(struct emit *e, unsigned rd, int64_t off)
 	int64_t in_page = off + (int64_t)(e->b->hpc & 0xfff);
 	if (e->host[rd] >= 0 && in_page == (int32_t)in_page) {
 		struct kept was = kept_now(e);
-		x86_op(&e->a, X86_W, 0x8d, e->host[rd], R_BASE, true, (int32_t)in_page);
+		x86_op(&e->a, X86_W, 0x8b, e->host[rd], R_X, true, HART_OFF(jit_page));
+		if (in_page)
+			op_imm32(&e->a, X86_W, 0, e->host[rd], (uint32_t)in_page);
 		kept(e, was, 0, e->host[rd]);
 		return;
 	}
@@ -467,21 +472,11 @@ static void entry_offset(struct x86 *a, int va)
 	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 }
 
-/* RCX = the address of the entry for va = R8 in h->data_tlb, less the
- * table's offset in struct tlb.  The table's address is read from h, not
- * kept in a register: that register holds a guest register instead
- * (fixed). */
-static void data_entry(struct x86 *a)
-{
-	entry_offset(a, R8);
-	x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(data_tlb));
-}
-
 /* A guarded site (jit_link_far fills it in): room for the checks that
  * make entering a translation of another page (or a JALR's first target)
  * exact, placed before the lookup (chain_to_rax) with RAX the pc.
  * Unlinked, its first instruction jumps over it to the lookup. */
-enum { FAR_BYTES = 136 };
+enum { FAR_BYTES = 144 };
 
 static uint8_t *far_site(struct emit *e)
 {
@@ -516,11 +511,12 @@ static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
 	fail[(*nfail)++] = x86_jump(a, CC_B);
 }
 
-/* R_BASE = the start of the page of the pc in reg */
+/* h->jit_page = the start of the page of the pc in reg (which it
+ * changes) */
 static void page_base(struct x86 *a, int reg)
 {
-	x86_op(a, X86_W, 0x89, reg, R_BASE, false, 0);
-	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu);
+	op_imm32(a, X86_W, 4, reg, ~0xfffu);
+	x86_op(a, X86_W, 0x89, reg, R_X, true, HART_OFF(jit_page));
 }
 
 /* The block found (RCX, its n in R8, pc RAX): enter its translation,
@@ -533,6 +529,7 @@ static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 	fail[(*nfail)++] = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
 	page_base(a, RAX);
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
 }
 
@@ -588,7 +585,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		_Static_assert(BLOCK_TABLE_SIZE % 2048 == 0, "a page's slots do not wrap");
 		uintptr_t page = e->b->hpc & ~(uintptr_t)0xfff;
 		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
-		x86_op(a, X86_W, 0x2b, RCX, R_BASE, false, 0);
+		x86_op(a, X86_W, 0x2b, RCX, R_X, true, HART_OFF(jit_page));
 		op_imm32(a, X86_W, 7, RCX, 0xffc);
 		uint8_t *elsewhere = x86_jump(a, CC_A);
 		mov_imm64(a, RDX, page);
@@ -658,7 +655,8 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 	struct x86 *a = &e->a;
 	mov_imm64(a, RCX, (uintptr_t)e->b);
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_block));
-	x86_op(a, X86_W, 0x8d, RCX, R_BASE, true, (int32_t)(e->b->hpc & 0xfff)); /* its pc */
+	x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(jit_page));
+	op_imm32(a, X86_W, 0, RCX, (uint32_t)(e->b->hpc & 0xfff)); /* its pc */
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_base));
 	x86_u8(a, 0xb8); /* mov eax, imm32 */
 	x86_u32(a, 2 * i + 1);
@@ -693,9 +691,10 @@ static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d,
 	else
 		x86_op(a, X86_W, 0x89, base, R8, false, 0);
 	if (!guess)
-		data_entry(a);
+		entry_offset(a, R8);
 	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1))); /* tag_of(va, size) */
-	x86_op(a, X86_W, 0x3b, R8, RCX, true, table + (int32_t)offsetof(struct tlb_entry, tag));
+	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
+		     table + (int32_t)offsetof(struct tlb_entry, tag));
 	uint8_t *ne = x86_jump(a, CC_NE);
 	if (guess) {
 		e->fix[e->nfix].at = ne;
@@ -706,8 +705,8 @@ static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d,
 		e->miss[e->nmiss].at = ne;
 		e->miss[e->nmiss++].i = i;
 	}
-	x86_op(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, RCX, true,
-	       table + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_op_index(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
+		     table + (int32_t)offsetof(struct tlb_entry, addend));
 	*index = base == RAX ? -1 : h1;
 }
 
@@ -718,9 +717,9 @@ static void emit_fix(struct emit *e, unsigned k)
 {
 	struct x86 *a = &e->a;
 	x86_land(a, e->fix[k].at, a->p);
-	data_entry(a);
-	x86_op(a, X86_W, 0x3b, R8, RCX, true,
-	       e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
+	entry_offset(a, R8);
+	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
+		     e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
 	e->miss[e->nmiss].at = x86_jump(a, CC_NE);
 	e->miss[e->nmiss++].i = e->fix[k].i;
 	x86_land(a, x86_jump(a, -1), e->fix[k].back);
@@ -934,10 +933,9 @@ static void mul_high(struct emit *e, unsigned ext, const struct decoded_insn *d)
 {
 	struct x86 *a = &e->a;
 	get_x(e, X86_W, RAX, d->rs1);
-	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
 	op_x(e, X86_W, 0xf7, (int)ext, d->rs2);
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
-	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	set_x(e, RCX, d->rd);
 }
 
@@ -947,14 +945,13 @@ static void mul_high_su(struct emit *e, const struct decoded_insn *d)
 {
 	struct x86 *a = &e->a;
 	get_x(e, X86_W, RAX, d->rs1);
-	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
 	op_x(e, X86_W, 0xf7, 4, d->rs2);
 	get_x(e, X86_W, RCX, d->rs1);
 	shift_imm(a, X86_W, 7, RCX, 63); /* all ones when negative */
 	op_x(e, X86_W, 0x23, RCX, d->rs2);
 	x86_op(a, X86_W, 0x2b, RDX, RCX, false, 0);
 	x86_op(a, X86_W, 0x89, RDX, RCX, false, 0);
-	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	set_x(e, RCX, d->rd);
 }
 
@@ -1096,7 +1093,6 @@ static void divide(struct emit *e, bool is_signed, bool rem, unsigned flags,
 	struct x86 *a = &e->a;
 	get_x(e, flags, RCX, d->rs2);
 	get_x(e, flags, RAX, d->rs1);
-	x86_op(a, X86_W, 0x89, R_BASE, R8, false, 0);
 	x86_op(a, flags, 0x85, RCX, RCX, false, 0); /* test */
 	uint8_t *by_zero = x86_jump(a, CC_E), *by_minus_one = NULL;
 	if (is_signed) {
@@ -1127,7 +1123,7 @@ static void divide(struct emit *e, bool is_signed, bool rem, unsigned flags,
 		x86_land(a, done2, a->p);
 	}
 	x86_land(a, done, a->p);
-	x86_op(a, X86_W, 0x89, R8, R_BASE, false, 0);
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	if (!(flags & X86_W))
 		sext_w(a, RAX);
 	set_x(e, RAX, d->rd);
@@ -1663,7 +1659,8 @@ static void emit_enter(struct x86 *a)
 		if (callee_saved(fixed[k].host))
 			x86_push(a, fixed[k].host, false);
 	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
-	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu); /* the block's pc: its page's */
+	page_base(a, RDX); /* the block's pc: its page's */
+	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	for (unsigned k = NFIXED; k-- > 0;)
 		x86_op(a, X86_W, 0x8b, fixed[k].host, R_X, true, 8 * fixed[k].guest);
 	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
