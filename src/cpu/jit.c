@@ -41,8 +41,11 @@
  * (page_base) */
 #define R_TLB RDX /* h->data_tlb: nothing in a block can change it */
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
-/* RAX, RCX and R8 are scratch (RDX too, where an instruction saves the
- * base in R8 first, as MULH and DIV do).
+/* RAX, RCX and R8 are scratch (RDX too, where an instruction loads
+ * h->data_tlb into it again after, as MULH and DIV do).  The base, the pc
+ * of the block's page, is h->jit_page: it is read far less often than
+ * the data TLB (AUIPC, links, exits), and its register holds a guest
+ * register instead.
  *
  * The register interface every emitter (and jit_fp.c) keeps: guest
  * register r lives in host register fixed_host[r] when that is not -1,
@@ -57,14 +60,15 @@
  * caller-saved ones it uses (RSI, R9, R10, R11, RDX, RDI).  Which guest
  * registers: the ones compiled RISC-V code uses most (sp, t1 and a0-a5,
  * counted over the bench workloads' hot blocks in the Linux guest, where
- * gcc's leaf functions use t1 twice as often as s0), in the six
- * callee-saved registers and RSI and R9. */
+ * gcc's leaf functions use t1 twice as often as s0, then t3, the next in
+ * sort's and sha256's loops), in the six callee-saved registers and RSI,
+ * R9 and R10. */
 static const struct {
 	uint8_t guest;
 	int8_t host;
 } fixed[] = {
 	{2, RBX}, {6, RBP}, {10, R12}, {11, R13}, {12, R14}, {13, R15}, {14, RSI}, {15, R9},
-	{17, R10},
+	{28, R10},
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 
@@ -391,7 +395,7 @@ static unsigned find_in_page(struct emit *e, int64_t off, uint8_t *fail[4])
 enum {
 	LINK_SUB = 0, /* sub r11, k (7 bytes: 49 81 eb k32), or add r11, -k */
 	LINK_JB = 7, /* jb LINK_UNDO (6) */
-	LINK_JMP = 13, /* jmp to the target's translation (5); R_BASE stays */
+	LINK_JMP = 13, /* jmp to the target's translation (5); jit_page stays */
 	LINK_UNDO = 18, /* add r11, k (7: 49 81 c3 k32) */
 	LINK_SLOW = 25, /* jmp to the lookup (5) */
 	LINK_BYTES = 30
@@ -520,7 +524,8 @@ static void page_base(struct x86 *a, int reg)
 }
 
 /* The block found (RCX, its n in R8, pc RAX): enter its translation,
- * when it has one, with R_BASE the pc's page. */
+ * when it has one, with h->jit_page the pc's page and RDX the data TLB
+ * again. */
 static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 {
 	struct x86 *a = &e->a;
@@ -566,8 +571,8 @@ static void link_found(struct emit *e, const uint8_t *site, enum jit_exit_kind w
  * and pc is not in the page's last two bytes), the block in either slot of
  * its pair, current (its generation is the page's), the steps left cover
  * it, translated; then take its steps and jump into its translation with
- * R_BASE the pc's page.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
- * R8 and R10 are free here: nothing after needs the base, and the data
+ * h->jit_page the pc's page.  Else the epilogue returns RAX to the interpreter.  RCX, RDX
+ * and R8 are free here: the base is set again on the way in, and the data
  * TLB is read again on the way into the next translation. */
 static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 {
@@ -928,7 +933,7 @@ static void shadd(struct emit *e, unsigned k, bool uw, const struct decoded_insn
 }
 
 /* rd = the high 64 bits of rs1 * rs2 (MUL /4 unsigned, IMUL /5 signed),
- * which x86 leaves in RDX: the base pc waits in R8 meanwhile */
+ * which x86 leaves in RDX: the data TLB is read into it again after */
 static void mul_high(struct emit *e, unsigned ext, const struct decoded_insn *d)
 {
 	struct x86 *a = &e->a;
@@ -1086,7 +1091,7 @@ static enum emitted clmul(struct emit *e, enum op op, const struct decoded_insn 
 /* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
  * zero, all ones (DIV) or rs1 (REM); the signed overflow MIN / -1, MIN
  * (DIV) or 0 (REM).  Dividing by -1 is a negation, so it never reaches
- * IDIV.  The base pc waits in R8 while RDX takes the high half. */
+ * IDIV.  RDX, which takes the high half, gets the data TLB back after. */
 static void divide(struct emit *e, bool is_signed, bool rem, unsigned flags,
 		   const struct decoded_insn *d)
 {
@@ -1515,7 +1520,7 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 			      unsigned priv)
 {
 	if ((pc ^ b->hpc) & 0xfff)
-		return JIT_NOT_TRANSLATED; /* R_BASE would be wrong (pc_plus) */
+		return JIT_NOT_TRANSLATED; /* jit_page would be wrong (pc_plus) */
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
 	size_t at = (j->used + 15) & ~(size_t)15;
@@ -1650,7 +1655,7 @@ void jit_kill(struct jit *j, const void *code)
 
 /* The enter stub, which op_jit_run calls (jit_run): save the
  * callee-saved registers, move the arguments where translations want
- * them (the base pc as its page's, R_BASE), load the mapped guest
+ * them (the base pc as its page's, h->jit_page; the data TLB in RDX), load the mapped guest
  * registers (RSI, h, last: x is h), and jump
  * to the translation (R8, the fifth argument). */
 static void emit_enter(struct x86 *a)
