@@ -493,22 +493,28 @@ static uint8_t *far_site(struct emit *e)
 	return site;
 }
 
-/* RCX the slot for hpc RDX (in h->blocks, the table), R8 the generation
- * it must have: go on with RCX the block and R8 its n
- * when that slot or its partner holds it, current, and the steps left
- * cover it; else jump to a displacement added to fail[]. */
-static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
+/* RCX the slot for the hpc in register hpc (in h->blocks, the table), R8
+ * the generation it must have (or with hpc R8, this block's, which fits
+ * an imm32): go on with RCX the block and R8 its n when that slot or its
+ * partner holds it, current, and the steps left cover it; else jump to a
+ * displacement added to fail[]. */
+static void find_in_slot(struct emit *e, int hpc, uint8_t **fail, unsigned *nfail)
 {
 	struct x86 *a = &e->a;
-	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	x86_op(a, X86_W, 0x3b, hpc, RCX, true, (int32_t)offsetof(struct block, hpc));
 	uint8_t *found = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, RCX, R_X, true, HART_OFF(blocks)); /* block_partner */
 	op_imm32(a, X86_W, 6, RCX, BLOCK_WAY_BIT * sizeof(struct block));
 	x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(blocks));
-	x86_op(a, X86_W, 0x3b, RDX, RCX, true, (int32_t)offsetof(struct block, hpc));
+	x86_op(a, X86_W, 0x3b, hpc, RCX, true, (int32_t)offsetof(struct block, hpc));
 	fail[(*nfail)++] = x86_jump(a, CC_NE);
 	x86_land(a, found, a->p);
-	x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	if (hpc == R8) { /* cmp qword [rcx + gen], imm32 */
+		x86_op(a, X86_W, 0x81, 7, RCX, true, (int32_t)offsetof(struct block, gen));
+		x86_u32(a, (uint32_t)e->b->gen);
+	} else {
+		x86_op(a, X86_W, 0x3b, R8, RCX, true, (int32_t)offsetof(struct block, gen));
+	}
 	fail[(*nfail)++] = x86_jump(a, CC_NE);
 	x86_op(a, 0, 0x0fb7, R8, RCX, true, (int32_t)offsetof(struct block, n));
 	x86_op(a, X86_W, 0x3b, R_LEFT, R8, false, 0);
@@ -525,16 +531,19 @@ static void page_base(struct x86 *a, int reg)
 
 /* The block found (RCX, its n in R8, pc RAX): enter its translation,
  * when it has one, with h->jit_page the pc's page and RDX the data TLB
- * again. */
-static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
+ * again (unless same_page: a block of this page, found with RDX left
+ * alone). */
+static void enter_found(struct emit *e, bool same_page, uint8_t **fail, unsigned *nfail)
 {
 	struct x86 *a = &e->a;
 	x86_op(a, X86_W, 0x8b, RCX, RCX, true, (int32_t)offsetof(struct block, jit));
 	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0);
 	fail[(*nfail)++] = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
-	page_base(a, RAX);
-	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
+	if (!same_page) {
+		page_base(a, RAX);
+		x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
+	}
 	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
 }
 
@@ -593,14 +602,19 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		x86_op(a, X86_W, 0x2b, RCX, R_X, true, HART_OFF(jit_page));
 		op_imm32(a, X86_W, 7, RCX, 0xffc);
 		uint8_t *elsewhere = x86_jump(a, CC_A);
-		mov_imm64(a, RDX, page);
-		x86_op(a, X86_W, 0x01, RCX, RDX, false, 0); /* RDX = hpc */
+		/* hpc in R8 and the generation an imm32 leave RDX, the data
+		 * TLB, and the page's base as they are */
+		bool small_gen = e->b->gen <= INT32_MAX;
+		int hpc = small_gen ? R8 : RDX;
+		mov_imm64(a, hpc, page);
+		x86_op(a, X86_W, 0x01, RCX, hpc, false, 0); /* hpc */
 		shift_imm(a, X86_W, 4, RCX, 8); /* offset / 2 * 512 */
 		op_imm32(a, X86_W, 0, RCX, (uint32_t)(block_index(page) * sizeof(struct block)));
 		x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(blocks));
-		mov_imm64(a, R8, e->b->gen);
-		find_in_slot(e, fail, &nfail);
-		enter_found(e, fail, &nfail);
+		if (!small_gen)
+			mov_imm64(a, R8, e->b->gen);
+		find_in_slot(e, hpc, fail, &nfail);
+		enter_found(e, small_gen, fail, &nfail);
 		x86_land(a, elsewhere, a->p);
 	}
 	const uint8_t *site = far_site(e);
@@ -629,9 +643,9 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	shift_imm(a, X86_W, 4, RCX, 9);
 	_Static_assert(sizeof(struct block) == 1 << 9, "the slot index above scales by 512");
 	x86_op(a, X86_W, 0x03, RCX, R_X, true, HART_OFF(blocks));
-	find_in_slot(e, fail, &nfail);
+	find_in_slot(e, RDX, fail, &nfail);
 	link_found(e, site, why, fail, &nfail);
-	enter_found(e, fail, &nfail);
+	enter_found(e, false, fail, &nfail);
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
 	epilogue(e, why);
