@@ -103,6 +103,7 @@ struct replay_options {
 	bool no_decode_cache;
 	bool jit; /* --jit on|off */
 	unsigned jit_threshold;
+	bool jit_perfmap; /* --jit-perfmap */
 	bool effects_count;
 	uint64_t perturb_at;
 	unsigned perturb_reg;
@@ -457,7 +458,7 @@ static int parse_perturb(const char *arg, struct replay_options *o)
 static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 {
 	enum { OPT_KEY = 256, OPT_PUB, OPT_UNTIL, OPT_SNAPSHOT, OPT_BISECT, OPT_QUIET, OPT_PERTURB,
-	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
+	       OPT_FROM, OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_JIT_PERFMAP, OPT_EFFECTS_COUNT, OPT_GDB, OPT_GDB_EVERY,
 	       OPT_INSPECT, OPT_JSON, OPT_VMLINUX, OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT };
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, OPT_KEY},
@@ -470,6 +471,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"jit", required_argument, NULL, OPT_JIT},
 		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
+		{"jit-perfmap", no_argument, NULL, OPT_JIT_PERFMAP},
 		{"effects-count", no_argument, NULL, OPT_EFFECTS_COUNT},
 		{"debug-perturb", required_argument, NULL, OPT_PERTURB},
 		{"inspect", required_argument, NULL, OPT_INSPECT},
@@ -501,6 +503,7 @@ static int parse_replay_options(int argc, char **argv, struct replay_options *o)
 		case OPT_BISECT: o->bisect = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; break;
+		case OPT_JIT_PERFMAP: o->jit_perfmap = true; break;
 		case OPT_JIT:
 		case OPT_JIT_THRESHOLD:
 			if (jit_option("keel replay", c == OPT_JIT_THRESHOLD, optarg, &o->jit,
@@ -889,6 +892,7 @@ int cmd_replay(int argc, char **argv)
 	/* how this replay runs, not what was recorded: the JIT is a cache */
 	s.cfg.jit = o.jit;
 	s.cfg.jit_threshold = o.jit_threshold;
+	s.cfg.jit_perfmap = o.jit_perfmap;
 	return o.gdb_port >= 0 ? replay_gdb(&o, &s) : replay_log(&o, &s);
 }
 

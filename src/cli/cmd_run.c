@@ -76,6 +76,7 @@ struct run_options {
 	bool no_decode_cache;
 	bool jit; /* --jit on|off */
 	unsigned jit_threshold;
+	bool jit_perfmap; /* --jit-perfmap */
 	bool clone_keeps_cache; /* --jit-clone-cache inherit */
 	bool no_sandbox; /* --no-sandbox: no seccomp filter */
 	bool sandboxed; /* the filter is on already (--incoming: before the stream) */
@@ -284,7 +285,8 @@ enum {
 	OPT_STATS, OPT_IDLE_SLEEP, OPT_ENTROPY_SEED, OPT_RTC_EPOCH, OPT_DISK, OPT_NET,
 	OPT_RESTORE, OPT_SNAPSHOT_AT, OPT_DIGEST, OPT_NO_SANDBOX, OPT_API_ALLOW_UID, OPT_API_SOCK,
 	OPT_VMI_EVENTS, OPT_IDS, OPT_IDS_OUT, OPT_PASSPHRASE_FD, OPT_OVERLAY, OPT_TRUST_DISK,
-	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_JIT_CLONE_CACHE, OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
+	OPT_NO_DECODE_CACHE, OPT_JIT, OPT_JIT_THRESHOLD, OPT_JIT_PERFMAP, OPT_JIT_CLONE_CACHE,
+	OPT_EVENTS_OUT, OPT_TRACK_DIRTY, OPT_INCOMING, OPT_KEY,
 	OPT_TIME_CATCH_UP, OPT_SHIELD, OPT_LOG, OPT_CHECKPOINT_EVERY, OPT_SEAL_KEY, OPT_SIGN_KEY,
 	OPT_SEAL_INTERVAL, OPT_DIGEST_VERSION,
 };
@@ -376,6 +378,7 @@ static int parse_one(int c, const char *arg, struct run_options *o)
 	case OPT_TRACE: o->trace = arg; return 0;
 	case OPT_STATS: o->stats = true; return 0;
 	case OPT_NO_DECODE_CACHE: o->no_decode_cache = true; return 0;
+	case OPT_JIT_PERFMAP: o->jit_perfmap = true; return 0;
 	case OPT_JIT:
 	case OPT_JIT_THRESHOLD:
 		return jit_option("keel run", c == OPT_JIT_THRESHOLD, arg, &o->jit, &o->jit_threshold);
@@ -484,6 +487,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool reco
 		{"no-decode-cache", no_argument, NULL, OPT_NO_DECODE_CACHE},
 		{"jit", required_argument, NULL, OPT_JIT},
 		{"jit-threshold", required_argument, NULL, OPT_JIT_THRESHOLD},
+		{"jit-perfmap", no_argument, NULL, OPT_JIT_PERFMAP},
 		{"jit-clone-cache", required_argument, NULL, OPT_JIT_CLONE_CACHE},
 		{"api-sock", required_argument, NULL, OPT_API_SOCK},
 		{"vmi-events", required_argument, NULL, OPT_VMI_EVENTS},
@@ -1078,6 +1082,7 @@ static int run_configured(struct run_options *o_, bool record)
 		.no_decode_cache = o.no_decode_cache,
 		.jit = o.jit,
 		.jit_threshold = o.jit_threshold,
+		.jit_perfmap = o.jit_perfmap,
 		.clone_keeps_cache = o.clone_keeps_cache,
 		.console_write = stdout_write,
 		.disk = o.disk,

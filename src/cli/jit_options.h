@@ -17,7 +17,9 @@
 	"  --jit on|off         translate hot decoded blocks to x86-64 (default: on);\n" \
 	"                       results are the same either way\n"                          \
 	"  --jit-threshold N    entries in the interpreter before a block is translated\n"  \
-	"                       (default 32; 0: every block at its first entry)\n"
+	"                       (default 32; 0: every block at its first entry)\n"      \
+	"  --jit-perfmap        name translated code for perf in /tmp/perf-PID.map\n"  \
+	"                       (keel:GUEST_PC:PRIV per translation; docs/cpu.md)\n"
 
 /* Parse the argument of --jit (threshold false) or --jit-threshold (true)
  * into *on or *threshold.  Returns 0, or -1 after saying what is wrong. */

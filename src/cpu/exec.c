@@ -593,11 +593,11 @@ static __attribute__((noinline)) struct block *find_block(struct hart *h, struct
 /* Translate block b (op_jit_count).  A full code cache is emptied, and
  * every block that had a translation counts its entries again. */
 static __attribute__((noinline, cold)) bool translate(struct hart *h, struct block *table,
-						       struct block *b, const void *count)
+						       struct block *b, uint64_t pc, const void *count)
 {
 	fpu_host_env(h); /* host code */
 	b->idle = 0; /* a new translation starts afresh (it may count from before a flush) */
-	enum jit_result r = jit_translate(h->jit, table, b);
+	enum jit_result r = jit_translate(h->jit, table, b, pc, h->priv);
 	if (r == JIT_FULL) {
 		for (size_t i = 0; i < BLOCK_TABLE_SIZE; i++) {
 			if (table[i].jit) {
@@ -607,7 +607,7 @@ static __attribute__((noinline, cold)) bool translate(struct hart *h, struct blo
 			}
 		}
 		jit_reset(h->jit);
-		r = jit_translate(h->jit, table, b);
+		r = jit_translate(h->jit, table, b, pc, h->priv);
 	}
 	return r == JIT_DONE;
 }
@@ -1001,7 +1001,7 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 				b->uses++;
 				goto *handlers[b->op0];
 			}
-			b->insn[0].run = translate(h, table, b, &&op_jit_count) ? &&op_jit_run
+			b->insn[0].run = translate(h, table, b, base, &&op_jit_count) ? &&op_jit_run
 										: handlers[b->op0];
 			goto *b->insn[0].run;
 		}

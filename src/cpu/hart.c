@@ -352,6 +352,11 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 	return rc;
 }
 
+int hart_jit_perfmap(struct hart *h)
+{
+	return h->jit ? jit_perfmap_open(h->jit) : 0;
+}
+
 int hart_after_fork(struct hart *h)
 {
 	return h->jit ? jit_after_fork(h->jit) : 0;

@@ -338,6 +338,10 @@ int hart_set_block_cache(struct hart *h, bool on);
  * be mapped (the JIT then stays off). */
 int hart_set_jit(struct hart *h, bool on, unsigned threshold);
 
+/* --jit-perfmap: name every translation from now on in /tmp/perf-<pid>.map
+ * (cpu/jit.h, jit_perfmap_open).  Returns 0 (also with the JIT off: there
+ * is nothing to name), or -1 with errno. */
+int hart_jit_perfmap(struct hart *h);
 /* What a fork()ed child (a fork-clone) starts with: empty caches (inherit
  * false, the default), or the parent's decoded blocks copy-on-write and
  * a copy of its translations (true).  The same results either way; which

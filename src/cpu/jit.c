@@ -827,6 +827,49 @@ static enum emitted count_bits(struct emit *e, unsigned opcode, unsigned flags,
 	return GOES_ON;
 }
 
+/* ORC.B: a byte 0xff where rs1's is not zero, else 0.  PCMPEQB against
+ * zero gives the inverse of that (SSE2, on every x86-64 host; XMM0 and
+ * XMM1 are scratch, and neither touches MXCSR). */
+static void orc_b(struct emit *e, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
+	op_x(e, X86_16 | X86_W, 0x0f6e, 0, d->rs1); /* movq xmm0, rs1 */
+	x86_op(a, X86_16, 0x0fef, 1, 1, false, 0); /* pxor xmm1, xmm1 */
+	x86_op(a, X86_16, 0x0f74, 1, 0, false, 0); /* pcmpeqb xmm1, xmm0: 0xff where 0 */
+	x86_op(a, X86_16 | X86_W, 0x0f7e, 1, w, false, 0); /* movq w, xmm1 */
+	x86_op(a, X86_W, 0xf7, 2, w, false, 0); /* not */
+	if (w == RAX)
+		set_x(e, RAX, d->rd);
+}
+
+/* CLMUL, CLMULH, CLMULR (Zbc): PCLMULQDQ's 128-bit carry-less product of
+ * rs1 and rs2, where the host has it (else the interpreter), and of it
+ * bits 63:0, 127:64, or 126:63 (SHLD of the high half by the low). */
+static enum emitted clmul(struct emit *e, enum op op, const struct decoded_insn *d)
+{
+	struct x86 *a = &e->a;
+	if (!__builtin_cpu_supports("pclmul"))
+		return NOT_TRANSLATED;
+	op_x(e, X86_16 | X86_W, 0x0f6e, 0, d->rs1); /* movq xmm0, rs1 */
+	op_x(e, X86_16 | X86_W, 0x0f6e, 1, d->rs2); /* movq xmm1, rs2 */
+	x86_op(a, X86_16, 0x0f3a44, 0, 1, false, 0); /* pclmulqdq xmm0, xmm1, 0 */
+	x86_u8(a, 0);
+	if (op == OP_CLMULR)
+		x86_op(a, X86_16 | X86_W, 0x0f7e, 0, RCX, false, 0); /* movq rcx, xmm0 */
+	if (op != OP_CLMUL) {
+		x86_op(a, X86_16, 0x0f73, 3, 0, false, 0); /* psrldq xmm0, 8: the high half */
+		x86_u8(a, 8);
+	}
+	x86_op(a, X86_16 | X86_W, 0x0f7e, 0, RAX, false, 0); /* movq rax, xmm0 */
+	if (op == OP_CLMULR) {
+		x86_op(a, X86_W, 0x0fa4, RCX, RAX, false, 0); /* shld rax, rcx, 1 */
+		x86_u8(a, 1);
+	}
+	set_x(e, RAX, d->rd);
+	return GOES_ON;
+}
+
 /* DIV[U][W] and REM[U][W] with RISC-V's results where x86 would trap: by
  * zero, all ones (DIV) or rs1 (REM); the signed overflow MIN / -1, MIN
  * (DIV) or 0 (REM).  Dividing by -1 is a negation, so it never reaches
@@ -1123,6 +1166,8 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_CLZW: return count_bits(e, 0x0fbd, 0, d);
 	case OP_CTZW: return count_bits(e, 0x0fbc, 0, d);
 	case OP_CPOPW: return count_bits(e, 0x0fb8, 0, d);
+	case OP_ORC_B: orc_b(e, d); break;
+	case OP_CLMUL: case OP_CLMULH: case OP_CLMULR: return clmul(e, (enum op)d->op, d);
 	case OP_BSET: bit_op(e, 0x0fab, NULL, d); break;
 	case OP_BCLR: bit_op(e, 0x0fb3, NULL, d); break;
 	case OP_BINV: bit_op(e, 0x0fbb, NULL, d); break;
@@ -1222,7 +1267,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b)
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc,
+			      unsigned priv)
 {
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
@@ -1243,6 +1289,7 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 	j->stats.blocks++;
 	j->stats.code_bytes += len;
 	j->stats.translate_ns += now_ns() - t0;
+	jit_perfmap_note(j, j->code + at, len, pc, priv);
 	return JIT_DONE;
 }
 
@@ -1465,6 +1512,7 @@ struct jit *jit_new(unsigned threshold)
 		return NULL;
 	}
 	j->threshold = threshold > JIT_THRESHOLD_MAX ? JIT_THRESHOLD_MAX : threshold;
+	j->perfmap = -1;
 	return j;
 }
 
@@ -1511,6 +1559,12 @@ static int copy_cache(struct jit *j)
 
 int jit_after_fork(struct jit *j)
 {
+	/* No perf map in a clone: the parent's descriptor was closed with
+	 * the others the clone does not keep (and writing to it would put
+	 * the clone's addresses under the parent's pid), and a map of its
+	 * own would leave a file in /tmp behind for every clone, which are
+	 * many and short-lived. */
+	jit_perfmap_forget(j);
 	return j->fork_inherits ? copy_cache(j) : map_cache(j);
 }
 
@@ -1525,5 +1579,7 @@ void jit_free(struct jit *j)
 		return;
 	munmap(j->code, j->size);
 	munmap(j->code_w, j->size);
+	if (j->perfmap >= 0)
+		close(j->perfmap);
 	free(j);
 }

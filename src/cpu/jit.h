@@ -78,6 +78,9 @@ struct jit {
 	unsigned threshold; /* interpreted entries before a block is translated */
 	bool fork_inherits; /* jit_set_fork */
 	struct jit_stats stats;
+	/* --jit-perfmap: the descriptor of /tmp/perf-<pid>.map, or -1 (off;
+	 * jit_perfmap.c) */
+	int perfmap;
 };
 
 #define JIT_CACHE_BYTES (32u << 20)
@@ -97,11 +100,26 @@ void jit_free(struct jit *j);
 enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
 
 /* Translate block b of the hart's block table, whose bytes memory still
- * holds, and set b->jit.
+ * holds, and set b->jit.  It was entered at guest pc `pc` in privilege
+ * `priv` (for --jit-perfmap only: the translation depends on neither).
  * JIT_NOT_TRANSLATED: one of its first few instructions is one the JIT
  * leaves to the interpreter.  JIT_FULL: the code cache has no room; empty it
  * (jit_reset) and try again. */
-enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b);
+enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc,
+			      unsigned priv);
+
+/* --jit-perfmap (jit_perfmap.c, docs/cpu.md "Profiling translated code"):
+ * from now on write a line to /tmp/perf-<pid>.map for every translation,
+ * naming it by the guest pc and privilege the block was entered at when
+ * it was translated, so perf names translated code.  Returns 0, or -1
+ * with errno when the file cannot be opened. */
+int jit_perfmap_open(struct jit *j);
+/* The line for a translation at code, len bytes (jit_translate's caller);
+ * nothing when the map is off. */
+void jit_perfmap_note(struct jit *j, const void *code, size_t len, uint64_t pc, unsigned priv);
+/* Stop writing the map and forget its descriptor without closing it (a
+ * clone's, which clone.c has closed already: jit_after_fork). */
+void jit_perfmap_forget(struct jit *j);
 
 /* Link the site h->jit_link_site of a translation that returned
  * JIT_EXIT_LINK to block `to` (h->jit_link_to), which it found current

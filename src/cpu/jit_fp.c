@@ -491,27 +491,34 @@ static bool min_max_compare(struct ctx *c, uint32_t insn, bool cmp)
 	return true;
 }
 
-/* FCVT.W/WU/L/LU.S/D with a static rounding mode but RMM, which fpu.c's
+/* FCVT.W/WU/L/LU.S/D with a rounding mode but RMM, which fpu.c's
  * float_to_int does in software: ROUNDSS/SD to an integral value in
  * that mode with the precision exception suppressed (it raises nothing
  * else but for a signalling NaN, and no denormal flag), then CVTTSS/SD2SI
  * of that exact value; NX into fflags when rounding changed the value.
- * A NaN, an infinity or a result out of the type's range resumes before
- * any effect (fpu.c saturates and raises NV). */
+ * A static mode is ROUNDSD's immediate; the dynamic one is frm's, which
+ * ROUNDSD takes from MXCSR's rounding control once need_env has loaded
+ * it (resuming first when frm is RMM or reserved, as for the
+ * arithmetic).  A NaN, an infinity or a result out of the type's range
+ * resumes before any effect (fpu.c saturates and raises NV). */
 static bool convert_if(struct ctx *c, uint32_t insn)
 {
-	static const uint8_t mode[4] = { 0, 3, 1, 2 }; /* ROUNDSD's for RNE, RTZ, RDN, RUP */
+	/* ROUNDSD's for RNE, RTZ, RDN, RUP; 4: MXCSR's; 8: no precision exception */
+	static const uint8_t mode[4] = { 0, 3, 1, 2 };
 	unsigned rm = funct3_of(insn), type = rs2_of(insn), rs1 = rs1_of(insn), fw = w(c);
-	if (rm > RM_RUP || type > 3 || !__builtin_cpu_supports("sse4.1"))
+	if ((rm > RM_RUP && !(rm == RM_DYN && HOST_SSE)) || type > 3 ||
+	    !__builtin_cpu_supports("sse4.1"))
 		return false;
 	struct x86 *a = c->a;
 	need_fs(c);
+	if (rm == RM_DYN)
+		need_env(c, rm);
 	if (c->dbl)
 		x86_mov_imm64(a, RAX, inf_x2(c));
 	no_nan(c, rs1);
 	get_xmm(c, 0, rs1, false);
 	x86_op(a, X86_16, c->dbl ? 0x0f3a0b : 0x0f3a0a, 1, 0, false, 0); /* roundsd/ss xmm1, xmm0 */
-	x86_u8(a, (uint8_t)(mode[rm] | 8));
+	x86_u8(a, (uint8_t)((rm == RM_DYN ? 4 : mode[rm]) | 8));
 	/* |xmm1| < 2^63 (not infinite), or resume */
 	x86_op(a, X86_16 | fw, 0x0f7e, 1, RCX, false, 0);
 	x86_op(a, fw, 0x03, RCX, RCX, false, 0);
@@ -645,12 +652,16 @@ bool jit_fp_emit(struct jit_fp *s, struct x86 *a, const int8_t *host,
 	}
 }
 
-/* The rounding mode instruction d loads into MXCSR (its rm field), or -1 */
+/* The rounding mode instruction d loads into MXCSR (its rm field), or -1.
+ * A conversion to an integer loads one only when it is dynamic: a static
+ * mode is ROUNDSD's immediate. */
 static int env_of(const struct decoded_insn *d)
 {
 	uint32_t insn = decoded_insn32(d);
 	if (d->op == OP_FP_ROUNDING || (d->op == OP_FP && insn >> 27 == F5_CVT_FF))
 		return (int)funct3_of(insn);
+	if (d->op == OP_FP && insn >> 27 == F5_CVT_IF && funct3_of(insn) == RM_DYN)
+		return RM_DYN;
 	return -1;
 }
 

@@ -24,7 +24,8 @@ struct jit_fp {
 	uint8_t env; /* 0: unknown; 1 + rm: MXCSR holds the guest's rm; JIT_FP_DYN: frm's */
 };
 
-/* The most resume jumps one instruction returns */
+/* The most resume jumps one instruction returns (a dynamic FCVT.W.S:
+ * FS, frm, the boxing, NaN, infinity or out of 64 bits, out of 32) */
 #define JIT_FP_RESUMES 6
 
 /* Emit OP_FP_ROUNDING or OP_FP instruction d.  `host` maps guest x

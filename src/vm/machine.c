@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "board/elf_load.h"
 #include "board/fdt.h"
@@ -266,6 +267,12 @@ int machine_init(struct machine *m, const struct machine_config *cfg, char *err,
 	}
 	if (cfg->jit && !cfg->no_decode_cache && hart_set_jit(&m->hart, true, cfg->jit_threshold)) {
 		snprintf(err, errlen, "cannot map the JIT's code cache");
+		machine_free(m);
+		return -1;
+	}
+	if (cfg->jit_perfmap && hart_jit_perfmap(&m->hart)) {
+		snprintf(err, errlen, "cannot create /tmp/perf-%ld.map for --jit-perfmap: %s",
+			 (long)getpid(), strerror(errno));
 		machine_free(m);
 		return -1;
 	}

@@ -80,6 +80,9 @@ struct machine_config {
 	 * the blocks: same results, never in a snapshot or a log. */
 	bool jit;
 	unsigned jit_threshold;
+	/* Name translations for perf in /tmp/perf-<pid>.map (--jit-perfmap):
+	 * host profiling only, nothing the guest sees. */
+	bool jit_perfmap;
 	/* A fork-clone starts with a copy of the decoded blocks and
 	 * translations rather than empty caches (keel run --jit-clone-cache
 	 * inherit; hart_set_clone_cache). */

@@ -12,7 +12,9 @@
  *    changed, SFENCE.VMA);
  *  - another address space (satp) in which the target's virtual page is
  *    another physical page, and back.
- * Without the guard the old translation would run: the old sum.
+ * Without the guard the old translation would run: the old sum.  The
+ * JALR's second target goes through the lookup, which must see the same
+ * changes.
  */
 #include "code.h"
 #include "vm.h"
@@ -20,6 +22,10 @@
 #define CALLER_PA 0x80700000ULL /* RAM the image does not use */
 #define TARGET_PA 0x80702000ULL /* another page */
 #define OTHER_PA 0x80704000ULL /* the target's second physical page */
+/* the target's first physical page in S-mode: fresh, so that its code
+ * generation is OTHER_PA's when the remap takes effect (each had blocks
+ * built once), and only the addend guard tells them apart */
+#define FRESH_PA 0x80706000ULL
 #define CALLER_VA 0x40000000ULL /* CALLER_PA */
 #define TARGET_VA 0x40002000ULL /* TARGET_PA or OTHER_PA */
 
@@ -47,7 +53,10 @@ static void put_target(uint64_t pa, int32_t k)
 	put(pa + 0x100, code, 5);
 }
 
-/* Run both callers a few times (the sites link), expecting a0 = 3 + 4k. */
+/* Run both callers a few times (the sites link), expecting a0 = 3 + 4k;
+ * the JALR's target alternates between the target page's +0 and +0x100,
+ * so its site is linked to the first and the other goes through the
+ * lookup behind it (jit.c, chain_to_rax) every time. */
 static void run(long priv, uint64_t caller, uint64_t target, uint64_t case_no, int32_t k)
 {
 	for (uint64_t r = 0; r < 4; r++) {
@@ -57,6 +66,10 @@ static void run(long priv, uint64_t caller, uint64_t target, uint64_t case_no, i
 		set_case(case_no + 4 + r);
 		CHECK_EQ(probe_run(priv, (const void *)(caller + 0x40), 0, 0, 0), ecall_cause(priv));
 		CHECK_EQ(probe_value, 3 + 4 * (uint64_t)k);
+		set_case(case_no + 8 + r);
+		CHECK_EQ(probe_run(priv, (const void *)caller, target + 0x100, 0, 0),
+			 ecall_cause(priv));
+		CHECK_EQ(probe_value, 3 + 4 * (uint64_t)k);
 	}
 }
 
@@ -65,35 +78,35 @@ static void rewritten(void)
 {
 	put_callers();
 	put_target(TARGET_PA, 10);
-	run(PRIV_M, CALLER_PA, TARGET_PA, 10, 10);
+	run(PRIV_M, CALLER_PA, TARGET_PA, 100, 10);
 	put_target(TARGET_PA, 100);
-	run(PRIV_M, CALLER_PA, TARGET_PA, 20, 100);
+	run(PRIV_M, CALLER_PA, TARGET_PA, 200, 100);
 }
 
 /* S-mode: the target's page mapped elsewhere, then another satp. */
 static void remapped(void)
 {
-	put_target(TARGET_PA, 10);
+	put_target(FRESH_PA, 10);
 	put_target(OTHER_PA, 1000);
 	struct vm vm, other;
 	vm_init(&vm, SATP_MODE_SV39);
 	vm_map(&vm, CALLER_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
-	volatile uint64_t *leaf = vm_map(&vm, TARGET_VA, TARGET_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
+	volatile uint64_t *leaf = vm_map(&vm, TARGET_VA, FRESH_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_init(&other, SATP_MODE_SV39);
 	vm_map(&other, CALLER_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_map(&other, TARGET_VA, OTHER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 30, 10);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 300, 10);
 	*leaf = pte(OTHER_PA, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm); /* SFENCE.VMA */
-	run(PRIV_S, CALLER_VA, TARGET_VA, 40, 1000);
-	*leaf = pte(TARGET_PA, PTE_V | PTE_R | PTE_X | PTE_A);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 400, 1000);
+	*leaf = pte(FRESH_PA, PTE_V | PTE_R | PTE_X | PTE_A);
 	vm_enable(&vm);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 50, 10);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 500, 10);
 	vm_enable(&other);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 60, 1000);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 600, 1000);
 	vm_enable(&vm);
-	run(PRIV_S, CALLER_VA, TARGET_VA, 70, 10);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 700, 10);
 	vm_disable();
 	page_pool_reset();
 }

@@ -13,10 +13,12 @@
  * translation, and the flags they accrued are read once at the end.  The
  * driver runs each kernel for every operand combination with frm = RNE,
  * RTZ, RDN, RUP and RMM (the last resumes the interpreter for the dynamic
- * instructions) and hashes the results and fflags of each kernel.  A last
- * case runs translated FP instructions with mstatus.FS off: each must raise
- * the illegal instruction, as must the dynamic-rounding ones with a
- * reserved frm; and one with FS clean must leave FS dirty. */
+ * instructions, the conversions to integers included, at the block's
+ * start or where MXCSR is loaded inside it) and hashes the results and
+ * fflags of each kernel.  A last case runs translated FP instructions with
+ * mstatus.FS off: each must raise the illegal instruction, as must the
+ * dynamic-rounding ones with a reserved frm; and one with FS clean must
+ * leave FS dirty. */
 #include "ctest.h"
 
 struct io {
@@ -44,6 +46,16 @@ struct io {
 #define RMSX(op) \
 	FX(op, "rne", 0) FX(op, "rtz", 1) FX(op, "rdn", 2) FX(op, "rup", 3) FX(op, "dyn", 4) \
 	FX(op, "rmm", 5)
+/* Every conversion to an integer with the dynamic mode after an RTZ
+ * addition (which raises nothing here: f1 is 0, or for S improperly
+ * boxed, a quiet NaN), so that the translation loads frm's mode into
+ * MXCSR at the first one, where RMM and a reserved frm resume the
+ * interpreter; then a static one under that MXCSR.  (In RMSX the dynamic
+ * one is the only one that loads MXCSR: there the block's start does.) */
+#define DYNX(t) \
+	"fadd." #t " f3,f1,f1,rtz\nfsd f3,24(a0)\n" FX("fcvt.w." #t, "dyn", 1) \
+	FX("fcvt.wu." #t, "dyn", 2) FX("fcvt.l." #t, "dyn", 3) FX("fcvt.lu." #t, "dyn", 4) \
+	FX("fcvt.w." #t, "rup", 5)
 /* The same by encoding (.insn r OP-FP, rm, funct7, rd, rs1, rs2): the
  * assembler takes no rounding mode for conversions that never round */
 #define FI(f7, src, rs2, rm, k) ".insn r 0x53," #rm "," #f7 ",f3," src "," rs2 "\nfsd f3," #k "*8+24(a0)\n"
@@ -99,7 +111,8 @@ struct io {
 	KERNEL(k_fl_##t, RMSX("fcvt.l." #t));                                                 \
 	KERNEL(k_flu_##t, RMSX("fcvt.lu." #t));                                               \
 	KERNEL(k_fx1_##t, FX("fcvt.l." #t, "rdn", 0));                                       \
-	KERNEL(k_class_##t, "fclass." #t " t2,f0\nsd t2,24(a0)\n");
+	KERNEL(k_class_##t, "fclass." #t " t2,f0\nsd t2,24(a0)\n");                           \
+	KERNEL(k_dynx_##t, DYNX(t));
 
 FMT_KERNELS(s, d)
 FMT_KERNELS(d, s)
@@ -143,7 +156,8 @@ struct kernel {
 	{ k_sgnj_##t, TWO, tc }, { k_minmax_##t, TWO, tc }, { k_cmp_##t, TWO, tc },   \
 	{ k_lt_##t, TWO, tc }, { k_min_##t, TWO, tc }, { k_fma_##t, THREE, tc },              \
 	{ k_fw_##t, TO_INT, tc }, { k_fwu_##t, TO_INT, tc }, { k_fl_##t, TO_INT, tc },        \
-	{ k_flu_##t, TO_INT, tc }, { k_fx1_##t, TO_INT, tc }, { k_class_##t, TO_INT, tc }
+	{ k_flu_##t, TO_INT, tc }, { k_fx1_##t, TO_INT, tc }, { k_class_##t, TO_INT, tc },    \
+	{ k_dynx_##t, TO_INT, tc }
 
 static const struct kernel kernels[] = {
 	FMT_TABLE(s, 's', 'd'), FMT_TABLE(d, 'd', 's'), { k_mv, INT, 'd' }, { k_loop, THREE, 'd' },
@@ -275,7 +289,7 @@ static uint64_t run_kernel(const struct kernel *k)
 
 /* The plain interpreter's checksums (keel run --no-decode-cache) */
 static const uint64_t expected[NKERNELS] = {
-	0x7e40cf2fe8e61bf7,
+0x7e40cf2fe8e61bf7,
 	0xfe0cb65b63d836de,
 	0xe4cc5515a90145b2,
 	0x27c4c37041d1afc9,
@@ -302,6 +316,7 @@ static const uint64_t expected[NKERNELS] = {
 	0x3e98816d0adb0156,
 	0x4db1d88fee6ae1b7,
 	0x6312c6bb609be3fe,
+	0xcd506d2bf259ed42,
 	0x5d1b2a1f3afcd88c,
 	0x288dbe9f96a4cd24,
 	0x70c1330d1861acf4,
@@ -329,6 +344,7 @@ static const uint64_t expected[NKERNELS] = {
 	0xb2ae6a7a5e2c8b8e,
 	0xbee36c09e03c609b,
 	0x5364f598824f1ea1,
+	0x01f6792248ea0374,
 	0x79acbdba451fbaa0,
 	0xd8900193755fad9e,
 };
@@ -352,16 +368,20 @@ int test_main(void)
 	set_case(NKERNELS + 2);
 	csr_set(mstatus, MSTATUS_FS_INITIAL);
 	before = trap_m.count;
-	struct io io = { 0 };
+	/* 1.5: no NaN check resumes the conversions first */
+	struct io io = { .a = 0x3ff8000000000000 }, io_s = { .a = BOX | 0x3fc00000 };
 	trap_m.mode = TRAP_SKIP;
 	for (uint64_t frm = 5; frm <= 7; frm++) {
 		csr_write(frm, frm);
 		k_one_d(&io);
 		k_w_s(&io);
+		k_fw_d(&io);
+		k_dynx_s(&io_s);
+		k_dynx_d(&io);
 	}
 	trap_m.mode = TRAP_FATAL;
 	csr_write(frm, 0);
-	CHECK_EQ(trap_m.count - before, 3 * (6 + 1));
+	CHECK_EQ(trap_m.count - before, 3 * (6 + 1 + 1 + 4 + 4));
 	CHECK_EQ(trap_m.cause, 2);
 
 	set_case(NKERNELS + 3);

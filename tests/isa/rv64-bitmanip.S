@@ -2,8 +2,9 @@
  * tests/isa/tools/gen_bitmanip.py from the specs' definitions (do not
  * edit; rerun it).  Every operation with edge operands (0, -1, the
  * word and sign boundaries) and fixed pseudo-random ones; TEST_RR also
- * checks rd == rs1, rd == rs2 and rd == x0.  Then reserved encodings
- * in the B extensions' opcode space, which must stay illegal. */
+ * checks rd == rs1, rd == rs2 and rd == x0.  ORC.B and Zbc again in
+ * registers the JIT keeps in memory.  Then reserved encodings in the
+ * B extensions' opcode space, which must stay illegal. */
 #include "test.h"
 
 	.option arch, +zba, +zbb, +zbc, +zbs
@@ -24,6 +25,39 @@
 	CHECK a0, \result
 	\op a1, a1
 	CHECK a1, \result
+	.endm
+
+/* The same with operands and results in registers keel's JIT keeps
+ * in memory (t0-t4; its host registers hold sp, s0 and a0-a5), alone
+ * and mixed with ones it keeps in host registers */
+	.macro TEST_RR_MEM n, op, result, v1, v2
+	CASE \n
+	li t1, \v1
+	li t2, \v2
+	\op t0, t1, t2
+	CHECK t0, \result
+	li a1, \v1
+	\op t3, a1, t2
+	CHECK t3, \result
+	li a2, \v2
+	\op a0, t1, a2
+	CHECK a0, \result
+	\op t1, t1, t2
+	CHECK t1, \result
+	.endm
+
+	.macro TEST_R_MEM n, op, result, v
+	CASE \n
+	li t1, \v
+	\op t0, t1
+	CHECK t0, \result
+	li a1, \v
+	\op t4, a1
+	CHECK t4, \result
+	\op a0, t1
+	CHECK a0, \result
+	\op t1, t1
+	CHECK t1, \result
 	.endm
 
 	TEST_BEGIN
@@ -933,16 +967,50 @@
 	TEST_RI 814, bseti, 0x40000000000000ff, 0xff, 62
 	TEST_RI 815, bseti, 0xd191f4a2027ed471, 0x5191f4a2027ed471, 63
 
+	/* orc.b and Zbc in registers without a host register in the JIT */
+	TEST_R_MEM 816, orc.b, 0xff, 0x2
+	TEST_R_MEM 817, orc.b, 0xffffffffffffffff, 0x7fffffffffffffff
+	TEST_R_MEM 818, orc.b, 0xffffffffff000000, 0xffffffff80000000
+	TEST_R_MEM 819, orc.b, 0xff, 0xff
+	TEST_R_MEM 820, orc.b, 0xffffffffffffffff, 0xf0d010f2bbe66ee2
+	TEST_R_MEM 821, orc.b, 0xffffffffffffffff, 0x3d8578694811bea5
+	TEST_R_MEM 822, orc.b, 0x0, 0x0
+	TEST_R_MEM 823, orc.b, 0xffffffffffffffff, 0xffffffffffffffff
+	TEST_RR_MEM 824, clmul, 0x8000000000000000, 0x8000000000000000, 0xff
+	TEST_RR_MEM 825, clmul, 0x9b1ee281695dda5e, 0x7fffffff, 0xf0d010f2bbe66ee2
+	TEST_RR_MEM 826, clmul, 0x52fc8f393115442a, 0xf0d010f2bbe66ee2, 0x3d8578694811bea5
+	TEST_RR_MEM 827, clmul, 0x0, 0x53dadb362bf187b7, 0x0
+	TEST_RR_MEM 828, clmul, 0x8000000000000000, 0x8000000000000000, 0xffffffffffffffff
+	TEST_RR_MEM 829, clmul, 0x3fffffff80000000, 0x7fffffff, 0x80000000
+	TEST_RR_MEM 830, clmul, 0x9b1ee281695dda5e, 0xf0d010f2bbe66ee2, 0x7fffffff
+	TEST_RR_MEM 831, clmul, 0xed6d9b15f8c3db80, 0x53dadb362bf187b7, 0x80
+	TEST_RR_MEM 832, clmulh, 0x7f, 0x8000000000000000, 0xff
+	TEST_RR_MEM 833, clmulh, 0x2827f828, 0x7fffffff, 0xf0d010f2bbe66ee2
+	TEST_RR_MEM 834, clmulh, 0x15d962dd1f6da776, 0xf0d010f2bbe66ee2, 0x3d8578694811bea5
+	TEST_RR_MEM 835, clmulh, 0x0, 0x53dadb362bf187b7, 0x0
+	TEST_RR_MEM 836, clmulh, 0x7fffffffffffffff, 0x8000000000000000, 0xffffffffffffffff
+	TEST_RR_MEM 837, clmulh, 0x0, 0x7fffffff, 0x80000000
+	TEST_RR_MEM 838, clmulh, 0x2827f828, 0xf0d010f2bbe66ee2, 0x7fffffff
+	TEST_RR_MEM 839, clmulh, 0x29, 0x53dadb362bf187b7, 0x80
+	TEST_RR_MEM 840, clmulr, 0xff, 0x8000000000000000, 0xff
+	TEST_RR_MEM 841, clmulr, 0x504ff051, 0x7fffffff, 0xf0d010f2bbe66ee2
+	TEST_RR_MEM 842, clmulr, 0x2bb2c5ba3edb4eec, 0xf0d010f2bbe66ee2, 0x3d8578694811bea5
+	TEST_RR_MEM 843, clmulr, 0x0, 0x53dadb362bf187b7, 0x0
+	TEST_RR_MEM 844, clmulr, 0xffffffffffffffff, 0x8000000000000000, 0xffffffffffffffff
+	TEST_RR_MEM 845, clmulr, 0x0, 0x7fffffff, 0x80000000
+	TEST_RR_MEM 846, clmulr, 0x504ff051, 0xf0d010f2bbe66ee2, 0x7fffffff
+	TEST_RR_MEM 847, clmulr, 0x53, 0x53dadb362bf187b7, 0x80
+
 	/* reserved encodings next to the B instructions */
-	TEST_ILLEGAL 816, .word 0x08b5453b /* OP-32 funct7 4 funct3 4 rs2 != 0: packw (Zbkb), not implemented */
-	TEST_ILLEGAL 817, .word 0x60359513 /* OP-IMM funct3 1, imm 0x603: between cpop and sext.b */
-	TEST_ILLEGAL 818, .word 0x2885d513 /* OP-IMM funct3 5, imm 0x288: next to orc.b */
-	TEST_ILLEGAL 819, .word 0x60659513 /* OP-IMM funct3 1, imm 0x606 */
-	TEST_ILLEGAL 820, .word 0x50059513 /* OP-IMM funct3 1, imm[11:6] = 0x14 */
-	TEST_ILLEGAL 821, .word 0x6985d513 /* OP-IMM funct3 5, imm[11:6] = 0x1a: binvi's with funct3 5 */
-	TEST_ILLEGAL 822, .word 0x4a55b533 /* OP funct7 0x25 */
-	TEST_ILLEGAL 823, .word 0x0e55e533 /* OP funct7 0x07 funct3 6 (Zicond has 5 and 7) */
-	TEST_ILLEGAL 824, .word 0x2005953b /* OP-32 funct7 0x10 funct3 1 */
-	TEST_ILLEGAL 825, .word 0x6035951b /* OP-IMM-32 funct3 1, imm 0x603 */
+	TEST_ILLEGAL 848, .word 0x08b5453b /* OP-32 funct7 4 funct3 4 rs2 != 0: packw (Zbkb), not implemented */
+	TEST_ILLEGAL 849, .word 0x60359513 /* OP-IMM funct3 1, imm 0x603: between cpop and sext.b */
+	TEST_ILLEGAL 850, .word 0x2885d513 /* OP-IMM funct3 5, imm 0x288: next to orc.b */
+	TEST_ILLEGAL 851, .word 0x60659513 /* OP-IMM funct3 1, imm 0x606 */
+	TEST_ILLEGAL 852, .word 0x50059513 /* OP-IMM funct3 1, imm[11:6] = 0x14 */
+	TEST_ILLEGAL 853, .word 0x6985d513 /* OP-IMM funct3 5, imm[11:6] = 0x1a: binvi's with funct3 5 */
+	TEST_ILLEGAL 854, .word 0x4a55b533 /* OP funct7 0x25 */
+	TEST_ILLEGAL 855, .word 0x0e55e533 /* OP funct7 0x07 funct3 6 (Zicond has 5 and 7) */
+	TEST_ILLEGAL 856, .word 0x2005953b /* OP-32 funct7 0x10 funct3 1 */
+	TEST_ILLEGAL 857, .word 0x6035951b /* OP-IMM-32 funct3 1, imm 0x603 */
 
 	TEST_END

@@ -151,8 +151,9 @@ def main():
         " * tests/isa/tools/gen_bitmanip.py from the specs' definitions (do not",
         " * edit; rerun it).  Every operation with edge operands (0, -1, the",
         " * word and sign boundaries) and fixed pseudo-random ones; TEST_RR also",
-        " * checks rd == rs1, rd == rs2 and rd == x0.  Then reserved encodings",
-        " * in the B extensions' opcode space, which must stay illegal. */",
+        " * checks rd == rs1, rd == rs2 and rd == x0.  ORC.B and Zbc again in",
+        " * registers the JIT keeps in memory.  Then reserved encodings in the",
+        " * B extensions' opcode space, which must stay illegal. */",
         '#include "test.h"',
         "",
         "\t.option arch, +zba, +zbb, +zbc, +zbs",
@@ -173,6 +174,39 @@ def main():
         "\tCHECK a0, \\result",
         "\t\\op a1, a1",
         "\tCHECK a1, \\result",
+        "\t.endm",
+        "",
+        "/* The same with operands and results in registers keel's JIT keeps",
+        " * in memory (t0-t4; its host registers hold sp, s0 and a0-a5), alone",
+        " * and mixed with ones it keeps in host registers */",
+        "\t.macro TEST_RR_MEM n, op, result, v1, v2",
+        "\tCASE \\n",
+        "\tli t1, \\v1",
+        "\tli t2, \\v2",
+        "\t\\op t0, t1, t2",
+        "\tCHECK t0, \\result",
+        "\tli a1, \\v1",
+        "\t\\op t3, a1, t2",
+        "\tCHECK t3, \\result",
+        "\tli a2, \\v2",
+        "\t\\op a0, t1, a2",
+        "\tCHECK a0, \\result",
+        "\t\\op t1, t1, t2",
+        "\tCHECK t1, \\result",
+        "\t.endm",
+        "",
+        "\t.macro TEST_R_MEM n, op, result, v",
+        "\tCASE \\n",
+        "\tli t1, \\v",
+        "\t\\op t0, t1",
+        "\tCHECK t0, \\result",
+        "\tli a1, \\v",
+        "\t\\op t4, a1",
+        "\tCHECK t4, \\result",
+        "\t\\op a0, t1",
+        "\tCHECK a0, \\result",
+        "\t\\op t1, t1",
+        "\tCHECK t1, \\result",
         "\t.endm",
         "",
         "\tTEST_BEGIN",
@@ -200,6 +234,16 @@ def main():
         for k, i in enumerate(imms):
             a = vals[(k * 5 + 1) % len(vals)]
             lines.append(f"\tTEST_RI {case}, {name}, {f(a, i):#x}, {a:#x}, {i}")
+            case += 1
+    lines.append("\n\t/* orc.b and Zbc in registers without a host register in the JIT */")
+    for k in range(8):
+        a = vals[(k * 3 + 2) % len(vals)]
+        lines.append(f"\tTEST_R_MEM {case}, orc.b, {R['orc.b'](a):#x}, {a:#x}")
+        case += 1
+    for name in ("clmul", "clmulh", "clmulr"):
+        for k in range(8):
+            a, b = vals[(k * 5 + 4) % len(vals)], vals[(k * 3 + 11) % len(vals)]
+            lines.append(f"\tTEST_RR_MEM {case}, {name}, {RR[name](a, b):#x}, {a:#x}, {b:#x}")
             case += 1
     lines.append("\n\t/* reserved encodings next to the B instructions */")
     illegal = [
