@@ -66,8 +66,9 @@ struct block {
 	 * JIT's handlers take the place of */
 	uint16_t uses;
 	uint8_t op0;
-	/* Once translated: the new blocks find_block (exec.c) gave the
-	 * other slot of its pair since op_jit_run last entered it */
+	/* The new blocks find_block (exec.c, victim) gave the other slot
+	 * of its pair since it was built, or translated, or op_jit_run
+	 * last entered it */
 	uint8_t idle;
 	struct block_insn insn[BLOCK_MAX_INSNS + 1];
 	const void *jit; /* its translation (cpu/jit.h), or NULL */
@@ -95,9 +96,10 @@ _Static_assert(OP_COUNT + 2 <= 256, "op0 and the JIT's two handlers fit a byte")
  * (chain_to_rax) emits the same computation. */
 #define BLOCK_WAY_BIT (BLOCK_TABLE_SIZE / 2)
 
-/* A translated block not entered from the interpreter while this many
- * new blocks took the other slot of its pair gives its own to the next
- * one (exec.c, victim; docs/cpu.md, "Replacement"). */
+/* A block kept (translated, or nearer the JIT's threshold) while this
+ * many new blocks took the other slot of its pair, and in that time not
+ * entered from the interpreter if translated, gives its own slot to the
+ * next one (exec.c, victim; docs/cpu.md, "Replacement"). */
 #define BLOCK_IDLE_MAX 16
 
 static inline size_t block_index(uintptr_t hpc)

@@ -549,14 +549,20 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
  * entered it, and at BLOCK_IDLE_MAX it goes.  Kept for good, the
  * translations of a boot filled the table and later code's blocks took
  * the other slots from one another, too soon to become hot (docs/cpu.md,
- * "Replacement").  Of two translated blocks the idler goes, of two
- * untranslated ones b. */
+ * "Replacement").  Of two translated blocks the idler goes; of two
+ * untranslated ones the one with fewer entries counted (`uses`), so the
+ * other comes nearer the JIT's threshold, again for BLOCK_IDLE_MAX new
+ * blocks at most; b when they are level. */
 static struct block *victim(struct block *b, struct block *p)
 {
-	if (!b->jit && !p->jit)
-		return b;
 	struct block *keep;
-	if (b->jit && p->jit) {
+	if (!b->jit && !p->jit) {
+		keep = p->uses > b->uses ? p : b->uses > p->uses ? b : NULL;
+		if (!keep)
+			return b;
+		if (keep->idle >= BLOCK_IDLE_MAX)
+			return keep;
+	} else if (b->jit && p->jit) {
 		keep = p->idle > b->idle ? b : p;
 	} else {
 		keep = b->jit ? b : p;
