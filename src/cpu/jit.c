@@ -36,7 +36,9 @@
 
 /* Register roles, the SysV arguments where they arrive: */
 #define R_X RDI /* h->x, the guest registers */
-#define R_BASE RDX /* the pc of the block's first instruction */
+/* the pc of the start of the block's page: the same for every block a
+ * same-page link joins, so a link need not set it (page_base) */
+#define R_BASE RDX
 #define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
 #define R_TLB R10 /* h->data_tlb: nothing in a block can change it */
 /* RAX, RCX and R8 are scratch (RDX too, where an instruction saves the
@@ -53,14 +55,15 @@
  * pops.  So code that reads h->x[r] directly must use get_x (or
  * op_x), and code that calls out of translated code must first save the
  * caller-saved ones it uses (RSI, R9, R10, R11, RDX, RDI).  Which guest
- * registers: the ones compiled RISC-V code uses most (sp, s0 and a0-a5,
- * counted over the bench workloads), in the six callee-saved registers
- * and RSI and R9. */
+ * registers: the ones compiled RISC-V code uses most (sp, t1 and a0-a5,
+ * counted over the bench workloads' hot blocks in the Linux guest, where
+ * gcc's leaf functions use t1 twice as often as s0), in the six
+ * callee-saved registers and RSI and R9. */
 static const struct {
 	uint8_t guest;
 	int8_t host;
 } fixed[] = {
-	{2, RBX}, {8, RBP}, {10, R12}, {11, R13}, {12, R14}, {13, R15}, {14, RSI}, {15, R9},
+	{2, RBX}, {6, RBP}, {10, R12}, {11, R13}, {12, R14}, {13, R15}, {14, RSI}, {15, R9},
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 
@@ -95,16 +98,88 @@ struct emit {
 	} miss[JIT_FP_RESUMES * BLOCK_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its entry */
 	unsigned nmiss;
 	struct jit_fp fp; /* what its FP instructions have checked (jit_fp.h) */
+	/* RAX holds x[rax_reg] (a register with no host register) at code
+	 * position rax_at: the value just stored to or loaded from h->x, which
+	 * the next read of that register takes from RAX (rax_holds). */
+	unsigned rax_reg;
+	const uint8_t *rax_at;
+	/* RCX holds the TLB entry offset of the last load or store at
+	 * rcx_at, which was at x[rcx_reg] + rcx_imm: the next access from
+	 * the same register tries that entry first (tlb_lookup) */
+	unsigned rcx_reg;
+	int32_t rcx_imm;
+	const uint8_t *rcx_at;
+	struct {
+		uint8_t *at, *back;
+		int32_t table;
+		unsigned i;
+	} fix[BLOCK_MAX_INSNS]; /* a tried entry that was not it (emit_fix) */
+	unsigned nfix;
+	/* the instruction translated after this one, if any (sext_dead) */
+	const struct decoded_insn *next;
 };
 
-/* An instruction whose ModRM rm operand is guest register r: its host
- * register, or [x + 8r] */
+/* Whether RAX holds a guest register here (RCX an entry offset).  Only
+ * code that leaves them alone moves rax_at and rcx_at on (kept), so any
+ * other instruction emitted since ends it; no jump lands at them from
+ * elsewhere (each emitter lands its jumps before its last instruction,
+ * or, in branch, after a taken path that ends in a jump). */
+static bool rax_valid(const struct emit *e) { return e->rax_reg && e->rax_at == e->a.p; }
+
+static bool rcx_valid(const struct emit *e) { return e->rcx_at == e->a.p; }
+
+static bool rax_holds(const struct emit *e, unsigned r) { return r == e->rax_reg && rax_valid(e); }
+
+/* What RAX and RCX held before some code (kept_now) */
+struct kept {
+	bool rax, rcx;
+};
+
+static struct kept kept_now(const struct emit *e) { return (struct kept){rax_valid(e), rcx_valid(e)}; }
+
+/* The code emitted since `was` wrote host register `host` (-1: none) and
+ * guest register `wrote` (0: none), and left RAX and RCX alone otherwise:
+ * what they held there they still hold, unless it is what was written. */
+static void kept(struct emit *e, struct kept was, unsigned wrote, int host)
+{
+	if (was.rax && host != RAX && (!wrote || wrote != e->rax_reg))
+		e->rax_at = e->a.p;
+	if (was.rcx && host != RCX && (!wrote || wrote != e->rcx_reg))
+		e->rcx_at = e->a.p;
+}
+
+static void rax_is(struct emit *e, unsigned r)
+{
+	e->rax_reg = r;
+	e->rax_at = e->a.p;
+}
+
+/* An instruction whose ModRM rm operand is guest register r, which it
+ * reads (or with opcode 0xc7, mov r/m imm32, writes): its host register,
+ * RAX when that holds it, or [x + 8r] */
 static void op_x(struct emit *e, unsigned flags, unsigned opcode, int reg, unsigned r)
 {
-	if (e->host[r] >= 0)
+	struct kept was = kept_now(e);
+	bool writes = opcode == 0xc7;
+	if (e->host[r] >= 0) {
 		x86_op(&e->a, flags, opcode, reg, e->host[r], false, 0);
-	else
+	} else if (!writes && rax_holds(e, r)) {
+		if (opcode == 0x8b && reg == RAX && (flags & X86_W))
+			return; /* RAX = RAX */
+		x86_op(&e->a, flags, opcode, reg, RAX, false, 0);
+	} else {
 		x86_op(&e->a, flags, opcode, reg, R_X, true, (int32_t)(8 * r));
+		if (opcode == 0x8b && reg == RAX && (flags & X86_W)) {
+			kept(e, was, 0, RAX);
+			rax_is(e, r);
+			return;
+		}
+	}
+	/* reg is written, except by a compare (0x3b) or mov imm32 (which
+	 * writes r); MUL and IMUL (0xf7 /4, /5) write RDX:RAX.  An XMM reg
+	 * (MOVQ 0x0f6e) is taken for the general register of its number:
+	 * RAX or RCX lost for nothing, never one kept that was written. */
+	kept(e, was, writes ? r : 0, writes || opcode == 0x3b ? -1 : opcode == 0xf7 ? RAX : reg);
 }
 
 /* reg = x[r], 64 bits (flags X86_W) or the low 32 zero-extended (0) */
@@ -116,12 +191,18 @@ static void get_x(struct emit *e, unsigned flags, int reg, unsigned r)
 /* x[r] = reg; x0 is never written */
 static void set_x(struct emit *e, int reg, unsigned r)
 {
+	struct kept was = kept_now(e);
 	if (!r)
 		return;
-	if (e->host[r] >= 0)
+	if (e->host[r] >= 0) {
 		x86_op(&e->a, X86_W, 0x89, reg, e->host[r], false, 0);
-	else
-		x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
+		kept(e, was, 0, e->host[r]);
+		return;
+	}
+	x86_op(&e->a, X86_W, 0x89, reg, R_X, true, (int32_t)(8 * r));
+	kept(e, was, r, -1);
+	if (reg == RAX)
+		rax_is(e, r);
 }
 
 /* An instruction with a 32-bit immediate (group 0x81 /ext: add, or,
@@ -141,6 +222,26 @@ static void shift_imm(struct x86 *a, unsigned flags, unsigned ext, int reg, unsi
 
 /* reg = its low 32 bits sign-extended */
 static void sext_w(struct x86 *a, int reg) { x86_op(a, X86_W, 0x63, reg, reg, false, 0); }
+
+/* Whether a W result for rd may keep whatever x86 left in its upper half
+ * because the next instruction is a W form writing rd again: those read
+ * only their operands' low halves (32-bit x86 operations, MOVSXD), and as
+ * ALU operations they write rd without leaving the block first, so no
+ * one sees the upper half.  (addw a5, a5, a4; addw a5, a5, a3: sha256's
+ * sums.) */
+static bool sext_dead(const struct emit *e, unsigned rd)
+{
+	const struct decoded_insn *n = e->next;
+	if (!n || !rd || n->rd != rd)
+		return false;
+	switch ((enum op)n->op) {
+	case OP_ADDW: case OP_SUBW: case OP_ADDIW: case OP_MULW:
+	case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* The register an instruction writing rd builds its result in: rd's own
  * host register when it has one, unless the instruction still reads rs2
@@ -168,16 +269,14 @@ static void set_from(struct emit *e, int w, unsigned rd)
 		set_x(e, w, rd);
 }
 
-/* RAX = 0 or 1 from condition cc */
-static void set_cc(struct x86 *a, enum x86_cc cc)
+/* RAX = the pc `off` bytes from the block's start.  A pc's offset in its
+ * page is its host address's: RAM is mapped page-aligned, so the exec
+ * TLB's addends are multiples of the page size, and jit_translate leaves
+ * blocks elsewhere (a ROM in a host buffer) to the interpreter. */
+static void pc_plus(struct emit *e, int64_t off)
 {
-	x86_op(a, 0, 0x0f90 | cc, 0, RAX, false, 0);
-	x86_op(a, 0, 0x0fb6, RAX, RAX, false, 0); /* movzx eax, al */
-}
-
-/* RAX = base + off */
-static void pc_plus(struct x86 *a, int64_t off)
-{
+	struct x86 *a = &e->a;
+	off += (int64_t)(e->b->hpc & 0xfff);
 	if (off == (int32_t)off) {
 		x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, (int32_t)off);
 		return;
@@ -186,6 +285,23 @@ static void pc_plus(struct x86 *a, int64_t off)
 	x86_u8(a, 0xb8);
 	x86_bytes(a, &off, 8);
 	x86_op(a, X86_W, 0x01, R_BASE, RAX, false, 0);
+}
+
+/* x[rd] = the pc `off` bytes from the block's start: straight into rd's
+ * host register when it has one */
+static void set_pc_plus(struct emit *e, unsigned rd, int64_t off)
+{
+	int64_t in_page = off + (int64_t)(e->b->hpc & 0xfff);
+	if (e->host[rd] >= 0 && in_page == (int32_t)in_page) {
+		struct kept was = kept_now(e);
+		x86_op(&e->a, X86_W, 0x8d, e->host[rd], R_BASE, true, (int32_t)in_page);
+		kept(e, was, 0, e->host[rd]);
+		return;
+	}
+	struct kept was = kept_now(e);
+	pc_plus(e, off);
+	kept(e, was, 0, RAX);
+	set_x(e, RAX, rd);
 }
 
 static void mov_imm64(struct x86 *a, int reg, uint64_t v)
@@ -264,15 +380,16 @@ static unsigned find_in_page(struct emit *e, int64_t off, uint8_t *fail[4])
 /* A link site (chain): its layout, which jit_link fills in.  Before
  * linking, the first instruction is a jmp to the lookup after the site,
  * and LINK_UNDO's immediate holds `unrun`, the steps the exit gives
- * back.  Linked, the site takes k = the target's n - unrun steps. */
+ * back.  Linked, the site takes k = the target's n - unrun steps; a k of
+ * 0 or less cannot borrow, so its site is add r11, -k and the jmp at
+ * LINK_JB, or for k = 0 the jmp alone (jit_link). */
 enum {
 	LINK_SUB = 0, /* sub r11, k (7 bytes: 49 81 eb k32), or add r11, -k */
 	LINK_JB = 7, /* jb LINK_UNDO (6) */
-	LINK_LEA = 13, /* lea rdx, [rdx + off] (7) */
-	LINK_JMP = 20, /* jmp to the target's translation (5) */
-	LINK_UNDO = 25, /* add r11, k (7: 49 81 c3 k32) */
-	LINK_SLOW = 32, /* jmp to the lookup (5) */
-	LINK_BYTES = 37
+	LINK_JMP = 13, /* jmp to the target's translation (5); R_BASE stays */
+	LINK_UNDO = 18, /* add r11, k (7: 49 81 c3 k32) */
+	LINK_SLOW = 25, /* jmp to the lookup (5) */
+	LINK_BYTES = 30
 };
 #define SUB_R11 0x49, 0x81, 0xeb
 #define ADD_R11 0x49, 0x81, 0xc3
@@ -296,9 +413,6 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	x86_u8(a, 0xcc);
 	x86_u8(a, 0xcc);
 	x86_land(a, x86_jump(a, CC_B), site + LINK_UNDO);
-	uint8_t lea[] = {0x48, 0x8d, 0x92}; /* lea rdx, [rdx + disp32]: always 7 bytes */
-	x86_bytes(a, lea, sizeof(lea));
-	x86_u32(a, (uint32_t)(int32_t)off);
 	x86_land(a, x86_jump(a, -1), site + LINK_JMP + 5); /* a jmp to its own end until linked */
 	uint8_t undo[] = {ADD_R11, (uint8_t)unrun, 0, 0, 0}; /* unrun < BLOCK_MAX_INSNS */
 	x86_bytes(a, undo, sizeof(undo));
@@ -315,7 +429,7 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	mov_imm64(a, R8, (uintptr_t)(e->run_at + (site - a->start)));
 	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
-	pc_plus(a, off);
+	pc_plus(e, off);
 	epilogue(e, JIT_EXIT_LINK);
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
@@ -336,18 +450,18 @@ static void emit_dead(struct emit *e)
 	x86_op(a, 0, 0xff, 4, R8, false, 0); /* jmp r8 */
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
-	x86_op(a, X86_W, 0x8d, RAX, R_BASE, true, 0);
+	pc_plus(e, 0);
 	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
-/* RCX = the offset of the TLB entry for the address in RAX:
+/* RCX = the offset of the TLB entry for the address in va:
  * (va >> 12) % 1024 * 16 */
-static void entry_offset(struct x86 *a)
+static void entry_offset(struct x86 *a, int va)
 {
 	if (__builtin_cpu_supports("bmi2")) {
-		x86_rorx(a, RCX, RAX, 8); /* the bits below 12 are masked off */
+		x86_rorx(a, RCX, va, 8); /* the bits below 12 are masked off */
 	} else {
-		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
+		x86_op(a, X86_W, 0x89, va, RCX, false, 0);
 		shift_imm(a, X86_W, 5, RCX, 8);
 	}
 	op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
@@ -357,14 +471,13 @@ static void entry_offset(struct x86 *a)
  * make entering a translation of another page (or a JALR's first target)
  * exact, placed before the lookup (chain_to_rax) with RAX the pc.
  * Unlinked, its first instruction jumps over it to the lookup. */
-enum { FAR_BYTES = 128, FAR_JALR = 0xf4 /* hlt */ };
+enum { FAR_BYTES = 136 };
 
-static uint8_t *far_site(struct emit *e, bool jalr)
+static uint8_t *far_site(struct emit *e)
 {
 	struct x86 *a = &e->a;
 	uint8_t *site = a->p;
 	uint8_t *over = x86_jump(a, -1);
-	x86_u8(a, jalr ? FAR_JALR : 0xcc); /* for jit_link_far, never run */
 	while (!a->full && a->p < site + FAR_BYTES)
 		x86_u8(a, 0xcc);
 	x86_land(a, over, a->p);
@@ -393,8 +506,15 @@ static void find_in_slot(struct emit *e, uint8_t **fail, unsigned *nfail)
 	fail[(*nfail)++] = x86_jump(a, CC_B);
 }
 
+/* R_BASE = the start of the page of the pc in reg */
+static void page_base(struct x86 *a, int reg)
+{
+	x86_op(a, X86_W, 0x89, reg, R_BASE, false, 0);
+	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu);
+}
+
 /* The block found (RCX, its n in R8, pc RAX): enter its translation,
- * when it has one, with base = pc. */
+ * when it has one, with R_BASE the pc's page. */
 static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 {
 	struct x86 *a = &e->a;
@@ -402,7 +522,7 @@ static void enter_found(struct emit *e, uint8_t **fail, unsigned *nfail)
 	x86_op(a, X86_W, 0x85, RCX, RCX, false, 0);
 	fail[(*nfail)++] = x86_jump(a, CC_E);
 	x86_op(a, X86_W, 0x2b, R_LEFT, R8, false, 0);
-	x86_op(a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	page_base(a, RAX);
 	x86_op(a, X86_W, 0x8b, R_TLB, R_X, true, HART_OFF(data_tlb));
 	x86_op(a, 0, 0xff, 4, RCX, false, 0); /* jmp rcx */
 }
@@ -440,7 +560,7 @@ static void link_found(struct emit *e, const uint8_t *site, enum jit_exit_kind w
  * and pc is not in the page's last two bytes), the block in either slot of
  * its pair, current (its generation is the page's), the steps left cover
  * it, translated; then take its steps and jump into its translation with
- * base = pc.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
+ * R_BASE the pc's page.  Else the epilogue returns RAX to the interpreter.  RCX, RDX,
  * R8 and R10 are free here: nothing after needs the base, and the data
  * TLB is read again on the way into the next translation. */
 static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
@@ -451,8 +571,8 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 	const int32_t exec = (int32_t)offsetof(struct tlb, exec);
 	if (why == JIT_EXIT_JALR) {
 		/* A target in this block's page (a jump table, a loop's call)
-		 * needs no TLB: its offset in the page is pc - base plus
-		 * base's, its host page and generation this block's.  The
+		 * needs no TLB: its offset in the page is pc - base, its host
+		 * page and generation this block's.  The
 		 * page's slots are consecutive (a page's first slot is a
 		 * multiple of 2048), so its slot is the first one's plus the
 		 * offset / 2 slots. */
@@ -460,7 +580,6 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		uintptr_t page = e->b->hpc & ~(uintptr_t)0xfff;
 		x86_op(a, X86_W, 0x89, RAX, RCX, false, 0);
 		x86_op(a, X86_W, 0x2b, RCX, R_BASE, false, 0);
-		op_imm32(a, X86_W, 0, RCX, (uint32_t)(e->b->hpc & 0xfff));
 		op_imm32(a, X86_W, 7, RCX, 0xffc);
 		uint8_t *elsewhere = x86_jump(a, CC_A);
 		mov_imm64(a, RDX, page);
@@ -474,13 +593,13 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 		enter_found(e, fail, &nfail);
 		x86_land(a, elsewhere, a->p);
 	}
-	const uint8_t *site = far_site(e, why == JIT_EXIT_JALR);
+	const uint8_t *site = far_site(e);
 	x86_op(a, 0, 0x8b, RCX, RAX, false, 0); /* ecx = pc's low half */
 	op_imm32(a, 0, 4, RCX, 0xfff);
 	op_imm32(a, 0, 7, RCX, 0xffc);
 	fail[nfail++] = x86_jump(a, CC_A);
 	x86_op(a, X86_W, 0x8b, R10, R_X, true, (int32_t)offsetof(struct hart, fetch_tlb));
-	entry_offset(a); /* RCX = i * 16, i = (pc >> 12) % 1024 */
+	entry_offset(a, RAX); /* RCX = i * 16, i = (pc >> 12) % 1024 */
 	x86_op(a, X86_W, 0x89, RAX, RDX, false, 0); /* the tag: pc's page */
 	op_imm32(a, X86_W, 4, RDX, ~0xfffu);
 	x86_op_index(a, X86_W, 0x3b, RDX, R10, RCX, exec + (int32_t)offsetof(struct tlb_entry, tag));
@@ -517,7 +636,7 @@ static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 		chain(e, off, unrun);
 	else if (unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
-	pc_plus(&e->a, off);
+	pc_plus(e, off);
 	if (other_page(e, off))
 		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
 	else
@@ -532,35 +651,73 @@ static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 	struct x86 *a = &e->a;
 	mov_imm64(a, RCX, (uintptr_t)e->b);
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_block));
-	x86_op(a, X86_W, 0x89, R_BASE, R_X, true, (int32_t)offsetof(struct hart, jit_base));
+	x86_op(a, X86_W, 0x8d, RCX, R_BASE, true, (int32_t)(e->b->hpc & 0xfff)); /* its pc */
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_base));
 	x86_u8(a, 0xb8); /* mov eax, imm32 */
 	x86_u32(a, 2 * i + 1);
 	epilogue(e, why);
 }
 
-/* RAX = x[rs1] + imm, then the TLB lookup of exec.c's tlb_hit for `size`
- * bytes in the table at `table` in struct tlb: RAX becomes the host
- * address on a hit; a miss jumps to the displacement returned. */
-static uint8_t *tlb_lookup(struct emit *e, const struct decoded_insn *d, int32_t table,
-			   unsigned size)
+/* The TLB lookup of exec.c's tlb_hit for the `size` bytes at va = x[rs1]
+ * + imm in the table at `table` in struct tlb, for entry i: a miss
+ * resumes the interpreter there.  On a hit the host address is [RAX +
+ * *index + imm]: va is built once, in R8, for the index and tag, and rs1
+ * stays where it is, so the hit needs no copy of va.  With rs1 in a host
+ * register RAX is the entry's addend and *index that register; else RAX
+ * is rs1 plus the addend and *index -1.  RCX is then the entry's offset.
+ * An access from the same register as the last one (an offset less than
+ * 2 KiB away; not loaded into since, and mostly not written since: the
+ * same page, mostly) tries that entry without computing the index, as
+ * any entry whose tag is va's page is va's (index the page's); when it
+ * is not, emit_fix computes it and comes back.  Which entry is tried is
+ * only a guess: RCX being an entry's offset is all that must hold. */
+static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d, int32_t table,
+		       unsigned size, int *index)
 {
 	struct x86 *a = &e->a;
-	if (e->host[d->rs1] >= 0 && d->imm) {
-		x86_op(a, X86_W, 0x8d, RAX, e->host[d->rs1], true, d->imm); /* lea */
-	} else {
-		get_x(e, X86_W, RAX, d->rs1);
-		if (d->imm)
-			op_imm32(a, X86_W, 0, RAX, (uint32_t)d->imm);
-	}
-	entry_offset(a);
-	x86_op(a, X86_W, 0x89, RAX, R8, false, 0); /* R8 = tag_of(va, size) */
-	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1)));
+	int h1 = e->host[d->rs1];
+	int base = h1 >= 0 ? h1 : RAX; /* rs1's register */
+	int64_t near = (int64_t)d->imm - e->rcx_imm;
+	bool guess = rcx_valid(e) && e->rcx_reg == d->rs1 && near > -2048 && near < 2048;
+	if (base == RAX)
+		get_x(e, X86_W, RAX, d->rs1); /* leaves RCX alone */
+	if (d->imm)
+		x86_op(a, X86_W, 0x8d, R8, base, true, d->imm); /* lea r8, [rs1 + imm] */
+	else
+		x86_op(a, X86_W, 0x89, base, R8, false, 0);
+	if (!guess)
+		entry_offset(a, R8);
+	op_imm32(a, X86_W, 4, R8, (uint32_t)~(0xfffu & ~(size - 1))); /* tag_of(va, size) */
 	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, tag));
-	uint8_t *miss = x86_jump(a, CC_NE);
-	x86_op_index(a, X86_W, 0x03, RAX, R_TLB, RCX,
+	uint8_t *ne = x86_jump(a, CC_NE);
+	if (guess) {
+		e->fix[e->nfix].at = ne;
+		e->fix[e->nfix].back = a->p;
+		e->fix[e->nfix].table = table;
+		e->fix[e->nfix++].i = i;
+	} else {
+		e->miss[e->nmiss].at = ne;
+		e->miss[e->nmiss++].i = i;
+	}
+	x86_op_index(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, addend));
-	return miss;
+	*index = base == RAX ? -1 : h1;
+}
+
+/* Where a tried entry (tlb_lookup) was not va's: the index from the tag
+ * in R8 (its page bits are va's), the tag compared again, a miss resuming
+ * the interpreter; else back to the hit. */
+static void emit_fix(struct emit *e, unsigned k)
+{
+	struct x86 *a = &e->a;
+	x86_land(a, e->fix[k].at, a->p);
+	entry_offset(a, R8);
+	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
+		     e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
+	e->miss[e->nmiss].at = x86_jump(a, CC_NE);
+	e->miss[e->nmiss++].i = e->fix[k].i;
+	x86_land(a, x86_jump(a, -1), e->fix[k].back);
 }
 
 /* The x86 operations of the register-register and register-immediate
@@ -615,14 +772,19 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 			get_x(e, X86_W, RAX, d->rs2);
 			r2 = RAX;
 		}
+		struct kept was = kept_now(e);
 		x86_op(&e->a, X86_W, op.opcode - 2, r2, R_X, true, (int32_t)(8 * d->rd));
+		kept(e, was, d->rd, -1);
 		return;
 	}
 	int w = work_reg(e, d, true);
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
-	if (!(flags & X86_W))
+	if (!(flags & X86_W) && !sext_dead(e, d->rd)) {
+		struct kept was = kept_now(e);
 		sext_w(&e->a, w);
+		kept(e, was, 0, w);
+	}
 	set_from(e, w, d->rd);
 }
 
@@ -632,9 +794,11 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	int hd = e->host[d->rd], h1 = e->host[d->rs1];
 	if (!d->rd)
 		return; /* a hint: no effect */
+	struct kept was = kept_now(e);
 	if (!d->rs1) { /* LI: the immediate, sign-extended (AND: 0) */
 		op_x(e, X86_W, 0xc7, 0, d->rd);
 		x86_u32(a, op.opcode == ALU_AND.opcode ? 0 : (uint32_t)d->imm);
+		kept(e, was, d->rd, -1);
 		return;
 	}
 	if (op.opcode == ALU_ADD.opcode && !d->imm) {
@@ -643,52 +807,98 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	}
 	if (op.opcode == ALU_ADD.opcode && hd >= 0 && h1 >= 0 && d->rd != d->rs1) {
 		x86_op(a, flags, 0x8d, hd, h1, true, d->imm); /* lea */
-		if (!(flags & X86_W))
+		if (!(flags & X86_W) && !sext_dead(e, d->rd))
 			sext_w(a, hd);
+		kept(e, was, 0, hd);
 		return;
 	}
 	if ((flags & X86_W) && hd < 0 && d->rd == d->rs1) { /* op qword [x + 8rd], imm */
 		x86_op(a, X86_W, 0x81, (int)op.ext, R_X, true, (int32_t)(8 * d->rd));
 		x86_u32(a, (uint32_t)d->imm);
+		kept(e, was, d->rd, -1);
 		return;
 	}
 	int w = work_reg(e, d, false);
 	get_into(e, flags, w, d->rs1);
+	was = kept_now(e);
 	op_imm32(&e->a, flags, op.ext, w, (uint32_t)d->imm);
-	if (!(flags & X86_W))
+	if (!(flags & X86_W) && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
+	kept(e, was, 0, w);
 	set_from(e, w, d->rd);
 }
 
 /* Shifts and rotates (group /ext): by rs2 (CL, loaded first, so rd may
  * be rs2) or the immediate; the 32-bit forms mask the count to 31 and
- * are sign-extended, as RV64's W forms want, the 64-bit ones to 63. */
+ * are sign-extended, as RV64's W forms want, the 64-bit ones to 63.
+ * Two W forms by an immediate need no extension after: SRLIW by 1 or
+ * more leaves bit 31 clear, so the zero-extension x86 gives is the
+ * sign-extension; SRAIW shifts rs1 sign-extended first by the 64-bit
+ * SAR, whose result is the sign-extended one. */
 static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 		  const struct decoded_insn *d)
 {
-	int w = work_reg(e, d, false);
+	unsigned count = (unsigned)d->imm & ((flags & X86_W) ? 63 : 31);
+	bool srliw = !by_reg && !(flags & X86_W) && ext == 5 && count;
+	bool sraiw = !by_reg && !(flags & X86_W) && ext == 7;
+	bool slliw = !by_reg && !(flags & X86_W) && ext == 4 && count;
+	int w = work_reg(e, d, false), h1 = e->host[d->rs1];
+	if (!by_reg && (flags & X86_W) && ext == 4 && count >= 1 && count <= 3 && h1 >= 0 &&
+	    w != h1) { /* SLLI into another register: lea w, [rs1 * 2^count] */
+		struct kept was = kept_now(e);
+		x86_lea_scaled(&e->a, w, h1, count);
+		kept(e, was, 0, w);
+		set_from(e, w, d->rd);
+		return;
+	}
 	if (by_reg)
 		get_x(e, 0, RCX, d->rs2);
-	get_into(e, flags, w, d->rs1);
+	if (slliw) { /* imul w, rs1, 2^count: the copy and the shift in one */
+		op_x(e, 0, 0x69, w, d->rs1);
+		x86_u32(&e->a, 1u << count);
+	} else if (sraiw) {
+		op_x(e, X86_W, 0x63, w, d->rs1); /* movsxd */
+	} else {
+		get_into(e, flags, w, d->rs1);
+	}
+	struct kept was = kept_now(e);
 	if (by_reg)
 		x86_op(&e->a, flags, 0xd3, (int)ext, w, false, 0);
-	else
-		shift_imm(&e->a, flags, ext, w, (unsigned)d->imm & ((flags & X86_W) ? 63 : 31));
-	if (!(flags & X86_W))
+	else if (sraiw)
+		shift_imm(&e->a, X86_W, ext, w, count);
+	else if (!slliw)
+		shift_imm(&e->a, flags, ext, w, count);
+	if (!(flags & X86_W) && !srliw && !sraiw && !sext_dead(e, d->rd))
 		sext_w(&e->a, w);
+	kept(e, was, 0, w);
 	set_from(e, w, d->rd);
 }
 
-/* rd = (rs1 cmp rs2 or imm) ? 1 : 0 */
+/* rd = (rs1 cmp rs2 or imm) ? 1 : 0: compared where they are, the flag
+ * zero-extended straight into rd's host register when it has one */
 static void set_less(struct emit *e, enum x86_cc cc, bool imm, const struct decoded_insn *d)
 {
-	get_x(e, X86_W, RAX, d->rs1);
-	if (imm)
-		op_imm32(&e->a, X86_W, 7, RAX, (uint32_t)d->imm);
-	else
-		op_x(e, X86_W, 0x3b, RAX, d->rs2);
-	set_cc(&e->a, cc);
-	set_x(e, RAX, d->rd);
+	struct x86 *a = &e->a;
+	int h1 = e->host[d->rs1];
+	if (h1 < 0 && rax_holds(e, d->rs1))
+		h1 = RAX;
+	if (imm && h1 >= 0) {
+		op_imm32(a, X86_W, 7, h1, (uint32_t)d->imm);
+	} else if (imm && d->rs1) { /* cmp qword [x + 8rs1], imm */
+		x86_op(a, X86_W, 0x81, 7, R_X, true, (int32_t)(8 * d->rs1));
+		x86_u32(a, (uint32_t)d->imm);
+	} else {
+		int r1 = h1 >= 0 ? h1 : RAX;
+		get_into(e, X86_W, r1, d->rs1);
+		if (imm)
+			op_imm32(a, X86_W, 7, r1, (uint32_t)d->imm);
+		else
+			op_x(e, X86_W, 0x3b, r1, d->rs2);
+	}
+	int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
+	x86_op(a, 0, 0x0f90 | cc, 0, RAX, false, 0); /* setcc al */
+	x86_op(a, 0, 0x0fb6, w, RAX, false, 0); /* movzx w, al */
+	set_from(e, w, d->rd);
 }
 
 /* rd = rs1 unless (rs1 vs rs2 gives cc), then rs2: MIN, MAX and their
@@ -924,6 +1134,15 @@ static void extend(struct emit *e, unsigned flags, unsigned opcode, const struct
 	set_x(e, RAX, d->rd);
 }
 
+/* The load or store `opcode` of reg at [RAX + index + disp] (tlb_lookup) */
+static void mem_access(struct x86 *a, unsigned flags, unsigned opcode, int reg, int index, int32_t disp)
+{
+	if (index < 0)
+		x86_op(a, flags, opcode, reg, RAX, true, disp);
+	else
+		x86_op_index(a, flags, opcode, reg, RAX, index, disp);
+}
+
 /* A load or store through the data TLB; a miss resumes at its entry,
  * whose interpreter handler takes the slow path. */
 static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
@@ -941,22 +1160,28 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	struct x86 *a = &e->a;
 	bool store = d->op >= OP_SB;
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, form[d->op].size);
-	e->miss[e->nmiss++].i = i;
+	int index;
+	tlb_lookup(e, i, d, table, form[d->op].size, &index);
 	if (store) {
 		/* from rs2's host register, except a byte of RSP-RDI, which
-		 * would need a REX prefix x86_op leaves out (it names AH-BH) */
+		 * would need a REX prefix x86_op leaves out (it names AH-BH);
+		 * else from R8 (the tag is done with), as RCX is kept */
 		int h = e->host[d->rs2];
 		if (h < 0 || (form[d->op].size == 1 && h >= RSP && h <= RDI)) {
-			get_x(e, X86_W, RCX, d->rs2);
-			h = RCX;
+			get_x(e, X86_W, R8, d->rs2);
+			h = R8;
 		}
-		x86_op(a, form[d->op].flags, form[d->op].opcode, h, RAX, true, 0);
+		mem_access(a, form[d->op].flags, form[d->op].opcode, h, index, d->imm);
 	} else {
 		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
-		x86_op(a, form[d->op].flags, form[d->op].opcode, w, RAX, true, 0);
+		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, d->imm);
 		set_from(e, w, d->rd);
+		if (d->rd == d->rs1)
+			return; /* the next access from rs1 is elsewhere */
 	}
+	e->rcx_reg = d->rs1; /* for the next access (tlb_lookup) */
+	e->rcx_imm = d->imm;
+	e->rcx_at = a->p;
 }
 
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
@@ -976,15 +1201,15 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 		e->fp.fs_on = true;
 	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
-	e->miss[e->nmiss].at = tlb_lookup(e, d, table, size);
-	e->miss[e->nmiss++].i = i;
+	int index;
+	tlb_lookup(e, i, d, table, size, &index);
 	unsigned flags = size == 8 ? X86_W : size == 2 ? X86_16 : 0;
 	if (store) {
 		x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(f) + 8 * d->rs2);
-		x86_op(a, flags, 0x89, RCX, RAX, true, 0);
+		mem_access(a, flags, 0x89, RCX, index, d->imm);
 		return;
 	}
-	x86_op(a, size == 8 ? X86_W : 0, size == 2 ? 0x0fb7 : 0x8b, RAX, RAX, true, 0);
+	mem_access(a, size == 8 ? X86_W : 0, size == 2 ? 0x0fb7 : 0x8b, RAX, index, d->imm);
 	if (size < 8) { /* NaN-box: the upper bits all ones */
 		uint64_t box = ~0ull << (8 * size);
 		x86_u8(a, 0x48); /* mov rcx, imm64 */
@@ -1009,6 +1234,9 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	struct x86 *a = &e->a;
 	unsigned n = e->b->n;
 	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
+	struct kept was = kept_now(e);
+	if (h1 < 0 && rax_holds(e, d->rs1))
+		h1 = RAX; /* compare the copy there */
 	if (!d->rs2 && h1 >= 0) { /* against zero: the flags of cmp r, 0 */
 		x86_op(a, X86_W, 0x85, h1, h1, false, 0); /* test */
 	} else if (!d->rs2 && d->rs1) {
@@ -1019,8 +1247,14 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	} else {
 		int r1 = h1 >= 0 ? h1 : RAX;
 		get_into(e, X86_W, r1, d->rs1);
+		was = kept_now(e);
 		op_x(e, X86_W, 0x3b, r1, d->rs2);
 	}
+	/* RAX and RCX are left alone on the way not taken */
+	kept(e, was, 0, -1);
+	was = kept_now(e);
+	unsigned held = e->rax_reg, held_rcx = e->rcx_reg;
+	int32_t held_imm = e->rcx_imm;
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
@@ -1032,6 +1266,10 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	}
 	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
+	e->rax_reg = held;
+	e->rcx_reg = held_rcx;
+	e->rcx_imm = held_imm;
+	kept(e, was, 0, -1);
 }
 
 /* Emit instruction d, entry i of the block, pcoff bytes into it. */
@@ -1043,25 +1281,25 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 	case OP_NOP: break;
 	case OP_LUI:
 		if (d->rd) {
+			struct kept was = kept_now(e);
 			op_x(e, X86_W, 0xc7, 0, d->rd);
 			x86_u32(a, (uint32_t)d->imm);
+			kept(e, was, d->rd, -1);
 		}
 		break;
 	case OP_AUIPC:
-		pc_plus(a, (int64_t)pcoff + d->imm);
-		set_x(e, RAX, d->rd);
+		if (d->rd)
+			set_pc_plus(e, d->rd, (int64_t)pcoff + d->imm);
 		break;
 	case OP_JAL:
-		pc_plus(a, (int64_t)pcoff + d->len);
-		set_x(e, RAX, d->rd);
+		if (d->rd) /* not for J */
+			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		leave_to(e, (int64_t)pcoff + d->imm, 0);
 		return LEFT_BLOCK;
 	case OP_JALR:
 		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
-		if (d->rd) {
-			pc_plus(a, (int64_t)pcoff + d->len);
-			set_x(e, RAX, d->rd);
-		}
+		if (d->rd)
+			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
 		chain_to_rax(e, JIT_EXIT_JALR);
@@ -1240,12 +1478,16 @@ static bool emit_block(struct emit *e)
 		e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = 0;
 	e->loop = a->p;
 	enum emitted how = GOES_ON;
-	for (unsigned i = 0; i < prefix; i++)
+	for (unsigned i = 0; i < prefix; i++) {
+		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
+	}
 	if (prefix < b->n)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
+	for (unsigned k = 0; k < e->nfix; k++)
+		emit_fix(e, k);
 	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per entry */
 		x86_land(a, e->miss[k].at, a->p);
 		if (k + 1 == e->nmiss || e->miss[k + 1].i != e->miss[k].i)
@@ -1270,6 +1512,8 @@ static uint64_t now_ns(void)
 enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc,
 			      unsigned priv)
 {
+	if ((pc ^ b->hpc) & 0xfff)
+		return JIT_NOT_TRANSLATED; /* R_BASE would be wrong (pc_plus) */
 	uint64_t t0 = now_ns();
 	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
 	size_t at = (j->used + 15) & ~(size_t)15;
@@ -1317,13 +1561,21 @@ static void step_pair(int32_t k, uint8_t take[7], uint8_t undo[7])
 void jit_link(struct jit *j, uint8_t *site, const struct block *to)
 {
 	uint8_t *w = writable(j, site);
-	int32_t unrun, rel = (int32_t)((const uint8_t *)to->jit - (site + LINK_JMP + 5));
+	int32_t unrun;
 	memcpy(&unrun, w + LINK_UNDO + 3, 4);
-	uint8_t take[7], undo[7];
-	step_pair((int32_t)to->n - unrun, take, undo);
-	memcpy(w + LINK_UNDO, undo, sizeof(undo));
-	memcpy(w + LINK_JMP + 1, &rel, 4);
-	memcpy(w + LINK_SUB, take, sizeof(take));
+	int32_t k = (int32_t)to->n - unrun;
+	/* k <= 0 never borrows: the jmp takes the jb's place (the take is
+	 * add r11, -k) or, for k = 0, the take's */
+	unsigned at = k > 0 ? LINK_JMP : k < 0 ? LINK_JB : LINK_SUB;
+	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + at + 5));
+	uint8_t jmp[5] = {0xe9}, take[7], undo[7];
+	memcpy(jmp + 1, &rel, 4);
+	step_pair(k, take, undo);
+	if (k > 0)
+		memcpy(w + LINK_UNDO, undo, sizeof(undo));
+	memcpy(w + at, jmp, sizeof(jmp));
+	if (k)
+		memcpy(w + LINK_SUB, take, sizeof(take));
 	CODE_REWRITTEN(site, LINK_BYTES);
 }
 
@@ -1331,8 +1583,9 @@ void jit_link(struct jit *j, uint8_t *site, const struct block *to)
  * lookup after it, which found `to` for the pc, through entry i of the
  * exec TLB t.  The site enters to's translation only while that entry
  * still maps the pc's page to the same host page and that page's
- * generation is still to's (and for a JALR, the pc is this one): the
- * checks the lookup makes, less those that cannot change (the block's
+ * generation is still to's, and the pc is this one (a static exit's too:
+ * the block may run at another virtual address, its exit's page then
+ * another page): the checks the lookup makes, less those that cannot change (the block's
  * own hpc and generation are constants of its translation, and a
  * translation dropped from the table is cut off by jit_kill). */
 void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t pc,
@@ -1343,15 +1596,12 @@ void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t
 	    t->exec[i].addend + pc != to->hpc || *t->exec_gen[i] != to->gen || !to->jit)
 		return; /* not what the lookup found: leave the site as it is */
 	uint8_t *w = writable(j, site);
-	bool jalr = w[0] == 0xe9 && w[5] == FAR_JALR; /* only static sites are relinked */
 	struct x86 a = {.p = w, .start = w, .end = w + FAR_BYTES};
 	uint8_t *miss[4];
 	unsigned n = 0;
-	if (jalr) {
-		mov_imm64(&a, RCX, pc);
-		x86_op(&a, X86_W, 0x3b, RAX, RCX, false, 0);
-		miss[n++] = x86_jump(&a, CC_NE);
-	}
+	mov_imm64(&a, RCX, pc);
+	x86_op(&a, X86_W, 0x3b, RAX, RCX, false, 0);
+	miss[n++] = x86_jump(&a, CC_NE);
 	int32_t entry = (int32_t)(offsetof(struct tlb, exec) + i * sizeof(struct tlb_entry));
 	x86_op(&a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(fetch_tlb));
 	mov_imm64(&a, R8, t->exec[i].tag);
@@ -1369,7 +1619,7 @@ void jit_link_far(struct jit *j, uint8_t *site, const struct block *to, uint64_t
 	step_pair((int32_t)to->n, take, undo);
 	x86_bytes(&a, take, sizeof(take));
 	uint8_t *few = x86_jump(&a, CC_B);
-	x86_op(&a, X86_W, 0x89, RAX, R_BASE, false, 0); /* its base */
+	page_base(&a, RAX);
 	uint8_t *go = x86_jump(&a, -1);
 	int32_t rel = (int32_t)((const uint8_t *)to->jit - (site + (go - w) + 4));
 	memcpy(go, &rel, 4);
@@ -1398,7 +1648,8 @@ void jit_kill(struct jit *j, const void *code)
 
 /* The enter stub, which op_jit_run calls (jit_run): save the
  * callee-saved registers, move the arguments where translations want
- * them, load the mapped guest registers (RSI, h, last: x is h), and jump
+ * them (the base pc as its page's, R_BASE), load the mapped guest
+ * registers (RSI, h, last: x is h), and jump
  * to the translation (R8, the fifth argument). */
 static void emit_enter(struct x86 *a)
 {
@@ -1406,6 +1657,7 @@ static void emit_enter(struct x86 *a)
 		if (callee_saved(fixed[k].host))
 			x86_push(a, fixed[k].host, false);
 	x86_op(a, X86_W, 0x89, RCX, R_LEFT, false, 0);
+	op_imm32(a, X86_W, 4, R_BASE, ~0xfffu); /* the block's pc: its page's */
 	x86_op(a, X86_W, 0x8b, R_TLB, RSI, true, (int32_t)offsetof(struct hart, data_tlb));
 	for (unsigned k = NFIXED; k-- > 0;)
 		x86_op(a, X86_W, 0x8b, fixed[k].host, R_X, true, 8 * fixed[k].guest);

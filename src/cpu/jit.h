@@ -101,9 +101,12 @@ enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
 
 /* Translate block b of the hart's block table, whose bytes memory still
  * holds, and set b->jit.  It was entered at guest pc `pc` in privilege
- * `priv` (for --jit-perfmap only: the translation depends on neither).
+ * `priv` (for --jit-perfmap; the translation depends on neither, but is
+ * only made when pc is as far into its page as the block's host address
+ * is into its host page, which R_BASE in jit.c needs).
  * JIT_NOT_TRANSLATED: one of its first few instructions is one the JIT
- * leaves to the interpreter.  JIT_FULL: the code cache has no room; empty it
+ * leaves to the interpreter, or that offset differs (memory not mapped
+ * page-aligned).  JIT_FULL: the code cache has no room; empty it
  * (jit_reset) and try again. */
 enum jit_result jit_translate(struct jit *j, struct block *table, struct block *b, uint64_t pc,
 			      unsigned priv);

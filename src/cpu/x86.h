@@ -135,6 +135,16 @@ static inline void x86_push(struct x86 *a, int reg, bool pop)
 	x86_u8(a, (uint8_t)((pop ? 0x58 : 0x50) + (reg & 7)));
 }
 
+/* lea dst, [index * 2^scale] (scale 1 to 3; no base: a zero disp32) */
+static inline void x86_lea_scaled(struct x86 *a, int dst, int index, unsigned scale)
+{
+	x86_u8(a, (uint8_t)(0x48 | ((dst & 8) ? 4 : 0) | ((index & 8) ? 2 : 0)));
+	x86_u8(a, 0x8d);
+	x86_u8(a, (uint8_t)((dst & 7) << 3 | 4)); /* mod 0, rm 100: SIB */
+	x86_u8(a, (uint8_t)(scale << 6 | (index & 7) << 3 | 5)); /* base 101: disp32 */
+	x86_u32(a, 0);
+}
+
 /* A jump whose 32-bit displacement is set later by x86_land: returns
  * where it is.  cc < 0: unconditional. */
 static inline uint8_t *x86_jump(struct x86 *a, int cc)

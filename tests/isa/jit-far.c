@@ -3,7 +3,7 @@
  *
  * The JIT links a JALR to the first target it chains to, and a static
  * exit to another page to its target, behind a guard (jit.c, far_site and
- * jit_link_far): the target pc is the one linked (JALR), the exec TLB
+ * jit_link_far): the target pc is the one linked, the exec TLB
  * still maps its page to the same host page, and that page's code
  * generation is still the target's.  Each case here runs a caller until
  * its site is linked, changes what the target pc means, and runs it again:
@@ -11,7 +11,9 @@
  *  - the target's virtual page mapped to another physical page (a PTE
  *    changed, SFENCE.VMA);
  *  - another address space (satp) in which the target's virtual page is
- *    another physical page, and back.
+ *    another physical page, and back;
+ *  - the caller's page mapped at a second virtual address, whose static
+ *    exit to the next page reaches another physical page.
  * Without the guard the old translation would run: the old sum.  The
  * JALR's second target goes through the lookup, which must see the same
  * changes.
@@ -111,8 +113,31 @@ static void remapped(void)
 	page_pool_reset();
 }
 
+#define ALIAS_VA 0x40100000ULL /* CALLER_PA again; its target page OTHER_PA */
+
+/* S-mode: the same caller at two virtual addresses, each exiting to its
+ * own next-but-one page */
+static void aliased(void)
+{
+	put_callers();
+	put_target(FRESH_PA, 10);
+	put_target(OTHER_PA, 1000);
+	struct vm vm;
+	vm_init(&vm, SATP_MODE_SV39);
+	vm_map(&vm, CALLER_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
+	vm_map(&vm, TARGET_VA, FRESH_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
+	vm_map(&vm, ALIAS_VA, CALLER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
+	vm_map(&vm, ALIAS_VA + (TARGET_VA - CALLER_VA), OTHER_PA, 0, PTE_V | PTE_R | PTE_X | PTE_A);
+	vm_enable(&vm);
+	run(PRIV_S, CALLER_VA, TARGET_VA, 800, 10);
+	run(PRIV_S, ALIAS_VA, ALIAS_VA + (TARGET_VA - CALLER_VA), 900, 1000);
+	vm_disable();
+	page_pool_reset();
+}
+
 int test_main(void)
 {
+	aliased();
 	rewritten();
 	remapped();
 	return 0;
