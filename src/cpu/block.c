@@ -116,6 +116,7 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 	}
 	b->hpc = hpc;
 	b->uses = 0;
+	b->idle = 0;
 	b->jit = NULL;
 	b->n = (uint16_t)n;
 	b->bytes = (uint16_t)off;

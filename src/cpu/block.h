@@ -66,6 +66,10 @@ struct block {
 	 * JIT's handlers take the place of */
 	uint16_t uses;
 	uint8_t op0;
+	/* The new blocks find_block (exec.c, victim) gave the other slot
+	 * of its pair since it was built, or translated, or op_jit_run
+	 * last entered it */
+	uint8_t idle;
 	struct block_insn insn[BLOCK_MAX_INSNS + 1];
 	const void *jit; /* its translation (cpu/jit.h), or NULL */
 } __attribute__((aligned(512))); /* a power of two: the table index is a shift,
@@ -91,6 +95,12 @@ _Static_assert(OP_COUNT + 2 <= 256, "op0 and the JIT's two handlers fit a byte")
  * rebuild every 800 instructions, many of translated blocks.  jit.c
  * (chain_to_rax) emits the same computation. */
 #define BLOCK_WAY_BIT (BLOCK_TABLE_SIZE / 2)
+
+/* A block kept (translated, or nearer the JIT's threshold) while this
+ * many new blocks took the other slot of its pair, and in that time not
+ * entered from the interpreter if translated, gives its own slot to the
+ * next one (exec.c, victim; docs/cpu.md, "Replacement"). */
+#define BLOCK_IDLE_MAX 16
 
 static inline size_t block_index(uintptr_t hpc)
 {

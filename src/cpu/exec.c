@@ -542,6 +542,38 @@ static __attribute__((noinline)) bool rebuild(struct hart *h, struct block *b, u
 	return true;
 }
 
+/* Which slot of a pair, both holding other blocks, a new block takes (b:
+ * the one lookups look in first).  A translated block is kept from an
+ * untranslated one, the hot code from the cold, but not for ever: its
+ * `idle` counts the new blocks it was kept from since op_jit_run last
+ * entered it, and at BLOCK_IDLE_MAX it goes.  Kept for good, the
+ * translations of a boot filled the table and later code's blocks took
+ * the other slots from one another, too soon to become hot (docs/cpu.md,
+ * "Replacement").  Of two translated blocks the idler goes; of two
+ * untranslated ones the one with fewer entries counted (`uses`), so the
+ * other comes nearer the JIT's threshold, again for BLOCK_IDLE_MAX new
+ * blocks at most; b when they are level. */
+static struct block *victim(struct block *b, struct block *p)
+{
+	struct block *keep;
+	if (!b->jit && !p->jit) {
+		keep = p->uses > b->uses ? p : b->uses > p->uses ? b : NULL;
+		if (!keep)
+			return b;
+		if (keep->idle >= BLOCK_IDLE_MAX)
+			return keep;
+	} else if (b->jit && p->jit) {
+		keep = p->idle > b->idle ? b : p;
+	} else {
+		keep = b->jit ? b : p;
+		if (keep->idle >= BLOCK_IDLE_MAX)
+			return keep;
+	}
+	if (keep->idle < UINT8_MAX)
+		keep->idle++;
+	return keep == b ? p : b;
+}
+
 /* The block at hpc, which neither slot of its pair (b is block_slot's)
  * holds current: one of the two, rebuilt for it (NULL when even its first
  * instruction does not fit in the page).  A block is never moved, as
@@ -552,10 +584,8 @@ static __attribute__((noinline)) struct block *find_block(struct hart *h, struct
 							   const void *const *handlers)
 {
 	struct block *p = block_partner(table, b);
-	/* rebuild where it was; else keep a translated block from an
-	 * untranslated one, the hot code from the cold */
-	if (b->hpc != hpc && (p->hpc == hpc || !p->hpc || (b->jit && !p->jit)))
-		b = p;
+	if (b->hpc != hpc) /* else rebuild where it was */
+		b = p->hpc == hpc || !p->hpc ? p : b->hpc ? victim(b, p) : b;
 	h->block_stats.built++;
 	if (b->hpc == hpc)
 		h->block_stats.stale++;
@@ -572,6 +602,7 @@ static __attribute__((noinline, cold)) bool translate(struct hart *h, struct blo
 						       struct block *b, uint64_t pc, const void *count)
 {
 	fpu_host_env(h); /* host code */
+	b->idle = 0; /* a new translation starts afresh (it may count from before a flush) */
 	enum jit_result r = jit_translate(h->jit, table, b, pc, h->priv);
 	if (r == JIT_FULL) {
 		for (size_t i = 0; i < BLOCK_TABLE_SIZE; i++) {
@@ -984,6 +1015,10 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 		 * back here at entry (pc >> 1) of h->jit_block when pc is odd
 		 * (cpu/jit.h). */
 		op_jit_run: {
+			/* in use (find_block's victim); tested first, so that a
+			 * fork-clone sharing the table does not copy its page */
+			if (unlikely(blk->idle))
+				((struct block *)blk)->idle = 0;
 			struct jit_exit r = jit_run(h->jit, x, h, base, left, blk->jit);
 			left = r.left;
 			h->jit->stats.exits[h->jit_exit_kind]++;

@@ -783,6 +783,49 @@ static void test_cache_neighbours_keep_their_slots(void **state)
 		assert_in_range(js->exits[JIT_EXIT_OTHER_PAGE], 0, 2);
 }
 
+/* A translated block that is no longer run gives its slot up
+ * (docs/cpu.md, "Replacement"): S runs until it is translated, then B,
+ * whose first slot is S's, and C, whose first slot is S's partner, take
+ * turns.  When a translated block kept its slot for good, B and C took
+ * the other slot from each other at every turn (200 evictions), rebuilt
+ * each time and never translated. */
+static void test_idle_translation_gives_way(void **state)
+{
+	struct machine *m = *state;
+	assert_int_equal(hart_set_jit(&m->hart, true, 4), 0);
+	uint64_t s = CODE_BASE + 0x20100;
+	uint64_t b = s + 2 * BLOCK_TABLE_SIZE; /* first slot S's */
+	uint64_t partner = b + BLOCK_TABLE_SIZE; /* first slot S's partner */
+	struct code c = code_at(m, s + 0x400);
+	uint64_t start = c.pc;
+	uint64_t loop1 = emit(&c, jal(RA, (int32_t)(s - c.pc)));
+	emit(&c, addi(A2, A2, -1));
+	emit(&c, bne(A2, ZERO, (int32_t)(loop1 - c.pc)));
+	uint64_t loop2 = emit(&c, jal(RA, (int32_t)(b - c.pc)));
+	emit(&c, jal(RA, (int32_t)(partner - c.pc)));
+	emit(&c, addi(A1, A1, -1));
+	emit(&c, bne(A1, ZERO, (int32_t)(loop2 - c.pc)));
+	uint64_t halt = emit_halt(&c);
+	const uint64_t callee[] = {s, b, partner};
+	for (unsigned k = 0; k < 3; k++) {
+		c = code_at(m, callee[k]);
+		emit(&c, addi(A3 + k, A3 + k, 1));
+		emit(&c, jalr(ZERO, RA, 0));
+	}
+	m->hart.x[A2] = 10;
+	m->hart.x[A1] = 100;
+	run_from(m, start, 100000);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A3], 10);
+	assert_int_equal(m->hart.x[A4], 100);
+	assert_int_equal(m->hart.x[A5], 100);
+	const struct block_stats *bs = hart_block_stats(&m->hart);
+	assert_non_null(bs);
+	/* B and C evict each other BLOCK_IDLE_MAX times, then S goes */
+	assert_int_equal(bs->evicted_jit, 1);
+	assert_int_equal(bs->evicted, BLOCK_IDLE_MAX + 1);
+}
+
 /* With the cache off (keel run --no-decode-cache) nothing is cached and the
  * results are the same. */
 static void test_decode_cache_off(void **state)
@@ -1490,6 +1533,7 @@ int main(void)
 		VM_TEST(test_patch_compressed),
 		VM_TEST(test_cache_slot_aliasing),
 		VM_TEST(test_cache_neighbours_keep_their_slots),
+		VM_TEST(test_idle_translation_gives_way),
 		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
 		VM_TEST(test_fetch_where_nothing_is),
