@@ -103,7 +103,7 @@ enum jit_result { JIT_DONE, JIT_NOT_TRANSLATED, JIT_FULL };
  * holds, and set b->jit.  It was entered at guest pc `pc` in privilege
  * `priv` (for --jit-perfmap; the translation depends on neither, but is
  * only made when pc is as far into its page as the block's host address
- * is into its host page, which R_BASE in jit.c needs).
+ * is into its host page, which the base, h->jit_page, in jit.c needs).
  * JIT_NOT_TRANSLATED: one of its first few instructions is one the JIT
  * leaves to the interpreter, or that offset differs (memory not mapped
  * page-aligned).  JIT_FULL: the code cache has no room; empty it
