@@ -1,6 +1,6 @@
 /* Translating decoded blocks to x86-64 (see jit.h).
  *
- * One guest instruction at a time, each written once in emit_insn: eight
+ * One guest instruction at a time, each written once in emit_insn: nine
  * guest registers live in host registers for the whole stay in
  * translated code (`fixed`), the rest stay in h->x as memory operands.
  * Loads and stores do the TLB hit inline; everything else exits

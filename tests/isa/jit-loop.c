@@ -1,22 +1,24 @@
-/* A block that loops to its own start runs its loop with its own register
- * mapping (keel's JIT, plan_loop in src/cpu/jit.c): the guest registers
- * the loop uses most in the host registers, the fixed ones it drops in
- * memory meanwhile.  Every exit from the loop must put the fixed mapping
- * back (to_fixed): the code it goes to, translated or not, expects it.
+/* A block that loops to its own start stays inside its translation while
+ * the steps left cover another pass (docs/cpu.md, "Loops and chaining").
+ * This loop runs on registers the JIT's fixed mapping keeps in memory, and
+ * leaves its translation by every path there is; whatever the JIT keeps in
+ * host registers inside the loop, every exit must leave the registers as
+ * the code it goes to expects them.  (It was written for an experiment that
+ * gave such a loop its own register mapping, measured and not kept: the
+ * mapping is the likely way to speed such loops up, and this is its test.)
  * Run with --jit on --jit-threshold 0 (every block translated at its first
  * entry), with the default tiers and with --no-decode-cache; each must
  * give what the C model (model below) gives.
  *
  * The kernel's loop is one block of 29 instructions (the most a block
- * holds), the back-edge last, using ten registers the fixed mapping keeps
- * in memory (s2-s11, t4, t5, a6, a7, t0, t2, t6) and none of the fixed
- * ones, so all nine are dropped, sp among them; a0-a5, t1 and t3 hold
- * values across the loop that the checksum after it reads, as it reads
- * every register the loop wrote.  It leaves by falling out of the
- * back-edge (to a translated block, or, in k_csr, to a CSR read the JIT
- * leaves to the interpreter), by a branch out of the middle, and through
- * TLB misses (a load striding a page per pass), which resume the
- * interpreter inside the loop. */
+ * holds), the back-edge last, using seventeen registers the fixed mapping
+ * keeps in memory (s2-s11, t4, t5, a6, a7, t0, t2, t6) and none of the
+ * fixed ones; a0-a5, t1 and t3 hold values across the loop that the
+ * checksum after it reads, as it reads every register the loop wrote.  It
+ * leaves by falling out of the back-edge (to a translated block, or, in
+ * k_csr, to a CSR read the JIT leaves to the interpreter), by a branch out
+ * of the middle, and through TLB misses (a load striding a page per pass),
+ * which resume the interpreter inside the loop. */
 #include <stdbool.h>
 
 #include "ctest.h"
