@@ -40,22 +40,20 @@ static inline void x86_u32(struct x86 *a, uint32_t v) { x86_bytes(a, &v, 4); }
 #define X86_F2 4 /* SSE's F2 prefix (scalar double) */
 #define X86_F3 8 /* SSE's F3 prefix (scalar single) */
 
-/* One instruction [66|F2|F3] [REX] opcode ModRM [SIB] [disp]: `reg` is the
- * ModRM reg field (a register, an XMM register or an opcode extension
- * /n); `rm` is a register, or with mem the base of [rm + disp].  An
- * opcode above 0xff is two bytes (0x0f xx), above 0xffff three (0x0f 0x3a
- * xx).  Immediates, if any, follow from the caller.  Base RSP or R12
- * takes a SIB byte (no index); base RBP or R13 always a displacement
- * (mod 0 there means RIP-relative). */
-static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int reg, int rm,
-			  bool mem, int32_t disp)
+/* The bytes an instruction with a ModRM byte starts with: [66|F2|F3]
+ * [REX] opcode.  The REX prefix carries bit 3 of reg (R), of a SIB's
+ * index (X) and of the base or rm register (B); it is left out when it
+ * would say nothing.  An opcode above 0xff is two bytes (0x0f xx), above
+ * 0xffff three (0x0f 0x3a xx). */
+static inline void x86_head(struct x86 *a, unsigned flags, unsigned opcode, int reg, int index,
+			    int rm)
 {
 	if (flags & X86_16)
 		x86_u8(a, 0x66);
 	if (flags & (X86_F2 | X86_F3))
 		x86_u8(a, (flags & X86_F2) ? 0xf2 : 0xf3);
 	uint8_t rex = (uint8_t)(0x40 | ((flags & X86_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) |
-				((rm & 8) ? 1 : 0));
+				((index & 8) ? 2 : 0) | ((rm & 8) ? 1 : 0));
 	if (rex != 0x40)
 		x86_u8(a, rex);
 	if (opcode > 0xffff)
@@ -63,38 +61,51 @@ static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int re
 	if (opcode > 0xff)
 		x86_u8(a, (uint8_t)(opcode >> 8));
 	x86_u8(a, (uint8_t)opcode);
-	unsigned mod = !mem ? 3 : disp == 0 && (rm & 7) != 5 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
-	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | (rm & 7)));
-	if (mem && (rm & 7) == 4)
-		x86_u8(a, 0x24); /* SIB: base only */
+}
+
+/* ModRM's mod for a memory operand [base + disp]: no displacement, 8 or
+ * 32 bits.  Base RBP or R13 always takes one (mod 0 there means
+ * RIP-relative, or no base with a SIB). */
+static inline unsigned x86_mod(int base, int32_t disp)
+{
+	return disp == 0 && (base & 7) != 5 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+}
+
+/* The displacement mod says follows ModRM (and SIB). */
+static inline void x86_disp(struct x86 *a, unsigned mod, int32_t disp)
+{
 	if (mod == 1)
 		x86_u8(a, (uint8_t)disp);
 	else if (mod == 2)
 		x86_u32(a, (uint32_t)disp);
 }
 
-/* One instruction [66] [REX] opcode ModRM SIB [disp] whose memory operand
- * is [base + index + disp] (index not RSP). */
+/* One instruction [66|F2|F3] [REX] opcode ModRM [SIB] [disp]: `reg` is the
+ * ModRM reg field (a register, an XMM register or an opcode extension
+ * /n); `rm` is a register, or with mem the base of [rm + disp].
+ * Immediates, if any, follow from the caller.  Base RSP or R12 takes a
+ * SIB byte (no index). */
+static inline void x86_op(struct x86 *a, unsigned flags, unsigned opcode, int reg, int rm,
+			  bool mem, int32_t disp)
+{
+	x86_head(a, flags, opcode, reg, 0, rm);
+	unsigned mod = mem ? x86_mod(rm, disp) : 3;
+	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | (rm & 7)));
+	if (mem && (rm & 7) == 4)
+		x86_u8(a, 0x24); /* SIB: base only */
+	x86_disp(a, mod, disp);
+}
+
+/* The same with the memory operand [base + index + disp] (index not
+ * RSP), through a SIB byte. */
 static inline void x86_op_index(struct x86 *a, unsigned flags, unsigned opcode, int reg,
 				int base, int index, int32_t disp)
 {
-	if (flags & X86_16)
-		x86_u8(a, 0x66);
-	uint8_t rex = (uint8_t)(0x40 | ((flags & X86_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) |
-				((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0));
-	if (rex != 0x40)
-		x86_u8(a, rex);
-	if (opcode > 0xff)
-		x86_u8(a, (uint8_t)(opcode >> 8));
-	x86_u8(a, (uint8_t)opcode);
-	/* a base of RBP or R13 with no displacement means something else */
-	unsigned mod = disp == 0 && (base & 7) != 5 ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+	x86_head(a, flags, opcode, reg, index, base);
+	unsigned mod = x86_mod(base, disp);
 	x86_u8(a, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
 	x86_u8(a, (uint8_t)((index & 7) << 3 | (base & 7)));
-	if (mod == 1)
-		x86_u8(a, (uint8_t)disp);
-	else if (mod == 2)
-		x86_u32(a, (uint32_t)disp);
+	x86_disp(a, mod, disp);
 }
 
 /* RORX dst, src, count (BMI2): a rotate that leaves src and the flags
