@@ -124,6 +124,14 @@ struct emit {
 	const struct decoded_insn *next;
 };
 
+/* The jump at `at` resumes the interpreter at entry i (emitted after
+ * the block's code: emit_block lands each on a resume(e, i, ...)). */
+static void resume_later(struct emit *e, uint8_t *at, unsigned i)
+{
+	e->miss[e->nmiss].at = at;
+	e->miss[e->nmiss++].i = i;
+}
+
 /* Whether RAX holds a guest register here (RCX an entry offset).  Only
  * code that leaves them alone moves rax_at and rcx_at on (kept), so any
  * other instruction emitted since ends it; no jump lands at them from
@@ -320,13 +328,19 @@ static void mov_imm64(struct x86 *a, int reg, uint64_t v)
 	x86_bytes(a, &v, 8);
 }
 
-/* jmp to `to`, outside the buffer being written (it runs at e->run_at) */
+/* Where code written at p in the buffer will run */
+static const uint8_t *runs_at(const struct emit *e, const uint8_t *p)
+{
+	return e->run_at + (p - e->a.start);
+}
+
+/* jmp to `to`, outside the buffer being written */
 static void jump_out(struct emit *e, const uint8_t *to)
 {
 	uint8_t *at = x86_jump(&e->a, -1);
 	if (e->a.full)
 		return;
-	int32_t rel = (int32_t)(to - (e->run_at + (at - e->a.start) + 4));
+	int32_t rel = (int32_t)(to - (runs_at(e, at) + 4));
 	memcpy(at, &rel, 4);
 }
 
@@ -337,6 +351,17 @@ static void epilogue(struct emit *e, enum jit_exit_kind why)
 	x86_op(&e->a, 0, 0xc6, 0, R_X, true, (int32_t)offsetof(struct hart, jit_exit_kind));
 	x86_u8(&e->a, (uint8_t)why); /* mov byte [h + jit_exit_kind], why */
 	jump_out(e, e->leave);
+}
+
+/* Back to the interpreter to have it link `site` to the block found (in
+ * RCX) and run that: jit_link, or jit_link_far for a guarded site. */
+static void exit_to_link(struct emit *e, const uint8_t *site, enum jit_exit_kind why)
+{
+	struct x86 *a = &e->a;
+	mov_imm64(a, R8, (uintptr_t)runs_at(e, site));
+	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
+	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
+	epilogue(e, why);
 }
 
 _Static_assert(offsetof(struct hart, x) == 0, "a translation finds h at h->x");
@@ -435,11 +460,8 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	uint8_t *fail[4];
 	unsigned nfail = find_in_page(e, off, fail);
 	/* found: the interpreter links this site (and runs the target) */
-	mov_imm64(a, R8, (uintptr_t)(e->run_at + (site - a->start)));
-	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
-	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
 	pc_plus(e, off);
-	epilogue(e, JIT_EXIT_LINK);
+	exit_to_link(e, site, JIT_EXIT_LINK);
 	for (unsigned k = 0; k < nfail; k++)
 		x86_land(a, fail[k], a->p);
 }
@@ -566,10 +588,7 @@ static void link_found(struct emit *e, const uint8_t *site, enum jit_exit_kind w
 	x86_op(a, X86_W, 0x83, 7, RCX, true, (int32_t)offsetof(struct block, jit));
 	x86_u8(a, 0); /* cmp qword [rcx + jit], 0 */
 	fail[(*nfail)++] = x86_jump(a, CC_E);
-	mov_imm64(a, R8, (uintptr_t)(e->run_at + (site - a->start)));
-	x86_op(a, X86_W, 0x89, R8, R_X, true, HART_OFF(jit_link_site));
-	x86_op(a, X86_W, 0x89, RCX, R_X, true, HART_OFF(jit_link_to));
-	epilogue(e, JIT_EXIT_LINK_FAR);
+	exit_to_link(e, site, JIT_EXIT_LINK_FAR);
 	if (linked)
 		x86_land(a, linked, a->p);
 }
@@ -721,8 +740,7 @@ static void tlb_lookup(struct emit *e, unsigned i, const struct decoded_insn *d,
 		e->fix[e->nfix].table = table;
 		e->fix[e->nfix++].i = i;
 	} else {
-		e->miss[e->nmiss].at = ne;
-		e->miss[e->nmiss++].i = i;
+		resume_later(e, ne, i);
 	}
 	x86_op_index(a, X86_W, base == RAX ? 0x03 : 0x8b, RAX, R_TLB, RCX,
 		     table + (int32_t)offsetof(struct tlb_entry, addend));
@@ -739,8 +757,7 @@ static void emit_fix(struct emit *e, unsigned k)
 	entry_offset(a, R8);
 	x86_op_index(a, X86_W, 0x3b, R8, R_TLB, RCX,
 		     e->fix[k].table + (int32_t)offsetof(struct tlb_entry, tag));
-	e->miss[e->nmiss].at = x86_jump(a, CC_NE);
-	e->miss[e->nmiss++].i = e->fix[k].i;
+	resume_later(e, x86_jump(a, CC_NE), e->fix[k].i);
 	x86_land(a, x86_jump(a, -1), e->fix[k].back);
 }
 
@@ -1217,8 +1234,7 @@ static void fp_memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 	if (!e->fp.fs_on) {
 		x86_op(a, X86_W, 0xf7, 0, R_X, true, HART_OFF(mstatus)); /* test mstatus, FS */
 		x86_u32(a, (uint32_t)MSTATUS_FS);
-		e->miss[e->nmiss].at = x86_jump(a, CC_E);
-		e->miss[e->nmiss++].i = i;
+		resume_later(e, x86_jump(a, CC_E), i);
 		e->fp.fs_on = true;
 	}
 	int32_t table = store ? (int32_t)offsetof(struct tlb, write) : (int32_t)offsetof(struct tlb, read);
@@ -1343,8 +1359,8 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		unsigned n;
 		if (!jit_fp_emit(&e->fp, a, e->host, d, out, &n))
 			return NOT_TRANSLATED;
-		for (unsigned k = 0; k < n; k++, e->nmiss++)
-			e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = i;
+		for (unsigned k = 0; k < n; k++)
+			resume_later(e, out[k], i);
 		break;
 	}
 	case OP_ADDI: alu_ri(e, ALU_ADD, X86_W, d); break;
@@ -1495,8 +1511,8 @@ static bool emit_block(struct emit *e)
 	uint8_t *out[JIT_FP_RESUMES];
 	unsigned nout;
 	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
-	for (unsigned k = 0; k < nout; k++, e->nmiss++)
-		e->miss[e->nmiss].at = out[k], e->miss[e->nmiss].i = 0;
+	for (unsigned k = 0; k < nout; k++)
+		resume_later(e, out[k], 0);
 	e->loop = a->p;
 	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++) {
