@@ -345,8 +345,7 @@ int hart_set_jit(struct hart *h, bool on, unsigned threshold)
 	int rc = 0;
 	if (on && !(h->jit = jit_new(threshold)))
 		rc = -1;
-	if (h->jit)
-		jit_set_fork(h->jit, h->clone_keeps_cache);
+	fork_advice(h);
 	if (blocks && hart_set_block_cache(h, true))
 		rc = -1;
 	return rc;

@@ -1758,6 +1758,15 @@ static uint8_t *second_mapping(uint8_t **w)
 	return x;
 }
 
+/* Whether a fork()ed child inherits the code cache's two mappings at x
+ * and w (jit_set_fork) */
+static void advise_fork(uint8_t *x, uint8_t *w, bool inherit)
+{
+	int advice = inherit ? MADV_DOFORK : MADV_DONTFORK;
+	madvise(w, JIT_CACHE_BYTES, advice);
+	madvise(x, JIT_CACHE_BYTES, advice);
+}
+
 /* Map a code cache twice, shared memory both times: writable at *w,
  * executable at *x.  Whether a fork()ed child inherits the mappings is
  * jit_set_fork's choice. */
@@ -1774,10 +1783,7 @@ static int map_pair(uint8_t **x, uint8_t **w, bool inherit)
 		munmap(*w, JIT_CACHE_BYTES);
 		return -1;
 	}
-	if (!inherit) {
-		madvise(*w, JIT_CACHE_BYTES, MADV_DONTFORK);
-		madvise(*x, JIT_CACHE_BYTES, MADV_DONTFORK);
-	}
+	advise_fork(*x, *w, inherit);
 	return 0;
 }
 
@@ -1808,9 +1814,7 @@ struct jit *jit_new(unsigned threshold)
 void jit_set_fork(struct jit *j, bool inherit)
 {
 	j->fork_inherits = inherit;
-	int advice = inherit ? MADV_DOFORK : MADV_DONTFORK;
-	madvise(j->code_w, j->size, advice);
-	madvise(j->code, j->size, advice);
+	advise_fork(j->code, j->code_w, inherit);
 }
 
 /* In the child: a code cache of its own with the parent's translations,
