@@ -963,8 +963,8 @@ uint64_t hart_run(struct hart *h, uint64_t budget)
 			/* A slice or a deadline ends inside b: run its first `left`
 			 * instructions.  One at a time (run_single), each step
 			 * decoded its instruction and found or built a block at the
-			 * next pc, about 150 host instructions a step: 2% of
-			 * sha256's time in the Linux guest (docs/cpu.md). */
+			 * next pc, about 150 host instructions a step: 1.5% of
+			 * sha256's host instructions, in Linux or not (docs/cpu.md). */
 			ENTER(block_head(&head, b, (unsigned)left, handlers));
 		}
 		memcpy(&word, (const void *)(uintptr_t)(pc + fetch_addend), 4);

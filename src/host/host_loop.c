@@ -388,8 +388,8 @@ static void catch_up(struct host_loop *l, double wall)
 /* Whether to poll the host's descriptors after a slice that ended at host
  * seconds `wall` (host_loop.h).  A guest running flat out ends a slice every 15-65 us
  * (SLICE_INSNS at 1-4 G instructions a second with the JIT), and a poll()
- * of the console costs 0.4-0.5 us through the seccomp filter: 2-3% of
- * kbench sha256's time in the Linux guest (docs/cpu.md).  With only the
+ * of the console costs 0.3-0.5 us through the seccomp filter: about 1.5%
+ * of kbench sha256's time in the Linux guest (docs/cpu.md).  With only the
  * console and the control socket to watch, a busy guest's loop looks every
  * POLL_GAP_S instead, so a key typed then waits at most that much longer
  * for its slice boundary (when it lands is the host's timing either way,
