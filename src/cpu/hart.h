@@ -216,6 +216,13 @@ struct hart {
 	/* The entries that match anything, in priority order: every walk
 	 * checks each PTE read, and firmware leaves most entries off. */
 	uint8_t pmp_used[PMP_ENTRIES], pmp_nused;
+	/* The last PMP decision's window (mmu.c, pmp_allows): every access
+	 * inside [pmp_win_lo, pmp_win_hi) is decided by the same entry,
+	 * pmp_win_cfg's (or by none when it is -1), since no entry before it
+	 * touches the window.  A page walk checks each PTE read, nearly all
+	 * in one window.  Emptied (lo > hi) by pmp_update, never saved. */
+	uint64_t pmp_win_lo, pmp_win_hi;
+	int pmp_win_cfg;
 
 	/* LR/SC: one reservation, set by LR on an aligned address and cleared by
 	 * SC (success or failure), by any trap entry and by xRET.  A store by the

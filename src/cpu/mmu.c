@@ -97,6 +97,8 @@ void pmp_update(struct hart *h)
 {
 	h->pmp_active = false;
 	h->pmp_nused = 0;
+	h->pmp_win_lo = 1;
+	h->pmp_win_hi = 0;
 	for (int i = 0; i < PMP_ENTRIES; i++) {
 		h->pmp_lo[i] = 1;
 		h->pmp_hi[i] = 0;
@@ -107,12 +109,42 @@ void pmp_update(struct hart *h)
 	}
 }
 
-bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv)
+/* The decision of the entry with config `cfg` that matched the whole
+ * access, or of no entry when cfg is -1. */
+static bool pmp_decide(int cfg, enum access_type type, int priv)
 {
-	if (!h->pmp_active)
-		return true;
 	static const uint8_t need[3] = {PMP_R, PMP_W, PMP_X};
-	uint64_t end = pa + size;
+	if (cfg < 0)
+		return priv == PRIV_M;
+	if (priv == PRIV_M && !(cfg & PMP_L))
+		return true;
+	return (cfg & need[type]) != 0;
+}
+
+/* Remember [lo, hi), less the entries before used[k] (all of them miss
+ * [pa, end), so each lies wholly below pa or at or above end), as the
+ * window in which the entry used[k] (none when k == nused) decides. */
+static void pmp_remember(struct hart *h, unsigned k, uint64_t lo, uint64_t hi, int cfg,
+			 uint64_t pa)
+{
+	for (unsigned j = 0; j < k; j++) {
+		unsigned e = h->pmp_used[j];
+		if (h->pmp_hi[e] <= pa) {
+			if (h->pmp_hi[e] > lo)
+				lo = h->pmp_hi[e];
+		} else if (h->pmp_lo[e] < hi) {
+			hi = h->pmp_lo[e];
+		}
+	}
+	h->pmp_win_lo = lo;
+	h->pmp_win_hi = hi;
+	h->pmp_win_cfg = cfg;
+}
+
+static bool pmp_allows_slow(struct hart *h, uint64_t pa, uint64_t end, enum access_type type,
+			    int priv)
+{
+	bool wraps = end <= pa; /* never remembered: a window ends at or below UINT64_MAX */
 	for (unsigned k = 0; k < h->pmp_nused; k++) {
 		unsigned i = h->pmp_used[k];
 		uint64_t lo = h->pmp_lo[i], hi = h->pmp_hi[i];
@@ -120,12 +152,23 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_ty
 			continue; /* no byte matches */
 		if (pa < lo || end > hi)
 			return false; /* a partial match fails the access */
-		uint8_t cfg = h->pmpcfg[i];
-		if (priv == PRIV_M && !(cfg & PMP_L))
-			return true;
-		return (cfg & need[type]) != 0;
+		if (!wraps)
+			pmp_remember(h, k, lo, hi, h->pmpcfg[i], pa);
+		return pmp_decide(h->pmpcfg[i], type, priv);
 	}
-	return priv == PRIV_M;
+	if (!wraps)
+		pmp_remember(h, h->pmp_nused, 0, UINT64_MAX, -1, pa);
+	return pmp_decide(-1, type, priv);
+}
+
+bool pmp_allows(struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv)
+{
+	if (!h->pmp_active)
+		return true;
+	uint64_t end = pa + size;
+	if (pa >= h->pmp_win_lo && end <= h->pmp_win_hi && end > pa)
+		return pmp_decide(h->pmp_win_cfg, type, priv);
+	return pmp_allows_slow(h, pa, end, type, priv);
 }
 
 /* ---- page-table walk ---- */
