@@ -120,6 +120,22 @@ struct emit {
 		unsigned i;
 	} fix[BLOCK_MAX_INSNS]; /* a tried entry that was not it (emit_fix) */
 	unsigned nfix;
+	/* the lookups of unlinked sites (chain), emitted after the block's
+	 * code so that they do not sit between its hot instructions */
+	struct {
+		uint8_t *to_slow, *slow, *site;
+		int64_t off;
+		unsigned unrun;
+	} slow[BLOCK_MAX_INSNS + 1];
+	unsigned nslow;
+	/* forward branches, whose taken path is emitted after the block's
+	 * code (branch) */
+	struct {
+		uint8_t *at;
+		int64_t off;
+		unsigned unrun;
+	} ahead[BLOCK_MAX_INSNS];
+	unsigned nahead;
 	/* the instruction translated after this one, if any (sext_dead) */
 	const struct decoded_insn *next;
 };
@@ -430,7 +446,9 @@ enum {
 
 /* Leave for the block `off` bytes from this one's start, in the same page
  * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
- * it.  The first time the lookup (find_in_page) finds it translated, the
+ * it.  The site is emitted here; its lookup (chain_slow) after the
+ * block's code, where it does not lengthen the hot path's code.  The
+ * first time the lookup (find_in_page) finds it translated, the
  * translation returns to the interpreter to have this site linked
  * (JIT_EXIT_LINK, jit_link): from then on the site takes the block's
  * steps when the steps left cover it and jumps straight into its
@@ -453,17 +471,30 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	uint8_t *slow = x86_jump(a, -1);
 	if (!a->full && a->p != site + LINK_BYTES)
 		abort(); /* the layout above: a broken invariant */
-	x86_land(a, to_slow, a->p);
-	x86_land(a, slow, a->p);
-	if (unrun)
-		op_imm32(a, X86_W, 0, R_LEFT, unrun);
+	e->slow[e->nslow].to_slow = to_slow;
+	e->slow[e->nslow].slow = slow;
+	e->slow[e->nslow].site = site;
+	e->slow[e->nslow].off = off;
+	e->slow[e->nslow++].unrun = unrun;
+}
+
+/* The lookup of unlinked site k (chain): found, the interpreter links the
+ * site (and runs the target); else it returns to the interpreter's JUMP. */
+static void chain_slow(struct emit *e, unsigned k)
+{
+	struct x86 *a = &e->a;
+	x86_land(a, e->slow[k].to_slow, a->p);
+	x86_land(a, e->slow[k].slow, a->p);
+	if (e->slow[k].unrun)
+		op_imm32(a, X86_W, 0, R_LEFT, e->slow[k].unrun);
 	uint8_t *fail[4];
-	unsigned nfail = find_in_page(e, off, fail);
-	/* found: the interpreter links this site (and runs the target) */
-	pc_plus(e, off);
-	exit_to_link(e, site, JIT_EXIT_LINK);
-	for (unsigned k = 0; k < nfail; k++)
-		x86_land(a, fail[k], a->p);
+	unsigned nfail = find_in_page(e, e->slow[k].off, fail);
+	pc_plus(e, e->slow[k].off);
+	exit_to_link(e, e->slow[k].site, JIT_EXIT_LINK);
+	for (unsigned f = 0; f < nfail; f++)
+		x86_land(a, fail[f], a->p);
+	pc_plus(e, e->slow[k].off);
+	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
 /* What a translation's first bytes jump to once jit_kill has cut it off
@@ -674,15 +705,14 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
  * `unrun` instructions of the block after the one leaving. */
 static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 {
-	if (!other_page(e, off))
+	if (!other_page(e, off)) {
 		chain(e, off, unrun);
-	else if (unrun)
+		return;
+	}
+	if (unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
 	pc_plus(e, off);
-	if (other_page(e, off))
-		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
-	else
-		epilogue(e, JIT_EXIT_SAME_PAGE);
+	chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
 }
 
 /* Return to the interpreter at entry i (jit.h), saying which block and
@@ -806,8 +836,12 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 		copy_x(e, X86_W, d, d->rs2); /* C.MV */
 		return;
 	}
-	if ((flags & X86_W) && plain_alu(op) && e->host[d->rd] < 0 && d->rd == d->rs1) {
-		/* op [x + 8rd], rs2: the `op r/m, r` form is the opcode less 2 */
+	if ((flags & X86_W) && plain_alu(op) && e->host[d->rd] < 0 && d->rd == d->rs1 &&
+	    !rax_holds(e, d->rd)) {
+		/* op [x + 8rd], rs2: the `op r/m, r` form is the opcode less 2
+		 * (with rd in RAX already, the op there and a store take no
+		 * more, and leave RAX holding rd for the next reader: add t6,
+		 * t6, s9; lbu t6, 0(t6)) */
 		int r2 = e->host[d->rs2];
 		if (r2 < 0) {
 			get_x(e, X86_W, RAX, d->rs2);
@@ -819,6 +853,17 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 		return;
 	}
 	int w = work_reg(e, d, true);
+	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
+	if ((flags & X86_W) && op.opcode == ALU_ADD.opcode && h1 >= 0 && h2 >= 0 && w != h1 &&
+	    w != h2) {
+		/* both operands in host registers, the sum elsewhere: one LEA
+		 * in place of a move and an add */
+		struct kept was = kept_now(e);
+		x86_op_index(&e->a, X86_W, 0x8d, w, h1, h2, 0);
+		kept(e, was, 0, w);
+		set_from(e, w, d->rd);
+		return;
+	}
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
 	if (!(flags & X86_W) && !sext_dead(e, d->rd)) {
@@ -1290,10 +1335,20 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	/* RAX and RCX are left alone on the way not taken */
 	kept(e, was, 0, -1);
 	was = kept_now(e);
+	int64_t off = (int64_t)pcoff + d->imm;
+	if (off > 0) {
+		/* Forward: mostly not taken in compiled code (a loop's exit,
+		 * an if's skip), so the way on falls through, and the taken
+		 * path's exit is emitted after the block's code (emit_block) */
+		e->ahead[e->nahead].at = x86_jump(a, cc);
+		e->ahead[e->nahead].off = off;
+		e->ahead[e->nahead++].unrun = n - i - 1;
+		kept(e, was, 0, -1);
+		return;
+	}
 	unsigned held = e->rax_reg, held_rcx = e->rcx_reg;
 	int32_t held_imm = e->rcx_imm;
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
-	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
 		/* left += n - i - 1, then if left >= n: left -= n; so
 		 * left -= i + 1 unless that borrows (given back below) */
@@ -1523,6 +1578,13 @@ static bool emit_block(struct emit *e)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
 		leave_to(e, b->bytes, 0);
+	e->rax_at = e->rcx_at = NULL; /* what follows is reached by jumps */
+	for (unsigned k = 0; k < e->nahead; k++) { /* forward branches taken */
+		x86_land(a, e->ahead[k].at, a->p);
+		leave_to(e, e->ahead[k].off, e->ahead[k].unrun);
+	}
+	for (unsigned k = 0; k < e->nslow; k++)
+		chain_slow(e, k);
 	for (unsigned k = 0; k < e->nfix; k++)
 		emit_fix(e, k);
 	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per entry */

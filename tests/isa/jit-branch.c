@@ -1,0 +1,106 @@
+/* Forward branches and two ALU forms of keel's JIT (src/cpu/jit.c,
+ * docs/cpu.md "The JIT"):
+ * - a forward conditional branch jumps out of line when taken (its exit,
+ *   a link site, and every site's lookup are emitted after the block's
+ *   code) and falls through when not; the exit gives back the block's
+ *   unrun instructions, so the instruction count after the loop is exact
+ *   only if each path's steps are;
+ * - ADD of two registers the JIT keeps in host registers is one LEA, into
+ *   a register kept in memory (t5) or in a host register (a4);
+ * - an ALU operation on a register kept in memory whose value RAX holds
+ *   (add t6, a2, a5; add t6, t6, t5) works in RAX and stores it.
+ * Run with --jit on --jit-threshold 0 (every block translated at its first
+ * entry) and with the default tiers; each must give what the C model
+ * gives: the sum and minstret's count of the kernel's instructions. */
+#include "ctest.h"
+
+struct result {
+	uint64_t sum, steps;
+};
+
+/* a0 = n, a1 = p, a2 and a3 constants.  Per byte of p: the low two bits
+ * zero skip to 2 (13 instructions), else bit 2 set skips to 3 (15), else
+ * all of it (17).  The kernel is not compressed, so the model counts
+ * instructions as written. */
+__asm__(".text\n.balign 4\n.globl k_fwd\nk_fwd:\n.option push\n.option norvc\n"
+	"csrr a7, minstret\n"
+	"li t6, 0\nli a6, 0\nli a5, 0\n"
+	"1:\n"
+	"lbu t4, 0(a1)\n"
+	"add t5, a2, a3\n" /* LEA into a register in memory */
+	"add a4, a2, a5\n" /* LEA into a host register */
+	"add t6, a2, a5\n" /* t6 in RAX... */
+	"add t6, t6, t5\n" /* ...taken from there */
+	"xor a6, a6, t6\n"
+	"add a6, a6, a4\n"
+	"andi t2, t4, 3\n"
+	"beqz t2, 2f\n"
+	"addi a5, a5, 7\n"
+	"andi t2, t4, 4\n"
+	"bnez t2, 3f\n"
+	"addi a6, a6, 1\n"
+	"2:\n"
+	"addi a5, a5, 3\n"
+	"3:\n"
+	"addi a1, a1, 1\n"
+	"addi a0, a0, -1\n"
+	"bnez a0, 1b\n"
+	"csrr t0, minstret\n"
+	"sub a1, t0, a7\n"
+	"slli a0, a5, 32\n"
+	"xor a0, a0, a6\n"
+	"xor a0, a0, t6\n"
+	"ret\n"
+	".option pop\n");
+struct result k_fwd(uint64_t n, const uint8_t *p, uint64_t q, uint64_t r);
+
+static struct result model(uint64_t n, const uint8_t *p, uint64_t q, uint64_t r)
+{
+	uint64_t t6 = 0, a6 = 0, a5 = 0, steps = 4; /* the first csrr and the three li */
+	for (; n; n--, p++) {
+		uint64_t t5 = q + r, a4 = q + a5;
+		t6 = q + a5 + t5;
+		a6 = (a6 ^ t6) + a4;
+		steps += 9 + 3;
+		if (!(*p & 3)) {
+			a5 += 3;
+			steps += 1;
+			continue;
+		}
+		a5 += 7;
+		steps += 3;
+		if (*p & 4)
+			continue;
+		a6 += 1;
+		a5 += 3;
+		steps += 2;
+	}
+	return (struct result){(a5 << 32) ^ a6 ^ t6, steps};
+}
+
+static uint8_t bytes[4096];
+
+int test_main(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (unsigned k = 0; k < sizeof(bytes); k++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		bytes[k] = (uint8_t)x;
+	}
+	/* short runs first (sites not yet linked), then long ones (linked;
+	 * the loop runs inside its translation), from several offsets */
+	static const uint64_t lengths[] = {1, 2, 3, 5, 8, 40, 1000, 4000};
+	for (unsigned rep = 0; rep < 3; rep++) {
+		for (unsigned k = 0; k < sizeof(lengths) / sizeof(lengths[0]); k++) {
+			const uint8_t *p = bytes + (rep * 7 + k) % 64;
+			uint64_t q = 0x1234567 * (k + 1), r = 0x89abcdef00ull + rep;
+			struct result got = k_fwd(lengths[k], p, q, r);
+			struct result want = model(lengths[k], p, q, r);
+			set_case(10 + k);
+			CHECK_EQ(got.sum, want.sum);
+			set_case(20 + k);
+			CHECK_EQ(got.steps, want.steps);
+		}
+	}
+	return 0;
+}
