@@ -1388,14 +1388,22 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		leave_to(e, (int64_t)pcoff + d->imm, 0);
 		return LEFT_BLOCK;
-	case OP_JALR:
-		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
+	case OP_JALR: {
+		/* the target from rs1 before rd is written (rd may be rs1):
+		 * straight from its host register when the link does not
+		 * overwrite it (jr a5, a jump table's), else a copy in RCX */
+		int base = e->host[d->rs1];
+		if (base < 0 || (d->rd && d->rd == d->rs1)) {
+			get_x(e, X86_W, RCX, d->rs1);
+			base = RCX;
+		}
 		if (d->rd)
 			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
-		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
+		x86_op(a, X86_W, 0x8d, RAX, base, true, d->imm); /* lea rax, [rs1 + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
 		chain_to_rax(e, JIT_EXIT_JALR);
 		return LEFT_BLOCK;
+	}
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
 	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
 	case OP_BLT: branch(e, CC_L, i, pcoff, d); break;

@@ -9,6 +9,8 @@
  *   a register kept in memory (t5) or in a host register (a4);
  * - an ALU operation on a register kept in memory whose value RAX holds
  *   (add t6, a2, a5; add t6, t6, t5) works in RAX and stores it.
+ * - JALR takes its target straight from rs1's host register unless the
+ *   link overwrites it first (jalr a1, 8(a1) copies it).
  * Run with --jit on --jit-threshold 0 (every block translated at its first
  * entry) and with the default tiers; each must give what the C model
  * gives: the sum and minstret's count of the kernel's instructions. */
@@ -78,6 +80,48 @@ static struct result model(uint64_t n, const uint8_t *p, uint64_t q, uint64_t r)
 	return (struct result){(a5 << 32) ^ a6 ^ t6, steps};
 }
 
+/* a0 = n: n times through a jump table of four cases picked by the low
+ * bits of a counter, each case reached by jr a5 (a host register) and
+ * returning to the loop by jalr a1, 8(a1) (rd = rs1, a host register, the
+ * link written after the target was taken from it).  Returns the sum of
+ * what the cases added and the last link. */
+__asm__(".text\n.balign 4\n.globl k_jalr\nk_jalr:\n.option push\n.option norvc\n"
+	"li a2, 0\nli a3, 0\n"
+	"1:\n"
+	"andi a4, a3, 3\n"
+	"slli a4, a4, 4\n"
+	"la a5, 3f\n"
+	"add a5, a5, a4\n"
+	"auipc a1, 0\n" /* a1 = here; jalr a1, 8(a1) comes back to 2 */
+	"jr a5\n"
+	"2:\n"
+	"addi a3, a3, 1\n"
+	"bne a3, a0, 1b\n"
+	"sub a0, a1, a5\n" /* the link less the last case's address */
+	"slli a0, a0, 32\n"
+	"add a0, a0, a2\n"
+	"ret\n"
+	".balign 16\n"
+	"3:\naddi a2, a2, 1\njalr a1, 8(a1)\nnop\nnop\n"
+	"addi a2, a2, 10\njalr a1, 8(a1)\nnop\nnop\n"
+	"addi a2, a2, 100\njalr a1, 8(a1)\nnop\nnop\n"
+	"addi a2, a2, 1000\njalr a1, 8(a1)\nnop\nnop\n"
+	".option pop\n");
+uint64_t k_jalr(uint64_t n);
+
+static uint64_t model_jalr(uint64_t n)
+{
+	static const uint64_t add[] = {1, 10, 100, 1000};
+	uint64_t sum = 0, last = 0;
+	for (uint64_t k = 0; k < n; k++) {
+		sum += add[k & 3];
+		last = k & 3;
+	}
+	/* the link is the jalr's address + 4: case start + 8; a5 the case */
+	(void)last;
+	return ((uint64_t)8 << 32) + sum;
+}
+
 static uint8_t bytes[4096];
 
 int test_main(void)
@@ -101,6 +145,10 @@ int test_main(void)
 			set_case(20 + k);
 			CHECK_EQ(got.steps, want.steps);
 		}
+	}
+	for (uint64_t n = 1; n < 300; n += 37) {
+		set_case(30);
+		CHECK_EQ(k_jalr(n), model_jalr(n));
 	}
 	return 0;
 }
