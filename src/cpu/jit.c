@@ -114,6 +114,14 @@ struct emit {
 	unsigned rcx_reg;
 	int32_t rcx_imm;
 	const uint8_t *rcx_at;
+	/* RCX holds some TLB entry's offset at rcx_any_at (any access's, or
+	 * the loop's start's, below) */
+	const uint8_t *rcx_any_at;
+	/* A block that loops to its own start with its first access from the
+	 * register of its last (loop_guess_at): RCX is an entry offset at the
+	 * loop's start on every way there, so that access tries the entry
+	 * the last pass's left in RCX (emit_block, branch) */
+	bool loop_guess;
 	struct {
 		uint8_t *at, *back;
 		int32_t table;
@@ -157,14 +165,19 @@ static bool rax_valid(const struct emit *e) { return e->rax_reg && e->rax_at == 
 
 static bool rcx_valid(const struct emit *e) { return e->rcx_at == e->a.p; }
 
+static bool rcx_any(const struct emit *e) { return e->rcx_any_at == e->a.p; }
+
 static bool rax_holds(const struct emit *e, unsigned r) { return r == e->rax_reg && rax_valid(e); }
 
 /* What RAX and RCX held before some code (kept_now) */
 struct kept {
-	bool rax, rcx;
+	bool rax, rcx, rcx_any;
 };
 
-static struct kept kept_now(const struct emit *e) { return (struct kept){rax_valid(e), rcx_valid(e)}; }
+static struct kept kept_now(const struct emit *e)
+{
+	return (struct kept){rax_valid(e), rcx_valid(e), rcx_any(e)};
+}
 
 /* The code emitted since `was` wrote host register `host` (-1: none) and
  * guest register `wrote` (0: none), and left RAX and RCX alone otherwise:
@@ -175,6 +188,8 @@ static void kept(struct emit *e, struct kept was, unsigned wrote, int host)
 		e->rax_at = e->a.p;
 	if (was.rcx && host != RCX && (!wrote || wrote != e->rcx_reg))
 		e->rcx_at = e->a.p;
+	if (was.rcx_any && host != RCX)
+		e->rcx_any_at = e->a.p;
 }
 
 static void rax_is(struct emit *e, unsigned r)
@@ -1259,12 +1274,13 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
 		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, d->imm);
 		set_from(e, w, d->rd);
+		e->rcx_any_at = a->p;
 		if (d->rd == d->rs1)
 			return; /* the next access from rs1 is elsewhere */
 	}
 	e->rcx_reg = d->rs1; /* for the next access (tlb_lookup) */
 	e->rcx_imm = d->imm;
-	e->rcx_at = a->p;
+	e->rcx_at = e->rcx_any_at = a->p;
 }
 
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
@@ -1335,6 +1351,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	/* RAX and RCX are left alone on the way not taken */
 	kept(e, was, 0, -1);
 	was = kept_now(e);
+	bool rcx_entry = rcx_any(e);
 	int64_t off = (int64_t)pcoff + d->imm;
 	if (off > 0) {
 		/* Forward: mostly not taken in compiled code (a loop's exit,
@@ -1350,6 +1367,8 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	int32_t held_imm = e->rcx_imm;
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
 	if (off == 0) {
+		if (e->loop_guess && !rcx_entry) /* any entry's offset */
+			op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 		/* left += n - i - 1, then if left >= n: left -= n; so
 		 * left -= i + 1 unless that borrows (given back below) */
 		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
@@ -1548,6 +1567,32 @@ static unsigned translated_prefix(const struct emit *e, const struct decoded_ins
 	return e->b->n;
 }
 
+/* Whether the block's loop (a branch back to its start among its first
+ * `prefix` instructions) should start with RCX the entry of the last
+ * load or store before that branch: when the first one is from the same
+ * register, at an offset near enough for tlb_lookup to try that entry (a
+ * pointer walked a few bytes a pass: sort's partition scans).  Returns
+ * that last one. */
+static const struct decoded_insn *loop_guess_at(const struct emit *e,
+						 const struct decoded_insn *d, unsigned prefix)
+{
+	const struct decoded_insn *first = NULL, *last = NULL;
+	bool loops = false;
+	for (unsigned i = 0; i < prefix && !loops; i++) {
+		if (d[i].op >= OP_LB && d[i].op <= OP_SD) {
+			if (!first)
+				first = &d[i];
+			last = &d[i];
+		}
+		loops = d[i].op >= OP_BEQ && d[i].op <= OP_BGEU &&
+			(int64_t)e->b->insn[i].pcoff + d[i].imm == 0;
+	}
+	if (!loops || !first || first->rs1 != last->rs1 || !first->rs1)
+		return NULL;
+	int64_t near = (int64_t)first->imm - last->imm;
+	return near > -2048 && near < 2048 ? last : NULL;
+}
+
 /* The translation of e->b: false when it would resume the interpreter
  * within its first few instructions (JIT_MIN_PREFIX). */
 static bool emit_block(struct emit *e)
@@ -1576,7 +1621,16 @@ static bool emit_block(struct emit *e)
 	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
 	for (unsigned k = 0; k < nout; k++)
 		resume_later(e, out[k], 0);
+	const struct decoded_insn *last = loop_guess_at(e, d, prefix);
+	e->loop_guess = last != NULL;
+	if (e->loop_guess) /* RCX any entry's offset on the way in */
+		op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 	e->loop = a->p;
+	if (e->loop_guess) { /* and the last pass's on the way round */
+		e->rcx_reg = last->rs1;
+		e->rcx_imm = last->imm;
+		e->rcx_at = e->rcx_any_at = a->p;
+	}
 	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++) {
 		e->next = i + 1 < prefix ? &d[i + 1] : NULL;

@@ -11,6 +11,13 @@
  *   (add t6, a2, a5; add t6, t6, t5) works in RAX and stores it.
  * - JALR takes its target straight from rs1's host register unless the
  *   link overwrites it first (jalr a1, 8(a1) copies it).
+ * - a block that loops to its start, its only load from the register it
+ *   steps (a0), tries the entry the last pass left in RCX; RCX is masked
+ *   to an entry's offset on the way in and, after a shift by a register
+ *   (which takes the count in RCX), on the way round, so the huge count
+ *   here never names an entry (without either mask keel reads outside
+ *   its TLB).  The loop walks across pages, where the tried entry is the
+ *   wrong one.
  * Run with --jit on --jit-threshold 0 (every block translated at its first
  * entry) and with the default tiers; each must give what the C model
  * gives: the sum and minstret's count of the kernel's instructions. */
@@ -122,6 +129,26 @@ static uint64_t model_jalr(uint64_t n)
 	return ((uint64_t)8 << 32) + sum;
 }
 
+/* a0 = p (words), a1 = n, a2 = a shift count whose low six bits are
+ * zero and whose low word is large; returns the sum of the n words. */
+__asm__(".text\n.balign 4\n.globl k_scan\nk_scan:\n.option push\n.option norvc\n"
+	"li t4, 0\nli t5, 1\n"
+	"sll t5, t5, a2\n" /* RCX = a2 on the way into the loop */
+	"j 1f\n"
+	".balign 64\n"
+	"1:\n"
+	"lw t2, 0(a0)\n"
+	"add t4, t4, t2\n"
+	"sll t5, t5, a2\n" /* and on the way round */
+	"addi a0, a0, 4\n"
+	"addi a1, a1, -1\n"
+	"bnez a1, 1b\n"
+	"add a0, t4, t5\n"
+	"ret\n"
+	".option pop\n");
+uint64_t k_scan(const int32_t *p, uint64_t n, uint64_t count);
+
+static int32_t words[3 * 1024];
 static uint8_t bytes[4096];
 
 int test_main(void)
@@ -144,6 +171,17 @@ int test_main(void)
 			CHECK_EQ(got.sum, want.sum);
 			set_case(20 + k);
 			CHECK_EQ(got.steps, want.steps);
+		}
+	}
+	for (unsigned k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		words[k] = (int32_t)(k * 0x9e3779b1u);
+	for (uint64_t n = 1; n < 3 * 1024; n = n * 3 + 1) {
+		for (uint64_t at = 0; at + n <= 3 * 1024; at += 1000) {
+			int64_t sum = 1;
+			for (uint64_t k = 0; k < n; k++)
+				sum += words[at + k];
+			set_case(40);
+			CHECK_EQ(k_scan(words + at, n, 0x7fff0000ull), (uint64_t)sum);
 		}
 	}
 	for (uint64_t n = 1; n < 300; n += 37) {
