@@ -144,6 +144,9 @@ struct emit {
 		unsigned unrun;
 	} ahead[BLOCK_MAX_INSNS];
 	unsigned nahead;
+	/* this instruction was translated with the next (shift): emit_block
+	 * passes over that one */
+	bool took_next;
 	/* the instruction translated after this one, if any (sext_dead) */
 	const struct decoded_insn *next;
 };
@@ -944,6 +947,26 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	bool sraiw = !by_reg && !(flags & X86_W) && ext == 7;
 	bool slliw = !by_reg && !(flags & X86_W) && ext == 4 && count;
 	int w = work_reg(e, d, false), h1 = e->host[d->rs1];
+	const struct decoded_insn *n = e->next;
+	if (!by_reg && (flags & X86_W) && ext == 4 && count == 32 && d->rd && n &&
+	    n->op == OP_SRLI && n->rd == d->rd && n->rs1 == d->rd && (n->imm & 63) >= 32) {
+		/* slli rd, rs1, 32; srli rd, rd, k (ZEXT.W, and k > 32 a
+		 * field): rs1's low half zero-extended by a 32-bit move, then
+		 * shifted right by k - 32; rd's value in between is never seen */
+		struct kept was = kept_now(e);
+		if (w == h1)
+			x86_op(&e->a, 0, 0x8b, w, w, false, 0);
+		else
+			get_x(e, 0, w, d->rs1);
+		kept(e, was, 0, w);
+		was = kept_now(e);
+		if ((n->imm & 63) > 32)
+			shift_imm(&e->a, X86_W, 5, w, (unsigned)(n->imm & 63) - 32);
+		kept(e, was, 0, w);
+		set_from(e, w, d->rd);
+		e->took_next = true;
+		return;
+	}
 	if (!by_reg && (flags & X86_W) && ext == 4 && count >= 1 && count <= 3 && h1 >= 0 &&
 	    w != h1) { /* SLLI into another register: lea w, [rs1 * 2^count] */
 		struct kept was = kept_now(e);
@@ -1635,6 +1658,10 @@ static bool emit_block(struct emit *e)
 	for (unsigned i = 0; i < prefix; i++) {
 		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
+		if (e->took_next) {
+			e->took_next = false;
+			i++;
+		}
 	}
 	if (prefix < b->n)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);

@@ -1,4 +1,4 @@
-/* Forward branches and two ALU forms of keel's JIT (src/cpu/jit.c,
+/* Forward branches, loops and ALU forms of keel's JIT (src/cpu/jit.c,
  * docs/cpu.md "The JIT"):
  * - a forward conditional branch jumps out of line when taken (its exit,
  *   a link site, and every site's lookup are emitted after the block's
@@ -18,6 +18,8 @@
  *   here never names an entry (without either mask keel reads outside
  *   its TLB).  The loop walks across pages, where the tried entry is the
  *   wrong one.
+ * - slli rd, rs1, 32 then srli rd, rd, k is one 32-bit move (and a shift
+ *   by k - 32), from and into host registers and memory.
  * Run with --jit on --jit-threshold 0 (every block translated at its first
  * entry) and with the default tiers; each must give what the C model
  * gives: the sum and minstret's count of the kernel's instructions. */
@@ -148,6 +150,30 @@ __asm__(".text\n.balign 4\n.globl k_scan\nk_scan:\n.option push\n.option norvc\n
 	".option pop\n");
 uint64_t k_scan(const int32_t *p, uint64_t n, uint64_t count);
 
+/* a0 = x: five zero-extensions of it, each pair one translation, their
+ * results mixed into a0 */
+__asm__(".text\n.balign 4\n.globl k_zext\nk_zext:\n.option push\n.option norvc\n"
+	"mv a3, a0\nslli a3, a3, 32\nsrli a3, a3, 32\n" /* in place, a host register */
+	"slli a4, a0, 32\nsrli a4, a4, 34\n" /* from one host register into another */
+	"mv t4, a0\nslli t5, t4, 32\nsrli t5, t5, 40\n" /* memory to memory */
+	"slli t6, a0, 32\nsrli t6, t6, 63\n" /* a host register into memory */
+	"slli a5, t4, 32\nsrli a5, a5, 33\n" /* memory into a host register */
+	"slli a0, a0, 32\nsrli a0, a0, 31\n" /* not a pair: k < 32 */
+	"xor a0, a0, a3\nslli a0, a0, 1\nxor a0, a0, a4\nslli a0, a0, 1\nxor a0, a0, t5\n"
+	"slli a0, a0, 1\nxor a0, a0, t6\nslli a0, a0, 1\nxor a0, a0, a5\n"
+	"ret\n"
+	".option pop\n");
+uint64_t k_zext(uint64_t x);
+
+static uint64_t model_zext(uint64_t x)
+{
+	uint64_t lo = x & 0xffffffffu, r = (x << 32) >> 31;
+	r = ((r ^ lo) << 1) ^ (lo >> 2);
+	r = (r << 1) ^ (lo >> 8);
+	r = (r << 1) ^ (lo >> 31);
+	return (r << 1) ^ (lo >> 1);
+}
+
 static int32_t words[3 * 1024];
 static uint8_t bytes[4096];
 
@@ -183,6 +209,11 @@ int test_main(void)
 			set_case(40);
 			CHECK_EQ(k_scan(words + at, n, 0x7fff0000ull), (uint64_t)sum);
 		}
+	}
+	for (uint64_t k = 0; k < 64; k++) {
+		uint64_t x = 0x9e3779b97f4a7c15ull * (k + 1) ^ (k << 31);
+		set_case(50);
+		CHECK_EQ(k_zext(x), model_zext(x));
 	}
 	for (uint64_t n = 1; n < 300; n += 37) {
 		set_case(30);
