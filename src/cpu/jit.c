@@ -1406,6 +1406,30 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	kept(e, was, 0, -1);
 }
 
+/* Whether n is addi rd, rd, imm (or with w, addiw): what a LUI or AUIPC
+ * of rd and the next instruction build together (LI of a 32-bit
+ * constant, LA), which is then emitted as one (took_next). */
+static bool adds_to(const struct decoded_insn *n, unsigned rd, bool w)
+{
+	return n && n->rd == rd && n->rs1 == rd && (n->op == OP_ADDI || (w && n->op == OP_ADDIW));
+}
+
+/* The value LUI d writes, or with the ADDI[W] after it (adds_to) the
+ * value of both when that fits a sign-extended 32-bit immediate */
+static int64_t lui_addi(struct emit *e, const struct decoded_insn *d)
+{
+	const struct decoded_insn *n = e->next;
+	if (!adds_to(n, d->rd, true))
+		return d->imm;
+	int64_t v = (int64_t)d->imm + n->imm; /* not in int: that can overflow */
+	if (n->op == OP_ADDIW)
+		v = (int32_t)(uint32_t)v;
+	if (v != (int32_t)v)
+		return d->imm;
+	e->took_next = true;
+	return v;
+}
+
 /* Emit instruction d, entry i of the block, pcoff bytes into it. */
 static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 			      const struct decoded_insn *d)
@@ -1417,13 +1441,19 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		if (d->rd) {
 			struct kept was = kept_now(e);
 			op_x(e, X86_W, 0xc7, 0, d->rd);
-			x86_u32(a, (uint32_t)d->imm);
+			x86_u32(a, (uint32_t)lui_addi(e, d));
 			kept(e, was, d->rd, -1);
 		}
 		break;
 	case OP_AUIPC:
-		if (d->rd)
-			set_pc_plus(e, d->rd, (int64_t)pcoff + d->imm);
+		if (d->rd) {
+			int64_t off = (int64_t)pcoff + d->imm;
+			if (adds_to(e->next, d->rd, false)) { /* LA: the pc and the offset in one */
+				off += e->next->imm;
+				e->took_next = true;
+			}
+			set_pc_plus(e, d->rd, off);
+		}
 		break;
 	case OP_JAL:
 		if (d->rd) /* not for J */

@@ -20,6 +20,9 @@
  *   wrong one.
  * - slli rd, rs1, 32 then srli rd, rd, k is one 32-bit move (and a shift
  *   by k - 32), from and into host registers and memory.
+ * - LUI then ADDI[W] of the same register is one move of the sum when
+ *   that fits a sign-extended 32-bit immediate (and two when it does
+ *   not), AUIPC then ADDI one pc computation (LA).
  * Run with --jit on --jit-threshold 0 (every block translated at its first
  * entry) and with the default tiers; each must give what the C model
  * gives: the sum and minstret's count of the kernel's instructions. */
@@ -174,6 +177,30 @@ static uint64_t model_zext(uint64_t x)
 	return (r << 1) ^ (lo >> 1);
 }
 
+/* Returns the XOR of constants built by LUI and ADDI[W], each result
+ * shifted apart; *pcs = LA of k_here into a host register (a5) and into
+ * memory (t5), at offsets from it */
+__asm__(".text\n.balign 4\n.globl k_consts\nk_consts:\n.option push\n.option norvc\n"
+	"k_here:\n"
+	"lui a4, 0x12345\naddiw a4, a4, 0x678\n" /* 0x12345678 */
+	"lui t6, 0x80000\naddiw t6, t6, -1\n" /* wraps: 0x7fffffff */
+	"lui a3, 0x7ffff\naddi a3, a3, 0x7ff\n" /* 0x7ffff7ff */
+	"lui a2, 0x80000\naddi a2, a2, -1\n" /* 0xffffffff7fffffff: no imm32 */
+	"lui a1, 0xfffff\naddi a1, a1, -2048\n" /* -6144 */
+	"lui t4, 0x1\naddi t3, t4, 5\n" /* not a pair: rd != rs1 */
+	"auipc a5, 0\naddi a5, a5, 0\n" /* k_here + 48 */
+	"auipc t5, 0\naddi t5, t5, -32\n" /* k_here + 56 - 32 */
+	"sd a5, 0(a0)\nsd t5, 8(a0)\n"
+	"mv a0, a4\nslli a0, a0, 1\nxor a0, a0, t6\nslli a0, a0, 1\nxor a0, a0, a3\n"
+	"slli a0, a0, 1\nxor a0, a0, a2\nslli a0, a0, 1\nxor a0, a0, a1\n"
+	"slli a0, a0, 1\nxor a0, a0, t3\n"
+	"ret\n"
+	".option pop\n");
+uint64_t k_consts(uint64_t pcs[2]);
+extern const char k_here[];
+
+static uint64_t shl1(uint64_t x) { return x << 1; }
+
 static int32_t words[3 * 1024];
 static uint8_t bytes[4096];
 
@@ -214,6 +241,20 @@ int test_main(void)
 		uint64_t x = 0x9e3779b97f4a7c15ull * (k + 1) ^ (k << 31);
 		set_case(50);
 		CHECK_EQ(k_zext(x), model_zext(x));
+	}
+	for (unsigned k = 0; k < 40; k++) {
+		uint64_t pcs[2];
+		uint64_t want = shl1(0x12345678) ^ 0x7fffffff;
+		want = shl1(want) ^ 0x7ffff7ff;
+		want = shl1(want) ^ 0xffffffff7fffffffull;
+		want = shl1(want) ^ (uint64_t)-6144;
+		want = shl1(want) ^ 0x1005;
+		set_case(60);
+		CHECK_EQ(k_consts(pcs), want);
+		set_case(61);
+		CHECK_EQ(pcs[0], (uint64_t)k_here + 48);
+		set_case(62);
+		CHECK_EQ(pcs[1], (uint64_t)k_here + 56 - 32);
 	}
 	for (uint64_t n = 1; n < 300; n += 37) {
 		set_case(30);
