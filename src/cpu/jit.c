@@ -144,9 +144,13 @@ struct emit {
 		unsigned unrun;
 	} ahead[BLOCK_MAX_INSNS];
 	unsigned nahead;
-	/* this instruction was translated with the next (shift): emit_block
-	 * passes over that one */
-	bool took_next;
+	/* the block's instructions (emit_block; NULL in translated_prefix's
+	 * dry run), the one being emitted, and how many are translated */
+	const struct decoded_insn *dec;
+	unsigned at, prefix;
+	/* entries translated with an earlier one (zext_at, lui_addi, AUIPC):
+	 * emit_block passes over them (bit i: entry i) */
+	uint32_t taken;
 	/* the instruction translated after this one, if any (sext_dead) */
 	const struct decoded_insn *next;
 };
@@ -932,6 +936,29 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	set_from(e, w, d->rd);
 }
 
+/* The entry of the srli rd, rd, k (k >= 32) that makes the slli rd, rs1,
+ * 32 being emitted a zero-extension (shift), or -1: what comes between
+ * (gcc interleaves two such pairs) must neither read nor write rd and
+ * must be ALU operations, which cannot leave the translation, so nothing
+ * sees rd's value in between. */
+static int zext_at(const struct emit *e, unsigned rd)
+{
+	if (!e->dec || !rd)
+		return -1;
+	for (unsigned j = e->at + 1; j < e->prefix; j++) {
+		const struct decoded_insn *n = &e->dec[j];
+		if (n->op == OP_SRLI && n->rd == rd && n->rs1 == rd && (n->imm & 63) >= 32)
+			return (int)j;
+		if (n->op != OP_NOP && !decode_only_writes_rd((enum op)n->op))
+			return -1;
+		struct reg_use u;
+		decode_reg_use(n, &u);
+		if ((u.x_read | u.x_written) & (1u << rd))
+			return -1;
+	}
+	return -1;
+}
+
 /* Shifts and rotates (group /ext): by rs2 (CL, loaded first, so rd may
  * be rs2) or the immediate; the 32-bit forms mask the count to 31 and
  * are sign-extended, as RV64's W forms want, the 64-bit ones to 63.
@@ -947,12 +974,12 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	bool sraiw = !by_reg && !(flags & X86_W) && ext == 7;
 	bool slliw = !by_reg && !(flags & X86_W) && ext == 4 && count;
 	int w = work_reg(e, d, false), h1 = e->host[d->rs1];
-	const struct decoded_insn *n = e->next;
-	if (!by_reg && (flags & X86_W) && ext == 4 && count == 32 && d->rd && n &&
-	    n->op == OP_SRLI && n->rd == d->rd && n->rs1 == d->rd && (n->imm & 63) >= 32) {
+	int j = !by_reg && (flags & X86_W) && ext == 4 && count == 32 ? zext_at(e, d->rd) : -1;
+	if (j >= 0) {
 		/* slli rd, rs1, 32; srli rd, rd, k (ZEXT.W, and k > 32 a
 		 * field): rs1's low half zero-extended by a 32-bit move, then
 		 * shifted right by k - 32; rd's value in between is never seen */
+		const struct decoded_insn *n = &e->dec[j];
 		struct kept was = kept_now(e);
 		if (w == h1)
 			x86_op(&e->a, 0, 0x8b, w, w, false, 0);
@@ -964,7 +991,7 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 			shift_imm(&e->a, X86_W, 5, w, (unsigned)(n->imm & 63) - 32);
 		kept(e, was, 0, w);
 		set_from(e, w, d->rd);
-		e->took_next = true;
+		e->taken |= 1u << j;
 		return;
 	}
 	if (!by_reg && (flags & X86_W) && ext == 4 && count >= 1 && count <= 3 && h1 >= 0 &&
@@ -1408,7 +1435,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 
 /* Whether n is addi rd, rd, imm (or with w, addiw): what a LUI or AUIPC
  * of rd and the next instruction build together (LI of a 32-bit
- * constant, LA), which is then emitted as one (took_next). */
+ * constant, LA), which is then emitted as one (`taken`). */
 static bool adds_to(const struct decoded_insn *n, unsigned rd, bool w)
 {
 	return n && n->rd == rd && n->rs1 == rd && (n->op == OP_ADDI || (w && n->op == OP_ADDIW));
@@ -1426,7 +1453,7 @@ static int64_t lui_addi(struct emit *e, const struct decoded_insn *d)
 		v = (int32_t)(uint32_t)v;
 	if (v != (int32_t)v)
 		return d->imm;
-	e->took_next = true;
+	e->taken |= 1u << (unsigned)(n - e->dec);
 	return v;
 }
 
@@ -1450,7 +1477,7 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 			int64_t off = (int64_t)pcoff + d->imm;
 			if (adds_to(e->next, d->rd, false)) { /* LA: the pc and the offset in one */
 				off += e->next->imm;
-				e->took_next = true;
+				e->taken |= 1u << (unsigned)(e->next - e->dec);
 			}
 			set_pc_plus(e, d->rd, off);
 		}
@@ -1685,13 +1712,17 @@ static bool emit_block(struct emit *e)
 		e->rcx_at = e->rcx_any_at = a->p;
 	}
 	enum emitted how = GOES_ON;
+	e->dec = d;
+	e->prefix = prefix;
 	for (unsigned i = 0; i < prefix; i++) {
-		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
+		if (e->taken & (1u << i))
+			continue;
+		unsigned after = i + 1;
+		while (after < prefix && (e->taken & (1u << after)))
+			after++;
+		e->next = after < prefix ? &d[after] : NULL;
+		e->at = i;
 		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
-		if (e->took_next) {
-			e->took_next = false;
-			i++;
-		}
 	}
 	if (prefix < b->n)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);

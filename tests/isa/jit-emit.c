@@ -19,7 +19,11 @@
  *   its TLB).  The loop walks across pages, where the tried entry is the
  *   wrong one.
  * - slli rd, rs1, 32 then srli rd, rd, k is one 32-bit move (and a shift
- *   by k - 32), from and into host registers and memory.
+ *   by k - 32), from and into host registers and memory, also with ALU
+ *   operations on other registers between them (gcc interleaves two
+ *   pairs); not when one between reads rd, nor across a load (whose miss,
+ *   resuming the interpreter there, would show it rd's final value: a
+ *   load from a page not touched before misses).
  * - LUI then ADDI[W] of the same register is one move of the sum when
  *   that fits a sign-extended 32-bit immediate (and two when it does
  *   not), AUIPC then ADDI one pc computation (LA).
@@ -153,9 +157,18 @@ __asm__(".text\n.balign 4\n.globl k_scan\nk_scan:\n.option push\n.option norvc\n
 	".option pop\n");
 uint64_t k_scan(const int32_t *p, uint64_t n, uint64_t count);
 
-/* a0 = x: five zero-extensions of it, each pair one translation, their
- * results mixed into a0 */
+/* a0 = x, a1 = a word on a page not read before: zero-extensions of x,
+ * each pair one translation where it may be, their results mixed into a0 */
 __asm__(".text\n.balign 4\n.globl k_zext\nk_zext:\n.option push\n.option norvc\n"
+	"slli a6, a0, 32\nslli a7, a0, 32\naddw t2, a0, 3\n" /* two pairs interleaved */
+	"srli a6, a6, 32\nsrli a7, a7, 36\n"
+	"slli t0, a0, 32\nadd t1, t0, a0\nsrli t0, t0, 32\n" /* t0 read between */
+	"slli t3, a0, 32\nlw t4, 0(a1)\nsrli t3, t3, 32\n" /* a load between */
+	"xor a6, a6, t2\nslli a6, a6, 1\nxor a6, a6, a7\nslli a6, a6, 1\nxor a6, a6, t1\n"
+	"slli a6, a6, 1\nxor a6, a6, t0\nslli a6, a6, 1\nxor a6, a6, t3\nadd a6, a6, t4\n"
+	/* LUI and its ADDIW with the SRLI of another pair between */
+	"slli a4, a0, 32\nlui a5, 0x12345\nsrli a4, a4, 32\naddiw a5, a5, 0x678\n"
+	"slli a6, a6, 1\nxor a6, a6, a4\nslli a6, a6, 1\nxor a6, a6, a5\n"
 	"mv a3, a0\nslli a3, a3, 32\nsrli a3, a3, 32\n" /* in place, a host register */
 	"slli a4, a0, 32\nsrli a4, a4, 34\n" /* from one host register into another */
 	"mv t4, a0\nslli t5, t4, 32\nsrli t5, t5, 40\n" /* memory to memory */
@@ -164,18 +177,31 @@ __asm__(".text\n.balign 4\n.globl k_zext\nk_zext:\n.option push\n.option norvc\n
 	"slli a0, a0, 32\nsrli a0, a0, 31\n" /* not a pair: k < 32 */
 	"xor a0, a0, a3\nslli a0, a0, 1\nxor a0, a0, a4\nslli a0, a0, 1\nxor a0, a0, t5\n"
 	"slli a0, a0, 1\nxor a0, a0, t6\nslli a0, a0, 1\nxor a0, a0, a5\n"
+	"slli a0, a0, 1\nxor a0, a0, a6\n"
 	"ret\n"
 	".option pop\n");
-uint64_t k_zext(uint64_t x);
+uint64_t k_zext(uint64_t x, const uint32_t *fresh);
 
 static uint64_t model_zext(uint64_t x)
 {
 	uint64_t lo = x & 0xffffffffu, r = (x << 32) >> 31;
+	uint64_t m = lo ^ (uint64_t)(int64_t)(int32_t)(uint32_t)(x + 3);
+	m = (m << 1) ^ (lo >> 4);
+	m = (m << 1) ^ ((x << 32) + x);
+	m = (m << 1) ^ lo;
+	m = (m << 1) ^ lo; /* + the word read, 0 */
+	m = (m << 1) ^ lo;
+	m = (m << 1) ^ 0x12345678;
 	r = ((r ^ lo) << 1) ^ (lo >> 2);
 	r = (r << 1) ^ (lo >> 8);
 	r = (r << 1) ^ (lo >> 31);
-	return (r << 1) ^ (lo >> 1);
+	r = (r << 1) ^ (lo >> 1);
+	return (r << 1) ^ m;
 }
+
+/* never written, nor read but by k_zext, a page each call: .bss is not
+ * cleared (env/crt.S), RAM starts zero */
+static uint32_t fresh[64][1024];
 
 /* Returns the XOR of constants built by LUI and ADDI[W], each result
  * shifted apart; *pcs = LA of k_here into a host register (a5) and into
@@ -240,7 +266,7 @@ int test_main(void)
 	for (uint64_t k = 0; k < 64; k++) {
 		uint64_t x = 0x9e3779b97f4a7c15ull * (k + 1) ^ (k << 31);
 		set_case(50);
-		CHECK_EQ(k_zext(x), model_zext(x));
+		CHECK_EQ(k_zext(x, fresh[k]), model_zext(x));
 	}
 	for (unsigned k = 0; k < 40; k++) {
 		uint64_t pcs[2];
