@@ -1313,6 +1313,42 @@ static void test_icount_budget_exact(void **state)
 	assert_int_equal(m->hart.pc, CODE_BASE + 40);
 }
 
+/* A budget that ends inside a block (a slice's or a timer deadline's end)
+ * runs the block's first instructions as a block of their own (block.c,
+ * block_head): ADDI pairs are fused, so every odd budget cuts a pair in
+ * two, and with the JIT the block's first entry is its translation's.
+ * Nothing is built for the pcs it stops between: one instruction at a
+ * time, each step built a block at the next pc (11 built, not 1). */
+static void test_budget_ends_inside_block(void **state)
+{
+	struct machine *m = *state;
+	enum { N = 11 };
+	struct code c = code_at(m, CODE_BASE);
+	for (int i = 0; i < N; i++)
+		emit(&c, addi(A0 + i % 6, A0 + i % 6, 1 << i));
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, N + 1); /* the whole block once: translated, with the JIT */
+	assert_int_equal(m->hart.pc, halt);
+	const struct block_stats *bs = hart_block_stats(&m->hart);
+	assert_non_null(bs);
+	uint64_t built = bs->built;
+	for (unsigned k = 1; k <= N; k++) {
+		for (int r = 0; r < 6; r++)
+			m->hart.x[A0 + r] = 0;
+		uint64_t icount = m->hart.icount;
+		run_from(m, CODE_BASE, k);
+		assert_int_equal(m->hart.icount, icount + k);
+		assert_int_equal(m->hart.pc, CODE_BASE + 4 * k);
+		for (int r = 0; r < 6; r++) {
+			uint64_t want = 0;
+			for (unsigned i = r; i < k; i += 6)
+				want += 1u << i;
+			assert_int_equal(m->hart.x[A0 + r], want);
+		}
+	}
+	assert_int_equal(bs->built, built);
+}
+
 /* keel (docs/cpu.md): a step is a retired instruction or a trap; hart_run
  * consumes exactly `budget` steps, and icount counts only the retired
  * ones. */
@@ -1576,6 +1612,7 @@ int main(void)
 		VM_TEST(test_sc_other_address_fails),
 		VM_TEST(test_trap_clears_reservation),
 		VM_TEST(test_icount_budget_exact),
+		VM_TEST(test_budget_ends_inside_block),
 		VM_TEST(test_icount_trap_not_counted),
 		VM_TEST(test_minstret_counts_retired),
 		VM_TEST(test_faults_not_counted),
