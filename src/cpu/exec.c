@@ -584,8 +584,10 @@ static __attribute__((noinline)) struct block *find_block(struct hart *h, struct
 							   const void *const *handlers)
 {
 	struct block *p = block_partner(table, b);
-	if (b->hpc != hpc) /* else rebuild where it was */
-		b = p->hpc == hpc || !p->hpc ? p : b->hpc ? victim(b, p) : b;
+	/* else rebuild where it was; an empty slot before a taken one, and
+	 * the first before its partner, where every lookup looks first */
+	if (b->hpc != hpc)
+		b = p->hpc == hpc ? p : !b->hpc ? b : !p->hpc ? p : victim(b, p);
 	h->block_stats.built++;
 	if (b->hpc == hpc)
 		h->block_stats.stale++;

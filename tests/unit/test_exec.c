@@ -783,6 +783,28 @@ static void test_cache_neighbours_keep_their_slots(void **state)
 		assert_in_range(js->exits[JIT_EXIT_OTHER_PAGE], 0, 2);
 }
 
+/* A block built where both slots of its pair are empty takes the first,
+ * where every lookup (the interpreter's dispatch, the JIT's) looks first:
+ * it took the partner, and each lookup of it compared twice. */
+static void test_new_block_takes_first_slot(void **state)
+{
+	struct machine *m = *state;
+	uint64_t x = CODE_BASE + 0x3100;
+	struct code c = code_at(m, x);
+	emit(&c, addi(A0, A0, 7));
+	emit(&c, jal(ZERO, 8));
+	emit(&c, addi(A0, A0, 100)); /* jumped over: another block */
+	uint64_t halt = emit_halt(&c);
+	run_from(m, x, 100);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A0], 7);
+	uintptr_t hpc = (uintptr_t)bus_ram_ptr(&m->bus, x, 4, false);
+	assert_true(hpc != 0);
+	struct block *first = block_slot(m->hart.blocks, hpc);
+	assert_true(first->hpc == hpc);
+	assert_true(block_partner(m->hart.blocks, first)->hpc != hpc);
+}
+
 /* A translated block that is no longer run gives its slot up
  * (docs/cpu.md, "Replacement"): S runs until it is translated, then B,
  * whose first slot is S's, and C, whose first slot is S's partner, take
@@ -1569,6 +1591,7 @@ int main(void)
 		VM_TEST(test_patch_compressed),
 		VM_TEST(test_cache_slot_aliasing),
 		VM_TEST(test_cache_neighbours_keep_their_slots),
+		VM_TEST(test_new_block_takes_first_slot),
 		VM_TEST(test_idle_translation_gives_way),
 		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
