@@ -83,12 +83,27 @@ static bool callee_saved(int reg) { return reg != RSI && reg != R9 && reg != R10
  * the interpreter. */
 #define JIT_MIN_PREFIX 4
 
+/* The most instructions one translation covers: its block's, then the
+ * straight-line code after them in the same page (decode_run), so that a
+ * loop longer than a block (BLOCK_MAX_INSNS) is one translation that
+ * loops in itself. */
+#define JIT_MAX_INSNS 128
+
+/* The emitter's buffers: JIT_MAX_INSNS instructions take at most about
+ * 11 KiB (29 took 2.5) */
+#define JIT_BUF_BYTES 32768
+
 /* How a translation ends or goes on after an instruction. */
 enum emitted { GOES_ON, LEFT_BLOCK, NOT_TRANSLATED };
 
 struct emit {
 	struct x86 a;
 	const struct block *b;
+	/* The instructions the translation covers: b's n, then those of
+	 * its tail (decode_run), which are not entries of b.  pcoff[i] is
+	 * instruction i's offset from b's start, pcoff[n] the end's. */
+	unsigned n;
+	const uint16_t *pcoff;
 	struct block *table; /* the hart's block table */
 	/* the block's code (its entry, b->jit), before its FP checks
 	 * (jit_fp_preamble) */
@@ -97,11 +112,7 @@ struct emit {
 	const uint8_t *run_at; /* where a.start will run (jumps out of the buffer) */
 	const uint8_t *leave; /* the leave stub */
 	int8_t host[33]; /* the host register guest register r lives in, or -1 */
-	struct {
-		uint8_t *at;
-		unsigned i;
-	} miss[JIT_FP_RESUMES * BLOCK_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its entry */
-	unsigned nmiss;
+	unsigned nmiss, nfix; /* in miss[] and fix[] */
 	struct jit_fp fp; /* what its FP instructions have checked (jit_fp.h) */
 	/* RAX holds x[rax_reg] (a register with no host register) at code
 	 * position rax_at: the value just stored to or loaded from h->x, which
@@ -114,18 +125,36 @@ struct emit {
 	unsigned rcx_reg;
 	int32_t rcx_imm;
 	const uint8_t *rcx_at;
+	/* the instruction translated after this one, if any (sext_dead) */
+	const struct decoded_insn *next;
+	/* Last, as new_emit leaves them as they are (16 KiB to zero for
+	 * every translation otherwise): */
+	struct {
+		uint8_t *at;
+		unsigned i;
+	} miss[JIT_FP_RESUMES * JIT_MAX_INSNS]; /* TLB misses, FP off..., each resuming at its instruction */
 	struct {
 		uint8_t *at, *back;
 		int32_t table;
 		unsigned i;
-	} fix[BLOCK_MAX_INSNS]; /* a tried entry that was not it (emit_fix) */
-	unsigned nfix;
-	/* the instruction translated after this one, if any (sext_dead) */
-	const struct decoded_insn *next;
+	} fix[JIT_MAX_INSNS]; /* a tried entry that was not it (emit_fix) */
 };
 
-/* The jump at `at` resumes the interpreter at entry i (emitted after
- * the block's code: emit_block lands each on a resume(e, i, ...)). */
+/* An emitter of b's translation into buf (len bytes), to run at run_at:
+ * all zero but for these, up to its lists. */
+static void new_emit(struct emit *e, const struct block *b, struct block *table, uint8_t *buf,
+		     size_t len, const uint8_t *run_at, const uint8_t *leave)
+{
+	memset(e, 0, offsetof(struct emit, miss));
+	e->a = (struct x86){buf, buf, buf + len, false};
+	e->b = b;
+	e->table = table;
+	e->run_at = run_at;
+	e->leave = leave;
+}
+
+/* The jump at `at` resumes the interpreter at instruction i (emitted
+ * after the block's code: emit_block lands each on a resume(e, i, ...)). */
 static void resume_later(struct emit *e, uint8_t *at, unsigned i)
 {
 	e->miss[e->nmiss].at = at;
@@ -448,7 +477,7 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	x86_u8(a, 0xcc);
 	x86_land(a, x86_jump(a, CC_B), site + LINK_UNDO);
 	x86_land(a, x86_jump(a, -1), site + LINK_JMP + 5); /* a jmp to its own end until linked */
-	uint8_t undo[] = {ADD_R11, (uint8_t)unrun, 0, 0, 0}; /* unrun < BLOCK_MAX_INSNS */
+	uint8_t undo[] = {ADD_R11, (uint8_t)unrun, 0, 0, 0}; /* unrun < JIT_MAX_INSNS <= 256 */
 	x86_bytes(a, undo, sizeof(undo));
 	uint8_t *slow = x86_jump(a, -1);
 	if (!a->full && a->p != site + LINK_BYTES)
@@ -685,12 +714,23 @@ static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 		epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
-/* Return to the interpreter at entry i (jit.h), saying which block and
- * base that is: chained translations may have moved on from the one the
- * interpreter called. */
+/* Return to the interpreter at instruction i.  An entry of the block
+ * (jit.h) returns with the steps of the tail given back, saying which
+ * block and base that is: chained translations may have moved on from the
+ * one the interpreter called.  One of the tail, which is no entry, returns
+ * its pc with the steps of it and after it given back, as a jump there
+ * would: the interpreter finds or builds a block there. */
 static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 {
 	struct x86 *a = &e->a;
+	if (i >= e->b->n) {
+		op_imm32(a, X86_W, 0, R_LEFT, e->n - i);
+		pc_plus(e, e->pcoff[i]);
+		epilogue(e, why);
+		return;
+	}
+	if (e->n > e->b->n)
+		op_imm32(a, X86_W, 0, R_LEFT, e->n - e->b->n);
 	mov_imm64(a, RCX, (uintptr_t)e->b);
 	x86_op(a, X86_W, 0x89, RCX, R_X, true, (int32_t)offsetof(struct hart, jit_block));
 	x86_op(a, X86_W, 0x8b, RCX, R_X, true, HART_OFF(jit_page));
@@ -1269,7 +1309,7 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 		   const struct decoded_insn *d)
 {
 	struct x86 *a = &e->a;
-	unsigned n = e->b->n;
+	unsigned n = e->n;
 	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
 	struct kept was = kept_now(e);
 	if (h1 < 0 && rax_holds(e, d->rs1))
@@ -1467,22 +1507,70 @@ static void map_fixed(struct emit *e)
 		e->host[fixed[k].guest] = fixed[k].host;
 }
 
-/* How many of the block's first instructions emit_insn translates: a dry
- * run into a scratch buffer (the switch there is the one list of what is
- * translated). */
-static unsigned translated_prefix(const struct emit *e, const struct decoded_insn *d)
+/* Decode what a translation of b may cover into d and pcoff (struct
+ * emit): b's instructions, then those after its end in the same page, up
+ * to JIT_MAX_INSNS.  Returns how many.  The tail is read from the page as
+ * b's own instructions are: b is current, so the page still holds the
+ * bytes of b's generation, and any later write to it (it is all one page)
+ * moves that on and drops b with its translation.  Where the tail is of
+ * no use (b ends at a jump or at something the JIT leaves to the
+ * interpreter) translated_prefix stops before it. */
+static unsigned decode_run(const struct block *b, struct decoded_insn *d, uint16_t *pcoff)
 {
-	uint8_t scratch[8192];
-	struct emit t = {.a = {scratch, scratch, scratch + sizeof(scratch), false}, .b = e->b,
-			 .table = e->table, .start = scratch, .loop = scratch, .run_at = scratch,
-			 .leave = scratch};
-	memset(t.host, -1, sizeof(t.host));
-	for (unsigned i = 0; i < e->b->n; i++) {
-		enum emitted how = emit_insn(&t, i, e->b->insn[i].pcoff, &d[i]);
-		if (how != GOES_ON)
-			return how == LEFT_BLOCK ? i + 1 : i;
+	const uint8_t *mem = (const uint8_t *)b->hpc;
+	unsigned room = 0x1000 - (unsigned)(b->hpc & 0xfff), n = 0, off = 0;
+	while (n < JIT_MAX_INSNS && (n < b->n || off + 2 <= room)) {
+		off = n < b->n ? b->insn[n].pcoff : off;
+		uint16_t lo, hi = 0;
+		memcpy(&lo, mem + off, 2);
+		unsigned len = (lo & 3) == 3 ? 4 : 2;
+		if (n >= b->n && off + len > room)
+			break;
+		if (len == 4)
+			memcpy(&hi, mem + off + 2, 2);
+		decode_insn(lo | (uint32_t)hi << 16, &d[n]);
+		pcoff[n++] = (uint16_t)off;
+		off += len;
 	}
-	return e->b->n;
+	pcoff[n] = (uint16_t)(n == b->n ? b->bytes : off);
+	return n;
+}
+
+/* How many of the first `count` instructions in d emit_insn translates
+ * (a dry run into a scratch buffer: the switch there is the one list of
+ * what is translated), and whether the last of those left. */
+static unsigned translated_prefix(const struct emit *e, const struct decoded_insn *d,
+				  unsigned count, bool *left)
+{
+	uint8_t scratch[JIT_BUF_BYTES];
+	struct emit t;
+	new_emit(&t, e->b, e->table, scratch, sizeof(scratch), scratch, scratch);
+	t.n = count;
+	t.pcoff = e->pcoff;
+	t.start = t.loop = scratch;
+	memset(t.host, -1, sizeof(t.host));
+	*left = false;
+	for (unsigned i = 0; i < count; i++) {
+		enum emitted how = emit_insn(&t, i, e->pcoff[i], &d[i]);
+		if (how != GOES_ON) {
+			*left = how == LEFT_BLOCK;
+			return *left ? i + 1 : i;
+		}
+	}
+	return count;
+}
+
+/* At the translation's entry, which a chain or the interpreter enters
+ * having taken b's steps only: take the tail's too, or when the steps
+ * left do not cover them, run b in the interpreter (resume at entry 0,
+ * which gives them back). */
+static void take_tail_steps(struct emit *e)
+{
+	unsigned tail = e->n - e->b->n;
+	if (!tail)
+		return;
+	op_imm32(&e->a, X86_W, 5, R_LEFT, tail);
+	resume_later(e, x86_jump(&e->a, CC_B), 0);
 }
 
 /* The translation of e->b: false when it would resume the interpreter
@@ -1491,41 +1579,39 @@ static bool emit_block(struct emit *e)
 {
 	struct x86 *a = &e->a;
 	const struct block *b = e->b;
-	struct decoded_insn d[BLOCK_MAX_INSNS];
-	for (unsigned i = 0; i < b->n; i++) {
-		const uint8_t *p = (const uint8_t *)b->hpc + b->insn[i].pcoff;
-		uint16_t lo, hi = 0;
-		memcpy(&lo, p, 2);
-		if ((lo & 3) == 3)
-			memcpy(&hi, p + 2, 2);
-		decode_insn(lo | (uint32_t)hi << 16, &d[i]);
-	}
-	unsigned prefix = translated_prefix(e, d);
+	struct decoded_insn d[JIT_MAX_INSNS];
+	uint16_t pcoff[JIT_MAX_INSNS + 1];
+	unsigned count = decode_run(b, d, pcoff);
+	e->pcoff = pcoff;
+	bool left;
+	unsigned prefix = translated_prefix(e, d, count, &left);
 	/* a call, and the interpreter's dispatch to the rest, for a few
 	 * instructions: a loss */
 	if (prefix < b->n && prefix < JIT_MIN_PREFIX)
 		return false;
+	/* past b's end: what it translates, up to the first it does not */
+	e->n = prefix < b->n ? b->n : prefix;
 	map_fixed(e);
 	uint8_t *to_dead = x86_jump(a, -1); /* never run: where jit_kill finds emit_dead */
 	e->start = a->p;
+	take_tail_steps(e);
 	uint8_t *out[JIT_FP_RESUMES];
 	unsigned nout;
 	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
 	for (unsigned k = 0; k < nout; k++)
 		resume_later(e, out[k], 0);
 	e->loop = a->p;
-	enum emitted how = GOES_ON;
 	for (unsigned i = 0; i < prefix; i++) {
 		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
-		how = emit_insn(e, i, b->insn[i].pcoff, &d[i]);
+		emit_insn(e, i, pcoff[i], &d[i]);
 	}
 	if (prefix < b->n)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
-	else if (how == GOES_ON) /* the end entry: carry on at the next pc */
-		leave_to(e, b->bytes, 0);
+	else if (!left) /* the end, or one not translated: carry on there */
+		leave_to(e, pcoff[prefix], 0);
 	for (unsigned k = 0; k < e->nfix; k++)
 		emit_fix(e, k);
-	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per entry */
+	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per instruction */
 		x86_land(a, e->miss[k].at, a->p);
 		if (k + 1 == e->nmiss || e->miss[k + 1].i != e->miss[k].i)
 			resume(e, e->miss[k].i, JIT_EXIT_MISS);
@@ -1552,10 +1638,10 @@ enum jit_result jit_translate(struct jit *j, struct block *table, struct block *
 	if ((pc ^ b->hpc) & 0xfff)
 		return JIT_NOT_TRANSLATED; /* jit_page would be wrong (pc_plus) */
 	uint64_t t0 = now_ns();
-	uint8_t buf[8192]; /* 29 instructions take at most about 2.5 KiB */
+	uint8_t buf[JIT_BUF_BYTES];
 	size_t at = (j->used + 15) & ~(size_t)15;
-	struct emit e = {.a = {buf, buf, buf + sizeof(buf), false}, .b = b, .table = table,
-			 .run_at = j->code + at, .leave = j->leave};
+	struct emit e;
+	new_emit(&e, b, table, buf, sizeof(buf), j->code + at, j->leave);
 	if (!emit_block(&e) || e.a.full)
 		return JIT_NOT_TRANSLATED;
 	size_t len = (size_t)(e.a.p - buf);
