@@ -51,7 +51,9 @@
  * register r lives in host register fixed_host[r] when that is not -1,
  * for the whole stay in translated code, chained blocks included, and
  * in h->x[r] otherwise.  The same mapping for every block is what lets a
- * chain jump straight from one translation into the next.  The enter
+ * chain jump straight from one translation into the next.  (A loop to a
+ * translation's own start may have its own inside it, plan_loop; it
+ * moves back before any exit.)  The enter
  * stub (emit_enter) pushes the callee-saved registers and loads the
  * mapped guest registers; every exit to the interpreter jumps to the
  * leave stub (emit_leave), which writes all of them back to h->x and
@@ -127,6 +129,16 @@ struct emit {
 	const uint8_t *rcx_at;
 	/* the instruction translated after this one, if any (sext_dead) */
 	const struct decoded_insn *next;
+	/* A loop's own mapping (plan_loop): its body keeps the guest
+	 * registers come[k] in come_host[k], the host registers of the fixed
+	 * ones gone[k], which stay in h->x meanwhile; every exit puts the
+	 * fixed mapping back (to_fixed) */
+	bool looped;
+	unsigned ncome, ngone;
+	uint8_t come[NFIXED], gone[NFIXED];
+	int8_t come_host[NFIXED], gone_host[NFIXED];
+	uint32_t written; /* bit r: the translation writes x[r] */
+	uint8_t *short_at; /* take_tail_steps' jump when the steps are too few */
 	/* Last, as new_emit leaves them as they are (16 KiB to zero for
 	 * every translation otherwise): */
 	struct {
@@ -309,6 +321,20 @@ static void set_from(struct emit *e, int w, unsigned rd)
 {
 	if (e->host[rd] != w || !rd)
 		set_x(e, w, rd);
+}
+
+/* Before an exit from a loop with its own mapping (plan_loop): back to
+ * the fixed one, which the code the exit goes to expects.  Moves only:
+ * RAX, RCX and the flags are left as they are. */
+static void to_fixed(struct emit *e)
+{
+	if (!e->looped)
+		return;
+	for (unsigned k = 0; k < e->ncome; k++)
+		if (e->written >> e->come[k] & 1)
+			x86_op(&e->a, X86_W, 0x89, e->come_host[k], R_X, true, 8 * e->come[k]);
+	for (unsigned k = 0; k < e->ngone; k++)
+		x86_op(&e->a, X86_W, 0x8b, e->gone_host[k], R_X, true, 8 * e->gone[k]);
 }
 
 /* RAX = the pc `off` bytes from the block's start.  A pc's offset in its
@@ -703,6 +729,7 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
  * `unrun` instructions of the block after the one leaving. */
 static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 {
+	to_fixed(e);
 	if (!other_page(e, off))
 		chain(e, off, unrun);
 	else if (unrun)
@@ -723,6 +750,7 @@ static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 static void resume(struct emit *e, unsigned i, enum jit_exit_kind why)
 {
 	struct x86 *a = &e->a;
+	to_fixed(e);
 	if (i >= e->b->n) {
 		op_imm32(a, X86_W, 0, R_LEFT, e->n - i);
 		pc_plus(e, e->pcoff[i]);
@@ -1379,6 +1407,7 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
+		to_fixed(e);
 		chain_to_rax(e, JIT_EXIT_JALR);
 		return LEFT_BLOCK;
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
@@ -1570,7 +1599,93 @@ static void take_tail_steps(struct emit *e)
 	if (!tail)
 		return;
 	op_imm32(&e->a, X86_W, 5, R_LEFT, tail);
-	resume_later(e, x86_jump(&e->a, CC_B), 0);
+	e->short_at = x86_jump(&e->a, CC_B); /* resumed before any loop_in */
+}
+
+/* A translation that loops to its own start (a branch back to its first
+ * instruction), with no FP instruction, gets its own mapping for the
+ * loop when that keeps at least LOOP_GAIN more of the loop's register
+ * uses per pass in host registers than the fixed one: the nine host
+ * registers go to its nine most used guest registers, a fixed one among
+ * them keeping its own, and at least LOOP_PER_MOVE more per register it
+ * moves (each costs moves on every entry and exit: with one per move,
+ * bare-metal sort's short loops took 3.8% more host instructions).  The
+ * loop is the translation's first instructions up to its last branch
+ * back to the start (the tail after it runs with the loop's mapping too).
+ * e->host is then that mapping; the code before the loop (loop_in)
+ * moves to it, and every exit moves back (to_fixed). */
+#define LOOP_GAIN 3
+#define LOOP_PER_MOVE 3
+
+static void plan_loop(struct emit *e, const struct decoded_insn *d, unsigned count)
+{
+	unsigned uses[32] = {0}, body = 0;
+	e->written = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if ((d[i].op >= OP_FLW && d[i].op <= OP_FSH) || d[i].op == OP_FP ||
+		    d[i].op == OP_FP_ROUNDING)
+			return;
+		if (d[i].op >= OP_BEQ && d[i].op <= OP_BGEU && e->pcoff[i] + d[i].imm == 0)
+			body = i + 1;
+		struct reg_use u;
+		decode_reg_use(&d[i], &u);
+		e->written |= u.x_written | (d[i].rd ? 1u << d[i].rd : 0);
+	}
+	if (!body)
+		return;
+	for (unsigned i = 0; i < body; i++) {
+		struct reg_use u;
+		decode_reg_use(&d[i], &u);
+		for (unsigned r = 1; r < 32; r++)
+			uses[r] += (u.x_read >> r & 1) + (u.x_written >> r & 1);
+	}
+	/* the nine most used, a fixed one first among equals */
+	bool pick[32] = {false};
+	unsigned gain = 0, moved = 0;
+	for (unsigned k = 0; k < NFIXED; k++) {
+		unsigned best = 0;
+		for (unsigned r = 1; r < 32; r++)
+			if (!pick[r] && uses[r] &&
+			    (!best || uses[r] > uses[best] || (uses[r] == uses[best] && e->host[r] >= 0)))
+				best = r;
+		if (!best)
+			break;
+		pick[best] = true;
+		gain += uses[best];
+		moved += e->host[best] < 0;
+	}
+	for (unsigned k = 0; k < NFIXED; k++)
+		gain -= uses[fixed[k].guest];
+	if ((int)gain < LOOP_GAIN || (int)gain < LOOP_PER_MOVE * (int)moved)
+		return;
+	e->ncome = e->ngone = 0;
+	for (unsigned k = 0; k < NFIXED; k++)
+		if (!pick[fixed[k].guest]) {
+			e->gone[e->ngone] = fixed[k].guest;
+			e->gone_host[e->ngone++] = fixed[k].host;
+		}
+	for (unsigned r = 1; r < 32; r++)
+		if (pick[r] && e->host[r] < 0) {
+			e->come[e->ncome] = (uint8_t)r;
+			e->come_host[e->ncome] = e->gone_host[e->ncome];
+			e->ncome++;
+		}
+	e->ngone = e->ncome; /* a fixed one no other takes the place of stays */
+	for (unsigned k = 0; k < e->ngone; k++)
+		e->host[e->gone[k]] = -1;
+	for (unsigned k = 0; k < e->ncome; k++)
+		e->host[e->come[k]] = e->come_host[k];
+	e->looped = true;
+}
+
+/* Into a loop's own mapping: the fixed registers it drops to h->x, the
+ * ones it keeps in their place from there. */
+static void loop_in(struct emit *e)
+{
+	for (unsigned k = 0; k < e->ngone; k++)
+		x86_op(&e->a, X86_W, 0x89, e->gone_host[k], R_X, true, 8 * e->gone[k]);
+	for (unsigned k = 0; k < e->ncome; k++)
+		x86_op(&e->a, X86_W, 0x8b, e->come_host[k], R_X, true, 8 * e->come[k]);
 }
 
 /* The translation of e->b: false when it would resume the interpreter
@@ -1600,6 +1715,9 @@ static bool emit_block(struct emit *e)
 	jit_fp_preamble(&e->fp, a, d, prefix, out, &nout);
 	for (unsigned k = 0; k < nout; k++)
 		resume_later(e, out[k], 0);
+	plan_loop(e, d, prefix);
+	if (e->looped)
+		loop_in(e);
 	e->loop = a->p;
 	for (unsigned i = 0; i < prefix; i++) {
 		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
@@ -1615,6 +1733,11 @@ static bool emit_block(struct emit *e)
 		x86_land(a, e->miss[k].at, a->p);
 		if (k + 1 == e->nmiss || e->miss[k + 1].i != e->miss[k].i)
 			resume(e, e->miss[k].i, JIT_EXIT_MISS);
+	}
+	if (e->short_at) { /* in the fixed mapping: nothing to move back */
+		x86_land(a, e->short_at, a->p);
+		e->looped = false;
+		resume(e, 0, JIT_EXIT_SAME_PAGE);
 	}
 	x86_land(a, to_dead, a->p);
 	emit_dead(e);
