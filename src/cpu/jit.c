@@ -90,6 +90,8 @@ static bool callee_saved(int reg) { return reg != RSI && reg != R9 && reg != R10
  * loop longer than a block (BLOCK_MAX_INSNS) is one translation that
  * loops in itself. */
 #define JIT_MAX_INSNS 128
+_Static_assert(JIT_MAX_INSNS >= BLOCK_MAX_INSNS && JIT_MAX_INSNS <= 256,
+	       "a translation covers its block, and a site's unrun fits a byte (chain)");
 
 /* The emitter's buffers: JIT_MAX_INSNS instructions take at most about
  * 11 KiB (29 took 2.5) */
@@ -1536,19 +1538,31 @@ static void map_fixed(struct emit *e)
 		e->host[fixed[k].guest] = fixed[k].host;
 }
 
-/* Decode what a translation of b may cover into d and pcoff (struct
- * emit): b's instructions, then those after its end in the same page, up
- * to JIT_MAX_INSNS.  Returns how many.  The tail is read from the page as
- * b's own instructions are: b is current, so the page still holds the
- * bytes of b's generation, and any later write to it (it is all one page)
- * moves that on and drops b with its translation.  Where the tail is of
- * no use (b ends at a jump or at something the JIT leaves to the
- * interpreter) translated_prefix stops before it. */
+/* Instructions after which a tail ends: none of them is translated past,
+ * as none is a block's last but one (block.c, ends_block). */
+static bool ends_tail(enum op op)
+{
+	return op == OP_JAL || op == OP_JALR || op == OP_AMO || op == OP_SYSTEM || op == OP_CBO ||
+	       op == OP_ILLEGAL;
+}
+
+/* Decode what a translation of b covers into d and pcoff (struct emit):
+ * b's instructions, and when the straight-line code after them in the
+ * same page branches back to b's start within JIT_MAX_INSNS (a loop
+ * longer than a block), that code up to the last such branch.  Returns
+ * how many.  A tail that is no loop was measured a loss: translating
+ * more of the code a Linux boot runs a few times cost more than the
+ * chains it saved.  The tail is read from the page as b's own instructions
+ * are: b is current, so the page still holds the bytes of b's
+ * generation, and any later write to it (it is all one page) moves that
+ * on and drops b with its translation. */
 static unsigned decode_run(const struct block *b, struct decoded_insn *d, uint16_t *pcoff)
 {
 	const uint8_t *mem = (const uint8_t *)b->hpc;
-	unsigned room = 0x1000 - (unsigned)(b->hpc & 0xfff), n = 0, off = 0;
+	unsigned room = 0x1000 - (unsigned)(b->hpc & 0xfff), n = 0, off = 0, loop_end = 0;
 	while (n < JIT_MAX_INSNS && (n < b->n || off + 2 <= room)) {
+		if (n && ends_tail((enum op)d[n - 1].op))
+			break;
 		off = n < b->n ? b->insn[n].pcoff : off;
 		uint16_t lo, hi = 0;
 		memcpy(&lo, mem + off, 2);
@@ -1558,11 +1572,18 @@ static unsigned decode_run(const struct block *b, struct decoded_insn *d, uint16
 		if (len == 4)
 			memcpy(&hi, mem + off + 2, 2);
 		decode_insn(lo | (uint32_t)hi << 16, &d[n]);
+		if (((d[n].op >= OP_BEQ && d[n].op <= OP_BGEU) || d[n].op == OP_JAL) &&
+		    (int64_t)off + d[n].imm == 0)
+			loop_end = n + 1;
 		pcoff[n++] = (uint16_t)off;
 		off += len;
 	}
-	pcoff[n] = (uint16_t)(n == b->n ? b->bytes : off);
-	return n;
+	if (loop_end <= b->n) {
+		pcoff[b->n] = b->bytes;
+		return b->n;
+	}
+	pcoff[loop_end] = (uint16_t)(pcoff[loop_end - 1] + d[loop_end - 1].len);
+	return loop_end;
 }
 
 /* How many of the first `count` instructions in d emit_insn translates
