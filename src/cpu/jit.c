@@ -85,10 +85,11 @@ static bool callee_saved(int reg) { return reg != RSI && reg != R9 && reg != R10
  * the interpreter. */
 #define JIT_MIN_PREFIX 4
 
-/* The most instructions one translation covers: its block's, then the
- * straight-line code after them in the same page (decode_run), so that a
- * loop longer than a block (BLOCK_MAX_INSNS) is one translation that
- * loops in itself. */
+/* The most instructions one translation covers: its block's, then, when
+ * the straight-line code after them in the same page branches back to the
+ * block's start, that code up to the branch (decode_run), so that a loop
+ * longer than a block (BLOCK_MAX_INSNS) is one translation that loops in
+ * itself. */
 #define JIT_MAX_INSNS 128
 _Static_assert(JIT_MAX_INSNS >= BLOCK_MAX_INSNS && JIT_MAX_INSNS <= 256,
 	       "a translation covers its block, and a site's unrun fits a byte (chain)");
