@@ -141,6 +141,9 @@ struct emit {
 	uint8_t come[NFIXED], gone[NFIXED];
 	int8_t come_host[NFIXED], gone_host[NFIXED];
 	uint32_t written; /* bit r: the translation writes x[r] */
+	/* and a tenth guest register in R_LEFT, the steps left being in
+	 * h->jit_left meanwhile, or 0 */
+	unsigned lent;
 	uint8_t *short_at; /* take_tail_steps' jump when the steps are too few */
 	/* Last, as new_emit leaves them as they are (16 KiB to zero for
 	 * every translation otherwise): */
@@ -336,8 +339,25 @@ static void to_fixed(struct emit *e)
 	for (unsigned k = 0; k < e->ncome; k++)
 		if (e->written >> e->come[k] & 1)
 			x86_op(&e->a, X86_W, 0x89, e->come_host[k], R_X, true, 8 * e->come[k]);
+	/* before the dropped ones are loaded: the lent one may be one */
+	if (e->lent && e->written >> e->lent & 1)
+		x86_op(&e->a, X86_W, 0x89, R_LEFT, R_X, true, 8 * e->lent);
 	for (unsigned k = 0; k < e->ngone; k++)
 		x86_op(&e->a, X86_W, 0x8b, e->gone_host[k], R_X, true, 8 * e->gone[k]);
+	if (e->lent)
+		x86_op(&e->a, X86_W, 0x8b, R_LEFT, R_X, true, HART_OFF(jit_left));
+}
+
+/* left -= k (ext 5) or left += k (ext 0): in R_LEFT, or in h->jit_left
+ * while a loop lends R_LEFT */
+static void left_op(struct emit *e, unsigned ext, uint32_t k)
+{
+	if (!e->lent) {
+		op_imm32(&e->a, X86_W, ext, R_LEFT, k);
+		return;
+	}
+	x86_op(&e->a, X86_W, 0x81, ext, R_X, true, HART_OFF(jit_left));
+	x86_u32(&e->a, k);
 }
 
 /* RAX = the pc `off` bytes from the block's start.  A pc's offset in its
@@ -1368,9 +1388,9 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	if (off == 0) {
 		/* left += n - i - 1, then if left >= n: left -= n; so
 		 * left -= i + 1 unless that borrows (given back below) */
-		op_imm32(a, X86_W, 5, R_LEFT, i + 1);
+		left_op(e, 5, i + 1);
 		x86_land(a, x86_jump(a, CC_AE), e->loop);
-		op_imm32(a, X86_W, 0, R_LEFT, i + 1);
+		left_op(e, 0, i + 1);
 	}
 	leave_to(e, off, n - i - 1);
 	x86_land(a, not_taken, a->p);
@@ -1699,6 +1719,15 @@ static void plan_loop(struct emit *e, const struct decoded_insn *d, unsigned cou
 	for (unsigned k = 0; k < e->ncome; k++)
 		e->host[e->come[k]] = e->come_host[k];
 	e->looped = true;
+	/* and R_LEFT to the next most used, if used enough */
+	unsigned best = 0;
+	for (unsigned r = 1; r < 32; r++)
+		if (!pick[r] && e->host[r] < 0 && uses[r] > uses[best])
+			best = r;
+	if (best && uses[best] >= LOOP_PER_MOVE) {
+		e->lent = best;
+		e->host[best] = R_LEFT;
+	}
 }
 
 /* Into a loop's own mapping: the fixed registers it drops to h->x, the
@@ -1709,6 +1738,10 @@ static void loop_in(struct emit *e)
 		x86_op(&e->a, X86_W, 0x89, e->gone_host[k], R_X, true, 8 * e->gone[k]);
 	for (unsigned k = 0; k < e->ncome; k++)
 		x86_op(&e->a, X86_W, 0x8b, e->come_host[k], R_X, true, 8 * e->come[k]);
+	if (e->lent) {
+		x86_op(&e->a, X86_W, 0x89, R_LEFT, R_X, true, HART_OFF(jit_left));
+		x86_op(&e->a, X86_W, 0x8b, R_LEFT, R_X, true, 8 * e->lent);
+	}
 }
 
 /* The translation of e->b: false when it would resume the interpreter
