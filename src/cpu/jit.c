@@ -40,7 +40,8 @@
  * every block a same-page link joins, so a link need not set it
  * (page_base) */
 #define R_TLB RDX /* h->data_tlb: nothing in a block can change it */
-#define R_LEFT R11 /* the steps left (moved from RCX, which shifts need) */
+#define R_LEFT R11 /* the steps left (moved from RCX, which shifts need; a loop may
+		     * lend it to a guest register, plan_loop) */
 /* RAX, RCX and R8 are scratch (RDX too, where an instruction loads
  * h->data_tlb into it again after, as MULH and DIV do).  The base, the pc
  * of the block's page, is h->jit_page: it is read far less often than
