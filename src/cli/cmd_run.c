@@ -834,6 +834,9 @@ static enum stop_reason run_guest_loop(struct machine *m, const struct run_optio
 	 * and its descriptors are gone, so the clone leaves it alone. */
 	if (o->record && rec.log && !loop.is_clone)
 		why = finish_recording(&rec, why);
+	if (o->stats)
+		fprintf(stderr, "keel: stats: host slices=%" PRIu64 " polls=%" PRIu64 "\n",
+			loop.slices, loop.polls);
 	host_loop_close(&loop);
 	*loop_out = NULL;
 	if (o->api_sock)

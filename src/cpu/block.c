@@ -123,3 +123,32 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 	block_end_entry(&b->insn[n], off, handlers);
 	return true;
 }
+
+const struct block *block_head(struct block *head, const struct block *b, unsigned m,
+			       const void *const *handlers)
+{
+	head->hpc = b->hpc;
+	head->gen = b->gen;
+	head->n = (uint16_t)m;
+	head->bytes = b->insn[m].pcoff;
+	head->uses = 0;
+	head->op0 = b->op0;
+	head->idle = 0;
+	head->jit = NULL;
+	memcpy(head->insn, b->insn, m * sizeof(b->insn[0]));
+	head->insn[0].run = handlers[b->op0];
+	const uint8_t *mem = (const uint8_t *)b->hpc + b->insn[m - 1].pcoff;
+	uint16_t lo;
+	uint32_t word;
+	memcpy(&lo, mem, 2);
+	if ((lo & 3) == 3)
+		memcpy(&word, mem, 4);
+	else
+		word = lo;
+	struct decoded_insn d;
+	decode_insn(word, &d);
+	block_insn_from(&head->insn[m - 1], &d, handlers);
+	head->insn[m - 1].pcoff = b->insn[m - 1].pcoff;
+	block_end_entry(&head->insn[m], b->insn[m].pcoff, handlers);
+	return head;
+}

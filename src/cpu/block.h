@@ -135,6 +135,16 @@ static inline struct block *block_find(struct block *table, uintptr_t hpc)
  * instruction fits in the page (it crosses into the next one). */
 bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *const *handlers);
 
+/* The first m instructions of block b (0 < m < b->n) as a block of their
+ * own, written into head, for when fewer steps are left than b has (a
+ * slice or a timer deadline ends inside it).  Its entries are b's, but
+ * the first runs its own handler (b->op0: the JIT's take its place in b)
+ * and the last is decoded again from memory (b is current, so memory
+ * holds its bytes) in case it is the first of a fused pair, whose handler
+ * would run the next one too.  Returns head. */
+const struct block *block_head(struct block *head, const struct block *b, unsigned m,
+			       const void *const *handlers);
+
 /* Turn one decoded instruction into a block entry (see struct block_insn). */
 void block_insn_from(struct block_insn *e, const struct decoded_insn *d,
 		     const void *const *handlers);

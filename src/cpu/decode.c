@@ -167,13 +167,6 @@ static enum op decode_32(uint32_t insn, int32_t *imm)
 	}
 }
 
-/* Operations whose only effect is writing rd: with rd = x0 they do
- * nothing at all (loads, jumps and the rest still have effects). */
-static bool only_writes_rd(enum op op)
-{
-	return (op >= OP_LUI && op <= OP_AUIPC) || (op >= OP_ADDI && op <= OP_CZERO_NEZ);
-}
-
 void decode_insn(uint32_t word, struct decoded_insn *d)
 {
 	bool compressed = (word & 3) != 3;
@@ -187,7 +180,7 @@ void decode_insn(uint32_t word, struct decoded_insn *d)
 	enum op op = decode_32(insn, &imm);
 	if (op == OP_ILLEGAL)
 		return;
-	if (only_writes_rd(op) && rd_of(insn) == 0)
+	if (decode_only_writes_rd(op) && rd_of(insn) == 0)
 		op = OP_NOP;
 	d->imm = imm;
 	d->op = (uint8_t)op;

@@ -98,6 +98,13 @@ static inline uint32_t decoded_insn32(const struct decoded_insn *d)
 	return (d->word & 3) == 3 ? d->word : rvc_table[d->word & 0xffff];
 }
 
+/* Operations whose only effect is writing rd: with rd = x0 they do
+ * nothing at all (loads, jumps and the rest still have effects). */
+static inline bool decode_only_writes_rd(enum op op)
+{
+	return (op >= OP_LUI && op <= OP_AUIPC) || (op >= OP_ADDI && op <= OP_CZERO_NEZ);
+}
+
 /* Fill d for the instruction in the low bits of `word` (the low 16 bits
  * alone when bits 1:0 != 3, a compressed instruction).  d->word = word. */
 void decode_insn(uint32_t word, struct decoded_insn *d);

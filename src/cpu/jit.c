@@ -131,6 +131,22 @@ struct emit {
 	unsigned rcx_reg;
 	int32_t rcx_imm;
 	const uint8_t *rcx_at;
+	/* RCX holds some TLB entry's offset at rcx_any_at (any access's, or
+	 * the loop's start's, below) */
+	const uint8_t *rcx_any_at;
+	/* A block that loops to its own start with its first access from the
+	 * register of its last (loop_guess_at): RCX is an entry offset at the
+	 * loop's start on every way there, so that access tries the entry
+	 * the last pass's left in RCX (emit_block, branch) */
+	bool loop_guess;
+	unsigned nslow, nahead; /* in slow[] and ahead[] */
+	/* the block's instructions (emit_block; NULL in translated_prefix's
+	 * dry run), the one being emitted, and how many are translated */
+	const struct decoded_insn *dec;
+	unsigned at, prefix;
+	/* instructions translated with an earlier one (zext_at, lui_addi,
+	 * AUIPC): emit_block passes over them */
+	bool taken[JIT_MAX_INSNS];
 	/* the instruction translated after this one, if any (sext_dead) */
 	const struct decoded_insn *next;
 	/* A loop's own mapping (plan_loop): its body keeps the guest
@@ -146,7 +162,7 @@ struct emit {
 	 * h->jit_left meanwhile, or 0 */
 	unsigned lent;
 	uint8_t *short_at; /* take_tail_steps' jump when the steps are too few */
-	/* Last, as new_emit leaves them as they are (16 KiB to zero for
+	/* Last, as new_emit leaves them as they are (20 KiB to zero for
 	 * every translation otherwise): */
 	struct {
 		uint8_t *at;
@@ -157,6 +173,20 @@ struct emit {
 		int32_t table;
 		unsigned i;
 	} fix[JIT_MAX_INSNS]; /* a tried entry that was not it (emit_fix) */
+	/* the lookups of unlinked sites (chain), emitted after the block's
+	 * code so that they do not sit between its hot instructions */
+	struct {
+		uint8_t *to_slow, *slow, *site;
+		int64_t off;
+		unsigned unrun;
+	} slow[JIT_MAX_INSNS + 1];
+	/* forward branches, whose taken path is emitted after the block's
+	 * code (branch) */
+	struct {
+		uint8_t *at;
+		int64_t off;
+		unsigned unrun;
+	} ahead[JIT_MAX_INSNS];
 };
 
 /* An emitter of b's translation into buf (len bytes), to run at run_at:
@@ -189,14 +219,19 @@ static bool rax_valid(const struct emit *e) { return e->rax_reg && e->rax_at == 
 
 static bool rcx_valid(const struct emit *e) { return e->rcx_at == e->a.p; }
 
+static bool rcx_any(const struct emit *e) { return e->rcx_any_at == e->a.p; }
+
 static bool rax_holds(const struct emit *e, unsigned r) { return r == e->rax_reg && rax_valid(e); }
 
 /* What RAX and RCX held before some code (kept_now) */
 struct kept {
-	bool rax, rcx;
+	bool rax, rcx, rcx_any;
 };
 
-static struct kept kept_now(const struct emit *e) { return (struct kept){rax_valid(e), rcx_valid(e)}; }
+static struct kept kept_now(const struct emit *e)
+{
+	return (struct kept){rax_valid(e), rcx_valid(e), rcx_any(e)};
+}
 
 /* The code emitted since `was` wrote host register `host` (-1: none) and
  * guest register `wrote` (0: none), and left RAX and RCX alone otherwise:
@@ -207,6 +242,8 @@ static void kept(struct emit *e, struct kept was, unsigned wrote, int host)
 		e->rax_at = e->a.p;
 	if (was.rcx && host != RCX && (!wrote || wrote != e->rcx_reg))
 		e->rcx_at = e->a.p;
+	if (was.rcx_any && host != RCX)
+		e->rcx_any_at = e->a.p;
 }
 
 static void rax_is(struct emit *e, unsigned r)
@@ -509,7 +546,9 @@ enum {
 
 /* Leave for the block `off` bytes from this one's start, in the same page
  * (a branch taken, JAL, the end), as the interpreter's JUMP would enter
- * it.  The first time the lookup (find_in_page) finds it translated, the
+ * it.  The site is emitted here; its lookup (chain_slow) after the
+ * block's code, where it does not lengthen the hot path's code.  The
+ * first time the lookup (find_in_page) finds it translated, the
  * translation returns to the interpreter to have this site linked
  * (JIT_EXIT_LINK, jit_link): from then on the site takes the block's
  * steps when the steps left cover it and jumps straight into its
@@ -532,17 +571,30 @@ static void chain(struct emit *e, int64_t off, unsigned unrun)
 	uint8_t *slow = x86_jump(a, -1);
 	if (!a->full && a->p != site + LINK_BYTES)
 		abort(); /* the layout above: a broken invariant */
-	x86_land(a, to_slow, a->p);
-	x86_land(a, slow, a->p);
-	if (unrun)
-		op_imm32(a, X86_W, 0, R_LEFT, unrun);
+	e->slow[e->nslow].to_slow = to_slow;
+	e->slow[e->nslow].slow = slow;
+	e->slow[e->nslow].site = site;
+	e->slow[e->nslow].off = off;
+	e->slow[e->nslow++].unrun = unrun;
+}
+
+/* The lookup of unlinked site k (chain): found, the interpreter links the
+ * site (and runs the target); else it returns to the interpreter's JUMP. */
+static void chain_slow(struct emit *e, unsigned k)
+{
+	struct x86 *a = &e->a;
+	x86_land(a, e->slow[k].to_slow, a->p);
+	x86_land(a, e->slow[k].slow, a->p);
+	if (e->slow[k].unrun)
+		op_imm32(a, X86_W, 0, R_LEFT, e->slow[k].unrun);
 	uint8_t *fail[4];
-	unsigned nfail = find_in_page(e, off, fail);
-	/* found: the interpreter links this site (and runs the target) */
-	pc_plus(e, off);
-	exit_to_link(e, site, JIT_EXIT_LINK);
-	for (unsigned k = 0; k < nfail; k++)
-		x86_land(a, fail[k], a->p);
+	unsigned nfail = find_in_page(e, e->slow[k].off, fail);
+	pc_plus(e, e->slow[k].off);
+	exit_to_link(e, e->slow[k].site, JIT_EXIT_LINK);
+	for (unsigned f = 0; f < nfail; f++)
+		x86_land(a, fail[f], a->p);
+	pc_plus(e, e->slow[k].off);
+	epilogue(e, JIT_EXIT_SAME_PAGE);
 }
 
 /* What a translation's first bytes jump to once jit_kill has cut it off
@@ -754,15 +806,14 @@ static void chain_to_rax(struct emit *e, enum jit_exit_kind why)
 static void leave_to(struct emit *e, int64_t off, unsigned unrun)
 {
 	to_fixed(e);
-	if (!other_page(e, off))
+	if (!other_page(e, off)) {
 		chain(e, off, unrun);
-	else if (unrun)
+		return;
+	}
+	if (unrun)
 		op_imm32(&e->a, X86_W, 0, R_LEFT, unrun);
 	pc_plus(e, off);
-	if (other_page(e, off))
-		chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
-	else
-		epilogue(e, JIT_EXIT_SAME_PAGE);
+	chain_to_rax(e, JIT_EXIT_OTHER_PAGE);
 }
 
 /* Return to the interpreter at instruction i.  An entry of the block
@@ -898,8 +949,12 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 		copy_x(e, X86_W, d, d->rs2); /* C.MV */
 		return;
 	}
-	if ((flags & X86_W) && plain_alu(op) && e->host[d->rd] < 0 && d->rd == d->rs1) {
-		/* op [x + 8rd], rs2: the `op r/m, r` form is the opcode less 2 */
+	if ((flags & X86_W) && plain_alu(op) && e->host[d->rd] < 0 && d->rd == d->rs1 &&
+	    !rax_holds(e, d->rd)) {
+		/* op [x + 8rd], rs2: the `op r/m, r` form is the opcode less 2
+		 * (with rd in RAX already, the op there and a store take no
+		 * more, and leave RAX holding rd for the next reader: add t6,
+		 * t6, s9; lbu t6, 0(t6)) */
 		int r2 = e->host[d->rs2];
 		if (r2 < 0) {
 			get_x(e, X86_W, RAX, d->rs2);
@@ -911,6 +966,17 @@ static void alu_rr(struct emit *e, struct alu op, unsigned flags, const struct d
 		return;
 	}
 	int w = work_reg(e, d, true);
+	int h1 = e->host[d->rs1], h2 = e->host[d->rs2];
+	if ((flags & X86_W) && op.opcode == ALU_ADD.opcode && h1 >= 0 && h2 >= 0 && w != h1 &&
+	    w != h2) {
+		/* both operands in host registers, the sum elsewhere: one LEA
+		 * in place of a move and an add */
+		struct kept was = kept_now(e);
+		x86_op_index(&e->a, X86_W, 0x8d, w, h1, h2, 0);
+		kept(e, was, 0, w);
+		set_from(e, w, d->rd);
+		return;
+	}
 	get_into(e, flags, w, d->rs1);
 	op_x(e, flags, op.opcode, w, d->rs2);
 	if (!(flags & X86_W) && !sext_dead(e, d->rd)) {
@@ -961,6 +1027,29 @@ static void alu_ri(struct emit *e, struct alu op, unsigned flags, const struct d
 	set_from(e, w, d->rd);
 }
 
+/* The entry of the srli rd, rd, k (k >= 32) that makes the slli rd, rs1,
+ * 32 being emitted a zero-extension (shift), or -1: what comes between
+ * (gcc interleaves two such pairs) must neither read nor write rd and
+ * must be ALU operations, which cannot leave the translation, so nothing
+ * sees rd's value in between. */
+static int zext_at(const struct emit *e, unsigned rd)
+{
+	if (!e->dec || !rd)
+		return -1;
+	for (unsigned j = e->at + 1; j < e->prefix; j++) {
+		const struct decoded_insn *n = &e->dec[j];
+		if (n->op == OP_SRLI && n->rd == rd && n->rs1 == rd && (n->imm & 63) >= 32)
+			return (int)j;
+		if (n->op != OP_NOP && !decode_only_writes_rd((enum op)n->op))
+			return -1;
+		struct reg_use u;
+		decode_reg_use(n, &u);
+		if ((u.x_read | u.x_written) & (1u << rd))
+			return -1;
+	}
+	return -1;
+}
+
 /* Shifts and rotates (group /ext): by rs2 (CL, loaded first, so rd may
  * be rs2) or the immediate; the 32-bit forms mask the count to 31 and
  * are sign-extended, as RV64's W forms want, the 64-bit ones to 63.
@@ -976,6 +1065,26 @@ static void shift(struct emit *e, unsigned ext, unsigned flags, bool by_reg,
 	bool sraiw = !by_reg && !(flags & X86_W) && ext == 7;
 	bool slliw = !by_reg && !(flags & X86_W) && ext == 4 && count;
 	int w = work_reg(e, d, false), h1 = e->host[d->rs1];
+	int j = !by_reg && (flags & X86_W) && ext == 4 && count == 32 ? zext_at(e, d->rd) : -1;
+	if (j >= 0) {
+		/* slli rd, rs1, 32; srli rd, rd, k (ZEXT.W, and k > 32 a
+		 * field): rs1's low half zero-extended by a 32-bit move, then
+		 * shifted right by k - 32; rd's value in between is never seen */
+		const struct decoded_insn *n = &e->dec[j];
+		struct kept was = kept_now(e);
+		if (w == h1)
+			x86_op(&e->a, 0, 0x8b, w, w, false, 0);
+		else
+			get_x(e, 0, w, d->rs1);
+		kept(e, was, 0, w);
+		was = kept_now(e);
+		if ((n->imm & 63) > 32)
+			shift_imm(&e->a, X86_W, 5, w, (unsigned)(n->imm & 63) - 32);
+		kept(e, was, 0, w);
+		set_from(e, w, d->rd);
+		e->taken[j] = true;
+		return;
+	}
 	if (!by_reg && (flags & X86_W) && ext == 4 && count >= 1 && count <= 3 && h1 >= 0 &&
 	    w != h1) { /* SLLI into another register: lea w, [rs1 * 2^count] */
 		struct kept was = kept_now(e);
@@ -1306,12 +1415,13 @@ static void memory(struct emit *e, unsigned i, const struct decoded_insn *d)
 		int w = d->rd && e->host[d->rd] >= 0 ? e->host[d->rd] : RAX;
 		mem_access(a, form[d->op].flags, form[d->op].opcode, w, index, d->imm);
 		set_from(e, w, d->rd);
+		e->rcx_any_at = a->p;
 		if (d->rd == d->rs1)
 			return; /* the next access from rs1 is elsewhere */
 	}
 	e->rcx_reg = d->rs1; /* for the next access (tlb_lookup) */
 	e->rcx_imm = d->imm;
-	e->rcx_at = a->p;
+	e->rcx_at = e->rcx_any_at = a->p;
 }
 
 /* FLH, FLW, FLD and their stores, as exec.c's FP_LOAD and op_fsh, op_fsw, op_fsd: with
@@ -1382,11 +1492,24 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	/* RAX and RCX are left alone on the way not taken */
 	kept(e, was, 0, -1);
 	was = kept_now(e);
+	bool rcx_entry = rcx_any(e);
+	int64_t off = (int64_t)pcoff + d->imm;
+	if (off > 0) {
+		/* Forward: mostly not taken in compiled code (a loop's exit,
+		 * an if's skip), so the way on falls through, and the taken
+		 * path's exit is emitted after the block's code (emit_block) */
+		e->ahead[e->nahead].at = x86_jump(a, cc);
+		e->ahead[e->nahead].off = off;
+		e->ahead[e->nahead++].unrun = n - i - 1;
+		kept(e, was, 0, -1);
+		return;
+	}
 	unsigned held = e->rax_reg, held_rcx = e->rcx_reg;
 	int32_t held_imm = e->rcx_imm;
 	uint8_t *not_taken = x86_jump(a, cc ^ 1); /* x86 pairs each condition with its negation */
-	int64_t off = (int64_t)pcoff + d->imm;
 	if (off == 0) {
+		if (e->loop_guess && !rcx_entry) /* any entry's offset */
+			op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 		/* left += n - i - 1, then if left >= n: left -= n; so
 		 * left -= i + 1 unless that borrows (given back below) */
 		left_op(e, 5, i + 1);
@@ -1401,6 +1524,30 @@ static void branch(struct emit *e, enum x86_cc cc, unsigned i, unsigned pcoff,
 	kept(e, was, 0, -1);
 }
 
+/* Whether n is addi rd, rd, imm (or with w, addiw): what a LUI or AUIPC
+ * of rd and the next instruction build together (LI of a 32-bit
+ * constant, LA), which is then emitted as one (`taken`). */
+static bool adds_to(const struct decoded_insn *n, unsigned rd, bool w)
+{
+	return n && n->rd == rd && n->rs1 == rd && (n->op == OP_ADDI || (w && n->op == OP_ADDIW));
+}
+
+/* The value LUI d writes, or with the ADDI[W] after it (adds_to) the
+ * value of both when that fits a sign-extended 32-bit immediate */
+static int64_t lui_addi(struct emit *e, const struct decoded_insn *d)
+{
+	const struct decoded_insn *n = e->next;
+	if (!adds_to(n, d->rd, true))
+		return d->imm;
+	int64_t v = (int64_t)d->imm + n->imm; /* not in int: that can overflow */
+	if (n->op == OP_ADDIW)
+		v = (int32_t)(uint32_t)v;
+	if (v != (int32_t)v)
+		return d->imm;
+	e->taken[n - e->dec] = true;
+	return v;
+}
+
 /* Emit instruction d, entry i of the block, pcoff bytes into it. */
 static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 			      const struct decoded_insn *d)
@@ -1412,28 +1559,42 @@ static enum emitted emit_insn(struct emit *e, unsigned i, unsigned pcoff,
 		if (d->rd) {
 			struct kept was = kept_now(e);
 			op_x(e, X86_W, 0xc7, 0, d->rd);
-			x86_u32(a, (uint32_t)d->imm);
+			x86_u32(a, (uint32_t)lui_addi(e, d));
 			kept(e, was, d->rd, -1);
 		}
 		break;
 	case OP_AUIPC:
-		if (d->rd)
-			set_pc_plus(e, d->rd, (int64_t)pcoff + d->imm);
+		if (d->rd) {
+			int64_t off = (int64_t)pcoff + d->imm;
+			if (adds_to(e->next, d->rd, false)) { /* LA: the pc and the offset in one */
+				off += e->next->imm;
+				e->taken[e->next - e->dec] = true;
+			}
+			set_pc_plus(e, d->rd, off);
+		}
 		break;
 	case OP_JAL:
 		if (d->rd) /* not for J */
 			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
 		leave_to(e, (int64_t)pcoff + d->imm, 0);
 		return LEFT_BLOCK;
-	case OP_JALR:
-		get_x(e, X86_W, RCX, d->rs1); /* before rd is written: rd may be rs1 */
+	case OP_JALR: {
+		/* the target from rs1 before rd is written (rd may be rs1):
+		 * straight from its host register when the link does not
+		 * overwrite it (jr a5, a jump table's), else a copy in RCX */
+		int base = e->host[d->rs1];
+		if (base < 0 || (d->rd && d->rd == d->rs1)) {
+			get_x(e, X86_W, RCX, d->rs1);
+			base = RCX;
+		}
 		if (d->rd)
 			set_pc_plus(e, d->rd, (int64_t)pcoff + d->len);
-		x86_op(a, X86_W, 0x8d, RAX, RCX, true, d->imm); /* lea rax, [rcx + imm] */
+		x86_op(a, X86_W, 0x8d, RAX, base, true, d->imm); /* lea rax, [rs1 + imm] */
 		op_imm32(a, X86_W, 4, RAX, ~1u);
 		to_fixed(e);
 		chain_to_rax(e, JIT_EXIT_JALR);
 		return LEFT_BLOCK;
+	}
 	case OP_BEQ: branch(e, CC_E, i, pcoff, d); break;
 	case OP_BNE: branch(e, CC_NE, i, pcoff, d); break;
 	case OP_BLT: branch(e, CC_L, i, pcoff, d); break;
@@ -1745,6 +1906,32 @@ static void loop_in(struct emit *e)
 	}
 }
 
+/* Whether the block's loop (a branch back to its start among its first
+ * `prefix` instructions) should start with RCX the entry of the last
+ * load or store before that branch: when the first one is from the same
+ * register, at an offset near enough for tlb_lookup to try that entry (a
+ * pointer walked a few bytes a pass: sort's partition scans).  Returns
+ * that last one. */
+static const struct decoded_insn *loop_guess_at(const struct emit *e,
+						 const struct decoded_insn *d, unsigned prefix)
+{
+	const struct decoded_insn *first = NULL, *last = NULL;
+	bool loops = false;
+	for (unsigned i = 0; i < prefix && !loops; i++) {
+		if (d[i].op >= OP_LB && d[i].op <= OP_SD) {
+			if (!first)
+				first = &d[i];
+			last = &d[i];
+		}
+		loops = d[i].op >= OP_BEQ && d[i].op <= OP_BGEU &&
+			(int64_t)e->pcoff[i] + d[i].imm == 0;
+	}
+	if (!loops || !first || first->rs1 != last->rs1 || !first->rs1)
+		return NULL;
+	int64_t near = (int64_t)first->imm - last->imm;
+	return near > -2048 && near < 2048 ? last : NULL;
+}
+
 /* The translation of e->b: false when it would resume the interpreter
  * within its first few instructions (JIT_MIN_PREFIX). */
 static bool emit_block(struct emit *e)
@@ -1775,15 +1962,39 @@ static bool emit_block(struct emit *e)
 	plan_loop(e, d, prefix);
 	if (e->looped)
 		loop_in(e);
+	const struct decoded_insn *last = loop_guess_at(e, d, prefix);
+	e->loop_guess = last != NULL;
+	if (e->loop_guess) /* RCX any entry's offset on the way in */
+		op_imm32(a, 0, 4, RCX, (TLB_ENTRIES - 1) << 4);
 	e->loop = a->p;
+	if (e->loop_guess) { /* and the last pass's on the way round */
+		e->rcx_reg = last->rs1;
+		e->rcx_imm = last->imm;
+		e->rcx_at = e->rcx_any_at = a->p;
+	}
+	e->dec = d;
+	e->prefix = prefix;
 	for (unsigned i = 0; i < prefix; i++) {
-		e->next = i + 1 < prefix ? &d[i + 1] : NULL;
+		if (e->taken[i])
+			continue;
+		unsigned after = i + 1;
+		while (after < prefix && e->taken[after])
+			after++;
+		e->next = after < prefix ? &d[after] : NULL;
+		e->at = i;
 		emit_insn(e, i, pcoff[i], &d[i]);
 	}
 	if (prefix < b->n)
 		resume(e, prefix, JIT_EXIT_UNTRANSLATED);
 	else if (!left) /* the end, or one not translated: carry on there */
 		leave_to(e, pcoff[prefix], 0);
+	e->rax_at = e->rcx_at = NULL; /* what follows is reached by jumps */
+	for (unsigned k = 0; k < e->nahead; k++) { /* forward branches taken */
+		x86_land(a, e->ahead[k].at, a->p);
+		leave_to(e, e->ahead[k].off, e->ahead[k].unrun);
+	}
+	for (unsigned k = 0; k < e->nslow; k++)
+		chain_slow(e, k);
 	for (unsigned k = 0; k < e->nfix; k++)
 		emit_fix(e, k);
 	for (unsigned k = 0; k < e->nmiss; k++) { /* one resume per instruction */

@@ -37,11 +37,15 @@ static void restart_pacing(struct host_loop *l)
 	l->mtime_origin = hart_mtime(&l->m->hart);
 }
 
-/* The mtime that wall time has reached since pacing last restarted. */
+/* The mtime that wall time had reached at host seconds `wall`, or now. */
+static uint64_t mtime_at(const struct host_loop *l, double wall)
+{
+	return l->mtime_origin + (uint64_t)((wall - l->wall_origin) * VCLOCK_TIMEBASE_HZ);
+}
+
 static uint64_t wall_mtime(const struct host_loop *l)
 {
-	double elapsed = wall_seconds() - l->wall_origin;
-	return l->mtime_origin + (uint64_t)(elapsed * VCLOCK_TIMEBASE_HZ);
+	return mtime_at(l, wall_seconds());
 }
 
 static uint64_t mtime_now(const struct host_loop *l)
@@ -371,14 +375,35 @@ void host_loop_flush(struct host_loop *l)
  * under HTTP load (bench/record-bench). */
 #define CATCH_UP_TICKS (VCLOCK_TIMEBASE_HZ / 50) /* 20 ms */
 
-static void catch_up(struct host_loop *l)
+static void catch_up(struct host_loop *l, double wall)
 {
 	if (!l->sleep_when_idle || !l->catch_up)
 		return;
-	uint64_t now = wall_mtime(l);
+	uint64_t now = mtime_at(l, wall);
 	uint64_t cur = mtime_now(l);
 	if (now > cur + CATCH_UP_TICKS)
 		machine_adjust_time(l->m, now - cur);
+}
+
+/* Whether to poll the host's descriptors after a slice that ended at host
+ * seconds `wall` (host_loop.h).  A guest running flat out ends a slice every 15-65 us
+ * (SLICE_INSNS at 1-4 G instructions a second with the JIT), and a poll()
+ * of the console costs 0.3-0.5 us through the seccomp filter: about 1.5%
+ * of kbench sha256's time in the Linux guest (docs/cpu.md).  With only the
+ * console and the control socket to watch, a busy guest's loop looks every
+ * POLL_GAP_S instead, so a key typed then waits at most that much longer
+ * for its slice boundary (when it lands is the host's timing either way,
+ * and a recording logs it).  Slirp's timers and packets and the shield's
+ * trials keep a poll after every slice. */
+#define POLL_GAP_S 200e-6
+
+bool host_loop_poll_due(struct host_loop *l, enum stop_reason why, double wall)
+{
+	if (why == STOP_BUDGET && !l->m->has_slirp && !l->shield &&
+	    wall - l->last_poll < POLL_GAP_S)
+		return false;
+	l->last_poll = wall;
+	return true;
 }
 
 /* The parent's terminal is not a clone's: no raw mode to undo, no Ctrl-a,
@@ -457,8 +482,12 @@ enum stop_reason host_loop_run(struct host_loop *l)
 			flush_out(l);
 			return why;
 		}
-		catch_up(l);
-		if (wait_input(l, 0) || l->in_len)
+		double wall = wall_seconds();
+		catch_up(l, wall);
+		l->slices++;
+		bool polled = host_loop_poll_due(l, why, wall);
+		l->polls += polled;
+		if ((polled && wait_input(l, 0)) || l->in_len)
 			deliver_input(l);
 		machine_deliver_net(m);
 		if (l->quit) {

@@ -30,6 +30,8 @@ struct host_loop {
 	uint8_t in[HOST_IN_BUF]; /* typed, not yet accepted by the guest */
 	size_t in_len;
 	double wall_origin; /* host seconds when virtual time was mtime_origin */
+	double last_poll; /* host seconds at the last poll after a slice */
+	uint64_t slices, polls; /* slices run, and polls after them (--stats) */
 	uint64_t mtime_origin;
 	/* The control socket (NULL: none), served between slices. */
 	struct api_server *api;
@@ -53,6 +55,13 @@ struct host_loop {
 	void (*idle_hook)(void *opaque);
 	void *idle_opaque;
 };
+
+/* Whether the loop polls the host's descriptors after a slice that ended
+ * with `why` at host seconds `wall` (wall_seconds' clock); if so, notes it
+ * as the last poll.  A busy guest's slices (STOP_BUDGET) poll only every
+ * 200 us when nothing but the console and the control socket is watched
+ * (host_loop.c says why). */
+bool host_loop_poll_due(struct host_loop *l, enum stop_reason why, double wall);
 
 /* Set up the console on stdin/stdout.  `m->cfg.console_write` must be
  * host_loop_console_write with this loop as opaque. */

@@ -783,6 +783,28 @@ static void test_cache_neighbours_keep_their_slots(void **state)
 		assert_in_range(js->exits[JIT_EXIT_OTHER_PAGE], 0, 2);
 }
 
+/* A block built where both slots of its pair are empty takes the first,
+ * where every lookup (the interpreter's dispatch, the JIT's) looks first:
+ * it took the partner, and each lookup of it compared twice. */
+static void test_new_block_takes_first_slot(void **state)
+{
+	struct machine *m = *state;
+	uint64_t x = CODE_BASE + 0x3100;
+	struct code c = code_at(m, x);
+	emit(&c, addi(A0, A0, 7));
+	emit(&c, jal(ZERO, 8));
+	emit(&c, addi(A0, A0, 100)); /* jumped over: another block */
+	uint64_t halt = emit_halt(&c);
+	run_from(m, x, 100);
+	assert_int_equal(m->hart.pc, halt);
+	assert_int_equal(m->hart.x[A0], 7);
+	uintptr_t hpc = (uintptr_t)bus_ram_ptr(&m->bus, x, 4, false);
+	assert_true(hpc != 0);
+	struct block *first = block_slot(m->hart.blocks, hpc);
+	assert_true(first->hpc == hpc);
+	assert_true(block_partner(m->hart.blocks, first)->hpc != hpc);
+}
+
 /* A translated block that is no longer run gives its slot up
  * (docs/cpu.md, "Replacement"): S runs until it is translated, then B,
  * whose first slot is S's, and C, whose first slot is S's partner, take
@@ -1291,6 +1313,42 @@ static void test_icount_budget_exact(void **state)
 	assert_int_equal(m->hart.pc, CODE_BASE + 40);
 }
 
+/* A budget that ends inside a block (a slice's or a timer deadline's end)
+ * runs the block's first instructions as a block of their own (block.c,
+ * block_head): ADDI pairs are fused, so every odd budget cuts a pair in
+ * two, and with the JIT the block's first entry is its translation's.
+ * Nothing is built for the pcs it stops between: one instruction at a
+ * time, each step built a block at the next pc (11 built, not 1). */
+static void test_budget_ends_inside_block(void **state)
+{
+	struct machine *m = *state;
+	enum { N = 11 };
+	struct code c = code_at(m, CODE_BASE);
+	for (int i = 0; i < N; i++)
+		emit(&c, addi(A0 + i % 6, A0 + i % 6, 1 << i));
+	uint64_t halt = emit_halt(&c);
+	run_from(m, CODE_BASE, N + 1); /* the whole block once: translated, with the JIT */
+	assert_int_equal(m->hart.pc, halt);
+	const struct block_stats *bs = hart_block_stats(&m->hart);
+	assert_non_null(bs);
+	uint64_t built = bs->built;
+	for (unsigned k = 1; k <= N; k++) {
+		for (int r = 0; r < 6; r++)
+			m->hart.x[A0 + r] = 0;
+		uint64_t icount = m->hart.icount;
+		run_from(m, CODE_BASE, k);
+		assert_int_equal(m->hart.icount, icount + k);
+		assert_int_equal(m->hart.pc, CODE_BASE + 4 * k);
+		for (int r = 0; r < 6; r++) {
+			uint64_t want = 0;
+			for (unsigned i = r; i < k; i += 6)
+				want += 1u << i;
+			assert_int_equal(m->hart.x[A0 + r], want);
+		}
+	}
+	assert_int_equal(bs->built, built);
+}
+
 /* keel (docs/cpu.md): a step is a retired instruction or a trap; hart_run
  * consumes exactly `budget` steps, and icount counts only the retired
  * ones. */
@@ -1533,6 +1591,7 @@ int main(void)
 		VM_TEST(test_patch_compressed),
 		VM_TEST(test_cache_slot_aliasing),
 		VM_TEST(test_cache_neighbours_keep_their_slots),
+		VM_TEST(test_new_block_takes_first_slot),
 		VM_TEST(test_idle_translation_gives_way),
 		VM_TEST(test_decode_cache_off),
 		VM_TEST(test_fetch_across_page_bare),
@@ -1553,6 +1612,7 @@ int main(void)
 		VM_TEST(test_sc_other_address_fails),
 		VM_TEST(test_trap_clears_reservation),
 		VM_TEST(test_icount_budget_exact),
+		VM_TEST(test_budget_ends_inside_block),
 		VM_TEST(test_icount_trap_not_counted),
 		VM_TEST(test_minstret_counts_retired),
 		VM_TEST(test_faults_not_counted),
