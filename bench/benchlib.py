@@ -35,8 +35,11 @@ CROSS_CC = os.environ.get("CROSS", "riscv64-linux-gnu-") + "gcc"
 # Bump when the archive layout below changes: it is part of the cache key.
 INITRAMFS_RECIPE = 1
 
-# Keel/QEMU wall-time ratio each group should stay under (issue 6).
-TARGETS = {"int": 3.0, "mem": 3.0, "fp": 3.0, "sys": 1.5, "boot": 1.5}
+# Keel/QEMU wall-time ratio each group should stay under: issue 19's
+# (every group at or below QEMU's time, the integer group at 0.7 of it).
+# Issue 6's were 3.0 for int, mem and fp and 1.5 for sys and boot, from
+# the interpreter's days.
+TARGETS = {"int": 0.7, "mem": 1.0, "fp": 1.0, "sys": 1.0, "boot": 1.0, "loop": 1.0}
 
 
 class Workload:

@@ -281,6 +281,9 @@ struct hart {
 	/* While translated code runs: the pc of the start of the running
 	 * block's page (jit.c, page_base).  Never saved. */
 	uint64_t jit_page;
+	/* While a loop's translation lends the register of the steps left to
+	 * a guest register: the steps left (jit.c, plan_loop).  Never saved. */
+	uint64_t jit_left;
 	uint8_t jit_exit_kind; /* why it returned (enum jit_exit_kind), for --stats */
 	/* With JIT_EXIT_LINK: the site to link and the block it found. */
 	uint8_t *jit_link_site;

@@ -11,6 +11,14 @@
  *     2i + 1 and `left` unchanged.  The interpreter then runs entry i and
  *     on, with the accounting it does for any block it has entered.
  *
+ * A translation may cover more than its block: a loop longer than a
+ * block goes on past the block's end to its branch back (jit.c,
+ * decode_run).  It takes those steps itself when entered, and gives them
+ * back on any exit from the block's own instructions; an exit from the
+ * instructions past the block, which are no entries of it, returns their
+ * pc, as a jump there would, and the interpreter finds or builds a block
+ * there.
+ *
  * So translated code never traps, calls out or reads anything but guest
  * registers (with fflags, mstatus.FS and MXCSR as fpu.c keeps them:
  * jit_fp.h), the data TLB and RAM through it; every slow path, trap and
