@@ -56,6 +56,27 @@ static void flush_page(struct tlb *t, uint64_t va)
 	}
 }
 
+/* Forget every global walk (hart.h, struct global_walk). */
+static void flush_global(struct hart *h)
+{
+	h->global_gen++;
+	h->global_super_lo = UINT64_MAX;
+	h->global_super_hi = 0;
+}
+
+/* Forget the global walk of va's page, or all of them when va may lie in
+ * a superpage one came from. */
+static void flush_global_page(struct hart *h, uint64_t va)
+{
+	if (va >= h->global_super_lo && va <= h->global_super_hi) {
+		flush_global(h);
+		return;
+	}
+	struct global_walk *g = &h->global_walks[(va >> 12) % GLOBAL_WALKS];
+	if (g->tag == (va & PAGE_MASK))
+		g->gen = 0;
+}
+
 /* The TLBs that may hold entries: M's and every space's in use. */
 static size_t live_tlbs(struct hart *h, struct tlb **out)
 {
@@ -80,6 +101,7 @@ void hart_flush_tlb(struct hart *h)
 	size_t n = live_tlbs(h, t);
 	for (size_t i = 0; i < n; i++)
 		flush(t[i]);
+	flush_global(h);
 }
 
 void hart_flush_translations(struct hart *h)
@@ -87,6 +109,7 @@ void hart_flush_translations(struct hart *h)
 	for (int i = 0; i < TLB_SPACES; i++)
 		if (h->spaces[i].satp != TLB_SPACE_FREE)
 			flush_space(&h->spaces[i]);
+	flush_global(h);
 }
 
 void hart_sfence_vma(struct hart *h, bool one_va, uint64_t va, bool one_asid, uint64_t asid)
@@ -95,7 +118,14 @@ void hart_sfence_vma(struct hart *h, bool one_va, uint64_t va, bool one_asid, ui
 	 * translations, global mappings included: dropping them with the
 	 * ASID's own is more than the fence must do, which is allowed.  A
 	 * space of another ASID keeps its copies of global mappings, which
-	 * the fence need not drop either. */
+	 * the fence need not drop either.  Nor need the ASID form drop the
+	 * global walks every space shares; the form for every ASID does. */
+	if (!one_asid) {
+		if (one_va)
+			flush_global_page(h, va);
+		else
+			flush_global(h);
+	}
 	for (int i = 0; i < TLB_SPACES; i++) {
 		struct tlb_space *s = &h->spaces[i];
 		if (s->satp == TLB_SPACE_FREE || (one_asid && SATP_ASID(s->satp) != (asid & 0xffff)))
@@ -174,6 +204,7 @@ void hart_init(struct hart *h, struct bus *bus, const struct vclock *clock, uint
 		for (int k = 0; k < 3; k++)
 			h->spaces[i].tlbs[k].nfilled = TLB_FILL_LOG + 1;
 	}
+	flush_global(h); /* generation 1: the zeroed entries are invalid */
 	h->bus = bus;
 	h->clock = clock;
 	h->mhartid = hartid;

@@ -116,6 +116,21 @@ struct tlb_space {
 	struct tlb tlbs[3];
 };
 
+/* The walks that ended at a global leaf (PTE G), which every address
+ * space shares (docs/cpu.md, "Global walks"): Linux's kernel mappings,
+ * walked once instead of once in each new address space.  Entry i holds
+ * the va page with (va >> 12) % GLOBAL_WALKS == i; valid while gen equals
+ * the hart's global_gen. */
+#define GLOBAL_WALKS 1024
+struct global_walk {
+	uint64_t tag; /* the virtual page address */
+	uint64_t pte; /* the leaf as the walk left it (A and D set as needed) */
+	uint64_t pa; /* the physical address of the 4 KiB page */
+	uint64_t page_bytes; /* the leaf's page size, for tlb_fill */
+	uint64_t gen;
+	uint64_t mode; /* satp's MODE field when walked */
+};
+
 #define PMP_ENTRIES 16
 
 /* A decoded instruction (cpu/decode.h): `word` holds the bits decoded (a
@@ -216,6 +231,13 @@ struct hart {
 	/* The entries that match anything, in priority order: every walk
 	 * checks each PTE read, and firmware leaves most entries off. */
 	uint8_t pmp_used[PMP_ENTRIES], pmp_nused;
+	/* The last PMP decision's window (mmu.c, pmp_allows): every access
+	 * inside [pmp_win_lo, pmp_win_hi) is decided by the same entry,
+	 * pmp_win_cfg's (or by none when it is -1), since no entry before it
+	 * touches the window.  A page walk checks each PTE read, nearly all
+	 * in one window.  Emptied (lo > hi) by pmp_update, never saved. */
+	uint64_t pmp_win_lo, pmp_win_hi;
+	int pmp_win_cfg;
 
 	/* LR/SC: one reservation, set by LR on an aligned address and cleared by
 	 * SC (success or failure), by any trap entry and by xRET.  A store by the
@@ -235,6 +257,11 @@ struct hart {
 	struct tlb_space spaces[TLB_SPACES];
 	struct tlb_space *space; /* the one for satp */
 	uint64_t tlb_clock; /* satp writes so far, for choosing a space to reuse */
+	struct global_walk global_walks[GLOBAL_WALKS];
+	/* the generation of valid global_walks, >= 1; a flush adds one.
+	 * [global_super_lo, global_super_hi]: the virtual range of the
+	 * superpages among them (lo > hi: none) */
+	uint64_t global_gen, global_super_lo, global_super_hi;
 
 	/* Decoded blocks (cpu/block.h), BLOCK_TABLE_SIZE of them, or NULL:
 	 * then every instruction is decoded where it runs and executed alone

@@ -22,6 +22,7 @@
 #define PTE_W (1ULL << 2)
 #define PTE_X (1ULL << 3)
 #define PTE_U (1ULL << 4)
+#define PTE_G (1ULL << 5)
 #define PTE_A (1ULL << 6)
 #define PTE_D (1ULL << 7)
 #define PTE_PPN_SHIFT 10
@@ -97,6 +98,8 @@ void pmp_update(struct hart *h)
 {
 	h->pmp_active = false;
 	h->pmp_nused = 0;
+	h->pmp_win_lo = 1;
+	h->pmp_win_hi = 0;
 	for (int i = 0; i < PMP_ENTRIES; i++) {
 		h->pmp_lo[i] = 1;
 		h->pmp_hi[i] = 0;
@@ -107,12 +110,42 @@ void pmp_update(struct hart *h)
 	}
 }
 
-bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv)
+/* The decision of the entry with config `cfg` that matched the whole
+ * access, or of no entry when cfg is -1. */
+static bool pmp_decide(int cfg, enum access_type type, int priv)
 {
-	if (!h->pmp_active)
-		return true;
 	static const uint8_t need[3] = {PMP_R, PMP_W, PMP_X};
-	uint64_t end = pa + size;
+	if (cfg < 0)
+		return priv == PRIV_M;
+	if (priv == PRIV_M && !(cfg & PMP_L))
+		return true;
+	return (cfg & need[type]) != 0;
+}
+
+/* Remember [lo, hi), less the entries before used[k] (all of them miss
+ * [pa, end), so each lies wholly below pa or at or above end), as the
+ * window in which the entry used[k] (none when k == nused) decides. */
+static void pmp_remember(struct hart *h, unsigned k, uint64_t lo, uint64_t hi, int cfg,
+			 uint64_t pa)
+{
+	for (unsigned j = 0; j < k; j++) {
+		unsigned e = h->pmp_used[j];
+		if (h->pmp_hi[e] <= pa) {
+			if (h->pmp_hi[e] > lo)
+				lo = h->pmp_hi[e];
+		} else if (h->pmp_lo[e] < hi) {
+			hi = h->pmp_lo[e];
+		}
+	}
+	h->pmp_win_lo = lo;
+	h->pmp_win_hi = hi;
+	h->pmp_win_cfg = cfg;
+}
+
+static bool pmp_allows_slow(struct hart *h, uint64_t pa, uint64_t end, enum access_type type,
+			    int priv)
+{
+	bool wraps = end <= pa; /* never remembered: a window ends at or below UINT64_MAX */
 	for (unsigned k = 0; k < h->pmp_nused; k++) {
 		unsigned i = h->pmp_used[k];
 		uint64_t lo = h->pmp_lo[i], hi = h->pmp_hi[i];
@@ -120,12 +153,23 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_ty
 			continue; /* no byte matches */
 		if (pa < lo || end > hi)
 			return false; /* a partial match fails the access */
-		uint8_t cfg = h->pmpcfg[i];
-		if (priv == PRIV_M && !(cfg & PMP_L))
-			return true;
-		return (cfg & need[type]) != 0;
+		if (!wraps)
+			pmp_remember(h, k, lo, hi, h->pmpcfg[i], pa);
+		return pmp_decide(h->pmpcfg[i], type, priv);
 	}
-	return priv == PRIV_M;
+	if (!wraps)
+		pmp_remember(h, h->pmp_nused, 0, UINT64_MAX, -1, pa);
+	return pmp_decide(-1, type, priv);
+}
+
+bool pmp_allows(struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv)
+{
+	if (!h->pmp_active)
+		return true;
+	uint64_t end = pa + size;
+	if (pa >= h->pmp_win_lo && end <= h->pmp_win_hi && end > pa)
+		return pmp_decide(h->pmp_win_cfg, type, priv);
+	return pmp_allows_slow(h, pa, end, type, priv);
 }
 
 /* ---- page-table walk ---- */
@@ -166,7 +210,7 @@ static bool pte_bits_valid(const struct hart *h, uint64_t pte)
  * debuggers) and skips permission checks.  *page_bytes is the size of the
  * page the leaf maps (a superpage's or a NAPOT page's). */
 static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bool update,
-		uint64_t *pa, uint64_t *page_bytes)
+		uint64_t *pa, uint64_t *page_bytes, uint64_t *leaf)
 {
 	unsigned mode = (unsigned)(h->satp >> 60);
 	int levels = mode == SATP_MODE_SV48 ? 4 : 3;
@@ -208,7 +252,9 @@ static int walk(struct hart *h, uint64_t va, enum access_type type, int priv, bo
 				if (!pmp_allows(h, pte_addr, 8, ACCESS_WRITE, PRIV_S) ||
 				    bus_write(h->bus, pte_addr, 8, pte | want))
 					return raise(h, access_fault_cause[type], va);
+				pte |= want;
 			}
+			*leaf = pte;
 		}
 		uint64_t offset_mask = (PAGE_SIZE << (9 * level)) - 1;
 		*pa = ((ppn << 12) & ~offset_mask) | (va & offset_mask);
@@ -224,13 +270,55 @@ static bool translation_on(const struct hart *h, int priv)
 	return priv != PRIV_M && mode != SATP_MODE_BARE;
 }
 
+/* The global walk of va's page (hart.h, struct global_walk) when there is
+ * one and its leaf allows the access without a change to A or D: then
+ * *pa and *page_bytes are what walking again would give, unless the guest
+ * changed a global mapping without the SFENCE.VMA the spec asks for. */
+static bool global_hit(struct hart *h, uint64_t va, enum access_type type, int priv,
+		       uint64_t *pa, uint64_t *page_bytes)
+{
+	const struct global_walk *g = &h->global_walks[(va >> 12) % GLOBAL_WALKS];
+	if (g->gen != h->global_gen || g->tag != (va & PAGE_MASK) || g->mode != h->satp >> 60)
+		return false;
+	uint64_t want = PTE_A | (type == ACCESS_WRITE ? PTE_D : 0);
+	if ((g->pte & want) != want || !leaf_permits(h, g->pte, type, priv))
+		return false; /* the walk sets the bit or raises the fault */
+	*pa = g->pa | (va & ~PAGE_MASK);
+	*page_bytes = g->page_bytes;
+	return true;
+}
+
+static void global_remember(struct hart *h, uint64_t va, uint64_t leaf, uint64_t pa,
+			    uint64_t page_bytes)
+{
+	struct global_walk *g = &h->global_walks[(va >> 12) % GLOBAL_WALKS];
+	g->tag = va & PAGE_MASK;
+	g->pte = leaf;
+	g->pa = pa & PAGE_MASK;
+	g->page_bytes = page_bytes;
+	g->gen = h->global_gen;
+	g->mode = h->satp >> 60;
+	if (page_bytes > PAGE_SIZE) { /* SFENCE.VMA of any address in it drops it */
+		uint64_t lo = va & ~(page_bytes - 1), hi = lo + (page_bytes - 1);
+		if (lo < h->global_super_lo)
+			h->global_super_lo = lo;
+		if (hi > h->global_super_hi)
+			h->global_super_hi = hi;
+	}
+}
+
 static int translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
 		     uint64_t *pa, uint64_t *page_bytes)
 {
 	*page_bytes = PAGE_SIZE;
 	if (translation_on(h, priv)) {
-		if (walk(h, va, type, priv, true, pa, page_bytes))
-			return -1;
+		if (!global_hit(h, va, type, priv, pa, page_bytes)) {
+			uint64_t leaf;
+			if (walk(h, va, type, priv, true, pa, page_bytes, &leaf))
+				return -1;
+			if (leaf & PTE_G)
+				global_remember(h, va, leaf, *pa, *page_bytes);
+		}
 	} else {
 		*pa = va;
 	}
@@ -252,7 +340,7 @@ int hart_translate_debug(struct hart *h, uint64_t vaddr, uint64_t *paddr)
 	int rc = 0;
 	uint64_t page_bytes;
 	if (translation_on(h, h->priv))
-		rc = walk(h, vaddr, ACCESS_READ, h->priv, false, paddr, &page_bytes);
+		rc = walk(h, vaddr, ACCESS_READ, h->priv, false, paddr, &page_bytes, NULL);
 	else
 		*paddr = vaddr;
 	h->exc_cause = saved_cause;

@@ -62,7 +62,8 @@ static inline void mmu_note_access(struct hart *h, uint64_t va, uint64_t pa, uns
  * change (or a restore). */
 void pmp_update(struct hart *h);
 
-/* PMP check for [pa, pa+size) at privilege `priv`.  Returns true if allowed. */
-bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv);
+/* PMP check for [pa, pa+size) at privilege `priv`.  Returns true if allowed.
+ * Remembers the decision's window in h (hart.h, pmp_win_lo). */
+bool pmp_allows(struct hart *h, uint64_t pa, uint64_t size, enum access_type type, int priv);
 
 #endif

@@ -893,6 +893,43 @@ static void test_pmp_priority(void **state)
 	assert_true(allows(m, inner + 0x1000, 8, ACCESS_WRITE, PRIV_U));
 }
 
+/* pmp_allows remembers the window its last decision holds for: an entry
+ * that also covers a higher-priority entry's range decides only around it,
+ * the gaps between entries decide "no match", and a CSR write forgets. */
+static void test_pmp_window(void **state)
+{
+	struct machine *m = *state;
+	uint64_t inner = DATA_BASE + 0x1000;
+	pmp_set(m, 0, PMP_NAPOT | PMP_R, (inner >> 2) | (0x1000 / 8 - 1));
+	pmp_set(m, 1, PMP_NAPOT | PMP_R | PMP_W, (DATA_BASE >> 2) | (0x10000 / 8 - 1));
+	assert_true(allows(m, DATA_BASE, 8, ACCESS_WRITE, PRIV_U)); /* below entry 0 */
+	assert_false(allows(m, inner, 8, ACCESS_WRITE, PRIV_U));    /* entry 0 decides */
+	assert_true(allows(m, inner + 0x1000, 8, ACCESS_WRITE, PRIV_U)); /* above it */
+	assert_false(allows(m, inner + 0xff8, 8, ACCESS_WRITE, PRIV_U));
+	assert_false(allows(m, inner + 0xffc, 8, ACCESS_WRITE, PRIV_U)); /* partial */
+	assert_true(allows(m, inner + 0x1000, 8, ACCESS_WRITE, PRIV_U));
+	/* The gap above both: M alone, and a locked entry above it binds M. */
+	uint64_t high = DATA_BASE + 0x20000;
+	pmp_set(m, 2, PMP_L | PMP_NAPOT, (high >> 2) | (0x1000 / 8 - 1));
+	assert_true(allows(m, DATA_BASE + 0x10000, 8, ACCESS_READ, PRIV_M));
+	assert_false(allows(m, DATA_BASE + 0x10000, 8, ACCESS_READ, PRIV_S));
+	assert_false(allows(m, high, 8, ACCESS_READ, PRIV_M));
+	assert_true(allows(m, high - 8, 8, ACCESS_READ, PRIV_M));
+	assert_false(allows(m, high - 4, 8, ACCESS_READ, PRIV_M)); /* partial */
+	/* A write to an entry forgets what the last decision covered. */
+	assert_true(allows(m, DATA_BASE, 8, ACCESS_WRITE, PRIV_U));
+	pmp_set(m, 1, PMP_NAPOT | PMP_R, (DATA_BASE >> 2) | (0x10000 / 8 - 1));
+	assert_false(allows(m, DATA_BASE, 8, ACCESS_WRITE, PRIV_U));
+	assert_true(allows(m, DATA_BASE, 8, ACCESS_READ, PRIV_U));
+	pmp_set(m, 1, PMP_NAPOT | PMP_R, (DATA_BASE >> 2) | (0x2000 / 8 - 1));
+	assert_false(allows(m, DATA_BASE + 0x8000, 8, ACCESS_READ, PRIV_U));
+	/* An access that wraps past the top of the space matches nothing whole. */
+	pmp_set(m, 3, PMP_NAPOT | PMP_R, ~0ULL >> 10);
+	assert_false(allows(m, ~0ULL - 3, 8, ACCESS_READ, PRIV_U));
+	assert_true(allows(m, DATA_BASE + 0x8000, 8, ACCESS_READ, PRIV_U));
+	assert_false(allows(m, ~0ULL - 3, 8, ACCESS_READ, PRIV_U));
+}
+
 static void test_pmp_locked(void **state)
 {
 	struct machine *m = *state;
@@ -1012,6 +1049,7 @@ int main(void)
 		VM_TEST(test_pmp_tor),
 		VM_TEST(test_pmp_na4_napot),
 		VM_TEST(test_pmp_priority),
+		VM_TEST(test_pmp_window),
 		VM_TEST(test_pmp_locked),
 		VM_TEST(test_pmp_empty_tor_matches_nothing),
 		VM_TEST(test_pmp_w_without_r),

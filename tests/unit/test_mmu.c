@@ -735,6 +735,55 @@ static void test_asid_entries_survive_switches(void **state)
 	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x101);
 }
 
+/* keel: a walk that ends at a global leaf serves every address space
+ * until SFENCE.VMA for every ASID (of its page, or of all), as the spec
+ * lets a TLB keep global mappings; the ASID form keeps it.  Two spaces
+ * that map one global page differently (software's error) show it. */
+static void test_global_walks_shared(void **state)
+{
+	struct machine *m = *state;
+	struct pt pt[2];
+	spaces(m, pt, 2);
+	uint64_t va = VA_4K + 0x100000, mega = VA_4K + 0x200000;
+	pt_map(&pt[0], va, FRAME(1), 0, RW_AD | PTE_G);
+	pt_map(&pt[1], va, FRAME(2), 0, RW_AD | PTE_G);
+	pt_map(&pt[0], mega, 0x80200000, 1, RW_AD | PTE_G);
+	pt_map(&pt[1], mega, 0x80400000, 1, RW_AD | PTE_G);
+	poke64(m, FRAME(1), 0x1111);
+	poke64(m, FRAME(2), 0x2222);
+	poke64(m, 0x80200000 + 0x3000, 0x3333);
+	poke64(m, 0x80400000 + 0x3000, 0x4444);
+	switch_to(m, &pt[0], 1);
+	assert_int_equal(must_load(m, PRIV_S, va), 0x1111);
+	assert_int_equal(must_load(m, PRIV_S, mega + 0x3000), 0x3333);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x100);
+	switch_to(m, &pt[1], 2);
+	assert_int_equal(must_load(m, PRIV_S, va), 0x1111); /* A's walk */
+	assert_int_equal(must_load(m, PRIV_S, mega + 0x3000), 0x3333);
+	assert_int_equal(must_load(m, PRIV_U, VA_4K), 0x101); /* not global */
+	/* B's own TLB now holds A's translation; the ASID form drops that
+	 * copy but not the global walk */
+	m->hart.x[A1] = 2;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(ZERO, A1)));
+	assert_int_equal(must_load(m, PRIV_S, va), 0x1111);
+	/* the form for every ASID drops it: the page's, or a superpage's by
+	 * any address in it */
+	m->hart.x[A0] = va;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(A0, ZERO)));
+	assert_int_equal(must_load(m, PRIV_S, va), 0x2222);
+	assert_int_equal(must_load(m, PRIV_S, mega + 0x3000), 0x3333);
+	m->hart.x[A0] = mega + 0x1f0000;
+	assert_true(exec_in(m, PRIV_S, sfence_vma(A0, ZERO)));
+	assert_int_equal(must_load(m, PRIV_S, mega + 0x3000), 0x4444);
+	/* a write needs D: a leaf walked without it is walked again */
+	pt_map(&pt[0], va + 0x1000, FRAME(3), 0, PTE_R | PTE_W | PTE_A | PTE_G);
+	switch_to(m, &pt[0], 1);
+	assert_int_equal(must_load(m, PRIV_S, va + 0x1000), 0);
+	must_store(m, PRIV_S, va + 0x1000, 0x5555);
+	assert_true(peek64(m, pt_slot(&pt[0], va + 0x1000, 0)) & PTE_D);
+	assert_int_equal(peek64(m, FRAME(3)), 0x5555);
+}
+
 /* More address spaces than keel keeps TLBs for: each still sees its own
  * mapping every time round. */
 static void test_many_address_spaces(void **state)
@@ -969,6 +1018,7 @@ int main(void)
 		VM_TEST(test_satp_switch),
 		VM_TEST(test_asid_entries_survive_switches),
 		VM_TEST(test_many_address_spaces),
+		VM_TEST(test_global_walks_shared),
 		VM_TEST(test_sfence_vma_superpage),
 		VM_TEST(test_sum_toggles),
 		VM_TEST(test_amo_through_tlb),
