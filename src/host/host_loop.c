@@ -364,8 +364,9 @@ void host_loop_flush(struct host_loop *l)
 }
 
 /* A busy guest's clock runs at the nominal rate (INSNS_PER_TICK in
- * machine.c), which is above the interpreter's real speed, so it always
- * falls behind wall time.  When it is more than this far behind, virtual
+ * machine.c), which is above the interpreter's real speed, so it falls
+ * behind wall time (translated code can run ahead of it: docs/board.md,
+ * "Time").  When it is more than this far behind, virtual
  * time moves to "now" with a logged adjustment (docs/design.md §3), so the
  * guest's clock keeps pace with the user's.  The lag a guest can see is
  * bounded by this; the price is about 40 adjustments per busy second
