@@ -270,6 +270,21 @@ static bool translation_on(const struct hart *h, int priv)
 	return priv != PRIV_M && mode != SATP_MODE_BARE;
 }
 
+/* Widen [*lo, *hi], the virtual range of the superpages a TLB or the
+ * global walks took entries from, to the page of page_bytes holding va
+ * when that is a superpage: an SFENCE.VMA of any address in it must drop
+ * the entry, which is kept under its 4 KiB page only. */
+static void widen_super(uint64_t *lo, uint64_t *hi, uint64_t va, uint64_t page_bytes)
+{
+	if (page_bytes <= PAGE_SIZE)
+		return;
+	uint64_t first = va & ~(page_bytes - 1), last = first + (page_bytes - 1);
+	if (first < *lo)
+		*lo = first;
+	if (last > *hi)
+		*hi = last;
+}
+
 /* The global walk of va's page (hart.h, struct global_walk) when there is
  * one and its leaf allows the access without a change to A or D: then
  * *pa and *page_bytes are what walking again would give, unless the guest
@@ -298,13 +313,7 @@ static void global_remember(struct hart *h, uint64_t va, uint64_t leaf, uint64_t
 	g->page_bytes = page_bytes;
 	g->gen = h->global_gen;
 	g->mode = h->satp >> 60;
-	if (page_bytes > PAGE_SIZE) { /* SFENCE.VMA of any address in it drops it */
-		uint64_t lo = va & ~(page_bytes - 1), hi = lo + (page_bytes - 1);
-		if (lo < h->global_super_lo)
-			h->global_super_lo = lo;
-		if (hi > h->global_super_hi)
-			h->global_super_hi = hi;
-	}
+	widen_super(&h->global_super_lo, &h->global_super_hi, va, page_bytes);
 }
 
 static int translate(struct hart *h, uint64_t va, unsigned size, enum access_type type, int priv,
@@ -377,13 +386,7 @@ static uint8_t *tlb_fill(struct hart *h, uint64_t va, uint64_t pa, uint64_t page
 	if (!pmp_allows(h, page_pa, PAGE_SIZE, type, priv))
 		return NULL;
 	struct tlb *t = hart_tlb(h, priv, type);
-	if (page_bytes > PAGE_SIZE) { /* SFENCE.VMA of any address in it drops it */
-		uint64_t lo = va & ~(page_bytes - 1), hi = lo + (page_bytes - 1);
-		if (lo < t->super_lo)
-			t->super_lo = lo;
-		if (hi > t->super_hi)
-			t->super_hi = hi;
-	}
+	widen_super(&t->super_lo, &t->super_hi, va, page_bytes);
 	unsigned index = (unsigned)((va >> 12) % TLB_ENTRIES);
 	struct tlb_entry *e = &tlb_table(t, type)[index];
 	if (type == ACCESS_EXEC)
