@@ -22,14 +22,6 @@
 #define MTIMECMP 0x2004000ULL /* the CLINT's, hart 0 */
 #define BAD_BIT 40 /* DATA with this bit set is no memory: a load faults */
 
-#define SAVE                                                                                    \
-	"addi sp,sp,-96\nsd s0,0(sp)\nsd s1,8(sp)\nsd s2,16(sp)\nsd s3,24(sp)\nsd s4,32(sp)\n"      \
-	"sd s5,40(sp)\nsd s6,48(sp)\nsd s7,56(sp)\nsd s8,64(sp)\nsd s9,72(sp)\nsd s10,80(sp)\n"    \
-	"sd s11,88(sp)\n"
-#define RESTORE                                                                                 \
-	"ld s0,0(sp)\nld s1,8(sp)\nld s2,16(sp)\nld s3,24(sp)\nld s4,32(sp)\nld s5,40(sp)\n"        \
-	"ld s6,48(sp)\nld s7,56(sp)\nld s8,64(sp)\nld s9,72(sp)\nld s10,80(sp)\nld s11,88(sp)\n"   \
-	"addi sp,sp,96\nret\n"
 /* a0 passes, a1 the strided pointer, a2 its stride, a3 a pointer to
  * RAM, a4 the pass (by the count left) whose load at a3 faults, a5
  * MTIMECMP, a6 the pass that stores to and loads from it.  s0 is the
@@ -64,8 +56,8 @@
 	MIX("s3") MIX("s4") MIX("s5") MIX("s6") MIX("s7") MIX("s8") MIX("s9") MIX("s10")          \
 	MIX("s11") MIX("t0") MIX("t2") MIX("t4") MIX("t5") MIX("t6") MIX("a6") MIX("a7")
 #define KERNEL(name, rewrite)                                                                   \
-	__asm__(".text\n.balign 4\n.globl " #name "\n" #name ":\n" SAVE SETUP LOOP(rewrite) SUM    \
-		RESTORE);                                                                           \
+	__asm__(".text\n.balign 4\n.globl " #name "\n" #name ":\n" ASM_SAVE_S SETUP             \
+		LOOP(rewrite) SUM ASM_RESTORE_S_RET);                                           \
 	uint64_t name(uint64_t n, uint64_t p, uint64_t stride, uint64_t ram, uint64_t trap_at,    \
 		      uint64_t mmio, uint64_t mmio_at)
 

@@ -25,14 +25,6 @@
 
 #define DATA 0x80800000ULL /* RAM the image does not use: 2 MiB of it */
 
-#define SAVE                                                                                    \
-	"addi sp,sp,-96\nsd s0,0(sp)\nsd s1,8(sp)\nsd s2,16(sp)\nsd s3,24(sp)\nsd s4,32(sp)\n"      \
-	"sd s5,40(sp)\nsd s6,48(sp)\nsd s7,56(sp)\nsd s8,64(sp)\nsd s9,72(sp)\nsd s10,80(sp)\n"    \
-	"sd s11,88(sp)\n"
-#define RESTORE                                                                                 \
-	"ld s0,0(sp)\nld s1,8(sp)\nld s2,16(sp)\nld s3,24(sp)\nld s4,32(sp)\nld s5,40(sp)\n"        \
-	"ld s6,48(sp)\nld s7,56(sp)\nld s8,64(sp)\nld s9,72(sp)\nld s10,80(sp)\nld s11,88(sp)\n"   \
-	"addi sp,sp,96\nret\n"
 #define SETUP                                                                                   \
 	"mv s10,a0\nmv s11,a1\nmv s8,a2\nmv t6,a3\nli s2,1\nli s3,2\nli s4,3\nli s5,4\nli s6,5\n"  \
 	"li s7,6\nli t4,7\nli t5,8\nli a6,9\nli a7,10\nli s9,0\nli t0,0\nli t2,0\nli a4,0x1234\n"  \
@@ -54,8 +46,8 @@
 	MIX("a7")
 /* after falling out of the loop: one instruction, then the sum */
 #define KERNEL(name, after)                                                                     \
-	__asm__(".text\n.balign 4\n.globl " #name "\n" #name ":\n" SAVE SETUP LOOP after SUM       \
-		RESTORE);                                                                           \
+	__asm__(".text\n.balign 4\n.globl " #name "\n" #name ":\n" ASM_SAVE_S SETUP             \
+		LOOP after SUM ASM_RESTORE_S_RET);                                              \
 	uint64_t name(uint64_t n, uint64_t exit_at, uint64_t p, uint64_t stride)
 
 KERNEL(k_plain, "addi t0,t0,7\n");

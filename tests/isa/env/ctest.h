@@ -107,4 +107,17 @@ long probe_mprv_sd(long mpp, uint64_t addr, uint64_t val);
 void check_fault(long result, long cause, uint64_t tval);
 void check_no_trap(long result);
 
+/* For a whole function written in top-level asm that uses s0-s11 freely
+ * (the JIT tests' loops, which want many registers live at once): the
+ * prologue that saves them, and the epilogue that restores them and
+ * returns. */
+#define ASM_SAVE_S                                                                              \
+	"addi sp,sp,-96\nsd s0,0(sp)\nsd s1,8(sp)\nsd s2,16(sp)\nsd s3,24(sp)\nsd s4,32(sp)\n"      \
+	"sd s5,40(sp)\nsd s6,48(sp)\nsd s7,56(sp)\nsd s8,64(sp)\nsd s9,72(sp)\nsd s10,80(sp)\n"    \
+	"sd s11,88(sp)\n"
+#define ASM_RESTORE_S_RET                                                                       \
+	"ld s0,0(sp)\nld s1,8(sp)\nld s2,16(sp)\nld s3,24(sp)\nld s4,32(sp)\nld s5,40(sp)\n"        \
+	"ld s6,48(sp)\nld s7,56(sp)\nld s8,64(sp)\nld s9,72(sp)\nld s10,80(sp)\nld s11,88(sp)\n"   \
+	"addi sp,sp,96\nret\n"
+
 #endif
