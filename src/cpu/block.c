@@ -86,17 +86,10 @@ bool block_build(struct block *b, uintptr_t hpc, unsigned room, const void *cons
 	unsigned off = 0, n = 0;
 	struct decoded_insn d;
 	while (n < BLOCK_MAX_INSNS && off + 2 <= room) {
-		uint16_t lo;
-		uint32_t word;
-		memcpy(&lo, mem + off, 2);
-		unsigned len = (lo & 3) == 3 ? 4 : 2;
+		unsigned len = insn_len_at(mem + off);
 		if (off + len > room || off + len > BLOCK_MAX_BYTES)
 			break;
-		if (len == 4)
-			memcpy(&word, mem + off, 4);
-		else
-			word = lo;
-		decode_insn(word, &d);
+		decode_insn(insn_at(mem + off), &d);
 		block_insn_from(&b->insn[n], &d, handlers);
 		b->insn[n].pcoff = (uint8_t)off;
 		enum op pair = n ? fused(prev, (enum op)d.op) : OP_COUNT;
@@ -137,16 +130,8 @@ const struct block *block_head(struct block *head, const struct block *b, unsign
 	head->jit = NULL;
 	memcpy(head->insn, b->insn, m * sizeof(b->insn[0]));
 	head->insn[0].run = handlers[b->op0];
-	const uint8_t *mem = (const uint8_t *)b->hpc + b->insn[m - 1].pcoff;
-	uint16_t lo;
-	uint32_t word;
-	memcpy(&lo, mem, 2);
-	if ((lo & 3) == 3)
-		memcpy(&word, mem, 4);
-	else
-		word = lo;
 	struct decoded_insn d;
-	decode_insn(word, &d);
+	decode_insn(insn_at((const uint8_t *)b->hpc + b->insn[m - 1].pcoff), &d);
 	block_insn_from(&head->insn[m - 1], &d, handlers);
 	head->insn[m - 1].pcoff = b->insn[m - 1].pcoff;
 	block_end_entry(&head->insn[m], b->insn[m].pcoff, handlers);

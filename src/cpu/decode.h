@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cpu/hart.h"
 
@@ -103,6 +104,28 @@ static inline uint32_t decoded_insn32(const struct decoded_insn *d)
 static inline bool decode_only_writes_rd(enum op op)
 {
 	return (op >= OP_LUI && op <= OP_AUIPC) || (op >= OP_ADDI && op <= OP_CZERO_NEZ);
+}
+
+/* The length of the instruction at host address p: 2 for a compressed
+ * one (bits 1:0 != 3), else 4.  Reads its first two bytes. */
+static inline unsigned insn_len_at(const uint8_t *p)
+{
+	uint16_t lo;
+	memcpy(&lo, p, 2);
+	return (lo & 3) == 3 ? 4 : 2;
+}
+
+/* The bits of the instruction at host address p, as decode_insn takes
+ * them: 16 for a compressed one, else 32, which the caller has made sure
+ * are all there to read (insn_len_at, within the page). */
+static inline uint32_t insn_at(const uint8_t *p)
+{
+	uint16_t lo, hi;
+	memcpy(&lo, p, 2);
+	if ((lo & 3) != 3)
+		return lo;
+	memcpy(&hi, p + 2, 2);
+	return lo | (uint32_t)hi << 16;
 }
 
 /* Fill d for the instruction in the low bits of `word` (the low 16 bits

@@ -510,12 +510,7 @@ static inline bool in_fetch_window(uint64_t pc, uint64_t page)
  * for a compressed one.  They are still in memory: the block is current. */
 static uint32_t raw_insn(const struct block *b, const struct block_insn *d)
 {
-	uint16_t lo, hi;
-	memcpy(&lo, (const uint8_t *)b->hpc + d->pcoff, 2);
-	if ((lo & 3) != 3)
-		return lo;
-	memcpy(&hi, (const uint8_t *)b->hpc + d->pcoff + 2, 2);
-	return lo | (uint32_t)hi << 16;
+	return insn_at((const uint8_t *)b->hpc + d->pcoff);
 }
 
 /* The handlers that take the place of a block's first entry's (cpu/jit.h,

@@ -1747,14 +1747,10 @@ static unsigned decode_run(const struct block *b, struct decoded_insn *d, uint16
 		if (n && ends_tail((enum op)d[n - 1].op))
 			break;
 		off = n < b->n ? b->insn[n].pcoff : off;
-		uint16_t lo, hi = 0;
-		memcpy(&lo, mem + off, 2);
-		unsigned len = (lo & 3) == 3 ? 4 : 2;
+		unsigned len = insn_len_at(mem + off);
 		if (n >= b->n && off + len > room)
 			break;
-		if (len == 4)
-			memcpy(&hi, mem + off + 2, 2);
-		decode_insn(lo | (uint32_t)hi << 16, &d[n]);
+		decode_insn(insn_at(mem + off), &d[n]);
 		if (((d[n].op >= OP_BEQ && d[n].op <= OP_BGEU) || d[n].op == OP_JAL) &&
 		    (int64_t)off + d[n].imm == 0)
 			loop_end = n + 1;
