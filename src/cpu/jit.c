@@ -1721,6 +1721,14 @@ static void map_fixed(struct emit *e)
 		e->host[fixed[k].guest] = fixed[k].host;
 }
 
+/* Whether d, `pcoff` bytes into the translation, is a conditional branch
+ * back to its first instruction: a loop's back edge (decode_run,
+ * plan_loop, loop_guess_at; branch emits one as the loop). */
+static bool loops_back(const struct decoded_insn *d, unsigned pcoff)
+{
+	return d->op >= OP_BEQ && d->op <= OP_BGEU && (int64_t)pcoff + d->imm == 0;
+}
+
 /* Instructions after which a tail ends: none of them is translated past,
  * as none is a block's last but one (block.c, ends_block). */
 static bool ends_tail(enum op op)
@@ -1751,8 +1759,7 @@ static unsigned decode_run(const struct block *b, struct decoded_insn *d, uint16
 		if (n >= b->n && off + len > room)
 			break;
 		decode_insn(insn_at(mem + off), &d[n]);
-		if (((d[n].op >= OP_BEQ && d[n].op <= OP_BGEU) || d[n].op == OP_JAL) &&
-		    (int64_t)off + d[n].imm == 0)
+		if (loops_back(&d[n], off) || (d[n].op == OP_JAL && (int64_t)off + d[n].imm == 0))
 			loop_end = n + 1;
 		pcoff[n++] = (uint16_t)off;
 		off += len;
@@ -1826,7 +1833,7 @@ static void plan_loop(struct emit *e, const struct decoded_insn *d, unsigned cou
 		if ((d[i].op >= OP_FLW && d[i].op <= OP_FSH) || d[i].op == OP_FP ||
 		    d[i].op == OP_FP_ROUNDING)
 			return;
-		if (d[i].op >= OP_BEQ && d[i].op <= OP_BGEU && e->pcoff[i] + d[i].imm == 0)
+		if (loops_back(&d[i], e->pcoff[i]))
 			body = i + 1;
 		struct reg_use u;
 		decode_reg_use(&d[i], &u);
@@ -1919,8 +1926,7 @@ static const struct decoded_insn *loop_guess_at(const struct emit *e,
 				first = &d[i];
 			last = &d[i];
 		}
-		loops = d[i].op >= OP_BEQ && d[i].op <= OP_BGEU &&
-			(int64_t)e->pcoff[i] + d[i].imm == 0;
+		loops = loops_back(&d[i], e->pcoff[i]);
 	}
 	if (!loops || !first || first->rs1 != last->rs1 || !first->rs1)
 		return NULL;
